@@ -1,0 +1,227 @@
+"""CRS policy: one metric working CRS, explicit checks, and guessing from coordinates.
+
+CGCS2000 3-degree Gauss-Krüger zones come in two EPSG families:
+
+- central-meridian only (no zone prefix on eastings): EPSG 4534-4554 = ``4534 + (cm - 75) / 3``;
+- zone-prefixed eastings (zone 25-45, 8-digit eastings): EPSG 4513-4533.
+
+6-degree zones 13-23 with prefixed eastings are EPSG 4491-4501. Changchun lies on CM 126°E:
+EPSG:4551, or EPSG:4530 with the zone prefix 42.
+
+Examples
+--------
+>>> gk3_cm_epsg(125.45)
+4551
+>>> guess_crs_from_bounds((42_500_000.0, 4_850_000.0, 42_510_000.0, 4_860_000.0)).epsg
+4530
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from pyproj import CRS
+
+from gis.errors import CRSError, CRSMismatchError
+
+CGCS2000 = 4490
+"""EPSG code of CGCS2000 geographic coordinates (lon/lat)."""
+
+CHANGCHUN_CM = 126
+WORKING_CRS = CRS.from_epsg(4551)
+"""Default working CRS: CGCS2000 3° Gauss-Krüger, CM 126°E (Changchun)."""
+
+
+def gk3_cm_epsg(lon: float) -> int:
+    """Return the EPSG code of the CGCS2000 3° GK zone (CM-only family) for a longitude.
+
+    Parameters
+    ----------
+    lon : float
+        Longitude in degrees east, within China's 3° zones (CM 75°E-135°E).
+
+    Raises
+    ------
+    CRSError
+        When the longitude is outside the range covered by EPSG 4534-4554.
+    """
+    cm = 3 * round(lon / 3)
+    if not 75 <= cm <= 135:
+        raise CRSError(
+            f"longitude {lon:.3f}° has no CGCS2000 3° Gauss-Krüger zone (CM 75°E-135°E); "
+            "pass an explicit working CRS, e.g. --working-crs EPSG:4551"
+        )
+    return 4534 + (cm - 75) // 3
+
+
+def gk3_zone_epsg(zone: int) -> int:
+    """Return the EPSG code for a zone-prefixed CGCS2000 3° GK zone (25-45)."""
+    if not 25 <= zone <= 45:
+        raise CRSError(f"3° Gauss-Krüger zone {zone} is outside 25-45 (EPSG 4513-4533)")
+    return 4513 + zone - 25
+
+
+def gk6_zone_epsg(zone: int) -> int:
+    """Return the EPSG code for a zone-prefixed CGCS2000 6° GK zone (13-23)."""
+    if not 13 <= zone <= 23:
+        raise CRSError(f"6° Gauss-Krüger zone {zone} is outside 13-23 (EPSG 4491-4501)")
+    return 4491 + zone - 13
+
+
+def to_crs(value: Any) -> CRS:
+    """Return a :class:`pyproj.CRS` from an EPSG int, a string such as ``"EPSG:4551"`` or a CRS."""
+    if isinstance(value, CRS):
+        return value
+    try:
+        return CRS.from_user_input(value)
+    except Exception as exc:  # pyproj raises its own CRSError
+        raise CRSError(
+            f"{value!r} is not a coordinate reference system; "
+            "give an EPSG code such as EPSG:4551 or EPSG:4490"
+        ) from exc
+
+
+def require_crs(crs: Any, what: str = "the layer") -> CRS:
+    """Return ``crs`` as a CRS, or raise when it is missing."""
+    if crs is None:
+        raise CRSError(
+            f"{what} has no coordinate reference system; pass crs= (or --crs EPSG:…) "
+            "to state the one it is in"
+        )
+    return to_crs(crs)
+
+
+def require_projected(crs: Any, what: str = "the layer") -> CRS:
+    """Return ``crs`` when it is projected with metre units; raise otherwise.
+
+    Areas, lengths and buffers are computed only in a projected metric CRS.
+    """
+    c = require_crs(crs, what)
+    unit = c.axis_info[0].unit_name if c.axis_info else ""
+    if not c.is_projected or unit not in ("metre", "meter"):
+        raise CRSError(
+            f"{what} is in {c.to_string()}, which is not a projected metric CRS; areas and "
+            "lengths need one: reproject first with frame.to_crs(gis.crs.WORKING_CRS)"
+        )
+    return c
+
+
+def assert_same_crs(*frames: Any, names: tuple[str, ...] | None = None) -> CRS:
+    """Return the common CRS of the frames; raise :class:`CRSMismatchError` if they differ."""
+    crss = [require_crs(getattr(f, "crs", None)) for f in frames]
+    first = crss[0]
+    for i, c in enumerate(crss[1:], start=1):
+        if not c.equals(first):
+            label = names[i] if names else f"input {i}"
+            raise CRSMismatchError(
+                f"{label} is in {c.to_string()} but the first input is in {first.to_string()}; "
+                "reproject explicitly with .to_crs() — gis.io.read_layer does this on read"
+            )
+    return first
+
+
+def tm_central_meridian(crs: Any) -> float | None:
+    """Return the central meridian of a transverse Mercator CRS, else ``None``."""
+    c = to_crs(crs)
+    op = c.coordinate_operation
+    if op is None or "Transverse Mercator" not in op.method_name:
+        return None
+    for p in op.params:
+        if "longitude of natural origin" in p.name.lower():
+            return float(p.value)
+    return None
+
+
+@dataclass(frozen=True)
+class CRSGuess:
+    """A CRS guessed from coordinate ranges, with the reason in words."""
+
+    epsg: int
+    reason: str
+
+    @property
+    def crs(self) -> CRS:
+        """The guessed CRS."""
+        return CRS.from_epsg(self.epsg)
+
+
+def _looks_lonlat(x0: float, y0: float, x1: float, y1: float) -> bool:
+    return -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90
+
+
+def _looks_northing(y0: float, y1: float) -> bool:
+    # China: from about 18°N (2.0e6 m) to 54°N (6.0e6 m) on Gauss-Krüger.
+    return 1_000_000 <= y0 <= y1 <= 6_500_000
+
+
+def _prefixed_zone(x0: float, x1: float) -> int | None:
+    z0, z1 = math.floor(x0 / 1_000_000), math.floor(x1 / 1_000_000)
+    if z0 != z1 or not (13 <= z0 <= 23 or 25 <= z0 <= 45):
+        return None
+    inner = x0 - z0 * 1_000_000
+    return z0 if 0 <= inner < 1_000_000 else None
+
+
+def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess:
+    """Guess a CGCS2000 CRS from a layer's total bounds (minx, miny, maxx, maxy).
+
+    Zone-prefixed 8-digit eastings give the 3° (EPSG 4513-4533) or 6° (4491-4501) zone;
+    lon/lat ranges give EPSG:4490. Swapped axes and un-prefixed eastings (the zone cannot
+    be known) raise :class:`CRSError` asking for an explicit CRS.
+    """
+    x0, y0, x1, y1 = (float(v) for v in bounds)
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        raise CRSError("the layer has no finite coordinates to guess a CRS from; pass --crs")
+    if _looks_lonlat(x0, y0, x1, y1):
+        return CRSGuess(CGCS2000, "coordinates are within lon/lat ranges → CGCS2000 EPSG:4490")
+    if _looks_lonlat(y0, x0, y1, x1):
+        raise CRSError(
+            f"coordinates look like lat/lon with the axes swapped (x {x0:.3f}…{x1:.3f} reads as "
+            "latitude); swap X and Y in the source, or pass --crs for what it really is"
+        )
+    zone = _prefixed_zone(x0, x1)
+    if zone is not None and _looks_northing(y0, y1):
+        if zone >= 25:
+            return CRSGuess(
+                gk3_zone_epsg(zone),
+                f"8-digit eastings prefixed {zone} → CGCS2000 3° GK zone {zone}",
+            )
+        return CRSGuess(
+            gk6_zone_epsg(zone), f"8-digit eastings prefixed {zone} → CGCS2000 6° GK zone {zone}"
+        )
+    if _prefixed_zone(y0, y1) is not None and _looks_northing(x0, x1):
+        raise CRSError(
+            "coordinates look like Gauss-Krüger with X and Y swapped (Y holds the zone-prefixed "
+            "easting); swap the columns in the source, or pass --crs"
+        )
+    if 0 < x0 <= x1 < 1_000_000 and _looks_northing(y0, y1):
+        raise CRSError(
+            "coordinates look like Gauss-Krüger metres without a zone prefix, so the central "
+            "meridian cannot be known; pass --crs, e.g. --crs EPSG:4551 for CM 126°E (Changchun)"
+        )
+    raise CRSError(
+        f"coordinates ({x0:.1f}, {y0:.1f}) – ({x1:.1f}, {y1:.1f}) fit no CRS Linyuan can guess "
+        "(lon/lat or zone-prefixed Gauss-Krüger); pass --crs with the layer's real CRS"
+    )
+
+
+def check_declared_crs(crs: CRS, bounds: tuple[float, float, float, float]) -> str | None:
+    """Return a reason when coordinates contradict the declared CRS, else ``None``.
+
+    Catches the EPSG:4326-vs-Gauss-Krüger confusion: metres declared as degrees, or
+    degrees declared as a projected CRS.
+    """
+    x0, y0, x1, y1 = bounds
+    if crs.is_geographic and not _looks_lonlat(x0, y0, x1, y1):
+        return (
+            f"declared {crs.to_string()} (degrees) but coordinates reach ({x1:.0f}, {y1:.0f}), "
+            "which are metres; the .prj is wrong — fix it or pass the real CRS"
+        )
+    if crs.is_projected and _looks_lonlat(x0, y0, x1, y1) and max(abs(x1), abs(y1)) < 1000:
+        return (
+            f"declared projected {crs.to_string()} but coordinates are within lon/lat ranges; "
+            "the .prj is wrong — it is probably EPSG:4490"
+        )
+    return None

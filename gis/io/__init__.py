@@ -1,0 +1,19 @@
+"""gis.io — the only place that opens files.
+
+Readers turn files as the bureau receives them (GBK shapefiles, zips, GeoPackage, FileGDB,
+GeoJSON, KML, CSV, GeoTIFF) into frames in the working CRS, with findings; writers write
+every output atomically (temporary file, then rename).
+"""
+
+from gis.io._atomic import atomic_path, check_overwrite
+from gis.io.rasters import open_raster, write_geotiff
+from gis.io.vector_write import write_layer, write_layers
+
+__all__ = [
+    "atomic_path",
+    "check_overwrite",
+    "open_raster",
+    "write_geotiff",
+    "write_layer",
+    "write_layers",
+]

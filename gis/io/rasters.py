@@ -1,0 +1,83 @@
+"""Raster files: open with clear errors, write GeoTIFFs atomically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.errors import RasterioError
+
+from gis.errors import DataSourceError
+from gis.io._atomic import atomic_path
+
+
+def open_raster(path: str | os.PathLike[str]) -> Any:
+    """Open a raster for reading; raise :class:`DataSourceError` naming the file and the fix."""
+    p = os.fspath(path)
+    if not p.startswith("/vsi") and not os.path.exists(p):
+        raise DataSourceError(f"raster {p} does not exist; check the path")
+    try:
+        return rasterio.open(p)
+    except RasterioError as exc:
+        raise DataSourceError(
+            f"cannot read raster {p}: {exc}; check that it is a complete GeoTIFF "
+            "(a truncated copy is the usual cause)"
+        ) from exc
+
+
+def write_geotiff(
+    path: str | os.PathLike[str],
+    array: np.ndarray,
+    *,
+    transform: Any,
+    crs: Any,
+    nodata: float | None = None,
+    band_names: Sequence[str] | None = None,
+    overwrite: bool = False,
+    tiled: bool = True,
+    compress: str = "deflate",
+    blocksize: int = 256,
+) -> None:
+    """Write a (bands, rows, cols) or (rows, cols) array as a tiled GeoTIFF, atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        Output file.
+    array : numpy.ndarray
+        Pixel values; 2-D arrays are written as one band.
+    transform : affine.Affine
+        Pixel-to-CRS transform.
+    crs : CRS-like
+        The raster's CRS.
+    nodata : float, optional
+        Nodata value recorded in the file.
+    band_names : sequence of str, optional
+        Band descriptions (e.g. ``("B2", "B3", "B4", "B8")``).
+    overwrite : bool
+        Replace an existing file.
+    tiled, compress, blocksize
+        GeoTIFF layout options.
+    """
+    data = array[np.newaxis] if array.ndim == 2 else array
+    count, height, width = data.shape
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": count,
+        "dtype": data.dtype,
+        "crs": crs,
+        "transform": transform,
+        "nodata": nodata,
+        "compress": compress,
+    }
+    if tiled and min(height, width) >= blocksize:
+        profile.update(tiled=True, blockxsize=blocksize, blockysize=blocksize)
+    with atomic_path(path, overwrite=overwrite) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(data)
+        for i, name in enumerate(band_names or (), start=1):
+            dst.set_band_description(i, name)

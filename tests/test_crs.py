@@ -1,0 +1,76 @@
+import geopandas as gpd
+import pytest
+import shapely
+
+from gis.crs import (
+    WORKING_CRS,
+    assert_same_crs,
+    check_declared_crs,
+    gk3_cm_epsg,
+    gk3_zone_epsg,
+    gk6_zone_epsg,
+    guess_crs_from_bounds,
+    require_projected,
+    tm_central_meridian,
+)
+from gis.errors import CRSError, CRSMismatchError
+
+
+@pytest.mark.parametrize(
+    ("lon", "epsg"), [(125.3, 4551), (126.0, 4551), (127.4, 4551), (117.0, 4548), (75.2, 4534)]
+)
+def test_gk3_cm_epsg(lon, epsg):
+    assert gk3_cm_epsg(lon) == epsg
+
+
+def test_zone_epsg_tables():
+    assert gk3_zone_epsg(42) == 4530
+    assert gk3_zone_epsg(25) == 4513
+    assert gk6_zone_epsg(21) == 4499
+    assert tm_central_meridian(4530) == 126.0
+    assert tm_central_meridian(4551) == 126.0
+    with pytest.raises(CRSError):
+        gk3_zone_epsg(46)
+
+
+@pytest.mark.parametrize(
+    ("bounds", "epsg"),
+    [
+        ((125.4, 43.7, 125.5, 43.9), 4490),
+        ((42_480_000, 4_840_000, 42_520_000, 4_860_000), 4530),
+        ((21_480_000, 4_840_000, 21_520_000, 4_860_000), 4499),
+    ],
+)
+def test_guess(bounds, epsg):
+    assert guess_crs_from_bounds(bounds).epsg == epsg
+
+
+@pytest.mark.parametrize(
+    ("bounds", "match"),
+    [
+        ((43.7, 125.4, 43.9, 125.5), "swapped"),
+        ((4_840_000, 42_480_000, 4_860_000, 42_520_000), "swapped"),
+        ((480_000, 4_840_000, 520_000, 4_860_000), "without a zone prefix"),
+        ((-5e9, 1e9, 5e9, 2e9), "fit no CRS"),
+    ],
+)
+def test_guess_refuses(bounds, match):
+    with pytest.raises(CRSError, match=match):
+        guess_crs_from_bounds(bounds)
+
+
+def test_declared_crs_contradiction():
+    from pyproj import CRS
+
+    assert "metres" in check_declared_crs(CRS(4326), (480_000, 4_840_000, 520_000, 4_860_000))
+    assert "EPSG:4490" in check_declared_crs(CRS(4551), (125.4, 43.7, 125.5, 43.9))
+    assert check_declared_crs(CRS(4551), (480_000, 4_840_000, 520_000, 4_860_000)) is None
+
+
+def test_require_projected_and_mismatch(squares):
+    assert require_projected(WORKING_CRS).to_epsg() == 4551
+    with pytest.raises(CRSError, match="reproject first"):
+        require_projected(4490)
+    other = gpd.GeoDataFrame(geometry=[shapely.Point(0, 0)], crs=4490)
+    with pytest.raises(CRSMismatchError, match="permits"):
+        assert_same_crs(squares, other, names=("patches", "permits"))
