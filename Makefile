@@ -17,8 +17,8 @@ demo: $(STAMP)
 	$(BIN)/linyuan demo --out $(DEMO_OUT) --overwrite
 
 lint: $(STAMP)
-	$(BIN)/ruff check gis tests scripts
-	$(BIN)/ruff format --check gis tests scripts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
