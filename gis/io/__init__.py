@@ -7,12 +7,17 @@ every output atomically (temporary file, then rename).
 
 from gis.io._atomic import atomic_path, check_overwrite
 from gis.io.rasters import open_raster, write_geotiff
+from gis.io.vector_read import GCJ02, list_layers, read_layer, read_table
 from gis.io.vector_write import write_layer, write_layers
 
 __all__ = [
+    "GCJ02",
     "atomic_path",
     "check_overwrite",
+    "list_layers",
     "open_raster",
+    "read_layer",
+    "read_table",
     "write_geotiff",
     "write_layer",
     "write_layers",

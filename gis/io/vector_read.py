@@ -1,0 +1,804 @@
+"""Read vector layers as the bureau receives them, into the working CRS, with findings.
+
+:func:`read_layer` is an orchestrator of named steps::
+
+    open (format, zip, sidecars, encoding) → read (pyogrio or fiona, errors caught once)
+    → resolve CRS (declared, crs=, gcj02, guessed) → repair geometry → working CRS → kind
+
+Every decision (encoding, CRS guessed or filled, GCJ-02 converted, geometry repaired, empty
+features dropped, reprojected) is a :class:`~gis.findings.Finding`; what cannot go on is a
+:class:`~gis.errors.GisError` naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import io
+import math
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyogrio.errors
+import shapely
+from pyproj import CRS, Transformer
+
+from gis.crs import (
+    CGCS2000,
+    WORKING_CRS,
+    check_declared_crs,
+    gk3_cm_epsg,
+    guess_crs_from_bounds,
+    to_crs,
+)
+from gis.errors import CRSError, DataSourceError, EncodingError, GisError, SchemaError
+from gis.findings import Findings
+from gis.gcj02 import gcj02_to_wgs84, geometries_gcj02_to_wgs84
+from gis.io import archives
+from gis.io.encoding import EncodingDecision, detect_shapefile_encoding
+
+GCJ02 = "gcj02"
+"""Pass ``crs=GCJ02`` for AMap/Gaode/DataV lon/lat sources; they are converted on read."""
+
+
+class Engine(enum.StrEnum):
+    """Vector reading engine."""
+
+    PYOGRIO = "pyogrio"
+    FIONA = "fiona"
+
+    @classmethod
+    def get(cls, value: str | Engine) -> Engine:
+        """Return the member for ``value``; the error lists the valid values."""
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(m.value for m in cls)
+            raise ValueError(f"unknown engine {value!r}; valid values: {valid}") from None
+
+
+class Format(enum.StrEnum):
+    """Input formats :func:`read_layer` understands, by file suffix."""
+
+    SHAPEFILE = "shapefile"
+    DBF = "dbf"
+    ZIP = "zip"
+    GPKG = "gpkg"
+    GEOJSON = "geojson"
+    FLATGEOBUF = "flatgeobuf"
+    FILEGDB = "filegdb"
+    PARQUET = "parquet"
+    KML = "kml"
+    KMZ = "kmz"
+    CSV = "csv"
+
+
+SUFFIX_FORMATS = {
+    ".shp": Format.SHAPEFILE,
+    ".dbf": Format.DBF,
+    ".zip": Format.ZIP,
+    ".gpkg": Format.GPKG,
+    ".geojson": Format.GEOJSON,
+    ".json": Format.GEOJSON,
+    ".fgb": Format.FLATGEOBUF,
+    ".gdb": Format.FILEGDB,
+    ".parquet": Format.PARQUET,
+    ".geoparquet": Format.PARQUET,
+    ".kml": Format.KML,
+    ".kmz": Format.KMZ,
+    ".csv": Format.CSV,
+}
+MULTI_LAYER = (Format.GPKG, Format.FILEGDB, Format.KML, Format.KMZ)
+_GDAL_ERRORS: tuple[type[BaseException], ...] = (
+    pyogrio.errors.DataSourceError,
+    pyogrio.errors.DataLayerError,
+    pyogrio.errors.GeometryError,
+    pyogrio.errors.FieldError,
+    pyogrio.errors.CRSError,
+)
+
+
+@dataclass(frozen=True)
+class _Options:
+    """What one read was asked for; ``label`` names the source in messages and findings."""
+
+    label: str
+    layer: str | None
+    encoding: str | None
+    crs: Any
+    engine: Engine
+
+
+def format_of(path: str | os.PathLike[str]) -> Format:
+    """Return the :class:`Format` for a path from its suffix.
+
+    Raises
+    ------
+    DataSourceError
+        For a suffix Linyuan does not read; the message lists the ones it does.
+
+    Examples
+    --------
+    >>> str(format_of("图斑.SHP")), str(format_of("x.gdb"))
+    ('shapefile', 'filegdb')
+    """
+    suffix = Path(path).suffix.lower()
+    try:
+        return SUFFIX_FORMATS[suffix]
+    except KeyError:
+        valid = " ".join(sorted(SUFFIX_FORMATS))
+        raise DataSourceError(
+            f"{path}: cannot read files ending in {suffix or '(no suffix)'!r}; "
+            f"convert it to one of: {valid}"
+        ) from None
+
+
+def _existing(source: str | os.PathLike[str]) -> Path:
+    path = Path(source)
+    if not path.exists():
+        raise DataSourceError(
+            f"{path} does not exist; check the path (relative paths start at {Path.cwd()})"
+        )
+    return path
+
+
+@contextlib.contextmanager
+def _gdal_errors(label: str) -> Iterator[None]:
+    """Re-raise pyogrio/fiona/GDAL errors once, as ours, naming the source."""
+    try:
+        yield
+    except GisError:
+        raise
+    except _GDAL_ERRORS as exc:
+        raise DataSourceError(
+            f"{label} cannot be read: {exc}; check that the file is complete and in a format "
+            "GDAL reads (open it in QGIS to see)"
+        ) from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith("fiona"):
+            raise DataSourceError(f"{label} cannot be read with fiona: {exc}") from exc
+        raise
+
+
+def list_layers(source: str | os.PathLike[str]) -> list[str]:
+    """Return the layer names in a source (GeoPackage, FileGDB, KML, zip; else its one layer).
+
+    Inside a zip, each dataset is named by its relative path without suffix; a zip holding one
+    GeoPackage or FileGDB lists that dataset's layers.
+
+    Parameters
+    ----------
+    source : path-like
+        The file, ``.gdb`` folder or zip.
+    """
+    path = _existing(source)
+    fmt = format_of(path)
+    if fmt is Format.ZIP:
+        with archives.extracted(path) as folder:
+            datasets = archives.find_datasets(folder)
+            if len(datasets) == 1 and format_of(datasets[0]) in MULTI_LAYER:
+                return list_layers(datasets[0])
+            return [archives.dataset_name(d, folder) for d in datasets]
+    if fmt in MULTI_LAYER:
+        with _gdal_errors(str(path)):
+            return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+    return [path.stem]
+
+
+def _choose_layer(path: Path, opts: _Options) -> str | None:
+    names = list_layers(path)
+    if opts.layer is not None:
+        if opts.layer not in names:
+            raise DataSourceError(
+                f"{opts.label} has no layer {opts.layer!r}; its layers are: {', '.join(names)}"
+            )
+        return opts.layer
+    if len(names) > 1:
+        raise DataSourceError(
+            f"{opts.label} holds several layers: {', '.join(names)}; pass layer= (--layer) "
+            "with the one to read"
+        )
+    return names[0] if names else None
+
+
+def _check_shapefile(path: Path, label: str) -> None:
+    """Raise when a sidecar is missing or the .shp is shorter than its header says."""
+    for suffix, what in ((".shx", "index"), (".dbf", "attribute table")):
+        if not (path.with_suffix(suffix).exists() or path.with_suffix(suffix.upper()).exists()):
+            raise DataSourceError(
+                f"{label} has no {suffix} ({what}) beside it ({path.with_suffix(suffix).name} is "
+                "missing); copy every part of the Shapefile (.shp .shx .dbf .prj .cpg) together"
+            )
+    with path.open("rb") as fh:
+        header = fh.read(100)
+    size = path.stat().st_size
+    declared = struct.unpack(">i", header[24:28])[0] * 2 if len(header) >= 28 else -1
+    if len(header) < 100 or declared != size:
+        raise DataSourceError(
+            f"{label} is truncated or corrupt: the header says {declared} bytes but the file "
+            f"has {size}; copy the .shp again from its source"
+        )
+
+
+def _read_gdal(path: Path, opts: _Options, *, layer: str | None = None) -> gpd.GeoDataFrame:
+    kwargs: dict[str, Any] = {}
+    if layer is not None:
+        kwargs["layer"] = layer
+    if opts.encoding is not None:
+        kwargs["encoding"] = opts.encoding
+    with _gdal_errors(opts.label):
+        if opts.engine is Engine.FIONA:
+            return gpd.read_file(path, engine="fiona", **kwargs)
+        return pyogrio.read_dataframe(path, **kwargs)
+
+
+def _read_shapefile(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
+    _check_shapefile(path, opts.label)
+    decision = _encoding(path, opts, log)
+    return _read_gdal(path, replace(opts, encoding=decision.encoding))
+
+
+def _encoding(path: Path, opts: _Options, log: Findings) -> EncodingDecision:
+    decision = detect_shapefile_encoding(path, explicit=opts.encoding)
+    log.add(
+        "encoding_decided",
+        f"{opts.label}: attributes read as {decision.encoding} ({decision.reason})",
+        severity="info",
+        source=opts.label,
+    )
+    if decision.warning:
+        log.add(
+            "encoding_suspect",
+            f"{opts.label}: {decision.warning}; pass encoding= if the text looks wrong",
+            source=opts.label,
+        )
+    return decision
+
+
+def _read_kml(path: Path, opts: _Options) -> gpd.GeoDataFrame:
+    if opts.engine is Engine.FIONA:
+        raise DataSourceError(
+            f"{opts.label}: fiona does not read KML/KMZ; use engine='pyogrio' (--engine pyogrio)"
+        )
+    frame = _read_gdal(path, opts, layer=_choose_layer(path, opts))
+    return frame.set_geometry(shapely.force_2d(frame.geometry.values))
+
+
+def _read_by_format(path: Path, fmt: Format, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
+    if fmt is Format.SHAPEFILE:
+        return _read_shapefile(path, opts, log)
+    if fmt in (Format.KML, Format.KMZ):
+        return _read_kml(path, opts)
+    if fmt in MULTI_LAYER:
+        return _read_gdal(path, opts, layer=_choose_layer(path, opts))
+    if fmt is Format.PARQUET:
+        with _gdal_errors(opts.label):
+            try:
+                return gpd.read_parquet(path)
+            except (ValueError, OSError) as exc:
+                raise DataSourceError(f"{opts.label} is not a readable GeoParquet: {exc}") from exc
+    if fmt is Format.CSV:
+        return read_csv_points(path, encoding=opts.encoding, findings=log, source=opts.label)
+    return _read_gdal(path, opts)
+
+
+def _read_zip(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
+    with archives.extracted(path) as folder:
+        datasets = archives.find_datasets(folder)
+        names = [archives.dataset_name(d, folder) for d in datasets]
+        if not datasets:
+            raise DataSourceError(f"{path} holds no vector dataset (.shp .gpkg .gdb .geojson …)")
+        if len(datasets) == 1:
+            inner, layer = datasets[0], opts.layer
+        else:
+            inner, layer = _zip_member(path, datasets, names, opts.layer), None
+        label = f"{path}!{archives.dataset_name(inner, folder)}{inner.suffix}"
+        return _read_path(inner, replace(opts, label=label, layer=layer), log)
+
+
+def _zip_member(path: Path, datasets: list[Path], names: list[str], layer: str | None) -> Path:
+    matches = [d for d, n in zip(datasets, names, strict=True) if layer in (n, d.stem)]
+    if layer is None or len(matches) != 1:
+        what = "several layers" if layer is None else f"no single layer {layer!r}"
+        raise DataSourceError(
+            f"{path} holds {what}; its layers are: {', '.join(names)}; pass layer= (--layer) "
+            "with one of them"
+        )
+    return matches[0]
+
+
+def _read_path(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
+    fmt = format_of(path)
+    if fmt is Format.ZIP:
+        return _read_zip(path, opts, log)
+    if fmt is Format.DBF:
+        shp = path.with_suffix(".shp")
+        if not shp.exists():
+            raise DataSourceError(
+                f"{opts.label} is an attribute table without geometry (no {shp.name} beside "
+                "it); read it with gis.io.read_table, or supply the .shp"
+            )
+        path, fmt = shp, Format.SHAPEFILE
+    frame = _read_by_format(path, fmt, opts, log)
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise DataSourceError(f"{opts.label} has no geometry; read it with gis.io.read_table")
+    frame.attrs["source"] = opts.label
+    return frame
+
+
+def read_table(
+    source: str | os.PathLike[str],
+    *,
+    encoding: str | None = None,
+    findings: Findings | None = None,
+) -> pd.DataFrame:
+    """Read an attribute table without geometry (a lone ``.dbf``), decoding text correctly.
+
+    Parameters
+    ----------
+    source : path-like
+        The ``.dbf``.
+    encoding : str, optional
+        Text encoding; detected as for Shapefiles when not given.
+    findings : Findings, optional
+        Receives the ``encoding_decided`` finding.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    log = findings if findings is not None else Findings()
+    path = _existing(source)
+    opts = _Options(str(path), None, encoding, None, Engine.PYOGRIO)
+    decision = _encoding(path, opts, log)
+    with _gdal_errors(str(path)):
+        table = pyogrio.read_dataframe(path, encoding=decision.encoding, read_geometry=False)
+    return pd.DataFrame(table)
+
+
+def read_layer(
+    source: str | os.PathLike[str],
+    *,
+    kind: str | None = None,
+    layer: str | None = None,
+    encoding: str | None = None,
+    crs: Any = None,
+    working_crs: Any = WORKING_CRS,
+    engine: str = "pyogrio",
+    findings: Findings | None = None,
+) -> gpd.GeoDataFrame:
+    """Read one vector layer into the working CRS, repaired, with findings.
+
+    Parameters
+    ----------
+    source : path-like
+        ``.shp`` (or a ``.zip`` of one or more, GBK member names and folders allowed),
+        ``.gpkg``, ``.geojson``/``.json``, ``.fgb``, ``.gdb`` folder (also zipped),
+        ``.parquet`` (GeoParquet), ``.kml``/``.kmz``, or ``.csv`` with lon/lat or x/y columns.
+    kind : str, optional
+        Layer kind from the catalog; known Chinese/national field aliases are renamed to
+        canonical names (``frame.attrs["renamed"]`` holds the mapping).
+    layer : str, optional
+        Layer name; required when the source holds several (the error lists them).
+    encoding : str, optional
+        Attribute encoding; wins over detection (Shapefile, DBF, CSV).
+    crs : optional
+        CRS the source is in when it declares none (EPSG code, ``"EPSG:4530"``, CRS), or
+        ``"gcj02"`` for AMap/Gaode/DataV lon/lat, converted to WGS84/CGCS2000. Never replaces
+        a declared CRS: a different declared CRS is an error.
+    working_crs : optional
+        CRS to transform to; ``None`` keeps the source CRS, ``"auto"`` picks the CGCS2000 3°
+        Gauss-Krüger zone of the layer's centre. Defaults to :data:`gis.crs.WORKING_CRS`.
+    engine : {"pyogrio", "fiona"}
+        Reading engine (fiona does not read KML/KMZ).
+    findings : Findings, optional
+        Receives the findings; a private list is used (and logged) when ``None``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``attrs["source"]`` names what was read. An empty layer is returned empty, with an
+        ``empty_layer`` warning.
+
+    Raises
+    ------
+    DataSourceError
+        Missing file, missing sidecar, truncated file, unknown layer, unsupported suffix.
+    UnsafeArchiveError
+        A zip with ``../`` or absolute member paths.
+    EncodingError
+        Text that decodes neither as UTF-8 nor as GB18030, with no declaration.
+    CRSError
+        No CRS and none can be guessed; ``crs=`` contradicts the declared CRS; coordinates
+        contradict the declared CRS.
+    """
+    log = findings if findings is not None else Findings()
+    path = _existing(source)
+    opts = _Options(str(path), layer, encoding, crs, Engine.get(engine))
+    frame = _read_path(path, opts, log)
+    label = str(frame.attrs.get("source", opts.label))
+    if frame.empty:
+        log.add(
+            "empty_layer",
+            f"{label} has no features; check that it is the right file and layer",
+            source=label,
+        )
+    frame = resolve_crs(frame, crs=crs, source=label, findings=log)
+    frame = repair_geometries(frame, source=label, findings=log)
+    frame = to_working_crs(frame, working_crs, source=label, findings=log)
+    if kind is not None:
+        from gis.layers import canonicalize
+
+        frame = canonicalize(frame, kind, findings=log, source=label)
+    frame.attrs["source"] = label
+    return frame
+
+
+# --- CSV with coordinate columns ---------------------------------------------------------
+
+_X_NAMES = ("lon", "lng", "long", "longitude", "经度", "x", "point_x")
+_Y_NAMES = ("lat", "latitude", "纬度", "y", "point_y")
+_WKT_NAMES = ("wkt", "geometry", "geom")
+
+
+def _find_column(columns: list[str], candidates: tuple[str, ...]) -> str | None:
+    by_key = {str(c).strip().lower(): c for c in columns}
+    return next((by_key[c] for c in candidates if c in by_key), None)
+
+
+def _csv_text(path: Path, encoding: str | None, log: Findings, label: str) -> str:
+    data = path.read_bytes()
+    codecs = (encoding,) if encoding else ("utf-8-sig", "gb18030")
+    for codec in codecs:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        how = "given" if encoding else "the first of UTF-8, GB18030 that decodes the whole file"
+        log.add(
+            "encoding_decided", f"{label}: read as {codec} ({how})", severity="info", source=label
+        )
+        return text
+    raise EncodingError(
+        f"{label} decodes neither as {' nor as '.join(codecs)}; pass encoding= (--encoding)"
+    )
+
+
+def read_csv_points(
+    path: str | os.PathLike[str],
+    *,
+    encoding: str | None = None,
+    findings: Findings | None = None,
+    source: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a CSV with lon/lat, x/y (经度/纬度 …) or WKT columns as points, without a CRS.
+
+    Columns other than the coordinates are kept as text (codes keep their leading zeros).
+    Rows without coordinates get no geometry (:func:`read_layer` drops them with a finding).
+
+    Raises
+    ------
+    SchemaError
+        When no coordinate or WKT column is found; the message lists the columns.
+    """
+    p = Path(path)
+    label = source or str(p)
+    log = findings if findings is not None else Findings()
+    table = pd.read_csv(io.StringIO(_csv_text(p, encoding, log, label)), dtype=str)
+    columns = [str(c) for c in table.columns]
+    wkt = _find_column(columns, _WKT_NAMES)
+    if wkt is not None:
+        geoms = shapely.from_wkt(table.pop(wkt).to_numpy(), on_invalid="ignore")
+        return gpd.GeoDataFrame(table, geometry=geoms)
+    xcol, ycol = _find_column(columns, _X_NAMES), _find_column(columns, _Y_NAMES)
+    if xcol is None or ycol is None:
+        raise SchemaError(
+            f"{label} has no coordinate columns (lon/lng/longitude/经度/x and lat/latitude/"
+            f"纬度/y) and no WKT column; its columns are: {', '.join(columns)}; rename them"
+        )
+    x = pd.to_numeric(table[xcol], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(table[ycol], errors="coerce").to_numpy(dtype=float)
+    table[xcol], table[ycol] = x, y
+    geoms = shapely.points(x, y)
+    geoms[np.isnan(x) | np.isnan(y)] = None
+    return gpd.GeoDataFrame(table, geometry=geoms)
+
+
+# --- CRS ------------------------------------------------------------------------------------
+
+
+def _crs_name(crs: CRS) -> str:
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg} ({crs.name})" if epsg else crs.name
+
+
+def same_crs(a: CRS, b: CRS) -> bool:
+    """Return whether two CRSs are the same (axis order ignored; ESRI WKT matched by EPSG)."""
+    if a.equals(b, ignore_axis_order=True):
+        return True
+    epsg = a.to_epsg()
+    return epsg is not None and epsg == b.to_epsg()
+
+
+def _has_coordinates(frame: gpd.GeoDataFrame) -> bool:
+    geoms = np.asarray(frame.geometry.values)
+    return bool(len(geoms)) and not bool(
+        np.all(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    )
+
+
+def _bounds(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = (float(v) for v in frame.total_bounds)
+    return x0, y0, x1, y1
+
+
+def _is_gcj02(crs: Any) -> bool:
+    return isinstance(crs, str) and crs.strip().lower().replace("-", "").replace("_", "") == GCJ02
+
+
+def _is_lonlat_wgs84(crs: CRS) -> bool:
+    return any(same_crs(crs, CRS.from_epsg(code)) for code in (4326, CGCS2000))
+
+
+def _from_gcj02(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDataFrame:
+    declared = frame.crs
+    if declared is not None and not _is_lonlat_wgs84(declared):
+        raise CRSError(
+            f"{label} declares {_crs_name(declared)}, but crs='gcj02' was given; GCJ-02 applies "
+            "only to lon/lat sources declared as WGS84/CGCS2000 (or undeclared) — drop crs='gcj02'"
+        )
+    target = declared if declared is not None else CRS.from_epsg(CGCS2000)
+    if _has_coordinates(frame):
+        reason = check_declared_crs(target, _bounds(frame))
+        if reason:
+            raise CRSError(f"{label}: crs='gcj02' needs lon/lat coordinates, but {reason}")
+    out = frame.set_geometry(geometries_gcj02_to_wgs84(frame.geometry.values), crs=target)
+    x0, y0, x1, y1 = _bounds(frame) if _has_coordinates(frame) else (0.0, 0.0, 0.0, 0.0)
+    glon, glat = (x0 + x1) / 2, (y0 + y1) / 2
+    wlon, wlat = gcj02_to_wgs84(glon, glat)
+    shift_m = math.hypot(
+        (glon - wlon) * 111_320 * math.cos(math.radians(glat)), (glat - wlat) * 110_574
+    )
+    log.add(
+        "gcj02_converted",
+        f"{label}: converted {len(frame)} features from GCJ-02 (AMap/Gaode/DataV) to "
+        f"{_crs_name(target)} with the inverse GCJ transform "
+        f"(shift ≈ {shift_m:.0f} m at the centre)",
+        severity="info",
+        source=label,
+    )
+    return out
+
+
+def _check_declared(frame: gpd.GeoDataFrame, declared: CRS, crs: Any, label: str) -> None:
+    if crs is not None and not same_crs(declared, to_crs(crs)):
+        raise CRSError(
+            f"{label} declares {_crs_name(declared)} but crs={crs!r} was given; a declared CRS "
+            "is never relabelled: drop crs= (--crs) to use the declared one, or fix the file's "
+            "CRS (.prj) if it is wrong, then let Linyuan reproject"
+        )
+    if _has_coordinates(frame):
+        reason = check_declared_crs(declared, _bounds(frame))
+        if reason:
+            raise CRSError(f"{label}: {reason}")
+
+
+def _guess(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDataFrame:
+    try:
+        guess = guess_crs_from_bounds(_bounds(frame))
+    except CRSError as exc:
+        raise CRSError(
+            f"{label} declares no CRS (no .prj?) and none can be guessed: {exc} "
+            f"(e.g. --crs EPSG:4551 or crs='EPSG:4551')"
+        ) from exc
+    log.add(
+        "crs_guessed",
+        f"{label} declares no CRS; guessed EPSG:{guess.epsg} because {guess.reason}; "
+        "if that is wrong pass --crs (crs=) with the real one",
+        source=label,
+    )
+    return frame.set_crs(guess.crs)
+
+
+def resolve_crs(
+    frame: gpd.GeoDataFrame,
+    *,
+    crs: Any = None,
+    source: str | None = None,
+    findings: Findings | None = None,
+) -> gpd.GeoDataFrame:
+    """Return the frame with a trustworthy CRS: declared, filled by ``crs=``, GCJ-02 or guessed.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        As read; ``frame.crs`` is what the file declares.
+    crs : optional
+        Fills a missing CRS; ``"gcj02"`` converts AMap/DataV lon/lat to WGS84/CGCS2000.
+    source : str, optional
+        Names the layer in messages.
+    findings : Findings, optional
+        Receives ``crs_filled``, ``crs_guessed`` or ``gcj02_converted``.
+
+    Raises
+    ------
+    CRSError
+        ``crs=`` contradicts the declared CRS, coordinates contradict it, or no CRS can be
+        guessed; the message names the layer and says to pass ``--crs``.
+    """
+    log = findings if findings is not None else Findings()
+    label = source or "the layer"
+    if _is_gcj02(crs):
+        return _from_gcj02(frame, label, log)
+    if frame.crs is not None:
+        _check_declared(frame, frame.crs, crs, label)
+        return frame
+    if crs is not None:
+        given = to_crs(crs)
+        _check_declared(frame, given, None, label)
+        log.add(
+            "crs_filled",
+            f"{label} declares no CRS; using {_crs_name(given)} from crs=",
+            severity="info",
+            source=label,
+        )
+        return frame.set_crs(given)
+    if not _has_coordinates(frame):
+        return frame
+    return _guess(frame, label, log)
+
+
+def to_working_crs(
+    frame: gpd.GeoDataFrame,
+    working_crs: Any = WORKING_CRS,
+    *,
+    source: str | None = None,
+    findings: Findings | None = None,
+) -> gpd.GeoDataFrame:
+    """Transform the frame to the working CRS, with an info finding when it changes.
+
+    Parameters
+    ----------
+    working_crs : optional
+        Target; ``None`` keeps the frame's CRS; ``"auto"`` picks the CGCS2000 3° GK zone
+        (EPSG 4534-4554) of the layer's centre longitude.
+    """
+    if working_crs is None:
+        return frame
+    label = source or "the layer"
+    if isinstance(working_crs, str) and working_crs.lower() == "auto":
+        if frame.crs is None or not _has_coordinates(frame):
+            return frame
+        x0, y0, x1, y1 = _bounds(frame)
+        to_lonlat = Transformer.from_crs(frame.crs, CGCS2000, always_xy=True)
+        lon, _ = to_lonlat.transform((x0 + x1) / 2, (y0 + y1) / 2)
+        working_crs = gk3_cm_epsg(lon)
+    target = to_crs(working_crs)
+    if frame.crs is None:
+        return frame.set_crs(target)  # only reached for a layer without coordinates
+    if same_crs(frame.crs, target):
+        return frame
+    log = findings if findings is not None else Findings()
+    log.add(
+        "reprojected",
+        f"{label}: transformed from {_crs_name(frame.crs)} to the working CRS {_crs_name(target)}",
+        severity="info",
+        source=label,
+    )
+    return frame.to_crs(target)
+
+
+# --- geometry repair ------------------------------------------------------------------------
+
+_ID_FIELDS = ("id", "fid", "objectid", "patch_id", "adcode", "adcode99", "bsm", "tbbh")
+_NAME_FIELDS = ("name", "名称", "name2004", "mc", "xzqmc")
+_POLYGONAL = ("Polygon", "MultiPolygon")
+
+
+def _field(frame: pd.DataFrame, candidates: tuple[str, ...]) -> str | None:
+    return _find_column([str(c) for c in frame.columns if c != frame.geometry.name], candidates)
+
+
+def _feature_labels(frame: gpd.GeoDataFrame) -> list[tuple[str, str]]:
+    """Return (feature id, ' (name)') per row: the id field, else the row index."""
+    id_field, name_field = _field(frame, _ID_FIELDS), _field(frame, _NAME_FIELDS)
+    ids = frame[id_field] if id_field else pd.Series(frame.index, index=frame.index)
+    names = frame[name_field] if name_field else pd.Series("", index=frame.index)
+    return [
+        (str(i), f" ({name_field}={n})" if name_field and pd.notna(n) else "")
+        for i, n in zip(ids, names, strict=True)
+    ]
+
+
+def make_valid_keep_area(geom: shapely.Geometry) -> shapely.Geometry:
+    """Repair one geometry with ``make_valid``; polygons stay polygonal, area is kept.
+
+    Uses the "structure" method without collapsed parts (GEOS ≥ 3.10), then keeps the
+    polygonal parts of a collection. Unlike ``buffer(0)``, no lobe of a bow-tie is lost.
+
+    Examples
+    --------
+    >>> bowtie = shapely.Polygon([(0, 0), (2, 2), (2, 0), (0, 2), (0, 0)])
+    >>> make_valid_keep_area(bowtie).area, bowtie.buffer(0).area
+    (2.0, 1.0)
+    """
+    try:
+        fixed = shapely.make_valid(geom, method="structure", keep_collapsed=False)
+    except (TypeError, ValueError, shapely.errors.GEOSException):  # older shapely/GEOS
+        fixed = shapely.make_valid(geom)
+    if geom.geom_type not in _POLYGONAL or fixed.geom_type in _POLYGONAL:
+        return fixed
+    parts = shapely.get_parts(shapely.get_parts(fixed))
+    polygons = [p for p in parts if p.geom_type == "Polygon"]
+    if not polygons:
+        return shapely.Polygon()
+    return polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
+
+
+def repair_geometries(
+    frame: gpd.GeoDataFrame,
+    *,
+    source: str | None = None,
+    findings: Findings | None = None,
+) -> gpd.GeoDataFrame:
+    """Repair invalid geometries (``make_valid``, area kept) and drop empty ones, with findings.
+
+    One ``invalid_geometry_repaired`` finding per repaired feature (naming its id, and its
+    name when the layer has a name field) plus a summary; one ``empty_geometry_dropped``
+    per dropped feature.
+    """
+    log = findings if findings is not None else Findings()
+    label = source or "the layer"
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    present = ~shapely.is_missing(geoms)
+    invalid = np.flatnonzero(present & ~shapely.is_valid(geoms))
+    labels = _feature_labels(frame) if len(invalid) or not np.all(present) else []
+    out = frame
+    if len(invalid):
+        reasons = shapely.is_valid_reason(geoms[invalid])
+        repaired = geoms.copy()
+        for i, reason in zip(invalid, reasons, strict=True):
+            repaired[i] = make_valid_keep_area(geoms[i])
+            fid, name = labels[i]
+            log.add(
+                "invalid_geometry_repaired",
+                f"{label}: feature {fid}{name} had invalid "
+                f"geometry ({reason}); repaired with make_valid, area kept",
+                source=label,
+                feature=fid,
+            )
+        log.add(
+            "invalid_geometry_summary",
+            f"{label}: {len(invalid)} of {len(frame)} features "
+            "had invalid geometry and were repaired",
+            source=label,
+        )
+        out = frame.set_geometry(gpd.GeoSeries(repaired, index=frame.index, crs=frame.crs))
+    return _drop_empty(out, labels, label, log)
+
+
+def _drop_empty(
+    frame: gpd.GeoDataFrame, labels: list[tuple[str, str]], label: str, log: Findings
+) -> gpd.GeoDataFrame:
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if not empty.any():
+        return frame
+    labels = labels or _feature_labels(frame)
+    for i in np.flatnonzero(empty):
+        fid, name = labels[i]
+        log.add(
+            "empty_geometry_dropped",
+            f"{label}: feature {fid}{name} has no geometry; dropped",
+            source=label,
+            feature=fid,
+        )
+    return frame.loc[~empty]
