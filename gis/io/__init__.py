@@ -6,19 +6,32 @@ every output atomically (temporary file, then rename).
 """
 
 from gis.io._atomic import atomic_path, check_overwrite
+from gis.io.kml import write_kml
 from gis.io.rasters import open_raster, write_geotiff
+from gis.io.tables import lonlat_columns, to_table, write_table
 from gis.io.vector_read import GCJ02, list_layers, read_layer, read_table
-from gis.io.vector_write import write_layer, write_layers
+from gis.io.vector_write import (
+    shapefile_field_map,
+    write_layer,
+    write_layers,
+    write_shapefile,
+)
 
 __all__ = [
     "GCJ02",
     "atomic_path",
     "check_overwrite",
     "list_layers",
+    "lonlat_columns",
     "open_raster",
     "read_layer",
     "read_table",
+    "shapefile_field_map",
+    "to_table",
     "write_geotiff",
+    "write_kml",
     "write_layer",
     "write_layers",
+    "write_shapefile",
+    "write_table",
 ]
