@@ -1,0 +1,531 @@
+"""森林督查图斑核查: evidence and a reasoned verdict for every suspicious change patch.
+
+:func:`check_patches` is the pure orchestrator, read as named steps::
+
+    prepare patches (ids, geometry, CRS) → raster evidence (gis.zonal.change_stats)
+    → vector evidence (gis.checks.patch_evidence) → derived evidence → rules (YAML) → reasons
+
+The rules (thresholds and the ordered decision table) are data: ``layers/rules/patches.yaml``
+by default, read with :func:`load_patch_rules`. :func:`run_patch_check` (in
+:mod:`gis.checks.patch_run`) is the edge that reads files and writes the results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis import __version__
+from gis.checks import patch_evidence as ev
+from gis.crs import assert_same_crs, require_projected
+from gis.findings import Findings
+from gis.rules import RuleSchema, RuleSet, evaluate, load_rules, render
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RULES = Path(__file__).resolve().parents[2] / "layers" / "rules" / "patches.yaml"
+"""The bureau's default rules file."""
+
+CHANGE_TYPES = (
+    "logging",
+    "construction",
+    "cultivation",
+    "disaster",
+    "afforestation",
+    "other_loss",
+    "other_gain",
+    "none",
+)
+LEGALITIES = (
+    "permitted",
+    "suspected_illegal",
+    "lawful_no_permit",
+    "not_forest_land",
+    "no_change",
+    "needs_field_check",
+)
+RASTER_COLUMNS = (
+    "valid_frac_before",
+    "valid_frac_after",
+    "ndvi_before",
+    "ndvi_after",
+    "dndvi",
+    "drop_frac",
+    "dnbr",
+    "ring_ndvi_before",
+    "ring_ndvi_after",
+    "ring_dndvi",
+    "n_pixels",
+)
+DERIVED_COLUMNS = ("valid_frac_min", "rel_dndvi", "burn_excess")
+VECTOR_COLUMNS = (
+    "area_ha",
+    "area_mu",
+    "forest_share",
+    "gyl_share",
+    "protected_share",
+    "land_class",
+    "district",
+    "township",
+    "forest_chief",
+    *ev.PERMIT_COLUMNS,
+)
+EVIDENCE_COLUMNS = (*VECTOR_COLUMNS[:9], *RASTER_COLUMNS, "rel_dndvi", *ev.PERMIT_COLUMNS)
+VERDICT_COLUMNS = (
+    "is_real_change",
+    "change_type",
+    "verified_cause_code",
+    "legality",
+    "field_priority",
+    "rules_fired",
+    "reasons",
+)
+REASON_STAGES = ("change", "change_type", "field_priority", "legality")
+"""Order of the reason fragments: what changed, what kind, where it lies, verdict."""
+
+PATCH_SCHEMA = RuleSchema(
+    fields=frozenset(
+        {*VECTOR_COLUMNS, *RASTER_COLUMNS, *DERIVED_COLUMNS, "interp_cause", "area_ha"}
+    ),
+    stages={
+        "change": frozenset({"is_real_change", "direction"}),
+        "change_type": frozenset({"change_type", "verified_cause_code"}),
+        "legality": frozenset({"legality", "verified_cause_code"}),
+        "field_priority": frozenset({"field_priority"}),
+    },
+    required_thresholds=("ring_m", "drop_threshold", "tolerance_px"),
+    allowed_values={
+        "change_type": CHANGE_TYPES,
+        "legality": LEGALITIES,
+        "direction": ("loss", "gain", "none", "unknown"),
+        "is_real_change": (True, False),
+        "field_priority": (1, 2, 3),
+    },
+)
+"""What the patch rules may test and set."""
+
+
+class Lang(enum.StrEnum):
+    """Language of the reasons: ``zh`` (default) or ``en``."""
+
+    ZH = "zh"
+    EN = "en"
+
+    @classmethod
+    def get(cls, value: str | Lang) -> Lang:
+        """Return the member for ``value``; the error lists the valid values."""
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(m.value for m in cls)
+            raise ValueError(f"unknown language {value!r}; valid values: {valid}") from None
+
+
+@dataclass
+class PatchCheckResult:
+    """What :func:`check_patches` returns.
+
+    Attributes
+    ----------
+    patches_checked : geopandas.GeoDataFrame
+        Input attributes, evidence columns and verdict columns, one row per input patch.
+    findings : Findings
+        Data problems met on the way.
+    run : dict
+        Run metadata: parameters, rules file, statistic definitions, versions, time.
+    """
+
+    patches_checked: gpd.GeoDataFrame
+    findings: Findings
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+def load_patch_rules(path: str | os.PathLike[str] | None = None) -> RuleSet:
+    """Read and validate a patch rules file (default :data:`DEFAULT_RULES`).
+
+    Raises
+    ------
+    gis.errors.RulesError
+        Unknown key, unknown field, missing stage or threshold; the message names the file,
+        the key and the valid keys.
+
+    Examples
+    --------
+    >>> rules = load_patch_rules()
+    >>> rules.thresholds["ring_m"], rules.rule_ids()[0]
+    (30.0, 'C01_too_few_valid_pixels')
+    """
+    return load_rules(DEFAULT_RULES if path is None else path, schema=PATCH_SCHEMA)
+
+
+def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
+    """Add the derived evidence the rules read (see ``layers/rules/patches.yaml``).
+
+    ``valid_frac_min`` (missing counts as 0), ``rel_dndvi`` = dndvi − ring_dndvi (dndvi when
+    the ring has no valid pixels), ``burn_excess`` = dnbr − dndvi.
+
+    Examples
+    --------
+    >>> e = derive_evidence(pd.DataFrame({"valid_frac_before": [1.0], "valid_frac_after": [None],
+    ...     "dndvi": [-0.5], "ring_dndvi": [-0.1], "dnbr": [-0.9]}))
+    >>> e[["valid_frac_min", "rel_dndvi", "burn_excess"]].round(2).values.tolist()
+    [[0.0, -0.4, -0.4]]
+    """
+    out = evidence.copy()
+    frac = out[["valid_frac_before", "valid_frac_after"]].astype("f8").fillna(0.0)
+    out["valid_frac_min"] = frac.min(axis=1)
+    dndvi = out["dndvi"].astype("f8")
+    out["rel_dndvi"] = dndvi - out["ring_dndvi"].astype("f8").fillna(0.0)
+    out["burn_excess"] = out["dnbr"].astype("f8") - dndvi
+    return out
+
+
+def decide(evidence: pd.DataFrame, rules: RuleSet, *, lang: str | Lang = "zh") -> pd.DataFrame:
+    """Apply ``rules`` to derived evidence; return the verdict columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`VERDICT_COLUMNS`, indexed like ``evidence``; ``is_real_change`` is a nullable
+        boolean, ``verified_cause_code`` and ``field_priority`` nullable integers.
+    """
+    language = Lang.get(lang)
+    decided = evaluate(rules, evidence)
+    out = pd.DataFrame(index=evidence.index)
+    out["is_real_change"] = decided["is_real_change"].astype("boolean")
+    out["change_type"] = decided["change_type"].astype(object)
+    out["verified_cause_code"] = pd.to_numeric(decided["verified_cause_code"]).astype("Int64")
+    out["legality"] = decided["legality"].astype(object)
+    out["field_priority"] = pd.to_numeric(decided["field_priority"]).astype("Int64")
+    out["rules_fired"] = decided["rules_fired"]
+    out["reasons"] = reasons(evidence, decided, rules, lang=language)
+    return out
+
+
+def reasons(
+    evidence: pd.DataFrame, decided: pd.DataFrame, rules: RuleSet, *, lang: str | Lang = "zh"
+) -> pd.Series:
+    """Return one sentence per patch from the reason templates of the rules that fired."""
+    language = str(Lang.get(lang))
+    templates = {r.id: r.reason.get(language, "") for _, rs in rules.stages for r in rs}
+    sep = "；" if language == "zh" else "; "
+    unknown = "未知地类" if language == "zh" else "unknown land class"
+    context = pd.concat([evidence, decided.drop(columns=["rules_fired"])], axis=1)
+    context = context.loc[:, ~context.columns.duplicated(keep="last")]
+    fired = decided[[f"fired_{s}" for s in REASON_STAGES]].to_numpy()
+    out = []
+    records: list[dict[str, Any]] = context.to_dict("records")  # type: ignore[assignment]
+    for row, ids in zip(records, fired, strict=True):
+        row["neg_dndvi"] = -row["dndvi"] if pd.notna(row.get("dndvi")) else None
+        row["neg_burn_excess"] = -row["burn_excess"] if pd.notna(row.get("burn_excess")) else None
+        row["change_type_label"] = rules.label("change_type", row.get("change_type"), language)
+        row["interp_cause_label"] = _cause_label(rules, row.get("interp_cause"), language)
+        row["land_class"] = _land_class_label(row.get("land_class"), language, unknown)
+        parts = [render(templates[i], row) for i in ids if isinstance(i, str) and templates[i]]
+        out.append(sep.join(parts).replace(f"{sep}→", " →"))
+    return pd.Series(out, index=evidence.index, dtype=object)
+
+
+def _land_class_label(value: Any, lang: str, unknown: str) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return unknown
+    if lang == "zh":
+        return str(value)
+    from gis.layers import code_meaning
+
+    return code_meaning("subcompartments", "land_class", value, lang=lang) or str(value)
+
+
+def _cause_label(rules: RuleSet, cause: Any, lang: str) -> str:
+    try:
+        return rules.label("interp_cause", int(cause), lang)
+    except (TypeError, ValueError):
+        return "—"
+
+
+def prepare_patches(
+    patches: gpd.GeoDataFrame, *, findings: Findings, source: str = "patches"
+) -> tuple[gpd.GeoDataFrame, pd.Series]:
+    """Check ids and geometry; return the patches (repaired) and a mask of usable rows.
+
+    ``patch_id`` becomes text (row numbers when it is missing, with a finding). Duplicate ids
+    and empty geometries are error findings; invalid geometries are repaired with
+    ``make_valid`` (a warning). Unusable rows are kept, with no evidence, and end as
+    ``needs_field_check``.
+    """
+    require_projected(patches.crs, source)
+    out = patches.copy()
+    if "patch_id" not in out:
+        findings.add(
+            "missing_field",
+            f"{source} has no patch_id (判读图斑编号): row numbers are used instead",
+            severity="error",
+            source=source,
+            field="patch_id",
+        )
+        out["patch_id"] = [str(i + 1) for i in range(len(out))]
+    out["patch_id"] = out["patch_id"].map(lambda v: None if pd.isna(v) else str(v))
+    _report_duplicates(out, findings, source)
+    geoms = np.asarray(out.geometry.values)
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    invalid = ~empty & ~shapely.is_valid(geoms)
+    for pid in out.loc[empty, "patch_id"]:
+        findings.add(
+            "empty_geometry",
+            f"patch {pid} has no geometry; it is kept without evidence and needs a field check",
+            severity="error",
+            source=source,
+            feature=pid,
+        )
+    for pid in out.loc[invalid, "patch_id"]:
+        findings.add(
+            "invalid_geometry",
+            f"patch {pid} has an invalid polygon (self-intersection); repaired with make_valid",
+            source=source,
+            feature=pid,
+        )
+    if invalid.any():
+        geoms[invalid] = shapely.make_valid(geoms[invalid])
+        out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=out.crs))
+    return out, pd.Series(~empty, index=out.index)
+
+
+def _report_duplicates(frame: pd.DataFrame, findings: Findings, source: str) -> None:
+    dup = frame["patch_id"].duplicated(keep=False) & frame["patch_id"].notna()
+    for pid, n in frame.loc[dup, "patch_id"].value_counts().items():
+        findings.add(
+            "duplicate_id",
+            f"patch_id {pid} occurs {n} times; each copy is checked on its own — "
+            "ask the supplier which one is meant",
+            severity="error",
+            source=source,
+            feature=str(pid),
+            field="patch_id",
+        )
+
+
+def raster_evidence(
+    patches: gpd.GeoDataFrame,
+    usable: pd.Series,
+    before: Any,
+    after: Any,
+    *,
+    rules: RuleSet,
+    findings: Findings,
+) -> pd.DataFrame:
+    """Return :data:`RASTER_COLUMNS` per patch from :func:`gis.zonal.change_stats`."""
+    from gis.zonal import change_stats
+
+    out = pd.DataFrame(np.nan, index=patches.index, columns=list(RASTER_COLUMNS))
+    zones = patches.loc[usable.to_numpy()]
+    if zones.empty:
+        return out
+    t = rules.thresholds
+    stats = change_stats(
+        zones,
+        before,
+        after,
+        ring_m=t["ring_m"],
+        drop_threshold=t["drop_threshold"],
+        tolerance_px=int(t["tolerance_px"]),
+        findings=findings,
+    )
+    cols = [c for c in RASTER_COLUMNS if c in stats]
+    out.loc[stats.index, cols] = stats[cols].astype("f8").to_numpy()
+    return out
+
+
+def vector_evidence(
+    patches: gpd.GeoDataFrame,
+    *,
+    subcompartments: gpd.GeoDataFrame | None = None,
+    permits: gpd.GeoDataFrame | None = None,
+    protected: gpd.GeoDataFrame | None = None,
+    districts: gpd.GeoDataFrame | None = None,
+    forest_chiefs: gpd.GeoDataFrame | None = None,
+    image_dates: tuple[Any, Any] | None = None,
+    findings: Findings,
+) -> pd.DataFrame:
+    """Return :data:`VECTOR_COLUMNS` per patch (see :mod:`gis.checks.patch_evidence`)."""
+    layers = {
+        "subcompartments": subcompartments,
+        "permits": permits,
+        "protected": protected,
+        "districts": districts,
+        "forest_chiefs": forest_chiefs,
+    }
+    given = {k: v for k, v in layers.items() if v is not None}
+    assert_same_crs(patches, *given.values(), names=("patches", *given))
+    parts = [
+        ev.patch_areas(patches),
+        ev.land_evidence(patches, subcompartments),
+        pd.DataFrame(
+            {
+                "protected_share": np.nan
+                if protected is None
+                else ev.covered_share(patches, protected)
+            },
+            index=patches.index,
+        ),
+        ev.admin_evidence(
+            patches,
+            districts=districts,
+            forest_chiefs=forest_chiefs,
+            subcompartments=subcompartments,
+            findings=findings,
+        ),
+        ev.permit_evidence(patches, permits, image_dates=image_dates, findings=findings),
+    ]
+    return pd.concat(parts, axis=1)[list(VECTOR_COLUMNS)]
+
+
+def check_patches(
+    patches: gpd.GeoDataFrame,
+    *,
+    before: Any,
+    after: Any,
+    subcompartments: gpd.GeoDataFrame | None = None,
+    permits: gpd.GeoDataFrame | None = None,
+    protected: gpd.GeoDataFrame | None = None,
+    districts: gpd.GeoDataFrame | None = None,
+    forest_chiefs: gpd.GeoDataFrame | None = None,
+    rules: RuleSet | str | os.PathLike[str] | None = None,
+    image_dates: tuple[Any, Any] | None = None,
+    lang: str | Lang = "zh",
+    findings: Findings | None = None,
+) -> PatchCheckResult:
+    """Check every change patch: evidence, verdict and reasons.
+
+    Parameters
+    ----------
+    patches : geopandas.GeoDataFrame
+        督查图斑 with canonical fields (``patch_id``, ``interp_cause``, optionally
+        ``image_date_before``/``after``), in the projected working CRS.
+    before, after : gis.raster.RasterSource
+        The two images (any CRS; the patches are transformed to it for the statistics).
+    subcompartments, permits, protected, districts, forest_chiefs : GeoDataFrame, optional
+        Context layers with canonical fields, in the patches' CRS.
+    rules : RuleSet or path, optional
+        Decision rules; default ``layers/rules/patches.yaml``.
+    image_dates : (date, date), optional
+        Image dates for patches that carry none (permit validity).
+    lang : {"zh", "en"}
+        Language of ``reasons``.
+    findings : Findings, optional
+        Receives the findings (also returned).
+
+    Returns
+    -------
+    PatchCheckResult
+        ``patches_checked`` keeps every input attribute (an input column named like an
+        evidence column is kept as ``<name>_input``) and adds :data:`EVIDENCE_COLUMNS` and
+        :data:`VERDICT_COLUMNS`.
+
+    Raises
+    ------
+    gis.errors.CRSError, gis.errors.CRSMismatchError
+        Patches not projected, or context layers in another CRS.
+    gis.errors.RulesError
+        A malformed rules file.
+    """
+    log = findings if findings is not None else Findings()
+    language = Lang.get(lang)
+    ruleset = rules if isinstance(rules, RuleSet) else load_patch_rules(rules)
+    started = dt.datetime.now(dt.UTC)
+    prepared, usable = prepare_patches(patches, findings=log)
+    logger.info("raster evidence for %d patches", int(usable.sum()))
+    raster = raster_evidence(prepared, usable, before, after, rules=ruleset, findings=log)
+    logger.info("vector evidence")
+    good = prepared.loc[usable.to_numpy()]
+    vector = vector_evidence(
+        good,
+        subcompartments=subcompartments,
+        permits=permits,
+        protected=protected,
+        districts=districts,
+        forest_chiefs=forest_chiefs,
+        image_dates=image_dates,
+        findings=log,
+    ).reindex(prepared.index)
+    cause = prepared.get("interp_cause", pd.Series(np.nan, index=prepared.index))
+    evidence = derive_evidence(pd.concat([vector, raster], axis=1).assign(interp_cause=cause))
+    logger.info("rules")
+    verdict = decide(evidence, ruleset, lang=language)
+    checked = assemble(prepared, evidence, verdict)
+    run = run_metadata(ruleset, language=language, image_dates=image_dates, started=started)
+    run["counts"] = summary_counts(checked)
+    return PatchCheckResult(checked, log, run)
+
+
+def assemble(
+    patches: gpd.GeoDataFrame, evidence: pd.DataFrame, verdict: pd.DataFrame
+) -> gpd.GeoDataFrame:
+    """Return input attributes + evidence + verdict (+ geometry last) as one frame."""
+    added = [*EVIDENCE_COLUMNS, *VERDICT_COLUMNS]
+    geom_name = patches.geometry.name
+    attrs = patches.drop(columns=[geom_name])
+    attrs = attrs.rename(columns={c: f"{c}_input" for c in attrs.columns if c in added})
+    body = pd.concat([attrs, evidence[list(EVIDENCE_COLUMNS)], verdict], axis=1)
+    return gpd.GeoDataFrame(body, geometry=patches.geometry.rename("geometry"), crs=patches.crs)
+
+
+def summary_counts(checked: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Return patch counts by legality and by change type (for the run table and --json)."""
+    return {
+        col: {str(k): int(v) for k, v in checked[col].fillna("—").value_counts().items()}
+        for col in ("legality", "change_type")
+    }
+
+
+def run_metadata(
+    rules: RuleSet,
+    *,
+    language: Lang,
+    image_dates: tuple[Any, Any] | None,
+    started: dt.datetime,
+) -> dict[str, Any]:
+    """Return the run metadata of a check (inputs and checksums are added at the edge)."""
+    try:
+        from gis.zonal import STAT_DEFINITIONS
+    except ImportError:  # pragma: no cover - the engine ships with gis
+        STAT_DEFINITIONS = {}
+    return {
+        "check": "patches",
+        "started": started.isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "linyuan_version": __version__,
+        "versions": _versions(),
+        "rules_file": rules.source,
+        "thresholds": dict(rules.thresholds),
+        "rule_ids": rules.rule_ids(),
+        "lang": str(language),
+        "image_dates": None if image_dates is None else [str(d) for d in image_dates],
+        "stat_definitions": dict(STAT_DEFINITIONS),
+    }
+
+
+def _versions() -> Mapping[str, str]:
+    import pyogrio
+    import rasterio
+    import shapely as shp
+
+    return {
+        "geopandas": gpd.__version__,
+        "shapely": shp.__version__,
+        "pyogrio": pyogrio.__version__,
+        "rasterio": rasterio.__version__,
+        "gdal": rasterio.__gdal_version__,
+        "pandas": pd.__version__,
+        "numpy": np.__version__,
+    }

@@ -1,0 +1,427 @@
+"""Rules as data: load, validate and evaluate an ordered decision table written in YAML.
+
+A rules file has ``thresholds`` (named numbers), ``labels`` (code → text per language) and
+``stages``: ordered tables of rules. Within a stage the first rule whose conditions hold
+decides (like an analyst reading the table top to bottom); the last rule of each stage has no
+conditions and catches the rest. A rule is::
+
+    - id: C02_loss
+      when: ["rel_dndvi <= loss_rel_dndvi", "drop_frac >= loss_drop_frac"]   # all hold
+      when_any: [...]                                                         # at least one
+      set: {is_real_change: true, direction: loss}
+      reason: {zh: "NDVI 下降 {neg_dndvi:.2f}", en: "NDVI fell by {neg_dndvi:.2f}"}
+
+A condition is ``<field> <op> <value>``; ``op`` is one of ``< <= > >= == != in``, ``not in``,
+or the unary ``is null`` / ``is not null``. The value is a YAML scalar or list, or the name of
+a threshold. A comparison with a missing value is false. What the fields and outputs of a
+check are is given by a :class:`RuleSchema`; anything else is a :class:`~gis.errors.RulesError`
+naming the file, the key and the valid keys.
+
+Examples
+--------
+>>> import pandas as pd
+>>> schema = RuleSchema(
+...     fields=frozenset({"x"}), stages={"s": frozenset({"y"})}, required_thresholds=()
+... )
+>>> rules = parse_rules(
+...     {
+...         "thresholds": {"lim": 1.5},
+...         "stages": {
+...             "s": [
+...                 {"id": "big", "when": ["x > lim"], "set": {"y": "big"}},
+...                 {"id": "small", "set": {"y": "small"}},
+...             ]
+...         },
+...     },
+...     schema=schema,
+... )
+>>> evaluate(rules, pd.DataFrame({"x": [1.0, 2.0, None]}))[["y", "rules_fired"]].values.tolist()
+[['small', 'small'], ['big', 'big'], ['small', 'small']]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from gis.errors import RulesError
+
+TOP_KEYS = ("version", "description", "thresholds", "labels", "stages")
+RULE_KEYS = ("id", "when", "when_any", "set", "reason", "note")
+BINARY_OPS = ("<=", ">=", "==", "!=", "<", ">", "not in", "in")
+UNARY_OPS = ("is not null", "is null")
+_COND_RE = re.compile(r"^\s*(\w+)\s+(<=|>=|==|!=|<|>|not in|in)\s+(.+?)\s*$")
+_UNARY_RE = re.compile(r"^\s*(\w+)\s+(is not null|is null)\s*$")
+
+
+@dataclass(frozen=True)
+class RuleSchema:
+    """What a check's rules may mention.
+
+    Parameters
+    ----------
+    fields : frozenset of str
+        Evidence columns a condition may test.
+    stages : mapping of str to frozenset of str
+        Stage name (in evaluation order) to the outputs its rules may set. Outputs of earlier
+        stages may be tested by later ones.
+    required_thresholds : tuple of str
+        Thresholds the code itself reads (e.g. the ring width); they must be present.
+    allowed_values : mapping of str to tuple, optional
+        For an output, the values a rule may set (``None`` always allowed).
+    """
+
+    fields: frozenset[str]
+    stages: Mapping[str, frozenset[str]]
+    required_thresholds: tuple[str, ...]
+    allowed_values: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One test ``field op value`` (``threshold`` names the threshold the value came from)."""
+
+    field: str
+    op: str
+    value: Any = None
+    threshold: str | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of a decision table."""
+
+    id: str
+    when: tuple[Condition, ...]
+    when_any: tuple[Condition, ...]
+    set: Mapping[str, Any]
+    reason: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A validated rules file: thresholds, labels and ordered stages of rules."""
+
+    source: str
+    thresholds: Mapping[str, float]
+    labels: Mapping[str, Mapping[str, Mapping[str, str]]]
+    stages: tuple[tuple[str, tuple[Rule, ...]], ...]
+
+    def label(self, kind: str, code: Any, lang: str = "zh") -> str:
+        """Return the label of ``code`` in the ``kind`` list (the code itself when unknown)."""
+        entry = self.labels.get(kind, {}).get(str(code), {})
+        return str(entry.get(lang, code))
+
+    def rule_ids(self) -> list[str]:
+        """Return every rule id in evaluation order."""
+        return [r.id for _, rules in self.stages for r in rules]
+
+
+def _fail(source: str, where: str, message: str) -> RulesError:
+    return RulesError(f"{source}: {where}: {message}")
+
+
+def _check_keys(obj: Any, valid: Sequence[str], *, source: str, where: str) -> None:
+    if not isinstance(obj, Mapping):
+        raise _fail(source, where, f"expected a mapping, got {type(obj).__name__}")
+    for key in obj:
+        if key not in valid:
+            raise _fail(
+                source, where, f"unknown key {key!r}; valid keys: {', '.join(map(str, valid))}"
+            )
+
+
+def load_rules(path: str | os.PathLike[str], *, schema: RuleSchema) -> RuleSet:
+    """Read and validate a rules YAML file.
+
+    Parameters
+    ----------
+    path : path-like
+        The YAML file.
+    schema : RuleSchema
+        What the check's rules may mention.
+
+    Returns
+    -------
+    RuleSet
+
+    Raises
+    ------
+    gis.errors.RulesError
+        When the file is missing, not YAML, or breaks the schema; the message names the file,
+        the key and the valid keys.
+    """
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RulesError(f"cannot read rules file {p}: {exc}; check the --rules path") from exc
+    except yaml.YAMLError as exc:
+        raise RulesError(f"{p} is not valid YAML: {exc}") from exc
+    return parse_rules(data, schema=schema, source=str(p))
+
+
+def parse_rules(data: Any, *, schema: RuleSchema, source: str = "<rules>") -> RuleSet:
+    """Validate a rules mapping (as read from YAML) against ``schema``; see :func:`load_rules`."""
+    _check_keys(data, TOP_KEYS, source=source, where="top level")
+    thresholds = _parse_thresholds(data.get("thresholds") or {}, source=source)
+    stages_raw = data.get("stages") or {}
+    _check_keys(stages_raw, tuple(schema.stages), source=source, where="stages")
+    known = set(schema.fields)
+    stages = []
+    for name, outputs in schema.stages.items():
+        if name not in stages_raw:
+            raise _fail(source, "stages", f"stage {name!r} is missing")
+        rules = _parse_stage(stages_raw[name], name, outputs, known, thresholds, schema, source)
+        stages.append((name, rules))
+        known |= outputs
+    _check_thresholds_used(thresholds, stages, schema, source)
+    labels = data.get("labels") or {}
+    if not isinstance(labels, Mapping):
+        raise _fail(source, "labels", "expected a mapping of list name to {code: {zh, en}}")
+    return RuleSet(source, thresholds, labels, tuple(stages))
+
+
+def _parse_thresholds(raw: Any, *, source: str) -> dict[str, float]:
+    if not isinstance(raw, Mapping):
+        raise _fail(source, "thresholds", f"expected a mapping, got {type(raw).__name__}")
+    out = {}
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _fail(source, f"thresholds.{key}", f"expected a number, got {value!r}")
+        out[str(key)] = float(value)
+    return out
+
+
+def _check_thresholds_used(
+    thresholds: Mapping[str, float],
+    stages: Sequence[tuple[str, tuple[Rule, ...]]],
+    schema: RuleSchema,
+    source: str,
+) -> None:
+    used = {c.threshold for _, rules in stages for r in rules for c in r.when + r.when_any}
+    valid = sorted({*schema.required_thresholds, *(u for u in used if u)})
+    for key in schema.required_thresholds:
+        if key not in thresholds:
+            raise _fail(source, "thresholds", f"required threshold {key!r} is missing")
+    for key in thresholds:
+        if key not in valid:
+            raise _fail(
+                source,
+                "thresholds",
+                f"unknown key {key!r} (used by no rule); valid keys: {', '.join(valid)}",
+            )
+
+
+def _parse_stage(
+    raw: Any,
+    name: str,
+    outputs: frozenset[str],
+    known: set[str],
+    thresholds: Mapping[str, float],
+    schema: RuleSchema,
+    source: str,
+) -> tuple[Rule, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise _fail(source, f"stages.{name}", "expected a non-empty list of rules")
+    rules = tuple(
+        _parse_rule(item, f"stages.{name}[{i}]", outputs, known, thresholds, schema, source)
+        for i, item in enumerate(raw)
+    )
+    if rules[-1].when or rules[-1].when_any:
+        raise _fail(
+            source,
+            f"stages.{name}",
+            f"the last rule ({rules[-1].id}) must have no conditions, so every feature is decided",
+        )
+    return rules
+
+
+def _parse_rule(
+    raw: Any,
+    where: str,
+    outputs: frozenset[str],
+    known: set[str],
+    thresholds: Mapping[str, float],
+    schema: RuleSchema,
+    source: str,
+) -> Rule:
+    _check_keys(raw, RULE_KEYS, source=source, where=where)
+    if not raw.get("id"):
+        raise _fail(source, where, "every rule needs an 'id'")
+    where = f"{where} ({raw['id']})"
+    sets = raw.get("set") or {}
+    _check_keys(sets, sorted(outputs), source=source, where=f"{where}.set")
+    for key, value in sets.items():
+        allowed = schema.allowed_values.get(key)
+        if allowed is not None and value is not None and value not in allowed:
+            valid = ", ".join(map(str, allowed))
+            raise _fail(source, f"{where}.set.{key}", f"{value!r} is not one of {valid}")
+    reason = raw.get("reason") or {}
+    _check_keys(reason, ("zh", "en"), source=source, where=f"{where}.reason")
+
+    def conds(key: str) -> tuple[Condition, ...]:
+        items = raw.get(key) or []
+        if isinstance(items, str):
+            items = [items]
+        return tuple(
+            _parse_condition(t, known, thresholds, source, f"{where}.{key}") for t in items
+        )
+
+    return Rule(str(raw["id"]), conds("when"), conds("when_any"), dict(sets), dict(reason))
+
+
+def _parse_condition(
+    text: Any, known: set[str], thresholds: Mapping[str, float], source: str, where: str
+) -> Condition:
+    text = str(text)
+    m = _UNARY_RE.match(text) or _COND_RE.match(text)
+    if m is None:
+        raise _fail(
+            source,
+            where,
+            f"cannot read condition {text!r}; write '<field> <op> <value>' with op one of "
+            f"{', '.join(BINARY_OPS + UNARY_OPS)}",
+        )
+    name = m.group(1)
+    if name not in known:
+        raise _fail(
+            source, where, f"unknown field {name!r}; valid fields: {', '.join(sorted(known))}"
+        )
+    if m.re is _UNARY_RE:
+        return Condition(name, m.group(2), text=text)
+    op, raw_value = m.group(2), m.group(3)
+    value = yaml.safe_load(raw_value)
+    if isinstance(value, str) and value in thresholds:
+        return Condition(name, op, thresholds[value], threshold=value, text=text)
+    if op in ("in", "not in") and not isinstance(value, list):
+        raise _fail(source, where, f"{text!r}: '{op}' needs a list, e.g. [1, 2]")
+    if op in ("<", "<=", ">", ">=") and not isinstance(value, int | float):
+        raise _fail(
+            source,
+            where,
+            f"{text!r}: {value!r} is neither a number nor a threshold; "
+            f"thresholds: {', '.join(sorted(thresholds)) or '(none)'}",
+        )
+    return Condition(name, op, value, text=text)
+
+
+def condition_mask(cond: Condition, frame: pd.DataFrame) -> pd.Series:
+    """Return where ``cond`` holds in ``frame`` (missing values never satisfy a comparison)."""
+    col = frame[cond.field]
+    if cond.op == "is null":
+        return col.isna()
+    if cond.op == "is not null":
+        return col.notna()
+    if cond.op in ("in", "not in"):
+        hit = col.isin(cond.value) & col.notna()
+        return hit if cond.op == "in" else ~hit & col.notna()
+    numeric = pd.to_numeric(col, errors="coerce") if _is_number(cond.value) else col
+    ops = {
+        "<": numeric.lt,
+        "<=": numeric.le,
+        ">": numeric.gt,
+        ">=": numeric.ge,
+        "==": numeric.eq,
+        "!=": numeric.ne,
+    }
+    result = ops[cond.op](cond.value)
+    return (result.fillna(False).astype(bool)) & col.notna()
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def rule_mask(rule: Rule, frame: pd.DataFrame) -> pd.Series:
+    """Return where every ``when`` and at least one ``when_any`` condition of ``rule`` holds."""
+    mask = pd.Series(True, index=frame.index)
+    for cond in rule.when:
+        mask &= condition_mask(cond, frame)
+    if rule.when_any:
+        anymask = pd.Series(False, index=frame.index)
+        for cond in rule.when_any:
+            anymask |= condition_mask(cond, frame)
+        mask &= anymask
+    return mask
+
+
+def evaluate(rules: RuleSet, evidence: pd.DataFrame) -> pd.DataFrame:
+    """Run every stage over ``evidence``; return the outputs and ``rules_fired``.
+
+    Parameters
+    ----------
+    rules : RuleSet
+        Validated rules.
+    evidence : pandas.DataFrame
+        One row per feature with the schema's fields.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``evidence``: one column per stage output, ``rules_fired`` (rule ids
+        joined with ``"; "``) and ``fired_<stage>`` (the deciding rule id of each stage).
+    """
+    work = evidence.copy()
+    fired = pd.DataFrame(index=evidence.index)
+    outputs: list[str] = []
+    for name, stage_rules in rules.stages:
+        decided = pd.Series(False, index=work.index)
+        fired[f"fired_{name}"] = pd.Series(None, index=work.index, dtype=object)
+        for rule in stage_rules:
+            hit = rule_mask(rule, work) & ~decided
+            for key, value in rule.set.items():
+                if key not in work:
+                    work[key] = pd.Series(None, index=work.index, dtype=object)
+                    outputs.append(key)
+                work.loc[hit, key] = value
+            fired.loc[hit, f"fired_{name}"] = rule.id
+            decided |= hit
+    out = work[list(dict.fromkeys(outputs))].copy()
+    stage_cols = [f"fired_{name}" for name, _ in rules.stages]
+    out["rules_fired"] = fired[stage_cols].apply(
+        lambda row: "; ".join(str(v) for v in row if isinstance(v, str)), axis=1
+    )
+    return pd.concat([out, fired], axis=1)
+
+
+class _SafeFormatter(string.Formatter):
+    """Format templates; a missing or NaN value prints as ``—`` whatever its format spec."""
+
+    def get_value(self, key: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        return kwargs.get(key) if isinstance(key, str) else super().get_value(key, args, kwargs)
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "—"
+        if value is pd.NA or (isinstance(value, np.floating) and np.isnan(value)):
+            return "—"
+        try:
+            return super().format_field(value, format_spec)
+        except (ValueError, TypeError):
+            return str(value)
+
+
+_FORMATTER = _SafeFormatter()
+
+
+def render(template: str, values: Mapping[str, Any]) -> str:
+    """Fill ``template`` from ``values``; missing values print as ``—``.
+
+    Examples
+    --------
+    >>> render("NDVI 下降 {d:.2f}，{f:.0%} 像元", {"d": 0.4123, "f": float("nan")})
+    'NDVI 下降 0.41，— 像元'
+    """
+    return _FORMATTER.vformat(template, (), values)

@@ -1,0 +1,229 @@
+"""Tests of gis.checks.patches: rules file, evidence → verdict, reasons, orchestrator."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from gis.checks.patches import (
+    DEFAULT_RULES,
+    PATCH_SCHEMA,
+    decide,
+    derive_evidence,
+    load_patch_rules,
+    prepare_patches,
+)
+from gis.crs import WORKING_CRS
+from gis.findings import Findings
+from gis.rules import parse_rules
+
+BASE = {
+    "valid_frac_before": 1.0,
+    "valid_frac_after": 1.0,
+    "ndvi_before": 0.80,
+    "ndvi_after": 0.78,
+    "dndvi": -0.02,
+    "drop_frac": 0.02,
+    "dnbr": -0.02,
+    "ring_ndvi_before": 0.80,
+    "ring_ndvi_after": 0.78,
+    "ring_dndvi": -0.02,
+    "n_pixels": 100.0,
+    "area_ha": 1.0,
+    "area_mu": 15.0,
+    "forest_share": 1.0,
+    "gyl_share": 0.0,
+    "protected_share": 0.0,
+    "land_class": "乔木林地",
+    "district": "南关区",
+    "township": "净月街道",
+    "forest_chief": "张三",
+    "permit_ids": None,
+    "permit_count": 0,
+    "permit_share": 0.0,
+    "valid_permit_share": 0.0,
+    "valid_logging_permit_share": 0.0,
+    "valid_landuse_permit_share": 0.0,
+    "permit_valid": pd.NA,
+    "interp_cause": 1,
+}
+# spectra of typical changes: (ndvi_before, ndvi_after, dnbr); the ring stays put
+CLEARCUT = {"ndvi_after": 0.30, "dndvi": -0.50, "drop_frac": 0.90, "dnbr": -0.55}
+BURN = {"ndvi_after": 0.25, "dndvi": -0.55, "drop_frac": 0.95, "dnbr": -0.95}
+BUILT = {"ndvi_after": 0.08, "dndvi": -0.72, "drop_frac": 0.98, "dnbr": -0.60}
+PLANTED = {"ndvi_before": 0.20, "ndvi_after": 0.55, "dndvi": 0.35, "drop_frac": 0.0}
+REGROWTH = {"ndvi_before": 0.50, "ndvi_after": 0.70, "dndvi": 0.20, "drop_frac": 0.0}
+PHENOLOGY = {  # the whole scene browned: patch and ring fell alike
+    "ndvi_after": 0.55,
+    "dndvi": -0.25,
+    "drop_frac": 0.80,
+    "ring_ndvi_after": 0.56,
+    "ring_dndvi": -0.24,
+}
+VALID_LOGGING_PERMIT = {
+    "permit_ids": "吉林采〔2024〕1号",
+    "permit_count": 1,
+    "permit_share": 1.0,
+    "valid_permit_share": 1.0,
+    "valid_logging_permit_share": 1.0,
+    "permit_valid": True,
+}
+
+
+def case(*updates, **kw):
+    row = dict(BASE)
+    for u in updates:
+        row.update(u)
+    row.update(kw)
+    return row
+
+
+def verdict(rows, lang="zh"):
+    frame = pd.DataFrame(rows)
+    frame["permit_valid"] = frame["permit_valid"].astype("boolean")
+    return decide(derive_evidence(frame), load_patch_rules(), lang=lang)
+
+
+@pytest.mark.parametrize(
+    ("row", "real", "ctype", "legality", "code", "priority"),
+    [
+        (case(), False, "none", "no_change", None, 3),
+        (case(PHENOLOGY), False, "none", "no_change", None, 3),
+        (case(CLEARCUT), True, "logging", "suspected_illegal", 20, 1),
+        (case(CLEARCUT, VALID_LOGGING_PERMIT), True, "logging", "permitted", 20, 3),
+        (
+            case(CLEARCUT, VALID_LOGGING_PERMIT, valid_logging_permit_share=0.3),
+            True,
+            "logging",
+            "suspected_illegal",
+            20,
+            1,
+        ),
+        (
+            case(
+                CLEARCUT,
+                VALID_LOGGING_PERMIT,
+                permit_valid=False,
+                valid_permit_share=0.0,
+                valid_logging_permit_share=0.0,
+            ),
+            True,
+            "logging",
+            "suspected_illegal",
+            20,
+            1,
+        ),
+        (
+            case(
+                CLEARCUT,
+                VALID_LOGGING_PERMIT,
+                permit_valid=pd.NA,
+                valid_permit_share=np.nan,
+                valid_logging_permit_share=np.nan,
+            ),
+            True,
+            "logging",
+            "needs_field_check",
+            20,
+            1,
+        ),
+        (case(BURN, interp_cause=1), True, "disaster", "lawful_no_permit", 71, 2),
+        (case(CLEARCUT, interp_cause=4, dnbr=np.nan), True, "disaster", "lawful_no_permit", 73, 2),
+        (case(BUILT, interp_cause=2), True, "construction", "suspected_illegal", 42, 1),
+        (
+            case(
+                BUILT,
+                interp_cause=2,
+                valid_landuse_permit_share=1.0,
+                permit_share=1.0,
+                permit_valid=True,
+            ),
+            True,
+            "construction",
+            "permitted",
+            41,
+            3,
+        ),
+        (case(CLEARCUT, interp_cause=3), True, "cultivation", "suspected_illegal", 50, 1),
+        (case(CLEARCUT, interp_cause=6), True, "other_loss", "suspected_illegal", 93, 1),
+        (case(PLANTED, interp_cause=5), True, "afforestation", "lawful_no_permit", 11, 2),
+        (case(PLANTED, interp_cause=1), True, "afforestation", "lawful_no_permit", 11, 2),
+        (case(REGROWTH, interp_cause=7), True, "other_gain", "lawful_no_permit", 82, 2),
+        (case(CLEARCUT, forest_share=0.05), True, "logging", "not_forest_land", 20, 2),
+        (case(CLEARCUT, valid_frac_after=0.2), None, None, "needs_field_check", None, 1),
+        (case(CLEARCUT, valid_frac_after=np.nan), None, None, "needs_field_check", None, 1),
+        (
+            case(PLANTED, interp_cause=5, protected_share=0.5),
+            True,
+            "afforestation",
+            "lawful_no_permit",
+            11,
+            1,
+        ),
+    ],
+)
+def test_decision_table(row, real, ctype, legality, code, priority):
+    out = verdict([row]).iloc[0]
+    assert (None if pd.isna(out["is_real_change"]) else bool(out["is_real_change"])) is real
+    assert (None if pd.isna(out["change_type"]) else out["change_type"]) == ctype
+    assert out["legality"] == legality
+    assert (
+        None if pd.isna(out["verified_cause_code"]) else int(out["verified_cause_code"])
+    ) == code
+    assert int(out["field_priority"]) == priority
+    assert out["rules_fired"].count("; ") == 3  # one rule per stage
+
+
+def test_reasons_name_the_evidence_in_chinese_and_english():
+    zh = verdict([case(CLEARCUT, drop_frac=0.87, dndvi=-0.41)]).iloc[0]
+    assert zh["reasons"].startswith("NDVI 下降 0.41（周边 -0.02），87% 像元显著下降")
+    assert zh["reasons"].endswith("位于乔木林地；无有效审批 → 疑似违法采伐")
+    assert zh["rules_fired"] == "C02_loss; T15_logging; L09_no_permit; P01_illegal_or_undecided"
+    en = verdict([case(CLEARCUT, drop_frac=0.87, dndvi=-0.41)], lang="en").iloc[0]
+    assert en["reasons"].startswith("NDVI fell by 0.41 (surroundings -0.02), 87% of pixels")
+    assert en["reasons"].endswith(
+        "on arbor forest land; no valid permit → suspected illegal logging"
+    )
+
+
+def test_default_rules_file_is_valid_and_documented():
+    rules = load_patch_rules()
+    assert rules.source == str(DEFAULT_RULES)
+    assert {"ring_m", "drop_threshold", "min_valid_frac"} <= set(rules.thresholds)
+    ids = rules.rule_ids()
+    assert len(ids) == len(set(ids))
+    assert [s for s, _ in rules.stages] == list(PATCH_SCHEMA.stages)
+
+
+def test_edited_rules_change_the_verdict():
+    import yaml
+
+    data = yaml.safe_load(DEFAULT_RULES.read_text(encoding="utf-8"))
+    data["thresholds"]["loss_drop_frac"] = 0.95
+    rules = parse_rules(data, schema=PATCH_SCHEMA)
+    frame = pd.DataFrame([case(CLEARCUT)])
+    frame["permit_valid"] = frame["permit_valid"].astype("boolean")
+    out = decide(derive_evidence(frame), rules)
+    assert out["legality"].iloc[0] == "no_change"
+
+
+def test_prepare_patches_reports_duplicates_invalid_and_empty():
+    x0, y0 = 500_000.0, 4_850_000.0
+    bowtie = shapely.Polygon([(x0, y0), (x0 + 100, y0 + 100), (x0 + 100, y0), (x0, y0 + 100)])
+    patches = gpd.GeoDataFrame(
+        {"patch_id": [7, 7, 8, 9]},
+        geometry=[shapely.box(x0, y0, x0 + 50, y0 + 50), bowtie, None, shapely.Polygon()],
+        crs=WORKING_CRS,
+    )
+    log = Findings()
+    out, usable = prepare_patches(patches, findings=log)
+    assert out["patch_id"].tolist() == ["7", "7", "8", "9"]
+    assert usable.tolist() == [True, True, False, False]
+    assert out.geometry.is_valid[:2].all()
+    assert [f.feature for f in log.of("duplicate_id")] == ["7"]
+    assert [f.feature for f in log.of("empty_geometry")] == ["8", "9"]
+    assert [f.feature for f in log.of("invalid_geometry")] == ["7"]
+    assert log.has_errors
