@@ -145,6 +145,25 @@ def _sniffed(text_bytes: bytes) -> EncodingDecision | None:
     return None
 
 
+def _checked(declared: EncodingDecision, text_bytes: bytes) -> EncodingDecision:
+    """Refuse a declaration the text contradicts; flag one the text makes doubtful."""
+    if not _decodes(text_bytes, declared.encoding):
+        sniffed = _sniffed(text_bytes)
+        hint = f"encoding={sniffed.encoding!r}" if sniffed else "encoding= with the real one"
+        raise EncodingError(
+            f"{declared.reason}, but the text does not decode as {declared.encoding}; "
+            f"the declaration is wrong — pass {hint} (--encoding)"
+        )
+    utf8_too = declared.encoding != "utf-8" and not text_bytes.isascii()
+    if utf8_too and _decodes(text_bytes, "utf-8"):
+        warning = (
+            f"{declared.reason}, but the text is also valid UTF-8, which is rare for "
+            f"{declared.encoding} text; if names look garbled pass encoding='utf-8'"
+        )
+        return EncodingDecision(declared.encoding, declared.method, declared.reason, warning)
+    return declared
+
+
 def decide_encoding(
     *,
     explicit: str | None = None,
@@ -168,13 +187,14 @@ def decide_encoding(
     Returns
     -------
     EncodingDecision
-        The Python codec name, the method and the reason; ``warning`` is set when a declared
-        encoding does not decode the text.
+        The Python codec name, the method and the reason; ``warning`` is set when the text
+        is also valid UTF-8 although a non-UTF-8 encoding was declared.
 
     Raises
     ------
     EncodingError
-        When nothing decides and the text decodes neither as UTF-8 nor as GB18030.
+        When a declared encoding (.cpg, LDID) does not decode the text, or nothing decides
+        and the text decodes neither as UTF-8 nor as GB18030.
     """
     if explicit:
         try:
@@ -186,10 +206,7 @@ def decide_encoding(
         return EncodingDecision(codec, Method.EXPLICIT, f"encoding={explicit!r} given")
     declared = _declared(cpg_text, ldid)
     if declared is not None:
-        if _decodes(text_bytes, declared.encoding):
-            return declared
-        warning = f"{declared.reason}, but the text does not decode as {declared.encoding}"
-        return EncodingDecision(declared.encoding, declared.method, declared.reason, warning)
+        return _checked(declared, text_bytes)
     sniffed = _sniffed(text_bytes)
     if sniffed is None:
         raise EncodingError(
