@@ -1,0 +1,213 @@
+"""Greening targets per year (layers/targets.yaml): load, validate, look up.
+
+The file holds, per year, the targets (minimums: met when the actual is at least the target),
+the figures the bureau published for that year, and optional per-district targets. Every key
+is checked: a typo'd key or a missing year is a :class:`gis.errors.RulesError` naming the
+file, the key and the valid keys. The file is the project's own committed settings, read here
+as :mod:`gis.layers` reads the catalog.
+
+Examples
+--------
+>>> t = parse_targets({"years": {2024: {"status": "plan", "source": "plan",
+...     "targets": {"pocket_parks_new": 40}}}}, source="t.yaml")
+>>> t.target(2024, "pocket_parks_new")
+40.0
+>>> t.target(2024, "pocket_parks_new", district="南关区") is None
+True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+
+from gis.errors import RulesError
+
+DEFAULT_TARGETS = Path(__file__).resolve().parents[1] / "layers" / "targets.yaml"
+"""The committed default targets file."""
+
+
+class Indicator(NamedTuple):
+    """One KPI: its unit and its Chinese and English labels."""
+
+    unit: str
+    zh: str
+    en: str
+
+
+INDICATORS: dict[str, Indicator] = {
+    "greenway_km_new": Indicator("km", "新建绿道", "new greenways"),
+    "greenway_km_built": Indicator("km", "绿道（已建成）", "greenways built"),
+    "greenway_km_under_construction": Indicator(
+        "km", "绿道（在建）", "greenways under construction"
+    ),
+    "greenway_km_planned": Indicator("km", "绿道（规划）", "greenways planned"),
+    "park_count": Indicator("个", "公园数量", "parks"),
+    "park_area_ha": Indicator("公顷", "公园面积", "park area"),
+    "pocket_parks_new": Indicator("个", "新建口袋公园", "new pocket parks"),
+    "village_greening_done": Indicator("个", "村屯绿化完成", "villages greened"),
+    "villages_upgraded": Indicator("个", "村屯绿化提升", "villages upgraded"),
+    "boutique_villages": Indicator("个", "精品村屯", "boutique villages"),
+    "demonstration_villages": Indicator("个", "示范村屯", "demonstration villages"),
+    "afforestation_mu": Indicator("亩", "国土绿化", "afforestation"),
+    "parks_under_construction": Indicator("个", "在建公园", "parks under construction"),
+    "park_progress_pct": Indicator("%", "在建公园进度", "park construction progress"),
+    "parks_completed": Indicator("个", "建成公园", "parks completed"),
+    "parks_opened_sharing": Indicator("处", "开放共享公园绿地", "parks opened for sharing"),
+    "streets_renewed": Indicator("条", "街路树更新", "streets renewed"),
+    "streets_upgraded": Indicator("条", "提升街路", "streets upgraded"),
+    "green_spaces_upgraded": Indicator("处", "提升绿地", "green spaces upgraded"),
+    "township_parks_new": Indicator("个", "乡镇（村）公园", "township/village parks"),
+}
+"""Every indicator a targets file or the ``kpi`` frame may name."""
+
+TOP_KEYS = ("updated", "source", "years")
+YEAR_KEYS = ("status", "source", "targets", "reported", "districts")
+STATUSES = ("result", "plan")
+
+
+@dataclass(frozen=True)
+class YearTargets:
+    """Targets and published figures of one year."""
+
+    year: int
+    status: str
+    source: str
+    targets: dict[str, float]
+    reported: dict[str, float] = field(default_factory=dict)
+    districts: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """All years of a targets file."""
+
+    source: str
+    years: dict[int, YearTargets]
+
+    def year(self, year: int) -> YearTargets:
+        """Return one year's targets; a missing year is a :class:`RulesError`."""
+        if year not in self.years:
+            valid = ", ".join(str(y) for y in sorted(self.years))
+            raise RulesError(
+                f"{self.source}: year {year} is not in the targets file (years: {valid}); "
+                f"add a 'years: {year}:' section or pass --year with one of those"
+            )
+        return self.years[year]
+
+    def target(self, year: int, indicator: str, *, district: str | None = None) -> float | None:
+        """Return the target of ``indicator`` (city, or ``district``), or None when unset."""
+        y = self.year(year)
+        table = y.targets if district is None else y.districts.get(district, {})
+        return table.get(indicator)
+
+    def reported(self, year: int, indicator: str) -> float | None:
+        """Return the figure the bureau published for ``indicator`` in ``year``, if any."""
+        return self.year(year).reported.get(indicator)
+
+
+def _check_keys(data: Mapping[str, Any], valid: tuple[str, ...], where: str, source: str) -> None:
+    for key in data:
+        if key not in valid:
+            raise RulesError(
+                f"{source}: unknown key {key!r} in {where}; valid keys: {', '.join(valid)}"
+            )
+
+
+def _numbers(data: Any, where: str, source: str) -> dict[str, float]:
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise RulesError(f"{source}: {where} must be a mapping of indicator: number")
+    _check_keys(data, tuple(INDICATORS), where, source)
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RulesError(f"{source}: {where}.{key} must be a number, got {value!r}")
+        out[str(key)] = float(value)
+    return out
+
+
+def _year_int(key: Any, source: str) -> int:
+    try:
+        year = int(key)
+    except (TypeError, ValueError):
+        year = 0
+    if not 1900 < year < 2200:
+        raise RulesError(f"{source}: key {key!r} under 'years' is not a year such as 2024")
+    return year
+
+
+def _parse_year(key: Any, body: Any, source: str) -> YearTargets:
+    year = _year_int(key, source)
+    where = f"years.{year}"
+    if not isinstance(body, Mapping):
+        raise RulesError(f"{source}: {where} must be a mapping with keys {', '.join(YEAR_KEYS)}")
+    _check_keys(body, YEAR_KEYS, where, source)
+    for required in ("status", "source", "targets"):
+        if required not in body:
+            raise RulesError(f"{source}: {where} lacks the key {required!r}; add it")
+    if body["status"] not in STATUSES:
+        raise RulesError(
+            f"{source}: {where}.status is {body['status']!r}; valid values: {', '.join(STATUSES)}"
+        )
+    districts = body.get("districts") or {}
+    return YearTargets(
+        year=year,
+        status=str(body["status"]),
+        source=str(body["source"]),
+        targets=_numbers(body["targets"], f"{where}.targets", source),
+        reported=_numbers(body.get("reported"), f"{where}.reported", source),
+        districts={
+            str(name): _numbers(t, f"{where}.districts.{name}", source)
+            for name, t in districts.items()
+        },
+    )
+
+
+def parse_targets(data: Any, *, source: str = "<targets>") -> Targets:
+    """Validate a parsed targets mapping and return :class:`Targets`.
+
+    Parameters
+    ----------
+    data : mapping
+        The YAML document (``updated``, ``source``, ``years``).
+    source : str
+        File name used in error messages.
+
+    Raises
+    ------
+    gis.errors.RulesError
+        On an unknown key (the message lists the valid keys), a missing key, a non-number.
+    """
+    if not isinstance(data, Mapping) or "years" not in data:
+        raise RulesError(f"{source}: a targets file needs a top-level 'years:' mapping")
+    _check_keys(data, TOP_KEYS, "the top level", source)
+    if not isinstance(data["years"], Mapping) or not data["years"]:
+        raise RulesError(f"{source}: 'years' must map a year (e.g. 2024) to its targets")
+    years = {}
+    for key, body in data["years"].items():
+        parsed = _parse_year(key, body, source)
+        years[parsed.year] = parsed
+    return Targets(source=source, years=years)
+
+
+def load_targets(path: str | os.PathLike[str] = DEFAULT_TARGETS) -> Targets:
+    """Read and validate a targets YAML file (default: ``layers/targets.yaml``).
+
+    Raises
+    ------
+    gis.errors.RulesError
+        When the file cannot be read or parsed, or fails :func:`parse_targets`.
+    """
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RulesError(f"cannot read targets file {p}: {exc}") from exc
+    return parse_targets(data, source=str(p))
