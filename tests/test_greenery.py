@@ -1,0 +1,208 @@
+"""Greening KPIs per district and city against targets (gis.checks.greenery_kpi)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from gis.checks.greenery import CITY, OUTSIDE, greenery_kpi
+from gis.checks.greenery_kpi import KPI_COLUMNS
+from gis.crs import WORKING_CRS
+from gis.errors import RulesError, SchemaError
+from gis.targets import load_targets, parse_targets
+from gis.units import M2_PER_MU, geodesic_length_m
+
+X0, Y0 = 500_000.0, 4_850_000.0
+
+
+def frame(geoms: list, **cols: object) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(cols, geometry=geoms, crs=WORKING_CRS)
+
+
+@pytest.fixture
+def layers() -> dict[str, gpd.GeoDataFrame]:
+    """Two 1 km districts (西区 west, 东区 east) and a few features with known numbers."""
+    districts = frame(
+        [
+            shapely.box(X0, Y0, X0 + 1000, Y0 + 1000),
+            shapely.box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000),
+        ],
+        district=["西区", "东区"],
+    )
+    greenways = frame(
+        [
+            shapely.LineString([(X0 + 500, Y0 + 500), (X0 + 1500, Y0 + 500)]),  # 1 km, both
+            shapely.LineString([(X0 + 100, Y0 + 100), (X0 + 100, Y0 + 700)]),  # 0.6 km west
+            shapely.LineString([(X0 + 1200, Y0 + 100), (X0 + 1200, Y0 + 400)]),  # 0.3 km east
+        ],
+        status=["建成", "在建", "建成"],
+        year=[2024, 2024, 2023],
+    )
+    parks = frame(
+        [
+            shapely.box(X0 + 10, Y0 + 10, X0 + 60, Y0 + 60),  # 0.25 ha pocket park, west
+            shapely.box(X0 + 1100, Y0 + 100, X0 + 1200, Y0 + 200),  # 1 ha, east, no category
+            shapely.box(X0 + 300, Y0 + 300, X0 + 500, Y0 + 500),  # 4 ha, under construction
+            shapely.box(X0 + 1300, Y0 + 300, X0 + 1350, Y0 + 350),  # pocket park, east, 2024
+        ],
+        name=["小游园", "无类别", "咏春公园", "东游园"],
+        category=["游园", None, "综合公园", "游园"],
+        status=["建成", "建成", "在建", "建成"],
+        year_built=[2024, 2010, None, 2024],
+        progress_pct=[None, None, 50.0, None],
+        open_for_sharing=[True, True, False, False],
+    )
+    villages = frame(
+        [
+            shapely.Point(X0 + 5, Y0 + 5),
+            shapely.Point(X0 + 1500, Y0 + 5),
+            shapely.Point(X0 + 5, Y0 + 900),
+        ],
+        task_year=[2024, 2024, 2023],
+        greening_status=["done", "tasked", "done"],
+        demonstration=[True, False, False],
+    )
+    afforestation = frame([shapely.box(X0 + 900, Y0, X0 + 1100, Y0 + 100)], year=[2024])  # 2 ha
+    return {
+        "districts": districts,
+        "greenways": greenways,
+        "parks": parks,
+        "villages": villages,
+        "afforestation": afforestation,
+    }
+
+
+def value(kpi: pd.DataFrame, district: str, indicator: str, item: str = "") -> pd.Series:
+    sel = kpi[
+        (kpi["district"] == district) & (kpi["indicator"] == indicator) & (kpi["item"] == item)
+    ]
+    assert len(sel) == 1, (district, indicator, item)
+    return sel.iloc[0]
+
+
+def test_kpi_per_district_and_city(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    result = greenery_kpi(**layers, targets=load_targets(), year=2024)
+    kpi = result.kpi
+    assert tuple(kpi.columns) == KPI_COLUMNS
+    assert set(kpi["district"]) == {"西区", "东区", CITY}
+    # greenways: the 1 km line is split 0.5 / 0.5 at the boundary
+    assert value(kpi, "西区", "greenway_km_new")["actual"] == pytest.approx(0.5, rel=1e-5)
+    assert value(kpi, "东区", "greenway_km_built")["actual"] == pytest.approx(0.8, rel=1e-5)
+    assert value(kpi, "西区", "greenway_km_under_construction")["actual"] == pytest.approx(
+        0.6, 1e-5
+    )
+    city_new = value(kpi, CITY, "greenway_km_new")
+    assert city_new["actual"] == pytest.approx(1.0, rel=1e-5)
+    assert (city_new["target"], city_new["unit"]) == (50, "km")
+    assert city_new["rate"] == pytest.approx(0.02, rel=1e-5) and not city_new["met"]
+    # parks by category: counts and area; no category → 未分类 with a finding
+    assert value(kpi, CITY, "park_count", "游园")["actual"] == 2
+    assert value(kpi, CITY, "park_area_ha", "游园")["actual"] == pytest.approx(0.5, rel=1e-5)
+    assert value(kpi, "东区", "park_count", "未分类")["actual"] == 1
+    assert result.findings.of("missing_category")
+    assert value(kpi, "西区", "pocket_parks_new")["actual"] == 1
+    assert value(kpi, CITY, "pocket_parks_new")["target"] == 40
+    progress = value(kpi, CITY, "park_progress_pct", "咏春公园")
+    assert (progress["actual"], progress["target"], progress["rate"]) == (50, 100, 0.5)
+    assert value(kpi, CITY, "parks_under_construction")["actual"] == 1
+    assert value(kpi, CITY, "parks_opened_sharing")["actual"] == 2
+    # villages: city target from the file; districts from the layer's own tasks of the year
+    done = value(kpi, CITY, "village_greening_done")
+    assert (done["actual"], done["target"]) == (1, 120)
+    east = value(kpi, "东区", "village_greening_done")
+    assert (east["actual"], east["target"], bool(east["met"])) == (0, 1, False)
+    assert value(kpi, "西区", "village_greening_done")["rate"] == 1.0
+    # afforestation 2 ha = 30 亩, split 15 / 15
+    assert value(kpi, "西区", "afforestation_mu")["actual"] == pytest.approx(15, rel=1e-5)
+    assert value(kpi, CITY, "afforestation_mu")["actual"] == pytest.approx(30, rel=1e-5)
+    # a planned indicator no layer measures: target shown, actual empty, met unknown
+    upgraded = value(kpi, CITY, "villages_upgraded")
+    assert upgraded["target"] == 240 and pd.isna(upgraded["actual"]) and pd.isna(upgraded["met"])
+    streets = kpi[kpi["indicator"] == "streets_renewed"]  # planned, but no streets layer given
+    assert list(streets["district"]) == [CITY] and pd.isna(streets["actual"]).all()
+
+
+def test_report_rates_2023_reproduced() -> None:
+    """The 2023 report: 1373 villages greened against 367 tasked (374 %)."""
+    villages = frame(
+        [shapely.Point(X0 + k, Y0) for k in range(1373)],
+        task_year=[2023] * 1373,
+        greening_status=["done"] * 1373,
+    )
+    side = (513_000 * M2_PER_MU) ** 0.5  # a square of 51.3万亩 (18.5 km) on the meridian
+    afforest = frame([shapely.box(X0 - side / 2, Y0, X0 + side / 2, Y0 + side)], year=[2023])
+    empty_lines = frame([], status=[], year=[])
+    empty_parks = frame([], name=[], category=[])
+    kpi = greenery_kpi(
+        greenways=empty_lines,
+        parks=empty_parks,
+        villages=villages,
+        afforestation=afforest,
+        targets=load_targets(),
+        year=2023,
+    ).kpi
+    done = value(kpi, CITY, "village_greening_done")
+    assert round(done["rate"] * 100) == 374 and done["met"]
+    assert done["reported"] == 1373
+    aff = value(kpi, CITY, "afforestation_mu")
+    assert aff["actual"] == pytest.approx(513_000, rel=1e-4)
+    assert round(aff["rate"] * 100, 1) == 102.6
+
+
+def test_lengths_in_working_crs_not_web_mercator(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    line = frame(
+        [shapely.LineString([(X0 + 100, Y0 + 100), (X0 + 100, Y0 + 900)])], status=["建成"]
+    )
+    line["year"] = 2024
+    kpi = greenery_kpi(
+        greenways=line,
+        parks=layers["parks"],
+        villages=layers["villages"],
+        targets=load_targets(),
+        year=2024,
+    ).kpi
+    km = value(kpi, CITY, "greenway_km_new")["actual"]
+    geodesic_km = geodesic_length_m(line.geometry.values, line.crs)[0] / 1000
+    assert km == pytest.approx(geodesic_km, rel=5e-4)
+    mercator_km = line.to_crs(3857).length.iloc[0] / 1000  # 43.8°N: off by ~39 %
+    assert mercator_km / geodesic_km - 1 == pytest.approx(0.39, abs=0.02)
+
+
+def test_outside_districts_and_bad_input(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    west = layers["districts"].iloc[[0]]
+    result = greenery_kpi(**{**layers, "districts": west}, targets=load_targets(), year=2024)
+    codes = [f.code for f in result.findings]
+    assert "outside_districts" in codes
+    kpi = result.kpi
+    assert OUTSIDE in set(kpi["district"])
+    city = value(kpi, CITY, "greenway_km_new")["actual"]
+    parts = kpi[(kpi["indicator"] == "greenway_km_new") & (kpi["district"] != CITY)]["actual"].sum()
+    assert city == pytest.approx(parts)  # the part outside the district still counts in the city
+    with pytest.raises(SchemaError, match=r"parks \(--parks\) must hold polygon.*LineString"):
+        greenery_kpi(**{**layers, "parks": layers["greenways"]}, targets=load_targets(), year=2024)
+    with pytest.raises(SchemaError, match=r"greenways .* must hold line"):
+        greenery_kpi(**{**layers, "greenways": layers["parks"]}, targets=load_targets(), year=2024)
+    with pytest.raises(RulesError, match=r"year 2031 is not in the targets file"):
+        greenery_kpi(**layers, targets=load_targets(), year=2031)
+
+
+def test_district_targets_and_english_labels(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    targets = parse_targets(
+        {
+            "years": {
+                2024: {
+                    "status": "plan",
+                    "source": "test",
+                    "targets": {"pocket_parks_new": 2},
+                    "districts": {"东区": {"pocket_parks_new": 3}},
+                }
+            }
+        }
+    )
+    kpi = greenery_kpi(**layers, targets=targets, year=2024, lang="en").kpi
+    east = value(kpi, "东区", "pocket_parks_new")
+    assert (east["actual"], east["target"], bool(east["met"])) == (1, 3, False)
+    city = value(kpi, CITY, "pocket_parks_new")
+    assert (city["actual"], bool(city["met"]), city["label"]) == (2, True, "new pocket parks")
