@@ -134,9 +134,39 @@ def test_dbf_text_reads_only_character_fields(tmp_path):
     assert parsed.ldid == 0x4D
     assert parsed.n_records == 3
     text = parsed.text_bytes.decode("gbk")
+    assert text.startswith("name\ncode\nn\n")  # field names first: they may be Chinese too
     assert all(name in text for name in NAMES)
     assert "220102" in text  # text field
-    assert text.count("\n") == 3 * 2  # two character fields, one newline after each value
+    assert text.count("\n") == 3 + 3 * 2  # names, then a newline after each text value
+
+
+def test_chinese_field_names_with_ascii_values(tmp_path):
+    frame = gpd.GeoDataFrame(
+        {"小班号": ["001", "002"], "面积": [1.5, 2.0]},
+        geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)],
+        crs=4490,
+    )
+    path = tmp_path / "fields.shp"
+    pyogrio.write_dataframe(frame, path, encoding="GBK")
+    path.with_suffix(".cpg").unlink()
+    assert detect_shapefile_encoding(path).method is Method.GB18030
+    out = read_layer(path, working_crs=None)
+    assert ["小班号", "面积"] == [c for c in out.columns if c != "geometry"]
+    assert out["小班号"].tolist() == ["001", "002"]
+
+
+def test_codec_gdal_does_not_know_is_decoded_in_python(tmp_path):
+    # LDID 0x04 is the Macintosh code page: byte 0xE9 is "È" there (and "é" in cp1252).
+    frame = gpd.GeoDataFrame({"name": ["é"]}, geometry=[shapely.box(0, 0, 1, 1)], crs=4490)
+    path = tmp_path / "mac.shp"
+    pyogrio.write_dataframe(frame, path, encoding="cp1252")
+    path.with_suffix(".cpg").unlink()
+    data = bytearray(path.with_suffix(".dbf").read_bytes())
+    data[29] = 0x04
+    path.with_suffix(".dbf").write_bytes(bytes(data))
+    for engine in ("pyogrio", "fiona"):
+        assert read_layer(path, engine=engine)["name"].tolist() == ["È"]
+    assert read_table(path.with_suffix(".dbf"))["name"].tolist() == ["È"]
 
 
 @pytest.mark.parametrize(

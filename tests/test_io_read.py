@@ -132,6 +132,20 @@ def test_list_layers(tmp_path, stands):
         read_layer(gpkg, layer="roads")
 
 
+def test_layer_on_a_single_layer_source(tmp_path, stands):
+    path = _write("geojson", stands, tmp_path)
+    assert len(read_layer(path, layer="stands")) == 3
+    with pytest.raises(
+        DataSourceError, match=r"stands\.geojson holds one layer, 'stands', not 'x'"
+    ):
+        read_layer(path, layer="x")
+    archive = _write("zip", stands, tmp_path)
+    assert len(read_layer(archive, layer="成果/小班")) == 3
+    assert len(read_layer(archive, layer="小班")) == 3
+    with pytest.raises(DataSourceError, match=r"no single layer 'x'; its layers are: 成果/小班"):
+        read_layer(archive, layer="x")
+
+
 def test_filegdb_folder_with_several_layers(tmp_path, stands):
     if not _gdb_writable():
         pytest.skip("this GDAL cannot write OpenFileGDB")

@@ -225,25 +225,27 @@ class DbfText:
     text_bytes: bytes
 
 
-def _char_fields(header: bytes, header_len: int) -> list[tuple[int, int]]:
-    """Return (offset in record, length) of each character field ('C')."""
+def _fields(header: bytes, header_len: int) -> list[tuple[bytes, bytes, int, int]]:
+    """Return (name, type, offset in record, length) of each field descriptor."""
     fields, offset = [], 1  # byte 0 of a record is the deletion flag
     for pos in range(32, header_len - 31, 32):
         desc = header[pos : pos + 32]
         if desc[0] == 0x0D:
             break
-        length = desc[16]
-        if desc[11:12] == b"C":
-            fields.append((offset, length | (desc[17] << 8)))
+        kind = desc[11:12]
+        # shapelib: a character field's width is byte 16 + 256 × byte 17 (long text fields)
+        length = desc[16] | (desc[17] << 8) if kind == b"C" else desc[16]
+        fields.append((desc[:11].split(b"\x00")[0], kind, offset, length))
         offset += length
     return fields
 
 
 def dbf_text(data: bytes) -> DbfText:
-    """Parse a DBF's header and return its LDID and all character-field bytes.
+    """Parse a DBF's header; return its LDID, and the bytes of field names and text values.
 
-    Each field value keeps its padding (ASCII blanks/NULs) and is followed by a newline, so
-    a multibyte sequence cut at a field's end cannot be completed by the next field.
+    Field names (which may be Chinese too) come first; then each character-field value
+    keeps its padding (ASCII blanks/NULs) and is followed by a newline, so a multibyte
+    sequence cut at a field's end cannot be completed by the next field.
 
     Parameters
     ----------
@@ -256,12 +258,15 @@ def dbf_text(data: bytes) -> DbfText:
     body = data[header_len : header_len + n_records * record_len]
     n = len(body) // record_len if record_len else 0
     records = np.frombuffer(body[: n * record_len], dtype=np.uint8).reshape(n, record_len)
+    fields = _fields(data[:header_len], header_len)
+    names = b"\n".join(name for name, *_ in fields) + b"\n"
     newline = np.full((n, 1), ord("\n"), dtype=np.uint8)
     columns = []
-    for offset, length in _char_fields(data[:header_len], header_len):
-        columns += [records[:, offset : offset + length], newline]
-    text = np.hstack(columns).tobytes() if columns else b""
-    return DbfText(ldid=data[29], n_records=n, text_bytes=text)
+    for _, kind, offset, length in fields:
+        if kind == b"C":
+            columns += [records[:, offset : offset + length], newline]
+    values = np.hstack(columns).tobytes() if columns else b""
+    return DbfText(ldid=data[29], n_records=n, text_bytes=names + values)
 
 
 def detect_shapefile_encoding(

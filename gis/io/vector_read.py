@@ -17,6 +17,7 @@ import enum
 import io
 import math
 import os
+import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -228,7 +229,9 @@ def _check_shapefile(path: Path, label: str) -> None:
         )
 
 
-def _read_gdal(path: Path, opts: _Options, *, layer: str | None = None) -> gpd.GeoDataFrame:
+def _read_gdal(
+    path: Path, opts: _Options, *, layer: str | None = None, geometry: bool = True
+) -> gpd.GeoDataFrame:
     kwargs: dict[str, Any] = {}
     if layer is not None:
         kwargs["layer"] = layer
@@ -236,14 +239,45 @@ def _read_gdal(path: Path, opts: _Options, *, layer: str | None = None) -> gpd.G
         kwargs["encoding"] = opts.encoding
     with _gdal_errors(opts.label):
         if opts.engine is Engine.FIONA:
-            return gpd.read_file(path, engine="fiona", **kwargs)
-        return pyogrio.read_dataframe(path, **kwargs)
+            return gpd.read_file(path, engine="fiona", ignore_geometry=not geometry, **kwargs)
+        return pyogrio.read_dataframe(path, read_geometry=geometry, **kwargs)
+
+
+def _gdal_knows(codec: str) -> bool:
+    """Whether GDAL's recoding (iconv) knows this Python codec name as it is spelled."""
+    return re.fullmatch(r"utf-8|gbk|gb18030|big5|cp\d+|iso8859-\d+", codec) is not None
+
+
+def _redecode(frame: pd.DataFrame, codec: str) -> pd.DataFrame:
+    """Re-decode names and text read as ISO-8859-1 (byte-preserving) with ``codec``."""
+
+    def fix(value: Any) -> Any:
+        return value.encode("latin-1").decode(codec) if isinstance(value, str) else value
+
+    out = frame.rename(columns=fix)
+    geometry = getattr(out, "_geometry_column_name", None)
+    for name in out.columns:
+        if name != geometry and pd.api.types.is_string_dtype(out[name].dtype):
+            out[name] = out[name].map(fix)
+    return out
+
+
+def _read_dbf_encoded(
+    path: Path, opts: _Options, codec: str, *, geometry: bool = True
+) -> pd.DataFrame:
+    """Read a Shapefile/DBF with ``codec``, through GDAL when it knows the codec."""
+    if _gdal_knows(codec):
+        return _read_gdal(path, replace(opts, encoding=codec), geometry=geometry)
+    raw = _read_gdal(path, replace(opts, encoding="ISO-8859-1"), geometry=geometry)
+    return _redecode(raw, codec)
 
 
 def _read_shapefile(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
     _check_shapefile(path, opts.label)
     decision = _encoding(path, opts, log)
-    return _read_gdal(path, replace(opts, encoding=decision.encoding))
+    frame = _read_dbf_encoded(path, opts, decision.encoding)
+    assert isinstance(frame, gpd.GeoDataFrame)
+    return frame
 
 
 def _encoding(path: Path, opts: _Options, log: Findings) -> EncodingDecision:
@@ -296,7 +330,7 @@ def _read_zip(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
         names = [archives.dataset_name(d, folder) for d in datasets]
         if not datasets:
             raise DataSourceError(f"{path} holds no vector dataset (.shp .gpkg .gdb .geojson …)")
-        if len(datasets) == 1:
+        if len(datasets) == 1 and format_of(datasets[0]) in MULTI_LAYER:
             inner, layer = datasets[0], opts.layer
         else:
             inner, layer = _zip_member(path, datasets, names, opts.layer), None
@@ -305,6 +339,8 @@ def _read_zip(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
 
 
 def _zip_member(path: Path, datasets: list[Path], names: list[str], layer: str | None) -> Path:
+    if layer is None and len(datasets) == 1:
+        return datasets[0]
     matches = [d for d, n in zip(datasets, names, strict=True) if layer in (n, d.stem)]
     if layer is None or len(matches) != 1:
         what = "several layers" if layer is None else f"no single layer {layer!r}"
@@ -327,6 +363,10 @@ def _read_path(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
                 "it); read it with gis.io.read_table, or supply the .shp"
             )
         path, fmt = shp, Format.SHAPEFILE
+    if fmt not in MULTI_LAYER and opts.layer not in (None, path.stem):
+        raise DataSourceError(
+            f"{opts.label} holds one layer, {path.stem!r}, not {opts.layer!r}; drop layer="
+        )
     frame = _read_by_format(path, fmt, opts, log)
     if not isinstance(frame, gpd.GeoDataFrame):
         raise DataSourceError(f"{opts.label} has no geometry; read it with gis.io.read_table")
@@ -359,9 +399,7 @@ def read_table(
     path = _existing(source)
     opts = _Options(str(path), None, encoding, None, Engine.PYOGRIO)
     decision = _encoding(path, opts, log)
-    with _gdal_errors(str(path)):
-        table = pyogrio.read_dataframe(path, encoding=decision.encoding, read_geometry=False)
-    return pd.DataFrame(table)
+    return pd.DataFrame(_read_dbf_encoded(path, opts, decision.encoding, geometry=False))
 
 
 def read_layer(
