@@ -1,0 +1,358 @@
+"""The edge of the patch check: read the inputs, run :func:`check_patches`, write the results.
+
+:func:`run_patch_check` is what ``linyuan check patches`` calls (and what a notebook calls to
+get the same files). Every frame is built before anything is written; the outputs (results
+GeoPackage, optional XLSX and KMZ) are written by the atomic writers of :mod:`gis.io` into a
+temporary folder beside the first output and renamed into place only when all of them
+succeeded, so a failed run leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from gis.checks.patches import PatchCheckResult, check_patches, load_patch_rules
+from gis.findings import Findings
+from gis.io import check_overwrite, read_layer, write_kml, write_layers, write_table
+
+logger = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+
+LAYER_KINDS = {
+    "patches": "change_patches",
+    "subcompartments": "subcompartments",
+    "permits": "permits",
+    "protected": "protected_areas",
+    "districts": "districts",
+    "forest_chiefs": "forest_chief_zones",
+}
+"""Input role → catalog layer kind."""
+
+LEGALITY_COLOURS = {
+    "suspected_illegal": "#e31a1c",
+    "needs_field_check": "#ff7f00",
+    "permitted": "#33a02c",
+    "lawful_no_permit": "#1f78b4",
+    "not_forest_land": "#b15928",
+    "no_change": "#999999",
+}
+"""KMZ colours by legality: red and orange are the ones to visit."""
+
+EXTRA_HEADERS = {
+    "zh": {
+        "land_class": "主要地类",
+        "ring_ndvi_before": "周边前期NDVI",
+        "ring_ndvi_after": "周边后期NDVI",
+        "rel_dndvi": "相对周边NDVI变化",
+        "n_pixels": "像元数",
+        "permit_count": "审批数",
+        "valid_permit_share": "有效审批覆盖比例",
+        "valid_logging_permit_share": "有效采伐许可覆盖比例",
+        "valid_landuse_permit_share": "有效使用林地审批覆盖比例",
+        "township": "乡镇",
+    },
+    "en": {
+        "land_class": "Main land class",
+        "ring_ndvi_before": "NDVI of surroundings (before)",
+        "ring_ndvi_after": "NDVI of surroundings (after)",
+        "rel_dndvi": "NDVI change beyond surroundings",
+        "n_pixels": "Pixels",
+        "permit_count": "Permits",
+        "valid_permit_share": "Share covered by valid permits",
+        "valid_logging_permit_share": "Share covered by valid logging permits",
+        "valid_landuse_permit_share": "Share covered by valid land-use approvals",
+        "township": "Township",
+    },
+}
+"""Headers of evidence columns the catalog does not list (yet)."""
+
+
+@dataclass
+class PatchRun:
+    """What :func:`run_patch_check` did: the result and the files it wrote."""
+
+    result: PatchCheckResult
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def sha256_of(path: PathLike) -> str:
+    """Return the SHA-256 of a file (of every file inside a folder, e.g. a FileGDB)."""
+    p = Path(path)
+    digest = hashlib.sha256()
+    files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+    for q in files:
+        with q.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_inputs(
+    paths: Mapping[str, PathLike | None], log: Findings
+) -> dict[str, gpd.GeoDataFrame | None]:
+    frames: dict[str, gpd.GeoDataFrame | None] = {}
+    for role, path in paths.items():
+        if path is None:
+            frames[role] = None
+            continue
+        logger.info("reading %s: %s", role, path)
+        frames[role] = read_layer(path, kind=LAYER_KINDS[role], findings=log)
+    return frames
+
+
+def run_patch_check(
+    patches: PathLike,
+    *,
+    before: PathLike,
+    after: PathLike,
+    out: PathLike,
+    subcompartments: PathLike | None = None,
+    permits: PathLike | None = None,
+    protected: PathLike | None = None,
+    districts: PathLike | None = None,
+    forest_chiefs: PathLike | None = None,
+    rules: PathLike | None = None,
+    sensor: str = "generic",
+    bands: str | None = None,
+    before_mask: PathLike | None = None,
+    after_mask: PathLike | None = None,
+    xlsx: PathLike | None = None,
+    kml: PathLike | None = None,
+    overwrite: bool = False,
+    lang: str = "zh",
+    findings: Findings | None = None,
+) -> PatchRun:
+    """Read the layers and rasters, check every patch and write the results.
+
+    Parameters
+    ----------
+    patches : path-like
+        The 督查图斑 delivery (any format :func:`gis.io.read_layer` reads).
+    before, after : path-like
+        The two images; ``sensor``/``bands`` name their bands (see :mod:`gis.raster`),
+        ``before_mask``/``after_mask`` are optional cloud masks on the same grids.
+    out : path-like
+        Results GeoPackage: layers ``patches_checked``, ``findings`` and ``run``.
+    subcompartments, permits, protected, districts, forest_chiefs : path-like, optional
+        Context layers.
+    rules : path-like, optional
+        Rules YAML (default ``layers/rules/patches.yaml``).
+    xlsx, kml : path-like, optional
+        Also write the table (national Chinese headers, summary sheet) and a KMZ/KML.
+    overwrite : bool
+        Replace existing outputs.
+    lang : {"zh", "en"}
+        Language of reasons, headers and labels.
+    findings : Findings, optional
+        Receives the findings.
+
+    Returns
+    -------
+    PatchRun
+
+    Raises
+    ------
+    gis.errors.GisError
+        Unreadable input, bad rules, existing output without ``overwrite``.
+    """
+    from gis.raster import raster_source
+
+    log = findings if findings is not None else Findings()
+    targets = {"gpkg": out, "xlsx": xlsx, "kml": kml}
+    outputs = {k: check_overwrite(v, overwrite=overwrite) for k, v in targets.items() if v}
+    ruleset = load_patch_rules(rules)
+    paths = {
+        "patches": patches,
+        "subcompartments": subcompartments,
+        "permits": permits,
+        "protected": protected,
+        "districts": districts,
+        "forest_chiefs": forest_chiefs,
+    }
+    frames = _read_inputs(paths, log)
+    rasters = {
+        role: raster_source(path, sensor=sensor, bands=bands, mask=mask, findings=log)
+        for role, path, mask in (("before", before, before_mask), ("after", after, after_mask))
+    }
+    patch_frame = frames.pop("patches")
+    assert patch_frame is not None
+    result = check_patches(
+        patch_frame,
+        before=rasters["before"],
+        after=rasters["after"],
+        rules=ruleset,
+        lang=lang,
+        findings=log,
+        **frames,
+    )
+    inputs = {**paths, "before": before, "after": after, "before_mask": before_mask}
+    inputs |= {"after_mask": after_mask, "rules": ruleset.source}
+    result.run["inputs"] = {k: str(v) for k, v in inputs.items() if v is not None}
+    result.run["sha256"] = {k: sha256_of(v) for k, v in inputs.items() if v is not None}
+    result.run["renamed"] = _renamed({"patches": patch_frame, **frames})
+    result.run["sensor"], result.run["bands"] = sensor, bands
+    written = write_results(result, outputs, overwrite=overwrite, lang=lang)
+    return PatchRun(result, written)
+
+
+def _renamed(frames: Mapping[str, Any]) -> dict[str, Any]:
+    return {role: dict(f.attrs.get("renamed", {})) for role, f in frames.items() if f is not None}
+
+
+def run_table(run: Mapping[str, Any]) -> pd.DataFrame:
+    """Return the run metadata as a ``section, key, value`` table (values as text or JSON)."""
+    rows = []
+    for section, value in run.items():
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                rows.append((section, str(key), _text(item)))
+        else:
+            rows.append((section, "", _text(value)))
+    return pd.DataFrame(rows, columns=["section", "key", "value"])
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def for_gpkg(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``frame`` with nullable dtypes GDAL cannot take as plain objects/floats."""
+    out = frame.copy()
+    for col in out.columns:
+        dtype = out[col].dtype
+        if isinstance(dtype, pd.BooleanDtype):
+            out[col] = out[col].astype(object).where(out[col].notna(), None)
+        elif isinstance(dtype, pd.Int64Dtype):
+            out[col] = out[col].astype("float64")
+    return out
+
+
+def summary_sheet(checked: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
+    """Return counts and 亩 by district × legality × change type (labels in ``lang``)."""
+    from gis.layers import code_meaning
+
+    frame = checked.assign(
+        district=checked["district"].fillna("—"),
+        legality=checked["legality"].map(lambda c: _meaning(code_meaning, "legality", c, lang)),
+        change_type=checked["change_type"].map(
+            lambda c: _meaning(code_meaning, "change_type", c, lang)
+        ),
+    )
+    grouped = frame.groupby(["district", "legality", "change_type"], dropna=False)
+    table = grouped.agg(count=("patch_id", "size"), area_mu=("area_mu", "sum")).reset_index()
+    total = pd.DataFrame(
+        [
+            {
+                "district": "合计" if lang == "zh" else "Total",
+                "legality": "",
+                "change_type": "",
+                "count": int(table["count"].sum()),
+                "area_mu": float(table["area_mu"].sum()),
+            }
+        ]
+    )
+    return pd.concat([table, total], ignore_index=True).round({"area_mu": 2})
+
+
+def _meaning(code_meaning: Any, field: str, code: Any, lang: str) -> str:
+    if code is None or (isinstance(code, float) and pd.isna(code)):
+        return "—"
+    return str(code_meaning("change_patches", field, code, lang=lang) or code)
+
+
+def headers_for(columns: Any, *, lang: str = "zh") -> dict[str, str]:
+    """Return column → national (or English) header for the results table."""
+    from gis.layers import label
+
+    extra = EXTRA_HEADERS["zh" if lang == "zh" else "en"]
+    out = {}
+    for col in columns:
+        base = col[: -len("_input")] if col.endswith("_input") else col
+        text = extra.get(base) or label(base, kind="change_patches", lang=lang)
+        suffix = ("（原始）" if lang == "zh" else " (input)") if base != col else ""
+        out[col] = f"{text}{suffix}"
+    counts = pd.Series(list(out.values())).value_counts()
+    return {c: (h if counts[h] == 1 else f"{h} [{c}]") for c, h in out.items()}
+
+
+def exchange_frame(checked: gpd.GeoDataFrame, *, lang: str = "zh") -> gpd.GeoDataFrame:
+    """Return the results with code values shown as their meaning (XLSX, KMZ)."""
+    from gis.layers import code_meaning
+
+    out = checked.copy()
+    for col in ("change_type", "legality"):
+        out[col] = out[col].map(lambda c, col=col: _meaning(code_meaning, col, c, lang))
+    return out
+
+
+def write_results(
+    result: PatchCheckResult,
+    outputs: Mapping[str, Path],
+    *,
+    overwrite: bool,
+    lang: str = "zh",
+) -> dict[str, Path]:
+    """Write the results GeoPackage (and XLSX/KMZ when asked), all or nothing."""
+    checked = result.patches_checked
+    layers = {
+        "patches_checked": for_gpkg(checked),
+        "findings": result.findings.to_frame(),
+        "run": run_table(result.run),
+    }
+    shown = exchange_frame(checked, lang=lang)
+    with _staging(outputs, overwrite=overwrite) as stage:
+        write_layers(stage["gpkg"], layers)
+        if "xlsx" in stage:
+            headers = headers_for(checked.columns, lang=lang)
+            sheet = "汇总" if lang == "zh" else "Summary"
+            write_table(
+                for_gpkg(shown),
+                stage["xlsx"],
+                headers=headers,
+                sheet_name="图斑核查" if lang == "zh" else "Patches",
+                summary={sheet: summary_sheet(checked, lang=lang)},
+                lonlat=True,
+            )
+        if "kml" in stage:
+            write_kml(
+                for_gpkg(exchange_frame(checked, lang=lang).assign(_style=checked["legality"])),
+                stage["kml"],
+                name_field="patch_id",
+                description_field="reasons",
+                style_field="_style",
+                styles=LEGALITY_COLOURS,
+                folder_field="district" if checked["district"].notna().any() else None,
+                extended_data=True,
+            )
+    return dict(outputs)
+
+
+@contextlib.contextmanager
+def _staging(outputs: Mapping[str, Path], *, overwrite: bool) -> Iterator[dict[str, Path]]:
+    """Yield temporary paths for ``outputs``; rename them all into place on success."""
+    first = next(iter(outputs.values()))
+    first.parent.mkdir(parents=True, exist_ok=True)
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{first.name}.", dir=first.parent))
+    try:
+        stage = {k: tmpdir / f"{k}{v.suffix}" for k, v in outputs.items()}
+        yield stage
+        for key, target in outputs.items():
+            check_overwrite(target, overwrite=overwrite)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(stage[key], target)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
