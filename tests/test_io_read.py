@@ -17,7 +17,7 @@ from gis.crs import WORKING_CRS
 from gis.errors import CRSError, DataSourceError, EncodingError, SchemaError
 from gis.findings import Findings
 from gis.io import list_layers, read_layer, write_table
-from gis.io.vector_read import make_valid_keep_area, repair_geometries
+from gis.io.vector_fix import make_valid_keep_area, repair_geometries
 
 NAMES = ["红松林", "樟子松林", "落叶松林"]
 X0, Y0 = 500_000.0, 4_850_000.0  # near Changchun, EPSG:4551
