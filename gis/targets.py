@@ -33,7 +33,7 @@ DEFAULT_TARGETS = Path(__file__).resolve().parents[1] / "layers" / "targets.yaml
 
 
 class Indicator(NamedTuple):
-    """One KPI: its unit and its Chinese and English labels."""
+    """One KPI: its unit code (see :data:`UNIT_LABELS`) and its Chinese and English labels."""
 
     unit: str
     zh: str
@@ -47,24 +47,46 @@ INDICATORS: dict[str, Indicator] = {
         "km", "绿道（在建）", "greenways under construction"
     ),
     "greenway_km_planned": Indicator("km", "绿道（规划）", "greenways planned"),
-    "park_count": Indicator("个", "公园数量", "parks"),
-    "park_area_ha": Indicator("公顷", "公园面积", "park area"),
-    "pocket_parks_new": Indicator("个", "新建口袋公园", "new pocket parks"),
-    "village_greening_done": Indicator("个", "村屯绿化完成", "villages greened"),
-    "villages_upgraded": Indicator("个", "村屯绿化提升", "villages upgraded"),
-    "boutique_villages": Indicator("个", "精品村屯", "boutique villages"),
-    "demonstration_villages": Indicator("个", "示范村屯", "demonstration villages"),
-    "afforestation_mu": Indicator("亩", "国土绿化", "afforestation"),
-    "parks_under_construction": Indicator("个", "在建公园", "parks under construction"),
-    "park_progress_pct": Indicator("%", "在建公园进度", "park construction progress"),
-    "parks_completed": Indicator("个", "建成公园", "parks completed"),
-    "parks_opened_sharing": Indicator("处", "开放共享公园绿地", "parks opened for sharing"),
-    "streets_renewed": Indicator("条", "街路树更新", "streets renewed"),
-    "streets_upgraded": Indicator("条", "提升街路", "streets upgraded"),
-    "green_spaces_upgraded": Indicator("处", "提升绿地", "green spaces upgraded"),
-    "township_parks_new": Indicator("个", "乡镇（村）公园", "township/village parks"),
+    "park_count": Indicator("count", "公园数量", "parks"),
+    "park_area_ha": Indicator("ha", "公园面积", "park area"),
+    "pocket_parks_new": Indicator("count", "新建口袋公园", "new pocket parks"),
+    "village_greening_done": Indicator("count", "村屯绿化完成", "villages greened"),
+    "villages_upgraded": Indicator("count", "村屯绿化提升", "villages upgraded"),
+    "boutique_villages": Indicator("count", "精品村屯", "boutique villages"),
+    "demonstration_villages": Indicator("count", "示范村屯", "demonstration villages"),
+    "afforestation_mu": Indicator("mu", "国土绿化", "afforestation"),
+    "parks_under_construction": Indicator("count", "在建公园", "parks under construction"),
+    "park_progress_pct": Indicator("pct", "在建公园进度", "park construction progress"),
+    "parks_completed": Indicator("count", "建成公园", "parks completed"),
+    "parks_opened_sharing": Indicator("count", "开放共享公园绿地", "parks opened for sharing"),
+    "streets_renewed": Indicator("count", "街路树更新", "streets renewed"),
+    "streets_upgraded": Indicator("count", "提升街路", "streets upgraded"),
+    "green_spaces_upgraded": Indicator("count", "提升绿地", "green spaces upgraded"),
+    "township_parks_new": Indicator("count", "乡镇（村）公园", "township/village parks"),
 }
 """Every indicator a targets file or the ``kpi`` frame may name."""
+
+UNIT_LABELS: dict[str, tuple[str, str]] = {
+    "km": ("千米", "km"),
+    "count": ("个", "count"),
+    "ha": ("公顷", "ha"),
+    "mu": ("亩", "mu"),
+    "pct": ("%", "%"),
+}
+"""Unit code → (Chinese, English) label."""
+
+
+def unit_label(unit: str, lang: str = "zh") -> str:
+    """Return the label of a unit code in ``lang`` ("zh" or "en").
+
+    Examples
+    --------
+    >>> unit_label("mu"), unit_label("mu", "en")
+    ('亩', 'mu')
+    """
+    zh, en = UNIT_LABELS[unit]
+    return en if lang == "en" else zh
+
 
 TOP_KEYS = ("updated", "source", "years")
 YEAR_KEYS = ("status", "source", "targets", "reported", "districts")

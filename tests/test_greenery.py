@@ -96,6 +96,7 @@ def test_kpi_per_district_and_city(layers: dict[str, gpd.GeoDataFrame]) -> None:
     city_new = value(kpi, CITY, "greenway_km_new")
     assert city_new["actual"] == pytest.approx(1.0, rel=1e-5)
     assert (city_new["target"], city_new["unit"]) == (50, "km")
+    assert value(kpi, CITY, "afforestation_mu")["unit"] == "mu"
     assert city_new["rate"] == pytest.approx(0.02, rel=1e-5) and not city_new["met"]
     # parks by category: counts and area; no category → 未分类 with a finding
     assert value(kpi, CITY, "park_count", "游园")["actual"] == 2
