@@ -54,6 +54,7 @@ BASE = {
 CLEARCUT = {"ndvi_after": 0.30, "dndvi": -0.50, "drop_frac": 0.90, "dnbr": -0.55}
 BURN = {"ndvi_after": 0.25, "dndvi": -0.55, "drop_frac": 0.95, "dnbr": -0.95}
 BUILT = {"ndvi_after": 0.08, "dndvi": -0.72, "drop_frac": 0.98, "dnbr": -0.60}
+DIEBACK = {"ndvi_after": 0.55, "dndvi": -0.25, "drop_frac": 0.7, "dnbr": -0.2}
 PLANTED = {"ndvi_before": 0.20, "ndvi_after": 0.55, "dndvi": 0.35, "drop_frac": 0.0}
 REGROWTH = {"ndvi_before": 0.50, "ndvi_after": 0.70, "dndvi": 0.20, "drop_frac": 0.0}
 PHENOLOGY = {  # the whole scene browned: patch and ring fell alike
@@ -90,8 +91,8 @@ def verdict(rows, lang="zh"):
 @pytest.mark.parametrize(
     ("row", "real", "ctype", "legality", "code", "priority"),
     [
-        (case(), False, "none", "no_change", None, 3),
-        (case(PHENOLOGY), False, "none", "no_change", None, 3),
+        (case(), False, "none", "no_change", 93, 3),
+        (case(PHENOLOGY), False, "none", "no_change", 92, 3),
         (case(CLEARCUT), True, "logging", "suspected_illegal", 20, 1),
         (case(CLEARCUT, VALID_LOGGING_PERMIT), True, "logging", "permitted", 20, 3),
         (
@@ -149,10 +150,11 @@ def verdict(rows, lang="zh"):
         ),
         (case(CLEARCUT, interp_cause=3), True, "cultivation", "suspected_illegal", 50, 1),
         (case(CLEARCUT, interp_cause=6), True, "other_loss", "suspected_illegal", 93, 1),
+        (case(DIEBACK, interp_cause=6), True, "other_loss", "lawful_no_permit", 73, 2),
         (case(PLANTED, interp_cause=5), True, "afforestation", "lawful_no_permit", 11, 2),
         (case(PLANTED, interp_cause=1), True, "afforestation", "lawful_no_permit", 11, 2),
         (case(REGROWTH, interp_cause=7), True, "other_gain", "lawful_no_permit", 82, 2),
-        (case(CLEARCUT, forest_share=0.05), True, "logging", "not_forest_land", 20, 2),
+        (case(CLEARCUT, forest_share=0.05), True, "logging", "not_forest_land", 93, 2),
         (case(CLEARCUT, valid_frac_after=0.2), None, None, "needs_field_check", None, 1),
         (case(CLEARCUT, valid_frac_after=np.nan), None, None, "needs_field_check", None, 1),
         (
@@ -227,3 +229,119 @@ def test_prepare_patches_reports_duplicates_invalid_and_empty():
     assert [f.feature for f in log.of("empty_geometry")] == ["8", "9"]
     assert [f.feature for f in log.of("invalid_geometry")] == ["7"]
     assert log.has_errors
+
+
+# --- the orchestrator on real GeoTIFFs --------------------------------------------------
+
+X0, Y0, PX = 500_000.0, 4_850_000.0, 10.0
+FOREST = (0.04, 0.35, 0.08)  # R, NIR, SWIR2 reflectance: NDVI 0.80, NBR 0.63
+SLASH = (0.12, 0.22, 0.20)  # clear-cut: NDVI 0.29, NBR 0.05
+CHAR = (0.06, 0.10, 0.22)  # burn scar: NDVI 0.25, NBR -0.38
+SCENE_PATCHES = {  # patch id: (column, row of the top-left pixel, after cover, interp_cause)
+    "P1": (10, 10, SLASH, 1),
+    "P2": (40, 10, CHAR, 4),
+    "P3": (70, 10, None, 6),
+    "P4": (10, 50, SLASH, 1),
+    "P5": (40, 50, "cloud", 1),
+}
+
+
+def build_scene(tmp_path):
+    """Write a 100 × 100 px, 10 m, 3-band (R, NIR, SWIR2) pair and the layers; return paths."""
+    from affine import Affine
+
+    from gis.io import write_geotiff, write_layer
+
+    rng = np.random.default_rng(7)
+    before = np.empty((3, 100, 100), dtype="float32")
+    for b, v in enumerate(FOREST):
+        before[b] = v * rng.uniform(0.95, 1.05, (100, 100))
+    after = before.copy()
+    after[1] *= 0.97  # a slight whole-scene change of illumination
+    boxes = {}
+    for pid, (c, r, cover, _) in SCENE_PATCHES.items():
+        if cover == "cloud":
+            after[:, r : r + 10, c : c + 10] = -1.0
+        elif cover is not None:
+            for b, v in enumerate(cover):
+                after[b, r : r + 10, c : c + 10] = v
+        boxes[pid] = shapely.box(X0 + c * PX, Y0 - (r + 10) * PX, X0 + (c + 10) * PX, Y0 - r * PX)
+    transform = Affine(PX, 0, X0, 0, -PX, Y0)
+    paths = {k: tmp_path / f"{k}.tif" for k in ("before", "after")}
+    for key, arr in (("before", before), ("after", after)):
+        write_geotiff(paths[key], arr, transform=transform, crs=WORKING_CRS, nodata=-1.0)
+    patches = gpd.GeoDataFrame(
+        {
+            "TBBH": list(boxes),
+            "XIAN": ["220102"] * 5,
+            "QQYXSJ": ["20240901"] * 5,
+            "HQYXSJ": ["20250901"] * 5,
+            "PAN_BHYY": [v[3] for v in SCENE_PATCHES.values()],
+        },
+        geometry=list(boxes.values()),
+        crs=WORKING_CRS,
+    )
+    paths["patches"] = write_layer(patches, tmp_path / "patches.gpkg")
+    whole = shapely.box(X0, Y0 - 1000, X0 + 1000, Y0)
+    sub = gpd.GeoDataFrame(
+        {"林班": ["1", "1"], "小班": ["1", "2"], "地类": ["乔木林地", "耕地"]},
+        geometry=[whole.difference(boxes["P4"]), boxes["P4"]],
+        crs=WORKING_CRS,
+    )
+    paths["subcompartments"] = write_layer(sub, tmp_path / "sub.gpkg")
+    permits = gpd.GeoDataFrame(
+        {
+            "审核文号": ["林采〔2025〕7号"],
+            "许可类型": ["林木采伐许可"],
+            "有效期起": ["2025-01-01"],
+            "有效期止": ["2025-12-31"],
+        },
+        geometry=[boxes["P1"].buffer(5)],
+        crs=WORKING_CRS,
+    )
+    paths["permits"] = write_layer(permits, tmp_path / "permits.gpkg")
+    return paths
+
+
+def test_check_patches_end_to_end_on_geotiffs(tmp_path):
+    pytest.importorskip("gis.zonal")
+    from gis.io import read_layer
+    from gis.raster import raster_source
+
+    paths = build_scene(tmp_path)
+    log = Findings()
+    layers = {
+        k: read_layer(paths[k], kind=kind, findings=log)
+        for k, kind in (
+            ("patches", "change_patches"),
+            ("subcompartments", "subcompartments"),
+            ("permits", "permits"),
+        )
+    }
+    rasters = {k: raster_source(paths[k], bands="R,NIR,SWIR2") for k in ("before", "after")}
+    from gis.checks.patches import check_patches
+
+    result = check_patches(
+        layers["patches"],
+        before=rasters["before"],
+        after=rasters["after"],
+        subcompartments=layers["subcompartments"],
+        permits=layers["permits"],
+        findings=log,
+    )
+    out = result.patches_checked.set_index("patch_id")
+    assert out.loc["P1", "legality"] == "permitted"
+    assert out.loc["P1", "permit_ids"] == "林采〔2025〕7号"
+    assert out.loc["P2", ["change_type", "legality"]].tolist() == ["disaster", "lawful_no_permit"]
+    assert int(out.loc["P2", "verified_cause_code"]) == 71
+    assert out.loc["P3", "legality"] == "no_change"
+    assert out.loc["P4", "legality"] == "not_forest_land"
+    assert out.loc["P5", "legality"] == "needs_field_check"
+    assert pd.isna(out.loc["P5", "is_real_change"])
+    np.testing.assert_allclose(out["area_mu"], 15.0, rtol=1e-3)
+    assert out.loc["P1", "ndvi_before"] == pytest.approx(0.795, abs=0.01)
+    assert out.loc["P1", "dndvi"] == pytest.approx(0.29 - 0.795, abs=0.02)
+    # input attributes are kept under canonical names, geometry untouched
+    assert out.loc["P1", "interp_cause"] == 1
+    assert result.run["stat_definitions"]["ndvi_before"].startswith("mean of per-pixel NDVI")
+    assert result.run["counts"]["legality"]["permitted"] == 1
