@@ -80,7 +80,7 @@ def _placemarks(root):
 def test_text_is_escaped_and_comes_back_exactly(checked, tmp_path):
     path = _write(checked, tmp_path / "图斑.kml")
     raw = path.read_bytes()
-    assert raw.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+    assert raw.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
     assert b"<script>" not in raw and b"]]>" not in raw
     marks = _placemarks(_doc(path))  # well-formed XML, or this raises
     desc = marks["220112-001"].findtext("k:description", namespaces=NS)

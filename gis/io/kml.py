@@ -1,9 +1,10 @@
 """KML/KMZ for phone map apps (奥维互动地图) and Google Earth, written with the standard library.
 
 GDAL's LIBKML driver may be missing on a bureau PC, and its KML driver writes no styles, so the
-document is built with :mod:`xml.etree.ElementTree`, which escapes every text node and
-attribute. Coordinates are lon/lat (EPSG:4326; CGCS2000 and WGS 84 agree to a few centimetres
-here), 7 decimals (≈ 1 cm).
+document is written as text, every value passing through one escaping function (``&``, ``<``,
+``>``, ``"``, CR; characters XML 1.0 forbids are dropped) — several times faster than building
+an ElementTree for 50k features. Coordinates are lon/lat (EPSG:4326; CGCS2000 and WGS 84
+agree to a few centimetres here), 7 decimals (≈ 1 cm).
 
 - ``<name>`` is the ID (plain text).
 - ``<description>`` is shown as HTML by Google Earth and 奥维, so the text is HTML-escaped
@@ -29,7 +30,6 @@ import html
 import io
 import os
 import re
-import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
@@ -38,6 +38,7 @@ from typing import Any
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
+from shapely.geometry.polygon import orient
 
 from gis.crs import require_crs
 from gis.errors import DataSourceError, SchemaError
@@ -62,6 +63,7 @@ PALETTE = (
     "#66c2a5",
 )
 NO_FOLDER = "未分组"
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _HEX = re.compile(r"^#([0-9a-fA-F]{6})([0-9a-fA-F]{2})?$")
 
@@ -100,49 +102,51 @@ def _text(value: Any) -> str:
     return _XML_ILLEGAL.sub("", str(value))
 
 
-def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
-    el = ET.SubElement(parent, tag)
-    if text is not None:
-        el.text = text
-    return el
+def _esc(text: str) -> str:
+    """Escape text for XML element content and double-quoted attribute values."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace('"', "&quot;").replace("\r", "&#13;")
+
+
+def _el(tag: str, text: str) -> str:
+    return f"<{tag}>{_esc(text)}</{tag}>"
 
 
 def _coords(geom: BaseGeometry) -> str:
     xy = shapely.get_coordinates(geom)
-    return " ".join(f"{x:.7f},{y:.7f}" for x, y in xy)
+    return ("%.7f,%.7f " * len(xy) % tuple(xy.ravel())).rstrip()
 
 
-def _geometry(parent: ET.Element, geom: BaseGeometry) -> None:
-    """Append ``geom`` (lon/lat) to ``parent`` as KML geometry elements."""
+def _ring(tag: str, ring: BaseGeometry) -> str:
+    return f"<{tag}><LinearRing><coordinates>{_coords(ring)}</coordinates></LinearRing></{tag}>"
+
+
+def _geometry(geom: BaseGeometry) -> str:
+    """Return ``geom`` (lon/lat) as KML geometry elements."""
     kind = geom.geom_type
     if kind == "Point":
-        _sub(_sub(parent, "Point"), "coordinates", _coords(geom))
-    elif kind in ("LineString", "LinearRing"):
-        line = _sub(parent, "LineString")
-        _sub(line, "tessellate", "1")
-        _sub(line, "coordinates", _coords(geom))
-    elif kind == "Polygon":
-        poly = _sub(parent, "Polygon")
-        _sub(poly, "tessellate", "1")
-        oriented = shapely.geometry.polygon.orient(geom, 1.0)
-        rings = [("outerBoundaryIs", oriented.exterior)]
-        rings += [("innerBoundaryIs", r) for r in oriented.interiors]
-        for tag, ring in rings:
-            _sub(_sub(_sub(poly, tag), "LinearRing"), "coordinates", _coords(ring))
-    else:  # Multi* and GeometryCollection
-        multi = _sub(parent, "MultiGeometry")
-        for part in getattr(geom, "geoms", ()):
-            _geometry(multi, part)
+        return f"<Point><coordinates>{_coords(geom)}</coordinates></Point>"
+    if kind in ("LineString", "LinearRing"):
+        return (
+            "<LineString><tessellate>1</tessellate>"
+            f"<coordinates>{_coords(geom)}</coordinates></LineString>"
+        )
+    if kind == "Polygon":
+        oriented = orient(geom, 1.0)
+        rings = [_ring("outerBoundaryIs", oriented.exterior)]
+        rings += [_ring("innerBoundaryIs", r) for r in oriented.interiors]
+        return "<Polygon><tessellate>1</tessellate>" + "".join(rings) + "</Polygon>"
+    parts = "".join(_geometry(part) for part in getattr(geom, "geoms", ()))
+    return f"<MultiGeometry>{parts}</MultiGeometry>"
 
 
-def _style(doc: ET.Element, style_id: str, color: str) -> None:
-    style = ET.SubElement(doc, "Style", id=style_id)
-    icon = _sub(style, "IconStyle")
-    _sub(icon, "color", kml_color(color))
-    line = _sub(style, "LineStyle")
-    _sub(line, "color", kml_color(color))
-    _sub(line, "width", "2")
-    _sub(_sub(style, "PolyStyle"), "color", kml_color(color, fill=True))
+def _style(style_id: str, color: str) -> str:
+    line, fill = kml_color(color), kml_color(color, fill=True)
+    return (
+        f'<Style id="{_esc(style_id)}"><IconStyle><color>{line}</color></IconStyle>'
+        f"<LineStyle><color>{line}</color><width>2</width></LineStyle>"
+        f"<PolyStyle><color>{fill}</color></PolyStyle></Style>"
+    )
 
 
 def _style_ids(
@@ -160,15 +164,12 @@ def _style_ids(
     return out
 
 
-def _description(value: Any) -> str:
-    return html.escape(_text(value)).replace("\n", "<br/>")
-
-
-def _extended(parent: ET.Element, row: Mapping[Hashable, Any]) -> None:
-    data = _sub(parent, "ExtendedData")
-    for name, value in row.items():
-        item = ET.SubElement(data, "Data", name=_text(name))
-        _sub(item, "value", _text(value))
+def _extended(names: list[str], texts: tuple[str, ...]) -> str:
+    items = (
+        f'<Data name="{name}"><value>{_esc(text)}</value></Data>'
+        for name, text in zip(names, texts, strict=True)
+    )
+    return "<ExtendedData>" + "".join(items) + "</ExtendedData>"
 
 
 def _require_fields(frame: pd.DataFrame, fields: Mapping[str, str | None], path: Path) -> None:
@@ -197,19 +198,19 @@ def _lonlat_frame(frame: Any, path: Path, findings: Findings | None) -> Any:
     return frame.loc[~missing].to_crs(LONLAT_EPSG)
 
 
-def _placemark(
-    parent: ET.Element, row: pd.Series, geom: BaseGeometry, opts: Mapping[str, Any]
-) -> None:
-    mark = _sub(parent, "Placemark")
-    _sub(mark, "name", _text(row[opts["name_field"]]))
-    if opts["description_field"] is not None:
-        _sub(mark, "description", _description(row[opts["description_field"]]))
-    if opts["style_field"] is not None:
-        style = opts["style_ids"].get(row[opts["style_field"]])
-        _sub(mark, "styleUrl", f"#{style[0] if style else 'default'}")
+def _placemark(texts: tuple[str, ...], geom: BaseGeometry, opts: Mapping[str, Any]) -> str:
+    """Return one placemark; ``texts`` holds the row's attributes as text, in column order."""
+    parts = ["<Placemark>", _el("name", texts[opts["name"]])]
+    if opts["description"] is not None:
+        shown = html.escape(texts[opts["description"]]).replace("\n", "<br/>")
+        parts.append(_el("description", shown))
+    if opts["style"] is not None:
+        style = opts["style_ids"].get(texts[opts["style"]], "default")
+        parts.append(_el("styleUrl", f"#{style}"))
     if opts["extended_data"]:
-        _extended(mark, row.to_dict())
-    _geometry(mark, geom)
+        parts.append(_extended(opts["names"], texts))
+    parts += [_geometry(geom), "</Placemark>"]
+    return "".join(parts)
 
 
 def build_kml(
@@ -233,41 +234,46 @@ def build_kml(
     >>> "<name>净月潭</name>" in build_kml(g, name_field="id").decode("utf-8")
     True
     """
-    root = ET.Element("kml", xmlns=KML_NS)
-    doc = _sub(root, "Document")
-    _sub(doc, "name", _text(document_name))
     attrs = frame.drop(columns=frame.geometry.name)
+    columns = [[_text(v) for v in attrs[c].tolist()] for c in attrs.columns]
+    rows = list(zip(*columns, strict=True)) if columns else [()] * len(attrs)
     opts: dict[str, Any] = {
-        "name_field": name_field,
-        "description_field": description_field,
-        "style_field": style_field,
+        "name": attrs.columns.get_loc(name_field),
+        "description": None
+        if description_field is None
+        else attrs.columns.get_loc(description_field),
+        "style": None if style_field is None else attrs.columns.get_loc(style_field),
         "extended_data": extended_data,
+        "names": [_esc(_text(c)) for c in attrs.columns],
         "style_ids": {},
     }
+    head = [
+        XML_DECLARATION,
+        f'<kml xmlns="{KML_NS}">',
+        "<Document>",
+        _el("name", _text(document_name)),
+    ]
     if style_field is not None:
-        opts["style_ids"] = _style_ids(attrs[style_field], styles)
-        _style(doc, "default", DEFAULT_COLOR)
-        for style_id, color in opts["style_ids"].values():
-            _style(doc, style_id, color)
-    folders = _folders(doc, attrs, folder_field)
-    for (_, row), geom, folder in zip(
-        attrs.iterrows(), frame.geometry.values, folders, strict=True
-    ):
-        _placemark(folder, row, geom, opts)
-    ET.indent(root, space=" ")
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+        ids = _style_ids(attrs[style_field], styles)
+        opts["style_ids"] = {_text(v): sid for v, (sid, _) in ids.items()}
+        head += [_style("default", DEFAULT_COLOR)] + [_style(i, c) for i, c in ids.values()]
+    marks = [_placemark(t, g, opts) for t, g in zip(rows, frame.geometry.values, strict=True)]
+    body = _in_folders(marks, attrs[folder_field] if folder_field is not None else None)
+    return "\n".join([*head, *body, "</Document>", "</kml>", ""]).encode("utf-8")
 
 
-def _folders(doc: ET.Element, attrs: pd.DataFrame, folder_field: str | None) -> list[ET.Element]:
-    """Return the parent element of each row: the document, or its value's folder."""
-    if folder_field is None:
-        return [doc] * len(attrs)
-    keys = [_text(v) or NO_FOLDER for v in attrs[folder_field]]
-    elements: dict[str, ET.Element] = {}
-    for key in sorted(set(keys)):
-        elements[key] = _sub(doc, "Folder")
-        _sub(elements[key], "name", key)
-    return [elements[k] for k in keys]
+def _in_folders(marks: list[str], keys: pd.Series | None) -> list[str]:
+    """Return the placemarks, grouped into one ``<Folder>`` per key (sorted) when given."""
+    if keys is None:
+        return marks
+    texts = [_text(k) or NO_FOLDER for k in keys]
+    groups: dict[str, list[str]] = {key: [] for key in sorted(set(texts))}
+    for key, mark in zip(texts, marks, strict=True):
+        groups[key].append(mark)
+    out = []
+    for key, members in groups.items():
+        out += ["<Folder>" + _el("name", key), *members, "</Folder>"]
+    return out
 
 
 def write_kml(
