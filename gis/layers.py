@@ -624,7 +624,8 @@ def _parse_int(value: Any) -> Any:
     number = _parse_float(value)
     if number is UNPARSED or number is None:
         return number
-    return int(number) if float(number).is_integer() else UNPARSED
+    fits = float(number).is_integer() and abs(number) < 2**63
+    return int(number) if fits else UNPARSED
 
 
 def _parse_float(value: Any) -> Any:
@@ -783,7 +784,8 @@ def _rename_plan(
 
 
 def _examples(values: pd.Series, n: int = 3) -> str:
-    return ", ".join(repr(v) for v in pd.unique(values)[:n])
+    shown = (v.item() if isinstance(v, np.generic) else v for v in pd.unique(values)[:n])
+    return ", ".join(repr(v) for v in shown)
 
 
 def _coerce_all(

@@ -106,6 +106,12 @@ def _join(values: Iterable[Any], n: int = EXAMPLES) -> str:
     return shown + (" …" if len(items) > n else "")
 
 
+def _show(value: Any) -> str:
+    """Show a value as a person reads it: strings quoted, numpy scalars as plain numbers."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _feature_ids(frame: pd.DataFrame, mask: Any, kind: LayerKind | None) -> list[str]:
     """Names of the masked features: their ID when the kind has one, else the row label."""
     rows = frame.loc[np.asarray(mask, dtype=bool)]
@@ -188,7 +194,7 @@ def _check_codes(frame: pd.DataFrame, kind: LayerKind, log: Findings, ctx: dict[
         if outside.empty:
             continue
         counts = outside.value_counts()
-        examples = _join(f"{v!r}×{n}" for v, n in counts.items())
+        examples = _join(f"{_show(v)}×{n}" for v, n in counts.items())
         text = _msg(
             "code_outside_list",
             ctx["lang"],
@@ -225,7 +231,7 @@ def _check_patterns(
             field=name,
             count=len(bad),
             pattern=spec.pattern,
-            examples=_join(repr(v) for v in pd.unique(bad)),
+            examples=_join(_show(v) for v in pd.unique(bad)),
         )
         ids = _feature_ids(frame, frame.index.isin(bad.index), kind)
         log.add("pattern_mismatch", text, source=ctx["source"], field=name, feature=_join(ids))

@@ -4,4 +4,13 @@ from __future__ import annotations
 
 import click
 
+from gis.cli.check import check
+from gis.cli.greenery import greenery
+from gis.cli.map import map_command
+from gis.cli.validate import validate
+
 COMMANDS: list[click.Command] = []
+COMMANDS.append(validate)
+COMMANDS.append(map_command)
+COMMANDS.append(check)
+COMMANDS.append(greenery)

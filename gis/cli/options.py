@@ -1,0 +1,188 @@
+"""Options shared by the ``linyuan`` commands (the model is rasterio's ``rio/options.py``).
+
+Use them as decorators; each passes one keyword argument to the command:
+
+==================  =============================  ==========================================
+decorator           option                          argument (type)
+==================  =============================  ==========================================
+``overwrite_opt``   ``--overwrite``                 ``overwrite`` (bool)
+``json_opt``        ``--json``                      ``as_json`` (bool)
+``out_opt``         ``--out FILE``                  ``out`` (pathlib.Path or None)
+``out_required_opt`` ``--out FILE`` (required)      ``out`` (pathlib.Path)
+``crs_opt``         ``--crs EPSG:4530|4530|gcj02``  ``crs`` (pyproj.CRS, ``"gcj02"`` or None)
+``working_crs_opt`` ``--working-crs EPSG|auto``     ``working_crs`` (pyproj.CRS or ``"auto"``)
+``encoding_opt``    ``--encoding GBK``              ``encoding`` (str or None)
+``layer_opt``       ``--layer NAME``                ``layer`` (str or None)
+``kind_opt``        ``--kind KIND``                 ``kind`` (str or None; catalog kinds)
+``lang_opt``        ``--lang zh|en``                ``lang`` (str, default ``zh``)
+==================  =============================  ==========================================
+
+``kind_option(required=True)`` and ``out_option(required=True, help=...)`` build variants.
+Parsing errors are click usage errors (exit 2) that list the valid values.
+
+Examples
+--------
+>>> CRSParamType().convert("EPSG:4530", None, None).to_epsg()
+4530
+>>> CRSParamType().convert("GCJ-02", None, None)
+'gcj02'
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pyproj import CRS
+from pyproj.exceptions import CRSError as PyprojCRSError
+
+GCJ02 = "gcj02"
+"""The value ``--crs`` passes for AMap/Gaode/DataV lon/lat sources (as :data:`gis.io.GCJ02`)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CRSParamType(click.ParamType):
+    """A CRS given as ``EPSG:4551``, ``4551``, any pyproj input, or ``gcj02``.
+
+    Returns a :class:`pyproj.CRS`, or the string ``"gcj02"`` for GCJ-02 (火星坐标) lon/lat.
+    """
+
+    name = "crs"
+
+    def __init__(self, *, allow_auto: bool = False) -> None:
+        self.allow_auto = allow_auto
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Parse the value; fail with a usage error naming accepted forms."""
+        if isinstance(value, CRS) or value is None:
+            return value
+        text = str(value).strip()
+        key = text.lower().replace("-", "").replace("_", "")
+        if key == GCJ02 and not self.allow_auto:
+            return GCJ02
+        if key == "auto" and self.allow_auto:
+            return "auto"
+        try:
+            return CRS.from_epsg(int(text)) if text.isdigit() else CRS.from_user_input(text)
+        except (PyprojCRSError, ValueError):
+            extra = "auto" if self.allow_auto else "gcj02 (AMap/Gaode/DataV lon/lat)"
+            self.fail(
+                f"{text!r} is not a CRS; give an EPSG code such as EPSG:4551, 4530 or 4490, "
+                f"or {extra}",
+                param,
+                ctx,
+            )
+
+
+class EncodingParamType(click.ParamType):
+    """A text encoding Python knows (``GBK``, ``GB18030``, ``UTF-8``, ``cp936`` …)."""
+
+    name = "encoding"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Return the encoding as given once Python knows it; fail otherwise."""
+        if value is None:
+            return None
+        text = str(value).strip()
+        try:
+            codecs.lookup(text)
+        except LookupError:
+            self.fail(
+                f"unknown encoding {text!r}; Chinese files are usually GBK (cp936), GB18030 "
+                "or UTF-8",
+                param,
+                ctx,
+            )
+        return text
+
+
+class KindParamType(click.ParamType):
+    """A layer kind of the catalog (``layers/catalog.yaml``); read when first used."""
+
+    name = "kind"
+
+    def _kinds(self) -> list[str]:
+        from gis.layers import catalog
+
+        return list(catalog().kinds)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        """Show the kinds in ``--help``."""
+        return "[" + "|".join(self._kinds()) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Return the kind; fail with the list of kinds."""
+        if value is None:
+            return None
+        kinds = self._kinds()
+        if value not in kinds:
+            self.fail(f"unknown layer kind {value!r}; valid kinds: {', '.join(kinds)}", param, ctx)
+        return value
+
+
+def out_option(*, required: bool = False, help: str | None = None) -> Callable[[F], F]:
+    """Return an ``--out FILE`` option (a :class:`pathlib.Path`)."""
+    return click.option(
+        "--out",
+        "out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        required=required,
+        help=help or "Output file; the format follows the suffix.",
+    )
+
+
+def kind_option(*, required: bool = False) -> Callable[[F], F]:
+    """Return a ``--kind KIND`` option whose choices are the catalog's layer kinds."""
+    return click.option(
+        "--kind",
+        "kind",
+        type=KindParamType(),
+        required=required,
+        help="Layer kind of the catalog (layers/catalog.yaml).",
+    )
+
+
+overwrite_opt = click.option(
+    "--overwrite", is_flag=True, default=False, help="Replace outputs that already exist."
+)
+json_opt = click.option(
+    "--json", "as_json", is_flag=True, default=False, help="Print JSON for machines."
+)
+out_opt = out_option()
+out_required_opt = out_option(required=True)
+crs_opt = click.option(
+    "--crs",
+    type=CRSParamType(),
+    default=None,
+    help="CRS of an input that declares none: EPSG:4530, 4490, … or gcj02 for AMap/Gaode/DataV "
+    "lon/lat (converted on read). Never replaces a declared CRS.",
+)
+working_crs_opt = click.option(
+    "--working-crs",
+    "working_crs",
+    type=CRSParamType(allow_auto=True),
+    default="EPSG:4551",
+    show_default=True,
+    help="Metric CRS to work in; 'auto' picks the CGCS2000 3° Gauss-Krüger zone of the data.",
+)
+encoding_opt = click.option(
+    "--encoding",
+    type=EncodingParamType(),
+    default=None,
+    help="Attribute encoding (GBK, UTF-8 …); wins over detection.",
+)
+layer_opt = click.option(
+    "--layer", default=None, help="Layer name in a GeoPackage, FileGDB or zip with several."
+)
+kind_opt = kind_option()
+lang_opt = click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default="zh",
+    show_default=True,
+    help="Language of messages and headers: zh (中文) or en.",
+)
