@@ -241,6 +241,12 @@ def test_shapefile_refuses_mixed_geometry_types(patches, tmp_path):
         write_shapefile(frame, tmp_path / "a.shp")
 
 
+def test_shapefile_with_non_text_column_names(patches, tmp_path):
+    frame = patches.rename(columns={"林班": 2024})
+    path = write_shapefile(frame, tmp_path / "a.shp")
+    assert pyogrio.read_dataframe(path)["2024"].tolist() == [1, 2, 3]
+
+
 def test_shapefile_needs_geometry(patches, tmp_path):
     with pytest.raises(SchemaError, match="write_table"):
         write_shapefile(pd.DataFrame(patches.drop(columns="geometry")), tmp_path / "a.shp")
@@ -370,7 +376,7 @@ def test_geopackage_failing_mid_way_leaves_nothing(patches, tmp_path, monkeypatc
 
     monkeypatch.setattr(pyogrio, "write_dataframe", flaky)
     target = tmp_path / "r.gpkg"
-    with pytest.raises(DataSourceError, match="disk full"):
+    with pytest.raises(DataSourceError, match=r"layer 'b' to .*r\.gpkg: disk full"):
         write_layers(target, {"a": patches, "b": patches, "c": patches})
     assert list(tmp_path.iterdir()) == []
 

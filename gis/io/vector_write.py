@@ -164,14 +164,19 @@ def _geometry_name(frame: pd.DataFrame) -> str | None:
     return name if name is not None and name in frame.columns else None
 
 
-def _write_frame(frame: pd.DataFrame, path: Path, *, layer: str | None, driver: str) -> None:
+def _write_frame(
+    frame: pd.DataFrame, path: Path, *, layer: str | None, driver: str, target: Path
+) -> None:
+    """Write (append) one layer to ``path``, a temporary stand-in for ``target``."""
     kwargs: dict[str, Any] = {"driver": driver}
     if layer is not None and driver == "GPKG":
         kwargs["layer"] = layer
     try:
         pyogrio.write_dataframe(normalize_columns(frame), path, append=path.exists(), **kwargs)
     except _GDAL_ERRORS as exc:
-        raise DataSourceError(f"cannot write {layer or 'layer'} to {path}: {exc}") from exc
+        raise DataSourceError(
+            f"cannot write layer {layer or target.stem!r} to {target}: {exc}"
+        ) from exc
 
 
 def _check_layer_names(path: Path, names: list[str]) -> None:
@@ -224,7 +229,7 @@ def write_layers(
     _check_layer_names(target, list(layers))
     with atomic_path(target, overwrite=overwrite) as tmp:
         for name, frame in layers.items():
-            _write_frame(frame, tmp, layer=name, driver="GPKG")
+            _write_frame(frame, tmp, layer=name, driver="GPKG", target=target)
     return target
 
 
@@ -294,7 +299,7 @@ def write_layer(
             findings=findings,
         )
     with atomic_path(target, overwrite=overwrite) as tmp:
-        _write_frame(frame, tmp, layer=layer, driver=drv)
+        _write_frame(frame, tmp, layer=layer, driver=drv, target=target)
     return target
 
 
@@ -601,7 +606,7 @@ def write_shapefile(
     """
     target = Path(path)
     enc = ShapefileEncoding.get(encoding)
-    fields = [c for c in frame.columns if c != _geometry_name(frame)]
+    fields = [str(c) for c in frame.columns if c != _geometry_name(frame)]
     names = shapefile_field_names(fields, encoding=enc, field_map=field_map, path=target)
     payload = _shapefile_payload(frame, target, enc, findings)
     with atomic_fileset(target, SHAPEFILE_PARTS, overwrite=overwrite) as tmp:
