@@ -15,6 +15,10 @@ This module also holds what both share: the geometry-type guard and the district
 from __future__ import annotations
 
 import importlib
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -25,6 +29,8 @@ import shapely
 from gis.crs import assert_same_crs
 from gis.errors import SchemaError
 from gis.findings import Findings
+
+PathLike = str | os.PathLike[str]
 
 CITY = "全市"
 """The ``district`` value of the whole-city rows."""
@@ -137,3 +143,221 @@ def assign_districts(
             source=what,
         )
     return pd.Series(out, index=frame.index, name="district")
+
+
+# --- the edge: read the layers, run, write the results (what the CLI and notebooks call) ---
+
+KPI_HEADERS = {
+    "zh": {
+        "district": "行政区",
+        "indicator": "指标代码",
+        "label": "指标",
+        "item": "项目",
+        "year": "年度",
+        "target": "目标",
+        "actual": "完成",
+        "unit": "单位",
+        "rate": "完成率",
+        "met": "是否完成",
+        "reported": "公报数",
+    },
+    "en": {
+        "district": "District",
+        "indicator": "Indicator code",
+        "label": "Indicator",
+        "item": "Item",
+        "year": "Year",
+        "target": "Target",
+        "actual": "Actual",
+        "unit": "Unit",
+        "rate": "Rate",
+        "met": "Met",
+        "reported": "Reported",
+    },
+}
+"""Headers of the KPI exchange table (XLSX)."""
+
+
+@dataclass
+class GreeneryRun:
+    """What a greenery run computed and the files it wrote."""
+
+    tables: dict[str, pd.DataFrame]
+    findings: Findings
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def _read(
+    paths: Mapping[str, PathLike | None], kinds: Mapping[str, str | None], log: Findings
+) -> dict[str, Any]:
+    from gis.io import read_layer
+
+    return {
+        role: None if path is None else read_layer(path, kind=kinds.get(role), findings=log)
+        for role, path in paths.items()
+    }
+
+
+def _run_meta(
+    command: str, paths: Mapping[str, PathLike | None], params: Mapping[str, Any], log: Findings
+) -> pd.DataFrame:
+    from gis import __version__
+    from gis.checks.patch_run import run_table, sha256_of
+
+    given = {k: v for k, v in paths.items() if v is not None}
+    run = {
+        "command": command,
+        "linyuan": __version__,
+        "finished": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        "inputs": {k: str(v) for k, v in given.items()},
+        "sha256": {k: sha256_of(v) for k, v in given.items()},
+        "parameters": dict(params),
+        "findings": {s: sum(f.severity == s for f in log) for s in ("error", "warning", "info")},
+    }
+    return run_table(run)
+
+
+def _exchange_kpi(kpi: pd.DataFrame, lang: str) -> pd.DataFrame:
+    from gis.targets import unit_label
+
+    out = kpi.copy()
+    out["unit"] = [unit_label(u, lang) for u in out["unit"]]
+    out["rate"] = (out["rate"] * 100).round(1)
+    return out
+
+
+def run_greenery_kpi(
+    *,
+    greenways: PathLike,
+    parks: PathLike,
+    villages: PathLike,
+    out: PathLike,
+    districts: PathLike | None = None,
+    afforestation: PathLike | None = None,
+    streets: PathLike | None = None,
+    targets: PathLike | None = None,
+    year: int | None = None,
+    xlsx: PathLike | None = None,
+    overwrite: bool = False,
+    lang: str = "zh",
+) -> GreeneryRun:
+    """Read the layers, compute the KPIs and write ``out`` (layers kpi, findings, run).
+
+    ``year`` defaults to the latest year of the targets file (``layers/targets.yaml`` unless
+    ``targets`` is given). ``xlsx`` also writes the Chinese-headed exchange table (rate in %).
+    Every table is computed before anything is written; each file is written atomically.
+    """
+    from gis.checks.greenery_kpi import greenery_kpi
+    from gis.io import check_overwrite, write_table
+    from gis.targets import DEFAULT_TARGETS, load_targets
+
+    for path in (out, xlsx):
+        if path is not None:
+            check_overwrite(path, overwrite=overwrite)
+    goals = load_targets(targets or DEFAULT_TARGETS)
+    year = max(goals.years) if year is None else year
+    goals.year(year)
+    log = Findings()
+    paths = {
+        "greenways": greenways,
+        "parks": parks,
+        "villages": villages,
+        "districts": districts,
+        "afforestation": afforestation,
+        "streets": streets,
+    }
+    kinds = {
+        "greenways": "greenways",
+        "parks": "parks",
+        "villages": "villages",
+        "districts": "districts",
+    }
+    frames = _read(paths, kinds, log)
+    result = greenery_kpi(**frames, targets=goals, year=year, lang=lang)
+    log.extend(result.findings)
+    run = _run_meta(
+        "greenery kpi",
+        {**paths, "targets": targets or DEFAULT_TARGETS},
+        {"year": year, "lang": lang},
+        log,
+    )
+    tables = {"kpi": result.kpi, "findings": log.to_frame(), "run": run}
+    outputs = {"gpkg": _write_gpkg(out, tables, overwrite=overwrite)}
+    if xlsx is not None:
+        outputs["xlsx"] = write_table(
+            _exchange_kpi(result.kpi, lang),
+            xlsx,
+            headers=KPI_HEADERS[lang],
+            sheet_name="绿化指标" if lang == "zh" else "KPI",
+            overwrite=overwrite,
+        )
+    return GreeneryRun(tables, log, outputs)
+
+
+def _write_gpkg(out: PathLike, tables: Mapping[str, pd.DataFrame], *, overwrite: bool) -> Path:
+    from gis.checks.patch_run import for_gpkg
+    from gis.io import write_layers
+
+    return write_layers(out, {k: for_gpkg(v) for k, v in tables.items()}, overwrite=overwrite)
+
+
+def _renamed_field(frame: pd.DataFrame, name: str | None) -> str | None:
+    """Return the canonical name the reader gave field ``name`` (人口, POP → population)."""
+    if name is None or name in frame.columns:
+        return name
+    renamed = {str(k).casefold(): v for k, v in frame.attrs.get("renamed", {}).items()}
+    return str(renamed.get(name.casefold(), name))
+
+
+def run_park_coverage(
+    *,
+    parks: PathLike,
+    residential: PathLike,
+    out: PathLike,
+    districts: PathLike | None = None,
+    green_spaces: PathLike | None = None,
+    roads: PathLike | None = None,
+    population_field: str | None = None,
+    options: Any = None,
+    overwrite: bool = False,
+) -> GreeneryRun:
+    """Read the layers, compute park service coverage and write ``out``.
+
+    ``out`` gets the layers ``coverage`` (per district and city), ``underserved`` (the
+    uncovered residential land, ranked: candidate pocket-park sites; a map layer),
+    ``findings`` and ``run``. ``options`` is a :class:`gis.checks.coverage.CoverageOptions`.
+    """
+    from gis.checks.coverage import CoverageOptions, park_coverage
+    from gis.io import check_overwrite
+
+    check_overwrite(out, overwrite=overwrite)
+    opts = options if options is not None else CoverageOptions()
+    log = Findings()
+    paths = {
+        "parks": parks,
+        "residential": residential,
+        "districts": districts,
+        "green_spaces": green_spaces,
+        "roads": roads,
+    }
+    kinds = {"parks": "parks", "residential": "residential", "districts": "districts"}
+    frames = _read(paths, kinds, log)
+    residential_frame = frames.pop("residential")
+    population_field = _renamed_field(residential_frame, population_field)
+    result = park_coverage(
+        frames.pop("parks"),
+        residential_frame,
+        **frames,
+        population_field=population_field,
+        options=opts,
+    )
+    log.extend(result.findings)
+    params = {**asdict(opts), "population_field": population_field, "network": roads is not None}
+    run = _run_meta("greenery coverage", paths, params, log)
+    tables = {
+        "coverage": result.coverage,
+        "underserved": result.underserved,
+        "findings": log.to_frame(),
+        "run": run,
+    }
+    return GreeneryRun(tables, log, {"gpkg": _write_gpkg(out, tables, overwrite=overwrite)})
