@@ -246,3 +246,62 @@ def test_bad_input_is_named() -> None:
         park_coverage(park, homes, roads=park)
     with pytest.raises(CRSMismatchError):
         park_coverage(park.to_crs(3857), homes)
+
+
+def test_cli_coverage_writes_layers(tmp_path) -> None:
+    import json
+
+    import pyogrio
+    from click.testing import CliRunner
+
+    from gis.cli.main import cli
+    from gis.io import write_layer
+
+    homes = grid(20)
+    homes["pop"] = 100
+    park = frame([shapely.box(X0 + 950, Y0 + 950, X0 + 1050, Y0 + 1050)], name=["中心公园"])
+    paths = {
+        "parks": write_layer(park, tmp_path / "parks.gpkg"),
+        "residential": write_layer(homes, tmp_path / "homes.gpkg"),
+        "roads": write_layer(_grid_roads(20, 100.0), tmp_path / "roads.gpkg"),
+    }
+    out = tmp_path / "COVERAGE.gpkg"
+    args = ["greenery", "coverage", "--parks", str(paths["parks"]), "--residential",
+            str(paths["residential"]), "--population-field", "pop",  # read as 'population'
+            "--out", str(out), "--json"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    city = {r["measure"]: r for r in json.loads(result.output)["city"]}
+    expected = 100 * rounded_square_m2(100, 500) / 4e6
+    assert city["service"]["coverage_pct"] == pytest.approx(expected, rel=1e-6)
+    assert city["service"]["basis"] == "population"
+    assert {"coverage", "underserved", "findings", "run"} <= {
+        n for n, _ in pyogrio.list_layers(out)
+    }
+    under = pyogrio.read_dataframe(out, layer="underserved")
+    assert under["rank"].tolist() == sorted(under["rank"]) and under.crs == WORKING_CRS
+    run = pyogrio.read_dataframe(out, layer="run")
+    assert "greenery coverage" in run["value"].tolist()
+    # walking distance along roads, a smaller radius class option, and a text summary
+    args = [*args[:-3], "--roads", str(paths["roads"]), "--radius-classes", "5000:400",
+            "--out", str(tmp_path / "walk.gpkg")]  # fmt: skip
+    walk = CliRunner().invoke(cli, args)
+    assert walk.exit_code == 0, walk.output
+    assert "公园绿地服务半径覆盖率" in walk.output and "(> 80%)" in walk.output
+    bad = CliRunner().invoke(cli, [*args[:-1], str(tmp_path / "x.gpkg"), "--radius-classes", "big"])
+    assert bad.exit_code == 2 and "MIN_M2:RADIUS_M" in bad.output
+    lines = write_layer(_grid_roads(2, 100.0), tmp_path / "lines.gpkg")
+    wrong = CliRunner().invoke(
+        cli,
+        [
+            "greenery",
+            "coverage",
+            "--parks",
+            str(lines),
+            "--residential",
+            str(paths["residential"]),
+            "--out",
+            str(tmp_path / "y.gpkg"),
+        ],
+    )
+    assert wrong.exit_code == 3 and "must hold polygon" in wrong.output

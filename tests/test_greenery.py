@@ -207,3 +207,58 @@ def test_district_targets_and_english_labels(layers: dict[str, gpd.GeoDataFrame]
     assert (east["actual"], east["target"], bool(east["met"])) == (1, 3, False)
     city = value(kpi, CITY, "pocket_parks_new")
     assert (city["actual"], bool(city["met"]), city["label"]) == (2, True, "new pocket parks")
+
+
+def test_cli_kpi_writes_gpkg_xlsx_and_json(layers: dict[str, gpd.GeoDataFrame], tmp_path) -> None:
+    import json
+
+    import openpyxl
+    import pyogrio
+    from click.testing import CliRunner
+
+    from gis.cli.main import cli
+    from gis.io import write_layer
+
+    args = ["greenery", "kpi"]
+    for role in ("greenways", "parks", "villages", "districts", "afforestation"):
+        path = write_layer(layers[role], tmp_path / f"{role}.gpkg", layer=role)
+        args += [f"--{role}", str(path)]
+    out, xlsx = tmp_path / "KPI.gpkg", tmp_path / "KPI.xlsx"
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, [*args, "--year", "2024", "--out", str(out), "--xlsx", str(xlsx), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["outputs"]["gpkg"] == str(out)
+    assert {r["indicator"] for r in payload["city"]} >= {"pocket_parks_new", "greenway_km_new"}
+    names = {name for name, _ in pyogrio.list_layers(out)}
+    assert {"kpi", "run", "findings"} <= names
+    kpi = pyogrio.read_dataframe(out, layer="kpi")
+    city = kpi[(kpi["district"] == CITY) & (kpi["indicator"] == "pocket_parks_new")]
+    assert city["actual"].tolist() == [2] and city["target"].tolist() == [40]
+    sheet = openpyxl.load_workbook(xlsx).worksheets[0]
+    header = [c.value for c in sheet[1]]
+    assert {"行政区", "指标", "目标", "完成", "完成率", "是否完成"} <= set(header)
+    # the same again without --overwrite: refused (exit 3), file kept
+    again = runner.invoke(cli, [*args, "--out", str(out)])
+    assert again.exit_code == 3 and "--overwrite" in again.output
+
+
+def test_cli_kpi_bad_targets_exit_3(layers: dict[str, gpd.GeoDataFrame], tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from gis.cli.main import cli
+
+    bad = tmp_path / "targets.yaml"
+    bad.write_text(
+        "years:\n  2024:\n    status: plan\n    source: x\n    targets: {pocket_park_new: 40}\n",
+        encoding="utf-8",
+    )
+    args = ["greenery", "kpi", "--greenways", "g.gpkg", "--parks", "p.gpkg", "--villages",
+            "v.gpkg", "--districts", "d.gpkg", "--targets", str(bad), "--out",
+            str(tmp_path / "o.gpkg")]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 3
+    assert str(bad) in result.output and "pocket_park_new" in result.output
+    assert "pocket_parks_new" in result.output
