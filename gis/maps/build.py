@@ -1,0 +1,380 @@
+"""Build one self-contained offline HTML field map from result layers.
+
+Why not folium's element tree: folium 0.20 loads Leaflet and its plugins from CDNs, emits one
+style case per feature (``style_function``: 12 s vs 2 s to draw 50k polygons), inserts layer
+names, popups and tooltips as HTML (injected markup executes), and serialises GeoJSON with
+15-digit coordinates. Replacing its ``default_js``/``default_css`` would fix only the first.
+So a map here is one small Jinja template (``templates/map.html.j2``) with the vendored assets
+inlined, the data as one compact JSON block, and one script (``templates/map.js``) that draws
+it with Leaflet's canvas renderer and builds popups with ``textContent``. folium stays a
+dependency as the benchmark's baseline (``scripts/bench_map.py``).
+
+Examples
+--------
+>>> import geopandas as gpd, shapely
+>>> frame = gpd.GeoDataFrame(
+...     {"patch_id": ["P1"], "legality": ["suspected_illegal"]},
+...     geometry=[shapely.box(500_000, 4_850_000, 500_100, 4_850_100)], crs="EPSG:4551")
+>>> html = build_map({"patches_checked": frame}, title="测试")
+>>> html.startswith("<!DOCTYPE html>"), "<script src=" in html, "<link" in html
+(True, False, False)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import geopandas as gpd
+import jinja2
+import numpy as np
+import shapely
+
+from gis import __version__
+from gis.crs import require_crs
+from gis.findings import Findings
+from gis.maps import assets
+from gis.maps.encode import (
+    SCALE,
+    encode_geometry,
+    escape_script_json,
+    geometry_kind,
+    int_array_json,
+    json_object,
+    script_json,
+)
+from gis.maps.style import (
+    DEFAULT_STYLES,
+    FIELD_LABELS,
+    UI_TEXT,
+    Geometry,
+    Lang,
+    LayerStyle,
+    TileSource,
+    style_for,
+)
+
+LONLAT = "EPSG:4326"
+METRES_PER_DEGREE = 111_320.0
+"""Rough length of one degree of latitude, to express a tolerance for lon/lat inputs."""
+
+
+def _lang_index(lang: Lang) -> int:
+    return 0 if lang is Lang.ZH else 1
+
+
+def simplify_context(
+    frame: gpd.GeoDataFrame, *, tolerance_m: float, name: str, findings: Findings
+) -> gpd.GeoDataFrame:
+    """Simplify a polygon coverage so that shared boundaries stay shared.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        Polygons that tile without overlaps (subcompartments, districts).
+    tolerance_m : float
+        Metres, in the frame's projected CRS (converted roughly to degrees for lon/lat).
+    name : str
+        Layer name, for the finding when the frame is not a valid coverage.
+    findings : Findings
+        Receives a warning when the layer overlaps itself and is left unsimplified.
+
+    Returns
+    -------
+    GeoDataFrame
+        A copy with simplified geometry (or the frame itself when it was not simplified).
+    """
+    if tolerance_m <= 0 or frame.empty:
+        return frame
+    tolerance = tolerance_m / METRES_PER_DEGREE if frame.crs.is_geographic else tolerance_m
+    geoms = frame.geometry.to_numpy()
+    if not shapely.coverage_is_valid(geoms):
+        findings.add(
+            "map_coverage_invalid",
+            f"layer {name!r} has overlapping or misaligned polygons, so it is drawn without "
+            "simplification (bigger map file); run the quality check to find the overlaps",
+            severity="info",
+            source=name,
+        )
+        return frame
+    out = frame.copy()
+    out.geometry = shapely.coverage_simplify(geoms, tolerance, simplify_boundary=True)
+    return out
+
+
+def _clean(frame: gpd.GeoDataFrame, name: str, findings: Findings) -> gpd.GeoDataFrame:
+    require_crs(frame.crs, what=f"map layer {name!r}")
+    missing = frame.geometry.isna() | frame.geometry.is_empty
+    if missing.any():
+        findings.add(
+            "map_geometry_missing",
+            f"{int(missing.sum())} feature(s) of layer {name!r} have no geometry and are not "
+            "on the map",
+            source=name,
+        )
+        frame = frame.loc[~missing]
+    if (frame.geom_type == "MultiPoint").any():
+        frame = frame.explode(index_parts=False)
+    return frame
+
+
+def _rows_json(frame: gpd.GeoDataFrame) -> str:
+    table = frame.drop(columns=frame.geometry.name)
+    table.columns = [str(c) for c in table.columns]
+    text: str = table.to_json(
+        orient="values", force_ascii=False, date_format="iso", default_handler=str
+    )
+    return escape_script_json(text)
+
+
+def _legend(style: LayerStyle, values: set[str], lang: Lang) -> list[list[str]]:
+    i = 1 + _lang_index(lang)
+    entries = [[c[0], c[i]] for v, c in style.colors.items() if v in values]
+    if style.field and values - set(style.colors):
+        entries.append([style.color, UI_TEXT["other"][_lang_index(lang)]])
+    return entries
+
+
+def _style_json(style: LayerStyle, fields: list[str]) -> str:
+    field_index = fields.index(style.field) if style.field in fields else None
+    return script_json(
+        {
+            "field": field_index,
+            "colors": {k: v[0] for k, v in style.colors.items()},
+            "color": style.color,
+            "context": style.context,
+            "fill_opacity": style.fill_opacity,
+        }
+    )
+
+
+def _id_index(style: LayerStyle, fields: list[str]) -> int | None:
+    if style.id_field in fields:
+        return fields.index(style.id_field)
+    if style.id_field is None:
+        return next((fields.index(f) for f in ("patch_id", "point_id", "id") if f in fields), None)
+    return None
+
+
+def _field_meta(fields: list[str], style: LayerStyle, lang: Lang) -> dict[str, str]:
+    i = _lang_index(lang)
+    aliases = [FIELD_LABELS[f][i] if f in FIELD_LABELS else f for f in fields]
+    return {
+        "fields": script_json(fields),
+        "aliases": script_json(aliases),
+        "id_field": script_json(_id_index(style, fields)),
+        "style": _style_json(style, fields),
+    }
+
+
+def _nav_points(frame: gpd.GeoDataFrame, kind: Geometry, style: LayerStyle) -> str:
+    """Absolute microdegree lon/lat of a point inside each feature (the "navigate" target)."""
+    if kind is Geometry.POINT or style.context:
+        return "null"
+    points = frame.geometry.representative_point().to_crs(LONLAT)
+    xy = shapely.get_coordinates(points.to_numpy())
+    return int_array_json(np.round(xy * SCALE).astype(np.int64).ravel())
+
+
+def encode_layer(
+    name: str,
+    frame: gpd.GeoDataFrame,
+    *,
+    style: LayerStyle,
+    lang: Lang,
+    simplify_m: float,
+    findings: Findings,
+) -> tuple[str, Any]:
+    """Return the JSON of one layer for the map script, and its lon/lat bounds.
+
+    Parameters
+    ----------
+    name : str
+        Layer name (shown when the style has no label).
+    frame : GeoDataFrame
+        The layer in any declared CRS; reprojected to EPSG:4326 here.
+    style, lang
+        Look and language.
+    simplify_m : float
+        Coverage simplification tolerance of context layers, metres in the layer's CRS.
+    findings : Findings
+        Receives data problems (missing geometry, overlapping coverage).
+    """
+    frame = _clean(frame, name, findings)
+    kind = geometry_kind(frame, name)
+    if style.context and kind is Geometry.POLYGON:
+        frame = simplify_context(frame, tolerance_m=simplify_m, name=name, findings=findings)
+    nav = _nav_points(frame, kind, style)
+    lonlat = frame.to_crs(LONLAT)
+    fields = [str(c) for c in frame.columns if c != frame.geometry.name]
+    values: set[str] = set()
+    if style.field in frame.columns:
+        values = {str(v) for v in frame[style.field].dropna().unique()}
+    label = style.label[_lang_index(lang)] or name
+    parts = {
+        "name": script_json(name),
+        "label": script_json(label),
+        "geom": script_json(kind.value),
+        "legend": script_json(_legend(style, values, lang)),
+        **_field_meta(fields, style, lang),
+        "rows": _rows_json(lonlat),
+        **encode_geometry(lonlat.geometry.to_numpy(), kind),
+        "nav": nav,
+    }
+    return json_object(parts), lonlat.total_bounds if len(lonlat) else None
+
+
+def _bounds(encoded: list[tuple[str, Any, LayerStyle]]) -> list[float] | None:
+    """Lon/lat bounds of the non-context layers (all layers when every one is context)."""
+    main = [b for _, b, s in encoded if b is not None and not s.context]
+    boxes = main or [b for _, b, _ in encoded if b is not None]
+    if not boxes:
+        return None
+    stack = np.asarray(boxes, dtype=float)
+    return [*stack[:, :2].min(axis=0).tolist(), *stack[:, 2:].max(axis=0).tolist()]
+
+
+def _basemap_json(basemap: TileSource | None) -> str:
+    if basemap is None:
+        return "null"
+    return script_json(
+        {
+            "url": basemap.url,
+            "attribution": basemap.attribution,
+            "subdomains": list(basemap.subdomains),
+            "max_zoom": basemap.max_zoom,
+            "overlays": list(basemap.overlays),
+        }
+    )
+
+
+def _tile_origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].replace("{s}", "*")
+    return f"{scheme}://{host}" if "{" not in host else f"{scheme}:"
+
+
+def content_security_policy(basemap: TileSource | None, scripts: tuple[str, ...]) -> str:
+    """Return the map's CSP: no network except the basemap's tiles, only our own scripts.
+
+    Inline scripts are allowed by their SHA-256 hash, so markup injected into the page (an
+    ``onerror`` attribute, a ``<script>``) would not run even if an escape were missed.
+    """
+    hashes = " ".join(
+        "'sha256-" + _b64(hashlib.sha256(s.encode("utf-8")).digest()) + "'" for s in scripts
+    )
+    img = "data: blob:"
+    if basemap is not None:
+        img += " " + " ".join(sorted({_tile_origin(u) for u in (basemap.url, *basemap.overlays)}))
+    return (
+        f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; img-src {img}; "
+        "font-src data:; connect-src 'none'; base-uri 'none'; form-action 'none'"
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+def render_page(
+    *, payload: str, title: str, lang: Lang, map_id: str, basemap: TileSource | None
+) -> str:
+    """Fill the page template: vendored assets, our script and style, the data block."""
+    vendor_js = assets.inline_js()
+    map_js = assets.script_safe(assets.template_text("map.js"))
+    page = _ENV.from_string(assets.template_text("map.html.j2"))
+    return page.render(
+        html_lang="zh-CN" if lang is Lang.ZH else "en",
+        csp=content_security_policy(basemap, ("\n" + vendor_js + "\n", "\n" + map_js + "\n")),
+        version=__version__,
+        map_id=map_id,
+        title=title,
+        vendor_css=assets.inline_css(),
+        map_css=assets.template_text("map.css").replace("</", "<\\/"),
+        vendor_js=vendor_js,
+        payload=payload,
+        map_js=map_js,
+    )
+
+
+def build_map(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    title: str,
+    lang: str | Lang = Lang.ZH,
+    basemap: TileSource | None = None,
+    styles: Mapping[str, LayerStyle] = DEFAULT_STYLES,
+    map_id: str | None = None,
+    simplify_m: float = 2.0,
+    findings: Findings | None = None,
+) -> str:
+    """Return one self-contained HTML field map of ``layers`` (no network needed to open it).
+
+    Parameters
+    ----------
+    layers : mapping of str to GeoDataFrame
+        Layer name → frame in any declared CRS (reprojected to EPSG:4326 here), drawn in
+        this order (first at the bottom). Each layer holds one geometry family. Empty
+        layers are left out.
+    title : str
+        Title shown on the map and in the browser tab (escaped).
+    lang : {"zh", "en"}
+        Interface language.
+    basemap : TileSource, optional
+        Tiles under the layers (:func:`gis.maps.style.tianditu` or a custom
+        :class:`~gis.maps.style.TileSource`); none by default, so the map needs no network.
+    styles : mapping of str to LayerStyle
+        Looks by layer name; unknown layers get a plain style.
+    map_id : str, optional
+        Stable identifier of the map (the verification records are keyed by it); by default a
+        digest of the data.
+    simplify_m : float
+        Tolerance of the coverage simplification of context layers, metres in the layers' CRS;
+        0 keeps every vertex.
+    findings : Findings, optional
+        Receives data problems (features without geometry, overlapping context coverage).
+
+    Returns
+    -------
+    str
+        The HTML text; write it with :func:`gis.io.write_text`.
+
+    Raises
+    ------
+    CRSError
+        When a layer has no CRS.
+    SchemaError
+        When a layer mixes polygons, lines and points.
+    """
+    lang = Lang.get(lang)
+    log = Findings() if findings is None else findings
+    encoded = []
+    for name, frame in layers.items():
+        if frame.empty:
+            continue
+        style = style_for(name, styles)
+        text, bounds = encode_layer(
+            name, frame, style=style, lang=lang, simplify_m=simplify_m, findings=log
+        )
+        encoded.append((text, bounds, style))
+    layers_json = "[" + ",".join(t for t, _, _ in encoded) + "]"
+    map_id = map_id or "map-" + hashlib.sha256(layers_json.encode("utf-8")).hexdigest()[:16]
+    i = _lang_index(lang)
+    payload = json_object(
+        {
+            "map_id": script_json(map_id),
+            "title": script_json(title),
+            "lang": script_json(lang.value),
+            "ui": script_json({k: v[i] for k, v in UI_TEXT.items()}),
+            "bounds": script_json(_bounds(encoded)),
+            "basemap": _basemap_json(basemap),
+            "icons": script_json(assets.default_icons()),
+            "layers": layers_json,
+        }
+    )
+    return render_page(payload=payload, title=title, lang=lang, map_id=map_id, basemap=basemap)

@@ -1,0 +1,256 @@
+"""How field maps look: colour tables by attribute, labels in Chinese and English, basemaps.
+
+Styling is data, not code: a :class:`LayerStyle` names the attribute whose value picks the
+colour (``legality`` for patches, ``status`` for discolored points) and the colour table. The
+map's JavaScript applies it per feature, so 50 000 polygons cost one table, not 50 000 style
+dictionaries.
+
+Examples
+--------
+>>> Lang.get("en")
+<Lang.EN: 'en'>
+>>> style_for("patches_checked").field
+'legality'
+>>> tianditu("abc").url.endswith("tk=abc")
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from gis.errors import GisError
+
+
+class MapOptionError(GisError, ValueError):
+    """A map option (language, basemap, tiles, style) is not valid."""
+
+
+class Lang(enum.StrEnum):
+    """Language of a map's interface text: ``zh`` (default) or ``en``."""
+
+    ZH = "zh"
+    EN = "en"
+
+    @classmethod
+    def get(cls, value: str | Lang) -> Lang:
+        """Return the member for ``value``; the error lists the valid values."""
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(m.value for m in cls)
+            raise MapOptionError(f"unknown map language {value!r}; valid values: {valid}") from None
+
+
+class Geometry(enum.StrEnum):
+    """How a layer is drawn: filled polygons, lines, or clustered points."""
+
+    POLYGON = "polygon"
+    LINE = "line"
+    POINT = "point"
+
+
+@dataclass(frozen=True)
+class LayerStyle:
+    """The look of one layer.
+
+    Parameters
+    ----------
+    label : tuple of str
+        Layer name shown in the layer switcher and legend, ``(zh, en)``; empty means the
+        layer's own name.
+    field : str, optional
+        Attribute whose value picks the colour from ``colors``.
+    colors : mapping
+        Attribute value → ``(css colour, legend label zh, legend label en)``.
+    color : str
+        Colour of features whose value is not in ``colors`` (and of every feature without
+        ``field``).
+    id_field : str, optional
+        Attribute searched by the map's search box (patch ID, point ID).
+    context : bool
+        A context layer (subcompartments, districts): drawn as thin outlines without fill
+        interaction weight, simplified with shared boundaries kept (coverage simplification).
+    fill_opacity : float
+        Fill opacity of polygons, 0-1.
+    """
+
+    label: tuple[str, str] = ("", "")
+    field: str | None = None
+    colors: Mapping[str, tuple[str, str, str]] = dataclasses.field(default_factory=dict)
+    color: str = "#3388ff"
+    id_field: str | None = None
+    context: bool = False
+    fill_opacity: float = 0.35
+
+
+PATCHES = LayerStyle(
+    label=("督查图斑", "Change patches"),
+    field="legality",
+    colors={
+        "suspected_illegal": ("#d7191c", "疑似违法", "Suspected illegal"),
+        "needs_field_check": ("#fdae61", "需现地核实", "Needs field check"),
+        "permitted": ("#1a9641", "有审批", "Permitted"),
+        "lawful_no_permit": ("#66bd63", "合法无需审批", "Lawful, no permit needed"),
+        "not_forest_land": ("#9e9e9e", "非林地", "Not forest land"),
+        "no_change": ("#bdbdbd", "无变化", "No change"),
+    },
+    color="#7b3294",
+    id_field="patch_id",
+)
+
+DISCOLORED = LayerStyle(
+    label=("变色立木", "Discolored trees"),
+    field="status",
+    colors={
+        "unverified": ("#e66101", "待核实", "Unverified"),
+        "confirmed_dead_pine": ("#b2182b", "确认枯死松树", "Confirmed dead pine"),
+        "other_cause": ("#4393c3", "其他原因", "Other cause"),
+        "not_found": ("#878787", "未找到", "Not found"),
+        "lab_positive": ("#67001f", "检测阳性", "Lab positive"),
+        "lab_negative": ("#1b7837", "检测阴性", "Lab negative"),
+    },
+    color="#e66101",
+    id_field="point_id",
+)
+
+DEFAULT_STYLES: Mapping[str, LayerStyle] = MappingProxyType(
+    {
+        "patches_checked": PATCHES,
+        "change_patches": PATCHES,
+        "discolored_points": DISCOLORED,
+        "subcompartments": LayerStyle(
+            label=("森林资源小班", "Subcompartments"),
+            color="#2b8a3e",
+            context=True,
+            fill_opacity=0.05,
+            id_field="subcompartment_id",
+        ),
+        "districts": LayerStyle(
+            label=("行政区", "Districts"), color="#555555", context=True, fill_opacity=0.0
+        ),
+        "forest_chief_zones": LayerStyle(
+            label=("林长责任区", "Forest chief zones"),
+            color="#8c510a",
+            context=True,
+            fill_opacity=0.0,
+        ),
+    }
+)
+"""Styles of the layers the checks write, by layer name."""
+
+ID_FIELDS: tuple[str, ...] = ("patch_id", "point_id", "subcompartment_id", "id")
+"""Fields searched, in order, when a layer's style names no ``id_field``."""
+
+
+def style_for(name: str, styles: Mapping[str, LayerStyle] = DEFAULT_STYLES) -> LayerStyle:
+    """Return the style of layer ``name``: from ``styles``, else a plain default."""
+    return styles.get(name, LayerStyle())
+
+
+FIELD_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "patch_id": ("图斑编号", "Patch ID"),
+        "point_id": ("点位编号", "Point ID"),
+        "legality": ("合法性", "Legality"),
+        "status": ("状态", "Status"),
+        "reasons": ("判定依据", "Reasons"),
+        "change_type": ("变化类型", "Change type"),
+        "is_real_change": ("是否真实变化", "Real change"),
+        "verified_cause_code": ("核实变化原因", "Verified cause code"),
+        "field_priority": ("核查优先级", "Field priority"),
+        "area_ha": ("面积（公顷）", "Area (ha)"),
+        "area_mu": ("面积（亩）", "Area (mu)"),
+        "confidence": ("置信度", "Confidence"),
+        "species": ("树种", "Species"),
+        "district": ("区县", "District"),
+        "forest_chief": ("林长", "Forest chief"),
+        "image_date": ("影像日期", "Image date"),
+    }
+)
+"""Popup labels of known fields, ``(zh, en)``; other fields show their own name."""
+
+UI_TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "legend": ("图例", "Legend"),
+        "search": ("搜索编号…", "Search ID…"),
+        "not_found": ("未找到", "Not found"),
+        "navigate": ("导航到此处", "Navigate here"),
+        "locate": ("定位我的位置", "Show my location"),
+        "fullscreen": ("全屏", "Full screen"),
+        "exit_fullscreen": ("退出全屏", "Exit full screen"),
+        "measure": ("测量距离", "Measure distance"),
+        "other": ("其他", "Other"),
+        "features": ("个要素", "features"),
+    }
+)
+"""Interface text of a map, ``(zh, en)``."""
+
+
+@dataclass(frozen=True)
+class TileSource:
+    """An XYZ tile layer under the map (optional; the map works without one).
+
+    Parameters
+    ----------
+    url : str
+        Leaflet URL template with ``{z}``, ``{x}``, ``{y}`` (and ``{s}`` with ``subdomains``).
+    attribution : str
+        Required credit text, shown as plain text (escaped).
+    subdomains : tuple of str
+        Values of ``{s}``.
+    max_zoom : int
+        Highest zoom level the source serves.
+    overlays : tuple of str
+        Further URL templates drawn on top (e.g. Tianditu's annotation layer).
+    """
+
+    url: str
+    attribution: str
+    subdomains: tuple[str, ...] = ()
+    max_zoom: int = 18
+    overlays: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.attribution.strip():
+            raise MapOptionError(
+                f"custom tiles {self.url!r} need an attribution; pass --attribution TEXT "
+                "(the tile provider's required credit)"
+            )
+        if not all(part in self.url for part in ("{z}", "{x}", "{y}")):
+            raise MapOptionError(
+                f"tile URL {self.url!r} lacks {{z}}, {{x}} or {{y}}; pass an XYZ template such "
+                "as https://tiles.example.org/{z}/{x}/{y}.png"
+            )
+        if not self.url.startswith(("https://", "http://")):
+            raise MapOptionError(f"tile URL {self.url!r} must start with https:// or http://")
+
+
+_TIANDITU = (
+    "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}"
+    "&TILECOL={{x}}&tk={key}"
+)
+
+
+def tianditu(key: str) -> TileSource:
+    """Return 天地图 imagery with labels (Web Mercator, CGCS2000-aligned: no GCJ-02 offset).
+
+    Parameters
+    ----------
+    key : str
+        The user's Tianditu browser key (申请: console.tianditu.gov.cn). Keys may be bound to
+        a domain and then fail from ``file://``; the map still works without tiles.
+    """
+    if not key.strip():
+        raise MapOptionError("the Tianditu basemap needs a key; pass --tianditu-key KEY")
+    return TileSource(
+        url=_TIANDITU.format(layer="img", key=key),
+        attribution="天地图 © 国家地理信息公共服务平台",
+        subdomains=tuple(str(i) for i in range(8)),
+        overlays=(_TIANDITU.format(layer="cia", key=key),),
+    )

@@ -1,0 +1,176 @@
+"""Field maps in a real headless Chromium: offline, safe against hostile text, usable on phones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pytest
+import shapely
+from browser import browser, canvas_ink, click_latlng, open_map, playwright_api  # noqa: F401
+
+from gis.io.text import write_text
+from gis.maps import build_map
+
+X0, Y0 = 500_000.0, 4_850_000.0
+EVIL = (
+    "<img src=x onerror=window.__pwned=1>",
+    "</script><script>window.__pwned=1</script>",
+    "${alert(1)}",
+    "`${window.__pwned=1}`",
+    "C:\\temp\\x",
+)
+
+
+def field_layers() -> dict[str, gpd.GeoDataFrame]:
+    squares = [shapely.box(X0 + i * 300, Y0, X0 + i * 300 + 200, Y0 + 200) for i in range(4)]
+    patches = gpd.GeoDataFrame(
+        {
+            "patch_id": ["P1", "P2", "P3", "P4"],
+            "legality": ["suspected_illegal", "permitted", "needs_field_check", "no_change"],
+            "reasons": [
+                "NDVI 下降 0.41；无有效审批 → 疑似违法采伐",
+                "有审批",
+                "证据不足",
+                "无变化",
+            ],
+        },
+        geometry=squares,
+        crs="EPSG:4551",
+    )
+    subs = gpd.GeoDataFrame(
+        {"subcompartment_id": ["S1", "S2"]},
+        geometry=[
+            shapely.box(X0 - 100, Y0 - 100, X0 + 600, Y0 + 400),
+            shapely.box(X0 + 600, Y0 - 100, X0 + 1300, Y0 + 400),
+        ],
+        crs="EPSG:4551",
+    )
+    pts = gpd.GeoDataFrame(
+        {"point_id": [f"D{i}" for i in range(30)], "status": ["unverified"] * 30},
+        geometry=[shapely.Point(X0 + 20 * i, Y0 + 600) for i in range(30)],
+        crs="EPSG:4551",
+    )
+    return {"subcompartments": subs, "patches_checked": patches, "discolored_points": pts}
+
+
+def lonlat_of(frame: gpd.GeoDataFrame, row: int) -> tuple[float, float]:
+    point = frame.geometry.iloc[[row]].representative_point().to_crs(4326).iloc[0]
+    return point.y, point.x
+
+
+@pytest.fixture(scope="module")
+def field_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("maps") / "field.html"
+    write_text(path, build_map(field_layers(), title="长春市 督查图斑"))
+    return path
+
+
+def popup_text(page: Any) -> str:
+    page.wait_for_selector(".leaflet-popup-content", timeout=5_000)
+    return str(page.inner_text(".leaflet-popup-content"))
+
+
+def test_map_opens_offline_and_draws_every_layer(browser: Any, field_map: Path) -> None:  # noqa: F811
+    context, page, log = open_map(browser, field_map)
+    try:
+        assert log.foreign_requests() == []
+        assert log.errors == []
+        assert page.evaluate("() => window.__groups.length") == 3
+        assert page.evaluate("() => window.__groups.every(g => window.__map.hasLayer(g))")
+        assert canvas_ink(page) > 10_000
+        assert page.locator(".marker-cluster").count() >= 1
+        assert page.locator(".ly-legend").inner_text().count("疑似违法") == 1
+        lat, lon = lonlat_of(field_layers()["patches_checked"], 0)
+        click_latlng(page, lat, lon)
+        text = popup_text(page)
+        assert "P1" in text and "疑似违法采伐" in text and "导航到此处" in text
+        href = page.get_attribute(".leaflet-popup-content a.ly-nav", "href")
+        assert href is not None and href.startswith(f"geo:{lat:.6f},{lon:.6f}")
+    finally:
+        context.close()
+
+
+def test_search_by_point_id_opens_its_popup(browser: Any, field_map: Path) -> None:  # noqa: F811
+    context, page, _ = open_map(browser, field_map)
+    try:
+        page.fill(".ly-search-input", "D17")
+        page.press(".ly-search-input", "Enter")
+        assert "D17" in popup_text(page)
+        page.fill(".ly-search-input", "nope")
+        page.press(".ly-search-input", "Enter")
+        assert page.inner_text(".ly-search-status") == "未找到"
+    finally:
+        context.close()
+
+
+def evil_layers() -> dict[str, gpd.GeoDataFrame]:
+    frame = field_layers()["patches_checked"].copy()
+    for evil in EVIL:
+        frame[evil] = evil
+    frame["patch_id"] = [EVIL[0], EVIL[1], EVIL[2], EVIL[4]]
+    frame["legality"] = EVIL[3]
+    return {EVIL[1] + EVIL[0]: frame, "discolored_points": field_layers()["discolored_points"]}
+
+
+@pytest.mark.parametrize("bypass_csp", [False, True], ids=["with-csp", "escaping-alone"])
+def test_hostile_text_shows_literally_and_never_runs(
+    browser: Any,  # noqa: F811
+    tmp_path: Path,
+    bypass_csp: bool,
+) -> None:
+    path = tmp_path / "evil.html"
+    layers = evil_layers()
+    write_text(path, build_map(layers, title=EVIL[0] + EVIL[3]))
+    context, page, log = open_map(browser, path, bypass_csp=bypass_csp)
+    try:
+        frame = next(iter(layers.values()))
+        for row in (0, 1, 2, 3):
+            lat, lon = lonlat_of(frame, row)
+            click_latlng(page, lat, lon)
+            text = popup_text(page)
+            assert frame["patch_id"].iloc[row] in text
+            for evil in EVIL:
+                assert evil in text  # as field name and as value
+        names = page.text_content(".leaflet-control-layers-overlays")
+        assert names is not None and EVIL[1] + EVIL[0] in names
+        assert EVIL[0] in page.inner_text(".ly-title")
+        page.fill(".ly-search-input", EVIL[1])
+        page.press(".ly-search-input", "Enter")
+        assert EVIL[1] in popup_text(page)
+        assert page.evaluate("() => window.__pwned") is None
+        assert log.dialogs == [] and log.errors == []
+        assert page.locator("img[src='x']").count() == 0
+        assert log.foreign_requests() == []
+        assert canvas_ink(page) > 1_000
+    finally:
+        context.close()
+
+
+def test_locate_on_a_phone_centres_on_the_gps_fix(
+    browser: Any,  # noqa: F811
+    playwright_api: Any,  # noqa: F811
+    field_map: Path,
+) -> None:
+    fix = {"latitude": 43.8123, "longitude": 125.4321, "accuracy": 8}
+    device = dict(playwright_api.devices["Pixel 7"])
+    device.pop("default_browser_type", None)
+    context, page, log = open_map(
+        browser, field_map, geolocation=fix, permissions=["geolocation"], **device
+    )
+    try:
+        assert page.evaluate("() => window.innerWidth") < 500
+        page.tap(".leaflet-control-locate a")
+        page.wait_for_function(
+            """([lat, lon]) => {
+                const c = window.__map.getCenter();
+                return Math.abs(c.lat - lat) < 1e-4 && Math.abs(c.lng - lon) < 1e-4;
+            }""",
+            arg=[fix["latitude"], fix["longitude"]],
+            timeout=10_000,
+        )
+        assert page.evaluate("() => window.__map.getZoom()") >= 15
+        assert log.foreign_requests() == [] and log.errors == []
+    finally:
+        context.close()
