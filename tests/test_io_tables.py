@@ -167,6 +167,18 @@ def test_lonlat_of_a_u_shaped_polygon_lies_inside_it():
     assert frame.geometry[0].contains(point[0])
 
 
+def test_lonlat_of_missing_geometry_is_empty(tmp_path):
+    frame = gpd.GeoDataFrame(
+        {"id": ["a", "b", "c"]},
+        geometry=[shapely.Point(X0, Y0), None, shapely.Polygon()],
+        crs=WORKING_CRS,
+    )
+    ll = lonlat_columns(frame)
+    assert ll["lon"].notna().tolist() == [True, False, False]
+    back = pd.read_csv(write_table(frame, tmp_path / "a.csv", lonlat=True), encoding="utf-8-sig")
+    assert back["lat"].isna().tolist() == [False, True, True]
+
+
 def test_lonlat_needs_a_crs(results):
     with pytest.raises(CRSError, match="no coordinate reference system"):
         lonlat_columns(results.set_crs(None, allow_override=True))

@@ -87,9 +87,13 @@ def lonlat_columns(frame: Any) -> pd.DataFrame:
     [[126.0006, 43.786]]
     """
     crs = require_crs(frame.crs, "the frame (lon/lat columns need its CRS)")
-    points = _label_points(np.asarray(frame.geometry.values))
-    to_ll = Transformer.from_crs(crs, CGCS2000, always_xy=True)
-    lon, lat = to_ll.transform(shapely.get_x(points), shapely.get_y(points))
+    geoms = np.asarray(frame.geometry.values)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    lon, lat = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
+    if present.any():
+        points = _label_points(geoms[present])
+        to_ll = Transformer.from_crs(crs, CGCS2000, always_xy=True)
+        lon[present], lat[present] = to_ll.transform(shapely.get_x(points), shapely.get_y(points))
     out = pd.DataFrame({"lon": lon, "lat": lat}, index=frame.index)
     return out.round(LONLAT_DECIMALS)
 
