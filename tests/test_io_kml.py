@@ -140,6 +140,12 @@ def test_folders_by_district(checked, tmp_path):
     }
 
 
+def test_ungrouped_folder_name_in_english(checked, tmp_path):
+    root = _doc(_write(checked, tmp_path / "a.kml", ungrouped="Ungrouped"))
+    names = [f.findtext("k:name", namespaces=NS) for f in root.iter(f"{{{NS['k']}}}Folder")]
+    assert names == ["Ungrouped", "净月区", "南关区"]  # sorted by code point
+
+
 def test_geometries_are_lon_lat(checked, tmp_path):
     marks = _placemarks(_doc(_write(checked, tmp_path / "a.kml")))
     poly = marks["220112-001"].find("k:Polygon", NS)

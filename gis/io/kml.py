@@ -221,6 +221,7 @@ def build_kml(
     style_field: str | None = None,
     styles: Mapping[Any, str] | None = None,
     folder_field: str | None = None,
+    ungrouped: str = NO_FOLDER,
     document_name: str = "Linyuan",
     extended_data: bool = True,
 ) -> bytes:
@@ -258,15 +259,16 @@ def build_kml(
         opts["style_ids"] = {_text(v): sid for v, (sid, _) in ids.items()}
         head += [_style("default", DEFAULT_COLOR)] + [_style(i, c) for i, c in ids.values()]
     marks = [_placemark(t, g, opts) for t, g in zip(rows, frame.geometry.values, strict=True)]
-    body = _in_folders(marks, attrs[folder_field] if folder_field is not None else None)
+    keys = attrs[folder_field] if folder_field is not None else None
+    body = _in_folders(marks, keys, ungrouped=ungrouped)
     return "\n".join([*head, *body, "</Document>", "</kml>", ""]).encode("utf-8")
 
 
-def _in_folders(marks: list[str], keys: pd.Series | None) -> list[str]:
+def _in_folders(marks: list[str], keys: pd.Series | None, *, ungrouped: str) -> list[str]:
     """Return the placemarks, grouped into one ``<Folder>`` per key (sorted) when given."""
     if keys is None:
         return marks
-    texts = [_text(k) or NO_FOLDER for k in keys]
+    texts = [_text(k) or ungrouped for k in keys]
     groups: dict[str, list[str]] = {key: [] for key in sorted(set(texts))}
     for key, mark in zip(texts, marks, strict=True):
         groups[key].append(mark)
@@ -285,6 +287,7 @@ def write_kml(
     style_field: str | None = None,
     styles: Mapping[Any, str] | None = None,
     folder_field: str | None = None,
+    ungrouped: str = NO_FOLDER,
     document_name: str | None = None,
     extended_data: bool = True,
     overwrite: bool = False,
@@ -309,6 +312,8 @@ def write_kml(
         palette in sorted value order.
     folder_field : str, optional
         Column whose values group placemarks into folders (e.g. ``district``).
+    ungrouped : str
+        Folder name for features whose ``folder_field`` is empty (``"Ungrouped"`` in English).
     document_name : str, optional
         Name of the document (default: the file stem).
     extended_data : bool
@@ -349,6 +354,7 @@ def write_kml(
         style_field=style_field,
         styles=styles,
         folder_field=folder_field,
+        ungrouped=ungrouped,
         document_name=document_name or target.stem,
         extended_data=extended_data,
     )
