@@ -191,6 +191,13 @@ def test_working_crs_none_keeps_and_auto_picks_the_zone(tmp_path, stands):
     log = Findings()
     read_layer(_write("gpkg", stands, tmp_path), findings=log)
     assert not log.of("reprojected")  # already in the working CRS: nothing to say
+    log = Findings()
+    read_layer(tmp_path / "w.gpkg", findings=log)  # 122°E into CM 126°E: distorted
+    (warning,) = log.of("outside_working_zone")
+    assert "w.gpkg" in warning.message and "working_crs='auto'" in warning.message
+    log = Findings()
+    read_layer(path, findings=log)  # Changchun into CM 126°E: fine
+    assert not log.of("outside_working_zone")
 
 
 # --- CRS: declared, filled, guessed, contradicted --------------------------------------------

@@ -27,11 +27,15 @@ from gis.crs import (
     check_declared_crs,
     gk3_cm_epsg,
     guess_crs_from_bounds,
+    tm_central_meridian,
     to_crs,
 )
 from gis.errors import CRSError
 from gis.findings import Findings
 from gis.gcj02 import gcj02_to_wgs84, geometries_gcj02_to_wgs84
+
+ZONE_HALF_WIDTH_DEG = 1.5 + 0.25
+"""A 3° zone spans CM ± 1.5°; a quarter degree of slack for layers on a zone edge."""
 
 GCJ02 = "gcj02"
 """Pass ``crs=GCJ02`` for AMap/Gaode/DataV lon/lat sources; they are converted on read."""
@@ -187,6 +191,29 @@ def resolve_crs(
     return _guess(frame, label, log)
 
 
+def _centre_lon(frame: gpd.GeoDataFrame) -> float:
+    x0, y0, x1, y1 = _bounds(frame)
+    to_lonlat = Transformer.from_crs(frame.crs, CGCS2000, always_xy=True)
+    lon, _ = to_lonlat.transform((x0 + x1) / 2, (y0 + y1) / 2)
+    return float(lon)
+
+
+def _check_zone(frame: gpd.GeoDataFrame, target: CRS, label: str, log: Findings) -> None:
+    """Warn when the layer lies outside the working CRS's 3° zone (distorted lengths/areas)."""
+    cm = tm_central_meridian(target)
+    if cm is None or not _has_coordinates(frame):
+        return
+    lon = _centre_lon(frame)
+    if abs(lon - cm) > ZONE_HALF_WIDTH_DEG:
+        log.add(
+            "outside_working_zone",
+            f"{label}: the layer's centre ({lon:.2f}°E) is {abs(lon - cm):.1f}° from the working "
+            f"CRS's central meridian ({cm:g}°E); lengths and areas there are distorted — pass "
+            "working_crs='auto' (--working-crs auto) or measure per feature / geodesically",
+            source=label,
+        )
+
+
 def to_working_crs(
     frame: gpd.GeoDataFrame,
     working_crs: Any = WORKING_CRS,
@@ -195,6 +222,9 @@ def to_working_crs(
     findings: Findings | None = None,
 ) -> gpd.GeoDataFrame:
     """Transform the frame to the working CRS, with an info finding when it changes.
+
+    A layer whose centre lies outside the working CRS's 3° Gauss-Krüger zone also gets an
+    ``outside_working_zone`` warning.
 
     Parameters
     ----------
@@ -205,19 +235,17 @@ def to_working_crs(
     if working_crs is None:
         return frame
     label = source or "the layer"
+    log = findings if findings is not None else Findings()
     if isinstance(working_crs, str) and working_crs.lower() == "auto":
         if frame.crs is None or not _has_coordinates(frame):
             return frame
-        x0, y0, x1, y1 = _bounds(frame)
-        to_lonlat = Transformer.from_crs(frame.crs, CGCS2000, always_xy=True)
-        lon, _ = to_lonlat.transform((x0 + x1) / 2, (y0 + y1) / 2)
-        working_crs = gk3_cm_epsg(lon)
+        working_crs = gk3_cm_epsg(_centre_lon(frame))
     target = to_crs(working_crs)
     if frame.crs is None:
         return frame.set_crs(target)  # only reached for a layer without coordinates
     if same_crs(frame.crs, target):
         return frame
-    log = findings if findings is not None else Findings()
+    _check_zone(frame, target, label, log)
     log.add(
         "reprojected",
         f"{label}: transformed from {_crs_name(frame.crs)} to the working CRS {_crs_name(target)}",
