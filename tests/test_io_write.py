@@ -23,7 +23,7 @@ from gis.io import (
     write_shapefile,
     write_table,
 )
-from gis.io.vector_write import shapefile_field_names
+from gis.io.shapefile_write import shapefile_field_names
 
 X0, Y0 = 500_000.0, 4_850_000.0
 

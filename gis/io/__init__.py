@@ -8,15 +8,11 @@ every output atomically (temporary file, then rename).
 from gis.io._atomic import atomic_path, check_overwrite
 from gis.io.kml import write_kml
 from gis.io.rasters import open_raster, write_geotiff
+from gis.io.shapefile_write import shapefile_field_map, write_shapefile
 from gis.io.tables import lonlat_columns, to_table, write_table
 from gis.io.text import write_text
 from gis.io.vector_read import GCJ02, list_layers, read_layer, read_table
-from gis.io.vector_write import (
-    shapefile_field_map,
-    write_layer,
-    write_layers,
-    write_shapefile,
-)
+from gis.io.vector_write import write_layer, write_layers
 
 __all__ = [
     "GCJ02",
