@@ -81,3 +81,12 @@ def write_geotiff(
         dst.write(data)
         for i, name in enumerate(band_names or (), start=1):
             dst.set_band_description(i, name)
+
+
+def raster_env(*, cachemax_mb: int = 64) -> Any:
+    """Return a ``rasterio.Env`` with GDAL's block cache capped at ``cachemax_mb`` megabytes.
+
+    Windowed readers use it so that memory stays bounded whatever the raster's size (GDAL's
+    default cache is 5 % of RAM).
+    """
+    return rasterio.Env(GDAL_CACHEMAX=int(cachemax_mb), GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR")
