@@ -378,7 +378,7 @@ def test_shapefile_without_a_sidecar(tmp_path, stands, missing, what):
     assert f"stands{missing} is missing" in message and "copy every part" in message
 
 
-@pytest.mark.parametrize("keep", [60, -50])
+@pytest.mark.parametrize("keep", [0, 60, -50])
 def test_truncated_shapefile(tmp_path, stands, keep):
     path = _write("shp", stands, tmp_path)
     data = path.read_bytes()
@@ -388,12 +388,34 @@ def test_truncated_shapefile(tmp_path, stands, keep):
     assert "stands.shp is truncated" in str(err.value) and "copy the .shp again" in str(err.value)
 
 
-def test_corrupt_geopackage(tmp_path):
-    path = tmp_path / "broken.gpkg"
-    path.write_bytes(b"SQLite format 3\x00" + b"\x00" * 50)
-    with pytest.raises(DataSourceError) as err:
+def test_not_a_shapefile_and_trailing_bytes(tmp_path, stands):
+    path = _write("shp", stands, tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data + b"\x00" * 8)  # some writers pad the end: still readable
+    assert len(read_layer(path)) == 3
+    path.write_bytes(b"<html>" + data[6:])  # a download error page saved as .shp
+    with pytest.raises(DataSourceError, match=r"stands\.shp is truncated or corrupt"):
         read_layer(path)
-    assert "broken.gpkg cannot be read" in str(err.value) and "QGIS" in str(err.value)
+
+
+def test_wrong_explicit_encoding_on_a_text_format(tmp_path):
+    path = tmp_path / "gbk.geojson"
+    path.write_bytes(
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":'
+        '{"name":"吉林"},"geometry":{"type":"Point","coordinates":[125.3,43.9]}}]}'.encode("gbk")
+    )
+    with pytest.raises(DataSourceError, match=r"gbk\.geojson cannot be read.*pass encoding="):
+        read_layer(path, encoding="utf-8")
+    assert read_layer(path, encoding="gbk")["name"].tolist() == ["吉林"]
+
+
+@pytest.mark.parametrize("engine", ["pyogrio", "fiona"])
+def test_corrupt_file(tmp_path, engine):
+    path = tmp_path / "broken.fgb"
+    path.write_bytes(b"fgb\x03fgb\x00" + b"\x00" * 50)
+    with pytest.raises(DataSourceError) as err:
+        read_layer(path, engine=engine)
+    assert "broken.fgb cannot be read" in str(err.value) and "QGIS" in str(err.value)
     assert err.value.__cause__ is not None  # chained from the GDAL error
 
 

@@ -111,6 +111,10 @@ _GDAL_ERRORS: tuple[type[BaseException], ...] = (
     pyogrio.errors.GeometryError,
     pyogrio.errors.FieldError,
     pyogrio.errors.CRSError,
+    ValueError,
+    IndexError,
+    RuntimeError,
+    OSError,
 )
 
 
@@ -160,20 +164,28 @@ def _existing(source: str | os.PathLike[str]) -> Path:
 
 @contextlib.contextmanager
 def _gdal_errors(label: str) -> Iterator[None]:
-    """Re-raise pyogrio/fiona/GDAL errors once, as ours, naming the source."""
+    """Re-raise what a GDAL read raises, once, as our error naming the source.
+
+    Wraps only the library call itself: pyogrio/fiona report corrupt or unreadable files
+    not only with their own error classes but also with ValueError (fiona "Null layer"),
+    IndexError (pyogrio on a dataset without layers), RuntimeError and OSError.
+    """
     try:
         yield
     except GisError:
         raise
-    except _GDAL_ERRORS as exc:
-        raise DataSourceError(
-            f"{label} cannot be read: {exc}; check that the file is complete and in a format "
-            "GDAL reads (open it in QGIS to see)"
-        ) from exc
     except Exception as exc:
-        if type(exc).__module__.startswith("fiona"):
-            raise DataSourceError(f"{label} cannot be read with fiona: {exc}") from exc
-        raise
+        known = isinstance(exc, _GDAL_ERRORS) or type(exc).__module__.startswith("fiona")
+        if not known:
+            raise
+        fix = (
+            "pass encoding= (--encoding) with the text's real code page"
+            if isinstance(exc, UnicodeError)
+            else "check that the file is complete and in a format GDAL reads (open it in QGIS)"
+        )
+        raise DataSourceError(
+            f"{label} cannot be read ({type(exc).__name__}: {exc}); {fix}"
+        ) from exc
 
 
 def list_layers(source: str | os.PathLike[str]) -> list[str]:
@@ -228,11 +240,16 @@ def _check_shapefile(path: Path, label: str) -> None:
     with path.open("rb") as fh:
         header = fh.read(100)
     size = path.stat().st_size
-    declared = struct.unpack(">i", header[24:28])[0] * 2 if len(header) >= 28 else -1
-    if len(header) < 100 or declared != size:
+    if len(header) < 100 or header[:4] != b"\x00\x00\x27\x0a":  # file code 9994
         raise DataSourceError(
-            f"{label} is truncated or corrupt: the header says {declared} bytes but the file "
-            f"has {size}; copy the .shp again from its source"
+            f"{label} is truncated or corrupt: it has no valid 100-byte Shapefile header "
+            f"({size} bytes); copy the .shp again from its source"
+        )
+    declared = struct.unpack(">i", header[24:28])[0] * 2
+    if size < declared:  # trailing bytes beyond the declared length are harmless
+        raise DataSourceError(
+            f"{label} is truncated: the header says {declared} bytes but the file has {size}; "
+            "copy the .shp again from its source"
         )
 
 
