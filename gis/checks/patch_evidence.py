@@ -30,6 +30,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import NDArray
 
 from gis.crs import assert_same_crs
 from gis.findings import Findings
@@ -51,39 +52,69 @@ def patch_areas(patches: gpd.GeoDataFrame) -> pd.DataFrame:
     )
 
 
+def _scale(patches: gpd.GeoDataFrame) -> NDArray[np.float64]:
+    """Ellipsoidal m² per planar m² at each patch (see :mod:`gis.units`)."""
+    planar = shapely.area(np.asarray(patches.geometry.values))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.where(planar > 0, area_m2(patches.geometry) / planar, 1.0))
+
+
 def overlay_pieces(patches: gpd.GeoDataFrame, layer: gpd.GeoDataFrame) -> pd.DataFrame:
     """Return the intersecting pairs of patches and layer features with their overlap.
+
+    A patch wholly covered by a feature is its own piece (no intersection is computed, which
+    makes large zones such as districts cheap).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``patch`` (position in ``patches``), ``feature`` (position in ``layer``),
-        ``piece`` (the intersection geometry) and ``overlap_m2`` (its area); pairs that only
-        touch are dropped.
+        ``piece`` (the intersection geometry) and ``overlap_m2`` (its area, m² on the
+        ellipsoid with the scale factor of the patch); pairs that only touch are dropped.
     """
     assert_same_crs(patches, layer, names=("patches", "layer"))
     pg = np.asarray(patches.geometry.values)
     lg = np.asarray(layer.geometry.values)
     patch, feature = layer.sindex.query(pg, predicate="intersects")
-    pieces = shapely.intersection(pg[patch], lg[feature])
-    out = pd.DataFrame({"patch": patch, "feature": feature, "piece": pieces})
-    if out.empty:
-        return out.assign(overlap_m2=pd.Series(dtype="f8"))
-    series = gpd.GeoSeries(out["piece"].to_numpy(), crs=patches.crs)
-    out["overlap_m2"] = area_m2(series)
+    shapely.prepare(lg)
+    covered = shapely.covers(lg[feature], pg[patch])
+    pieces = pg[patch].copy()
+    rest = ~covered
+    pieces[rest] = shapely.intersection(pg[patch[rest]], lg[feature[rest]])
+    scale = _scale(patches)
+    overlap = shapely.area(pieces) * scale[patch] if len(patch) else np.zeros(0)
+    out = pd.DataFrame({"patch": patch, "feature": feature, "piece": pieces, "overlap_m2": overlap})
     return out[out["overlap_m2"] > 0].reset_index(drop=True)
 
 
-def _union_m2(pieces: pd.DataFrame, crs: Any) -> pd.Series:
-    """Area of the union of the pieces of each patch (single pieces are not re-unioned)."""
-    counts = pieces.groupby("patch")["piece"].transform("size")
-    single = pieces.loc[counts == 1].set_index("patch")["overlap_m2"]
-    multi = pieces.loc[counts > 1]
+def clashing_features(layer: gpd.GeoDataFrame, features: NDArray[Any]) -> set[int]:
+    """Return which of ``features`` (positions) overlap another feature with area."""
+    feats = np.unique(features)
+    lg = np.asarray(layer.geometry.values)[feats]
+    a, b = shapely.STRtree(lg).query(lg, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    keep = shapely.relate_pattern(lg[a], lg[b], "2********")
+    return {int(f) for f in feats[a[keep]]} | {int(f) for f in feats[b[keep]]}
+
+
+def _union_m2(pieces: pd.DataFrame, clash: set[int], scale: NDArray[Any]) -> pd.Series:
+    """Area of the union of the pieces of each patch.
+
+    Pieces are summed unless two features of one patch overlap each other (``clash``: two
+    permits over one clearing); only those patches are unioned.
+    """
+    summed = pieces.groupby("patch")["overlap_m2"].sum()
+    if not clash:
+        return summed
+    has_clash = pieces["feature"].isin(clash).groupby(pieces["patch"]).transform("sum") > 1
+    multi = pieces.loc[has_clash]
     if multi.empty:
-        return single
+        return summed
     unions = multi.groupby("patch")["piece"].agg(lambda g: shapely.union_all(g.to_numpy()))
-    areas = pd.Series(area_m2(gpd.GeoSeries(unions.to_numpy(), crs=crs)), index=unions.index)
-    return pd.concat([single, areas])
+    idx = unions.index.to_numpy()
+    summed.loc[idx] = shapely.area(unions.to_numpy()) * scale[idx]
+    return summed
 
 
 def covered_share(
@@ -92,6 +123,8 @@ def covered_share(
     *,
     pieces: pd.DataFrame | None = None,
     where: Callable[[pd.DataFrame], pd.Series] | None = None,
+    scale: NDArray[Any] | None = None,
+    clash: set[int] | None = None,
 ) -> pd.Series:
     """Return the share (0-1) of each patch covered by the union of ``layer``'s features.
 
@@ -103,16 +136,21 @@ def covered_share(
         :func:`overlay_pieces` of the two, when already computed.
     where : callable, optional
         Takes ``layer`` and returns a boolean mask of the features that count.
+    scale, clash : optional
+        Cached :func:`_scale` of the patches and :func:`clashing_features` of the layer.
     """
     pieces = overlay_pieces(patches, layer) if pieces is None else pieces
+    scale = _scale(patches) if scale is None else scale
     if where is not None and not pieces.empty:
         keep = np.asarray(where(layer), dtype=bool)
         pieces = pieces[keep[pieces["feature"].to_numpy()]]
     covered = np.zeros(len(patches))
     if not pieces.empty:
-        union = _union_m2(pieces, patches.crs)
+        if clash is None:
+            clash = clashing_features(layer, pieces["feature"].to_numpy())
+        union = _union_m2(pieces, clash, scale)
         covered[union.index.to_numpy()] = union.to_numpy()
-    total = area_m2(patches.geometry)
+    total = shapely.area(np.asarray(patches.geometry.values)) * scale
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.clip(np.where(total > 0, covered / total, np.nan), 0.0, 1.0)
     return pd.Series(share, index=patches.index)
@@ -124,15 +162,18 @@ def largest_overlap(
     field: str,
     *,
     rank: pd.Series | None = None,
+    pieces: pd.DataFrame | None = None,
 ) -> pd.Series:
     """Return, per patch, ``field`` of the layer feature overlapping it most.
 
     Ties (a patch wholly inside nested zones) go to the feature with the highest ``rank``.
-    Patches overlapping nothing get ``None``.
+    Patches overlapping nothing get ``None``. ``pieces`` as in :func:`covered_share`.
     """
     out = pd.Series(None, index=patches.index, dtype=object)
-    pieces = overlay_pieces(patches, layer)
-    if pieces.empty or field not in layer:
+    if field not in layer:
+        return out
+    pieces = overlay_pieces(patches, layer) if pieces is None else pieces.copy()
+    if pieces.empty:
         return out
     pieces["value"] = layer[field].to_numpy()[pieces["feature"].to_numpy()]
     pieces["rank"] = 0 if rank is None else rank.to_numpy()[pieces["feature"].to_numpy()]
@@ -144,13 +185,17 @@ def largest_overlap(
 
 
 def land_evidence(
-    patches: gpd.GeoDataFrame, subcompartments: gpd.GeoDataFrame | None
+    patches: gpd.GeoDataFrame,
+    subcompartments: gpd.GeoDataFrame | None,
+    *,
+    pieces: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Return ``forest_share``, ``gyl_share`` and the dominant ``land_class`` per patch.
 
     ``forest_share`` counts subcompartments whose 地类 is forest land
     (:func:`gis.layers.is_forest_land`); ``gyl_share`` those with a 公益林 level (national or
     local; 商品林 does not count). Without subcompartments every column is missing.
+    ``pieces``: :func:`overlay_pieces` of the two, when already computed.
     """
     cols = ("forest_share", "gyl_share", "land_class")
     if subcompartments is None:
@@ -158,18 +203,23 @@ def land_evidence(
     from gis.layers import is_forest_land
 
     sub = subcompartments
-    pieces = overlay_pieces(patches, sub)
+    pieces = overlay_pieces(patches, sub) if pieces is None else pieces
     out = pd.DataFrame(index=patches.index)
+    scale, clash = _scale(patches), clashing_features(sub, pieces["feature"].to_numpy())
     if "land_class" in sub:
         forest = sub["land_class"].map(lambda v: bool(is_forest_land(v)) if pd.notna(v) else False)
-        out["forest_share"] = covered_share(patches, sub, pieces=pieces, where=lambda _: forest)
-        out["land_class"] = largest_overlap(patches, sub, "land_class")
+        out["forest_share"] = covered_share(
+            patches, sub, pieces=pieces, where=lambda _: forest, scale=scale, clash=clash
+        )
+        out["land_class"] = largest_overlap(patches, sub, "land_class", pieces=pieces)
     else:
         out["forest_share"], out["land_class"] = np.nan, None
     if "gyl_level" in sub:
         level = sub["gyl_level"].fillna("").astype(str).str.strip()
         gyl = ~level.isin(NON_GYL)
-        out["gyl_share"] = covered_share(patches, sub, pieces=pieces, where=lambda _: gyl)
+        out["gyl_share"] = covered_share(
+            patches, sub, pieces=pieces, where=lambda _: gyl, scale=scale, clash=clash
+        )
     else:
         out["gyl_share"] = np.nan
     return out[list(cols)]
@@ -181,6 +231,7 @@ def admin_evidence(
     districts: gpd.GeoDataFrame | None = None,
     forest_chiefs: gpd.GeoDataFrame | None = None,
     subcompartments: gpd.GeoDataFrame | None = None,
+    sub_pieces: pd.DataFrame | None = None,
     findings: Findings | None = None,
 ) -> pd.DataFrame:
     """Return ``district``, ``township`` and ``forest_chief`` per patch (largest overlap).
@@ -188,7 +239,8 @@ def admin_evidence(
     The township comes from township-level features of ``districts`` (``level ==
     "township"``), else from the subcompartments' 乡 field, else from the patch's own
     ``township`` attribute (with a finding); the forest chief from the zone overlapping most,
-    the most local chief on a tie.
+    the most local chief on a tie. ``sub_pieces``: :func:`overlay_pieces` of the patches and
+    subcompartments, when already computed.
     """
     log = findings if findings is not None else Findings()
     out = pd.DataFrame(index=patches.index)
@@ -203,7 +255,8 @@ def admin_evidence(
             out["township"] = largest_overlap(patches, districts[town], "district")
     if out["township"].isna().all() and subcompartments is not None:
         if "township" in subcompartments:
-            out["township"] = largest_overlap(patches, subcompartments, "township")
+            pieces = sub_pieces
+            out["township"] = largest_overlap(patches, subcompartments, "township", pieces=pieces)
     if out["township"].isna().all() and "township" in patches:
         out["township"] = patches["township"].astype(object)
         log.add(
@@ -310,7 +363,8 @@ def permit_evidence(
         )
     pieces["valid"] = _permit_validity(pieces, permits, before, after)
     _fill_permit_ids(out, pieces, permits)
-    out["permit_share"] = covered_share(patches, permits, pieces=pieces)
+    scale, clash = _scale(patches), clashing_features(permits, pieces["feature"].to_numpy())
+    out["permit_share"] = covered_share(patches, permits, pieces=pieces, scale=scale, clash=clash)
     valid_pieces = pieces[pieces["valid"].fillna(False).to_numpy(dtype=bool)]
     for col, kind in (
         ("valid_permit_share", None),
@@ -318,7 +372,9 @@ def permit_evidence(
         ("valid_landuse_permit_share", LAND_USE_PERMIT),
     ):
         mask = None if kind is None else (lambda layer, k=kind: _permit_kind_mask(layer, k))
-        out[col] = covered_share(patches, permits, pieces=valid_pieces, where=mask)
+        out[col] = covered_share(
+            patches, permits, pieces=valid_pieces, where=mask, scale=scale, clash=clash
+        )
     verdict = pieces.groupby("patch")["valid"].agg(_any_valid)
     out.loc[out.index[verdict.index.to_numpy()], "permit_valid"] = verdict.to_numpy()
     unknown = out["permit_valid"].isna() & (out["permit_count"] > 0)

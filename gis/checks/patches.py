@@ -367,9 +367,10 @@ def vector_evidence(
     }
     given = {k: v for k, v in layers.items() if v is not None}
     assert_same_crs(patches, *given.values(), names=("patches", *given))
+    sub_pieces = None if subcompartments is None else ev.overlay_pieces(patches, subcompartments)
     parts = [
         ev.patch_areas(patches),
-        ev.land_evidence(patches, subcompartments),
+        ev.land_evidence(patches, subcompartments, pieces=sub_pieces),
         pd.DataFrame(
             {
                 "protected_share": np.nan
@@ -383,6 +384,7 @@ def vector_evidence(
             districts=districts,
             forest_chiefs=forest_chiefs,
             subcompartments=subcompartments,
+            sub_pieces=sub_pieces,
             findings=findings,
         ),
         ev.permit_evidence(patches, permits, image_dates=image_dates, findings=findings),
