@@ -1,0 +1,130 @@
+"""Tests of ``linyuan check patches``: outputs, exit codes, JSON, atomicity."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import openpyxl
+import pyogrio
+import pytest
+import yaml
+from click.testing import CliRunner
+from test_patches import build_scene
+
+from gis.checks.patches import DEFAULT_RULES
+
+pytest.importorskip("gis.zonal")
+pytest.importorskip("gis.cli.check")
+from gis.cli.main import cli
+
+
+@pytest.fixture
+def scene(tmp_path):
+    return build_scene(tmp_path)
+
+
+def _args(scene, out, *extra):
+    return [
+        "check",
+        "patches",
+        str(scene["patches"]),
+        "--before",
+        str(scene["before"]),
+        "--after",
+        str(scene["after"]),
+        "--bands",
+        "R,NIR,SWIR2",
+        "--subcompartments",
+        str(scene["subcompartments"]),
+        "--permits",
+        str(scene["permits"]),
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def test_check_patches_writes_gpkg_xlsx_kmz(scene, tmp_path):
+    out, xlsx, kmz = tmp_path / "r.gpkg", tmp_path / "r.xlsx", tmp_path / "r.kmz"
+    result = CliRunner().invoke(cli, _args(scene, out, "--xlsx", str(xlsx), "--kml", str(kmz)))
+    assert result.exit_code == 0, result.output
+    assert "核查图斑 5 个" in result.output and "疑似违法" not in result.output
+    layers = {name for name, _ in pyogrio.list_layers(out)}
+    assert {"patches_checked", "findings", "run"} <= layers
+    checked = pyogrio.read_dataframe(out, layer="patches_checked")
+    assert sorted(checked["patch_id"]) == ["P1", "P2", "P3", "P4", "P5"]
+    assert {"reasons", "rules_fired", "legality", "area_mu", "permit_valid"} <= set(checked)
+    run = pyogrio.read_dataframe(out, layer="run")
+    sha = run[run["section"] == "sha256"].set_index("key")["value"]
+    assert len(sha["patches"]) == 64 and len(sha["before"]) == 64
+    assert (run["section"] == "stat_definitions").sum() >= 10
+    book = openpyxl.load_workbook(xlsx)
+    assert book.sheetnames == ["图斑核查", "汇总"]
+    header = [c.value for c in book["图斑核查"][1]]
+    assert "判读图斑编号" in header and "合法性" in header and "判定理由" in header
+    legal = header.index("合法性")
+    values = {row[legal].value for row in book["图斑核查"].iter_rows(min_row=2)}
+    assert {"有审批", "非林地", "需现地核实"} <= values
+    with zipfile.ZipFile(kmz) as zf:
+        doc = zf.read("doc.kml").decode("utf-8")
+    assert "P1" in doc and "凭证采伐" in doc
+
+
+def test_json_english_and_exit_codes(scene, tmp_path):
+    out = tmp_path / "r.gpkg"
+    result = CliRunner().invoke(cli, _args(scene, out, "--json", "--lang", "en"))
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["patches"] == 5
+    assert payload["counts"]["legality"]["needs_field_check"] == 1
+    reasons = pyogrio.read_dataframe(out, layer="patches_checked")["reasons"]
+    assert reasons.str.contains("→").all() and not reasons.str.contains("像元").any()
+    # the output exists: refused without --overwrite (exit 3), replaced with it
+    again = CliRunner().invoke(cli, _args(scene, out))
+    assert again.exit_code == 3 and "--overwrite" in again.output
+    assert CliRunner().invoke(cli, _args(scene, out, "--overwrite")).exit_code == 0
+
+
+def test_bad_rules_file_exit_3_names_the_key(scene, tmp_path):
+    rules = yaml.safe_load(DEFAULT_RULES.read_text(encoding="utf-8"))
+    rules["thresholds"]["min_valid_fraction"] = 0.5
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "r.gpkg"
+    result = CliRunner().invoke(cli, _args(scene, out, "--rules", str(path)))
+    assert result.exit_code == 3
+    assert "min_valid_fraction" in result.output and "min_valid_frac" in result.output
+    assert not out.exists()
+
+
+def test_failed_run_leaves_no_partial_output(scene, tmp_path):
+    out, bad = tmp_path / "r.gpkg", tmp_path / "r.txt"
+    result = CliRunner().invoke(cli, _args(scene, out, "--xlsx", str(bad)))
+    assert result.exit_code == 3
+    assert not out.exists() and not bad.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r.")] == []
+
+
+def test_duplicate_ids_exit_1(scene, tmp_path):
+    import geopandas as gpd
+
+    frame = gpd.read_file(scene["patches"])
+    frame.loc[1, "TBBH"] = "P1"
+    dup = tmp_path / "dup.gpkg"
+    frame.to_file(dup)
+    scene = {**scene, "patches": dup}
+    out = tmp_path / "r.gpkg"
+    result = CliRunner().invoke(cli, _args(scene, out))
+    assert result.exit_code == 1
+    findings = pyogrio.read_dataframe(out, layer="findings")
+    assert "duplicate_id" in set(findings["code"])
+
+
+def test_raster_with_wrong_band_count_exit_3(scene, tmp_path):
+    out = tmp_path / "r.gpkg"
+    args = _args(scene, out)
+    args[args.index("R,NIR,SWIR2")] = "B,G,R,NIR"
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 3 and "band" in result.output
+    assert not out.exists()
