@@ -226,7 +226,19 @@ def test_cli_kpi_writes_gpkg_xlsx_and_json(layers: dict[str, gpd.GeoDataFrame], 
     out, xlsx = tmp_path / "KPI.gpkg", tmp_path / "KPI.xlsx"
     runner = CliRunner()
     result = runner.invoke(
-        cli, [*args, "--year", "2024", "--out", str(out), "--xlsx", str(xlsx), "--json"]
+        cli,
+        [
+            *args,
+            "--year",
+            "2024",
+            "--out",
+            str(out),
+            "--xlsx",
+            str(xlsx),
+            "--json",
+            "--charts",
+            str(tmp_path / "charts"),
+        ],
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
@@ -240,6 +252,9 @@ def test_cli_kpi_writes_gpkg_xlsx_and_json(layers: dict[str, gpd.GeoDataFrame], 
     sheet = openpyxl.load_workbook(xlsx).worksheets[0]
     header = [c.value for c in sheet[1]]
     assert {"行政区", "指标", "目标", "完成", "完成率", "是否完成"} <= set(header)
+    pngs = sorted(p.name for p in (tmp_path / "charts").iterdir())
+    assert "kpi_progress.png" in pngs and "kpi_pocket_parks_new.png" in pngs
+    assert (tmp_path / "charts" / "kpi_progress.png").read_bytes().startswith(b"\x89PNG")
     # the same again without --overwrite: refused (exit 3), file kept
     again = runner.invoke(cli, [*args, "--out", str(out)])
     assert again.exit_code == 3 and "--overwrite" in again.output

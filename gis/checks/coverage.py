@@ -130,24 +130,43 @@ def service_radius(area: Array, classes: tuple[RadiusClass, ...]) -> Array:
     return out
 
 
-def _farthest_vertex(geoms: Array, centroids: Array) -> Array:
-    """Distance from each centroid to the farthest vertex of its geometry (planar, metres)."""
+def _centres(geoms: Array) -> tuple[Array, Array]:
+    """Return each geometry's bounding-box centre (points) and its farthest vertex from it (m).
+
+    Every point of the geometry lies within that distance of the centre, so a source closer
+    than ``radius - farthest`` to the centre reaches all of it (triangle inequality).
+    """
+    bounds = shapely.bounds(geoms)
+    cx, cy = (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
     coords, idx = shapely.get_coordinates(geoms, return_index=True)
-    cxy = shapely.get_coordinates(centroids)
-    d = np.hypot(coords[:, 0] - cxy[idx, 0], coords[:, 1] - cxy[idx, 1])
-    out = np.zeros(len(geoms), dtype="f8")
-    np.maximum.at(out, idx, d)
-    return out
+    d = np.hypot(coords[:, 0] - cx[idx], coords[:, 1] - cy[idx])
+    far = np.zeros(len(geoms), dtype="f8")
+    np.maximum.at(far, idx, d)
+    return shapely.points(cx, cy), far
 
 
 def _pairs(parcels: Array, sources: Array, radii: Array) -> tuple[Array, Array]:
-    """Return (parcel, source) index pairs within each source's own radius."""
+    """Return candidate (parcel, source) pairs: parcel boxes meeting the source box + radius."""
     use = np.flatnonzero(radii > 0)
     if len(use) == 0 or len(parcels) == 0:
         return np.empty(0, dtype="i8"), np.empty(0, dtype="i8")
-    tree = shapely.STRtree(parcels)
-    src, par = tree.query(sources[use], predicate="dwithin", distance=radii[use])
+    b, r = shapely.bounds(sources[use]), radii[use]
+    grown = shapely.box(b[:, 0] - r, b[:, 1] - r, b[:, 2] + r, b[:, 3] + r)
+    src, par = shapely.STRtree(parcels).query(grown)
     return par, use[src]
+
+
+def _classify(
+    parcels: Array, sources: Array, radii: Array, pairs: tuple[Array, Array], quad_segs: int
+) -> tuple[Array, Array]:
+    """Return, per pair, whether the source reaches the whole parcel, and whether any of it."""
+    par, src = pairs
+    centre, far = _centres(parcels)
+    d = shapely.distance(centre[par], sources[src])
+    inscribed = radii[src] * np.cos(np.pi / (4 * quad_segs))  # inside the buffer polygon
+    whole = d + far[par] <= inscribed * (1 - 1e-9)
+    some = d - far[par] <= radii[src]
+    return whole, some
 
 
 def _union_pieces(pieces: Array, groups: Array) -> tuple[Array, Array]:
@@ -189,15 +208,11 @@ def reach(
     """
     fraction = np.zeros(len(parcels), dtype="f8")
     par, src = _pairs(parcels, sources, radii)
-    cent = shapely.centroid(parcels)
-    effective = radii * np.cos(np.pi / (4 * quad_segs))  # circle inscribed in the buffer polygon
-    full_pair = shapely.distance(cent[par], sources[src]) + _farthest_vertex(parcels, cent)[
-        par
-    ] <= effective[src] * (1 - 1e-9)
+    whole, some = _classify(parcels, sources, radii, (par, src), quad_segs)
     full = np.zeros(len(parcels), dtype=bool)
-    full[par[full_pair]] = True
+    full[par[whole]] = True
     fraction[full] = 1.0
-    keep = ~full[par]
+    keep = some & ~full[par]
     par, src = par[keep], src[keep]
     order = np.argsort(par, kind="stable")
     par, src = par[order], src[order]

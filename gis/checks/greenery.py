@@ -238,13 +238,15 @@ def run_greenery_kpi(
     targets: PathLike | None = None,
     year: int | None = None,
     xlsx: PathLike | None = None,
+    charts: PathLike | None = None,
     overwrite: bool = False,
     lang: str = "zh",
 ) -> GreeneryRun:
     """Read the layers, compute the KPIs and write ``out`` (layers kpi, findings, run).
 
     ``year`` defaults to the latest year of the targets file (``layers/targets.yaml`` unless
-    ``targets`` is given). ``xlsx`` also writes the Chinese-headed exchange table (rate in %).
+    ``targets`` is given). ``xlsx`` also writes the Chinese-headed exchange table (rate in %);
+    ``charts`` a folder of PNG charts (:func:`write_kpi_charts`).
     Every table is computed before anything is written; each file is written atomically.
     """
     from gis.checks.greenery_kpi import greenery_kpi
@@ -291,7 +293,39 @@ def run_greenery_kpi(
             sheet_name="绿化指标" if lang == "zh" else "KPI",
             overwrite=overwrite,
         )
+    if charts is not None:
+        outputs |= write_kpi_charts(result.kpi, charts, overwrite=overwrite, lang=lang)
     return GreeneryRun(tables, log, outputs)
+
+
+CHART_INDICATORS = (
+    "greenway_km_new",
+    "pocket_parks_new",
+    "village_greening_done",
+    "afforestation_mu",
+)
+"""Indicators drawn as a bar per district by :func:`write_kpi_charts`."""
+
+
+def write_kpi_charts(
+    kpi: pd.DataFrame, folder: PathLike, *, overwrite: bool = False, lang: str = "zh"
+) -> dict[str, Path]:
+    """Write ``kpi_<indicator>.png`` bars per district and ``kpi_progress.png`` gauges."""
+    from gis.charts import district_bars, png_bytes, progress_gauges
+    from gis.io import atomic_path
+
+    figures = {
+        f"kpi_{name}": district_bars(kpi, indicator=name, lang=lang)
+        for name in CHART_INDICATORS
+        if (kpi["indicator"] == name).any()
+    }
+    figures["kpi_progress"] = progress_gauges(kpi, district=CITY, lang=lang)
+    written = {}
+    for name, fig in figures.items():
+        with atomic_path(Path(folder) / f"{name}.png", overwrite=overwrite) as tmp:
+            tmp.write_bytes(png_bytes(fig))
+        written[name] = Path(folder) / f"{name}.png"
+    return written
 
 
 def _write_gpkg(out: PathLike, tables: Mapping[str, pd.DataFrame], *, overwrite: bool) -> Path:

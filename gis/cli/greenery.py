@@ -40,6 +40,11 @@ def greenery() -> None:
 @click.option("--year", type=int, help="Year to report (default: the latest in the targets).")
 @options.out_option(required=True, help="Results GeoPackage (layers kpi, findings, run).")
 @click.option("--xlsx", type=_file, help="Also write the KPI table with Chinese headers.")
+@click.option(
+    "--charts",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write PNG charts (bar per district, progress gauges) into this folder.",
+)
 @options.overwrite_opt
 @options.json_opt
 @options.lang_opt
