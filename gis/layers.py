@@ -160,21 +160,27 @@ class LayerKind:
         return tuple(n for n, f in self.fields.items() if f.required)
 
     @cached_property
-    def alias_map(self) -> dict[str, str]:
-        """Normalised name → canonical field, from names, labels, aliases and their cuts.
+    def alias_rank(self) -> dict[str, tuple[str, int]]:
+        """Normalised name → (canonical field, rank); a lower rank wins a conflict.
 
-        Names cut to 10 bytes by a Shapefile export (GBK or UTF-8) are included when the cut
-        is unambiguous within the kind.
+        Ranks: 0 the canonical name, 1 the national Chinese name, 2 the English label,
+        3 an alias, 4 a name cut to 10 bytes by a Shapefile export (GBK or UTF-8), included
+        only when the cut is unambiguous within the kind.
         """
         explicit = _explicit_names(self)
         cuts: dict[str, set[str]] = {}
-        for key, canonical in list(explicit.items()):
+        for key, (canonical, _) in explicit.items():
             for enc in ("gbk", "utf-8"):
                 cut = normalize_name(shapefile_cut(key, encoding=enc))
                 if cut != key:
                     cuts.setdefault(cut, set()).add(canonical)
-        derived = {k: v.pop() for k, v in cuts.items() if len(v) == 1 and k not in explicit}
+        derived = {k: (v.pop(), 4) for k, v in cuts.items() if len(v) == 1 and k not in explicit}
         return {**derived, **explicit}
+
+    @cached_property
+    def alias_map(self) -> dict[str, str]:
+        """Normalised name → canonical field (see :attr:`alias_rank` for what is included)."""
+        return {key: canonical for key, (canonical, _) in self.alias_rank.items()}
 
 
 @dataclass(frozen=True)
@@ -217,11 +223,12 @@ def shapefile_cut(name: str, *, encoding: str = "gbk", limit: int = SHAPEFILE_NA
     return out
 
 
-def _explicit_names(kind: LayerKind) -> dict[str, str]:
-    names: dict[str, str] = {}
+def _explicit_names(kind: LayerKind) -> dict[str, tuple[str, int]]:
+    names: dict[str, tuple[str, int]] = {}
     for spec in kind.fields.values():
-        for alias in (spec.name, spec.label_zh, spec.label_en, *spec.aliases):
-            names[normalize_name(alias)] = spec.name
+        ranked = [(spec.name, 0), (spec.label_zh, 1), (spec.label_en, 2)]
+        for alias, rank in [*ranked, *((a, 3) for a in spec.aliases)]:
+            names.setdefault(normalize_name(alias), (spec.name, rank))
     return names
 
 
@@ -586,7 +593,7 @@ def _as_text(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, str):
-        return unicodedata.normalize("NFKC", value).strip()
+        return unicodedata.normalize("NFKC", value).strip() or None
     return str(value)
 
 
@@ -609,8 +616,10 @@ def parse_date(value: Any) -> pd.Timestamp | None:
     text = (
         f"{value:.2f}" if isinstance(value, float) and not value.is_integer() else _as_text(value)
     )
+    if text is None:
+        return None
     for pattern in _DATE_PATTERNS:
-        match = pattern.match(text or "")
+        match = pattern.match(text)
         if match:
             parts = match.groupdict()
             try:
@@ -766,20 +775,23 @@ def message(code: str, lang: str = "zh", **values: Any) -> str:
 def _rename_plan(
     columns: list[str], kind: LayerKind
 ) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
-    """Return (original → canonical, conflicts as (column, kept column, field))."""
-    present = set(columns)
-    mapping: dict[str, str] = {}
-    taken: dict[str, str] = {c: c for c in columns if c in kind.fields}
-    conflicts: list[tuple[str, str, str]] = []
-    for column in columns:
-        canonical = kind.alias_map.get(normalize_name(column))
-        if canonical is None or column == canonical:
+    """Return (original → canonical, conflicts as (column, kept column, field)).
+
+    When several columns name one field, the best-ranked name wins (the canonical name, then
+    the national Chinese name, the English label, an alias, a cut name), then the first.
+    """
+    best: dict[str, tuple[int, int, str]] = {}
+    matches: list[tuple[str, str]] = []
+    for position, column in enumerate(columns):
+        found = kind.alias_rank.get(normalize_name(column))
+        if found is None:
             continue
-        if canonical in taken or (canonical in present and canonical != column):
-            conflicts.append((column, taken.get(canonical, canonical), canonical))
-            continue
-        taken[canonical] = column
-        mapping[column] = canonical
+        canonical, rank = found
+        candidate = (-1 if column == canonical else rank, position, column)
+        best[canonical] = min(best.get(canonical, candidate), candidate)
+        matches.append((column, canonical))
+    mapping = {c: k for c, k in matches if best[k][2] == c and c != k}
+    conflicts = [(c, best[k][2], k) for c, k in matches if best[k][2] != c]
     return mapping, conflicts
 
 

@@ -334,6 +334,22 @@ def test_alias_matching_is_tolerant(name):
     assert "patch_id" in out.columns
 
 
+def test_national_name_beats_an_alias_of_the_same_field():
+    log = Findings()
+    raw = _frame({"小班号": ["001-01"], "小班": ["01"], "林班": ["001"], "DI_LEI": ["耕地"]})
+    out = canonicalize(raw, "subcompartments", findings=log)
+    assert out["subcompartment_no"].tolist() == ["01"] and out["小班号"].tolist() == ["001-01"]
+    assert log.of("alias_conflict")[0].field == "小班号"
+
+
+def test_empty_strings_are_missing_values():
+    raw = _frame({"TBBH": ["", " "], "QQYXSJ": ["", None], "起源": ["", "x"]})
+    log = Findings()
+    out = canonicalize(raw, "change_patches", findings=log)
+    assert out["patch_id"].isna().all() and out["image_date_before"].isna().all()
+    assert not log.of("unparsed_value")
+
+
 def test_alias_conflict_keeps_the_first_and_warns():
     log = Findings()
     out = canonicalize(_frame({"MIAN_JI": [1.0], "面积": [2.0]}), "change_patches", findings=log)
