@@ -128,3 +128,41 @@ def test_raster_with_wrong_band_count_exit_3(scene, tmp_path):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 3 and "band" in result.output
     assert not out.exists()
+
+
+def test_cloud_mask_makes_patch_undecided(scene, tmp_path):
+    import numpy as np
+    import rasterio
+
+    from gis.io import write_geotiff
+
+    with rasterio.open(scene["after"]) as ds:
+        transform, crs = ds.transform, ds.crs
+    mask = np.zeros((100, 100), dtype="uint8")
+    mask[10:20, 10:20] = 1  # a cloud over P1 (the permitted clear-cut)
+    path = tmp_path / "after_mask.tif"
+    write_geotiff(path, mask, transform=transform, crs=crs)
+    out = tmp_path / "r.gpkg"
+    result = CliRunner().invoke(cli, _args(scene, out, "--after-mask", str(path)))
+    assert result.exit_code == 0, result.output
+    checked = pyogrio.read_dataframe(out, layer="patches_checked").set_index("patch_id")
+    assert checked.loc["P1", "legality"] == "needs_field_check"
+    assert checked.loc["P1", "valid_frac_after"] == 0.0
+    assert checked.loc["P2", "legality"] == "lawful_no_permit"
+
+
+def test_patches_outside_the_rasters_need_field_check(scene, tmp_path):
+    import geopandas as gpd
+
+    frame = gpd.read_file(scene["patches"])
+    frame["geometry"] = frame.translate(50_000, 0)
+    far = tmp_path / "far.gpkg"
+    frame.to_file(far)
+    out = tmp_path / "r.gpkg"
+    result = CliRunner().invoke(cli, _args({**scene, "patches": far}, out))
+    assert result.exit_code in (0, 1), result.output
+    checked = pyogrio.read_dataframe(out, layer="patches_checked")
+    assert (checked["legality"] == "needs_field_check").all()
+    assert checked["reasons"].str.contains("有效像元不足").all()
+    findings = pyogrio.read_dataframe(out, layer="findings")
+    assert len(findings) > 0
