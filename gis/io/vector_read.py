@@ -23,7 +23,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -299,9 +299,7 @@ def _read_dbf_encoded(
 def _read_shapefile(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
     _check_shapefile(path, opts.label)
     decision = _encoding(path, opts, log)
-    frame = _read_dbf_encoded(path, opts, decision.encoding)
-    assert isinstance(frame, gpd.GeoDataFrame)
-    return frame
+    return cast(gpd.GeoDataFrame, _read_dbf_encoded(path, opts, decision.encoding))
 
 
 def _encoding(path: Path, opts: _Options, log: Findings) -> EncodingDecision:
