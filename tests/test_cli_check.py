@@ -66,9 +66,13 @@ def test_check_patches_writes_gpkg_xlsx_kmz(scene, tmp_path):
     legal = header.index("合法性")
     values = {row[legal].value for row in book["图斑核查"].iter_rows(min_row=2)}
     assert {"有审批", "非林地", "需现地核实"} <= values
+    summary = list(book["汇总"].iter_rows(values_only=True))
+    assert summary[0] == ("行政区", "合法性", "变化类型", "数量", "面积（亩）")
+    assert summary[-1][0] == "合计" and summary[-1][3] == 5
+    assert summary[-1][4] == pytest.approx(75.0, rel=1e-3)
     with zipfile.ZipFile(kmz) as zf:
         doc = zf.read("doc.kml").decode("utf-8")
-    assert "P1" in doc and "凭证采伐" in doc
+    assert "P1" in doc and "凭证采伐" in doc and "<name>r</name>" in doc
 
 
 def test_json_english_and_exit_codes(scene, tmp_path):

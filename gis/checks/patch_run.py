@@ -268,6 +268,12 @@ def summary_sheet(checked: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     return pd.concat([table, total], ignore_index=True).round({"area_mu": 2})
 
 
+def _code_meaning() -> Any:
+    from gis.layers import code_meaning
+
+    return code_meaning
+
+
 def _meaning(code_meaning: Any, field: str, code: Any, lang: str) -> str:
     if code is None or (isinstance(code, float) and pd.isna(code)):
         return "—"
@@ -280,7 +286,7 @@ def headers_for(columns: Any, *, lang: str = "zh") -> dict[str, str]:
 
     extra = EXTRA_HEADERS["zh" if lang == "zh" else "en"]
     out = {}
-    for col in columns:
+    for col in [*columns, "lon", "lat", "count"]:
         base = col[: -len("_input")] if col.endswith("_input") else col
         text = extra.get(base) or label(base, kind="change_patches", lang=lang)
         suffix = ("（原始）" if lang == "zh" else " (input)") if base != col else ""
@@ -296,7 +302,9 @@ def exchange_frame(checked: gpd.GeoDataFrame, *, lang: str = "zh") -> gpd.GeoDat
     out = checked.copy()
     for col in ("change_type", "legality"):
         out[col] = out[col].map(lambda c, col=col: _meaning(code_meaning, col, c, lang))
-    return out
+    digits = {c: 3 for c in out.columns if out[c].dtype == "float64"}
+    digits |= {"area_ha": 4, "area_mu": 2}
+    return out.round({c: d for c, d in digits.items() if c in out})
 
 
 def write_results(
@@ -328,15 +336,17 @@ def write_results(
                 lonlat=True,
             )
         if "kml" in stage:
+            styles = {_meaning(_code_meaning(), "legality", k, lang): v
+                      for k, v in LEGALITY_COLOURS.items()}  # fmt: skip
             write_kml(
-                for_gpkg(exchange_frame(checked, lang=lang).assign(_style=checked["legality"])),
+                for_gpkg(shown),
                 stage["kml"],
                 name_field="patch_id",
                 description_field="reasons",
-                style_field="_style",
-                styles=LEGALITY_COLOURS,
+                style_field="legality",
+                styles=styles,
                 folder_field="district" if checked["district"].notna().any() else None,
-                extended_data=True,
+                document_name=outputs["kml"].stem,
             )
     return dict(outputs)
 
