@@ -144,6 +144,15 @@ def test_real_districts_declared_gcj02_exit_0(runner, shared_data):
     assert "gcj02_converted" in result.stdout and "invalid_geometry_repaired" in result.stdout
 
 
+def test_working_crs_auto_for_data_elsewhere(runner, shared_data):
+    path = shared_data / "china_gbk_shapefiles" / "res2_4m.shp"  # all China, centre ~110°E
+    default = runner.invoke(cli, ["validate", str(path), "--json"])
+    assert "outside_working_zone" in default.stdout
+    auto = runner.invoke(cli, ["validate", str(path), "--json", "--working-crs", "auto"])
+    assert auto.exit_code == 0, auto.output
+    assert "outside_working_zone" not in auto.stdout
+
+
 # --------------------------------------------------------------------------- option types
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gis.crs import WORKING_CRS
 from gis.findings import Findings, Severity
 from gis.layers import (
     SHAPEFILE_NAME_BYTES,
@@ -406,6 +407,7 @@ def validate_file(
     layer: str | None = None,
     encoding: str | None = None,
     crs: Any = None,
+    working_crs: Any = WORKING_CRS,
     lang: str = "zh",
 ) -> Findings:
     """Read a layer with :func:`gis.io.read_layer` and validate it; return all findings.
@@ -419,8 +421,9 @@ def validate_file(
         Any vector source :func:`gis.io.read_layer` reads.
     kind : str, optional
         Layer kind of the catalog.
-    layer, encoding, crs
-        Passed to :func:`gis.io.read_layer`.
+    layer, encoding, crs, working_crs
+        Passed to :func:`gis.io.read_layer` (``working_crs="auto"`` for data outside
+        Changchun's zone).
     lang : {"zh", "en"}
         Language of this module's messages.
 
@@ -434,6 +437,14 @@ def validate_file(
     if kind is not None:
         layer_kind(kind)  # an unknown kind fails before the file is read
     findings = Findings()
-    frame = read_layer(path, kind=kind, layer=layer, encoding=encoding, crs=crs, findings=findings)
+    frame = read_layer(
+        path,
+        kind=kind,
+        layer=layer,
+        encoding=encoding,
+        crs=crs,
+        working_crs=working_crs,
+        findings=findings,
+    )
     source = str(frame.attrs.get("source", path))
     return validate_frame(frame, kind, source=source, findings=findings, lang=lang)

@@ -107,6 +107,7 @@ def write_findings(findings: Findings, out: Path, *, lang: str, overwrite: bool)
 @options.layer_opt
 @options.encoding_opt
 @options.crs_opt
+@options.working_crs_opt
 @options.json_opt
 @options.out_option(help="Also write the findings to a .csv, .xlsx or .gpkg file.")
 @options.overwrite_opt
@@ -119,6 +120,7 @@ def validate(
     layer: str | None,
     encoding: str | None,
     crs: Any,
+    working_crs: Any,
     as_json: bool,
     out: Path | None,
     overwrite: bool,
@@ -132,7 +134,15 @@ def validate(
     """
     from gis.checks.quality import validate_file
 
-    findings = validate_file(path, kind=kind, layer=layer, encoding=encoding, crs=crs, lang=lang)
+    findings = validate_file(
+        path,
+        kind=kind,
+        layer=layer,
+        encoding=encoding,
+        crs=crs,
+        working_crs=working_crs,
+        lang=lang,
+    )
     if out is not None:
         write_findings(findings, out, lang=lang, overwrite=overwrite)
     if as_json:
