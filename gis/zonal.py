@@ -153,6 +153,7 @@ def plan_windows(
     *,
     ring_m: float = 30.0,
     block_shape: tuple[int, int] = (1, 1),
+    threads: int = 1,
 ) -> list[WindowGroup]:
     """Group zones (and their rings) by the raster windows their bounds touch.
 
@@ -168,6 +169,8 @@ def plan_windows(
         Ring width in the raster CRS's units (metres for a projected CRS).
     block_shape : tuple of int
         The raster's block (tile) shape.
+    threads : int
+        Threads for buffering the rings (shapely releases the GIL).
 
     Returns
     -------
@@ -178,7 +181,7 @@ def plan_windows(
     geoms = np.asarray(getattr(zones, "geometry", zones), dtype=object)
     present = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     zg = geoms[present]
-    rg = shapely.buffer(zg, ring_m, quad_segs=4) if ring_m > 0 else zg[:0]
+    rg = _rings(zg, ring_m, threads)
     tile = tile_shape_of(grid, window_px, block_shape)
     z_idx, z_key = _touching(shapely.bounds(zg), grid, tile)
     r_idx, r_key = _touching(shapely.bounds(rg), grid, tile)
@@ -199,6 +202,20 @@ def plan_windows(
             )
         )
     return groups
+
+
+def _rings(geoms: NDArray[Any], ring_m: float, threads: int) -> NDArray[Any]:
+    """Buffer every geometry by ``ring_m`` (4 segments per quarter circle), on threads."""
+    if ring_m <= 0:
+        return geoms[:0]
+    if threads <= 1 or len(geoms) < 1000:
+        return shapely.buffer(geoms, ring_m, quad_segs=4)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        parts = pool.map(
+            lambda chunk: shapely.buffer(chunk, ring_m, quad_segs=4),
+            np.array_split(geoms, threads * 2),
+        )
+        return np.concatenate(list(parts))
 
 
 def window_transform(window: rwindows.Window, transform: Affine) -> Affine:
@@ -401,29 +418,27 @@ def _crossings(
     return rows, xs, gid[edge]
 
 
-def _before_at(
-    d: _Dates, pos: NDArray[np.int64], cols: int, dy: int = 0, dx: int = 0
-) -> NDArray[np.float32]:
-    """Before-NDVI at the pixels ``pos`` of the window core, shifted by (dy, dx)."""
+def _halo_index(d: _Dates, pos: NDArray[np.int64], cols: int) -> NDArray[np.int64]:
+    """Flat index in the before array (which has a halo) of the window-core pixels ``pos``."""
     h = d.halo
-    r, c = np.divmod(pos, cols)
-    return d.ndvi_b.ravel()[(r + h + dy) * (cols + 2 * h) + c + h + dx]
+    return pos + (pos // cols) * (2 * h) + h * (cols + 2 * h) + h
 
 
-def _tolerant_min(d: _Dates, pos: NDArray[np.int64], cols: int) -> NDArray[np.float32]:
-    """Minimum valid before-NDVI over the (2h+1)² neighbourhood of each pixel in ``pos``.
+def _tolerant_min(d: _Dates, at: NDArray[np.int64], cols: int) -> NDArray[np.float32]:
+    """Minimum valid before-NDVI over the (2h+1)² neighbourhood of the pixels at ``at``.
 
     The drop of an after pixel is measured against the most similar (the lowest) before value
     within ``h`` pixels: a sharp edge shifted by up to ``h`` pixels between the dates finds its
     own value in the neighbourhood and gives no drop, while a real clearing lowers every
     neighbour's match.
     """
-    h = d.halo
-    out = _before_at(d, pos, cols)
+    h, width = d.halo, cols + 2 * d.halo
+    flat = d.ndvi_b.ravel()
+    out = flat[at]
     for dy in range(-h, h + 1):
         for dx in range(-h, h + 1):
             if dy or dx:
-                out = np.fmin(out, _before_at(d, pos, cols, dy, dx))
+                out = np.fmin(out, flat[at + (dy * width + dx)])
     return out
 
 
@@ -464,8 +479,9 @@ def _zone_sums(
     drop_threshold: float,
 ) -> dict[str, NDArray[np.int64]]:
     k = len(g.zone_pos)
-    core_b = _before_at(d, pos, cols)
-    vb = _tolerant_min(d, pos, cols) if d.halo else core_b
+    at = _halo_index(d, pos, cols)
+    core_b = d.ndvi_b.ravel()[at]
+    vb = _tolerant_min(d, at, cols) if d.halo else core_b
     va = d.ndvi_a.ravel()[pos]
     s: dict[str, NDArray[np.int64]] = {"n": np.bincount(ids, minlength=k).astype(np.int64)}
     s["nvb"], s["sb"] = _sum_by(ids, core_b, k)
@@ -485,7 +501,7 @@ def _zone_sums(
 def _ring_sums(
     d: _Dates, pos: NDArray[np.int64], ids: NDArray[np.int64], k: int, cols: int
 ) -> dict[str, NDArray[np.int64]]:
-    core_b = _before_at(d, pos, cols)
+    core_b = d.ndvi_b.ravel()[_halo_index(d, pos, cols)]
     s: dict[str, NDArray[np.int64]] = {"n": np.bincount(ids, minlength=k).astype(np.int64)}
     s["nvb"], s["sb"] = _sum_by(ids, core_b, k)
     s["nva"], s["sa"] = _sum_by(ids, d.ndvi_a.ravel()[pos], k)
@@ -599,14 +615,20 @@ def change_stats(
     log = findings if findings is not None else Findings()
     require_same_grid(before, after)
     geoms = _zones_in_raster_crs(zones, before, log)
+    n_threads = threads or min(2, os.cpu_count() or 1)
     groups = plan_windows(
-        geoms, before.grid, window_px, ring_m=ring_m, block_shape=before.block_shape
+        geoms,
+        before.grid,
+        window_px,
+        ring_m=ring_m,
+        block_shape=before.block_shape,
+        threads=n_threads,
     )
     partials = run_windows(
         groups,
         before,
         after,
-        threads=threads,
+        threads=n_threads,
         drop_threshold=drop_threshold,
         tolerance_px=tolerance_px,
     )

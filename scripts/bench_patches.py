@@ -1,0 +1,295 @@
+"""Benchmark the patch-evidence engine (issue 3: "Speed and memory").
+
+Generates once (cached in a bench folder) a 4-band uint16 tiled GeoTIFF pair per size and random
+change patches, then prints, in one run: Linyuan's ``change_stats`` (both dates, rings included),
+exactextract (mean of a precomputed NDVI raster per date), rasterstats (``boundless=False``,
+mean), a plain single-threaded full read of both rasters (the floor), and peak RSS per size.
+
+Usage::
+
+    .venv/bin/python scripts/bench_patches.py                       # the issue's full run
+    .venv/bin/python scripts/bench_patches.py --sizes 2000 --patches 1000 --skip-rasterstats
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+import numpy as np
+
+CRS = "EPSG:32651"  # UTM 51N: Changchun
+X0, Y0, RES = 300_000.0, 4_900_000.0, 10.0
+BLOCK = 256
+
+
+def _bench_dir(arg: str | None) -> Path:
+    d = Path(arg) if arg else Path(tempfile.gettempdir()) / "linyuan_bench"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _field(rng: np.random.Generator, shape: tuple[int, int], cell: int) -> np.ndarray:
+    """Return a smooth 0..1 field: coarse noise upsampled by ``cell`` (blocky land cover)."""
+    coarse = rng.random((shape[0] // cell + 2, shape[1] // cell + 2))
+    big = np.kron(coarse, np.ones((cell, cell)))
+    return big[: shape[0], : shape[1]]
+
+
+def _write_pair(d: Path, size: int) -> tuple[Path, Path]:
+    """Write ``before``/``after`` 4-band (B,G,R,NIR) uint16 rasters of ``size``² pixels."""
+    import rasterio
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    paths = (d / f"before_{size}.tif", d / f"after_{size}.tif")
+    if all(p.exists() for p in paths):
+        return paths
+    need = size * size * 4 * 2 * 2 * 0.6
+    if shutil.disk_usage(d).free < need * 2:
+        sys.exit(f"not enough free disk in {d} for {need / 1e9:.1f} GB of rasters")
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 4,
+        "dtype": "uint16",
+        "crs": CRS,
+        "transform": from_origin(X0, Y0 + size * RES, RES, RES),
+        "nodata": 0,
+        "tiled": True,
+        "blockxsize": BLOCK,
+        "blockysize": BLOCK,
+        "compress": "deflate",
+        "predictor": 2,
+    }
+    for k, path in enumerate(paths):
+        tmp = path.with_suffix(".tmp.tif")
+        with rasterio.open(tmp, "w", **profile) as dst:
+            for row in range(0, size, 1024):
+                h = min(1024, size - row)
+                rng = np.random.default_rng(row)  # same landscape on both dates
+                forest = _field(rng, (h, size), 64)
+                noise = np.random.default_rng(row + 1 + 7919 * k).normal(0, 60, (4, h, size))
+                b = 300 + 200 * (1 - forest)
+                g = 500 + 300 * (1 - forest)
+                r = 400 + 900 * (1 - forest)
+                nir = 2000 + 1800 * forest
+                if k == 1:  # after: a cleared band every ~7 km (real change)
+                    cleared = _field(np.random.default_rng(row + 99), (h, size), 64) > 0.93
+                    r = np.where(cleared, 1300.0, r)
+                    nir = np.where(cleared, 1900.0, nir)
+                data = np.stack([b, g, r, nir]) + noise
+                win = Window(0, row, size, h)
+                dst.write(np.clip(data, 1, 10000).astype("uint16"), window=win)
+        os.replace(tmp, path)
+    return paths
+
+
+def _patches(d: Path, size: int, n: int, seed: int = 3) -> Path:
+    """Write ``n`` random patches (0.1-5 ha, irregular 12-gons) inside the raster; cached."""
+    import geopandas as gpd
+    import shapely
+
+    path = d / f"patches_{size}_{n}.gpkg"
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    area_m2 = np.exp(rng.uniform(np.log(1_000), np.log(50_000), n))
+    radius = np.sqrt(area_m2 / np.pi)
+    margin = 400.0
+    cx = rng.uniform(X0 + margin, X0 + size * RES - margin, n)
+    cy = rng.uniform(Y0 + margin, Y0 + size * RES - margin, n)
+    k = 12
+    ang = np.sort(rng.uniform(0, 2 * np.pi, (n, k)), axis=1)
+    rad = radius[:, None] * rng.uniform(0.7, 1.3, (n, k)) * rng.uniform(0.6, 1.4, (n, 1))
+    xs = cx[:, None] + rad * np.cos(ang)
+    ys = cy[:, None] + rad * np.sin(ang) / rng.uniform(0.6, 1.4, (n, 1)) ** 2
+    ring = np.stack([xs, ys], axis=-1)
+    ring = np.concatenate([ring, ring[:, :1]], axis=1)
+    geoms = shapely.make_valid(shapely.polygons(ring))
+    frame = gpd.GeoDataFrame({"patch_id": [f"P{i:06d}" for i in range(n)]}, geometry=geoms, crs=CRS)
+    frame = frame[frame.geom_type.isin(["Polygon", "MultiPolygon"])]
+    frame.to_file(path, engine="pyogrio")
+    return path
+
+
+def _ndvi_raster(d: Path, src_path: Path) -> tuple[Path, float]:
+    """Write the float32 NDVI of a B,G,R,NIR raster (for exactextract/rasterstats); cached."""
+    import rasterio
+
+    from gis.indices import ndvi
+
+    out = d / f"ndvi_{src_path.name}"
+    if out.exists():
+        return out, float("nan")
+    t = time.perf_counter()
+    with rasterio.open(src_path) as src:
+        profile = src.profile | {"count": 1, "dtype": "float32", "nodata": float("nan")}
+        profile.pop("predictor", None)
+        with rasterio.open(out.with_suffix(".tmp.tif"), "w", **profile) as dst:
+            for _, win in src.block_windows(1):
+                x = src.read([3, 4], window=win).astype("float32")
+                v = ndvi(x[1], x[0])
+                v[(x == 0).any(axis=0)] = np.nan
+                dst.write(v, 1, window=win)
+    os.replace(out.with_suffix(".tmp.tif"), out)
+    return out, time.perf_counter() - t
+
+
+def _plain_read(paths: tuple[Path, Path]) -> float:
+    """Single-threaded full read of both rasters, all bands, by 1024² windows (the floor)."""
+    from gis.raster import raster_source
+
+    t = time.perf_counter()
+    for p in paths:
+        src = raster_source(p, bands="B,G,R,NIR")
+        with src.open() as reader:
+            for win in src.block_windows(1024):
+                reader.dataset.read(window=win)
+    return time.perf_counter() - t
+
+
+def _linyuan(paths: tuple[Path, Path], patches: Path, threads: int) -> tuple[float, int]:
+    import geopandas as gpd
+
+    from gis.raster import raster_source
+    from gis.zonal import change_stats
+
+    zones = gpd.read_file(patches)
+    before, after = (raster_source(p, bands="B,G,R,NIR") for p in paths)
+    t = time.perf_counter()
+    out = change_stats(zones, before, after, threads=threads)
+    elapsed = time.perf_counter() - t
+    return elapsed, int(out["n_pixels"].gt(0).sum())
+
+
+def _exactextract(ndvis: tuple[Path, Path], patches: Path) -> float:
+    import geopandas as gpd
+    from exactextract import exact_extract
+
+    zones = gpd.read_file(patches)
+    t = time.perf_counter()
+    for p in ndvis:
+        exact_extract(str(p), zones, ["mean"], output="pandas")
+    return time.perf_counter() - t
+
+
+def _rasterstats(ndvis: tuple[Path, Path], patches: Path, subset: int) -> tuple[float, int]:
+    import geopandas as gpd
+    from rasterstats import zonal_stats
+
+    zones = gpd.read_file(patches)
+    part = zones.iloc[:subset] if subset and subset < len(zones) else zones
+    t = time.perf_counter()
+    for p in ndvis:
+        zonal_stats(part, str(p), stats=["mean"], boundless=False)
+    return (time.perf_counter() - t) * len(zones) / len(part), len(part)
+
+
+def _child(args: argparse.Namespace) -> None:
+    """Run one timing in this (fresh) process; print JSON with time and peak RSS."""
+    d = _bench_dir(args.dir)
+    paths = _write_pair(d, args.size)
+    patches = _patches(d, args.size, args.n)
+    result: dict[str, object] = {}
+    if args.child == "linyuan":
+        result["time"], result["covered"] = _linyuan(paths, patches, args.threads)
+    elif args.child == "plain":
+        result["time"] = _plain_read(paths)
+    elif args.child == "exactextract":
+        result["time"] = _exactextract(tuple(_ndvi_raster(d, p)[0] for p in paths), patches)
+    elif args.child == "rasterstats":
+        ndvis = tuple(_ndvi_raster(d, p)[0] for p in paths)
+        result["time"], result["subset"] = _rasterstats(ndvis, patches, args.subset)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def _run_child(what: str, size: int, n: int, args: argparse.Namespace) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--child", what, "--size", str(size), "--n", str(n)]
+    cmd += ["--threads", str(args.threads), "--subset", str(args.subset)]
+    cmd += ["--dir", str(_bench_dir(args.dir))]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode:
+        sys.exit(f"{what} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _prepare(args: argparse.Namespace, sizes: list[int], counts: list[int]) -> Path:
+    d = _bench_dir(args.dir)
+    for size in sizes:
+        _write_pair(d, size)
+        for n in counts:
+            _patches(d, size, n)
+    big = max(sizes)
+    for p in _write_pair(d, big):
+        _, secs = _ndvi_raster(d, p)
+        if secs == secs:
+            print(f"NDVI raster for exactextract/rasterstats written in {secs:.1f} s (not timed)")
+    return d
+
+
+def main() -> None:
+    """Parse options and print the benchmark table."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sizes", default="4000,10000", help="raster sizes (pixels a side)")
+    ap.add_argument("--patches", default="1000,10000,50000", help="patch counts")
+    ap.add_argument("--threads", type=int, default=2, help="threads for change_stats")
+    ap.add_argument("--subset", type=int, default=2000, help="rasterstats subset (extrapolated)")
+    ap.add_argument("--skip-rasterstats", action="store_true")
+    ap.add_argument("--skip-exactextract", action="store_true")
+    ap.add_argument("--dir", default=None, help="bench folder (default: $TMPDIR/linyuan_bench)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        _child(args)
+        return
+    sizes = [int(s) for s in args.sizes.split(",")]
+    counts = [int(n) for n in args.patches.split(",")]
+    d = _prepare(args, sizes, counts)
+    print(f"bench folder {d}; machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    _timings(args, max(sizes), counts)
+    _memory(args, sizes, max(counts))
+
+
+def _timings(args: argparse.Namespace, size: int, counts: list[int]) -> None:
+    plain = _run_child("plain", size, counts[0], args)["time"]
+    print(f"\n{size}x{size} 4-band uint16 pair (deflate, 256² tiles), both dates:")
+    print(f"  plain full read, both rasters, 1 thread: {plain:.2f} s  (the floor)")
+    for n in counts:
+        ly = _run_child("linyuan", size, n, args)
+        row = f"  {n:>6} patches  linyuan {ly['time']:6.2f} s ({args.threads} threads, "
+        row += f"{ly['time'] / plain:.2f}x plain)"
+        if not args.skip_exactextract:
+            ee = _run_child("exactextract", size, n, args)["time"]
+            row += f" | exactextract {ee:6.2f} s (1 thread, {ee / ly['time']:.1f}x slower)"
+        if not args.skip_rasterstats:
+            rs = _run_child("rasterstats", size, n, args)
+            note = f", extrapolated from {rs['subset']:.0f}" if rs["subset"] < n else ""
+            row += f" | rasterstats {rs['time']:7.1f} s (1 thread{note}, "
+            row += f"{rs['time'] / ly['time']:.1f}x slower)"
+        print(row, flush=True)
+
+
+def _memory(args: argparse.Namespace, sizes: list[int], n: int) -> None:
+    print(f"\npeak RSS of change_stats with {n} patches ({args.threads} threads):")
+    for size in sizes:
+        ly = _run_child("linyuan", size, n, args)
+        print(f"  {size:>6}²: {ly['peak_rss_mb']:.0f} MB  ({ly['time']:.2f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
