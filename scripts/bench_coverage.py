@@ -30,13 +30,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gis.checks.coverage import (
-    CoverageOptions,
-    network_sources,
-    park_coverage,
-    reach,
-    service_radius,
-)
+from gis.checks.coverage import CoverageOptions, park_coverage, reach, service_radius
+from gis.checks.coverage_network import network_sources, road_network
 from gis.crs import WORKING_CRS
 
 X0, Y0 = 440_000.0, 4_830_000.0
@@ -103,7 +98,7 @@ def linyuan_share(parcels: np.ndarray, parks: np.ndarray, radii: np.ndarray) -> 
 def network_share(
     parcels: np.ndarray, parks: np.ndarray, radii: np.ndarray, roads: np.ndarray
 ) -> float:
-    pts, left = network_sources(parks, radii, roads, CoverageOptions())
+    pts, left = network_sources(parks, radii, road_network(roads))
     return linyuan_share(parcels, pts, left)
 
 

@@ -20,7 +20,8 @@ geopandas way builds, so both give the same share.
 With roads, walking distance is the road-network distance from the park's boundary (road nodes
 within ``entrance_m`` of the park), one multi-source Dijkstra per radius class with a cutoff
 (networkx), then a straight snap from each reached node to the parcels (at most ``snap_m`` and
-at most the distance left). Memory grows with the road graph, not with the number of parks.
+at most the distance left). Memory grows with the road graph, not with the number of parks
+(:mod:`gis.checks.coverage_network`).
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from gis.checks.coverage_network import network_sources, road_network
 from gis.checks.greenery import CITY, assign_districts, require_geometry
 from gis.crs import assert_same_crs, require_projected
 from gis.errors import SchemaError
@@ -230,67 +231,6 @@ def reach(
     return Reach(fraction, rest)
 
 
-def road_graph(roads: Array, *, precision_m: float = 0.01) -> tuple[nx.Graph, Array]:
-    """Build a weighted graph from road lines; return it and the node coordinates.
-
-    Nodes are the line vertices (snapped to ``precision_m``), so roads join where they share a
-    vertex; crossing lines without a common vertex do not connect (node the network first).
-    Edge weights are planar segment lengths in metres (the working CRS).
-    """
-    parts = shapely.get_parts(roads)
-    coords, idx = shapely.get_coordinates(parts, return_index=True)
-    keys = np.round(coords / precision_m).astype("i8")
-    uniq, node = np.unique(keys, axis=0, return_inverse=True)
-    node = node.reshape(-1)
-    same = idx[1:] == idx[:-1]
-    u, v = node[:-1][same], node[1:][same]
-    w = np.hypot(*(coords[1:][same] - coords[:-1][same]).T)
-    graph = nx.Graph()
-    graph.add_nodes_from(range(len(uniq)))
-    graph.add_weighted_edges_from(zip(u.tolist(), v.tolist(), w.tolist(), strict=True))
-    return graph, uniq * precision_m
-
-
-def _network_reach(
-    graph: nx.Graph, nodes: Array, parks: Array, radius: float, opts: CoverageOptions
-) -> tuple[Array, Array]:
-    """Multi-source Dijkstra from the parks' entrance nodes; return (points, snap radii)."""
-    tree = shapely.STRtree(nodes)
-    park_i, node_i = tree.query(parks, predicate="dwithin", distance=opts.entrance_m)
-    if len(node_i) == 0:
-        return np.empty(0, dtype=object), np.empty(0)
-    offset = pd.Series(shapely.distance(nodes[node_i], parks[park_i])).groupby(node_i).min()
-    start = -1  # a virtual source joined to every entrance node: one pass, any park count
-    graph.add_weighted_edges_from(
-        (start, int(n), float(d)) for n, d in zip(offset.index, offset.to_numpy(), strict=True)
-    )
-    try:
-        dist = nx.single_source_dijkstra_path_length(graph, start, cutoff=radius)
-    finally:
-        graph.remove_node(start)
-    dist.pop(start, None)
-    ids = np.fromiter(dist.keys(), dtype="i8", count=len(dist))
-    left = radius - np.fromiter(dist.values(), dtype="f8", count=len(dist))
-    return nodes[ids], np.minimum(left, opts.snap_m)
-
-
-def network_sources(
-    parks: Array, radii: Array, roads: Array, opts: CoverageOptions
-) -> tuple[Array, Array]:
-    """Return sources and radii for walking-distance coverage along ``roads``.
-
-    Each radius class is one Dijkstra pass; the parks themselves serve up to ``snap_m``.
-    """
-    graph, xy = road_graph(roads)
-    nodes = shapely.points(xy)
-    geoms, dists = [parks], [np.minimum(radii, opts.snap_m)]
-    for radius in np.unique(radii[radii > 0]):
-        pts, left = _network_reach(graph, nodes, parks[radii == radius], float(radius), opts)
-        geoms.append(pts)
-        dists.append(left)
-    return np.concatenate(geoms), np.concatenate(dists)
-
-
 def _sources(
     parks: gpd.GeoDataFrame, green: gpd.GeoDataFrame | None, opts: CoverageOptions
 ) -> dict[Measure, tuple[Array, Array]]:
@@ -467,9 +407,12 @@ def park_coverage(
     pop = _population(residential, population_field, findings)
     parcels = np.asarray(residential.geometry.values)
     fractions, service = {}, None
+    network = None if roads is None else road_network(roads.geometry.values)
     for measure, (geoms, radii) in _sources(parks, green, options).items():
-        if roads is not None:
-            geoms, radii = network_sources(geoms, radii, roads.geometry.values, options)
+        if network is not None:
+            geoms, radii = network_sources(
+                geoms, radii, network, entrance_m=options.entrance_m, snap_m=options.snap_m
+            )
         got = reach(
             parcels, geoms, radii, quad_segs=options.quad_segs, uncovered=measure is Measure.SERVICE
         )
