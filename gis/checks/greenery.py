@@ -178,6 +178,16 @@ KPI_HEADERS = {
 """Headers of the KPI exchange table (XLSX)."""
 
 
+KINDS = {
+    "greenways": "greenways",
+    "parks": "parks",
+    "villages": "villages",
+    "districts": "districts",
+    "residential": "residential",
+}
+"""Input role → catalog layer kind (the other inputs are read as they are)."""
+
+
 @dataclass
 class GreeneryRun:
     """What a greenery run computed and the files it wrote."""
@@ -250,7 +260,7 @@ def run_greenery_kpi(
     Every table is computed before anything is written; each file is written atomically.
     """
     from gis.checks.greenery_kpi import greenery_kpi
-    from gis.io import check_overwrite, write_table
+    from gis.io import check_overwrite
     from gis.targets import DEFAULT_TARGETS, load_targets
 
     for path in (out, xlsx):
@@ -268,13 +278,7 @@ def run_greenery_kpi(
         "afforestation": afforestation,
         "streets": streets,
     }
-    kinds = {
-        "greenways": "greenways",
-        "parks": "parks",
-        "villages": "villages",
-        "districts": "districts",
-    }
-    frames = _read(paths, kinds, log)
+    frames = _read(paths, KINDS, log)
     result = greenery_kpi(**frames, targets=goals, year=year, lang=lang)
     log.extend(result.findings)
     run = _run_meta(
@@ -286,13 +290,7 @@ def run_greenery_kpi(
     tables = {"kpi": result.kpi, "findings": log.to_frame(), "run": run}
     outputs = {"gpkg": _write_gpkg(out, tables, overwrite=overwrite)}
     if xlsx is not None:
-        outputs["xlsx"] = write_table(
-            _exchange_kpi(result.kpi, lang),
-            xlsx,
-            headers=KPI_HEADERS[lang],
-            sheet_name="绿化指标" if lang == "zh" else "KPI",
-            overwrite=overwrite,
-        )
+        outputs["xlsx"] = _write_kpi_xlsx(result.kpi, xlsx, overwrite=overwrite, lang=lang)
     if charts is not None:
         outputs |= write_kpi_charts(result.kpi, charts, overwrite=overwrite, lang=lang)
     return GreeneryRun(tables, log, outputs)
@@ -326,6 +324,19 @@ def write_kpi_charts(
             tmp.write_bytes(png_bytes(fig))
         written[name] = Path(folder) / f"{name}.png"
     return written
+
+
+def _write_kpi_xlsx(kpi: pd.DataFrame, path: PathLike, *, overwrite: bool, lang: str) -> Path:
+    from gis.io import write_table
+
+    sheet = "绿化指标" if lang == "zh" else "KPI"
+    return write_table(
+        _exchange_kpi(kpi, lang),
+        path,
+        headers=KPI_HEADERS[lang],
+        sheet_name=sheet,
+        overwrite=overwrite,
+    )
 
 
 def _write_gpkg(out: PathLike, tables: Mapping[str, pd.DataFrame], *, overwrite: bool) -> Path:
@@ -374,8 +385,7 @@ def run_park_coverage(
         "green_spaces": green_spaces,
         "roads": roads,
     }
-    kinds = {"parks": "parks", "residential": "residential", "districts": "districts"}
-    frames = _read(paths, kinds, log)
+    frames = _read(paths, KINDS, log)
     residential_frame = frames.pop("residential")
     population_field = _renamed_field(residential_frame, population_field)
     result = park_coverage(
