@@ -12,7 +12,7 @@ from gis.checks.greenery_kpi import KPI_COLUMNS
 from gis.crs import WORKING_CRS
 from gis.errors import RulesError, SchemaError
 from gis.targets import load_targets, parse_targets
-from gis.units import M2_PER_MU, geodesic_length_m
+from gis.units import M2_PER_MU, geodesic_area_m2, geodesic_length_m
 
 X0, Y0 = 500_000.0, 4_850_000.0
 
@@ -169,6 +169,14 @@ def test_lengths_in_working_crs_not_web_mercator(layers: dict[str, gpd.GeoDataFr
     assert km == pytest.approx(geodesic_km, rel=5e-4)
     mercator_km = line.to_crs(3857).length.iloc[0] / 1000  # 43.8°N: off by ~39 %
     assert mercator_km / geodesic_km - 1 == pytest.approx(0.39, abs=0.02)
+    aff = layers["afforestation"]
+    mu = value(
+        greenery_kpi(**layers, targets=load_targets(), year=2024).kpi, CITY, "afforestation_mu"
+    )["actual"]
+    geodesic_mu = geodesic_area_m2(aff.geometry.values, aff.crs)[0] / M2_PER_MU
+    assert mu == pytest.approx(geodesic_mu, rel=5e-4)
+    mercator_mu = aff.to_crs(3857).area.iloc[0] / M2_PER_MU  # off by ~93 %
+    assert mercator_mu / geodesic_mu - 1 == pytest.approx(0.93, abs=0.03)
 
 
 def test_outside_districts_and_bad_input(layers: dict[str, gpd.GeoDataFrame]) -> None:
