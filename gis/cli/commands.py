@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gis.cli.check import check
+from gis.cli.detect import detect
 from gis.cli.greenery import greenery
 from gis.cli.map import map_command
 from gis.cli.validate import validate
@@ -14,3 +15,4 @@ COMMANDS.append(validate)
 COMMANDS.append(map_command)
 COMMANDS.append(check)
 COMMANDS.append(greenery)
+COMMANDS.append(detect)

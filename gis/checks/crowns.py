@@ -1,0 +1,600 @@
+"""Per-window pixel → crown detection of discolored standing trees (变色立木).
+
+Pure functions of one raster window, so that a driver (:mod:`gis.checks.discolored`, or a
+Dask task) can map them over windows and merge the results in window order:
+
+1. :func:`window_histograms` — first pass: per stand, histograms of GRVI, NDVI and log2
+   brightness/green/NIR over the stand's canopy pixels (exact integer counts; merging is a sum).
+2. :func:`baselines_from_histograms` — the robust stand baseline: median and
+   sigma = IQR / 1.349 (equals 1.4826·MAD for a normal distribution) from those histograms.
+3. :func:`detect_window` — second pass: robust z-scores against the pixel's own stand,
+   anomalous canopy pixels → connected components (:func:`scipy.ndimage.label`) → crown
+   candidates with their spectral shape; a crown is kept by the window whose *core* holds its
+   centroid pixel, so a crown on a window edge is found exactly once (the halo must exceed the
+   largest crown diameter).
+
+The score shared with segment data (:func:`wilt_score`) is the GRVI drop in robust sigmas of
+the stand, ``-z_grvi``, with non-canopy (shadow, soil, roads) gated out and yellow crowns with
+NIR kept (autumn larch / broadleaf) suppressed by spectral shape.
+
+Examples
+--------
+>>> import numpy as np
+>>> hist = np.zeros(HIST_BINS); hist[[10, 11, 12, 13]] = 1
+>>> round(hist_quantile(hist, 0.5, -1.0, 1.0), 4)
+-0.9531
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from rasterio.features import rasterize
+from rasterio.windows import Window
+from rasterio.windows import transform as window_transform
+from scipy import ndimage
+
+from gis.indices import grvi as grvi_index
+from gis.indices import ndvi as ndvi_index
+from gis.indices import rg_ratio as rg_index
+from gis.raster import RasterSource
+
+HIST_BINS = 512
+"""Bins of the index histograms over [-1, 1] (step 0.0039; quantiles interpolate inside)."""
+LOG_RANGE = (-16.0, 20.0)
+"""log2 range of the brightness histograms (reflectance 1.5e-5 … DN 1e6)."""
+QUANTITIES = ("grvi", "ndvi", "bright", "green", "nir")
+"""Per-stand histograms: two indices, then log2 of brightness, green and NIR."""
+_RANGES = {"grvi": (-1.0, 1.0), "ndvi": (-1.0, 1.0)}
+IQR_TO_SIGMA = 1.349
+
+
+@dataclass(frozen=True)
+class CrownRules:
+    """Thresholds of the detector (``layers/rules/discolored.yaml`` holds the defaults).
+
+    Parameters
+    ----------
+    z_grvi : float
+        A canopy pixel is anomalous when its GRVI lies this many robust sigmas below its
+        stand's median.
+    min_sigma : float
+        Floor of the GRVI/NDVI sigma (index units), so a very uniform stand does not turn
+        sensor noise into detections.
+    shadow_ratio : float
+        Brightness below this fraction of the stand median is shadow (excluded).
+    soil_ndvi : float
+        With NIR: NDVI below this is bare soil, road or water (excluded).
+    bright_ratio : float
+        Without NIR: brightness above this multiple of the stand median is soil/road.
+    min_crown_m2, max_crown_m2 : float
+        Crown area range in m² (ground units of the raster CRS).
+    typical_crown_m2 : tuple of float
+        Area range in m² with full size fit in the confidence.
+    max_elongation : float
+        Largest ratio of a component's principal axes (roads and edges are long).
+    yellow_green_ratio : float
+        Decoy rule: green at least this multiple of the stand median = yellowing.
+    nir_kept_ratio : float
+        Decoy rule: NIR at least this multiple of the stand median = NIR kept.
+    ndvi_kept_z : float
+        Decoy rule: crown NDVI z-score at or above this = NDVI near healthy.
+    z_ndvi_full : float
+        NDVI loss (robust sigmas) giving the full NDVI term of the confidence.
+    min_stand_pixels : int
+        Canopy pixels a stand needs for its own baseline (else the pooled baseline is used).
+    coarse_pixel_m : float
+        Pixels this size or larger cannot resolve single crowns: report stand-level patches.
+    """
+
+    z_grvi: float = 3.0
+    min_sigma: float = 0.01
+    shadow_ratio: float = 0.4
+    soil_ndvi: float = 0.15
+    bright_ratio: float = 2.0
+    min_crown_m2: float = 2.0
+    max_crown_m2: float = 100.0
+    typical_crown_m2: tuple[float, float] = (6.0, 60.0)
+    max_elongation: float = 3.0
+    yellow_green_ratio: float = 1.15
+    nir_kept_ratio: float = 0.85
+    ndvi_kept_z: float = 0.0
+    z_ndvi_full: float = 6.0
+    min_stand_pixels: int = 200
+    coarse_pixel_m: float = 2.0
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """Return the names of the thresholds."""
+        return tuple(f.name for f in fields(cls))
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """Per-stand robust baselines, as arrays indexed by stand number (0 = no stand).
+
+    ``med_*``/``sig_*`` are index medians and sigmas; ``bright``, ``green`` and ``nir`` are
+    medians in the raster's units; ``pixels`` counts canopy pixels; ``pooled`` marks stands
+    that fell back to the pooled baseline of all stands.
+    """
+
+    med_grvi: NDArray[np.float64]
+    sig_grvi: NDArray[np.float64]
+    med_ndvi: NDArray[np.float64]
+    sig_ndvi: NDArray[np.float64]
+    bright: NDArray[np.float64]
+    green: NDArray[np.float64]
+    nir: NDArray[np.float64]
+    pixels: NDArray[np.int64]
+    pooled: NDArray[np.bool_]
+
+
+# ----------------------------------------------------------------------------- pixels
+
+
+def pixel_layers(values: NDArray[np.float32], roles: Sequence[str]) -> dict[str, NDArray[Any]]:
+    """Return per-pixel ``grvi``, ``rg_ratio``, ``bright``, ``green`` (+ ``ndvi``, ``nir``).
+
+    ``values`` is (bands, rows, cols) reflectance in the order of ``roles`` (G and R needed).
+    Brightness is the mean of the visible bands present (B, G, R).
+
+    Examples
+    --------
+    >>> v = np.array([[[0.2]], [[0.1]], [[0.5]]], dtype=np.float32)
+    >>> out = pixel_layers(v, ("G", "R", "NIR"))
+    >>> round(float(out["grvi"][0, 0]), 4), round(float(out["ndvi"][0, 0]), 4)
+    (0.3333, 0.6667)
+    """
+    band = {r: values[i] for i, r in enumerate(roles)}
+    g, r = band["G"], band["R"]
+    visible = [band[k] for k in ("B", "G", "R") if k in band]
+    out = {
+        "grvi": grvi_index(g, r),
+        "rg_ratio": rg_index(r, g),
+        "bright": np.mean(visible, axis=0, dtype=np.float32),
+        "green": g,
+    }
+    if "NIR" in band:
+        out["ndvi"] = ndvi_index(band["NIR"], r)
+        out["nir"] = band["NIR"]
+    return out
+
+
+def stand_raster(
+    shapes: Sequence[tuple[Any, int]], window: Window, base_transform: Any
+) -> NDArray[np.int32]:
+    """Burn ``(geometry, stand number)`` pairs into the window (pixel centres, 0 = none)."""
+    shape = (int(window.height), int(window.width))
+    if not shapes:
+        return np.zeros(shape, dtype=np.int32)
+    return rasterize(
+        shapes,
+        out_shape=shape,
+        transform=window_transform(window, base_transform),
+        fill=0,
+        dtype="int32",
+    )
+
+
+def _log2(a: NDArray[Any]) -> NDArray[Any]:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log2(np.where(a > 0, a, np.nan))
+
+
+def _bins(q: str, a: NDArray[Any]) -> NDArray[np.int64]:
+    lo, hi = _RANGES.get(q, LOG_RANGE)
+    x = a if q in _RANGES else _log2(a)
+    idx = np.floor((x - lo) / (hi - lo) * HIST_BINS)
+    return np.clip(np.nan_to_num(idx, nan=0), 0, HIST_BINS - 1).astype(np.int64)
+
+
+def soil_mask(px: Mapping[str, NDArray[Any]], bright_med: Any, rules: CrownRules) -> NDArray[Any]:
+    """Bare soil, roads, water: NDVI below ``soil_ndvi`` (NIR), else very bright (RGB)."""
+    if "ndvi" in px:
+        return np.asarray(~(px["ndvi"] >= rules.soil_ndvi))
+    return np.asarray(px["bright"] > rules.bright_ratio * bright_med)
+
+
+# ----------------------------------------------------------------------------- pass 1
+
+
+def window_histograms(
+    source: RasterSource,
+    window: Window,
+    shapes: Sequence[tuple[Any, int]],
+    *,
+    roles: Sequence[str],
+    rules: CrownRules,
+) -> dict[int, NDArray[np.int64]]:
+    """First pass on one window: stand number → histograms (len(QUANTITIES), HIST_BINS).
+
+    Counts pixels that are valid, inside a host stand and not soil/road (NIR) — shadows and
+    discolored crowns are left to the robust statistics. Merge windows by summing.
+    """
+    with source.open() as reader:
+        values, invalid = reader.read_array(window, roles)
+    stands = stand_raster(shapes, window, source.transform)
+    px = pixel_layers(values, roles)
+    keep = (stands > 0) & ~invalid
+    if "ndvi" in px:
+        keep &= px["ndvi"] >= rules.soil_ndvi
+    sid = stands[keep]
+    if sid.size == 0:
+        return {}
+    uniq, local = np.unique(sid, return_inverse=True)
+    out = np.zeros((uniq.size, len(QUANTITIES), HIST_BINS), dtype=np.int64)
+    for k, q in enumerate(QUANTITIES):
+        if q not in px:
+            continue
+        flat = local * HIST_BINS + _bins(q, px[q][keep])
+        out[:, k, :] = np.bincount(flat, minlength=uniq.size * HIST_BINS).reshape(uniq.size, -1)
+    return {int(s): out[i] for i, s in enumerate(uniq)}
+
+
+def merge_histograms(
+    into: dict[int, NDArray[np.int64]], part: Mapping[int, NDArray[np.int64]]
+) -> dict[int, NDArray[np.int64]]:
+    """Add the histograms of ``part`` into ``into`` (exact integer sums) and return it."""
+    for sid, hist in part.items():
+        if sid in into:
+            into[sid] += hist
+        else:
+            into[sid] = hist.copy()
+    return into
+
+
+def hist_quantile(hist: NDArray[Any], q: float, lo: float, hi: float) -> float:
+    """Return the ``q`` quantile of a histogram over [lo, hi], interpolating inside the bin."""
+    total = float(hist.sum())
+    if total <= 0:
+        return float("nan")
+    cum = np.cumsum(hist)
+    target = q * total
+    i = int(np.searchsorted(cum, target, side="left"))
+    before = float(cum[i - 1]) if i > 0 else 0.0
+    frac = (target - before) / float(hist[i]) if hist[i] else 0.5
+    return lo + (i + frac) * (hi - lo) / len(hist)
+
+
+def _stand_stats(hist: NDArray[np.int64], rules: CrownRules) -> tuple[float, ...]:
+    """median/sigma of GRVI and NDVI, medians of brightness, green and NIR, pixel count."""
+    out: list[float] = []
+    for k, q in enumerate(QUANTITIES):
+        lo, hi = _RANGES.get(q, LOG_RANGE)
+        med = hist_quantile(hist[k], 0.5, lo, hi)
+        if q in _RANGES:
+            iqr = hist_quantile(hist[k], 0.75, lo, hi) - hist_quantile(hist[k], 0.25, lo, hi)
+            out += [med, max(iqr / IQR_TO_SIGMA, rules.min_sigma)]
+        else:
+            out.append(2.0**med)
+    return (*out, float(hist[0].sum()))
+
+
+def baselines_from_histograms(
+    hists: Mapping[int, NDArray[np.int64]], n_stands: int, *, rules: CrownRules
+) -> Baselines:
+    """Return the :class:`Baselines` of stands 1..n_stands; thin stands use the pooled one."""
+    table = np.full((n_stands + 1, 8), np.nan)
+    table[:, 7] = 0
+    total = sum(hists.values()) if hists else None
+    pooled = _stand_stats(np.asarray(total), rules) if total is not None else (np.nan,) * 8
+    is_pooled = np.ones(n_stands + 1, dtype=bool)
+    for sid, hist in hists.items():
+        stats = _stand_stats(hist, rules)
+        own = stats[-1] >= rules.min_stand_pixels
+        table[sid] = stats if own else (*pooled[:-1], stats[-1])
+        is_pooled[sid] = not own
+    missing = np.isnan(table[:, 0])
+    table[missing, :7] = pooled[:7]
+    cols = {n: table[:, i] for i, n in enumerate(BASE_NAMES)}
+    return Baselines(**cols, pixels=table[:, 7].astype(np.int64), pooled=is_pooled)
+
+
+# ----------------------------------------------------------------------------- score
+
+
+def shape_scores(
+    grvi: NDArray[Any],
+    ndvi: NDArray[Any] | None,
+    green: NDArray[Any],
+    nir: NDArray[Any] | None,
+    base: Mapping[str, Any],
+    rules: CrownRules,
+) -> dict[str, NDArray[Any]]:
+    """Robust z-scores, spectral shape and the wilt score of pixels, crowns or segments.
+
+    ``base`` holds ``med_grvi, sig_grvi, med_ndvi, sig_ndvi, green, nir`` (scalars or arrays
+    broadcasting with the inputs). The score is the GRVI drop ``-z_grvi``. A yellow decoy
+    (autumn larch or broadleaf) keeps its NIR (``nir / median >= nir_kept_ratio``) and either
+    got greener-brighter (``green / median >= yellow_green_ratio``: yellow = green + red up)
+    or kept a healthy NDVI (``z_ndvi >= ndvi_kept_z``); a red-brown dying pine loses NIR.
+    Without NIR only the green rule applies.
+    """
+    z_grvi = (grvi - base["med_grvi"]) / base["sig_grvi"]
+    green_ratio = green / base["green"]
+    out = {"z_grvi": z_grvi, "green_ratio": green_ratio, "score": -z_grvi}
+    if ndvi is None or nir is None:
+        out["decoy"] = np.asarray(green_ratio >= rules.yellow_green_ratio)
+        return out
+    z_ndvi = (ndvi - base["med_ndvi"]) / base["sig_ndvi"]
+    nir_ratio = nir / base["nir"]
+    kept = nir_ratio >= rules.nir_kept_ratio
+    yellow = (green_ratio >= rules.yellow_green_ratio) | (z_ndvi >= rules.ndvi_kept_z)
+    out |= {"z_ndvi": z_ndvi, "nir_ratio": nir_ratio, "decoy": np.asarray(kept & yellow)}
+    return out
+
+
+def confidence(
+    z_grvi: NDArray[Any], z_ndvi: NDArray[Any] | None, crown_m2: NDArray[Any], rules: CrownRules
+) -> NDArray[np.float64]:
+    """Confidence 0–1 of crowns: GRVI drop, NDVI loss and size fit.
+
+    ``g = clip((-z_grvi - z) / (2 z), 0, 1)`` with ``z = rules.z_grvi`` (0 at the threshold,
+    1 at three times it); ``n = clip(-z_ndvi / z_ndvi_full, 0, 1)``; size fit ``s`` is 1 inside
+    ``typical_crown_m2`` and falls linearly to 0.5 at the size limits. Confidence is
+    ``0.5 g + 0.3 n + 0.2 s`` with NIR, ``0.8 g + 0.2 s`` without.
+
+    Examples
+    --------
+    >>> r = CrownRules()
+    >>> float(confidence(np.array([-9.0]), np.array([-6.0]), np.array([20.0]), r)[0])
+    1.0
+    """
+    zt = rules.z_grvi
+    g = np.clip((-np.asarray(z_grvi, dtype=float) - zt) / (2 * zt), 0, 1)
+    lo, hi = rules.typical_crown_m2
+    a = np.asarray(crown_m2, dtype=float)
+    below = 0.5 + 0.5 * np.clip((a - rules.min_crown_m2) / max(lo - rules.min_crown_m2, 1e-9), 0, 1)
+    above = 0.5 + 0.5 * np.clip((rules.max_crown_m2 - a) / max(rules.max_crown_m2 - hi, 1e-9), 0, 1)
+    s = np.where(a < lo, below, np.where(a > hi, above, 1.0))
+    if z_ndvi is None:
+        return np.round(0.8 * g + 0.2 * s, 3)
+    n = np.clip(-np.asarray(z_ndvi, dtype=float) / rules.z_ndvi_full, 0, 1)
+    return np.round(0.5 * g + 0.3 * n + 0.2 * s, 3)
+
+
+def wilt_score(
+    green: Any,
+    red: Any,
+    nir: Any = None,
+    *,
+    baseline: Mapping[str, float] | None = None,
+    rules: CrownRules | None = None,
+) -> pd.DataFrame:
+    """Score segments (or pixels) with the detector's indices and rules: higher = more wilted.
+
+    The same function family as the raster detector: GRVI and NDVI, a robust baseline of the
+    population (median, IQR/1.349 from the same histograms; by default of the inputs
+    themselves, as a stand's canopy pixels are the baseline of that stand), the canopy gate
+    (shadow: brightness below ``shadow_ratio`` × median; soil/road: NDVI below ``soil_ndvi``)
+    and the yellow-decoy rule. Gated or decoy rows score ``-inf``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``grvi, ndvi, z_grvi, z_ndvi, canopy, decoy, score``.
+
+    Examples
+    --------
+    >>> g = np.r_[np.full(50, 200.0), 180.0]; r = np.r_[np.full(50, 100.0), 150.0]
+    >>> n = np.r_[np.full(50, 500.0), 300.0]
+    >>> s = wilt_score(g + np.arange(51) % 5, r, n)["score"]
+    >>> bool(s.iloc[-1] > 3 > s.iloc[:50].max())
+    True
+    """
+    rules = rules or CrownRules()
+    g, r = np.asarray(green, dtype=float), np.asarray(red, dtype=float)
+    nir_a = None if nir is None else np.asarray(nir, dtype=float)
+    bands = [g, r] + ([] if nir_a is None else [nir_a])
+    px = pixel_layers(np.stack(bands), ("G", "R", "NIR")[: len(bands)])
+    base = dict(baseline) if baseline is not None else segment_baseline(px, rules)
+    sc = shape_scores(px["grvi"], px.get("ndvi"), g, nir_a, base, rules)
+    canopy = ~soil_mask(px, base["bright"], rules) & (
+        px["bright"] >= rules.shadow_ratio * base["bright"]
+    )
+    score = np.where(canopy & ~sc["decoy"], sc["score"], -np.inf)
+    nan = np.full(g.shape, np.nan)
+    return pd.DataFrame(
+        {
+            "grvi": px["grvi"],
+            "ndvi": px.get("ndvi", nan),
+            "z_grvi": sc["z_grvi"],
+            "z_ndvi": sc.get("z_ndvi", nan),
+            "canopy": canopy,
+            "decoy": sc["decoy"],
+            "score": score,
+        }
+    )
+
+
+def segment_baseline(px: Mapping[str, NDArray[Any]], rules: CrownRules) -> dict[str, float]:
+    """Return the one-population baseline of :func:`wilt_score` (same histograms as stands)."""
+    keep = ~soil_mask(px, np.inf, rules) if "ndvi" in px else np.ones(px["grvi"].shape, bool)
+    hist = np.zeros((len(QUANTITIES), HIST_BINS), dtype=np.int64)
+    for k, q in enumerate(QUANTITIES):
+        if q in px:
+            hist[k] = np.bincount(_bins(q, px[q][keep]), minlength=HIST_BINS)
+    stats = _stand_stats(hist, rules)
+    names = ("med_grvi", "sig_grvi", "med_ndvi", "sig_ndvi", "bright", "green", "nir")
+    return dict(zip(names, stats[:7], strict=True))
+
+
+# ----------------------------------------------------------------------------- pass 2
+
+BASE_NAMES = ("med_grvi", "sig_grvi", "med_ndvi", "sig_ndvi", "bright", "green", "nir")
+CROWN_COLUMNS = (
+    "x", "y", "stand", "n_px", "crown_m2", "grvi", "ndvi", "rg_ratio", "z_grvi", "z_ndvi",
+    "green_ratio", "nir_ratio", "elongation", "decoy",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """What :func:`detect_window` found in one window's core.
+
+    ``crowns`` has :data:`CROWN_COLUMNS` (x, y in the raster CRS; decoys included, flagged);
+    ``stand_pixels`` maps stand number → (canopy pixels, anomalous non-yellow pixels).
+    """
+
+    crowns: pd.DataFrame
+    stand_pixels: dict[int, tuple[int, int]]
+    rejected_size: int = 0
+
+
+def _pixel_state(
+    px: Mapping[str, NDArray[Any]],
+    stands: NDArray[np.int32],
+    invalid: NDArray[np.bool_],
+    base: Baselines,
+    rules: CrownRules,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], dict[str, NDArray[Any]]]:
+    """Canopy mask, anomalous mask and pixel scores against each pixel's own stand."""
+    b = {n: getattr(base, n)[stands] for n in BASE_NAMES}
+    shadow = px["bright"] < rules.shadow_ratio * b["bright"]
+    canopy = (stands > 0) & ~invalid & ~shadow & ~soil_mask(px, b["bright"], rules)
+    sc = shape_scores(px["grvi"], px.get("ndvi"), px["green"], px.get("nir"), b, rules)
+    anomalous = canopy & (sc["z_grvi"] <= -rules.z_grvi)
+    return canopy, anomalous, sc
+
+
+def _core(halo: int, window: Window) -> tuple[slice, slice]:
+    return slice(halo, halo + int(window.height)), slice(halo, halo + int(window.width))
+
+
+def _components(
+    anomalous: NDArray[np.bool_], layers: Mapping[str, NDArray[Any]]
+) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]:
+    """Label 8-connected components; return pixel counts and per-component means."""
+    labels, n = ndimage.label(anomalous, structure=np.ones((3, 3), dtype=bool))
+    rows, cols = np.nonzero(anomalous)
+    lab = labels[rows, cols]
+    count = np.bincount(lab, minlength=n + 1).astype(float)[1:]
+    safe = np.maximum(count, 1)
+
+    def mean(values: NDArray[Any]) -> NDArray[np.float64]:
+        return np.bincount(lab, weights=values, minlength=n + 1)[1:] / safe
+
+    r, c = rows.astype(float), cols.astype(float)
+    means = {"row": mean(r), "col": mean(c), "rr": mean(r * r), "cc": mean(c * c)}
+    means["rc"] = mean(r * c)
+    for name, arr in layers.items():
+        means[name] = mean(np.nan_to_num(arr[rows, cols].astype(float)))
+    return count, means
+
+
+def _elongation(m: Mapping[str, NDArray[np.float64]]) -> NDArray[np.float64]:
+    vr = m["rr"] - m["row"] ** 2 + 1 / 12
+    vc = m["cc"] - m["col"] ** 2 + 1 / 12
+    cov = m["rc"] - m["row"] * m["col"]
+    half_tr, det = (vr + vc) / 2, vr * vc - cov**2
+    disc = np.sqrt(np.maximum(half_tr**2 - det, 0))
+    return np.asarray(np.sqrt((half_tr + disc) / np.maximum(half_tr - disc, 1e-9)))
+
+
+def _stand_counts(
+    stands: NDArray[np.int32], canopy: NDArray[np.bool_], dead: NDArray[np.bool_], core: Any
+) -> dict[int, tuple[int, int]]:
+    s, c, d = stands[core], canopy[core], dead[core]
+    if not c.any():
+        return {}
+    n = int(s.max()) + 1
+    can = np.bincount(s[c], minlength=n)
+    ano = np.bincount(s[d], minlength=n)
+    return {int(i): (int(can[i]), int(ano[i])) for i in np.nonzero(can)[0] if i > 0}
+
+
+def _crown_table(
+    count: NDArray[np.float64],
+    m: dict[str, NDArray[np.float64]],
+    stands: NDArray[np.int32],
+    base: Baselines,
+    rules: CrownRules,
+    place: tuple[Window, int, Any, float],
+) -> tuple[pd.DataFrame, int]:
+    """Crowns whose centroid pixel lies in the core and in a host stand, sized like a crown."""
+    window, halo, transform, pixel_m2 = place
+    ri, ci = np.floor(m["row"]).astype(int), np.floor(m["col"]).astype(int)
+    core = (ri >= halo) & (ri < halo + int(window.height))
+    core &= (ci >= halo) & (ci < halo + int(window.width))
+    stand = np.where(core, stands[np.clip(ri, 0, None), np.clip(ci, 0, None)], 0)
+    area = count * pixel_m2
+    elong = _elongation(m)
+    fits = (area >= rules.min_crown_m2) & (area <= rules.max_crown_m2)
+    fits &= elong <= rules.max_elongation
+    keep = (stand > 0) & fits
+    rejected = int(((stand > 0) & ~fits).sum())
+    sel = {k: v[keep] for k, v in m.items()}
+    st = stand[keep]
+    b = {n: getattr(base, n)[st] for n in BASE_NAMES}
+    sc = shape_scores(sel["grvi"], sel.get("ndvi"), sel["green"], sel.get("nir"), b, rules)
+    gx = sel["col"] - halo + float(window.col_off) + 0.5
+    gy = sel["row"] - halo + float(window.row_off) + 0.5
+    x, y = transform * (gx, gy)
+    nan = np.full(st.shape, np.nan)
+    table = pd.DataFrame(
+        {
+            "x": x, "y": y, "stand": st, "n_px": count[keep].astype(int),
+            "crown_m2": area[keep], "grvi": sel["grvi"], "ndvi": sel.get("ndvi", nan),
+            "rg_ratio": sel["rg_ratio"], "z_grvi": sc["z_grvi"], "z_ndvi": sc.get("z_ndvi", nan),
+            "green_ratio": sc["green_ratio"], "nir_ratio": sc.get("nir_ratio", nan),
+            "elongation": elong[keep], "decoy": np.asarray(sc["decoy"], dtype=bool),
+        }
+    )  # fmt: skip
+    return table, rejected
+
+
+def detect_window(
+    source: RasterSource,
+    window: Window,
+    shapes: Sequence[tuple[Any, int]],
+    base: Baselines,
+    *,
+    roles: Sequence[str],
+    rules: CrownRules,
+    halo: int,
+    pixel_m2: float,
+) -> WindowResult:
+    """Second pass on one window (read with ``halo`` pixels around it): crowns in its core.
+
+    Parameters
+    ----------
+    source : RasterSource
+        The image (opened here, so the function runs on any thread or worker).
+    window : rasterio.windows.Window
+        The core window; crowns are kept when their centroid pixel lies in it.
+    shapes : sequence of (geometry, int)
+        Host stands overlapping the window (raster CRS) and their stand numbers.
+    base : Baselines
+        Stand baselines from the first pass.
+    roles : sequence of str
+        Band roles to read (G and R at least; B, NIR when present).
+    rules : CrownRules
+        Thresholds.
+    halo : int
+        Pixels read around the window; must exceed the largest crown diameter in pixels.
+    pixel_m2 : float
+        Ground area of one pixel in m².
+    """
+    with source.open() as reader:
+        values, invalid = reader.read_array(window, roles, halo=halo)
+    big = Window(
+        window.col_off - halo, window.row_off - halo, window.width + 2 * halo,
+        window.height + 2 * halo,
+    )  # fmt: skip
+    stands = stand_raster(shapes, big, source.transform)
+    px = pixel_layers(values, roles)
+    canopy, anomalous, sc = _pixel_state(px, stands, invalid, base, rules)
+    dead = anomalous & ~np.asarray(sc["decoy"], dtype=bool)
+    counts = _stand_counts(stands, canopy, dead, _core(halo, window))
+    layers: dict[str, NDArray[Any]] = {
+        k: px[k] for k in ("grvi", "rg_ratio", "green", "ndvi", "nir") if k in px
+    }
+    count, means = _components(anomalous, layers)
+    place = (window, halo, source.transform, pixel_m2)
+    crowns, rejected = _crown_table(count, means, stands, base, rules, place)
+    return WindowResult(crowns, counts, rejected)

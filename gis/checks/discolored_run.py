@@ -1,0 +1,156 @@
+"""The edge of the discolored-tree detection: read inputs, detect, write outputs all or nothing.
+
+:func:`run_discolored` is what ``linyuan detect discolored`` calls. The results GeoPackage has
+``discolored_points``, ``stand_summary``, ``verification`` (核查率 per stand, district, forest
+chief), ``discolored_patches`` (coarse pixels only), ``findings`` and ``run``; ``kml`` and
+``csv`` (lon/lat, columns from ``layers/templates/discolored_points_csv.yaml``) are optional.
+Every file is staged in a temporary folder and renamed into place only when all succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from gis.checks.discolored import DiscoloredResult, detect_discolored, load_discolored_rules
+from gis.checks.patch_run import _staging, for_gpkg, run_table, sha256_of
+from gis.errors import SchemaError
+from gis.findings import Findings
+from gis.io import (
+    check_overwrite,
+    lonlat_columns,
+    read_layer,
+    write_kml,
+    write_layers,
+    write_table,
+)
+
+PathLike = str | os.PathLike[str]
+TEMPLATE_PATH = (
+    Path(__file__).resolve().parents[2] / "layers" / "templates" / "discolored_points_csv.yaml"
+)
+STATUS_COLOURS = {
+    "unverified": "#e31a1c",
+    "confirmed_dead_pine": "#800026",
+    "lab_positive": "#000000",
+    "other_cause": "#1f78b4",
+    "not_found": "#999999",
+    "lab_negative": "#33a02c",
+}
+"""KMZ colours by status: red ones are still to visit."""
+
+
+@dataclass
+class DiscoloredRun:
+    """What :func:`run_discolored` did: the result and the files it wrote."""
+
+    result: DiscoloredResult
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def csv_template(path: PathLike | None = None) -> dict[str, str]:
+    """Return the CSV column template: canonical field → header, in order."""
+    p = Path(path) if path is not None else TEMPLATE_PATH
+    raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    cols = raw.get("columns")
+    if not isinstance(cols, dict) or not cols:
+        raise SchemaError(f"{p}: needs a 'columns' mapping of field → header")
+    return {str(k): str(v) for k, v in cols.items()}
+
+
+def run_discolored(
+    raster: PathLike,
+    *,
+    stands: PathLike,
+    out: PathLike,
+    previous: PathLike | None = None,
+    sensor: str = "generic",
+    bands: str | None = None,
+    species: tuple[str, ...] | None = None,
+    known_points: PathLike | None = None,
+    rules: PathLike | None = None,
+    image_date: str | None = None,
+    kml: PathLike | None = None,
+    csv: PathLike | None = None,
+    overwrite: bool = False,
+    window_size: int = 1024,
+    threads: int = 2,
+    findings: Findings | None = None,
+) -> DiscoloredRun:
+    """Read the image and layers, detect discolored crowns and write the results.
+
+    Parameters are those of ``linyuan detect discolored``; see
+    :func:`gis.checks.discolored.detect_discolored` for the method.
+
+    Raises
+    ------
+    gis.errors.GisError
+        Unreadable input, missing bands or species field, no overlap, existing outputs.
+    """
+    from gis.raster import raster_source
+
+    log = findings if findings is not None else Findings()
+    targets = {"gpkg": out, "kml": kml, "csv": csv}
+    outputs = {k: check_overwrite(v, overwrite=overwrite) for k, v in targets.items() if v}
+    ruleset = load_discolored_rules(rules)
+    src = raster_source(raster, sensor=sensor, bands=bands, findings=log)
+    prev = raster_source(previous, sensor=sensor, bands=bands, findings=log) if previous else None
+    frame = read_layer(stands, kind="subcompartments", working_crs=None, findings=log)
+    known = None
+    if known_points is not None:
+        known = read_layer(known_points, kind="pest_points", working_crs=None, findings=log)
+    result = detect_discolored(
+        src, frame, previous=prev, species=species, known_points=known, rules=ruleset,
+        image_date=image_date, window_size=window_size, threads=threads, findings=log,
+    )  # fmt: skip
+    inputs = {
+        "raster": raster,
+        "stands": stands,
+        "previous": previous,
+        "known_points": known_points,
+    }
+    result.run["inputs"] = {k: str(v) for k, v in inputs.items() if v is not None}
+    result.run["sha256"] = {k: sha256_of(v) for k, v in inputs.items() if v is not None}
+    result.run["sensor"], result.run["bands"] = sensor, bands
+    return DiscoloredRun(result, write_discolored(result, outputs, overwrite=overwrite))
+
+
+def write_discolored(
+    result: DiscoloredResult, outputs: dict[str, Path], *, overwrite: bool
+) -> dict[str, Path]:
+    """Write the GeoPackage (and KMZ/CSV when asked), all or nothing."""
+    layers: dict[str, Any] = {
+        "discolored_points": for_gpkg(result.points),
+        "stand_summary": for_gpkg(result.stand_summary),
+        "verification": result.verification,
+    }
+    if result.patches is not None:
+        layers["discolored_patches"] = for_gpkg(result.patches)
+    layers |= {"findings": result.findings.to_frame(), "run": run_table(result.run)}
+    with _staging(outputs, overwrite=overwrite) as stage:
+        write_layers(stage["gpkg"], layers)
+        if "kml" in stage:
+            write_kml(
+                for_gpkg(result.points.assign(_style=result.points["status"])),
+                stage["kml"],
+                name_field="point_id",
+                description_field="status_note",
+                style_field="_style",
+                styles=STATUS_COLOURS,
+            )
+        if "csv" in stage:
+            write_table(csv_frame(result.points), stage["csv"], headers=csv_template())
+    return dict(outputs)
+
+
+def csv_frame(points: Any, template: dict[str, str] | None = None) -> pd.DataFrame:
+    """Return the points as the CSV table: template columns in order, lon/lat in EPSG:4490."""
+    template = template or csv_template()
+    table = pd.DataFrame(points.drop(columns=points.geometry.name)).join(lonlat_columns(points))
+    cols = [c for c in template if c in table.columns]
+    return table[cols]

@@ -1,0 +1,82 @@
+"""``linyuan detect …``: detections from imagery. ``detect discolored`` is 变色立木监测.
+
+Exit codes: 0 done and clean; 1 done, with error-level findings; 2 usage; 3 input that
+cannot be read or used (missing bands or species field, no overlap, all nodata).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gis.cli import options
+from gis.findings import Findings
+from gis.raster import Sensor
+
+EXIT_FINDINGS = 1
+SENSORS = tuple(s.value for s in Sensor)
+
+_layer = click.Path(exists=False, path_type=Path)
+_file = click.Path(dir_okay=False, path_type=Path)
+
+
+def _species(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    items = tuple(s.strip() for s in value.replace("，", ",").split(",") if s.strip())
+    if not items:
+        raise click.BadParameter("give species names separated by commas, e.g. 红松,樟子松")
+    return items
+
+
+@click.group(short_help="Detections from imagery (discolored: 变色立木监测).")
+def detect() -> None:
+    """Detect things to verify in the field from imagery (points or patches)."""
+
+
+@detect.command(short_help="变色立木监测: discolored trees in host stands as points to verify.")
+@click.argument("raster", type=_file)
+@click.option("--stands", type=_layer, required=True, help="森林资源小班 with 优势树种.")
+@click.option("--previous", type=_file, help="An earlier image: crowns seen there are marked.")
+@click.option("--sensor", type=click.Choice(SENSORS), default="generic", show_default=True)
+@click.option("--bands", help="Band roles in file order, e.g. B,G,R,NIR (generic sensor).")
+@click.option("--species", callback=_species, help="Host species, e.g. 红松,樟子松,油松.")
+@click.option("--known-points", "known_points", type=_layer, help="Earlier points / field results.")
+@click.option("--rules", type=_file, help="Rules YAML (default layers/rules/discolored.yaml).")
+@click.option("--image-date", "image_date", help="Date of the image (YYYY-MM-DD).")
+@options.out_option(required=True, help="Results GeoPackage.")
+@click.option("--kml", type=_file, help="Also write KMZ/KML styled by status.")
+@click.option("--csv", type=_file, help="Also write CSV with lon/lat (template in layers/).")
+@click.option("--window", "window_size", type=click.IntRange(64), default=1024, show_default=True)
+@click.option("--threads", type=click.IntRange(1), default=2, show_default=True)
+@options.overwrite_opt
+@options.json_opt
+def discolored(as_json: bool, **kwargs: Any) -> None:
+    """Find discolored crowns of RASTER inside host stands and write points to verify."""
+    from gis.checks.discolored_run import run_discolored
+
+    log = Findings()
+    run = run_discolored(kwargs.pop("raster"), findings=log, **kwargs)
+    counts = run.result.run["counts"]
+    if as_json:
+        payload = {
+            "outputs": {k: str(v) for k, v in run.outputs.items()},
+            "mode": run.result.run["mode"],
+            "counts": counts,
+            "findings": {s: sum(f.severity == s for f in log) for s in ("error", "warning")},
+        }
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        click.echo(
+            f"变色立木 {counts['new_points']} 株新发现（点位 {counts['points']}，"
+            f"排除黄化诱饵 {counts['decoys']}）；问题 {len(log)} 条"
+        )
+        if run.result.run["mode"] == "patches":
+            click.echo("影像分辨率过粗，按小班输出变色斑块 (discolored_patches)")
+        for path in run.outputs.values():
+            click.echo(f"→ {path}")
+    if log.has_errors:
+        raise SystemExit(EXIT_FINDINGS)
