@@ -285,3 +285,42 @@ def test_cli_kpi_bad_targets_exit_3(layers: dict[str, gpd.GeoDataFrame], tmp_pat
     assert result.exit_code == 3
     assert str(bad) in result.output and "pocket_park_new" in result.output
     assert "pocket_parks_new" in result.output
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    demo_mod = pytest.importorskip("gis.demo")
+    if not hasattr(demo_mod, "build_demo"):
+        pytest.skip("gis.demo.build_demo not available yet")
+    return demo_mod.build_demo(tmp_path_factory.mktemp("demo"))
+
+
+def test_demo_scene_kpi_matches_truth(demo, tmp_path) -> None:
+    from gis.checks.greenery import run_greenery_kpi
+
+    truth = demo.truth["greenery"]
+    expected = {(r.indicator, r.district): r.value for r in truth.itertuples()}
+    layers = {k: demo.layers[k] for k in ("greenways", "parks", "villages", "districts")}
+    run = run_greenery_kpi(**layers, year=2024, out=tmp_path / "KPI.gpkg")
+    kpi = run.tables["kpi"]
+    for status, indicator in (
+        ("已建成", "greenway_km_built"),
+        ("在建", "greenway_km_under_construction"),
+        ("规划", "greenway_km_planned"),
+    ):
+        got = value(kpi, CITY, indicator)["actual"]
+        assert got == pytest.approx(expected[(f"greenway_km_{status}", CITY)], abs=1e-3)
+    for category in ("游园", "社区公园"):  # all built, so the stock counts agree
+        for (indicator, district), n in expected.items():
+            if indicator == f"parks_{category}":
+                assert value(kpi, district, "park_count", category)["actual"] == n
+    pairs = (
+        ("parks_under_construction", "parks_under_construction"),
+        ("parks_open_for_sharing", "parks_opened_sharing"),
+        ("pocket_parks_new_2024", "pocket_parks_new"),
+        ("villages_done", "village_greening_done"),
+        ("villages_demonstration", "demonstration_villages"),
+    )
+    for truth_name, indicator in pairs:
+        assert value(kpi, CITY, indicator)["actual"] == expected[(truth_name, CITY)], indicator
+    assert not run.findings.has_errors

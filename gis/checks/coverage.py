@@ -14,8 +14,8 @@ How it is fast (see ``docs/coverage.md``): no global buffer-union-overlay. An ST
 gives, for each source (park), the parcels within its radius; a parcel whose farthest point is
 inside the radius of one park (distance from its centroid + its own radius, no geometry built)
 is covered whole; only the remaining, partly reached parcels are intersected with the buffers
-of the parks that reach them. The buffers are the same polygons (``quad_segs``) the plain
-geopandas way builds, so both give the same share.
+of the parks that reach them. The buffers are the same polygons the plain geopandas way builds
+(``GeoSeries.buffer``: 16 segments per quarter circle), so both give the same share.
 
 With roads, walking distance is the road-network distance from the park's boundary (road nodes
 within ``entrance_m`` of the park), one multi-source Dijkstra per radius class with a cutoff
@@ -84,7 +84,7 @@ class CoverageOptions:
     min_green_m2: float = 400.0
     radius_park_m: float = 500.0
     min_park_m2: float = 10_000.0
-    quad_segs: int = 8
+    quad_segs: int = 16
     entrance_m: float = 50.0
     snap_m: float = 100.0
 
@@ -184,7 +184,7 @@ def reach(
     sources: Array,
     radii: Array,
     *,
-    quad_segs: int = 8,
+    quad_segs: int = 16,
     uncovered: bool = False,
 ) -> Reach:
     """Return the share of each parcel inside the union of the sources' buffers.
@@ -196,7 +196,8 @@ def reach(
     radii : numpy.ndarray
         Buffer distance of each source in metres (0 = serves nothing).
     quad_segs : int
-        Segments per quarter circle of the buffers (shapely's default is 8).
+        Segments per quarter circle of the buffers (16, as ``GeoSeries.buffer``; a 64-gon
+        misses 0.16 % of a circle's area).
     uncovered : bool
         Also return the uncovered part of each parcel (``None`` where fully covered).
 
