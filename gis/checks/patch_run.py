@@ -229,8 +229,8 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
-def for_gpkg(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return ``frame`` with nullable dtypes GDAL cannot take as plain objects/floats."""
+def plain(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``frame`` with nullable booleans/integers as Python objects/floats (XLSX, KML)."""
     out = frame.copy()
     for col in out.columns:
         dtype = out[col].dtype
@@ -317,7 +317,7 @@ def write_results(
     """Write the results GeoPackage (and XLSX/KMZ when asked), all or nothing."""
     checked = result.patches_checked
     layers = {
-        "patches_checked": for_gpkg(checked),
+        "patches_checked": checked,
         "findings": result.findings.to_frame(),
         "run": run_table(result.run),
     }
@@ -328,7 +328,7 @@ def write_results(
             headers = headers_for(checked.columns, lang=lang)
             sheet = "汇总" if lang == "zh" else "Summary"
             write_table(
-                for_gpkg(shown),
+                plain(shown),
                 stage["xlsx"],
                 headers=headers,
                 sheet_name="图斑核查" if lang == "zh" else "Patches",
@@ -339,7 +339,7 @@ def write_results(
             styles = {_meaning(_code_meaning(), "legality", k, lang): v
                       for k, v in LEGALITY_COLOURS.items()}  # fmt: skip
             write_kml(
-                for_gpkg(shown),
+                plain(shown),
                 stage["kml"],
                 name_field="patch_id",
                 description_field="reasons",
