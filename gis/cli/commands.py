@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gis.cli.check import check
+from gis.cli.demo import demo
 from gis.cli.detect import detect
 from gis.cli.greenery import greenery
 from gis.cli.map import map_command
@@ -16,3 +17,4 @@ COMMANDS.append(map_command)
 COMMANDS.append(check)
 COMMANDS.append(greenery)
 COMMANDS.append(detect)
+COMMANDS.append(demo)
