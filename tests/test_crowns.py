@@ -16,8 +16,8 @@ from gis.checks.crowns import (
     detect_window,
     hist_quantile,
     merge_histograms,
-    window_histograms,
     wilt_score,
+    window_histograms,
 )
 from gis.raster import raster_source
 
@@ -37,7 +37,7 @@ def scene(path, crowns, *, size=200, res=0.5, seed=0):
         disc = np.hypot(yy - row, xx - col) <= radius
         img[:, disc] = np.array(look, dtype="f4")[:, None]
     transform = from_origin(500_000, 4_850_000 + size * res, res, res)
-    profile = dict(driver="GTiff", width=size, height=size, count=4, dtype="uint16")
+    profile = {"driver": "GTiff", "width": size, "height": size, "count": 4, "dtype": "uint16"}
     with rasterio.open(path, "w", crs="EPSG:4551", transform=transform, **profile) as ds:
         ds.write(np.clip(img, 1, 60000).astype("uint16"))
     return raster_source(path, bands="B,G,R,NIR")

@@ -574,7 +574,8 @@ def merge_known(
         f"{len(carried)} known point(s) not detected again were carried over",
         severity="info",
     )
-    return pd.concat([out, carried], ignore_index=True) if len(carried) else out
+    merged = pd.concat([out, carried], ignore_index=True) if len(carried) else out
+    return merged.astype({"is_new": bool, "detected": bool})
 
 
 def _carried(rest: gpd.GeoDataFrame, like: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -748,7 +749,7 @@ def evaluate_segments(
     y_train = train["class"].astype(str).str.strip().to_numpy() == positive
     y_test = test["class"].astype(str).str.strip().to_numpy() == positive
     pos = np.sort(score["train"][y_train])[::-1]
-    threshold = float(pos[int(math.ceil(target_recall * len(pos))) - 1])
+    threshold = float(pos[math.ceil(target_recall * len(pos)) - 1])
     pred = score["test"] >= threshold
     tp = int((pred & y_test).sum())
     finite = np.where(np.isfinite(score["test"]), score["test"], -1e9)

@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from gis.checks.discolored import DiscoloredResult, detect_discolored, load_discolored_rules
-from gis.checks.patch_run import _staging, for_gpkg, run_table, sha256_of
+from gis.checks.patch_run import _staging, run_table, sha256_of
 from gis.errors import SchemaError
 from gis.findings import Findings
 from gis.io import (
@@ -125,18 +125,18 @@ def write_discolored(
 ) -> dict[str, Path]:
     """Write the GeoPackage (and KMZ/CSV when asked), all or nothing."""
     layers: dict[str, Any] = {
-        "discolored_points": for_gpkg(result.points),
-        "stand_summary": for_gpkg(result.stand_summary),
+        "discolored_points": result.points,
+        "stand_summary": result.stand_summary,
         "verification": result.verification,
     }
     if result.patches is not None:
-        layers["discolored_patches"] = for_gpkg(result.patches)
+        layers["discolored_patches"] = result.patches
     layers |= {"findings": result.findings.to_frame(), "run": run_table(result.run)}
     with _staging(outputs, overwrite=overwrite) as stage:
         write_layers(stage["gpkg"], layers)
         if "kml" in stage:
             write_kml(
-                for_gpkg(result.points.assign(_style=result.points["status"])),
+                result.points.assign(_style=result.points["status"]),
                 stage["kml"],
                 name_field="point_id",
                 description_field="status_note",

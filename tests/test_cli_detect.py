@@ -1,0 +1,61 @@
+"""linyuan detect discolored: exit codes, outputs, JSON."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pyogrio
+import shapely
+from click.testing import CliRunner
+
+from gis.cli.main import cli
+from tests.test_crowns import DEAD, scene
+
+
+def _inputs(tmp_path, species="红松"):
+    scene(tmp_path / "img.tif", [(50, 50, 6, DEAD), (150, 120, 5, DEAD)])
+    stands = gpd.GeoDataFrame(
+        {"标识码": ["S1"], "优势树种": [species]},
+        geometry=[shapely.box(500_000, 4_850_000, 500_100, 4_850_100)],
+        crs=4551,
+    )
+    stands.to_file(tmp_path / "stands.gpkg")
+    return tmp_path / "img.tif", tmp_path / "stands.gpkg"
+
+
+def test_detect_discolored_writes_all_outputs(tmp_path):
+    img, stands = _inputs(tmp_path)
+    out = tmp_path / "r.gpkg"
+    args = ["detect", "discolored", str(img), "--stands", str(stands), "--bands", "B,G,R,NIR",
+            "--out", str(out), "--kml", str(tmp_path / "p.kmz"), "--csv", str(tmp_path / "p.csv"),
+            "--json"]  # fmt: skip
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.output)
+    assert payload["counts"]["new_points"] == 2
+    names = [n for n, _ in pyogrio.list_layers(out)]
+    assert {"discolored_points", "stand_summary", "verification", "findings", "run"} <= set(names)
+    pts = pyogrio.read_dataframe(out, layer="discolored_points")
+    assert set(pts["status"]) == {"unverified"} and pts["stand_id"].tolist() == ["S1", "S1"]
+    head = (tmp_path / "p.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert head.startswith("点位编号,经度,纬度")
+    assert (tmp_path / "p.kmz").stat().st_size > 0
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 3 and "exists" in again.output
+
+
+def test_detect_discolored_bad_input_exit_3_no_output(tmp_path):
+    img, stands = _inputs(tmp_path, species="杨树")
+    out = tmp_path / "r.gpkg"
+    res = CliRunner().invoke(
+        cli, ["detect", "discolored", str(img), "--stands", str(stands), "--bands", "B,G,R,NIR",
+              "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 3 and "host stand" in res.output
+    assert not out.exists()
+    res = CliRunner().invoke(
+        cli, ["detect", "discolored", str(img), "--stands", str(stands), "--bands", "B,G,R",
+              "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 3 and "4 band(s)" in res.output
