@@ -17,7 +17,7 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +35,7 @@ from gis.crs import require_crs
 from gis.errors import RasterError
 from gis.findings import Findings
 from gis.indices import nbr, ndvi
-from gis.raster import Grid, RasterReader, RasterSource, grid_windows
+from gis.raster import Grid, RasterReader, RasterSource, grid_windows, tile_shape
 
 QUANTUM = 2.0**-34
 """Fixed-point step of per-pixel index values before summing. A float32 value ``|v| >= 2**-11``
@@ -101,7 +101,9 @@ class WindowGroup:
 
     ``zone_pos``/``ring_pos`` are positions in the zone table, ``*_geoms`` the geometries in
     the raster's CRS (a ring is the patch buffered by ``ring_m``; other patches are removed
-    pixel by pixel).
+    pixel by pixel). ``boxes`` are the parts of the window that are read, as (row, col, rows,
+    cols) relative to the window: the whole window when zones fill it, else the boxes around
+    the zones and rings (sparse patches do not make the engine read the whole raster).
     """
 
     key: int
@@ -111,6 +113,7 @@ class WindowGroup:
     zone_geoms: NDArray[Any]
     ring_pos: NDArray[np.int64]
     ring_geoms: NDArray[Any]
+    boxes: tuple[tuple[int, int, int, int], ...] = ()
 
 
 @dataclass
@@ -154,6 +157,7 @@ def plan_windows(
     ring_m: float = 30.0,
     block_shape: tuple[int, int] = (1, 1),
     threads: int = 1,
+    max_box_fill: float = 0.5,
 ) -> list[WindowGroup]:
     """Group zones (and their rings) by the raster windows their bounds touch.
 
@@ -171,6 +175,9 @@ def plan_windows(
         The raster's block (tile) shape.
     threads : int
         Threads for buffering the rings (shapely releases the GIL).
+    max_box_fill : float
+        Read only boxes around the zones when they cover less than this share of the window;
+        else (and always with 0) read the whole window.
 
     Returns
     -------
@@ -188,20 +195,55 @@ def plan_windows(
     wins = grid_windows(grid, window_px, block_shape)
     groups = []
     for key in np.union1d(z_key, r_key):
-        zs, rs = z_idx[z_key == key], r_idx[r_key == key]
+        zs = z_idx[np.searchsorted(z_key, key) : np.searchsorted(z_key, key, side="right")]
+        rs = r_idx[np.searchsorted(r_key, key) : np.searchsorted(r_key, key, side="right")]
         win = wins[int(key)]
+        transform = window_transform(win, grid.transform)
+        bounds = np.concatenate([shapely.bounds(zg[zs]), shapely.bounds(rg[rs])])
+        boxes = read_boxes(bounds, win, transform, max_fill=max_box_fill)
         groups.append(
-            WindowGroup(
-                int(key),
-                win,
-                window_transform(win, grid.transform),
-                present[zs],
-                zg[zs],
-                present[rs],
-                rg[rs],
-            )
+            WindowGroup(int(key), win, transform, present[zs], zg[zs], present[rs], rg[rs], boxes)
         )
     return groups
+
+
+def read_boxes(
+    bounds: NDArray[np.float64],
+    window: rwindows.Window,
+    transform: Affine,
+    *,
+    max_fill: float = 0.5,
+    slack_px: int = 4,
+) -> tuple[tuple[int, int, int, int], ...]:
+    """Return the (row, col, rows, cols) boxes of ``window`` that hold every pixel of ``bounds``.
+
+    Overlapping pixel extents (grown by ``slack_px``) are merged; when the boxes would cover
+    ``max_fill`` of the window or more, the whole window is one box.
+
+    Examples
+    --------
+    >>> win = rwindows.Window(0, 0, 100, 100)
+    >>> read_boxes(np.array([[10.0, -20.0, 20.0, -10.0]]), win, Affine(1, 0, 0, 0, -1, 0))
+    ((5, 5, 19, 19),)
+    """
+    rows, cols = int(window.height), int(window.width)
+    whole = ((0, 0, rows, cols),)
+    t = transform
+    c0 = np.clip(np.floor((bounds[:, 0] - t.c) / t.a - 0.5) - slack_px, 0, cols)
+    c1 = np.clip(np.floor((bounds[:, 2] - t.c) / t.a - 0.5) + 1 + slack_px, 0, cols)
+    r0 = np.clip(np.floor((bounds[:, 3] - t.f) / t.e - 0.5) - slack_px, 0, rows)
+    r1 = np.clip(np.floor((bounds[:, 1] - t.f) / t.e - 0.5) + 1 + slack_px, 0, rows)
+    if ((c1 - c0) * (r1 - r0)).sum() >= max_fill * rows * cols:
+        return whole
+    merged = shapely.get_parts(shapely.union_all(shapely.box(c0, r0, c1, r1)))
+    ext = shapely.bounds(merged).astype(np.int64)
+    if ((ext[:, 2] - ext[:, 0]) * (ext[:, 3] - ext[:, 1])).sum() >= max_fill * rows * cols:
+        return whole
+    return tuple(
+        (int(b[1]), int(b[0]), int(b[3] - b[1]), int(b[2] - b[0]))
+        for b in ext
+        if b[2] > b[0] and b[3] > b[1]
+    )
 
 
 def _rings(geoms: NDArray[Any], ring_m: float, threads: int) -> NDArray[Any]:
@@ -227,8 +269,6 @@ def window_transform(window: rwindows.Window, transform: Affine) -> Affine:
 
 def tile_shape_of(grid: Grid, window_px: int, block_shape: tuple[int, int]) -> tuple[int, int, int]:
     """Return (tile rows, tile cols, windows per row) of the window layout."""
-    from gis.raster import tile_shape
-
     sh, sw = tile_shape(window_px, block_shape)
     return sh, sw, -(-grid.width // sw)
 
@@ -323,12 +363,28 @@ def _with_nbr(before: RasterSource, after: RasterSource) -> bool:
     return before.has("NIR", "SWIR2") and after.has("NIR", "SWIR2")
 
 
+def _read_boxes(
+    reader: RasterReader, g: WindowGroup, roles: tuple[str, ...], halo: int
+) -> NDArray[np.float32]:
+    """Read ``roles`` in the boxes of ``g`` (NaN elsewhere), as one window-sized array + halo."""
+    rows, cols = int(g.window.height), int(g.window.width)
+    if not g.boxes or g.boxes == ((0, 0, rows, cols),):
+        return reader.read_array(g.window, roles, halo=halo)[0]
+    out = np.full((len(roles), rows + 2 * halo, cols + 2 * halo), np.nan, np.float32)
+    for r, c, h, w in g.boxes:
+        sub = rwindows.Window(int(g.window.col_off) + c, int(g.window.row_off) + r, w, h)
+        out[:, r : r + h + 2 * halo, c : c + w + 2 * halo] = reader.read_array(
+            sub, roles, halo=halo
+        )[0]
+    return out
+
+
 def _read_index(
-    reader: RasterReader, window: rwindows.Window, idx: Indices, halo: int
+    reader: RasterReader, g: WindowGroup, idx: Indices, halo: int
 ) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
     """Read the roles of ``idx`` and return (NDVI clipped to [-1, 1], NBR or None), NaN invalid."""
     roles = idx.ndvi + tuple(r for r in idx.nbr if r not in idx.ndvi)
-    values, _ = reader.read_array(window, roles, halo=halo)
+    values = _read_boxes(reader, g, roles, halo)
     band = dict(zip(roles, values, strict=True))
     v = band["NDVI"] if "NDVI" in band else ndvi(band["NIR"], band["R"])
     v = np.clip(v, -1.0, 1.0)
@@ -339,8 +395,8 @@ def _read_index(
 def _read_dates(
     g: WindowGroup, rb: RasterReader, ra: RasterReader, ib: Indices, ia: Indices, halo: int
 ) -> _Dates:
-    vb, bb = _read_index(rb, g.window, ib, halo)
-    va, ba = _read_index(ra, g.window, ia, 0)
+    vb, bb = _read_index(rb, g, ib, halo)
+    va, ba = _read_index(ra, g, ia, 0)
     if bb is not None and halo:
         bb = bb[halo:-halo, halo:-halo]
     return _Dates(vb, va, bb, ba, halo)
@@ -577,6 +633,7 @@ def change_stats(
     tolerance_px: int = 1,
     window_px: int = 1024,
     threads: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
     findings: Findings | None = None,
 ) -> pd.DataFrame:
     """Two-date NDVI/NBR change statistics per zone and its ring (see :data:`STAT_DEFINITIONS`).
@@ -597,6 +654,8 @@ def change_stats(
         Raster window size in pixels (memory per thread grows with its square).
     threads : int, optional
         Threads over chunks of windows; default ``min(2, cpu count)``.
+    progress : callable, optional
+        Called as ``progress(windows_done, windows_total)`` while the windows are reduced.
     findings : Findings, optional
         Receives reprojection and repair notes.
 
@@ -629,6 +688,7 @@ def change_stats(
         before,
         after,
         threads=n_threads,
+        progress=progress,
         drop_threshold=drop_threshold,
         tolerance_px=tolerance_px,
     )
@@ -643,21 +703,28 @@ def run_windows(
     after: RasterSource,
     *,
     threads: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
     **options: Any,
 ) -> list[Partial]:
     """Reduce ``groups`` on a pool of ``threads`` over contiguous row-major chunks of windows.
 
-    rasterio reads, GDAL rasterize and numpy release the GIL, so two threads use two cores.
+    rasterio reads (decompression) and most numpy work release the GIL, so two threads use
+    two cores. ``progress(windows_done, windows_total)`` is called after each chunk.
     """
     n = threads or min(2, os.cpu_count() or 1)
-    if n <= 1 or len(groups) <= 1:
-        return reduce_windows(groups, before, after, **options)
-    chunks = [list(c) for c in np.array_split(np.arange(len(groups)), min(len(groups), 4 * n))]
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        parts = pool.map(
-            lambda c: reduce_windows([groups[i] for i in c], before, after, **options), chunks
-        )
-        return [p for part in parts for p in part]
+    n_chunks = min(len(groups), 4 * n if n > 1 else 8)
+    chunks = [c.tolist() for c in np.array_split(np.arange(len(groups)), max(n_chunks, 1))]
+
+    def work(chunk: list[int]) -> list[Partial]:
+        return reduce_windows([groups[i] for i in chunk], before, after, **options)
+
+    out: list[Partial] = []
+    with ThreadPoolExecutor(max_workers=max(n, 1)) as pool:
+        for part in pool.map(work, chunks):
+            out.extend(part)
+            if progress is not None:
+                progress(len(out), len(groups))
+    return out
 
 
 def require_same_grid(before: RasterSource, after: RasterSource) -> None:
@@ -713,3 +780,13 @@ def _note_uncovered(frame: pd.DataFrame, log: Findings, path: str) -> None:
             severity="warning",
             source=path,
         )
+    for date in ("before", "after"):
+        blind = int(((frame["n_pixels"] > 0) & (frame[f"valid_frac_{date}"] == 0)).sum())
+        if blind:
+            log.add(
+                "no_valid_pixels",
+                f"{blind} patches have no valid pixel on the {date} date (nodata or masked "
+                f"cloud everywhere in them); their {date} statistics are NULL",
+                severity="warning",
+                source=path,
+            )

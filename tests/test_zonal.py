@@ -338,3 +338,44 @@ def test_real_ndvi_pair_equals_plain_numpy(shared_data):
                 np.isnan(expected) and np.isnan(out[col].iloc[i])
             )
     assert out["n_pixels"].gt(0).sum() == 81
+
+
+def test_progress_and_findings_for_blind_patches(tmp_path, pair):
+    before, after = pair
+    mask = np.zeros((10, 10), "uint8")
+    mask[:, :3] = 1
+    write_geotiff(tmp_path / "m.tif", mask, transform=T10, crs=WORKING_CRS)
+    cloudy = raster_source(after.path, bands="B,G,R,NIR", mask=tmp_path / "m.tif")
+    log = Findings()
+    zones = _zones(_px_box(0, 0, 2, 2), _px_box(5, 5, 7, 7), _px_box(20, 20, 22, 22))
+    out = change_stats(zones, before, cloudy, findings=log)
+    assert np.isnan(out["ndvi_after"].iloc[0]) and out["valid_frac_after"].iloc[0] == 0
+    assert "1 patches have no valid pixel on the after date" in log.of("no_valid_pixels")[0].message
+    assert log.of("no_pixels")[0].message.startswith("1 of 3 patches")
+
+
+def test_progress(tmp_path):
+    b, a = _random_pair(tmp_path)
+    calls = []
+    change_stats(_random_zones(), b, a, window_px=16, progress=lambda *x: calls.append(x))
+    assert len(calls) > 1 and calls[-1] == (16, 16)
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+
+
+def test_rasters_without_ndvi_bands(tmp_path):
+    rgb = _src(tmp_path / "rgb.tif", np.ones((3, 10, 10), "uint16"), bands="R,G,B")
+    with pytest.raises(RasterError, match="neither R and NIR nor an NDVI band"):
+        change_stats(_zones(_px_box(0, 0, 2, 2)), rgb, rgb)
+
+
+def test_sparse_boxes_read_equal_whole_windows(tmp_path):
+    b, a = _random_pair(tmp_path, size=256)
+    zones = _random_zones(size=256, n=6, seed=9)
+    groups = plan_windows(zones.geometry.values, b.grid, 1024, ring_m=30.0)
+    assert len(groups) == 1 and 1 < len(groups[0].boxes) < 10
+    whole = plan_windows(zones.geometry.values, b.grid, 1024, ring_m=30.0, max_box_fill=0)
+    assert whole[0].boxes == ((0, 0, 256, 256),)
+    sparse = combine(reduce_windows(groups, b, a), len(zones), index=zones.index, with_nbr=False)
+    dense = combine(reduce_windows(whole, b, a), len(zones), index=zones.index, with_nbr=False)
+    pd.testing.assert_frame_equal(sparse, dense, check_exact=True)
+    assert sparse["n_pixels"].gt(0).sum() >= 5
