@@ -129,6 +129,8 @@ def test_cli_prints_where_outputs_are_and_refuses_to_overwrite(
     result, out = cli_run
     assert "s2_after_scl" in result.output and str(out / "permits.gpkg") in result.output
     assert "validate subcompartments" in result.output
+    assert "check patches" in result.output and "detect discolored" in result.output
+    assert (out / "results" / "patches_checked.gpkg").exists()
     assert "Built in" in result.output
     again = CliRunner().invoke(cli, ["demo", "--out", str(out)])
     assert again.exit_code == 3
@@ -330,3 +332,17 @@ def test_dirty_delivery_has_the_planted_defects(scene: DemoScene) -> None:
     assert (dirty["PAN_BHYY"] == 9).sum() == 1
     no_dates = _read(scene.dirty["permits_no_dates"])
     assert "有效期起" not in no_dates.columns
+
+
+def test_scores_of_a_perfect_check(scene: DemoScene) -> None:
+    from gis.demo.score import score_crowns, score_patches
+
+    truth = scene.truth["patches"]
+    assert score_patches(truth, truth) == {
+        "n": len(truth), "real_change": 1.0, "change_type": 1.0, "legality": 1.0, "wrong": [],
+    }  # fmt: skip
+    crowns = scene.truth["crowns"]
+    perfect = crowns[crowns["kind"] == "discolored"][["x", "y"]] + 0.7
+    score = score_crowns(perfect, crowns)
+    assert score["precision"] == score["recall"] == 1.0
+    assert score["decoy_larch_reported"] == 0

@@ -38,7 +38,7 @@ def demo(out_dir: Path, seed: int, overwrite: bool, lang: str) -> None:
     start = time.perf_counter()
     scene = build_demo(out_dir, seed=seed, overwrite=overwrite)
     built = time.perf_counter() - start
-    steps = run_checks(scene, lang=lang)
+    steps = run_checks(scene, overwrite=overwrite, lang=lang)
     total = time.perf_counter() - start
     for line in summary_lines(scene, steps, lang=lang):
         click.echo(line)

@@ -33,6 +33,7 @@ import shapely
 from affine import Affine
 from numpy.typing import NDArray
 from rasterio.features import rasterize
+from scipy.ndimage import binary_dilation, gaussian_filter
 
 from gis.demo.imagery import Grid
 from gis.demo.scene import CROWN_WINDOW
@@ -44,10 +45,10 @@ LOOKS = {
     "pine": (0.025, 0.050, 0.030, 0.280),
     "larch": (0.030, 0.065, 0.040, 0.360),
     "oak": (0.030, 0.060, 0.035, 0.380),
-    "larch_yellow": (0.045, 0.110, 0.115, 0.330),
+    "larch_yellow": (0.045, 0.110, 0.115, 0.340),
     "oak_red": (0.040, 0.060, 0.110, 0.300),
     "dead_grey": (0.075, 0.085, 0.095, 0.150),
-    "early": (0.035, 0.085, 0.075, 0.240),
+    "early": (0.035, 0.085, 0.075, 0.200),
     "red_brown": (0.045, 0.065, 0.140, 0.140),
     "understory": (0.035, 0.070, 0.055, 0.260),
     "soil": (0.090, 0.120, 0.150, 0.220),
@@ -81,13 +82,21 @@ def _roads(grid: Grid) -> list[shapely.LineString]:
 
 @dataclass
 class CrownTable:
-    """One row per crown cell: centre (pixel), radius (pixel), stand, species, kind, look."""
+    """One row per crown cell (centre and radius in pixels, stand, species, kind, look).
+
+    ``soil`` and ``road`` are the ground masks: canopy gaps of bare soil (no crown stands in
+    them) and two 5 m forest roads.
+    """
 
     frame: pd.DataFrame
     grid: Grid
+    soil: NDArray[np.bool_]
+    road: NDArray[np.bool_]
 
 
-def _crown_cells(rng: np.random.Generator, grid: Grid, stands: gpd.GeoDataFrame) -> pd.DataFrame:
+def _crown_cells(
+    rng: np.random.Generator, grid: Grid, stands: gpd.GeoDataFrame, gaps: NDArray[np.bool_]
+) -> pd.DataFrame:
     n_r, n_c = grid.shape[0] // CELL_PX, grid.shape[1] // CELL_PX
     ci, cj = np.meshgrid(np.arange(n_r), np.arange(n_c), indexing="ij")
     radius = rng.uniform(3.0, 7.0, ci.shape)
@@ -103,6 +112,11 @@ def _crown_cells(rng: np.random.Generator, grid: Grid, stands: gpd.GeoDataFrame)
     stand_idx[hits[0]] = hits[1]
     present = (rng.uniform(size=pts.size) > 0.12) & ~shapely.intersects(pts, road)
     present &= stand_idx >= 0
+    centre = (
+        np.clip(row, 0, grid.shape[0] - 1).astype(int),
+        np.clip(col, 0, grid.shape[1] - 1).astype(int),
+    )
+    present &= ~gaps[centre].ravel()
     frame = pd.DataFrame(
         {
             "row": row.ravel(),
@@ -170,10 +184,12 @@ def plant_crowns(rng: np.random.Generator, stands: gpd.GeoDataFrame) -> CrownTab
     grid = crown_grid()
     window = shapely.box(*CROWN_WINDOW)
     local = stands[stands.intersects(window)].reset_index(drop=True)
-    frame = _crown_cells(rng, grid, local)
+    soil, road = _ground(rng, grid)
+    gaps = binary_dilation(soil, iterations=3)  # crowns stand clear of the canopy gaps
+    frame = _crown_cells(rng, grid, local, gaps)
     _assign_kinds(rng, frame)
     frame["brightness"] = rng.uniform(0.9, 1.1, len(frame))
-    return CrownTable(frame, grid)
+    return CrownTable(frame, grid, soil, road)
 
 
 def crown_truth(table: CrownTable) -> pd.DataFrame:
@@ -213,8 +229,6 @@ def _geometry(table: CrownTable) -> dict[str, NDArray]:
 
 def _ground(rng: np.random.Generator, grid: Grid) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """Return (soil, road) masks of the ground between crowns."""
-    from scipy.ndimage import gaussian_filter
-
     field = gaussian_filter(rng.standard_normal(grid.shape).astype("f4"), 12.0)
     soil = field > 1.0 * field.std()
     shapes = [r.buffer(2.5) for r in _roads(grid)]
@@ -225,7 +239,6 @@ def _ground(rng: np.random.Generator, grid: Grid) -> tuple[NDArray[np.bool_], ND
 def render(
     table: CrownTable,
     geometry: dict[str, NDArray],
-    ground: tuple[NDArray[np.bool_], NDArray[np.bool_]],
     rng: np.random.Generator,
     *,
     look: str,
@@ -234,7 +247,7 @@ def render(
     """Return the (4, rows, cols) uint16 image (reflectance × 10 000) of one date."""
     colours = _crown_colours(table.frame, look)
     crown_gain = table.frame["brightness"].to_numpy("f4")[geometry["cell"]] * geometry["shade"]
-    soil, road = ground
+    soil, road = table.soil, table.road
     out = np.empty((4, *table.grid.shape), dtype="uint16")
     for b in range(4):
         ground_b = np.where(soil, LOOKS["soil"][b], LOOKS["understory"][b]).astype("f4")
@@ -251,9 +264,8 @@ def make_crown_images(
 ) -> tuple[NDArray[np.uint16], NDArray[np.uint16]]:
     """Return the (current, previous) 0.5 m images of the crown scene."""
     geometry = _geometry(table)
-    ground = _ground(rng, table.grid)
-    current = render(table, geometry, ground, rng, look="look_after", brightness=1.0)
-    previous = render(table, geometry, ground, rng, look="look_before", brightness=1.04)
+    current = render(table, geometry, rng, look="look_after", brightness=1.0)
+    previous = render(table, geometry, rng, look="look_before", brightness=1.04)
     return current, previous
 
 

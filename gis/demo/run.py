@@ -1,8 +1,9 @@
 """Run every check that exists on a built demo scene and describe where the outputs are.
 
 Checks are imported lazily: a check module that is not there yet is reported as skipped, so
-``linyuan demo`` works at every stage of the project. For now this runs the data-quality
-validation (:func:`gis.checks.quality.validate_file`) of each clean layer.
+``linyuan demo`` works at every stage of the project. It runs the data-quality validation
+(:func:`gis.checks.quality.validate_file`) of each clean layer, the 督查图斑 check and the
+变色立木 detection, and scores the last two against the scene's truth.
 
 Examples
 --------
@@ -16,10 +17,12 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gis.demo import DemoScene
+from gis.demo.score import score_crowns, score_patches
 from gis.errors import GisError
-from gis.findings import Severity
+from gis.findings import Findings, Severity
 
 
 @dataclass(frozen=True)
@@ -84,17 +87,91 @@ def validate_layers(scene: DemoScene, *, lang: str = "zh") -> list[StepResult]:
     return steps
 
 
-def run_checks(scene: DemoScene, *, lang: str = "zh") -> list[StepResult]:
+def check_patches(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> StepResult:
+    """Run the 督查图斑 check on the scene and score it against the truth."""
+    run_patch_check = _optional("gis.checks.patch_run", "run_patch_check")
+    if run_patch_check is None:
+        return StepResult("check patches", "skipped", "gis.checks.patch_run is not there yet")
+    layers, rasters, log = scene.layers, scene.rasters, Findings()
+    out = scene.out_dir / "results" / "patches_checked.gpkg"
+    try:
+        run: Any = run_patch_check(
+            layers["change_patches"],
+            before=rasters["s2_before"],
+            after=rasters["s2_after"],
+            after_mask=rasters["s2_after_scl"],
+            subcompartments=layers["subcompartments"],
+            permits=layers["permits"],
+            protected=layers["protected_areas"],
+            districts=layers["districts"],
+            forest_chiefs=layers["forest_chief_zones"],
+            sensor="sentinel2-l2a",
+            out=out,
+            overwrite=overwrite,
+            lang=lang,
+            findings=log,
+        )
+    except GisError as exc:
+        return StepResult("check patches", "failed", str(exc))
+    s = score_patches(run.result.patches_checked, scene.truth["patches"])
+    detail = (
+        f"vs truth: real change {s['real_change']:.1%}, change type {s['change_type']:.1%}, "
+        f"legality {s['legality']:.1%} of {s['n']}"
+    )
+    status = "errors" if log.has_errors else "clean"
+    return StepResult("check patches", status, detail, tuple(run.outputs.values()))
+
+
+def detect_discolored(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> StepResult:
+    """Run the 变色立木 detection on the 0.5 m image and score it against the planted crowns."""
+    run_discolored = _optional("gis.checks.discolored_run", "run_discolored")
+    if run_discolored is None:
+        return StepResult("detect discolored", "skipped", "gis.checks.discolored_run is not there")
+    log = Findings()
+    try:
+        run: Any = run_discolored(
+            scene.rasters["uav_current"],
+            stands=scene.layers["subcompartments"],
+            previous=scene.rasters["uav_previous"],
+            bands="B,G,R,NIR",
+            image_date=scene.meta["uav_date"],
+            out=scene.out_dir / "results" / "discolored.gpkg",
+            overwrite=overwrite,
+            findings=log,
+        )
+    except GisError as exc:
+        return StepResult("detect discolored", "failed", str(exc))
+    points = run.result.points
+    if "is_new" in points:
+        points = points[points["is_new"].fillna(False).astype(bool)]
+    s = score_crowns(points, scene.truth["crowns"])
+    detail = (
+        f"vs truth: precision {s['precision']:.1%}, recall {s['recall']:.1%} "
+        f"({s['matched']}/{s['planted']} planted, {s['points']} new points)"
+    )
+    status = "errors" if log.has_errors else "clean"
+    return StepResult("detect discolored", status, detail, tuple(run.outputs.values()))
+
+
+def run_checks(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> list[StepResult]:
     """Run every check that exists on ``scene``; return one :class:`StepResult` per step.
+
+    Validation of every layer, then the patch check and the discolored-tree detection
+    (results in ``<out_dir>/results/``), each scored against the scene's truth.
 
     Parameters
     ----------
     scene : DemoScene
         From :func:`gis.demo.build_demo`.
+    overwrite : bool
+        Replace earlier results.
     lang : {"zh", "en"}
         Language of the checks' messages.
     """
-    return validate_layers(scene, lang=lang)
+    steps = validate_layers(scene, lang=lang)
+    steps.append(check_patches(scene, overwrite=overwrite, lang=lang))
+    steps.append(detect_discolored(scene, overwrite=overwrite, lang=lang))
+    return steps
 
 
 _TEXT = {
