@@ -200,7 +200,7 @@ def plan_windows(
         win = wins[int(key)]
         transform = window_transform(win, grid.transform)
         bounds = np.concatenate([shapely.bounds(zg[zs]), shapely.bounds(rg[rs])])
-        boxes = read_boxes(bounds, win, transform, max_fill=max_box_fill)
+        boxes = read_boxes(bounds, win, transform, block_shape=block_shape, max_fill=max_box_fill)
         groups.append(
             WindowGroup(int(key), win, transform, present[zs], zg[zs], present[rs], rg[rs], boxes)
         )
@@ -212,13 +212,15 @@ def read_boxes(
     window: rwindows.Window,
     transform: Affine,
     *,
+    block_shape: tuple[int, int] = (1, 1),
     max_fill: float = 0.5,
     slack_px: int = 4,
 ) -> tuple[tuple[int, int, int, int], ...]:
     """Return the (row, col, rows, cols) boxes of ``window`` that hold every pixel of ``bounds``.
 
-    Overlapping pixel extents (grown by ``slack_px``) are merged; when the boxes would cover
-    ``max_fill`` of the window or more, the whole window is one box.
+    Overlapping pixel extents (grown by ``slack_px``) are merged. Reading costs whole raster
+    blocks, so when the boxes (grown by a 1-pixel halo) touch ``max_fill`` of the window's
+    blocks or more, counted box by box, the whole window is one box.
 
     Examples
     --------
@@ -233,17 +235,27 @@ def read_boxes(
     c1 = np.clip(np.floor((bounds[:, 2] - t.c) / t.a - 0.5) + 1 + slack_px, 0, cols)
     r0 = np.clip(np.floor((bounds[:, 3] - t.f) / t.e - 0.5) - slack_px, 0, rows)
     r1 = np.clip(np.floor((bounds[:, 1] - t.f) / t.e - 0.5) + 1 + slack_px, 0, rows)
-    if ((c1 - c0) * (r1 - r0)).sum() >= max_fill * rows * cols:
+    limit = max_fill * _block_count(np.array([[0, 0, cols, rows]]), block_shape, 0)
+    if _block_count(np.stack([c0, r0, c1, r1], axis=1), block_shape, 1) >= limit:
         return whole
     merged = shapely.get_parts(shapely.union_all(shapely.box(c0, r0, c1, r1)))
     ext = shapely.bounds(merged).astype(np.int64)
-    if ((ext[:, 2] - ext[:, 0]) * (ext[:, 3] - ext[:, 1])).sum() >= max_fill * rows * cols:
+    ext = ext[(ext[:, 2] > ext[:, 0]) & (ext[:, 3] > ext[:, 1])]
+    if _block_count(ext, block_shape, 1) >= limit:
         return whole
-    return tuple(
-        (int(b[1]), int(b[0]), int(b[3] - b[1]), int(b[2] - b[0]))
-        for b in ext
-        if b[2] > b[0] and b[3] > b[1]
-    )
+    return tuple((int(b[1]), int(b[0]), int(b[3] - b[1]), int(b[2] - b[0])) for b in ext)
+
+
+def _block_count(ext: NDArray[Any], block_shape: tuple[int, int], halo: int) -> int:
+    """Sum over boxes (minx, miny, maxx, maxy in window pixels) of the raster blocks each touches.
+
+    Windows start on block boundaries, so block indices are window pixel // block size.
+    """
+    bh, bw = block_shape
+    e = np.asarray(ext, dtype=np.int64)
+    nx = (e[:, 2] - 1 + halo) // bw - (e[:, 0] - halo) // bw + 1
+    ny = (e[:, 3] - 1 + halo) // bh - (e[:, 1] - halo) // bh + 1
+    return int((nx * ny).sum())
 
 
 def _rings(geoms: NDArray[Any], ring_m: float, threads: int) -> NDArray[Any]:
