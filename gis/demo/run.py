@@ -14,6 +14,7 @@ True
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from gis.demo import DemoScene
 from gis.demo.score import score_crowns, score_patches
 from gis.errors import GisError
 from gis.findings import Findings, Severity
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,14 @@ def _optional(module: str, name: str) -> Callable[..., object] | None:
         return None
 
 
+def _failed(name: str, exc: Exception) -> StepResult:
+    """Report a step that raised; a bug in a check (not a GisError) keeps its traceback in -v."""
+    if not isinstance(exc, GisError):
+        logger.debug("%s raised", name, exc_info=exc)
+        return StepResult(name, "failed", f"{type(exc).__name__}: {exc} (rerun with -v)")
+    return StepResult(name, "failed", str(exc))
+
+
 def validate_layers(scene: DemoScene, *, lang: str = "zh") -> list[StepResult]:
     """Validate every clean layer of the scene with :func:`gis.checks.quality.validate_file`."""
     validate_file = _optional("gis.checks.quality", "validate_file")
@@ -71,8 +82,8 @@ def validate_layers(scene: DemoScene, *, lang: str = "zh") -> list[StepResult]:
     for kind, path in scene.layers.items():
         try:
             findings = validate_file(path, kind=kind, lang=lang)
-        except GisError as exc:
-            steps.append(StepResult(f"validate {kind}", "failed", str(exc)))
+        except Exception as exc:
+            steps.append(_failed(f"validate {kind}", exc))
             continue
         counts = {s: sum(f.severity is s for f in findings) for s in Severity}  # type: ignore[attr-defined]
         status = (
@@ -111,8 +122,8 @@ def check_patches(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh"
             lang=lang,
             findings=log,
         )
-    except GisError as exc:
-        return StepResult("check patches", "failed", str(exc))
+    except Exception as exc:
+        return _failed("check patches", exc)
     s = score_patches(run.result.patches_checked, scene.truth["patches"])
     detail = (
         f"vs truth: real change {s['real_change']:.1%}, change type {s['change_type']:.1%}, "
@@ -139,8 +150,8 @@ def detect_discolored(scene: DemoScene, *, overwrite: bool = False, lang: str = 
             overwrite=overwrite,
             findings=log,
         )
-    except GisError as exc:
-        return StepResult("detect discolored", "failed", str(exc))
+    except Exception as exc:
+        return _failed("detect discolored", exc)
     points = run.result.points
     if "is_new" in points:
         points = points[points["is_new"].fillna(False).astype(bool)]
