@@ -6,7 +6,8 @@ Dask task) can map them over windows and merge the results in window order:
 1. :func:`window_histograms` — first pass: per stand, histograms of GRVI, NDVI and log2
    brightness/green/NIR over the stand's canopy pixels (exact integer counts; merging is a sum).
 2. :func:`baselines_from_histograms` — the robust stand baseline: median and
-   sigma = IQR / 1.349 (equals 1.4826·MAD for a normal distribution) from those histograms.
+   the lower-half sigma (median − q25) / 0.6745 (a normal distribution's sigma; the upper half
+   of a stand mixes crowns and understory) from those histograms.
 3. :func:`detect_window` — second pass: robust z-scores against the pixel's own stand,
    anomalous canopy pixels → connected components (:func:`scipy.ndimage.label`) → crown
    candidates with their spectral shape; a crown is kept by the window whose *core* holds its
@@ -44,14 +45,17 @@ from gis.indices import ndvi as ndvi_index
 from gis.indices import rg_ratio as rg_index
 from gis.raster import RasterSource
 
+BASE_NAMES = ("med_grvi", "sig_grvi", "med_ndvi", "sig_ndvi", "bright", "green", "nir", "blue")
+"""Baseline quantities per stand, in :class:`Baselines` field order."""
 HIST_BINS = 512
 """Bins of the index histograms over [-1, 1] (step 0.0039; quantiles interpolate inside)."""
 LOG_RANGE = (-16.0, 20.0)
 """log2 range of the brightness histograms (reflectance 1.5e-5 … DN 1e6)."""
-QUANTITIES = ("grvi", "ndvi", "bright", "green", "nir")
-"""Per-stand histograms: two indices, then log2 of brightness, green and NIR."""
+QUANTITIES = ("grvi", "ndvi", "bright", "green", "nir", "blue")
+"""Per-stand histograms: two indices (GRVI smoothed), then log2 of brightness, G, NIR and B."""
 _RANGES = {"grvi": (-1.0, 1.0), "ndvi": (-1.0, 1.0)}
-IQR_TO_SIGMA = 1.349
+Q25_TO_SIGMA = 0.6745
+"""(median - 25th percentile) of a normal distribution, in sigmas."""
 
 
 @dataclass(frozen=True)
@@ -68,10 +72,17 @@ class CrownRules:
         sensor noise into detections.
     shadow_ratio : float
         Brightness below this fraction of the stand median is shadow (excluded).
-    soil_ndvi : float
-        With NIR: NDVI below this is bare soil, road or water (excluded).
+    soil_ndvi, soil_rg, soil_blue_ratio : float
+        With NIR: bare soil, road or water has NDVI below ``soil_ndvi`` and is either bright
+        in blue (``blue >= soil_blue_ratio`` × the stand's median) or not red
+        (``R/G < soil_rg``); a red-brown dead crown is dark in blue and red (its NDVI can be
+        as low as soil's).
     bright_ratio : float
-        Without NIR: brightness above this multiple of the stand median is soil/road.
+        Without NIR: blue (else brightness) above this multiple of the stand median is
+        soil/road.
+    smooth_px : int
+        GRVI is averaged over ``smooth_px`` × ``smooth_px`` canopy pixels before scoring
+        (sensor noise down by about that factor; a crown spans many pixels).
     min_crown_m2, max_crown_m2 : float
         Crown area range in m² (ground units of the raster CRS).
     typical_crown_m2 : tuple of float
@@ -95,14 +106,17 @@ class CrownRules:
     z_grvi: float = 3.0
     min_sigma: float = 0.01
     shadow_ratio: float = 0.4
-    soil_ndvi: float = 0.15
+    soil_ndvi: float = 0.3
+    soil_rg: float = 1.3
+    soil_blue_ratio: float = 2.0
     bright_ratio: float = 2.0
-    min_crown_m2: float = 2.0
+    smooth_px: int = 3
+    min_crown_m2: float = 4.0
     max_crown_m2: float = 100.0
     typical_crown_m2: tuple[float, float] = (6.0, 60.0)
     max_elongation: float = 3.0
     yellow_green_ratio: float = 1.15
-    nir_kept_ratio: float = 0.85
+    nir_kept_ratio: float = 0.9
     ndvi_kept_z: float = 0.0
     z_ndvi_full: float = 6.0
     min_stand_pixels: int = 200
@@ -118,9 +132,9 @@ class CrownRules:
 class Baselines:
     """Per-stand robust baselines, as arrays indexed by stand number (0 = no stand).
 
-    ``med_*``/``sig_*`` are index medians and sigmas; ``bright``, ``green`` and ``nir`` are
-    medians in the raster's units; ``pixels`` counts canopy pixels; ``pooled`` marks stands
-    that fell back to the pooled baseline of all stands.
+    ``med_*``/``sig_*`` are index medians and lower-half sigmas; ``bright``, ``green``,
+    ``nir`` and ``blue`` are medians in the raster's units; ``pixels`` counts vegetation
+    pixels; ``pooled`` marks stands that fell back to the pooled baseline of all stands.
     """
 
     med_grvi: NDArray[np.float64]
@@ -130,6 +144,7 @@ class Baselines:
     bright: NDArray[np.float64]
     green: NDArray[np.float64]
     nir: NDArray[np.float64]
+    blue: NDArray[np.float64]
     pixels: NDArray[np.int64]
     pooled: NDArray[np.bool_]
 
@@ -158,7 +173,10 @@ def pixel_layers(values: NDArray[np.float32], roles: Sequence[str]) -> dict[str,
         "rg_ratio": rg_index(r, g),
         "bright": np.mean(visible, axis=0, dtype=np.float32),
         "green": g,
+        "blue": band.get("B", None),
     }
+    if out["blue"] is None:
+        out["blue"] = out["bright"]
     if "NIR" in band:
         out["ndvi"] = ndvi_index(band["NIR"], r)
         out["nir"] = band["NIR"]
@@ -193,14 +211,45 @@ def _bins(q: str, a: NDArray[Any]) -> NDArray[np.int64]:
     return np.clip(np.nan_to_num(idx, nan=0), 0, HIST_BINS - 1).astype(np.int64)
 
 
-def soil_mask(px: Mapping[str, NDArray[Any]], bright_med: Any, rules: CrownRules) -> NDArray[Any]:
-    """Bare soil, roads, water: NDVI below ``soil_ndvi`` (NIR), else very bright (RGB)."""
+def soil_mask(px: Mapping[str, NDArray[Any]], blue_med: Any, rules: CrownRules) -> NDArray[Any]:
+    """Bare soil, roads, water (see :class:`CrownRules`): low NDVI and blue-bright or not red."""
     if "ndvi" in px:
-        return np.asarray(~(px["ndvi"] >= rules.soil_ndvi))
-    return np.asarray(px["bright"] > rules.bright_ratio * bright_med)
+        low = ~(px["ndvi"] >= rules.soil_ndvi)
+        bright = px["blue"] >= rules.soil_blue_ratio * blue_med
+        return np.asarray(low & (bright | (px["rg_ratio"] < rules.soil_rg)))
+    return np.asarray(px["blue"] > rules.bright_ratio * blue_med)
+
+
+def smooth(values: NDArray[Any], mask: NDArray[np.bool_], size: int) -> NDArray[Any]:
+    """Mean of ``values`` over the ``mask`` pixels of a ``size`` box around each mask pixel.
+
+    Examples
+    --------
+    >>> v = np.array([[1.0, 3.0, 100.0]]); m = np.array([[True, True, False]])
+    >>> smooth(v, m, 3).tolist()
+    [[2.0, 2.0, nan]]
+    """
+    if size <= 1:
+        return np.where(mask, values, np.nan)
+    w = mask.astype(np.float32)
+    num = ndimage.uniform_filter(np.where(mask, values, 0).astype(np.float32), size, mode="nearest")
+    den = ndimage.uniform_filter(w, size, mode="nearest")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mask, num / den, np.nan)
 
 
 # ----------------------------------------------------------------------------- pass 1
+
+
+def _grown(window: Window, halo: int) -> Window:
+    return Window(
+        window.col_off - halo, window.row_off - halo, window.width + 2 * halo,
+        window.height + 2 * halo,
+    )  # fmt: skip
+
+
+def _core(halo: int, window: Window) -> tuple[slice, slice]:
+    return slice(halo, halo + int(window.height)), slice(halo, halo + int(window.width))
 
 
 def window_histograms(
@@ -213,16 +262,22 @@ def window_histograms(
 ) -> dict[int, NDArray[np.int64]]:
     """First pass on one window: stand number → histograms (len(QUANTITIES), HIST_BINS).
 
-    Counts pixels that are valid, inside a host stand and not soil/road (NIR) — shadows and
-    discolored crowns are left to the robust statistics. Merge windows by summing.
+    Counts pixels that are valid, inside a host stand and vegetation (NDVI >= ``soil_ndvi``
+    with NIR) — shadows and discolored crowns are left to the robust statistics. Merge
+    windows by summing.
     """
+    halo = rules.smooth_px // 2
     with source.open() as reader:
-        values, invalid = reader.read_array(window, roles)
-    stands = stand_raster(shapes, window, source.transform)
-    px = pixel_layers(values, roles)
+        values, invalid = reader.read_array(window, roles, halo=halo)
+    stands = stand_raster(shapes, _grown(window, halo), source.transform)
+    px = dict(pixel_layers(values, roles))
     keep = (stands > 0) & ~invalid
     if "ndvi" in px:
         keep &= px["ndvi"] >= rules.soil_ndvi
+    px["grvi"] = smooth(px["grvi"], keep, rules.smooth_px)
+    core = _core(halo, window)
+    keep, stands = keep[core], stands[core]
+    px = {k: v[core] for k, v in px.items()}
     sid = stands[keep]
     if sid.size == 0:
         return {}
@@ -262,14 +317,18 @@ def hist_quantile(hist: NDArray[Any], q: float, lo: float, hi: float) -> float:
 
 
 def _stand_stats(hist: NDArray[np.int64], rules: CrownRules) -> tuple[float, ...]:
-    """median/sigma of GRVI and NDVI, medians of brightness, green and NIR, pixel count."""
+    """median/sigma of GRVI and NDVI, medians of brightness, G, NIR and B, pixel count.
+
+    Sigma is the lower-half spread ``(median - q25) / 0.6745``: only the lower tail is tested,
+    and the upper half of a stand mixes crowns with understory (a bimodal spread).
+    """
     out: list[float] = []
     for k, q in enumerate(QUANTITIES):
         lo, hi = _RANGES.get(q, LOG_RANGE)
         med = hist_quantile(hist[k], 0.5, lo, hi)
         if q in _RANGES:
-            iqr = hist_quantile(hist[k], 0.75, lo, hi) - hist_quantile(hist[k], 0.25, lo, hi)
-            out += [med, max(iqr / IQR_TO_SIGMA, rules.min_sigma)]
+            low = med - hist_quantile(hist[k], 0.25, lo, hi)
+            out += [med, max(low / Q25_TO_SIGMA, rules.min_sigma)]
         else:
             out.append(2.0**med)
     return (*out, float(hist[0].sum()))
@@ -279,10 +338,11 @@ def baselines_from_histograms(
     hists: Mapping[int, NDArray[np.int64]], n_stands: int, *, rules: CrownRules
 ) -> Baselines:
     """Return the :class:`Baselines` of stands 1..n_stands; thin stands use the pooled one."""
-    table = np.full((n_stands + 1, 8), np.nan)
-    table[:, 7] = 0
+    n = len(BASE_NAMES)
+    table = np.full((n_stands + 1, n + 1), np.nan)
+    table[:, n] = 0
     total = sum(hists.values()) if hists else None
-    pooled = _stand_stats(np.asarray(total), rules) if total is not None else (np.nan,) * 8
+    pooled = _stand_stats(np.asarray(total), rules) if total is not None else (np.nan,) * (n + 1)
     is_pooled = np.ones(n_stands + 1, dtype=bool)
     for sid, hist in hists.items():
         stats = _stand_stats(hist, rules)
@@ -290,9 +350,9 @@ def baselines_from_histograms(
         table[sid] = stats if own else (*pooled[:-1], stats[-1])
         is_pooled[sid] = not own
     missing = np.isnan(table[:, 0])
-    table[missing, :7] = pooled[:7]
-    cols = {n: table[:, i] for i, n in enumerate(BASE_NAMES)}
-    return Baselines(**cols, pixels=table[:, 7].astype(np.int64), pooled=is_pooled)
+    table[missing, :n] = pooled[:n]
+    cols = {name: table[:, i] for i, name in enumerate(BASE_NAMES)}
+    return Baselines(**cols, pixels=table[:, n].astype(np.int64), pooled=is_pooled)
 
 
 # ----------------------------------------------------------------------------- score
@@ -369,7 +429,7 @@ def wilt_score(
     """Score segments (or pixels) with the detector's indices and rules: higher = more wilted.
 
     The same function family as the raster detector: GRVI and NDVI, a robust baseline of the
-    population (median, IQR/1.349 from the same histograms; by default of the inputs
+    population (median, lower-half sigma from the same histograms; by default of the inputs
     themselves, as a stand's canopy pixels are the baseline of that stand), the canopy gate
     (shadow: brightness below ``shadow_ratio`` × median; soil/road: NDVI below ``soil_ndvi``)
     and the yellow-decoy rule. Gated or decoy rows score ``-inf``.
@@ -394,7 +454,7 @@ def wilt_score(
     px = pixel_layers(np.stack(bands), ("G", "R", "NIR")[: len(bands)])
     base = dict(baseline) if baseline is not None else segment_baseline(px, rules)
     sc = shape_scores(px["grvi"], px.get("ndvi"), g, nir_a, base, rules)
-    canopy = ~soil_mask(px, base["bright"], rules) & (
+    canopy = ~soil_mask(px, base["blue"], rules) & (
         px["bright"] >= rules.shadow_ratio * base["bright"]
     )
     score = np.where(canopy & ~sc["decoy"], sc["score"], -np.inf)
@@ -414,19 +474,17 @@ def wilt_score(
 
 def segment_baseline(px: Mapping[str, NDArray[Any]], rules: CrownRules) -> dict[str, float]:
     """Return the one-population baseline of :func:`wilt_score` (same histograms as stands)."""
-    keep = ~soil_mask(px, np.inf, rules) if "ndvi" in px else np.ones(px["grvi"].shape, bool)
+    keep = px["ndvi"] >= rules.soil_ndvi if "ndvi" in px else np.ones(px["grvi"].shape, bool)
     hist = np.zeros((len(QUANTITIES), HIST_BINS), dtype=np.int64)
     for k, q in enumerate(QUANTITIES):
         if q in px:
             hist[k] = np.bincount(_bins(q, px[q][keep]), minlength=HIST_BINS)
     stats = _stand_stats(hist, rules)
-    names = ("med_grvi", "sig_grvi", "med_ndvi", "sig_ndvi", "bright", "green", "nir")
-    return dict(zip(names, stats[:7], strict=True))
+    return dict(zip(BASE_NAMES, stats[: len(BASE_NAMES)], strict=True))
 
 
 # ----------------------------------------------------------------------------- pass 2
 
-BASE_NAMES = ("med_grvi", "sig_grvi", "med_ndvi", "sig_ndvi", "bright", "green", "nir")
 CROWN_COLUMNS = (
     "x", "y", "stand", "n_px", "crown_m2", "grvi", "ndvi", "rg_ratio", "z_grvi", "z_ndvi",
     "green_ratio", "nir_ratio", "elongation", "decoy",
@@ -456,14 +514,13 @@ def _pixel_state(
     """Canopy mask, anomalous mask and pixel scores against each pixel's own stand."""
     b = {n: getattr(base, n)[stands] for n in BASE_NAMES}
     shadow = px["bright"] < rules.shadow_ratio * b["bright"]
-    canopy = (stands > 0) & ~invalid & ~shadow & ~soil_mask(px, b["bright"], rules)
-    sc = shape_scores(px["grvi"], px.get("ndvi"), px["green"], px.get("nir"), b, rules)
+    canopy = (stands > 0) & ~invalid & ~shadow & ~soil_mask(px, b["blue"], rules)
+    grvi = smooth(px["grvi"], canopy, rules.smooth_px)
+    sc = shape_scores(grvi, px.get("ndvi"), px["green"], px.get("nir"), b, rules)
     anomalous = canopy & (sc["z_grvi"] <= -rules.z_grvi)
+    raw_z = (px["grvi"] - b["med_grvi"]) / b["sig_grvi"]
+    sc["core"] = np.asarray(raw_z <= -rules.z_grvi, dtype=np.float32)
     return canopy, anomalous, sc
-
-
-def _core(halo: int, window: Window) -> tuple[slice, slice]:
-    return slice(halo, halo + int(window.height)), slice(halo, halo + int(window.width))
 
 
 def _components(
@@ -522,7 +579,7 @@ def _crown_table(
     core = (ri >= halo) & (ri < halo + int(window.height))
     core &= (ci >= halo) & (ci < halo + int(window.width))
     stand = np.where(core, stands[np.clip(ri, 0, None), np.clip(ci, 0, None)], 0)
-    area = count * pixel_m2
+    area = count * m["core"] * pixel_m2
     elong = _elongation(m)
     fits = (area >= rules.min_crown_m2) & (area <= rules.max_crown_m2)
     fits &= elong <= rules.max_elongation
@@ -582,18 +639,15 @@ def detect_window(
     """
     with source.open() as reader:
         values, invalid = reader.read_array(window, roles, halo=halo)
-    big = Window(
-        window.col_off - halo, window.row_off - halo, window.width + 2 * halo,
-        window.height + 2 * halo,
-    )  # fmt: skip
-    stands = stand_raster(shapes, big, source.transform)
+    stands = stand_raster(shapes, _grown(window, halo), source.transform)
     px = pixel_layers(values, roles)
     canopy, anomalous, sc = _pixel_state(px, stands, invalid, base, rules)
-    dead = anomalous & ~np.asarray(sc["decoy"], dtype=bool)
+    dead = anomalous & ~np.asarray(sc["decoy"], dtype=bool) & (sc["core"] > 0)
     counts = _stand_counts(stands, canopy, dead, _core(halo, window))
     layers: dict[str, NDArray[Any]] = {
         k: px[k] for k in ("grvi", "rg_ratio", "green", "ndvi", "nir") if k in px
     }
+    layers["core"] = sc["core"]
     count, means = _components(anomalous, layers)
     place = (window, halo, source.transform, pixel_m2)
     crowns, rejected = _crown_table(count, means, stands, base, rules, place)

@@ -725,7 +725,7 @@ def evaluate_segments(
 ) -> dict[str, float]:
     """Score wilt segments (UCI *Wilt*: Mean_Green, Mean_Red, Mean_NIR, class) like the detector.
 
-    The baseline (median, IQR/1.349) comes from the training segments, as a stand's canopy
+    The baseline (median, lower-half sigma) comes from the training segments, as a stand's canopy
     pixels are the baseline of that stand; :func:`gis.checks.crowns.wilt_score` gates out
     shadow and soil and suppresses yellow decoys; the threshold is the highest score that
     keeps ``target_recall`` of the training positives; the test set is scored with it.
