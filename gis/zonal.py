@@ -170,7 +170,7 @@ def plan_windows(
     window_px : int
         Window size in pixels (rounded up to whole blocks of ``block_shape``).
     ring_m : float
-        Ring width in the raster CRS's units (metres for a projected CRS).
+        Ring width in metres (on a geographic grid, buffered in the local UTM zone).
     block_shape : tuple of int
         The raster's block (tile) shape.
     threads : int
@@ -188,7 +188,7 @@ def plan_windows(
     geoms = np.asarray(getattr(zones, "geometry", zones), dtype=object)
     present = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     zg = geoms[present]
-    rg = _rings(zg, ring_m, threads)
+    rg = _rings(zg, ring_m, threads, grid.crs_wkt)
     tile = tile_shape_of(grid, window_px, block_shape)
     z_idx, z_key = _touching(shapely.bounds(zg), grid, tile)
     r_idx, r_key = _touching(shapely.bounds(rg), grid, tile)
@@ -258,15 +258,28 @@ def _block_count(ext: NDArray[Any], block_shape: tuple[int, int], halo: int) -> 
     return int((nx * ny).sum())
 
 
-def _rings(geoms: NDArray[Any], ring_m: float, threads: int) -> NDArray[Any]:
-    """Buffer every geometry by ``ring_m`` (4 segments per quarter circle), on threads."""
-    if ring_m <= 0:
+def _rings(geoms: NDArray[Any], ring_m: float, threads: int, crs_wkt: str) -> NDArray[Any]:
+    """Buffer every geometry by ``ring_m`` metres (4 segments per quarter circle), on threads.
+
+    On a geographic grid the buffer is taken in the local UTM zone and transformed back.
+    """
+    if ring_m <= 0 or len(geoms) == 0:
         return geoms[:0]
+    crs = CRS.from_wkt(crs_wkt) if crs_wkt else None
+    if crs is not None and crs.is_geographic:
+        local = gpd.GeoSeries(geoms, crs=crs)
+        metric = local.estimate_utm_crs()
+        rings = _buffer(np.asarray(local.to_crs(metric).values), ring_m, threads)
+        return np.asarray(gpd.GeoSeries(rings, crs=metric).to_crs(crs).values, dtype=object)
+    return _buffer(geoms, ring_m, threads)
+
+
+def _buffer(geoms: NDArray[Any], distance: float, threads: int) -> NDArray[Any]:
     if threads <= 1 or len(geoms) < 1000:
-        return shapely.buffer(geoms, ring_m, quad_segs=4)
+        return shapely.buffer(geoms, distance, quad_segs=4)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         parts = pool.map(
-            lambda chunk: shapely.buffer(chunk, ring_m, quad_segs=4),
+            lambda chunk: shapely.buffer(chunk, distance, quad_segs=4),
             np.array_split(geoms, threads * 2),
         )
         return np.concatenate(list(parts))

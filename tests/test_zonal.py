@@ -379,3 +379,20 @@ def test_sparse_boxes_read_equal_whole_windows(tmp_path):
     dense = combine(reduce_windows(whole, b, a), len(zones), index=zones.index, with_nbr=False)
     pd.testing.assert_frame_equal(sparse, dense, check_exact=True)
     assert sparse["n_pixels"].gt(0).sum() >= 5
+
+
+def test_geographic_raster_rings_in_metres(tmp_path):
+    """A raster in lon/lat (GF-2 products often are): rings are still ring_m metres wide."""
+    d = 0.0001  # ~11 m in latitude, ~7.5 m in longitude at 43.8°N
+    t = from_origin(125.3, 43.8 + 40 * d, d, d)
+    data = _bands(np.full((40, 40), 1000), np.full((40, 40), 3000))
+    for k in ("b", "a"):
+        write_geotiff(tmp_path / f"{k}.tif", data, transform=t, crs="EPSG:4490", nodata=0)
+    b = raster_source(tmp_path / "b.tif", bands="B,G,R,NIR")
+    a = raster_source(tmp_path / "a.tif", bands="B,G,R,NIR")
+    patch = shapely.box(125.3 + 15 * d, 43.8 + 15 * d, 125.3 + 25 * d, 43.8 + 25 * d)
+    zones = _zones(patch, crs="EPSG:4490").to_crs(WORKING_CRS)
+    out = change_stats(zones, b, a, ring_m=20.0)
+    # ring area ≈ 4 * side * 20 m + corners, side ≈ 80-110 m; pixel ≈ 8 m x 11 m
+    assert 60 < out["ring_n_pixels"].iloc[0] < 140, out["ring_n_pixels"].iloc[0]
+    assert out["ring_ndvi_before"].iloc[0] == 0.5
