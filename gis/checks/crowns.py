@@ -232,8 +232,10 @@ def smooth(values: NDArray[Any], mask: NDArray[np.bool_], size: int) -> NDArray[
     if size <= 1:
         return np.where(mask, values, np.nan)
     w = mask.astype(np.float32)
-    num = ndimage.uniform_filter(np.where(mask, values, 0).astype(np.float32), size, mode="nearest")
-    den = ndimage.uniform_filter(w, size, mode="nearest")
+    num = ndimage.uniform_filter(
+        np.where(mask, values, 0).astype(np.float32), size, mode="constant"
+    )
+    den = ndimage.uniform_filter(w, size, mode="constant")
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(mask, num / den, np.nan)
 
