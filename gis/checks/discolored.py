@@ -761,3 +761,30 @@ def evaluate_segments(
         "prevalence_train": float(y_train.mean()),
         "prevalence_test": float(y_test.mean()),
     }
+
+
+def match_truth(
+    points: gpd.GeoDataFrame,
+    truth: pd.DataFrame,
+    *,
+    kind: str = "discolored",
+    within_m: float = 2.0,
+) -> dict[str, float]:
+    """Precision and recall of new points against planted crowns (``x, y, kind`` columns).
+
+    A new point within ``within_m`` of a planted crown of ``kind`` is a hit; a planted crown
+    with a new point within ``within_m`` is found. Points and truth share the points' CRS.
+    """
+    from scipy.spatial import cKDTree
+
+    new = points[points["is_new"].astype(bool)]
+    xy = np.c_[new.geometry.x, new.geometry.y]
+    target = truth[truth["kind"] == kind]
+    txy = np.c_[target["x"], target["y"]]
+    if len(new) == 0 or len(target) == 0:
+        return {"precision": float(len(new) == 0), "recall": float(len(target) == 0),
+                "points": len(new), "planted": len(target)}  # fmt: skip
+    hit = cKDTree(txy).query(xy)[0] <= within_m
+    found = cKDTree(xy).query(txy)[0] <= within_m
+    return {"precision": float(hit.mean()), "recall": float(found.mean()),
+            "points": len(new), "planted": len(target)}  # fmt: skip
