@@ -390,9 +390,12 @@ def evaluate(rules: RuleSet, evidence: pd.DataFrame) -> pd.DataFrame:
             decided |= hit
     out = work[list(dict.fromkeys(outputs))].copy()
     stage_cols = [f"fired_{name}" for name, _ in rules.stages]
-    out["rules_fired"] = fired[stage_cols].apply(
-        lambda row: "; ".join(str(v) for v in row if isinstance(v, str)), axis=1
-    )
+    joined = pd.Series("", index=work.index, dtype=object)
+    for col in stage_cols:
+        ids = fired[col]
+        has = ids.notna()
+        joined[has] = joined[has] + "; " + ids[has].astype(str)
+    out["rules_fired"] = joined.str.removeprefix("; ")
     return pd.concat([out, fired], axis=1)
 
 
@@ -416,6 +419,27 @@ class _SafeFormatter(string.Formatter):
 _FORMATTER = _SafeFormatter()
 
 
+class _Missing:
+    """Stands for a missing value in a template: prints ``—`` whatever the format spec."""
+
+    def __format__(self, format_spec: str) -> str:
+        return "—"
+
+
+_MISSING = _Missing()
+
+
+class _Values(dict[str, Any]):
+    def __missing__(self, key: str) -> Any:
+        return _MISSING
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float | np.floating) and bool(np.isnan(value))
+
+
 def render(template: str, values: Mapping[str, Any]) -> str:
     """Fill ``template`` from ``values``; missing values print as ``—``.
 
@@ -424,4 +448,29 @@ def render(template: str, values: Mapping[str, Any]) -> str:
     >>> render("NDVI 下降 {d:.2f}，{f:.0%} 像元", {"d": 0.4123, "f": float("nan")})
     'NDVI 下降 0.41，— 像元'
     """
-    return _FORMATTER.vformat(template, (), values)
+    if isinstance(values, _Values):
+        clean = values
+    else:
+        clean = _Values({k: _MISSING if _is_missing(v) else v for k, v in values.items()})
+    try:
+        return template.format_map(clean)
+    except (ValueError, TypeError, IndexError, AttributeError):
+        return _FORMATTER.vformat(template, (), values)
+
+
+def template_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return the rows of ``frame`` ready for :func:`render` (missing values marked once).
+
+    Examples
+    --------
+    >>> rows = template_rows(pd.DataFrame({"d": [0.5, None]}))
+    >>> [render("{d:.1f}", r) for r in rows]
+    ['0.5', '—']
+    """
+    names = [str(c) for c in frame.columns]
+    columns = []
+    for name in frame.columns:
+        values = frame[name].to_numpy(dtype=object, copy=True)
+        values[pd.isna(frame[name]).to_numpy()] = _MISSING
+        columns.append(values)
+    return [_Values(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]

@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from gis.crs import assert_same_crs
 from gis.findings import Findings
-from gis.units import area_m2, area_mu
+from gis.units import M2_PER_HA, M2_PER_MU, area_m2
 
 CHIEF_LEVEL_RANK = {"村": 5, "乡": 4, "县": 3, "市": 2, "省": 1}
 """Among zones holding a patch equally, the most local forest chief answers for it."""
@@ -47,9 +47,7 @@ NON_GYL = ("商品林", "", "无")
 def patch_areas(patches: gpd.GeoDataFrame) -> pd.DataFrame:
     """Return ``area_ha`` and ``area_mu`` of each patch (ellipsoidal, see :mod:`gis.units`)."""
     m2 = area_m2(patches.geometry)
-    return pd.DataFrame(
-        {"area_ha": m2 / 10_000.0, "area_mu": area_mu(patches.geometry)}, index=patches.index
-    )
+    return pd.DataFrame({"area_ha": m2 / M2_PER_HA, "area_mu": m2 / M2_PER_MU}, index=patches.index)
 
 
 def _scale(patches: gpd.GeoDataFrame) -> NDArray[np.float64]:

@@ -16,6 +16,7 @@ import datetime as dt
 import enum
 import logging
 import os
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from gis import __version__
 from gis.checks import patch_evidence as ev
 from gis.crs import assert_same_crs, require_projected
 from gis.findings import Findings
-from gis.rules import RuleSchema, RuleSet, evaluate, load_rules, render
+from gis.rules import RuleSchema, RuleSet, evaluate, load_rules, render, template_rows
 
 logger = logging.getLogger(__name__)
 
@@ -220,21 +221,46 @@ def reasons(
     language = str(Lang.get(lang))
     templates = {r.id: r.reason.get(language, "") for _, rs in rules.stages for r in rs}
     sep = "；" if language == "zh" else "; "
-    unknown = "未知地类" if language == "zh" else "unknown land class"
-    context = pd.concat([evidence, decided.drop(columns=["rules_fired"])], axis=1)
-    context = context.loc[:, ~context.columns.duplicated(keep="last")]
+    context = _reason_context(evidence, decided, rules, language)
+    needed = {name for t in templates.values() for _, name, _, _ in _FIELDS.parse(t) if name}
+    context = context[[c for c in context.columns if c in needed]]
     fired = decided[[f"fired_{s}" for s in REASON_STAGES]].to_numpy()
+    records = template_rows(context)
     out = []
-    records: list[dict[str, Any]] = context.to_dict("records")  # type: ignore[assignment]
     for row, ids in zip(records, fired, strict=True):
-        row["neg_dndvi"] = -row["dndvi"] if pd.notna(row.get("dndvi")) else None
-        row["neg_burn_excess"] = -row["burn_excess"] if pd.notna(row.get("burn_excess")) else None
-        row["change_type_label"] = rules.label("change_type", row.get("change_type"), language)
-        row["interp_cause_label"] = _cause_label(rules, row.get("interp_cause"), language)
-        row["land_class"] = _land_class_label(row.get("land_class"), language, unknown)
         parts = [render(templates[i], row) for i in ids if isinstance(i, str) and templates[i]]
         out.append(sep.join(parts).replace(f"{sep}→", " →"))
     return pd.Series(out, index=evidence.index, dtype=object)
+
+
+_FIELDS = string.Formatter()
+
+
+def _reason_context(
+    evidence: pd.DataFrame, decided: pd.DataFrame, rules: RuleSet, language: str
+) -> pd.DataFrame:
+    """Evidence and verdicts plus the derived values reason templates may name."""
+    context = pd.concat([evidence, decided.drop(columns=["rules_fired"])], axis=1)
+    context = context.loc[:, ~context.columns.duplicated(keep="last")].copy()
+    context["neg_dndvi"] = -context["dndvi"].astype("f8")
+    context["neg_burn_excess"] = -context["burn_excess"].astype("f8")
+    unknown = "未知地类" if language == "zh" else "unknown land class"
+
+    def by_value(column: str, func: Any) -> pd.Series:
+        values = context[column].astype(object)
+        table = {v: func(v) for v in pd.unique(values)}
+        return values.map(lambda v: table[v])
+
+    context["change_type_label"] = by_value(
+        "change_type", lambda v: rules.label("change_type", v, language)
+    )
+    context["interp_cause_label"] = by_value(
+        "interp_cause", lambda v: _cause_label(rules, v, language)
+    )
+    context["land_class"] = by_value(
+        "land_class", lambda v: _land_class_label(v, language, unknown)
+    )
+    return context
 
 
 def _land_class_label(value: Any, lang: str, unknown: str) -> str:
