@@ -32,7 +32,7 @@ import geopandas as gpd
 import pandas as pd
 
 from gis.crs import WORKING_CRS
-from gis.demo import crowns, imagery, patches, scene
+from gis.demo import crowns, dirty, greening, imagery, patches, scene
 from gis.demo.truth import greenery_truth
 from gis.io import check_overwrite, write_geotiff, write_layer, write_layers
 
@@ -130,7 +130,7 @@ def _vectors(seed: int) -> tuple[dict[str, gpd.GeoDataFrame], patches.PatchPlan]
     districts = scene.make_districts()
     zones = scene.make_forest_chief_zones(seed, districts)
     stands = scene.make_subcompartments(seed, zones)
-    parks, residential = scene.make_parks_and_residential(seed)
+    parks, residential = greening.make_parks_and_residential(seed)
     plan = patches.plan_patches(seed, stands, scene.protected_polygon())
     frames = {
         "districts": districts,
@@ -139,8 +139,8 @@ def _vectors(seed: int) -> tuple[dict[str, gpd.GeoDataFrame], patches.PatchPlan]
         "protected_areas": scene.make_protected_areas(),
         "fire_zones": scene.make_fire_zones(),
         "parks": scene.with_district(parks, districts),
-        "greenways": scene.make_greenways(seed),
-        "villages": scene.with_district(scene.make_villages(seed, stands), districts),
+        "greenways": greening.make_greenways(seed),
+        "villages": scene.with_district(greening.make_villages(seed, stands), districts),
         "residential": scene.with_district(residential, districts),
         "change_patches": plan.patches,
         "permits": plan.permits,
@@ -263,6 +263,57 @@ def _meta(plan: patches.PatchPlan, pair: imagery.S2Pair, table: crowns.CrownTabl
     }
 
 
+@dataclass
+class _Generated:
+    frames: dict[str, gpd.GeoDataFrame]
+    plan: patches.PatchPlan
+    pair: imagery.S2Pair
+    table: crowns.CrownTable
+    uav: tuple[Any, Any]
+    truth: dict[str, pd.DataFrame]
+    dirty_patches: gpd.GeoDataFrame
+
+
+def _generate(seed: int) -> _Generated:
+    """Generate every layer, raster and truth table in memory."""
+    frames, plan = _vectors(seed)
+    after_cover = plan.truth.set_index("patch_id").loc[plan.patches["TBBH"], "after_cover"]
+    stands = frames["subcompartments"]
+    pair = imagery.make_s2_pair(
+        scene.rng_for(seed, "s2"),
+        stands,
+        frames["parks"],
+        plan.patches,
+        list(after_cover),
+        plan.discs,
+    )
+    table = crowns.plant_crowns(scene.rng_for(seed, "crowns"), stands)
+    uav = crowns.make_crown_images(scene.rng_for(seed, "uav"), table)
+    dirty_frame, dirty_truth = dirty.dirty_patches(plan.patches)
+    truth = {
+        "patches": _patch_truth(plan, pair),
+        "crowns": crowns.crown_truth(table),
+        "greenery": greenery_truth(
+            frames["greenways"], frames["parks"], frames["villages"], frames["residential"]
+        ),
+        "dirty": dirty_truth,
+    }
+    return _Generated(frames, plan, pair, table, uav, truth, dirty_frame)
+
+
+def _write_all(paths: dict[str, dict[str, Path]], made: _Generated, *, overwrite: bool) -> None:
+    """Write every file of the scene (each one atomically)."""
+    _write_vectors(paths["layers"], made.frames, overwrite=overwrite)
+    _write_rasters(paths["rasters"], made.pair, made.uav, made.table.grid, overwrite=overwrite)
+    _write_truth(paths["truth_files"], made.truth, made.frames, overwrite=overwrite)
+    dirty_paths = paths["dirty"]
+    write_layers(
+        dirty_paths["change_patches"], {"change_patches": made.dirty_patches}, overwrite=overwrite
+    )
+    no_dates = made.plan.permits.drop(columns=["有效期起", "有效期止"]).head(4)
+    write_layers(dirty_paths["permits_no_dates"], {"permits": no_dates}, overwrite=overwrite)
+
+
 def build_demo(
     out_dir: str | Path, *, seed: int = DEFAULT_SEED, overwrite: bool = False
 ) -> DemoScene:
@@ -289,42 +340,15 @@ def build_demo(
     """
     paths = demo_paths(out_dir)
     _check_targets(paths, overwrite=overwrite)
-    frames, plan = _vectors(seed)
-    after_cover = plan.truth.set_index("patch_id").loc[plan.patches["TBBH"], "after_cover"]
-    pair = imagery.make_s2_pair(
-        scene.rng_for(seed, "s2"),
-        frames["subcompartments"],
-        frames["parks"],
-        plan.patches,
-        list(after_cover),
-        plan.discs,
-    )
-    table = crowns.plant_crowns(scene.rng_for(seed, "crowns"), frames["subcompartments"])
-    uav = crowns.make_crown_images(scene.rng_for(seed, "uav"), table)
-    dirty_frame, dirty_truth = patches.dirty_patches(plan.patches)
-    truth = {
-        "patches": _patch_truth(plan, pair),
-        "crowns": crowns.crown_truth(table),
-        "greenery": greenery_truth(
-            frames["greenways"], frames["parks"], frames["villages"], frames["residential"]
-        ),
-        "dirty": dirty_truth,
-    }
-    _write_vectors(paths["layers"], frames, overwrite=overwrite)
-    _write_rasters(paths["rasters"], pair, uav, table.grid, overwrite=overwrite)
-    _write_truth(paths["truth_files"], truth, frames, overwrite=overwrite)
-    write_layers(
-        paths["dirty"]["change_patches"], {"change_patches": dirty_frame}, overwrite=overwrite
-    )
-    no_dates = plan.permits.drop(columns=["有效期起", "有效期止"]).head(4)
-    write_layers(paths["dirty"]["permits_no_dates"], {"permits": no_dates}, overwrite=overwrite)
+    made = _generate(seed)
+    _write_all(paths, made, overwrite=overwrite)
     return DemoScene(
         Path(out_dir),
         seed,
         paths["layers"],
         paths["rasters"],
-        truth,
+        made.truth,
         paths["truth_files"],
         paths["dirty"],
-        _meta(plan, pair, table),
+        _meta(made.plan, made.pair, made.table),
     )

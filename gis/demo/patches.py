@@ -33,6 +33,7 @@ import shapely
 from numpy.typing import NDArray
 
 from gis.crs import WORKING_CRS
+from gis.demo import permits
 from gis.demo.scene import BROADLEAVES, CONIFERS, CROWN_WINDOW, rng_for
 from gis.errors import GisError
 from gis.units import area_ha
@@ -382,60 +383,6 @@ def _free_clouds(rng: np.random.Generator, state: _Placement) -> None:
     raise GisError("demo scene: could not place the free clouds; change the seed")
 
 
-CUTTING, LANDUSE = "林木采伐许可", "使用林地审核审批"
-HOLDERS = ("净月林场", "新湖镇人民政府", "长春某建设有限公司", "玉潭林场", "某农业合作社")
-PERMIT_DATES = {
-    "valid": ("2025-10-08", "2026-12-31"),
-    "expired": ("2023-11-01", "2024-10-31"),
-    "landuse_valid": ("2025-06-20", "2027-06-19"),
-    "landuse_expired": ("2022-05-01", "2024-04-30"),
-}
-
-
-def _permit_shape(
-    rng: np.random.Generator, patch: shapely.Polygon, kind: str
-) -> tuple[shapely.Geometry, str, tuple[str, str]]:
-    """Return (polygon, permit type, validity) for a patch's permit."""
-    if kind == "cutting_partial":
-        x0, y0, x1, y1 = patch.bounds
-        cut = x0 + (x1 - x0) * rng.uniform(0.35, 0.45)
-        return (
-            patch.intersection(shapely.box(x0 - 1, y0 - 1, cut, y1 + 1)),
-            CUTTING,
-            (PERMIT_DATES["valid"]),
-        )
-    shape = patch.buffer(15.0).simplify(3.0)
-    table = {
-        "cutting_valid": (CUTTING, PERMIT_DATES["valid"]),
-        "cutting_expired": (CUTTING, PERMIT_DATES["expired"]),
-        "landuse_valid": (LANDUSE, PERMIT_DATES["landuse_valid"]),
-        "landuse_expired": (LANDUSE, PERMIT_DATES["landuse_expired"]),
-    }
-    kind_zh, dates = table[kind]
-    return shape, kind_zh, dates
-
-
-def _permit_number(kind_zh: str, k: int, year: str) -> str:
-    if kind_zh == CUTTING:
-        return f"吉长林采字〔{year}〕第{k:04d}号"
-    return f"吉林资许准〔{year}〕{k + 100}号"
-
-
-def _permits_frame(rows: list[tuple[shapely.Geometry, str, tuple[str, str], str]]):
-    numbers = [_permit_number(r[1], k + 1, r[2][0][:4]) for k, r in enumerate(rows)]
-    data = {
-        "审批文号": numbers,
-        "许可类型": [r[1] for r in rows],
-        "有效期起": [r[2][0] for r in rows],
-        "有效期止": [r[2][1] for r in rows],
-        "申请单位": [HOLDERS[k % len(HOLDERS)] for k in range(len(rows))],
-        "县": [r[3] for r in rows],
-    }
-    frame = gpd.GeoDataFrame(data, geometry=[r[0] for r in rows], crs=WORKING_CRS)
-    frame["批准面积"] = area_ha(frame).round(4)
-    return frame, numbers
-
-
 def _planned_patches(
     seed: int, stands: gpd.GeoDataFrame
 ) -> tuple[list[tuple[Scenario, shapely.Polygon, int, int]], list[Disc]]:
@@ -478,29 +425,16 @@ def plan_patches(seed: int, stands: gpd.GeoDataFrame, protected: shapely.Geometr
     permit_of: dict[int, int] = {}
     for k, (scenario, poly, row, _) in enumerate(placed):
         if scenario.permit:
-            shape, kind_zh, dates = _permit_shape(rng, poly, scenario.permit)
+            shape, kind_zh, dates = permits.permit_shape(rng, poly, scenario.permit)
             permit_of[k] = len(permit_rows)
             permit_rows.append((shape, kind_zh, dates, stands["县"].iloc[row]))
-    permit_rows.extend(_distractor_permits(stands, placed))
-    permits, numbers = _permits_frame(permit_rows)
+    used = {p[2] for p in placed}
+    free = [int(i) for i in _candidates(stands, "forest") if i not in used]
+    permit_rows.extend(permits.distractor_permits(stands, free))
+    permit_frame, numbers = permits.permits_frame(permit_rows)
     patches = _delivery(rng, stands, placed, ids)
     truth = _truth(stands, placed, ids, permit_of, numbers, protected)
-    return PatchPlan(patches, truth, permits, discs)
-
-
-def _distractor_permits(stands: gpd.GeoDataFrame, placed: list) -> list:
-    """Two valid permits that overlap no patch (a cutting permit and a land-use approval)."""
-    used = {p[2] for p in placed}
-    cand = [i for i in _candidates(stands, "forest") if i not in used]
-    rows = []
-    for i, (kind_zh, dates) in zip(
-        cand[:2],
-        ((CUTTING, PERMIT_DATES["valid"]), (LANDUSE, PERMIT_DATES["landuse_valid"])),
-        strict=True,
-    ):
-        geom = stands.geometry.iloc[i].buffer(-60.0).simplify(5.0)
-        rows.append((geom, kind_zh, dates, stands["县"].iloc[i]))
-    return rows
+    return PatchPlan(patches, truth, permit_frame, discs)
 
 
 def _delivery(
@@ -559,37 +493,3 @@ def _truth(
         }
     )
     return truth.sort_values("patch_id", ignore_index=True)
-
-
-def dirty_patches(patches: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Return a small delivery with planted defects, and what is wrong with each row.
-
-    Defects: a duplicated patch ID (an exact duplicate record and a second patch reusing the
-    ID), a self-intersecting (bow-tie) polygon, an empty geometry, an interpreted cause outside
-    1-7, a missing county code, dates in mixed formats, and a missing ID with a negative area.
-    """
-    base = patches.iloc[:8].copy().reset_index(drop=True)
-    base["TBBH"] = [f"9{k + 1:03d}" for k in range(len(base))]
-    x, y = base.geometry.iloc[2].centroid.coords[0]
-    bowtie = shapely.Polygon([(x, y), (x + 90, y + 90), (x + 90, y), (x, y + 90)])
-    base.loc[1, "TBBH"] = base.loc[0, "TBBH"]
-    base = pd.concat([base.iloc[[0]], base], ignore_index=True)
-    base.loc[3, "geometry"] = bowtie
-    base.loc[4, "geometry"] = shapely.Polygon()
-    base.loc[5, "PAN_BHYY"] = 9
-    base.loc[6, "XIAN"] = None
-    base.loc[7, ["QQYXSJ", "HQYXSJ"]] = ["2025.09", "2026-09-18"]
-    base.loc[8, ["TBBH", "MIAN_JI"]] = ["", -1.0]
-    problems = [
-        "duplicate_record",
-        "duplicate_id",
-        "duplicate_id",
-        "invalid_geometry",
-        "empty_geometry",
-        "cause_outside_code_list",
-        "missing_county_code",
-        "mixed_date_formats",
-        "missing_id_negative_area",
-    ]
-    truth = pd.DataFrame({"row": range(len(base)), "TBBH": base["TBBH"], "problem": problems})
-    return gpd.GeoDataFrame(base, geometry="geometry", crs=patches.crs), truth
