@@ -241,6 +241,10 @@ def plain(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
+for_gpkg = plain
+"""Old name of :func:`plain` (gis.checks.greenery uses it); GeoPackages take nullable dtypes."""
+
+
 def summary_sheet(checked: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     """Return counts and 亩 by district × legality × change type (labels in ``lang``)."""
     from gis.layers import code_meaning
@@ -366,3 +370,7 @@ def _staging(outputs: Mapping[str, Path], *, overwrite: bool) -> Iterator[dict[s
             os.replace(stage[key], target)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+staged_outputs = _staging
+"""Public name of the all-or-nothing writer context (used by other checks' edges)."""
