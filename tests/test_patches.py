@@ -430,3 +430,49 @@ def test_demo_dirty_delivery_and_permits_without_dates(demo):
     assert "permit_dates_missing" in codes
     assert result.patches_checked["permit_valid"].isna().all()
     assert log.has_errors
+
+
+def test_rasters_in_another_crs_are_read_in_their_own_crs(tmp_path):
+    """A UTM raster pair: the patches are transformed to it (with a finding), not resampled."""
+    pytest.importorskip("gis.zonal")
+    import rasterio
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    from gis.checks.patches import check_patches
+    from gis.io import read_layer, write_geotiff
+    from gis.raster import raster_source
+
+    paths = build_scene(tmp_path)
+    utm = {}
+    for key in ("before", "after"):
+        with rasterio.open(paths[key]) as src:
+            transform, width, height = calculate_default_transform(
+                src.crs, "EPSG:32651", src.width, src.height, *src.bounds, resolution=10.0
+            )
+            data = np.full((src.count, height, width), -1.0, dtype="float32")
+            reproject(
+                src.read(),
+                data,
+                src_transform=src.transform,
+                src_crs=src.crs,
+                dst_transform=transform,
+                dst_crs="EPSG:32651",
+                src_nodata=-1.0,
+                dst_nodata=-1.0,
+                resampling=Resampling.nearest,
+            )
+        utm[key] = tmp_path / f"{key}_utm.tif"
+        write_geotiff(utm[key], data, transform=transform, crs="EPSG:32651", nodata=-1.0)
+    log = Findings()
+    patches = read_layer(paths["patches"], kind="change_patches", findings=log)
+    sub = read_layer(paths["subcompartments"], kind="subcompartments", findings=log)
+    rasters = {k: raster_source(v, bands="R,NIR,SWIR2") for k, v in utm.items()}
+    result = check_patches(
+        patches, before=rasters["before"], after=rasters["after"], subcompartments=sub, findings=log
+    )
+    out = result.patches_checked.set_index("patch_id")
+    assert out.loc["P2", "change_type"] == "disaster"
+    assert out.loc["P3", "legality"] == "no_change"
+    assert out.loc["P4", "legality"] == "not_forest_land"
+    assert out.loc["P5", "legality"] == "needs_field_check"
+    assert any("32651" in f.message or "reproject" in f.code for f in log)
