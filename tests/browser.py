@@ -136,10 +136,12 @@ def canvas_ink(page: Any) -> int:
 
 
 def click_latlng(page: Any, lat: float, lon: float) -> None:
-    """Click the map at a geographic position (pans there first)."""
+    """Click the map at a geographic position (closes any popup and centres it first)."""
     point = page.evaluate(
         """([lat, lon]) => {
             const map = window.__map;
+            map.closePopup();
+            map.setView([lat, lon], map.getZoom(), { animate: false });
             const p = map.latLngToContainerPoint([lat, lon]);
             const box = map.getContainer().getBoundingClientRect();
             return [box.left + p.x, box.top + p.y];

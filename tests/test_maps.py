@@ -14,6 +14,8 @@ import pyogrio
 import pytest
 import shapely
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gis.cli.main import cli
 from gis.errors import CRSError, OutputExistsError, SchemaError
@@ -22,7 +24,7 @@ from gis.io.text import write_text
 from gis.maps import Lang, MapOptionError, TileSource, build_map, tianditu
 from gis.maps.assets import inline_css, inline_js
 from gis.maps.build import content_security_policy, simplify_context
-from gis.maps.encode import SCALE, encode_geometry, geometry_kind
+from gis.maps.encode import SCALE, encode_geometry, geometry_kind, pack_ints
 from gis.maps.partition import file_label, split_layers
 from gis.maps.style import Geometry
 
@@ -60,8 +62,29 @@ def payload(html: str) -> dict:
     return json.loads(match.group(1))
 
 
-def decode(deltas: list[int]) -> np.ndarray:
-    return np.cumsum(np.asarray(deltas, dtype=np.int64).reshape(-1, 2), axis=0) / SCALE
+B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def unpack(text: str) -> list[int]:
+    """Reference reader of the packed integers (independent of gis.maps.encode)."""
+    out, value, shift = [], 0, 0
+    for char in text:
+        digit = B64URL.index(char)
+        value += (digit % 32) << shift
+        shift += 5
+        if digit < 32:
+            out.append(value // 2 if value % 2 == 0 else -(value + 1) // 2)
+            value, shift = 0, 0
+    return out
+
+
+def decode(packed: str) -> np.ndarray:
+    deltas = np.asarray(unpack(packed), dtype=np.int64).reshape(-1, 2)
+    return np.cumsum(deltas, axis=0) / SCALE
+
+
+def offsets_of(encoded: str) -> dict[str, list[int]]:
+    return {k: np.cumsum([0, *unpack(v)]).tolist() for k, v in json.loads(encoded).items()}
 
 
 # ---- encoding ---------------------------------------------------------------------------
@@ -74,13 +97,20 @@ def test_polygon_encoding_round_trips_within_a_microdegree() -> None:
     multi = shapely.MultiPolygon([shapely.box(20, 0, 21, 1), shapely.box(30, 0, 31, 1)])
     geoms = shapely.transform(np.array([holed, multi]), lambda c: c * 1e-3 + [125.0, 44.0])
     encoded = encode_geometry(geoms, Geometry.POLYGON)
-    offsets = json.loads(encoded["offsets"])
+    offsets = offsets_of(encoded["offsets"])
     xy = decode(json.loads(encoded["coords"]))
     assert offsets["features"] == [0, 1, 3]  # feature 1 has two parts
     assert offsets["parts"] == [0, 2, 3, 4]  # the first part has a hole
     assert offsets["rings"] == [0, 4, 8, 12, 16]  # closing vertices dropped
     exterior = shapely.get_coordinates(geoms[0].exterior)[:-1]
     np.testing.assert_allclose(xy[0:4], exterior, atol=0.6 / SCALE)
+
+
+@given(st.lists(st.integers(min_value=-(2**39) + 1, max_value=2**39 - 1), max_size=200))
+def test_packed_integers_round_trip(values: list[int]) -> None:
+    packed = pack_ints(np.asarray(values, dtype=np.int64))
+    assert unpack(packed) == values
+    assert set(packed) <= set(B64URL)  # nothing to escape in JSON or HTML
 
 
 def test_points_and_lines_encode_one_entry_per_feature() -> None:
@@ -93,7 +123,7 @@ def test_points_and_lines_encode_one_entry_per_feature() -> None:
             shapely.MultiLineString([[(1, 1), (2, 2)]]),
         ]
     )
-    offsets = json.loads(encode_geometry(lines, Geometry.LINE)["offsets"])
+    offsets = offsets_of(encode_geometry(lines, Geometry.LINE)["offsets"])
     assert offsets == {"parts": [0, 2, 4], "features": [0, 1, 2]}
 
 
@@ -137,9 +167,11 @@ def test_data_is_compact_and_styled_by_table_not_per_feature() -> None:
     assert layer["style"]["field"] == layer["fields"].index("legality")
     assert layer["style"]["colors"]["suspected_illegal"] == "#d7191c"
     assert len(layer["rows"]) == 50
-    assert len(layer["coords"]) == 50 * 4 * 2  # four vertices per square, no closing vertex
-    assert abs(layer["coords"][0]) > 100_000_000  # first vertex absolute (microdegrees)
-    assert max(abs(v) for v in layer["coords"][2:]) < 5_000  # then deltas
+    values = unpack(layer["coords"])
+    assert len(values) == 50 * 4 * 2  # four vertices per square, no closing vertex
+    assert abs(values[0]) > 100_000_000  # first vertex absolute (microdegrees)
+    assert max(abs(v) for v in values[2:]) < 5_000  # then deltas
+    assert len(layer["coords"]) < 3 * len(values)  # about 2-3 characters per value
     assert html.count("#d7191c") <= 2  # one colour table, not one style per feature
 
 
@@ -147,7 +179,7 @@ def test_points_and_navigation_targets() -> None:
     html = build_map({"patches_checked": patches(), "discolored_points": points()}, title="t")
     data = payload(html)
     poly, pts = data["layers"]
-    nav = np.asarray(poly["nav"]).reshape(-1, 2) / SCALE
+    nav = np.asarray(poly["nav"]).reshape(-1, 2) / SCALE  # absolute microdegrees
     inside = gpd.GeoSeries(gpd.points_from_xy(nav[:, 0], nav[:, 1]), crs=4326).to_crs(4551)
     assert inside.within(patches().geometry.buffer(0.5)).all()
     assert pts["geom"] == "point" and pts["nav"] is None

@@ -52,7 +52,19 @@ def field_layers() -> dict[str, gpd.GeoDataFrame]:
         geometry=[shapely.Point(X0 + 20 * i, Y0 + 600) for i in range(30)],
         crs="EPSG:4551",
     )
-    return {"subcompartments": subs, "patches_checked": patches, "discolored_points": pts}
+    greenways = gpd.GeoDataFrame(
+        {"name": ["南溪绿道"]},
+        geometry=[
+            shapely.LineString([(X0, Y0 + 450), (X0 + 600, Y0 + 500), (X0 + 1200, Y0 + 450)])
+        ],
+        crs="EPSG:4551",
+    )
+    return {
+        "subcompartments": subs,
+        "patches_checked": patches,
+        "greenways": greenways,
+        "discolored_points": pts,
+    }
 
 
 def lonlat_of(frame: gpd.GeoDataFrame, row: int) -> tuple[float, float]:
@@ -68,8 +80,9 @@ def field_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def popup_text(page: Any) -> str:
-    page.wait_for_selector(".leaflet-popup-content", timeout=5_000)
-    return str(page.inner_text(".leaflet-popup-content"))
+    popup = page.locator(".leaflet-popup-content").last  # a closed one fades out for 200 ms
+    popup.wait_for(timeout=5_000)
+    return str(popup.inner_text())
 
 
 def test_map_opens_offline_and_draws_every_layer(browser: Any, field_map: Path) -> None:  # noqa: F811
@@ -77,16 +90,27 @@ def test_map_opens_offline_and_draws_every_layer(browser: Any, field_map: Path) 
     try:
         assert log.foreign_requests() == []
         assert log.errors == []
-        assert page.evaluate("() => window.__groups.length") == 3
+        assert page.evaluate("() => window.__groups.length") == 4
         assert page.evaluate("() => window.__groups.every(g => window.__map.hasLayer(g))")
         assert canvas_ink(page) > 10_000
-        assert page.locator(".marker-cluster").count() >= 1
+        assert page.evaluate("() => window.__groups[3].getLayers().length") == 30
+        line = (
+            field_layers()["greenways"]
+            .to_crs(4326)
+            .geometry.iloc[0]
+            .interpolate(0.25, normalized=True)
+        )
+        click_latlng(page, line.y, line.x)
+        assert "南溪绿道" in popup_text(page)
+        page.evaluate("() => window.__map.setZoom(14, { animate: false })")
+        page.wait_for_selector(".marker-cluster", timeout=5_000)  # clustered when zoomed out
+        page.evaluate("() => window.__map.setZoom(17, { animate: false })")
         assert page.locator(".ly-legend").inner_text().count("疑似违法") == 1
         lat, lon = lonlat_of(field_layers()["patches_checked"], 0)
         click_latlng(page, lat, lon)
         text = popup_text(page)
         assert "P1" in text and "疑似违法采伐" in text and "导航到此处" in text
-        href = page.get_attribute(".leaflet-popup-content a.ly-nav", "href")
+        href = page.locator(".leaflet-popup-content a.ly-nav").last.get_attribute("href")
         assert href is not None and href.startswith(f"geo:{lat:.6f},{lon:.6f}")
     finally:
         context.close()

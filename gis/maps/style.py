@@ -73,8 +73,9 @@ class LayerStyle:
     id_field : str, optional
         Attribute searched by the map's search box (patch ID, point ID).
     context : bool
-        A context layer (subcompartments, districts): drawn as thin outlines without fill
-        interaction weight, simplified with shared boundaries kept (coverage simplification).
+        A context layer (subcompartments, districts): thin outlines, no navigation target,
+        simplified with shared boundaries kept (coverage simplification), and not used to
+        frame the initial view when other layers exist.
     fill_opacity : float
         Fill opacity of polygons, 0-1.
     """
