@@ -157,6 +157,7 @@ def verdict(rows, lang="zh"):
         (case(CLEARCUT, forest_share=0.05), True, "logging", "not_forest_land", 93, 2),
         (case(CLEARCUT, valid_frac_after=0.2), None, None, "needs_field_check", None, 1),
         (case(CLEARCUT, valid_frac_after=np.nan), None, None, "needs_field_check", None, 1),
+        (case(CLEARCUT, ring_dndvi=-0.75, dndvi=-0.8), None, None, "needs_field_check", None, 1),
         (
             case(PLANTED, interp_cause=5, protected_share=0.5),
             True,
