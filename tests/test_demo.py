@@ -130,7 +130,8 @@ def test_cli_prints_where_outputs_are_and_refuses_to_overwrite(
     result, out = cli_run
     assert "s2_after_scl" in result.output and str(out / "permits.gpkg") in result.output
     assert "validate subcompartments" in result.output
-    assert "check patches" in result.output and "detect discolored" in result.output
+    for step in ("check patches", "detect discolored", "greenery kpi", "greenery coverage"):
+        assert step in result.output
     assert (out / "results" / "patches_checked.gpkg").exists()
     assert "Built in" in result.output
     again = CliRunner().invoke(cli, ["demo", "--out", str(out)])

@@ -25,6 +25,9 @@ from gis.demo.score import score_crowns, score_patches
 from gis.errors import GisError
 from gis.findings import Findings, Severity
 
+CITY = "全市"
+"""The city-wide row of the greening tables."""
+
 logger = logging.getLogger(__name__)
 
 
@@ -164,11 +167,76 @@ def detect_discolored(scene: DemoScene, *, overwrite: bool = False, lang: str = 
     return StepResult("detect discolored", status, detail, tuple(run.outputs.values()))
 
 
+def _city_value(table: Any, **match: str) -> float | None:
+    """Return the city row's value of one column, or None when the table has no such row."""
+    column = match.pop("column")
+    sel = table
+    for key, value in match.items():
+        if key not in sel:
+            return None
+        sel = sel[sel[key] == value]
+    return float(sel[column].iloc[0]) if len(sel) == 1 and column in sel else None
+
+
+def _num(value: float | None, spec: str) -> str:
+    return "?" if value is None else format(value, spec)
+
+
+def greenery_kpi(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> StepResult:
+    """Run the greening KPIs for 2024 and compare the built greenway length with the truth."""
+    run_greenery_kpi = _optional("gis.checks.greenery", "run_greenery_kpi")
+    if run_greenery_kpi is None:
+        return StepResult("greenery kpi", "skipped", "gis.checks.greenery is not there yet")
+    layers = {k: scene.layers[k] for k in ("greenways", "parks", "villages", "districts")}
+    try:
+        run: Any = run_greenery_kpi(
+            **layers,
+            year=2024,
+            out=scene.out_dir / "results" / "kpi.gpkg",
+            overwrite=overwrite,
+            lang=lang,
+        )
+    except Exception as exc:
+        return _failed("greenery kpi", exc)
+    kpi = run.tables["kpi"]
+    got = _city_value(kpi, district=CITY, indicator="greenway_km_built", item="", column="actual")
+    truth = scene.truth["greenery"].set_index("indicator")["value"]["greenway_km_已建成"]
+    detail = f"{len(kpi)} KPI rows; built greenways {_num(got, '.3f')} km (truth {truth:.3f} km)"
+    status = "errors" if run.findings.has_errors else "clean"
+    return StepResult("greenery kpi", status, detail, tuple(run.outputs.values()))
+
+
+def greenery_coverage(scene: DemoScene, *, overwrite: bool = False) -> StepResult:
+    """Run park service coverage and compare the 500 m population share with the truth."""
+    run_park_coverage = _optional("gis.checks.greenery", "run_park_coverage")
+    if run_park_coverage is None:
+        return StepResult("greenery coverage", "skipped", "gis.checks.greenery is not there yet")
+    try:
+        run: Any = run_park_coverage(
+            parks=scene.layers["parks"],
+            residential=scene.layers["residential"],
+            districts=scene.layers["districts"],
+            population_field="人口",
+            out=scene.out_dir / "results" / "coverage.gpkg",
+            overwrite=overwrite,
+        )
+    except Exception as exc:
+        return _failed("greenery coverage", exc)
+    pct = _city_value(
+        run.tables["coverage"], district=CITY, measure="park_500", column="coverage_pct"
+    )
+    truth = scene.truth["greenery"].set_index("indicator")["value"]["park_500m_pop_share"]
+    detail = f"500 m park coverage {_num(pct, '.2f')}% of population (truth {truth:.2%})"
+    status = "errors" if run.findings.has_errors else "clean"
+    return StepResult("greenery coverage", status, detail, tuple(run.outputs.values()))
+
+
 def run_checks(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> list[StepResult]:
     """Run every check that exists on ``scene``; return one :class:`StepResult` per step.
 
-    Validation of every layer, then the patch check and the discolored-tree detection
-    (results in ``<out_dir>/results/``), each scored against the scene's truth.
+    Validation of every layer, then the patch check, the discolored-tree detection, the
+    greening KPIs and park service coverage (results in ``<out_dir>/results/``), each
+    compared with the scene's truth.
 
     Parameters
     ----------
@@ -182,6 +250,8 @@ def run_checks(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -
     steps = validate_layers(scene, lang=lang)
     steps.append(check_patches(scene, overwrite=overwrite, lang=lang))
     steps.append(detect_discolored(scene, overwrite=overwrite, lang=lang))
+    steps.append(greenery_kpi(scene, overwrite=overwrite, lang=lang))
+    steps.append(greenery_coverage(scene, overwrite=overwrite))
     return steps
 
 
