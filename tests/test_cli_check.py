@@ -115,6 +115,7 @@ def test_duplicate_ids_exit_1(scene, tmp_path):
 
     frame = gpd.read_file(scene["patches"])
     frame.loc[1, "TBBH"] = "P1"
+    frame.loc[2, "geometry"] = None
     dup = tmp_path / "dup.gpkg"
     frame.to_file(dup)
     scene = {**scene, "patches": dup}
@@ -122,7 +123,8 @@ def test_duplicate_ids_exit_1(scene, tmp_path):
     result = CliRunner().invoke(cli, _args(scene, out))
     assert result.exit_code == 1
     findings = pyogrio.read_dataframe(out, layer="findings")
-    assert "duplicate_id" in set(findings["code"])
+    assert {"duplicate_id", "patch_not_checked"} <= set(findings["code"])
+    assert "P3" in set(findings.loc[findings["code"] == "patch_not_checked", "feature"])
 
 
 def test_raster_with_wrong_band_count_exit_3(scene, tmp_path):

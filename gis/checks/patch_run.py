@@ -110,8 +110,25 @@ def _read_inputs(
             frames[role] = None
             continue
         logger.info("reading %s: %s", role, path)
+        start = len(log)
         frames[role] = read_layer(path, kind=LAYER_KINDS[role], findings=log)
+        if role == "patches":
+            _report_dropped_patches(log, start)
     return frames
+
+
+def _report_dropped_patches(log: Findings, start: int) -> None:
+    """Every delivered patch must be checked (核查率 100%): a dropped one is an error."""
+    for f in list(log[start:]):
+        if f.code == "empty_geometry_dropped":
+            log.add(
+                "patch_not_checked",
+                f"patch {f.feature} was delivered without geometry and is not in the results; "
+                "ask the supplier for its polygon (核查率 counts it as unchecked)",
+                severity="error",
+                source=f.source,
+                feature=f.feature,
+            )
 
 
 def run_patch_check(

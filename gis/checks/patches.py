@@ -301,7 +301,17 @@ def prepare_patches(
             field="patch_id",
         )
         out["patch_id"] = [str(i + 1) for i in range(len(out))]
-    out["patch_id"] = out["patch_id"].map(lambda v: None if pd.isna(v) else str(v))
+    out["patch_id"] = out["patch_id"].map(_id_text)
+    for row in np.flatnonzero(out["patch_id"].isna().to_numpy()):
+        findings.add(
+            "missing_id",
+            f"row {row + 1} of {source} has no patch_id (判读图斑编号); it is checked, but "
+            "cannot be matched to the delivery — ask the supplier for its number",
+            severity="error",
+            source=source,
+            feature=f"row {row + 1}",
+            field="patch_id",
+        )
     _report_duplicates(out, findings, source)
     geoms = np.asarray(out.geometry.values)
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -325,6 +335,15 @@ def prepare_patches(
         geoms[invalid] = shapely.make_valid(geoms[invalid])
         out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=out.crs))
     return out, pd.Series(~empty, index=out.index)
+
+
+def _id_text(value: Any) -> str | None:
+    """Patch ids are text; a float read from a numeric column loses its ``.0``."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _report_duplicates(frame: pd.DataFrame, findings: Findings, source: str) -> None:
