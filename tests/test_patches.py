@@ -91,7 +91,8 @@ def verdict(rows, lang="zh"):
 @pytest.mark.parametrize(
     ("row", "real", "ctype", "legality", "code", "priority"),
     [
-        (case(), False, "none", "no_change", 93, 3),
+        (case(), False, "none", "no_change", 92, 3),
+        (case(valid_frac_after=0.7), False, "none", "no_change", 93, 3),
         (case(PHENOLOGY), False, "none", "no_change", 92, 3),
         (case(CLEARCUT), True, "logging", "suspected_illegal", 20, 1),
         (case(CLEARCUT, VALID_LOGGING_PERMIT), True, "logging", "permitted", 20, 3),
