@@ -413,6 +413,9 @@ def test_accuracy_on_the_demo_scene(demo):
     assert scores["real"] >= 0.97
     assert scores["type"] >= 0.92
     assert scores["legality"] >= 0.95
+    # the suggested 核实变化原因 of every decided patch
+    code = out.loc[~hidden, "verified_cause_code"].astype("float")
+    assert (code == truth.loc[~hidden, "verified_cause_code"]).mean() >= 0.9
     # the permits were read from EPSG:4530 (zone-prefixed) and transformed: shares hold
     permitted = out["legality"] == "permitted"
     assert (out.loc[permitted, "valid_permit_share"] >= 0.8).all()
