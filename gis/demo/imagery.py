@@ -237,6 +237,8 @@ def make_s2_pair(
     grid = s2_grid()
     before_cover, after_cover_map = cover_maps(grid, stands, parks, patches, after_cover)
     texture = np.stack([_texture(rng, grid.shape, s) for s in (2.0, 4.0)])
+    for cover in (before_cover, after_cover_map):  # open ground between the buildings
+        cover[(cover == COVER_CODES["built"]) & (texture[1] > 1.2)] = COVER_CODES["bare"]
     before = reflectance(before_cover, texture, rng)
     after = reflectance(after_cover_map, texture, rng, phenology=True)
     after, fields = add_clouds(after, grid, discs, _texture(rng, grid.shape, 3.0))

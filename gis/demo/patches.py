@@ -13,6 +13,15 @@ even though ``is_real_change`` and ``change_type`` still say what truly happened
 from cloud, shadow and for changes on land that is not forest land, 92 错划 for the
 phenology/illumination ones (the interpreter drew a change that is not there).
 
+Truth columns (``DemoScene.truth["patches"]``, ``truth/patches_truth.csv``): ``patch_id``
+(= TBBH, text), ``scenario`` (a :data:`SCENARIOS` key), ``interp_cause``, ``is_real_change``,
+``change_type``, ``legality``, ``verified_cause_code``, ``hidden_by_cloud``, ``after_cover``
+(what the ground became; empty when nothing changed), ``land_class``, ``species``,
+``stand_id`` (the subcompartment's 标识码), ``in_protected``, ``permit_ids`` (审批文号 of the
+permit planted for it), ``permit_kind`` (``cutting_valid``, ``cutting_expired``,
+``cutting_partial``, ``landuse_valid``, ``landuse_expired`` or empty), and, measured on the
+written SCL, ``cloud_frac_after`` and ``shadow_frac_after`` (share of the patch's pixels).
+
 Examples
 --------
 >>> sum(s.count for s in SCENARIOS) >= 60
