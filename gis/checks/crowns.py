@@ -28,7 +28,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -43,10 +44,12 @@ from scipy import ndimage
 from gis.indices import grvi as grvi_index
 from gis.indices import ndvi as ndvi_index
 from gis.indices import rg_ratio as rg_index
-from gis.raster import RasterSource
+from gis.raster import RasterReader, RasterSource
 
 BASE_NAMES = ("med_grvi", "sig_grvi", "med_ndvi", "sig_ndvi", "bright", "green", "nir", "blue")
 """Baseline quantities per stand, in :class:`Baselines` field order."""
+SAMPLE = 4
+"""Pass 1 takes the medians of brightness, G, NIR and B from every 4th pixel of rows/cols."""
 HIST_BINS = 512
 """Bins of the index histograms over [-1, 1] (step 0.0039; quantiles interpolate inside)."""
 LOG_RANGE = (-16.0, 20.0)
@@ -168,10 +171,11 @@ def pixel_layers(values: NDArray[np.float32], roles: Sequence[str]) -> dict[str,
     band = {r: values[i] for i, r in enumerate(roles)}
     g, r = band["G"], band["R"]
     visible = [band[k] for k in ("B", "G", "R") if k in band]
+    bright = sum(visible[1:], visible[0].copy()) / np.float32(len(visible))
     out = {
         "grvi": grvi_index(g, r),
         "rg_ratio": rg_index(r, g),
-        "bright": np.mean(visible, axis=0, dtype=np.float32),
+        "bright": bright,
         "green": g,
         "blue": band.get("B", None),
     }
@@ -254,8 +258,18 @@ def _core(halo: int, window: Window) -> tuple[slice, slice]:
     return slice(halo, halo + int(window.height)), slice(halo, halo + int(window.width))
 
 
+@contextlib.contextmanager
+def opened(source: RasterSource | RasterReader) -> Iterator[RasterReader]:
+    """Yield a reader: ``source`` itself when already opened, else open it for this block."""
+    if isinstance(source, RasterReader):
+        yield source
+    else:
+        with source.open() as reader:
+            yield reader
+
+
 def window_histograms(
-    source: RasterSource,
+    source: RasterSource | RasterReader,
     window: Window,
     shapes: Sequence[tuple[Any, int]],
     *,
@@ -265,32 +279,45 @@ def window_histograms(
     """First pass on one window: stand number → histograms (len(QUANTITIES), HIST_BINS).
 
     Counts pixels that are valid, inside a host stand and vegetation (NDVI >= ``soil_ndvi``
-    with NIR) — shadows and discolored crowns are left to the robust statistics. Merge
-    windows by summing.
+    with NIR) — shadows and discolored crowns are left to the robust statistics. GRVI is
+    smoothed inside the window (no halo: a halo would decode the neighbouring tiles too).
+    ``source`` may be an opened :class:`~gis.raster.RasterReader`. Merge windows by summing.
     """
-    halo = rules.smooth_px // 2
-    with source.open() as reader:
-        values, invalid = reader.read_array(window, roles, halo=halo)
-    stands = stand_raster(shapes, _grown(window, halo), source.transform)
-    px = dict(pixel_layers(values, roles))
+    with opened(source) as reader:
+        values, invalid = reader.read_array(window, roles)
+        transform = reader.source.transform
+    stands = stand_raster(shapes, window, transform)
+    band = {r: values[i] for i, r in enumerate(roles)}
     keep = (stands > 0) & ~invalid
-    if "ndvi" in px:
-        keep &= px["ndvi"] >= rules.soil_ndvi
-    px["grvi"] = smooth(px["grvi"], keep, rules.smooth_px)
-    core = _core(halo, window)
-    keep, stands = keep[core], stands[core]
-    px = {k: v[core] for k, v in px.items()}
-    sid = stands[keep]
-    if sid.size == 0:
+    full = {"grvi": grvi_index(band["G"], band["R"])}
+    if "NIR" in band:
+        full["ndvi"] = ndvi_index(band["NIR"], band["R"])
+        keep &= full["ndvi"] >= rules.soil_ndvi
+    full["grvi"] = smooth(full["grvi"], keep, rules.smooth_px)
+    core = _core(0, window)
+    if not keep.any():
         return {}
-    uniq, local = np.unique(sid, return_inverse=True)
-    out = np.zeros((uniq.size, len(QUANTITIES), HIST_BINS), dtype=np.int64)
-    for k, q in enumerate(QUANTITIES):
-        if q not in px:
-            continue
-        flat = local * HIST_BINS + _bins(q, px[q][keep])
-        out[:, k, :] = np.bincount(flat, minlength=uniq.size * HIST_BINS).reshape(uniq.size, -1)
-    return {int(s): out[i] for i, s in enumerate(uniq)}
+    ids = np.unique(np.fromiter((s for _, s in shapes), dtype=np.int64))
+    lut = np.zeros(int(ids.max()) + 1, dtype=np.int64)
+    lut[ids] = np.arange(ids.size)
+    out = np.zeros((ids.size, len(QUANTITIES), HIST_BINS), dtype=np.int64)
+    local = lut[stands[keep]] * HIST_BINS
+    for q, arr in full.items():
+        out[:, QUANTITIES.index(q), :] = _hist(local, _bins(q, arr[core][keep]), ids.size)
+    # medians of brightness-like quantities: every SAMPLE-th pixel is plenty
+    sub = (slice(core[0].start, core[0].stop, SAMPLE), slice(core[1].start, core[1].stop, SAMPLE))
+    px = pixel_layers(values[:, sub[0], sub[1]], roles)
+    ks = keep[::SAMPLE, ::SAMPLE]
+    local_s = lut[stands[::SAMPLE, ::SAMPLE][ks]] * HIST_BINS
+    for q in ("bright", "green", "nir", "blue"):
+        if q in px:
+            out[:, QUANTITIES.index(q), :] = _hist(local_s, _bins(q, px[q][ks]), ids.size)
+    seen = out[:, 0, :].sum(axis=1) > 0
+    return {int(s): out[i] for i, s in enumerate(ids) if seen[i]}
+
+
+def _hist(local: NDArray[np.int64], bins: NDArray[np.int64], n: int) -> NDArray[np.int64]:
+    return np.bincount(local + bins, minlength=n * HIST_BINS).reshape(n, HIST_BINS)
 
 
 def merge_histograms(
@@ -512,17 +539,37 @@ def _pixel_state(
     invalid: NDArray[np.bool_],
     base: Baselines,
     rules: CrownRules,
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_], dict[str, NDArray[Any]]]:
-    """Canopy mask, anomalous mask and pixel scores against each pixel's own stand."""
-    b = {n: getattr(base, n)[stands] for n in BASE_NAMES}
-    shadow = px["bright"] < rules.shadow_ratio * b["bright"]
-    canopy = (stands > 0) & ~invalid & ~shadow & ~soil_mask(px, b["blue"], rules)
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
+    """Canopy, anomalous (smoothed GRVI) and core (own GRVI too) masks against the stand."""
+    per = np.stack(
+        [base.med_grvi - rules.z_grvi * base.sig_grvi, rules.shadow_ratio * base.bright, base.blue],
+        axis=-1,
+    ).astype(np.float32)[stands]
+    canopy = (stands > 0) & ~invalid & (px["bright"] >= per[..., 1])
+    canopy &= ~soil_mask(px, per[..., 2], rules)
     grvi = smooth(px["grvi"], canopy, rules.smooth_px)
-    sc = shape_scores(grvi, px.get("ndvi"), px["green"], px.get("nir"), b, rules)
-    anomalous = canopy & (sc["z_grvi"] <= -rules.z_grvi)
-    raw_z = (px["grvi"] - b["med_grvi"]) / b["sig_grvi"]
-    sc["core"] = np.asarray(raw_z <= -rules.z_grvi, dtype=np.float32)
-    return canopy, anomalous, sc
+    anomalous = canopy & (grvi <= per[..., 0])
+    core = anomalous & (px["grvi"] <= per[..., 0])
+    return canopy, anomalous, core
+
+
+def _dead_pixels(
+    px: Mapping[str, NDArray[Any]],
+    stands: NDArray[np.int32],
+    core: NDArray[np.bool_],
+    base: Baselines,
+    rules: CrownRules,
+) -> NDArray[np.bool_]:
+    """Core anomalous pixels that are not yellow decoys (spectral shape per pixel)."""
+    rows, cols = np.nonzero(core)
+    st = stands[rows, cols]
+    b = {n: getattr(base, n)[st] for n in BASE_NAMES}
+    at = {k: px[k][rows, cols] for k in ("grvi", "green", "ndvi", "nir") if k in px}
+    sc = shape_scores(at["grvi"], at.get("ndvi"), at["green"], at.get("nir"), b, rules)
+    dead = np.zeros(core.shape, dtype=bool)
+    keep = ~np.asarray(sc["decoy"], dtype=bool)
+    dead[rows[keep], cols[keep]] = True
+    return dead
 
 
 def _components(
@@ -608,7 +655,7 @@ def _crown_table(
 
 
 def detect_window(
-    source: RasterSource,
+    source: RasterSource | RasterReader,
     window: Window,
     shapes: Sequence[tuple[Any, int]],
     base: Baselines,
@@ -622,8 +669,9 @@ def detect_window(
 
     Parameters
     ----------
-    source : RasterSource
-        The image (opened here, so the function runs on any thread or worker).
+    source : RasterSource or RasterReader
+        The image (opened here, so the function runs on any thread or worker), or a reader
+        a driver keeps open across windows (GDAL's block cache then serves the halos).
     window : rasterio.windows.Window
         The core window; crowns are kept when their centroid pixel lies in it.
     shapes : sequence of (geometry, int)
@@ -639,18 +687,19 @@ def detect_window(
     pixel_m2 : float
         Ground area of one pixel in m².
     """
-    with source.open() as reader:
+    with opened(source) as reader:
         values, invalid = reader.read_array(window, roles, halo=halo)
-    stands = stand_raster(shapes, _grown(window, halo), source.transform)
+        transform = reader.source.transform
+    stands = stand_raster(shapes, _grown(window, halo), transform)
     px = pixel_layers(values, roles)
-    canopy, anomalous, sc = _pixel_state(px, stands, invalid, base, rules)
-    dead = anomalous & ~np.asarray(sc["decoy"], dtype=bool) & (sc["core"] > 0)
+    canopy, anomalous, core = _pixel_state(px, stands, invalid, base, rules)
+    dead = _dead_pixels(px, stands, core, base, rules)
     counts = _stand_counts(stands, canopy, dead, _core(halo, window))
     layers: dict[str, NDArray[Any]] = {
         k: px[k] for k in ("grvi", "rg_ratio", "green", "ndvi", "nir") if k in px
     }
-    layers["core"] = sc["core"]
+    layers["core"] = core
     count, means = _components(anomalous, layers)
-    place = (window, halo, source.transform, pixel_m2)
+    place = (window, halo, transform, pixel_m2)
     crowns, rejected = _crown_table(count, means, stands, base, rules, place)
     return WindowResult(crowns, counts, rejected)

@@ -45,7 +45,7 @@ from gis.checks.crowns import (
 )
 from gis.errors import RasterError, RulesError, SchemaError
 from gis.findings import Findings
-from gis.raster import RasterSource
+from gis.raster import RasterReader, RasterSource
 from gis.units import M2_PER_HA
 
 logger = logging.getLogger(__name__)
@@ -242,29 +242,53 @@ def window_shapes(plan: Plan, window: Window, halo: int = 0) -> list[tuple[Any, 
     return list(zip(sub.geometry.values, sub["stand_no"].astype(int), strict=True))
 
 
-def baseline_task(plan: Plan, window: Window) -> dict[int, Any]:
-    """First pass on one window (pure: a Dask task may run it)."""
+def baseline_task(plan: Plan, window: Window, reader: RasterReader | None = None) -> dict[int, Any]:
+    """First pass on one window (pure: a Dask task may run it without ``reader``)."""
     shapes = window_shapes(plan, window)
-    return window_histograms(plan.source, window, shapes, roles=plan.roles, rules=plan.rules)
+    src = reader if reader is not None else plan.source
+    return window_histograms(src, window, shapes, roles=plan.roles, rules=plan.rules)
 
 
-def detect_task(plan: Plan, base: Baselines, window: Window) -> WindowResult:
-    """Second pass on one window (pure: a Dask task may run it)."""
+def detect_task(
+    plan: Plan, base: Baselines, window: Window, reader: RasterReader | None = None
+) -> WindowResult:
+    """Second pass on one window (pure: a Dask task may run it without ``reader``)."""
     shapes = window_shapes(plan, window, plan.halo)
+    src = reader if reader is not None else plan.source
     return detect_window(
-        plan.source, window, shapes, base, roles=plan.roles, rules=plan.rules,
+        src, window, shapes, base, roles=plan.roles, rules=plan.rules,
         halo=plan.halo, pixel_m2=plan.pixel_m2,
     )  # fmt: skip
 
 
+CACHE_MB = 256
+"""GDAL block cache while a thread reads its band of windows (holds the tiles halos reuse)."""
+
+
+def _chunks(windows: Sequence[Window], n: int) -> list[Sequence[Window]]:
+    size = -(-len(windows) // max(n, 1))
+    return [windows[i : i + size] for i in range(0, len(windows), size)] or [windows]
+
+
+def _run_chunks(plan: Plan, fn: Any, threads: int) -> list[Any]:
+    """Run ``fn(reader, window)`` over contiguous bands of windows, one reader per band."""
+
+    def band(windows: Sequence[Window]) -> list[Any]:
+        with plan.source.open(cachemax_mb=CACHE_MB) as reader:
+            return [fn(reader, w) for w in windows]
+
+    with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
+        parts = list(pool.map(band, _chunks(plan.windows, threads)))
+    return [r for part in parts for r in part]
+
+
 def run_passes(plan: Plan, *, threads: int = 1) -> tuple[Baselines, list[WindowResult]]:
     """Run both passes over ``plan.windows`` (in order; results identical for any threads)."""
-    with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
-        hists: dict[int, Any] = {}
-        for part in pool.map(lambda w: baseline_task(plan, w), plan.windows):
-            merge_histograms(hists, part)
-        base = baselines_from_histograms(hists, len(plan.stands), rules=plan.rules)
-        results = list(pool.map(lambda w: detect_task(plan, base, w), plan.windows))
+    hists: dict[int, Any] = {}
+    for part in _run_chunks(plan, lambda r, w: baseline_task(plan, w, r), threads):
+        merge_histograms(hists, part)
+    base = baselines_from_histograms(hists, len(plan.stands), rules=plan.rules)
+    results = _run_chunks(plan, lambda r, w: detect_task(plan, base, w, r), threads)
     return base, results
 
 
