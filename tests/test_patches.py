@@ -160,6 +160,14 @@ def verdict(rows, lang="zh"):
         (case(CLEARCUT, valid_frac_after=np.nan), None, None, "needs_field_check", None, 1),
         (case(CLEARCUT, ring_dndvi=-0.75, dndvi=-0.8), None, None, "needs_field_check", None, 1),
         (
+            case(CLEARCUT, land_class=np.nan, forest_share=np.nan, interp_cause=np.nan),
+            True,
+            "other_loss",
+            "suspected_illegal",
+            93,
+            1,
+        ),
+        (
             case(PLANTED, interp_cause=5, protected_share=0.5),
             True,
             "afforestation",

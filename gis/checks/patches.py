@@ -248,6 +248,7 @@ def _reason_context(
 
     def by_value(column: str, func: Any) -> pd.Series:
         values = context[column].astype(object)
+        values = values.where(values.notna(), None)
         table = {v: func(v) for v in pd.unique(values)}
         return values.map(lambda v: table[v])
 
