@@ -8,7 +8,8 @@ import pytest
 import rasterio
 import shapely
 
-from gis.checks.discolored import detect_discolored, point_ids
+from gis.checks.discolored import detect_discolored
+from gis.checks.discolored_points import point_ids
 from gis.errors import RasterError, SchemaError
 from gis.findings import Findings
 from gis.raster import raster_source
