@@ -59,3 +59,18 @@ def test_detect_discolored_bad_input_exit_3_no_output(tmp_path):
               "--out", str(out)],
     )  # fmt: skip
     assert res.exit_code == 3 and "4 band(s)" in res.output
+
+
+def test_rerun_with_known_points_reports_nothing_new(tmp_path):
+    img, stands = _inputs(tmp_path)
+    base = ["detect", "discolored", str(img), "--stands", str(stands), "--bands", "B,G,R,NIR"]
+    first, second = tmp_path / "first.gpkg", tmp_path / "second.gpkg"
+    assert CliRunner().invoke(cli, [*base, "--out", str(first)]).exit_code == 0
+    res = CliRunner().invoke(cli, [*base, "--known-points", str(first), "--out", str(second),
+                                   "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["counts"]["new_points"] == 0
+    a = pyogrio.read_dataframe(first, layer="discolored_points")
+    b = pyogrio.read_dataframe(second, layer="discolored_points")
+    assert sorted(a["point_id"]) == sorted(b["point_id"]) and len(b) == 2
+    assert (b["status_note"] == "known").all()

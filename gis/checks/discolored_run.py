@@ -23,6 +23,7 @@ from gis.errors import SchemaError
 from gis.findings import Findings
 from gis.io import (
     check_overwrite,
+    list_layers,
     lonlat_columns,
     read_layer,
     write_kml,
@@ -85,7 +86,9 @@ def run_discolored(
     """Read the image and layers, detect discolored crowns and write the results.
 
     Parameters are those of ``linyuan detect discolored``; see
-    :func:`gis.checks.discolored.detect_discolored` for the method.
+    :func:`gis.checks.discolored.detect_discolored` for the method. ``known_points`` may be
+    an earlier results GeoPackage (its ``discolored_points`` layer is read) or any point
+    layer of the ``pest_points`` kind (编号/状态 … are renamed by the catalog).
 
     Raises
     ------
@@ -103,7 +106,11 @@ def run_discolored(
     frame = read_layer(stands, kind="subcompartments", working_crs=None, findings=log)
     known = None
     if known_points is not None:
-        known = read_layer(known_points, kind="pest_points", working_crs=None, findings=log)
+        layers = list_layers(known_points)
+        layer = "discolored_points" if "discolored_points" in layers else None
+        known = read_layer(
+            known_points, kind="pest_points", layer=layer, working_crs=None, findings=log
+        )
     result = detect_discolored(
         src, frame, previous=prev, species=species, known_points=known, rules=ruleset,
         image_date=image_date, window_size=window_size, threads=threads, findings=log,
