@@ -1,0 +1,81 @@
+"""Pixels whose centre lies in a polygon: a vectorised even-odd scanline (GDAL's rule)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+
+def centre_pixels(
+    geoms: NDArray[Any], transform: Any, shape: tuple[int, int]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Return (flat pixel index, geometry index) of every pixel whose centre lies in a geometry.
+
+    A vectorised even-odd scanline fill of all geometries at once, with GDAL's rule
+    (``rasterize``, ``all_touched=False``): on the scanline through the pixel centres of row
+    ``i`` (``y = i + 0.5`` in pixel coordinates) an edge counts when ``y1 <= y < y2``; between
+    two crossings ``xa <= xb`` the columns ``floor(xa + 0.5) <= j < floor(xb + 0.5)`` are in.
+    Overlapping geometries each get their pixels (no layering needed). Polygons and
+    multipolygons with holes are supported.
+
+    Examples
+    --------
+    >>> from affine import Affine
+    >>> sq = shapely.box(0.2, -2.2, 2.2, -0.2)
+    >>> pos, ids = centre_pixels(np.array([sq]), Affine(1, 0, 0, 0, -1, 0), (3, 3))
+    >>> pos.tolist(), ids.tolist()
+    ([0, 1, 3, 4], [0, 0, 0, 0])
+    """
+    edges = _pixel_edges(geoms, transform)
+    rows, xs, gid = _crossings(edges, shape[0])
+    order = np.lexsort((xs, rows, gid))
+    rows, xs, gid = rows[order], xs[order], gid[order]
+    c0 = np.clip(np.floor(xs[0::2] + 0.5), 0, shape[1]).astype(np.int64)
+    c1 = np.clip(np.floor(xs[1::2] + 0.5), 0, shape[1]).astype(np.int64)
+    span, offset = _expand(np.maximum(c1 - c0, 0))
+    return rows[0::2][span] * shape[1] + c0[span] + offset, gid[0::2][span]
+
+
+def _expand(counts: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Return (item index repeated ``counts`` times, 0..count-1 within each item)."""
+    item = np.repeat(np.arange(counts.size), counts)
+    return item, np.arange(item.size) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _pixel_edges(geoms: NDArray[Any], transform: Any) -> tuple[NDArray[Any], ...]:
+    """Non-horizontal polygon edges in pixel coordinates, lower-y end first, with geometry ids."""
+    parts, part_geom = shapely.get_parts(geoms, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, coord_ring = shapely.get_coordinates(rings, return_index=True)
+    inv = ~transform
+    px = inv.c + xy[:, 0] * inv.a + xy[:, 1] * inv.b
+    py = inv.f + xy[:, 0] * inv.d + xy[:, 1] * inv.e
+    same = coord_ring[1:] == coord_ring[:-1]
+    x1, y1, x2, y2 = px[:-1][same], py[:-1][same], px[1:][same], py[1:][same]
+    gid = part_geom[ring_part[coord_ring[:-1][same]]]
+    keep = y1 != y2
+    x1, y1, x2, y2, gid = x1[keep], y1[keep], x2[keep], y2[keep], gid[keep]
+    swap = y1 > y2
+    return (
+        np.where(swap, x2, x1),
+        np.where(swap, y2, y1),
+        np.where(swap, x1, x2),
+        np.where(swap, y1, y2),
+        gid.astype(np.int64),
+    )
+
+
+def _crossings(
+    edges: tuple[NDArray[Any], ...], h: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+    """Return (row, x, geometry id) of every edge crossing a row's centre line within 0..h."""
+    xlo, ylo, xhi, yhi, gid = edges
+    r0 = np.clip(np.ceil(ylo - 0.5), 0, h).astype(np.int64)
+    r1 = np.clip(np.ceil(yhi - 0.5), 0, h).astype(np.int64)
+    edge, k = _expand(np.maximum(r1 - r0, 0))
+    rows = r0[edge] + k
+    xs = (rows + 0.5 - ylo[edge]) * (xhi - xlo)[edge] / (yhi - ylo)[edge] + xlo[edge]
+    return rows, xs, gid[edge]

@@ -1,0 +1,232 @@
+"""Reduce one window: read both dates, burn zones and rings, integer partial sums."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from rasterio import windows as rwindows
+
+from gis.errors import RasterError
+from gis.indices import nbr, ndvi
+from gis.raster import RasterReader, RasterSource
+from gis.zonal.burn import centre_pixels
+from gis.zonal.definitions import QUANTUM, SUM_SPLIT
+from gis.zonal.plan import WindowGroup
+
+
+@dataclass
+class Partial:
+    """Integer sums of one window: per zone position (``ZONE_SUMS``) and per ring."""
+
+    key: int
+    zone_pos: NDArray[np.int64]
+    zone: dict[str, NDArray[np.int64]] = field(default_factory=dict)
+    ring_pos: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    ring: dict[str, NDArray[np.int64]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Indices:
+    """How to get NDVI (and NBR) from one raster: the roles to read."""
+
+    ndvi: tuple[str, ...]
+    nbr: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, src: RasterSource, *, with_nbr: bool) -> Indices:
+        """Return the roles of ``src`` that give NDVI (R, NIR or a precomputed NDVI band)."""
+        if src.has("R", "NIR"):
+            base: tuple[str, ...] = ("NIR", "R")
+        elif src.has("NDVI"):
+            base = ("NDVI",)
+        else:
+            raise RasterError(
+                f"{src.path} has neither R and NIR nor an NDVI band (bands: "
+                f"{','.join(src.roles)}); NDVI change needs them — check --bands"
+            )
+        return cls(base, ("NIR", "SWIR2") if with_nbr else ())
+
+
+@dataclass(frozen=True)
+class _Dates:
+    """Per-window index arrays of both dates (before with a halo for the drop tolerance)."""
+
+    ndvi_b: NDArray[np.float32]  # (rows + 2h, cols + 2h)
+    ndvi_a: NDArray[np.float32]  # (rows, cols)
+    nbr_b: NDArray[np.float32] | None
+    nbr_a: NDArray[np.float32] | None
+    halo: int
+
+
+def reduce_windows(
+    groups: Sequence[WindowGroup],
+    before: RasterSource,
+    after: RasterSource,
+    *,
+    drop_threshold: float = 0.15,
+    tolerance_px: int = 1,
+    cachemax_mb: int = 64,
+) -> list[Partial]:
+    """Reduce ``groups`` in order with both rasters opened once (pure, picklable inputs).
+
+    Consecutive windows share GDAL's block cache (the halo rows and columns of a window are
+    in its neighbours' blocks), so pass row-major runs of windows when you can.
+    """
+    with_nbr = has_nbr(before, after)
+    ib, ia = Indices.of(before, with_nbr=with_nbr), Indices.of(after, with_nbr=with_nbr)
+    with before.open(cachemax_mb=cachemax_mb) as rb, after.open(cachemax_mb=cachemax_mb) as ra:
+        return [
+            _reduce(g, _read_dates(g, rb, ra, ib, ia, tolerance_px), drop_threshold) for g in groups
+        ]
+
+
+def reduce_window(
+    group: WindowGroup,
+    before: RasterSource,
+    after: RasterSource,
+    *,
+    drop_threshold: float = 0.15,
+    tolerance_px: int = 1,
+) -> Partial:
+    """Reduce one window: read both dates, burn zones and rings, return integer sums."""
+    return reduce_windows(
+        [group], before, after, drop_threshold=drop_threshold, tolerance_px=tolerance_px
+    )[0]
+
+
+def has_nbr(before: RasterSource, after: RasterSource) -> bool:
+    """Whether both dates have NIR and SWIR2 (NBR, hence ``dnbr``, is computed)."""
+    return before.has("NIR", "SWIR2") and after.has("NIR", "SWIR2")
+
+
+def _read_boxes(
+    reader: RasterReader, g: WindowGroup, roles: tuple[str, ...], halo: int
+) -> NDArray[np.float32]:
+    """Read ``roles`` in the boxes of ``g`` (NaN elsewhere), as one window-sized array + halo."""
+    rows, cols = int(g.window.height), int(g.window.width)
+    if not g.boxes or g.boxes == ((0, 0, rows, cols),):
+        return reader.read_array(g.window, roles, halo=halo)[0]
+    out = np.full((len(roles), rows + 2 * halo, cols + 2 * halo), np.nan, np.float32)
+    for r, c, h, w in g.boxes:
+        sub = rwindows.Window(int(g.window.col_off) + c, int(g.window.row_off) + r, w, h)
+        out[:, r : r + h + 2 * halo, c : c + w + 2 * halo] = reader.read_array(
+            sub, roles, halo=halo
+        )[0]
+    return out
+
+
+def _read_index(
+    reader: RasterReader, g: WindowGroup, idx: Indices, halo: int
+) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    """Read the roles of ``idx`` and return (NDVI clipped to [-1, 1], NBR or None), NaN invalid."""
+    roles = idx.ndvi + tuple(r for r in idx.nbr if r not in idx.ndvi)
+    values = _read_boxes(reader, g, roles, halo)
+    band = dict(zip(roles, values, strict=True))
+    v = band["NDVI"] if "NDVI" in band else ndvi(band["NIR"], band["R"])
+    v = np.clip(v, -1.0, 1.0)
+    b = np.clip(nbr(band["NIR"], band["SWIR2"]), -1.0, 1.0) if idx.nbr else None
+    return v, b
+
+
+def _read_dates(
+    g: WindowGroup, rb: RasterReader, ra: RasterReader, ib: Indices, ia: Indices, halo: int
+) -> _Dates:
+    vb, bb = _read_index(rb, g, ib, halo)
+    va, ba = _read_index(ra, g, ia, 0)
+    if bb is not None and halo:
+        bb = bb[halo:-halo, halo:-halo]
+    return _Dates(vb, va, bb, ba, halo)
+
+
+def _halo_index(d: _Dates, pos: NDArray[np.int64], cols: int) -> NDArray[np.int64]:
+    """Flat index in the before array (which has a halo) of the window-core pixels ``pos``."""
+    h = d.halo
+    return pos + (pos // cols) * (2 * h) + h * (cols + 2 * h) + h
+
+
+def _tolerant_min(d: _Dates, at: NDArray[np.int64], cols: int) -> NDArray[np.float32]:
+    """Minimum valid before-NDVI over the (2h+1)² neighbourhood of the pixels at ``at``.
+
+    The drop of an after pixel is measured against the most similar (the lowest) before value
+    within ``h`` pixels: a sharp edge shifted by up to ``h`` pixels between the dates finds its
+    own value in the neighbourhood and gives no drop, while a real clearing lowers every
+    neighbour's match.
+    """
+    h, width = d.halo, cols + 2 * d.halo
+    flat = d.ndvi_b.ravel()
+    out = flat[at]
+    for dy in range(-h, h + 1):
+        for dx in range(-h, h + 1):
+            if dy or dx:
+                out = np.fmin(out, flat[at + (dy * width + dx)])
+    return out
+
+
+def _fixed(values: NDArray[Any]) -> NDArray[np.int64]:
+    """Per-pixel values as integers of :data:`QUANTUM`."""
+    return np.rint(values.astype(np.float64) / QUANTUM).astype(np.int64)
+
+
+def _sum_by(ids: NDArray[np.int64], values: NDArray[Any], k: int) -> tuple[Any, Any]:
+    """Return (count, exact fixed-point sum) of finite ``values`` per id, as int64."""
+    ok = np.isfinite(values)
+    hi, lo = np.divmod(_fixed(values[ok]), SUM_SPLIT)
+    count = np.bincount(ids[ok], minlength=k).astype(np.int64)
+    sum_hi = np.bincount(ids[ok], weights=hi.astype(np.float64), minlength=k).astype(np.int64)
+    sum_lo = np.bincount(ids[ok], weights=lo.astype(np.float64), minlength=k).astype(np.int64)
+    return count, sum_hi * SUM_SPLIT + sum_lo
+
+
+def _reduce(g: WindowGroup, d: _Dates, drop_threshold: float) -> Partial:
+    shape = (int(g.window.height), int(g.window.width))
+    pos, ids = centre_pixels(g.zone_geoms, g.transform, shape)
+    in_patch = np.zeros(shape[0] * shape[1], dtype=bool)
+    in_patch[pos] = True
+    out = Partial(g.key, g.zone_pos, _zone_sums(g, d, pos, ids, shape[1], drop_threshold))
+    rpos, rids = centre_pixels(g.ring_geoms, g.transform, shape)
+    keep = ~in_patch[rpos]
+    out.ring_pos = g.ring_pos
+    out.ring = _ring_sums(d, rpos[keep], rids[keep], len(g.ring_pos), shape[1])
+    return out
+
+
+def _zone_sums(
+    g: WindowGroup,
+    d: _Dates,
+    pos: NDArray[np.int64],
+    ids: NDArray[np.int64],
+    cols: int,
+    drop_threshold: float,
+) -> dict[str, NDArray[np.int64]]:
+    k = len(g.zone_pos)
+    at = _halo_index(d, pos, cols)
+    core_b = d.ndvi_b.ravel()[at]
+    vb = _tolerant_min(d, at, cols) if d.halo else core_b
+    va = d.ndvi_a.ravel()[pos]
+    s: dict[str, NDArray[np.int64]] = {"n": np.bincount(ids, minlength=k).astype(np.int64)}
+    s["nvb"], s["sb"] = _sum_by(ids, core_b, k)
+    s["nva"], s["sa"] = _sum_by(ids, va, k)
+    both = np.isfinite(core_b) & np.isfinite(va)
+    s["nboth"] = np.bincount(ids[both], minlength=k).astype(np.int64)
+    dropped = (vb[both].astype(np.float64) - va[both]) > drop_threshold
+    s["ndrop"] = np.bincount(ids[both][dropped], minlength=k).astype(np.int64)
+    nan = np.full(pos.shape, np.nan, np.float32)
+    nb = d.nbr_b.ravel()[pos] if d.nbr_b is not None else nan
+    na = d.nbr_a.ravel()[pos] if d.nbr_a is not None else nan
+    s["nnb"], s["snb"] = _sum_by(ids, nb, k)
+    s["nna"], s["sna"] = _sum_by(ids, na, k)
+    return s
+
+
+def _ring_sums(
+    d: _Dates, pos: NDArray[np.int64], ids: NDArray[np.int64], k: int, cols: int
+) -> dict[str, NDArray[np.int64]]:
+    core_b = d.ndvi_b.ravel()[_halo_index(d, pos, cols)]
+    s: dict[str, NDArray[np.int64]] = {"n": np.bincount(ids, minlength=k).astype(np.int64)}
+    s["nvb"], s["sb"] = _sum_by(ids, core_b, k)
+    s["nva"], s["sa"] = _sum_by(ids, d.ndvi_a.ravel()[pos], k)
+    return s

@@ -1,0 +1,251 @@
+"""Combine partial sums into the statistics frame; the single-machine driver."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+from pyproj import CRS
+
+from gis.crs import require_crs
+from gis.errors import RasterError
+from gis.findings import Findings
+from gis.raster import RasterSource
+from gis.zonal.definitions import COLUMNS, QUANTUM, RING_SUMS, ZONE_SUMS
+from gis.zonal.plan import WindowGroup, plan_windows
+from gis.zonal.reduce import Partial, has_nbr, reduce_windows
+
+
+def combine(
+    partials: Sequence[Partial],
+    n_zones: int,
+    *,
+    index: Any = None,
+    with_nbr: bool = True,
+) -> pd.DataFrame:
+    """Add the integer partial sums of all windows and turn them into the statistics frame.
+
+    Integer addition is exact and order-independent: the frame is bit-identical whatever the
+    order, threads or tasks the partials came from.
+    """
+    z = {name: np.zeros(n_zones, np.int64) for name in ZONE_SUMS}
+    r = {name: np.zeros(n_zones, np.int64) for name in RING_SUMS}
+    for p in partials:
+        for name in ZONE_SUMS:
+            z[name][p.zone_pos] += p.zone[name]
+        for name in RING_SUMS:
+            r[name][p.ring_pos] += p.ring[name]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cols = _zone_columns(z, with_nbr)
+        cols.update(_ring_columns(r))
+    frame = pd.DataFrame(cols, index=index if index is not None else pd.RangeIndex(n_zones))
+    return frame[list(COLUMNS)]
+
+
+def _ratio(num: NDArray[Any], den: NDArray[np.int64]) -> NDArray[np.float64]:
+    return np.where(den > 0, num.astype(np.float64) / np.maximum(den, 1), np.nan)
+
+
+def _mean(total: NDArray[np.int64], count: NDArray[np.int64]) -> NDArray[np.float64]:
+    return _ratio(total.astype(np.float64) * QUANTUM, count)
+
+
+def _zone_columns(z: dict[str, NDArray[np.int64]], with_nbr: bool) -> dict[str, Any]:
+    before, after = _mean(z["sb"], z["nvb"]), _mean(z["sa"], z["nva"])
+    dnbr = _mean(z["sna"], z["nna"]) - _mean(z["snb"], z["nnb"])
+    return {
+        "n_pixels": z["n"],
+        "valid_frac_before": _ratio(z["nvb"], z["n"]),
+        "valid_frac_after": _ratio(z["nva"], z["n"]),
+        "ndvi_before": before,
+        "ndvi_after": after,
+        "dndvi": after - before,
+        "drop_frac": _ratio(z["ndrop"], z["nboth"]),
+        "dnbr": dnbr if with_nbr else np.full(len(before), np.nan),
+    }
+
+
+def _ring_columns(r: dict[str, NDArray[np.int64]]) -> dict[str, Any]:
+    before, after = _mean(r["sb"], r["nvb"]), _mean(r["sa"], r["nva"])
+    return {
+        "ring_n_pixels": r["n"],
+        "ring_ndvi_before": before,
+        "ring_ndvi_after": after,
+        "ring_dndvi": after - before,
+    }
+
+
+def change_stats(
+    zones: gpd.GeoDataFrame | gpd.GeoSeries,
+    before: RasterSource,
+    after: RasterSource,
+    *,
+    ring_m: float = 30.0,
+    drop_threshold: float = 0.15,
+    tolerance_px: int = 1,
+    window_px: int = 1024,
+    threads: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    findings: Findings | None = None,
+) -> pd.DataFrame:
+    """Two-date NDVI/NBR change statistics per zone and its ring (see :data:`STAT_DEFINITIONS`).
+
+    Parameters
+    ----------
+    zones : GeoDataFrame or GeoSeries
+        The patches, in any CRS (transformed to the rasters' CRS, with a finding).
+    before, after : RasterSource
+        The two dates, on one grid (same CRS, transform and size).
+    ring_m : float
+        Ring width in metres of the raster's (projected) CRS.
+    drop_threshold : float
+        NDVI drop counted in ``drop_frac``.
+    tolerance_px : int
+        Misregistration tolerated between the dates, in pixels (0 = plain per-pixel drop).
+    window_px : int
+        Raster window size in pixels (memory per thread grows with its square).
+    threads : int, optional
+        Threads over chunks of windows; default ``min(2, cpu count)``.
+    progress : callable, optional
+        Called as ``progress(windows_done, windows_total)`` while the windows are reduced.
+    findings : Findings, optional
+        Receives reprojection and repair notes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``zones``, columns :data:`COLUMNS`.
+
+    Raises
+    ------
+    RasterError
+        The dates are not on one grid, or lack the bands NDVI needs.
+    CRSError
+        ``zones`` has no CRS.
+    """
+    log = findings if findings is not None else Findings()
+    require_same_grid(before, after)
+    geoms = _zones_in_raster_crs(zones, before, log)
+    n_threads = threads or min(2, os.cpu_count() or 1)
+    groups = plan_windows(
+        geoms,
+        before.grid,
+        window_px,
+        ring_m=ring_m,
+        block_shape=before.block_shape,
+        threads=n_threads,
+    )
+    partials = run_windows(
+        groups,
+        before,
+        after,
+        threads=n_threads,
+        progress=progress,
+        drop_threshold=drop_threshold,
+        tolerance_px=tolerance_px,
+    )
+    frame = combine(partials, len(geoms), index=zones.index, with_nbr=has_nbr(before, after))
+    _note_uncovered(frame, log, before.path)
+    return frame
+
+
+def run_windows(
+    groups: Sequence[WindowGroup],
+    before: RasterSource,
+    after: RasterSource,
+    *,
+    threads: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **options: Any,
+) -> list[Partial]:
+    """Reduce ``groups`` on a pool of ``threads`` over contiguous row-major chunks of windows.
+
+    rasterio reads (decompression) and most numpy work release the GIL, so two threads use
+    two cores. ``progress(windows_done, windows_total)`` is called after each chunk.
+    """
+    n = threads or min(2, os.cpu_count() or 1)
+    n_chunks = min(len(groups), 4 * n if n > 1 else 8)
+    chunks = [c.tolist() for c in np.array_split(np.arange(len(groups)), max(n_chunks, 1))]
+
+    def work(chunk: list[int]) -> list[Partial]:
+        return reduce_windows([groups[i] for i in chunk], before, after, **options)
+
+    out: list[Partial] = []
+    with ThreadPoolExecutor(max_workers=max(n, 1)) as pool:
+        for part in pool.map(work, chunks):
+            out.extend(part)
+            if progress is not None:
+                progress(len(out), len(groups))
+    return out
+
+
+def require_same_grid(before: RasterSource, after: RasterSource) -> None:
+    """Raise :class:`RasterError` unless both rasters share one grid."""
+    if before.grid.same_as(after.grid):
+        return
+    b, a = before.grid, after.grid
+    raise RasterError(
+        f"{after.path} ({a.width}x{a.height}, transform {tuple(a.transform)[:6]}) is not on "
+        f"the grid of {before.path} ({b.width}x{b.height}, transform {tuple(b.transform)[:6]}); "
+        "per-pixel change compares the same pixel on both dates, so both rasters need one grid "
+        "(CRS, transform, size). Warp the after image onto the before grid first, e.g. "
+        "gdalwarp -t_srs <before CRS> -tr <res> <res> -tap -te <before bounds> after.tif "
+        "after_on_before_grid.tif"
+    )
+
+
+def _zones_in_raster_crs(zones: Any, src: RasterSource, log: Findings) -> NDArray[Any]:
+    """Return the zone geometries in the raster's CRS (findings on reprojection and repair)."""
+    crs = require_crs(zones.crs, "the patches")
+    geoms = gpd.GeoSeries(zones.geometry if hasattr(zones, "geometry") else zones, crs=crs)
+    raster_crs = CRS.from_wkt(src.crs_wkt)
+    if not crs.equals(raster_crs):
+        geoms = geoms.to_crs(raster_crs)
+        log.add(
+            "zones_reprojected",
+            f"patches transformed from {crs.to_string()} to the raster's CRS "
+            f"{raster_crs.to_string()} for raster statistics (the raster is not resampled)",
+            severity="info",
+            source=src.path,
+        )
+    values = np.asarray(geoms.values, dtype=object)
+    bad = ~shapely.is_valid(values) & ~shapely.is_missing(values)
+    if bad.any():
+        values = values.copy()
+        values[bad] = shapely.make_valid(values[bad])
+        log.add(
+            "invalid_geometry_repaired",
+            f"{int(bad.sum())} patch geometries were invalid and were repaired with make_valid "
+            "for raster statistics",
+            severity="warning",
+        )
+    return values
+
+
+def _note_uncovered(frame: pd.DataFrame, log: Findings, path: str) -> None:
+    empty = int((frame["n_pixels"] == 0).sum())
+    if empty:
+        log.add(
+            "no_pixels",
+            f"{empty} of {len(frame)} patches hold no pixel centre of the raster (outside it, "
+            "empty, or smaller than a pixel); their statistics are NULL",
+            severity="warning",
+            source=path,
+        )
+    for date in ("before", "after"):
+        blind = int(((frame["n_pixels"] > 0) & (frame[f"valid_frac_{date}"] == 0)).sum())
+        if blind:
+            log.add(
+                "no_valid_pixels",
+                f"{blind} patches have no valid pixel on the {date} date (nodata or masked "
+                f"cloud everywhere in them); their {date} statistics are NULL",
+                severity="warning",
+                source=path,
+            )
