@@ -172,3 +172,22 @@ def test_patches_outside_the_rasters_need_field_check(scene, tmp_path):
     assert checked["reasons"].str.contains("有效像元不足").all()
     findings = pyogrio.read_dataframe(out, layer="findings")
     assert len(findings) > 0
+
+
+def test_image_dates_option_fills_missing_patch_dates(scene, tmp_path):
+    import geopandas as gpd
+
+    frame = gpd.read_file(scene["patches"]).drop(columns=["QQYXSJ", "HQYXSJ"])
+    nodates = tmp_path / "nodates.gpkg"
+    frame.to_file(nodates)
+    out = tmp_path / "r.gpkg"
+    args = _args({**scene, "patches": nodates}, out)
+    result = CliRunner().invoke(cli, args)
+    checked = pyogrio.read_dataframe(out, layer="patches_checked").set_index("patch_id")
+    assert checked.loc["P1", "legality"] == "needs_field_check"  # permit dates not checkable
+    result = CliRunner().invoke(cli, [*args, "--overwrite", "--image-dates", "20240901,20250901"])
+    assert result.exit_code == 0, result.output
+    checked = pyogrio.read_dataframe(out, layer="patches_checked").set_index("patch_id")
+    assert checked.loc["P1", "legality"] == "permitted"
+    bad = CliRunner().invoke(cli, [*args, "--overwrite", "--image-dates", "20250901"])
+    assert bad.exit_code == 2 and "BEFORE,AFTER" in bad.output

@@ -150,6 +150,7 @@ def run_patch_check(
     xlsx: PathLike | None = None,
     kml: PathLike | None = None,
     overwrite: bool = False,
+    image_dates: tuple[Any, Any] | None = None,
     lang: str = "zh",
     findings: Findings | None = None,
 ) -> PatchRun:
@@ -172,6 +173,8 @@ def run_patch_check(
         Also write the table (national Chinese headers, summary sheet) and a KMZ/KML.
     overwrite : bool
         Replace existing outputs.
+    image_dates : (date, date), optional
+        Image dates for patches that carry none (permit validity).
     lang : {"zh", "en"}
         Language of reasons, headers and labels.
     findings : Findings, optional
@@ -212,6 +215,7 @@ def run_patch_check(
         before=rasters["before"],
         after=rasters["after"],
         rules=ruleset,
+        image_dates=image_dates,
         lang=lang,
         findings=log,
         **frames,

@@ -24,6 +24,27 @@ _layer = click.Path(exists=False, path_type=Path)
 _file = click.Path(dir_okay=False, path_type=Path)
 
 
+class ImageDates(click.ParamType):
+    """Two dates ``BEFORE,AFTER`` (``20250905,20260918`` or ``2025-09-05,2026-09-18``)."""
+
+    name = "dates"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Return a (before, after) pair of timestamps; fail with the expected form."""
+        import pandas as pd
+
+        if isinstance(value, tuple):
+            return value
+        parts = [p.strip() for p in str(value).split(",")]
+        try:
+            dates = tuple(pd.Timestamp(p) for p in parts)
+        except ValueError:
+            dates = ()
+        if len(dates) != 2 or dates[0] > dates[1]:
+            self.fail(f"{value!r}: give BEFORE,AFTER, e.g. 20250905,20260918", param, ctx)
+        return dates
+
+
 @click.group(short_help="Run a check (patches: 森林督查图斑核查).")
 def check() -> None:
     """Domain checks that turn layers and imagery into checked results."""
@@ -52,6 +73,12 @@ def check() -> None:
 @options.out_option(required=True, help="Results GeoPackage (patches_checked, findings, run).")
 @click.option("--xlsx", type=_file, help="Also write the table with Chinese headers + summary.")
 @click.option("--kml", type=_file, help="Also write KMZ/KML by legality (奥维, Google Earth).")
+@click.option(
+    "--image-dates",
+    "image_dates",
+    type=ImageDates(),
+    help="BEFORE,AFTER image dates (e.g. 20250905,20260918) for patches without QQYXSJ/HQYXSJ.",
+)
 @options.overwrite_opt
 @options.json_opt
 @options.lang_opt
