@@ -1,29 +1,8 @@
-"""Lazy raster sources: sensor profiles, band roles, windows, reflectance.
-
-A :class:`RasterSource` is a path plus what is needed to read it as reflectance by band role
-(``B, G, R, RE, NIR, SWIR1, SWIR2``, or ``NDVI`` for a precomputed index band) and the facts of
-its grid. It holds no open file: it is picklable and is opened where it is read (a thread, a
-Dask worker), so memory depends on the window read, never on the raster.
-
-Reflectance is ``DN * scale + offset`` (GDAL's convention). Sentinel-2 L2A from processing
-baseline 04.00 stores ``BOA_ADD_OFFSET = -1000`` DN, i.e. ``(DN - 1000) / 10000`` = ``DN * 1e-4
-- 0.1``; Landsat 8/9 Collection 2 Level-2 is ``DN * 2.75e-5 - 0.2``. GF-1/GF-2 and UAV
-cameras arrive as DN (scale 1): normalized-difference indices (NDVI, NBR, …) computed on DN are
-acceptable for change screening because both dates of one sensor share the gains, but they are
-not surface-reflectance indices and should not be compared across sensors.
-
-Examples
---------
->>> sensor_profile("sentinel2-l2a").roles
-('B', 'G', 'R', 'RE', 'NIR', 'SWIR1', 'SWIR2')
->>> parse_roles("b,g,r,nir")
-('B', 'G', 'R', 'NIR')
-"""
+"""RasterSource: a validated, picklable raster to read by band role, and its reader."""
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -37,152 +16,17 @@ from rasterio.windows import Window
 from gis.errors import CRSError, RasterError
 from gis.findings import Findings
 from gis.io.rasters import open_raster, raster_env
+from gis.raster.grid import Grid, grid_windows
+from gis.raster.sensors import (
+    BINARY_MASK_INVALID,
+    SCL_INVALID,
+    Sensor,
+    SensorProfile,
+    parse_roles,
+    sensor_profile,
+)
 
 _IDENTITY = Affine.identity()
-
-ROLES = ("B", "G", "R", "RE", "NIR", "SWIR1", "SWIR2")
-"""Spectral band roles, in wavelength order."""
-
-INDEX_ROLES = ("NDVI",)
-"""Roles of precomputed index bands a generic raster may carry (used as they are, scale 1)."""
-
-SCL_INVALID = (0, 1, 3, 8, 9, 10)
-"""Sentinel-2 scene classes that are not clear land: no data, saturated, cloud shadow, cloud
-medium/high probability, thin cirrus."""
-
-BINARY_MASK_INVALID = (1,)
-"""Default invalid value of a 0/1 mask raster (1 = cloud or otherwise unusable, as s2cloudless)."""
-
-
-class Sensor(enum.StrEnum):
-    """Sensors Linyuan knows the band order, scale and offset of."""
-
-    SENTINEL2_L2A = "sentinel2-l2a"
-    LANDSAT8_L2 = "landsat8-l2"
-    GF1 = "gf1"
-    GF2 = "gf2"
-    UAV_RGB = "uav-rgb"
-    UAV_MS = "uav-ms"
-    GENERIC = "generic"
-
-    @classmethod
-    def get(cls, value: str | Sensor) -> Sensor:
-        """Return the member for ``value``; the error lists the valid sensors."""
-        try:
-            return cls(str(value).strip().lower())
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise RasterError(
-                f"unknown sensor {value!r}; valid sensors: {valid} (use --sensor generic "
-                "--bands B,G,R,NIR,… for anything else)"
-            ) from None
-
-
-@dataclass(frozen=True)
-class SensorProfile:
-    """Band roles in file order and the DN-to-reflectance conversion of one sensor.
-
-    Parameters
-    ----------
-    sensor : Sensor
-        The sensor.
-    roles : tuple of str
-        Role of each band, in file order (empty for ``generic``: given by ``bands=``).
-    scale, offset : float
-        Reflectance = DN * scale + offset.
-    nodata : float, optional
-        Fill value of the product when the file does not declare one.
-    resolution_m : float, optional
-        Typical pixel size in metres (a hint, never used to resample).
-    """
-
-    sensor: Sensor
-    roles: tuple[str, ...]
-    scale: float = 1.0
-    offset: float = 0.0
-    nodata: float | None = None
-    resolution_m: float | None = None
-
-
-_PROFILES = {
-    Sensor.SENTINEL2_L2A: SensorProfile(Sensor.SENTINEL2_L2A, ROLES, 1e-4, -0.1, 0, 10.0),
-    Sensor.LANDSAT8_L2: SensorProfile(
-        Sensor.LANDSAT8_L2, ("B", "G", "R", "NIR", "SWIR1", "SWIR2"), 2.75e-5, -0.2, 0, 30.0
-    ),
-    Sensor.GF1: SensorProfile(Sensor.GF1, ("B", "G", "R", "NIR"), 1.0, 0.0, 0, 8.0),
-    Sensor.GF2: SensorProfile(Sensor.GF2, ("B", "G", "R", "NIR"), 1.0, 0.0, 0, 4.0),
-    Sensor.UAV_RGB: SensorProfile(Sensor.UAV_RGB, ("R", "G", "B"), 1.0, 0.0, None, 0.05),
-    Sensor.UAV_MS: SensorProfile(Sensor.UAV_MS, ("B", "G", "R", "RE", "NIR"), 1.0, 0.0, None, 0.1),
-    Sensor.GENERIC: SensorProfile(Sensor.GENERIC, (), 1.0, 0.0, None, None),
-}
-
-
-def sensor_profile(sensor: str | Sensor) -> SensorProfile:
-    """Return the :class:`SensorProfile` of ``sensor``.
-
-    Sentinel-2 L2A bands are B2, B3, B4, B5, B8, B11, B12 (roles B, G, R, RE, NIR, SWIR1,
-    SWIR2); Landsat 8 C2 L2 bands SR_B2-SR_B7; GF-1/GF-2 PMS multispectral B1-B4; UAV RGB is
-    R, G, B; a multispectral UAV (DJI P4M order) B, G, R, RE, NIR. ``generic`` has no roles: pass
-    ``bands=`` to :func:`raster_source`.
-
-    Examples
-    --------
-    >>> p = sensor_profile("landsat8-l2")
-    >>> p.scale, p.offset, p.roles[3]
-    (2.75e-05, -0.2, 'NIR')
-    """
-    return _PROFILES[Sensor.get(sensor)]
-
-
-def parse_roles(bands: str | Sequence[str]) -> tuple[str, ...]:
-    """Parse ``"B,G,R,NIR"`` (or a sequence) into role names; unknown roles raise.
-
-    Examples
-    --------
-    >>> parse_roles(["r", " nir "])
-    ('R', 'NIR')
-    """
-    items = bands.split(",") if isinstance(bands, str) else list(bands)
-    roles = tuple(str(b).strip().upper() for b in items if str(b).strip())
-    valid = ROLES + INDEX_ROLES
-    unknown = [r for r in roles if r not in valid]
-    if unknown or not roles:
-        raise RasterError(
-            f"unknown band role(s) {unknown or bands!r}; valid roles: {', '.join(valid)} "
-            "(e.g. --bands B,G,R,NIR,SWIR1,SWIR2)"
-        )
-    if len(set(roles)) != len(roles):
-        raise RasterError(f"band roles {','.join(roles)} name a role twice; give each once")
-    return roles
-
-
-@dataclass(frozen=True)
-class Grid:
-    """The pixel grid of a raster: CRS (WKT), transform and size.
-
-    Statistics are taken on this grid; rasters are never resampled.
-    """
-
-    crs_wkt: str
-    transform: Affine
-    width: int
-    height: int
-
-    def same_as(self, other: Grid) -> bool:
-        """Whether both grids have the same CRS, transform and size."""
-        from pyproj import CRS
-
-        return (
-            self.width == other.width
-            and self.height == other.height
-            and self.transform.almost_equals(other.transform, precision=1e-9)
-            and CRS.from_wkt(self.crs_wkt).equals(CRS.from_wkt(other.crs_wkt))
-        )
-
-    @property
-    def res(self) -> tuple[float, float]:
-        """Pixel width and height in CRS units."""
-        return abs(self.transform.a), abs(self.transform.e)
 
 
 @dataclass(frozen=True)
@@ -271,35 +115,6 @@ class RasterSource:
     def with_mask(self, mask_path: str | None, mask_values: tuple[int, ...]) -> RasterSource:
         """Return a copy with another mask."""
         return replace(self, mask_path=mask_path, mask_values=tuple(mask_values))
-
-
-def grid_windows(grid: Grid, size: int, block_shape: tuple[int, int] = (1, 1)) -> list[Window]:
-    """Tile ``grid`` in row-major windows of ``size`` pixels rounded up to whole blocks.
-
-    Examples
-    --------
-    >>> g = Grid("", Affine.identity(), 5, 3)
-    >>> [tuple(w.flatten()) for w in grid_windows(g, 2)][:3]
-    [(0, 0, 2, 2), (2, 0, 2, 2), (4, 0, 1, 2)]
-    """
-    sh, sw = tile_shape(size, block_shape)
-    return [
-        Window(c, r, min(sw, grid.width - c), min(sh, grid.height - r))
-        for r in range(0, grid.height, sh)
-        for c in range(0, grid.width, sw)
-    ]
-
-
-def tile_shape(size: int, block_shape: tuple[int, int] = (1, 1)) -> tuple[int, int]:
-    """Return the (rows, cols) of :func:`grid_windows` tiles: ``size`` rounded up to blocks.
-
-    Examples
-    --------
-    >>> tile_shape(1000, (256, 256))
-    (1024, 1024)
-    """
-    bh, bw = block_shape
-    return max(bh, -(-size // bh) * bh), max(bw, -(-size // bw) * bw)
 
 
 class RasterReader:

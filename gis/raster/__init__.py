@@ -1,0 +1,51 @@
+"""Lazy raster sources: sensor profiles, band roles, windows, reflectance.
+
+A :class:`RasterSource` is a path plus what is needed to read it as reflectance by band role
+(``B, G, R, RE, NIR, SWIR1, SWIR2``, or ``NDVI`` for a precomputed index band) and the facts of
+its grid. It holds no open file: it is picklable and is opened where it is read (a thread, a
+Dask worker), so memory depends on the window read, never on the raster.
+
+Reflectance is ``DN * scale + offset`` (GDAL's convention). Sentinel-2 L2A from processing
+baseline 04.00 stores ``BOA_ADD_OFFSET = -1000`` DN, i.e. ``(DN - 1000) / 10000`` = ``DN * 1e-4
+- 0.1``; Landsat 8/9 Collection 2 Level-2 is ``DN * 2.75e-5 - 0.2``. GF-1/GF-2 and UAV
+cameras arrive as DN (scale 1): normalized-difference indices (NDVI, NBR, …) computed on DN are
+acceptable for change screening because both dates of one sensor share the gains, but they are
+not surface-reflectance indices and should not be compared across sensors.
+
+Examples
+--------
+>>> sensor_profile("sentinel2-l2a").roles
+('B', 'G', 'R', 'RE', 'NIR', 'SWIR1', 'SWIR2')
+>>> parse_roles("b,g,r,nir")
+('B', 'G', 'R', 'NIR')
+"""
+
+from gis.raster.grid import Grid, grid_windows, tile_shape
+from gis.raster.sensors import (
+    BINARY_MASK_INVALID,
+    INDEX_ROLES,
+    ROLES,
+    SCL_INVALID,
+    Sensor,
+    SensorProfile,
+    parse_roles,
+    sensor_profile,
+)
+from gis.raster.source import RasterReader, RasterSource, raster_source
+
+__all__ = [
+    "BINARY_MASK_INVALID",
+    "INDEX_ROLES",
+    "ROLES",
+    "SCL_INVALID",
+    "Grid",
+    "RasterReader",
+    "RasterSource",
+    "Sensor",
+    "SensorProfile",
+    "grid_windows",
+    "parse_roles",
+    "raster_source",
+    "sensor_profile",
+    "tile_shape",
+]
