@@ -9,11 +9,10 @@ import shapely
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
-from gis.checks.crowns import (
+from gis.checks.crowns import CrownRules, detect_window
+from gis.checks.stand_baselines import (
     HIST_BINS,
-    CrownRules,
     baselines_from_histograms,
-    detect_window,
     hist_quantile,
     merge_histograms,
     wilt_score,

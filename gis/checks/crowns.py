@@ -1,29 +1,20 @@
 """Per-window pixel → crown detection of discolored standing trees (变色立木).
 
 Pure functions of one raster window, so that a driver (:mod:`gis.checks.discolored`, or a
-Dask task) can map them over windows and merge the results in window order:
-
-1. :func:`window_histograms` — first pass: per stand, histograms of GRVI, NDVI and log2
-   brightness/green/NIR over the stand's canopy pixels (exact integer counts; merging is a sum).
-2. :func:`baselines_from_histograms` — the robust stand baseline: median and
-   the lower-half sigma (median − q25) / 0.6745 (a normal distribution's sigma; the upper half
-   of a stand mixes crowns and understory) from those histograms.
-3. :func:`detect_window` — second pass: robust z-scores against the pixel's own stand,
-   anomalous canopy pixels → connected components (:func:`scipy.ndimage.label`) → crown
-   candidates with their spectral shape; a crown is kept by the window whose *core* holds its
-   centroid pixel, so a crown on a window edge is found exactly once (the halo must exceed the
-   largest crown diameter).
-
-The score shared with segment data (:func:`wilt_score`) is the GRVI drop in robust sigmas of
-the stand, ``-z_grvi``, with non-canopy (shadow, soil, roads) gated out and yellow crowns with
-NIR kept (autumn larch / broadleaf) suppressed by spectral shape.
+Dask task) can map them over windows and merge the results in window order. The first pass
+(stand baselines) is :mod:`gis.checks.stand_baselines`; this module holds the pixel layers,
+the canopy and soil masks, the spectral-shape score and the second pass:
+:func:`detect_window` — robust z-scores of (crown-scale smoothed) GRVI against the pixel's
+own stand, anomalous canopy pixels → connected components (:func:`scipy.ndimage.label`) →
+crown candidates with their spectral shape. A crown is kept by the window whose *core*
+holds its centroid pixel, so a crown on a window edge is found exactly once (the halo must
+exceed the largest crown diameter).
 
 Examples
 --------
->>> import numpy as np
->>> hist = np.zeros(HIST_BINS); hist[[10, 11, 12, 13]] = 1
->>> round(hist_quantile(hist, 0.5, -1.0, 1.0), 4)
--0.9531
+>>> r = CrownRules()
+>>> r.z_grvi, r.min_crown_m2
+(3.0, 4.0)
 """
 
 from __future__ import annotations
@@ -31,7 +22,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -46,19 +37,11 @@ from gis.indices import ndvi as ndvi_index
 from gis.indices import rg_ratio as rg_index
 from gis.raster import RasterReader, RasterSource
 
+if TYPE_CHECKING:
+    from gis.checks.stand_baselines import Baselines
+
 BASE_NAMES = ("med_grvi", "sig_grvi", "med_ndvi", "sig_ndvi", "bright", "green", "nir", "blue")
 """Baseline quantities per stand, in :class:`Baselines` field order."""
-SAMPLE = 4
-"""Pass 1 takes the medians of brightness, G, NIR and B from every 4th pixel of rows/cols."""
-HIST_BINS = 512
-"""Bins of the index histograms over [-1, 1] (step 0.0039; quantiles interpolate inside)."""
-LOG_RANGE = (-16.0, 20.0)
-"""log2 range of the brightness histograms (reflectance 1.5e-5 … DN 1e6)."""
-QUANTITIES = ("grvi", "ndvi", "bright", "green", "nir", "blue")
-"""Per-stand histograms: two indices (GRVI smoothed), then log2 of brightness, G, NIR and B."""
-_RANGES = {"grvi": (-1.0, 1.0), "ndvi": (-1.0, 1.0)}
-Q25_TO_SIGMA = 0.6745
-"""(median - 25th percentile) of a normal distribution, in sigmas."""
 
 
 @dataclass(frozen=True)
@@ -131,27 +114,6 @@ class CrownRules:
         return tuple(f.name for f in fields(cls))
 
 
-@dataclass(frozen=True)
-class Baselines:
-    """Per-stand robust baselines, as arrays indexed by stand number (0 = no stand).
-
-    ``med_*``/``sig_*`` are index medians and lower-half sigmas; ``bright``, ``green``,
-    ``nir`` and ``blue`` are medians in the raster's units; ``pixels`` counts vegetation
-    pixels; ``pooled`` marks stands that fell back to the pooled baseline of all stands.
-    """
-
-    med_grvi: NDArray[np.float64]
-    sig_grvi: NDArray[np.float64]
-    med_ndvi: NDArray[np.float64]
-    sig_ndvi: NDArray[np.float64]
-    bright: NDArray[np.float64]
-    green: NDArray[np.float64]
-    nir: NDArray[np.float64]
-    blue: NDArray[np.float64]
-    pixels: NDArray[np.int64]
-    pooled: NDArray[np.bool_]
-
-
 # ----------------------------------------------------------------------------- pixels
 
 
@@ -203,18 +165,6 @@ def stand_raster(
     )
 
 
-def _log2(a: NDArray[Any]) -> NDArray[Any]:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log2(np.where(a > 0, a, np.nan))
-
-
-def _bins(q: str, a: NDArray[Any]) -> NDArray[np.int64]:
-    lo, hi = _RANGES.get(q, LOG_RANGE)
-    x = a if q in _RANGES else _log2(a)
-    idx = np.floor((x - lo) / (hi - lo) * HIST_BINS)
-    return np.clip(np.nan_to_num(idx, nan=0), 0, HIST_BINS - 1).astype(np.int64)
-
-
 def soil_mask(px: Mapping[str, NDArray[Any]], blue_med: Any, rules: CrownRules) -> NDArray[Any]:
     """Bare soil, roads, water (see :class:`CrownRules`): low NDVI and blue-bright or not red."""
     if "ndvi" in px:
@@ -244,7 +194,7 @@ def smooth(values: NDArray[Any], mask: NDArray[np.bool_], size: int) -> NDArray[
         return np.where(mask, num / den, np.nan)
 
 
-# ----------------------------------------------------------------------------- pass 1
+# ----------------------------------------------------------------------------- windows
 
 
 def _grown(window: Window, halo: int) -> Window:
@@ -254,7 +204,8 @@ def _grown(window: Window, halo: int) -> Window:
     )  # fmt: skip
 
 
-def _core(halo: int, window: Window) -> tuple[slice, slice]:
+def core_slices(halo: int, window: Window) -> tuple[slice, slice]:
+    """Return the (rows, cols) slices of ``window``'s core inside its ``halo``-grown array."""
     return slice(halo, halo + int(window.height)), slice(halo, halo + int(window.width))
 
 
@@ -266,122 +217,6 @@ def opened(source: RasterSource | RasterReader) -> Iterator[RasterReader]:
     else:
         with source.open() as reader:
             yield reader
-
-
-def window_histograms(
-    source: RasterSource | RasterReader,
-    window: Window,
-    shapes: Sequence[tuple[Any, int]],
-    *,
-    roles: Sequence[str],
-    rules: CrownRules,
-) -> dict[int, NDArray[np.int64]]:
-    """First pass on one window: stand number → histograms (len(QUANTITIES), HIST_BINS).
-
-    Counts pixels that are valid, inside a host stand and vegetation (NDVI >= ``soil_ndvi``
-    with NIR) — shadows and discolored crowns are left to the robust statistics. GRVI is
-    smoothed inside the window (no halo: a halo would decode the neighbouring tiles too).
-    ``source`` may be an opened :class:`~gis.raster.RasterReader`. Merge windows by summing.
-    """
-    with opened(source) as reader:
-        values, invalid = reader.read_array(window, roles)
-        transform = reader.source.transform
-    stands = stand_raster(shapes, window, transform)
-    band = {r: values[i] for i, r in enumerate(roles)}
-    keep = (stands > 0) & ~invalid
-    full = {"grvi": grvi_index(band["G"], band["R"])}
-    if "NIR" in band:
-        full["ndvi"] = ndvi_index(band["NIR"], band["R"])
-        keep &= full["ndvi"] >= rules.soil_ndvi
-    full["grvi"] = smooth(full["grvi"], keep, rules.smooth_px)
-    core = _core(0, window)
-    if not keep.any():
-        return {}
-    ids = np.unique(np.fromiter((s for _, s in shapes), dtype=np.int64))
-    lut = np.zeros(int(ids.max()) + 1, dtype=np.int64)
-    lut[ids] = np.arange(ids.size)
-    out = np.zeros((ids.size, len(QUANTITIES), HIST_BINS), dtype=np.int64)
-    local = lut[stands[keep]] * HIST_BINS
-    for q, arr in full.items():
-        out[:, QUANTITIES.index(q), :] = _hist(local, _bins(q, arr[core][keep]), ids.size)
-    # medians of brightness-like quantities: every SAMPLE-th pixel is plenty
-    sub = (slice(core[0].start, core[0].stop, SAMPLE), slice(core[1].start, core[1].stop, SAMPLE))
-    px = pixel_layers(values[:, sub[0], sub[1]], roles)
-    ks = keep[::SAMPLE, ::SAMPLE]
-    local_s = lut[stands[::SAMPLE, ::SAMPLE][ks]] * HIST_BINS
-    for q in ("bright", "green", "nir", "blue"):
-        if q in px:
-            out[:, QUANTITIES.index(q), :] = _hist(local_s, _bins(q, px[q][ks]), ids.size)
-    seen = out[:, 0, :].sum(axis=1) > 0
-    return {int(s): out[i] for i, s in enumerate(ids) if seen[i]}
-
-
-def _hist(local: NDArray[np.int64], bins: NDArray[np.int64], n: int) -> NDArray[np.int64]:
-    return np.bincount(local + bins, minlength=n * HIST_BINS).reshape(n, HIST_BINS)
-
-
-def merge_histograms(
-    into: dict[int, NDArray[np.int64]], part: Mapping[int, NDArray[np.int64]]
-) -> dict[int, NDArray[np.int64]]:
-    """Add the histograms of ``part`` into ``into`` (exact integer sums) and return it."""
-    for sid, hist in part.items():
-        if sid in into:
-            into[sid] += hist
-        else:
-            into[sid] = hist.copy()
-    return into
-
-
-def hist_quantile(hist: NDArray[Any], q: float, lo: float, hi: float) -> float:
-    """Return the ``q`` quantile of a histogram over [lo, hi], interpolating inside the bin."""
-    total = float(hist.sum())
-    if total <= 0:
-        return float("nan")
-    cum = np.cumsum(hist)
-    target = q * total
-    i = int(np.searchsorted(cum, target, side="left"))
-    before = float(cum[i - 1]) if i > 0 else 0.0
-    frac = (target - before) / float(hist[i]) if hist[i] else 0.5
-    return lo + (i + frac) * (hi - lo) / len(hist)
-
-
-def _stand_stats(hist: NDArray[np.int64], rules: CrownRules) -> tuple[float, ...]:
-    """median/sigma of GRVI and NDVI, medians of brightness, G, NIR and B, pixel count.
-
-    Sigma is the lower-half spread ``(median - q25) / 0.6745``: only the lower tail is tested,
-    and the upper half of a stand mixes crowns with understory (a bimodal spread).
-    """
-    out: list[float] = []
-    for k, q in enumerate(QUANTITIES):
-        lo, hi = _RANGES.get(q, LOG_RANGE)
-        med = hist_quantile(hist[k], 0.5, lo, hi)
-        if q in _RANGES:
-            low = med - hist_quantile(hist[k], 0.25, lo, hi)
-            out += [med, max(low / Q25_TO_SIGMA, rules.min_sigma)]
-        else:
-            out.append(2.0**med)
-    return (*out, float(hist[0].sum()))
-
-
-def baselines_from_histograms(
-    hists: Mapping[int, NDArray[np.int64]], n_stands: int, *, rules: CrownRules
-) -> Baselines:
-    """Return the :class:`Baselines` of stands 1..n_stands; thin stands use the pooled one."""
-    n = len(BASE_NAMES)
-    table = np.full((n_stands + 1, n + 1), np.nan)
-    table[:, n] = 0
-    total = sum(hists.values()) if hists else None
-    pooled = _stand_stats(np.asarray(total), rules) if total is not None else (np.nan,) * (n + 1)
-    is_pooled = np.ones(n_stands + 1, dtype=bool)
-    for sid, hist in hists.items():
-        stats = _stand_stats(hist, rules)
-        own = stats[-1] >= rules.min_stand_pixels
-        table[sid] = stats if own else (*pooled[:-1], stats[-1])
-        is_pooled[sid] = not own
-    missing = np.isnan(table[:, 0])
-    table[missing, :n] = pooled[:n]
-    cols = {name: table[:, i] for i, name in enumerate(BASE_NAMES)}
-    return Baselines(**cols, pixels=table[:, n].astype(np.int64), pooled=is_pooled)
 
 
 # ----------------------------------------------------------------------------- score
@@ -445,71 +280,6 @@ def confidence(
         return np.round(0.8 * g + 0.2 * s, 3)
     n = np.clip(-np.asarray(z_ndvi, dtype=float) / rules.z_ndvi_full, 0, 1)
     return np.round(0.5 * g + 0.3 * n + 0.2 * s, 3)
-
-
-def wilt_score(
-    green: Any,
-    red: Any,
-    nir: Any = None,
-    *,
-    baseline: Mapping[str, float] | None = None,
-    rules: CrownRules | None = None,
-) -> pd.DataFrame:
-    """Score segments (or pixels) with the detector's indices and rules: higher = more wilted.
-
-    The same function family as the raster detector: GRVI and NDVI, a robust baseline of the
-    population (median, lower-half sigma from the same histograms; by default of the inputs
-    themselves, as a stand's canopy pixels are the baseline of that stand), the canopy gate
-    (shadow: brightness below ``shadow_ratio`` × median; soil/road: NDVI below ``soil_ndvi``)
-    and the yellow-decoy rule. Gated or decoy rows score ``-inf``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``grvi, ndvi, z_grvi, z_ndvi, canopy, decoy, score``.
-
-    Examples
-    --------
-    >>> g = np.r_[np.full(50, 200.0), 180.0]; r = np.r_[np.full(50, 100.0), 150.0]
-    >>> n = np.r_[np.full(50, 500.0), 300.0]
-    >>> s = wilt_score(g + np.arange(51) % 5, r, n)["score"]
-    >>> bool(s.iloc[-1] > 3 > s.iloc[:50].max())
-    True
-    """
-    rules = rules or CrownRules()
-    g, r = np.asarray(green, dtype=float), np.asarray(red, dtype=float)
-    nir_a = None if nir is None else np.asarray(nir, dtype=float)
-    bands = [g, r] + ([] if nir_a is None else [nir_a])
-    px = pixel_layers(np.stack(bands), ("G", "R", "NIR")[: len(bands)])
-    base = dict(baseline) if baseline is not None else segment_baseline(px, rules)
-    sc = shape_scores(px["grvi"], px.get("ndvi"), g, nir_a, base, rules)
-    canopy = ~soil_mask(px, base["blue"], rules) & (
-        px["bright"] >= rules.shadow_ratio * base["bright"]
-    )
-    score = np.where(canopy & ~sc["decoy"], sc["score"], -np.inf)
-    nan = np.full(g.shape, np.nan)
-    return pd.DataFrame(
-        {
-            "grvi": px["grvi"],
-            "ndvi": px.get("ndvi", nan),
-            "z_grvi": sc["z_grvi"],
-            "z_ndvi": sc.get("z_ndvi", nan),
-            "canopy": canopy,
-            "decoy": sc["decoy"],
-            "score": score,
-        }
-    )
-
-
-def segment_baseline(px: Mapping[str, NDArray[Any]], rules: CrownRules) -> dict[str, float]:
-    """Return the one-population baseline of :func:`wilt_score` (same histograms as stands)."""
-    keep = px["ndvi"] >= rules.soil_ndvi if "ndvi" in px else np.ones(px["grvi"].shape, bool)
-    hist = np.zeros((len(QUANTITIES), HIST_BINS), dtype=np.int64)
-    for k, q in enumerate(QUANTITIES):
-        if q in px:
-            hist[k] = np.bincount(_bins(q, px[q][keep]), minlength=HIST_BINS)
-    stats = _stand_stats(hist, rules)
-    return dict(zip(BASE_NAMES, stats[: len(BASE_NAMES)], strict=True))
 
 
 # ----------------------------------------------------------------------------- pass 2
@@ -694,7 +464,7 @@ def detect_window(
     px = pixel_layers(values, roles)
     canopy, anomalous, core = _pixel_state(px, stands, invalid, base, rules)
     dead = _dead_pixels(px, stands, core, base, rules)
-    counts = _stand_counts(stands, canopy, dead, _core(halo, window))
+    counts = _stand_counts(stands, canopy, dead, core_slices(halo, window))
     layers: dict[str, NDArray[Any]] = {
         k: px[k] for k in ("grvi", "rg_ratio", "green", "ndvi", "nir") if k in px
     }

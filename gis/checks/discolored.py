@@ -30,15 +30,7 @@ import yaml
 from pyproj import CRS
 from rasterio.windows import Window
 
-from gis.checks.crowns import (
-    Baselines,
-    CrownRules,
-    WindowResult,
-    baselines_from_histograms,
-    detect_window,
-    merge_histograms,
-    window_histograms,
-)
+from gis.checks.crowns import CrownRules, WindowResult, detect_window
 from gis.checks.discolored_points import (
     crown_points,
     discolored_patches,
@@ -48,6 +40,12 @@ from gis.checks.discolored_points import (
     read_roles_of,
     stand_summary,
     verification_rates,
+)
+from gis.checks.stand_baselines import (
+    Baselines,
+    baselines_from_histograms,
+    merge_histograms,
+    window_histograms,
 )
 from gis.errors import RasterError, RulesError, SchemaError
 from gis.findings import Findings

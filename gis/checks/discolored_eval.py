@@ -48,7 +48,8 @@ def evaluate_segments(
     set than on training; a threshold tuned for F1 on training would be much stricter and lose
     recall here. Average precision (PR-AUC) moves with prevalence the same way.
     """
-    from gis.checks.crowns import pixel_layers, segment_baseline, wilt_score
+    from gis.checks.crowns import pixel_layers
+    from gis.checks.stand_baselines import segment_baseline, wilt_score
 
     crowns = (rules or load_discolored_rules()).crowns
     bands = ("Mean_Green", "Mean_Red", "Mean_NIR")

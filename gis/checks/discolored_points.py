@@ -17,7 +17,8 @@ import pandas as pd
 from pyproj import CRS
 from rasterio.windows import Window
 
-from gis.checks.crowns import Baselines, CrownRules, confidence, pixel_layers, soil_mask
+from gis.checks.crowns import CrownRules, confidence, pixel_layers, soil_mask
+from gis.checks.stand_baselines import Baselines
 from gis.errors import RasterError, SchemaError
 from gis.findings import Findings
 from gis.raster import RasterSource
