@@ -129,5 +129,20 @@ def test_real_rgb_smoke(shared_data, tmp_path):
     stands = gpd.GeoDataFrame({"stand_id": ["OSBS"], "dominant_species": ["红松"]},
                               geometry=[shapely.box(*b)], crs=src.crs_wkt)  # fmt: skip
     res = detect_discolored(src, stands)
-    inside = res.points.within(shapely.box(*b))
-    assert inside.all() and res.stand_summary.iloc[0]["canopy_px"] > 0
+    assert res.points.within(shapely.box(*b)).all()
+    assert res.stand_summary.iloc[0]["canopy_px"] > 0.5 * src.width * src.height
+    # one annotated real crown (OSBS_029.csv: x 166-225, y 253-304 px) turned red-brown,
+    # its texture and shadows kept: found once, near its centre
+    with rasterio.open(path) as ds:
+        img, profile = ds.read().astype("f4"), ds.profile
+    yy, xx = np.mgrid[0 : src.height, 0 : src.width]
+    disc = ((yy - 278.5) / 25.5) ** 2 + ((xx - 195.5) / 29.5) ** 2 < 1
+    img[0, disc] *= 1.8  # R up
+    img[1, disc] *= 0.85  # G down
+    planted = tmp_path / "osbs_red.tif"
+    with rasterio.open(planted, "w", **profile) as ds:
+        ds.write(np.clip(img, 0, 255).astype(profile["dtype"]))
+    res = detect_discolored(raster_source(planted, sensor="uav-rgb"), stands)
+    x, y = rasterio.transform.xy(src.transform, 278.5, 195.5)
+    near = res.points.distance(shapely.Point(x, y)) < 1.5
+    assert near.sum() == 1 and len(res.points) == 1
