@@ -164,6 +164,7 @@ def _write_rasters(
     paths: dict[str, Path], pair: imagery.S2Pair, uav: tuple, grid: Any, *, overwrite: bool
 ) -> None:
     t = pair.grid.transform
+    dates = {"s2_before": patches.IMAGE_DATE_BEFORE, "s2_after": patches.IMAGE_DATE_AFTER}
     for role, array in (("s2_before", pair.before), ("s2_after", pair.after)):
         write_geotiff(
             paths[role],
@@ -172,6 +173,7 @@ def _write_rasters(
             crs=WORKING_CRS,
             nodata=0,
             band_names=imagery.S2_BANDS,
+            tags=imagery.s2_tags(dates[role]),
             overwrite=overwrite,
         )
     write_geotiff(
@@ -183,6 +185,7 @@ def _write_rasters(
         band_names=("SCL",),
         overwrite=overwrite,
     )
+    uav_dates = {"uav_current": UAV_DATE, "uav_previous": UAV_PREVIOUS_DATE}
     for role, array in zip(("uav_current", "uav_previous"), uav, strict=True):
         write_geotiff(
             paths[role],
@@ -191,6 +194,7 @@ def _write_rasters(
             crs=WORKING_CRS,
             nodata=0,
             band_names=("B", "G", "R", "NIR"),
+            tags=crowns.crown_tags(uav_dates[role]),
             overwrite=overwrite,
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ def write_geotiff(
     crs: Any,
     nodata: float | None = None,
     band_names: Sequence[str] | None = None,
+    tags: Mapping[str, str] | None = None,
     overwrite: bool = False,
     tiled: bool = True,
     compress: str = "deflate",
@@ -57,6 +58,8 @@ def write_geotiff(
         Nodata value recorded in the file.
     band_names : sequence of str, optional
         Band descriptions (e.g. ``("B2", "B3", "B4", "B8")``).
+    tags : mapping of str to str, optional
+        Dataset metadata (e.g. ``BOA_ADD_OFFSET``, acquisition date).
     overwrite : bool
         Replace an existing file.
     tiled, compress, blocksize
@@ -81,6 +84,8 @@ def write_geotiff(
         dst.write(data)
         for i, name in enumerate(band_names or (), start=1):
             dst.set_band_description(i, name)
+        if tags:
+            dst.update_tags(**{str(k): str(v) for k, v in tags.items()})
 
 
 def raster_env(*, cachemax_mb: int = 64) -> Any:
