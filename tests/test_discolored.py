@@ -146,3 +146,11 @@ def test_real_rgb_smoke(shared_data, tmp_path):
     x, y = rasterio.transform.xy(src.transform, 278.5, 195.5)
     near = res.points.distance(shapely.Point(x, y)) < 1.5
     assert near.sum() == 1 and len(res.points) == 1
+
+
+def test_no_detection_gives_typed_empty_points(tmp_path):
+    src = scene(tmp_path / "h.tif", [])
+    res = detect_discolored(src, _stands())
+    pts = res.points
+    assert pts.empty and pts["is_new"].dtype == bool and pts[pts["is_new"]].crs == pts.crs
+    assert res.stand_summary.iloc[0]["count"] == 0

@@ -77,7 +77,12 @@ def point_ids(xs: Iterable[float], ys: Iterable[float], crs_wkt: str, snap_m: fl
 
 
 def _empty_points(crs: Any) -> gpd.GeoDataFrame:
-    cols: dict[str, Any] = {c: pd.Series(dtype=object) for c in POINT_COLUMNS}
+    floats = ("crown_m2", "ndvi", "grvi", "rg_ratio", "confidence", "z_grvi", "z_ndvi")
+    flags = ("is_new", "detected")
+    cols = {
+        c: pd.Series(dtype=float if c in floats else bool if c in flags else object)
+        for c in POINT_COLUMNS
+    }
     return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
 
 
