@@ -55,6 +55,12 @@ def test_detect_discolored_bad_input_exit_3_no_output(tmp_path):
     assert res.exit_code == 3 and "host stand" in res.output
     assert not out.exists()
     res = CliRunner().invoke(
+        cli, ["detect", "discolored", str(img), "--stands", str(stands), "--bands", "B,G,R,NIR",
+              "--species", "杨树，红松", "--out", str(out), "--json"],
+    )  # fmt: skip
+    assert res.exit_code == 0 and json.loads(res.output)["counts"]["new_points"] == 2
+    out.unlink()
+    res = CliRunner().invoke(
         cli, ["detect", "discolored", str(img), "--stands", str(stands), "--bands", "B,G,R",
               "--out", str(out)],
     )  # fmt: skip

@@ -41,7 +41,13 @@ def detect() -> None:
 @click.argument("raster", type=_file)
 @click.option("--stands", type=_layer, required=True, help="森林资源小班 with 优势树种.")
 @click.option("--previous", type=_file, help="An earlier image: crowns seen there are marked.")
-@click.option("--sensor", type=click.Choice(SENSORS), default="generic", show_default=True)
+@click.option(
+    "--sensor",
+    type=click.Choice(SENSORS),
+    default="generic",
+    show_default=True,
+    help="Sensor profile (band order, scale, offset).",
+)
 @click.option("--bands", help="Band roles in file order, e.g. B,G,R,NIR (generic sensor).")
 @click.option("--species", callback=_species, help="Host species, e.g. 红松,樟子松,油松.")
 @click.option("--known-points", "known_points", type=_layer, help="Earlier points / field results.")
@@ -50,8 +56,17 @@ def detect() -> None:
 @options.out_option(required=True, help="Results GeoPackage.")
 @click.option("--kml", type=_file, help="Also write KMZ/KML styled by status.")
 @click.option("--csv", type=_file, help="Also write CSV with lon/lat (template in layers/).")
-@click.option("--window", "window_size", type=click.IntRange(64), default=1024, show_default=True)
-@click.option("--threads", type=click.IntRange(1), default=2, show_default=True)
+@click.option(
+    "--window",
+    "window_size",
+    type=click.IntRange(64),
+    default=1024,
+    show_default=True,
+    help="Window edge in pixels: sets the memory, not the result.",
+)
+@click.option(
+    "--threads", type=click.IntRange(1), default=2, show_default=True, help="Reading threads."
+)
 @options.overwrite_opt
 @options.json_opt
 def discolored(as_json: bool, **kwargs: Any) -> None:
