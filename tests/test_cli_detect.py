@@ -38,8 +38,8 @@ def test_detect_discolored_writes_all_outputs(tmp_path):
     assert {"discolored_points", "stand_summary", "verification", "findings", "run"} <= set(names)
     pts = pyogrio.read_dataframe(out, layer="discolored_points")
     assert set(pts["status"]) == {"unverified"} and pts["stand_id"].tolist() == ["S1", "S1"]
-    head = (tmp_path / "p.csv").read_text(encoding="utf-8-sig").splitlines()[0]
-    assert head.startswith("点位编号,经度,纬度")
+    lines = (tmp_path / "p.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("点位编号,经度,纬度") and "未核查" in lines[1]
     assert (tmp_path / "p.kmz").stat().st_size > 0
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 3 and "exists" in again.output

@@ -26,7 +26,8 @@ from gis.units import M2_PER_HA
 
 POINT_COLUMNS = (
     "point_id", "stand_id", "species", "crown_m2", "ndvi", "grvi", "rg_ratio", "confidence",
-    "status", "image_date", "status_note", "is_new", "detected", "district", "forest_chief",
+    "status", "image_date", "status_note", "is_new", "detected", "district", "township",
+    "forest_chief",
     "z_grvi", "z_ndvi",
 )  # fmt: skip
 """Columns of ``discolored_points`` (then ``geometry``)."""
@@ -121,6 +122,7 @@ def crown_points(
             "is_new": True,
             "detected": True,
             "district": _col(st, "district"),
+            "township": _col(st, "township"),
             "forest_chief": _col(st, "forest_chief"),
             "z_grvi": keep["z_grvi"].round(2).to_numpy(),
             "z_ndvi": keep["z_ndvi"].round(2).to_numpy(),
@@ -257,7 +259,9 @@ def _carried(rest: gpd.GeoDataFrame, like: gpd.GeoDataFrame) -> gpd.GeoDataFrame
 
 # ----------------------------------------------------------------------------- summaries
 
-VERIFIED_LEVELS = ("stand_id", "district", "forest_chief")
+VERIFIED_LEVELS = ("stand_id", "township", "district", "forest_chief")
+"""Levels of the 核查率 table; district/township/forest chief come from the stands (or the
+known points) when they carry them."""
 
 
 def _verified(points: pd.DataFrame) -> pd.Series:

@@ -156,8 +156,14 @@ def write_discolored(
 
 
 def csv_frame(points: Any, template: dict[str, str] | None = None) -> pd.DataFrame:
-    """Return the points as the CSV table: template columns in order, lon/lat in EPSG:4490."""
+    """Return the points as the CSV table: template columns in order, lon/lat in EPSG:4490.
+
+    ``status`` is shown by its Chinese meaning (未核查, 确认为枯死松树 …) for people in the field.
+    """
+    from gis.layers import code_meaning
+
     template = template or csv_template()
     table = pd.DataFrame(points.drop(columns=points.geometry.name)).join(lonlat_columns(points))
+    table["status"] = [code_meaning("pest_points", "status", c) or c for c in table["status"]]
     cols = [c for c in template if c in table.columns]
     return table[cols]
