@@ -396,3 +396,20 @@ def test_geographic_raster_rings_in_metres(tmp_path):
     # ring area ≈ 4 * side * 20 m + corners, side ≈ 80-110 m; pixel ≈ 8 m x 11 m
     assert 60 < out["ring_n_pixels"].iloc[0] < 140, out["ring_n_pixels"].iloc[0]
     assert out["ring_ndvi_before"].iloc[0] == 0.5
+
+
+def test_window_groups_reduce_in_other_processes(tmp_path):
+    """plan/reduce/combine are the pieces a Dask run maps: picklable, exact in any process."""
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    b, a = _random_pair(tmp_path, swir=True)
+    zones = _random_zones()
+    groups = plan_windows(zones.geometry.values, b.grid, 16, ring_m=30.0, block_shape=(16, 16))
+    chunks = [groups[i::3] for i in range(3)]
+    assert pickle.loads(pickle.dumps(chunks[0]))[0].key == chunks[0][0].key
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        parts = [p for part in pool.map(reduce_windows, chunks, [b] * 3, [a] * 3) for p in part]
+    remote = combine(parts, len(zones), index=zones.index, with_nbr=True)
+    local = change_stats(zones, b, a, window_px=16)
+    pd.testing.assert_frame_equal(remote, local, check_exact=True)
