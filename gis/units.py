@@ -75,8 +75,21 @@ def _tm_context(values: NDArray[Any], crs: CRS) -> tuple[NDArray[Any], NDArray[A
 def _outside_zone(lon: NDArray[Any], crs: CRS) -> NDArray[np.bool_]:
     cm = tm_central_meridian(crs)
     assert cm is not None
-    width = 3.0 if crs.to_epsg() not in range(4491, 4502) else 6.0
-    return np.asarray(np.abs(lon - cm) > width / 2 + 0.25)
+    return np.asarray(np.abs(lon - cm) > _zone_width(crs) / 2 + 0.25)
+
+
+def _zone_width(crs: CRS) -> float:
+    """Return the width in degrees of a transverse Mercator CRS's zone.
+
+    UTM (scale 0.9996) and CGCS2000 6° Gauss-Krüger (EPSG 4491-4501) zones are 6° wide;
+    other Gauss-Krüger CRSs are taken as 3° zones.
+    """
+    op = crs.coordinate_operation
+    params = {p.name.lower(): float(p.value) for p in op.params} if op else {}
+    k0 = params.get("scale factor at natural origin", 1.0)
+    if abs(k0 - 0.9996) < 1e-9 or crs.to_epsg() in range(4491, 4502):
+        return 6.0
+    return 3.0
 
 
 def _to_geographic(values: NDArray[Any], crs: CRS) -> NDArray[Any]:

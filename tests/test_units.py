@@ -67,3 +67,15 @@ def test_web_mercator_would_be_far_off():
     assert merc.length[0] / geodesic_length_m(sq.values, sq.crs)[0] - 1 == pytest.approx(
         0.39, abs=0.01
     )
+
+
+def test_utm_zone_is_six_degrees_wide():
+    # 2.5° from the central meridian of UTM 51N (123°E) is inside the zone: planar + k,
+    # not the per-feature geodesic fallback; the value still matches the ellipsoid.
+    sq = _square_at(125.5, 44.0, epsg=32651)
+    geo = geodesic_area_m2(sq.values, sq.crs)[0]
+    assert area_m2(sq)[0] == pytest.approx(geo, rel=5e-4)
+    from gis.units import _outside_zone, _zone_width
+
+    assert _zone_width(sq.crs) == 6.0
+    assert not _outside_zone(np.array([125.5]), sq.crs).any()
