@@ -155,10 +155,11 @@ def _assign_kinds(rng: np.random.Generator, frame: pd.DataFrame) -> None:
         free = np.flatnonzero(
             frame["present"].to_numpy() & np.isin(sp, pools[pool]) & (frame["kind"] == "healthy")
         )
-        pick = rng.choice(free, count, replace=False)
+        # Another seed may put fewer stands of a species in the crown window: plant what fits.
+        pick = rng.choice(free, min(count, free.size), replace=False)
         frame.loc[pick, "kind"] = kind
         if kind == "discolored":
-            frame.loc[pick, "severity"] = rng.uniform(0.0, 1.0, count).round(3)
+            frame.loc[pick, "severity"] = rng.uniform(0.0, 1.0, pick.size).round(3)
     frame["look_before"] = np.where(frame["kind"] == "already_dead", "dead_grey", base)
     frame["look_after"] = frame["look_before"]
     frame.loc[frame["kind"] == "decoy_larch", "look_after"] = "larch_yellow"
