@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,10 @@ import pytest
 import shapely
 from browser import browser, canvas_ink, click_latlng, open_map, playwright_api  # noqa: F401
 
+from gis.findings import Findings
+from gis.io import read_layer
 from gis.io.text import write_text
-from gis.maps import build_map
+from gis.maps import DEFAULT_STYLES, LayerStyle, TileSource, build_map
 
 X0, Y0 = 500_000.0, 4_850_000.0
 EVIL = (
@@ -196,5 +199,59 @@ def test_locate_on_a_phone_centres_on_the_gps_fix(
         )
         assert page.evaluate("() => window.__map.getZoom()") >= 15
         assert log.foreign_requests() == [] and log.errors == []
+    finally:
+        context.close()
+
+
+def test_basemap_tiles_are_the_only_requests(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+    tiles = TileSource(
+        url="https://{s}.tiles.example.invalid/{z}/{x}/{y}.png",
+        attribution="© Example <b>tiles</b>",
+        subdomains=("a", "b"),
+    )
+    path = tmp_path / "tiles.html"
+    write_text(path, build_map(field_layers(), title="t", basemap=tiles))
+    context, page, log = open_map(browser, path)
+    try:
+        page.wait_for_timeout(300)
+        foreign = log.foreign_requests()
+        assert foreign, "the harness must see tile requests"
+        assert all(
+            re.match(r"https://[ab]\.tiles\.example\.invalid/\d+/\d+/\d+\.png$", u) for u in foreign
+        )
+        assert "© Example <b>tiles</b>" in page.inner_text(".leaflet-control-attribution")
+    finally:
+        context.close()
+
+
+def test_real_districts_and_forest_parks(browser: Any, shared_data: Path, tmp_path: Path) -> None:  # noqa: F811
+    log = Findings()
+    districts = read_layer(
+        shared_data / "changchun_admin_amap_shp" / "changchun_districts_amap_2020.shp",
+        crs="gcj02",
+        findings=log,
+    )
+    parks = read_layer(
+        shared_data / "china_forest_parks_points" / "nation_2016_woods.json", findings=log
+    )
+    parks = parks[parks["Province"].astype(str).str.contains("吉林")]
+    styles = {
+        "districts": DEFAULT_STYLES["districts"],
+        "forest_parks": LayerStyle(label=("国家森林公园", "Forest parks"), id_field="name"),
+    }
+    path = tmp_path / "changchun.html"
+    html = build_map({"districts": districts, "forest_parks": parks}, title="长春", styles=styles)
+    write_text(path, html)
+    context, page, browser_log = open_map(browser, path)
+    try:
+        assert browser_log.foreign_requests() == [] and browser_log.errors == []
+        assert canvas_ink(page) > 1_000
+        assert page.evaluate("() => window.__groups[1].getLayers().length") == len(parks)
+        page.fill(".ly-search-input", "吉林净月潭国家森林公园")
+        page.press(".ly-search-input", "Enter")
+        text = popup_text(page)
+        assert "8330" in text and "长春市" in text
+        link = page.locator(".leaflet-popup-content a.ly-nav").last.get_attribute("href")
+        assert link is not None and link.startswith("geo:43.78")
     finally:
         context.close()

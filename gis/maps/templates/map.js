@@ -290,10 +290,10 @@
     }
     /* Markers are added once the group is on the map (addMarkers): before that,
        markercluster's hasLayer scans a list per marker, quadratic in the count (3.6 s for
-       100k markers). Clusters are computed up to zoom 16; from 17 every point shows. */
+       100k markers). Clusters are computed up to zoom 15; from 16 every point shows. */
     var group = L.markerClusterGroup({
-      chunkedLoading: false, showCoverageOnHover: false, maxClusterRadius: 60,
-      disableClusteringAtZoom: 17, spiderfyOnMaxZoom: false
+      chunkedLoading: false, showCoverageOnHover: false, maxClusterRadius: 80,
+      disableClusteringAtZoom: 16, spiderfyOnMaxZoom: false
     });
     group._lyMarkers = markers;
     return group;
