@@ -18,7 +18,6 @@ import pandas as pd
 import yaml
 
 from gis.checks.discolored import DiscoloredResult, detect_discolored, load_discolored_rules
-from gis.checks.patch_run import _staging, run_table, sha256_of
 from gis.errors import SchemaError
 from gis.findings import Findings
 from gis.io import (
@@ -30,6 +29,7 @@ from gis.io import (
     write_layers,
     write_table,
 )
+from gis.io.outputs import run_table, sha256_of, staged_outputs
 
 PathLike = str | os.PathLike[str]
 TEMPLATE_PATH = (
@@ -139,7 +139,7 @@ def write_discolored(
     if result.patches is not None:
         layers["discolored_patches"] = result.patches
     layers |= {"findings": result.findings.to_frame(), "run": run_table(result.run)}
-    with _staging(outputs, overwrite=overwrite) as stage:
+    with staged_outputs(outputs, overwrite=overwrite) as stage:
         write_layers(stage["gpkg"], layers)
         if "kml" in stage:
             write_kml(

@@ -29,6 +29,7 @@ import shapely
 from gis.crs import assert_same_crs
 from gis.errors import SchemaError
 from gis.findings import Findings
+from gis.io.outputs import run_table, sha256_of
 
 PathLike = str | os.PathLike[str]
 
@@ -212,7 +213,6 @@ def _run_meta(
     command: str, paths: Mapping[str, PathLike | None], params: Mapping[str, Any], log: Findings
 ) -> pd.DataFrame:
     from gis import __version__
-    from gis.checks.patch_run import run_table, sha256_of
 
     given = {k: v for k, v in paths.items() if v is not None}
     run = {
@@ -340,10 +340,9 @@ def _write_kpi_xlsx(kpi: pd.DataFrame, path: PathLike, *, overwrite: bool, lang:
 
 
 def _write_gpkg(out: PathLike, tables: Mapping[str, pd.DataFrame], *, overwrite: bool) -> Path:
-    from gis.checks.patch_run import for_gpkg
     from gis.io import write_layers
 
-    return write_layers(out, {k: for_gpkg(v) for k, v in tables.items()}, overwrite=overwrite)
+    return write_layers(out, dict(tables), overwrite=overwrite)
 
 
 def _renamed_field(frame: pd.DataFrame, name: str | None) -> str | None:

@@ -9,14 +9,9 @@ succeeded, so a failed run leaves no partial output.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import logging
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +22,7 @@ import pandas as pd
 from gis.checks.patches import PatchCheckResult, check_patches, load_patch_rules
 from gis.findings import Findings
 from gis.io import check_overwrite, read_layer, write_kml, write_layers, write_table
+from gis.io.outputs import plain_dtypes, run_table, sha256_of, staged_outputs
 
 logger = logging.getLogger(__name__)
 
@@ -87,18 +83,6 @@ class PatchRun:
 
     result: PatchCheckResult
     outputs: dict[str, Path] = field(default_factory=dict)
-
-
-def sha256_of(path: PathLike) -> str:
-    """Return the SHA-256 of a file (of every file inside a folder, e.g. a FileGDB)."""
-    p = Path(path)
-    digest = hashlib.sha256()
-    files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
-    for q in files:
-        with q.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _read_inputs(
@@ -234,38 +218,6 @@ def _renamed(frames: Mapping[str, Any]) -> dict[str, Any]:
     return {role: dict(f.attrs.get("renamed", {})) for role, f in frames.items() if f is not None}
 
 
-def run_table(run: Mapping[str, Any]) -> pd.DataFrame:
-    """Return the run metadata as a ``section, key, value`` table (values as text or JSON)."""
-    rows = []
-    for section, value in run.items():
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                rows.append((section, str(key), _text(item)))
-        else:
-            rows.append((section, "", _text(value)))
-    return pd.DataFrame(rows, columns=["section", "key", "value"])
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-
-
-def plain(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return ``frame`` with nullable booleans/integers as Python objects/floats (XLSX, KML)."""
-    out = frame.copy()
-    for col in out.columns:
-        dtype = out[col].dtype
-        if isinstance(dtype, pd.BooleanDtype):
-            out[col] = out[col].astype(object).where(out[col].notna(), None)
-        elif isinstance(dtype, pd.Int64Dtype):
-            out[col] = out[col].astype("float64")
-    return out
-
-
-for_gpkg = plain
-"""Old name of :func:`plain` (gis.checks.greenery uses it); GeoPackages take nullable dtypes."""
-
-
 def summary_sheet(checked: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     """Return counts and 亩 by district × legality × change type (labels in ``lang``)."""
     from gis.layers import code_meaning
@@ -347,13 +299,13 @@ def write_results(
         "run": run_table(result.run),
     }
     shown = exchange_frame(checked, lang=lang)
-    with _staging(outputs, overwrite=overwrite) as stage:
+    with staged_outputs(outputs, overwrite=overwrite) as stage:
         write_layers(stage["gpkg"], layers)
         if "xlsx" in stage:
             headers = headers_for(checked.columns, lang=lang)
             sheet = "汇总" if lang == "zh" else "Summary"
             write_table(
-                plain(shown),
+                plain_dtypes(shown),
                 stage["xlsx"],
                 headers=headers,
                 sheet_name="图斑核查" if lang == "zh" else "Patches",
@@ -364,7 +316,7 @@ def write_results(
             styles = {_meaning(_code_meaning(), "legality", k, lang): v
                       for k, v in LEGALITY_COLOURS.items()}  # fmt: skip
             write_kml(
-                plain(shown),
+                plain_dtypes(shown),
                 stage["kml"],
                 name_field="patch_id",
                 description_field="reasons",
@@ -374,24 +326,3 @@ def write_results(
                 document_name=outputs["kml"].stem,
             )
     return dict(outputs)
-
-
-@contextlib.contextmanager
-def _staging(outputs: Mapping[str, Path], *, overwrite: bool) -> Iterator[dict[str, Path]]:
-    """Yield temporary paths for ``outputs``; rename them all into place on success."""
-    first = next(iter(outputs.values()))
-    first.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{first.name}.", dir=first.parent))
-    try:
-        stage = {k: tmpdir / f"{k}{v.suffix}" for k, v in outputs.items()}
-        yield stage
-        for key, target in outputs.items():
-            check_overwrite(target, overwrite=overwrite)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(stage[key], target)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-
-
-staged_outputs = _staging
-"""Public name of the all-or-nothing writer context (used by other checks' edges)."""
