@@ -261,11 +261,10 @@ def headers_for(columns: Any, *, lang: str = "zh") -> dict[str, str]:
     """Return column → national (or English) header for the results table."""
     from gis.layers import label
 
-    extra = EXTRA_HEADERS["zh" if lang == "zh" else "en"]
     out = {}
     for col in [*columns, "lon", "lat", "count"]:
         base = col[: -len("_input")] if col.endswith("_input") else col
-        text = extra.get(base) or label(base, kind="change_patches", lang=lang)
+        text = label(base, kind="change_patches", lang=lang)
         suffix = ("（原始）" if lang == "zh" else " (input)") if base != col else ""
         out[col] = f"{text}{suffix}"
     counts = pd.Series(list(out.values())).value_counts()
