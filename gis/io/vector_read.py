@@ -399,29 +399,45 @@ def _read_path(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
 def read_table(
     source: str | os.PathLike[str],
     *,
+    layer: str | None = None,
     encoding: str | None = None,
     findings: Findings | None = None,
 ) -> pd.DataFrame:
-    """Read an attribute table without geometry (a lone ``.dbf``), decoding text correctly.
+    """Read an attribute table without geometry, decoding text correctly.
 
     Parameters
     ----------
     source : path-like
-        The ``.dbf``.
+        A lone ``.dbf``, or a GeoPackage / FileGDB holding the table ``layer`` (a results
+        file's ``run`` or ``findings`` table, a field store's ``verification_log``).
+    layer : str, optional
+        Table name inside a GeoPackage / FileGDB (required there; the error lists them).
     encoding : str, optional
-        Text encoding; detected as for Shapefiles when not given.
+        Text encoding of a ``.dbf``; detected as for Shapefiles when not given.
     findings : Findings, optional
         Receives the ``encoding_decided`` finding.
 
     Returns
     -------
     pandas.DataFrame
+        Geometry, when the layer has one, is left out.
     """
     log = findings if findings is not None else Findings()
     path = _existing(source)
-    opts = _Options(str(path), None, encoding, None, Engine.PYOGRIO)
+    opts = _Options(str(path), layer, encoding, None, Engine.PYOGRIO)
+    if format_of(path) in MULTI_LAYER:
+        return _read_named_table(path, opts)
     decision = _encoding(path, opts, log)
     return pd.DataFrame(_read_dbf_encoded(path, opts, decision.encoding, geometry=False))
+
+
+def _read_named_table(path: Path, opts: _Options) -> pd.DataFrame:
+    names = list_layers(path)
+    if opts.layer not in names:
+        raise DataSourceError(
+            f"{path} has no table {opts.layer!r}; its tables are: {', '.join(names)} (pass layer=)"
+        )
+    return pd.DataFrame(_read_gdal(path, opts, layer=opts.layer, geometry=False))
 
 
 def read_layer(
