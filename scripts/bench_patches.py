@@ -193,7 +193,9 @@ def _plain_read(paths: tuple[Path, Path]) -> float:
     return time.perf_counter() - t
 
 
-def _linyuan(paths: tuple[Path, Path], patches: Path, threads: int) -> tuple[float, int]:
+def _linyuan(
+    paths: tuple[Path, Path], patches: Path, threads: int, window_px: int
+) -> tuple[float, int]:
     import geopandas as gpd
 
     from gis.raster import raster_source
@@ -202,7 +204,7 @@ def _linyuan(paths: tuple[Path, Path], patches: Path, threads: int) -> tuple[flo
     zones = gpd.read_file(patches)
     before, after = (raster_source(p, bands="B,G,R,NIR") for p in paths)
     t, c = time.perf_counter(), _cpu()
-    out = change_stats(zones, before, after, threads=threads)
+    out = change_stats(zones, before, after, threads=threads, window_px=window_px)
     elapsed = time.perf_counter() - t
     _CPU.append(_cpu() - c)
     return elapsed, int(out["n_pixels"].gt(0).sum())
@@ -241,7 +243,7 @@ def _child(args: argparse.Namespace) -> None:
     result: dict[str, object] = {}
     vrts = tuple(_ndvi_vrt(p) for p in paths)
     if args.child == "linyuan":
-        result["time"], result["covered"] = _linyuan(paths, patches, args.threads)
+        result["time"], result["covered"] = _linyuan(paths, patches, args.threads, args.window_px)
     elif args.child == "plain":
         result["time"] = _plain_read(paths)
     elif args.child == "exactextract":
@@ -266,6 +268,7 @@ def _vm_hwm_mb() -> float:
 def _run_child(what: str, size: int, n: int, args: argparse.Namespace) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--child", what, "--size", str(size), "--n", str(n)]
     cmd += ["--threads", str(args.threads), "--subset", str(args.subset)]
+    cmd += ["--window-px", str(args.window_px)]
     cmd += ["--dir", str(_bench_dir(args.dir))]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode:
@@ -294,6 +297,7 @@ def main() -> None:
     ap.add_argument("--patches", default="1000,10000,50000", help="patch counts")
     ap.add_argument("--threads", type=int, default=2, help="threads for change_stats")
     ap.add_argument("--subset", type=int, default=2000, help="rasterstats subset (extrapolated)")
+    ap.add_argument("--window-px", type=int, default=1024, help="change_stats window size")
     ap.add_argument("--skip-rasterstats", action="store_true")
     ap.add_argument("--skip-exactextract", action="store_true")
     ap.add_argument("--dir", default=None, help="bench folder (default: $TMPDIR/linyuan_bench)")

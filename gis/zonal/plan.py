@@ -47,7 +47,7 @@ def plan_windows(
     ring_m: float = 30.0,
     block_shape: tuple[int, int] = (1, 1),
     threads: int = 1,
-    max_box_fill: float = 0.5,
+    max_box_fill: float = 1.0,
 ) -> list[WindowGroup]:
     """Group zones (and their rings) by the raster windows their bounds touch.
 
@@ -66,8 +66,8 @@ def plan_windows(
     threads : int
         Threads for buffering the rings (shapely releases the GIL).
     max_box_fill : float
-        Read only boxes around the zones when they cover less than this share of the window;
-        else (and always with 0) read the whole window.
+        Plan boxes around the zones when they touch fewer than this share of the raster
+        blocks the whole window touches (see :func:`read_boxes`); 0 always reads whole windows.
 
     Returns
     -------
@@ -103,14 +103,15 @@ def read_boxes(
     transform: Affine,
     *,
     block_shape: tuple[int, int] = (1, 1),
-    max_fill: float = 0.5,
+    max_fill: float = 1.0,
     slack_px: int = 4,
 ) -> tuple[tuple[int, int, int, int], ...]:
     """Return the (row, col, rows, cols) boxes of ``window`` that hold every pixel of ``bounds``.
 
     Overlapping pixel extents (grown by ``slack_px``) are merged. Reading costs whole raster
-    blocks, so when the boxes (grown by a 1-pixel halo) touch ``max_fill`` of the window's
-    blocks or more, counted box by box, the whole window is one box.
+    blocks (GDAL decompresses a block per read that touches it), so when the boxes, counted box
+    by box with a 1-pixel halo, touch ``max_fill`` times the blocks of the whole window with its
+    halo or more, the whole window is one box. The reader makes the same test per date.
 
     Examples
     --------
@@ -125,18 +126,18 @@ def read_boxes(
     c1 = np.clip(np.floor((bounds[:, 2] - t.c) / t.a - 0.5) + 1 + slack_px, 0, cols)
     r0 = np.clip(np.floor((bounds[:, 3] - t.f) / t.e - 0.5) - slack_px, 0, rows)
     r1 = np.clip(np.floor((bounds[:, 1] - t.f) / t.e - 0.5) + 1 + slack_px, 0, rows)
-    limit = max_fill * _block_count(np.array([[0, 0, cols, rows]]), block_shape, 0)
-    if _block_count(np.stack([c0, r0, c1, r1], axis=1), block_shape, 1) >= limit:
+    limit = max_fill * block_count(np.array([[0, 0, cols, rows]]), block_shape, 1)
+    if block_count(np.stack([c0, r0, c1, r1], axis=1), block_shape, 1) >= limit:
         return whole
     merged = shapely.get_parts(shapely.union_all(shapely.box(c0, r0, c1, r1)))
     ext = shapely.bounds(merged).astype(np.int64)
     ext = ext[(ext[:, 2] > ext[:, 0]) & (ext[:, 3] > ext[:, 1])]
-    if _block_count(ext, block_shape, 1) >= limit:
+    if block_count(ext, block_shape, 1) >= limit:
         return whole
     return tuple((int(b[1]), int(b[0]), int(b[3] - b[1]), int(b[2] - b[0])) for b in ext)
 
 
-def _block_count(ext: NDArray[Any], block_shape: tuple[int, int], halo: int) -> int:
+def block_count(ext: NDArray[Any], block_shape: tuple[int, int], halo: int) -> int:
     """Sum over boxes (minx, miny, maxx, maxy in window pixels) of the raster blocks each touches.
 
     Windows start on block boundaries, so block indices are window pixel // block size.

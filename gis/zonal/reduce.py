@@ -15,7 +15,7 @@ from gis.indices import nbr, ndvi
 from gis.raster import RasterReader, RasterSource
 from gis.zonal.burn import centre_pixels
 from gis.zonal.definitions import QUANTUM, SUM_SPLIT
-from gis.zonal.plan import WindowGroup
+from gis.zonal.plan import WindowGroup, block_count
 
 
 @dataclass
@@ -53,12 +53,14 @@ class Indices:
 
 @dataclass(frozen=True)
 class _Dates:
-    """Per-window index arrays of both dates (before with a halo for the drop tolerance)."""
+    """Per-window reflectance of both dates by role (NaN invalid); before with a halo.
 
-    ndvi_b: NDArray[np.float32]  # (rows + 2h, cols + 2h)
-    ndvi_a: NDArray[np.float32]  # (rows, cols)
-    nbr_b: NDArray[np.float32] | None
-    nbr_a: NDArray[np.float32] | None
+    Indices are computed only at the pixels a zone or ring holds (and their neighbours), from
+    the same float32 values, so they equal a whole-window computation pixel for pixel.
+    """
+
+    before: dict[str, NDArray[np.float32]]  # (rows + 2h, cols + 2h)
+    after: dict[str, NDArray[np.float32]]  # (rows, cols)
     halo: int
 
 
@@ -106,9 +108,16 @@ def has_nbr(before: RasterSource, after: RasterSource) -> bool:
 def _read_boxes(
     reader: RasterReader, g: WindowGroup, roles: tuple[str, ...], halo: int
 ) -> NDArray[np.float32]:
-    """Read ``roles`` in the boxes of ``g`` (NaN elsewhere), as one window-sized array + halo."""
+    """Read ``roles`` in the boxes of ``g`` (NaN elsewhere), as one window-sized array + halo.
+
+    The boxes are read only when they touch fewer raster blocks (with this date's halo) than
+    the whole window does.
+    """
     rows, cols = int(g.window.height), int(g.window.width)
-    if not g.boxes or g.boxes == ((0, 0, rows, cols),):
+    ext = np.array([(c, r, c + w, r + h) for r, c, h, w in g.boxes], dtype=np.int64)
+    bs = reader.source.block_shape
+    whole = block_count(np.array([[0, 0, cols, rows]]), bs, halo)
+    if not g.boxes or block_count(ext, bs, halo) >= whole:
         return reader.read_array(g.window, roles, halo=halo)[0]
     out = np.full((len(roles), rows + 2 * halo, cols + 2 * halo), np.nan, np.float32)
     for r, c, h, w in g.boxes:
@@ -119,36 +128,40 @@ def _read_boxes(
     return out
 
 
-def _read_index(
+def _read_roles(
     reader: RasterReader, g: WindowGroup, idx: Indices, halo: int
-) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
-    """Read the roles of ``idx`` and return (NDVI clipped to [-1, 1], NBR or None), NaN invalid."""
+) -> dict[str, NDArray[np.float32]]:
     roles = idx.ndvi + tuple(r for r in idx.nbr if r not in idx.ndvi)
-    values = _read_boxes(reader, g, roles, halo)
-    band = dict(zip(roles, values, strict=True))
-    v = band["NDVI"] if "NDVI" in band else ndvi(band["NIR"], band["R"])
-    v = np.clip(v, -1.0, 1.0)
-    b = np.clip(nbr(band["NIR"], band["SWIR2"]), -1.0, 1.0) if idx.nbr else None
-    return v, b
+    return dict(zip(roles, _read_boxes(reader, g, roles, halo), strict=True))
 
 
 def _read_dates(
     g: WindowGroup, rb: RasterReader, ra: RasterReader, ib: Indices, ia: Indices, halo: int
 ) -> _Dates:
-    vb, bb = _read_index(rb, g, ib, halo)
-    va, ba = _read_index(ra, g, ia, 0)
-    if bb is not None and halo:
-        bb = bb[halo:-halo, halo:-halo]
-    return _Dates(vb, va, bb, ba, halo)
+    return _Dates(_read_roles(rb, g, ib, halo), _read_roles(ra, g, ia, 0), halo)
+
+
+def _ndvi_at(bands: dict[str, NDArray[np.float32]], at: NDArray[np.int64]) -> NDArray[Any]:
+    """NDVI (clipped to [-1, 1]) at flat indices ``at``: from R and NIR, or the NDVI band."""
+    if "NDVI" in bands:
+        return np.clip(bands["NDVI"].ravel()[at], -1.0, 1.0)
+    return np.clip(ndvi(bands["NIR"].ravel()[at], bands["R"].ravel()[at]), -1.0, 1.0)
+
+
+def _nbr_at(bands: dict[str, NDArray[np.float32]], at: NDArray[np.int64]) -> NDArray[Any]:
+    """NBR (clipped to [-1, 1]) at flat indices ``at``; NaN without SWIR2."""
+    if "SWIR2" not in bands:
+        return np.full(at.shape, np.nan, np.float32)
+    return np.clip(nbr(bands["NIR"].ravel()[at], bands["SWIR2"].ravel()[at]), -1.0, 1.0)
 
 
 def _halo_index(d: _Dates, pos: NDArray[np.int64], cols: int) -> NDArray[np.int64]:
-    """Flat index in the before array (which has a halo) of the window-core pixels ``pos``."""
+    """Flat index in the before arrays (which have a halo) of the window-core pixels ``pos``."""
     h = d.halo
     return pos + (pos // cols) * (2 * h) + h * (cols + 2 * h) + h
 
 
-def _tolerant_min(d: _Dates, at: NDArray[np.int64], cols: int) -> NDArray[np.float32]:
+def _tolerant_min(d: _Dates, at: NDArray[np.int64], cols: int) -> NDArray[Any]:
     """Minimum valid before-NDVI over the (2h+1)² neighbourhood of the pixels at ``at``.
 
     The drop of an after pixel is measured against the most similar (the lowest) before value
@@ -157,12 +170,11 @@ def _tolerant_min(d: _Dates, at: NDArray[np.int64], cols: int) -> NDArray[np.flo
     neighbour's match.
     """
     h, width = d.halo, cols + 2 * d.halo
-    flat = d.ndvi_b.ravel()
-    out = flat[at]
+    out = _ndvi_at(d.before, at)
     for dy in range(-h, h + 1):
         for dx in range(-h, h + 1):
             if dy or dx:
-                out = np.fmin(out, flat[at + (dy * width + dx)])
+                out = np.fmin(out, _ndvi_at(d.before, at + (dy * width + dx)))
     return out
 
 
@@ -204,9 +216,9 @@ def _zone_sums(
 ) -> dict[str, NDArray[np.int64]]:
     k = len(g.zone_pos)
     at = _halo_index(d, pos, cols)
-    core_b = d.ndvi_b.ravel()[at]
+    core_b = _ndvi_at(d.before, at)
     vb = _tolerant_min(d, at, cols) if d.halo else core_b
-    va = d.ndvi_a.ravel()[pos]
+    va = _ndvi_at(d.after, pos)
     s: dict[str, NDArray[np.int64]] = {"n": np.bincount(ids, minlength=k).astype(np.int64)}
     s["nvb"], s["sb"] = _sum_by(ids, core_b, k)
     s["nva"], s["sa"] = _sum_by(ids, va, k)
@@ -214,19 +226,16 @@ def _zone_sums(
     s["nboth"] = np.bincount(ids[both], minlength=k).astype(np.int64)
     dropped = (vb[both].astype(np.float64) - va[both]) > drop_threshold
     s["ndrop"] = np.bincount(ids[both][dropped], minlength=k).astype(np.int64)
-    nan = np.full(pos.shape, np.nan, np.float32)
-    nb = d.nbr_b.ravel()[pos] if d.nbr_b is not None else nan
-    na = d.nbr_a.ravel()[pos] if d.nbr_a is not None else nan
-    s["nnb"], s["snb"] = _sum_by(ids, nb, k)
-    s["nna"], s["sna"] = _sum_by(ids, na, k)
+    s["nnb"], s["snb"] = _sum_by(ids, _nbr_at(d.before, at), k)
+    s["nna"], s["sna"] = _sum_by(ids, _nbr_at(d.after, pos), k)
     return s
 
 
 def _ring_sums(
     d: _Dates, pos: NDArray[np.int64], ids: NDArray[np.int64], k: int, cols: int
 ) -> dict[str, NDArray[np.int64]]:
-    core_b = d.ndvi_b.ravel()[_halo_index(d, pos, cols)]
+    core_b = _ndvi_at(d.before, _halo_index(d, pos, cols))
     s: dict[str, NDArray[np.int64]] = {"n": np.bincount(ids, minlength=k).astype(np.int64)}
     s["nvb"], s["sb"] = _sum_by(ids, core_b, k)
-    s["nva"], s["sa"] = _sum_by(ids, d.ndvi_a.ravel()[pos], k)
+    s["nva"], s["sa"] = _sum_by(ids, _ndvi_at(d.after, pos), k)
     return s
