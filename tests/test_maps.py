@@ -355,3 +355,20 @@ def test_cli_map_by_district_and_options(results_gpkg: Path, tmp_path: Path) -> 
         cli, ["map", str(results_gpkg), "--out", str(out), "--basemap", "tianditu"]
     )
     assert nokey.exit_code == 2 and "--tianditu-key" in nokey.output
+
+
+def test_attribute_types_survive_as_text_numbers_or_null() -> None:
+    frame = patches(3)
+    frame["image_date"] = pd.to_datetime(["2026-05-01", None, "2026-06-30"])
+    frame["dndvi"] = [-0.41, np.nan, 0.0]
+    frame["is_real_change"] = [True, False, None]
+    frame["count"] = np.array([1, 2, 3], dtype=np.int64)
+    layer = payload(build_map({"patches_checked": frame}, title="t"))["layers"][0]
+    rows = {
+        name: [row[layer["fields"].index(name)] for row in layer["rows"]]
+        for name in layer["fields"]
+    }
+    assert rows["image_date"][0].startswith("2026-05-01") and rows["image_date"][1] is None
+    assert rows["dndvi"] == [-0.41, None, 0.0]
+    assert rows["is_real_change"] == [True, False, None]
+    assert rows["count"] == [1, 2, 3]
