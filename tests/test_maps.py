@@ -372,3 +372,25 @@ def test_attribute_types_survive_as_text_numbers_or_null() -> None:
     assert rows["dndvi"] == [-0.41, None, 0.0]
     assert rows["is_real_change"] == [True, False, None]
     assert rows["count"] == [1, 2, 3]
+
+
+def test_verification_settings_travel_with_the_map() -> None:
+    data = payload(
+        build_map(
+            {
+                "patches_checked": patches(),
+                "discolored_points": points(),
+                "subs": jagged_coverage(),
+            },
+            title="t",
+            results_run_id="run-7",
+        )
+    )
+    assert [layer["verify"] for layer in data["layers"]] == ["patch", "point", None]
+    assert data["results_run_id"] == "run-7"
+    assert ["42", "42 未审批使用林地"] in data["causes"]
+    assert [o[0] for o in data["outcomes"]] == ["confirmed_dead_pine", "other_cause", "not_found"]
+    english = payload(build_map({"discolored_points": points()}, title="t", lang="en"))
+    assert (
+        english["outcomes"][2] == ["not_found", "Not found"] and english["ui"]["verify"] == "Verify"
+    )

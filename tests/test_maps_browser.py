@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -255,3 +258,78 @@ def test_real_districts_and_forest_parks(browser: Any, shared_data: Path, tmp_pa
         assert link is not None and link.startswith("geo:43.78")
     finally:
         context.close()
+
+
+def test_field_records_survive_reload_and_export_as_geojson(
+    browser: Any,  # noqa: F811
+    field_map: Path,
+    tmp_path: Path,
+) -> None:
+    fix = {"latitude": 43.7801, "longitude": 125.4652, "accuracy": 8}
+    photo = Path(__file__).resolve().parents[1] / "gis/maps/vendor/leaflet/images/layers-2x.png"
+    context, page, log = open_map(
+        browser, field_map, geolocation=fix, permissions=["geolocation"], accept_downloads=True
+    )
+    try:
+        lat, lon = lonlat_of(field_layers()["patches_checked"], 0)
+        click_latlng(page, lat, lon)
+        page.locator(".leaflet-popup-content .ly-verify").last.click()
+        page.select_option(".ly-form select[name=is_real_change]", "true")
+        page.select_option(".ly-form select[name=verified_cause_code]", "20")
+        page.fill(".ly-form input[name=permit_number]", "林采许〔2026〕12号")
+        page.fill(".ly-form textarea[name=note]", EVIL[1])
+        page.fill(".ly-form input[name=inspector]", "张三")
+        page.set_input_files(".ly-form input[name=photos]", str(photo))
+        page.click(".ly-form .ly-form-save")
+        page.wait_for_function("() => window.__recordCount === 1", timeout=10_000)
+        page.evaluate("() => window.__map.closePopup()")
+        page.fill(".ly-search-input", "D3")
+        page.press(".ly-search-input", "Enter")
+        popup = page.locator(".leaflet-popup-content", has_text="D3")
+        popup.wait_for(timeout=5_000)
+        popup.locator(".ly-verify").click()
+        assert page.input_value(".ly-form input[name=inspector]") == "张三"  # remembered
+        page.select_option(".ly-form select[name=outcome]", "confirmed_dead_pine")
+        page.check(".ly-form input[name=sample_taken]")
+        page.click(".ly-form .ly-form-save")
+        page.wait_for_function("() => window.__recordCount === 2", timeout=10_000)
+        page.reload()
+        page.wait_for_function("() => window.__recordCount === 2", timeout=10_000)
+        page.click(".ly-records-toggle")
+        page.locator(".ly-record").nth(1).wait_for(timeout=5_000)
+        assert page.locator(".ly-record").count() == 2
+        assert EVIL[1] not in page.inner_text(".ly-records-list")  # notes are not listed
+        with page.expect_download() as download:
+            page.click(".ly-export")
+        exported = tmp_path / "records.geojson"
+        download.value.save_as(exported)
+        assert log.foreign_requests() == [] and log.errors == []
+    finally:
+        context.close()
+    data = json.loads(exported.read_text(encoding="utf-8"))
+    assert data["type"] == "FeatureCollection"
+    records = {f["properties"]["feature_id"]: f for f in data["features"]}
+    patch, point = records["P1"], records["D3"]
+    map_id = re.search(r'name="linyuan-map-id" content="([^"]+)"', field_map.read_text("utf-8"))
+    assert map_id is not None
+    for record in (patch, point):
+        props = record["properties"]
+        assert record["geometry"] == {"type": "Point", "coordinates": [125.4652, 43.7801]}
+        assert props["schema_version"] == 1 and props["map_id"] == map_id.group(1)
+        assert re.fullmatch(
+            r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+            props["record_id"],
+        )
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", props["device_time"])
+        assert props["gps_accuracy_m"] == 8 and props["inspector"] == "张三"
+    assert patch["properties"]["layer"] == "patches_checked"
+    assert patch["properties"]["is_real_change"] is True
+    assert patch["properties"]["verified_cause_code"] == 20
+    assert patch["properties"]["permit_number"] == "林采许〔2026〕12号"
+    assert patch["properties"]["note"] == EVIL[1]
+    (image,) = patch["properties"]["photos"]
+    assert image["mime"] == "image/jpeg"
+    assert hashlib.sha256(base64.b64decode(image["data"])).hexdigest() == image["sha256"]
+    assert point["properties"]["layer"] == "discolored_points"
+    assert point["properties"]["outcome"] == "confirmed_dead_pine"
+    assert point["properties"]["sample_taken"] is True and point["properties"]["photos"] == []

@@ -30,10 +30,18 @@ subcompartments + 10 000 patches + 100 000 points): file 15.0 MB (plain folium: 
 built in 4-10 s; all layers drawn after 2.2 s (folium 31.7 s: 14x sooner) on desktop and
 8.6 s (folium 63.4 s: 7.4x) with a 4x CPU throttle. Runs vary by about 30% on this machine.
 
+Verification: patches and discolored points carry a "核查" form (verdict, 核实变化原因, permit
+number, sample taken, note, inspector, photos downscaled on the phone, the GPS fix). Records
+are kept in the browser's IndexedDB, keyed by the map's id, and exported as one GeoJSON file or
+copied as text (for WeChat, whose browser blocks downloads); the format is the contract in
+``FIELD_EXPORT.md``.
+
 Browsers: current Chromium-based browsers (Android Chrome, Edge, desktop Chrome) and Firefox;
 GPS "locate" works from ``file://`` because browsers treat local files as a secure context.
-Not yet here (issue 5, later steps): the verification form and its IndexedDB store and export,
-``--quicklook`` raster basemaps, KMZ.
+Tested: headless Chromium (desktop and Pixel 7 emulation). Untested: real phones, Safari/iOS,
+WeChat's browser, Android's ``content://`` file opening.
+Not yet here (issue 5, later steps): ``gis.verify`` (import, status), ``--quicklook`` raster
+basemaps, KMZ, keeping a half-filled form across a reload.
 """
 
 from gis.maps.build import build_map

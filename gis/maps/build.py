@@ -41,6 +41,7 @@ import shapely
 from gis import __version__
 from gis.crs import require_crs
 from gis.findings import Findings
+from gis.layers import layer_kind
 from gis.maps import assets
 from gis.maps.encode import (
     SCALE,
@@ -54,6 +55,7 @@ from gis.maps.encode import (
 from gis.maps.style import (
     DEFAULT_STYLES,
     FIELD_LABELS,
+    POINT_OUTCOMES,
     UI_TEXT,
     Geometry,
     Lang,
@@ -69,6 +71,13 @@ METRES_PER_DEGREE = 111_320.0
 
 def _lang_index(lang: Lang) -> int:
     return 0 if lang is Lang.ZH else 1
+
+
+def cause_choices(lang: Lang) -> list[list[str]]:
+    """``[code, "code label"]`` of 核实变化原因 from the layer catalog, for the patch form."""
+    codes = layer_kind("change_patches").fields["verified_cause_code"].codes or {}
+    key = "zh" if lang is Lang.ZH else "en"
+    return [[str(code), f"{code} {meaning[key]}"] for code, meaning in sorted(codes.items())]
 
 
 def simplify_context(
@@ -228,6 +237,7 @@ def encode_layer(
         "rows": _rows_json(lonlat),
         **encode_geometry(lonlat.geometry.to_numpy(), kind),
         "nav": nav,
+        "verify": script_json(style.verify),
     }
     return json_object(parts), lonlat.total_bounds if len(lonlat) else None
 
@@ -292,7 +302,9 @@ def render_page(
 ) -> str:
     """Fill the page template: vendored assets, our script and style, the data block."""
     vendor_js = assets.inline_js()
-    map_js = assets.script_safe(assets.template_text("map.js"))
+    map_js = assets.script_safe(
+        assets.template_text("map.js") + "\n" + assets.template_text("verify.js")
+    )
     page = _ENV.from_string(assets.template_text("map.html.j2"))
     return page.render(
         html_lang="zh-CN" if lang is Lang.ZH else "en",
@@ -317,6 +329,7 @@ def build_map(
     styles: Mapping[str, LayerStyle] = DEFAULT_STYLES,
     map_id: str | None = None,
     simplify_m: float = 2.0,
+    results_run_id: str | None = None,
     findings: Findings | None = None,
 ) -> str:
     """Return one self-contained HTML field map of ``layers`` (no network needed to open it).
@@ -342,6 +355,8 @@ def build_map(
     simplify_m : float
         Tolerance of the coverage simplification of context layers, metres in the layers' CRS;
         0 keeps every vertex.
+    results_run_id : str, optional
+        Run id of the results shown; copied into every field record exported from the map.
     findings : Findings, optional
         Receives data problems (features without geometry, overlapping context coverage).
 
@@ -380,6 +395,9 @@ def build_map(
             "bounds": script_json(_bounds(encoded)),
             "basemap": _basemap_json(basemap),
             "icons": script_json(assets.default_icons()),
+            "results_run_id": script_json(results_run_id),
+            "causes": script_json(cause_choices(lang)),
+            "outcomes": script_json([[v, t[i]] for v, *t in POINT_OUTCOMES]),
             "layers": layers_json,
         }
     )

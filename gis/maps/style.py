@@ -78,6 +78,8 @@ class LayerStyle:
         frame the initial view when other layers exist.
     fill_opacity : float
         Fill opacity of polygons, 0-1.
+    verify : str, optional
+        ``"patch"`` or ``"point"``: features get a verification form of that kind.
     """
 
     label: tuple[str, str] = ("", "")
@@ -87,6 +89,7 @@ class LayerStyle:
     id_field: str | None = None
     context: bool = False
     fill_opacity: float = 0.35
+    verify: str | None = None
 
 
 PATCHES = LayerStyle(
@@ -102,6 +105,7 @@ PATCHES = LayerStyle(
     },
     color="#7b3294",
     id_field="patch_id",
+    verify="patch",
 )
 
 DISCOLORED = LayerStyle(
@@ -117,6 +121,7 @@ DISCOLORED = LayerStyle(
     },
     color="#e66101",
     id_field="point_id",
+    verify="point",
 )
 
 DEFAULT_STYLES: Mapping[str, LayerStyle] = MappingProxyType(
@@ -187,8 +192,34 @@ UI_TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "measure": ("测量距离", "Measure distance"),
         "other": ("其他", "Other"),
         "features": ("个要素", "features"),
+        "verify": ("核查", "Verify"),
+        "is_real_change": ("是否真实变化", "Real change?"),
+        "yes": ("是", "Yes"),
+        "no": ("否", "No"),
+        "verified_cause_code": ("核实变化原因", "Verified cause"),
+        "permit_number": ("审批/采伐许可证号", "Permit number"),
+        "outcome": ("核查结果", "Outcome"),
+        "sample_taken": ("已取样", "Sample taken"),
+        "note": ("备注", "Note"),
+        "inspector": ("核查人", "Inspector"),
+        "photos": ("照片", "Photos"),
+        "save": ("保存", "Save"),
+        "cancel": ("取消", "Cancel"),
+        "saving": ("正在保存…", "Saving…"),
+        "save_failed": ("保存失败：", "Could not save:"),
+        "records": ("核查记录", "Field records"),
+        "export": ("导出 GeoJSON", "Export GeoJSON"),
+        "copy": ("复制记录", "Copy records"),
+        "copied": ("已复制，可粘贴到微信或邮件", "Copied: paste into a message or e-mail"),
     }
 )
+
+POINT_OUTCOMES: tuple[tuple[str, str, str], ...] = (
+    ("confirmed_dead_pine", "确认枯死松树", "Confirmed dead pine"),
+    ("other_cause", "其他原因", "Other cause"),
+    ("not_found", "未找到", "Not found"),
+)
+"""Field outcomes of a discolored point, ``(value, zh, en)``."""
 """Interface text of a map, ``(zh, en)``."""
 
 

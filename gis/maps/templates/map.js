@@ -9,6 +9,7 @@
   "use strict";
   performance.mark("ly-start");
   var DATA = JSON.parse(document.getElementById("ly-data").textContent);
+  window.LY = { DATA: DATA, el: el };  /* shared with the verification script (verify.js) */
   performance.mark("ly-parsed");
   var UI = DATA.ui;
   var SCALE = 1e6;
@@ -326,6 +327,9 @@
     }
     box.appendChild(table);
     box.appendChild(geoLink(latlng));
+    if (def.verify && window.LY.verifyButton) {
+      box.appendChild(window.LY.verifyButton(def, f, latlng));
+    }
     return box;
   }
 
@@ -492,6 +496,8 @@
     performance.mark("ly-controls");
     window.__map = map;
     window.__groups = groups;
+    window.LY.map = map;
+    window.LY.defs = defs;
     requestAnimationFrame(function () { window.__ready = performance.now(); });
   }
 
