@@ -279,6 +279,12 @@ def test_field_records_survive_reload_and_export_as_geojson(
         page.fill(".ly-form input[name=permit_number]", "林采许〔2026〕12号")
         page.fill(".ly-form textarea[name=note]", EVIL[1])
         page.fill(".ly-form input[name=inspector]", "张三")
+        page.reload()  # mid-form: the draft comes back (photos excepted)
+        page.wait_for_function("() => window.__recordCount === 0", timeout=10_000)
+        page.locator(".ly-form").wait_for(timeout=5_000)
+        assert page.input_value(".ly-form select[name=verified_cause_code]") == "20"
+        assert page.input_value(".ly-form textarea[name=note]") == EVIL[1]
+        assert page.input_value(".ly-form input[name=inspector]") == "张三"
         page.set_input_files(".ly-form input[name=photos]", str(photo))
         page.click(".ly-form .ly-form-save")
         page.wait_for_function("() => window.__recordCount === 1", timeout=10_000)
@@ -295,6 +301,7 @@ def test_field_records_survive_reload_and_export_as_geojson(
         page.wait_for_function("() => window.__recordCount === 2", timeout=10_000)
         page.reload()
         page.wait_for_function("() => window.__recordCount === 2", timeout=10_000)
+        assert page.locator(".ly-form").count() == 0  # saved forms leave no draft
         page.click(".ly-records-toggle")
         page.locator(".ly-record").nth(1).wait_for(timeout=5_000)
         assert page.locator(".ly-record").count() == 2

@@ -40,8 +40,9 @@ Browsers: current Chromium-based browsers (Android Chrome, Edge, desktop Chrome)
 GPS "locate" works from ``file://`` because browsers treat local files as a secure context.
 Tested: headless Chromium (desktop and Pixel 7 emulation). Untested: real phones, Safari/iOS,
 WeChat's browser, Android's ``content://`` file opening.
+A half-filled form survives a reload (photos excepted).
 Not yet here (issue 5, later steps): ``gis.verify`` (import, status), ``--quicklook`` raster
-basemaps, KMZ, keeping a half-filled form across a reload.
+basemaps, KMZ.
 """
 
 from gis.maps.build import build_map

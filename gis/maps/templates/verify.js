@@ -186,12 +186,42 @@
     return props;
   }
 
+  /* A half-filled form is kept (without photos) in localStorage until saved or cancelled, and
+     reopened when the page is loaded again. */
+  var DRAFT_KEY = "linyuan-draft:" + DATA.map_id;
+
+  function saveDraft(def, f, form) {
+    var values = {};
+    Array.prototype.forEach.call(form.elements, function (input) {
+      if (!input.name || input.type === "file") { return; }
+      values[input.name] = input.type === "checkbox" ? input.checked : input.value;
+    });
+    localStorage.setItem(DRAFT_KEY, JSON.stringify({ layer: def.name, f: f, values: values }));
+  }
+
+  function restoreDraft(form, values) {
+    Array.prototype.forEach.call(form.elements, function (input) {
+      if (!input.name || !Object.prototype.hasOwnProperty.call(values, input.name)) { return; }
+      if (input.type === "checkbox") { input.checked = !!values[input.name]; }
+      else { input.value = String(values[input.name]); }
+    });
+  }
+
+  function reopenDraft() {
+    var draft = null;
+    try { draft = JSON.parse(localStorage.getItem(DRAFT_KEY) || "null"); } catch (e) { draft = null; }
+    if (!draft) { return; }
+    var def = LY.defs.filter(function (d) { return d.name === draft.layer && d.verify; })[0];
+    if (def && draft.f >= 0 && draft.f < def.rows.length) { openForm(def, draft.f, draft.values); }
+  }
+
   function closeForm() {
+    localStorage.removeItem(DRAFT_KEY);
     var old = document.querySelector(".ly-form");
     if (old) { old.parentNode.removeChild(old); }
   }
 
-  function openForm(def, f) {
+  function openForm(def, f, draft) {
     closeForm();
     var form = el("form", "ly-form");
     var id = def.id_field === null ? String(f) : String(def.rows[f][def.id_field]);
@@ -220,6 +250,9 @@
         status.textContent = UI.save_failed + " " + error;
       });
     });
+    if (draft) { restoreDraft(form, draft); }
+    form.addEventListener("input", function () { saveDraft(def, f, form); });
+    form.addEventListener("change", function () { saveDraft(def, f, form); });
     L.DomEvent.disableClickPropagation(form);
     document.body.appendChild(form);
   }
@@ -336,5 +369,6 @@
   if (LY.map && LY.defs.some(function (d) { return d.verify; })) {
     recordsControl().addTo(LY.map);
     refreshCount();
+    reopenDraft();
   }
 })();
