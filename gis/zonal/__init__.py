@@ -1,12 +1,18 @@
 """Two-date change statistics per zone (patch) and its ring, by rasterize-and-bincount.
 
-The engine never loops over polygons with windowed reads. It tiles the raster grid in windows
-(:func:`plan_windows`), and for each window (:func:`reduce_window`, pure and picklable) reads both
-dates once, computes per-pixel NDVI (and NBR), burns the ids of the zones and rings touching the
-window into it and reduces them with ``numpy.bincount``. Partial sums are integers: per-pixel
-index values are rounded to fixed point (:data:`QUANTUM`) before summing, so :func:`combine`
-gives bit-identical results however the windows are grouped into tasks or threads (issue 8).
-:func:`change_stats` is the single-machine driver (a pool of threads over chunks of windows).
+The engine never loops over polygons with windowed reads. :func:`plan_windows` tiles the
+raster grid in windows (1024² pixels, block-aligned) and groups the zones and their rings by
+the windows their bounds touch. :func:`reduce_window` / :func:`reduce_windows` (pure, picklable
+inputs and outputs) read each window of both dates once — the whole window, or only boxes
+around sparse zones when that touches fewer raster blocks — with a 1-pixel halo on the before
+date for the misregistration tolerance; find the pixels whose centre lies in each zone and
+ring with a vectorised scanline (:func:`centre_pixels`, GDAL's rule, overlaps allowed);
+compute NDVI/NBR at those pixels and reduce them with ``numpy.bincount`` into integer partial
+sums (per-pixel values in fixed point, :data:`QUANTUM`). :func:`combine` adds the partials —
+exact, so results are bit-identical however windows are grouped into threads, processes or
+Dask tasks (issue 8) — and :func:`change_stats` is the single-machine driver (a pool of two
+threads over contiguous chunks of windows). The statistics are defined once in
+:data:`STAT_DEFINITIONS`.
 
 Examples
 --------
