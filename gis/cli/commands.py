@@ -9,7 +9,9 @@ from gis.cli.demo import demo
 from gis.cli.detect import detect
 from gis.cli.greenery import greenery
 from gis.cli.map import map_command
+from gis.cli.report import report
 from gis.cli.validate import validate
+from gis.cli.verify import verify
 
 COMMANDS: list[click.Command] = []
 COMMANDS.append(validate)
@@ -18,3 +20,5 @@ COMMANDS.append(check)
 COMMANDS.append(greenery)
 COMMANDS.append(detect)
 COMMANDS.append(demo)
+COMMANDS.append(verify)
+COMMANDS.append(report)

@@ -1,0 +1,159 @@
+"""``linyuan verify …``: field records back into the field store, lab results, 核查率.
+
+Exit codes: 0 done and clean; 1 done, but records were rejected (with ``--skip-invalid`` the
+valid ones were imported; without it nothing was); 2 usage; 3 a file that cannot be read or
+a store that is not a GeoPackage.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from gis.cli import options
+from gis.verify.contract import contract_json
+from gis.verify.status import GroupBy
+
+EXIT_REJECTED = 1
+
+_in = click.Path(exists=True, dir_okay=False, path_type=Path)
+_store = click.Path(dir_okay=False, path_type=Path)
+_results_opt = click.option(
+    "--results",
+    "results",
+    type=_in,
+    multiple=True,
+    help="Results GeoPackage(s) of check patches / detect discolored (repeatable).",
+)
+_skip_opt = click.option(
+    "--skip-invalid",
+    "skip_invalid",
+    is_flag=True,
+    default=False,
+    help="Import the valid records and list the rest (default: import nothing on any error).",
+)
+
+
+@click.group(short_help="Field verification: import records, lab results, 核查率.")
+def verify() -> None:
+    """Bring verification records from the offline field maps back into a field store."""
+
+
+def _echo_report(report: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str))
+        return
+    state = "已写入" if report.committed else "未写入（有无效记录；可加 --skip-invalid）"
+    click.echo(
+        f"导入 {report.imported} 条，已导入过 {report.already} 条，无效 {len(report.rejected)} 条"
+        f"；{state} → {report.store}"
+    )
+    for r in report.rejected:
+        where = f"{r.source}#{r.index}" if r.index is not None else r.source
+        click.echo(f"  无效 {where} ({r.feature_id or '-'}): {r.reason}", err=True)
+    for row in report.conflicts.itertuples():
+        click.echo(f"  冲突 {row.layer} {row.feature_id}: {row.verdicts}")
+    if getattr(report, "other_run", 0):
+        click.echo(f"  {report.other_run} 条记录来自其他一次检查运行的地图（results_run_id 不同）")
+
+
+@verify.command("import", short_help="Import field exports (GeoJSON) into a field store.")
+@click.argument("exports", nargs=-1, required=True, type=_in)
+@click.option("--into", "into", type=_store, required=True, help="Field store GeoPackage.")
+@_results_opt
+@_skip_opt
+@options.json_opt
+def import_command(
+    exports: tuple[Path, ...],
+    into: Path,
+    results: tuple[Path, ...],
+    skip_invalid: bool,
+    as_json: bool,
+) -> None:
+    """Append the records of EXPORTS to the field store (all files in one transaction)."""
+    from gis.verify.imports import import_exports
+    from gis.verify.results import read_results
+
+    known = read_results(results) if results else None
+    report = import_exports(exports, into=into, results=known, skip_invalid=skip_invalid)
+    _echo_report(report, as_json)
+    if report.rejected:
+        raise SystemExit(EXIT_REJECTED)
+
+
+@verify.command(short_help="Import lab results (sample id → 阳性/阴性).")
+@click.argument("lab_results", type=_in)
+@click.option("--into", "into", type=_in, required=True, help="Field store GeoPackage.")
+@_skip_opt
+@options.json_opt
+def lab(lab_results: Path, into: Path, skip_invalid: bool, as_json: bool) -> None:
+    """Append lab results as records of kind lab, matched to points by sample id."""
+    from gis.verify.imports import import_lab
+
+    report = import_lab(lab_results, into=into, skip_invalid=skip_invalid)
+    _echo_report(report, as_json)
+    if report.rejected:
+        raise SystemExit(EXIT_REJECTED)
+
+
+def _table_text(table: pd.DataFrame) -> str:
+    from gis.verify.status import OUTCOME_COLUMNS
+
+    parts = []
+    for layer, cols in OUTCOME_COLUMNS.items():
+        rows = table[table["layer"] == layer]
+        if rows.empty:
+            continue
+        shown = rows[["group", "features", "verified", "verify_rate", *cols]].copy()
+        shown["verify_rate"] = (shown["verify_rate"] * 100).map("{:.1f}%".format)
+        shown = shown.rename(columns={"verify_rate": "核查率", "features": "要素",
+                                      "verified": "已核查", "group": "分组"})  # fmt: skip
+        parts.append(f"[{layer}]\n" + shown.to_string(index=False))
+    return "\n\n".join(parts)
+
+
+@verify.command(short_help="核查率 and outcome counts of results, from the field store.")
+@click.argument("store", type=_in)
+@click.option("--results", "results", type=_in, multiple=True, required=True,
+              help="Results GeoPackage(s) whose features are counted (repeatable).")  # fmt: skip
+@click.option(
+    "--by",
+    type=click.Choice([g.value for g in GroupBy]),
+    default=None,
+    help="Also per district, forest chief or batch.",
+)
+@options.json_opt
+def status(store: Path, results: tuple[Path, ...], by: str | None, as_json: bool) -> None:
+    """Print 核查率 = features with at least one record / all features, and outcomes."""
+    from gis.verify.results import read_results
+    from gis.verify.status import conflicts, unknown_records, verification_status
+    from gis.verify.store import read_log
+
+    known = read_results(results)
+    log = read_log(store)
+    table = verification_status(known.features, log, by=by)
+    found = conflicts(log)
+    unknown = unknown_records(known.features, log)
+    if as_json:
+        payload = {
+            "status": table.to_dict(orient="records"),
+            "conflicts": found.to_dict(orient="records"),
+            "records_not_in_results": len(unknown),
+        }
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=int))
+        return
+    click.echo(_table_text(table))
+    for row in found.itertuples():
+        click.echo(f"冲突 {row.layer} {row.feature_id}: {row.verdicts}")
+    if len(unknown):
+        click.echo(f"{len(unknown)} 条记录的要素不在所给结果中（其他批次或旧结果）")
+
+
+@verify.command(short_help="Print the export contract (JSON schema) the field map writes.")
+def schema() -> None:
+    """Print the field-record export contract as JSON (see docs/field-records.md)."""
+    click.echo(contract_json())

@@ -1,0 +1,316 @@
+"""The field store: a GeoPackage with an append-only ``verification_log`` and its photos.
+
+A GeoPackage is an SQLite file; the store is written with :mod:`sqlite3` in explicit
+transactions (``BEGIN IMMEDIATE`` with a busy timeout, so concurrent imports queue instead of
+failing, and a killed import is rolled back from SQLite's journal). Tables and the
+``verification_latest`` view are registered in ``gpkg_contents`` and
+``gpkg_geometry_columns`` so GDAL and QGIS list them. Photos live beside the GeoPackage in
+``<store>.photos/ab/<sha256>.<ext>``, written and fsynced before the commit (an orphan photo
+after a failed import is harmless: a rerun refers to the same file).
+
+This module and :mod:`gis.verify.imports` open files themselves (the store is a database,
+not a layer that ``gis.io`` reads or writes whole).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import struct
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pyproj import CRS
+
+from gis.errors import DataSourceError
+from gis.verify.contract import PHOTO_MIMES
+from gis.verify.records import Photo
+
+LOG = "verification_log"
+LATEST = "verification_latest"
+SRS_ID = 4326
+BUSY_TIMEOUT_MS = 120_000
+GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
+GPKG_USER_VERSION = 10400
+
+LOG_COLUMNS = (
+    "record_id", "kind", "layer", "feature_id", "schema_version", "map_id", "results_run_id",
+    "is_real_change", "verified_cause_code", "permit_no", "outcome", "sample_taken",
+    "sample_id", "note", "inspector", "device_time", "device_time_utc", "gps_accuracy_m",
+    "lon", "lat", "photos", "photo_count", "imported_at", "source_file", "source_sha256",
+    "source_index", "record_sha256",
+)  # fmt: skip
+"""Columns of ``verification_log`` after ``fid`` and ``geom`` (the order of inserts)."""
+
+_LOG_SQL = f"""
+CREATE TABLE IF NOT EXISTS {LOG} (
+  fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  geom POINT,
+  record_id TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL CHECK (kind IN ('field', 'lab')),
+  layer TEXT NOT NULL,
+  feature_id TEXT NOT NULL,
+  schema_version INTEGER,
+  map_id TEXT,
+  results_run_id TEXT,
+  is_real_change BOOLEAN,
+  verified_cause_code INTEGER,
+  permit_no TEXT,
+  outcome TEXT,
+  sample_taken BOOLEAN,
+  sample_id TEXT,
+  note TEXT,
+  inspector TEXT NOT NULL,
+  device_time TEXT NOT NULL,
+  device_time_utc DATETIME NOT NULL,
+  gps_accuracy_m REAL,
+  lon REAL,
+  lat REAL,
+  photos TEXT NOT NULL DEFAULT '[]',
+  photo_count INTEGER NOT NULL DEFAULT 0,
+  imported_at DATETIME NOT NULL,
+  source_file TEXT NOT NULL,
+  source_sha256 TEXT NOT NULL,
+  source_index INTEGER,
+  record_sha256 TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {LOG}_feature ON {LOG} (layer, feature_id, device_time_utc, fid);
+CREATE INDEX IF NOT EXISTS {LOG}_sample ON {LOG} (sample_id);
+CREATE TRIGGER IF NOT EXISTS {LOG}_no_update BEFORE UPDATE ON {LOG}
+BEGIN SELECT RAISE(ABORT, '{LOG} is append-only: add a new record instead'); END;
+CREATE TRIGGER IF NOT EXISTS {LOG}_no_delete BEFORE DELETE ON {LOG}
+BEGIN SELECT RAISE(ABORT, '{LOG} is append-only: add a new record instead'); END;
+CREATE VIEW IF NOT EXISTS {LATEST} AS
+SELECT l.fid AS fid, l.geom AS geom, {", ".join("l." + c for c in LOG_COLUMNS)},
+  (SELECT COUNT(*) FROM {LOG} AS c
+    WHERE c.layer = l.layer AND c.feature_id = l.feature_id) AS record_count
+FROM {LOG} AS l
+WHERE l.fid = (SELECT m.fid FROM {LOG} AS m
+               WHERE m.layer = l.layer AND m.feature_id = l.feature_id
+               ORDER BY m.device_time_utc DESC, m.fid DESC LIMIT 1);
+"""
+
+_GPKG_SQL = """
+CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
+  srs_name TEXT NOT NULL, srs_id INTEGER NOT NULL PRIMARY KEY, organization TEXT NOT NULL,
+  organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
+CREATE TABLE IF NOT EXISTS gpkg_contents (
+  table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
+  description TEXT DEFAULT '',
+  last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
+  CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
+CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,
+  srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
+  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
+  CONSTRAINT uk_gc_table_name UNIQUE (table_name),
+  CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+  CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
+"""
+
+_DESCRIPTIONS = {
+    LOG: "Field verification records (append-only; one row per record, linyuan verify)",
+    LATEST: "Latest verification record per (layer, feature_id): device_time, then import",
+}
+
+
+def photo_dir(store: str | os.PathLike[str]) -> Path:
+    """Return the photo folder of a store: ``FIELD.gpkg`` → ``FIELD.photos``."""
+    p = Path(store)
+    return p.with_name(p.stem + ".photos")
+
+
+def photo_relpath(photo: Photo) -> str:
+    """Return a photo's path inside the photo folder: ``ab/abcdef….jpg``."""
+    return f"{photo.sha256[:2]}/{photo.sha256}.{PHOTO_MIMES[photo.mime]}"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_photo(folder: Path, photo: Photo) -> bool:
+    """Write one photo content-addressed under ``folder``; return False if it was there.
+
+    The bytes go to a temporary sibling that is fsynced and renamed, then the folder is
+    fsynced, so a photo is either whole or absent.
+    """
+    target = folder / photo_relpath(photo)
+    if target.exists() and target.stat().st_size == len(photo.data):
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as fh:
+        fh.write(photo.data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    _fsync_dir(target.parent)
+    return True
+
+
+def write_photos(store: str | os.PathLike[str], photos: Iterable[Photo]) -> int:
+    """Write photos beside the store (see :func:`write_photo`); return how many were new."""
+    folder = photo_dir(store)
+    return sum(write_photo(folder, p) for p in photos)
+
+
+def gpkg_point(lonlat: tuple[float, float] | None) -> bytes | None:
+    """Return a GeoPackage geometry blob (EPSG:4326, no envelope) for a lon/lat point."""
+    if lonlat is None:
+        return None
+    header = b"GP" + bytes([0, 0b0000_0001]) + struct.pack("<i", SRS_ID)
+    return header + struct.pack("<BIdd", 1, 1, float(lonlat[0]), float(lonlat[1]))
+
+
+def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Open (or create) the store file; transactions are explicit (``isolation_level=None``).
+
+    Raises
+    ------
+    DataSourceError
+        When the file exists but is not an SQLite/GeoPackage file.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = sqlite3.connect(p, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        con.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise DataSourceError(
+            f"{p} is not a GeoPackage (SQLite) file ({exc}); give a new or existing field "
+            "store with --into FIELD.gpkg"
+        ) from exc
+    return con
+
+
+@contextlib.contextmanager
+def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run the block in ``BEGIN IMMEDIATE`` … ``COMMIT``; roll back on any exception."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def _srs_rows() -> list[tuple[Any, ...]]:
+    wgs84 = CRS.from_epsg(SRS_ID).to_wkt("WKT1_GDAL")
+    return [
+        ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian"),
+        ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic"),
+        ("WGS 84 geodetic", SRS_ID, "EPSG", SRS_ID, wgs84, "longitude/latitude WGS 84"),
+    ]
+
+
+def ensure_schema(con: sqlite3.Connection) -> None:
+    """Create the GeoPackage tables, the log and the view if missing (call in a transaction)."""
+    known = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "gpkg_contents" not in known:
+        con.execute(f"PRAGMA application_id = {GPKG_APPLICATION_ID}")
+        con.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
+    for statement in (_GPKG_SQL + _LOG_SQL).split(";\n"):
+        if statement.strip():
+            con.execute(statement)
+    con.executemany("INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?,?,?,?,?,?)", _srs_rows())
+    for table, description in _DESCRIPTIONS.items():
+        con.execute(
+            "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, "
+            "description, srs_id) VALUES (?, 'features', ?, ?, ?)",
+            (table, table, description, SRS_ID),
+        )
+        con.execute(
+            "INSERT OR IGNORE INTO gpkg_geometry_columns VALUES (?, 'geom', 'POINT', ?, 0, 0)",
+            (table, SRS_ID),
+        )
+
+
+def touch_contents(con: sqlite3.Connection) -> None:
+    """Update ``last_change`` and the extent of the log and the view in ``gpkg_contents``."""
+    extent = con.execute(f"SELECT MIN(lon), MIN(lat), MAX(lon), MAX(lat) FROM {LOG}").fetchone()
+    con.execute(
+        "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now'), "
+        "min_x = ?, min_y = ?, max_x = ?, max_y = ? WHERE table_name IN (?, ?)",
+        (*extent, LOG, LATEST),
+    )
+
+
+def known_hashes(con: sqlite3.Connection, record_ids: Sequence[str]) -> dict[str, str]:
+    """Return record_id → record_sha256 of the given ids already in the log."""
+    out: dict[str, str] = {}
+    for start in range(0, len(record_ids), 500):
+        chunk = list(record_ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        rows = con.execute(
+            f"SELECT record_id, record_sha256 FROM {LOG} WHERE record_id IN ({marks})", chunk
+        )
+        out.update(dict(rows.fetchall()))
+    return out
+
+
+def insert_rows(con: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Append rows (dicts with ``geom`` and :data:`LOG_COLUMNS`); return how many were new.
+
+    A row whose ``record_id`` is already in the log is ignored (``INSERT OR IGNORE``).
+    """
+    columns = ("geom", *LOG_COLUMNS)
+    sql = (
+        f"INSERT OR IGNORE INTO {LOG} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})"
+    )
+    before = con.total_changes
+    con.executemany(sql, [tuple(row.get(c) for c in columns) for row in rows])
+    return con.total_changes - before
+
+
+def read_log_frame(
+    con: sqlite3.Connection, *, where: str = "", params: Sequence[Any] = ()
+) -> pd.DataFrame:
+    """Return log rows (without geometry) as a DataFrame; booleans as pandas ``boolean``."""
+    cols = ("fid", *LOG_COLUMNS)
+    sql = f"SELECT {', '.join(cols)} FROM {LOG} {where} ORDER BY fid"
+    frame = pd.DataFrame(con.execute(sql, list(params)).fetchall(), columns=list(cols))
+    for name in ("is_real_change", "sample_taken"):
+        frame[name] = frame[name].astype("boolean")
+    frame["verified_cause_code"] = frame["verified_cause_code"].astype("Int64")
+    return frame
+
+
+def read_log(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Return the whole ``verification_log`` of a store (empty frame for a new store).
+
+    Raises
+    ------
+    DataSourceError
+        When the file does not exist or holds no ``verification_log``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataSourceError(f"field store {p} does not exist; import records first with "
+                              f"linyuan verify import FILE.geojson --into {p}")  # fmt: skip
+    with contextlib.closing(sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)) as con:
+        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+        if LOG not in names:
+            raise DataSourceError(f"{p} holds no {LOG}; is it a field store (--into FIELD.gpkg)?")
+        return read_log_frame(con)
+
+
+def photos_json(store_photos: Sequence[Photo]) -> str:
+    """Return the ``photos`` column value: digests, media types, sizes and relative paths."""
+    items = [
+        {"sha256": p.sha256, "mime": p.mime, "bytes": len(p.data), "path": photo_relpath(p)}
+        for p in store_photos
+    ]
+    return json.dumps(items, ensure_ascii=False)
