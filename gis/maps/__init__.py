@@ -26,9 +26,10 @@ What a map guarantees
   table in JavaScript, points are clustered (markercluster).
 
 Measured (``scripts/bench_map.py``, headless Chromium 156, shared 2-core VM; 40 000
-subcompartments + 10 000 patches + 100 000 points): file 15.0 MB (plain folium: 147.8 MB),
-built in 4-10 s; all layers drawn after 2.2 s (folium 31.7 s: 14x sooner) on desktop and
-8.6 s (folium 63.4 s: 7.4x) with a 4x CPU throttle. Runs vary by about 30% on this machine.
+subcompartments + 10 000 patches + 100 000 points; two full runs): file 15.0 MB (plain folium:
+147.8 MB), built in 4-7 s; all layers drawn after 2.2-2.6 s (folium 15.6-31.7 s: 6.0-14x
+sooner) on desktop and 8.3-8.6 s (folium 59.3-63.4 s: 7.2-7.4x) with a 4x CPU throttle.
+folium's desktop time varies most between runs on this machine.
 
 Verification: patches and discolored points carry a "核查" form (verdict, 核实变化原因, permit
 number, sample taken, note, inspector, photos downscaled on the phone, the GPS fix). Records
