@@ -119,14 +119,14 @@ def conflicts(log: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     per = _ordered(field).drop_duplicates(["layer", "feature_id", "inspector"], keep="last")
     per = per.assign(verdict=verdict(per))
+    differ = per.groupby(["layer", "feature_id"])["verdict"].transform("nunique") > 1
+    sizes = field.groupby(["layer", "feature_id"]).size().to_dict()
     rows = []
-    for (layer, fid), group in per.groupby(["layer", "feature_id"], sort=True):
-        if group["verdict"].nunique() > 1:
-            group = group.sort_values("inspector")
-            pairs = zip(group["inspector"], group["verdict"], strict=True)
-            said = "; ".join(f"{i}: {v}" for i, v in pairs)
-            count = int(((field["layer"] == layer) & (field["feature_id"] == fid)).sum())
-            rows.append((layer, fid, ", ".join(group["inspector"]), said, count))
+    for (layer, fid), group in per[differ].groupby(["layer", "feature_id"], sort=True):
+        group = group.sort_values("inspector")
+        pairs = zip(group["inspector"], group["verdict"], strict=True)
+        said = "; ".join(f"{i}: {v}" for i, v in pairs)
+        rows.append((layer, fid, ", ".join(group["inspector"]), said, int(sizes[(layer, fid)])))
     return pd.DataFrame(rows, columns=cols)
 
 

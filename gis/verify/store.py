@@ -20,6 +20,7 @@ import os
 import sqlite3
 import struct
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ LOG = "verification_log"
 LATEST = "verification_latest"
 SRS_ID = 4326
 BUSY_TIMEOUT_MS = 120_000
+PHOTO_THREADS = 8
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 GPKG_USER_VERSION = 10400
 
@@ -138,15 +140,15 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_photo(folder: Path, photo: Photo) -> bool:
-    """Write one photo content-addressed under ``folder``; return False if it was there.
+def write_photo(folder: Path, photo: Photo) -> Path | None:
+    """Write one photo content-addressed under ``folder``; return its path, None if present.
 
-    The bytes go to a temporary sibling that is fsynced and renamed, then the folder is
-    fsynced, so a photo is either whole or absent.
+    The bytes go to a temporary sibling that is fsynced and renamed; the caller fsyncs the
+    folders (:func:`write_photos`), so a photo is either whole or absent.
     """
     target = folder / photo_relpath(photo)
     if target.exists() and target.stat().st_size == len(photo.data):
-        return False
+        return None
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     with tmp.open("wb") as fh:
@@ -154,14 +156,22 @@ def write_photo(folder: Path, photo: Photo) -> bool:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, target)
-    _fsync_dir(target.parent)
-    return True
+    return target
 
 
 def write_photos(store: str | os.PathLike[str], photos: Iterable[Photo]) -> int:
-    """Write photos beside the store (see :func:`write_photo`); return how many were new."""
+    """Write photos beside the store and fsync them and their folders; return how many were new.
+
+    Files are written and synced on a few threads: the disk flushes their journal
+    commits together, which is several times faster than one photo after another.
+    """
     folder = photo_dir(store)
-    return sum(write_photo(folder, p) for p in photos)
+    unique = {p.sha256: p for p in photos}
+    with ThreadPoolExecutor(max_workers=PHOTO_THREADS) as pool:
+        written = [p for p in pool.map(lambda p: write_photo(folder, p), unique.values()) if p]
+        dirs = {p.parent for p in written} | ({folder} if written else set())
+        list(pool.map(_fsync_dir, dirs))
+    return len(written)
 
 
 def gpkg_point(lonlat: tuple[float, float] | None) -> bytes | None:
