@@ -46,7 +46,7 @@ def _environment() -> dict[str, str]:
     assert "conda-forge" in data["channels"]
     out = {}
     for dep in data["dependencies"]:
-        if isinstance(dep, dict) or dep.startswith(("python", "pip")):
+        if isinstance(dep, dict) or _split(dep)[0] in ("python", "pip"):
             continue
         name, spec = _split(dep)
         out[name] = spec

@@ -11,7 +11,6 @@ from gis.cli.greenery import greenery
 from gis.cli.map import map_command
 from gis.cli.report import report
 from gis.cli.validate import validate
-from gis.cli.verify import verify
 
 COMMANDS: list[click.Command] = []
 COMMANDS.append(validate)
@@ -20,5 +19,4 @@ COMMANDS.append(check)
 COMMANDS.append(greenery)
 COMMANDS.append(detect)
 COMMANDS.append(demo)
-COMMANDS.append(verify)
 COMMANDS.append(report)

@@ -1,0 +1,124 @@
+"""``linyuan report …``: render a verification report (HTML or DOCX) from results.
+
+Each command executes its notebook (notebooks/*.ipynb) with the options as parameters and
+writes the report with the code hidden, atomically. Exit codes: 0 written; 2 usage; 3 the
+input cannot make the report (results of another check, a missing layer, an empty batch —
+the report is still written and says why) or the notebook failed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gis.cli import options
+
+_results = click.Path(exists=True, dir_okay=True, path_type=Path)
+
+
+def _check_suffix(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    if value.suffix.lower() not in (".html", ".htm", ".docx"):
+        raise click.BadParameter(f"{value}: write the report as .html or .docx", ctx, param)
+    return value
+
+
+_out = click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    callback=_check_suffix,
+    help="Report file: REPORT.html (one self-contained page) or REPORT.docx (Word).",
+)
+_field = click.option(
+    "--field",
+    type=_results,
+    help="Field store of `linyuan verify import` (核查率, field outcomes, lab results).",
+)
+_district = click.option("--district", help="Only this district (e.g. 净月区).")
+
+
+@click.group(short_help="Verification reports (核查报告) as HTML or DOCX.")
+def report() -> None:
+    """Render the bureau's reports from results GeoPackages and the field store."""
+
+
+def _render(name: str, params: dict[str, Any], out: Path, overwrite: bool) -> None:
+    from gis.report.render import render_report
+
+    done = render_report(name, params, out, overwrite=overwrite)
+    click.echo(f"{done.path}  ({done.seconds:.1f} s)")
+
+
+@report.command(short_help="森林督查图斑核查报告 from `linyuan check patches` results.")
+@click.argument("results", type=_results)
+@_field
+@click.option("--batch", help="Only this batch (期), e.g. 2026年第1期.")
+@_district
+@_out
+@options.lang_opt
+@options.overwrite_opt
+def patches(
+    results: Path,
+    field: Path | None,
+    batch: str | None,
+    district: str | None,
+    out: Path,
+    lang: str,
+    overwrite: bool,
+) -> None:
+    """Patch verification report: 基本情况, 自查结果, 核查率, suspected-illegal list, map."""
+    params = {
+        "results": str(results),
+        "field": None if field is None else str(field),
+        "batch": batch,
+        "district": district,
+        "lang": lang,
+    }
+    _render("patch_verification_report", params, out, overwrite)
+
+
+@report.command(short_help="变色立木监测核查报告 from `linyuan detect discolored` results.")
+@click.argument("results", type=_results)
+@_field
+@_district
+@_out
+@options.lang_opt
+@options.overwrite_opt
+def discolored(
+    results: Path, field: Path | None, district: str | None, out: Path, lang: str, overwrite: bool
+) -> None:
+    """Discolored-tree report: per stand / district / chief, 点位核查率, outcomes, lab, map."""
+    params = {
+        "results": str(results),
+        "field": None if field is None else str(field),
+        "district": district,
+        "lang": lang,
+    }
+    _render("discolored_trees_report", params, out, overwrite)
+
+
+@report.command(short_help="绿化工作完成情况 from `linyuan greenery kpi` (and coverage) results.")
+@click.argument("results", type=_results)
+@click.option("--coverage", type=_results, help="Results of `linyuan greenery coverage` (覆盖率).")
+@_district
+@_out
+@options.lang_opt
+@options.overwrite_opt
+def greenery(
+    results: Path,
+    coverage: Path | None,
+    district: str | None,
+    out: Path,
+    lang: str,
+    overwrite: bool,
+) -> None:
+    """Greening report: KPIs against targets with flags, charts, coverage, underserved areas."""
+    params = {
+        "results": str(results),
+        "coverage": None if coverage is None else str(coverage),
+        "district": district,
+        "lang": lang,
+    }
+    _render("greening_kpi_report", params, out, overwrite)

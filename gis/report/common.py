@@ -1,0 +1,199 @@
+"""What every report shares: the :class:`Report` handle, words in two languages, title, findings.
+
+A notebook opens a report once (``rep = report.open_patch_report(...)``) and then calls one
+section function per cell. When the input cannot make the report (results of another check,
+a missing layer, an empty batch) the handle carries the reason: :func:`title` shows it as an
+error message and every other section is empty, so the rendered report says what is wrong
+and :func:`gis.report.render.render_report` exits non-zero with the same reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from gis.charts import Lang
+from gis.errors import GisError
+from gis.layers import code_meaning, label
+from gis.report import blocks
+from gis.report.blocks import Block, Section
+from gis.report.data import ReportData
+
+PathLike = str | os.PathLike[str]
+
+WORDS: dict[str, tuple[str, str]] = {
+    "patches_title": ("森林督查图斑核查报告", "Forest supervision patch verification report"),
+    "discolored_title": ("变色立木监测核查报告", "Discolored standing trees: verification report"),
+    "greenery_title": ("绿化工作完成情况", "Greening work: progress against targets"),
+    "source": ("数据来源", "Source"),
+    "generated": ("生成时间", "Generated"),
+    "batch": ("批次", "Batch"),
+    "district_filter": ("行政区", "District"),
+    "all": ("全部", "all"),
+    "cannot_report": ("无法生成报告", "The report cannot be made"),
+    "findings": ("数据问题与说明", "Data findings"),
+    "no_findings": ("无数据问题。", "No data findings."),
+    "no_field": (
+        (
+            "尚无外业核查记录：未提供外业记录库（--field），或记录库中没有本批次的记录。"
+            "核查率按 0 计；现地核查后用 `linyuan verify import … --into FIELD.gpkg` 导入记录，"
+            "再生成本报告。"
+        ),
+        (
+            "No field records yet: no field store was given (--field), or it holds no records "
+            "of this batch. The verification rate counts as 0; import the field records with "
+            "`linyuan verify import … --into FIELD.gpkg` and render this report again."
+        ),
+    ),
+    "all_level": ("合计", "Total"),
+    "level": ("层级", "Level"),
+    "key": ("名称", "Name"),
+    "delivered": ("下发数", "Delivered"),
+    "verified": ("已核查数", "Verified"),
+    "verified_rate": ("核查率", "Verification rate"),
+    "count": ("数量", "Count"),
+    "share": ("占比", "Share"),
+    "value": ("取值", "Value"),
+}
+
+
+def word(key: str, lang: str | Lang) -> str:
+    """Return the report word ``key`` in ``lang``.
+
+    Examples
+    --------
+    >>> word("verified_rate", "zh"), word("verified_rate", "en")
+    ('核查率', 'Verification rate')
+    """
+    return WORDS[key][Lang.get(lang) is Lang.EN]
+
+
+def header(column: str, lang: str | Lang, *, kind: str | None = None) -> str:
+    """Return the header of a report column: report words first, then the layer catalog."""
+    if column in WORDS:
+        return word(column, lang)
+    return label(column, kind=kind, lang=Lang.get(lang).value)
+
+
+def headers(frame: pd.DataFrame, lang: str | Lang, *, kind: str | None = None) -> dict[str, str]:
+    """Return column → header for every column of ``frame``."""
+    return {str(c): header(str(c), lang, kind=kind) for c in frame.columns}
+
+
+def meaning(kind: str, column: str, lang: str | Lang) -> Callable[[Any], Any]:
+    """Return a function mapping a code of ``column`` to its meaning (the code when unlisted)."""
+    use = Lang.get(lang).value
+
+    def lookup(code: Any) -> Any:
+        if code is None or (isinstance(code, float) and pd.isna(code)):
+            return "—"
+        text = code_meaning(kind, column, code, lang=use)
+        shown = int(code) if isinstance(code, float) and code.is_integer() else code
+        if text is None:
+            return shown
+        return f"{shown} {text}" if isinstance(shown, int) else text
+
+    return lookup
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report being built: its data, language, and the reason when it cannot be made."""
+
+    kind: str
+    lang: Lang
+    data: ReportData | None = None
+    error: str | None = None
+    more: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the report has data to show."""
+        return self.error is None and self.data is not None
+
+
+def open_report(kind: str, lang: str | Lang, load: Callable[[], ReportData]) -> Report:
+    """Call ``load``; return a :class:`Report` with its data, or with the reason it failed."""
+    use = Lang.get(lang)
+    try:
+        data = load()
+    except GisError as exc:
+        return Report(kind=kind, lang=use, error=str(exc))
+    return Report(kind=kind, lang=use, data=data)
+
+
+def when_ok(build: Callable[[Report], Section]) -> Callable[[Report], Section]:
+    """Decorate a section builder: a report that cannot be made shows nothing there."""
+
+    def wrapped(rep: Report) -> Section:
+        return build(rep) if rep.ok else Section()
+
+    wrapped.__name__ = build.__name__
+    wrapped.__doc__ = build.__doc__
+    return wrapped
+
+
+def title(rep: Report) -> Section:
+    """Return the report title, its source, batch and district — or why it cannot be made."""
+    head = blocks.heading(word(f"{rep.kind}_title", rep.lang), level=1)
+    if not rep.ok:
+        return blocks.section(
+            head,
+            blocks.message(f"{word('cannot_report', rep.lang)}: {rep.error}", severity="error"),
+        )
+    data = rep.data
+    assert data is not None
+    items = [
+        ("source", word("source", rep.lang), data.source, ""),
+        ("generated", word("generated", rep.lang), _run_time(data.run), ""),
+    ]
+    if rep.kind == "patches":
+        items.append(("batch", word("batch", rep.lang), data.batch or word("all", rep.lang), ""))
+    items.append(
+        ("district", word("district_filter", rep.lang), data.district or word("all", rep.lang), "")
+    )
+    return blocks.section(head, blocks.figures(items))
+
+
+def _run_time(run: Mapping[str, str]) -> str:
+    return run.get("finished") or run.get("started") or "—"
+
+
+def findings_section(rep: Report) -> Section:
+    """Return the findings of the run (warnings and errors first), or a line saying none."""
+    if not rep.ok:
+        return Section()
+    assert rep.data is not None
+    found = rep.data.findings
+    head = blocks.heading(word("findings", rep.lang))
+    if found.empty:
+        return blocks.section(head, blocks.paragraph(word("no_findings", rep.lang)))
+    order = {"error": 0, "warning": 1, "info": 2}
+    rows = found.sort_values("severity", key=lambda s: s.map(order), kind="stable")
+    rows = rows[[c for c in ("severity", "code", "message") if c in rows.columns]]
+    return blocks.section(head, blocks.table(rows, headers=headers(rows, rep.lang), key="findings"))
+
+
+def no_field_message(rep: Report) -> Block:
+    """Return the 'no field records yet' message."""
+    return blocks.message(word("no_field", rep.lang), severity="warning")
+
+
+def rate_table(rate: pd.DataFrame, rep: Report, *, key: str, title: str = "") -> Block:
+    """Return a 核查率 table block with its levels labelled."""
+    shown = rate.assign(
+        level=rate["level"].map(
+            lambda v: word("all_level", rep.lang) if v == "all" else header(v, rep.lang)
+        )
+    )
+    return blocks.table(
+        shown,
+        title=title,
+        headers=headers(shown, rep.lang),
+        percent=("verified_rate",),
+        key=key,
+    )

@@ -1,0 +1,339 @@
+"""Load results GeoPackages and the field store into tidy frames for the reports.
+
+Each loader checks that the file is the results of the right check (its layers), that the
+layers it needs are there and that the selected batch / district has features; otherwise it
+raises :class:`ReportInputError` naming the file, what is wrong and the fix. Field records
+are read from the field store's ``verification_latest`` view (``linyuan verify import``);
+without a field store the reports say that there are no field records yet.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass
+
+import pandas as pd
+
+from gis.errors import GisError, SchemaError
+from gis.findings import Findings
+from gis.io import list_layers, read_layer, read_table
+
+PathLike = str | os.PathLike[str]
+
+
+class ReportInputError(SchemaError):
+    """Results that cannot make a report: another check's file, a missing layer, no features."""
+
+
+class ResultsKind(enum.StrEnum):
+    """Which check wrote a results GeoPackage."""
+
+    PATCHES = "patches"
+    DISCOLORED = "discolored"
+    KPI = "kpi"
+    COVERAGE = "coverage"
+
+
+LAYERS: dict[ResultsKind, tuple[str, ...]] = {
+    ResultsKind.PATCHES: ("patches_checked", "findings", "run"),
+    ResultsKind.DISCOLORED: ("discolored_points", "stand_summary", "findings", "run"),
+    ResultsKind.KPI: ("kpi", "run"),
+    ResultsKind.COVERAGE: ("coverage", "underserved", "run"),
+}
+"""Layers each report needs, the first one identifying the check."""
+
+COMMANDS = {
+    ResultsKind.PATCHES: "linyuan check patches",
+    ResultsKind.DISCOLORED: "linyuan detect discolored",
+    ResultsKind.KPI: "linyuan greenery kpi",
+    ResultsKind.COVERAGE: "linyuan greenery coverage",
+}
+
+FIELD_LOG = "verification_log"
+FIELD_LATEST = "verification_latest"
+
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {
+    "feature_id": ("feature_id", "patch_id", "point_id"),
+    "layer": ("layer", "results_layer"),
+    "is_real_change": ("is_real_change", "real_change"),
+    "verified_cause_code": ("verified_cause_code", "cause_code"),
+    "outcome": ("outcome", "point_outcome", "verdict"),
+    "sample_taken": ("sample_taken", "sampled"),
+}
+"""Canonical field-record column → names it may have in the field store."""
+
+
+@dataclass(frozen=True)
+class FieldRecords:
+    """Field records of one results layer.
+
+    ``latest`` is the ``verification_latest`` view (one row per feature with any record: a
+    feature counts as verified); ``field`` the latest field-visit record per feature and
+    ``lab`` the latest lab result per feature (``outcome`` lab_positive / lab_negative);
+    ``log`` every record.
+    """
+
+    source: str
+    latest: pd.DataFrame
+    field: pd.DataFrame
+    lab: pd.DataFrame
+    log: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything one report shows, already filtered to the batch and district asked for.
+
+    ``main`` is the results layer (patches, points or KPI rows); ``extra`` holds the other
+    layers by name; ``run`` the run table as ``{"section.key": value}``.
+    """
+
+    kind: ResultsKind
+    source: str
+    main: pd.DataFrame
+    extra: dict[str, pd.DataFrame]
+    run: dict[str, str]
+    findings: pd.DataFrame
+    field: FieldRecords | None = None
+    batch: str | None = None
+    district: str | None = None
+
+
+def results_kind(path: PathLike) -> ResultsKind | None:
+    """Return which check wrote ``path`` (by its layers), or None when none fits."""
+    names = set(list_layers(path))
+    for kind, layers in LAYERS.items():
+        if layers[0] in names:
+            return kind
+    return None
+
+
+def check_results(path: PathLike, kind: ResultsKind) -> None:
+    """Raise :class:`ReportInputError` unless ``path`` holds ``kind`` results with all layers."""
+    names = list_layers(path)
+    if LAYERS[kind][0] not in names:
+        other = results_kind(path)
+        what = f"the results of `{COMMANDS[other]}`" if other else "no Linyuan results"
+        raise ReportInputError(
+            f"{path} holds {what} (layers: {', '.join(names)}), not those of "
+            f"`{COMMANDS[kind]}` (layer {LAYERS[kind][0]}); pass the GeoPackage written by "
+            f"`{COMMANDS[kind]} … --out FILE.gpkg`"
+        )
+    missing = [n for n in LAYERS[kind] if n not in names]
+    if missing:
+        raise ReportInputError(
+            f"{path} lacks layer(s) {', '.join(missing)} that the report needs (it has "
+            f"{', '.join(names)}); rerun `{COMMANDS[kind]}` with --overwrite to write a "
+            "complete results file"
+        )
+
+
+def _frame(path: PathLike, layer: str) -> pd.DataFrame:
+    """Read a layer, spatial or not (the working CRS for spatial ones)."""
+    try:
+        return read_layer(path, layer=layer, findings=Findings())
+    except GisError as exc:
+        if "has no geometry" not in str(exc):
+            raise
+    return read_table(path, layer=layer)
+
+
+def run_dict(run: pd.DataFrame) -> dict[str, str]:
+    """Return a run table as ``{"section.key": value}`` (``section`` alone when no key).
+
+    Examples
+    --------
+    >>> run = pd.DataFrame({"section": ["check", "counts"], "key": ["", "points"],
+    ...                     "value": ["patches", "3"]})
+    >>> run_dict(run)
+    {'check': 'patches', 'counts.points': '3'}
+    """
+    out: dict[str, str] = {}
+    for section, key, value in run[["section", "key", "value"]].itertuples(index=False):
+        name = f"{section}.{key}" if isinstance(key, str) and key else str(section)
+        out[name] = "" if value is None else str(value)
+    return out
+
+
+def _select(
+    frame: pd.DataFrame, *, column: str, value: str | None, what: str, path: PathLike
+) -> pd.DataFrame:
+    """Keep rows where ``column == value``; raise naming the values present when none."""
+    if value is None:
+        return frame
+    if column not in frame.columns:
+        raise ReportInputError(
+            f"{path} has no {column!r} column to select {what} {value!r}; drop the {what} filter"
+        )
+    kept = frame[frame[column].astype(str) == str(value)]
+    if kept.empty:
+        present = sorted(frame[column].dropna().astype(str).unique())
+        raise ReportInputError(
+            f"{path} has no features of {what} {value!r}; {what} values present: "
+            f"{', '.join(present) or 'none'} — pass one of them"
+        )
+    return kept
+
+
+def _require_rows(frame: pd.DataFrame, path: PathLike, layer: str, kind: ResultsKind) -> None:
+    if frame.empty:
+        raise ReportInputError(
+            f"{path}: layer {layer} is empty (an empty batch); nothing to report — check the "
+            f"input of `{COMMANDS[kind]}` and rerun it"
+        )
+
+
+def load_results(
+    path: PathLike,
+    kind: ResultsKind | str,
+    *,
+    batch: str | None = None,
+    district: str | None = None,
+) -> ReportData:
+    """Read the results of one check, filtered to a batch and a district.
+
+    Parameters
+    ----------
+    path : path-like
+        Results GeoPackage.
+    kind : {"patches", "discolored", "kpi", "coverage"}
+        The check that should have written it.
+    batch : str, optional
+        Batch (期) to keep; patches only.
+    district : str, optional
+        District to keep (rows of other districts are dropped; KPI keeps the city rows too).
+
+    Raises
+    ------
+    ReportInputError
+        Another check's file, a missing layer, an empty layer, or no features selected.
+    """
+    kind = ResultsKind(kind)
+    check_results(path, kind)
+    main_name, *others = LAYERS[kind]
+    main = _frame(path, main_name)
+    _require_rows(main, path, main_name, kind)
+    main = _select(main, column="batch", value=batch, what="batch", path=path)
+    main = _select(main, column="district", value=district, what="district", path=path)
+    extra = {n: _frame(path, n) for n in others if n not in ("run", "findings")}
+    extra |= {n: _frame(path, n) for n in _optional_layers(path, kind)}
+    return ReportData(
+        kind=kind,
+        source=str(path),
+        main=main,
+        extra=extra,
+        run=run_dict(read_table(path, layer="run")),
+        findings=_findings(path),
+        batch=batch,
+        district=district,
+    )
+
+
+def _optional_layers(path: PathLike, kind: ResultsKind) -> list[str]:
+    wanted = {ResultsKind.DISCOLORED: ("verification",)}.get(kind, ())
+    return [n for n in wanted if n in list_layers(path)]
+
+
+def _findings(path: PathLike) -> pd.DataFrame:
+    if "findings" not in list_layers(path):
+        return pd.DataFrame(columns=["severity", "code", "message", "source"])
+    return read_table(path, layer="findings")
+
+
+# ------------------------------------------------------------------------ field store
+
+
+def _canonical_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    renames: dict[str, str] = {}
+    for name, aliases in FIELD_ALIASES.items():
+        found = [a for a in aliases if a in frame.columns]
+        if found and name not in frame.columns:
+            renames[found[0]] = name
+    out = frame.rename(columns=renames)
+    if "feature_id" in out.columns:
+        out["feature_id"] = out["feature_id"].astype(str)
+    return out
+
+
+def _of_layer(frame: pd.DataFrame, layer: str) -> pd.DataFrame:
+    if "layer" not in frame.columns:
+        return frame
+    return frame[frame["layer"].astype(str) == layer]
+
+
+def last_per_feature(log: pd.DataFrame) -> pd.DataFrame:
+    """Return the latest record per feature (by device time, UTC when stored; then row order).
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({"feature_id": ["a", "a", "b"],
+    ...                     "device_time": ["2026-10-02", "2026-10-01", "2026-10-01"],
+    ...                     "outcome": ["x", "y", "z"]})
+    >>> last_per_feature(log)["outcome"].tolist()
+    ['x', 'z']
+    """
+    if log.empty or "feature_id" not in log.columns:
+        return log
+    time = next((c for c in ("device_time_utc", "device_time") if c in log.columns), None)
+    ordered = log.reset_index(drop=True)
+    if time is not None:
+        ordered = ordered.sort_values(time, kind="stable")
+    last = ordered.drop_duplicates("feature_id", keep="last")
+    return last.sort_values("feature_id", kind="stable").reset_index(drop=True)
+
+
+def _split_kinds(log: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (field visits, lab results) of a log: by ``kind``, else by lab outcomes."""
+    if "kind" in log.columns:
+        is_lab = log["kind"].astype(str) == "lab"
+    elif "outcome" in log.columns:
+        is_lab = log["outcome"].astype(str).str.startswith("lab_")
+    else:
+        is_lab = pd.Series(False, index=log.index)
+    return last_per_feature(log[~is_lab]), last_per_feature(log[is_lab])
+
+
+def load_field_records(path: PathLike, *, layer: str) -> FieldRecords:
+    """Read a field store's records about one results layer.
+
+    Parameters
+    ----------
+    path : path-like
+        Field store GeoPackage written by ``linyuan verify import``.
+    layer : {"patches_checked", "discolored_points"}
+        Results layer whose features the records are about.
+
+    Raises
+    ------
+    ReportInputError
+        When the file is not a field store (no ``verification_latest``).
+
+    Notes
+    -----
+    Read without geometry: a record without a GPS fix still counts.
+    """
+    names = list_layers(path)
+    if FIELD_LATEST not in names:
+        raise ReportInputError(
+            f"{path} is not a field store (no {FIELD_LATEST} view; it has "
+            f"{', '.join(names)}); pass the GeoPackage written by `linyuan verify import "
+            "… --into FIELD.gpkg`"
+        )
+    latest = _of_layer(_canonical_columns(read_table(path, layer=FIELD_LATEST)), layer)
+    log = (
+        _of_layer(_canonical_columns(read_table(path, layer=FIELD_LOG)), layer)
+        if FIELD_LOG in names
+        else latest
+    )
+    field, lab = _split_kinds(log)
+    return FieldRecords(source=str(path), latest=latest, field=field, lab=lab, log=log)
+
+
+def attach_field(data: ReportData, field: PathLike | None) -> ReportData:
+    """Return ``data`` with the field records of its main layer (or unchanged without)."""
+    if field is None:
+        return data
+    layer = LAYERS[data.kind][0]
+    records = load_field_records(field, layer=layer)
+    return ReportData(**{**data.__dict__, "field": records})

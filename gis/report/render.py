@@ -1,0 +1,367 @@
+"""Execute a report notebook with parameters and render it as HTML or DOCX, atomically.
+
+The notebook (``notebooks/*.ipynb``) has one cell tagged ``parameters``; the values given
+here go into a cell inserted after it (tagged ``injected-parameters``, as papermill does),
+then :mod:`nbclient` runs it in a fresh ``python3`` kernel. Each cell's output carries the
+section's blocks as JSON (:data:`gis.report.blocks.BLOCK_MIME`), from which the page is built
+with the code left out: HTML (one self-contained file, charts inlined) or DOCX (python-docx:
+headings, tables with Chinese text, chart pictures) for Word.
+
+When the input cannot make the report, the notebook shows why in the report's place; the
+file is written, and :class:`ReportInputError` is raised with the same reason so the command
+exits non-zero.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import io
+import os
+import re
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gis.charts import FontWarning, cjk_font
+from gis.errors import GisError
+from gis.io import atomic_path, check_overwrite, write_text
+from gis.report.blocks import BLOCK_MIME, CSS, Block, Kind, Section
+from gis.report.data import ReportInputError
+
+PathLike = str | os.PathLike[str]
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+"""Folder of the report notebooks (the repository's ``notebooks/``)."""
+
+TIMEOUT_S = 600
+"""Longest a single cell may run, seconds."""
+
+
+class ReportError(GisError, RuntimeError):
+    """A report notebook failed to run (a bug or an environment problem, not bad input)."""
+
+
+class ReportName(enum.StrEnum):
+    """The report notebooks."""
+
+    PATCHES = "patch_verification_report"
+    DISCOLORED = "discolored_trees_report"
+    GREENERY = "greening_kpi_report"
+
+    @classmethod
+    def get(cls, value: str | ReportName) -> ReportName:
+        """Return the member for ``value``; the error lists the valid values."""
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(m.value for m in cls)
+            raise ValueError(f"unknown report {value!r}; valid values: {valid}") from None
+
+
+class OutputFormat(enum.StrEnum):
+    """Rendered report format, from the output's suffix."""
+
+    HTML = ".html"
+    DOCX = ".docx"
+
+    @classmethod
+    def of(cls, path: PathLike) -> OutputFormat:
+        """Return the format of ``path``; the error names the suffixes accepted."""
+        suffix = Path(path).suffix.lower()
+        if suffix == ".htm":
+            return cls.HTML
+        try:
+            return cls(suffix)
+        except ValueError:
+            raise ValueError(
+                f"{path}: a report is written as .html or .docx, not {suffix or '(no suffix)'!r}"
+            ) from None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What :func:`render_report` did: output, format, sections, timing, the error shown."""
+
+    path: Path
+    format: OutputFormat
+    sections: tuple[Section, ...]
+    seconds: float
+    error: str | None = None
+
+
+def notebook_path(name: str | ReportName) -> Path:
+    """Return the path of a report notebook."""
+    return NOTEBOOKS / f"{ReportName.get(name).value}.ipynb"
+
+
+def _param_source(params: Mapping[str, Any]) -> str:
+    lines = ["# Parameters injected by gis.report.render"]
+    lines += [f"{name} = {value!r}" for name, value in params.items()]
+    return "\n".join(lines) + "\n"
+
+
+def inject_parameters(nb: Any, params: Mapping[str, Any]) -> Any:
+    """Insert a cell setting ``params`` after the cell tagged ``parameters``.
+
+    Raises
+    ------
+    ReportError
+        When the notebook has no parameters cell, or ``params`` names one it does not set.
+    """
+    import nbformat
+
+    index = next(
+        (k for k, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), None
+    )
+    if index is None:
+        raise ReportError("the notebook has no cell tagged 'parameters'; tag its first code cell")
+    known = set(re.findall(r"^(\w+)\s*=", nb.cells[index].source, flags=re.M))
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ReportError(
+            f"the notebook's parameters cell does not set {', '.join(unknown)}; it sets "
+            f"{', '.join(sorted(known))}"
+        )
+    cell = nbformat.v4.new_code_cell(_param_source(params))
+    cell.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(index + 1, cell)
+    return nb
+
+
+def execute_notebook(path: PathLike, params: Mapping[str, Any]) -> Any:
+    """Run the notebook at ``path`` with ``params`` in a fresh kernel; return it executed.
+
+    Raises
+    ------
+    ReportError
+        When a cell raises (its error name and message are in the message).
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from traitlets.config import Config
+
+    nb = inject_parameters(nbformat.read(str(path), as_version=4), params)
+    # Kernel sockets over IPC in a private folder: no open TCP ports, nothing left behind.
+    with tempfile.TemporaryDirectory(prefix="linyuan-kernel-") as sockets:
+        client = NotebookClient(
+            nb,
+            timeout=TIMEOUT_S,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(Path.cwd())}},
+            config=Config({"KernelManager": {"transport": "ipc", "ip": f"{sockets}/k"}}),
+        )
+        try:
+            client.execute()
+        except CellExecutionError as exc:
+            raise ReportError(
+                f"{path}: a cell failed while rendering the report ({exc.ename}: "
+                f"{exc.evalue}); run the notebook in Jupyter to see the traceback"
+            ) from exc
+    return nb
+
+
+def _outputs(nb: Any) -> Iterator[Mapping[str, Any]]:
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            yield from cell.get("outputs", [])
+
+
+def collect_sections(nb: Any) -> tuple[Section, ...]:
+    """Return the report sections an executed notebook displayed, in order.
+
+    Warnings the kernel printed about missing CJK fonts are re-emitted here as
+    :class:`gis.charts.FontWarning`.
+    """
+    found = []
+    for out in _outputs(nb):
+        if out.get("output_type") == "stream" and "FontWarning" in out.get("text", ""):
+            warnings.warn(out["text"].strip(), FontWarning, stacklevel=2)
+        data = out.get("data", {})
+        if BLOCK_MIME in data:
+            raw = data[BLOCK_MIME]["blocks"]
+            found.append(Section(tuple(Block(Kind(b["kind"]), _data(b)) for b in raw)))
+    return tuple(found)
+
+
+def _data(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in raw.items() if k != "kind"}
+
+
+def report_error(sections: tuple[Section, ...]) -> str | None:
+    """Return the text of the first error message in the sections, or None."""
+    for sec in sections:
+        for b in sec.blocks:
+            if b.kind is Kind.MESSAGE and b.data.get("severity") == "error":
+                return str(b.data["text"])
+    return None
+
+
+def _title(sections: tuple[Section, ...]) -> str:
+    for sec in sections:
+        for b in sec.blocks:
+            if b.kind is Kind.HEADING:
+                return str(b.data["text"])
+    return "Linyuan"
+
+
+def to_html(sections: tuple[Section, ...], *, lang: str = "zh") -> str:
+    """Return one self-contained HTML page of the sections (charts inlined, no code)."""
+    import html
+
+    body = "\n".join(s.html() for s in sections)
+    return (
+        f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>\n'
+        f'<meta charset="utf-8">\n<title>{html.escape(_title(sections))}</title>\n'
+        f"<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def render_report(
+    name: str | ReportName,
+    params: Mapping[str, Any],
+    out: PathLike,
+    *,
+    overwrite: bool = False,
+) -> Rendered:
+    """Execute a report notebook with ``params`` and write it to ``out`` (.html or .docx).
+
+    Parameters
+    ----------
+    name : {"patch_verification_report", "discolored_trees_report", "greening_kpi_report"}
+        The notebook.
+    params : mapping
+        Values for the names its parameters cell sets (paths as strings, ``None`` allowed).
+    out : path-like
+        Report file; ``.html`` or ``.docx``.
+    overwrite : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    Rendered
+
+    Raises
+    ------
+    ReportInputError
+        The input cannot make the report; the file was written and shows the same reason.
+    ReportError
+        A cell failed; nothing was written.
+    OutputExistsError
+        ``out`` exists and ``overwrite`` is false.
+    """
+    fmt = OutputFormat.of(out)
+    check_overwrite(out, overwrite=overwrite)
+    start = time.perf_counter()
+    nb = execute_notebook(notebook_path(name), params)
+    sections = collect_sections(nb)
+    lang = str(params.get("lang", "zh"))
+    if fmt is OutputFormat.HTML:
+        write_text(out, to_html(sections, lang=lang), overwrite=overwrite)
+    else:
+        with atomic_path(out, overwrite=overwrite) as tmp:
+            to_docx(sections).save(str(tmp))
+    error = report_error(sections)
+    done = Rendered(Path(out), fmt, sections, time.perf_counter() - start, error)
+    if error is not None:
+        raise ReportInputError(error)
+    return done
+
+
+# --------------------------------------------------------------------------- DOCX
+
+
+def to_docx(sections: tuple[Section, ...]) -> Any:
+    """Return a python-docx Document of the sections: headings, tables, pictures."""
+    from docx import Document
+
+    doc = Document()
+    _east_asian_font(doc)
+    for sec in sections:
+        for b in sec.blocks:
+            _DOCX[b.kind](doc, b.data)
+    return doc
+
+
+def _east_asian_font(doc: Any) -> None:
+    """Name a CJK font for East Asian text in every style (Word substitutes when absent)."""
+    from docx.oxml.ns import qn
+
+    family = cjk_font() or "SimSun"
+    for style in doc.styles:
+        rpr = getattr(style.element, "rPr", None)
+        if rpr is None and getattr(style, "font", None) is not None:
+            style.font.size = style.font.size  # creates rPr
+            rpr = style.element.rPr
+        if rpr is None:
+            continue
+        fonts = rpr.find(qn("w:rFonts"))
+        if fonts is None:
+            fonts = rpr.makeelement(qn("w:rFonts"), {})
+            rpr.append(fonts)
+        fonts.set(qn("w:eastAsia"), family)
+
+
+def _docx_heading(doc: Any, data: Mapping[str, Any]) -> None:
+    doc.add_heading(str(data["text"]), level=min(int(data["level"]) - 1, 9))
+
+
+def _docx_paragraph(doc: Any, data: Mapping[str, Any]) -> None:
+    doc.add_paragraph(str(data["text"]))
+
+
+def _docx_message(doc: Any, data: Mapping[str, Any]) -> None:
+    from docx.shared import RGBColor
+
+    run = doc.add_paragraph().add_run(str(data["text"]))
+    run.bold = data["severity"] != "info"
+    if data["severity"] == "error":
+        run.font.color.rgb = RGBColor(0xC6, 0x28, 0x28)
+
+
+def _docx_figures(doc: Any, data: Mapping[str, Any]) -> None:
+    items = data["items"]
+    grid = doc.add_table(rows=len(items), cols=2)
+    grid.style = "Table Grid"
+    for row, item in zip(grid.rows, items, strict=True):
+        row.cells[0].text = str(item["label"])
+        row.cells[1].text = f"{item['value']} {item['unit']}".strip()
+
+
+def _docx_table(doc: Any, data: Mapping[str, Any]) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+    if data["title"]:
+        doc.add_paragraph(str(data["title"])).runs[0].bold = True
+    grid = doc.add_table(rows=len(data["rows"]) + 1, cols=len(data["columns"]))
+    grid.style = "Table Grid"
+    for cell, text in zip(grid.rows[0].cells, data["columns"], strict=True):
+        cell.text = str(text)
+        cell.paragraphs[0].runs[0].bold = True
+    for row, values in zip(grid.rows[1:], data["rows"], strict=True):
+        for cell, value, numeric in zip(row.cells, values, data["numeric"], strict=True):
+            cell.text = str(value)
+            if numeric:
+                cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    doc.add_paragraph()
+
+
+def _docx_image(doc: Any, data: Mapping[str, Any]) -> None:
+    from docx.shared import Cm
+
+    doc.add_picture(io.BytesIO(base64.b64decode(data["png"])), width=Cm(15))
+
+
+_DOCX = {
+    Kind.HEADING: _docx_heading,
+    Kind.PARAGRAPH: _docx_paragraph,
+    Kind.MESSAGE: _docx_message,
+    Kind.FIGURES: _docx_figures,
+    Kind.TABLE: _docx_table,
+    Kind.IMAGE: _docx_image,
+}
