@@ -11,6 +11,7 @@ from gis.cli.greenery import greenery
 from gis.cli.map import map_command
 from gis.cli.report import report
 from gis.cli.validate import validate
+from gis.cli.verify import verify
 
 COMMANDS: list[click.Command] = []
 COMMANDS.append(validate)
@@ -19,4 +20,5 @@ COMMANDS.append(check)
 COMMANDS.append(greenery)
 COMMANDS.append(detect)
 COMMANDS.append(demo)
+COMMANDS.append(verify)
 COMMANDS.append(report)
