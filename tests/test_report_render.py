@@ -265,3 +265,56 @@ def test_usage_errors(demo: dict[str, Path], tmp_path: Path) -> None:
     existing.write_text("old")
     code, output = _run("report", "patches", str(demo["patches"]), "--out", str(existing))
     assert code == 3 and "--overwrite" in output and existing.read_text() == "old"
+
+
+def test_rate_equals_verify_status_on_a_real_field_store(
+    demo: dict[str, Path], tmp_path: Path
+) -> None:
+    """A store written by `gis.verify` (the import of field exports) gives the same 核查率."""
+    from verify_helpers import record as export_record
+    from verify_helpers import write_export
+
+    from gis.verify import (
+        import_exports,
+        read_log,
+        read_results,
+        results_run_id,
+        verification_status,
+    )
+
+    results = (demo["patches"], demo["discolored"])
+    patches = pyogrio.read_dataframe(demo["patches"], layer="patches_checked", read_geometry=False)
+    run_id = results_run_id(demo["patches"])
+    feats = [
+        export_record(
+            row.patch_id,
+            results_run_id=run_id,
+            is_real_change=row.is_real_change == 1,
+            verified_cause_code=int(row.verified_cause_code) if row.is_real_change == 1 else None,
+        )
+        for row in patches.iloc[::4].itertuples()
+    ]
+    store = tmp_path / "field.gpkg"
+    imported = import_exports(
+        [write_export(tmp_path / "phone.geojson", feats)], into=store, results=read_results(results)
+    )
+    assert imported.committed
+    status = verification_status(read_results(results).features, read_log(store), by="district")
+    status = status[status["layer"] == "patches_checked"].set_index("group")
+    out = tmp_path / "patches.html"
+    code, output = _run(
+        "report", "patches", str(demo["patches"]), "--field", str(store), "--out", str(out)
+    )
+    assert code == 0, output
+    html = out.read_text(encoding="utf-8")
+    rows = _table_rows(html, "verification_rate")
+    assert rows[0][2:4] == [
+        str(status.loc["全部", "features"]),
+        str(status.loc["全部", "verified"]),
+    ]
+    for row in rows:
+        if row[0] == "行政区":
+            assert [int(row[2]), int(row[3])] == status.loc[
+                row[1], ["features", "verified"]
+            ].tolist()
+    assert _figure(html, "real_agree") == "100.0%"  # the desk verdicts were sent back as field ones
