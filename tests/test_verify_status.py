@@ -98,6 +98,10 @@ def test_status_cli_json_lists_conflicts(case: tuple[Path, tuple[Path, Path]]) -
     assert text.exit_code == 0
     assert "[patches_checked]" in text.output and "66.7%" in text.output
     assert "冲突 patches_checked 0001: 李: real/20; 王: real/42" in text.output
+    en = CliRunner().invoke(cli, [*args[:-1], "--lang", "en"])
+    assert en.exit_code == 0
+    assert "verify rate" in en.output and "all" in en.output and "(not filled)" not in en.output
+    assert "conflict patches_checked 0001" in en.output
 
 
 def test_run_id_is_stable_and_read_from_the_file(case: tuple[Path, tuple[Path, Path]]) -> None:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from gis.cli import options
 from gis.verify.contract import contract_json
-from gis.verify.status import GroupBy
+from gis.verify.status import NO_GROUP, GroupBy
 
 EXIT_REJECTED = 1
 
@@ -43,22 +43,61 @@ def verify() -> None:
     """Bring verification records from the offline field maps back into a field store."""
 
 
-def _echo_report(report: Any, as_json: bool) -> None:
+MESSAGES: dict[str, dict[str, str]] = {
+    "zh": {
+        "summary": "导入 {imported} 条，已导入过 {already} 条，无效 {rejected} 条；"
+        "{state} → {store}",
+        "committed": "已写入",
+        "refused": "未写入（有无效记录；可加 --skip-invalid）",
+        "invalid": "  无效 {where} ({feature}): {reason}",
+        "conflict": "冲突 {layer} {feature}: {verdicts}",
+        "other_run": "  {n} 条记录来自其他一次检查运行的地图（results_run_id 不同）",
+        "unknown": "{n} 条记录的要素不在所给结果中（其他批次或旧结果）",
+    },
+    "en": {
+        "summary": "imported {imported}, already imported {already}, invalid {rejected}; "
+        "{state} → {store}",
+        "committed": "committed",
+        "refused": "nothing written (invalid records; --skip-invalid imports the rest)",
+        "invalid": "  invalid {where} ({feature}): {reason}",
+        "conflict": "conflict {layer} {feature}: {verdicts}",
+        "other_run": "  {n} records come from a map of another check run "
+        "(results_run_id differs)",
+        "unknown": "{n} records are about features not in the given results",
+    },
+}  # fmt: skip
+HEADERS: dict[str, dict[str, str]] = {
+    "zh": {"group": "分组", "features": "要素", "verified": "已核查", "verify_rate": "核查率"},
+    "en": {"group": "group", "features": "features", "verified": "verified",
+           "verify_rate": "verify rate"},
+}  # fmt: skip
+"""CLI text in Chinese (default) and English (``--lang en``); reasons stay English."""
+
+
+def _echo_report(report: Any, as_json: bool, lang: str) -> None:
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str))
         return
-    state = "已写入" if report.committed else "未写入（有无效记录；可加 --skip-invalid）"
+    text = MESSAGES[lang]
+    state = text["committed"] if report.committed else text["refused"]
     click.echo(
-        f"导入 {report.imported} 条，已导入过 {report.already} 条，无效 {len(report.rejected)} 条"
-        f"；{state} → {report.store}"
+        text["summary"].format(
+            imported=report.imported,
+            already=report.already,
+            rejected=len(report.rejected),
+            state=state,
+            store=report.store,
+        )
     )
     for r in report.rejected:
         where = f"{r.source}#{r.index}" if r.index is not None else r.source
-        click.echo(f"  无效 {where} ({r.feature_id or '-'}): {r.reason}", err=True)
+        line = text["invalid"].format(where=where, feature=r.feature_id or "-", reason=r.reason)
+        click.echo(line, err=True)
     for row in report.conflicts.itertuples():
-        click.echo(f"  冲突 {row.layer} {row.feature_id}: {row.verdicts}")
+        conflict = {"layer": row.layer, "feature": row.feature_id, "verdicts": row.verdicts}
+        click.echo("  " + text["conflict"].format(**conflict))
     if getattr(report, "other_run", 0):
-        click.echo(f"  {report.other_run} 条记录来自其他一次检查运行的地图（results_run_id 不同）")
+        click.echo(text["other_run"].format(n=report.other_run))
 
 
 @verify.command("import", short_help="Import field exports (GeoJSON) into a field store.")
@@ -67,12 +106,14 @@ def _echo_report(report: Any, as_json: bool) -> None:
 @_results_opt
 @_skip_opt
 @options.json_opt
+@options.lang_opt
 def import_command(
     exports: tuple[Path, ...],
     into: Path,
     results: tuple[Path, ...],
     skip_invalid: bool,
     as_json: bool,
+    lang: str,
 ) -> None:
     """Append the records of EXPORTS to the field store (all files in one transaction)."""
     from gis.verify.imports import import_exports
@@ -80,7 +121,7 @@ def import_command(
 
     known = read_results(results) if results else None
     report = import_exports(exports, into=into, results=known, skip_invalid=skip_invalid)
-    _echo_report(report, as_json)
+    _echo_report(report, as_json, lang)
     if report.rejected:
         raise SystemExit(EXIT_REJECTED)
 
@@ -90,17 +131,18 @@ def import_command(
 @click.option("--into", "into", type=_in, required=True, help="Field store GeoPackage.")
 @_skip_opt
 @options.json_opt
-def lab(lab_results: Path, into: Path, skip_invalid: bool, as_json: bool) -> None:
+@options.lang_opt
+def lab(lab_results: Path, into: Path, skip_invalid: bool, as_json: bool, lang: str) -> None:
     """Append lab results as records of kind lab, matched to points by sample id."""
     from gis.verify.imports import import_lab
 
     report = import_lab(lab_results, into=into, skip_invalid=skip_invalid)
-    _echo_report(report, as_json)
+    _echo_report(report, as_json, lang)
     if report.rejected:
         raise SystemExit(EXIT_REJECTED)
 
 
-def _table_text(table: pd.DataFrame) -> str:
+def _table_text(table: pd.DataFrame, lang: str) -> str:
     from gis.verify.status import OUTCOME_COLUMNS
 
     parts = []
@@ -110,8 +152,9 @@ def _table_text(table: pd.DataFrame) -> str:
             continue
         shown = rows[["group", "features", "verified", "verify_rate", *cols]].copy()
         shown["verify_rate"] = (shown["verify_rate"] * 100).map("{:.1f}%".format)
-        shown = shown.rename(columns={"verify_rate": "核查率", "features": "要素",
-                                      "verified": "已核查", "group": "分组"})  # fmt: skip
+        if lang == "en":
+            shown["group"] = shown["group"].replace({"全部": "all", NO_GROUP: "(not filled)"})
+        shown = shown.rename(columns=HEADERS[lang])
         parts.append(f"[{layer}]\n" + shown.to_string(index=False))
     return "\n\n".join(parts)
 
@@ -127,7 +170,10 @@ def _table_text(table: pd.DataFrame) -> str:
     help="Also per district, forest chief or batch.",
 )
 @options.json_opt
-def status(store: Path, results: tuple[Path, ...], by: str | None, as_json: bool) -> None:
+@options.lang_opt
+def status(
+    store: Path, results: tuple[Path, ...], by: str | None, as_json: bool, lang: str
+) -> None:
     """Print 核查率 = features with at least one record / all features, and outcomes."""
     from gis.verify.results import read_results
     from gis.verify.status import conflicts, unknown_records, verification_status
@@ -146,11 +192,13 @@ def status(store: Path, results: tuple[Path, ...], by: str | None, as_json: bool
         }
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=int))
         return
-    click.echo(_table_text(table))
+    text = MESSAGES[lang]
+    click.echo(_table_text(table, lang))
     for row in found.itertuples():
-        click.echo(f"冲突 {row.layer} {row.feature_id}: {row.verdicts}")
+        conflict = {"layer": row.layer, "feature": row.feature_id, "verdicts": row.verdicts}
+        click.echo(text["conflict"].format(**conflict))
     if len(unknown):
-        click.echo(f"{len(unknown)} 条记录的要素不在所给结果中（其他批次或旧结果）")
+        click.echo(text["unknown"].format(n=len(unknown)))
 
 
 @verify.command(short_help="Print the export contract (JSON schema) the field map writes.")

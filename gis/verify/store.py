@@ -310,7 +310,8 @@ def read_log(path: str | os.PathLike[str]) -> pd.DataFrame:
     if not p.is_file():
         raise DataSourceError(f"field store {p} does not exist; import records first with "
                               f"linyuan verify import FILE.geojson --into {p}")  # fmt: skip
-    with contextlib.closing(sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)) as con:
+    # read-write, so that a journal left by a killed import is rolled back first
+    with contextlib.closing(connect(p)) as con:
         names = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
         if LOG not in names:
             raise DataSourceError(f"{p} holds no {LOG}; is it a field store (--into FIELD.gpkg)?")
