@@ -183,10 +183,14 @@ def _legend_prop(font: str | None) -> dict[str, Any]:
 
 
 def _km_axes(ax: Any) -> None:
+    """Equal aspect, ticks in km with as many decimals as the extent needs."""
     ax.set_aspect("equal")
-    ax.ticklabel_format(useOffset=False, style="plain")
-    ax.xaxis.set_major_formatter(lambda v, _pos: f"{v / 1000:.0f}")
-    ax.yaxis.set_major_formatter(lambda v, _pos: f"{v / 1000:.0f}")
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    extent_km = max(x1 - x0, y1 - y0) / 1000
+    digits = 0 if extent_km > 8 else (1 if extent_km > 0.8 else 2)
+    ax.xaxis.set_major_formatter(lambda v, _pos: f"{v / 1000:.{digits}f}")
+    ax.yaxis.set_major_formatter(lambda v, _pos: f"{v / 1000:.{digits}f}")
     ax.set_xlabel("km")
     ax.set_ylabel("km")
     ax.tick_params(labelsize=8)

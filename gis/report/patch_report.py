@@ -46,7 +46,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "illegal_mu": ("疑似违法面积（亩）", "Suspected illegal area (mu)"),
     "illegal_ha": ("疑似违法面积（公顷）", "Suspected illegal area (ha)"),
     "no_change_n": ("无变化图斑", "No-change patches"),
+    "no_change_ha": ("无变化面积（公顷）", "No-change area (ha)"),
+    "no_change_mu": ("无变化面积（亩）", "No-change area (mu)"),
     "not_forest_n": ("前地类非林地图斑", "Earlier land class not forest land"),
+    "not_forest_ha": ("前地类非林地面积（公顷）", "Not forest land: area (ha)"),
+    "not_forest_mu": ("前地类非林地面积（亩）", "Not forest land: area (mu)"),
     "rate_all": ("核查率", "Verification rate"),
     "by_legality_chart": ("各类图斑面积（亩）", "Area per class (mu)"),
     "rate_chart": ("各行政区核查率", "Verification rate per district"),
@@ -118,16 +122,10 @@ def _field_visits(rep: Report) -> pd.DataFrame | None:
     return None if rep.data.field is None else rep.data.field.field
 
 
-@when_ok
-def patch_summary(rep: Report) -> Section:
-    """基本情况 and 自查结果: key figures, the per-legality table and its chart."""
-    assert rep.data is not None
-    p, lang = rep.data.main, rep.lang
+def _overview_items(p: pd.DataFrame, lang: Lang) -> list[tuple[str, str, object, str]]:
     ov = tables.patch_overview(p)
-    illegal = tables.count_area(p[p["legality"] == "suspected_illegal"])
-    rate = tables.verification_rate(p, _latest(rep), id_column="patch_id", levels=())
     n = _w("unit_n", lang)
-    first = [
+    return [
         ("patches_n", _w("patches_n", lang), ov["count"], n),
         ("total_ha", _w("total_ha", lang), ov["area_ha"], ""),
         ("total_mu", _w("total_mu", lang), ov["area_mu"], ""),
@@ -136,19 +134,37 @@ def patch_summary(rep: Report) -> Section:
         ("village_n", _w("village_n", lang), ov["village_n"], n),
         ("batches", _w("batches", lang), ov["batches"], ""),
     ]
-    second = [
-        ("illegal_n", _w("illegal_n", lang), illegal["count"], n),
-        ("illegal_ha", _w("illegal_ha", lang), illegal["area_ha"], ""),
-        ("illegal_mu", _w("illegal_mu", lang), illegal["area_mu"], ""),
-        ("no_change_n", _w("no_change_n", lang), int((p["legality"] == "no_change").sum()), n),
-        (
-            "not_forest_n",
-            _w("not_forest_n", lang),
-            int((p["legality"] == "not_forest_land").sum()),
-            n,
-        ),
-        ("rate_all", _w("rate_all", lang), f"{rate['verified_rate'].iloc[0]:.1%}", ""),
-    ]
+
+
+RESULT_CLASSES = (
+    ("no_change", "no_change"),
+    ("not_forest", "not_forest_land"),
+    ("illegal", "suspected_illegal"),
+)
+"""Key-figure prefix → legality class, in the order of a county's 自查结果."""
+
+
+def _result_items(rep: Report) -> list[tuple[str, str, object, str]]:
+    assert rep.data is not None
+    p, lang = rep.data.main, rep.lang
+    items: list[tuple[str, str, object, str]] = []
+    for prefix, legality in RESULT_CLASSES:
+        ca = tables.count_area(p[p["legality"] == legality])
+        items += [
+            (f"{prefix}_n", _w(f"{prefix}_n", lang), ca["count"], _w("unit_n", lang)),
+            (f"{prefix}_ha", _w(f"{prefix}_ha", lang), ca["area_ha"], ""),
+            (f"{prefix}_mu", _w(f"{prefix}_mu", lang), ca["area_mu"], ""),
+        ]
+    rate = tables.verification_rate(p, _latest(rep), id_column="patch_id", levels=())
+    items.append(("rate_all", _w("rate_all", lang), f"{rate['verified_rate'].iloc[0]:.1%}", ""))
+    return items
+
+
+@when_ok
+def patch_summary(rep: Report) -> Section:
+    """Show 基本情况 and 自查结果: key figures, the per-legality table and its chart."""
+    assert rep.data is not None
+    p, lang = rep.data.main, rep.lang
     check = tables.self_check(p)
     shown = check.assign(legality=check["legality"].map(meaning(KIND, "legality", lang)))
     chart = figures.bar_chart(
@@ -161,9 +177,9 @@ def patch_summary(rep: Report) -> Section:
     )
     return blocks.section(
         blocks.heading(_w("overview", lang)),
-        blocks.figures(first),
+        blocks.figures(_overview_items(p, lang)),
         blocks.heading(_w("self_check", lang)),
-        blocks.figures(second),
+        blocks.figures(_result_items(rep)),
         blocks.table(shown, headers=_h(shown, lang), key="self_check"),
         blocks.image(figures.png(chart), title=_w("by_legality_chart", lang)),
     )

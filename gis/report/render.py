@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gis.charts import FontWarning, cjk_font
+from gis.charts import FontWarning
 from gis.errors import GisError
 from gis.io import atomic_path, check_overwrite, write_text
 from gis.report.blocks import BLOCK_MIME, CSS, Block, Kind, Section
@@ -40,6 +40,9 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 TIMEOUT_S = 600
 """Longest a single cell may run, seconds."""
+
+DOCX_EAST_ASIAN_FONT = "SimSun"
+"""Font Word uses for Chinese text in a DOCX report (宋体, on every Chinese Windows)."""
 
 
 class ReportError(GisError, RuntimeError):
@@ -289,10 +292,10 @@ def to_docx(sections: tuple[Section, ...]) -> Any:
 
 
 def _east_asian_font(doc: Any) -> None:
-    """Name a CJK font for East Asian text in every style (Word substitutes when absent)."""
+    """Name the East Asian font of every style (Word substitutes one it lacks)."""
     from docx.oxml.ns import qn
 
-    family = cjk_font() or "SimSun"
+    family = DOCX_EAST_ASIAN_FONT
     for style in doc.styles:
         rpr = getattr(style.element, "rPr", None)
         if rpr is None and getattr(style, "font", None) is not None:
