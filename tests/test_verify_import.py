@@ -258,3 +258,21 @@ def test_unreadable_inputs_exit_3(tmp_path: Path) -> None:
     assert result.exit_code == 3 and "is not a GeoPackage" in result.output
     with pytest.raises(DataSourceError, match="does not exist"):
         read_log(tmp_path / "missing.gpkg")
+
+
+def test_store_can_be_an_existing_gdal_geopackage(
+    tmp_path: Path, results: tuple[Path, Path]
+) -> None:
+    store = tmp_path / "field.gpkg"
+    patches = pyogrio.read_dataframe(results[0], layer="patches_checked")
+    pyogrio.write_dataframe(patches, store, layer="my_notes")  # a layer someone added in QGIS
+    report = import_exports([write_export(tmp_path / "a.geojson", [record("0001")])], into=store)
+    assert report.committed
+    layers = dict(pyogrio.list_layers(store))
+    assert set(layers) == {"my_notes", "verification_log", "verification_latest"}
+    assert len(pyogrio.read_dataframe(store, layer="my_notes")) == 5
+    assert pyogrio.read_dataframe(store, layer="verification_latest")["feature_id"].tolist() == [
+        "0001"
+    ]
+    with sqlite3.connect(store) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

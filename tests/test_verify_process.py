@@ -19,11 +19,11 @@ from gis.verify.imports import PAUSE_ENV
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _export(path: Path, n: int, tag: str) -> Path:
+def _export(path: Path, n: int, tag: str, note: str = "") -> Path:
     features = []
     for i in range(n):
         extra = {"photos": [photo(f"{tag}{i}")[0]]} if i % 50 == 0 else {}
-        features.append(record(f"{tag}-{i:04d}", inspector=tag, **extra))
+        features.append(record(f"{tag}-{i:04d}", inspector=tag, note=note or None, **extra))
     return write_export(path, features)
 
 
@@ -55,11 +55,15 @@ def test_sigkill_inside_the_transaction_leaves_the_store_unchanged(tmp_path: Pat
     first = _start(_export(tmp_path / "base.geojson", 20, "base"), store)
     assert first.wait(60) == 0, first.communicate()
     before = _log(store)
-    export = _export(tmp_path / "big.geojson", 600, "big")
+    # ~6 kB notes: 600 records overflow SQLite's 2 MB page cache, so pages of the open
+    # transaction are already written into the GeoPackage itself when the process is killed
+    export = _export(tmp_path / "big.geojson", 600, "big", note="林" * 1900)
+    size = store.stat().st_size
     marker = tmp_path / "in-transaction"
     proc = _start(export, store, pause=f"{marker}:120")
     _wait_for(marker, proc)
     assert Path(f"{store}-journal").exists()  # the write transaction is open
+    assert store.stat().st_size > size + 1_000_000  # and has spilled into the file
     os.kill(proc.pid, signal.SIGKILL)
     assert proc.wait(30) == -signal.SIGKILL
     assert len(read_log(store)) == 20  # status reads roll the hot journal back
