@@ -324,6 +324,8 @@ def results_gpkg(tmp_path: Path) -> Path:
     b.to_file(path, layer="patches_checked")
     points().to_file(path, layer="discolored_points")
     pyogrio.write_dataframe(pd.DataFrame({"code": ["x"]}), path, layer="findings")
+    run = pd.DataFrame({"section": ["run_id"], "key": [""], "value": ["run-test-1"]})
+    pyogrio.write_dataframe(run, path, layer="run")
     return path
 
 
@@ -333,6 +335,7 @@ def test_cli_map_writes_one_file(results_gpkg: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = payload(out.read_text(encoding="utf-8"))
     assert [layer["name"] for layer in data["layers"]] == ["patches_checked", "discolored_points"]
+    assert {layer["run_id"] for layer in data["layers"]} == {"run-test-1"}
     assert data["title"] == "map"
     again = CliRunner().invoke(cli, ["map", str(results_gpkg), "--out", str(out)])
     assert again.exit_code == 3 and "--overwrite" in again.output
@@ -375,22 +378,18 @@ def test_attribute_types_survive_as_text_numbers_or_null() -> None:
 
 
 def test_verification_settings_travel_with_the_map() -> None:
-    data = payload(
-        build_map(
-            {
-                "patches_checked": patches(),
-                "discolored_points": points(),
-                "subs": jagged_coverage(),
-            },
-            title="t",
-            results_run_id="run-7",
-        )
-    )
+    layers = {
+        "patches_checked": patches(),
+        "discolored_points": points(),
+        "subs": jagged_coverage(),
+    }
+    data = payload(build_map(layers, title="t", results_run_id={"patches_checked": "run-7"}))
     assert [layer["verify"] for layer in data["layers"]] == ["patch", "point", None]
-    assert data["results_run_id"] == "run-7"
+    assert [layer["run_id"] for layer in data["layers"]] == ["run-7", "run-unknown", "run-unknown"]
     assert ["42", "42 未审批使用林地"] in data["causes"]
     assert [o[0] for o in data["outcomes"]] == ["confirmed_dead_pine", "other_cause", "not_found"]
+    one = payload(build_map(layers, title="t", results_run_id="run-8"))
+    assert {layer["run_id"] for layer in one["layers"]} == {"run-8"}
     english = payload(build_map({"discolored_points": points()}, title="t", lang="en"))
-    assert (
-        english["outcomes"][2] == ["not_found", "Not found"] and english["ui"]["verify"] == "Verify"
-    )
+    assert english["outcomes"][2] == ["not_found", "Not found"]
+    assert english["ui"]["verify"] == "Verify"

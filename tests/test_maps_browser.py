@@ -18,6 +18,7 @@ from gis.findings import Findings
 from gis.io import read_layer
 from gis.io.text import write_text
 from gis.maps import DEFAULT_STYLES, LayerStyle, TileSource, build_map
+from gis.verify import import_exports
 
 X0, Y0 = 500_000.0, 4_850_000.0
 EVIL = (
@@ -276,7 +277,7 @@ def test_field_records_survive_reload_and_export_as_geojson(
         page.locator(".leaflet-popup-content .ly-verify").last.click()
         page.select_option(".ly-form select[name=is_real_change]", "true")
         page.select_option(".ly-form select[name=verified_cause_code]", "20")
-        page.fill(".ly-form input[name=permit_number]", "林采许〔2026〕12号")
+        page.fill(".ly-form input[name=permit_no]", "林采许〔2026〕12号")
         page.fill(".ly-form textarea[name=note]", EVIL[1])
         page.fill(".ly-form input[name=inspector]", "张三")
         page.reload()  # mid-form: the draft comes back (photos excepted)
@@ -297,6 +298,11 @@ def test_field_records_survive_reload_and_export_as_geojson(
         assert page.input_value(".ly-form input[name=inspector]") == "张三"  # remembered
         page.select_option(".ly-form select[name=outcome]", "confirmed_dead_pine")
         page.check(".ly-form input[name=sample_taken]")
+        page.click(".ly-form .ly-form-save")
+        expect_status = page.locator(".ly-form-status")
+        expect_status.wait_for(timeout=5_000)
+        assert "样品编号" in expect_status.inner_text()  # a sample needs its label
+        page.fill(".ly-form input[name=sample_id]", "S-001")
         page.click(".ly-form .ly-form-save")
         page.wait_for_function("() => window.__recordCount === 2", timeout=10_000)
         page.reload()
@@ -332,7 +338,7 @@ def test_field_records_survive_reload_and_export_as_geojson(
     assert patch["properties"]["layer"] == "patches_checked"
     assert patch["properties"]["is_real_change"] is True
     assert patch["properties"]["verified_cause_code"] == 20
-    assert patch["properties"]["permit_number"] == "林采许〔2026〕12号"
+    assert patch["properties"]["permit_no"] == "林采许〔2026〕12号"
     assert patch["properties"]["note"] == EVIL[1]
     (image,) = patch["properties"]["photos"]
     assert image["mime"] == "image/jpeg"
@@ -340,3 +346,8 @@ def test_field_records_survive_reload_and_export_as_geojson(
     assert point["properties"]["layer"] == "discolored_points"
     assert point["properties"]["outcome"] == "confirmed_dead_pine"
     assert point["properties"]["sample_taken"] is True and point["properties"]["photos"] == []
+    assert point["properties"]["sample_id"] == "S-001"
+    # the other half of the round trip: gis.verify reads the export as it is
+    report = import_exports([exported], into=tmp_path / "field.gpkg")
+    assert report.committed and report.imported == 2 and not report.rejected
+    assert import_exports([exported], into=tmp_path / "field.gpkg").imported == 0

@@ -21,6 +21,7 @@ from gis.io.text import write_text
 from gis.maps import build_map
 from gis.maps.partition import file_label, split_layers
 from gis.maps.style import TileSource, tianditu
+from gis.verify import results_run_id
 
 EXIT_FINDINGS = 1
 
@@ -32,11 +33,19 @@ class BasemapChoice(enum.StrEnum):
     TIANDITU = "tianditu"
 
 
-def read_sources(sources: tuple[Path, ...], findings: Findings) -> dict[str, gpd.GeoDataFrame]:
-    """Read every spatial layer of the sources; tables without geometry are skipped."""
+def read_sources(
+    sources: tuple[Path, ...], findings: Findings
+) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, str]]:
+    """Read every spatial layer of the sources; tables without geometry are skipped.
+
+    Returns the layers and, for layers of a results GeoPackage (one with a ``run`` table),
+    the results run id that field records made in the map will carry.
+    """
     layers: dict[str, gpd.GeoDataFrame] = {}
+    run_ids: dict[str, str] = {}
     for source in sources:
         names = list_layers(source)
+        run_id = results_run_id(source) if "run" in names else None
         for name in names:
             try:
                 frame = read_layer(
@@ -52,12 +61,14 @@ def read_sources(sources: tuple[Path, ...], findings: Findings) -> dict[str, gpd
                 continue
             key = name if name not in layers else f"{source.stem}:{name}"
             layers[key] = frame
+            if run_id is not None:
+                run_ids[key] = run_id
     if not layers:
         raise DataSourceError(
             "none of " + ", ".join(map(str, sources)) + " holds a layer with geometry; pass "
             "a results GeoPackage (patches_checked, discolored_points) or another vector layer"
         )
-    return layers
+    return layers, run_ids
 
 
 def choose_basemap(
@@ -128,13 +139,18 @@ def map_command(
     """Write self-contained field maps of SOURCES (results GeoPackages, any vector layers)."""
     tile_source = choose_basemap(basemap, tianditu_key, tiles, attribution)
     findings = Findings()
-    layers = read_sources(sources, findings)
+    layers, run_ids = read_sources(sources, findings)
     outputs = _outputs(out, layers, by, findings)
     for path in outputs:
         check_overwrite(path, overwrite=overwrite)
     for path, (default_title, frames) in outputs.items():
         html = build_map(
-            frames, title=title or default_title, lang=lang, basemap=tile_source, findings=findings
+            frames,
+            title=title or default_title,
+            lang=lang,
+            basemap=tile_source,
+            results_run_id=run_ids,
+            findings=findings,
         )
         write_text(path, html, overwrite=overwrite)
         click.echo(f"{path}  ({len(html) / 1e6:.1f} MB)")

@@ -35,14 +35,14 @@ Verification: patches and discolored points carry a "核查" form (verdict, 核�
 number, sample taken, note, inspector, photos downscaled on the phone, the GPS fix). Records
 are kept in the browser's IndexedDB, keyed by the map's id, and exported as one GeoJSON file or
 copied as text (for WeChat, whose browser blocks downloads); the format is the contract in
-``FIELD_EXPORT.md``.
+``docs/field-records.md`` (read by ``linyuan verify import``; see ``FIELD_EXPORT.md``).
 
 Browsers: current Chromium-based browsers (Android Chrome, Edge, desktop Chrome) and Firefox;
 GPS "locate" works from ``file://`` because browsers treat local files as a secure context.
 Tested: headless Chromium (desktop and Pixel 7 emulation). Untested: real phones, Safari/iOS,
 WeChat's browser, Android's ``content://`` file opening.
 A half-filled form survives a reload (photos excepted).
-Not yet here (issue 5, later steps): ``gis.verify`` (import, status), ``--quicklook`` raster
+Not yet here (issue 5, later steps): ``--quicklook`` raster
 basemaps, KMZ.
 """
 

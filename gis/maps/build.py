@@ -65,12 +65,20 @@ from gis.maps.style import (
 )
 
 LONLAT = "EPSG:4326"
+UNKNOWN_RUN = "run-unknown"
+"""Run id written into field records when the map's results have none (as gis.verify reads)."""
 METRES_PER_DEGREE = 111_320.0
 """Rough length of one degree of latitude, to express a tolerance for lon/lat inputs."""
 
 
 def _lang_index(lang: Lang) -> int:
     return 0 if lang is Lang.ZH else 1
+
+
+def _run_id(run_ids: str | Mapping[str, str] | None, layer: str) -> str:
+    if isinstance(run_ids, str):
+        return run_ids
+    return (run_ids or {}).get(layer, UNKNOWN_RUN)
 
 
 def cause_choices(lang: Lang) -> list[list[str]]:
@@ -201,6 +209,7 @@ def encode_layer(
     lang: Lang,
     simplify_m: float,
     findings: Findings,
+    run_id: str = "run-unknown",
 ) -> tuple[str, Any]:
     """Return the JSON of one layer for the map script, and its lon/lat bounds.
 
@@ -216,6 +225,8 @@ def encode_layer(
         Coverage simplification tolerance of context layers, metres in the layer's CRS.
     findings : Findings
         Receives data problems (missing geometry, overlapping coverage).
+    run_id : str
+        Run id of the results file the layer came from (copied into field records).
     """
     frame = _clean(frame, name, findings)
     kind = geometry_kind(frame, name)
@@ -238,6 +249,7 @@ def encode_layer(
         **encode_geometry(lonlat.geometry.to_numpy(), kind),
         "nav": nav,
         "verify": script_json(style.verify),
+        "run_id": script_json(run_id),
     }
     return json_object(parts), lonlat.total_bounds if len(lonlat) else None
 
@@ -329,7 +341,7 @@ def build_map(
     styles: Mapping[str, LayerStyle] = DEFAULT_STYLES,
     map_id: str | None = None,
     simplify_m: float = 2.0,
-    results_run_id: str | None = None,
+    results_run_id: str | Mapping[str, str] | None = None,
     findings: Findings | None = None,
 ) -> str:
     """Return one self-contained HTML field map of ``layers`` (no network needed to open it).
@@ -355,8 +367,10 @@ def build_map(
     simplify_m : float
         Tolerance of the coverage simplification of context layers, metres in the layers' CRS;
         0 keeps every vertex.
-    results_run_id : str, optional
-        Run id of the results shown; copied into every field record exported from the map.
+    results_run_id : str or mapping of str to str, optional
+        Run id of the results shown (``gis.verify.results_run_id(path)``), or layer name → run
+        id when layers come from several results files; copied into every field record made
+        in the map. Missing: ``"run-unknown"``.
     findings : Findings, optional
         Receives data problems (features without geometry, overlapping context coverage).
 
@@ -380,7 +394,13 @@ def build_map(
             continue
         style = style_for(name, styles)
         text, bounds = encode_layer(
-            name, frame, style=style, lang=lang, simplify_m=simplify_m, findings=log
+            name,
+            frame,
+            style=style,
+            lang=lang,
+            simplify_m=simplify_m,
+            findings=log,
+            run_id=_run_id(results_run_id, name),
         )
         encoded.append((text, bounds, style))
     layers_json = "[" + ",".join(t for t, _, _ in encoded) + "]"
@@ -395,7 +415,6 @@ def build_map(
             "bounds": script_json(_bounds(encoded)),
             "basemap": _basemap_json(basemap),
             "icons": script_json(assets.default_icons()),
-            "results_run_id": script_json(results_run_id),
             "causes": script_json(cause_choices(lang)),
             "outcomes": script_json([[v, t[i]] for v, *t in POINT_OUTCOMES]),
             "layers": layers_json,

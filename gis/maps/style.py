@@ -200,6 +200,8 @@ UI_TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "permit_number": ("审批/采伐许可证号", "Permit number"),
         "outcome": ("核查结果", "Outcome"),
         "sample_taken": ("已取样", "Sample taken"),
+        "sample_id": ("样品编号", "Sample label"),
+        "missing": ("请填写：", "Please fill in: "),
         "note": ("备注", "Note"),
         "inspector": ("核查人", "Inspector"),
         "photos": ("照片", "Photos"),

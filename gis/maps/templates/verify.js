@@ -1,12 +1,14 @@
 /* Linyuan field verification: a form on each patch / point, records kept in IndexedDB (keyed by
- * the map's id), listed with counts, exported as one GeoJSON file (contract:
- * gis/maps/FIELD_EXPORT.md). Text from the data reaches the page only through textContent. */
+ * the map's id), listed with counts, exported as one GeoJSON file in the format that
+ * `linyuan verify import` reads (contract: docs/field-records.md, gis/verify/contract.py).
+ * Text from the data reaches the page only through textContent. */
 (function () {
   "use strict";
   var LY = window.LY;
   if (!LY) { return; }
   var DATA = LY.DATA, UI = DATA.ui, el = LY.el;
   var DB_NAME = "linyuan-field", STORE = "records", SCHEMA_VERSION = 1, MAX_SIDE = 1600;
+  var MAX_PHOTOS = 20;
   var dbPromise = null, counter = null;
 
   function openDb() {
@@ -143,33 +145,42 @@
     if (def.verify === "patch") {
       inputs.is_real_change = field(form, UI.is_real_change, select("is_real_change",
         [["", "—"], ["true", UI.yes], ["false", UI.no]]));
+      inputs.is_real_change.required = true;
       inputs.verified_cause_code = field(form, UI.verified_cause_code,
         select("verified_cause_code", [["", "—"]].concat(DATA.causes)));
-      inputs.permit_number = field(form, UI.permit_number, textInput("permit_number"));
+      inputs.permit_no = field(form, UI.permit_number, textInput("permit_no"));
     } else {
       inputs.outcome = field(form, UI.outcome, select("outcome", DATA.outcomes));
       var box = el("input");
       box.type = "checkbox"; box.name = "sample_taken";
       inputs.sample_taken = field(form, UI.sample_taken, box);
+      inputs.sample_id = field(form, UI.sample_id, textInput("sample_id"));
     }
     inputs.note = field(form, UI.note, textInput("note", true));
+    inputs.note.maxLength = 2000;
     return inputs;
   }
 
+  /* Values as the export contract (docs/field-records.md) wants them; a string is a problem
+     to show instead. */
   function verdictValues(def, inputs) {
+    var note = inputs.note.value.trim() || null;
     if (def.verify === "patch") {
       var real = inputs.is_real_change.value, code = inputs.verified_cause_code.value;
+      if (real === "") { return UI.is_real_change; }
+      if (real === "true" && code === "") { return UI.verified_cause_code; }
       return {
-        is_real_change: real === "" ? null : real === "true",
+        is_real_change: real === "true",
         verified_cause_code: code === "" ? null : Number(code),
-        permit_number: inputs.permit_number.value.trim() || null,
-        note: inputs.note.value.trim() || null
+        permit_no: inputs.permit_no.value.trim() || null,
+        note: note
       };
     }
+    var taken = inputs.sample_taken.checked, sample = inputs.sample_id.value.trim();
+    if (taken && !sample) { return UI.sample_id; }
     return {
-      outcome: inputs.outcome.value,
-      sample_taken: inputs.sample_taken.checked,
-      note: inputs.note.value.trim() || null
+      outcome: inputs.outcome.value, sample_taken: taken,
+      sample_id: taken ? sample : null, note: note
     };
   }
 
@@ -177,7 +188,7 @@
     var id = def.id_field === null ? String(f) : String(def.rows[f][def.id_field]);
     var props = {
       schema_version: SCHEMA_VERSION, record_id: uuid4(), map_id: DATA.map_id,
-      results_run_id: DATA.results_run_id, layer: def.name, feature_id: id,
+      results_run_id: def.run_id, layer: def.name, feature_id: id,
       inspector: inspector, device_time: isoWithOffset(new Date()),
       gps_accuracy_m: fix ? fix.accuracy : null,
       gps: fix ? [fix.longitude, fix.latitude] : null, photos: photos
@@ -228,6 +239,7 @@
     form.appendChild(el("div", "ly-form-title", def.label + " · " + id));
     var inputs = verdictInputs(def, form);
     var inspector = field(form, UI.inspector, textInput("inspector"));
+    inspector.required = true;
     inspector.value = localStorage.getItem("linyuan-inspector") || "";
     var photos = el("input");
     photos.type = "file"; photos.accept = "image/*"; photos.multiple = true; photos.name = "photos";
@@ -260,9 +272,12 @@
   function submit(def, f, inputs, inspector, files) {
     localStorage.setItem("linyuan-inspector", inspector);
     var values = verdictValues(def, inputs);
+    if (typeof values === "string") { return Promise.reject(UI.missing + values); }
+    if (!inspector) { return Promise.reject(UI.missing + UI.inspector); }
+    if (files.length > MAX_PHOTOS) { return Promise.reject(UI.photos + " ≤ " + MAX_PHOTOS); }
     return Promise.all([currentFix(), Promise.all(Array.prototype.map.call(files, photoRecord))])
       .then(function (got) {
-        return saveRecord(buildRecord(def, f, values, inspector || null, got[0], got[1]));
+        return saveRecord(buildRecord(def, f, values, inspector, got[0], got[1]));
       })
       .then(refreshCount);
   }
