@@ -133,7 +133,10 @@ def pixel_layers(values: NDArray[np.float32], roles: Sequence[str]) -> dict[str,
     band = {r: values[i] for i, r in enumerate(roles)}
     g, r = band["G"], band["R"]
     visible = [band[k] for k in ("B", "G", "R") if k in band]
-    bright = sum(visible[1:], visible[0].copy()) / np.float32(len(visible))
+    bright = visible[0].copy()
+    for extra in visible[1:]:
+        bright += extra
+    bright /= np.float32(len(visible))
     out = {
         "grvi": grvi_index(g, r),
         "rg_ratio": rg_index(r, g),
@@ -174,6 +177,28 @@ def soil_mask(px: Mapping[str, NDArray[Any]], blue_med: Any, rules: CrownRules) 
     return np.asarray(px["blue"] > rules.bright_ratio * blue_med)
 
 
+def box_sum(values: NDArray[Any], size: int) -> NDArray[Any]:
+    """Sum of ``values`` over the ``size`` × ``size`` box around each pixel (zeros outside).
+
+    Separable shifted adds in the input's dtype (a 3 × 3 box is four adds per pixel).
+
+    Examples
+    --------
+    >>> box_sum(np.ones((3, 3), dtype=np.uint8), 3).tolist()
+    [[4, 6, 4], [6, 9, 6], [4, 6, 4]]
+    """
+    half = size // 2
+    rows = values.copy()
+    for d in range(1, half + 1):
+        rows[d:] += values[:-d]
+        rows[:-d] += values[d:]
+    out = rows.copy()
+    for d in range(1, half + 1):
+        out[:, d:] += rows[:, :-d]
+        out[:, :-d] += rows[:, d:]
+    return out
+
+
 def smooth(values: NDArray[Any], mask: NDArray[np.bool_], size: int) -> NDArray[Any]:
     """Mean of ``values`` over the ``mask`` pixels of a ``size`` box around each mask pixel.
 
@@ -185,13 +210,12 @@ def smooth(values: NDArray[Any], mask: NDArray[np.bool_], size: int) -> NDArray[
     """
     if size <= 1:
         return np.where(mask, values, np.nan)
-    w = mask.astype(np.float32)
-    num = ndimage.uniform_filter(
-        np.where(mask, values, 0).astype(np.float32), size, mode="constant"
-    )
-    den = ndimage.uniform_filter(w, size, mode="constant")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(mask, num / den, np.nan)
+    num = np.where(mask, values, 0).astype(np.float32, copy=False)
+    count_dtype = np.uint8 if size * size < 256 else np.int32
+    den = box_sum(mask.astype(count_dtype), size)
+    out = np.full(mask.shape, np.nan, dtype=num.dtype)
+    np.divide(box_sum(num, size), den, out=out, where=mask)
+    return out
 
 
 # ----------------------------------------------------------------------------- windows
@@ -311,43 +335,70 @@ def _pixel_state(
     rules: CrownRules,
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
     """Canopy, anomalous (smoothed GRVI) and core (own GRVI too) masks against the stand."""
-    per = np.stack(
-        [base.med_grvi - rules.z_grvi * base.sig_grvi, rules.shadow_ratio * base.bright, base.blue],
-        axis=-1,
-    ).astype(np.float32)[stands]
-    canopy = (stands > 0) & ~invalid & (px["bright"] >= per[..., 1])
-    canopy &= ~soil_mask(px, per[..., 2], rules)
+    thr = (base.med_grvi - rules.z_grvi * base.sig_grvi).astype(np.float32)
+    shadow = (rules.shadow_ratio * base.bright).astype(np.float32)
+    canopy = (stands > 0) & ~invalid
+    with np.errstate(invalid="ignore"):
+        canopy &= px["bright"] >= np.take(shadow, stands)
+    _drop_soil(canopy, px, stands, base, rules)
     grvi = smooth(px["grvi"], canopy, rules.smooth_px)
-    anomalous = canopy & (grvi <= per[..., 0])
-    core = anomalous & (px["grvi"] <= per[..., 0])
+    at = np.take(thr, stands)
+    with np.errstate(invalid="ignore"):
+        anomalous = canopy & (grvi <= at)
+        core = anomalous & (px["grvi"] <= at)
     return canopy, anomalous, core
+
+
+def _drop_soil(
+    canopy: NDArray[np.bool_],
+    px: Mapping[str, NDArray[Any]],
+    stands: NDArray[np.int32],
+    base: Baselines,
+    rules: CrownRules,
+) -> None:
+    """Clear soil pixels (:func:`soil_mask`) from ``canopy`` in place.
+
+    With NIR soil needs NDVI below ``soil_ndvi``, so only those few pixels are tested.
+    """
+    blue = base.blue.astype(np.float32)
+    if "ndvi" not in px:
+        canopy &= ~soil_mask(px, np.take(blue, stands), rules)
+        return
+    with np.errstate(invalid="ignore"):
+        low = canopy & ~(px["ndvi"] >= rules.soil_ndvi)
+    rows, cols = np.nonzero(low)
+    at = {k: px[k][rows, cols] for k in ("ndvi", "blue", "rg_ratio")}
+    soil = soil_mask(at, blue[stands[rows, cols]], rules)
+    canopy[rows[soil], cols[soil]] = False
 
 
 def _dead_pixels(
     px: Mapping[str, NDArray[Any]],
     stands: NDArray[np.int32],
-    core: NDArray[np.bool_],
+    where: tuple[NDArray[np.intp], NDArray[np.intp]],
     base: Baselines,
     rules: CrownRules,
 ) -> NDArray[np.bool_]:
-    """Core anomalous pixels that are not yellow decoys (spectral shape per pixel)."""
-    rows, cols = np.nonzero(core)
+    """Which of the core anomalous pixels at ``where`` are not yellow decoys (per pixel)."""
+    rows, cols = where
     st = stands[rows, cols]
     b = {n: getattr(base, n)[st] for n in BASE_NAMES}
     at = {k: px[k][rows, cols] for k in ("grvi", "green", "ndvi", "nir") if k in px}
     sc = shape_scores(at["grvi"], at.get("ndvi"), at["green"], at.get("nir"), b, rules)
-    dead = np.zeros(core.shape, dtype=bool)
-    keep = ~np.asarray(sc["decoy"], dtype=bool)
-    dead[rows[keep], cols[keep]] = True
-    return dead
+    return ~np.asarray(sc["decoy"], dtype=bool)
 
 
 def _components(
-    anomalous: NDArray[np.bool_], layers: Mapping[str, NDArray[Any]]
+    anomalous: NDArray[np.bool_],
+    where: tuple[NDArray[np.intp], NDArray[np.intp]],
+    layers: Mapping[str, NDArray[Any]],
 ) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]:
-    """Label 8-connected components; return pixel counts and per-component means."""
+    """Label 8-connected components; return pixel counts and per-component means.
+
+    ``where`` holds ``np.nonzero(anomalous)``; ``layers`` hold values at those pixels.
+    """
     labels, n = ndimage.label(anomalous, structure=np.ones((3, 3), dtype=bool))
-    rows, cols = np.nonzero(anomalous)
+    rows, cols = where
     lab = labels[rows, cols]
     count = np.bincount(lab, minlength=n + 1).astype(float)[1:]
     safe = np.maximum(count, 1)
@@ -359,7 +410,7 @@ def _components(
     means = {"row": mean(r), "col": mean(c), "rr": mean(r * r), "cc": mean(c * c)}
     means["rc"] = mean(r * c)
     for name, arr in layers.items():
-        means[name] = mean(np.nan_to_num(arr[rows, cols].astype(float)))
+        means[name] = mean(np.nan_to_num(arr.astype(float)))
     return count, means
 
 
@@ -373,14 +424,21 @@ def _elongation(m: Mapping[str, NDArray[np.float64]]) -> NDArray[np.float64]:
 
 
 def _stand_counts(
-    stands: NDArray[np.int32], canopy: NDArray[np.bool_], dead: NDArray[np.bool_], core: Any
+    stands: NDArray[np.int32],
+    canopy: NDArray[np.bool_],
+    dead: tuple[NDArray[np.intp], NDArray[np.intp]],
+    core: tuple[slice, slice],
 ) -> dict[int, tuple[int, int]]:
-    s, c, d = stands[core], canopy[core], dead[core]
+    """Stand number → (canopy pixels, dead pixels at ``dead``) inside the ``core`` slices."""
+    s, c = stands[core], canopy[core]
     if not c.any():
         return {}
     n = int(s.max()) + 1
     can = np.bincount(s[c], minlength=n)
-    ano = np.bincount(s[d], minlength=n)
+    rows, cols = dead
+    inside = (rows >= core[0].start) & (rows < core[0].stop)
+    inside &= (cols >= core[1].start) & (cols < core[1].stop)
+    ano = np.bincount(stands[rows[inside], cols[inside]], minlength=n)
     return {int(i): (int(can[i]), int(ano[i])) for i in np.nonzero(can)[0] if i > 0}
 
 
@@ -463,13 +521,16 @@ def detect_window(
     stands = stand_raster(shapes, _grown(window, halo), transform)
     px = pixel_layers(values, roles)
     canopy, anomalous, core = _pixel_state(px, stands, invalid, base, rules)
-    dead = _dead_pixels(px, stands, core, base, rules)
-    counts = _stand_counts(stands, canopy, dead, core_slices(halo, window))
+    rows, cols = np.nonzero(anomalous)
+    is_core = core[rows, cols]
+    rc, cc = rows[is_core], cols[is_core]
+    dead = _dead_pixels(px, stands, (rc, cc), base, rules)
+    counts = _stand_counts(stands, canopy, (rc[dead], cc[dead]), core_slices(halo, window))
     layers: dict[str, NDArray[Any]] = {
-        k: px[k] for k in ("grvi", "rg_ratio", "green", "ndvi", "nir") if k in px
+        k: px[k][rows, cols] for k in ("grvi", "rg_ratio", "green", "ndvi", "nir") if k in px
     }
-    layers["core"] = core
-    count, means = _components(anomalous, layers)
+    layers["core"] = is_core
+    count, means = _components(anomalous, (rows, cols), layers)
     place = (window, halo, transform, pixel_m2)
     crowns, rejected = _crown_table(count, means, stands, base, rules, place)
     return WindowResult(crowns, counts, rejected)

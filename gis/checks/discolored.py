@@ -208,22 +208,85 @@ def _touches(source: RasterSource, window: Window, stands: gpd.GeoDataFrame) -> 
     return bool(len(stands.sindex.query(box, predicate="intersects")))
 
 
-def window_shapes(plan: Plan, window: Window, halo: int = 0) -> list[tuple[Any, int]]:
-    """Host stands (geometry, stand number) overlapping ``window`` grown by ``halo``."""
+def window_shapes(
+    plan: Plan, window: Window, halo: int = 0, *, stands: gpd.GeoDataFrame | None = None
+) -> list[tuple[Any, int]]:
+    """Host stands (geometry, stand number) overlapping ``window`` grown by ``halo``.
+
+    ``stands`` restricts them to a subset of ``plan.stands`` (default all).
+    """
     from rasterio.windows import bounds
 
+    frame = plan.stands if stands is None else stands
     w = Window(window.col_off - halo, window.row_off - halo, window.width + 2 * halo,
                window.height + 2 * halo)  # fmt: skip
-    idx = plan.stands.sindex.query(shapely.box(*bounds(w, plan.source.transform)))
-    sub = plan.stands.iloc[np.sort(idx)]
-    return list(zip(sub.geometry.values, sub["stand_no"].astype(int), strict=True))
+    idx = np.sort(frame.sindex.query(shapely.box(*bounds(w, plan.source.transform))))
+    numbers = frame["stand_no"].to_numpy()[idx].tolist()
+    return list(zip(frame.geometry.values[idx], numbers, strict=True))
 
 
-def baseline_task(plan: Plan, window: Window, reader: RasterReader | None = None) -> dict[int, Any]:
+def baseline_task(
+    plan: Plan,
+    window: Window,
+    reader: RasterReader | None = None,
+    *,
+    stands: gpd.GeoDataFrame | None = None,
+) -> dict[int, Any]:
     """First pass on one window (pure: a Dask task may run it without ``reader``)."""
-    shapes = window_shapes(plan, window)
+    shapes = window_shapes(plan, window, stands=stands)
     src = reader if reader is not None else plan.source
     return window_histograms(src, window, shapes, roles=plan.roles, rules=plan.rules)
+
+
+STRIP_ROWS = 256
+"""Pass 1 reads every other strip of this many rows (whole block rows): half the decoding."""
+COMPLETE_BELOW = 100_000
+"""Stands with fewer vegetation pixels in the read strips get their skipped strips read too."""
+
+
+def sample_strips(windows: Sequence[Window], block_rows: int) -> tuple[list[Window], list[Window]]:
+    """Split ``windows`` into strips of whole block rows: (every other strip, the others).
+
+    Examples
+    --------
+    >>> kept, skipped = sample_strips([Window(0, 0, 100, 1024)], 256)
+    >>> [int(w.row_off) for w in kept], [int(w.row_off) for w in skipped]
+    ([0, 512], [256, 768])
+    """
+    h = block_rows * max(1, STRIP_ROWS // max(block_rows, 1))
+    kept: list[Window] = []
+    skipped: list[Window] = []
+    for w in windows:
+        r0, r1 = int(w.row_off), int(w.row_off + w.height)
+        for top in range(r0 - r0 % h, r1, h):
+            a, b = max(top, r0), min(top + h, r1)
+            strip = Window(w.col_off, a, w.width, b - a)
+            (kept if (top // h) % 2 == 0 else skipped).append(strip)
+    return kept, skipped
+
+
+def stand_histograms(plan: Plan, *, threads: int = 1) -> dict[int, Any]:
+    """Pass 1: per-stand histograms from every other strip of rows (counts doubled).
+
+    A stand with fewer than :data:`COMPLETE_BELOW` vegetation pixels there (small, or in
+    the skipped strips) gets its skipped strips read as well: its histograms are complete.
+    """
+    kept, skipped = sample_strips(plan.windows, plan.source.block_shape[0])
+    hists: dict[int, Any] = {}
+    for part in _run_chunks(plan, lambda r, w: baseline_task(plan, w, r), threads, kept):
+        merge_histograms(hists, part)
+    seen = {sid: int(h[0].sum()) for sid, h in hists.items()}
+    thin = plan.stands[[seen.get(int(s), 0) < COMPLETE_BELOW for s in plan.stands["stand_no"]]]
+    todo = [w for w in skipped if window_shapes(plan, w, stands=thin)] if len(thin) else []
+    extra: dict[int, Any] = {}
+    task = lambda r, w: baseline_task(plan, w, r, stands=thin)  # noqa: E731
+    for part in _run_chunks(plan, task, threads, todo):
+        merge_histograms(extra, part)
+    full = set(thin["stand_no"].astype(int))
+    for sid, hist in hists.items():
+        if sid not in full:
+            hist *= 2
+    return merge_histograms(hists, extra)
 
 
 def detect_task(
@@ -242,30 +305,57 @@ CACHE_MB = 256
 """GDAL block cache while a thread reads its band of windows (holds the tiles halos reuse)."""
 
 
+def _block_cache(mb: int) -> Any:
+    """GDAL's block cache of ``mb`` MB (``rasterio.Env`` takes GDAL_CACHEMAX in bytes).
+
+    ``gis.io.rasters.raster_env`` passes megabytes, which rasterio reads as bytes (a cache
+    of a few hundred bytes: every halo re-decodes its tiles); this nested Env fixes it here.
+    """
+    import rasterio
+
+    return rasterio.Env(GDAL_CACHEMAX=int(mb) * 1024 * 1024)
+
+
 def _chunks(windows: Sequence[Window], n: int) -> list[Sequence[Window]]:
     size = -(-len(windows) // max(n, 1))
     return [windows[i : i + size] for i in range(0, len(windows), size)] or [windows]
 
 
-def _run_chunks(plan: Plan, fn: Any, threads: int) -> list[Any]:
-    """Run ``fn(reader, window)`` over contiguous bands of windows, one reader per band."""
+def _run_chunks(
+    plan: Plan,
+    fn: Any,
+    threads: int,
+    windows: Sequence[Window] | None = None,
+    *,
+    backwards: bool = False,
+) -> list[Any]:
+    """Run ``fn(reader, window)`` over contiguous bands of windows, one reader per band.
 
-    def band(windows: Sequence[Window]) -> list[Any]:
-        with plan.source.open(cachemax_mb=CACHE_MB) as reader:
-            return [fn(reader, w) for w in windows]
+    ``windows`` defaults to ``plan.windows``. ``backwards`` walks each band from its end,
+    where the previous pass left its last tiles in GDAL's block cache; results are returned
+    in window order either way.
+    """
 
+    def band(part: Sequence[Window]) -> list[Any]:
+        order = part[::-1] if backwards else part
+        with plan.source.open(cachemax_mb=CACHE_MB) as reader, _block_cache(CACHE_MB):
+            done = [fn(reader, w) for w in order]
+        return done[::-1] if backwards else done
+
+    todo = plan.windows if windows is None else windows
+    if not todo:
+        return []
     with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
-        parts = list(pool.map(band, _chunks(plan.windows, threads)))
+        parts = list(pool.map(band, _chunks(todo, threads)))
     return [r for part in parts for r in part]
 
 
 def run_passes(plan: Plan, *, threads: int = 1) -> tuple[Baselines, list[WindowResult]]:
     """Run both passes over ``plan.windows`` (in order; results identical for any threads)."""
-    hists: dict[int, Any] = {}
-    for part in _run_chunks(plan, lambda r, w: baseline_task(plan, w, r), threads):
-        merge_histograms(hists, part)
+    hists = stand_histograms(plan, threads=threads)
     base = baselines_from_histograms(hists, len(plan.stands), rules=plan.rules)
-    results = _run_chunks(plan, lambda r, w: detect_task(plan, base, w, r), threads)
+    detect = lambda r, w: detect_task(plan, base, w, r)  # noqa: E731
+    results = _run_chunks(plan, detect, threads, backwards=True)
     return base, results
 
 

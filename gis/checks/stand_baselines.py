@@ -33,7 +33,6 @@ from rasterio.windows import Window
 from gis.checks.crowns import (
     BASE_NAMES,
     CrownRules,
-    core_slices,
     opened,
     pixel_layers,
     shape_scores,
@@ -45,6 +44,9 @@ from gis.indices import grvi as grvi_index
 from gis.indices import ndvi as ndvi_index
 from gis.raster import RasterReader, RasterSource
 
+STEP = 2
+"""Pass 1 histograms smoothed GRVI and NDVI on every 2nd raster row and column (1/4 of the
+pixels: the quantiles of a stand's hundreds of thousands of pixels do not move)."""
 SAMPLE = 4
 """Pass 1 takes the medians of brightness, G, NIR and B from every 4th pixel of rows/cols."""
 HIST_BINS = 512
@@ -103,8 +105,11 @@ def window_histograms(
 
     Counts pixels that are valid, inside a host stand and vegetation (NDVI >= ``soil_ndvi``
     with NIR) — shadows and discolored crowns are left to the robust statistics. GRVI is
-    smoothed inside the window (no halo: a halo would decode the neighbouring tiles too).
-    ``source`` may be an opened :class:`~gis.raster.RasterReader`. Merge windows by summing.
+    smoothed inside the window (no halo: a halo would decode the neighbouring tiles too);
+    it and NDVI are histogrammed on the pixels of every :data:`STEP`-th raster row and
+    column, each counted ``STEP²`` times (the quantiles do not move); brightness,
+    G, NIR and B on every :data:`SAMPLE`-th. ``source`` may be an opened
+    :class:`~gis.raster.RasterReader`. Merge windows by summing.
     """
     with opened(source) as reader:
         values, invalid = reader.read_array(window, roles)
@@ -115,28 +120,39 @@ def window_histograms(
     full = {"grvi": grvi_index(band["G"], band["R"])}
     if "NIR" in band:
         full["ndvi"] = ndvi_index(band["NIR"], band["R"])
-        keep &= full["ndvi"] >= rules.soil_ndvi
-    full["grvi"] = smooth(full["grvi"], keep, rules.smooth_px)
-    core = core_slices(0, window)
+        with np.errstate(invalid="ignore"):
+            keep &= full["ndvi"] >= rules.soil_ndvi
     if not keep.any():
         return {}
     ids = np.unique(np.fromiter((s for _, s in shapes), dtype=np.int64))
     lut = np.zeros(int(ids.max()) + 1, dtype=np.int64)
     lut[ids] = np.arange(ids.size)
     out = np.zeros((ids.size, len(QUANTITIES), HIST_BINS), dtype=np.int64)
-    local = lut[stands[keep]] * HIST_BINS
-    for q, arr in full.items():
-        out[:, QUANTITIES.index(q), :] = _hist(local, _bins(q, arr[core][keep]), ids.size)
+    sub = _sample(window, STEP)
+    at = {"grvi": smooth(full["grvi"], keep, rules.smooth_px)[sub]}
+    ks = keep[sub]
+    if "ndvi" in full:
+        at["ndvi"] = full["ndvi"][sub]
+    local = lut[stands[sub][ks]] * HIST_BINS
+    for q, arr in at.items():
+        hist = _hist(local, _bins(q, arr[ks]), ids.size)
+        out[:, QUANTITIES.index(q), :] = hist * (STEP * STEP)
     # medians of brightness-like quantities: every SAMPLE-th pixel is plenty
-    sub = (slice(core[0].start, core[0].stop, SAMPLE), slice(core[1].start, core[1].stop, SAMPLE))
+    sub = _sample(window, SAMPLE)
     px = pixel_layers(values[:, sub[0], sub[1]], roles)
-    ks = keep[::SAMPLE, ::SAMPLE]
-    local_s = lut[stands[::SAMPLE, ::SAMPLE][ks]] * HIST_BINS
+    ks = keep[sub]
+    local_s = lut[stands[sub][ks]] * HIST_BINS
     for q in ("bright", "green", "nir", "blue"):
         if q in px:
             out[:, QUANTITIES.index(q), :] = _hist(local_s, _bins(q, px[q][ks]), ids.size)
     seen = out[:, 0, :].sum(axis=1) > 0
     return {int(s): out[i] for i, s in enumerate(ids) if seen[i]}
+
+
+def _sample(window: Window, step: int) -> tuple[slice, slice]:
+    """Slices of a window's array selecting the raster rows and columns divisible by ``step``."""
+    r0, c0 = -int(window.row_off) % step, -int(window.col_off) % step
+    return slice(r0, None, step), slice(c0, None, step)
 
 
 def _hist(local: NDArray[np.int64], bins: NDArray[np.int64], n: int) -> NDArray[np.int64]:
