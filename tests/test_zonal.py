@@ -413,3 +413,10 @@ def test_window_groups_reduce_in_other_processes(tmp_path):
     remote = combine(parts, len(zones), index=zones.index, with_nbr=True)
     local = change_stats(zones, b, a, window_px=16)
     pd.testing.assert_frame_equal(remote, local, check_exact=True)
+
+
+def test_centre_pixels_of_nested_collections_and_lines():
+    inner = shapely.MultiPolygon([_px_box(0, 0, 2, 2), _px_box(5, 5, 6, 6)])
+    nested = shapely.GeometryCollection([inner, shapely.LineString([(X0, Y0), (X0 + 50, Y0 - 50)])])
+    pos, ids = centre_pixels(np.array([nested, inner], dtype=object), T10, (10, 10))
+    assert sorted(pos[ids == 0].tolist()) == sorted(pos[ids == 1].tolist()) == [0, 1, 10, 11, 55]

@@ -39,6 +39,10 @@ def centre_pixels(
     return rows[0::2][span] * shape[1] + c0[span] + offset, gid[0::2][span]
 
 
+_MULTI = 4
+"""Smallest shapely type id of a multi-part geometry or collection."""
+
+
 def _expand(counts: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Return (item index repeated ``counts`` times, 0..count-1 within each item)."""
     item = np.repeat(np.arange(counts.size), counts)
@@ -48,6 +52,9 @@ def _expand(counts: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.in
 def _pixel_edges(geoms: NDArray[Any], transform: Any) -> tuple[NDArray[Any], ...]:
     """Non-horizontal polygon edges in pixel coordinates, lower-y end first, with geometry ids."""
     parts, part_geom = shapely.get_parts(geoms, return_index=True)
+    while (shapely.get_type_id(parts) >= _MULTI).any():  # collections holding multipolygons
+        parts, sub = shapely.get_parts(parts, return_index=True)
+        part_geom = part_geom[sub]
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     xy, coord_ring = shapely.get_coordinates(rings, return_index=True)
     inv = ~transform
