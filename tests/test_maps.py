@@ -26,7 +26,7 @@ from gis.maps.assets import inline_css, inline_js
 from gis.maps.build import content_security_policy, simplify_context
 from gis.maps.encode import SCALE, encode_geometry, geometry_kind, pack_ints
 from gis.maps.partition import file_label, split_layers
-from gis.maps.style import Geometry
+from gis.maps.style import Geometry, style_for
 
 X0, Y0 = 500_000.0, 4_850_000.0
 EVIL = (
@@ -384,8 +384,19 @@ def test_verification_settings_travel_with_the_map() -> None:
         "subs": jagged_coverage(),
     }
     data = payload(build_map(layers, title="t", results_run_id={"patches_checked": "run-7"}))
-    assert [layer["verify"] for layer in data["layers"]] == ["patch", "point", None]
-    assert [layer["run_id"] for layer in data["layers"]] == ["run-7", "run-unknown", "run-unknown"]
+    by_name = {layer["name"]: layer for layer in data["layers"]}
+    assert [layer["name"] for layer in data["layers"]] == [
+        "patches_checked",
+        "subs",
+        "discolored_points",
+    ]
+    assert {n: v["verify"] for n, v in by_name.items()} == {
+        "patches_checked": "patch",
+        "subs": None,
+        "discolored_points": "point",
+    }
+    assert by_name["patches_checked"]["run_id"] == "run-7"
+    assert by_name["discolored_points"]["run_id"] == "run-unknown"
     assert ["42", "42 未审批使用林地"] in data["causes"]
     assert [o[0] for o in data["outcomes"]] == ["confirmed_dead_pine", "other_cause", "not_found"]
     one = payload(build_map(layers, title="t", results_run_id="run-8"))
@@ -393,3 +404,4 @@ def test_verification_settings_travel_with_the_map() -> None:
     english = payload(build_map({"discolored_points": points()}, title="t", lang="en"))
     assert english["outcomes"][2] == ["not_found", "Not found"]
     assert english["ui"]["verify"] == "Verify"
+    assert style_for("stand_summary").id_field == "stand_id"  # detect discolored's stand layer

@@ -81,6 +81,32 @@ def _run_id(run_ids: str | Mapping[str, str] | None, layer: str) -> str:
     return (run_ids or {}).get(layer, UNKNOWN_RUN)
 
 
+def draw_order(
+    layers: Mapping[str, gpd.GeoDataFrame], styles: Mapping[str, LayerStyle] = DEFAULT_STYLES
+) -> list[tuple[str, gpd.GeoDataFrame]]:
+    """Return the non-empty layers bottom to top: context, then other shapes, then points.
+
+    The given order is kept within each group; a click goes to the topmost layer hit.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> poly = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], crs=4551)
+    >>> point = gpd.GeoDataFrame(geometry=[shapely.Point(0, 0)], crs=4551)
+    >>> [n for n, _ in draw_order({"pts": point, "patches": poly, "subcompartments": poly})]
+    ['subcompartments', 'patches', 'pts']
+    """
+
+    def rank(item: tuple[str, gpd.GeoDataFrame]) -> int:
+        name, frame = item
+        if style_for(name, styles).context:
+            return 0
+        return 2 if frame.geom_type.isin(["Point", "MultiPoint"]).all() else 1
+
+    present = [(n, f) for n, f in layers.items() if not f.empty]
+    return sorted(present, key=rank)
+
+
 def cause_choices(lang: Lang) -> list[list[str]]:
     """``[code, "code label"]`` of 核实变化原因 from the layer catalog, for the patch form."""
     codes = layer_kind("change_patches").fields["verified_cause_code"].codes or {}
@@ -349,9 +375,9 @@ def build_map(
     Parameters
     ----------
     layers : mapping of str to GeoDataFrame
-        Layer name → frame in any declared CRS (reprojected to EPSG:4326 here), drawn in
-        this order (first at the bottom). Each layer holds one geometry family. Empty
-        layers are left out.
+        Layer name → frame in any declared CRS (reprojected to EPSG:4326 here). Each layer
+        holds one geometry family. Drawn bottom to top: context layers, other polygons and
+        lines, points (:func:`draw_order`). Empty layers are left out.
     title : str
         Title shown on the map and in the browser tab (escaped).
     lang : {"zh", "en"}
@@ -389,9 +415,7 @@ def build_map(
     lang = Lang.get(lang)
     log = Findings() if findings is None else findings
     encoded = []
-    for name, frame in layers.items():
-        if frame.empty:
-            continue
+    for name, frame in draw_order(layers, styles):
         style = style_for(name, styles)
         text, bounds = encode_layer(
             name,

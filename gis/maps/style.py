@@ -139,6 +139,13 @@ DEFAULT_STYLES: Mapping[str, LayerStyle] = MappingProxyType(
         "districts": LayerStyle(
             label=("行政区", "Districts"), color="#555555", context=True, fill_opacity=0.0
         ),
+        "stand_summary": LayerStyle(
+            label=("松林小班变色统计", "Pine stands, discolored counts"),
+            color="#9e6a03",
+            context=True,
+            fill_opacity=0.08,
+            id_field="stand_id",
+        ),
         "forest_chief_zones": LayerStyle(
             label=("林长责任区", "Forest chief zones"),
             color="#8c510a",
