@@ -172,3 +172,26 @@ def test_blocks_escape_and_format() -> None:
     t = blocks.table(pd.DataFrame({"名称": ["<b>"], "rate": [0.5]}), percent=("rate",), key="k")
     html = t.html()
     assert "&lt;b&gt;" in html and "50.0%" in html and 'data-key="k"' in html
+
+
+def test_several_batches_get_a_rate_each_and_a_batch_filter(
+    demo: dict[str, Path], tmp_path: Path
+) -> None:
+    from gis.report import open_patch_report, patch_summary, patch_verification
+
+    copy = tmp_path / "patches.gpkg"
+    for layer in ("patches_checked", "findings", "run"):
+        frame = pyogrio.read_dataframe(demo["patches"], layer=layer)
+        if layer == "patches_checked":
+            frame.loc[frame.index % 3 == 0, "batch"] = "2026年第2期"
+            second = int((frame.index % 3 == 0).sum())
+        pyogrio.write_dataframe(frame, copy, layer=layer, driver="GPKG", append=copy.exists())
+    rep = open_patch_report(copy)
+    table = next(
+        b for b in patch_verification(rep).blocks if b.data.get("key") == "verification_rate"
+    )
+    batches = {r[1]: r[2] for r in table.data["rows"] if r[0] == "批次"}
+    assert batches == {"2026年第1期": str(71 - second), "2026年第2期": str(second)}
+    one = open_patch_report(copy, batch="2026年第2期", lang="en")
+    figures_block = patch_summary(one).blocks[1]
+    assert {i["key"]: i["value"] for i in figures_block.data["items"]}["patches_n"] == str(second)

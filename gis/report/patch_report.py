@@ -201,10 +201,13 @@ def patch_breakdown(rep: Report) -> Section:
 
 @when_ok
 def patch_verification(rep: Report) -> Section:
-    """核查率 overall and per district, township and forest chief (from the field store)."""
+    """Show 核查率 overall and per batch (when several), district, township, forest chief."""
     assert rep.data is not None
     lang, latest = rep.lang, _latest(rep)
-    rate = tables.verification_rate(rep.data.main, latest, id_column="patch_id")
+    p = rep.data.main
+    several = "batch" in p.columns and p["batch"].nunique() > 1
+    levels = ("batch", *tables.LEVELS) if several else tables.LEVELS
+    rate = tables.verification_rate(p, latest, id_column="patch_id", levels=levels)
     districts = rate[rate["level"] == "district"]
     chart = figures.bar_chart(
         districts,
