@@ -261,15 +261,25 @@ def test_real_districts_and_forest_parks(browser: Any, shared_data: Path, tmp_pa
         context.close()
 
 
+@pytest.mark.parametrize("device", [None, "Pixel 7"], ids=["desktop", "pixel7"])
 def test_field_records_survive_reload_and_export_as_geojson(
     browser: Any,  # noqa: F811
+    playwright_api: Any,  # noqa: F811
     field_map: Path,
     tmp_path: Path,
+    device: str | None,
 ) -> None:
     fix = {"latitude": 43.7801, "longitude": 125.4652, "accuracy": 8}
     photo = Path(__file__).resolve().parents[1] / "gis/maps/vendor/leaflet/images/layers-2x.png"
+    emulation = dict(playwright_api.devices[device]) if device else {}
+    emulation.pop("default_browser_type", None)
     context, page, log = open_map(
-        browser, field_map, geolocation=fix, permissions=["geolocation"], accept_downloads=True
+        browser,
+        field_map,
+        geolocation=fix,
+        permissions=["geolocation"],
+        accept_downloads=True,
+        **emulation,
     )
     try:
         lat, lon = lonlat_of(field_layers()["patches_checked"], 0)
