@@ -113,6 +113,13 @@ def test_map_opens_offline_and_draws_every_layer(browser: Any, field_map: Path) 
         page.wait_for_selector(".marker-cluster", timeout=5_000)  # clustered when zoomed out
         page.evaluate("() => window.__map.setZoom(17, { animate: false })")
         assert page.locator(".ly-legend").inner_text().count("疑似违法") == 1
+        for selector, title in (
+            (".leaflet-control-locate a", "定位我的位置"),
+            (".leaflet-control-zoom-fullscreen", "全屏"),
+            ("a[title='测量距离']", "测量距离"),
+        ):
+            assert page.locator(selector).first.get_attribute("title") == title
+        assert page.inner_text(".leaflet-control-scale") in {"50 m", "100 m", "200 m"}
         lat, lon = lonlat_of(field_layers()["patches_checked"], 0)
         click_latlng(page, lat, lon)
         text = popup_text(page)
