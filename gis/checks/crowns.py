@@ -117,11 +117,14 @@ class CrownRules:
 # ----------------------------------------------------------------------------- pixels
 
 
-def pixel_layers(values: NDArray[np.float32], roles: Sequence[str]) -> dict[str, NDArray[Any]]:
-    """Return per-pixel ``grvi``, ``rg_ratio``, ``bright``, ``green`` (+ ``ndvi``, ``nir``).
+def pixel_layers(
+    values: NDArray[np.float32], roles: Sequence[str], *, ratio: bool = True
+) -> dict[str, NDArray[Any]]:
+    """Return per-pixel ``grvi``, ``rg_ratio``, ``bright``, ``green``, ``red`` (+ NDVI, NIR).
 
     ``values`` is (bands, rows, cols) reflectance in the order of ``roles`` (G and R needed).
-    Brightness is the mean of the visible bands present (B, G, R).
+    Brightness is the mean of the visible bands present (B, G, R). With ``ratio=False``
+    R/G is left out (:func:`layer_at` computes it on the few pixels that need it).
 
     Examples
     --------
@@ -139,17 +142,34 @@ def pixel_layers(values: NDArray[np.float32], roles: Sequence[str]) -> dict[str,
     bright /= np.float32(len(visible))
     out = {
         "grvi": grvi_index(g, r),
-        "rg_ratio": rg_index(r, g),
         "bright": bright,
         "green": g,
+        "red": r,
         "blue": band.get("B", None),
     }
+    if ratio:
+        out["rg_ratio"] = rg_index(r, g)
     if out["blue"] is None:
         out["blue"] = out["bright"]
     if "NIR" in band:
         out["ndvi"] = ndvi_index(band["NIR"], r)
         out["nir"] = band["NIR"]
     return out
+
+
+def layer_at(px: Mapping[str, NDArray[Any]], name: str, where: tuple[Any, Any]) -> NDArray[Any]:
+    """Values of layer ``name`` of :func:`pixel_layers` at the pixels ``where`` (rows, cols).
+
+    Examples
+    --------
+    >>> v = np.array([[[0.2, 0.4]], [[0.1, 0.1]]], dtype=np.float32)
+    >>> px = pixel_layers(v, ("G", "R"), ratio=False)
+    >>> layer_at(px, "rg_ratio", (np.array([0]), np.array([1]))).tolist()
+    [0.25]
+    """
+    if name == "rg_ratio" and name not in px:
+        return rg_index(px["red"][where], px["green"][where])
+    return px[name][where]
 
 
 def stand_raster(
@@ -208,14 +228,18 @@ def smooth(values: NDArray[Any], mask: NDArray[np.bool_], size: int) -> NDArray[
     >>> smooth(v, m, 3).tolist()
     [[2.0, 2.0, nan]]
     """
+    return np.where(mask, box_mean(values, mask, size), np.nan)
+
+
+def box_mean(values: NDArray[Any], mask: NDArray[np.bool_], size: int) -> NDArray[np.float32]:
+    """:func:`smooth` without the NaNs: the values are meaningful on ``mask`` pixels only."""
     if size <= 1:
-        return np.where(mask, values, np.nan)
-    num = np.where(mask, values, 0).astype(np.float32, copy=False)
+        return np.asarray(values, dtype=np.float32)
+    total = box_sum(np.where(mask, values, 0).astype(np.float32, copy=False), size)
     count_dtype = np.uint8 if size * size < 256 else np.int32
-    den = box_sum(mask.astype(count_dtype), size)
-    out = np.full(mask.shape, np.nan, dtype=num.dtype)
-    np.divide(box_sum(num, size), den, out=out, where=mask)
-    return out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(total, box_sum(mask.astype(count_dtype), size), out=total)
+    return total
 
 
 # ----------------------------------------------------------------------------- windows
@@ -341,7 +365,7 @@ def _pixel_state(
     with np.errstate(invalid="ignore"):
         canopy &= px["bright"] >= np.take(shadow, stands)
     _drop_soil(canopy, px, stands, base, rules)
-    grvi = smooth(px["grvi"], canopy, rules.smooth_px)
+    grvi = box_mean(px["grvi"], canopy, rules.smooth_px)
     at = np.take(thr, stands)
     with np.errstate(invalid="ignore"):
         anomalous = canopy & (grvi <= at)
@@ -367,7 +391,7 @@ def _drop_soil(
     with np.errstate(invalid="ignore"):
         low = canopy & ~(px["ndvi"] >= rules.soil_ndvi)
     rows, cols = np.nonzero(low)
-    at = {k: px[k][rows, cols] for k in ("ndvi", "blue", "rg_ratio")}
+    at = {k: layer_at(px, k, (rows, cols)) for k in ("ndvi", "blue", "rg_ratio")}
     soil = soil_mask(at, blue[stands[rows, cols]], rules)
     canopy[rows[soil], cols[soil]] = False
 
@@ -519,7 +543,7 @@ def detect_window(
         values, invalid = reader.read_array(window, roles, halo=halo)
         transform = reader.source.transform
     stands = stand_raster(shapes, _grown(window, halo), transform)
-    px = pixel_layers(values, roles)
+    px = pixel_layers(values, roles, ratio=False)
     canopy, anomalous, core = _pixel_state(px, stands, invalid, base, rules)
     rows, cols = np.nonzero(anomalous)
     is_core = core[rows, cols]
@@ -527,7 +551,9 @@ def detect_window(
     dead = _dead_pixels(px, stands, (rc, cc), base, rules)
     counts = _stand_counts(stands, canopy, (rc[dead], cc[dead]), core_slices(halo, window))
     layers: dict[str, NDArray[Any]] = {
-        k: px[k][rows, cols] for k in ("grvi", "rg_ratio", "green", "ndvi", "nir") if k in px
+        k: layer_at(px, k, (rows, cols))
+        for k in ("grvi", "rg_ratio", "green", "ndvi", "nir")
+        if k in px or k == "rg_ratio"
     }
     layers["core"] = is_core
     count, means = _components(anomalous, (rows, cols), layers)

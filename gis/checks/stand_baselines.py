@@ -33,10 +33,10 @@ from rasterio.windows import Window
 from gis.checks.crowns import (
     BASE_NAMES,
     CrownRules,
+    box_mean,
     opened,
     pixel_layers,
     shape_scores,
-    smooth,
     soil_mask,
     stand_raster,
 )
@@ -66,7 +66,9 @@ class Baselines:
 
     ``med_*``/``sig_*`` are index medians and lower-half sigmas; ``bright``, ``green``,
     ``nir`` and ``blue`` are medians in the raster's units; ``pixels`` counts vegetation
-    pixels; ``pooled`` marks stands that fell back to the pooled baseline of all stands.
+    pixels (estimated from the sample for large stands, see
+    :func:`gis.checks.discolored.stand_histograms`); ``pooled`` marks stands that fell back
+    to the pooled baseline of all stands.
     """
 
     med_grvi: NDArray[np.float64]
@@ -129,7 +131,7 @@ def window_histograms(
     lut[ids] = np.arange(ids.size)
     out = np.zeros((ids.size, len(QUANTITIES), HIST_BINS), dtype=np.int64)
     sub = _sample(window, STEP)
-    at = {"grvi": smooth(full["grvi"], keep, rules.smooth_px)[sub]}
+    at = {"grvi": box_mean(full["grvi"], keep, rules.smooth_px)[sub]}
     ks = keep[sub]
     if "ndvi" in full:
         at["ndvi"] = full["ndvi"][sub]
@@ -139,7 +141,7 @@ def window_histograms(
         out[:, QUANTITIES.index(q), :] = hist * (STEP * STEP)
     # medians of brightness-like quantities: every SAMPLE-th pixel is plenty
     sub = _sample(window, SAMPLE)
-    px = pixel_layers(values[:, sub[0], sub[1]], roles)
+    px = pixel_layers(values[:, sub[0], sub[1]], roles, ratio=False)
     ks = keep[sub]
     local_s = lut[stands[sub][ks]] * HIST_BINS
     for q in ("bright", "green", "nir", "blue"):
