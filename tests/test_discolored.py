@@ -154,3 +154,35 @@ def test_no_detection_gives_typed_empty_points(tmp_path):
     pts = res.points
     assert pts.empty and pts["is_new"].dtype == bool and pts[pts["is_new"]].crs == pts.crs
     assert res.stand_summary.iloc[0]["count"] == 0
+
+
+def test_pass1_reads_every_other_strip_and_small_stands_whole(tmp_path, monkeypatch):
+    """Sampled baselines match the full pass; a stand inside a skipped strip is read whole."""
+    from gis.checks import discolored as d
+    from gis.checks.discolored import host_stands, make_plan, stand_histograms
+    from gis.checks.stand_baselines import baselines_from_histograms, merge_histograms
+
+    src = scene(tmp_path / "s.tif", [], size=1024)
+    big = shapely.box(500_000, 4_850_000, 500_512, 4_850_512)  # the whole raster
+    small = shapely.box(500_010, 4_850_312, 500_060, 4_850_362)  # rows 300..400 (skipped)
+    frame = gpd.GeoDataFrame({"stand_id": ["A", "B"], "dominant_species": ["红松", "油松"]},
+                             geometry=[big.difference(small), small], crs=4551)  # fmt: skip
+    host = host_stands(frame, hosts=("红松", "油松"), crs_wkt=src.crs_wkt, findings=Findings())
+    rules = d.load_discolored_rules().crowns
+    plan = make_plan(src, host, rules, window_size=512)
+    read = []
+    task = d.baseline_task
+    monkeypatch.setattr(d, "baseline_task", lambda *a, **k: read.append(a[1]) or task(*a, **k))
+    sampled = baselines_from_histograms(stand_histograms(plan), 2, rules=rules)
+    rows = sorted({int(w.row_off) for w in read})
+    assert 256 in rows and 512 in rows  # the small stand's skipped strip, and a kept one
+    assert len(read) < 2 * len(plan.windows)  # most skipped strips are not read
+    hists: dict = {}
+    for w in plan.windows:  # the full pass: every pixel of every window
+        merge_histograms(hists, task(plan, w))
+    full = baselines_from_histograms(hists, 2, rules=rules)
+    assert sampled.med_grvi[1] == pytest.approx(full.med_grvi[1], abs=0.002)
+    assert sampled.sig_grvi[1] == pytest.approx(full.sig_grvi[1], rel=0.05)
+    assert sampled.pixels[1] == pytest.approx(full.pixels[1], rel=0.05)
+    assert sampled.pixels[2] == full.pixels[2] == 100 * 100
+    assert not sampled.pooled[2]
