@@ -92,6 +92,9 @@ def raster_env(*, cachemax_mb: int = 64) -> Any:
     """Return a ``rasterio.Env`` with GDAL's block cache capped at ``cachemax_mb`` megabytes.
 
     Windowed readers use it so that memory stays bounded whatever the raster's size (GDAL's
-    default cache is 5 % of RAM).
+    default cache is 5 % of RAM). ``rasterio.Env`` takes GDAL_CACHEMAX in bytes (GDAL's own
+    "values below 100000 are megabytes" rule does not apply through it), hence the conversion.
     """
-    return rasterio.Env(GDAL_CACHEMAX=int(cachemax_mb), GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR")
+    return rasterio.Env(
+        GDAL_CACHEMAX=int(cachemax_mb) * 1024 * 1024, GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"
+    )

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 def centre_pixels(
     geoms: NDArray[Any], transform: Any, shape: tuple[int, int]
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+) -> tuple[NDArray[Any], NDArray[Any]]:
     """Return (flat pixel index, geometry index) of every pixel whose centre lies in a geometry.
 
     A vectorised even-odd scanline fill of all geometries at once, with GDAL's rule
@@ -33,20 +33,23 @@ def centre_pixels(
     rows, xs, gid = _crossings(edges, shape[0])
     order = np.lexsort((xs, rows, gid))
     rows, xs, gid = rows[order], xs[order], gid[order]
-    c0 = np.clip(np.floor(xs[0::2] + 0.5), 0, shape[1]).astype(np.int64)
-    c1 = np.clip(np.floor(xs[1::2] + 0.5), 0, shape[1]).astype(np.int64)
-    span, offset = _expand(np.maximum(c1 - c0, 0))
-    return rows[0::2][span] * shape[1] + c0[span] + offset, gid[0::2][span]
+    dt: Any = np.int32 if shape[0] * shape[1] < 2**31 and len(geoms) < 2**31 else np.int64
+    c0: NDArray[Any] = np.clip(np.floor(xs[0::2] + 0.5), 0, shape[1]).astype(dt)
+    c1: NDArray[Any] = np.clip(np.floor(xs[1::2] + 0.5), 0, shape[1]).astype(dt)
+    span, offset = _expand(np.maximum(c1 - c0, 0), dt)
+    pos = rows[0::2].astype(dt)[span] * dt(shape[1]) + c0[span] + offset
+    return pos, gid[0::2].astype(dt)[span]
 
 
 _MULTI = 4
 """Smallest shapely type id of a multi-part geometry or collection."""
 
 
-def _expand(counts: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def _expand(counts: NDArray[Any], dtype: Any = np.int64) -> tuple[NDArray[Any], NDArray[Any]]:
     """Return (item index repeated ``counts`` times, 0..count-1 within each item)."""
-    item = np.repeat(np.arange(counts.size), counts)
-    return item, np.arange(item.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    item = np.repeat(np.arange(counts.size, dtype=dtype), counts)
+    starts = (np.cumsum(counts) - counts).astype(dtype)
+    return item, np.arange(item.size, dtype=dtype) - np.repeat(starts, counts)
 
 
 def _pixel_edges(geoms: NDArray[Any], transform: Any) -> tuple[NDArray[Any], ...]:

@@ -23,10 +23,11 @@ class WindowGroup:
     """The zones and rings one raster window must reduce (picklable).
 
     ``zone_pos``/``ring_pos`` are positions in the zone table, ``*_geoms`` the geometries in
-    the raster's CRS (a ring is the patch buffered by ``ring_m``; other patches are removed
-    pixel by pixel). ``boxes`` are the parts of the window that are read, as (row, col, rows,
-    cols) relative to the window: the whole window when zones fill it, else the boxes around
-    the zones and rings (sparse patches do not make the engine read the whole raster).
+    the raster's CRS (a ring is the patch buffered by ``ring_m``, see :meth:`rings`; other
+    patches are removed pixel by pixel). ``boxes`` are the parts of the window that are read,
+    as (row, col, rows, cols) relative to the window: the whole window when zones fill it,
+    else the boxes around the zones and rings (sparse patches do not make the engine read the
+    whole raster).
     """
 
     key: int
@@ -37,6 +38,17 @@ class WindowGroup:
     ring_pos: NDArray[np.int64]
     ring_geoms: NDArray[Any]
     boxes: tuple[tuple[int, int, int, int], ...] = ()
+    ring_buffer: float = 0.0
+
+    def rings(self) -> NDArray[Any]:
+        """Return the rings: ``ring_geoms`` buffered by ``ring_buffer`` when it is set.
+
+        Rings are buffered where the window is reduced (in its thread or task), so the plan
+        holds no second copy of every patch.
+        """
+        if self.ring_buffer > 0:
+            return np.asarray(shapely.buffer(self.ring_geoms, self.ring_buffer, quad_segs=4))
+        return self.ring_geoms
 
 
 def plan_windows(
@@ -64,7 +76,7 @@ def plan_windows(
     block_shape : tuple of int
         The raster's block (tile) shape.
     threads : int
-        Threads for buffering the rings (shapely releases the GIL).
+        Threads for buffering the rings of a geographic grid (shapely releases the GIL).
     max_box_fill : float
         Plan boxes around the zones when they touch fewer than this share of the raster
         blocks the whole window touches (see :func:`read_boxes`); 0 always reads whole windows.
@@ -78,10 +90,11 @@ def plan_windows(
     geoms = np.asarray(getattr(zones, "geometry", zones), dtype=object)
     present = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     zg = geoms[present]
-    rg = _rings(zg, ring_m, threads, grid.crs_wkt)
+    rg, ring_buffer = _ring_sources(zg, ring_m, threads, grid.crs_wkt)
+    r_bounds = shapely.bounds(rg) + np.array([-1.0, -1.0, 1.0, 1.0]) * ring_buffer
     tile = tile_shape_of(grid, window_px, block_shape)
     z_idx, z_key = _touching(shapely.bounds(zg), grid, tile)
-    r_idx, r_key = _touching(shapely.bounds(rg), grid, tile)
+    r_idx, r_key = _touching(r_bounds, grid, tile)
     wins = grid_windows(grid, window_px, block_shape)
     groups = []
     for key in np.union1d(z_key, r_key):
@@ -89,10 +102,20 @@ def plan_windows(
         rs = r_idx[np.searchsorted(r_key, key) : np.searchsorted(r_key, key, side="right")]
         win = wins[int(key)]
         transform = window_transform(win, grid.transform)
-        bounds = np.concatenate([shapely.bounds(zg[zs]), shapely.bounds(rg[rs])])
+        bounds = np.concatenate([shapely.bounds(zg[zs]), r_bounds[rs]])
         boxes = read_boxes(bounds, win, transform, block_shape=block_shape, max_fill=max_box_fill)
         groups.append(
-            WindowGroup(int(key), win, transform, present[zs], zg[zs], present[rs], rg[rs], boxes)
+            WindowGroup(
+                int(key),
+                win,
+                transform,
+                present[zs],
+                zg[zs],
+                present[rs],
+                rg[rs],
+                boxes,
+                ring_buffer,
+            )
         )
     return groups
 
@@ -149,20 +172,24 @@ def block_count(ext: NDArray[Any], block_shape: tuple[int, int], halo: int) -> i
     return int((nx * ny).sum())
 
 
-def _rings(geoms: NDArray[Any], ring_m: float, threads: int, crs_wkt: str) -> NDArray[Any]:
-    """Buffer every geometry by ``ring_m`` metres (4 segments per quarter circle), on threads.
+def _ring_sources(
+    geoms: NDArray[Any], ring_m: float, threads: int, crs_wkt: str
+) -> tuple[NDArray[Any], float]:
+    """Return (geometries the rings come from, buffer distance still to apply in the window).
 
-    On a geographic grid the buffer is taken in the local UTM zone and transformed back.
+    On a projected grid the rings are the patches buffered by ``ring_m`` (4 segments per
+    quarter circle) where each window is reduced. On a geographic grid the buffer is taken
+    here, in the local UTM zone, and transformed back (distance 0 left to apply).
     """
     if ring_m <= 0 or len(geoms) == 0:
-        return geoms[:0]
+        return geoms[:0], 0.0
     crs = CRS.from_wkt(crs_wkt) if crs_wkt else None
-    if crs is not None and crs.is_geographic:
-        local = gpd.GeoSeries(geoms, crs=crs)
-        metric = local.estimate_utm_crs()
-        rings = _buffer(np.asarray(local.to_crs(metric).values), ring_m, threads)
-        return np.asarray(gpd.GeoSeries(rings, crs=metric).to_crs(crs).values, dtype=object)
-    return _buffer(geoms, ring_m, threads)
+    if crs is None or not crs.is_geographic:
+        return geoms, float(ring_m)
+    local = gpd.GeoSeries(geoms, crs=crs)
+    metric = local.estimate_utm_crs()
+    rings = _buffer(np.asarray(local.to_crs(metric).values), ring_m, threads)
+    return np.asarray(gpd.GeoSeries(rings, crs=metric).to_crs(crs).values, dtype=object), 0.0
 
 
 def _buffer(geoms: NDArray[Any], distance: float, threads: int) -> NDArray[Any]:

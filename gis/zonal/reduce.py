@@ -71,12 +71,12 @@ def reduce_windows(
     *,
     drop_threshold: float = 0.15,
     tolerance_px: int = 1,
-    cachemax_mb: int = 64,
+    cachemax_mb: int = 32,
 ) -> list[Partial]:
     """Reduce ``groups`` in order with both rasters opened once (pure, picklable inputs).
 
-    Consecutive windows share GDAL's block cache (the halo rows and columns of a window are
-    in its neighbours' blocks), so pass row-major runs of windows when you can.
+    Consecutive windows share GDAL's block cache (``cachemax_mb``, per process: the halo
+    columns of a window are in its row neighbours' blocks), so pass row-major runs of windows.
     """
     with_nbr = has_nbr(before, after)
     ib, ia = Indices.of(before, with_nbr=with_nbr), Indices.of(after, with_nbr=with_nbr)
@@ -195,15 +195,21 @@ def _sum_by(ids: NDArray[np.int64], values: NDArray[Any], k: int) -> tuple[Any, 
 
 def _reduce(g: WindowGroup, d: _Dates, drop_threshold: float) -> Partial:
     shape = (int(g.window.height), int(g.window.width))
+    zone, in_patch = _zone_part(g, d, shape, drop_threshold)
+    rpos, rids = centre_pixels(g.rings(), g.transform, shape)
+    keep = ~in_patch[rpos]
+    ring = _ring_sums(d, rpos[keep], rids[keep], len(g.ring_pos), shape[1])
+    return Partial(g.key, g.zone_pos, zone, g.ring_pos, ring)
+
+
+def _zone_part(
+    g: WindowGroup, d: _Dates, shape: tuple[int, int], drop_threshold: float
+) -> tuple[dict[str, NDArray[np.int64]], NDArray[np.bool_]]:
+    """Zone sums and the mask of pixels in any patch (which rings leave out)."""
     pos, ids = centre_pixels(g.zone_geoms, g.transform, shape)
     in_patch = np.zeros(shape[0] * shape[1], dtype=bool)
     in_patch[pos] = True
-    out = Partial(g.key, g.zone_pos, _zone_sums(g, d, pos, ids, shape[1], drop_threshold))
-    rpos, rids = centre_pixels(g.ring_geoms, g.transform, shape)
-    keep = ~in_patch[rpos]
-    out.ring_pos = g.ring_pos
-    out.ring = _ring_sums(d, rpos[keep], rids[keep], len(g.ring_pos), shape[1])
-    return out
+    return _zone_sums(g, d, pos, ids, shape[1], drop_threshold), in_patch
 
 
 def _zone_sums(
