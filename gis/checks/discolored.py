@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 import yaml
+from numpy.typing import NDArray
 from pyproj import CRS
 from rasterio.windows import Window
 
@@ -220,9 +221,24 @@ def window_shapes(
     frame = plan.stands if stands is None else stands
     w = Window(window.col_off - halo, window.row_off - halo, window.width + 2 * halo,
                window.height + 2 * halo)  # fmt: skip
-    idx = np.sort(frame.sindex.query(shapely.box(*bounds(w, plan.source.transform))))
-    numbers = frame["stand_no"].to_numpy()[idx].tolist()
-    return list(zip(frame.geometry.values[idx], numbers, strict=True))
+    tree, geoms, numbers = _stand_index(frame)
+    idx = np.sort(tree.query(shapely.box(*bounds(w, plan.source.transform))))
+    return list(zip(geoms[idx], numbers[idx].tolist(), strict=True))
+
+
+_INDEX: dict[int, tuple[Any, gpd.GeoDataFrame]] = {}
+
+
+def _stand_index(frame: gpd.GeoDataFrame) -> tuple[Any, NDArray[Any], NDArray[np.int64]]:
+    """STRtree, geometries and stand numbers of ``frame`` as arrays (cached per frame)."""
+    hit = _INDEX.get(id(frame))
+    if hit is not None and hit[1] is frame:
+        return hit[0]  # type: ignore[no-any-return]
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    arrays = (shapely.STRtree(geoms), geoms, frame["stand_no"].to_numpy(np.int64))
+    _INDEX.clear()  # one frame at a time: the plan being run
+    _INDEX[id(frame)] = (arrays, frame)
+    return arrays
 
 
 def baseline_task(
