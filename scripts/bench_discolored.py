@@ -4,10 +4,12 @@ Builds once (cached in a bench folder) a 4-band (B, G, R, NIR) uint16 0.5 m GeoT
 ``size``² pixels (tiled 256, DEFLATE + predictor 2, as imagery is delivered) with crowns,
 understory, soil and discolored crowns, and a stands layer of 250 m squares (pine, larch,
 poplar); then prints, in one run, each in a fresh process: a plain single-threaded read of
-the raster by 1024² windows (all bands: the floor), and the detection
-(:func:`gis.checks.discolored.detect_discolored`, both passes: stand baselines, smoothing,
-labels, halos) with 1 and 2 threads — wall and CPU seconds, the ratio to the plain read, and
-peak RSS (VmHWM) per window size.
+the raster by 1024² windows (all bands: the floor), and the detection (reading the stands
+layer, then :func:`gis.checks.discolored.detect_discolored`: both passes — stand baselines,
+smoothing, labels, halos — and the points) with 1 and 2 threads — wall and CPU seconds, their
+ratios to the plain read, and peak RSS (VmHWM) per window size. Imports and the parse of
+``layers/catalog.yaml`` are start-up and not timed. On a shared machine wall times of the
+2-thread runs need both cores idle; compare the CPU seconds too.
 
 Usage::
 
