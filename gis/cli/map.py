@@ -11,17 +11,11 @@ import enum
 from pathlib import Path
 
 import click
-import geopandas as gpd
 
 from gis.cli import options
-from gis.errors import DataSourceError
 from gis.findings import Findings
-from gis.io import check_overwrite, list_layers, read_layer
-from gis.io.text import write_text
-from gis.maps import build_map
-from gis.maps.partition import file_label, split_layers
+from gis.maps.sources import write_maps
 from gis.maps.style import TileSource, tianditu
-from gis.verify import results_run_id
 
 EXIT_FINDINGS = 1
 
@@ -31,44 +25,6 @@ class BasemapChoice(enum.StrEnum):
 
     NONE = "none"
     TIANDITU = "tianditu"
-
-
-def read_sources(
-    sources: tuple[Path, ...], findings: Findings
-) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, str]]:
-    """Read every spatial layer of the sources; tables without geometry are skipped.
-
-    Returns the layers and, for layers of a results GeoPackage (one with a ``run`` table),
-    the results run id that field records made in the map will carry.
-    """
-    layers: dict[str, gpd.GeoDataFrame] = {}
-    run_ids: dict[str, str] = {}
-    for source in sources:
-        names = list_layers(source)
-        run_id = results_run_id(source) if "run" in names else None
-        for name in names:
-            try:
-                frame = read_layer(
-                    source, layer=name if len(names) > 1 else None, findings=findings
-                )
-            except DataSourceError as exc:
-                findings.add(
-                    "map_layer_skipped",
-                    f"layer {name!r} not mapped: {exc}",
-                    severity="info",
-                    source=str(source),
-                )
-                continue
-            key = name if name not in layers else f"{source.stem}:{name}"
-            layers[key] = frame
-            if run_id is not None:
-                run_ids[key] = run_id
-    if not layers:
-        raise DataSourceError(
-            "none of " + ", ".join(map(str, sources)) + " holds a layer with geometry; pass "
-            "a results GeoPackage (patches_checked, discolored_points) or another vector layer"
-        )
-    return layers, run_ids
 
 
 def choose_basemap(
@@ -86,18 +42,6 @@ def choose_basemap(
             raise click.UsageError("--basemap tianditu needs --tianditu-key KEY")
         return tianditu(key)
     return None
-
-
-def _outputs(
-    out: Path, layers: dict[str, gpd.GeoDataFrame], by: str | None, findings: Findings
-) -> dict[Path, tuple[str, dict[str, gpd.GeoDataFrame]]]:
-    if by is None:
-        return {out: (out.stem, layers)}
-    parts = split_layers(layers, by.replace("-", "_"), findings=findings)
-    return {
-        out.with_name(f"{out.stem}_{file_label(value)}{out.suffix}"): (f"{out.stem} {value}", sets)
-        for value, sets in parts.items()
-    }
 
 
 @click.command("map", short_help="Offline HTML field maps (one file, no network needed).")
@@ -139,20 +83,17 @@ def map_command(
     """Write self-contained field maps of SOURCES (results GeoPackages, any vector layers)."""
     tile_source = choose_basemap(basemap, tianditu_key, tiles, attribution)
     findings = Findings()
-    layers, run_ids = read_sources(sources, findings)
-    outputs = _outputs(out, layers, by, findings)
-    for path in outputs:
-        check_overwrite(path, overwrite=overwrite)
-    for path, (default_title, frames) in outputs.items():
-        html = build_map(
-            frames,
-            title=title or default_title,
-            lang=lang,
-            basemap=tile_source,
-            results_run_id=run_ids,
-            findings=findings,
-        )
-        write_text(path, html, overwrite=overwrite)
-        click.echo(f"{path}  ({len(html) / 1e6:.1f} MB)")
+    written = write_maps(
+        sources,
+        out=out,
+        by=by,
+        basemap=tile_source,
+        title=title,
+        lang=lang,
+        overwrite=overwrite,
+        findings=findings,
+    )
+    for path, size in written.items():
+        click.echo(f"{path}  ({size / 1e6:.1f} MB)")
     if findings.has_errors:
         ctx.exit(EXIT_FINDINGS)

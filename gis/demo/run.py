@@ -231,12 +231,73 @@ def greenery_coverage(scene: DemoScene, *, overwrite: bool = False) -> StepResul
     return StepResult("greenery coverage", status, detail, tuple(run.outputs.values()))
 
 
+def field_map(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> StepResult:
+    """Write the offline field map of the results, with districts and 小班 as context."""
+    write_maps = _optional("gis.maps.sources", "write_maps")
+    if write_maps is None:
+        return StepResult("map", "skipped", "gis.maps is not there yet")
+    results = scene.out_dir / "results"
+    sources = [
+        p
+        for p in (
+            scene.layers["districts"],
+            scene.layers["forest_chief_zones"],
+            scene.layers["subcompartments"],
+            results / "patches_checked.gpkg",
+            results / "discolored.gpkg",
+        )
+        if Path(p).exists()
+    ]
+    out = scene.out_dir / "maps" / "field_map.html"
+    try:
+        title = "净月潭演示 外业核查图" if lang == "zh" else "Jingyuetan demo field map"
+        written: Any = write_maps(sources, out=out, title=title, lang=lang, overwrite=overwrite)
+    except Exception as exc:
+        return _failed("map", exc)
+    size = sum(written.values()) / 1e6
+    return StepResult("map", "clean", f"offline field map, {size:.1f} MB", tuple(written))
+
+
+_REPORTS = (
+    ("patch_verification_report", "patches_checked.gpkg", "patches"),
+    ("discolored_trees_report", "discolored.gpkg", "discolored"),
+    ("greening_kpi_report", "kpi.gpkg", "greening"),
+)
+
+
+def reports(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> list[StepResult]:
+    """Render the three verification reports (HTML) from the demo results."""
+    render_report = _optional("gis.report.render", "render_report")
+    if render_report is None:
+        return [StepResult("report", "skipped", "gis.report is not there yet")]
+    results = scene.out_dir / "results"
+    steps = []
+    for name, source, label in _REPORTS:
+        params: dict[str, Any] = {"results": str(results / source), "district": None}
+        params["lang"] = lang
+        if name == "greening_kpi_report":
+            params["coverage"] = str(results / "coverage.gpkg")
+        else:
+            params["field"] = None
+        if name == "patch_verification_report":
+            params["batch"] = None
+        out = scene.out_dir / "reports" / f"{label}_report.html"
+        try:
+            done: Any = render_report(name, params, out, overwrite=overwrite)
+        except Exception as exc:
+            steps.append(_failed(f"report {label}", exc))
+            continue
+        steps.append(StepResult(f"report {label}", "clean", f"{done.seconds:.1f} s", (out,)))
+    return steps
+
+
 def run_checks(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> list[StepResult]:
     """Run every check that exists on ``scene``; return one :class:`StepResult` per step.
 
     Validation of every layer, then the patch check, the discolored-tree detection, the
     greening KPIs and park service coverage (results in ``<out_dir>/results/``), each
-    compared with the scene's truth.
+    compared with the scene's truth; then the offline field map (``maps/``) and the three
+    verification reports (``reports/``).
 
     Parameters
     ----------
@@ -252,6 +313,8 @@ def run_checks(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -
     steps.append(detect_discolored(scene, overwrite=overwrite, lang=lang))
     steps.append(greenery_kpi(scene, overwrite=overwrite, lang=lang))
     steps.append(greenery_coverage(scene, overwrite=overwrite))
+    steps.append(field_map(scene, overwrite=overwrite, lang=lang))
+    steps.extend(reports(scene, overwrite=overwrite, lang=lang))
     return steps
 
 

@@ -1,0 +1,107 @@
+"""From files to written maps: read every spatial layer of the sources, split, build, write.
+
+This is the edge that ``linyuan map`` and ``linyuan demo`` call; :func:`gis.maps.build_map`
+stays pure (frames in, HTML text out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import geopandas as gpd
+
+from gis.errors import DataSourceError
+from gis.findings import Findings
+from gis.io import check_overwrite, list_layers, read_layer
+from gis.io.text import write_text
+from gis.maps.build import build_map
+from gis.maps.partition import file_label, split_layers
+from gis.maps.style import TileSource
+from gis.verify import results_run_id
+
+
+def read_sources(
+    sources: Sequence[Path], findings: Findings
+) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, str]]:
+    """Read every spatial layer of the sources; tables without geometry are skipped.
+
+    Returns the layers and, for layers of a results GeoPackage (one with a ``run`` table),
+    the results run id that field records made in the map will carry.
+    """
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    run_ids: dict[str, str] = {}
+    for source in map(Path, sources):
+        names = list_layers(source)
+        run_id = results_run_id(source) if "run" in names else None
+        for name in names:
+            try:
+                frame = read_layer(
+                    source, layer=name if len(names) > 1 else None, findings=findings
+                )
+            except DataSourceError as exc:
+                findings.add(
+                    "map_layer_skipped",
+                    f"layer {name!r} not mapped: {exc}",
+                    severity="info",
+                    source=str(source),
+                )
+                continue
+            key = name if name not in layers else f"{source.stem}:{name}"
+            layers[key] = frame
+            if run_id is not None:
+                run_ids[key] = run_id
+    if not layers:
+        raise DataSourceError(
+            "none of " + ", ".join(map(str, sources)) + " holds a layer with geometry; pass "
+            "a results GeoPackage (patches_checked, discolored_points) or another vector layer"
+        )
+    return layers, run_ids
+
+
+def plan_outputs(
+    out: Path, layers: dict[str, gpd.GeoDataFrame], by: str | None, findings: Findings
+) -> dict[Path, tuple[str, dict[str, gpd.GeoDataFrame]]]:
+    """Return output path → (default title, layers): one map, or one per value of ``by``."""
+    if by is None:
+        return {out: (out.stem, layers)}
+    parts = split_layers(layers, by.replace("-", "_"), findings=findings)
+    return {
+        out.with_name(f"{out.stem}_{file_label(value)}{out.suffix}"): (f"{out.stem} {value}", sets)
+        for value, sets in parts.items()
+    }
+
+
+def write_maps(
+    sources: Sequence[Path],
+    *,
+    out: Path,
+    by: str | None = None,
+    basemap: TileSource | None = None,
+    title: str | None = None,
+    lang: str = "zh",
+    overwrite: bool = False,
+    findings: Findings | None = None,
+) -> dict[Path, int]:
+    """Write the field map(s) of ``sources``; return each written path with its size in bytes.
+
+    Every output is checked for ``overwrite`` before any is written.
+    """
+    log = findings if findings is not None else Findings()
+    layers, run_ids = read_sources(sources, log)
+    outputs = plan_outputs(Path(out), layers, by, log)
+    for path in outputs:
+        check_overwrite(path, overwrite=overwrite)
+    written = {}
+    for path, (default_title, frames) in outputs.items():
+        html = build_map(
+            frames,
+            title=title or default_title,
+            lang=lang,
+            basemap=basemap,
+            results_run_id=run_ids,
+            findings=log,
+        )
+        write_text(path, html, overwrite=overwrite)
+        written[path] = len(html.encode("utf-8"))
+    return written
