@@ -338,25 +338,16 @@ def _chunks(windows: Sequence[Window], n: int) -> list[Sequence[Window]]:
 
 
 def _run_chunks(
-    plan: Plan,
-    fn: Any,
-    threads: int,
-    windows: Sequence[Window] | None = None,
-    *,
-    backwards: bool = False,
+    plan: Plan, fn: Any, threads: int, windows: Sequence[Window] | None = None
 ) -> list[Any]:
     """Run ``fn(reader, window)`` over contiguous bands of windows, one reader per band.
 
-    ``windows`` defaults to ``plan.windows``. ``backwards`` walks each band from its end,
-    where the previous pass left its last tiles in GDAL's block cache; results are returned
-    in window order either way.
+    ``windows`` defaults to ``plan.windows``; results come in window order.
     """
 
     def band(part: Sequence[Window]) -> list[Any]:
-        order = part[::-1] if backwards else part
         with plan.source.open(cachemax_mb=CACHE_MB) as reader, _block_cache(CACHE_MB):
-            done = [fn(reader, w) for w in order]
-        return done[::-1] if backwards else done
+            return [fn(reader, w) for w in part]
 
     todo = plan.windows if windows is None else windows
     if not todo:
@@ -370,8 +361,7 @@ def run_passes(plan: Plan, *, threads: int = 1) -> tuple[Baselines, list[WindowR
     """Run both passes over ``plan.windows`` (in order; results identical for any threads)."""
     hists = stand_histograms(plan, threads=threads)
     base = baselines_from_histograms(hists, len(plan.stands), rules=plan.rules)
-    detect = lambda r, w: detect_task(plan, base, w, r)  # noqa: E731
-    results = _run_chunks(plan, detect, threads, backwards=True)
+    results = _run_chunks(plan, lambda r, w: detect_task(plan, base, w, r), threads)
     return base, results
 
 
