@@ -193,3 +193,20 @@ def test_source_is_picklable_and_tiles(tmp_path):
         (0, 512, 512, 88),
         (512, 512, 188, 88),
     ]
+
+
+def test_truncated_geotiff_read_names_file_and_fix(tmp_path):
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    from gis.io import write_geotiff
+
+    path = tmp_path / "cut.tif"
+    data = np.random.default_rng(0).integers(1, 3000, (4, 512, 512)).astype("uint16")
+    write_geotiff(path, data, transform=from_origin(500_000, 4_850_000, 10, 10), crs=4551)
+    size = path.stat().st_size
+    with path.open("r+b") as fh:
+        fh.truncate(int(size * 0.6))
+    src = raster_source(path, bands="B,G,R,NIR")  # the header is intact: it opens
+    with pytest.raises(DataSourceError, match=r"cut\.tif.*truncated or corrupt"), src.open() as r:
+        r.read_array(Window(0, 0, 512, 512), ["R", "NIR"])

@@ -98,3 +98,20 @@ def raster_env(*, cachemax_mb: int = 64) -> Any:
     return rasterio.Env(
         GDAL_CACHEMAX=int(cachemax_mb) * 1024 * 1024, GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"
     )
+
+
+def read_window(dataset: Any, indexes: Any, window: Any) -> np.ndarray:
+    """Read ``indexes`` of an open dataset in ``window``; GDAL read errors become ours.
+
+    A file whose header is intact but whose data is cut off (an interrupted copy) opens fine
+    and fails only here, so the message names the file, the window and the fix.
+    """
+    try:
+        return np.asarray(dataset.read(indexes, window=window))
+    except RasterioError as exc:
+        raise DataSourceError(
+            f"cannot read pixels of raster {dataset.name} (rows {window.row_off}-"
+            f"{window.row_off + window.height}, cols {window.col_off}-"
+            f"{window.col_off + window.width}): {exc}; the file is probably truncated or "
+            "corrupt — copy it again and check it with `gdalinfo -checksum`"
+        ) from exc

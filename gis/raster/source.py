@@ -15,7 +15,7 @@ from rasterio.windows import Window
 
 from gis.errors import CRSError, RasterError
 from gis.findings import Findings
-from gis.io.rasters import open_raster, raster_env
+from gis.io.rasters import open_raster, raster_env, read_window
 from gis.raster.grid import Grid, grid_windows
 from gis.raster.sensors import (
     BINARY_MASK_INVALID,
@@ -140,14 +140,14 @@ class RasterReader:
         src = self.source
         win, pads = _clip_window(window, halo, src.width, src.height)
         idx = [src.band_index(r) for r in roles]
-        raw = self.dataset.read(idx, window=win)
+        raw = read_window(self.dataset, idx, win)
         invalid = np.zeros(raw.shape[1:], dtype=bool)
         if src.nodata is not None:
             invalid |= (raw == src.nodata).any(axis=0)
         if raw.dtype.kind == "f":
             invalid |= np.isnan(raw).any(axis=0)
         if self.mask is not None:
-            invalid |= np.isin(self.mask.read(1, window=win), src.mask_values)
+            invalid |= np.isin(read_window(self.mask, 1, win), src.mask_values)
         values = _to_reflectance(raw, src.scale, src.offset)
         values[:, invalid] = np.nan
         if any(pads):
