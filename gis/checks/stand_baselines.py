@@ -34,14 +34,13 @@ from gis.checks.crowns import (
     BASE_NAMES,
     CrownRules,
     box_mean,
+    fast_normalized_difference,
     opened,
     pixel_layers,
     shape_scores,
     soil_mask,
     stand_raster,
 )
-from gis.indices import grvi as grvi_index
-from gis.indices import ndvi as ndvi_index
 from gis.raster import RasterReader, RasterSource
 
 STEP = 2
@@ -119,9 +118,9 @@ def window_histograms(
     stands = stand_raster(shapes, window, transform)
     band = {r: values[i] for i, r in enumerate(roles)}
     keep = (stands > 0) & ~invalid
-    full = {"grvi": grvi_index(band["G"], band["R"])}
+    full = {"grvi": fast_normalized_difference(band["G"], band["R"])}
     if "NIR" in band:
-        full["ndvi"] = ndvi_index(band["NIR"], band["R"])
+        full["ndvi"] = fast_normalized_difference(band["NIR"], band["R"])
         with np.errstate(invalid="ignore"):
             keep &= full["ndvi"] >= rules.soil_ndvi
     if not keep.any():
