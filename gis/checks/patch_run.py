@@ -20,6 +20,7 @@ import geopandas as gpd
 import pandas as pd
 
 from gis.checks.patches import PatchCheckResult, check_patches, load_patch_rules
+from gis.distributed import cluster_info, dask_client
 from gis.findings import Findings
 from gis.io import check_overwrite, read_layer, write_kml, write_layers, write_table
 from gis.io.outputs import plain_dtypes, run_table, sha256_of, staged_outputs
@@ -137,6 +138,8 @@ def run_patch_check(
     image_dates: tuple[Any, Any] | None = None,
     lang: str = "zh",
     findings: Findings | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> PatchRun:
     """Read the layers and rasters, check every patch and write the results.
 
@@ -163,6 +166,12 @@ def run_patch_check(
         Language of reasons, headers and labels.
     findings : Findings, optional
         Receives the findings.
+    workers : int, optional
+        Reduce the rasters on a local Dask cluster of this many worker processes.
+    scheduler : str, optional
+        Reduce the rasters on the existing Dask cluster at ``tcp://HOST:PORT``. With neither,
+        the run stays in this process. The run table records the engine and the peak memory
+        per worker (section ``peak_memory_mb``).
 
     Returns
     -------
@@ -194,24 +203,35 @@ def run_patch_check(
     }
     patch_frame = frames.pop("patches")
     assert patch_frame is not None
-    result = check_patches(
-        patch_frame,
-        before=rasters["before"],
-        after=rasters["after"],
-        rules=ruleset,
-        image_dates=image_dates,
-        lang=lang,
-        findings=log,
-        **frames,
-    )
+    with dask_client(workers=workers, scheduler=scheduler) as client:
+        result = check_patches(
+            patch_frame,
+            before=rasters["before"],
+            after=rasters["after"],
+            rules=ruleset,
+            image_dates=image_dates,
+            lang=lang,
+            findings=log,
+            client=client,
+            **frames,
+        )
+        engine = cluster_info(client)
+    result.run["peak_memory_mb"] = engine.pop("peak_memory_mb")
+    result.run["engine"] = engine
     inputs = {**paths, "before": before, "after": after, "before_mask": before_mask}
     inputs |= {"after_mask": after_mask, "rules": ruleset.source}
     result.run["inputs"] = {k: str(v) for k, v in inputs.items() if v is not None}
-    result.run["sha256"] = {k: sha256_of(v) for k, v in inputs.items() if v is not None}
+    result.run["sha256"] = {k: _checksum(v) for k, v in inputs.items() if v is not None}
     result.run["renamed"] = _renamed({"patches": patch_frame, **frames})
     result.run["sensor"], result.run["bands"] = sensor, bands
     written = write_results(result, outputs, overwrite=overwrite, lang=lang)
     return PatchRun(result, written)
+
+
+def _checksum(path: PathLike) -> str:
+    """SHA-256 of a local input; a GDAL ``/vsi…`` path (object storage, HTTP) is not fetched."""
+    text = os.fspath(path)
+    return "not computed (remote /vsi path)" if text.startswith("/vsi") else sha256_of(path)
 
 
 def _renamed(frames: Mapping[str, Any]) -> dict[str, Any]:

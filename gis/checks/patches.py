@@ -369,8 +369,12 @@ def raster_evidence(
     *,
     rules: RuleSet,
     findings: Findings,
+    client: Any = None,
 ) -> pd.DataFrame:
-    """Return :data:`RASTER_COLUMNS` per patch from :func:`gis.zonal.change_stats`."""
+    """Return :data:`RASTER_COLUMNS` per patch from :func:`gis.zonal.change_stats`.
+
+    With a Dask ``client`` the raster windows are reduced on its cluster (same values).
+    """
     from gis.zonal import change_stats
 
     out = pd.DataFrame(np.nan, index=patches.index, columns=list(RASTER_COLUMNS))
@@ -386,6 +390,7 @@ def raster_evidence(
         drop_threshold=t["drop_threshold"],
         tolerance_px=int(t["tolerance_px"]),
         findings=findings,
+        client=client,
     )
     cols = [c for c in RASTER_COLUMNS if c in stats]
     out.loc[stats.index, cols] = stats[cols].astype("f8").to_numpy()
@@ -452,6 +457,7 @@ def check_patches(
     image_dates: tuple[Any, Any] | None = None,
     lang: str | Lang = "zh",
     findings: Findings | None = None,
+    client: Any = None,
 ) -> PatchCheckResult:
     """Check every change patch: evidence, verdict and reasons.
 
@@ -472,6 +478,9 @@ def check_patches(
         Language of ``reasons``.
     findings : Findings, optional
         Receives the findings (also returned).
+    client : distributed.Client, optional
+        Reduce the raster evidence on this Dask cluster (see :mod:`gis.distributed`); the
+        results are bit-identical to the one-process run.
 
     Returns
     -------
@@ -493,7 +502,9 @@ def check_patches(
     started = dt.datetime.now(dt.UTC)
     prepared, usable = prepare_patches(patches, findings=log)
     logger.info("raster evidence for %d patches", int(usable.sum()))
-    raster = raster_evidence(prepared, usable, before, after, rules=ruleset, findings=log)
+    raster = raster_evidence(
+        prepared, usable, before, after, rules=ruleset, findings=log, client=client
+    )
     logger.info("vector evidence")
     good = prepared.loc[usable.to_numpy()]
     vector = vector_evidence(

@@ -22,6 +22,7 @@ SENSORS = tuple(s.value for s in Sensor)
 
 _layer = click.Path(exists=False, path_type=Path)
 _file = click.Path(dir_okay=False, path_type=Path)
+_raster = options.RasterPathType()
 
 
 class ImageDates(click.ParamType):
@@ -52,8 +53,10 @@ def check() -> None:
 
 @check.command(short_help="森林督查图斑核查: evidence and verdict for every change patch.")
 @click.argument("patches", type=_layer)
-@click.option("--before", type=_file, required=True, help="Image of the earlier date.")
-@click.option("--after", type=_file, required=True, help="Image of the later date.")
+@click.option(
+    "--before", type=_raster, required=True, help="Image of the earlier date (or /vsis3/… URL)."
+)
+@click.option("--after", type=_raster, required=True, help="Image of the later date.")
 @click.option("--subcompartments", type=_layer, help="森林资源小班 (地类, 公益林).")
 @click.option("--permits", type=_layer, help="审核审批 / 采伐许可 polygons with validity dates.")
 @click.option("--protected", type=_layer, help="自然保护地 polygons.")
@@ -79,6 +82,8 @@ def check() -> None:
     type=ImageDates(),
     help="BEFORE,AFTER image dates (e.g. 20250905,20260918) for patches without QQYXSJ/HQYXSJ.",
 )
+@options.workers_opt
+@options.scheduler_opt
 @options.overwrite_opt
 @options.json_opt
 @options.lang_opt
@@ -100,14 +105,23 @@ def patches(as_json: bool, lang: str, **kwargs: Any) -> None:
             "patches": len(run.result.patches_checked),
             "counts": counts,
             "findings": {s: sum(f.severity == s for f in log) for s in ("error", "warning")},
+            "engine": run.result.run["engine"],
+            "peak_memory_mb": run.result.run["peak_memory_mb"],
         }
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         click.echo(_summary(run.result.patches_checked, counts, log, lang))
+        click.echo(memory_line(run.result.run["peak_memory_mb"], lang))
         for path in run.outputs.values():
             click.echo(f"→ {path}")
     if log.has_errors:
         raise SystemExit(EXIT_FINDINGS)
+
+
+def memory_line(peak: dict[str, float], lang: str) -> str:
+    """Return the peak memory per worker (or of this process) as one summary line."""
+    sizes = ("，" if lang == "zh" else ", ").join(f"{k} {v:.0f} MB" for k, v in peak.items())
+    return f"峰值内存：{sizes}" if lang == "zh" else f"Peak memory: {sizes}"
 
 
 def _summary(checked: Any, counts: dict[str, dict[str, int]], log: Findings, lang: str) -> str:

@@ -15,7 +15,12 @@ decorator           option                          argument (type)
 ``layer_opt``       ``--layer NAME``                ``layer`` (str or None)
 ``kind_opt``        ``--kind KIND``                 ``kind`` (str or None; catalog kinds)
 ``lang_opt``        ``--lang zh|en``                ``lang`` (str, default ``zh``)
+``workers_opt``     ``--workers N``                 ``workers`` (int or None; local Dask)
+``scheduler_opt``   ``--scheduler tcp://HOST:PORT`` ``scheduler`` (str or None; Dask cluster)
 ==================  =============================  ==========================================
+
+Raster arguments use :class:`RasterPathType`: a path, or a GDAL virtual path (``/vsis3/…``,
+``/vsicurl/https://…``, ``/vsizip/…``) kept as the exact string.
 
 ``kind_option(required=True)`` and ``out_option(required=True, help=...)`` build variants.
 Parsing errors are click usage errors (exit 2) that list the valid values.
@@ -76,6 +81,27 @@ class CRSParamType(click.ParamType):
                 param,
                 ctx,
             )
+
+
+class RasterPathType(click.ParamType):
+    """A raster file (:class:`pathlib.Path`) or a GDAL ``/vsi…`` path kept verbatim (a str).
+
+    ``pathlib`` would fold the ``//`` of ``/vsicurl/https://host/a.tif``; GDAL needs it.
+
+    Examples
+    --------
+    >>> RasterPathType().convert("/vsicurl/https://h/a.tif", None, None)
+    '/vsicurl/https://h/a.tif'
+    """
+
+    name = "raster"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Return the ``/vsi`` string as given, any other value as a Path."""
+        if value is None or isinstance(value, Path):
+            return value
+        text = str(value)
+        return text if text.startswith("/vsi") else Path(text)
 
 
 class EncodingParamType(click.ParamType):
@@ -185,4 +211,31 @@ lang_opt = click.option(
     default="zh",
     show_default=True,
     help="Language of messages and headers: zh (中文) or en.",
+)
+
+
+def _scheduler_address(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    text = value.strip()
+    if "://" not in text:
+        text = f"tcp://{text}"
+    if not text.startswith(("tcp://", "tls://", "inproc://", "ucx://")) or ":" not in text[6:]:
+        raise click.BadParameter(f"{value!r}: give the scheduler as tcp://HOST:PORT")
+    return text
+
+
+workers_opt = click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=None,
+    help="Run on a local Dask cluster of N worker processes (one thread each); results are "
+    "identical to the one-process run.",
+)
+scheduler_opt = click.option(
+    "--scheduler",
+    default=None,
+    callback=_scheduler_address,
+    metavar="tcp://HOST:PORT",
+    help="Run on an existing Dask cluster (its workers need linyuan and the rasters' paths).",
 )

@@ -22,6 +22,9 @@ from gis.zonal.definitions import COLUMNS, QUANTUM, RING_SUMS, ZONE_SUMS
 from gis.zonal.plan import WindowGroup, plan_windows
 from gis.zonal.reduce import Partial, has_nbr, reduce_windows
 
+TASK_WINDOWS = 4
+"""Row-major windows per Dask task (they share the task's GDAL block cache for halos)."""
+
 
 def combine(
     partials: Sequence[Partial],
@@ -94,6 +97,7 @@ def change_stats(
     threads: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     findings: Findings | None = None,
+    client: Any = None,
 ) -> pd.DataFrame:
     """Two-date NDVI/NBR change statistics per zone and its ring (see :data:`STAT_DEFINITIONS`).
 
@@ -117,6 +121,10 @@ def change_stats(
         Called as ``progress(windows_done, windows_total)`` while the windows are reduced.
     findings : Findings, optional
         Receives reprojection and repair notes.
+    client : distributed.Client, optional
+        Reduce the windows as Dask tasks on this cluster (runs of :data:`TASK_WINDOWS`
+        row-major windows per task; see :mod:`gis.distributed`) instead of local threads.
+        The result is bit-identical (integer sums).
 
     Returns
     -------
@@ -129,6 +137,8 @@ def change_stats(
         The dates are not on one grid, or lack the bands NDVI needs.
     CRSError
         ``zones`` has no CRS.
+    gis.distributed.ClusterError
+        The cluster's workers cannot run Linyuan.
     """
     log = findings if findings is not None else Findings()
     require_same_grid(before, after)
@@ -142,15 +152,13 @@ def change_stats(
         block_shape=before.block_shape,
         threads=n_threads,
     )
-    partials = run_windows(
-        groups,
-        before,
-        after,
-        threads=n_threads,
-        progress=progress,
-        drop_threshold=drop_threshold,
-        tolerance_px=tolerance_px,
-    )
+    options: dict[str, Any] = {"drop_threshold": drop_threshold, "tolerance_px": tolerance_px}
+    if client is not None:
+        partials = run_windows_dask(client, groups, before, after, progress=progress, **options)
+    else:
+        partials = run_windows(
+            groups, before, after, threads=n_threads, progress=progress, **options
+        )
     frame = combine(partials, len(geoms), index=zones.index, with_nbr=has_nbr(before, after))
     _note_uncovered(frame, log, before.path)
     return frame
@@ -184,6 +192,38 @@ def run_windows(
             if progress is not None:
                 progress(len(out), len(groups))
     return out
+
+
+def run_windows_dask(
+    client: Any,
+    groups: Sequence[WindowGroup],
+    before: RasterSource,
+    after: RasterSource,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    task_windows: int = TASK_WINDOWS,
+    **options: Any,
+) -> list[Partial]:
+    """Reduce ``groups`` as Dask tasks of ``task_windows`` consecutive windows each.
+
+    Every worker is first asked to open both rasters (and masks), so a path the workers
+    cannot see fails at once, naming it. ``progress(windows_done, windows_total)``.
+    """
+    from gis.distributed import check_workers, map_ordered
+
+    paths = [p for s in (before, after) for p in (s.path, s.mask_path) if p]
+    check_workers(client, paths)
+    step = max(1, int(task_windows))
+    tasks = [list(groups[i : i + step]) for i in range(0, len(groups), step)]
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress(len(groups) if done == total else done * step, len(groups))
+
+    parts = map_ordered(
+        client, reduce_windows, tasks, progress=report, before=before, after=after, **options
+    )
+    return [p for part in parts for p in part]
 
 
 def require_same_grid(before: RasterSource, after: RasterSource) -> None:

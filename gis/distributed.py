@@ -1,0 +1,257 @@
+"""Run Linyuan's tasks on a Dask cluster: client lifecycle, checks, ordered map/gather.
+
+Province-scale runs (hundreds of thousands of patches, tens or hundreds of GB of imagery) use
+Dask's ``distributed`` scheduler instead of one process; Linyuan has no scheduler, queue or pool
+of its own. :func:`dask_client` opens the client for one run: ``workers=N`` starts a
+``LocalCluster`` of N worker processes (one thread each, on 127.0.0.1, dashboard off) and
+closes it afterwards; ``scheduler="tcp://HOST:PORT"`` connects to an existing cluster; with
+neither it yields ``None`` and nothing of Dask is imported (the one-process path is unchanged).
+
+:func:`check_workers` asks every worker to import Linyuan and open the run's rasters, so a
+worker without the package or a path the workers cannot see fails in seconds with the address
+or path named. :func:`map_ordered` maps a picklable function over items as Dask tasks (retried
+when a worker dies) and returns the results in item order; :func:`map_frames` does the same
+over row chunks of a frame. :func:`peak_memory_mb` reads each worker's peak resident memory.
+
+Examples
+--------
+>>> with dask_client() as client:
+...     client is None
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import resource
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gis.errors import DataSourceError, GisError
+
+CONNECT_TIMEOUT_S = 10.0
+"""Seconds to wait for a scheduler (and for workers to come up) before failing."""
+
+TASK_RETRIES = 3
+"""Times a task is retried after an exception on its worker (Dask's ``retries``)."""
+
+
+class ClusterError(GisError, ConnectionError):
+    """The Dask scheduler does not answer, or its workers cannot run Linyuan's tasks."""
+
+
+@contextlib.contextmanager
+def dask_client(
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    timeout_s: float = CONNECT_TIMEOUT_S,
+) -> Iterator[Any]:
+    """Yield a ``distributed.Client`` for one run (``None`` to stay in this process).
+
+    Parameters
+    ----------
+    workers : int, optional
+        Start a local cluster of this many worker processes (one thread each) for the run.
+    scheduler : str, optional
+        Address of an existing scheduler, ``tcp://HOST:PORT``.
+    timeout_s : float
+        Seconds to wait for the scheduler before :class:`ClusterError`.
+
+    Raises
+    ------
+    ClusterError
+        Both options given, a non-positive worker count, or a scheduler that does not answer.
+    """
+    if workers is not None and scheduler is not None:
+        raise ClusterError("give either --workers N or --scheduler tcp://HOST:PORT, not both")
+    if workers is None and scheduler is None:
+        yield None
+        return
+    if scheduler is not None:
+        with _remote_client(scheduler, timeout_s) as client:
+            yield client
+        return
+    assert workers is not None
+    if workers < 1:
+        raise ClusterError(f"--workers {workers}: give at least 1 worker process")
+    with _local_client(workers, timeout_s) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def _remote_client(address: str, timeout_s: float) -> Iterator[Any]:
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout=timeout_s)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ClusterError(
+            f"the Dask scheduler at {address} did not answer within {timeout_s:g} s ({exc}); "
+            "check the address (tcp://HOST:PORT, default port 8786) and that `dask scheduler` "
+            "runs there, or use --workers N for a cluster on this machine"
+        ) from exc
+    with client:
+        yield client
+
+
+@contextlib.contextmanager
+def _local_client(workers: int, timeout_s: float) -> Iterator[Any]:
+    from distributed import Client, LocalCluster
+
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the scheduler runs here; its start/close notes are noise
+    try:
+        with (
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                timeout=max(timeout_s, 30.0),
+            ) as cluster,
+            Client(cluster, timeout=max(timeout_s, 30.0)) as client,
+        ):
+            yield client
+    finally:
+        quiet.setLevel(level)
+
+
+def _probe(paths: Sequence[str]) -> dict[str, str]:
+    """On a worker: open each raster; return path → error for the ones that fail."""
+    from gis.io.rasters import open_raster
+
+    failed: dict[str, str] = {}
+    for path in paths:
+        try:
+            with open_raster(path):
+                pass
+        except GisError as exc:
+            failed[path] = str(exc)
+    return failed
+
+
+def check_workers(client: Any, paths: Sequence[str]) -> int:
+    """Check that every worker imports Linyuan and opens ``paths``; return the worker count.
+
+    Raises
+    ------
+    ClusterError
+        No worker, or a worker cannot import the ``gis`` package.
+    DataSourceError
+        A worker cannot open one of ``paths`` (named with the worker's address).
+    """
+    n = len(client.scheduler_info().get("workers", {}))
+    if n == 0:
+        raise ClusterError(
+            f"the Dask scheduler at {client.scheduler.address} has no workers; start some "
+            "with `dask worker <address>`"
+        )
+    try:
+        answers = client.run(_probe, list(paths))
+    except Exception as exc:
+        raise ClusterError(
+            f"a Dask worker of {client.scheduler.address} cannot run Linyuan ({exc!r}); install "
+            "linyuan (pip install -e .) in the Python environment of every worker"
+        ) from exc
+    for worker, failed in answers.items():
+        for path, why in failed.items():
+            raise DataSourceError(
+                f"Dask worker {worker} cannot read raster {path}: {why}; workers need the "
+                "rasters at the same path (a shared disk) or a URL they can reach "
+                "(/vsis3/…, /vsicurl/…)"
+            )
+    return n
+
+
+def map_ordered(
+    client: Any,
+    func: Callable[..., Any],
+    items: Sequence[Any],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    retries: int = TASK_RETRIES,
+    **kwargs: Any,
+) -> list[Any]:
+    """Run ``func(item, **kwargs)`` for every item as a Dask task; results in item order.
+
+    ``kwargs`` (small, picklable) go with every task. A task whose worker dies is
+    rerun on another worker; one that fails ``retries`` times raises its own exception
+    (a :class:`~gis.errors.GisError` keeps its type and message), a task that kills its
+    workers repeatedly raises :class:`ClusterError`. ``progress(done, total)`` is called in
+    this process as tasks finish.
+    """
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    futures = client.map(func, list(items), pure=False, retries=retries, **kwargs)
+    position = {f.key: i for i, f in enumerate(futures)}
+    out: list[Any] = [None] * len(futures)
+    try:
+        for done, (future, result) in enumerate(as_completed(futures, with_results=True), 1):
+            out[position[future.key]] = result
+            if progress is not None:
+                progress(done, len(futures))
+    except KilledWorker as exc:
+        raise ClusterError(
+            f"a task of {func.__name__} killed its Dask worker repeatedly ({exc}); no output "
+            "was written — a worker may be short of memory: use smaller windows or more memory "
+            "per worker"
+        ) from exc
+    finally:
+        client.cancel(futures)
+    return out
+
+
+def map_frames(client: Any, func: Callable[[Any], Any], frame: pd.DataFrame, *, chunks: int) -> Any:
+    """Apply ``func`` to ``chunks`` row slices of ``frame`` on the cluster; concatenate in order.
+
+    ``func`` works feature by feature (as :func:`gis.units.area_m2` does, each feature in its
+    own zone), so the concatenation equals ``func(frame)``.
+    """
+    bounds = np.linspace(0, len(frame), max(1, min(chunks, len(frame))) + 1).astype(int)
+    pieces = [frame.iloc[a:b] for a, b in itertools.pairwise(bounds)]
+    parts = map_ordered(client, func, pieces)
+    if parts and isinstance(parts[0], pd.DataFrame | pd.Series):
+        return pd.concat(parts)
+    return np.concatenate([np.asarray(p) for p in parts])
+
+
+def _maxrss_mb() -> float:
+    """Peak resident memory of this process in MB (Linux reports kB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+def peak_memory_mb(client: Any) -> dict[str, float]:
+    """Return peak resident memory (MB) per worker address; this process when no client."""
+    if client is None:
+        return {f"local:{os.getpid()}": _maxrss_mb()}
+    return {str(k): float(v) for k, v in client.run(_maxrss_mb).items()}
+
+
+def worker_pids(client: Any) -> dict[str, int]:
+    """Return worker address → process id (to watch or stop a worker)."""
+    return {str(k): int(v) for k, v in client.run(os.getpid).items()}
+
+
+def cluster_info(client: Any) -> dict[str, Any]:
+    """Return what the run table records of the cluster (address, workers, peak memory)."""
+    if client is None:
+        return {"engine": "one process", "peak_memory_mb": peak_memory_mb(None)}
+    return {
+        "engine": "dask",
+        "scheduler": str(client.scheduler.address),
+        "workers": len(client.scheduler_info().get("workers", {})),
+        "peak_memory_mb": peak_memory_mb(client),
+    }
