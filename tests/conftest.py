@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -10,14 +11,23 @@ import shapely
 
 from gis.crs import WORKING_CRS
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(
+    os.environ.get("LINYUAN_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """Path of the real third-party data in ../shared/data (skip when absent)."""
+    """Path of the real third-party data in ../shared/data.
+
+    Skipped when absent on a developer's machine; in CI (``CI=true``) its absence fails,
+    so the real-data tests cannot silently stop running.
+    """
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
+        message = f"shared data not found at {SHARED_DATA} (set LINYUAN_SHARED_DATA)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     return SHARED_DATA
 
 
