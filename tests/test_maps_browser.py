@@ -10,14 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 from browser import browser, canvas_ink, click_latlng, open_map, playwright_api  # noqa: F401
+from test_maps_quicklook import footprint_lonlat, write_raster
 
 from gis.findings import Findings
 from gis.io import read_layer
 from gis.io.text import write_text
 from gis.maps import DEFAULT_STYLES, LayerStyle, TileSource, build_map
+from gis.maps.quicklook import Quicklook, quicklook
+from gis.raster import raster_source
 from gis.verify import import_exports
 
 X0, Y0 = 500_000.0, 4_850_000.0
@@ -368,3 +372,46 @@ def test_field_records_survive_reload_and_export_as_geojson(
     report = import_exports([exported], into=tmp_path / "field.gpkg")
     assert report.committed and report.imported == 2 and not report.rejected
     assert import_exports([exported], into=tmp_path / "field.gpkg").imported == 0
+
+
+@pytest.fixture(scope="module")
+def quicklook_map(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Quicklook]:
+    folder = tmp_path_factory.mktemp("ql")
+    look = quicklook(raster_source(write_raster(folder / "img.tif"), bands="B,G,R,NIR"))
+    path = folder / "map.html"
+    write_text(path, build_map(field_layers(), title="影像", quicklook=look))
+    return path, look
+
+
+def test_quicklook_map_loads_offline_and_lies_on_the_footprint(
+    browser: Any,  # noqa: F811
+    quicklook_map: tuple[Path, Quicklook],
+) -> None:
+    path, look = quicklook_map
+    context, page, log = open_map(browser, path)
+    try:
+        page.wait_for_function("() => window.__quicklookMasked === true", timeout=10_000)
+        assert log.foreign_requests() == [] and log.errors == []
+        state = page.evaluate(
+            """() => {
+            const o = window.__quicklook, b = o.getBounds(), img = o.getElement();
+            const map = window.__map, box = img.getBoundingClientRect();
+            const pane = map.getContainer().getBoundingClientRect();
+            const nw = map.latLngToContainerPoint(b.getNorthWest());
+            const se = map.latLngToContainerPoint(b.getSouthEast());
+            return {bounds: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()],
+                    src: img.src.slice(0, 5), loaded: img.complete && img.naturalWidth,
+                    shown: map.hasLayer(o),
+                    box: [box.left - pane.left, box.top - pane.top, box.right - pane.left,
+                          box.bottom - pane.top],
+                    expected: [nw.x, nw.y, se.x, se.y]};
+        }"""
+        )
+        assert state["shown"] and state["loaded"] == look.width and state["src"] == "blob:"
+        assert np.allclose(state["bounds"], look.bounds, atol=1e-9)
+        assert np.allclose(state["box"], state["expected"], atol=1.5)  # drawn where it belongs
+        lon, lat = footprint_lonlat().T
+        west, south, east, north = state["bounds"]
+        assert west <= lon.min() < east and south <= lat.min() < lat.max() <= north
+    finally:
+        context.close()

@@ -14,8 +14,13 @@ import click
 
 from gis.cli import options
 from gis.findings import Findings
+from gis.maps.quicklook import Quicklook, quicklook
 from gis.maps.sources import write_maps
 from gis.maps.style import TileSource, tianditu
+from gis.raster import raster_source
+from gis.raster.sensors import Sensor, parse_roles
+
+SENSORS = tuple(s.value for s in Sensor)
 
 EXIT_FINDINGS = 1
 
@@ -44,6 +49,16 @@ def choose_basemap(
     return None
 
 
+def make_quicklook(
+    raster: Path | None, roles: str, sensor: str, bands: str | None, findings: Findings
+) -> Quicklook | None:
+    """Read the ``--quicklook`` raster into an embedded image (``None`` without one)."""
+    if raster is None:
+        return None
+    src = raster_source(raster, sensor=sensor, bands=bands, findings=findings)
+    return quicklook(src, roles=parse_roles(roles))
+
+
 @click.command("map", short_help="Offline HTML field maps (one file, no network needed).")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @options.out_option(required=True, help="Output HTML file (with --by: the name stem).")
@@ -64,6 +79,28 @@ def choose_basemap(
 @click.option("--tiles", default=None, metavar="URL", help="Custom XYZ tile URL template.")
 @click.option("--attribution", default=None, help="Credit text required with --tiles.")
 @click.option("--title", default=None, help="Map title (default: the output file name).")
+@click.option(
+    "--quicklook",
+    "quicklook_raster",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    metavar="RASTER",
+    help="Embed an image of RASTER under the layers (works offline; <= 4096 px, <= 5 MB).",
+)
+@click.option(
+    "--quicklook-bands",
+    default="R,G,B",
+    show_default=True,
+    help="Band roles shown as red,green,blue: R,G,B true colour, NIR,R,G false colour.",
+)
+@click.option(
+    "--sensor",
+    type=click.Choice(SENSORS),
+    default="generic",
+    show_default=True,
+    help="Sensor profile of the quicklook raster (band order).",
+)
+@click.option("--bands", help="Band roles of the quicklook raster in file order, e.g. B,G,R,NIR.")
 @options.lang_opt
 @options.overwrite_opt
 @click.pass_context
@@ -77,12 +114,17 @@ def map_command(
     tiles: str | None,
     attribution: str | None,
     title: str | None,
+    quicklook_raster: Path | None,
+    quicklook_bands: str,
+    sensor: str,
+    bands: str | None,
     lang: str,
     overwrite: bool,
 ) -> None:
     """Write self-contained field maps of SOURCES (results GeoPackages, any vector layers)."""
     tile_source = choose_basemap(basemap, tianditu_key, tiles, attribution)
     findings = Findings()
+    image = make_quicklook(quicklook_raster, quicklook_bands, sensor, bands, findings)
     written = write_maps(
         sources,
         out=out,
@@ -92,6 +134,7 @@ def map_command(
         lang=lang,
         overwrite=overwrite,
         findings=findings,
+        quicklook=image,
     )
     for path, size in written.items():
         click.echo(f"{path}  ({size / 1e6:.1f} MB)")

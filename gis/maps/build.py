@@ -52,6 +52,7 @@ from gis.maps.encode import (
     json_object,
     script_json,
 )
+from gis.maps.quicklook import Quicklook
 from gis.maps.style import (
     DEFAULT_STYLES,
     FIELD_LABELS,
@@ -304,6 +305,21 @@ def _basemap_json(basemap: TileSource | None) -> str:
     )
 
 
+def _quicklook_json(image: Quicklook | None, lang: Lang) -> str:
+    if image is None:
+        return "null"
+    west, south, east, north = image.bounds
+    label = f"{UI_TEXT['imagery'][_lang_index(lang)]} {image.label}"
+    return script_json(
+        {
+            "image": image.image,
+            "mask": image.mask,
+            "bounds": [[south, west], [north, east]],
+            "label": label,
+        }
+    )
+
+
 def _tile_origin(url: str) -> str:
     scheme, _, rest = url.partition("://")
     host = rest.split("/", 1)[0].replace("{s}", "*")
@@ -369,6 +385,7 @@ def build_map(
     simplify_m: float = 2.0,
     results_run_id: str | Mapping[str, str] | None = None,
     findings: Findings | None = None,
+    quicklook: Quicklook | None = None,
 ) -> str:
     """Return one self-contained HTML field map of ``layers`` (no network needed to open it).
 
@@ -399,6 +416,9 @@ def build_map(
         in the map. Missing: ``"run-unknown"``.
     findings : Findings, optional
         Receives data problems (features without geometry, overlapping context coverage).
+    quicklook : Quicklook, optional
+        An image of a raster (:func:`gis.maps.quicklook.quicklook`) drawn under the layers as
+        an embedded ``data:`` image (no network); it frames the view when no layer does.
 
     Returns
     -------
@@ -436,8 +456,11 @@ def build_map(
             "title": script_json(title),
             "lang": script_json(lang.value),
             "ui": script_json({k: v[i] for k, v in UI_TEXT.items()}),
-            "bounds": script_json(_bounds(encoded)),
+            "bounds": script_json(
+                _bounds(encoded) or (list(quicklook.bounds) if quicklook else None)
+            ),
             "basemap": _basemap_json(basemap),
+            "quicklook": _quicklook_json(quicklook, lang),
             "icons": script_json(assets.default_icons()),
             "causes": script_json(cause_choices(lang)),
             "outcomes": script_json([[v, t[i]] for v, *t in POINT_OUTCOMES]),

@@ -17,6 +17,7 @@ from gis.io import check_overwrite, list_layers, read_layer
 from gis.io.text import write_text
 from gis.maps.build import build_map
 from gis.maps.partition import file_label, split_layers
+from gis.maps.quicklook import Quicklook
 from gis.maps.style import TileSource
 from gis.verify import results_run_id
 
@@ -82,10 +83,12 @@ def write_maps(
     lang: str = "zh",
     overwrite: bool = False,
     findings: Findings | None = None,
+    quicklook: Quicklook | None = None,
 ) -> dict[Path, int]:
     """Write the field map(s) of ``sources``; return each written path with its size in bytes.
 
-    Every output is checked for ``overwrite`` before any is written.
+    Every output is checked for ``overwrite`` before any is written. ``quicklook``
+    (:func:`gis.maps.quicklook.quicklook`) is embedded whole in every map written.
     """
     log = findings if findings is not None else Findings()
     layers, run_ids = read_sources(sources, log)
@@ -101,6 +104,7 @@ def write_maps(
             basemap=basemap,
             results_run_id=run_ids,
             findings=log,
+            quicklook=quicklook,
         )
         write_text(path, html, overwrite=overwrite)
         written[path] = len(html.encode("utf-8"))

@@ -190,6 +190,7 @@ FIELD_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(
 UI_TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
         "legend": ("图例", "Legend"),
+        "imagery": ("影像", "Imagery"),
         "search": ("搜索编号…", "Search ID…"),
         "not_found": ("未找到", "Not found"),
         "navigate": ("导航到此处", "Navigate here"),

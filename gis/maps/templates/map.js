@@ -444,8 +444,43 @@
     return named;
   }
 
-  function addControls(map, defs, groups) {
+  /* ---- quicklook: an image of a raster, embedded, under the layers --------------------
+   * A JPEG cannot be transparent, so nodata travels as a PNG whose alpha is the mask; it is
+   * applied here on a canvas and the overlay's image becomes a blob: URL (CSP img-src allows
+   * data: and blob:, nothing else). */
+  function applyMask(overlay, q) {
+    var photo = new Image(), mask = new Image(), pending = 2;
+    function loaded() {
+      if (--pending > 0) { return; }
+      var canvas = document.createElement("canvas");
+      canvas.width = photo.naturalWidth; canvas.height = photo.naturalHeight;
+      var ctx = canvas.getContext("2d");
+      ctx.drawImage(photo, 0, 0);
+      ctx.globalCompositeOperation = "destination-in";
+      ctx.drawImage(mask, 0, 0, canvas.width, canvas.height);
+      canvas.toBlob(function (blob) {
+        if (blob) { overlay.setUrl(URL.createObjectURL(blob)); }
+        window.__quicklookMasked = true;
+      }, "image/png");
+    }
+    photo.onload = loaded; mask.onload = loaded;
+    photo.src = q.image; mask.src = q.mask;
+  }
+
+  function addQuicklook(map) {
+    var q = DATA.quicklook;
+    if (!q) { return null; }
+    map.createPane("ly-imagery").style.zIndex = 350;  /* over tiles (200), under layers (400) */
+    var overlay = L.imageOverlay(q.image, q.bounds, { pane: "ly-imagery", interactive: false, alt: "" });
+    overlay.addTo(map);
+    if (q.mask) { applyMask(overlay, q); } else { window.__quicklookMasked = true; }
+    window.__quicklook = overlay;
+    return overlay;
+  }
+
+  function addControls(map, defs, groups, imagery) {
     var overlays = {};
+    if (imagery) { overlays[esc(DATA.quicklook.label)] = imagery; }
     defs.forEach(function (def, k) { overlays[esc(def.label)] = groups[k]; });
     L.control.layers(basemapLayers(map), overlays, { collapsed: true }).addTo(map);
     L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
@@ -475,6 +510,7 @@
     });
     var b = DATA.bounds;
     if (b) { map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { maxZoom: 17 }); } else { map.setView([43.9, 125.3], 9); }
+    var imagery = addQuicklook(map);
     var defs = DATA.layers, groups = [];
     defs.forEach(function (def, k) {
       unpackLayer(def);
@@ -492,7 +528,7 @@
     });
     map.on("click", function (event) { clickPolygons(map, defs, groups, event.latlng); });
     performance.mark("ly-layers");
-    addControls(map, defs, groups);
+    addControls(map, defs, groups, imagery);
     performance.mark("ly-controls");
     window.__map = map;
     window.__groups = groups;
