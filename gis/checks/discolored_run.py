@@ -30,20 +30,12 @@ from gis.io import (
     write_table,
 )
 from gis.io.outputs import run_table, sha256_of, staged_outputs
+from gis.maps.style import STATUS_COLOURS  # one colour table: field map, KMZ, this check
 
 PathLike = str | os.PathLike[str]
 TEMPLATE_PATH = (
     Path(__file__).resolve().parents[2] / "layers" / "templates" / "discolored_points_csv.yaml"
 )
-STATUS_COLOURS = {
-    "unverified": "#e31a1c",
-    "confirmed_dead_pine": "#800026",
-    "lab_positive": "#000000",
-    "other_cause": "#1f78b4",
-    "not_found": "#999999",
-    "lab_negative": "#33a02c",
-}
-"""KMZ colours by status: red ones are still to visit."""
 
 
 @dataclass

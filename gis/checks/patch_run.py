@@ -24,6 +24,7 @@ from gis.distributed import cluster_info, dask_client
 from gis.findings import Findings
 from gis.io import check_overwrite, read_layer, write_kml, write_layers, write_table
 from gis.io.outputs import plain_dtypes, run_table, sha256_of, staged_outputs
+from gis.maps.style import LEGALITY_COLOURS  # one colour table: field map, KMZ, this check
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +40,6 @@ LAYER_KINDS = {
 }
 """Input role → catalog layer kind."""
 
-LEGALITY_COLOURS = {
-    "suspected_illegal": "#e31a1c",
-    "needs_field_check": "#ff7f00",
-    "permitted": "#33a02c",
-    "lawful_no_permit": "#1f78b4",
-    "not_forest_land": "#b15928",
-    "no_change": "#999999",
-}
-"""KMZ colours by legality: red and orange are the ones to visit."""
 
 EXTRA_HEADERS = {
     "zh": {

@@ -7,6 +7,7 @@ import click
 from gis.cli.check import check
 from gis.cli.demo import demo
 from gis.cli.detect import detect
+from gis.cli.export import export
 from gis.cli.greenery import greenery
 from gis.cli.map import map_command
 from gis.cli.report import report
@@ -22,3 +23,4 @@ COMMANDS.append(detect)
 COMMANDS.append(demo)
 COMMANDS.append(verify)
 COMMANDS.append(report)
+COMMANDS.append(export)

@@ -160,6 +160,21 @@ ID_FIELDS: tuple[str, ...] = ("patch_id", "point_id", "subcompartment_id", "id")
 """Fields searched, in order, when a layer's style names no ``id_field``."""
 
 
+def colour_table(style: LayerStyle) -> dict[str, str]:
+    """Return value → CSS colour of a style (the one colour table of maps, KMZ and checks).
+
+    >>> colour_table(PATCHES)["suspected_illegal"]
+    '#d7191c'
+    """
+    return {value: entry[0] for value, entry in style.colors.items()}
+
+
+LEGALITY_COLOURS: Mapping[str, str] = MappingProxyType(colour_table(PATCHES))
+"""Patch colours by ``legality``: red and orange are the ones to visit."""
+STATUS_COLOURS: Mapping[str, str] = MappingProxyType(colour_table(DISCOLORED))
+"""Discolored point colours by ``status``: orange and red are still to visit or confirmed."""
+
+
 def style_for(name: str, styles: Mapping[str, LayerStyle] = DEFAULT_STYLES) -> LayerStyle:
     """Return the style of layer ``name``: from ``styles``, else a plain default."""
     return styles.get(name, LayerStyle())
@@ -183,6 +198,12 @@ FIELD_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "district": ("区县", "District"),
         "forest_chief": ("林长", "Forest chief"),
         "image_date": ("影像日期", "Image date"),
+        "crown_m2": ("冠幅面积（平方米）", "Crown area (m²)"),
+        "ndvi": ("NDVI", "NDVI"),
+        "grvi": ("GRVI", "GRVI"),
+        "stand_id": ("小班号", "Stand"),
+        "status_note": ("状态说明", "Status note"),
+        "township": ("乡镇", "Township"),
     }
 )
 """Popup labels of known fields, ``(zh, en)``; other fields show their own name."""

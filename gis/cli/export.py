@@ -1,0 +1,60 @@
+"""``linyuan export``: results to other formats for other tools (KMZ for 奥维互动地图).
+
+Exit codes: 0 written; 2 usage; 3 unreadable input, a layer that is not a results layer, or
+an output that exists without ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gis.cli import options
+from gis.errors import DataSourceError
+from gis.findings import Findings
+from gis.io import list_layers, read_layer
+from gis.maps.kml import export_kml
+
+RESULT_LAYERS: tuple[str, ...] = ("patches_checked", "discolored_points")
+"""Layers exported by default, the first one the file holds."""
+
+
+def choose_layer(path: Path, layer: str | None) -> str:
+    """Return ``layer``, or the first results layer of ``path``; the error lists its layers."""
+    names = list_layers(path)
+    if layer is not None and layer in names:
+        return layer
+    found = [n for n in RESULT_LAYERS if n in names]
+    if layer is None and found:
+        return found[0]
+    raise DataSourceError(
+        f"{path} has no layer {layer or ' or '.join(RESULT_LAYERS)!r}; its layers are "
+        f"{', '.join(names)} — pass one with --layer"
+    )
+
+
+@click.group(short_help="Export results for other tools (KMZ for 奥维互动地图 / Google Earth).")
+def export() -> None:
+    """Export results for other tools."""
+
+
+@export.command("kml", short_help="Styled KMZ of patches or discolored points.")
+@click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@options.layer_opt
+@options.out_option(required=True, help="Output .kmz (or .kml).")
+@options.lang_opt
+@options.overwrite_opt
+def export_kml_command(
+    results: Path, layer: str | None, out: Path, lang: str, overwrite: bool
+) -> None:
+    """Write a results layer of RESULTS (a GeoPackage) as a styled KMZ.
+
+    Names are the patch / point IDs, descriptions the reasons / crown facts, colours the
+    legality / status (as on the field map), one folder per district.
+    """
+    findings = Findings()
+    name = choose_layer(results, layer)
+    frame = read_layer(results, layer=name, findings=findings)
+    path = export_kml(frame, out, lang=lang, overwrite=overwrite, findings=findings)
+    click.echo(f"{path}  ({len(frame)} features, layer {name})")

@@ -1,0 +1,173 @@
+"""KMZ of check results for 奥维互动地图 and Google Earth, styled like the field map.
+
+Patches (``patches_checked``) are named by patch ID, described by their reasons and coloured
+by legality; discolored points (``discolored_points``) are named by point ID, described by
+their crown facts and coloured by status. Colours come from :mod:`gis.maps.style` (the map,
+this export and the checks' own KMZ use one table). Placemarks are grouped in one folder per
+district (per township or forest chief when no feature has a district). Writing is
+:func:`gis.io.write_kml`; every attribute also travels as ``<ExtendedData>``.
+
+Examples
+--------
+>>> KmlKind.get("points")
+<KmlKind.POINTS: 'points'>
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gis.errors import SchemaError
+from gis.findings import Findings
+from gis.io import write_kml
+from gis.maps.style import (
+    DISCOLORED,
+    FIELD_LABELS,
+    PATCHES,
+    Lang,
+    LayerStyle,
+    MapOptionError,
+    colour_table,
+)
+
+DESCRIPTION = "description"
+FOLDER_FIELDS: tuple[str, ...] = ("district", "township", "forest_chief")
+"""Folder field: the first of these that some feature has."""
+UNGROUPED = ("未分组", "Ungrouped")
+
+
+class KmlKind(enum.StrEnum):
+    """What a KMZ shows: ``patches`` (督查图斑) or ``points`` (变色立木)."""
+
+    PATCHES = "patches"
+    POINTS = "points"
+
+    @classmethod
+    def get(cls, value: str | KmlKind) -> KmlKind:
+        """Return the member for ``value``; the error lists the valid values."""
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(m.value for m in cls)
+            raise MapOptionError(f"unknown KMZ kind {value!r}; valid kinds: {valid}") from None
+
+
+ID_FIELD = {KmlKind.PATCHES: "patch_id", KmlKind.POINTS: "point_id"}
+STYLE_OF = {KmlKind.PATCHES: PATCHES, KmlKind.POINTS: DISCOLORED}
+FACTS: Mapping[KmlKind, tuple[str, ...]] = {
+    KmlKind.PATCHES: ("legality", "area_ha", "area_mu", "change_type", "reasons"),
+    KmlKind.POINTS: (
+        "status",
+        "species",
+        "crown_m2",
+        "ndvi",
+        "grvi",
+        "confidence",
+        "stand_id",
+        "image_date",
+        "status_note",
+    ),
+}
+"""Fields shown in the description, in order (those the frame has)."""
+
+
+def kind_of(frame: pd.DataFrame, *, source: str = "the layer") -> KmlKind:
+    """Return the kind of a results layer from its ID column (``patch_id`` / ``point_id``)."""
+    for kind, field in ID_FIELD.items():
+        if field in frame.columns:
+            return kind
+    raise SchemaError(
+        f"{source} has neither patch_id nor point_id; export the patches_checked layer of a "
+        "patch-check result or the discolored_points layer of a detection (--layer)"
+    )
+
+
+def _shown(value: Any, field: str, style: LayerStyle, lang: Lang) -> str:
+    i = 0 if lang is Lang.ZH else 1
+    if field == style.field and str(value) in style.colors:
+        return style.colors[str(value)][1 + i]
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 10 else f"{value:,.2f}"
+    return str(value)
+
+
+def describe(row: Mapping[str, Any], kind: KmlKind, lang: Lang) -> str:
+    """Return the plain-text description of one feature: ``label: value`` lines."""
+    i = 0 if lang is Lang.ZH else 1
+    sep = "：" if lang is Lang.ZH else ": "
+    lines = []
+    for field in FACTS[kind]:
+        value = row.get(field)
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+            continue
+        label = FIELD_LABELS[field][i] if field in FIELD_LABELS else field
+        lines.append(f"{label}{sep}{_shown(value, field, STYLE_OF[kind], lang)}")
+    return "\n".join(lines)
+
+
+def _folder_field(frame: pd.DataFrame) -> str | None:
+    for field in FOLDER_FIELDS:
+        if field in frame.columns and frame[field].notna().any():
+            return field
+    return None
+
+
+def export_kml(
+    frame: Any,
+    path: str | os.PathLike[str],
+    *,
+    kind: str | KmlKind | None = None,
+    lang: str | Lang = Lang.ZH,
+    overwrite: bool = False,
+    findings: Findings | None = None,
+) -> Path:
+    """Write check results as a styled KMZ (or KML by the suffix) for phone map apps.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        ``patches_checked`` or ``discolored_points`` (any CRS; written as lon/lat).
+    path : path-like
+        ``.kmz`` (recommended: one small file for WeChat / QQ transfer) or ``.kml``.
+    kind : {"patches", "points"}, optional
+        Default: from the ID column (``patch_id`` → patches, ``point_id`` → points).
+    lang : {"zh", "en"}
+        Language of descriptions, legend values and the ungrouped folder.
+    overwrite : bool
+        Replace an existing file.
+    findings : Findings, optional
+        Receives ``empty_geometry`` when features without geometry are left out.
+
+    Raises
+    ------
+    SchemaError
+        The frame lacks the ID column of its kind.
+    MapOptionError
+        Unknown ``kind`` or ``lang``.
+    OutputExistsError
+        The file exists and ``overwrite`` is false.
+    """
+    lang = Lang.get(lang)
+    kind = kind_of(frame, source=str(path)) if kind is None else KmlKind.get(kind)
+    style = STYLE_OF[kind]
+    rows = frame.drop(columns=frame.geometry.name).to_dict("records")
+    out = frame.assign(**{DESCRIPTION: [describe(r, kind, lang) for r in rows]})
+    return write_kml(
+        out,
+        path,
+        name_field=ID_FIELD[kind],
+        description_field=DESCRIPTION,
+        style_field=style.field if style.field in frame.columns else None,
+        styles=colour_table(style),
+        folder_field=_folder_field(frame),
+        ungrouped=UNGROUPED[0 if lang is Lang.ZH else 1],
+        overwrite=overwrite,
+        findings=findings,
+    )
