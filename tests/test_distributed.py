@@ -243,3 +243,34 @@ def test_peak_memory_of_one_process_and_of_workers(client):
     assert len(local) == 1 and next(iter(local)).startswith("local:")
     workers = peak_memory_mb(client)
     assert set(workers) == set(worker_pids(client)) and min(workers.values()) > 10
+
+
+def test_discolored_passes_on_the_cluster_equal_one_process(demo, client):
+    from gis.checks.discolored import (
+        host_list,
+        host_stands,
+        load_discolored_rules,
+        make_plan,
+        run_passes,
+    )
+    from gis.checks.discolored_dask import run_passes_dask
+    from gis.findings import Findings
+
+    source = raster_source(demo.rasters["uav_current"], bands="B,G,R,NIR")
+    rules = load_discolored_rules()
+    stands = read_layer(demo.layers["subcompartments"], kind="subcompartments", working_crs=None)
+    host = host_stands(
+        stands, hosts=host_list(None, rules), crs_wkt=source.crs_wkt, findings=Findings()
+    )
+    plan = make_plan(source, host, rules.crowns, window_size=256)
+    assert len(plan.windows) > 8
+    base1, res1 = run_passes(plan, threads=1)
+    base2, res2 = run_passes_dask(client, plan)
+    for name, value in vars(base1).items():
+        np.testing.assert_array_equal(value, getattr(base2, name), err_msg=name)
+    assert len(res1) == len(res2) == len(plan.windows)
+    crowns1 = pd.concat([r.crowns for r in res1], ignore_index=True)
+    crowns2 = pd.concat([r.crowns for r in res2], ignore_index=True)
+    assert len(crowns1) > 50
+    pd.testing.assert_frame_equal(crowns1, crowns2, check_exact=True)
+    assert [r.stand_pixels for r in res1] == [r.stand_pixels for r in res2]

@@ -1,0 +1,94 @@
+"""The two passes of the discolored-tree detection as Dask tasks (issue 8).
+
+:func:`run_passes_dask` is :func:`gis.checks.discolored.run_passes` on a cluster: pass 1
+(per-stand histograms from every other strip of rows, then the skipped strips of thin stands)
+and pass 2 (crowns per window with a halo) map runs of consecutive windows as tasks through
+:func:`gis.distributed.map_ordered`, calling the detector's own picklable task functions
+(:func:`~gis.checks.discolored.baseline_task`, :func:`~gis.checks.discolored.detect_task`).
+Histograms are integer counts merged exactly and window results come back in window order, so
+the baselines and crowns equal the one-process run's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import geopandas as gpd
+from rasterio.windows import Window
+
+from gis.checks.crowns import WindowResult
+from gis.checks.discolored import (
+    CACHE_MB,
+    COMPLETE_BELOW,
+    Plan,
+    baseline_task,
+    detect_task,
+    sample_strips,
+    window_shapes,
+)
+from gis.checks.stand_baselines import Baselines, baselines_from_histograms, merge_histograms
+from gis.distributed import check_workers, map_ordered
+
+TASK_WINDOWS = 4
+"""Consecutive windows per task (they share the task's reader and block cache)."""
+
+
+def _baseline_run(
+    windows: Sequence[Window], plan: Plan, stands: gpd.GeoDataFrame | None = None
+) -> list[dict[int, Any]]:
+    """Task: pass 1 over a run of windows with one reader."""
+    with plan.source.open(cachemax_mb=CACHE_MB) as reader:
+        return [baseline_task(plan, w, reader, stands=stands) for w in windows]
+
+
+def _detect_run(windows: Sequence[Window], plan: Plan, base: Baselines) -> list[WindowResult]:
+    """Task: pass 2 over a run of windows with one reader."""
+    with plan.source.open(cachemax_mb=CACHE_MB) as reader:
+        return [detect_task(plan, base, w, reader) for w in windows]
+
+
+def _runs(windows: Sequence[Window], step: int) -> list[list[Window]]:
+    return [list(windows[i : i + step]) for i in range(0, len(windows), max(1, step))]
+
+
+def stand_histograms_dask(client: Any, plan: Plan, shared: Any = None) -> dict[int, Any]:
+    """Pass 1 on the cluster (the rule of :func:`~gis.checks.discolored.stand_histograms`)."""
+    shared = shared if shared is not None else client.scatter(plan, broadcast=True, hash=False)
+    kept, skipped = sample_strips(plan.windows, plan.source.block_shape[0])
+    hists: dict[int, Any] = {}
+    for part in map_ordered(client, _baseline_run, _runs(kept, 2 * TASK_WINDOWS), plan=shared):
+        for h in part:
+            merge_histograms(hists, h)
+    seen = {sid: int(h[0].sum()) for sid, h in hists.items()}
+    thin = plan.stands[[seen.get(int(s), 0) < COMPLETE_BELOW for s in plan.stands["stand_no"]]]
+    todo = [w for w in skipped if window_shapes(plan, w, stands=thin)] if len(thin) else []
+    extra: dict[int, Any] = {}
+    runs = _runs(todo, 2 * TASK_WINDOWS)
+    for part in map_ordered(client, _baseline_run, runs, plan=shared, stands=thin):
+        for h in part:
+            merge_histograms(extra, h)
+    full = set(thin["stand_no"].astype(int))
+    for sid, hist in hists.items():
+        if sid not in full:
+            hist *= 2
+    return merge_histograms(hists, extra)
+
+
+def run_passes_dask(client: Any, plan: Plan) -> tuple[Baselines, list[WindowResult]]:
+    """Run both passes on the cluster; same values and window order as ``run_passes``.
+
+    Raises
+    ------
+    gis.errors.DataSourceError
+        A worker cannot open the image (named with the worker's address).
+    gis.distributed.ClusterError
+        The workers cannot run Linyuan.
+    """
+    check_workers(client, [plan.source.path])
+    shared = client.scatter(plan, broadcast=True, hash=False)
+    hists = stand_histograms_dask(client, plan, shared)
+    base = baselines_from_histograms(hists, len(plan.stands), rules=plan.rules)
+    parts = map_ordered(client, _detect_run, _runs(plan.windows, TASK_WINDOWS), plan=shared,
+                        base=base)  # fmt: skip
+    return base, [r for part in parts for r in part]
