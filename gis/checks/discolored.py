@@ -321,17 +321,6 @@ CACHE_MB = 256
 """GDAL block cache while a thread reads its band of windows (holds the tiles halos reuse)."""
 
 
-def _block_cache(mb: int) -> Any:
-    """GDAL's block cache of ``mb`` MB (``rasterio.Env`` takes GDAL_CACHEMAX in bytes).
-
-    ``gis.io.rasters.raster_env`` passes megabytes, which rasterio reads as bytes (a cache
-    of a few hundred bytes: every halo re-decodes its tiles); this nested Env fixes it here.
-    """
-    import rasterio
-
-    return rasterio.Env(GDAL_CACHEMAX=int(mb) * 1024 * 1024)
-
-
 def _chunks(windows: Sequence[Window], n: int) -> list[Sequence[Window]]:
     size = -(-len(windows) // max(n, 1))
     return [windows[i : i + size] for i in range(0, len(windows), size)] or [windows]
@@ -346,7 +335,7 @@ def _run_chunks(
     """
 
     def band(part: Sequence[Window]) -> list[Any]:
-        with plan.source.open(cachemax_mb=CACHE_MB) as reader, _block_cache(CACHE_MB):
+        with plan.source.open(cachemax_mb=CACHE_MB) as reader:
             return [fn(reader, w) for w in part]
 
     todo = plan.windows if windows is None else windows
