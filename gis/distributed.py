@@ -44,6 +44,10 @@ TASK_RETRIES = 3
 """Times a task is retried after an exception on its worker (Dask's ``retries``)."""
 
 
+SUBMIT_BATCHES = 8
+"""Tasks are submitted in this many batches: workers start while the rest is serialised."""
+
+
 class ClusterError(GisError, ConnectionError):
     """The Dask scheduler does not answer, or its workers cannot run Linyuan's tasks."""
 
@@ -208,9 +212,14 @@ def map_ordered(
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
+    todo = list(items)
+    step = max(1, -(-len(todo) // SUBMIT_BATCHES))
+    futures: list[Any] = []
     with warnings.catch_warnings():  # the items are the data (window groups): a big graph is fine
         warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
-        futures = client.map(func, list(items), pure=False, retries=retries, **kwargs)
+        for i in range(0, len(todo), step):  # workers start on the first batch at once
+            batch = todo[i : i + step]
+            futures += client.map(func, batch, pure=False, retries=retries, **kwargs)
     position = {f.key: i for i, f in enumerate(futures)}
     out: list[Any] = [None] * len(futures)
     try:

@@ -71,8 +71,8 @@ def check() -> None:
     help="Sensor profile of both images (band order, scale, offset).",
 )
 @click.option("--bands", help="Band roles in file order, e.g. B,G,R,NIR,SWIR1,SWIR2.")
-@click.option("--before-mask", "before_mask", type=_file, help="Cloud mask of the earlier image.")
-@click.option("--after-mask", "after_mask", type=_file, help="Cloud mask of the later image.")
+@click.option("--before-mask", "before_mask", type=_raster, help="Cloud mask of the earlier image.")
+@click.option("--after-mask", "after_mask", type=_raster, help="Cloud mask of the later image.")
 @options.out_option(required=True, help="Results GeoPackage (patches_checked, findings, run).")
 @click.option("--xlsx", type=_file, help="Also write the table with Chinese headers + summary.")
 @click.option("--kml", type=_file, help="Also write KMZ/KML by legality (奥维, Google Earth).")
