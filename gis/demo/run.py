@@ -251,7 +251,13 @@ def field_map(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") ->
     out = scene.out_dir / "maps" / "field_map.html"
     try:
         title = "净月潭演示 外业核查图" if lang == "zh" else "Jingyuetan demo field map"
-        written: Any = write_maps(sources, out=out, title=title, lang=lang, overwrite=overwrite)
+        from gis.maps.quicklook import quicklook
+        from gis.raster import raster_source
+
+        image = quicklook(raster_source(scene.rasters["s2_after"], sensor="sentinel2-l2a"))
+        written: Any = write_maps(
+            sources, out=out, title=title, lang=lang, overwrite=overwrite, quicklook=image
+        )
     except Exception as exc:
         return _failed("map", exc)
     size = sum(written.values()) / 1e6
