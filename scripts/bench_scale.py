@@ -55,6 +55,19 @@ def _data(args: argparse.Namespace) -> tuple[tuple[Path, Path], Path]:
     return bp._write_pair(d, args.size), bp._patches(d, args.size, args.patches)
 
 
+def _cpu_self() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_all(client: object) -> float:
+    """CPU seconds of this process and of every worker (steadier than wall time on a shared box)."""
+    workers = client.run(_cpu_self).values() if client is not None else []  # type: ignore[attr-defined]
+    return _cpu_self() + sum(workers)
+
+
 def _child(args: argparse.Namespace) -> None:
     """One measurement in this fresh process: print JSON (times, peak memory, checksum)."""
     import geopandas as gpd
@@ -75,9 +88,11 @@ def _child(args: argparse.Namespace) -> None:
         if client is not None:  # start-up includes the workers importing the engine
             check_workers(client, [before.path, after.path])
         out["startup"] = time.perf_counter() - t
+        cpu0 = _cpu_all(client)
         t = time.perf_counter()
         stats = change_stats(zones, before, after, threads=1, client=client)
         out["time"] = time.perf_counter() - t
+        out["cpu"] = _cpu_all(client) - cpu0
         out["peak_mb"] = peak_memory_mb(client)
     if workers is None:
         out["peak_mb"] = {"one process": bp._vm_hwm_mb()}
@@ -143,11 +158,15 @@ def main() -> None:
     for what, label in (("one", "one process"), ("1", "--workers 1"), ("2", "--workers 2")):
         r = res[what]
         peak = ", ".join(f"{k} {v:.0f} MB" for k, v in r["peak_mb"].items())
-        print(f"{label:12s} {r['time']:7.1f} s  (cluster start {r['startup']:.1f} s)  peak {peak}")
+        print(
+            f"{label:12s} {r['time']:7.1f} s wall, {r['cpu']:6.1f} s CPU (client + workers; "
+            f"cluster start {r['startup']:.1f} s)  peak {peak}"
+        )
     same = len({r["digest"] for r in res.values()}) == 1
     speed = res["1"]["time"] / res["2"]["time"]
     over = res["1"]["time"] / res["one"]["time"]
     print(f"results identical in all three: {same}")
+    print(f"CPU of --workers 1 / one process: {res['1']['cpu'] / res['one']['cpu']:.2f}x")
     ok = {True: "ok", False: "MISSED"}
     print(f"speed-up 2 workers over 1: {speed:.2f}x (floor >= 1.7x: {ok[speed >= 1.7]})")
     print(f"overhead --workers 1 / one process: {over:.2f}x (floor <= 1.15x: {ok[over <= 1.15]})")

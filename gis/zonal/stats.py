@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import geopandas as gpd
@@ -220,10 +221,31 @@ def run_windows_dask(
         if progress is not None:
             progress(len(groups) if done == total else done * step, len(groups))
 
+    packed = [[_pack(g) for g in task] for task in tasks]
     parts = map_ordered(
-        client, reduce_windows, tasks, progress=report, before=before, after=after, **options
+        client, _reduce_packed, packed, progress=report, before=before, after=after, **options
     )
     return [p for part in parts for p in part]
+
+
+def _pack(group: WindowGroup) -> WindowGroup:
+    """Return the group with its geometries as WKB (vectorised; pickling shapely is slow)."""
+    return replace(
+        group,
+        zone_geoms=shapely.to_wkb(group.zone_geoms),
+        ring_geoms=shapely.to_wkb(group.ring_geoms),
+    )
+
+
+def _reduce_packed(groups: list[WindowGroup], *args: Any, **kwargs: Any) -> list[Partial]:
+    """Dask task: rebuild the geometries of packed groups and reduce them."""
+    unpacked = [
+        replace(
+            g, zone_geoms=shapely.from_wkb(g.zone_geoms), ring_geoms=shapely.from_wkb(g.ring_geoms)
+        )
+        for g in groups
+    ]
+    return reduce_windows(unpacked, *args, **kwargs)
 
 
 def require_same_grid(before: RasterSource, after: RasterSource) -> None:
