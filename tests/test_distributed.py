@@ -274,3 +274,17 @@ def test_discolored_passes_on_the_cluster_equal_one_process(demo, client):
     assert len(crowns1) > 50
     pd.testing.assert_frame_equal(crowns1, crowns2, check_exact=True)
     assert [r.stand_pixels for r in res1] == [r.stand_pixels for r in res2]
+
+
+def test_worker_without_the_package_is_a_clear_error(client, tmp_path, monkeypatch):
+    """A module only this process can import stands in for linyuan missing on the workers."""
+    import importlib
+
+    import gis.distributed
+
+    (tmp_path / "only_here_pkg.py").write_text("def probe(paths):\n    return {}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    only_here = importlib.import_module("only_here_pkg")
+    monkeypatch.setattr(gis.distributed, "_probe", only_here.probe)
+    with pytest.raises(ClusterError, match=r"cannot run Linyuan .*install linyuan"):
+        check_workers(client, ["/any.tif"])
