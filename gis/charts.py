@@ -23,7 +23,6 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import enum
 import io
 import logging
 import warnings
@@ -36,6 +35,7 @@ import pandas as pd
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
+from gis.enums import Lang
 from gis.targets import INDICATORS, unit_label
 
 logger = logging.getLogger(__name__)
@@ -64,21 +64,6 @@ CITY_NAMES = ("全市",)
 
 class FontWarning(UserWarning):
     """No CJK font was found: charts use English labels."""
-
-
-class Lang(enum.StrEnum):
-    """Label language of a chart."""
-
-    ZH = "zh"
-    EN = "en"
-
-    @classmethod
-    def get(cls, value: str | Lang) -> Lang:
-        """Return the member for ``value``; the error lists the valid values."""
-        try:
-            return cls(value)
-        except ValueError:
-            raise ValueError(f"unknown language {value!r}; valid values: zh, en") from None
 
 
 def _installed() -> set[str]:

@@ -46,3 +46,7 @@ class UnsafeArchiveError(DataSourceError):
 
 class RulesError(GisError, ValueError):
     """A rules or targets file is malformed: unknown key, missing value, wrong type."""
+
+
+class OptionError(GisError, ValueError):
+    """A string option (language, sensor, engine, grouping …) has a value outside its list."""

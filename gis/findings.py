@@ -14,7 +14,6 @@ Examples
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -22,24 +21,17 @@ from typing import Any
 
 import pandas as pd
 
+from gis.enums import ParamEnum
+
 logger = logging.getLogger(__name__)
 
 
-class Severity(enum.StrEnum):
+class Severity(ParamEnum):
     """How serious a finding is: ``info`` < ``warning`` < ``error``."""
 
     INFO = "info"
     WARNING = "warning"
     ERROR = "error"
-
-    @classmethod
-    def get(cls, value: str | Severity) -> Severity:
-        """Return the member for ``value``; the error lists the valid values."""
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise ValueError(f"unknown severity {value!r}; valid values: {valid}") from None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gis.cli.main import cli
-from gis.errors import CRSError, OutputExistsError, SchemaError
+from gis.errors import CRSError, OptionError, OutputExistsError, SchemaError
 from gis.findings import Findings
 from gis.io.text import write_text
 from gis.maps import Lang, MapOptionError, TileSource, build_map, tianditu
@@ -213,7 +213,7 @@ def test_language_and_options() -> None:
     assert data["layers"][0]["aliases"][:2] == ["Patch ID", "Legality"]
     assert '<html lang="en">' in html
     assert payload(build_map({"x": patches()}, title="t"))["ui"]["legend"] == "图例"
-    with pytest.raises(MapOptionError, match="zh, en"):
+    with pytest.raises(OptionError, match="zh, en"):
         Lang.get("fr")
 
 

@@ -13,7 +13,6 @@ by default, read with :func:`load_patch_rules`. :func:`run_patch_check` (in
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import logging
 import os
 import string
@@ -30,6 +29,7 @@ import shapely
 from gis import __version__
 from gis.checks import patch_evidence as ev
 from gis.crs import assert_same_crs, require_projected
+from gis.enums import Lang
 from gis.findings import Findings
 from gis.rules import RuleSchema, RuleSet, evaluate, load_rules, render, template_rows
 
@@ -115,22 +115,6 @@ PATCH_SCHEMA = RuleSchema(
     },
 )
 """What the patch rules may test and set."""
-
-
-class Lang(enum.StrEnum):
-    """Language of the reasons: ``zh`` (default) or ``en``."""
-
-    ZH = "zh"
-    EN = "en"
-
-    @classmethod
-    def get(cls, value: str | Lang) -> Lang:
-        """Return the member for ``value``; the error lists the valid values."""
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise ValueError(f"unknown language {value!r}; valid values: {valid}") from None
 
 
 @dataclass

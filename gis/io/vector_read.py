@@ -33,6 +33,7 @@ import pyogrio.errors
 import shapely
 
 from gis.crs import WORKING_CRS
+from gis.enums import ParamEnum
 from gis.errors import DataSourceError, EncodingError, GisError, SchemaError
 from gis.findings import Findings
 from gis.io import archives
@@ -57,20 +58,11 @@ __all__ = [
 ]
 
 
-class Engine(enum.StrEnum):
+class Engine(ParamEnum):
     """Vector reading engine."""
 
     PYOGRIO = "pyogrio"
     FIONA = "fiona"
-
-    @classmethod
-    def get(cls, value: str | Engine) -> Engine:
-        """Return the member for ``value``; the error lists the valid values."""
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise ValueError(f"unknown engine {value!r}; valid values: {valid}") from None
 
 
 class Format(enum.StrEnum):

@@ -15,7 +15,6 @@ Examples
 
 from __future__ import annotations
 
-import enum
 import math
 import os
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from gis.enums import ParamEnum
 from gis.errors import SchemaError
 from gis.findings import Findings
 from gis.io import write_kml
@@ -43,20 +43,21 @@ FOLDER_FIELDS: tuple[str, ...] = ("district", "township", "forest_chief")
 UNGROUPED = ("未分组", "Ungrouped")
 
 
-class KmlKind(enum.StrEnum):
+class KmlKind(ParamEnum):
     """What a KMZ shows: ``patches`` (督查图斑) or ``points`` (变色立木)."""
 
     PATCHES = "patches"
     POINTS = "points"
 
     @classmethod
-    def get(cls, value: str | KmlKind) -> KmlKind:
-        """Return the member for ``value``; the error lists the valid values."""
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise MapOptionError(f"unknown KMZ kind {value!r}; valid kinds: {valid}") from None
+    def describe(cls) -> str:
+        """Name of the option in error messages."""
+        return "KMZ kind"
+
+    @classmethod
+    def error(cls, message: str) -> Exception:
+        """Exception raised for a value outside the list."""
+        return MapOptionError(message)
 
 
 ID_FIELD = {KmlKind.PATCHES: "patch_id", KmlKind.POINTS: "point_id"}

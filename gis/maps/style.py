@@ -23,27 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from gis.errors import GisError
+from gis.enums import Lang  # noqa: F401  (re-exported: the maps take gis.enums.Lang)
+from gis.errors import OptionError
 
 
-class MapOptionError(GisError, ValueError):
+class MapOptionError(OptionError):
     """A map option (language, basemap, tiles, style) is not valid."""
-
-
-class Lang(enum.StrEnum):
-    """Language of a map's interface text: ``zh`` (default) or ``en``."""
-
-    ZH = "zh"
-    EN = "en"
-
-    @classmethod
-    def get(cls, value: str | Lang) -> Lang:
-        """Return the member for ``value``; the error lists the valid values."""
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise MapOptionError(f"unknown map language {value!r}; valid values: {valid}") from None
 
 
 class Geometry(enum.StrEnum):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gis.enums import ParamEnum
 from gis.errors import RasterError
 
 ROLES = ("B", "G", "R", "RE", "NIR", "SWIR1", "SWIR2")
@@ -22,7 +22,7 @@ BINARY_MASK_INVALID = (1,)
 """Default invalid value of a 0/1 mask raster (1 = cloud or otherwise unusable, as s2cloudless)."""
 
 
-class Sensor(enum.StrEnum):
+class Sensor(ParamEnum):
     """Sensors Linyuan knows the band order, scale and offset of."""
 
     SENTINEL2_L2A = "sentinel2-l2a"
@@ -34,16 +34,19 @@ class Sensor(enum.StrEnum):
     GENERIC = "generic"
 
     @classmethod
-    def get(cls, value: str | Sensor) -> Sensor:
-        """Return the member for ``value``; the error lists the valid sensors."""
-        try:
-            return cls(str(value).strip().lower())
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise RasterError(
-                f"unknown sensor {value!r}; valid sensors: {valid} (use --sensor generic "
-                "--bands B,G,R,NIR,… for anything else)"
-            ) from None
+    def valid_label(cls) -> str:
+        """Words before the list of valid values."""
+        return "valid sensors"
+
+    @classmethod
+    def normalize(cls, value: object) -> str:
+        """Sensor names are matched trimmed and case-insensitively."""
+        return str(value).strip().lower()
+
+    @classmethod
+    def error(cls, message: str) -> Exception:
+        """Exception raised for an unknown sensor, with the way out."""
+        return RasterError(f"{message} (use --sensor generic --bands B,G,R,NIR,… for others)")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from gis.charts import FontWarning
+from gis.enums import ParamEnum
 from gis.errors import GisError
 from gis.io import atomic_path, check_overwrite, write_text
 from gis.report.blocks import BLOCK_MIME, CSS, Block, Kind, Section
@@ -49,7 +50,7 @@ class ReportError(GisError, RuntimeError):
     """A report notebook failed to run (a bug or an environment problem, not bad input)."""
 
 
-class ReportName(enum.StrEnum):
+class ReportName(ParamEnum):
     """The report notebooks."""
 
     PATCHES = "patch_verification_report"
@@ -57,13 +58,9 @@ class ReportName(enum.StrEnum):
     GREENERY = "greening_kpi_report"
 
     @classmethod
-    def get(cls, value: str | ReportName) -> ReportName:
-        """Return the member for ``value``; the error lists the valid values."""
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise ValueError(f"unknown report {value!r}; valid values: {valid}") from None
+    def describe(cls) -> str:
+        """Name of the option in error messages."""
+        return "report"
 
 
 class OutputFormat(enum.StrEnum):

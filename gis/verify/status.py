@@ -27,14 +27,13 @@ Examples
 
 from __future__ import annotations
 
-import enum
-
 import pandas as pd
 
+from gis.enums import ParamEnum
 from gis.verify.contract import LAB_OUTCOMES, LAYERS, OUTCOMES
 
 
-class GroupBy(enum.StrEnum):
+class GroupBy(ParamEnum):
     """``--by`` values: the results column each maps to is :attr:`column`."""
 
     DISTRICT = "district"
@@ -48,15 +47,9 @@ class GroupBy(enum.StrEnum):
         return self.value.replace("-", "_")
 
     @classmethod
-    def get(cls, value: str | GroupBy | None) -> GroupBy | None:
-        """Return the member for ``value`` (None passes); the error lists the valid values."""
-        if value is None or isinstance(value, GroupBy):
-            return value
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise ValueError(f"unknown grouping {value!r}; valid values: {valid}") from None
+    def describe(cls) -> str:
+        """Name of the option in error messages."""
+        return "grouping"
 
 
 OUTCOME_COLUMNS = {
@@ -169,7 +162,7 @@ def verification_status(
     pandas.DataFrame
         ``layer, group, features, verified, verify_rate`` and the layer's outcome columns.
     """
-    grouping = GroupBy.get(by)
+    grouping = None if by is None else GroupBy.get(by)
     merged = _joined(features, log)
     merged["group"] = "全部"
     parts = [merged]
