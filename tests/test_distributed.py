@@ -288,3 +288,23 @@ def test_worker_without_the_package_is_a_clear_error(client, tmp_path, monkeypat
     monkeypatch.setattr(gis.distributed, "_probe", only_here.probe)
     with pytest.raises(ClusterError, match=r"cannot run Linyuan .*install linyuan"):
         check_workers(client, ["/any.tif"])
+
+
+def test_detect_discolored_cli_on_workers_equals_one_process(demo, tmp_path):
+    import pyogrio
+
+    base = ["detect", "discolored", str(demo.rasters["uav_current"]), "--stands",
+            str(demo.layers["subcompartments"]), "--bands", "B,G,R,NIR"]  # fmt: skip
+    one = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "one.gpkg")])
+    assert one.exit_code == 0, one.output
+    two = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "two.gpkg"), "--workers", "2"])
+    assert two.exit_code == 0, two.output
+    a = pyogrio.read_dataframe(tmp_path / "one.gpkg", layer="discolored_points")
+    b = pyogrio.read_dataframe(tmp_path / "two.gpkg", layer="discolored_points")
+    assert len(a) > 150
+    pd.testing.assert_frame_equal(
+        a.drop(columns="geometry"), b.drop(columns="geometry"), check_exact=True
+    )
+    assert a.geometry.geom_equals_exact(b.geometry, tolerance=0).all()
+    run = pyogrio.read_dataframe(tmp_path / "two.gpkg", layer="run")
+    assert (run["section"] == "peak_memory_mb").sum() == 2

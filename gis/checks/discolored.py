@@ -445,6 +445,7 @@ def detect_discolored(
     image_date: str | None = None,
     window_size: int = 1024,
     threads: int = 1,
+    client: Any = None,
     findings: Findings | None = None,
 ) -> DiscoloredResult:
     """Find discolored crowns in host stands and return points, stand summary and findings.
@@ -469,6 +470,9 @@ def detect_discolored(
         Window edge in pixels (memory is set by it, not by the raster).
     threads : int
         Threads reading and computing windows (results do not depend on it).
+    client : distributed.Client, optional
+        Run both passes as Dask tasks on this client (:mod:`gis.distributed`); the results
+        equal the one-process run.
     findings : Findings, optional
         Receives the findings.
 
@@ -489,7 +493,12 @@ def detect_discolored(
             f"no host stand ({','.join(hosts)}) overlaps {source.path}; check that the stands "
             "and the image cover the same area, or choose other species with --species"
         )
-    base, results = run_passes(plan, threads=threads)
+    if client is None:
+        base, results = run_passes(plan, threads=threads)
+    else:
+        from gis.checks.discolored_dask import run_passes_dask
+
+        base, results = run_passes_dask(client, plan)
     if not (base.pixels[1:] > 0).any():
         raise RasterError(
             f"{source.path}: no valid canopy pixel inside the host stands (all nodata, masked "

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from gis.checks.discolored import DiscoloredResult, detect_discolored, load_discolored_rules
+from gis.distributed import check_workers, cluster_info, dask_client
 from gis.errors import SchemaError
 from gis.findings import Findings
 from gis.io import (
@@ -73,11 +74,14 @@ def run_discolored(
     overwrite: bool = False,
     window_size: int = 1024,
     threads: int = 2,
+    workers: int | None = None,
+    scheduler: str | None = None,
     findings: Findings | None = None,
 ) -> DiscoloredRun:
     """Read the image and layers, detect discolored crowns and write the results.
 
-    Parameters are those of ``linyuan detect discolored``; see
+    Parameters are those of ``linyuan detect discolored`` (``workers`` / ``scheduler``: run
+    on a local or existing Dask cluster, see :func:`gis.distributed.dask_client`); see
     :func:`gis.checks.discolored.detect_discolored` for the method. ``known_points`` may be
     an earlier results GeoPackage (its ``discolored_points`` layer is read) or any point
     layer of the ``pest_points`` kind (编号/状态 … are renamed by the catalog).
@@ -103,10 +107,17 @@ def run_discolored(
         known = read_layer(
             known_points, kind="pest_points", layer=layer, working_crs=None, findings=log
         )
-    result = detect_discolored(
-        src, frame, previous=prev, species=species, known_points=known, rules=ruleset,
-        image_date=image_date, window_size=window_size, threads=threads, findings=log,
-    )  # fmt: skip
+    with dask_client(workers=workers, scheduler=scheduler) as client:
+        if client is not None:
+            check_workers(client, [str(p) for p in (raster, previous) if p is not None])
+        result = detect_discolored(
+            src, frame, previous=prev, species=species, known_points=known, rules=ruleset,
+            image_date=image_date, window_size=window_size, threads=threads, client=client,
+            findings=log,
+        )  # fmt: skip
+        engine = cluster_info(client)
+    result.run["peak_memory_mb"] = engine.pop("peak_memory_mb")
+    result.run["engine"] = engine
     inputs = {
         "raster": raster,
         "stands": stands,

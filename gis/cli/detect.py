@@ -67,6 +67,8 @@ def detect() -> None:
 @click.option(
     "--threads", type=click.IntRange(1), default=2, show_default=True, help="Reading threads."
 )
+@options.workers_opt
+@options.scheduler_opt
 @options.overwrite_opt
 @options.json_opt
 def discolored(as_json: bool, **kwargs: Any) -> None:
