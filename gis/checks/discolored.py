@@ -16,9 +16,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -292,25 +291,13 @@ def stand_histograms(plan: Plan, *, threads: int = 1) -> dict[int, Any]:
     hists: dict[int, Any] = {}
     for part in _run_chunks(plan, lambda r, w: baseline_task(plan, w, r), threads, kept):
         merge_histograms(hists, part)
-    thin = thin_stands(plan, hists)
+    seen = {sid: int(h[0].sum()) for sid, h in hists.items()}
+    thin = plan.stands[[seen.get(int(s), 0) < COMPLETE_BELOW for s in plan.stands["stand_no"]]]
     todo = [w for w in skipped if window_shapes(plan, w, stands=thin)] if len(thin) else []
     extra: dict[int, Any] = {}
     task = lambda r, w: baseline_task(plan, w, r, stands=thin)  # noqa: E731
     for part in _run_chunks(plan, task, threads, todo):
         merge_histograms(extra, part)
-    return completed_histograms(hists, extra, thin)
-
-
-def thin_stands(plan: Plan, hists: dict[int, Any]) -> gpd.GeoDataFrame:
-    """Stands with fewer than :data:`COMPLETE_BELOW` vegetation pixels in the read strips."""
-    seen = {sid: int(h[0].sum()) for sid, h in hists.items()}
-    return plan.stands[[seen.get(int(s), 0) < COMPLETE_BELOW for s in plan.stands["stand_no"]]]
-
-
-def completed_histograms(
-    hists: dict[int, Any], extra: dict[int, Any], thin: gpd.GeoDataFrame
-) -> dict[int, Any]:
-    """Double the sampled counts of the stands not in ``thin``; add ``extra`` (their rest)."""
     full = set(thin["stand_no"].astype(int))
     for sid, hist in hists.items():
         if sid not in full:
@@ -331,9 +318,7 @@ def detect_task(
 
 
 CACHE_MB = 256
-"""GDAL block cache while a thread reads its band of windows (holds the tiles halos reuse,
-and in :func:`run_passes` the tiles pass 1 decoded last, which pass 2, walking each band
-backwards, finds there: about 1/6 less decoding on the 10000² benchmark, same memory)."""
+"""GDAL block cache while a thread reads its band of windows (holds the tiles halos reuse)."""
 
 
 def _chunks(windows: Sequence[Window], n: int) -> list[Sequence[Window]]:
@@ -361,77 +346,12 @@ def _run_chunks(
     return [r for part in parts for r in part]
 
 
-@dataclass
-class _Passes:
-    """State the threads of :func:`run_passes` share between the barriers."""
-
-    plan: Plan
-    threads: int
-    hists: dict[int, Any] = field(default_factory=dict)
-    extra: dict[int, Any] = field(default_factory=dict)
-    thin: gpd.GeoDataFrame | None = None
-    base: Baselines | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    barrier: threading.Barrier = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.barrier = threading.Barrier(max(self.threads, 1), action=self._between)
-
-    def _between(self) -> None:
-        """Barrier action: after pass 1 the thin stands; after their rest the baselines."""
-        if self.thin is None:
-            self.thin = thin_stands(self.plan, self.hists)
-            return
-        hists = completed_histograms(self.hists, self.extra, self.thin)
-        self.base = baselines_from_histograms(hists, len(self.plan.stands), rules=self.plan.rules)
-
-    def merge(self, parts: Iterable[dict[int, Any]], into: dict[int, Any]) -> None:
-        with self.lock:
-            for part in parts:
-                merge_histograms(into, part)
-
-
-def _band_passes(state: _Passes, band: Sequence[Window]) -> list[WindowResult]:
-    """Both passes over one thread's band of windows with one reader (one block cache)."""
-    plan = state.plan
-    kept, skipped = sample_strips(band, plan.source.block_shape[0])
-    try:
-        with plan.source.open(cachemax_mb=CACHE_MB) as reader:
-            state.merge((baseline_task(plan, w, reader) for w in kept), state.hists)
-            state.barrier.wait()
-            thin = state.thin
-            assert thin is not None
-            todo = [w for w in skipped if window_shapes(plan, w, stands=thin)] if len(thin) else []
-            state.merge((baseline_task(plan, w, reader, stands=thin) for w in todo), state.extra)
-            state.barrier.wait()
-            base = state.base
-            assert base is not None
-            return [detect_task(plan, base, w, reader) for w in reversed(band)][::-1]
-    except BaseException:
-        state.barrier.abort()
-        raise
-
-
 def run_passes(plan: Plan, *, threads: int = 1) -> tuple[Baselines, list[WindowResult]]:
-    """Run both passes over ``plan.windows`` (in order; results identical for any threads).
-
-    Each thread keeps one reader for its contiguous band of windows through both passes
-    (the two barriers wait for the thin stands and the baselines), so pass 2 reuses the
-    tiles pass 1 left in the block cache.
-    """
-    bands = _chunks(plan.windows, threads) if plan.windows else []
-    state = _Passes(plan, len(bands))
-    if not bands:
-        return baselines_from_histograms({}, len(plan.stands), rules=plan.rules), []
-    with ThreadPoolExecutor(max_workers=len(bands)) as pool:
-        futures = [pool.submit(_band_passes, state, band) for band in bands]
-        wait(futures)
-    errors = [f.exception() for f in futures if f.exception() is not None]
-    real = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
-    if errors:
-        raise (real or errors)[0]  # type: ignore[misc]
-    assert state.base is not None
-    return state.base, [r for f in futures for r in f.result()]
+    """Run both passes over ``plan.windows`` (in order; results identical for any threads)."""
+    hists = stand_histograms(plan, threads=threads)
+    base = baselines_from_histograms(hists, len(plan.stands), rules=plan.rules)
+    results = _run_chunks(plan, lambda r, w: detect_task(plan, base, w, r), threads)
+    return base, results
 
 
 def detect_discolored(
