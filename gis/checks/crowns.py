@@ -518,7 +518,7 @@ def _crown_table(
     sc = shape_scores(sel["grvi"], sel.get("ndvi"), sel["green"], sel.get("nir"), b, rules)
     gx = sel["col"] - halo + float(window.col_off) + 0.5
     gy = sel["row"] - halo + float(window.row_off) + 0.5
-    x, y = transform * (gx, gy)
+    x, y = transform @ (gx, gy)
     nan = np.full(st.shape, np.nan)
     table = pd.DataFrame(
         {

@@ -49,7 +49,7 @@ def pixel_size_m(source: RasterSource) -> float:
     res = math.sqrt(abs(source.transform.a * source.transform.e))
     if crs.is_projected:
         return res * float(crs.axis_info[0].unit_conversion_factor)
-    lat = (source.transform * (source.width / 2, source.height / 2))[1]
+    lat = (source.transform @ (source.width / 2, source.height / 2))[1]
     return res * 111_320.0 * math.sqrt(abs(math.cos(math.radians(lat))))
 
 
@@ -182,7 +182,7 @@ def _previous_note(
     scale: tuple[float, float],
 ) -> str | None:
     (geom, area), (context_m, res) = spot, scale
-    col, row = ~src.transform * (geom.x, geom.y)
+    col, row = ~src.transform @ (geom.x, geom.y)
     half = math.ceil(context_m / res)
     win = Window(int(col) - half, int(row) - half, 2 * half + 1, 2 * half + 1)
     values, invalid = reader.read_array(win, roles)
