@@ -94,7 +94,8 @@ def test_discolored_tables(demo: dict[str, Path]) -> None:
     chiefs = tables.discolored_by(data.main, stands, by="forest_chief")
     assert chiefs["count"].sum() == len(data.main)
     assert (chiefs["density_per_ha"] == chiefs["count"] / chiefs["stands_area_ha"]).all()
-    assert tables.discolored_by(data.main, stands, by="district").empty  # demo points: no district
+    districts = tables.discolored_by(data.main, stands, by="district")  # from the stands' 行政区
+    assert districts["count"].sum() == len(data.main)
 
 
 def test_kpi_and_coverage_tables(demo: dict[str, Path]) -> None:

@@ -276,7 +276,7 @@ def _attributes_by_zone(geoms: NDArray[np.object_], zones: gpd.GeoDataFrame) -> 
 def make_subcompartments(seed: int, zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return about 550 森林资源小班 tiling the scene, with GBK-safe Chinese field names.
 
-    Fields: 标识码 (unique, ``林班-小班``), 县, 乡镇, 村, 林班, 小班, 地类, 优势树种, 起源,
+    Fields: 标识码 (unique, ``林班-小班``), 县, 行政区, 乡镇, 村, 林班, 小班, 地类, 优势树种, 起源,
     公益林, 保护等级, 郁闭度, 林长, 面积 (公顷). Every field name fits 10 bytes in GBK.
     """
     rng = rng_for(seed, "subcompartments")
@@ -296,6 +296,7 @@ def make_subcompartments(seed: int, zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame
     data = {
         "标识码": [f"{a:03d}-{b:02d}" for a, b in zip(lin_ban, xiao_ban, strict=True)],
         "县": where["XIAN"].to_numpy(),
+        "行政区": where["行政区"].to_numpy(),
         "乡镇": where["乡镇"].to_numpy(),
         "村": where["村"].to_numpy(),
         "林班": [f"{a:03d}" for a in lin_ban],
