@@ -61,15 +61,19 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 
-def word(key: str, lang: str | Lang) -> str:
-    """Return the report word ``key`` in ``lang``.
+Words = Mapping[str, tuple[str, str]]
+"""A report vocabulary: key → (中文, English)."""
+
+
+def word(key: str, lang: str | Lang, *, words: Words = WORDS) -> str:
+    """Return the report word ``key`` in ``lang`` (from ``words``, default the shared ones).
 
     Examples
     --------
     >>> word("verified_rate", "zh"), word("verified_rate", "en")
     ('核查率', 'Verification rate')
     """
-    return WORDS[key][Lang.get(lang) is Lang.EN]
+    return words[key][Lang.get(lang) is Lang.EN]
 
 
 def header(column: str, lang: str | Lang, *, kind: str | None = None) -> str:
@@ -79,9 +83,18 @@ def header(column: str, lang: str | Lang, *, kind: str | None = None) -> str:
     return label(column, kind=kind, lang=Lang.get(lang).value)
 
 
-def headers(frame: pd.DataFrame, lang: str | Lang, *, kind: str | None = None) -> dict[str, str]:
-    """Return column → header for every column of ``frame``."""
-    return {str(c): header(str(c), lang, kind=kind) for c in frame.columns}
+def headers(
+    frame: pd.DataFrame, lang: str | Lang, *, kind: str | None = None, words: Words | None = None
+) -> dict[str, str]:
+    """Return column → header for every column of ``frame``.
+
+    A section's own ``words`` come first, then the shared report words, then the catalog.
+    """
+    own = words or {}
+    return {
+        str(c): word(str(c), lang, words=own) if c in own else header(str(c), lang, kind=kind)
+        for c in frame.columns
+    }
 
 
 def meaning(kind: str, column: str, lang: str | Lang) -> Callable[[Any], Any]:

@@ -15,7 +15,7 @@ import pandas as pd
 from gis.charts import Lang, district_bars, progress_gauges
 from gis.report import blocks, figures, tables
 from gis.report.blocks import Section
-from gis.report.common import PathLike, Report, headers, open_report, when_ok
+from gis.report.common import PathLike, Report, headers, open_report, when_ok, word
 from gis.report.data import ReportData, ResultsKind, load_results
 
 CITY = "全市"
@@ -57,13 +57,11 @@ WORDS: dict[str, tuple[str, str]] = {
 
 
 def _w(key: str, lang: Lang) -> str:
-    return WORDS[key][lang is Lang.EN]
+    return word(key, lang, words=WORDS)
 
 
 def _h(frame: pd.DataFrame, lang: Lang) -> dict[str, str]:
-    out = headers(frame, lang)
-    out.update({c: _w(c, lang) for c in frame.columns if c in WORDS})
-    return out
+    return headers(frame, lang, words=WORDS)
 
 
 def open_greenery_report(

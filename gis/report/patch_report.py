@@ -22,6 +22,7 @@ from gis.report.common import (
     open_report,
     rate_table,
     when_ok,
+    word,
 )
 from gis.report.data import ReportData, ResultsKind, attach_field, load_results
 
@@ -73,13 +74,11 @@ WORDS: dict[str, tuple[str, str]] = {
 
 
 def _w(key: str, lang: Lang) -> str:
-    return WORDS[key][lang is Lang.EN]
+    return word(key, lang, words=WORDS)
 
 
 def _h(frame: pd.DataFrame, lang: Lang) -> dict[str, str]:
-    out = headers(frame, lang, kind=KIND)
-    out.update({c: _w(c, lang) for c in frame.columns if c in WORDS})
-    return out
+    return headers(frame, lang, kind=KIND, words=WORDS)
 
 
 def open_patch_report(
