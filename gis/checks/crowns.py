@@ -32,6 +32,7 @@ from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 from scipy import ndimage
 
+from gis.checks.crown_kernels import anomalous_pixels, band_positions, canopy_pixels, soil_array
 from gis.indices import normalized_difference
 from gis.indices import rg_ratio as rg_index
 from gis.raster import RasterReader, RasterSource
@@ -116,14 +117,11 @@ class CrownRules:
 # ----------------------------------------------------------------------------- pixels
 
 
-def pixel_layers(
-    values: NDArray[np.float32], roles: Sequence[str], *, ratio: bool = True
-) -> dict[str, NDArray[Any]]:
+def pixel_layers(values: NDArray[np.float32], roles: Sequence[str]) -> dict[str, NDArray[Any]]:
     """Return per-pixel ``grvi``, ``rg_ratio``, ``bright``, ``green``, ``red`` (+ NDVI, NIR).
 
     ``values`` is (bands, rows, cols) reflectance in the order of ``roles`` (G and R needed).
-    Brightness is the mean of the visible bands present (B, G, R). With ``ratio=False``
-    R/G is left out (:func:`layer_at` computes it on the few pixels that need it).
+    Brightness is the mean of the visible bands present (B, G, R).
 
     Examples
     --------
@@ -145,9 +143,8 @@ def pixel_layers(
         "green": g,
         "red": r,
         "blue": band.get("B", None),
+        "rg_ratio": rg_index(r, g),
     }
-    if ratio:
-        out["rg_ratio"] = rg_index(r, g)
     if out["blue"] is None:
         out["blue"] = out["bright"]
     if "NIR" in band:
@@ -179,21 +176,6 @@ def fast_normalized_difference(a: NDArray[Any], b: NDArray[Any]) -> NDArray[Any]
     return out
 
 
-def layer_at(px: Mapping[str, NDArray[Any]], name: str, where: tuple[Any, Any]) -> NDArray[Any]:
-    """Values of layer ``name`` of :func:`pixel_layers` at the pixels ``where`` (rows, cols).
-
-    Examples
-    --------
-    >>> v = np.array([[[0.2, 0.4]], [[0.1, 0.1]]], dtype=np.float32)
-    >>> px = pixel_layers(v, ("G", "R"), ratio=False)
-    >>> layer_at(px, "rg_ratio", (np.array([0]), np.array([1]))).tolist()
-    [0.25]
-    """
-    if name == "rg_ratio" and name not in px:
-        return rg_index(px["red"][where], px["green"][where])
-    return px[name][where]
-
-
 def stand_raster(
     shapes: Sequence[tuple[Any, int]],
     window: Window,
@@ -215,57 +197,17 @@ def stand_raster(
 
 
 def soil_mask(px: Mapping[str, NDArray[Any]], blue_med: Any, rules: CrownRules) -> NDArray[Any]:
-    """Bare soil, roads, water (see :class:`CrownRules`): low NDVI and blue-bright or not red."""
+    """Bare soil, roads, water (see :class:`CrownRules`): low NDVI and blue-bright or not red.
+
+    With NIR this is :func:`gis.checks.crown_kernels.soil_pixel` over the arrays.
+    """
     if "ndvi" in px:
-        low = ~(px["ndvi"] >= rules.soil_ndvi)
-        bright = px["blue"] >= rules.soil_blue_ratio * blue_med
-        return np.asarray(low & (bright | (px["rg_ratio"] < rules.soil_rg)))
+        limit = rules.soil_blue_ratio * np.asarray(blue_med)
+        soil = soil_array(
+            px["ndvi"], px["blue"], px["red"], px["green"], limit, rules.soil_ndvi, rules.soil_rg
+        )
+        return np.asarray(soil, dtype=bool)
     return np.asarray(px["blue"] > rules.bright_ratio * blue_med)
-
-
-def box_sum(values: NDArray[Any], size: int) -> NDArray[Any]:
-    """Sum of ``values`` over the ``size`` × ``size`` box around each pixel (zeros outside).
-
-    Separable shifted adds in the input's dtype (a 3 × 3 box is four adds per pixel).
-
-    Examples
-    --------
-    >>> box_sum(np.ones((3, 3), dtype=np.uint8), 3).tolist()
-    [[4, 6, 4], [6, 9, 6], [4, 6, 4]]
-    """
-    half = size // 2
-    rows = values.copy()
-    for d in range(1, half + 1):
-        rows[d:] += values[:-d]
-        rows[:-d] += values[d:]
-    out = rows.copy()
-    for d in range(1, half + 1):
-        out[:, d:] += rows[:, :-d]
-        out[:, :-d] += rows[:, d:]
-    return out
-
-
-def smooth(values: NDArray[Any], mask: NDArray[np.bool_], size: int) -> NDArray[Any]:
-    """Mean of ``values`` over the ``mask`` pixels of a ``size`` box around each mask pixel.
-
-    Examples
-    --------
-    >>> v = np.array([[1.0, 3.0, 100.0]]); m = np.array([[True, True, False]])
-    >>> smooth(v, m, 3).tolist()
-    [[2.0, 2.0, nan]]
-    """
-    return np.where(mask, box_mean(values, mask, size), np.nan)
-
-
-def box_mean(values: NDArray[Any], mask: NDArray[np.bool_], size: int) -> NDArray[np.float32]:
-    """:func:`smooth` without the NaNs: the values are meaningful on ``mask`` pixels only."""
-    if size <= 1:
-        return np.asarray(values, dtype=np.float32)
-    total = box_sum(np.where(mask, values, 0).astype(np.float32, copy=False), size)
-    count_dtype = np.uint8 if size * size < 256 else np.int32
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(total, box_sum(mask.astype(count_dtype), size), out=total)
-    return total
 
 
 # ----------------------------------------------------------------------------- windows
@@ -378,62 +320,47 @@ class WindowResult:
 
 
 def _pixel_state(
-    px: Mapping[str, NDArray[Any]],
-    stands: NDArray[np.int32],
+    values: NDArray[np.float32],
+    roles: Sequence[str],
+    stands: NDArray[Any],
     invalid: NDArray[np.bool_],
     base: Baselines,
     rules: CrownRules,
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
-    """Canopy, anomalous (smoothed GRVI) and core (own GRVI too) masks against the stand."""
-    thr = (base.med_grvi - rules.z_grvi * base.sig_grvi).astype(np.float32)
-    shadow = (rules.shadow_ratio * base.bright).astype(np.float32)
-    canopy = (stands > 0) & ~invalid
-    with np.errstate(invalid="ignore"):
-        canopy &= px["bright"] >= np.take(shadow, stands)
-    _drop_soil(canopy, px, stands, base, rules)
-    grvi = box_mean(px["grvi"], canopy, rules.smooth_px)
-    at = np.take(thr, stands)
-    with np.errstate(invalid="ignore"):
-        anomalous = canopy & (grvi <= at)
-        core = anomalous & (px["grvi"] <= at)
-    return canopy, anomalous, core
+    core: tuple[slice, slice],
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int64]]:
+    """Canopy, anomalous (smoothed GRVI), core (own GRVI too) masks; canopy pixels per stand.
 
-
-def _drop_soil(
-    canopy: NDArray[np.bool_],
-    px: Mapping[str, NDArray[Any]],
-    stands: NDArray[np.int32],
-    base: Baselines,
-    rules: CrownRules,
-) -> None:
-    """Clear soil pixels (:func:`soil_mask`) from ``canopy`` in place.
-
-    With NIR soil needs NDVI below ``soil_ndvi``, so only those few pixels are tested.
+    The per-pixel loops are :func:`~gis.checks.crown_kernels.canopy_pixels` and
+    :func:`~gis.checks.crown_kernels.anomalous_pixels`; the counts cover the window core.
     """
-    blue = base.blue.astype(np.float32)
-    if "ndvi" not in px:
-        canopy &= ~soil_mask(px, np.take(blue, stands), rules)
-        return
-    with np.errstate(invalid="ignore"):
-        low = canopy & ~(px["ndvi"] >= rules.soil_ndvi)
-    rows, cols = np.nonzero(low)
-    at = {k: layer_at(px, k, (rows, cols)) for k in ("ndvi", "blue", "rg_ratio")}
-    soil = soil_mask(at, blue[stands[rows, cols]], rules)
-    canopy[rows[soil], cols[soil]] = False
+    bands = band_positions(roles)
+    shadow = (rules.shadow_ratio * base.bright).astype(np.float32)
+    ratio = rules.soil_blue_ratio if "NIR" in roles else rules.bright_ratio
+    blue_limit = (ratio * base.blue.astype(np.float32)).astype(np.float32)
+    soil = np.array([rules.soil_ndvi, rules.soil_rg])
+    grvi, canopy = canopy_pixels(values, bands, stands, invalid, shadow, blue_limit, soil)
+    thr = (base.med_grvi - rules.z_grvi * base.sig_grvi).astype(np.float32)
+    box = np.array([core[0].start, core[0].stop, core[1].start, core[1].stop], dtype=np.int64)
+    anomalous, own, counts = anomalous_pixels(
+        grvi, canopy, stands, thr, rules.smooth_px, box, len(base.pixels) - 1
+    )
+    return canopy, anomalous, own, counts
 
 
 def _dead_pixels(
     px: Mapping[str, NDArray[Any]],
-    stands: NDArray[np.int32],
-    where: tuple[NDArray[np.intp], NDArray[np.intp]],
+    stands: NDArray[Any],
+    is_core: NDArray[np.bool_],
     base: Baselines,
     rules: CrownRules,
 ) -> NDArray[np.bool_]:
-    """Which of the core anomalous pixels at ``where`` are not yellow decoys (per pixel)."""
-    rows, cols = where
-    st = stands[rows, cols]
+    """Which of the ``is_core`` pixels are not yellow decoys (per pixel).
+
+    ``px`` and ``stands`` hold the values at the anomalous pixels, ``is_core`` selects some.
+    """
+    st = stands[is_core]
     b = {n: getattr(base, n)[st] for n in BASE_NAMES}
-    at = {k: px[k][rows, cols] for k in ("grvi", "green", "ndvi", "nir") if k in px}
+    at = {k: px[k][is_core] for k in ("grvi", "green", "ndvi", "nir") if k in px}
     sc = shape_scores(at["grvi"], at.get("ndvi"), at["green"], at.get("nir"), b, rules)
     return ~np.asarray(sc["decoy"], dtype=bool)
 
@@ -474,22 +401,19 @@ def _elongation(m: Mapping[str, NDArray[np.float64]]) -> NDArray[np.float64]:
 
 
 def _stand_counts(
-    stands: NDArray[np.int32],
-    canopy: NDArray[np.bool_],
+    canopy_counts: NDArray[np.int64],
+    stands: NDArray[Any],
     dead: tuple[NDArray[np.intp], NDArray[np.intp]],
     core: tuple[slice, slice],
 ) -> dict[int, tuple[int, int]]:
     """Stand number → (canopy pixels, dead pixels at ``dead``) inside the ``core`` slices."""
-    s, c = stands[core], canopy[core]
-    if not c.any():
-        return {}
-    n = int(s.max()) + 1
-    can = np.bincount(s[c], minlength=n)
+    n = len(canopy_counts)
     rows, cols = dead
     inside = (rows >= core[0].start) & (rows < core[0].stop)
     inside &= (cols >= core[1].start) & (cols < core[1].stop)
     ano = np.bincount(stands[rows[inside], cols[inside]], minlength=n)
-    return {int(i): (int(can[i]), int(ano[i])) for i in np.nonzero(can)[0] if i > 0}
+    found = np.nonzero(canopy_counts)[0]
+    return {int(i): (int(canopy_counts[i]), int(ano[i])) for i in found if i > 0}
 
 
 def _crown_table(
@@ -571,18 +495,19 @@ def detect_window(
     numbers, dtype, base = _local(shapes, base)
     local = [(geom, i) for i, (geom, _) in enumerate(shapes, start=1)]
     stands = stand_raster(local, _grown(window, halo), transform, dtype=dtype)
-    px = pixel_layers(values, roles, ratio=False)
-    canopy, anomalous, core = _pixel_state(px, stands, invalid, base, rules)
+    inner = core_slices(halo, window)
+    _, anomalous, core, canopy_counts = _pixel_state(
+        values, roles, stands, invalid, base, rules, inner
+    )
     rows, cols = np.nonzero(anomalous)
+    px = pixel_layers(values[:, rows, cols], roles)  # the few anomalous pixels only
     is_core = core[rows, cols]
+    dead = _dead_pixels(px, stands[rows, cols], is_core, base, rules)
     rc, cc = rows[is_core], cols[is_core]
-    dead = _dead_pixels(px, stands, (rc, cc), base, rules)
-    counts = _stand_counts(stands, canopy, (rc[dead], cc[dead]), core_slices(halo, window))
+    counts = _stand_counts(canopy_counts, stands, (rc[dead], cc[dead]), inner)
     counts = {int(numbers[i]): v for i, v in counts.items()}
     layers: dict[str, NDArray[Any]] = {
-        k: layer_at(px, k, (rows, cols))
-        for k in ("grvi", "rg_ratio", "green", "ndvi", "nir")
-        if k in px or k == "rg_ratio"
+        k: px[k] for k in ("grvi", "rg_ratio", "green", "ndvi", "nir") if k in px
     }
     layers["core"] = is_core
     count, means = _components(anomalous, (rows, cols), layers)

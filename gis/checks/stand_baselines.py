@@ -30,11 +30,15 @@ import pandas as pd
 from numpy.typing import NDArray
 from rasterio.windows import Window
 
+from gis.checks.crown_kernels import (
+    band_positions,
+    index_histograms,
+    level_histograms,
+    vegetation_pixels,
+)
 from gis.checks.crowns import (
     BASE_NAMES,
     CrownRules,
-    box_mean,
-    fast_normalized_difference,
     opened,
     pixel_layers,
     shape_scores,
@@ -116,48 +120,25 @@ def window_histograms(
         values, invalid = reader.read_array(window, roles)
         transform = reader.source.transform
     stands = stand_raster(shapes, window, transform)
-    band = {r: values[i] for i, r in enumerate(roles)}
-    keep = (stands > 0) & ~invalid
-    full = {"grvi": fast_normalized_difference(band["G"], band["R"])}
-    if "NIR" in band:
-        full["ndvi"] = fast_normalized_difference(band["NIR"], band["R"])
-        with np.errstate(invalid="ignore"):
-            keep &= full["ndvi"] >= rules.soil_ndvi
+    bands = band_positions(roles)
+    grvi, ndvi, keep = vegetation_pixels(values, bands, stands, invalid, rules.soil_ndvi)
     if not keep.any():
         return {}
     ids = np.unique(np.fromiter((s for _, s in shapes), dtype=np.int64))
-    lut = np.zeros(int(ids.max()) + 1, dtype=np.int64)
-    lut[ids] = np.arange(ids.size)
+    slot = np.zeros(int(ids.max()) + 1, dtype=np.int64)
+    slot[ids] = np.arange(ids.size)
     out = np.zeros((ids.size, len(QUANTITIES), HIST_BINS), dtype=np.int64)
-    sub = _sample(window, STEP)
-    at = {"grvi": box_mean(full["grvi"], keep, rules.smooth_px)[sub]}
-    ks = keep[sub]
-    if "ndvi" in full:
-        at["ndvi"] = full["ndvi"][sub]
-    local = lut[stands[sub][ks]] * HIST_BINS
-    for q, arr in at.items():
-        hist = _hist(local, _bins(q, arr[ks]), ids.size)
-        out[:, QUANTITIES.index(q), :] = hist * (STEP * STEP)
-    # medians of brightness-like quantities: every SAMPLE-th pixel is plenty
-    sub = _sample(window, SAMPLE)
-    px = pixel_layers(values[:, sub[0], sub[1]], roles, ratio=False)
-    ks = keep[sub]
-    local_s = lut[stands[sub][ks]] * HIST_BINS
-    for q in ("bright", "green", "nir", "blue"):
-        if q in px:
-            out[:, QUANTITIES.index(q), :] = _hist(local_s, _bins(q, px[q][ks]), ids.size)
+    index_histograms(grvi, ndvi, keep, stands, slot, rules.smooth_px, STEP,
+                     _start(window, STEP), out)  # fmt: skip
+    level_histograms(values, bands, keep, stands, slot, SAMPLE, _start(window, SAMPLE),
+                     np.array(LOG_RANGE), out)  # fmt: skip
     seen = out[:, 0, :].sum(axis=1) > 0
     return {int(s): out[i] for i, s in enumerate(ids) if seen[i]}
 
 
-def _sample(window: Window, step: int) -> tuple[slice, slice]:
-    """Slices of a window's array selecting the raster rows and columns divisible by ``step``."""
-    r0, c0 = -int(window.row_off) % step, -int(window.col_off) % step
-    return slice(r0, None, step), slice(c0, None, step)
-
-
-def _hist(local: NDArray[np.int64], bins: NDArray[np.int64], n: int) -> NDArray[np.int64]:
-    return np.bincount(local + bins, minlength=n * HIST_BINS).reshape(n, HIST_BINS)
+def _start(window: Window, step: int) -> NDArray[np.int64]:
+    """First (row, col) of a window's array on raster rows and columns divisible by ``step``."""
+    return np.array([-int(window.row_off) % step, -int(window.col_off) % step], dtype=np.int64)
 
 
 def merge_histograms(

@@ -17,6 +17,7 @@ from gis.errors import CRSError, RasterError
 from gis.findings import Findings
 from gis.io.rasters import open_raster, raster_env, read_window
 from gis.raster.grid import Grid, grid_windows
+from gis.raster.kernels import to_reflectance
 from gis.raster.sensors import (
     BINARY_MASK_INVALID,
     SCL_INVALID,
@@ -141,15 +142,12 @@ class RasterReader:
         win, pads = _clip_window(window, halo, src.width, src.height)
         idx = [src.band_index(r) for r in roles]
         raw = read_window(self.dataset, idx, win)
-        invalid = np.zeros(raw.shape[1:], dtype=bool)
-        if src.nodata is not None:
-            invalid |= (raw == src.nodata).any(axis=0)
-        if raw.dtype.kind == "f":
-            invalid |= np.isnan(raw).any(axis=0)
+        masked = None
         if self.mask is not None:
-            invalid |= np.isin(read_window(self.mask, 1, win), src.mask_values)
-        values = _to_reflectance(raw, src.scale, src.offset)
-        values[:, invalid] = np.nan
+            masked = np.isin(read_window(self.mask, 1, win), src.mask_values)
+        values, invalid = to_reflectance(
+            raw, nodata=src.nodata, scale=src.scale, offset=src.offset, invalid=masked
+        )
         if any(pads):
             (top, bottom), (left, right) = pads[:2], pads[2:]
             values = np.pad(values, ((0, 0), (top, bottom), (left, right)), constant_values=np.nan)
@@ -184,15 +182,6 @@ def _clip_window(
     cc1, rr1 = max(min(c1, width), cc0), max(min(r1, height), rr0)
     pads = (rr0 - r0, r1 - rr1, cc0 - c0, c1 - cc1)
     return Window(cc0, rr0, cc1 - cc0, rr1 - rr0), pads
-
-
-def _to_reflectance(raw: NDArray[Any], scale: float, offset: float) -> NDArray[np.float32]:
-    values = raw.astype(np.float32)
-    if scale != 1.0:
-        values *= np.float32(scale)
-    if offset != 0.0:
-        values += np.float32(offset)
-    return values
 
 
 def raster_source(

@@ -1,0 +1,184 @@
+"""The compiled pixel loops against plain numpy statements of the same rules.
+
+The oracles below are the detector's rules written the obvious way (whole-array numpy, as
+:mod:`gis.checks.crowns` documents them); the kernels must give the same masks, counts and
+histograms on windows with invalid pixels, several stands, and with or without B and NIR.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gis.checks.crown_kernels import (
+    anomalous_pixels,
+    band_positions,
+    canopy_pixels,
+    index_histograms,
+    level_histograms,
+    vegetation_pixels,
+)
+from gis.checks.crowns import CrownRules, pixel_layers, soil_mask
+from gis.raster.kernels import to_reflectance
+
+RULES = CrownRules()
+ROLE_SETS = (("B", "G", "R", "NIR"), ("G", "R", "NIR"), ("B", "G", "R"), ("R", "G"))
+
+
+def _window(roles: tuple[str, ...], seed: int, shape: tuple[int, int] = (90, 110)) -> tuple:
+    """Reflectance of canopy, soil, shadow and dead crowns; 4 stands; some invalid pixels."""
+    rng = np.random.default_rng(seed)
+    look = {"B": 0.03, "G": 0.07, "R": 0.05, "NIR": 0.30}
+    values = np.stack([np.full(shape, look[r], np.float32) for r in roles])
+    values *= rng.uniform(0.6, 1.4, values.shape).astype(np.float32)
+    soil = rng.random(shape) < 0.05
+    dead = rng.random(shape) < 0.05
+    for i, r in enumerate(roles):
+        values[i][soil] = {"B": 0.12, "G": 0.13, "R": 0.14, "NIR": 0.2}[r]
+        values[i][dead] *= {"B": 1.0, "G": 0.9, "R": 2.2, "NIR": 0.5}[r]
+    values[:, :3] *= np.float32(0.2)  # a band of shadow
+    stands = np.zeros(shape, np.uint16)
+    stands[:, 10:50], stands[:, 50:80], stands[40:, 80:] = 1, 2, 3
+    stands[:20, 95:] = 4
+    invalid = rng.random(shape) < 0.02
+    values[:, invalid] = np.nan
+    return values, stands, invalid
+
+
+def _per_stand(rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:
+    return rng.uniform(lo, hi, 5).astype(np.float32)
+
+
+@pytest.mark.parametrize("roles", ROLE_SETS)
+def test_canopy_pixels_equal_the_numpy_rules(roles: tuple[str, ...]) -> None:
+    values, stands, invalid = _window(roles, 1)
+    rng = np.random.default_rng(2)
+    shadow, blue_med = _per_stand(rng, 0.02, 0.04), _per_stand(rng, 0.02, 0.06)
+    ratio = RULES.soil_blue_ratio if "NIR" in roles else RULES.bright_ratio
+    limit = (ratio * blue_med).astype(np.float32)
+    soil = np.array([RULES.soil_ndvi, RULES.soil_rg])
+    grvi, canopy = canopy_pixels(
+        values, band_positions(roles), stands, invalid, shadow, limit, soil
+    )  # fmt: skip
+
+    px = pixel_layers(values, roles)
+    with np.errstate(invalid="ignore"):
+        expected = (stands > 0) & ~invalid & (px["bright"] >= shadow[stands])
+    expected &= ~soil_mask(px, blue_med[stands].astype(np.float32), RULES)
+    assert 0.1 < expected.mean() < 0.95  # the scene has canopy and non-canopy
+    np.testing.assert_array_equal(canopy, expected)
+    np.testing.assert_array_equal(grvi, np.where(expected, px["grvi"], np.float32(0)))
+
+
+def _box_mean(values: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+    """Mean over the mask pixels of the size box: separable numpy sums, rows then columns."""
+
+    def box_sum(a: np.ndarray) -> np.ndarray:
+        half, rows = size // 2, a.copy()
+        for d in range(1, half + 1):
+            rows[d:] += a[:-d]
+            rows[:-d] += a[d:]
+        out = rows.copy()
+        for d in range(1, half + 1):
+            out[:, d:] += rows[:, :-d]
+            out[:, :-d] += rows[:, d:]
+        return out
+
+    total = box_sum(np.where(mask, values, np.float32(0)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / box_sum(mask.astype(np.float32))
+
+
+@pytest.mark.parametrize("size", [1, 3, 5])
+def test_anomalous_pixels_equal_the_numpy_box_mean(size: int) -> None:
+    roles = ("B", "G", "R", "NIR")
+    values, stands, invalid = _window(roles, 3)
+    px = pixel_layers(values, roles)
+    canopy = (stands > 0) & ~invalid
+    grvi = np.where(canopy, px["grvi"], np.float32(0)).astype(np.float32)
+    thr = np.array([0, -0.02, 0.0, 0.02, -0.05], np.float32)
+    core = np.array([5, 80, 7, 100])
+    anomalous, own, counts = anomalous_pixels(grvi, canopy, stands, thr, size, core, 4)
+
+    mean = _box_mean(px["grvi"], canopy, size) if size > 1 else px["grvi"]
+    with np.errstate(invalid="ignore"):
+        expected = canopy & (mean <= thr[stands])
+        expected_own = expected & (px["grvi"] <= thr[stands])
+    assert 0 < expected.sum() < canopy.sum()
+    np.testing.assert_array_equal(anomalous, expected)
+    np.testing.assert_array_equal(own, expected_own)
+    inner = (slice(5, 80), slice(7, 100))
+    want = np.bincount(stands[inner][canopy[inner]], minlength=5)
+    want[0] = 0
+    np.testing.assert_array_equal(counts, want)
+
+
+def _bins(x: np.ndarray, lo: float, hi: float, bins: int = 512) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        k = np.floor((x.astype(np.float64) - lo) / (hi - lo) * bins)
+    return np.clip(np.nan_to_num(k, nan=0), 0, bins - 1).astype(np.int64)
+
+
+@pytest.mark.parametrize("roles", ROLE_SETS)
+def test_histograms_equal_the_numpy_statement(roles: tuple[str, ...]) -> None:
+    values, stands, invalid = _window(roles, 4)
+    stands = stands.astype(np.int32) * 7  # global stand numbers, not 1..k
+    bands = band_positions(roles)
+    grvi, ndvi, keep = vegetation_pixels(values, bands, stands, invalid, RULES.soil_ndvi)
+    px = pixel_layers(values, roles)
+    veg = (stands > 0) & ~invalid
+    if "NIR" in roles:
+        with np.errstate(invalid="ignore"):
+            veg &= px["ndvi"] >= RULES.soil_ndvi
+    np.testing.assert_array_equal(keep, veg)
+
+    ids = np.unique(stands[stands > 0])
+    slot = np.zeros(ids.max() + 1, np.int64)
+    slot[ids] = np.arange(ids.size)
+    out = np.zeros((ids.size, 6, 512), np.int64)
+    start = np.array([1, 0])
+    index_histograms(grvi, ndvi, keep, stands, slot, 3, 2, start, out)
+    level_histograms(values, bands, keep, stands, slot, 4, np.array([0, 3]),
+                     np.array([-16.0, 20.0]), out)  # fmt: skip
+
+    smooth = _box_mean(px["grvi"], veg, 3)
+    for k, sid in enumerate(ids):
+        at = (stands == sid) & veg
+        sub = np.zeros_like(at)
+        sub[1::2, ::2] = at[1::2, ::2]
+        want = np.bincount(_bins(smooth[sub], -1, 1), minlength=512) * 4
+        np.testing.assert_array_equal(out[k, 0], want)
+        if "NIR" in roles:
+            want = np.bincount(_bins(px["ndvi"][sub], -1, 1), minlength=512) * 4
+            np.testing.assert_array_equal(out[k, 1], want)
+        else:
+            assert out[k, 1].sum() == 0
+        sub4 = np.zeros_like(at)
+        sub4[::4, 3::4] = at[::4, 3::4]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log2(px["green"][sub4])
+        np.testing.assert_array_equal(
+            out[k, 3], np.bincount(_bins(logs, -16, 20), minlength=512)
+        )  # fmt: skip
+        assert out[k, 2].sum() == out[k, 5].sum() == sub4.sum()
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "float32"])
+def test_to_reflectance_equals_numpy(dtype: str) -> None:
+    rng = np.random.default_rng(5)
+    raw = rng.integers(0, 200, (3, 40, 50)).astype(dtype)
+    nodata = 0
+    if dtype == "float32":
+        raw[1, 5, 5] = np.nan
+    extra = rng.random((40, 50)) < 0.1
+    values, invalid = to_reflectance(raw, nodata=nodata, scale=1e-4, offset=-0.1, invalid=extra)
+
+    bad = (raw == nodata).any(axis=0) | np.isnan(raw.astype("f8")).any(axis=0) | extra
+    want = raw.astype(np.float32) * np.float32(1e-4) + np.float32(-0.1)
+    want[:, bad] = np.nan
+    assert bad.any() and not bad.all()
+    np.testing.assert_array_equal(invalid, bad)
+    np.testing.assert_array_equal(values, want)
+    plain, none = to_reflectance(raw, nodata=None, scale=1.0, offset=0.0)
+    np.testing.assert_array_equal(none, np.isnan(raw.astype("f8")).any(axis=0))
+    assert plain.dtype == np.float32
