@@ -15,6 +15,7 @@ from gis.checks.crown_kernels import (
     band_positions,
     canopy_pixels,
     index_histograms,
+    label_pixels,
     level_histograms,
     vegetation_pixels,
 )
@@ -182,3 +183,20 @@ def test_to_reflectance_equals_numpy(dtype: str) -> None:
     plain, none = to_reflectance(raw, nodata=None, scale=1.0, offset=0.0)
     np.testing.assert_array_equal(none, np.isnan(raw.astype("f8")).any(axis=0))
     assert plain.dtype == np.float32
+
+
+@pytest.mark.parametrize("density", [0.0, 0.003, 0.05, 0.4])
+def test_label_pixels_equals_scipy_label(density: float) -> None:
+    from scipy import ndimage
+
+    rng = np.random.default_rng(6)
+    mask = ndimage.binary_dilation(rng.random((120, 150)) < density / 5)
+    mask[0, :] |= density > 0.3  # a component touching the first row
+    rows, cols, labels, n = label_pixels(mask)
+
+    want, n_want = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    r, c = np.nonzero(mask)
+    assert n == n_want
+    np.testing.assert_array_equal(rows, r)
+    np.testing.assert_array_equal(cols, c)
+    np.testing.assert_array_equal(labels, want[r, c])

@@ -193,6 +193,59 @@ def anomalous_pixels(
 
 
 @_jit
+def _root(parent: Any, k: int) -> int:
+    while parent[k] != k:
+        parent[k] = parent[parent[k]]
+        k = parent[k]
+    return k
+
+
+@_jit
+def _provisional(mask: Any, n: int) -> tuple[Any, Any, Any, Any]:
+    """Raster scan: each mask pixel joins its earlier 8-neighbours (union-find on a table)."""
+    h, w = mask.shape
+    rows = np.empty(n, dtype=np.int64)
+    cols = np.empty(n, dtype=np.int64)
+    parent = np.empty(n, dtype=np.int64)
+    index = np.full((2, w + 2), -1, dtype=np.int64)  # pixel numbers of this row and the last
+    k = 0
+    for i in range(h):
+        cur, prev = index[i % 2], index[(i + 1) % 2]
+        cur[:] = -1
+        for j in range(w):
+            if not mask[i, j]:
+                continue
+            rows[k], cols[k], parent[k], cur[j + 1] = i, j, k, k
+            for other in (cur[j], prev[j], prev[j + 1], prev[j + 2]):
+                if other >= 0:
+                    a, b = _root(parent, k), _root(parent, other)
+                    parent[max(a, b)] = min(a, b)
+            k += 1
+    return rows, cols, parent, index
+
+
+@_jit
+def label_pixels(mask: Any) -> tuple[Any, Any, Any, int]:
+    """8-connected components of ``mask``: rows, cols (raster order), label 1..n per pixel, n.
+
+    Labels are numbered in the raster order of each component's first pixel, as
+    :func:`scipy.ndimage.label` numbers them; the cost is set by the mask's pixels, not by
+    the window (anomalous pixels are a small share of it).
+    """
+    rows, cols, parent, _ = _provisional(mask, int(np.count_nonzero(mask)))
+    labels = np.empty(rows.size, dtype=np.int64)
+    n = 0
+    for k in range(rows.size):
+        root = _root(parent, k)
+        if root == k:
+            n += 1
+            labels[k] = n
+        else:
+            labels[k] = labels[root]
+    return rows, cols, labels, n
+
+
+@_jit
 def _bin(x: float, lo: float, hi: float, bins: int) -> int:
     """Histogram bin of ``x`` over [lo, hi] (NaN → 0, clipped), as ``stand_baselines._bins``."""
     if np.isnan(x):

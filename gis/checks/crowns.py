@@ -5,7 +5,7 @@ Dask task) can map them over windows and merge the results in window order. The 
 (stand baselines) is :mod:`gis.checks.stand_baselines`; this module holds the pixel layers,
 the canopy and soil masks, the spectral-shape score and the second pass:
 :func:`detect_window` — robust z-scores of (crown-scale smoothed) GRVI against the pixel's
-own stand, anomalous canopy pixels → connected components (:func:`scipy.ndimage.label`) →
+own stand, anomalous canopy pixels → 8-connected components →
 crown candidates with their spectral shape. A crown is kept by the window whose *core*
 holds its centroid pixel, so a crown on a window edge is found exactly once (the halo must
 exceed the largest crown diameter).
@@ -30,9 +30,14 @@ from numpy.typing import NDArray
 from rasterio.features import rasterize
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
-from scipy import ndimage
 
-from gis.checks.crown_kernels import anomalous_pixels, band_positions, canopy_pixels, soil_array
+from gis.checks.crown_kernels import (
+    anomalous_pixels,
+    band_positions,
+    canopy_pixels,
+    label_pixels,
+    soil_array,
+)
 from gis.indices import normalized_difference
 from gis.indices import rg_ratio as rg_index
 from gis.raster import RasterReader, RasterSource
@@ -366,17 +371,17 @@ def _dead_pixels(
 
 
 def _components(
-    anomalous: NDArray[np.bool_],
     where: tuple[NDArray[np.intp], NDArray[np.intp]],
+    lab: NDArray[np.int64],
+    n: int,
     layers: Mapping[str, NDArray[Any]],
 ) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]:
-    """Label 8-connected components; return pixel counts and per-component means.
+    """Pixel counts and per-component means of labelled pixels.
 
-    ``where`` holds ``np.nonzero(anomalous)``; ``layers`` hold values at those pixels.
+    ``where`` are the pixels' (rows, cols), ``lab`` their component 1..``n``
+    (:func:`~gis.checks.crown_kernels.label_pixels`); ``layers`` hold values at them.
     """
-    labels, n = ndimage.label(anomalous, structure=np.ones((3, 3), dtype=bool))
     rows, cols = where
-    lab = labels[rows, cols]
     count = np.bincount(lab, minlength=n + 1).astype(float)[1:]
     safe = np.maximum(count, 1)
 
@@ -499,7 +504,7 @@ def detect_window(
     _, anomalous, core, canopy_counts = _pixel_state(
         values, roles, stands, invalid, base, rules, inner
     )
-    rows, cols = np.nonzero(anomalous)
+    rows, cols, lab, n = label_pixels(anomalous)  # 8-connected, raster order
     px = pixel_layers(values[:, rows, cols], roles)  # the few anomalous pixels only
     is_core = core[rows, cols]
     dead = _dead_pixels(px, stands[rows, cols], is_core, base, rules)
@@ -510,7 +515,7 @@ def detect_window(
         k: px[k] for k in ("grvi", "rg_ratio", "green", "ndvi", "nir") if k in px
     }
     layers["core"] = is_core
-    count, means = _components(anomalous, (rows, cols), layers)
+    count, means = _components((rows, cols), lab, n, layers)
     place = (window, halo, transform, pixel_m2)
     crowns, rejected = _crown_table(count, means, stands, base, rules, place)
     crowns["stand"] = numbers[crowns["stand"].to_numpy().astype(np.intp)].astype(np.int32)
