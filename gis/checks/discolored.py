@@ -13,6 +13,7 @@ field status it keeps, so that a tree is never reported twice.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -321,9 +322,61 @@ CACHE_MB = 256
 """GDAL block cache while a thread reads its band of windows (holds the tiles halos reuse)."""
 
 
-def _chunks(windows: Sequence[Window], n: int) -> list[Sequence[Window]]:
-    size = -(-len(windows) // max(n, 1))
-    return [windows[i : i + size] for i in range(0, len(windows), size)] or [windows]
+DECODE_SHARE = 0.6
+"""Share of a window's cost that its host pixels do not change (reading, decoding: ~60 %)."""
+
+
+def window_work(plan: Plan, windows: Sequence[Window]) -> NDArray[np.float64]:
+    """Relative cost of each window: the decode plus the share of it under host stands.
+
+    The host share is the overlap of the window with the stands' bounding boxes (capped at
+    1): cheap, and enough to balance threads when pine stands cluster in part of the image.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from gis.raster import RasterSource
+    >>> src = RasterSource("x.tif", "generic", ("G", "R"), 1.0, 0.0, None, width=20, height=10)
+    >>> stands = gpd.GeoDataFrame({"stand_no": [1]}, geometry=[shapely.box(0, 0, 10, 10)])
+    >>> plan = Plan(src, ("G", "R"), stands, CrownRules(), 0, 1.0, ())
+    >>> window_work(plan, [Window(0, 0, 10, 10), Window(10, 0, 10, 10)]).round(2).tolist()
+    [1.0, 0.6]
+    """
+    from rasterio.windows import bounds
+
+    raw = np.array([bounds(w, plan.source.transform) for w in windows], dtype=float)
+    xs, ys = np.sort(raw[:, [0, 2]], axis=1), np.sort(raw[:, [1, 3]], axis=1)
+    boxes = np.column_stack([xs[:, 0], ys[:, 0], xs[:, 1], ys[:, 1]])
+    tree, geoms, _ = _stand_index(plan.stands)
+    win, stand = tree.query(shapely.box(*boxes.T))
+    sb, wb = shapely.bounds(geoms[stand]), boxes[win]
+    dx = np.minimum(sb[:, 2], wb[:, 2]) - np.maximum(sb[:, 0], wb[:, 0])
+    dy = np.minimum(sb[:, 3], wb[:, 3]) - np.maximum(sb[:, 1], wb[:, 1])
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    overlap = np.bincount(win, weights=np.clip(dx, 0, None) * np.clip(dy, 0, None),
+                          minlength=len(windows))  # fmt: skip
+    share = np.minimum(overlap / np.where(area > 0, area, 1), 1.0)
+    return np.asarray(DECODE_SHARE + (1 - DECODE_SHARE) * share)
+
+
+def _chunks(
+    windows: Sequence[Window], n: int, work: NDArray[np.float64] | None = None
+) -> list[Sequence[Window]]:
+    """Split ``windows`` into ``n`` contiguous runs of about equal ``work`` (default: count).
+
+    Examples
+    --------
+    >>> ws = [Window(i, 0, 1, 1) for i in range(6)]
+    >>> work = np.array([5.0, 1, 1, 1, 1, 1])
+    >>> [len(c) for c in _chunks(ws, 2)], [len(c) for c in _chunks(ws, 2, work)]
+    ([3, 3], [1, 5])
+    """
+    weights = np.ones(len(windows)) if work is None else np.asarray(work, dtype=float)
+    cum = np.cumsum(weights)
+    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, max(n, 1)) / max(n, 1), side="left") + 1
+    edges = [0, *np.minimum(cuts, len(windows)).tolist(), len(windows)]
+    runs = [windows[a:b] for a, b in itertools.pairwise(edges) if b > a]
+    return runs or [windows]
 
 
 def _run_chunks(
@@ -331,7 +384,9 @@ def _run_chunks(
 ) -> list[Any]:
     """Run ``fn(reader, window)`` over contiguous bands of windows, one reader per band.
 
-    ``windows`` defaults to ``plan.windows``; results come in window order.
+    The bands carry about equal work (:func:`window_work`), so that a thread whose band holds
+    the pine stands is not left working alone; a band keeps its reader and block cache, which
+    serve the halos. ``windows`` defaults to ``plan.windows``; results come in window order.
     """
 
     def band(part: Sequence[Window]) -> list[Any]:
@@ -342,7 +397,8 @@ def _run_chunks(
     if not todo:
         return []
     with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
-        parts = list(pool.map(band, _chunks(todo, threads)))
+        work = window_work(plan, todo) if threads > 1 else None
+        parts = list(pool.map(band, _chunks(todo, threads, work)))
     return [r for part in parts for r in part]
 
 
