@@ -4,7 +4,7 @@ Both passes of :mod:`gis.checks.discolored` look at every pixel of every window.
 numpy expressions that is some thirty whole-array passes (indices, masks, gathers of the
 stand thresholds, a box filter), each streaming the window through memory; here each pass is
 one loop that computes a pixel's indices once and keeps them in registers. The kernels are
-compiled on first use (and cached next to this file, or in ``NUMBA_CACHE_DIR``) and release
+compiled by :func:`gis.compiled.jit` (on first use, cached on disk where possible) and release
 the GIL, so the detector's threads and Dask workers run them in parallel.
 
 The rules are those documented in :mod:`gis.checks.crowns` (:class:`~gis.checks.crowns.CrownRules`):
@@ -21,18 +21,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
+
+from gis.compiled import jit, vectorize
 
 HIST_QUANTITIES = 6
 """Histogram rows of pass 1: smoothed GRVI, NDVI, then log2 of brightness, G, NIR and B."""
 
-_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-"""Compile to machine code (cached on disk), release the GIL, numpy float semantics (x/0)."""
 
-
-@_jit
+@jit
 def normalized_difference_px(a: float, b: float) -> float:
     """Return ``(a - b) / (a + b)`` of one pixel in the inputs' precision (NaN if a + b = 0).
 
@@ -47,7 +45,7 @@ def normalized_difference_px(a: float, b: float) -> float:
     return (a - b) / total
 
 
-@_jit
+@jit
 def soil_pixel(
     ndvi: float, blue: float, red: float, green: float, blue_limit: float, soil_ndvi: float,
     soil_rg: float,
@@ -71,7 +69,7 @@ def soil_pixel(
     return red / green < soil_rg  # G = 0 gives inf or NaN: not soil, as rg_ratio's NaN
 
 
-@numba.vectorize(cache=True)
+@vectorize
 def soil_array(
     ndvi: Any, blue: Any, red: Any, green: Any, blue_limit: Any, soil_ndvi: Any, soil_rg: Any
 ) -> Any:
@@ -79,7 +77,7 @@ def soil_array(
     return soil_pixel(ndvi, blue, red, green, blue_limit, soil_ndvi, soil_rg)
 
 
-@_jit
+@jit
 def _brightness(values: Any, bands: Any, i: int, j: int) -> Any:
     """Mean of the visible bands present (B, G, R), float32 like ``pixel_layers``."""
     g, r = values[bands[1], i, j], values[bands[2], i, j]
@@ -88,7 +86,7 @@ def _brightness(values: Any, bands: Any, i: int, j: int) -> Any:
     return (values[bands[0], i, j] + g + r) / np.float32(3)
 
 
-@_jit
+@jit
 def canopy_pixels(
     values: Any, bands: Any, stands: Any, invalid: Any, shadow: Any, blue_limit: Any,
     soil: Any,
@@ -125,7 +123,7 @@ def canopy_pixels(
     return grvi, canopy
 
 
-@_jit
+@jit
 def _box_row(values: Any, i: int, half: int, vertical: Any, out: Any) -> None:
     """Row ``i`` of the sum of ``values`` over the (2 half + 1)² box around each pixel.
 
@@ -150,13 +148,13 @@ def _box_row(values: Any, i: int, half: int, vertical: Any, out: Any) -> None:
             out[j] += vertical[j + d]
 
 
-@_jit
+@jit
 def _add_row(into: Any, row: Any) -> None:
     for j in range(into.size):
         into[j] += row[j]
 
 
-@_jit
+@jit
 def anomalous_pixels(
     grvi: Any, canopy: Any, stands: Any, thr: Any, size: int, core: Any, n_local: int
 ) -> tuple[Any, Any, Any]:
@@ -192,7 +190,7 @@ def anomalous_pixels(
     return anomalous, own, counts
 
 
-@_jit
+@jit
 def _root(parent: Any, k: int) -> int:
     while parent[k] != k:
         parent[k] = parent[parent[k]]
@@ -200,7 +198,7 @@ def _root(parent: Any, k: int) -> int:
     return k
 
 
-@_jit
+@jit
 def _provisional(mask: Any, n: int) -> tuple[Any, Any, Any, Any]:
     """Raster scan: each mask pixel joins its earlier 8-neighbours (union-find on a table)."""
     h, w = mask.shape
@@ -224,7 +222,7 @@ def _provisional(mask: Any, n: int) -> tuple[Any, Any, Any, Any]:
     return rows, cols, parent, index
 
 
-@_jit
+@jit
 def label_pixels(mask: Any) -> tuple[Any, Any, Any, int]:
     """8-connected components of ``mask``: rows, cols (raster order), label 1..n per pixel, n.
 
@@ -245,7 +243,7 @@ def label_pixels(mask: Any) -> tuple[Any, Any, Any, int]:
     return rows, cols, labels, n
 
 
-@_jit
+@jit
 def _bin(x: float, lo: float, hi: float, bins: int) -> int:
     """Histogram bin of ``x`` over [lo, hi] (NaN → 0, clipped), as ``stand_baselines._bins``."""
     if np.isnan(x):
@@ -254,12 +252,12 @@ def _bin(x: float, lo: float, hi: float, bins: int) -> int:
     return int(min(max(k, 0.0), bins - 1.0))
 
 
-@_jit
+@jit
 def _log_bin(x: float, lo: float, hi: float, bins: int) -> int:
     return _bin(np.log2(x) if x > 0 else np.nan, lo, hi, bins)
 
 
-@_jit
+@jit
 def vegetation_pixels(
     values: Any, bands: Any, stands: Any, invalid: Any, soil_ndvi: float
 ) -> tuple[Any, Any, Any]:
@@ -288,7 +286,7 @@ def vegetation_pixels(
     return grvi, ndvi, keep
 
 
-@_jit
+@jit
 def index_histograms(
     grvi: Any, ndvi: Any, keep: Any, stands: Any, slot: Any, size: int, step: int, start: Any,
     out: Any,
@@ -321,7 +319,7 @@ def index_histograms(
                 out[k, 1, _bin(ndvi[i, j], -1.0, 1.0, bins)] += weight
 
 
-@_jit
+@jit
 def level_histograms(
     values: Any, bands: Any, keep: Any, stands: Any, slot: Any, step: int, start: Any,
     log_range: Any, out: Any,

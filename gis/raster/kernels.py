@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from gis.compiled import jit
 
-@numba.njit(cache=True, nogil=True)
+
+@jit
 def _convert(
     raw: Any, nodata: float, has_nodata: bool, extra: Any, has_extra: bool, scale: Any,
     offset: Any,
