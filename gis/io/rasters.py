@@ -88,26 +88,32 @@ def write_geotiff(
             dst.update_tags(**{str(k): str(v) for k, v in tags.items()})
 
 
-def raster_env(*, cachemax_mb: int = 64) -> Any:
+def raster_env(*, cachemax_mb: int = 64, list_dir: bool = False) -> Any:
     """Return a ``rasterio.Env`` with GDAL's block cache capped at ``cachemax_mb`` megabytes.
 
     Windowed readers use it so that memory stays bounded whatever the raster's size (GDAL's
     default cache is 5 % of RAM). ``rasterio.Env`` takes GDAL_CACHEMAX in bytes (GDAL's own
     "values below 100000 are megabytes" rule does not apply through it), hence the conversion.
+    Opening does not list the file's folder unless ``list_dir`` (needed to find a sidecar
+    ``.msk`` mask next to the raster).
     """
     return rasterio.Env(
-        GDAL_CACHEMAX=int(cachemax_mb) * 1024 * 1024, GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"
+        GDAL_CACHEMAX=int(cachemax_mb) * 1024 * 1024,
+        GDAL_DISABLE_READDIR_ON_OPEN="FALSE" if list_dir else "EMPTY_DIR",
     )
 
 
-def read_window(dataset: Any, indexes: Any, window: Any) -> np.ndarray:
+def read_window(dataset: Any, indexes: Any, window: Any, *, masks: bool = False) -> np.ndarray:
     """Read ``indexes`` of an open dataset in ``window``; GDAL read errors become ours.
 
     A file whose header is intact but whose data is cut off (an interrupted copy) opens fine
-    and fails only here, so the message names the file, the window and the fix.
+    and fails only here, so the message names the file, the window and the fix. With
+    ``masks=True`` the bands' GDAL mask bands are read instead (``read_masks``: 0 invalid,
+    255 valid; an internal or ``.msk`` per-dataset mask, alpha or nodata).
     """
+    read = dataset.read_masks if masks else dataset.read
     try:
-        return np.asarray(dataset.read(indexes, window=window))
+        return np.asarray(read(indexes, window=window))
     except RasterioError as exc:
         raise DataSourceError(
             f"cannot read pixels of raster {dataset.name} (rows {window.row_off}-"

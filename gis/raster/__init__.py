@@ -2,8 +2,10 @@
 
 A :class:`RasterSource` is a path plus what is needed to read it as reflectance by band role
 (``B, G, R, RE, NIR, SWIR1, SWIR2``, or ``NDVI`` for a precomputed index band) and the facts of
-its grid. It holds no open file: it is picklable and is opened where it is read (a thread, a
-Dask worker), so memory depends on the window read, never on the raster.
+its grid. An alpha band (``A``) is not a spectral role: where it is 0, as where a GDAL mask
+(internal or ``.msk``) is 0, pixels are invalid. It holds no open file: it is picklable and is
+opened where it is read (a thread, a Dask worker), so memory depends on the window read, never
+on the raster.
 
 Reflectance is ``DN * scale + offset`` (GDAL's convention). Sentinel-2 L2A from processing
 baseline 04.00 stores ``BOA_ADD_OFFSET = -1000`` DN, i.e. ``(DN - 1000) / 10000`` = ``DN * 1e-4
@@ -22,6 +24,7 @@ Examples
 
 from gis.raster.grid import Grid, grid_windows, tile_shape
 from gis.raster.sensors import (
+    ALPHA,
     BINARY_MASK_INVALID,
     INDEX_ROLES,
     ROLES,
@@ -31,13 +34,15 @@ from gis.raster.sensors import (
     parse_roles,
     sensor_profile,
 )
-from gis.raster.source import RasterReader, RasterSource, raster_source
+from gis.raster.source import DatasetMask, RasterReader, RasterSource, raster_source
 
 __all__ = [
+    "ALPHA",
     "BINARY_MASK_INVALID",
     "INDEX_ROLES",
     "ROLES",
     "SCL_INVALID",
+    "DatasetMask",
     "Grid",
     "RasterReader",
     "RasterSource",

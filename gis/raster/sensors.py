@@ -14,6 +14,13 @@ ROLES = ("B", "G", "R", "RE", "NIR", "SWIR1", "SWIR2")
 INDEX_ROLES = ("NDVI",)
 """Roles of precomputed index bands a generic raster may carry (used as they are, scale 1)."""
 
+ALPHA = "ALPHA"
+"""Role of an alpha band (``--bands R,G,B,A`` or ``R,G,B,ALPHA``): not spectral; 0 marks a pixel
+outside the imaged area (UAV orthomosaics from DJI Terra, Pix4D, Metashape)."""
+
+ROLE_ALIASES = {"A": ALPHA}
+"""Other spellings of roles accepted by :func:`parse_roles`."""
+
 SCL_INVALID = (0, 1, 3, 8, 9, 10)
 """Sentinel-2 scene classes that are not clear land: no data, saturated, cloud shadow, cloud
 medium/high probability, thin cirrus."""
@@ -108,20 +115,34 @@ def sensor_profile(sensor: str | Sensor) -> SensorProfile:
 def parse_roles(bands: str | Sequence[str]) -> tuple[str, ...]:
     """Parse ``"B,G,R,NIR"`` (or a sequence) into role names; unknown roles raise.
 
+    ``A`` is read as :data:`ALPHA`, the role of an alpha band (at most one, never alone).
+
     Examples
     --------
     >>> parse_roles(["r", " nir "])
     ('R', 'NIR')
+    >>> parse_roles("R,G,B,a")
+    ('R', 'G', 'B', 'ALPHA')
     """
     items = bands.split(",") if isinstance(bands, str) else list(bands)
-    roles = tuple(str(b).strip().upper() for b in items if str(b).strip())
-    valid = ROLES + INDEX_ROLES
+    roles = tuple(_role(b) for b in items if str(b).strip())
+    valid = (*ROLES, *INDEX_ROLES, ALPHA)
     unknown = [r for r in roles if r not in valid]
     if unknown or not roles:
         raise RasterError(
             f"unknown band role(s) {unknown or bands!r}; valid roles: {', '.join(valid)} "
-            "(e.g. --bands B,G,R,NIR,SWIR1,SWIR2)"
+            "(e.g. --bands B,G,R,NIR,SWIR1,SWIR2, or R,G,B,A for an RGBA orthomosaic)"
         )
     if len(set(roles)) != len(roles):
         raise RasterError(f"band roles {','.join(roles)} name a role twice; give each once")
+    if roles == (ALPHA,):
+        raise RasterError(
+            f"band roles {bands!r} name only an alpha band; name the spectral bands too "
+            "(e.g. --bands R,G,B,A)"
+        )
     return roles
+
+
+def _role(item: object) -> str:
+    name = str(item).strip().upper()
+    return ROLE_ALIASES.get(name, name)

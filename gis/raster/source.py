@@ -11,14 +11,17 @@ from typing import Any
 import numpy as np
 from affine import Affine
 from numpy.typing import NDArray
+from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.windows import Window
 
+from gis.enums import ParamEnum
 from gis.errors import CRSError, RasterError
 from gis.findings import Findings
 from gis.io.rasters import open_raster, raster_env, read_window
 from gis.raster.grid import Grid, grid_windows
 from gis.raster.kernels import to_reflectance
 from gis.raster.sensors import (
+    ALPHA,
     BINARY_MASK_INVALID,
     SCL_INVALID,
     Sensor,
@@ -28,6 +31,21 @@ from gis.raster.sensors import (
 )
 
 _IDENTITY = Affine.identity()
+
+
+class DatasetMask(ParamEnum):
+    """Which of the raster's own masks marks invalid pixels (nodata and NaN always do).
+
+    ``none``: no alpha band and no GDAL mask; ``alpha``: the alpha band, 0 outside the imaged
+    area (RGBA orthomosaics); ``per_dataset``: GDAL's per-dataset mask, internal (JPEG-in-TIFF
+    deliveries, ``GDAL_TIFF_INTERNAL_MASK``) or a ``.msk`` file next to the raster, 0 invalid;
+    ``per_band``: GDAL per-band masks, 0 in any band read is invalid.
+    """
+
+    NONE = "none"
+    ALPHA = "alpha"
+    PER_DATASET = "per_dataset"
+    PER_BAND = "per_band"
 
 
 @dataclass(frozen=True)
@@ -54,7 +72,15 @@ class RasterSource:
     mask_values : tuple of int
         Mask values that make a pixel invalid.
     crs_wkt, transform, width, height, count, block_shape
-        Grid facts read once at validation.
+        Grid facts read once at validation (``count`` is every band, alpha included).
+    indexes : tuple of int
+        1-based file band of each role (empty: bands 1, 2, … in the order of ``roles``).
+    dataset_mask : DatasetMask
+        The raster's own mask read with the bands (alpha band, GDAL per-dataset mask, …).
+    alpha_index : int, optional
+        1-based band of the alpha channel (``dataset_mask`` is ``alpha``); not a role.
+    mask_file : str, optional
+        The ``.msk`` file holding the GDAL mask, when it is not inside the raster.
     """
 
     path: str
@@ -71,6 +97,10 @@ class RasterSource:
     height: int = 0
     count: int = 0
     block_shape: tuple[int, int] = (256, 256)
+    indexes: tuple[int, ...] = ()
+    dataset_mask: DatasetMask = DatasetMask.NONE
+    alpha_index: int | None = None
+    mask_file: str | None = None
 
     @property
     def grid(self) -> Grid:
@@ -84,7 +114,8 @@ class RasterSource:
                 f"{self.path} has no {role} band (its bands are {','.join(self.roles)}); "
                 "give the roles with --bands or choose another raster"
             )
-        return self.roles.index(role) + 1
+        k = self.roles.index(role)
+        return self.indexes[k] if self.indexes else k + 1
 
     def has(self, *roles: str) -> bool:
         """Whether every role in ``roles`` is present."""
@@ -94,7 +125,9 @@ class RasterSource:
     def open(self, *, cachemax_mb: int = 64) -> Iterator[RasterReader]:
         """Open the raster (and its mask) for windowed reads inside a bounded GDAL cache."""
         with contextlib.ExitStack() as stack:
-            stack.enter_context(raster_env(cachemax_mb=cachemax_mb))
+            stack.enter_context(
+                raster_env(cachemax_mb=cachemax_mb, list_dir=self.mask_file is not None)
+            )
             ds = stack.enter_context(open_raster(self.path))
             mask = stack.enter_context(open_raster(self.mask_path)) if self.mask_path else None
             yield RasterReader(self, ds, mask)
@@ -136,15 +169,13 @@ class RasterReader:
         values : numpy.ndarray
             float32 reflectance, shape (len(roles), rows, cols); invalid pixels hold NaN.
         invalid : numpy.ndarray
-            bool (rows, cols): nodata in any role read, masked, or outside the raster.
+            bool (rows, cols): nodata or NaN in any role read, alpha 0, GDAL mask 0, set in
+            the mask raster, or outside the raster.
         """
         src = self.source
         win, pads = _clip_window(window, halo, src.width, src.height)
         idx = [src.band_index(r) for r in roles]
-        raw = read_window(self.dataset, idx, win)
-        masked = None
-        if self.mask is not None:
-            masked = np.isin(read_window(self.mask, 1, win), src.mask_values)
+        raw, masked = self._read_raw(idx, win)
         values, invalid = to_reflectance(
             raw, nodata=src.nodata, scale=src.scale, offset=src.offset, invalid=masked
         )
@@ -153,6 +184,29 @@ class RasterReader:
             values = np.pad(values, ((0, 0), (top, bottom), (left, right)), constant_values=np.nan)
             invalid = np.pad(invalid, ((top, bottom), (left, right)), constant_values=True)
         return values, invalid
+
+    def _read_raw(
+        self, idx: list[int], win: Window
+    ) -> tuple[NDArray[Any], NDArray[np.bool_] | None]:
+        """Raw bands ``idx`` in ``win`` and the pixels the raster's masks mark invalid.
+
+        The alpha band is read in the same call as the bands (one pass over the blocks of a
+        pixel-interleaved RGBA file); a GDAL mask is read only when the file has one.
+        """
+        src, kind = self.source, self.source.dataset_mask
+        alpha = kind is DatasetMask.ALPHA and src.alpha_index is not None
+        raw = read_window(self.dataset, [*idx, src.alpha_index] if alpha else idx, win)
+        masked: NDArray[np.bool_] | None = None
+        if alpha:
+            raw, masked = raw[:-1], raw[-1] == 0
+        elif kind is DatasetMask.PER_DATASET:
+            masked = read_window(self.dataset, idx[0], win, masks=True) == 0
+        elif kind is DatasetMask.PER_BAND:
+            masked = (read_window(self.dataset, idx, win, masks=True) == 0).any(axis=0)
+        if self.mask is not None:
+            flagged = np.isin(read_window(self.mask, 1, win), src.mask_values)
+            masked = flagged if masked is None else masked | flagged
+        return raw, masked
 
     def read_roles(
         self, window: Window, roles: Sequence[str], *, boundless: bool = False
@@ -196,6 +250,12 @@ def raster_source(
 ) -> RasterSource:
     """Validate a raster and return its :class:`RasterSource`.
 
+    An alpha band (ColorInterp alpha, or the role ``A``/``ALPHA`` in ``bands``) is not a
+    spectral band: an RGBA orthomosaic reads with ``sensor="uav-rgb"`` or ``bands="R,G,B"``
+    and its pixels of alpha 0 are invalid. A GDAL mask (internal, as in JPEG-compressed
+    GeoTIFFs, or a ``.msk`` file) marks invalid pixels too. The finding ``raster_validity``
+    says what marks pixels invalid.
+
     Parameters
     ----------
     path : path-like
@@ -203,8 +263,9 @@ def raster_source(
     sensor : str or Sensor
         One of :class:`Sensor`; fixes band order, scale and offset.
     bands : str or sequence of str, optional
-        Roles of the bands in file order (``"B,G,R,NIR,SWIR1,SWIR2"``, or ``"NDVI"`` for a
-        precomputed NDVI raster). Required for ``generic``; overrides the sensor's order.
+        Roles of the bands in file order (``"B,G,R,NIR,SWIR1,SWIR2"``, ``"R,G,B,A"`` for an
+        RGBA file, or ``"NDVI"`` for a precomputed NDVI raster). Required for ``generic``;
+        overrides the sensor's order. A band the file marks alpha may be left out.
     mask : path-like, optional
         A mask raster on the same grid: Sentinel-2 SCL, or a 0/1 mask where 1 is invalid.
     mask_values : sequence of int, optional
@@ -212,7 +273,7 @@ def raster_source(
     crs : CRS-like, optional
         CRS of a raster that declares none (never overrides a declared one).
     findings : Findings, optional
-        Receives decisions worth telling (the Sentinel-2 offset used).
+        Receives decisions worth telling (validity source, Sentinel-2 offset, alpha doubts).
 
     Raises
     ------
@@ -225,24 +286,108 @@ def raster_source(
     """
     p = os.fspath(path)
     profile = sensor_profile(sensor)
-    roles = parse_roles(bands) if bands is not None else profile.roles
-    if not roles:
+    named = parse_roles(bands) if bands is not None else profile.roles
+    if not named:
         raise RasterError(
             f"{p}: sensor 'generic' needs the band roles in file order, e.g. "
             "--bands B,G,R,NIR,SWIR1,SWIR2 (or --bands NDVI for an NDVI raster)"
         )
     with open_raster(p) as ds:
         facts = _grid_facts(ds, p, crs)
-        _check_count(p, ds.count, roles, profile.sensor)
+        layout = _band_layout(ds, p, named, profile.sensor, findings)
+        facts.update(layout, **_own_mask(ds, layout["indexes"], layout["alpha_index"]))
         nodata = ds.nodata if ds.nodata is not None else profile.nodata
         offset = _s2_offset(ds, p, profile, findings)
+    roles = facts.pop("roles")
     src = RasterSource(p, profile.sensor, roles, profile.scale, offset, nodata, **facts)
-    if mask is None:
-        return src
-    default = SCL_INVALID if profile.sensor is Sensor.SENTINEL2_L2A else BINARY_MASK_INVALID
-    values = tuple(int(v) for v in (mask_values if mask_values is not None else default))
-    _check_mask_grid(os.fspath(mask), src)
-    return src.with_mask(os.fspath(mask), values)
+    if mask is not None:
+        default = SCL_INVALID if profile.sensor is Sensor.SENTINEL2_L2A else BINARY_MASK_INVALID
+        values = tuple(int(v) for v in (mask_values if mask_values is not None else default))
+        _check_mask_grid(os.fspath(mask), src)
+        src = src.with_mask(os.fspath(mask), values)
+    if findings is not None:
+        findings.add("raster_validity", validity_message(src), severity="info", source=p)
+    return src
+
+
+def _band_layout(
+    ds: Any, path: str, named: tuple[str, ...], sensor: Sensor, findings: Findings | None
+) -> dict[str, Any]:
+    """Spectral roles, their file bands and the alpha band, from the roles and ColorInterp.
+
+    Roles naming every band are taken as they are. One band fewer is allowed when the file
+    marks exactly one band alpha (an RGBA orthomosaic read as R,G,B): that band is the alpha.
+    """
+    tagged = [i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha]
+    order = list(range(1, ds.count + 1))
+    if len(named) != ds.count:
+        if ALPHA in named or len(tagged) != 1 or len(named) + 1 != ds.count:
+            raise _count_error(path, ds.count, named, sensor, tagged)
+        order.remove(tagged[0])
+        named, order = (*named, ALPHA), [*order, tagged[0]]
+    pairs = [(r, i) for r, i in zip(named, order, strict=True) if r != ALPHA]
+    alpha = next((i for r, i in zip(named, order, strict=True) if r == ALPHA), None)
+    misread = [(r, i) for r, i in pairs if i in tagged]
+    if misread and findings is not None:
+        role, band = misread[0]
+        findings.add(
+            "alpha_band_read_as_spectral",
+            f"band {band} of {path} is marked alpha in the file (ColorInterp) but is read as "
+            f"{role}; if it is the transparency band, give its role as A (e.g. --bands R,G,B,A)",
+            source=path,
+        )
+    return {
+        "roles": tuple(r for r, _ in pairs),
+        "indexes": tuple(i for _, i in pairs),
+        "alpha_index": alpha,
+    }
+
+
+def _own_mask(ds: Any, indexes: Sequence[int], alpha: int | None) -> dict[str, Any]:
+    """Return the raster's own mask (:class:`DatasetMask`) and its ``.msk`` file, if any."""
+    if alpha is not None:
+        return {"dataset_mask": DatasetMask.ALPHA, "mask_file": None}
+    flags = [ds.mask_flag_enums[i - 1] for i in indexes]
+    if any(MaskFlags.alpha in f for f in flags):  # an alpha band read as spectral
+        kind = DatasetMask.NONE
+    elif any(not f for f in flags):  # GDAL per-band mask bands (flags 0)
+        kind = DatasetMask.PER_BAND
+    elif MaskFlags.per_dataset in flags[0]:
+        kind = DatasetMask.PER_DATASET
+    else:
+        kind = DatasetMask.NONE
+    msk = next((f for f in ds.files if str(f).lower().endswith(".msk")), None)
+    return {"dataset_mask": kind, "mask_file": msk if kind is not DatasetMask.NONE else None}
+
+
+def validity_message(src: RasterSource) -> str:
+    """Say in words which pixels of ``src`` are read as invalid.
+
+    Examples
+    --------
+    >>> validity_message(RasterSource("a.tif", Sensor.UAV_RGB, ("R", "G", "B"), 1.0, 0.0,
+    ...     None, dataset_mask=DatasetMask.ALPHA, alpha_index=4))
+    'a.tif: pixels are invalid where alpha band 4 is 0 (outside the imaged area), or NaN'
+    """
+    where = {
+        DatasetMask.ALPHA: f"alpha band {src.alpha_index} is 0 (outside the imaged area)",
+        DatasetMask.PER_DATASET: "the GDAL per-dataset mask"
+        + (f" {os.path.basename(src.mask_file)}" if src.mask_file else " (internal)")
+        + " is 0",
+        DatasetMask.PER_BAND: "the GDAL mask of any band read is 0",
+    }
+    parts = [where[src.dataset_mask]] if src.dataset_mask in where else []
+    if src.nodata is not None:
+        parts.append(f"any band read equals nodata {src.nodata:g}")
+    if src.mask_path is not None:
+        values = ",".join(str(v) for v in src.mask_values)
+        parts.append(f"the mask {src.mask_path} is {values}")
+    if not parts:
+        return (
+            f"{src.path}: no nodata value, alpha band or mask; every pixel is read as valid "
+            "(except NaN) — set nodata (gdal_edit.py -a_nodata) if the image has a fill value"
+        )
+    return f"{src.path}: pixels are invalid where " + ", or ".join(parts) + ", or NaN"
 
 
 def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
@@ -271,13 +416,16 @@ def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
     }
 
 
-def _check_count(path: str, count: int, roles: tuple[str, ...], sensor: Sensor) -> None:
-    if count != len(roles):
-        raise RasterError(
-            f"raster {path} has {count} band(s) but sensor {sensor.value!r} expects "
-            f"{len(roles)} ({','.join(roles)}); give the roles of its bands in order with "
-            "--bands (e.g. --bands B,G,R,NIR), or choose the right --sensor"
-        )
+def _count_error(
+    path: str, count: int, roles: tuple[str, ...], sensor: Sensor, tagged: Sequence[int]
+) -> RasterError:
+    alpha = f"; band {','.join(map(str, tagged))} is marked alpha" if tagged else ""
+    return RasterError(
+        f"raster {path} has {count} band(s) but sensor {sensor.value!r} expects "
+        f"{len(roles)} ({','.join(roles)}){alpha}; give the roles of its bands in order with "
+        "--bands (e.g. --bands B,G,R,NIR, or R,G,B,A with an alpha band), or choose the right "
+        "--sensor"
+    )
 
 
 def _s2_offset(ds: Any, path: str, profile: SensorProfile, findings: Findings | None) -> float:
