@@ -46,10 +46,11 @@ import yaml
 
 from gis.errors import SchemaError
 from gis.findings import Findings, Severity
+from gis.resources import resource_path
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-CATALOG_PATH = Path(__file__).resolve().parents[1] / "layers" / "catalog.yaml"
+CATALOG_PATH = resource_path("layers/catalog.yaml")
 """The catalog shipped with Linyuan (``layers/catalog.yaml``)."""
 
 FrameT = TypeVar("FrameT", bound=pd.DataFrame)

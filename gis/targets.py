@@ -27,8 +27,9 @@ from typing import Any, NamedTuple
 import yaml
 
 from gis.errors import RulesError
+from gis.resources import resource_path
 
-DEFAULT_TARGETS = Path(__file__).resolve().parents[1] / "layers" / "targets.yaml"
+DEFAULT_TARGETS = resource_path("layers/targets.yaml")
 """The committed default targets file."""
 
 

@@ -52,10 +52,11 @@ from gis.checks.stand_baselines import (
 from gis.errors import RasterError, RulesError, SchemaError
 from gis.findings import Findings
 from gis.raster import RasterReader, RasterSource
+from gis.resources import resource_path
 
 logger = logging.getLogger(__name__)
 
-RULES_PATH = Path(__file__).resolve().parents[2] / "layers" / "rules" / "discolored.yaml"
+RULES_PATH = resource_path("layers/rules/discolored.yaml")
 POINT_KEYS = ("known_match_m", "id_snap_m", "context_m")
 
 

@@ -32,11 +32,10 @@ from gis.io import (
 )
 from gis.io.outputs import run_table, sha256_of, staged_outputs
 from gis.maps.style import STATUS_COLOURS  # one colour table: field map, KMZ, this check
+from gis.resources import resource_path
 
 PathLike = str | os.PathLike[str]
-TEMPLATE_PATH = (
-    Path(__file__).resolve().parents[2] / "layers" / "templates" / "discolored_points_csv.yaml"
-)
+TEMPLATE_PATH = resource_path("layers/templates/discolored_points_csv.yaml")
 
 
 @dataclass

@@ -18,7 +18,6 @@ import os
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -31,11 +30,12 @@ from gis.checks import patch_evidence as ev
 from gis.crs import assert_same_crs, require_projected
 from gis.enums import Lang
 from gis.findings import Findings
+from gis.resources import resource_path
 from gis.rules import RuleSchema, RuleSet, evaluate, load_rules, render, template_rows
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RULES = Path(__file__).resolve().parents[2] / "layers" / "rules" / "patches.yaml"
+DEFAULT_RULES = resource_path("layers/rules/patches.yaml")
 """The bureau's default rules file."""
 
 CHANGE_TYPES = (

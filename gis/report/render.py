@@ -33,11 +33,12 @@ from gis.errors import GisError
 from gis.io import atomic_path, check_overwrite, write_text
 from gis.report.blocks import BLOCK_MIME, CSS, Block, Kind, Section
 from gis.report.data import ReportInputError
+from gis.resources import resource_path
 
 PathLike = str | os.PathLike[str]
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-"""Folder of the report notebooks (the repository's ``notebooks/``)."""
+NOTEBOOKS = resource_path("notebooks")
+"""Folder of the report notebooks (the repository's ``notebooks/``, shipped in the wheel)."""
 
 TIMEOUT_S = 600
 """Longest a single cell may run, seconds."""
