@@ -70,7 +70,9 @@ def check() -> None:
     show_default=True,
     help="Sensor profile of both images (band order, scale, offset).",
 )
-@click.option("--bands", help="Band roles in file order, e.g. B,G,R,NIR,SWIR1,SWIR2.")
+@click.option(
+    "--bands", help="Band roles in file order, e.g. B,G,R,NIR,SWIR1,SWIR2 (A = alpha band)."
+)
 @click.option("--before-mask", "before_mask", type=_raster, help="Cloud mask of the earlier image.")
 @click.option("--after-mask", "after_mask", type=_raster, help="Cloud mask of the later image.")
 @options.out_option(required=True, help="Results GeoPackage (patches_checked, findings, run).")

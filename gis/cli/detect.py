@@ -48,7 +48,10 @@ def detect() -> None:
     show_default=True,
     help="Sensor profile (band order, scale, offset).",
 )
-@click.option("--bands", help="Band roles in file order, e.g. B,G,R,NIR (generic sensor).")
+@click.option(
+    "--bands",
+    help="Band roles in file order, e.g. B,G,R,NIR (generic sensor); A = alpha band (R,G,B,A).",
+)
 @click.option("--species", callback=_species, help="Host species, e.g. 红松,樟子松,油松.")
 @click.option("--known-points", "known_points", type=_layer, help="Earlier points / field results.")
 @click.option("--rules", type=_file, help="Rules YAML (default layers/rules/discolored.yaml).")
