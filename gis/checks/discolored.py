@@ -193,14 +193,44 @@ class Plan:
     windows: tuple[Window, ...]
 
 
+WINDOW_PX = (1024, 2048)
+"""Automatic window edge: the smallest, and the largest (memory: ~0.4 GB a thread at 2048)."""
+HALO_SHARE = 8
+"""Automatic windows are at least this many halos wide, so the halo adds at most ~56 %."""
+
+
+def auto_window(halo: int, block_rows: int = 256) -> int:
+    """Window edge for a halo: 1024, widened (in whole blocks, up to 2048) for fine pixels.
+
+    At 0.5 m the largest crown needs a 25 px halo and 1024 windows; at 5 cm it needs 228 px,
+    which around a 1024 window would read twice the window's area.
+
+    Examples
+    --------
+    >>> auto_window(25), auto_window(115), auto_window(228), auto_window(600)
+    (1024, 1024, 2048, 2048)
+    """
+    lo, hi = WINDOW_PX
+    block = max(int(block_rows), 1)
+    return int(min(max(lo, -(-HALO_SHARE * halo // block) * block), hi))
+
+
 def make_plan(
-    source: RasterSource, stands: gpd.GeoDataFrame, rules: CrownRules, *, window_size: int
+    source: RasterSource,
+    stands: gpd.GeoDataFrame,
+    rules: CrownRules,
+    *,
+    window_size: int | None = None,
 ) -> Plan:
-    """Windows over the stands' extent and the halo that holds the largest crown."""
+    """Windows over the stands' extent and the halo that holds the largest crown.
+
+    ``window_size`` (pixels) defaults to :func:`auto_window` of the halo.
+    """
     pixel_m = pixel_size_m(source)
     diameter_px = 2 * math.sqrt(rules.max_crown_m2 / math.pi) / pixel_m
     halo = math.ceil(diameter_px) + 2
-    windows = tuple(w for w in source.block_windows(window_size) if _touches(source, w, stands))
+    size = window_size or auto_window(halo, source.block_shape[0])
+    windows = tuple(w for w in source.block_windows(size) if _touches(source, w, stands))
     return Plan(source, read_roles_of(source), stands, rules, halo, pixel_m**2, windows)
 
 
@@ -420,7 +450,7 @@ def detect_discolored(
     known_points: gpd.GeoDataFrame | None = None,
     rules: DiscoloredRules | None = None,
     image_date: str | None = None,
-    window_size: int = 1024,
+    window_size: int | None = None,
     threads: int = 1,
     client: Any = None,
     findings: Findings | None = None,
@@ -443,8 +473,9 @@ def detect_discolored(
         Thresholds (default ``layers/rules/discolored.yaml``).
     image_date : str, optional
         Date of the image, written to every point.
-    window_size : int
-        Window edge in pixels (memory is set by it, not by the raster).
+    window_size : int, optional
+        Window edge in pixels (memory is set by it, not by the raster; the results do not
+        depend on it); default 1024, wider for pixels finer than ~10 cm (:func:`auto_window`).
     threads : int
         Threads reading and computing windows (results do not depend on it).
     client : distributed.Client, optional

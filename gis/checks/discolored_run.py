@@ -71,7 +71,7 @@ def run_discolored(
     kml: PathLike | None = None,
     csv: PathLike | None = None,
     overwrite: bool = False,
-    window_size: int = 1024,
+    window_size: int | None = None,
     threads: int = 2,
     workers: int | None = None,
     scheduler: str | None = None,
