@@ -234,6 +234,26 @@ def test_sidecar_msk_mask_is_found_by_the_reader(tmp_path):
     assert "ext.tif.msk is 0" in log.of("raster_validity")[0].message
 
 
+def test_per_band_masks_count_only_for_the_bands_read(tmp_path):
+    """GDAL per-band masks (a 3-band ``.msk`` whose flags lack per-dataset)."""
+    rgb = _rgb()
+    path = tmp_path / "pb.tif"
+    with rasterio.open(path, "w", count=3, dtype="uint8", **PROFILE) as ds:
+        ds.write(rgb)
+    masks = np.full((3, SIZE, SIZE), 255, "uint8")
+    masks[0, :30] = 0
+    masks[2, :, :40] = 0
+    with rasterio.open(f"{path}.msk", "w", count=3, dtype="uint8", **PROFILE) as ds:
+        ds.write(masks)
+        ds.update_tags(**{f"INTERNAL_MASK_FLAGS_{i}": "0" for i in (1, 2, 3)})
+    log = Findings()
+    src = raster_source(path, sensor="uav-rgb", findings=log)
+    assert src.dataset_mask is DatasetMask.PER_BAND and src.mask_file == f"{path}.msk"
+    np.testing.assert_array_equal(read_all(src, ("R", "G"))[1], masks[0] == 0)
+    np.testing.assert_array_equal(read_all(src, ("G", "B"))[1], masks[2] == 0)
+    assert "GDAL mask of any band read" in log.of("raster_validity")[0].message
+
+
 def test_nodata_without_mask_and_plain_file(tmp_path):
     data = np.full((4, SIZE, SIZE), 500, "uint16")
     data[2, 10:20, 30:40] = 0
@@ -317,3 +337,43 @@ def test_cli_detect_on_rgba_orthomosaic(tmp_path):
     assert _cols(pyogrio.read_dataframe(out, layer="discolored_points")) == [40, 40]
     findings = pyogrio.read_dataframe(out, layer="findings", read_geometry=False)
     assert "alpha band 4 is 0" in findings.set_index("code").loc["raster_validity", "message"]
+
+
+def test_real_orthophoto_as_rgba(shared_data, tmp_path):
+    """OSBS_029 (real 10 cm RGB) cut to a flown area: a red-brown crown outside it is not found.
+
+    The annotated crown (OSBS_029.csv: x 166-225, y 253-304 px) is turned red-brown as in
+    test_discolored's smoke test, then the image is exported as RGBA with the flown-area edge
+    first to the right of the crown, black fill from column 300 (found once: read without its
+    alpha, that black fill hides the crown from the detector), then to its left with the pixels
+    under alpha 0 kept (not found: read without its alpha, the image shows the crown).
+    """
+    path = shared_data / "deepforest_neon_crowns" / "OSBS_029.tif"
+    with rasterio.open(path) as ds:
+        img, profile = ds.read().astype("f4"), ds.profile
+    h, w = img.shape[1:]
+    yy, xx = np.mgrid[0:h, 0:w]
+    disc = ((yy - 278.5) / 25.5) ** 2 + ((xx - 195.5) / 29.5) ** 2 < 1
+    img[0, disc] *= 1.8
+    img[1, disc] *= 0.85
+    rgb = np.clip(img, 0, 254).astype("uint8")  # 255 is the file's nodata
+    profile.update(count=4, photometric="RGB", alpha="YES", nodata=None)
+    found = []
+    for edge, fill in ((260, 300), (150, w)):  # flown area: columns left of the edge
+        alpha = np.where(xx < edge, 255, 0).astype("uint8")
+        out = tmp_path / f"ortho_{edge}.tif"
+        with rasterio.open(out, "w", **profile) as ds:
+            ds.write(np.concatenate([np.where(xx < fill, rgb, 0), alpha[None]]))
+        src = raster_source(out, sensor="uav-rgb")
+        assert src.alpha_index == 4
+        b = rasterio.transform.array_bounds(src.height, src.width, src.transform)
+        stands = gpd.GeoDataFrame({"stand_id": ["OSBS"], "dominant_species": ["红松"]},
+                                  geometry=[shapely.box(*b)], crs=src.crs_wkt)  # fmt: skip
+        res = detect_discolored(src, stands)
+        x_edge = rasterio.transform.xy(src.transform, 0, edge, offset="ul")[0]
+        assert (res.points.geometry.x < x_edge).all()
+        assert res.stand_summary.iloc[0]["canopy_px"] <= edge * h
+        found.append(res.points)
+    x, y = rasterio.transform.xy(src.transform, 278.5, 195.5)
+    assert (found[0].distance(shapely.Point(x, y)) < 1.5).sum() == 1
+    assert (found[1].distance(shapely.Point(x, y)) > 3).all()
