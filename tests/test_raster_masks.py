@@ -377,3 +377,35 @@ def test_real_orthophoto_as_rgba(shared_data, tmp_path):
     x, y = rasterio.transform.xy(src.transform, 278.5, 195.5)
     assert (found[0].distance(shapely.Point(x, y)) < 1.5).sum() == 1
     assert (found[1].distance(shapely.Point(x, y)) > 3).all()
+
+
+def test_patch_change_stats_leave_out_alpha_and_masked_pixels(tmp_path):
+    """Image pairs (#3): alpha 0 on the after date and a GDAL mask on the before date."""
+    from gis.zonal import change_stats
+
+    t10 = from_origin(500_000, 4_850_100, 10, 10)
+    grid = {"driver": "GTiff", "width": 10, "height": 10, "crs": "EPSG:4551", "transform": t10}
+    red, nir = np.full((10, 10), 1000, "uint16"), np.full((10, 10), 3000, "uint16")
+    fill = np.full_like(red, 600)
+    before_mask = np.full((10, 10), 255, "uint8")
+    before_mask[:, 0] = 0  # first column masked (a .msk-less internal mask)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        with rasterio.open(tmp_path / "b.tif", "w", count=4, dtype="uint16", **grid) as ds:
+            ds.write(np.stack([fill, fill, red, nir]))
+            ds.write_mask(before_mask)
+    alpha = np.full((10, 10), 65535, "uint16")
+    alpha[:2] = 0  # two top rows outside the after flight
+    red_a, nir_a = red.copy(), nir.copy()
+    red_a[:, 5:], nir_a[:, 5:] = 3000, 1000  # the right half drops
+    with rasterio.open(tmp_path / "a.tif", "w", count=5, dtype="uint16", **grid) as ds:
+        ds.write(np.stack([fill, fill, red_a, nir_a, alpha]))
+    log = Findings()
+    before = raster_source(tmp_path / "b.tif", bands="B,G,R,NIR", findings=log)
+    after = raster_source(tmp_path / "a.tif", bands="B,G,R,NIR,A", findings=log)
+    assert before.dataset_mask is DatasetMask.PER_DATASET and after.alpha_index == 5
+    zones = gpd.GeoDataFrame({"patch_id": ["P0"]}, geometry=[shapely.box(500_000, 4_850_000,
+                             500_100, 4_850_100)], crs=4551)  # fmt: skip
+    out = change_stats(zones, before, after, ring_m=0, tolerance_px=0).iloc[0]
+    assert out["valid_frac_before"] == 0.9 and out["valid_frac_after"] == 0.8
+    assert out["drop_frac"] == 40 / 72  # both valid: rows 2-9 × cols 1-9; 8 × 5 dropped
+    assert len(log.of("raster_validity")) == 2
