@@ -38,6 +38,7 @@ def _window(roles: tuple[str, ...], seed: int, shape: tuple[int, int] = (90, 110
         values[i][soil] = {"B": 0.12, "G": 0.13, "R": 0.14, "NIR": 0.2}[r]
         values[i][dead] *= {"B": 1.0, "G": 0.9, "R": 2.2, "NIR": 0.5}[r]
     values[:, :3] *= np.float32(0.2)  # a band of shadow
+    values[:, 60:64, 20:70] = 0  # black fill (no nodata declared)
     stands = np.zeros(shape, np.uint16)
     stands[:, 10:50], stands[:, 50:80], stands[40:, 80:] = 1, 2, 3
     stands[:20, 95:] = 4
@@ -127,7 +128,7 @@ def test_histograms_equal_the_numpy_statement(roles: tuple[str, ...]) -> None:
     bands = band_positions(roles)
     grvi, ndvi, keep = vegetation_pixels(values, bands, stands, invalid, RULES.soil_ndvi)
     px = pixel_layers(values, roles)
-    veg = (stands > 0) & ~invalid
+    veg = (stands > 0) & ~invalid & np.isfinite(px["grvi"])  # black fill has no GRVI
     if "NIR" in roles:
         with np.errstate(invalid="ignore"):
             veg &= px["ndvi"] >= RULES.soil_ndvi

@@ -146,6 +146,15 @@ def test_real_rgb_smoke(shared_data, tmp_path):
     x, y = rasterio.transform.xy(src.transform, 278.5, 195.5)
     near = res.points.distance(shapely.Point(x, y)) < 1.5
     assert near.sum() == 1 and len(res.points) == 1
+    # the same mosaic delivered with black fill and no nodata (edge of the flight): the fill
+    # has no GRVI and stays out of the stand baseline, so it does not hide the crown
+    profile.update(nodata=None)
+    filled = tmp_path / "osbs_black_fill.tif"
+    with rasterio.open(filled, "w", **profile) as ds:
+        ds.write(np.where(xx < 250, np.clip(img, 0, 254), 0).astype(profile["dtype"]))
+    res = detect_discolored(raster_source(filled, sensor="uav-rgb"), stands)
+    near = res.points.distance(shapely.Point(x, y)) < 1.5
+    assert near.sum() == 1 and len(res.points) == 1
 
 
 def test_no_detection_gives_typed_empty_points(tmp_path):

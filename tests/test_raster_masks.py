@@ -344,9 +344,9 @@ def test_real_orthophoto_as_rgba(shared_data, tmp_path):
 
     The annotated crown (OSBS_029.csv: x 166-225, y 253-304 px) is turned red-brown as in
     test_discolored's smoke test, then the image is exported as RGBA with the flown-area edge
-    first to the right of the crown, black fill from column 300 (found once: read without its
-    alpha, that black fill hides the crown from the detector), then to its left with the pixels
-    under alpha 0 kept (not found: read without its alpha, the image shows the crown).
+    first to the right of the crown, black fill from column 300 (found once), then to its left
+    with the pixels under alpha 0 kept (not found: read without its alpha, the image shows the
+    crown).
     """
     path = shared_data / "deepforest_neon_crowns" / "OSBS_029.tif"
     with rasterio.open(path) as ds:

@@ -263,8 +263,9 @@ def vegetation_pixels(
 ) -> tuple[Any, Any, Any]:
     """Pass 1, step 1: GRVI (0 outside vegetation), NDVI and the vegetation mask of a window.
 
-    Vegetation = in a host stand, valid and (with NIR) NDVI >= ``soil_ndvi``; NDVI is NaN
-    outside it and without NIR.
+    Vegetation = in a host stand, valid, with a GRVI (G + R > 0: black fill of an image with
+    no nodata declared is not canopy, nor a part of the stand's baseline) and (with NIR)
+    NDVI >= ``soil_ndvi``; NDVI is NaN outside it and without NIR.
     """
     h, w = stands.shape
     grvi = np.zeros((h, w), dtype=np.float32)
@@ -281,8 +282,11 @@ def vegetation_pixels(
                 if not nd >= soil_ndvi:
                     continue
                 ndvi[i, j] = nd
+            gr = normalized_difference_px(values[ig, i, j], r)
+            if np.isnan(gr):
+                continue
             keep[i, j] = True
-            grvi[i, j] = normalized_difference_px(values[ig, i, j], r)
+            grvi[i, j] = gr
     return grvi, ndvi, keep
 
 
