@@ -112,6 +112,16 @@ _TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 so every window-sized numpy array is a fresh mmap + page faults: 1.7x the CPU of the same task
 in one process (measured). Window tasks free what they allocate; glibc's default is kept."""
 
+_PROFILE = "distributed.worker.profile.enabled"
+"""Dask's statistical profiler samples every worker's task stack each 10 ms on the worker's
+event loop; each sample takes the GIL from the task thread. Linyuan's workers run one thread
+and nobody reads their dashboard, so the local cluster switches it off (issue 8: ~0.5 s of
+worker CPU per 26 s of tasks, measured)."""
+
+LOCAL_WORKER_CONFIG: dict[str, Any] = {_TRIM: None, _PROFILE: False}
+"""Dask settings of the local cluster's workers (passed to the worker processes by their
+nannies; :func:`worker_config` reads them back from the workers)."""
+
 
 @contextlib.contextmanager
 def _local_client(workers: int, timeout_s: float) -> Iterator[Any]:
@@ -123,7 +133,7 @@ def _local_client(workers: int, timeout_s: float) -> Iterator[Any]:
     quiet.setLevel(logging.ERROR)  # the scheduler runs here; its start/close notes are noise
     try:
         with (
-            dask.config.set({_TRIM: None}),
+            dask.config.set(LOCAL_WORKER_CONFIG),
             LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
@@ -138,6 +148,23 @@ def _local_client(workers: int, timeout_s: float) -> Iterator[Any]:
             yield client
     finally:
         quiet.setLevel(level)
+
+
+def _config_of_worker(keys: Sequence[str]) -> dict[str, Any]:
+    import dask
+
+    return {k: dask.config.get(k, default=None) for k in keys} | {
+        "env:MALLOC_TRIM_THRESHOLD_": os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    }
+
+
+def worker_config(client: Any, keys: Sequence[str] = tuple(LOCAL_WORKER_CONFIG)) -> dict[str, Any]:
+    """Return worker address → the Dask settings ``keys`` as the worker process sees them.
+
+    Also reports the worker's ``MALLOC_TRIM_THRESHOLD_`` environment variable (as
+    ``env:MALLOC_TRIM_THRESHOLD_``, ``None`` when unset).
+    """
+    return {str(k): v for k, v in client.run(_config_of_worker, list(keys)).items()}
 
 
 def _probe(paths: Sequence[str]) -> dict[str, str]:
@@ -199,6 +226,7 @@ def map_ordered(
     *,
     progress: Callable[[int, int], None] | None = None,
     retries: int = TASK_RETRIES,
+    prepare: Callable[[Any], Any] | None = None,
     **kwargs: Any,
 ) -> list[Any]:
     """Run ``func(item, **kwargs)`` for every item as a Dask task; results in item order.
@@ -207,26 +235,19 @@ def map_ordered(
     rerun on another worker; one that fails ``retries`` times raises its own exception
     (a :class:`~gis.errors.GisError` keeps its type and message), a task that kills its
     workers repeatedly raises :class:`ClusterError`. ``progress(done, total)`` is called in
-    this process as tasks finish.
+    this process as tasks finish. ``prepare(item)``, when given, turns an item into the task's
+    argument just before its batch is submitted, so the workers start on the first batch while
+    later items are still being prepared (packed) here.
     """
-    from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
-    todo = list(items)
-    step = max(1, -(-len(todo) // SUBMIT_BATCHES))
-    futures: list[Any] = []
-    with warnings.catch_warnings():  # the items are the data (window groups): a big graph is fine
-        warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
-        for i in range(0, len(todo), step):  # workers start on the first batch at once
-            batch = todo[i : i + step]
-            futures += client.map(func, batch, pure=False, retries=retries, **kwargs)
-    position = {f.key: i for i, f in enumerate(futures)}
-    out: list[Any] = [None] * len(futures)
+    tasks = _Submitter(client, func, list(items), prepare=prepare, retries=retries, kw=kwargs)
+    out: list[Any] = [None] * len(tasks.items)
     try:
-        for done, (future, result) in enumerate(as_completed(futures, with_results=True), 1):
-            out[position[future.key]] = result
+        for done, (position, result) in enumerate(tasks.results(), 1):
+            out[position] = result
             if progress is not None:
-                progress(done, len(futures))
+                progress(done, len(out))
     except KilledWorker as exc:
         raise ClusterError(
             f"a task of {func.__name__} killed its Dask worker repeatedly ({exc}); no output "
@@ -234,8 +255,65 @@ def map_ordered(
             "per worker"
         ) from exc
     finally:
-        client.cancel(futures)
+        client.cancel(tasks.futures)
     return out
+
+
+class _Submitter:
+    """Submit tasks batch by batch while results come back, a few batches ahead of the workers.
+
+    Submitting (and preparing) every batch before the first result starves the scheduler,
+    which runs on this process's event loop: measured, the first task started only after the
+    last of 8 batches was sent (0.4 s of 26 s with one worker). Here batches are sent until
+    ``ahead`` tasks are queued (two batches, or two tasks per worker thread, whichever is more)
+    and then one more each time the queue runs short, so the workers never wait for the client.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        func: Callable[..., Any],
+        items: list[Any],
+        *,
+        prepare: Callable[[Any], Any] | None,
+        retries: int,
+        kw: dict[str, Any],
+    ) -> None:
+        self.client, self.func, self.items = client, func, items
+        self.prepare, self.retries, self.kw = prepare, retries, kw
+        self.step = max(1, -(-len(items) // SUBMIT_BATCHES))
+        threads = sum(client.nthreads().values()) if len(items) > self.step else 0
+        self.ahead = max(2 * self.step, 2 * threads)
+        self.futures: list[Any] = []
+        self.position: dict[Any, int] = {}
+
+    def _submit_batch(self) -> list[Any]:
+        start = len(self.futures)
+        batch = self.items[start : start + self.step]
+        if self.prepare is not None:
+            batch = [self.prepare(item) for item in batch]
+        with warnings.catch_warnings():  # the items are the data (window groups): big is fine
+            warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
+            new = self.client.map(self.func, batch, pure=False, retries=self.retries, **self.kw)
+        self.position.update((f.key, start + i) for i, f in enumerate(new))
+        self.futures += new
+        return list(new)
+
+    def results(self) -> Iterator[tuple[int, Any]]:
+        """Yield (item position, result) as tasks finish, submitting batches on the way."""
+        from distributed import as_completed
+
+        if not self.items:
+            return
+        queue = as_completed(self._submit_batch(), with_results=True)
+        self._fill(queue, 0)
+        for done, (future, result) in enumerate(queue, 1):
+            self._fill(queue, done)
+            yield self.position[future.key], result
+
+    def _fill(self, queue: Any, done: int) -> None:
+        while len(self.futures) < len(self.items) and len(self.futures) - done < self.ahead:
+            queue.update(self._submit_batch())
 
 
 def map_frames(client: Any, func: Callable[[Any], Any], frame: pd.DataFrame, *, chunks: int) -> Any:

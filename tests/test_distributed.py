@@ -308,3 +308,71 @@ def test_detect_discolored_cli_on_workers_equals_one_process(demo, tmp_path):
     assert a.geometry.geom_equals_exact(b.geometry, tolerance=0).all()
     run = pyogrio.read_dataframe(tmp_path / "two.gpkg", layer="run")
     assert (run["section"] == "peak_memory_mb").sum() == 2
+
+
+def test_local_workers_run_without_profiler_and_with_glibc_malloc_defaults(client):
+    """The settings of LOCAL_WORKER_CONFIG reach the worker processes themselves."""
+    from gis.distributed import LOCAL_WORKER_CONFIG, worker_config
+
+    seen = worker_config(client)
+    assert len(seen) == 2
+    for settings in seen.values():
+        assert settings["distributed.worker.profile.enabled"] is False
+        assert settings["env:MALLOC_TRIM_THRESHOLD_"] is None
+        assert set(LOCAL_WORKER_CONFIG) <= set(settings)
+    profiling = client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks)
+    assert not any(profiling.values())
+
+
+def test_map_ordered_submits_in_batches_and_keeps_item_order(client):
+    from gis.distributed import SUBMIT_BATCHES, map_ordered
+
+    items = list(range(-40, 37))
+    calls: list[tuple[int, int]] = []
+    prepared: list[int] = []
+
+    def prepare(x: int) -> int:
+        prepared.append(x)
+        return 3 * x
+
+    out = map_ordered(
+        client, abs, items, prepare=prepare, progress=lambda d, t: calls.append((d, t))
+    )
+    assert out == [abs(3 * x) for x in items]
+    assert prepared == items  # each item prepared once, in order, batch by batch
+    assert [d for d, _ in calls] == list(range(1, len(items) + 1)) and calls[-1] == (77, 77)
+    assert map_ordered(client, abs, [], prepare=prepare) == []
+    assert len(items) > 2 * -(-len(items) // SUBMIT_BATCHES)  # more than the first two batches
+
+
+def test_packed_window_groups_send_each_patch_once_and_rebuild_exactly():
+    from dataclasses import replace
+
+    from affine import Affine
+    from pyproj import CRS
+
+    from gis.raster import Grid
+    from gis.zonal.stats import _pack
+
+    rng = np.random.default_rng(8)
+    x, y = rng.uniform(0, 990, 60), rng.uniform(-990, 0, 60)
+    geoms = shapely.buffer(shapely.points(x, y), rng.uniform(2.0, 9.0, 60), quad_segs=3)
+    grid = Grid(CRS.from_epsg(32651).to_wkt(), Affine(1.0, 0, 0, 0, -1.0, 0), 1000, 1000)
+    groups = plan_windows(geoms, grid, 256, ring_m=30.0, block_shape=(128, 128))
+    assert len(groups) > 4
+    for g in groups:
+        bare, wkb, zone_take, ring_take = _pack(g)
+        assert len(wkb) == len(g.ring_geoms) >= len(g.zone_geoms)  # zones are among the rings
+        rebuilt = shapely.from_wkb(wkb)
+        assert shapely.equals_exact(rebuilt[zone_take], g.zone_geoms, tolerance=0).all()
+        assert shapely.equals_exact(rebuilt[ring_take], g.ring_geoms, tolerance=0).all()
+        assert len(bare.zone_geoms) == len(bare.ring_geoms) == 0
+        assert (bare.zone_pos == g.zone_pos).all() and bare.ring_buffer == g.ring_buffer
+    # rings that are other objects (a geographic grid buffers them in the plan): both are sent
+    g = groups[0]
+    other = replace(g, ring_geoms=np.asarray(shapely.buffer(g.ring_geoms, 1.0)), ring_buffer=0.0)
+    bare, wkb, zone_take, ring_take = _pack(other)
+    assert len(wkb) == len(g.zone_geoms) + len(g.ring_geoms)
+    rebuilt = shapely.from_wkb(wkb)
+    assert shapely.equals_exact(rebuilt[ring_take], other.ring_geoms, tolerance=0).all()
+    assert shapely.equals_exact(rebuilt[zone_take], g.zone_geoms, tolerance=0).all()

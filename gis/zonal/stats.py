@@ -221,31 +221,65 @@ def run_windows_dask(
         if progress is not None:
             progress(len(groups) if done == total else done * step, len(groups))
 
-    packed = [[_pack(g) for g in task] for task in tasks]
     parts = map_ordered(
-        client, _reduce_packed, packed, progress=report, before=before, after=after, **options
+        client,
+        _reduce_packed,
+        tasks,
+        progress=report,
+        prepare=_pack_task,
+        before=before,
+        after=after,
+        **options,
     )
     return [p for part in parts for p in part]
 
 
-def _pack(group: WindowGroup) -> WindowGroup:
-    """Return the group with its geometries as WKB (vectorised; pickling shapely is slow)."""
-    return replace(
-        group,
-        zone_geoms=shapely.to_wkb(group.zone_geoms),
-        ring_geoms=shapely.to_wkb(group.ring_geoms),
-    )
+_Packed = tuple[WindowGroup, Any, Any, Any]
+"""A window group without geometries, its distinct geometries as WKB, zone and ring takes."""
 
 
-def _reduce_packed(groups: list[WindowGroup], *args: Any, **kwargs: Any) -> list[Partial]:
+def _pack_task(groups: list[WindowGroup]) -> list[_Packed]:
+    return [_pack(g) for g in groups]
+
+
+def _pack(group: WindowGroup) -> _Packed:
+    """Return (group without geometries, WKB of its distinct geometries, zone take, ring take).
+
+    WKB is vectorised (pickling shapely objects one by one is slow). A patch that is both a
+    zone and a ring source of the window (the rings of a projected grid are buffered from the
+    patches themselves) is the same object in both arrays and is sent once.
+    """
+    zones, rings = group.zone_geoms, group.ring_geoms
+    zone_take = _zones_among_rings(group)
+    if zone_take is not None:
+        geoms, ring_take = rings, np.arange(len(rings))
+    else:
+        geoms = np.concatenate([zones, rings])
+        zone_take, ring_take = np.arange(len(zones)), np.arange(len(zones), len(geoms))
+    bare = replace(group, zone_geoms=zones[:0], ring_geoms=rings[:0])
+    return bare, shapely.to_wkb(geoms), zone_take, ring_take
+
+
+def _zones_among_rings(group: WindowGroup) -> NDArray[np.intp] | None:
+    """Positions of the zone geometries in ``ring_geoms`` when they are the same objects."""
+    rings, zones = group.ring_geoms, group.zone_geoms
+    if len(rings) == 0:
+        return None
+    order = np.argsort(group.ring_pos, kind="stable")
+    found = np.searchsorted(group.ring_pos, group.zone_pos, sorter=order)
+    at = order[np.minimum(found, len(order) - 1)]
+    if all(r is z for r, z in zip(rings[at], zones, strict=True)):
+        return at
+    return None
+
+
+def _reduce_packed(packed: list[_Packed], *args: Any, **kwargs: Any) -> list[Partial]:
     """Dask task: rebuild the geometries of packed groups and reduce them."""
-    unpacked = [
-        replace(
-            g, zone_geoms=shapely.from_wkb(g.zone_geoms), ring_geoms=shapely.from_wkb(g.ring_geoms)
-        )
-        for g in groups
-    ]
-    return reduce_windows(unpacked, *args, **kwargs)
+    groups = []
+    for bare, wkb, zone_take, ring_take in packed:
+        geoms = shapely.from_wkb(wkb)
+        groups.append(replace(bare, zone_geoms=geoms[zone_take], ring_geoms=geoms[ring_take]))
+    return reduce_windows(groups, *args, **kwargs)
 
 
 def require_same_grid(before: RasterSource, after: RasterSource) -> None:
