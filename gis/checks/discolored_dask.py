@@ -85,7 +85,7 @@ def run_passes_dask(client: Any, plan: Plan) -> tuple[Baselines, list[WindowResu
     gis.distributed.ClusterError
         The workers cannot run Linyuan.
     """
-    check_workers(client, [plan.source.path])
+    check_workers(client, list(plan.source.files))
     shared = client.scatter(plan, broadcast=True, hash=False)
     hists = stand_histograms_dask(client, plan, shared)
     base = baselines_from_histograms(hists, len(plan.stands), rules=plan.rules)

@@ -108,7 +108,7 @@ def run_discolored(
         )
     with dask_client(workers=workers, scheduler=scheduler) as client:
         if client is not None:
-            check_workers(client, [str(p) for p in (raster, previous) if p is not None])
+            check_workers(client, [f for s in (src, prev) if s is not None for f in s.files])
         result = detect_discolored(
             src, frame, previous=prev, species=species, known_points=known, rules=ruleset,
             image_date=image_date, window_size=window_size, threads=threads, client=client,

@@ -121,6 +121,14 @@ class RasterSource:
         """Whether every role in ``roles`` is present."""
         return all(r in self.roles for r in roles)
 
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file a reader opens: the raster, its mask raster, its ``.msk`` mask.
+
+        Dask workers must see all of them (:func:`gis.distributed.check_workers`).
+        """
+        return tuple(p for p in (self.path, self.mask_path, self.mask_file) if p)
+
     @contextlib.contextmanager
     def open(self, *, cachemax_mb: int = 64) -> Iterator[RasterReader]:
         """Open the raster (and its mask) for windowed reads inside a bounded GDAL cache."""
