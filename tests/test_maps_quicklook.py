@@ -126,3 +126,24 @@ def test_cli_map_with_quicklook(tmp_path: Path) -> None:
     assert html.count("data:image/jpeg;base64,") == 1 and "影像 img.tif" in html
     bad = CliRunner().invoke(cli, [*args, "--overwrite"])
     assert bad.exit_code != 0 and "--bands" in str(bad.output) + str(bad.exception)
+
+
+def test_rgba_orthomosaic_shows_its_transparent_area_as_transparent(tmp_path: Path) -> None:
+    """A UAV RGBA mosaic (alpha 0 outside the flight, RGB 0 there): masked, not black."""
+    import rasterio
+
+    rows, cols = np.mgrid[0:ROWS, 0:COLS]
+    rgb = np.stack([60 + cols % 120, 90 + rows % 100, np.full((ROWS, COLS), 70)]).astype("uint8")
+    alpha = np.where(cols < COLS // 2, 255, 0).astype("uint8")
+    rgb[:, alpha == 0] = 0
+    profile = {"driver": "GTiff", "width": COLS, "height": ROWS, "count": 4, "dtype": "uint8",
+               "crs": "EPSG:4551", "transform": Affine(PIXEL, 0, X0, 0, -PIXEL, Y0),
+               "photometric": "RGB", "alpha": "YES"}  # fmt: skip
+    path = tmp_path / "rgba.tif"
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(np.concatenate([rgb, alpha[None]]))
+    look = quicklook(raster_source(path, sensor="uav-rgb"))
+    assert look.mask is not None
+    shown = np.asarray(decode(look.mask).convert("RGBA"))[..., 3]
+    mid = look.height // 2
+    assert shown[mid, look.width // 4] == 255 and shown[mid, 3 * look.width // 4] == 0

@@ -35,7 +35,7 @@ from rasterio.errors import RasterioError
 from rasterio.warp import calculate_default_transform, reproject
 
 from gis.errors import DataSourceError, RasterError
-from gis.raster.source import RasterSource
+from gis.raster.source import DatasetMask, RasterSource
 
 WEB_MERCATOR = CRS.from_epsg(3857)
 TRUE_COLOUR: tuple[str, ...] = ("R", "G", "B")
@@ -115,9 +115,16 @@ def _read_shape(src: RasterSource, max_side: int) -> tuple[int, int]:
 def _read_band(
     dataset: Any, src: RasterSource, index: int, shape: tuple[int, int]
 ) -> NDArray[np.float32]:
-    """Read one band decimated to ``shape``; nodata and NaN become NaN."""
+    """Read one band decimated to ``shape``; nodata, NaN and masked pixels become NaN.
+
+    Masked: alpha 0 of an RGBA orthomosaic, or 0 in the file's GDAL mask (read only when the
+    file has one, see :class:`~gis.raster.DatasetMask`).
+    """
     try:
         raw = dataset.read(index, out_shape=shape, resampling=Resampling.nearest)
+        masked = None
+        if src.dataset_mask is not DatasetMask.NONE:
+            masked = dataset.read_masks(index, out_shape=shape, resampling=Resampling.nearest) == 0
     except RasterioError as exc:
         raise DataSourceError(
             f"cannot read pixels of raster {src.path} for the quicklook: {exc}; the file is "
@@ -126,6 +133,8 @@ def _read_band(
     values = raw.astype(np.float32)
     if src.nodata is not None:
         values[raw == src.nodata] = np.nan
+    if masked is not None:
+        values[masked] = np.nan
     return values
 
 
