@@ -287,7 +287,7 @@ def run_greenery_kpi(
         {"year": year, "lang": lang},
         log,
     )
-    tables = {"kpi": result.kpi, "findings": log.to_frame(), "run": run}
+    tables = {"kpi": result.kpi, "findings": log.to_frame(lang=lang), "run": run}
     outputs = {"gpkg": _write_gpkg(out, tables, overwrite=overwrite)}
     if xlsx is not None:
         outputs["xlsx"] = _write_kpi_xlsx(result.kpi, xlsx, overwrite=overwrite, lang=lang)

@@ -306,7 +306,7 @@ def write_results(
     checked = result.patches_checked
     layers = {
         "patches_checked": checked,
-        "findings": result.findings.to_frame(),
+        "findings": result.findings.to_frame(lang=lang),
         "run": run_table(result.run),
     }
     shown = exchange_frame(checked, lang=lang)

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from gis import __version__
+from gis.cli.logs import FindingFormatter
 from gis.errors import GisError
 
 EXIT_FINDINGS = 1
@@ -41,7 +42,9 @@ class LinyuanGroup(click.Group):
 def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     """Linyuan (林园): checks, field maps and reports for a forestry and landscape bureau."""
     level = logging.WARNING - 10 * verbose + 10 * quiet
-    logging.basicConfig(stream=sys.stderr, level=max(logging.DEBUG, level), format="%(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(FindingFormatter("%(message)s"))
+    logging.basicConfig(handlers=[handler], level=max(logging.DEBUG, level))
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
 

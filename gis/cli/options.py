@@ -44,6 +44,8 @@ import click
 from pyproj import CRS
 from pyproj.exceptions import CRSError as PyprojCRSError
 
+from gis.cli.logs import lang_callback
+
 GCJ02 = "gcj02"
 """The value ``--crs`` passes for AMap/Gaode/DataV lon/lat sources (as :data:`gis.io.GCJ02`)."""
 
@@ -211,6 +213,7 @@ lang_opt = click.option(
     default="zh",
     show_default=True,
     help="Language of messages and headers: zh (中文) or en.",
+    callback=lang_callback,
 )
 
 

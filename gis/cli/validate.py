@@ -46,7 +46,7 @@ def _cells(findings: Findings, lang: str) -> list[list[str]]:
     for f in findings:
         severity = _SEVERITY_ZH[f.severity.value] if lang == "zh" else f.severity.value
         feature = _clip(f.feature or "", FEATURE_WIDTH)
-        rows.append([severity, f.code, f.field or "", feature, f.message])
+        rows.append([severity, f.code, f.field or "", feature, f.text(lang)])
     return rows
 
 
@@ -77,13 +77,16 @@ def summary_line(findings: Findings, *, lang: str = "zh") -> str:
     )
 
 
-def to_json(findings: Findings, *, path: str, kind: str | None) -> str:
-    """Return the findings as JSON: path, kind, counts per severity and the findings."""
+def to_json(findings: Findings, *, path: str, kind: str | None, lang: str = "zh") -> str:
+    """Return the findings as JSON: path, kind, counts per severity and the findings.
+
+    Each finding's ``message`` is in ``lang``; ``message_en`` is English.
+    """
     doc: dict[str, Any] = {
         "path": path,
         "kind": kind,
         "counts": _counts(findings),
-        "findings": [f.to_dict() for f in findings],
+        "findings": [f.to_dict(lang=lang) for f in findings],
     }
     return json.dumps(doc, ensure_ascii=False, indent=2)
 
@@ -93,7 +96,7 @@ def write_findings(findings: Findings, out: Path, *, lang: str, overwrite: bool)
     from gis.io import write_layer, write_table
     from gis.layers import label
 
-    frame = findings.to_frame()
+    frame = findings.to_frame(lang=lang)
     suffix = out.suffix.lower()
     if suffix == ".gpkg":
         return write_layer(frame, out, layer="findings", overwrite=overwrite)
@@ -146,7 +149,7 @@ def validate(
     if out is not None:
         write_findings(findings, out, lang=lang, overwrite=overwrite)
     if as_json:
-        click.echo(to_json(findings, path=str(path), kind=kind))
+        click.echo(to_json(findings, path=str(path), kind=kind, lang=lang))
     else:
         click.echo(format_table(findings, lang=lang))
     if findings.has_errors:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from gis.charts import Lang
 from gis.errors import GisError
+from gis.findings import message_column
 from gis.layers import code_meaning, label
 from gis.report import blocks
 from gis.report.blocks import Block, Section
@@ -187,6 +188,7 @@ def findings_section(rep: Report) -> Section:
         return blocks.section(head, blocks.paragraph(word("no_findings", rep.lang)))
     order = {"error": 0, "warning": 1, "info": 2}
     rows = found.sort_values("severity", key=lambda s: s.map(order), kind="stable")
+    rows = rows.assign(message=message_column(rows, rep.lang))
     rows = rows[[c for c in ("severity", "code", "message") if c in rows.columns]]
     return blocks.section(head, blocks.table(rows, headers=headers(rows, rep.lang), key="findings"))
 

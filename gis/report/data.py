@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from gis.errors import GisError, SchemaError
-from gis.findings import Findings
+from gis.findings import FINDING_COLUMNS, Findings
 from gis.io import list_layers, read_layer, read_table
 
 PathLike = str | os.PathLike[str]
@@ -237,7 +237,7 @@ def _optional_layers(path: PathLike, kind: ResultsKind) -> list[str]:
 
 def _findings(path: PathLike) -> pd.DataFrame:
     if "findings" not in list_layers(path):
-        return pd.DataFrame(columns=["severity", "code", "message", "source"])
+        return pd.DataFrame(columns=list(FINDING_COLUMNS))
     return read_table(path, layer="findings")
 
 

@@ -1,0 +1,51 @@
+"""Log output of the command line: findings shown in the command's ``--lang``.
+
+:meth:`gis.findings.Findings.add` logs every finding with the :class:`~gis.findings.Finding`
+attached to the record (``record.finding``); :class:`FindingFormatter` prints its text in the
+language chosen with ``--lang`` (:func:`set_lang`, called by the option), Chinese by default.
+Other records are printed as their message.
+
+Examples
+--------
+>>> import logging
+>>> from gis.findings import Finding
+>>> f = Finding("crs_guessed", "a.shp declares no CRS", zh="a.shp 未声明坐标系")
+>>> record = logging.makeLogRecord({"msg": "%s: %s", "args": (f.code, f.message), "finding": f})
+>>> FindingFormatter().format(record)
+'crs_guessed: a.shp 未声明坐标系'
+>>> set_lang("en"); FindingFormatter().format(record)
+'crs_guessed: a.shp declares no CRS'
+>>> set_lang("zh")
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gis.enums import Lang
+
+_STATE: dict[str, Lang] = {"lang": Lang.ZH}
+
+
+def set_lang(lang: str | Lang) -> None:
+    """Show findings logged from now on in ``lang`` (``zh`` or ``en``)."""
+    _STATE["lang"] = Lang.get(lang)
+
+
+def lang_callback(ctx: Any, param: Any, value: str | None) -> str | None:
+    """Click callback of ``--lang``: remember the language for the log output."""
+    if value is not None:
+        set_lang(value)
+    return value
+
+
+class FindingFormatter(logging.Formatter):
+    """Format a finding's log record as ``code: text`` in the chosen language."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record's text; a finding's in the language set by :func:`set_lang`."""
+        finding = getattr(record, "finding", None)
+        if finding is None:
+            return super().format(record)
+        return f"{finding.code}: {finding.text(_STATE['lang'])}"
