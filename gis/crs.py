@@ -140,6 +140,8 @@ class CRSGuess:
 
     epsg: int
     reason: str
+    reason_zh: str | None = None
+    """``reason`` in Chinese (findings carry both languages)."""
 
     @property
     def crs(self) -> CRS:
@@ -175,7 +177,11 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
     if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
         raise CRSError("the layer has no finite coordinates to guess a CRS from; pass --crs")
     if _looks_lonlat(x0, y0, x1, y1):
-        return CRSGuess(CGCS2000, "coordinates are within lon/lat ranges → CGCS2000 EPSG:4490")
+        return CRSGuess(
+            CGCS2000,
+            "coordinates are within lon/lat ranges → CGCS2000 EPSG:4490",
+            "坐标在经纬度范围内 → CGCS2000 EPSG:4490",
+        )
     if _looks_lonlat(y0, x0, y1, x1):
         raise CRSError(
             f"coordinates look like lat/lon with the axes swapped (x {x0:.3f}…{x1:.3f} reads as "
@@ -187,9 +193,12 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
             return CRSGuess(
                 gk3_zone_epsg(zone),
                 f"8-digit eastings prefixed {zone} → CGCS2000 3° GK zone {zone}",
+                f"横坐标为 8 位、带号前缀 {zone} → CGCS2000 3度带高斯-克吕格第 {zone} 带",
             )
         return CRSGuess(
-            gk6_zone_epsg(zone), f"8-digit eastings prefixed {zone} → CGCS2000 6° GK zone {zone}"
+            gk6_zone_epsg(zone),
+            f"8-digit eastings prefixed {zone} → CGCS2000 6° GK zone {zone}",
+            f"横坐标为 8 位、带号前缀 {zone} → CGCS2000 6度带高斯-克吕格第 {zone} 带",
         )
     if _prefixed_zone(y0, y1) is not None and _looks_northing(x0, x1):
         raise CRSError(

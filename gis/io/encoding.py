@@ -31,7 +31,7 @@ import codecs
 import enum
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +87,10 @@ class EncodingDecision:
     method: Method
     reason: str
     warning: str | None = None
+    reason_zh: str | None = None
+    """``reason`` in Chinese (findings carry both languages)."""
+    warning_zh: str | None = None
+    """``warning`` in Chinese."""
 
 
 def codec_from_cpg(text: str) -> str | None:
@@ -125,23 +129,35 @@ def _declared(cpg_text: str | None, ldid: int | None) -> EncodingDecision | None
     if cpg_text is not None and cpg_text.strip():
         codec = codec_from_cpg(cpg_text)
         if codec:
-            return EncodingDecision(codec, Method.CPG, f".cpg says {cpg_text.strip()!r} → {codec}")
+            said = cpg_text.strip()
+            return EncodingDecision(
+                codec,
+                Method.CPG,
+                f".cpg says {said!r} → {codec}",
+                reason_zh=f".cpg 文件声明为 {said!r} → {codec}",
+            )
     if ldid and ldid in LDID_CODECS:
         codec = LDID_CODECS[ldid]
         reason = f"DBF language driver (LDID) 0x{ldid:02X} → {codec}"
-        return EncodingDecision(codec, Method.LDID, reason)
+        zh = f"DBF 语言驱动字节 (LDID) 0x{ldid:02X} → {codec}"
+        return EncodingDecision(codec, Method.LDID, reason, reason_zh=zh)
     return None
 
 
 def _sniffed(text_bytes: bytes) -> EncodingDecision | None:
     if text_bytes.isascii():
-        return EncodingDecision("utf-8", Method.ASCII, "all text is ASCII; read as UTF-8")
+        reason = "all text is ASCII; read as UTF-8"
+        return EncodingDecision(
+            "utf-8", Method.ASCII, reason, reason_zh="属性文本全为 ASCII，按 UTF-8 读取"
+        )
     if _decodes(text_bytes, "utf-8"):
         reason = "no .cpg or LDID; all text bytes decode as strict UTF-8"
-        return EncodingDecision("utf-8", Method.UTF8, reason)
+        zh = "无 .cpg 文件和 LDID；全部文本字节可按严格 UTF-8 解码"
+        return EncodingDecision("utf-8", Method.UTF8, reason, reason_zh=zh)
     if _decodes(text_bytes, "gb18030"):
         reason = "no .cpg or LDID; text is not UTF-8 and decodes as GB18030 (GBK)"
-        return EncodingDecision("gb18030", Method.GB18030, reason)
+        zh = "无 .cpg 文件和 LDID；文本不是 UTF-8，可按 GB18030 (GBK) 解码"
+        return EncodingDecision("gb18030", Method.GB18030, reason, reason_zh=zh)
     return None
 
 
@@ -160,7 +176,11 @@ def _checked(declared: EncodingDecision, text_bytes: bytes) -> EncodingDecision:
             f"{declared.reason}, but the text is also valid UTF-8, which is rare for "
             f"{declared.encoding} text; if names look garbled pass encoding='utf-8'"
         )
-        return EncodingDecision(declared.encoding, declared.method, declared.reason, warning)
+        zh = (
+            f"{declared.reason_zh or declared.reason}，但文本同时也是有效的 UTF-8，这在 "
+            f"{declared.encoding} 文本中很少见；如名称显示为乱码，请指定 encoding='utf-8'"
+        )
+        return replace(declared, warning=warning, warning_zh=zh)
     return declared
 
 
@@ -203,7 +223,12 @@ def decide_encoding(
             raise EncodingError(
                 f"unknown encoding {explicit!r}; pass a codec name such as GBK or UTF-8"
             ) from None
-        return EncodingDecision(codec, Method.EXPLICIT, f"encoding={explicit!r} given")
+        return EncodingDecision(
+            codec,
+            Method.EXPLICIT,
+            f"encoding={explicit!r} given",
+            reason_zh=f"已指定 encoding={explicit!r}",
+        )
     declared = _declared(cpg_text, ldid)
     if declared is not None:
         return _checked(declared, text_bytes)

@@ -194,6 +194,7 @@ def _lonlat_frame(frame: Any, path: Path, findings: Findings | None) -> Any:
             "empty_geometry",
             f"{int(missing.sum())} features without geometry left out of the KML (rows {ids})",
             source=str(path),
+            zh=f"{int(missing.sum())} 个要素没有几何，未写入 KML（行 {ids}）",
         )
     return frame.loc[~missing].to_crs(LONLAT_EPSG)
 

@@ -210,6 +210,8 @@ def _datetime_array(
             severity="info",
             source=str(path),
             field=str(col.name),
+            zh=f"字段 {col.name!r} 含时刻，DBF 日期类型存不下；已按文本 YYYY-MM-DD HH:MM:SS 写出，"
+            "信息不丢失",
         )
     return np.array(text.where(text.notna(), None).tolist(), dtype=object), None
 
@@ -410,4 +412,6 @@ def _note_shortened(names: Mapping[str, str], target: Path, findings: Findings |
                 severity="info",
                 source=str(target),
                 field=full,
+                zh=f"字段 {full!r} 写为 {short!r}（DBF 字段名上限 10 字节）；完整名称见 "
+                f"{field_map_path(target).name}",
             )

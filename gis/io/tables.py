@@ -349,4 +349,5 @@ def _note_geometry_dropped(
         "to keep positions as columns)",
         severity="info",
         source=str(target),
+        zh=f"{target.name} 是表格：未写出几何（如需以列保留位置，请传 lonlat=True 或 wkt=True）",
     )

@@ -55,6 +55,11 @@ def _crs_name(crs: CRS) -> str:
     return f"EPSG:{epsg} ({crs.name})" if epsg else crs.name
 
 
+def _zh(label: str) -> str:
+    """Return the layer's name for a Chinese message (``the layer`` when unnamed → 该图层)."""
+    return "该图层" if label == "the layer" else label
+
+
 def same_crs(a: CRS, b: CRS) -> bool:
     """Return whether two CRSs are the same (axis order ignored; ESRI WKT matched by EPSG)."""
     if a.equals(b, ignore_axis_order=True):
@@ -109,6 +114,8 @@ def _from_gcj02(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDa
         f"(shift ≈ {shift_m:.0f} m at the centre)",
         severity="info",
         source=label,
+        zh=f"{_zh(label)}：已用 GCJ 逆变换将 {len(frame)} 个要素由火星坐标 GCJ-02（高德/DataV）"
+        f"转换为 {_crs_name(target)}（中心处偏移约 {shift_m:.0f} 米）",
     )
     return out
 
@@ -139,6 +146,8 @@ def _guess(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDataFra
         f"{label} declares no CRS; guessed EPSG:{guess.epsg} because {guess.reason}; "
         "if that is wrong pass --crs (crs=) with the real one",
         source=label,
+        zh=f"{_zh(label)} 未声明坐标系（缺少 .prj？）；猜测为 EPSG:{guess.epsg}，"
+        f"依据：{guess.reason_zh or guess.reason}；如不对，请用 --crs（crs=）指定实际坐标系",
     )
     return frame.set_crs(guess.crs)
 
@@ -184,6 +193,7 @@ def resolve_crs(
             f"{label} declares no CRS; using {_crs_name(given)} from crs=",
             severity="info",
             source=label,
+            zh=f"{_zh(label)} 未声明坐标系；按 crs= 使用 {_crs_name(given)}",
         )
         return frame.set_crs(given)
     if not _has_coordinates(frame):
@@ -211,6 +221,9 @@ def _check_zone(frame: gpd.GeoDataFrame, target: CRS, label: str, log: Findings)
             f"CRS's central meridian ({cm:g}°E); lengths and areas there are distorted — pass "
             "working_crs='auto' (--working-crs auto) or measure per feature / geodesically",
             source=label,
+            zh=f"{_zh(label)}：图层中心（{lon:.2f}°E）距工作坐标系中央经线（{cm:g}°E）"
+            f"{abs(lon - cm):.1f}°，该处长度和面积有变形——请指定 working_crs='auto'"
+            "（--working-crs auto），或逐要素 / 按椭球面量算",
         )
 
 
@@ -251,6 +264,7 @@ def to_working_crs(
         f"{label}: transformed from {_crs_name(frame.crs)} to the working CRS {_crs_name(target)}",
         severity="info",
         source=label,
+        zh=f"{_zh(label)}：已由 {_crs_name(frame.crs)} 转换到工作坐标系 {_crs_name(target)}",
     )
     return frame.to_crs(target)
 
@@ -333,12 +347,15 @@ def repair_geometries(
                 f"geometry ({reason}); repaired with make_valid, area kept",
                 source=label,
                 feature=fid,
+                zh=f"{_zh(label)}：要素 {fid}{name} 几何无效（{reason}）；"
+                "已用 make_valid 修复，面积不变",
             )
         log.add(
             "invalid_geometry_summary",
             f"{label}: {len(invalid)} of {len(frame)} features "
             "had invalid geometry and were repaired",
             source=label,
+            zh=f"{_zh(label)}：{len(frame)} 个要素中有 {len(invalid)} 个几何无效，已修复",
         )
         out = frame.set_geometry(gpd.GeoSeries(repaired, index=frame.index, crs=frame.crs))
     return _drop_empty(out, labels, label, log)
@@ -359,5 +376,6 @@ def _drop_empty(
             f"{label}: feature {fid}{name} has no geometry; dropped",
             source=label,
             feature=fid,
+            zh=f"{_zh(label)}：要素 {fid}{name} 没有几何，已舍弃",
         )
     return frame.loc[~empty]

@@ -301,12 +301,16 @@ def _encoding(path: Path, opts: _Options, log: Findings) -> EncodingDecision:
         f"{opts.label}: attributes read as {decision.encoding} ({decision.reason})",
         severity="info",
         source=opts.label,
+        zh=f"{opts.label}：属性按 {decision.encoding} 编码读取"
+        f"（{decision.reason_zh or decision.reason}）",
     )
     if decision.warning:
         log.add(
             "encoding_suspect",
             f"{opts.label}: {decision.warning}; pass encoding= if the text looks wrong",
             source=opts.label,
+            zh=f"{opts.label}：{decision.warning_zh or decision.warning}；"
+            "如文字显示不对，请指定 encoding=（--encoding）",
         )
     return decision
 
@@ -498,6 +502,7 @@ def read_layer(
             "empty_layer",
             f"{label} has no features; check that it is the right file and layer",
             source=label,
+            zh=f"{label} 没有要素；请检查文件和图层是否选对",
         )
     frame = resolve_crs(frame, crs=crs, source=label, findings=log)
     frame = repair_geometries(frame, source=label, findings=log)
@@ -526,8 +531,13 @@ def _csv_text(path: Path, encoding: str | None, log: Findings, label: str) -> st
         except UnicodeDecodeError:
             continue
         how = "given" if encoding else "the first of UTF-8, GB18030 that decodes the whole file"
+        how_zh = "已指定" if encoding else "UTF-8、GB18030 中第一个能解码整个文件的编码"
         log.add(
-            "encoding_decided", f"{label}: read as {codec} ({how})", severity="info", source=label
+            "encoding_decided",
+            f"{label}: read as {codec} ({how})",
+            severity="info",
+            source=label,
+            zh=f"{label}：按 {codec} 编码读取（{how_zh}）",
         )
         return text
     raise EncodingError(
