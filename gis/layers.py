@@ -804,29 +804,38 @@ def _examples(values: pd.Series, n: int = 3) -> str:
     return ", ".join(repr(v) for v in shown)
 
 
-def _coerce_all(
-    frame: pd.DataFrame, kind: LayerKind, log: Findings, source: str | None, lang: str
-) -> None:
+def _texts(code: str, **values: Any) -> dict[str, str]:
+    """Return the message ``code`` as the English ``message`` and the Chinese ``zh``.
+
+    A value given as a ``{"zh": …, "en": …}`` dict is taken in each language.
+    """
+
+    def pick(lang: str) -> dict[str, Any]:
+        return {k: v[lang] if isinstance(v, dict) else v for k, v in values.items()}
+
+    return {"message": message(code, "en", **pick("en")), "zh": message(code, "zh", **pick("zh"))}
+
+
+def _coerce_all(frame: pd.DataFrame, kind: LayerKind, log: Findings, source: str | None) -> None:
     for name, spec in kind.fields.items():
         if name not in frame.columns:
             continue
         frame[name], bad, changed = coerce_field(frame[name], spec)
         if changed:
-            text = message("codes_normalized", lang, field=name, count=changed)
-            log.add("codes_normalized", text, severity=Severity.INFO, source=source, field=name)
+            texts = _texts("codes_normalized", field=name, count=changed)
+            log.add("codes_normalized", **texts, severity=Severity.INFO, source=source, field=name)
         if len(bad):
             severe = spec.required or (spec.codes is not None and not spec.open_codes)
-            text = message(
+            texts = _texts(
                 "unparsed_value",
-                lang,
                 field=name,
                 count=len(bad),
-                type=_TYPE_WORDS[_lang(lang)][spec.type],
+                type={lang: words[spec.type] for lang, words in _TYPE_WORDS.items()},
                 examples=_examples(bad),
             )
             log.add(
                 "unparsed_value",
-                text,
+                **texts,
                 severity=Severity.ERROR if severe else Severity.WARNING,
                 source=source,
                 field=name,
@@ -861,13 +870,15 @@ def canonicalize(
     source : str, optional
         File (and layer) name for the findings.
     lang : {"zh", "en"}
-        Language of the finding messages.
+        Kept for callers that pass it; findings carry both languages
+        (:meth:`gis.findings.Finding.text` picks one).
 
     Returns
     -------
     GeoDataFrame or DataFrame
         A new frame with canonical names and types.
     """
+    _lang(lang)
     spec = layer_kind(kind)
     log = findings if findings is not None else Findings()
     columns = [str(c) for c in frame.columns]
@@ -877,10 +888,10 @@ def canonicalize(
     out.attrs["kind"] = kind
     if mapping:
         shown = ", ".join(f"{k} → {v}" for k, v in mapping.items())
-        text = message("fields_renamed", lang, mapping=shown)
-        log.add("fields_renamed", text, severity=Severity.INFO, source=source)
+        texts = _texts("fields_renamed", mapping=shown)
+        log.add("fields_renamed", **texts, severity=Severity.INFO, source=source)
     for column, other, canonical in conflicts:
-        text = message("alias_conflict", lang, column=column, other=other, field=canonical)
-        log.add("alias_conflict", text, source=source, field=column)
-    _coerce_all(out, spec, log, source, lang)
+        texts = _texts("alias_conflict", column=column, other=other, field=canonical)
+        log.add("alias_conflict", **texts, source=source, field=column)
+    _coerce_all(out, spec, log, source)
     return out

@@ -386,7 +386,8 @@ def test_code_meanings_and_synonyms_become_codes():
         findings=log,
     )
     assert parks["category"].tolist() == ["游园", "综合公园", "社区公园"]
-    assert log.of("codes_normalized")[0].message.startswith("字段 category 有 2 个值")
+    assert log.of("codes_normalized")[0].text("zh").startswith("字段 category 有 2 个值")
+    assert log.of("codes_normalized")[0].message.startswith("field category: 2 value(s)")
     patches = canonicalize(_frame({"PAN_BHYY": ["采伐", "占地", "7"]}), "change_patches")
     assert patches["interp_cause"].tolist() == [1, 2, 7]
     stands = canonicalize(

@@ -40,7 +40,8 @@ def test_duplicate_ids():
     log = validate_frame(_patches(判读图斑编号=["P1", "P1", "P3"]), "change_patches")
     (dup,) = log.of("duplicate_id")
     assert dup.severity == "error" and dup.field == "patch_id"
-    assert "1 个重复值" in dup.message and "P1" in dup.message
+    assert "1 个重复值" in dup.text("zh") and "P1" in dup.text("zh")
+    assert "1 duplicated value(s)" in dup.message and dup.text("en") == dup.message
 
 
 def test_duplicate_ids_from_float_and_text_are_the_same_id():
@@ -60,7 +61,8 @@ def test_null_required_values_name_the_features():
     log = validate_frame(_patches(XIAN=["220112", None, " "]), "change_patches")
     (null,) = log.of("null_required")
     assert null.severity == "error" and null.field == "county_code"
-    assert "2 个要素为空" in null.message and null.feature == "P2, P3"
+    assert "2 个要素为空" in null.text("zh") and null.feature == "P2, P3"
+    assert "empty in 2 feature(s)" in null.message
 
 
 def test_values_outside_code_lists_with_counts_and_examples():
@@ -136,8 +138,9 @@ def test_shapefile_field_names_over_ten_gbk_bytes():
     log = validate_frame(frame, "change_patches")
     fields = {f.field: f for f in log.of("shapefile_field_name")}
     assert set(fields) == {"现地核查情况说明", "note_long_name"}
-    assert "16 字节" in fields["现地核查情况说明"].message
-    assert "现地核查情" in fields["现地核查情况说明"].message
+    assert "16 字节" in fields["现地核查情况说明"].text("zh")
+    assert "现地核查情" in fields["现地核查情况说明"].text("zh")
+    assert "16 bytes in GBK" in fields["现地核查情况说明"].message
     # canonical fields export under their national short names (QQYXSJ), so no warning
     assert "image_date_before" not in fields
 

@@ -97,8 +97,17 @@ _MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-def _msg(code: str, lang: str, **values: Any) -> str:
-    return _MESSAGES[code]["en" if lang == "en" else "zh"].format(**values)
+def _texts(code: str, **values: Any) -> dict[str, str]:
+    """Return the message ``code`` as the English ``message`` and the Chinese ``zh``.
+
+    A value given as a ``{"zh": …, "en": …}`` dict is taken in each language.
+    """
+
+    def fill(lang: str) -> str:
+        own = {k: v[lang] if isinstance(v, dict) else v for k, v in values.items()}
+        return _MESSAGES[code][lang].format(**own)
+
+    return {"message": fill("en"), "zh": fill("zh")}
 
 
 def _join(values: Iterable[Any], n: int = EXAMPLES) -> str:
@@ -131,26 +140,23 @@ def _check_required(
     for name in kind.required_fields:
         spec = kind.fields[name]
         if name not in frame.columns:
-            text = _msg(
+            texts = _texts(
                 "missing_field",
-                ctx["lang"],
                 field=name,
-                label=spec.label(ctx["lang"]),
+                label={"zh": spec.label("zh"), "en": spec.label("en")},
                 aliases=_join(spec.aliases, n=8) or "-",
             )
             log.add(
-                "missing_field", text, severity=Severity.ERROR, source=ctx["source"], field=name
+                "missing_field", **texts, severity=Severity.ERROR, source=ctx["source"], field=name
             )
             continue
         empty = frame[name].isna() | (frame[name].astype(str).str.strip() == "")
         if empty.any():
             ids = _feature_ids(frame, empty, kind)
-            text = _msg(
-                "null_required", ctx["lang"], field=name, count=len(ids), examples=_join(ids)
-            )
+            texts = _texts("null_required", field=name, count=len(ids), examples=_join(ids))
             log.add(
                 "null_required",
-                text,
+                **texts,
                 severity=Severity.ERROR,
                 source=ctx["source"],
                 field=name,
@@ -167,12 +173,10 @@ def _check_ids(frame: pd.DataFrame, kind: LayerKind, log: Findings, ctx: dict[st
     if dupes.empty:
         return
     distinct = pd.unique(dupes)
-    text = _msg(
-        "duplicate_id", ctx["lang"], field=name, count=len(distinct), examples=_join(distinct)
-    )
+    texts = _texts("duplicate_id", field=name, count=len(distinct), examples=_join(distinct))
     log.add(
         "duplicate_id",
-        text,
+        **texts,
         severity=Severity.ERROR,
         source=ctx["source"],
         field=name,
@@ -196,9 +200,8 @@ def _check_codes(frame: pd.DataFrame, kind: LayerKind, log: Findings, ctx: dict[
             continue
         counts = outside.value_counts()
         examples = _join(f"{_show(v)}×{n}" for v, n in counts.items())
-        text = _msg(
+        texts = _texts(
             "code_outside_list",
-            ctx["lang"],
             field=name,
             count=len(outside),
             examples=examples,
@@ -208,7 +211,7 @@ def _check_codes(frame: pd.DataFrame, kind: LayerKind, log: Findings, ctx: dict[
         ids = _feature_ids(frame, frame.index.isin(outside.index), kind)
         log.add(
             "code_outside_list",
-            text,
+            **texts,
             severity=severity,
             source=ctx["source"],
             field=name,
@@ -226,16 +229,15 @@ def _check_patterns(
         bad = values[~values.str.fullmatch(spec.pattern)]
         if bad.empty:
             continue
-        text = _msg(
+        texts = _texts(
             "pattern_mismatch",
-            ctx["lang"],
             field=name,
             count=len(bad),
             pattern=spec.pattern,
             examples=_join(_show(v) for v in pd.unique(bad)),
         )
         ids = _feature_ids(frame, frame.index.isin(bad.index), kind)
-        log.add("pattern_mismatch", text, source=ctx["source"], field=name, feature=_join(ids))
+        log.add("pattern_mismatch", **texts, source=ctx["source"], field=name, feature=_join(ids))
 
 
 def _check_field_names(
@@ -249,14 +251,13 @@ def _check_field_names(
         if nbytes <= SHAPEFILE_NAME_BYTES:
             continue
         cut = name.encode("gbk", errors="replace")[:SHAPEFILE_NAME_BYTES]
-        text = _msg(
+        texts = _texts(
             "shapefile_field_name",
-            ctx["lang"],
             field=name,
             nbytes=nbytes,
             cut=cut.decode("gbk", errors="ignore"),
         )
-        log.add("shapefile_field_name", text, source=ctx["source"], field=column)
+        log.add("shapefile_field_name", **texts, source=ctx["source"], field=column)
 
 
 # --------------------------------------------------------------------------- geometry
@@ -284,18 +285,18 @@ _TYPE_NAMES = np.array(
 def _check_geometry(
     frame: pd.DataFrame, kind: LayerKind | None, log: Findings, ctx: dict[str, Any]
 ) -> None:
-    lang, source = ctx["lang"], ctx["source"]
+    source = ctx["source"]
     if getattr(frame, "_geometry_column_name", None) not in frame.columns:
         if kind is not None:
-            text = _msg("no_geometry", lang, kind=kind.name, expected=kind.geometry)
-            log.add("no_geometry", text, severity=Severity.ERROR, source=source)
+            texts = _texts("no_geometry", kind=kind.name, expected=kind.geometry)
+            log.add("no_geometry", **texts, severity=Severity.ERROR, source=source)
         return
     geoms = np.asarray(frame.geometry.values)
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if empty.any():
         ids = _feature_ids(frame, empty, kind)
-        text = _msg("empty_geometry", lang, count=len(ids), examples=_join(ids))
-        log.add("empty_geometry", text, source=source, feature=_join(ids))
+        texts = _texts("empty_geometry", count=len(ids), examples=_join(ids))
+        log.add("empty_geometry", **texts, source=source, feature=_join(ids))
     _check_validity(frame, geoms, ~empty, kind, log, ctx)
     if kind is not None:
         _check_geom_type(frame, ~empty, kind, log, ctx)
@@ -314,8 +315,8 @@ def _check_validity(
         return
     ids = _feature_ids(frame, invalid, kind)
     reason = shapely.is_valid_reason(geoms[invalid][0])
-    text = _msg("invalid_geometry", ctx["lang"], count=len(ids), examples=_join(ids), reason=reason)
-    log.add("invalid_geometry", text, source=ctx["source"], feature=_join(ids))
+    texts = _texts("invalid_geometry", count=len(ids), examples=_join(ids), reason=reason)
+    log.add("invalid_geometry", **texts, source=ctx["source"], feature=_join(ids))
 
 
 def _check_geom_type(
@@ -327,9 +328,8 @@ def _check_geom_type(
         return
     ids = _feature_ids(frame, wrong, kind)
     found = _join(f"{t}×{n}" for t, n in pd.Series(names[wrong]).value_counts().items())
-    text = _msg(
+    texts = _texts(
         "wrong_geometry_type",
-        ctx["lang"],
         count=len(ids),
         found=found,
         kind=kind.name,
@@ -338,7 +338,7 @@ def _check_geom_type(
     )
     log.add(
         "wrong_geometry_type",
-        text,
+        **texts,
         severity=Severity.ERROR,
         source=ctx["source"],
         feature=_join(ids),
@@ -371,7 +371,8 @@ def validate_frame(
     findings : Findings, optional
         Collector to append to (a new one when omitted); also returned.
     lang : {"zh", "en"}
-        Language of the messages.
+        Kept for callers that pass it; findings carry both languages
+        (:meth:`gis.findings.Finding.text` picks one).
 
     Returns
     -------
@@ -386,7 +387,7 @@ def validate_frame(
         For an unknown kind.
     """
     log = findings if findings is not None else Findings()
-    ctx = {"lang": lang, "source": source}
+    ctx = {"source": source}
     spec = layer_kind(kind) if kind is not None else None
     if kind is not None and frame.attrs.get("kind") != kind:
         frame = canonicalize(frame, kind, findings=log, source=source, lang=lang)
@@ -425,7 +426,8 @@ def validate_file(
         Passed to :func:`gis.io.read_layer` (``working_crs="auto"`` for data outside
         Changchun's zone).
     lang : {"zh", "en"}
-        Language of this module's messages.
+        Kept for callers that pass it; findings carry both languages
+        (:meth:`gis.findings.Finding.text` picks one).
 
     Raises
     ------
