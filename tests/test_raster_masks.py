@@ -336,7 +336,9 @@ def test_cli_detect_on_rgba_orthomosaic(tmp_path):
     assert json.loads(res.output)["counts"]["new_points"] == len(CROWNS)
     assert _cols(pyogrio.read_dataframe(out, layer="discolored_points")) == [40, 40]
     findings = pyogrio.read_dataframe(out, layer="findings", read_geometry=False)
-    assert "alpha band 4 is 0" in findings.set_index("code").loc["raster_validity", "message"]
+    validity = findings.set_index("code").loc["raster_validity"]
+    assert "alpha band 4 is 0" in validity["message_en"]  # results are written in Chinese
+    assert "alpha 波段 4 为 0" in validity["message"]
 
 
 def test_real_orthophoto_as_rgba(shared_data, tmp_path):

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.windows import Window
 
-from gis.enums import ParamEnum
+from gis.enums import Lang, ParamEnum
 from gis.errors import CRSError, RasterError
 from gis.findings import Findings
 from gis.io.rasters import open_raster, raster_env, read_window
@@ -314,7 +314,13 @@ def raster_source(
         _check_mask_grid(os.fspath(mask), src)
         src = src.with_mask(os.fspath(mask), values)
     if findings is not None:
-        findings.add("raster_validity", validity_message(src), severity="info", source=p)
+        findings.add(
+            "raster_validity",
+            validity_message(src),
+            severity="info",
+            source=p,
+            zh=validity_message(src, lang="zh"),
+        )
     return src
 
 
@@ -343,6 +349,8 @@ def _band_layout(
             f"band {band} of {path} is marked alpha in the file (ColorInterp) but is read as "
             f"{role}; if it is the transparency band, give its role as A (e.g. --bands R,G,B,A)",
             source=path,
+            zh=f"{path} 的第 {band} 波段在文件中标为 alpha（ColorInterp），却按 {role} 读取；"
+            "如它是透明度波段，请将其角色设为 A（如 --bands R,G,B,A）",
         )
     return {
         "roles": tuple(r for r, _ in pairs),
@@ -368,34 +376,62 @@ def _own_mask(ds: Any, indexes: Sequence[int], alpha: int | None) -> dict[str, A
     return {"dataset_mask": kind, "mask_file": msk if kind is not DatasetMask.NONE else None}
 
 
-def validity_message(src: RasterSource) -> str:
-    """Say in words which pixels of ``src`` are read as invalid.
+_VALIDITY_WORDS = {
+    "en": {
+        "alpha": "alpha band {i} is 0 (outside the imaged area)",
+        "dataset": "the GDAL per-dataset mask {name} is 0",
+        "internal": "(internal)",
+        "band": "the GDAL mask of any band read is 0",
+        "nodata": "any band read equals nodata {v:g}",
+        "mask": "the mask {path} is {values}",
+        "none": "{path}: no nodata value, alpha band or mask; every pixel is read as valid "
+        "(except NaN) — set nodata (gdal_edit.py -a_nodata) if the image has a fill value",
+        "some": "{path}: pixels are invalid where {parts}, or NaN",
+        "or": ", or ",
+    },
+    "zh": {
+        "alpha": "alpha 波段 {i} 为 0（成像范围之外）",
+        "dataset": "GDAL 整体掩膜 {name} 为 0",
+        "internal": "（内部）",
+        "band": "所读任一波段的 GDAL 掩膜为 0",
+        "nodata": "所读任一波段等于 nodata 值 {v:g}",
+        "mask": "掩膜 {path} 为 {values}",
+        "none": "{path}：无 nodata 值、alpha 波段或掩膜；除 NaN 外所有像元都按有效读取——"
+        "如影像有填充值，请设置 nodata（gdal_edit.py -a_nodata）",
+        "some": "{path}：以下像元无效：{parts}，或为 NaN",
+        "or": "，或",
+    },
+}
+
+
+def validity_message(src: RasterSource, *, lang: str = "en") -> str:
+    """Say in words (``lang``: ``en`` or ``zh``) which pixels of ``src`` are read as invalid.
 
     Examples
     --------
-    >>> validity_message(RasterSource("a.tif", Sensor.UAV_RGB, ("R", "G", "B"), 1.0, 0.0,
-    ...     None, dataset_mask=DatasetMask.ALPHA, alpha_index=4))
+    >>> src = RasterSource("a.tif", Sensor.UAV_RGB, ("R", "G", "B"), 1.0, 0.0,
+    ...     None, dataset_mask=DatasetMask.ALPHA, alpha_index=4)
+    >>> validity_message(src)
     'a.tif: pixels are invalid where alpha band 4 is 0 (outside the imaged area), or NaN'
+    >>> validity_message(src, lang="zh")
+    'a.tif：以下像元无效：alpha 波段 4 为 0（成像范围之外），或为 NaN'
     """
+    w = _VALIDITY_WORDS[Lang.get(lang).value]
+    mask_name = os.path.basename(src.mask_file) if src.mask_file else w["internal"]
     where = {
-        DatasetMask.ALPHA: f"alpha band {src.alpha_index} is 0 (outside the imaged area)",
-        DatasetMask.PER_DATASET: "the GDAL per-dataset mask"
-        + (f" {os.path.basename(src.mask_file)}" if src.mask_file else " (internal)")
-        + " is 0",
-        DatasetMask.PER_BAND: "the GDAL mask of any band read is 0",
+        DatasetMask.ALPHA: w["alpha"].format(i=src.alpha_index),
+        DatasetMask.PER_DATASET: w["dataset"].format(name=mask_name),
+        DatasetMask.PER_BAND: w["band"],
     }
     parts = [where[src.dataset_mask]] if src.dataset_mask in where else []
     if src.nodata is not None:
-        parts.append(f"any band read equals nodata {src.nodata:g}")
+        parts.append(w["nodata"].format(v=src.nodata))
     if src.mask_path is not None:
         values = ",".join(str(v) for v in src.mask_values)
-        parts.append(f"the mask {src.mask_path} is {values}")
+        parts.append(w["mask"].format(path=src.mask_path, values=values))
     if not parts:
-        return (
-            f"{src.path}: no nodata value, alpha band or mask; every pixel is read as valid "
-            "(except NaN) — set nodata (gdal_edit.py -a_nodata) if the image has a fill value"
-        )
-    return f"{src.path}: pixels are invalid where " + ", or ".join(parts) + ", or NaN"
+        return w["none"].format(path=src.path)
+    return w["some"].format(path=src.path, parts=w["or"].join(parts))
 
 
 def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
@@ -447,17 +483,21 @@ def _s2_offset(ds: Any, path: str, profile: SensorProfile, findings: Findings | 
     baseline = next((v for k, v in tags.items() if "PROCESSING_BASELINE" in k.upper()), None)
     if add is not None:
         offset, why = float(add) * profile.scale, f"BOA_ADD_OFFSET={add} from the file's tags"
+        why_zh = f"取自文件标签 BOA_ADD_OFFSET={add}"
     elif baseline is not None and float(baseline) < 4.0:
         offset, why = 0.0, f"processing baseline {baseline} < 04.00 (no offset)"
+        why_zh = f"处理基线 {baseline} < 04.00（无偏移）"
     else:
         offset = profile.offset
         why = f"processing baseline {baseline or 'not tagged, assumed'} >= 04.00: -1000 DN"
+        why_zh = f"处理基线 {baseline or '未标注，假定'} >= 04.00：-1000 DN"
     if findings is not None:
         findings.add(
             "s2_offset",
             f"Sentinel-2 L2A reflectance = DN * 1e-4 + {offset:g} ({why})",
             severity="info",
             source=path,
+            zh=f"Sentinel-2 L2A 反射率 = DN * 1e-4 + {offset:g}（{why_zh}）",
         )
     return offset
 
