@@ -148,6 +148,8 @@ def host_stands(
             f"({raster_crs.to_string()}) for the pixel work",
             severity="info",
             source=source,
+            zh=f"小班已由 {out.crs.to_string()} 转换到影像坐标系（{raster_crs.to_string()}）"
+            "以做像元计算",
         )
         out = out.to_crs(raster_crs)
     if "stand_id" not in out.columns:
@@ -543,6 +545,7 @@ def _all_crowns(results: Sequence[WindowResult], log: Findings) -> pd.DataFrame:
             "decoys_suppressed",
             f"{n_decoy} yellow crown(s) with NIR kept (autumn larch/broadleaf) not reported",
             severity="info",
+            zh=f"{n_decoy} 个近红外未下降的黄色树冠（秋季落叶松/阔叶树）未作为变色立木上报",
         )
     return crowns
 
@@ -567,6 +570,8 @@ def _baseline_findings(
             f"{len(thin)} stand(s) have fewer than {rules.min_stand_pixels} canopy pixels and "
             f"are compared with the pooled baseline of all host stands: {ids}",
             severity="info",
+            zh=f"{len(thin)} 个小班的冠层像元少于 {rules.min_stand_pixels} 个，"
+            f"改用全部寄主小班的合并基线比较：{ids}",
         )
 
 
@@ -579,6 +584,8 @@ def _coarse_finding(plan: Plan, rules: DiscoloredRules, log: Findings, path: str
         "not points",
         severity="warning",
         source=path,
+        zh=f"像元 {size:.1f} 米（>= {rules.crowns.coarse_pixel_m:g} 米）分辨不出单株树冠："
+        "变色区域按小班上报（图层 discolored_patches），不上报单株点位",
     )
 
 

@@ -169,6 +169,8 @@ def mark_previous(
             f"{marked} crown(s) were already discolored or absent in the earlier image "
             f"({previous.path}); they are marked (status_note) and not counted as new",
             severity="info",
+            zh=f"{marked} 个树冠在前期影像（{previous.path}）中已变色或不存在；"
+            "已标注（status_note），不计为新增",
         )
     return out
 
@@ -242,6 +244,8 @@ def merge_known(
         f"{len(taken)} detection(s) matched known points (ids and status taken over); "
         f"{len(carried)} known point(s) not detected again were carried over",
         severity="info",
+        zh=f"{len(taken)} 个检测结果与已知点位匹配（沿用其编号和状态）；"
+        f"{len(carried)} 个未再次检出的已知点位已保留",
     )
     merged = pd.concat([out, carried], ignore_index=True) if len(carried) else out
     return merged.astype({"is_new": bool, "detected": bool})
