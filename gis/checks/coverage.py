@@ -271,6 +271,7 @@ def _population(
             f"{int(pop.isna().sum())} residential parcels have no number in "
             f"{population_field!r}; counted as 0",
             field=population_field,
+            zh=f"{int(pop.isna().sum())} 个居住地块的 {population_field!r} 没有数值；按 0 计",
         )
     return pop.fillna(0).to_numpy(dtype="f8")
 

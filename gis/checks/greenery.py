@@ -142,6 +142,8 @@ def assign_districts(
             "in the city total only — check that the districts layer covers the whole study area "
             "and is in the same CRS",
             source=what,
+            zh=f"{what} 的 {len(frame)} 个要素中有 {missing} 个不在任何区县多边形内；只计入全市"
+            "合计——请检查区县图层是否覆盖整个研究区、坐标系是否一致",
         )
     return pd.Series(out, index=frame.index, name="district")
 

@@ -134,6 +134,9 @@ def _split(
             f"({rest[out].sum():.3f} of {total.sum():.3f}); they count in the city total only — "
             "check that the districts layer covers the study area",
             source=what,
+            zh=f"{what} 有 {int(out.sum())} 个要素部分或全部位于各区县之外"
+            f"（{rest[out].sum():.3f} / {total.sum():.3f}）；只计入全市合计——"
+            "请检查区县图层是否覆盖整个研究区",
         )
     outside = pd.DataFrame({"_fid": fid[out], "district": OUTSIDE, "value": rest[out]})
     return pd.concat([inside, outside], ignore_index=True)
@@ -166,6 +169,8 @@ def _category(parks: gpd.GeoDataFrame, findings: Findings) -> pd.Series:
             f"counted as {UNCATEGORIZED} and not as pocket parks — fill 公园类别 with 综合公园, "
             "社区公园, 专类公园 or 游园",
             field="category",
+            zh=f"{int(missing.sum())} 个公园没有类别（如 {'、'.join(names)}）；按 {UNCATEGORIZED} "
+            "计，不计为口袋公园——请在公园类别中填写综合公园、社区公园、专类公园或游园",
         )
     return cat.where(~missing, UNCATEGORIZED).astype(str)
 

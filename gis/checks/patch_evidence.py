@@ -263,6 +263,8 @@ def admin_evidence(
             "against boundaries; pass township features (level=township) in --districts",
             severity="info",
             field="township",
+            zh="无乡镇图层：乡镇取图斑自带的乡属性，未与界线核对；请在 --districts 中提供乡镇"
+            "界线要素（level=township）",
         )
     if forest_chiefs is not None and "forest_chief" in forest_chiefs:
         rank = forest_chiefs.get("level", pd.Series(None, index=forest_chiefs.index))
@@ -358,6 +360,9 @@ def permit_evidence(
             "(image_date_before/after); their permits cannot be checked for validity — "
             "fill QQYXSJ/HQYXSJ or pass image_dates",
             field="image_date_before",
+            zh=f"{int((before.isna() | after.isna()).sum())} 个图斑没有影像时间"
+            "（image_date_before/after）；无法判断其审批是否在有效期内——"
+            "请填写 QQYXSJ/HQYXSJ（前期/后期影像时间）或传入 image_dates",
         )
     pieces["valid"] = _permit_validity(pieces, permits, before, after)
     _fill_permit_ids(out, pieces, permits)
@@ -397,6 +402,8 @@ def _permits_with_dates(permits: gpd.GeoDataFrame, log: Findings) -> gpd.GeoData
             "empty and covered patches go to a field check; add the validity dates",
             source=str(permits.attrs.get("source", "permits")),
             field=missing[0],
+            zh=f"审批图层缺少 {' / '.join(missing)}（有效期起/止）：permit_valid 留空，"
+            "被审批覆盖的图斑转为现地核实；请补充有效期",
         )
         permits = permits.assign(**dict.fromkeys(missing, pd.NaT))
     return permits

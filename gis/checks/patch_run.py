@@ -105,6 +105,8 @@ def _report_dropped_patches(log: Findings, start: int) -> None:
                 severity="error",
                 source=f.source,
                 feature=f.feature,
+                zh=f"图斑 {f.feature} 下发时没有几何，不在结果中；请向下发单位索取其多边形"
+                "（核查率按未核查计）",
             )
 
 

@@ -284,6 +284,7 @@ def prepare_patches(
             severity="error",
             source=source,
             field="patch_id",
+            zh=f"{source} 缺少 patch_id（判读图斑编号）：改用行号代替",
         )
         out["patch_id"] = [str(i + 1) for i in range(len(out))]
     out["patch_id"] = out["patch_id"].map(_id_text)
@@ -296,6 +297,8 @@ def prepare_patches(
             source=source,
             feature=f"row {row + 1}",
             field="patch_id",
+            zh=f"{source} 第 {row + 1} 行没有 patch_id（判读图斑编号）；已核查，但无法与下发图斑"
+            "对应——请向下发单位索取其编号",
         )
     _report_duplicates(out, findings, source)
     geoms = np.asarray(out.geometry.values)
@@ -308,6 +311,7 @@ def prepare_patches(
             severity="error",
             source=source,
             feature=pid,
+            zh=f"图斑 {pid} 没有几何；已保留但无内业依据，需现地核实",
         )
     for pid in out.loc[invalid, "patch_id"]:
         findings.add(
@@ -315,6 +319,7 @@ def prepare_patches(
             f"patch {pid} has an invalid polygon (self-intersection); repaired with make_valid",
             source=source,
             feature=pid,
+            zh=f"图斑 {pid} 的多边形无效（自相交）；已用 make_valid 修复",
         )
     if invalid.any():
         geoms[invalid] = shapely.make_valid(geoms[invalid])
@@ -342,6 +347,7 @@ def _report_duplicates(frame: pd.DataFrame, findings: Findings, source: str) -> 
             source=source,
             feature=str(pid),
             field="patch_id",
+            zh=f"patch_id {pid} 出现 {n} 次；每一个都单独核查——请向下发单位确认以哪个为准",
         )
 
 
