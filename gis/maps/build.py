@@ -147,6 +147,8 @@ def simplify_context(
             "simplification (bigger map file); run the quality check to find the overlaps",
             severity="info",
             source=name,
+            zh=f"图层 {name!r} 有重叠或未对齐的多边形，因此不简化绘制（地图文件更大）；"
+            "请运行数据质检找出重叠处",
         )
         return frame
     out = frame.copy()
@@ -163,6 +165,7 @@ def _clean(frame: gpd.GeoDataFrame, name: str, findings: Findings) -> gpd.GeoDat
             f"{int(missing.sum())} feature(s) of layer {name!r} have no geometry and are not "
             "on the map",
             source=name,
+            zh=f"图层 {name!r} 有 {int(missing.sum())} 个要素没有几何，未上图",
         )
         frame = frame.loc[~missing]
     if (frame.geom_type == "MultiPoint").any():

@@ -98,6 +98,7 @@ def split_layers(
                 f"{empty} feature(s) of {name!r} have no {field!r} and are in no map",
                 source=name,
                 field=field,
+                zh=f"图层 {name!r} 有 {empty} 个要素没有 {field!r} 值，不在任何一幅图中",
             )
     out: dict[str, dict[str, gpd.GeoDataFrame]] = {}
     for value in _values(layers, keyed, field):

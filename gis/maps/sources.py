@@ -46,6 +46,7 @@ def read_sources(
                     f"layer {name!r} not mapped: {exc}",
                     severity="info",
                     source=str(source),
+                    zh=f"图层 {name!r} 未上图：{exc}",
                 )
                 continue
             key = name if name not in layers else f"{source.stem}:{name}"
