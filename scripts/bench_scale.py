@@ -62,17 +62,17 @@ def _cpu_self() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _cpu_all(client: object) -> float:
-    """CPU seconds of this process and of every worker (steadier than wall time on a shared box)."""
+def _cpu_all(client: object) -> tuple[float, float]:
+    """CPU seconds of (this process, all workers) (steadier than wall time on a shared box)."""
     workers = client.run(_cpu_self).values() if client is not None else []  # type: ignore[attr-defined]
-    return _cpu_self() + sum(workers)
+    return _cpu_self(), sum(workers)
 
 
 def _child(args: argparse.Namespace) -> None:
     """One measurement in this fresh process: print JSON (times, peak memory, checksum)."""
     import geopandas as gpd
 
-    from gis.distributed import check_workers, dask_client, peak_memory_mb
+    from gis.distributed import check_workers, dask_client, peak_memory_mb, worker_config
     from gis.findings import Findings
     from gis.raster import raster_source
     from gis.zonal import change_stats, plan_windows
@@ -92,8 +92,12 @@ def _child(args: argparse.Namespace) -> None:
         t = time.perf_counter()
         stats = change_stats(zones, before, after, threads=1, client=client)
         out["time"] = time.perf_counter() - t
-        out["cpu"] = _cpu_all(client) - cpu0
+        cpu1 = _cpu_all(client)
+        out["cpu_client"], out["cpu_workers"] = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+        out["cpu"] = out["cpu_client"] + out["cpu_workers"]
         out["peak_mb"] = peak_memory_mb(client)
+        if client is not None:  # what the workers really run with (profiler, tick, malloc)
+            out["worker_config"] = next(iter(worker_config(client).values()))
     if workers is None:
         out["peak_mb"] = {"one process": bp._vm_hwm_mb()}
         t = time.perf_counter()
@@ -159,9 +163,11 @@ def main() -> None:
         r = res[what]
         peak = ", ".join(f"{k} {v:.0f} MB" for k, v in r["peak_mb"].items())
         print(
-            f"{label:12s} {r['time']:7.1f} s wall, {r['cpu']:6.1f} s CPU (client + workers; "
-            f"cluster start {r['startup']:.1f} s)  peak {peak}"
+            f"{label:12s} {r['time']:7.1f} s wall, {r['cpu']:6.1f} s CPU (client "
+            f"{r['cpu_client']:.1f} + workers {r['cpu_workers']:.1f}; cluster start "
+            f"{r['startup']:.1f} s)  peak {peak}"
         )
+    print(f"worker settings: {res['1']['worker_config']}")
     same = len({r["digest"] for r in res.values()}) == 1
     speed = res["1"]["time"] / res["2"]["time"]
     over = res["1"]["time"] / res["one"]["time"]

@@ -319,9 +319,12 @@ def test_local_workers_run_without_profiler_and_with_glibc_malloc_defaults(clien
     for settings in seen.values():
         assert settings["distributed.worker.profile.enabled"] is False
         assert settings["env:MALLOC_TRIM_THRESHOLD_"] is None
+        assert settings["distributed.admin.tick.interval"] == "500ms"
         assert set(LOCAL_WORKER_CONFIG) <= set(settings)
     profiling = client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks)
     assert not any(profiling.values())
+    ticks = client.run(lambda dask_worker: dask_worker.periodic_callbacks["tick"].callback_time)
+    assert set(ticks.values()) == {500.0}  # milliseconds
 
 
 def test_map_ordered_submits_in_batches_and_keeps_item_order(client):
