@@ -310,6 +310,8 @@ def _zones_in_raster_crs(zones: Any, src: RasterSource, log: Findings) -> NDArra
             f"{raster_crs.to_string()} for raster statistics (the raster is not resampled)",
             severity="info",
             source=src.path,
+            zh=f"图斑已由 {crs.to_string()} 转换到影像坐标系 {raster_crs.to_string()} "
+            "以做影像统计（影像本身不重采样）",
         )
     values = np.asarray(geoms.values, dtype=object)
     bad = ~shapely.is_valid(values) & ~shapely.is_missing(values)
@@ -321,8 +323,12 @@ def _zones_in_raster_crs(zones: Any, src: RasterSource, log: Findings) -> NDArra
             f"{int(bad.sum())} patch geometries were invalid and were repaired with make_valid "
             "for raster statistics",
             severity="warning",
+            zh=f"{int(bad.sum())} 个图斑几何无效，已用 make_valid 修复后做影像统计",
         )
     return values
+
+
+_DATE_ZH = {"before": "前期", "after": "后期"}
 
 
 def _note_uncovered(frame: pd.DataFrame, log: Findings, path: str) -> None:
@@ -334,6 +340,8 @@ def _note_uncovered(frame: pd.DataFrame, log: Findings, path: str) -> None:
             "empty, or smaller than a pixel); their statistics are NULL",
             severity="warning",
             source=path,
+            zh=f"{len(frame)} 个图斑中有 {empty} 个不含任何像元中心（在影像之外、几何为空或小于"
+            "一个像元）；其统计值为空",
         )
     for date in ("before", "after"):
         blind = int(((frame["n_pixels"] > 0) & (frame[f"valid_frac_{date}"] == 0)).sum())
@@ -344,4 +352,6 @@ def _note_uncovered(frame: pd.DataFrame, log: Findings, path: str) -> None:
                 f"cloud everywhere in them); their {date} statistics are NULL",
                 severity="warning",
                 source=path,
+                zh=f"{blind} 个图斑在{_DATE_ZH[date]}影像上没有有效像元"
+                f"（全部为 nodata 或被云掩膜）；其{_DATE_ZH[date]}统计值为空",
             )
