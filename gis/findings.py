@@ -45,6 +45,16 @@ class Severity(ParamEnum):
     WARNING = "warning"
     ERROR = "error"
 
+    def label(self, lang: str | Lang = Lang.ZH) -> str:
+        """Return the severity as a user reads it: 提示/警告/错误 in Chinese, else the value.
+
+        >>> Severity.ERROR.label(), Severity.ERROR.label("en")
+        ('错误', 'error')
+        """
+        if Lang.get(lang) is Lang.ZH:
+            return {"info": "提示", "warning": "警告", "error": "错误"}[self.value]
+        return self.value
+
 
 @dataclass(frozen=True)
 class Finding:

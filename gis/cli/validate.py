@@ -18,7 +18,6 @@ from gis.findings import FINDING_COLUMNS, Findings, Severity
 EXIT_FINDINGS = 1
 TABLE_COLUMNS = ("severity", "code", "field", "feature", "message")
 FEATURE_WIDTH = 32
-_SEVERITY_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
 
 
 def _width(text: str) -> int:
@@ -44,7 +43,7 @@ def _clip(text: str, width: int) -> str:
 def _cells(findings: Findings, lang: str) -> list[list[str]]:
     rows = []
     for f in findings:
-        severity = _SEVERITY_ZH[f.severity.value] if lang == "zh" else f.severity.value
+        severity = f.severity.label(lang)
         feature = _clip(f.feature or "", FEATURE_WIDTH)
         rows.append([severity, f.code, f.field or "", feature, f.text(lang)])
     return rows

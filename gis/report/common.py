@@ -18,7 +18,7 @@ import pandas as pd
 
 from gis.charts import Lang
 from gis.errors import GisError
-from gis.findings import message_column
+from gis.findings import Severity, message_column
 from gis.layers import code_meaning, label
 from gis.report import blocks
 from gis.report.blocks import Block, Section
@@ -188,7 +188,9 @@ def findings_section(rep: Report) -> Section:
         return blocks.section(head, blocks.paragraph(word("no_findings", rep.lang)))
     order = {"error": 0, "warning": 1, "info": 2}
     rows = found.sort_values("severity", key=lambda s: s.map(order), kind="stable")
-    rows = rows.assign(message=message_column(rows, rep.lang))
+    words = {s.value: s.label(rep.lang) for s in Severity}
+    shown = rows["severity"].map(lambda v: words.get(v, v))
+    rows = rows.assign(severity=shown, message=message_column(rows, rep.lang))
     rows = rows[[c for c in ("severity", "code", "message") if c in rows.columns]]
     return blocks.section(head, blocks.table(rows, headers=headers(rows, rep.lang), key="findings"))
 
