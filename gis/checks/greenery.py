@@ -366,12 +366,14 @@ def run_park_coverage(
     population_field: str | None = None,
     options: Any = None,
     overwrite: bool = False,
+    lang: str = "zh",
 ) -> GreeneryRun:
     """Read the layers, compute park service coverage and write ``out``.
 
     ``out`` gets the layers ``coverage`` (per district and city), ``underserved`` (the
     uncovered residential land, ranked: candidate pocket-park sites; a map layer),
-    ``findings`` and ``run``. ``options`` is a :class:`gis.checks.coverage.CoverageOptions`.
+    ``findings`` (``message`` in ``lang``, ``message_en`` English) and ``run``. ``options``
+    is a :class:`gis.checks.coverage.CoverageOptions`.
     """
     from gis.checks.coverage import CoverageOptions, park_coverage
     from gis.io import check_overwrite
@@ -402,7 +404,7 @@ def run_park_coverage(
     tables = {
         "coverage": result.coverage,
         "underserved": result.underserved,
-        "findings": log.to_frame(),
+        "findings": log.to_frame(lang=lang),
         "run": run,
     }
     return GreeneryRun(tables, log, {"gpkg": _write_gpkg(out, tables, overwrite=overwrite)})

@@ -130,7 +130,7 @@ def coverage(as_json: bool, lang: str, **kwargs: Any) -> None:
     from gis.checks.greenery import CITY, run_park_coverage
 
     opts = _coverage_options(kwargs)
-    run = run_park_coverage(options=opts, **kwargs)
+    run = run_park_coverage(options=opts, lang=lang, **kwargs)
     table = run.tables["coverage"]
     city = table[table["district"] == CITY]
     if as_json:

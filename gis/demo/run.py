@@ -206,7 +206,7 @@ def greenery_kpi(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh")
     return StepResult("greenery kpi", status, detail, tuple(run.outputs.values()))
 
 
-def greenery_coverage(scene: DemoScene, *, overwrite: bool = False) -> StepResult:
+def greenery_coverage(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> StepResult:
     """Run park service coverage and compare the 500 m population share with the truth."""
     run_park_coverage = _optional("gis.checks.greenery", "run_park_coverage")
     if run_park_coverage is None:
@@ -219,6 +219,7 @@ def greenery_coverage(scene: DemoScene, *, overwrite: bool = False) -> StepResul
             population_field="人口",
             out=scene.out_dir / "results" / "coverage.gpkg",
             overwrite=overwrite,
+            lang=lang,
         )
     except Exception as exc:
         return _failed("greenery coverage", exc)
@@ -318,7 +319,7 @@ def run_checks(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -
     steps.append(check_patches(scene, overwrite=overwrite, lang=lang))
     steps.append(detect_discolored(scene, overwrite=overwrite, lang=lang))
     steps.append(greenery_kpi(scene, overwrite=overwrite, lang=lang))
-    steps.append(greenery_coverage(scene, overwrite=overwrite))
+    steps.append(greenery_coverage(scene, overwrite=overwrite, lang=lang))
     steps.append(field_map(scene, overwrite=overwrite, lang=lang))
     steps.extend(reports(scene, overwrite=overwrite, lang=lang))
     return steps
