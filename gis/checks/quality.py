@@ -31,6 +31,7 @@ import shapely
 
 from gis.crs import WORKING_CRS
 from gis.findings import Findings, Severity
+from gis.io.vector_fix import geometry_reason_zh
 from gis.layers import (
     SHAPEFILE_NAME_BYTES,
     FieldSpec,
@@ -315,7 +316,8 @@ def _check_validity(
         return
     ids = _feature_ids(frame, invalid, kind)
     reason = shapely.is_valid_reason(geoms[invalid][0])
-    texts = _texts("invalid_geometry", count=len(ids), examples=_join(ids), reason=reason)
+    reasons = {"en": reason, "zh": geometry_reason_zh(reason)}
+    texts = _texts("invalid_geometry", count=len(ids), examples=_join(ids), reason=reasons)
     log.add("invalid_geometry", **texts, source=ctx["source"], feature=_join(ids))
 
 
