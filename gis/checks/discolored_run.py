@@ -75,6 +75,7 @@ def run_discolored(
     threads: int = 2,
     workers: int | None = None,
     scheduler: str | None = None,
+    lang: str = "zh",
     findings: Findings | None = None,
 ) -> DiscoloredRun:
     """Read the image and layers, detect discolored crowns and write the results.
@@ -83,7 +84,8 @@ def run_discolored(
     on a local or existing Dask cluster, see :func:`gis.distributed.dask_client`); see
     :func:`gis.checks.discolored.detect_discolored` for the method. ``known_points`` may be
     an earlier results GeoPackage (its ``discolored_points`` layer is read) or any point
-    layer of the ``pest_points`` kind (编号/状态 … are renamed by the catalog).
+    layer of the ``pest_points`` kind (编号/状态 … are renamed by the catalog). ``lang``
+    (``zh``/``en``) is the language of the findings table (English always in ``message_en``).
 
     Raises
     ------
@@ -126,11 +128,12 @@ def run_discolored(
     result.run["inputs"] = {k: str(v) for k, v in inputs.items() if v is not None}
     result.run["sha256"] = {k: sha256_of(v) for k, v in inputs.items() if v is not None}
     result.run["sensor"], result.run["bands"] = sensor, bands
-    return DiscoloredRun(result, write_discolored(result, outputs, overwrite=overwrite))
+    written = write_discolored(result, outputs, overwrite=overwrite, lang=lang)
+    return DiscoloredRun(result, written)
 
 
 def write_discolored(
-    result: DiscoloredResult, outputs: dict[str, Path], *, overwrite: bool
+    result: DiscoloredResult, outputs: dict[str, Path], *, overwrite: bool, lang: str = "zh"
 ) -> dict[str, Path]:
     """Write the GeoPackage (and KMZ/CSV when asked), all or nothing."""
     layers: dict[str, Any] = {
@@ -140,7 +143,7 @@ def write_discolored(
     }
     if result.patches is not None:
         layers["discolored_patches"] = result.patches
-    layers |= {"findings": result.findings.to_frame(), "run": run_table(result.run)}
+    layers |= {"findings": result.findings.to_frame(lang=lang), "run": run_table(result.run)}
     with staged_outputs(outputs, overwrite=overwrite) as stage:
         write_layers(stage["gpkg"], layers)
         if "kml" in stage:

@@ -72,6 +72,7 @@ def detect() -> None:
 )
 @options.workers_opt
 @options.scheduler_opt
+@options.lang_opt
 @options.overwrite_opt
 @options.json_opt
 def discolored(as_json: bool, **kwargs: Any) -> None:
@@ -90,13 +91,25 @@ def discolored(as_json: bool, **kwargs: Any) -> None:
         }
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
-        click.echo(
-            f"变色立木 {counts['new_points']} 株新发现（点位 {counts['points']}，"
-            f"排除黄化诱饵 {counts['decoys']}）；问题 {len(log)} 条"
-        )
-        if run.result.run["mode"] == "patches":
-            click.echo("影像分辨率过粗，按小班输出变色斑块 (discolored_patches)")
+        _summary(counts, len(log), run.result.run["mode"], kwargs["lang"])
         for path in run.outputs.values():
             click.echo(f"→ {path}")
     if log.has_errors:
         raise SystemExit(EXIT_FINDINGS)
+
+
+def _summary(counts: dict[str, int], n_findings: int, mode: str, lang: str) -> None:
+    if lang == "en":
+        click.echo(
+            f"discolored trees: {counts['new_points']} new (points {counts['points']}, "
+            f"yellow decoys left out {counts['decoys']}); findings {n_findings}"
+        )
+        if mode == "patches":
+            click.echo("pixels too coarse for crowns: discolored patches per stand written")
+        return
+    click.echo(
+        f"变色立木 {counts['new_points']} 株新发现（点位 {counts['points']}，"
+        f"排除黄化诱饵 {counts['decoys']}）；问题 {n_findings} 条"
+    )
+    if mode == "patches":
+        click.echo("影像分辨率过粗，按小班输出变色斑块 (discolored_patches)")
