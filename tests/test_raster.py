@@ -84,6 +84,26 @@ def test_missing_crs_names_file_and_flag(tmp_path):
     assert "4551" in src.crs_wkt
 
 
+def test_image_without_georeferencing_is_refused_naming_the_fix(tmp_path):
+    """A scan or photo (no geotransform) would land at the CRS origin with 1 m pixels."""
+    from rasterio.control import GroundControlPoint
+
+    plain = str(tmp_path / "scan.tif")
+    with rasterio.open(plain, "w", driver="GTiff", width=3, height=3, count=1, dtype="uint8",
+                       crs="EPSG:4551") as ds:  # fmt: skip
+        ds.write(np.ones((1, 3, 3), "uint8"))
+    with pytest.raises(RasterError, match=r"scan\.tif is not georeferenced.*world file"):
+        raster_source(plain, bands="NDVI")
+    corners = ((0, 0), (0, 3), (3, 0))
+    gcps = [GroundControlPoint(r, c, 500_000 + c, 4_850_000 - r) for r, c in corners]
+    placed = str(tmp_path / "gcps.tif")
+    with rasterio.open(placed, "w", driver="GTiff", width=3, height=3, count=1, dtype="uint8",
+                       gcps=gcps, crs="EPSG:4551") as ds:  # fmt: skip
+        ds.write(np.ones((1, 3, 3), "uint8"))
+    with pytest.raises(RasterError, match=r"3 ground control points.*gdalwarp"):
+        raster_source(placed, bands="NDVI")
+
+
 def test_declared_crs_not_relabelled(tmp_path):
     p = _write(tmp_path / "a.tif", np.ones((1, 3, 3), "float32"))
     with pytest.raises(CRSError, match="never relabelled"):

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import rasterio
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from gis.errors import DataSourceError
 from gis.io._atomic import atomic_path
+
+# rasterio's in-memory datasets (rasterize, reproject of arrays) silence this warning inside
+# warnings.catch_warnings, which is not thread-safe: when two threads rasterize at once, one
+# thread's restore lets the other's spurious "no geotransform" warning through (seen with
+# `detect discolored --threads 2`). Linyuan always passes a transform to those calls.
+warnings.filterwarnings(
+    "ignore", message="Dataset has no geotransform", category=NotGeoreferencedWarning,
+    module="rasterio",
+)  # fmt: skip
 
 
 def open_raster(path: str | os.PathLike[str]) -> Any:

@@ -437,6 +437,7 @@ def validity_message(src: RasterSource, *, lang: str = "en") -> str:
 def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
     from pyproj import CRS
 
+    _check_georeferenced(ds, path)
     if ds.crs is None and crs is None:
         raise CRSError(
             f"raster {path} has no coordinate reference system; pass --crs EPSG:… (crs=) to "
@@ -458,6 +459,24 @@ def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
         "count": ds.count,
         "block_shape": (int(bh), int(bw)),
     }
+
+
+def _check_georeferenced(ds: Any, path: str) -> None:
+    """Refuse a raster without a geotransform (a scan, a photo, an image placed by GCPs only).
+
+    GDAL then reports the identity transform (pixel (col, row) = coordinates (x, y)), which
+    would silently put the image at the CRS origin with 1-unit pixels.
+    """
+    if not ds.transform.is_identity:
+        return
+    gcps = ds.gcps[0] if ds.gcps else []
+    how = (
+        f"it has {len(gcps)} ground control points but no geotransform: warp it first, e.g. "
+        "gdalwarp -r bilinear in.tif out.tif"
+        if gcps
+        else "give a georeferenced GeoTIFF, or put a world file (.tfw/.jgw) beside the image"
+    )
+    raise RasterError(f"raster {path} is not georeferenced (no geotransform); {how}")
 
 
 def _count_error(
