@@ -208,9 +208,11 @@ def soil_mask(px: Mapping[str, NDArray[Any]], blue_med: Any, rules: CrownRules) 
     """
     if "ndvi" in px:
         limit = rules.soil_blue_ratio * np.asarray(blue_med)
-        soil = soil_array(
-            px["ndvi"], px["blue"], px["red"], px["green"], limit, rules.soil_ndvi, rules.soil_rg
-        )
+        with np.errstate(invalid="ignore"):  # NaN (invalid) pixels compare False: not soil
+            soil = soil_array(
+                px["ndvi"], px["blue"], px["red"], px["green"], limit, rules.soil_ndvi,
+                rules.soil_rg,
+            )  # fmt: skip
         return np.asarray(soil, dtype=bool)
     return np.asarray(px["blue"] > rules.bright_ratio * blue_med)
 

@@ -11,7 +11,7 @@ Examples
 >>> from gis.findings import Finding
 >>> f = Finding("crs_guessed", "a.shp declares no CRS", zh="a.shp 未声明坐标系")
 >>> record = logging.makeLogRecord({"msg": "%s: %s", "args": (f.code, f.message), "finding": f})
->>> FindingFormatter().format(record)
+>>> set_lang("zh"); FindingFormatter().format(record)
 'crs_guessed: a.shp 未声明坐标系'
 >>> set_lang("en"); FindingFormatter().format(record)
 'crs_guessed: a.shp declares no CRS'

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from gis import __version__
-from gis.cli.logs import FindingFormatter
+from gis.cli.logs import FindingFormatter, set_lang
 from gis.errors import GisError
 
 EXIT_FINDINGS = 1
@@ -42,6 +42,7 @@ class LinyuanGroup(click.Group):
 def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     """Linyuan (林园): checks, field maps and reports for a forestry and landscape bureau."""
     level = logging.WARNING - 10 * verbose + 10 * quiet
+    set_lang("zh")  # each command starts in Chinese; its --lang (parsed after this) may change it
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(FindingFormatter("%(message)s"))
     logging.basicConfig(handlers=[handler], level=max(logging.DEBUG, level))
