@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
@@ -196,9 +197,11 @@ def main() -> None:
     plain = _run("plain", args, 1024, 1)
     out.write(f"plain read, 1 thread: {plain['time']:.2f} s wall, {plain['cpu']:.2f} s CPU, "
               f"peak RSS {plain['peak_rss_mb']:.0f} MB\n")  # fmt: skip
+    ratios: dict[tuple[int, int], float] = {}
     for window in (int(w) for w in args.windows.split(",")):
         for threads in (1, 2):
             r = _run("detect", args, window, threads)
+            ratios[window, threads] = r["time"] / plain["time"]
             out.write(
                 f"detect window {window} threads {threads}: {r['time']:.2f} s wall "
                 f"({r['time'] / plain['time']:.2f}x plain), {r['cpu']:.2f} s CPU "
@@ -206,6 +209,17 @@ def main() -> None:
                 f"{r['points']} points, {r['windows']} windows (of which reading the stands: "
                 f"{r['stands_time']:.2f} s wall, {r['stands_cpu']:.2f} s CPU)\n"
             )
+    _floor(out, ratios)
+
+
+def _floor(out: Any, ratios: dict[tuple[int, int], float]) -> None:
+    """Print the issue's floor: detection <= 2x the single-threaded plain read."""
+    for (window, threads), ratio in sorted(ratios.items()):
+        default = " (the CLI default: --threads 2, window 1024 at 0.5 m)"
+        label = default if (window, threads) == (1024, 2) else ""
+        verdict = "ok" if ratio <= 2.0 else "MISSED"
+        out.write(f"floor <= 2x plain read, window {window}, {threads} thread(s): "
+                  f"{ratio:.2f}x {verdict}{label}\n")  # fmt: skip
 
 
 if __name__ == "__main__":
