@@ -28,10 +28,7 @@ from gis.checks.discolored import (
     window_shapes,
 )
 from gis.checks.stand_baselines import Baselines, baselines_from_histograms, merge_histograms
-from gis.distributed import check_workers, map_ordered
-
-TASK_WINDOWS = 4
-"""Consecutive windows per task (they share the task's reader and block cache)."""
+from gis.distributed import check_workers, map_ordered, task_windows_for
 
 
 def _baseline_run(
@@ -57,14 +54,16 @@ def stand_histograms_dask(client: Any, plan: Plan, shared: Any = None) -> dict[i
     shared = shared if shared is not None else client.scatter(plan, broadcast=True, hash=False)
     kept, skipped = sample_strips(plan.windows, plan.source.block_shape[0])
     hists: dict[int, Any] = {}
-    for part in map_ordered(client, _baseline_run, _runs(kept, 2 * TASK_WINDOWS), plan=shared):
+    threads = sum(client.nthreads().values())
+    size = task_windows_for(len(kept), threads)  # strips: half windows, so runs of strips
+    for part in map_ordered(client, _baseline_run, _runs(kept, size), plan=shared):
         for h in part:
             merge_histograms(hists, h)
     seen = {sid: int(h[0].sum()) for sid, h in hists.items()}
     thin = plan.stands[[seen.get(int(s), 0) < COMPLETE_BELOW for s in plan.stands["stand_no"]]]
     todo = [w for w in skipped if window_shapes(plan, w, stands=thin)] if len(thin) else []
     extra: dict[int, Any] = {}
-    runs = _runs(todo, 2 * TASK_WINDOWS)
+    runs = _runs(todo, task_windows_for(len(todo), threads))
     for part in map_ordered(client, _baseline_run, runs, plan=shared, stands=thin):
         for h in part:
             merge_histograms(extra, h)
@@ -89,6 +88,7 @@ def run_passes_dask(client: Any, plan: Plan) -> tuple[Baselines, list[WindowResu
     shared = client.scatter(plan, broadcast=True, hash=False)
     hists = stand_histograms_dask(client, plan, shared)
     base = baselines_from_histograms(hists, len(plan.stands), rules=plan.rules)
-    parts = map_ordered(client, _detect_run, _runs(plan.windows, TASK_WINDOWS), plan=shared,
+    size = task_windows_for(len(plan.windows), sum(client.nthreads().values()))
+    parts = map_ordered(client, _detect_run, _runs(plan.windows, size), plan=shared,
                         base=base)  # fmt: skip
     return base, [r for part in parts for r in part]

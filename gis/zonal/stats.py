@@ -16,40 +16,13 @@ from numpy.typing import NDArray
 from pyproj import CRS
 
 from gis.crs import require_crs
+from gis.distributed import task_windows_for
 from gis.errors import RasterError
 from gis.findings import Findings
 from gis.raster import RasterSource
 from gis.zonal.definitions import COLUMNS, QUANTUM, RING_SUMS, ZONE_SUMS
 from gis.zonal.plan import WindowGroup, plan_windows
 from gis.zonal.reduce import Partial, has_nbr, reduce_windows
-
-TASK_WINDOWS = 4
-"""Fewest row-major windows per Dask task (they share the task's GDAL block cache for halos)."""
-
-MAX_TASK_WINDOWS = 32
-"""Most windows per Dask task (a retried task redoes at most this many)."""
-
-TASKS_PER_THREAD = 16
-"""Dask tasks per worker thread the windows are cut into, within the two bounds above.
-
-Enough tasks for the workers to finish together (a worker idles at most about one task at
-the end), few enough that per-task costs stay small: with one worker, runs of 4 windows (64
-tasks on a 16000² pair) cost ~4 % more task CPU than runs of 16-32 (measured, A/B).
-"""
-
-
-def task_windows_for(n_windows: int, threads: int) -> int:
-    """Return the windows per Dask task for ``n_windows`` windows on ``threads`` worker threads.
-
-    Examples
-    --------
-    >>> task_windows_for(256, 1), task_windows_for(256, 2), task_windows_for(100, 2)
-    (16, 8, 4)
-    >>> task_windows_for(1_000_000, 100)
-    32
-    """
-    per_thread = -(-n_windows // (TASKS_PER_THREAD * max(threads, 1)))
-    return min(max(per_thread, TASK_WINDOWS), MAX_TASK_WINDOWS)
 
 
 def combine(
@@ -149,8 +122,8 @@ def change_stats(
         Receives reprojection and repair notes.
     client : distributed.Client, optional
         Reduce the windows as Dask tasks on this cluster (runs of row-major windows, about
-        :data:`TASKS_PER_THREAD` tasks per worker thread; see :func:`task_windows_for` and
-        :mod:`gis.distributed`) instead of local threads.
+        :data:`~gis.distributed.TASKS_PER_THREAD` tasks per worker thread; see
+        :func:`~gis.distributed.task_windows_for`) instead of local threads.
         The result is bit-identical (integer sums).
 
     Returns
