@@ -131,42 +131,51 @@ def service_radius(area: Array, classes: tuple[RadiusClass, ...]) -> Array:
     return out
 
 
-def _centres(geoms: Array) -> tuple[Array, Array]:
-    """Return each geometry's bounding-box centre (points) and its farthest vertex from it (m).
+@dataclass(frozen=True)
+class ParcelIndex:
+    """What :func:`reach` needs of the parcels whatever the sources: built once per layer.
 
-    Every point of the geometry lies within that distance of the centre, so a source closer
-    than ``radius - farthest`` to the centre reaches all of it (triangle inequality).
+    ``tree`` indexes the parcels; ``centre`` holds each parcel's bounding-box centre (points)
+    and ``far`` its farthest vertex from it (m): every point of the parcel lies within ``far``
+    of ``centre``, so a source closer than ``radius - far`` reaches all of it.
     """
-    bounds = shapely.bounds(geoms)
+
+    tree: shapely.STRtree
+    centre: Array
+    far: Array
+
+
+def parcel_index(parcels: Array) -> ParcelIndex:
+    """Return the :class:`ParcelIndex` of ``parcels`` (pass it to every :func:`reach` call)."""
+    bounds = shapely.bounds(parcels)
     cx, cy = (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
-    coords, idx = shapely.get_coordinates(geoms, return_index=True)
+    coords, idx = shapely.get_coordinates(parcels, return_index=True)
     d = np.hypot(coords[:, 0] - cx[idx], coords[:, 1] - cy[idx])
-    far = np.zeros(len(geoms), dtype="f8")
+    far = np.zeros(len(parcels), dtype="f8")
     np.maximum.at(far, idx, d)
-    return shapely.points(cx, cy), far
+    return ParcelIndex(shapely.STRtree(parcels), shapely.points(cx, cy), far)
 
 
-def _pairs(parcels: Array, sources: Array, radii: Array) -> tuple[Array, Array]:
+def _pairs(index: ParcelIndex, n: int, sources: Array, radii: Array) -> tuple[Array, Array]:
     """Return candidate (parcel, source) pairs: parcel boxes meeting the source box + radius."""
     use = np.flatnonzero(radii > 0)
-    if len(use) == 0 or len(parcels) == 0:
+    if len(use) == 0 or n == 0:
         return np.empty(0, dtype="i8"), np.empty(0, dtype="i8")
     b, r = shapely.bounds(sources[use]), radii[use]
     grown = shapely.box(b[:, 0] - r, b[:, 1] - r, b[:, 2] + r, b[:, 3] + r)
-    src, par = shapely.STRtree(parcels).query(grown)
+    src, par = index.tree.query(grown)
     return par, use[src]
 
 
 def _classify(
-    parcels: Array, sources: Array, radii: Array, pairs: tuple[Array, Array], quad_segs: int
+    index: ParcelIndex, sources: Array, radii: Array, pairs: tuple[Array, Array], quad_segs: int
 ) -> tuple[Array, Array]:
     """Return, per pair, whether the source reaches the whole parcel, and whether any of it."""
     par, src = pairs
-    centre, far = _centres(parcels)
-    d = shapely.distance(centre[par], sources[src])
+    d = shapely.distance(index.centre[par], sources[src])
     inscribed = radii[src] * np.cos(np.pi / (4 * quad_segs))  # inside the buffer polygon
-    whole = d + far[par] <= inscribed * (1 - 1e-9)
-    some = d - far[par] <= radii[src]
+    whole = d + index.far[par] <= inscribed * (1 - 1e-9)
+    some = d - index.far[par] <= radii[src]
     return whole, some
 
 
@@ -186,6 +195,7 @@ def reach(
     *,
     quad_segs: int = 16,
     uncovered: bool = False,
+    index: ParcelIndex | None = None,
 ) -> Reach:
     """Return the share of each parcel inside the union of the sources' buffers.
 
@@ -200,6 +210,8 @@ def reach(
         misses 0.16 % of a circle's area).
     uncovered : bool
         Also return the uncovered part of each parcel (``None`` where fully covered).
+    index : ParcelIndex, optional
+        :func:`parcel_index` of ``parcels``, when several measures reach the same parcels.
 
     Examples
     --------
@@ -209,8 +221,9 @@ def reach(
     [0.5, 0.0]
     """
     fraction = np.zeros(len(parcels), dtype="f8")
-    par, src = _pairs(parcels, sources, radii)
-    whole, some = _classify(parcels, sources, radii, (par, src), quad_segs)
+    index = index if index is not None else parcel_index(parcels)
+    par, src = _pairs(index, len(parcels), sources, radii)
+    whole, some = _classify(index, sources, radii, (par, src), quad_segs)
     full = np.zeros(len(parcels), dtype=bool)
     full[par[whole]] = True
     fraction[full] = 1.0
@@ -410,14 +423,16 @@ def park_coverage(
     parcels = np.asarray(residential.geometry.values)
     fractions, service = {}, None
     network = None if roads is None else road_network(roads.geometry.values)
+    index = parcel_index(parcels)  # shared by the three measures
     for measure, (geoms, radii) in _sources(parks, green, options).items():
         if network is not None:
             geoms, radii = network_sources(
                 geoms, radii, network, entrance_m=options.entrance_m, snap_m=options.snap_m
             )
         got = reach(
-            parcels, geoms, radii, quad_segs=options.quad_segs, uncovered=measure is Measure.SERVICE
-        )
+            parcels, geoms, radii, quad_segs=options.quad_segs,
+            uncovered=measure is Measure.SERVICE, index=index,
+        )  # fmt: skip
         fractions[measure] = got.fraction
         service = got if measure is Measure.SERVICE else service
     district = (
