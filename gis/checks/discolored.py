@@ -316,26 +316,38 @@ def sample_strips(windows: Sequence[Window], block_rows: int) -> tuple[list[Wind
 
 
 def stand_histograms(plan: Plan, *, threads: int = 1) -> dict[int, Any]:
+    """Pass 1 on local threads (see :func:`sampled_histograms` for the sampling rule)."""
+
+    def run(windows: Sequence[Window], stands: gpd.GeoDataFrame | None) -> list[Any]:
+        task = lambda r, w: baseline_task(plan, w, r, stands=stands)  # noqa: E731
+        return _run_chunks(plan, task, threads, windows)
+
+    return sampled_histograms(plan, run)
+
+
+def sampled_histograms(plan: Plan, run: Any) -> dict[int, Any]:
     """Pass 1: per-stand histograms from every other strip of rows (counts doubled).
 
     A stand with fewer than :data:`COMPLETE_BELOW` vegetation pixels there (small, or in
     the skipped strips) gets its skipped strips read as well: its histograms are complete.
+    ``run(windows, stands)`` returns the window histograms of :func:`baseline_task` in
+    window order (``stands``: a subset of the host stands, ``None`` for all) — on local
+    threads or as Dask tasks: the integer sums, hence the baselines, are the same.
     """
     kept, skipped = sample_strips(plan.windows, plan.source.block_shape[0])
     hists: dict[int, Any] = {}
-    for part in _run_chunks(plan, lambda r, w: baseline_task(plan, w, r), threads, kept):
+    for part in run(kept, None):
         merge_histograms(hists, part)
     seen = {sid: int(h[0].sum()) for sid, h in hists.items()}
     thin = plan.stands[[seen.get(int(s), 0) < COMPLETE_BELOW for s in plan.stands["stand_no"]]]
     todo = [w for w in skipped if window_shapes(plan, w, stands=thin)] if len(thin) else []
     extra: dict[int, Any] = {}
-    task = lambda r, w: baseline_task(plan, w, r, stands=thin)  # noqa: E731
-    for part in _run_chunks(plan, task, threads, todo):
+    for part in run(todo, thin):
         merge_histograms(extra, part)
     full = set(thin["stand_no"].astype(int))
     for sid, hist in hists.items():
         if sid not in full:
-            hist *= 2
+            hist *= 2  # every other strip was read
     return merge_histograms(hists, extra)
 
 

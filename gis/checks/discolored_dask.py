@@ -20,14 +20,12 @@ from rasterio.windows import Window
 from gis.checks.crowns import WindowResult
 from gis.checks.discolored import (
     CACHE_MB,
-    COMPLETE_BELOW,
     Plan,
     baseline_task,
     detect_task,
-    sample_strips,
-    window_shapes,
+    sampled_histograms,
 )
-from gis.checks.stand_baselines import Baselines, baselines_from_histograms, merge_histograms
+from gis.checks.stand_baselines import Baselines, baselines_from_histograms
 from gis.distributed import check_workers, map_ordered, task_windows_for
 
 
@@ -50,28 +48,16 @@ def _runs(windows: Sequence[Window], step: int) -> list[list[Window]]:
 
 
 def stand_histograms_dask(client: Any, plan: Plan, shared: Any = None) -> dict[int, Any]:
-    """Pass 1 on the cluster (the rule of :func:`~gis.checks.discolored.stand_histograms`)."""
+    """Pass 1 on the cluster (the rule of :func:`~gis.checks.discolored.sampled_histograms`)."""
     shared = shared if shared is not None else client.scatter(plan, broadcast=True, hash=False)
-    kept, skipped = sample_strips(plan.windows, plan.source.block_shape[0])
-    hists: dict[int, Any] = {}
     threads = sum(client.nthreads().values())
-    size = task_windows_for(len(kept), threads)  # strips: half windows, so runs of strips
-    for part in map_ordered(client, _baseline_run, _runs(kept, size), plan=shared):
-        for h in part:
-            merge_histograms(hists, h)
-    seen = {sid: int(h[0].sum()) for sid, h in hists.items()}
-    thin = plan.stands[[seen.get(int(s), 0) < COMPLETE_BELOW for s in plan.stands["stand_no"]]]
-    todo = [w for w in skipped if window_shapes(plan, w, stands=thin)] if len(thin) else []
-    extra: dict[int, Any] = {}
-    runs = _runs(todo, task_windows_for(len(todo), threads))
-    for part in map_ordered(client, _baseline_run, runs, plan=shared, stands=thin):
-        for h in part:
-            merge_histograms(extra, h)
-    full = set(thin["stand_no"].astype(int))
-    for sid, hist in hists.items():
-        if sid not in full:
-            hist *= 2
-    return merge_histograms(hists, extra)
+
+    def run(windows: Sequence[Window], stands: gpd.GeoDataFrame | None) -> list[Any]:
+        runs = _runs(windows, task_windows_for(len(windows), threads))
+        parts = map_ordered(client, _baseline_run, runs, plan=shared, stands=stands)
+        return [h for part in parts for h in part]
+
+    return sampled_histograms(plan, run)
 
 
 def run_passes_dask(client: Any, plan: Plan) -> tuple[Baselines, list[WindowResult]]:
