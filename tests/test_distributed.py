@@ -379,3 +379,24 @@ def test_packed_window_groups_send_each_patch_once_and_rebuild_exactly():
     rebuilt = shapely.from_wkb(wkb)
     assert shapely.equals_exact(rebuilt[ring_take], other.ring_geoms, tolerance=0).all()
     assert shapely.equals_exact(rebuilt[zone_take], g.zone_geoms, tolerance=0).all()
+
+
+def _kill_own_worker(item):
+    """A task that takes its worker process down every time it runs (e.g. out of memory)."""
+    os._exit(1)
+
+
+def test_task_that_keeps_killing_workers_is_a_clear_error():
+    """After Dask's allowed failures the run stops with ClusterError naming the task and the fix."""
+    import dask
+
+    from gis.distributed import map_ordered
+
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        dask_client(workers=1) as c,
+    ):
+        t = time.monotonic()
+        with pytest.raises(ClusterError, match=r"_kill_own_worker killed its Dask worker.*memory"):
+            map_ordered(c, _kill_own_worker, [1, 2])
+        assert time.monotonic() - t < 60
