@@ -77,6 +77,29 @@ def word(key: str, lang: str | Lang, *, words: Words = WORDS) -> str:
     return words[key][Lang.get(lang) is Lang.EN]
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """A report's own words (and layer kind), looked up before the shared words and catalog.
+
+    Examples
+    --------
+    >>> v = Vocabulary({"title": ("标题", "Title")})
+    >>> v.word("title", "en"), v.headers(pd.DataFrame(columns=["title"]), "zh")
+    ('Title', {'title': '标题'})
+    """
+
+    words: Words
+    kind: str | None = None
+
+    def word(self, key: str, lang: str | Lang) -> str:
+        """Return the word ``key`` in ``lang``."""
+        return word(key, lang, words=self.words)
+
+    def headers(self, frame: pd.DataFrame, lang: str | Lang) -> dict[str, str]:
+        """Return column → header of ``frame`` (see :func:`headers`)."""
+        return headers(frame, lang, kind=self.kind, words=self.words)
+
+
 def header(column: str, lang: str | Lang, *, kind: str | None = None) -> str:
     """Return the header of a report column: report words first, then the layer catalog."""
     if column in WORDS:

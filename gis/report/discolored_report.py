@@ -10,19 +10,17 @@ from __future__ import annotations
 import geopandas as gpd
 import pandas as pd
 
-from gis.charts import Lang
 from gis.report import blocks, figures, tables
 from gis.report.blocks import Section
 from gis.report.common import (
     PathLike,
     Report,
-    headers,
+    Vocabulary,
     meaning,
     no_field_message,
     open_report,
     rate_table,
     when_ok,
-    word,
 )
 from gis.report.data import ReportData, ResultsKind, attach_field, load_results
 
@@ -72,12 +70,8 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _w(key: str, lang: Lang) -> str:
-    return word(key, lang, words=WORDS)
-
-
-def _h(frame: pd.DataFrame, lang: Lang) -> dict[str, str]:
-    return headers(frame, lang, kind=KIND, words=WORDS)
+_VOCABULARY = Vocabulary(WORDS, kind=KIND)
+_w, _h = _VOCABULARY.word, _VOCABULARY.headers
 
 
 def open_discolored_report(

@@ -15,7 +15,7 @@ import pandas as pd
 from gis.charts import Lang, district_bars, progress_gauges
 from gis.report import blocks, figures, tables
 from gis.report.blocks import Section
-from gis.report.common import PathLike, Report, headers, open_report, when_ok, word
+from gis.report.common import PathLike, Report, Vocabulary, open_report, when_ok
 from gis.report.data import ReportData, ResultsKind, load_results
 
 CITY = "全市"
@@ -56,12 +56,8 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _w(key: str, lang: Lang) -> str:
-    return word(key, lang, words=WORDS)
-
-
-def _h(frame: pd.DataFrame, lang: Lang) -> dict[str, str]:
-    return headers(frame, lang, words=WORDS)
+_VOCABULARY = Vocabulary(WORDS)
+_w, _h = _VOCABULARY.word, _VOCABULARY.headers
 
 
 def open_greenery_report(

@@ -16,13 +16,12 @@ from gis.report.blocks import Section
 from gis.report.common import (
     PathLike,
     Report,
-    headers,
+    Vocabulary,
     meaning,
     no_field_message,
     open_report,
     rate_table,
     when_ok,
-    word,
 )
 from gis.report.data import ReportData, ResultsKind, attach_field, load_results
 
@@ -73,12 +72,8 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _w(key: str, lang: Lang) -> str:
-    return word(key, lang, words=WORDS)
-
-
-def _h(frame: pd.DataFrame, lang: Lang) -> dict[str, str]:
-    return headers(frame, lang, kind=KIND, words=WORDS)
+_VOCABULARY = Vocabulary(WORDS, kind=KIND)
+_w, _h = _VOCABULARY.word, _VOCABULARY.headers
 
 
 def open_patch_report(
