@@ -44,9 +44,11 @@ def report() -> None:
     """Render the bureau's reports from results GeoPackages and the field store."""
 
 
-def _render(name: str, params: dict[str, Any], out: Path, overwrite: bool) -> None:
+def _render(name: str, out: Path, overwrite: bool, options: dict[str, Any]) -> None:
+    """Render notebook ``name`` with ``options`` as its parameters (paths as text)."""
     from gis.report.render import render_report
 
+    params = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
     done = render_report(name, params, out, overwrite=overwrite)
     click.echo(f"{done.path}  ({done.seconds:.1f} s)")
 
@@ -59,24 +61,9 @@ def _render(name: str, params: dict[str, Any], out: Path, overwrite: bool) -> No
 @_out
 @options.lang_opt
 @options.overwrite_opt
-def patches(
-    results: Path,
-    field: Path | None,
-    batch: str | None,
-    district: str | None,
-    out: Path,
-    lang: str,
-    overwrite: bool,
-) -> None:
+def patches(out: Path, overwrite: bool, **options: Any) -> None:
     """Patch verification report: 基本情况, 自查结果, 核查率, suspected-illegal list, map."""
-    params = {
-        "results": str(results),
-        "field": None if field is None else str(field),
-        "batch": batch,
-        "district": district,
-        "lang": lang,
-    }
-    _render("patch_verification_report", params, out, overwrite)
+    _render("patch_verification_report", out, overwrite, options)
 
 
 @report.command(short_help="变色立木监测核查报告 from `linyuan detect discolored` results.")
@@ -86,17 +73,9 @@ def patches(
 @_out
 @options.lang_opt
 @options.overwrite_opt
-def discolored(
-    results: Path, field: Path | None, district: str | None, out: Path, lang: str, overwrite: bool
-) -> None:
+def discolored(out: Path, overwrite: bool, **options: Any) -> None:
     """Discolored-tree report: per stand / district / chief, 点位核查率, outcomes, lab, map."""
-    params = {
-        "results": str(results),
-        "field": None if field is None else str(field),
-        "district": district,
-        "lang": lang,
-    }
-    _render("discolored_trees_report", params, out, overwrite)
+    _render("discolored_trees_report", out, overwrite, options)
 
 
 @report.command(short_help="绿化工作完成情况 from `linyuan greenery kpi` (and coverage) results.")
@@ -106,19 +85,6 @@ def discolored(
 @_out
 @options.lang_opt
 @options.overwrite_opt
-def greenery(
-    results: Path,
-    coverage: Path | None,
-    district: str | None,
-    out: Path,
-    lang: str,
-    overwrite: bool,
-) -> None:
+def greenery(out: Path, overwrite: bool, **options: Any) -> None:
     """Greening report: KPIs against targets with flags, charts, coverage, underserved areas."""
-    params = {
-        "results": str(results),
-        "coverage": None if coverage is None else str(coverage),
-        "district": district,
-        "lang": lang,
-    }
-    _render("greening_kpi_report", params, out, overwrite)
+    _render("greening_kpi_report", out, overwrite, options)
