@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from gis.checks.discolored import DiscoloredResult, detect_discolored, load_discolored_rules
-from gis.distributed import check_workers, cluster_info, dask_client
+from gis.distributed import cluster_info, dask_client
 from gis.errors import SchemaError
 from gis.findings import Findings
 from gis.io import (
@@ -109,8 +109,6 @@ def run_discolored(
             known_points, kind="pest_points", layer=layer, working_crs=None, findings=log
         )
     with dask_client(workers=workers, scheduler=scheduler) as client:
-        if client is not None:
-            check_workers(client, [f for s in (src, prev) if s is not None for f in s.files])
         result = detect_discolored(
             src, frame, previous=prev, species=species, known_points=known, rules=ruleset,
             image_date=image_date, window_size=window_size, threads=threads, client=client,

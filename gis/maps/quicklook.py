@@ -112,24 +112,37 @@ def _read_shape(src: RasterSource, max_side: int) -> tuple[int, int]:
     return max(1, round(src.height / factor)), max(1, round(src.width / factor))
 
 
-def _read_band(
-    dataset: Any, src: RasterSource, index: int, shape: tuple[int, int]
-) -> NDArray[np.float32]:
-    """Read one band decimated to ``shape``; nodata, NaN and masked pixels become NaN.
-
-    Masked: alpha 0 of an RGBA orthomosaic, or 0 in the file's GDAL mask (read only when the
-    file has one, see :class:`~gis.raster.DatasetMask`).
-    """
+def _read(src: RasterSource, read: Any) -> NDArray[Any]:
+    """Run one decimated read of ``src``; GDAL read errors become ours, naming the file."""
     try:
-        raw = dataset.read(index, out_shape=shape, resampling=Resampling.nearest)
-        masked = None
-        if src.dataset_mask is not DatasetMask.NONE:
-            masked = dataset.read_masks(index, out_shape=shape, resampling=Resampling.nearest) == 0
+        return np.asarray(read())
     except RasterioError as exc:
         raise DataSourceError(
             f"cannot read pixels of raster {src.path} for the quicklook: {exc}; the file is "
             "probably truncated or corrupt — copy it again and check it with `gdalinfo -checksum`"
         ) from exc
+
+
+def _masked(
+    dataset: Any, src: RasterSource, index: int, shape: tuple[int, int]
+) -> NDArray[np.bool_] | None:
+    """Pixels masked by alpha 0 or the file's GDAL mask (``None`` when it has neither)."""
+    if src.dataset_mask is DatasetMask.NONE:
+        return None
+    nearest = Resampling.nearest
+    masks = _read(src, lambda: dataset.read_masks(index, out_shape=shape, resampling=nearest))
+    return np.asarray(masks == 0)
+
+
+def _read_band(
+    dataset: Any,
+    src: RasterSource,
+    index: int,
+    shape: tuple[int, int],
+    masked: NDArray[np.bool_] | None,
+) -> NDArray[np.float32]:
+    """Read one band decimated to ``shape``; nodata, NaN and ``masked`` pixels become NaN."""
+    raw = _read(src, lambda: dataset.read(index, out_shape=shape, resampling=Resampling.nearest))
     values = raw.astype(np.float32)
     if src.nodata is not None:
         values[raw == src.nodata] = np.nan
@@ -160,11 +173,14 @@ def warp_rgb(
     valid = np.ones((height, width), dtype=bool)
     warped = np.empty((height, width), dtype=np.float32)
     indexes = [src.band_index(r) for r in roles]
+    per_band = src.dataset_mask is DatasetMask.PER_BAND  # else one mask serves every band
     with src.open() as reader:
+        shared = None if per_band else _masked(reader.dataset, src, indexes[0], shape)
         for k, index in enumerate(indexes):
+            masked = _masked(reader.dataset, src, index, shape) if per_band else shared
             warped.fill(np.nan)
             reproject(
-                _read_band(reader.dataset, src, index, shape),
+                _read_band(reader.dataset, src, index, shape, masked),
                 warped,
                 src_transform=src_transform,
                 src_crs=CRS.from_wkt(src.crs_wkt),

@@ -212,7 +212,7 @@ def run_windows_dask(
     """
     from gis.distributed import check_workers, map_ordered
 
-    paths = [p for s in (before, after) for p in (s.path, s.mask_path) if p]
+    paths = [p for s in (before, after) for p in s.files]
     check_workers(client, paths)
     if task_windows is None:
         task_windows = task_windows_for(len(groups), sum(client.nthreads().values()))
