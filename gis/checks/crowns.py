@@ -143,7 +143,7 @@ def pixel_layers(values: NDArray[np.float32], roles: Sequence[str]) -> dict[str,
         bright += extra
     bright /= np.float32(len(visible))
     out = {
-        "grvi": fast_normalized_difference(g, r),
+        "grvi": normalized_difference(g, r),
         "bright": bright,
         "green": g,
         "red": r,
@@ -153,31 +153,8 @@ def pixel_layers(values: NDArray[np.float32], roles: Sequence[str]) -> dict[str,
     if out["blue"] is None:
         out["blue"] = out["bright"]
     if "NIR" in band:
-        out["ndvi"] = fast_normalized_difference(band["NIR"], r)
+        out["ndvi"] = normalized_difference(band["NIR"], r)
         out["nir"] = band["NIR"]
-    return out
-
-
-def fast_normalized_difference(a: NDArray[Any], b: NDArray[Any]) -> NDArray[Any]:
-    """:func:`gis.indices.normalized_difference` of two float arrays, in fewer passes.
-
-    The same operations in the same dtype, so the same values (NaN where ``a + b`` is 0).
-
-    Examples
-    --------
-    >>> a = np.array([0.3, 0.0, 0.2, np.nan], np.float32)
-    >>> b = np.array([0.1, 0.0, -0.2, 1.0], np.float32)
-    >>> mine, theirs = fast_normalized_difference(a, b), normalized_difference(a, b)
-    >>> bool(np.array_equal(mine, theirs, equal_nan=True)), mine.dtype == theirs.dtype
-    (True, True)
-    """
-    if a.dtype.kind != "f" or b.dtype.kind != "f" or a.shape != b.shape:
-        return normalized_difference(a, b)
-    den = a + b
-    out = a - b
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(out, den, out=out)
-    out[den == 0] = np.nan
     return out
 
 
