@@ -22,11 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,22 +32,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 import numpy as np
+from benchkit import bench_dir, cpu_seconds, peak_rss_mb
 
 CRS = "EPSG:4551"
 X0, Y0, RES = 500_000.0, 4_850_000.0, 0.5
 BLOCK = 256
 STAND_M = 250.0
-
-
-def _cpu() -> float:
-    u = resource.getrusage(resource.RUSAGE_SELF)
-    return u.ru_utime + u.ru_stime
+DIR_NAME = "linyuan_bench_discolored"
 
 
 def _dir(arg: str | None) -> Path:
-    d = Path(arg) if arg else Path(tempfile.gettempdir()) / "linyuan_bench_discolored"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    return bench_dir(arg, DIR_NAME)
 
 
 def _tile(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -134,19 +127,12 @@ def _detect(path: Path, stands: Path, window: int, threads: int) -> dict[str, fl
     from gis.io import read_layer
     from gis.raster import raster_source
 
-    t, c = time.perf_counter(), _cpu()
+    t, c = time.perf_counter(), cpu_seconds()
     src = raster_source(path, bands="B,G,R,NIR")
     frame = read_layer(stands, kind="subcompartments", working_crs=None)
-    read = {"stands_time": time.perf_counter() - t, "stands_cpu": _cpu() - c}
+    read = {"stands_time": time.perf_counter() - t, "stands_cpu": cpu_seconds() - c}
     res = detect_discolored(src, frame, window_size=window, threads=threads)
     return {"points": len(res.points), "windows": int(res.run["parameters"]["windows"]), **read}
-
-
-def _hwm_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -158,11 +144,12 @@ def _child(args: argparse.Namespace) -> None:
 
     catalog()  # parsing layers/catalog.yaml (pure-Python YAML, ~1 s) is start-up, like imports
 
-    t, c = time.perf_counter(), _cpu()
+    t, c = time.perf_counter(), cpu_seconds()
     extra = {} if args.child == "plain" else _detect(path, stands, args.window, args.threads)
     if args.child == "plain":
         _plain(path)
-    out = {"time": time.perf_counter() - t, "cpu": _cpu() - c, "peak_rss_mb": _hwm_mb(), **extra}
+    cpu = cpu_seconds() - c
+    out = {"time": time.perf_counter() - t, "cpu": cpu, "peak_rss_mb": peak_rss_mb(), **extra}
     sys.stdout.write(json.dumps(out) + "\n")
 
 

@@ -20,17 +20,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 import numpy as np
+from benchkit import bench_dir, cpu_seconds, peak_rss_mb
 
 CRS = "EPSG:32651"  # UTM 51N: Changchun
 X0, Y0, RES = 300_000.0, 4_900_000.0, 10.0
@@ -38,15 +37,9 @@ BLOCK = 256
 _CPU: list[float] = []  # CPU seconds of the timed section (user + system, all threads)
 
 
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _bench_dir(arg: str | None) -> Path:
-    d = Path(arg) if arg else Path(tempfile.gettempdir()) / "linyuan_bench"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    """The bench folder shared with ``bench_scale.py``."""
+    return bench_dir(arg, "linyuan_bench")
 
 
 def _field(rng: np.random.Generator, shape: tuple[int, int], cell: int) -> np.ndarray:
@@ -183,13 +176,13 @@ def _plain_read(paths: tuple[Path, Path]) -> float:
     """Single-threaded full read of both rasters, all bands, by 1024² windows (the floor)."""
     from gis.raster import raster_source
 
-    t, c = time.perf_counter(), _cpu()
+    t, c = time.perf_counter(), cpu_seconds()
     for p in paths:
         src = raster_source(p, bands="B,G,R,NIR")
         with src.open() as reader:
             for win in src.block_windows(1024):
                 reader.dataset.read(window=win)
-    _CPU.append(_cpu() - c)
+    _CPU.append(cpu_seconds() - c)
     return time.perf_counter() - t
 
 
@@ -203,10 +196,10 @@ def _linyuan(
 
     zones = gpd.read_file(patches)
     before, after = (raster_source(p, bands="B,G,R,NIR") for p in paths)
-    t, c = time.perf_counter(), _cpu()
+    t, c = time.perf_counter(), cpu_seconds()
     out = change_stats(zones, before, after, threads=threads, window_px=window_px)
     elapsed = time.perf_counter() - t
-    _CPU.append(_cpu() - c)
+    _CPU.append(cpu_seconds() - c)
     return elapsed, int(out["n_pixels"].gt(0).sum())
 
 
@@ -215,10 +208,10 @@ def _exactextract(ndvis: tuple[Path, Path], patches: Path) -> float:
     from exactextract import exact_extract
 
     zones = gpd.read_file(patches)
-    t, c = time.perf_counter(), _cpu()
+    t, c = time.perf_counter(), cpu_seconds()
     for p in ndvis:
         exact_extract(str(p), zones, ["mean"], output="pandas")
-    _CPU.append(_cpu() - c)
+    _CPU.append(cpu_seconds() - c)
     return time.perf_counter() - t
 
 
@@ -228,10 +221,10 @@ def _rasterstats(ndvis: tuple[Path, Path], patches: Path, subset: int) -> tuple[
 
     zones = gpd.read_file(patches)
     part = zones.iloc[:subset] if subset and subset < len(zones) else zones
-    t, c = time.perf_counter(), _cpu()
+    t, c = time.perf_counter(), cpu_seconds()
     for p in ndvis:
         zonal_stats(part, str(p), stats=["mean"], boundless=False)
-    _CPU.append((_cpu() - c) * len(zones) / len(part))
+    _CPU.append((cpu_seconds() - c) * len(zones) / len(part))
     return (time.perf_counter() - t) * len(zones) / len(part), len(part)
 
 
@@ -253,16 +246,8 @@ def _child(args: argparse.Namespace) -> None:
     elif args.child == "rasterstats":
         result["time"], result["subset"] = _rasterstats(vrts, patches, args.subset)
     result["cpu"] = _CPU[-1]
-    result["peak_rss_mb"] = _vm_hwm_mb()
+    result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
-
-
-def _vm_hwm_mb() -> float:
-    """Peak RSS of this process (VmHWM; ru_maxrss would include the parent's before exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _best(what: str, size: int, n: int, args: argparse.Namespace) -> dict[str, float]:

@@ -20,31 +20,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 import numpy as np
+from benchkit import bench_dir, cpu_seconds
 
 KINDS = ("rgb", "rgba", "mask", "jpeg_mask")
 CRS = "EPSG:4551"
 BLOCK = 256
 
 
-def _cpu() -> float:
-    u = resource.getrusage(resource.RUSAGE_SELF)
-    return u.ru_utime + u.ru_stime
-
-
 def _dir(arg: str | None) -> Path:
-    d = Path(arg) if arg else Path(tempfile.gettempdir()) / "linyuan_bench_raster_masks"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    return bench_dir(arg, "linyuan_bench_raster_masks")
 
 
 def _tile(row: int, col: int, h: int, w: int, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -100,14 +92,14 @@ def _child(args: argparse.Namespace) -> None:
     windows = src.block_windows(args.window)
     with src.open() as reader:
         reader.read_array(Window(0, 0, 1, 1), ("R", "G", "B"))  # compiled kernel loaded: untimed
-        t, c = time.perf_counter(), _cpu()
+        t, c = time.perf_counter(), cpu_seconds()
         bad = 0
         for win in windows:
             if args.floor:
                 reader.dataset.read(window=win)  # every band, alpha included
             else:
                 bad += int(reader.read_array(win, ("R", "G", "B"))[1].sum())
-    out = {"time": time.perf_counter() - t, "cpu": _cpu() - c, "windows": len(windows),
+    out = {"time": time.perf_counter() - t, "cpu": cpu_seconds() - c, "windows": len(windows),
            "invalid_share": bad / (src.width * src.height), "mask": str(src.dataset_mask),
            "mb": path.stat().st_size / 1e6}  # fmt: skip
     sys.stdout.write(json.dumps(out) + "\n")

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_patches as bp  # noqa: E402 (the same rasters and patches as bench_patches.py)
+from benchkit import peak_rss_mb  # noqa: E402
 
 PROVINCE_PATCHES = 1_000_000
 PROVINCE_BYTES = 1e12
@@ -99,7 +100,7 @@ def _child(args: argparse.Namespace) -> None:
         if client is not None:  # what the workers really run with (profiler, tick, malloc)
             out["worker_config"] = next(iter(worker_config(client).values()))
     if workers is None:
-        out["peak_mb"] = {"one process": bp._vm_hwm_mb()}
+        out["peak_mb"] = {"one process": peak_rss_mb()}
         t = time.perf_counter()
         geoms = _zones_in_raster_crs(zones, before, Findings())
         plan_windows(geoms, before.grid, 1024, ring_m=30.0, block_shape=before.block_shape)
