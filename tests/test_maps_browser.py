@@ -86,7 +86,7 @@ def lonlat_of(frame: gpd.GeoDataFrame, row: int) -> tuple[float, float]:
 @pytest.fixture(scope="module")
 def field_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("maps") / "field.html"
-    write_text(path, build_map(field_layers(), title="长春市 督查图斑"))
+    build_map(field_layers(), title="长春市 督查图斑").save(path)
     return path
 
 
@@ -164,7 +164,7 @@ def test_hostile_text_shows_literally_and_never_runs(
 ) -> None:
     path = tmp_path / "evil.html"
     layers = evil_layers()
-    write_text(path, build_map(layers, title=EVIL[0] + EVIL[3]))
+    build_map(layers, title=EVIL[0] + EVIL[3]).save(path)
     context, page, log = open_map(browser, path, bypass_csp=bypass_csp)
     try:
         frame = next(iter(layers.values()))
@@ -225,7 +225,7 @@ def test_basemap_tiles_are_the_only_requests(browser: Any, tmp_path: Path) -> No
         subdomains=("a", "b"),
     )
     path = tmp_path / "tiles.html"
-    write_text(path, build_map(field_layers(), title="t", basemap=tiles))
+    build_map(field_layers(), title="t", basemap=tiles).save(path)
     context, page, log = open_map(browser, path)
     try:
         page.wait_for_timeout(300)
@@ -255,7 +255,9 @@ def test_real_districts_and_forest_parks(browser: Any, shared_data: Path, tmp_pa
         "forest_parks": LayerStyle(label=("国家森林公园", "Forest parks"), id_field="name"),
     }
     path = tmp_path / "changchun.html"
-    html = build_map({"districts": districts, "forest_parks": parks}, title="长春", styles=styles)
+    html = build_map(
+        {"districts": districts, "forest_parks": parks}, title="长春", styles=styles
+    ).to_html()
     write_text(path, html)
     context, page, browser_log = open_map(browser, path)
     try:
@@ -379,7 +381,7 @@ def quicklook_map(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Quick
     folder = tmp_path_factory.mktemp("ql")
     look = quicklook(raster_source(write_raster(folder / "img.tif"), bands="B,G,R,NIR"))
     path = folder / "map.html"
-    write_text(path, build_map(field_layers(), title="影像", quicklook=look))
+    build_map(field_layers(), title="影像", quicklook=look).save(path)
     return path, look
 
 

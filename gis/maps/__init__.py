@@ -1,25 +1,35 @@
-"""Offline field maps: one self-contained HTML file per map, drawn with vendored Leaflet.
+"""Offline field maps: folium maps of Linyuan's elements, saved as one self-contained HTML file.
 
 Usage::
 
-    html = build_map({"subcompartments": subs, "patches_checked": patches,
-                      "discolored_points": points}, title="南关区 督查图斑")
-    gis.io.write_text("南关区.html", html)
+    m = build_map({"subcompartments": subs, "patches_checked": patches,
+                   "discolored_points": points}, title="南关区 督查图斑")
+    folium.Marker([43.79, 125.46], tooltip="集合点").add_to(m)   # any folium element
+    m                                   # in a notebook: the map, inline
+    m.save("南关区.html")                # one offline file (offline=True: refuse the network)
 
 or ``linyuan map RESULTS.gpkg [more layers…] --out MAP.html [--by district]``.
+
+:func:`build_map` returns a :class:`FieldMap`, a ``folium.Map`` whose layers, legend, search,
+locate, measure, imagery and verification form are folium elements (:mod:`gis.maps.elements`)
+drawn by one runtime script; its page (:mod:`gis.maps.page`) inlines every asset from the
+vendored npm packages, folium's own included (jQuery for popups, leaflet.heat, Leaflet.draw):
+a folium element whose asset is not vendored is named in a :class:`MapAssetWarning` (or
+refused with ``offline=True``), never fetched silently.
 
 What a map guarantees
 ---------------------
 - **Offline.** Leaflet 1.9.4 and its plugins (markercluster, locate control, full screen,
-  PolylineMeasure) are vendored from npm (``vendor/VENDOR.md``) and inlined, images as
-  ``data:`` URIs. A Content-Security-Policy allows no network except the optional basemap's
-  tile host. The browser tests record every request and fail on any that is not ``data:``,
+  PolylineMeasure; for folium's elements jQuery, leaflet.heat, Leaflet.draw) are vendored from
+  npm (``vendor/VENDOR.md``) and inlined, images as ``data:`` URIs. A Content-Security-Policy
+  allows no network except the optional basemap's tile host. The browser tests record every request and fail on any that is not ``data:``,
   ``blob:`` or ``file:``.
 - **Hostile text stays text.** Values, field names, aliases, layer names, titles and the
   attribution reach the page through ``textContent`` (or one strict escape where Leaflet wants
-  HTML); the data block escapes ``<``, ``>`` and ``&``; the CSP allows only the page's own two
-  scripts by hash, so injected markup would not run even if an escape were missed. Tested in
-  Chromium with and without the CSP.
+  HTML); the data blocks escape ``<``, ``>`` and ``&``; the CSP allows only the page's own
+  scripts by hash (hashed from what the elements rendered, not found in the page), so injected
+  markup would not run even if an escape were missed. Tested in Chromium with and without
+  the CSP.
 - **Fast with a whole city as context.** Geometry is sent as packed integer microdegrees
   (≈ 0.1 m), context polygons are coverage-simplified (shared boundaries stay shared), polygon
   layers are drawn by one canvas each straight from typed arrays, styles come from a colour
@@ -51,13 +61,17 @@ KMZ for 奥维互动地图 / Google Earth: :func:`gis.maps.kml.export_kml` (``li
 """
 
 from gis.maps.build import build_map
+from gis.maps.page import FieldMap, MapAssetWarning, OfflineAssetError
 from gis.maps.style import DEFAULT_STYLES, Lang, LayerStyle, MapOptionError, TileSource, tianditu
 
 __all__ = [
     "DEFAULT_STYLES",
+    "FieldMap",
     "Lang",
     "LayerStyle",
+    "MapAssetWarning",
     "MapOptionError",
+    "OfflineAssetError",
     "TileSource",
     "build_map",
     "tianditu",
