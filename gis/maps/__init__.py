@@ -22,8 +22,8 @@ What a map guarantees
 - **Offline.** Leaflet 1.9.4 and its plugins (markercluster, locate control, full screen,
   PolylineMeasure; for folium's elements jQuery, leaflet.heat, Leaflet.draw) are vendored from
   npm (``vendor/VENDOR.md``) and inlined, images as ``data:`` URIs. A Content-Security-Policy
-  allows no network except the optional basemap's tile host. The browser tests record every request and fail on any that is not ``data:``,
-  ``blob:`` or ``file:``.
+  allows no network except the optional basemap's tile host. The browser tests record every
+  request and fail on any that is not ``data:``, ``blob:`` or ``file:``.
 - **Hostile text stays text.** Values, field names, aliases, layer names, titles and the
   attribution reach the page through ``textContent`` (or one strict escape where Leaflet wants
   HTML); the data blocks escape ``<``, ``>`` and ``&``; the CSP allows only the page's own
