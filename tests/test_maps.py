@@ -390,6 +390,12 @@ def test_cli_map_by_district_and_options(results_gpkg: Path, tmp_path: Path) -> 
         cli, ["map", str(results_gpkg), "--out", str(out), "--basemap", "tianditu"]
     )
     assert nokey.exit_code == 2 and "--tianditu-key" in nokey.output
+    online = ["--basemap", "tianditu", "--tianditu-key", "k", "--offline", "--overwrite"]
+    refused = CliRunner().invoke(cli, ["map", str(results_gpkg), "--out", str(out), *online])
+    assert refused.exit_code == 2 and "--offline" in refused.output
+    offline = ["--offline", "--overwrite"]
+    done = CliRunner().invoke(cli, ["map", str(results_gpkg), "--out", str(out), *offline])
+    assert done.exit_code == 0, done.output
 
 
 def test_attribute_types_survive_as_text_numbers_or_null() -> None:

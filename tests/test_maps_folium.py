@@ -23,7 +23,7 @@ from browser import (  # noqa: F401  (pytest fixtures)
 from folium.plugins import Draw, HeatMap, MarkerCluster, MeasureControl
 from test_maps_browser import EVIL, field_layers, lonlat_of, popup_text
 
-from gis.maps import FieldMap, MapAssetWarning, OfflineAssetError, build_map
+from gis.maps import FieldMap, MapAssetWarning, OfflineAssetError, TileSource, build_map
 from gis.maps.assets import vendored_file
 
 MEASURE_JS = "https://cdn.jsdelivr.net/gh/ljagis/leaflet-measure@2.1.7/dist/leaflet-measure.min.js"
@@ -100,6 +100,9 @@ def test_unvendored_assets_are_named_and_refused_offline(tmp_path: Path) -> None
         assert "https://tile.openstreetmap.org" in policy_of(tiles.to_html())
     with pytest.raises(OfflineAssetError, match=r"tile\.openstreetmap\.org"):
         tiles.to_html(offline=True)
+    basemap = TileSource(url="https://t.example.org/{z}/{x}/{y}.png", attribution="t")
+    with pytest.raises(OfflineAssetError, match=r"t\.example\.org"):
+        build_map(field_layers(), title="t", basemap=basemap).to_html(offline=True)
 
 
 def test_icons_need_fonts_that_are_not_vendored() -> None:
