@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import folium
+import pyogrio
 import pytest
 import shapely
 from browser import (  # noqa: F401  (pytest fixtures)
@@ -21,10 +22,12 @@ from browser import (  # noqa: F401  (pytest fixtures)
     watch,
 )
 from folium.plugins import Draw, HeatMap, MarkerCluster, MeasureControl
+from report_helpers import demo_results
 from test_maps_browser import EVIL, field_layers, lonlat_of, popup_text
 
 from gis.maps import FieldMap, MapAssetWarning, OfflineAssetError, TileSource, build_map
 from gis.maps.assets import vendored_file
+from gis.report.render import render_report
 
 MEASURE_JS = "https://cdn.jsdelivr.net/gh/ljagis/leaflet-measure@2.1.7/dist/leaflet-measure.min.js"
 
@@ -235,6 +238,33 @@ def test_notebook_cell_shows_the_map(browser: Any, tmp_path: Path) -> None:  # n
         assert frame.evaluate("() => window.__groups.length") == 4
         assert frame.evaluate("(n) => window.__map.hasLayer(window[n.marker])", names)
         assert frame.locator(".leaflet-marker-icon").count() >= 1
+        assert log.foreign_requests() == [] and log.errors == []
+    finally:
+        context.close()
+
+
+def test_report_shows_the_field_map(
+    browser: Any,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The patch report's map section is the field map (build_map), offline, without the form."""
+    results = demo_results(tmp_path_factory.getbasetemp())["patches"]
+    out = tmp_path_factory.mktemp("report") / "patches.html"
+    params = {"results": str(results), "field": None, "batch": None, "district": None}
+    render_report("patch_verification_report", {**params, "lang": "zh"}, out)
+    patches = pyogrio.read_info(results, layer="patches_checked")["features"]
+    context = browser.new_context()
+    log = watch(context)
+    page = context.new_page()
+    attach(page, log)
+    try:
+        page.goto(out.as_uri())
+        frame = page.frame_locator("figure.map iframe")
+        frame.locator(".ly-legend").wait_for(timeout=30_000)
+        inner = page.frames[1]
+        inner.wait_for_function(READY, timeout=30_000)
+        assert inner.evaluate("() => window.__groups[0]._def.rows.length") == patches
+        assert inner.locator(".ly-records-toggle").count() == 0  # no form in a report
         assert log.foreign_requests() == [] and log.errors == []
     finally:
         context.close()

@@ -324,9 +324,9 @@ def _quicklook(image: Quicklook, lang: Lang) -> elements.Quicklook:
     )
 
 
-def _controls(title: str, form: str) -> list[MacroElement]:
+def _controls(title: str, form: str | None) -> list[MacroElement]:
     """Return the controls in the order they stack (the order of the map before folium)."""
-    return [
+    controls: list[MacroElement] = [
         elements.LayerSwitcher(),
         elements.ScaleBar(),
         elements.Fullscreen(),
@@ -335,8 +335,10 @@ def _controls(title: str, form: str) -> list[MacroElement]:
         elements.Title(title),
         elements.Search(),
         elements.Legend(),
-        elements.VerificationForm(form),
     ]
+    if form is not None:
+        controls.append(elements.VerificationForm(form))
+    return controls
 
 
 def build_map(
@@ -351,6 +353,7 @@ def build_map(
     results_run_id: str | Mapping[str, str] | None = None,
     findings: Findings | None = None,
     quicklook: Quicklook | None = None,
+    verification: bool = True,
 ) -> FieldMap:
     """Return the field map of ``layers``: a folium map whose saved page needs no network.
 
@@ -384,6 +387,9 @@ def build_map(
     quicklook : Quicklook, optional
         An image of a raster (:func:`gis.maps.quicklook.quicklook`) drawn under the layers as
         an embedded ``data:`` image (no network); it frames the view when no layer does.
+    verification : bool
+        Give patches and points the "核查" form (records kept in the browser). ``False`` for
+        maps that are not for field work (the overview in a report).
 
     Returns
     -------
@@ -438,6 +444,6 @@ def build_map(
         "causes": cause_choices(lang),
         "outcomes": [[v, t[i]] for v, *t in POINT_OUTCOMES],
     }
-    for control in _controls(title, script_json(form)):
+    for control in _controls(title, script_json(form) if verification else None):
         control.add_to(fmap)
     return fmap
