@@ -44,6 +44,16 @@ def markup_of(html: str) -> str:
     return re.sub(r"(<(script|style)[^>]*>).*?</\2>", r"\1", html, flags=re.S)
 
 
+def open_page(browser: Any, path: Path) -> tuple[Any, Any, Any]:  # noqa: F811
+    """Open a page holding a map in an iframe; return (context, page, log) once it loaded."""
+    context = browser.new_context()
+    log = watch(context)
+    page = context.new_page()
+    attach(page, log)
+    page.goto(path.as_uri())
+    return context, page, log
+
+
 def policy_of(html: str) -> str:
     match = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
     assert match is not None
@@ -226,12 +236,8 @@ def test_notebook_cell_shows_the_map(browser: Any, tmp_path: Path) -> None:  # n
         cell = fmap._repr_html_()
     notebook = tmp_path / "notebook.html"
     notebook.write_text(f"<!DOCTYPE html><html><body>{cell}</body></html>", encoding="utf-8")
-    context = browser.new_context()
-    log = watch(context)
-    page = context.new_page()
-    attach(page, log)
+    context, page, log = open_page(browser, notebook)
     try:
-        page.goto(notebook.as_uri())
         page.wait_for_function("() => document.querySelector('iframe').contentWindow.__ready")
         frame = page.frames[1]
         frame.wait_for_function(READY, timeout=30_000)
@@ -253,12 +259,8 @@ def test_report_shows_the_field_map(
     params = {"results": str(results), "field": None, "batch": None, "district": None}
     render_report("patch_verification_report", {**params, "lang": "zh"}, out)
     patches = pyogrio.read_info(results, layer="patches_checked")["features"]
-    context = browser.new_context()
-    log = watch(context)
-    page = context.new_page()
-    attach(page, log)
+    context, page, log = open_page(browser, out)
     try:
-        page.goto(out.as_uri())
         frame = page.frame_locator("figure.map iframe")
         frame.locator(".ly-legend").wait_for(timeout=30_000)
         inner = page.frames[1]

@@ -30,8 +30,10 @@ from typing import ClassVar
 
 import folium
 from branca.element import MacroElement
+from folium.elements import JSCSSMixin
 from folium.template import Template
 
+from gis.maps.assets import npm_url
 from gis.maps.encode import script_json
 
 PREFIX = "ly_"
@@ -54,8 +56,12 @@ var {{ this.get_name() }} = LY."""
     )
 
 
-class LinyuanElement(MacroElement):
+class LinyuanElement(JSCSSMixin):
     """A part of a field map: one JSON block of options, one call of the runtime.
+
+    Its assets are named like folium's (``default_js``/``default_css``, by their npm URL:
+    :func:`gis.maps.assets.npm_url`) from the vendored files in ``_js``/``_css``; the page
+    inlines them.
 
     Parameters
     ----------
@@ -63,12 +69,15 @@ class LinyuanElement(MacroElement):
         The options as JSON text, already safe inside ``<script>`` (``script_json``).
     """
 
-    _element_name: ClassVar[str] = "LinyuanElement"
+    _js: ClassVar[tuple[str, ...]] = ()
+    _css: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, data: str = "{}") -> None:
         super().__init__()
-        self._name = "Ly" + self._element_name
+        self._name = "Ly" + type(self).__name__  # JavaScript name: ly_<class>_<id>
         self.data = data
+        self.default_js = [(path, npm_url(path)) for path in self._js]
+        self.default_css = [(path, npm_url(path)) for path in self._css]
 
 
 class PackedLayer(LinyuanElement):
@@ -86,8 +95,12 @@ class PackedLayer(LinyuanElement):
         The layer's name (for Python code; the page reads it from ``data``).
     """
 
-    _element_name = "PackedLayer"
     _template = _call_template("addLayer")
+    _js = ("leaflet.markercluster/leaflet.markercluster.js",)
+    _css = (
+        "leaflet.markercluster/MarkerCluster.css",
+        "leaflet.markercluster/MarkerCluster.Default.css",
+    )
 
     def __init__(self, data: str, *, name: str) -> None:
         super().__init__(data)
@@ -97,7 +110,6 @@ class PackedLayer(LinyuanElement):
 class Quicklook(LinyuanElement):
     """An embedded image of a raster under the layers (``data:`` URIs, nodata masked)."""
 
-    _element_name = "Quicklook"
     _template = _call_template("quicklook")
 
 
@@ -112,7 +124,6 @@ class Basemap(LinyuanElement):
         The URL templates, whose hosts the page's CSP allows.
     """
 
-    _element_name = "Basemap"
     _template = _call_template("basemap")
 
     def __init__(self, data: str, *, tile_urls: Sequence[str]) -> None:
@@ -127,49 +138,48 @@ class LayerSwitcher(LinyuanElement):
     ``FeatureGroup``) join it when the map is rendered, also escaped.
     """
 
-    _element_name = "LayerSwitcher"
     _template = _call_template("layerSwitcher")
 
 
 class ScaleBar(LinyuanElement):
     """A metric scale bar, bottom left."""
 
-    _element_name = "ScaleBar"
     _template = _call_template("scale")
 
 
 class Fullscreen(LinyuanElement):
     """Full-screen button (leaflet.fullscreen)."""
 
-    _element_name = "Fullscreen"
     _template = _call_template("fullscreen")
+    _js = ("leaflet.fullscreen/Control.FullScreen.umd.js",)
+    _css = ("leaflet.fullscreen/Control.FullScreen.css",)
 
 
 class Locate(LinyuanElement):
     """Locate me: centres on the phone's GPS fix (leaflet.locatecontrol)."""
 
-    _element_name = "Locate"
     _template = _call_template("locate")
+    _js = ("leaflet.locatecontrol/L.Control.Locate.min.js",)
+    _css = ("leaflet.locatecontrol/L.Control.Locate.min.css",)
 
 
 class Measure(LinyuanElement):
     """Distance measuring (Leaflet.PolylineMeasure, see ``vendor/VENDOR.md`` for why)."""
 
-    _element_name = "Measure"
     _template = _call_template("measure")
+    _js = ("leaflet.polylinemeasure/Leaflet.PolylineMeasure.js",)
+    _css = ("leaflet.polylinemeasure/Leaflet.PolylineMeasure.css",)
 
 
 class Search(LinyuanElement):
     """Search by feature ID over every layer with an ID field; opens the feature's popup."""
 
-    _element_name = "Search"
     _template = _call_template("search")
 
 
 class Legend(LinyuanElement):
     """The legend of every layer drawn with a colour table."""
 
-    _element_name = "Legend"
     _template = _call_template("legend")
 
 
@@ -182,7 +192,6 @@ class Title(LinyuanElement):
         Any text.
     """
 
-    _element_name = "Title"
     _template = _call_template("title")
 
     def __init__(self, title: str) -> None:
@@ -196,7 +205,6 @@ class VerificationForm(LinyuanElement):
     writes it). ``data`` holds the map id, the interface words and the code lists.
     """
 
-    _element_name = "VerificationForm"
     _template = _call_template("verification")
 
 

@@ -46,15 +46,11 @@ from gis.maps import assets
 from gis.maps.elements import PREFIX, Basemap, Finish
 from gis.maps.style import MapOptionError, TileSource
 
-FIELD_JS: tuple[tuple[str, str], ...] = tuple(
-    (path.split("/")[0], assets.npm_url(path)) for path in assets.VENDOR_JS
-)
-"""Scripts every field map loads (folium ``default_js`` pairs), all vendored."""
+FIELD_JS = (("leaflet", assets.npm_url("leaflet/leaflet.js")),)
+"""Scripts of the map itself (folium ``default_js``); the elements bring their plugins."""
 
-FIELD_CSS: tuple[tuple[str, str], ...] = tuple(
-    (path, assets.npm_url(path)) for path in assets.VENDOR_CSS
-)
-"""Style sheets every field map loads, all vendored."""
+FIELD_CSS = (("leaflet_css", assets.npm_url("leaflet/leaflet.css")),)
+"""Style sheets of the map itself."""
 
 _FOLIUM_JS = dict(folium.Map.default_js)
 _FOLIUM_CSS = dict(folium.Map.default_css)
