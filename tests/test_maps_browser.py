@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from browser import browser, canvas_ink, click_latlng, open_map, playwright_api  # noqa: F401
+from browser import canvas_ink, click_latlng, open_map
 from test_maps_quicklook import footprint_lonlat, write_raster
 
 from gis.findings import Findings
@@ -96,7 +96,7 @@ def popup_text(page: Any) -> str:
     return str(popup.inner_text())
 
 
-def test_map_opens_offline_and_draws_every_layer(browser: Any, field_map: Path) -> None:  # noqa: F811
+def test_map_opens_offline_and_draws_every_layer(browser: Any, field_map: Path) -> None:
     context, page, log = open_map(browser, field_map)
     try:
         assert log.foreign_requests() == []
@@ -134,7 +134,7 @@ def test_map_opens_offline_and_draws_every_layer(browser: Any, field_map: Path) 
         context.close()
 
 
-def test_search_by_point_id_opens_its_popup(browser: Any, field_map: Path) -> None:  # noqa: F811
+def test_search_by_point_id_opens_its_popup(browser: Any, field_map: Path) -> None:
     context, page, _ = open_map(browser, field_map)
     try:
         page.fill(".ly-search-input", "D17")
@@ -158,7 +158,7 @@ def evil_layers() -> dict[str, gpd.GeoDataFrame]:
 
 @pytest.mark.parametrize("bypass_csp", [False, True], ids=["with-csp", "escaping-alone"])
 def test_hostile_text_shows_literally_and_never_runs(
-    browser: Any,  # noqa: F811
+    browser: Any,
     tmp_path: Path,
     bypass_csp: bool,
 ) -> None:
@@ -191,8 +191,8 @@ def test_hostile_text_shows_literally_and_never_runs(
 
 
 def test_locate_on_a_phone_centres_on_the_gps_fix(
-    browser: Any,  # noqa: F811
-    playwright_api: Any,  # noqa: F811
+    browser: Any,
+    playwright_api: Any,
     field_map: Path,
 ) -> None:
     fix = {"latitude": 43.8123, "longitude": 125.4321, "accuracy": 8}
@@ -218,7 +218,7 @@ def test_locate_on_a_phone_centres_on_the_gps_fix(
         context.close()
 
 
-def test_basemap_tiles_are_the_only_requests(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_basemap_tiles_are_the_only_requests(browser: Any, tmp_path: Path) -> None:
     tiles = TileSource(
         url="https://{s}.tiles.example.invalid/{z}/{x}/{y}.png",
         attribution="© Example <b>tiles</b>",
@@ -239,7 +239,7 @@ def test_basemap_tiles_are_the_only_requests(browser: Any, tmp_path: Path) -> No
         context.close()
 
 
-def test_real_districts_and_forest_parks(browser: Any, shared_data: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_real_districts_and_forest_parks(browser: Any, shared_data: Path, tmp_path: Path) -> None:
     log = Findings()
     districts = read_layer(
         shared_data / "changchun_admin_amap_shp" / "changchun_districts_amap_2020.shp",
@@ -276,8 +276,8 @@ def test_real_districts_and_forest_parks(browser: Any, shared_data: Path, tmp_pa
 
 @pytest.mark.parametrize("device", [None, "Pixel 7"], ids=["desktop", "pixel7"])
 def test_field_records_survive_reload_and_export_as_geojson(
-    browser: Any,  # noqa: F811
-    playwright_api: Any,  # noqa: F811
+    browser: Any,
+    playwright_api: Any,
     field_map: Path,
     tmp_path: Path,
     device: str | None,
@@ -386,7 +386,7 @@ def quicklook_map(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Quick
 
 
 def test_quicklook_map_loads_offline_and_lies_on_the_footprint(
-    browser: Any,  # noqa: F811
+    browser: Any,
     quicklook_map: tuple[Path, Quicklook],
 ) -> None:
     path, look = quicklook_map

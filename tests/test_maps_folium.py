@@ -12,15 +12,7 @@ import folium
 import pyogrio
 import pytest
 import shapely
-from browser import (  # noqa: F401  (pytest fixtures)
-    READY,
-    attach,
-    browser,
-    canvas_ink,
-    open_map,
-    playwright_api,
-    watch,
-)
+from browser import READY, attach, canvas_ink, open_map, watch
 from folium.plugins import Draw, HeatMap, MarkerCluster, MeasureControl
 from report_helpers import demo_results
 from test_maps_browser import EVIL, field_layers, lonlat_of, popup_text
@@ -44,7 +36,7 @@ def markup_of(html: str) -> str:
     return re.sub(r"(<(script|style)[^>]*>).*?</\2>", r"\1", html, flags=re.S)
 
 
-def open_page(browser: Any, path: Path) -> tuple[Any, Any, Any]:  # noqa: F811
+def open_page(browser: Any, path: Path) -> tuple[Any, Any, Any]:
     """Open a page holding a map in an iframe; return (context, page, log) once it loaded."""
     context = browser.new_context()
     log = watch(context)
@@ -180,7 +172,7 @@ def extended_map() -> tuple[FieldMap, dict[str, str]]:
 
 @pytest.mark.parametrize("bypass_csp", [False, True], ids=["with-csp", "escaping-alone"])
 def test_user_folium_elements_work_offline(
-    browser: Any,  # noqa: F811
+    browser: Any,
     tmp_path: Path,
     bypass_csp: bool,
 ) -> None:
@@ -228,7 +220,7 @@ def test_user_folium_elements_work_offline(
         context.close()
 
 
-def test_notebook_cell_shows_the_map(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_notebook_cell_shows_the_map(browser: Any, tmp_path: Path) -> None:
     """``m = build_map(...); folium.Marker(...).add_to(m); m`` as Jupyter would show it."""
     fmap, names = extended_map()
     with warnings.catch_warnings():
@@ -250,7 +242,7 @@ def test_notebook_cell_shows_the_map(browser: Any, tmp_path: Path) -> None:  # n
 
 
 def test_report_shows_the_field_map(
-    browser: Any,  # noqa: F811
+    browser: Any,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """The patch report's map section is the field map (build_map), offline, without the form."""
