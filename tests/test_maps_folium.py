@@ -166,6 +166,7 @@ def extended_map() -> tuple[FieldMap, dict[str, str]]:
     draw = Draw()
     for element in (marker, geojson, heat, draw):
         element.add_to(fmap)
+    fmap.keep_in_front(geojson)
     names = {"marker": marker, "geojson": geojson, "heat": heat, "draw": draw}
     return fmap, {k: v.get_name() for k, v in names.items()}
 

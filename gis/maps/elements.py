@@ -211,6 +211,9 @@ class VerificationForm(LinyuanElement):
 class Finish(MacroElement):
     r"""The last call of the map script: folium layers join the switcher, then "ready".
 
+    Also brings the layers of folium's ``Map.keep_in_front`` to the front (folium does that on
+    jQuery's "document ready"; here the layers exist by then).
+
     :class:`gis.maps.page.FieldMap` keeps it last among its children. The layers of the map
     that are folium ``Layer``\ s with ``control=True`` (and not Linyuan's) are listed with
     their names, which the runtime escapes before Leaflet's layer control shows them.
@@ -226,7 +229,7 @@ LY.finish({{ this._parent.get_name() }}, LY.data({{ (this.get_name() ~ "_data")|
 {%- for layer in this.user_layers() %}
   {{ layer.get_name()|tojson }}: {{ layer.get_name() }},
 {%- endfor %}
-});
+}, [{% for layer in this.in_front() %}{{ layer.get_name() }}, {% endfor %}]);
 {% endmacro %}
 """
     )
@@ -247,6 +250,10 @@ LY.finish({{ this._parent.get_name() }}, LY.data({{ (this.get_name() ~ "_data")|
             and child.control
             and not child.get_name().startswith(PREFIX)
         ]
+
+    def in_front(self) -> list[folium.map.Layer]:
+        """Layers folium's ``Map.keep_in_front`` asked to keep on top."""
+        return list(getattr(self._parent, "objects_to_stay_in_front", []))
 
     def labels(self) -> str:
         """JSON: JavaScript name → [layer name (text), overlay?] of :meth:`user_layers`."""

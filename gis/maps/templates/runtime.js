@@ -562,13 +562,15 @@
 
   /* Last call of the map script: folium layers added by the user join the layer switcher
      (names escaped), then "ready" once a frame has been drawn. */
-  LY.finish = function (map, labels, layers) {
+  LY.finish = function (map, labels, layers, front) {
     Object.keys(layers).forEach(function (name) {
       if (!LY.switcher || !layers[name]) { return; }
       var label = esc(labels[name][0]);
       if (labels[name][1]) { LY.switcher.addOverlay(layers[name], label); }
       else { LY.switcher.addBaseLayer(layers[name], label); }
     });
+    function inFront() { front.forEach(function (layer) { layer.bringToFront(); }); }
+    if (front.length) { map.on("overlayadd", inFront); inFront(); }
     performance.mark("ly-controls");
     requestAnimationFrame(function () { window.__ready = performance.now(); });
   };
