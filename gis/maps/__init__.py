@@ -36,10 +36,14 @@ What a map guarantees
   table in JavaScript, points are clustered (markercluster).
 
 Measured (``scripts/bench_map.py``, headless Chromium 156, shared 2-core VM; 40 000
-subcompartments + 10 000 patches + 100 000 points; two full runs): file 15.0 MB (plain folium:
-147.8 MB), built in 4-7 s; all layers drawn after 2.2-2.6 s (folium 15.6-31.7 s: 6.0-14x
-sooner) on desktop and 8.3-8.6 s (folium 59.3-63.4 s: 7.2-7.4x) with a 4x CPU throttle.
-folium's desktop time varies most between runs on this machine.
+subcompartments + 10 000 patches + 100 000 points). Before the map was a folium map (two
+runs): file 15.0 MB (plain folium: 147.8 MB), built in 4-7 s; all layers drawn after 2.2-2.6 s
+(folium 15.6-31.7 s: 6.0-14x sooner) on desktop and 8.3-8.6 s (folium 59.3-63.4 s: 7.2-7.4x)
+with a 4x CPU throttle. As a folium map (two runs, the VM loaded by other jobs, load average
+5-12): file 15.0 MB, built and rendered in 7.8-9.0 s; drawn after 1.7-3.9 s (folium
+15.9-32.6 s: 8.3-9.2x sooner) on desktop and 5.8-9.4 s (folium 48.3-81.4 s: 8.4-8.7x) with the
+4x throttle. Both sides of a run are measured in the same run; absolute times vary most with
+the machine's load.
 
 Verification: patches and discolored points carry a "核查" form (verdict, 核实变化原因, permit
 number, sample taken, note, inspector, photos downscaled on the phone, the GPS fix). Records
