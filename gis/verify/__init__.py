@@ -3,7 +3,8 @@
 The export contract (:mod:`gis.verify.contract`, ``docs/field-records.md``), parsing and
 validation (:mod:`gis.verify.records`), the field store GeoPackage (:mod:`gis.verify.store`),
 imports (:mod:`gis.verify.imports`) and 核查率 / outcomes / conflicts
-(:mod:`gis.verify.status`).
+(:mod:`gis.verify.status`). What makes a file a field store (its mark, and the refusal of any
+other file as ``--into``) is :mod:`gis.verify.identity`.
 
 This package is the only code that reads or writes the field store. Readers open it with
 :func:`open_store` and ask the :class:`FieldStore` for its ``log``, the ``latest`` record per

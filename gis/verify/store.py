@@ -302,7 +302,8 @@ def read_log_frame(
     return frame
 
 
-def _tables(con: sqlite3.Connection) -> list[str]:
+def own_tables(con: sqlite3.Connection) -> list[str]:
+    """Return the tables and views of an open file other than SQLite's and the GeoPackage's."""
     rows = con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
     return sorted(r[0] for r in rows if not r[0].startswith(("sqlite_", "gpkg_", "rtree_")))
 
@@ -391,7 +392,7 @@ def open_store(path: str | os.PathLike[str]) -> FieldStore:
     if not p.is_file():
         raise _missing_store(p)
     with contextlib.closing(connect(p)) as con:
-        names = _tables(con)
+        names = own_tables(con)
     if LOG not in names:
         raise DataSourceError(
             f"{p} is not a field store (it holds no {LOG}; its tables: "
