@@ -94,7 +94,7 @@ def patches(as_json: bool, lang: str, **kwargs: Any) -> None:
 
     Writes the results GeoPackage (and optionally XLSX and KMZ) and prints counts by legality.
     """
-    from gis.checks.patch_run import run_patch_check
+    from gis.checks.patches.run import run_patch_check
 
     if logging.getLogger().getEffectiveLevel() <= logging.WARNING:
         logging.getLogger("gis.checks").setLevel(logging.INFO)

@@ -77,7 +77,7 @@ def detect() -> None:
 @options.json_opt
 def discolored(as_json: bool, **kwargs: Any) -> None:
     """Find discolored crowns of RASTER inside host stands and write points to verify."""
-    from gis.checks.discolored_run import run_discolored
+    from gis.checks.discolored.run import run_discolored
 
     log = Findings()
     run = run_discolored(kwargs.pop("raster"), findings=log, **kwargs)

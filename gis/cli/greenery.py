@@ -50,7 +50,8 @@ def greenery() -> None:
 @options.lang_opt
 def kpi(as_json: bool, lang: str, **kwargs: Any) -> None:
     """Compute greening KPIs per district and city for one year and compare them to targets."""
-    from gis.checks.greenery import CITY, run_greenery_kpi
+    from gis.checks.greenery import CITY
+    from gis.checks.greenery.run import run_greenery_kpi
 
     run = run_greenery_kpi(lang=lang, **kwargs)
     table = run.tables["kpi"]
@@ -127,7 +128,8 @@ def _kpi_line(row: pd.Series, lang: str) -> str:
 @options.lang_opt
 def coverage(as_json: bool, lang: str, **kwargs: Any) -> None:
     """Share of residential land (or population) within reach of parks, per district."""
-    from gis.checks.greenery import CITY, run_park_coverage
+    from gis.checks.greenery import CITY
+    from gis.checks.greenery.run import run_park_coverage
 
     opts = _coverage_options(kwargs)
     run = run_park_coverage(options=opts, lang=lang, **kwargs)
@@ -143,7 +145,7 @@ def coverage(as_json: bool, lang: str, **kwargs: Any) -> None:
 
 
 def _coverage_options(kwargs: dict[str, Any]) -> Any:
-    from gis.checks.coverage import CoverageOptions, RadiusClass
+    from gis.checks.greenery.coverage import CoverageOptions, RadiusClass
     from gis.units import M2_PER_HA
 
     text = kwargs.pop("radius_classes")
@@ -165,7 +167,7 @@ def _coverage_options(kwargs: dict[str, Any]) -> Any:
 
 
 def _coverage_line(row: pd.Series, lang: str) -> str:
-    from gis.checks.coverage import MEASURE_LABELS, Measure
+    from gis.checks.greenery.coverage import MEASURE_LABELS, Measure
 
     zh, en = MEASURE_LABELS[Measure(row["measure"])]
     pct = "—" if pd.isna(row["coverage_pct"]) else f"{row['coverage_pct']:.2f}%"

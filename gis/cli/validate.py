@@ -134,7 +134,7 @@ def validate(
     without it only the reading, geometry and field-name checks run. Exits 1 when any
     finding is an error, 3 when PATH cannot be read.
     """
-    from gis.checks.quality import validate_file
+    from gis.checks.quality.run import validate_file
 
     findings = validate_file(
         path,

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from gis.checks.discolored import DiscoloredResult, detect_discolored, load_discolored_rules
+from gis.checks.discolored.detect import DiscoloredResult, detect_discolored, load_discolored_rules
 from gis.distributed import cluster_info, dask_client
 from gis.errors import SchemaError
 from gis.findings import Findings
@@ -31,7 +31,9 @@ from gis.io import (
     write_table,
 )
 from gis.io.outputs import run_table, sha256_of, staged_outputs
+from gis.layers import code_meaning
 from gis.maps.style import STATUS_COLOURS  # one colour table: field map, KMZ, this check
+from gis.raster import raster_source
 from gis.resources import resource_path
 
 PathLike = str | os.PathLike[str]
@@ -92,8 +94,6 @@ def run_discolored(
     gis.errors.GisError
         Unreadable input, missing bands or species field, no overlap, existing outputs.
     """
-    from gis.raster import raster_source
-
     log = findings if findings is not None else Findings()
     targets = {"gpkg": out, "kml": kml, "csv": csv}
     outputs = {k: check_overwrite(v, overwrite=overwrite) for k, v in targets.items() if v}
@@ -163,8 +163,6 @@ def csv_frame(points: Any, template: dict[str, str] | None = None) -> pd.DataFra
 
     ``status`` is shown by its Chinese meaning (未核查, 确认为枯死松树 …) for people in the field.
     """
-    from gis.layers import code_meaning
-
     template = template or csv_template()
     table = pd.DataFrame(points.drop(columns=points.geometry.name)).join(lonlat_columns(points))
     table["status"] = [code_meaning("pest_points", "status", c) or c for c in table["status"]]

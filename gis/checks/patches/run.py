@@ -19,12 +19,15 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from gis.checks.patches import PatchCheckResult, check_patches, load_patch_rules
+from gis.checks.patches.check import PatchCheckResult, check_patches
+from gis.checks.patches.verdict import load_patch_rules
 from gis.distributed import cluster_info, dask_client
 from gis.findings import Findings
 from gis.io import check_overwrite, read_layer, write_kml, write_layers, write_table
 from gis.io.outputs import plain_dtypes, run_table, sha256_of, staged_outputs
+from gis.layers import code_meaning, label
 from gis.maps.style import LEGALITY_COLOURS  # one colour table: field map, KMZ, this check
+from gis.raster import raster_source
 
 logger = logging.getLogger(__name__)
 
@@ -176,8 +179,6 @@ def run_patch_check(
     gis.errors.GisError
         Unreadable input, bad rules, existing output without ``overwrite``.
     """
-    from gis.raster import raster_source
-
     log = findings if findings is not None else Findings()
     targets = {"gpkg": out, "xlsx": xlsx, "kml": kml}
     outputs = {k: check_overwrite(v, overwrite=overwrite) for k, v in targets.items() if v}
@@ -234,8 +235,6 @@ def _renamed(frames: Mapping[str, Any]) -> dict[str, Any]:
 
 def summary_sheet(checked: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     """Return counts and 亩 by district × legality × change type (labels in ``lang``)."""
-    from gis.layers import code_meaning
-
     frame = checked.assign(
         district=checked["district"].fillna("—"),
         legality=checked["legality"].map(lambda c: _meaning(code_meaning, "legality", c, lang)),
@@ -259,12 +258,6 @@ def summary_sheet(checked: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     return pd.concat([table, total], ignore_index=True).round({"area_mu": 2})
 
 
-def _code_meaning() -> Any:
-    from gis.layers import code_meaning
-
-    return code_meaning
-
-
 def _meaning(code_meaning: Any, field: str, code: Any, lang: str) -> str:
     if code is None or (isinstance(code, float) and pd.isna(code)):
         return "—"
@@ -273,8 +266,6 @@ def _meaning(code_meaning: Any, field: str, code: Any, lang: str) -> str:
 
 def headers_for(columns: Any, *, lang: str = "zh") -> dict[str, str]:
     """Return column → national (or English) header for the results table."""
-    from gis.layers import label
-
     out = {}
     for col in [*columns, "lon", "lat", "count"]:
         base = col[: -len("_input")] if col.endswith("_input") else col
@@ -287,8 +278,6 @@ def headers_for(columns: Any, *, lang: str = "zh") -> dict[str, str]:
 
 def exchange_frame(checked: gpd.GeoDataFrame, *, lang: str = "zh") -> gpd.GeoDataFrame:
     """Return the results with code values shown as their meaning (XLSX, KMZ)."""
-    from gis.layers import code_meaning
-
     out = checked.copy()
     for col in ("change_type", "legality"):
         out[col] = out[col].map(lambda c, col=col: _meaning(code_meaning, col, c, lang))
@@ -326,7 +315,7 @@ def write_results(
                 lonlat=True,
             )
         if "kml" in stage:
-            styles = {_meaning(_code_meaning(), "legality", k, lang): v
+            styles = {_meaning(code_meaning, "legality", k, lang): v
                       for k, v in LEGALITY_COLOURS.items()}  # fmt: skip
             write_kml(
                 plain_dtypes(shown),

@@ -1,154 +1,32 @@
-"""Greenery checks: greening KPIs against targets, and park service coverage.
+"""The edge of the greenery checks: read the layers, compute, write the results.
 
-The work lives in two modules, re-exported here:
-
-- :mod:`gis.checks.greenery_kpi` — :func:`greenery_kpi`: greenway km, parks by category,
-  pocket parks, village greening, afforestation 亩, parks under construction and opened for
-  sharing, per district and city, per year, against ``layers/targets.yaml``;
-- :mod:`gis.checks.coverage` — :func:`park_coverage`: 公园绿地服务半径覆盖率 and the
-  "300 米见绿，500 米见园" figures, straight-line or along the road network, with the
-  underserved residential land ranked as candidate pocket-park sites.
-
-This module also holds what both share: the geometry-type guard and the district join.
+:func:`run_greenery_kpi` (``linyuan greenery kpi``) and :func:`run_park_coverage`
+(``linyuan greenery coverage``) are what the CLI and notebooks call: they read the layers with
+:func:`gis.io.read_layer`, run the pure :func:`~gis.checks.greenery.kpi.greenery_kpi` or
+:func:`~gis.checks.greenery.coverage.park_coverage`, and write the results GeoPackage (and
+the KPI exchange table and charts).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-import numpy as np
 import pandas as pd
-import shapely
 
-from gis.crs import assert_same_crs
-from gis.errors import SchemaError
+from gis import __version__
+from gis.checks.greenery.coverage import CoverageOptions, park_coverage
+from gis.checks.greenery.districts import CITY
+from gis.checks.greenery.kpi import greenery_kpi
 from gis.findings import Findings
+from gis.io import atomic_path, check_overwrite, read_layer, write_layers, write_table
 from gis.io.outputs import run_table, sha256_of
+from gis.targets import DEFAULT_TARGETS, load_targets, unit_label
 
 PathLike = str | os.PathLike[str]
-
-CITY = "全市"
-"""The ``district`` value of the whole-city rows."""
-
-OUTSIDE = "（区外）"
-"""The ``district`` value given to features that lie in no district polygon."""
-
-_GEOM_FAMILY = {
-    "polygon": ("Polygon", "MultiPolygon"),
-    "line": ("LineString", "MultiLineString", "LinearRing"),
-    "point": ("Point", "MultiPoint"),
-}
-
-_LAZY = {
-    "greenery_kpi": "gis.checks.greenery_kpi",
-    "KpiResult": "gis.checks.greenery_kpi",
-    "park_coverage": "gis.checks.coverage",
-    "CoverageResult": "gis.checks.coverage",
-    "RadiusClass": "gis.checks.coverage",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Re-export the public API of the two greenery modules lazily (no import cycle)."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def require_geometry(
-    frame: gpd.GeoDataFrame, family: str | tuple[str, ...], *, what: str
-) -> gpd.GeoDataFrame:
-    """Return ``frame`` without empty geometries; raise when it holds the wrong geometry type.
-
-    Parameters
-    ----------
-    frame : GeoDataFrame
-        The layer.
-    family : {"polygon", "line", "point"} or tuple of them
-        Geometry family (or families) expected.
-    what : str
-        Name of the layer (file or option) used in the message.
-
-    Raises
-    ------
-    gis.errors.SchemaError
-        When any geometry is of another family (e.g. lines given where polygons are expected).
-
-    Examples
-    --------
-    >>> import shapely
-    >>> f = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1, 1)])], crs=4551)
-    >>> require_geometry(f, "polygon", what="--parks")
-    Traceback (most recent call last):
-    gis.errors.SchemaError: --parks must hold polygon geometries but has LineString; ...
-    """
-    keep = frame[~(frame.geometry.isna() | frame.geometry.is_empty)]
-    families = (family,) if isinstance(family, str) else family
-    allowed = {t for f in families for t in _GEOM_FAMILY[f]}
-    wrong = sorted(set(keep.geom_type.unique()) - allowed)
-    if wrong:
-        expected = " or ".join(families)
-        raise SchemaError(
-            f"{what} must hold {expected} geometries but has {', '.join(wrong)}; "
-            f"pass the {expected} layer (e.g. the park or residential-land polygons, not roads or "
-            "centre points) or convert it first"
-        )
-    return keep
-
-
-def district_names(districts: gpd.GeoDataFrame, *, field: str = "district") -> list[str]:
-    """Return the district names in layer order (the ``district`` field must exist)."""
-    if field not in districts.columns:
-        raise SchemaError(
-            f"the districts layer has no {field!r} field (fields: {', '.join(districts.columns)}); "
-            "read it with kind='districts' so 名称/XZQMC become 'district', or rename the field"
-        )
-    return [str(v) for v in districts[field]]
-
-
-def assign_districts(
-    frame: gpd.GeoDataFrame,
-    districts: gpd.GeoDataFrame,
-    *,
-    what: str,
-    findings: Findings | None = None,
-    field: str = "district",
-) -> pd.Series:
-    """Return the district of each feature (by its representative point).
-
-    Features in no district get :data:`OUTSIDE` and one ``outside_districts`` warning: the
-    districts layer does not cover the layer, so district totals miss them (the city total
-    keeps them).
-    """
-    names = np.asarray(district_names(districts, field=field), dtype=object)
-    assert_same_crs(frame, districts, names=(what, "districts"))
-    points = shapely.point_on_surface(np.asarray(frame.geometry.values))
-    idx_pt, idx_d = districts.sindex.query(points, predicate="within")
-    out = np.full(len(frame), OUTSIDE, dtype=object)
-    first = pd.DataFrame({"pt": idx_pt, "d": idx_d}).sort_values(["pt", "d"])
-    first = first.drop_duplicates("pt")  # on overlapping districts the first one wins
-    out[first["pt"].to_numpy()] = names[first["d"].to_numpy()]
-    missing = int((out == OUTSIDE).sum())
-    if missing and findings is not None:
-        findings.add(
-            "outside_districts",
-            f"{missing} of {len(frame)} features of {what} lie in no district polygon; they count "
-            "in the city total only — check that the districts layer covers the whole study area "
-            "and is in the same CRS",
-            source=what,
-            zh=f"{what} 的 {len(frame)} 个要素中有 {missing} 个不在任何区县多边形内；只计入全市"
-            "合计——请检查区县图层是否覆盖整个研究区、坐标系是否一致",
-        )
-    return pd.Series(out, index=frame.index, name="district")
-
-
-# --- the edge: read the layers, run, write the results (what the CLI and notebooks call) ---
 
 KPI_HEADERS = {
     "zh": {
@@ -203,8 +81,6 @@ class GreeneryRun:
 def _read(
     paths: Mapping[str, PathLike | None], kinds: Mapping[str, str | None], log: Findings
 ) -> dict[str, Any]:
-    from gis.io import read_layer
-
     return {
         role: None if path is None else read_layer(path, kind=kinds.get(role), findings=log)
         for role, path in paths.items()
@@ -214,8 +90,6 @@ def _read(
 def _run_meta(
     command: str, paths: Mapping[str, PathLike | None], params: Mapping[str, Any], log: Findings
 ) -> pd.DataFrame:
-    from gis import __version__
-
     given = {k: v for k, v in paths.items() if v is not None}
     run = {
         "command": command,
@@ -230,8 +104,6 @@ def _run_meta(
 
 
 def _exchange_kpi(kpi: pd.DataFrame, lang: str) -> pd.DataFrame:
-    from gis.targets import unit_label
-
     out = kpi.copy()
     out["unit"] = [unit_label(u, lang) for u in out["unit"]]
     out["rate"] = (out["rate"] * 100).round(1)
@@ -261,10 +133,6 @@ def run_greenery_kpi(
     ``charts`` a folder of PNG charts (:func:`write_kpi_charts`).
     Every table is computed before anything is written; each file is written atomically.
     """
-    from gis.checks.greenery_kpi import greenery_kpi
-    from gis.io import check_overwrite
-    from gis.targets import DEFAULT_TARGETS, load_targets
-
     for path in (out, xlsx):
         if path is not None:
             check_overwrite(path, overwrite=overwrite)
@@ -311,8 +179,8 @@ def write_kpi_charts(
     kpi: pd.DataFrame, folder: PathLike, *, overwrite: bool = False, lang: str = "zh"
 ) -> dict[str, Path]:
     """Write ``kpi_<indicator>.png`` bars per district and ``kpi_progress.png`` gauges."""
+    # matplotlib is imported only when charts are asked for (heavy, deferred on purpose)
     from gis.charts import district_bars, png_bytes, progress_gauges
-    from gis.io import atomic_path
 
     figures = {
         f"kpi_{name}": district_bars(kpi, indicator=name, lang=lang)
@@ -329,8 +197,6 @@ def write_kpi_charts(
 
 
 def _write_kpi_xlsx(kpi: pd.DataFrame, path: PathLike, *, overwrite: bool, lang: str) -> Path:
-    from gis.io import write_table
-
     sheet = "绿化指标" if lang == "zh" else "KPI"
     return write_table(
         _exchange_kpi(kpi, lang),
@@ -342,8 +208,6 @@ def _write_kpi_xlsx(kpi: pd.DataFrame, path: PathLike, *, overwrite: bool, lang:
 
 
 def _write_gpkg(out: PathLike, tables: Mapping[str, pd.DataFrame], *, overwrite: bool) -> Path:
-    from gis.io import write_layers
-
     return write_layers(out, dict(tables), overwrite=overwrite)
 
 
@@ -373,11 +237,8 @@ def run_park_coverage(
     ``out`` gets the layers ``coverage`` (per district and city), ``underserved`` (the
     uncovered residential land, ranked: candidate pocket-park sites; a map layer),
     ``findings`` (``message`` in ``lang``, ``message_en`` English) and ``run``. ``options``
-    is a :class:`gis.checks.coverage.CoverageOptions`.
+    is a :class:`gis.checks.greenery.coverage.CoverageOptions`.
     """
-    from gis.checks.coverage import CoverageOptions, park_coverage
-    from gis.io import check_overwrite
-
     check_overwrite(out, overwrite=overwrite)
     opts = options if options is not None else CoverageOptions()
     log = Findings()
