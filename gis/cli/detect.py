@@ -21,6 +21,7 @@ SENSORS = tuple(s.value for s in Sensor)
 
 _layer = click.Path(exists=False, path_type=Path)
 _file = click.Path(dir_okay=False, path_type=Path)
+_raster = options.RasterPathType()  # a file or a GDAL /vsi… path, as ``check patches`` takes
 
 
 def _species(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
@@ -38,9 +39,9 @@ def detect() -> None:
 
 
 @detect.command(short_help="变色立木监测: discolored trees in host stands as points to verify.")
-@click.argument("raster", type=_file)
+@click.argument("raster", type=_raster)
 @click.option("--stands", type=_layer, required=True, help="森林资源小班 with 优势树种.")
-@click.option("--previous", type=_file, help="An earlier image: crowns seen there are marked.")
+@click.option("--previous", type=_raster, help="An earlier image: crowns seen there are marked.")
 @click.option(
     "--sensor",
     type=click.Choice(SENSORS),

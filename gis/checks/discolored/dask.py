@@ -49,7 +49,7 @@ def _runs(windows: Sequence[Window], step: int) -> list[list[Window]]:
 
 
 def stand_histograms_dask(client: Any, plan: Plan, shared: Any = None) -> dict[int, Any]:
-    """Pass 1 on the cluster (the rule of :func:`~gis.checks.discolored.sampled_histograms`)."""
+    """Pass 1 on the cluster (the sampling rule of :func:`.passes.sampled_histograms`)."""
     shared = shared if shared is not None else client.scatter(plan, broadcast=True, hash=False)
     threads = sum(client.nthreads().values())
 

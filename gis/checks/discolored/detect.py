@@ -202,7 +202,8 @@ def detect_discolored(
         Date of the image, written to every point.
     window_size : int, optional
         Window edge in pixels (memory is set by it, not by the raster; the results do not
-        depend on it); default 1024, wider for pixels finer than ~10 cm (:func:`auto_window`).
+        depend on it); default 1024, wider for pixels finer than ~10 cm
+        (:func:`~gis.checks.discolored.passes.auto_window`).
     threads : int
         Threads reading and computing windows (results do not depend on it).
     client : distributed.Client, optional

@@ -4,7 +4,9 @@
 (``linyuan greenery coverage``) are what the CLI and notebooks call: they read the layers with
 :func:`gis.io.read_layer`, run the pure :func:`~gis.checks.greenery.kpi.greenery_kpi` or
 :func:`~gis.checks.greenery.coverage.park_coverage`, and write the results GeoPackage (and
-the KPI exchange table and charts).
+the KPI exchange table and charts) through the one results edge of :mod:`gis.io.outputs`:
+every table and chart is computed first, then all files are staged beside their targets and
+renamed into place only when all were written.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from gis import __version__
 from gis.checks.greenery.coverage import CoverageOptions, park_coverage
 from gis.checks.greenery.districts import CITY
 from gis.checks.greenery.kpi import greenery_kpi
+from gis.distributed import cluster_info
 from gis.findings import Findings
-from gis.io import atomic_path, check_overwrite, read_layer, write_layers, write_table
-from gis.io.outputs import run_table, sha256_of
+from gis.io import read_layer, write_layers, write_table
+from gis.io.outputs import plan_outputs, record_engine, record_inputs, run_table, staged_outputs
 from gis.targets import DEFAULT_TARGETS, load_targets, unit_label
 
 PathLike = str | os.PathLike[str]
@@ -90,16 +93,15 @@ def _read(
 def _run_meta(
     command: str, paths: Mapping[str, PathLike | None], params: Mapping[str, Any], log: Findings
 ) -> pd.DataFrame:
-    given = {k: v for k, v in paths.items() if v is not None}
-    run = {
+    run: dict[str, Any] = {
         "command": command,
         "linyuan": __version__,
         "finished": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "inputs": {k: str(v) for k, v in given.items()},
-        "sha256": {k: sha256_of(v) for k, v in given.items()},
-        "parameters": dict(params),
-        "findings": {s: sum(f.severity == s for f in log) for s in ("error", "warning", "info")},
     }
+    record_inputs(run, paths)
+    run["parameters"] = dict(params)
+    run["findings"] = {s: sum(f.severity == s for f in log) for s in ("error", "warning", "info")}
+    record_engine(run, cluster_info(None))  # the greenery checks run in this process
     return run_table(run)
 
 
@@ -131,11 +133,10 @@ def run_greenery_kpi(
     ``year`` defaults to the latest year of the targets file (``layers/targets.yaml`` unless
     ``targets`` is given). ``xlsx`` also writes the Chinese-headed exchange table (rate in %);
     ``charts`` a folder of PNG charts (:func:`write_kpi_charts`).
-    Every table is computed before anything is written; each file is written atomically.
+    Every table and chart is computed before anything is written; then all files are
+    written, or none (:func:`gis.io.outputs.staged_outputs`).
     """
-    for path in (out, xlsx):
-        if path is not None:
-            check_overwrite(path, overwrite=overwrite)
+    outputs = plan_outputs({"gpkg": out, "xlsx": xlsx}, overwrite=overwrite)
     goals = load_targets(targets or DEFAULT_TARGETS)
     year = max(goals.years) if year is None else year
     goals.year(year)
@@ -158,11 +159,13 @@ def run_greenery_kpi(
         log,
     )
     tables = {"kpi": result.kpi, "findings": log.to_frame(lang=lang), "run": run}
-    outputs = {"gpkg": _write_gpkg(out, tables, overwrite=overwrite)}
-    if xlsx is not None:
-        outputs["xlsx"] = _write_kpi_xlsx(result.kpi, xlsx, overwrite=overwrite, lang=lang)
-    if charts is not None:
-        outputs |= write_kpi_charts(result.kpi, charts, overwrite=overwrite, lang=lang)
+    figures = {} if charts is None else kpi_charts(result.kpi, lang=lang)
+    outputs |= _chart_paths(charts, figures)
+    with staged_outputs(outputs, overwrite=overwrite) as stage:
+        write_layers(stage["gpkg"], tables)
+        if "xlsx" in stage:
+            _write_kpi_xlsx(result.kpi, stage["xlsx"], lang=lang)
+        _write_charts(figures, stage)
     return GreeneryRun(tables, log, outputs)
 
 
@@ -175,10 +178,8 @@ CHART_INDICATORS = (
 """Indicators drawn as a bar per district by :func:`write_kpi_charts`."""
 
 
-def write_kpi_charts(
-    kpi: pd.DataFrame, folder: PathLike, *, overwrite: bool = False, lang: str = "zh"
-) -> dict[str, Path]:
-    """Write ``kpi_<indicator>.png`` bars per district and ``kpi_progress.png`` gauges."""
+def kpi_charts(kpi: pd.DataFrame, *, lang: str = "zh") -> dict[str, bytes]:
+    """Return name → PNG bytes: ``kpi_<indicator>`` bars per district, ``kpi_progress`` gauges."""
     # matplotlib is imported only when charts are asked for (heavy, deferred on purpose)
     from gis.charts import district_bars, png_bytes, progress_gauges
 
@@ -188,27 +189,35 @@ def write_kpi_charts(
         if (kpi["indicator"] == name).any()
     }
     figures["kpi_progress"] = progress_gauges(kpi, district=CITY, lang=lang)
-    written = {}
-    for name, fig in figures.items():
-        with atomic_path(Path(folder) / f"{name}.png", overwrite=overwrite) as tmp:
-            tmp.write_bytes(png_bytes(fig))
-        written[name] = Path(folder) / f"{name}.png"
-    return written
+    return {name: png_bytes(fig) for name, fig in figures.items()}
 
 
-def _write_kpi_xlsx(kpi: pd.DataFrame, path: PathLike, *, overwrite: bool, lang: str) -> Path:
+def _chart_paths(folder: PathLike | None, charts: Mapping[str, Any]) -> dict[str, Path]:
+    return {} if folder is None else {name: Path(folder) / f"{name}.png" for name in charts}
+
+
+def _write_charts(charts: Mapping[str, bytes], stage: Mapping[str, Path]) -> None:
+    for name, png in charts.items():
+        stage[name].write_bytes(png)
+
+
+def write_kpi_charts(
+    kpi: pd.DataFrame, folder: PathLike, *, overwrite: bool = False, lang: str = "zh"
+) -> dict[str, Path]:
+    """Write ``kpi_<indicator>.png`` bars per district and ``kpi_progress.png`` gauges.
+
+    All charts or none: they are staged and renamed into place together.
+    """
+    charts = kpi_charts(kpi, lang=lang)
+    outputs = _chart_paths(folder, charts)
+    with staged_outputs(outputs, overwrite=overwrite) as stage:
+        _write_charts(charts, stage)
+    return outputs
+
+
+def _write_kpi_xlsx(kpi: pd.DataFrame, path: Path, *, lang: str) -> Path:
     sheet = "绿化指标" if lang == "zh" else "KPI"
-    return write_table(
-        _exchange_kpi(kpi, lang),
-        path,
-        headers=KPI_HEADERS[lang],
-        sheet_name=sheet,
-        overwrite=overwrite,
-    )
-
-
-def _write_gpkg(out: PathLike, tables: Mapping[str, pd.DataFrame], *, overwrite: bool) -> Path:
-    return write_layers(out, dict(tables), overwrite=overwrite)
+    return write_table(_exchange_kpi(kpi, lang), path, headers=KPI_HEADERS[lang], sheet_name=sheet)
 
 
 def _renamed_field(frame: pd.DataFrame, name: str | None) -> str | None:
@@ -239,7 +248,7 @@ def run_park_coverage(
     ``findings`` (``message`` in ``lang``, ``message_en`` English) and ``run``. ``options``
     is a :class:`gis.checks.greenery.coverage.CoverageOptions`.
     """
-    check_overwrite(out, overwrite=overwrite)
+    outputs = plan_outputs({"gpkg": out}, overwrite=overwrite)
     opts = options if options is not None else CoverageOptions()
     log = Findings()
     paths = {
@@ -268,4 +277,6 @@ def run_park_coverage(
         "findings": log.to_frame(lang=lang),
         "run": run,
     }
-    return GreeneryRun(tables, log, {"gpkg": _write_gpkg(out, tables, overwrite=overwrite)})
+    with staged_outputs(outputs, overwrite=overwrite) as stage:
+        write_layers(stage["gpkg"], tables)
+    return GreeneryRun(tables, log, outputs)
