@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,7 @@ def staged_outputs(
     ['a.txt', 'sub', 'sub/b.txt']
     """
     targets = plan_outputs(outputs, overwrite=overwrite)
+    created = _new_folders(targets.values())
     folders: list[Path] = []
     try:
         stage = {}
@@ -165,9 +166,19 @@ def staged_outputs(
             stage[key] = folders[-1] / target.name
         yield stage
         _rename_all(targets, stage, overwrite=overwrite)
+        created = []
     finally:
         for folder in folders:
             shutil.rmtree(folder, ignore_errors=True)
+        for folder in created:  # made for a run that failed: remove them again (when empty)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
+def _new_folders(targets: Iterable[Path]) -> list[Path]:
+    """Folders the targets need that do not exist yet, deepest first."""
+    missing = {p for t in targets for p in t.parents if not p.exists()}
+    return sorted(missing, key=lambda p: len(p.parts), reverse=True)
 
 
 def _rename_all(targets: Mapping[str, Path], stage: Mapping[str, Path], *, overwrite: bool) -> None:
