@@ -136,8 +136,9 @@ def write_discolored(
     layers |= {"findings": result.findings.to_frame(lang=lang), "run": run_table(result.run)}
     with staged_outputs(outputs, overwrite=overwrite) as stage:
         write_layers(stage["gpkg"], layers)
-        if "kml" in stage:
-            export_results_kml(stage["gpkg"], stage["kml"], layer="discolored_points", lang=lang)
+        if "kml" in stage:  # what the findings say of these points is in the GeoPackage already
+            kmz, layer = stage["kml"], "discolored_points"
+            export_results_kml(stage["gpkg"], kmz, layer=layer, lang=lang, findings=Findings())
         if "csv" in stage:
             write_table(csv_frame(result.points), stage["csv"], headers=csv_template())
     return dict(outputs)

@@ -311,6 +311,8 @@ def write_results(
                 summary={sheet: summary_sheet(checked, lang=lang)},
                 lonlat=True,
             )
-        if "kml" in stage:
-            export_results_kml(stage["gpkg"], stage["kml"], layer="patches_checked", lang=lang)
+        if "kml" in stage:  # what the findings say of these patches is in the GeoPackage already
+            export_results_kml(
+                stage["gpkg"], stage["kml"], layer="patches_checked", lang=lang, findings=Findings()
+            )
     return dict(outputs)
