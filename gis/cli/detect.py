@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from gis.checks.discolored.run import run_discolored
 from gis.cli import options
 from gis.findings import Findings
 from gis.raster import Sensor
@@ -78,8 +79,6 @@ def detect() -> None:
 @options.json_opt
 def discolored(as_json: bool, **kwargs: Any) -> None:
     """Find discolored crowns of RASTER inside host stands and write points to verify."""
-    from gis.checks.discolored.run import run_discolored
-
     log = Findings()
     run = run_discolored(kwargs.pop("raster"), findings=log, **kwargs)
     counts = run.result.run["counts"]
