@@ -59,7 +59,7 @@ def detect() -> None:
 @click.option("--rules", type=_file, help="Rules YAML (default layers/rules/discolored.yaml).")
 @click.option("--image-date", "image_date", help="Date of the image (YYYY-MM-DD).")
 @options.out_option(required=True, help="Results GeoPackage.")
-@click.option("--kml", type=_file, help="Also write KMZ/KML styled by status.")
+@click.option("--kml", type=_file, help="Also write KMZ/KML (as `export kml` writes it).")
 @click.option("--csv", type=_file, help="Also write CSV with lon/lat (template in layers/).")
 @click.option(
     "--window",
