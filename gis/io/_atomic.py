@@ -6,13 +6,43 @@ A failure (exception, kill) leaves either the old file or no file, never a parti
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from gis.errors import OutputExistsError
+from gis.errors import GisError, OutputExistsError, output_error
+
+WRITE_ERRNOS = frozenset(
+    {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EXDEV, errno.EFBIG}
+)
+"""OS errors that mean "this output cannot be written here" (not a bug, not a bad input)."""
+
+
+@contextlib.contextmanager
+def output_os_errors(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn an OS error of writing ``path`` (read-only, full, …) into :class:`OutputError`.
+
+    Errors Linyuan raises on purpose and OS errors of other kinds pass unchanged.
+
+    Examples
+    --------
+    >>> with output_os_errors("/r/a.gpkg"):
+    ...     raise OSError(errno.EROFS, "Read-only file system")
+    Traceback (most recent call last):
+    ...
+    gis.errors.OutputError: cannot write /r/a.gpkg: the filesystem is read-only ...
+    """
+    try:
+        yield
+    except GisError:
+        raise
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        raise output_error(exc, path) from exc
 
 
 def check_overwrite(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
@@ -40,14 +70,19 @@ def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
     'ok'
     """
     target = check_overwrite(path, overwrite=overwrite)
+    with output_os_errors(target):
+        tmpdir = _stage_dir(target)
+        tmp = tmpdir / target.name
+        try:
+            yield tmp
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _stage_dir(target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    tmp = tmpdir / target.name
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
 
 
 @contextlib.contextmanager
@@ -61,21 +96,25 @@ def atomic_fileset(
     Stale sidecars of a replaced output are removed.
     """
     target = check_overwrite(path, overwrite=overwrite)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    tmp = tmpdir / target.name
-    try:
-        yield tmp
-        produced = {p.suffix.lower(): p for p in tmpdir.iterdir()}
-        for suffix in suffixes:
-            old = target.with_suffix(suffix)
-            if suffix.lower() not in produced and old.exists():
-                old.unlink()
-        main = target.suffix.lower()
-        for suffix, p in produced.items():
-            if suffix != main:
-                os.replace(p, target.with_suffix(p.suffix))
-        if main in produced:
-            os.replace(produced[main], target)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+    with output_os_errors(target):
+        tmpdir = _stage_dir(target)
+        tmp = tmpdir / target.name
+        try:
+            yield tmp
+            _move_fileset(tmpdir, target, suffixes)
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _move_fileset(tmpdir: Path, target: Path, suffixes: Sequence[str]) -> None:
+    produced = {p.suffix.lower(): p for p in tmpdir.iterdir()}
+    for suffix in suffixes:
+        old = target.with_suffix(suffix)
+        if suffix.lower() not in produced and old.exists():
+            old.unlink()
+    main = target.suffix.lower()
+    for suffix, p in produced.items():
+        if suffix != main:
+            os.replace(p, target.with_suffix(p.suffix))
+    if main in produced:
+        os.replace(produced[main], target)
