@@ -22,7 +22,14 @@ import pandas as pd
 from gis.checks.patches import PatchCheckResult, check_patches, load_patch_rules
 from gis.distributed import cluster_info, dask_client
 from gis.findings import Findings
-from gis.io import check_overwrite, read_layer, write_kml, write_layers, write_table
+from gis.io import (
+    check_overwrite,
+    read_layer,
+    require_images,
+    write_kml,
+    write_layers,
+    write_table,
+)
 from gis.io.outputs import plain_dtypes, run_table, sha256_of, staged_outputs
 from gis.maps.style import LEGALITY_COLOURS  # one colour table: field map, KMZ, this check
 
@@ -195,6 +202,7 @@ def run_patch_check(
         role: raster_source(path, sensor=sensor, bands=bands, mask=mask, findings=log)
         for role, path, mask in (("before", before, before_mask), ("after", after, after_mask))
     }
+    require_images(before=before, after=after)  # all nodata or NaN: exit 3, not empty results
     patch_frame = frames.pop("patches")
     assert patch_frame is not None
     with dask_client(workers=workers, scheduler=scheduler) as client:

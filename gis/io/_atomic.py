@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from gis.errors import GisError, OutputExistsError, output_error
+from gis.errors import GisError, OutputError, OutputExistsError, output_error
 
 WRITE_ERRNOS = frozenset(
     {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EXDEV, errno.EFBIG}
@@ -43,6 +43,48 @@ def output_os_errors(path: str | os.PathLike[str]) -> Iterator[None]:
         if exc.errno not in WRITE_ERRNOS:
             raise
         raise output_error(exc, path) from exc
+
+
+FULL_BYTES = 1024 * 1024
+"""Free space under which a failed write is reported as "the disk is full"."""
+
+
+def full_disk_error(path: str | os.PathLike[str], exc: BaseException) -> OutputError | None:
+    """Return an :class:`OutputError` saying the disk is full when a write failed for it.
+
+    GDAL and SQLite report a full disk in their own words ("Failed to commit transaction",
+    "no such table"); when the folder of ``path`` has (almost) no free space left, that is
+    the reason to give.
+    """
+    folder = Path(path).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    if free >= FULL_BYTES:
+        return None
+    return OutputError(
+        f"cannot write {path}: the disk is full ({free} bytes free; 磁盘已满) — {exc}; free some "
+        "space or write to another disk"
+    )
+
+
+def require_writable(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`OutputError` when ``path`` (or its folder, for a new file) is read-only.
+
+    For callers that open a file in place (SQLite), where the OS error would otherwise
+    surface as "unable to open database file".
+    """
+    p = Path(path)
+    where = p if p.exists() else p.parent
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    if os.statvfs(where).f_flag & os.ST_RDONLY:
+        raise output_error(OSError(errno.EROFS, os.strerror(errno.EROFS)), p)
+    if not os.access(where, os.W_OK):
+        raise output_error(OSError(errno.EACCES, os.strerror(errno.EACCES)), p)
 
 
 def check_overwrite(path: str | os.PathLike[str], *, overwrite: bool) -> Path:

@@ -198,16 +198,22 @@ def list_layers(source: str | os.PathLike[str]) -> list[str]:
         inside = list(found)
         if len(inside) == 1 and format_of(inside[0]) in MULTI_LAYER:
             with archives.extracted(path, members=found[inside[0]]) as folder:
-                return list_layers(folder.joinpath(*PurePosixPath(inside[0]).parts))
+                inner = folder.joinpath(*PurePosixPath(inside[0]).parts)
+                return _layer_names(inner, f"{path}!{inside[0]}")
         return [PurePosixPath(r).with_suffix("").as_posix() for r in inside]
     if fmt in MULTI_LAYER:
-        with _gdal_errors(str(path)):
-            return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+        return _layer_names(path, str(path))
     return [path.stem]
 
 
+def _layer_names(path: Path, label: str) -> list[str]:
+    """Layers of a multi-layer dataset; errors name it by ``label`` (a zip member by its zip)."""
+    with _gdal_errors(label):
+        return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+
+
 def _choose_layer(path: Path, opts: _Options) -> str | None:
-    names = list_layers(path)
+    names = _layer_names(path, opts.label) if format_of(path) in MULTI_LAYER else [path.stem]
     if opts.layer is not None:
         if opts.layer not in names:
             raise DataSourceError(

@@ -48,6 +48,7 @@ PHOTO_MIMES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 UUID4 = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 SHA256 = r"^[0-9a-f]{64}$"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 MAX_TEXT = 2000
 """Longest text property (characters)."""
@@ -295,6 +296,8 @@ def _check_scalar(value: Any, schema: Mapping[str, Any], where: str) -> list[str
 
 def _check_string(value: str, schema: Mapping[str, Any], where: str) -> list[str]:
     errors = []
+    if _SURROGATE.search(value):
+        return [f"{where}: holds a lone UTF-16 surrogate (\\ud800-\\udfff), not valid text"]
     if len(value.strip()) < schema.get("minLength", 0):
         errors.append(f"{where}: must not be empty")
     if len(value) > schema.get("maxLength", len(value)):

@@ -257,10 +257,16 @@ def _lab_table(path: Path) -> pd.DataFrame:
     data = path.read_bytes()
     for codec in ("utf-8-sig", "gb18030"):
         with contextlib.suppress(UnicodeDecodeError):
-            table = pd.read_csv(io.StringIO(data.decode(codec)), dtype=str, keep_default_na=False)
+            text = data.decode(codec)
             break
     else:
         raise DataSourceError(f"{path} decodes neither as UTF-8 nor as GB18030; save it as UTF-8")
+    try:
+        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise DataSourceError(
+            f"{path} is not a readable CSV table ({exc}); save it from Excel as CSV (UTF-8)"
+        ) from exc
     rename = {}
     for canonical, names in LAB_COLUMNS.items():
         for col in table.columns:

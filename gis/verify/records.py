@@ -124,7 +124,7 @@ def fingerprint(feature: dict[str, Any]) -> str:
         ensure_ascii=False,
         separators=(",", ":"),
     )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _photos(items: list[dict[str, Any]]) -> tuple[tuple[Photo, ...], list[str]]:
@@ -206,7 +206,8 @@ def parse_feature(feature: Any, *, source: str, index: int) -> FieldRecord | Rej
     record_id, feature_id = ids.get("record_id"), ids.get("feature_id")
 
     def rejected(reasons: list[str]) -> Rejection:
-        return Rejection(source, index, "; ".join(reasons), _str(record_id), _str(feature_id))
+        ids = (_printable(_str(record_id)), _printable(_str(feature_id)))
+        return Rejection(source, index, _printable("; ".join(reasons)) or "", *ids)
 
     errors = _schema_errors(feature)
     if errors:
@@ -224,6 +225,13 @@ def parse_feature(feature: Any, *, source: str, index: int) -> FieldRecord | Rej
         record_sha256=fingerprint(feature),
         photos=photos,
     )
+
+
+def _printable(text: str | None) -> str | None:
+    """Return ``text`` with lone surrogates escaped, so a rejection can always be printed."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _str(value: Any) -> str | None:
