@@ -479,3 +479,16 @@ def test_corpus_is_large_and_covers_every_kind() -> None:
     assert len(CASES) >= 150
     assert kinds == {"vectors", "zips", "rasters", "field", "lab", "outputs"}
     assert len({c.id for c in CASES}) == len(CASES), "case ids must be unique"
+
+
+def test_map_by_values_that_clean_to_one_name_get_distinct_files(tmp_path: Path) -> None:
+    layer = h.frame([(h.X0, h.Y0), (h.X0 + 200, h.Y0), (h.X0 + 400, h.Y0)])
+    layer["district"] = ["朝阳区/南湖", "朝阳区_南湖", "南关区"]
+    source = h.write_layer(layer, tmp_path / "in.gpkg")
+    out = tmp_path / "out" / "m.html"
+    result = CliRunner().invoke(cli, ["map", str(source), "--out", str(out), "--by", "district"])
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in out.parent.iterdir())
+    assert len(written) == 3, written
+    assert "m_朝阳区_南湖.html" in written and "m_南关区.html" in written
+    assert sum(name.startswith("m_朝阳区_南湖_") for name in written) == 1
