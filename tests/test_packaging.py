@@ -122,7 +122,7 @@ def _run(installed: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[
 PROBE = """
 import json, gis, gis.resources as r
 from gis.checks.discolored import RULES_PATH
-from gis.checks.discolored_run import TEMPLATE_PATH
+from gis.checks.discolored.run import TEMPLATE_PATH
 from gis.checks.patches import DEFAULT_RULES
 from gis.layers import CATALOG_PATH, load_catalog
 from gis.report.render import NOTEBOOKS, ReportName, notebook_path

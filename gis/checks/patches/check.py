@@ -3,11 +3,11 @@
 :func:`check_patches` is the pure orchestrator, read as named steps::
 
     prepare patches (ids, geometry, CRS) → raster evidence (gis.zonal.change_stats)
-    → vector evidence (gis.checks.patch_evidence) → derived evidence → rules (YAML) → reasons
+    → vector evidence (gis.checks.patches.evidence) → derived evidence → rules (YAML) → reasons
 
-The rules (thresholds and the ordered decision table) are data: ``layers/rules/patches.yaml``
-by default, read with :func:`load_patch_rules`. :func:`run_patch_check` (in
-:mod:`gis.checks.patch_run`) is the edge that reads files and writes the results.
+The rules and the verdict are in :mod:`gis.checks.patches.verdict`.
+:func:`~gis.checks.patches.run.run_patch_check` (in :mod:`gis.checks.patches.run`) is the edge
+that reads files and writes the results.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,98 +22,28 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
+import rasterio
 import shapely
 
 from gis import __version__
-from gis.checks import patch_evidence as ev
+from gis.checks.patches import evidence as ev
+from gis.checks.patches.verdict import (
+    EVIDENCE_COLUMNS,
+    RASTER_COLUMNS,
+    VECTOR_COLUMNS,
+    VERDICT_COLUMNS,
+    decide,
+    derive_evidence,
+    load_patch_rules,
+)
 from gis.crs import assert_same_crs, require_projected
 from gis.enums import Lang
 from gis.findings import Findings
-from gis.resources import resource_path
-from gis.rules import RuleSchema, RuleSet, evaluate, load_rules, render, template_rows
+from gis.rules import RuleSet
+from gis.zonal import STAT_DEFINITIONS, change_stats
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_RULES = resource_path("layers/rules/patches.yaml")
-"""The bureau's default rules file."""
-
-CHANGE_TYPES = (
-    "logging",
-    "construction",
-    "cultivation",
-    "disaster",
-    "afforestation",
-    "other_loss",
-    "other_gain",
-    "none",
-)
-LEGALITIES = (
-    "permitted",
-    "suspected_illegal",
-    "lawful_no_permit",
-    "not_forest_land",
-    "no_change",
-    "needs_field_check",
-)
-RASTER_COLUMNS = (
-    "valid_frac_before",
-    "valid_frac_after",
-    "ndvi_before",
-    "ndvi_after",
-    "dndvi",
-    "drop_frac",
-    "dnbr",
-    "ring_ndvi_before",
-    "ring_ndvi_after",
-    "ring_dndvi",
-    "n_pixels",
-)
-DERIVED_COLUMNS = ("valid_frac_min", "rel_dndvi", "burn_excess")
-VECTOR_COLUMNS = (
-    "area_ha",
-    "area_mu",
-    "forest_share",
-    "gyl_share",
-    "protected_share",
-    "land_class",
-    "district",
-    "township",
-    "forest_chief",
-    *ev.PERMIT_COLUMNS,
-)
-EVIDENCE_COLUMNS = (*VECTOR_COLUMNS[:9], *RASTER_COLUMNS, "rel_dndvi", *ev.PERMIT_COLUMNS)
-VERDICT_COLUMNS = (
-    "is_real_change",
-    "change_type",
-    "verified_cause_code",
-    "legality",
-    "field_priority",
-    "rules_fired",
-    "reasons",
-)
-REASON_STAGES = ("change", "change_type", "field_priority", "legality")
-"""Order of the reason fragments: what changed, what kind, where it lies, verdict."""
-
-PATCH_SCHEMA = RuleSchema(
-    fields=frozenset(
-        {*VECTOR_COLUMNS, *RASTER_COLUMNS, *DERIVED_COLUMNS, "interp_cause", "area_ha"}
-    ),
-    stages={
-        "change": frozenset({"is_real_change", "direction"}),
-        "change_type": frozenset({"change_type", "verified_cause_code"}),
-        "legality": frozenset({"legality", "verified_cause_code"}),
-        "field_priority": frozenset({"field_priority"}),
-    },
-    required_thresholds=("ring_m", "drop_threshold", "tolerance_px"),
-    allowed_values={
-        "change_type": CHANGE_TYPES,
-        "legality": LEGALITIES,
-        "direction": ("loss", "gain", "none", "unknown"),
-        "is_real_change": (True, False),
-        "field_priority": (1, 2, 3),
-    },
-)
-"""What the patch rules may test and set."""
 
 
 @dataclass
@@ -134,135 +63,6 @@ class PatchCheckResult:
     patches_checked: gpd.GeoDataFrame
     findings: Findings
     run: dict[str, Any] = field(default_factory=dict)
-
-
-def load_patch_rules(path: str | os.PathLike[str] | None = None) -> RuleSet:
-    """Read and validate a patch rules file (default :data:`DEFAULT_RULES`).
-
-    Raises
-    ------
-    gis.errors.RulesError
-        Unknown key, unknown field, missing stage or threshold; the message names the file,
-        the key and the valid keys.
-
-    Examples
-    --------
-    >>> rules = load_patch_rules()
-    >>> rules.thresholds["ring_m"], rules.rule_ids()[0]
-    (30.0, 'C01_too_few_valid_pixels')
-    """
-    return load_rules(DEFAULT_RULES if path is None else path, schema=PATCH_SCHEMA)
-
-
-def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
-    """Add the derived evidence the rules read (see ``layers/rules/patches.yaml``).
-
-    ``valid_frac_min`` (missing counts as 0), ``rel_dndvi`` = dndvi − ring_dndvi (dndvi when
-    the ring has no valid pixels), ``burn_excess`` = dnbr − dndvi.
-
-    Examples
-    --------
-    >>> e = derive_evidence(pd.DataFrame({"valid_frac_before": [1.0], "valid_frac_after": [None],
-    ...     "dndvi": [-0.5], "ring_dndvi": [-0.1], "dnbr": [-0.9]}))
-    >>> e[["valid_frac_min", "rel_dndvi", "burn_excess"]].round(2).values.tolist()
-    [[0.0, -0.4, -0.4]]
-    """
-    out = evidence.copy()
-    frac = out[["valid_frac_before", "valid_frac_after"]].astype("f8").fillna(0.0)
-    out["valid_frac_min"] = frac.min(axis=1)
-    dndvi = out["dndvi"].astype("f8")
-    out["rel_dndvi"] = dndvi - out["ring_dndvi"].astype("f8").fillna(0.0)
-    out["burn_excess"] = out["dnbr"].astype("f8") - dndvi
-    return out
-
-
-def decide(evidence: pd.DataFrame, rules: RuleSet, *, lang: str | Lang = "zh") -> pd.DataFrame:
-    """Apply ``rules`` to derived evidence; return the verdict columns.
-
-    Returns
-    -------
-    pandas.DataFrame
-        :data:`VERDICT_COLUMNS`, indexed like ``evidence``; ``is_real_change`` is a nullable
-        boolean, ``verified_cause_code`` and ``field_priority`` nullable integers.
-    """
-    language = Lang.get(lang)
-    decided = evaluate(rules, evidence)
-    out = pd.DataFrame(index=evidence.index)
-    out["is_real_change"] = decided["is_real_change"].astype("boolean")
-    out["change_type"] = decided["change_type"].astype(object)
-    out["verified_cause_code"] = pd.to_numeric(decided["verified_cause_code"]).astype("Int64")
-    out["legality"] = decided["legality"].astype(object)
-    out["field_priority"] = pd.to_numeric(decided["field_priority"]).astype("Int64")
-    out["rules_fired"] = decided["rules_fired"]
-    out["reasons"] = reasons(evidence, decided, rules, lang=language)
-    return out
-
-
-def reasons(
-    evidence: pd.DataFrame, decided: pd.DataFrame, rules: RuleSet, *, lang: str | Lang = "zh"
-) -> pd.Series:
-    """Return one sentence per patch from the reason templates of the rules that fired."""
-    language = str(Lang.get(lang))
-    templates = {r.id: r.reason.get(language, "") for _, rs in rules.stages for r in rs}
-    sep = "；" if language == "zh" else "; "
-    context = _reason_context(evidence, decided, rules, language)
-    needed = {name for t in templates.values() for _, name, _, _ in _FIELDS.parse(t) if name}
-    context = context[[c for c in context.columns if c in needed]]
-    fired = decided[[f"fired_{s}" for s in REASON_STAGES]].to_numpy()
-    records = template_rows(context)
-    out = []
-    for row, ids in zip(records, fired, strict=True):
-        parts = [render(templates[i], row) for i in ids if isinstance(i, str) and templates[i]]
-        out.append(sep.join(parts).replace(f"{sep}→", " →"))
-    return pd.Series(out, index=evidence.index, dtype=object)
-
-
-_FIELDS = string.Formatter()
-
-
-def _reason_context(
-    evidence: pd.DataFrame, decided: pd.DataFrame, rules: RuleSet, language: str
-) -> pd.DataFrame:
-    """Evidence and verdicts plus the derived values reason templates may name."""
-    context = pd.concat([evidence, decided.drop(columns=["rules_fired"])], axis=1)
-    context = context.loc[:, ~context.columns.duplicated(keep="last")].copy()
-    context["neg_dndvi"] = -context["dndvi"].astype("f8")
-    context["neg_burn_excess"] = -context["burn_excess"].astype("f8")
-    unknown = "未知地类" if language == "zh" else "unknown land class"
-
-    def by_value(column: str, func: Any) -> pd.Series:
-        values = context[column].astype(object)
-        values = values.where(values.notna(), None)
-        table = {v: func(v) for v in pd.unique(values)}
-        return values.map(lambda v: table[v])
-
-    context["change_type_label"] = by_value(
-        "change_type", lambda v: rules.label("change_type", v, language)
-    )
-    context["interp_cause_label"] = by_value(
-        "interp_cause", lambda v: _cause_label(rules, v, language)
-    )
-    context["land_class"] = by_value(
-        "land_class", lambda v: _land_class_label(v, language, unknown)
-    )
-    return context
-
-
-def _land_class_label(value: Any, lang: str, unknown: str) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return unknown
-    if lang == "zh":
-        return str(value)
-    from gis.layers import code_meaning
-
-    return code_meaning("subcompartments", "land_class", value, lang=lang) or str(value)
-
-
-def _cause_label(rules: RuleSet, cause: Any, lang: str) -> str:
-    try:
-        return rules.label("interp_cause", int(cause), lang)
-    except (TypeError, ValueError):
-        return "—"
 
 
 def prepare_patches(
@@ -365,8 +165,6 @@ def raster_evidence(
 
     With a Dask ``client`` the raster windows are reduced on its cluster (same values).
     """
-    from gis.zonal import change_stats
-
     out = pd.DataFrame(np.nan, index=patches.index, columns=list(RASTER_COLUMNS))
     zones = patches.loc[usable.to_numpy()]
     if zones.empty:
@@ -398,7 +196,7 @@ def vector_evidence(
     image_dates: tuple[Any, Any] | None = None,
     findings: Findings,
 ) -> pd.DataFrame:
-    """Return :data:`VECTOR_COLUMNS` per patch (see :mod:`gis.checks.patch_evidence`)."""
+    """Return :data:`VECTOR_COLUMNS` per patch (see :mod:`gis.checks.patches.evidence`)."""
     layers = {
         "subcompartments": subcompartments,
         "permits": permits,
@@ -545,10 +343,6 @@ def run_metadata(
     started: dt.datetime,
 ) -> dict[str, Any]:
     """Return the run metadata of a check (inputs and checksums are added at the edge)."""
-    try:
-        from gis.zonal import STAT_DEFINITIONS
-    except ImportError:  # pragma: no cover - the engine ships with gis
-        STAT_DEFINITIONS = {}
     return {
         "check": "patches",
         "started": started.isoformat(timespec="seconds"),
@@ -565,13 +359,9 @@ def run_metadata(
 
 
 def _versions() -> Mapping[str, str]:
-    import pyogrio
-    import rasterio
-    import shapely as shp
-
     return {
         "geopandas": gpd.__version__,
-        "shapely": shp.__version__,
+        "shapely": shapely.__version__,
         "pyogrio": pyogrio.__version__,
         "rasterio": rasterio.__version__,
         "gdal": rasterio.__gdal_version__,

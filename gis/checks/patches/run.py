@@ -2,9 +2,10 @@
 
 :func:`run_patch_check` is what ``linyuan check patches`` calls (and what a notebook calls to
 get the same files). Every frame is built before anything is written; the outputs (results
-GeoPackage, optional XLSX and KMZ) are written by the atomic writers of :mod:`gis.io` into a
-temporary folder beside the first output and renamed into place only when all of them
-succeeded, so a failed run leaves no partial output.
+GeoPackage, optional XLSX and KMZ) go through the one results edge of :mod:`gis.io.outputs`
+(staged beside each target, renamed into place only when all of them succeeded, so a failed
+run leaves no partial output). The KMZ is :func:`gis.maps.kml.export_kml`'s, the file
+``linyuan export kml`` writes from the results.
 """
 
 from __future__ import annotations
@@ -19,19 +20,22 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from gis.checks.patches import PatchCheckResult, check_patches, load_patch_rules
+from gis.checks.patches.check import PatchCheckResult, check_patches
+from gis.checks.patches.verdict import load_patch_rules
 from gis.distributed import cluster_info, dask_client
 from gis.findings import Findings
-from gis.io import (
-    check_overwrite,
-    read_layer,
-    require_images,
-    write_kml,
-    write_layers,
-    write_table,
+from gis.io import read_layer, require_images, write_layers, write_table
+from gis.io.outputs import (
+    plain_dtypes,
+    plan_outputs,
+    record_engine,
+    record_inputs,
+    run_table,
+    staged_outputs,
 )
-from gis.io.outputs import plain_dtypes, run_table, sha256_of, staged_outputs
-from gis.maps.style import LEGALITY_COLOURS  # one colour table: field map, KMZ, this check
+from gis.layers import code_meaning, label
+from gis.maps.kml import export_results_kml
+from gis.raster import raster_source
 
 logger = logging.getLogger(__name__)
 
@@ -183,11 +187,8 @@ def run_patch_check(
     gis.errors.GisError
         Unreadable input, bad rules, existing output without ``overwrite``.
     """
-    from gis.raster import raster_source
-
     log = findings if findings is not None else Findings()
-    targets = {"gpkg": out, "xlsx": xlsx, "kml": kml}
-    outputs = {k: check_overwrite(v, overwrite=overwrite) for k, v in targets.items() if v}
+    outputs = plan_outputs({"gpkg": out, "xlsx": xlsx, "kml": kml}, overwrite=overwrite)
     ruleset = load_patch_rules(rules)
     paths = {
         "patches": patches,
@@ -217,23 +218,13 @@ def run_patch_check(
             client=client,
             **frames,
         )
-        engine = cluster_info(client)
-    result.run["peak_memory_mb"] = engine.pop("peak_memory_mb")
-    result.run["engine"] = engine
+        record_engine(result.run, cluster_info(client))
     inputs = {**paths, "before": before, "after": after, "before_mask": before_mask}
-    inputs |= {"after_mask": after_mask, "rules": ruleset.source}
-    result.run["inputs"] = {k: str(v) for k, v in inputs.items() if v is not None}
-    result.run["sha256"] = {k: _checksum(v) for k, v in inputs.items() if v is not None}
+    record_inputs(result.run, inputs | {"after_mask": after_mask, "rules": ruleset.source})
     result.run["renamed"] = _renamed({"patches": patch_frame, **frames})
     result.run["sensor"], result.run["bands"] = sensor, bands
     written = write_results(result, outputs, overwrite=overwrite, lang=lang)
     return PatchRun(result, written)
-
-
-def _checksum(path: PathLike) -> str:
-    """SHA-256 of a local input; a GDAL ``/vsi…`` path (object storage, HTTP) is not fetched."""
-    text = os.fspath(path)
-    return "not computed (remote /vsi path)" if text.startswith("/vsi") else sha256_of(path)
 
 
 def _renamed(frames: Mapping[str, Any]) -> dict[str, Any]:
@@ -242,8 +233,6 @@ def _renamed(frames: Mapping[str, Any]) -> dict[str, Any]:
 
 def summary_sheet(checked: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     """Return counts and 亩 by district × legality × change type (labels in ``lang``)."""
-    from gis.layers import code_meaning
-
     frame = checked.assign(
         district=checked["district"].fillna("—"),
         legality=checked["legality"].map(lambda c: _meaning(code_meaning, "legality", c, lang)),
@@ -267,12 +256,6 @@ def summary_sheet(checked: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     return pd.concat([table, total], ignore_index=True).round({"area_mu": 2})
 
 
-def _code_meaning() -> Any:
-    from gis.layers import code_meaning
-
-    return code_meaning
-
-
 def _meaning(code_meaning: Any, field: str, code: Any, lang: str) -> str:
     if code is None or (isinstance(code, float) and pd.isna(code)):
         return "—"
@@ -281,8 +264,6 @@ def _meaning(code_meaning: Any, field: str, code: Any, lang: str) -> str:
 
 def headers_for(columns: Any, *, lang: str = "zh") -> dict[str, str]:
     """Return column → national (or English) header for the results table."""
-    from gis.layers import label
-
     out = {}
     for col in [*columns, "lon", "lat", "count"]:
         base = col[: -len("_input")] if col.endswith("_input") else col
@@ -294,9 +275,7 @@ def headers_for(columns: Any, *, lang: str = "zh") -> dict[str, str]:
 
 
 def exchange_frame(checked: gpd.GeoDataFrame, *, lang: str = "zh") -> gpd.GeoDataFrame:
-    """Return the results with code values shown as their meaning (XLSX, KMZ)."""
-    from gis.layers import code_meaning
-
+    """Return the results with code values shown as their meaning (the XLSX table)."""
     out = checked.copy()
     for col in ("change_type", "legality"):
         out[col] = out[col].map(lambda c, col=col: _meaning(code_meaning, col, c, lang))
@@ -333,17 +312,8 @@ def write_results(
                 summary={sheet: summary_sheet(checked, lang=lang)},
                 lonlat=True,
             )
-        if "kml" in stage:
-            styles = {_meaning(_code_meaning(), "legality", k, lang): v
-                      for k, v in LEGALITY_COLOURS.items()}  # fmt: skip
-            write_kml(
-                plain_dtypes(shown),
-                stage["kml"],
-                name_field="patch_id",
-                description_field="reasons",
-                style_field="legality",
-                styles=styles,
-                folder_field="district" if checked["district"].notna().any() else None,
-                document_name=outputs["kml"].stem,
+        if "kml" in stage:  # what the findings say of these patches is in the GeoPackage already
+            export_results_kml(
+                stage["gpkg"], stage["kml"], layer="patches_checked", lang=lang, findings=Findings()
             )
     return dict(outputs)

@@ -29,7 +29,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis.checks.greenery import CITY, OUTSIDE, assign_districts, district_names, require_geometry
+from gis.checks.greenery.districts import (
+    CITY,
+    OUTSIDE,
+    assign_districts,
+    district_names,
+    require_geometry,
+)
 from gis.findings import Findings
 from gis.targets import INDICATORS, Targets
 from gis.units import area_ha, area_mu, length_km

@@ -1,4 +1,4 @@
-"""Walking distance to parks along a road network (networkx), for :mod:`gis.checks.coverage`.
+"""Walking distance to parks along a road network (networkx), for park coverage.
 
 The road lines become a graph (vertices → nodes, segments → edges weighted by length in
 metres). Park entrances are the road nodes within ``entrance_m`` of a park (or inside it). One
@@ -6,7 +6,7 @@ multi-source Dijkstra per radius, from a virtual node joined to every entrance w
 gives each reachable node its walking distance; memory is one distance per road node, whatever
 the number of parks. Each reached node then serves a straight snap of
 ``min(radius - distance, snap_m)`` around it, and each park ``min(radius, snap_m)`` around
-itself; :func:`gis.checks.coverage.reach` turns those discs into covered parcel area.
+itself; :func:`gis.checks.greenery.coverage.reach` turns those discs into covered parcel area.
 
 Examples
 --------

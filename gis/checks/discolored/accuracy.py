@@ -9,7 +9,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis.checks.discolored import DiscoloredRules, load_discolored_rules
+from gis.checks.discolored.baselines import segment_baseline, wilt_score
+from gis.checks.discolored.detect import DiscoloredRules, load_discolored_rules
+from gis.checks.discolored.pixels import pixel_layers
 
 
 def average_precision(score: Any, positive: Any) -> float:
@@ -38,8 +40,8 @@ def evaluate_segments(
     """Score wilt segments (UCI *Wilt*: Mean_Green, Mean_Red, Mean_NIR, class) like the detector.
 
     The baseline (median, lower-half sigma) comes from the training segments, as a stand's canopy
-    pixels are the baseline of that stand; :func:`gis.checks.crowns.wilt_score` gates out
-    shadow and soil and suppresses yellow decoys; the threshold is the highest score that
+    pixels are the baseline of that stand; :func:`~gis.checks.discolored.baselines.wilt_score` gates
+    out shadow and soil and suppresses yellow decoys; the threshold is the highest score that
     keeps ``target_recall`` of the training positives; the test set is scored with it.
 
     Precision depends on prevalence: at a fixed threshold recall and the false-positive rate
@@ -48,9 +50,6 @@ def evaluate_segments(
     set than on training; a threshold tuned for F1 on training would be much stricter and lose
     recall here. Average precision (PR-AUC) moves with prevalence the same way.
     """
-    from gis.checks.crowns import pixel_layers
-    from gis.checks.stand_baselines import segment_baseline, wilt_score
-
     crowns = (rules or load_discolored_rules()).crowns
     bands = ("Mean_Green", "Mean_Red", "Mean_NIR")
     px = pixel_layers(np.stack([train[b].to_numpy(float) for b in bands]), ("G", "R", "NIR"))

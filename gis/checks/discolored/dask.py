@@ -1,10 +1,11 @@
 """The two passes of the discolored-tree detection as Dask tasks (issue 8).
 
-:func:`run_passes_dask` is :func:`gis.checks.discolored.run_passes` on a cluster: pass 1
+:func:`run_passes_dask` is :func:`gis.checks.discolored.passes.run_passes` on a cluster: pass 1
 (per-stand histograms from every other strip of rows, then the skipped strips of thin stands)
 and pass 2 (crowns per window with a halo) map runs of consecutive windows as tasks through
 :func:`gis.distributed.map_ordered`, calling the detector's own picklable task functions
-(:func:`~gis.checks.discolored.baseline_task`, :func:`~gis.checks.discolored.detect_task`).
+(:func:`~gis.checks.discolored.passes.baseline_task`,
+:func:`~gis.checks.discolored.passes.detect_task`).
 Histograms are integer counts merged exactly and window results come back in window order, so
 the baselines and crowns equal the one-process run's.
 """
@@ -17,15 +18,15 @@ from typing import Any
 import geopandas as gpd
 from rasterio.windows import Window
 
-from gis.checks.crowns import WindowResult
-from gis.checks.discolored import (
+from gis.checks.discolored.baselines import Baselines, baselines_from_histograms
+from gis.checks.discolored.crowns import WindowResult
+from gis.checks.discolored.passes import (
     CACHE_MB,
     Plan,
     baseline_task,
     detect_task,
     sampled_histograms,
 )
-from gis.checks.stand_baselines import Baselines, baselines_from_histograms
 from gis.distributed import check_workers, map_ordered, task_windows_for
 
 
@@ -48,7 +49,7 @@ def _runs(windows: Sequence[Window], step: int) -> list[list[Window]]:
 
 
 def stand_histograms_dask(client: Any, plan: Plan, shared: Any = None) -> dict[int, Any]:
-    """Pass 1 on the cluster (the rule of :func:`~gis.checks.discolored.sampled_histograms`)."""
+    """Pass 1 on the cluster (the sampling rule of :func:`.passes.sampled_histograms`)."""
     shared = shared if shared is not None else client.scatter(plan, broadcast=True, hash=False)
     threads = sum(client.nthreads().values())
 

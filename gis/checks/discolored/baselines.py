@@ -30,13 +30,13 @@ import pandas as pd
 from numpy.typing import NDArray
 from rasterio.windows import Window
 
-from gis.checks.crown_kernels import (
+from gis.checks.discolored.kernels import (
     band_positions,
     index_histograms,
     level_histograms,
     vegetation_pixels,
 )
-from gis.checks.crowns import (
+from gis.checks.discolored.pixels import (
     BASE_NAMES,
     CrownRules,
     opened,

@@ -17,8 +17,9 @@ import pandas as pd
 from pyproj import CRS
 from rasterio.windows import Window
 
-from gis.checks.crowns import CrownRules, confidence, pixel_layers, soil_mask
-from gis.checks.stand_baselines import Baselines
+from gis.checks.discolored.baselines import Baselines
+from gis.checks.discolored.crowns import confidence
+from gis.checks.discolored.pixels import CrownRules, pixel_layers, soil_mask
 from gis.errors import RasterError, SchemaError
 from gis.findings import Findings
 from gis.raster import RasterSource

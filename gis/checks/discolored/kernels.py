@@ -1,15 +1,16 @@
 """Compiled per-pixel loops of the discolored-tree detection (变色立木; numba).
 
-Both passes of :mod:`gis.checks.discolored` look at every pixel of every window. Written as
+Both passes of :mod:`gis.checks.discolored.passes` look at every pixel of every window. Written as
 numpy expressions that is some thirty whole-array passes (indices, masks, gathers of the
 stand thresholds, a box filter), each streaming the window through memory; here each pass is
 one loop that computes a pixel's indices once and keeps them in registers. The kernels are
 compiled by :func:`gis.compiled.jit` (on first use, cached on disk where possible) and release
 the GIL, so the detector's threads and Dask workers run them in parallel.
 
-The rules are those documented in :mod:`gis.checks.crowns` (:class:`~gis.checks.crowns.CrownRules`):
+The rules are those documented in :mod:`gis.checks.discolored.pixels`
+(:class:`~gis.checks.discolored.pixels.CrownRules`):
 :func:`soil_pixel` is the one definition of the soil/road/water test (the array form
-:func:`~gis.checks.crowns.soil_mask` calls it too); indices are ``(a - b) / (a + b)`` in
+:func:`~gis.checks.discolored.pixels.soil_mask` calls it too); indices are ``(a - b) / (a + b)`` in
 float32 as :func:`gis.indices.normalized_difference`; the crown-scale smoothing
 (``smooth_px``) is the mean of GRVI over the canopy pixels of the box around a pixel.
 

@@ -4,7 +4,10 @@
 ``discolored_points``, ``stand_summary``, ``verification`` (核查率 per stand, district, forest
 chief), ``discolored_patches`` (coarse pixels only), ``findings`` and ``run``; ``kml`` and
 ``csv`` (lon/lat, columns from ``layers/templates/discolored_points_csv.yaml``) are optional.
-Every file is staged in a temporary folder and renamed into place only when all succeeded.
+The KMZ is :func:`gis.maps.kml.export_kml`'s (descriptions, district folders, status colours):
+the file ``linyuan export kml`` writes from the results. Every file goes through the one
+results edge of :mod:`gis.io.outputs`: staged beside its target and renamed into place only
+when all succeeded.
 """
 
 from __future__ import annotations
@@ -17,21 +20,21 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from gis.checks.discolored import DiscoloredResult, detect_discolored, load_discolored_rules
+from gis.checks.discolored.detect import DiscoloredResult, detect_discolored, load_discolored_rules
 from gis.distributed import cluster_info, dask_client
 from gis.errors import SchemaError
 from gis.findings import Findings
-from gis.io import (
-    check_overwrite,
-    list_layers,
-    lonlat_columns,
-    read_layer,
-    write_kml,
-    write_layers,
-    write_table,
+from gis.io import list_layers, lonlat_columns, read_layer, write_layers, write_table
+from gis.io.outputs import (
+    plan_outputs,
+    record_engine,
+    record_inputs,
+    run_table,
+    staged_outputs,
 )
-from gis.io.outputs import run_table, sha256_of, staged_outputs
-from gis.maps.style import STATUS_COLOURS  # one colour table: field map, KMZ, this check
+from gis.layers import code_meaning
+from gis.maps.kml import export_results_kml
+from gis.raster import raster_source
 from gis.resources import resource_path
 
 PathLike = str | os.PathLike[str]
@@ -92,11 +95,8 @@ def run_discolored(
     gis.errors.GisError
         Unreadable input, missing bands or species field, no overlap, existing outputs.
     """
-    from gis.raster import raster_source
-
     log = findings if findings is not None else Findings()
-    targets = {"gpkg": out, "kml": kml, "csv": csv}
-    outputs = {k: check_overwrite(v, overwrite=overwrite) for k, v in targets.items() if v}
+    outputs = plan_outputs({"gpkg": out, "kml": kml, "csv": csv}, overwrite=overwrite)
     ruleset = load_discolored_rules(rules)
     src = raster_source(raster, sensor=sensor, bands=bands, findings=log)
     prev = raster_source(previous, sensor=sensor, bands=bands, findings=log) if previous else None
@@ -114,17 +114,9 @@ def run_discolored(
             image_date=image_date, window_size=window_size, threads=threads, client=client,
             findings=log,
         )  # fmt: skip
-        engine = cluster_info(client)
-    result.run["peak_memory_mb"] = engine.pop("peak_memory_mb")
-    result.run["engine"] = engine
-    inputs = {
-        "raster": raster,
-        "stands": stands,
-        "previous": previous,
-        "known_points": known_points,
-    }
-    result.run["inputs"] = {k: str(v) for k, v in inputs.items() if v is not None}
-    result.run["sha256"] = {k: sha256_of(v) for k, v in inputs.items() if v is not None}
+        record_engine(result.run, cluster_info(client))
+    inputs = {"raster": raster, "stands": stands, "previous": previous}
+    record_inputs(result.run, inputs | {"known_points": known_points})
     result.run["sensor"], result.run["bands"] = sensor, bands
     written = write_discolored(result, outputs, overwrite=overwrite, lang=lang)
     return DiscoloredRun(result, written)
@@ -144,15 +136,9 @@ def write_discolored(
     layers |= {"findings": result.findings.to_frame(lang=lang), "run": run_table(result.run)}
     with staged_outputs(outputs, overwrite=overwrite) as stage:
         write_layers(stage["gpkg"], layers)
-        if "kml" in stage:
-            write_kml(
-                result.points.assign(_style=result.points["status"]),
-                stage["kml"],
-                name_field="point_id",
-                description_field="status_note",
-                style_field="_style",
-                styles=STATUS_COLOURS,
-            )
+        if "kml" in stage:  # what the findings say of these points is in the GeoPackage already
+            kmz, layer = stage["kml"], "discolored_points"
+            export_results_kml(stage["gpkg"], kmz, layer=layer, lang=lang, findings=Findings())
         if "csv" in stage:
             write_table(csv_frame(result.points), stage["csv"], headers=csv_template())
     return dict(outputs)
@@ -163,8 +149,6 @@ def csv_frame(points: Any, template: dict[str, str] | None = None) -> pd.DataFra
 
     ``status`` is shown by its Chinese meaning (未核查, 确认为枯死松树 …) for people in the field.
     """
-    from gis.layers import code_meaning
-
     template = template or csv_template()
     table = pd.DataFrame(points.drop(columns=points.geometry.name)).join(lonlat_columns(points))
     table["status"] = [code_meaning("pest_points", "status", c) or c for c in table["status"]]

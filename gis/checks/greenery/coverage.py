@@ -21,7 +21,7 @@ With roads, walking distance is the road-network distance from the park's bounda
 within ``entrance_m`` of the park), one multi-source Dijkstra per radius class with a cutoff
 (networkx), then a straight snap from each reached node to the parcels (at most ``snap_m`` and
 at most the distance left). Memory grows with the road graph, not with the number of parks
-(:mod:`gis.checks.coverage_network`).
+(:mod:`gis.checks.greenery.network`).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from gis.checks.coverage_network import network_sources, road_network
-from gis.checks.greenery import CITY, assign_districts, require_geometry
+from gis.checks.greenery.districts import CITY, assign_districts, require_geometry
+from gis.checks.greenery.network import network_sources, road_network
 from gis.crs import assert_same_crs, require_projected
 from gis.errors import SchemaError
 from gis.findings import Findings

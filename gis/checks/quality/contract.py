@@ -3,8 +3,9 @@
 :func:`validate_frame` checks a frame against its layer kind (``layers/catalog.yaml``):
 required fields present and filled, IDs unique, values inside code lists and patterns,
 geometry of the right type, non-empty and valid, and field names that survive a Shapefile
-export. :func:`validate_file` reads a file with :func:`gis.io.read_layer` (which reports the
-encoding decided, the CRS guessed and the geometries repaired) and then validates it.
+export. :func:`gis.checks.quality.run.validate_file` (the edge) reads a file with
+:func:`gis.io.read_layer` (which reports the encoding decided, the CRS guessed and the
+geometries repaired) and then validates it.
 Problems are :class:`~gis.findings.Findings`, never exceptions; a file that cannot be read at
 all raises the reader's :class:`~gis.errors.GisError`.
 
@@ -21,7 +22,6 @@ Examples
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,9 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.crs import WORKING_CRS
-from gis.findings import Findings, Severity
-from gis.io.vector_fix import geometry_reason_zh
+from gis.findings import Findings, Severity, geometry_reason_zh
 from gis.layers import (
     SHAPEFILE_NAME_BYTES,
     FieldSpec,
@@ -401,54 +399,3 @@ def validate_frame(
         _check_patterns(frame, spec, log, ctx)
     _check_field_names(frame, spec, log, ctx)
     return log
-
-
-def validate_file(
-    path: str | os.PathLike[str],
-    *,
-    kind: str | None = None,
-    layer: str | None = None,
-    encoding: str | None = None,
-    crs: Any = None,
-    working_crs: Any = WORKING_CRS,
-    lang: str = "zh",
-) -> Findings:
-    """Read a layer with :func:`gis.io.read_layer` and validate it; return all findings.
-
-    The reader's findings (encoding decided, CRS guessed, geometries repaired or dropped,
-    fields renamed) come first, then those of :func:`validate_frame`.
-
-    Parameters
-    ----------
-    path : path-like
-        Any vector source :func:`gis.io.read_layer` reads.
-    kind : str, optional
-        Layer kind of the catalog.
-    layer, encoding, crs, working_crs
-        Passed to :func:`gis.io.read_layer` (``working_crs="auto"`` for data outside
-        Changchun's zone).
-    lang : {"zh", "en"}
-        Kept for callers that pass it; findings carry both languages
-        (:meth:`gis.findings.Finding.text` picks one).
-
-    Raises
-    ------
-    GisError
-        When the file cannot be read (missing, truncated, no CRS to be had …).
-    """
-    from gis.io import read_layer
-
-    if kind is not None:
-        layer_kind(kind)  # an unknown kind fails before the file is read
-    findings = Findings()
-    frame = read_layer(
-        path,
-        kind=kind,
-        layer=layer,
-        encoding=encoding,
-        crs=crs,
-        working_crs=working_crs,
-        findings=findings,
-    )
-    source = str(frame.attrs.get("source", path))
-    return validate_frame(frame, kind, source=source, findings=findings, lang=lang)

@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 
 from gis.crs import assert_same_crs
 from gis.findings import Findings
+from gis.layers import is_forest_land
 from gis.units import M2_PER_HA, M2_PER_MU, area_m2
 
 CHIEF_LEVEL_RANK = {"村": 5, "乡": 4, "县": 3, "市": 2, "省": 1}
@@ -198,8 +199,6 @@ def land_evidence(
     cols = ("forest_share", "gyl_share", "land_class")
     if subcompartments is None:
         return pd.DataFrame({c: pd.Series(np.nan, index=patches.index) for c in cols})
-    from gis.layers import is_forest_land
-
     sub = subcompartments
     pieces = overlay_pieces(patches, sub) if pieces is None else pieces
     out = pd.DataFrame(index=patches.index)
