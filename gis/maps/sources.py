@@ -15,7 +15,7 @@ from gis.errors import DataSourceError
 from gis.findings import Findings
 from gis.io import check_overwrite, list_layers, read_layer
 from gis.maps.build import build_map
-from gis.maps.partition import file_label, split_layers
+from gis.maps.partition import file_labels, split_layers
 from gis.maps.quicklook import Quicklook
 from gis.maps.style import TileSource
 from gis.verify import results_run_id
@@ -67,8 +67,9 @@ def plan_outputs(
     if by is None:
         return {out: (out.stem, layers)}
     parts = split_layers(layers, by.replace("-", "_"), findings=findings)
+    labels = file_labels(parts)  # distinct values never share a file name
     return {
-        out.with_name(f"{out.stem}_{file_label(value)}{out.suffix}"): (f"{out.stem} {value}", sets)
+        out.with_name(f"{out.stem}_{labels[value]}{out.suffix}"): (f"{out.stem} {value}", sets)
         for value, sets in parts.items()
     }
 
