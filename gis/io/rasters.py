@@ -9,7 +9,9 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.vrt import WarpedVRT
 
 from gis.errors import DataSourceError
 from gis.io._atomic import atomic_path
@@ -96,6 +98,47 @@ def write_geotiff(
             dst.set_band_description(i, name)
         if tags:
             dst.update_tags(**{str(k): str(v) for k, v in tags.items()})
+
+
+def warped_vrt(
+    dataset: Any,
+    *,
+    crs_wkt: str,
+    transform: Any,
+    width: int,
+    height: int,
+    resampling: str,
+    src_crs_wkt: str,
+    add_alpha: bool,
+    block: int = 512,
+) -> Any:
+    """Return a rasterio ``WarpedVRT`` of an open dataset on another grid (read it by window).
+
+    Nothing is copied: GDAL warps the blocks a read touches. ``add_alpha`` adds an alpha band
+    (last) that is 0 where no valid source pixel reaches (outside the scene, nodata, masked).
+    The source's nodata stays its nodata on the warped grid.
+    """
+    try:
+        return WarpedVRT(
+            dataset,
+            src_crs=src_crs_wkt,
+            crs=crs_wkt,
+            transform=transform,
+            width=width,
+            height=height,
+            resampling=Resampling[resampling],
+            add_alpha=add_alpha,
+            src_nodata=dataset.nodata,
+            nodata=dataset.nodata,
+            warp_extras={"NUM_THREADS": 1, "INIT_DEST": "NO_DATA"},
+            blockxsize=min(block, width),
+            blockysize=min(block, height),
+        )
+    except RasterioError as exc:
+        raise DataSourceError(
+            f"cannot warp raster {dataset.name} onto the analysis grid: {exc}; check its CRS "
+            "and geotransform with gdalinfo"
+        ) from exc
 
 
 def raster_env(*, cachemax_mb: int = 64, list_dir: bool = False) -> Any:

@@ -6,7 +6,7 @@ import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from affine import Affine
@@ -17,7 +17,7 @@ from rasterio.windows import Window
 from gis.enums import Lang, ParamEnum
 from gis.errors import CRSError, RasterError
 from gis.findings import Findings
-from gis.io.rasters import open_raster, raster_env, read_window
+from gis.io.rasters import open_raster, raster_env, read_window, warped_vrt
 from gis.raster.grid import Grid, grid_windows
 from gis.raster.kernels import to_reflectance
 from gis.raster.sensors import (
@@ -29,6 +29,9 @@ from gis.raster.sensors import (
     parse_roles,
     sensor_profile,
 )
+
+if TYPE_CHECKING:  # analysis_grid builds on this module
+    from gis.raster.analysis_grid import Warp
 
 _IDENTITY = Affine.identity()
 
@@ -81,6 +84,23 @@ class RasterSource:
         1-based band of the alpha channel (``dataset_mask`` is ``alpha``); not a role.
     mask_file : str, optional
         The ``.msk`` file holding the GDAL mask, when it is not inside the raster.
+    dataset : str
+        What GDAL opens when it is not ``path`` (the VRT stacking a product's band files);
+        ``path`` then names the product in messages.
+    mask_bits : tuple of (int, int)
+        Bit tests of a QA mask (Landsat ``QA_PIXEL``/``BQA``): a pixel is invalid where
+        ``mask & bits == value`` for any ``(bits, value)``; used instead of ``mask_values``.
+    warp : Warp, optional
+        Read on another grid through a warped virtual dataset
+        (:func:`gis.raster.analysis_grid.on_grid`); the grid facts are then that grid's.
+    parts : tuple of RasterSource
+        The scenes of a mosaic, on this source's grid, first valid pixel in order
+        (:mod:`gis.raster.mosaic`).
+    acquired : str, optional
+        Sensing date (ISO) from the product's metadata.
+    product : str
+        What the source was read as (``"GeoTIFF"``, ``"Sentinel-2 L2A .SAFE"``, a mosaic …),
+        for the run table.
     """
 
     path: str
@@ -101,6 +121,12 @@ class RasterSource:
     dataset_mask: DatasetMask = DatasetMask.NONE
     alpha_index: int | None = None
     mask_file: str | None = None
+    dataset: str = ""
+    mask_bits: tuple[tuple[int, int], ...] = ()
+    warp: Warp | None = None
+    parts: tuple[RasterSource, ...] = ()
+    acquired: str | None = None
+    product: str = ""
 
     @property
     def grid(self) -> Grid:
@@ -127,18 +153,52 @@ class RasterSource:
 
         Dask workers must see all of them (:func:`gis.distributed.check_workers`).
         """
-        return tuple(p for p in (self.path, self.mask_path, self.mask_file) if p)
+        if self.parts:
+            return tuple(f for p in self.parts for f in p.files)
+        own = (self.dataset or self.path, self.mask_path, self.mask_file)
+        return tuple(p for p in own if p)
 
     @contextlib.contextmanager
     def open(self, *, cachemax_mb: int = 64) -> Iterator[RasterReader]:
-        """Open the raster (and its mask) for windowed reads inside a bounded GDAL cache."""
+        """Open the raster (and its mask) for windowed reads inside a bounded GDAL cache.
+
+        A warped source reads through a ``WarpedVRT`` on its analysis grid; a mosaic opens
+        every scene and reads them as one (:class:`gis.raster.mosaic.MosaicReader`).
+        """
         with contextlib.ExitStack() as stack:
+            if self.parts:
+                from gis.raster.mosaic import MosaicReader  # mosaic builds on this module
+
+                readers = [stack.enter_context(p.open(cachemax_mb=cachemax_mb)) for p in self.parts]
+                yield MosaicReader(self, readers)
+                return
             stack.enter_context(
                 raster_env(cachemax_mb=cachemax_mb, list_dir=self.mask_file is not None)
             )
-            ds = stack.enter_context(open_raster(self.path))
+            ds = stack.enter_context(open_raster(self.dataset or self.path))
             mask = stack.enter_context(open_raster(self.mask_path)) if self.mask_path else None
+            if self.warp is not None:
+                ds = stack.enter_context(
+                    self._warped(ds, self.warp.resampling, self.warp.add_alpha)
+                )
+                if mask is not None:
+                    mask = stack.enter_context(self._warped(mask, self.warp.mask_resampling, False))
             yield RasterReader(self, ds, mask)
+
+    def _warped(self, dataset: Any, resampling: str, add_alpha: bool) -> Any:
+        assert self.warp is not None
+        g = self.warp.grid
+        return warped_vrt(
+            dataset,
+            crs_wkt=g.crs_wkt,
+            transform=g.transform,
+            width=g.width,
+            height=g.height,
+            resampling=resampling,
+            src_crs_wkt=self.warp.base.crs_wkt,
+            add_alpha=add_alpha,
+            block=max(self.block_shape),
+        )
 
     def read_roles(
         self, window: Window, roles: Sequence[str], *, boundless: bool = False
@@ -212,7 +272,7 @@ class RasterReader:
         elif kind is DatasetMask.PER_BAND:
             masked = (read_window(self.dataset, idx, win, masks=True) == 0).any(axis=0)
         if self.mask is not None:
-            flagged = np.isin(read_window(self.mask, 1, win), src.mask_values)
+            flagged = mask_flags(read_window(self.mask, 1, win), src)
             masked = flagged if masked is None else masked | flagged
         return raw, masked
 
@@ -227,6 +287,24 @@ class RasterReader:
         win = window if boundless else _intersect(window, self.source)
         values, invalid = self.read_array(win, roles)
         return {r: np.ma.MaskedArray(values[i], mask=invalid.copy()) for i, r in enumerate(roles)}
+
+
+def mask_flags(values: NDArray[Any], src: RasterSource) -> NDArray[np.bool_]:
+    """Return where the mask raster's ``values`` make a pixel invalid (values or QA bits).
+
+    Examples
+    --------
+    >>> src = RasterSource("a.tif", Sensor.GENERIC, ("R",), 1.0, 0.0, None, mask_bits=((8, 8),))
+    >>> mask_flags(np.array([0, 8, 9, 2]), src).tolist()
+    [False, True, True, False]
+    """
+    if not src.mask_bits:
+        return np.isin(values, src.mask_values)
+    v = values.astype(np.int64)
+    out = np.zeros(v.shape, dtype=bool)
+    for bits, value in src.mask_bits:
+        out |= (v & bits) == value
+    return out
 
 
 def _intersect(window: Window, src: RasterSource) -> Window:
@@ -246,7 +324,7 @@ def _clip_window(
     return Window(cc0, rr0, cc1 - cc0, rr1 - rr0), pads
 
 
-def raster_source(
+def file_source(
     path: str | os.PathLike[str],
     *,
     sensor: str | Sensor = "generic",
@@ -256,7 +334,9 @@ def raster_source(
     crs: Any = None,
     findings: Findings | None = None,
 ) -> RasterSource:
-    """Validate a raster and return its :class:`RasterSource`.
+    """Validate one raster file and return its :class:`RasterSource`.
+
+    :func:`gis.raster.raster_source` also takes products, folders and lists of scenes.
 
     An alpha band (ColorInterp alpha, or the role ``A``/``ALPHA`` in ``bands``) is not a
     spectral band: an RGBA orthomosaic reads with ``sensor="uav-rgb"`` or ``bands="R,G,B"``

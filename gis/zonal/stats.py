@@ -20,6 +20,7 @@ from gis.distributed import task_windows_for
 from gis.errors import RasterError
 from gis.findings import Findings
 from gis.raster import RasterSource
+from gis.raster.analysis_grid import common_grid
 from gis.zonal.definitions import COLUMNS, QUANTUM, RING_SUMS, ZONE_SUMS
 from gis.zonal.plan import WindowGroup, plan_windows
 from gis.zonal.reduce import Partial, has_nbr, reduce_windows
@@ -105,7 +106,8 @@ def change_stats(
     zones : GeoDataFrame or GeoSeries
         The patches, in any CRS (transformed to the rasters' CRS, with a finding).
     before, after : RasterSource
-        The two dates, on one grid (same CRS, transform and size).
+        The two dates; on different grids they are read on one analysis grid
+        (:func:`gis.raster.analysis_grid.common_grid`, with the finding ``grids_aligned``).
     ring_m : float
         Ring width in metres of the raster's (projected) CRS.
     drop_threshold : float
@@ -134,14 +136,14 @@ def change_stats(
     Raises
     ------
     RasterError
-        The dates are not on one grid, or lack the bands NDVI needs.
+        The dates do not overlap, or lack the bands NDVI needs.
     CRSError
         ``zones`` has no CRS.
     gis.distributed.ClusterError
         The cluster's workers cannot run Linyuan.
     """
     log = findings if findings is not None else Findings()
-    require_same_grid(before, after)
+    before, after = common_grid(before, after, findings=log)
     geoms = _zones_in_raster_crs(zones, before, log)
     n_threads = threads or min(2, os.cpu_count() or 1)
     groups = plan_windows(

@@ -1,0 +1,248 @@
+"""A raster as the bureau receives it: a file, a product, a folder or a list of scenes.
+
+:func:`raster_source` is where every raster input enters (``--before/--after``,
+``detect discolored RASTER``, ``--previous``, ``map --quicklook``):
+
+==========================================  ==================================================
+input                                       read as
+==========================================  ==================================================
+a GeoTIFF (or any GDAL raster, a ``.vrt``)  that file (:func:`gis.raster.source.file_source`)
+a Sentinel-2 ``.SAFE`` folder or ``.zip``   its band files (:mod:`gis.raster.sentinel2`)
+a Landsat folder or ``.tar`` with an MTL    its band files (:mod:`gis.raster.landsat`)
+a folder of scenes or products              one mosaic, by file name (:mod:`gis.raster.mosaic`)
+``a.tif,b.tif`` (comma-separated)           one mosaic, in the order given
+==========================================  ==================================================
+
+A product is read through a VRT (XML held in the source, nothing written) that stacks its
+band files in role order on its finest grid; :func:`stack_vrt` builds it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from gis.errors import DataSourceError, RasterError
+from gis.findings import Findings
+from gis.io.rasters import open_raster
+from gis.raster.grid import Grid
+from gis.raster.mosaic import mosaic_source
+from gis.raster.source import RasterSource, file_source
+
+SCENE_SUFFIXES = (".tif", ".tiff", ".jp2", ".img", ".vrt")
+"""Raster files a folder of scenes is made of (products inside it count too)."""
+
+
+@dataclass(frozen=True)
+class BandFile:
+    """One band of a product: the GDAL path of its file, its band, and how it is resampled.
+
+    ``resampling`` (a VRT source resampling: ``nearest``, ``bilinear``) brings a band of
+    coarser pixels (Sentinel-2 20 m) to the stack's grid.
+    """
+
+    path: str
+    description: str
+    band: int = 1
+    resampling: str = "nearest"
+
+
+def raster_source(
+    path: str | os.PathLike[str],
+    *,
+    sensor: str = "generic",
+    bands: str | Sequence[str] | None = None,
+    mask: str | os.PathLike[str] | None = None,
+    mask_values: Sequence[int] | None = None,
+    crs: Any = None,
+    findings: Findings | None = None,
+) -> RasterSource:
+    """Return the :class:`RasterSource` of a file, a product, a folder or a list of scenes.
+
+    Parameters are those of :func:`gis.raster.source.file_source`; a product's own metadata
+    (band roles, scale, offset, validity mask, date) wins over ``sensor``/``bands``/``mask``
+    (with a finding when they were given).
+
+    Raises
+    ------
+    DataSourceError
+        A file or product cannot be read (missing band, corrupt file, tar without MTL).
+    RasterError
+        Scenes of one date with different bands; an empty folder.
+    """
+    options = {"sensor": sensor, "bands": bands, "crs": crs, "findings": findings}
+    text = os.fspath(path)
+    scenes = split_scenes(text)
+    if len(scenes) > 1:
+        parts = [raster_source(s, **options) for s in scenes]  # type: ignore[arg-type]
+        return mosaic_source(parts, name=text, findings=findings)
+    product = _product_reader(text)
+    if product is not None:
+        return product(text, findings=findings, given=(sensor, bands, mask))
+    return file_source(
+        text, sensor=sensor, bands=bands, mask=mask, mask_values=mask_values, crs=crs,
+        findings=findings,
+    )  # fmt: skip
+
+
+def split_scenes(text: str) -> list[str]:
+    """Return the scenes ``text`` names: a comma-separated list, a folder of scenes, or itself.
+
+    A folder that is itself a product (``.SAFE``, a Landsat folder with an MTL) is one scene.
+
+    Raises
+    ------
+    RasterError
+        A folder holding no raster.
+    """
+    if "," in text and not os.path.exists(text):
+        return [t.strip() for t in text.split(",") if t.strip()]
+    if not os.path.isdir(text) or _product_reader(text) is not None:
+        return [text]
+    entries = sorted(Path(text).iterdir())
+    scenes = [
+        str(e)
+        for e in entries
+        if e.suffix.lower() in SCENE_SUFFIXES or _product_reader(str(e)) is not None
+    ]
+    if not scenes:
+        raise RasterError(
+            f"folder {text} holds no raster (looked for {', '.join(SCENE_SUFFIXES)}, .SAFE "
+            "folders or .zip, Landsat folders or .tar); give a raster file, a product, or a "
+            "folder of scenes"
+        )
+    return scenes
+
+
+def _product_reader(text: str) -> Any:
+    """Return the reader of the product ``text`` is (Sentinel-2, Landsat), or None."""
+    from gis.raster import landsat, sentinel2  # they build on this module
+
+    if text.startswith("/vsi"):
+        return None
+    if sentinel2.is_safe(text):
+        return sentinel2.safe_source
+    if landsat.is_landsat(text):
+        return landsat.landsat_source
+    return None
+
+
+def stack_vrt(
+    files: Sequence[BandFile], *, nodata: float | None = None, grid: Grid | None = None
+) -> tuple[str, Grid]:
+    """Return the XML of a VRT stacking ``files`` (one band each) on the finest one's grid.
+
+    ``grid`` (another stack's grid, same extent) puts them on it instead (a 20 m mask on the
+    10 m bands).
+
+    The band files must cover one extent (the bands of one product). Nothing is written: the
+    XML is what GDAL opens.
+
+    Raises
+    ------
+    DataSourceError
+        A band file cannot be opened (named, with the fix).
+    """
+    facts = [_band_facts(f) for f in files]
+    if grid is None:
+        finest = min(facts, key=lambda f: abs(f["transform"].a))
+        grid = Grid(finest["crs_wkt"], finest["transform"], finest["width"], finest["height"])
+    t, width, height = grid.transform, grid.width, grid.height
+    gt = ", ".join(repr(float(v)) for v in (t.c, t.a, t.b, t.f, t.d, t.e))
+    bands = []
+    for i, (f, fact) in enumerate(zip(files, facts, strict=True), start=1):
+        nd = f"<NoDataValue>{nodata!r}</NoDataValue>" if nodata is not None else ""
+        bands.append(
+            f'<VRTRasterBand dataType="{fact["dtype"]}" band="{i}">{nd}'
+            f"<Description>{escape(f.description)}</Description>"
+            f'<SimpleSource resampling="{f.resampling}">'
+            f'<SourceFilename relativeToVRT="0">{escape(f.path)}</SourceFilename>'
+            f"<SourceBand>{f.band}</SourceBand>"
+            f'<SrcRect xOff="0" yOff="0" xSize="{fact["width"]}" ySize="{fact["height"]}"/>'
+            f'<DstRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/>'
+            "</SimpleSource></VRTRasterBand>"
+        )
+    xml = (
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">'
+        f"<SRS>{escape(grid.crs_wkt)}</SRS><GeoTransform>{gt}</GeoTransform>"
+        + "".join(bands)
+        + "</VRTDataset>"
+    )
+    return xml, grid
+
+
+_DTYPES = {"uint8": "Byte", "uint16": "UInt16", "int16": "Int16", "float32": "Float32"}
+
+
+def _band_facts(f: BandFile) -> dict[str, Any]:
+    with open_raster(f.path) as ds:
+        if ds.crs is None:
+            raise DataSourceError(
+                f"band file {f.path} has no CRS; the product is incomplete or damaged — "
+                "download it again"
+            )
+        return {
+            "crs_wkt": ds.crs.to_wkt(),
+            "transform": ds.transform,
+            "width": ds.width,
+            "height": ds.height,
+            "dtype": _DTYPES.get(ds.dtypes[f.band - 1], "Float32"),
+        }
+
+
+def product_source(
+    name: str,
+    files: Sequence[BandFile],
+    *,
+    roles: Sequence[str],
+    findings: Findings | None,
+    **fields: Any,
+) -> RasterSource:
+    """Return the :class:`RasterSource` of a product's band files stacked by :func:`stack_vrt`.
+
+    ``name`` names the product in messages; ``fields`` set the product's facts (sensor,
+    scale, offset, nodata, mask, date …) on the source.
+    """
+    from dataclasses import replace
+
+    xml, _ = stack_vrt(files, nodata=fields.get("nodata"))
+    src = file_source(xml, sensor="generic", bands=list(roles))
+    src = replace(src, path=name, dataset=xml, **fields)
+    if findings is not None:
+        from gis.raster.source import validity_message
+
+        findings.add(
+            "raster_validity",
+            validity_message(src),
+            severity="info",
+            source=name,
+            zh=validity_message(src, lang="zh"),
+        )
+    return src
+
+
+def reject_given(
+    name: str, given: tuple[Any, Any, Any], what: str, findings: Findings | None
+) -> None:
+    """Note (finding) that ``--sensor``/``--bands``/a mask given for a product are not used."""
+    sensor, bands, mask = given
+    used = [
+        label
+        for label, value in (("--sensor", sensor if sensor != "generic" else None),
+                             ("--bands", bands), ("mask", mask))
+        if value is not None
+    ]  # fmt: skip
+    if used and findings is not None:
+        findings.add(
+            "product_overrides_options",
+            f"{name} is a {what}: its metadata gives the bands, scale, offset and validity "
+            f"mask, so {', '.join(used)} is not used",
+            severity="info",
+            source=name,
+            zh=f"{name} 是 {what}：波段、比例、偏移与有效性掩膜取自其元数据，"
+            f"未使用 {'、'.join(used)}",
+        )
