@@ -146,3 +146,92 @@ def test_dates_that_do_not_overlap_stop_naming_both(tmp_path, truth):
     far = _deliver(tmp_path / "far.tif", truth[1], GK, 10.0, shift=(50_000.0, 0.0))
     with pytest.raises(RasterError, match=r"far\.tif does not overlap .*b\.tif"):
         change_stats(_patches(), before, far)
+
+
+SEAM_X = 500_000.0  # 126°E in EPSG:4551
+
+
+def _tile(path, data, crs, x0_px, x1_px):
+    """Deliver columns ``x0_px:x1_px`` of a truth centred on 126°E as a 10 m tile in ``crs``."""
+    part = np.ascontiguousarray(data[:, :, x0_px:x1_px])
+    left = SEAM_X - SIDE_PX + x0_px * TRUTH_M
+    bounds = (left, Y0 - SIDE_PX * TRUTH_M, left + part.shape[2] * TRUTH_M, Y0)
+    t, w, h = calculate_default_transform(GK, crs, part.shape[2], SIDE_PX, *bounds, resolution=10)
+    out = np.zeros((part.shape[0], h, w), "float32")
+    reproject(part, out, src_transform=from_origin(left, Y0, TRUTH_M, TRUTH_M), src_crs=GK,
+              dst_transform=t, dst_crs=crs, resampling=Resampling.average)  # fmt: skip
+    write_geotiff(path, np.rint(out).astype("uint16"), transform=t, crs=crs, nodata=0)
+    return str(path)
+
+
+def _seam_patches():
+    left = SEAM_X - SIDE_PX
+    boxes = [shapely.box(left + a, Y0 - d, left + c, Y0 - b) for a, b, c, d in SEAM_CLEARINGS]
+    return gpd.GeoDataFrame({"patch_id": list("ABC")}, geometry=boxes, crs=GK)
+
+
+SEAM_CLEARINGS = [(600, 300, 900, 500), (680, 900, 760, 1100), (200, 1100, 400, 1300)]
+"""Two clearings across the seam (x = 720 m), one west of it."""
+
+
+def _seam_truth(after):
+    data = _truth(False)
+    if after:
+        y, x = np.mgrid[0:SIDE_PX, 0:SIDE_PX] * TRUTH_M
+        for x0, y0, x1, y1 in SEAM_CLEARINGS:
+            inside = (x >= x0) & (x < x1) & (y >= y0) & (y < y1)
+            data[2][inside], data[3][inside] = 1600, 1500
+    return data
+
+
+@pytest.mark.parametrize("form", ["list", "folder"])
+def test_tiles_across_utm_zones_mosaic_virtually(tmp_path, form):
+    dates = {}
+    for name, after in (("before", False), ("after", True)):
+        folder = tmp_path / name
+        folder.mkdir()
+        truth = _seam_truth(after)
+        west = _tile(folder / "T51.tif", truth, "EPSG:32651", 0, 420)  # to 120 m east of 126°E
+        east = _tile(folder / "T52.tif", truth, "EPSG:32652", 300, SIDE_PX)  # from 120 m west
+        dates[name] = f"{west},{east}" if form == "list" else str(folder)
+    log = Findings()
+    before = raster_source(dates["before"], bands="B,G,R,NIR", findings=log)
+    after = raster_source(dates["after"], bands="B,G,R,NIR", findings=log)
+    assert len(before.parts) == 2 and "first valid pixel in the order given" in before.product
+    assert sum(f.code == "mosaic" for f in log) == 2
+    stats = change_stats(_seam_patches(), before, after, findings=log)
+    assert "grids_aligned" not in {f.code for f in log}  # both mosaics share one grid
+    grid = before.grid
+    reference = []
+    for i, src in enumerate((before, after)):
+        reference.append(_prealigned_mosaic(tmp_path / f"ref{i}.tif", src, grid))
+    ref = change_stats(_seam_patches(), *reference)
+    _compare(stats, ref, WARP_TOLERANCE)
+    assert (stats.loc[:1, "dndvi"] < -0.3).all() and stats["valid_frac_after"].min() == 1.0
+    truth_ref = [_truth_on(tmp_path / f"t{i}.tif", _seam_truth(bool(i)), grid) for i in (0, 1)]
+    _compare(stats, change_stats(_seam_patches(), *truth_ref))
+
+
+def _prealigned_mosaic(path, mosaic, grid):
+    """gdalwarp each scene onto ``grid`` (bilinear) and keep the first valid pixel."""
+    out = np.zeros((4, grid.height, grid.width), "uint16")
+    for part in mosaic.parts:
+        with rasterio.open(part.warp.base.path if part.warp else part.path) as ds:
+            data, tile = ds.read(), np.zeros_like(out)
+            reproject(data, tile, src_transform=ds.transform, src_crs=ds.crs, src_nodata=0,
+                      dst_transform=grid.transform, dst_crs=grid.crs_wkt, dst_nodata=0,
+                      resampling=Resampling.bilinear)  # fmt: skip
+        empty = (out == 0).all(axis=0)
+        out[:, empty] = tile[:, empty]
+    write_geotiff(path, out, transform=grid.transform, crs=grid.crs_wkt, nodata=0)
+    return raster_source(path, bands="B,G,R,NIR")
+
+
+def _truth_on(path, data, grid):
+    out = np.zeros((4, grid.height, grid.width), "float32")
+    reproject(data, out, src_transform=from_origin(SEAM_X - SIDE_PX, Y0, TRUTH_M, TRUTH_M),
+              src_crs=GK, dst_transform=grid.transform, dst_crs=grid.crs_wkt,
+              resampling=Resampling.average)  # fmt: skip
+    write_geotiff(path, np.rint(out).astype("uint16"), transform=grid.transform,
+                  crs=grid.crs_wkt, nodata=0)  # fmt: skip
+    return raster_source(path, bands="B,G,R,NIR")

@@ -177,6 +177,7 @@ def run_patch_check(
         Unreadable input, bad rules, existing output without ``overwrite``.
     """
     from gis.raster import raster_source
+    from gis.raster.products import describe_rasters
 
     log = findings if findings is not None else Findings()
     targets = {"gpkg": out, "xlsx": xlsx, "kml": kml}
@@ -218,6 +219,7 @@ def run_patch_check(
     result.run["sha256"] = {k: _checksum(v) for k, v in inputs.items() if v is not None}
     result.run["renamed"] = _renamed({"patches": patch_frame, **frames})
     result.run["sensor"], result.run["bands"] = sensor, bands
+    result.run["rasters"] = describe_rasters(rasters["before"], rasters["after"])
     written = write_results(result, outputs, overwrite=overwrite, lang=lang)
     return PatchRun(result, written)
 

@@ -27,16 +27,22 @@ warnings.filterwarnings(
 
 
 def open_raster(path: str | os.PathLike[str]) -> Any:
-    """Open a raster for reading; raise :class:`DataSourceError` naming the file and the fix."""
+    """Open a raster for reading; raise :class:`DataSourceError` naming the file and the fix.
+
+    ``path`` may also be the XML of a VRT (a product's band files stacked, see
+    :func:`gis.raster.products.stack_vrt`): GDAL's error then names the band file.
+    """
     p = os.fspath(path)
-    if not p.startswith("/vsi") and not os.path.exists(p):
+    vrt = p.startswith("<VRTDataset")
+    if not vrt and not p.startswith("/vsi") and not os.path.exists(p):
         raise DataSourceError(f"raster {p} does not exist; check the path")
     try:
         return rasterio.open(p)
     except RasterioError as exc:
+        what = "the band files of a product" if vrt else f"raster {p}"
         raise DataSourceError(
-            f"cannot read raster {p}: {exc}; check that it is a complete GeoTIFF "
-            "(a truncated copy is the usual cause)"
+            f"cannot read {what}: {exc}; check that it is complete (a truncated copy is the "
+            "usual cause) — copy or download it again"
         ) from exc
 
 
@@ -168,8 +174,9 @@ def read_window(dataset: Any, indexes: Any, window: Any, *, masks: bool = False)
     try:
         return np.asarray(read(indexes, window=window))
     except RasterioError as exc:
+        name = "of a product's band files" if str(dataset.name).startswith("<") else dataset.name
         raise DataSourceError(
-            f"cannot read pixels of raster {dataset.name} (rows {window.row_off}-"
+            f"cannot read pixels of raster {name} (rows {window.row_off}-"
             f"{window.row_off + window.height}, cols {window.col_off}-"
             f"{window.col_off + window.width}): {exc}; the file is probably truncated or "
             "corrupt — copy it again and check it with `gdalinfo -checksum`"

@@ -68,7 +68,7 @@ def parse_mtl(text: str) -> dict[str, dict[str, str]]:
 
     Examples
     --------
-    >>> parse_mtl('GROUP = A\\n  GROUP = B\\n    K = "v"\\n  END_GROUP = B\\nEND_GROUP = A')
+    >>> parse_mtl('GROUP = A\n  GROUP = B\n    K = "v"\n  END_GROUP = B\nEND_GROUP = A')
     {'A': {}, 'B': {'K': 'v'}}
     """
     groups: dict[str, dict[str, str]] = {}

@@ -142,7 +142,7 @@ def _pixel_extent(grid: Grid, target: Grid) -> tuple[int, int, int, int]:
     """Return the (col0, row0, col1, row1) of ``target`` pixels that ``grid`` may reach."""
     x0, y0, x1, y1 = footprint(grid, target.crs_wkt)
     inv: Any = ~target.transform
-    cols, rows = zip(*(inv * (x, y) for x in (x0, x1) for y in (y0, y1)), strict=True)
+    cols, rows = zip(*(inv @ (x, y) for x in (x0, x1) for y in (y0, y1)), strict=True)
     return (
         math.floor(min(cols)) - 1,
         math.floor(min(rows)) - 1,

@@ -29,8 +29,9 @@ from xml.sax.saxutils import escape
 from gis.errors import DataSourceError, RasterError
 from gis.findings import Findings
 from gis.io.rasters import open_raster
+from gis.raster.analysis_grid import common_grid, pixel_size_m
 from gis.raster.grid import Grid
-from gis.raster.mosaic import mosaic_source
+from gis.raster.mosaic import OVERLAP_RULE, mosaic_source
 from gis.raster.source import RasterSource, file_source
 
 SCENE_SUFFIXES = (".tif", ".tiff", ".jp2", ".img", ".vrt")
@@ -246,3 +247,57 @@ def reject_given(
             zh=f"{name} 是 {what}：波段、比例、偏移与有效性掩膜取自其元数据，"
             f"未使用 {'、'.join(used)}",
         )
+
+
+def describe_source(src: RasterSource) -> dict[str, Any]:
+    """Return what ``src`` was read as, for the run table (product, scenes, grid, date)."""
+    from pyproj import CRS
+
+    return {
+        "input": src.path,
+        "read_as": src.product or "raster file",
+        "scenes": max(1, len(src.parts)),
+        "crs": CRS.from_wkt(src.crs_wkt).to_string(),
+        "pixel_m": round(pixel_size_m(src.grid), 4),
+        "scale": src.scale,
+        "offset": src.offset,
+        "acquired": src.acquired,
+    }
+
+
+def describe_rasters(before: RasterSource, after: RasterSource) -> dict[str, Any]:
+    """Return the run table's ``rasters`` section: each date, the analysis grid, the rules.
+
+    Examples
+    --------
+    >>> from affine import Affine
+    >>> from pyproj import CRS
+    >>> from gis.raster.sensors import Sensor
+    >>> src = RasterSource("a.tif", Sensor.GENERIC, ("R", "NIR"), 1.0, 0.0, None,
+    ...     crs_wkt=CRS.from_epsg(4551).to_wkt(), transform=Affine(10, 0, 0, 0, -10, 0),
+    ...     width=5, height=5)
+    >>> describe_rasters(src, src)["analysis_grid"]
+    'EPSG:4551, 10 m pixels, 5x5 (both dates on one grid: read as they are)'
+    """
+    from pyproj import CRS
+
+    b, a = common_grid(before, after)
+    g = b.grid
+    same = before.grid.same_as(after.grid)
+    how = "both dates on one grid: read as they are" if same else "aligned to the before image"
+    out: dict[str, Any] = {
+        "before": describe_source(before),
+        "after": describe_source(after),
+        "analysis_grid": f"{CRS.from_wkt(g.crs_wkt).to_string()}, {pixel_size_m(g):g} m "
+        f"pixels, {g.width}x{g.height} ({how})",
+        "resampling": {d: _resampling(s) for d, s in (("before", b), ("after", a))},
+    }
+    if before.parts or after.parts:
+        out["overlap_rule"] = OVERLAP_RULE
+    return out
+
+
+def _resampling(src: RasterSource) -> str:
+    sources = src.parts or (src,)
+    used = sorted({s.warp.resampling for s in sources if s.warp is not None})
+    return ", ".join(used) if used else "none (read as it is)"
