@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
+from click.testing import CliRunner
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
+from gis.cli.main import cli
 from gis.errors import DataSourceError, RasterError
 from gis.findings import Findings
 from gis.raster import Sensor, raster_source
@@ -206,14 +208,14 @@ END
 """
 
 
-def make_landsat(root, *, qa_cloud=(), with_mtl=True):
+def make_landsat(root, *, qa_cloud=(), with_mtl=True, nir=0.30):
     """A Collection 2 Level-2 folder: SR_B2-SR_B7, QA_PIXEL (cloud bit 3 at ``qa_cloud``)."""
     pid = "LC09_L2SP_118029_20230603_20230605_02_T1"
     folder = root / pid
     folder.mkdir(parents=True)
     prof = {"driver": "GTiff", "width": 40, "height": 40, "count": 1, "dtype": "uint16",
             "crs": UTM51, "transform": from_origin(X0, Y0, 30, 30), "nodata": 0}  # fmt: skip
-    refl = {2: 0.04, 3: 0.07, 4: 0.05, 5: 0.30, 6: 0.18, 7: 0.09}
+    refl = {2: 0.04, 3: 0.07, 4: 0.05, 5: nir, 6: 0.18, 7: 0.09}
     names = []
     for band, r in refl.items():
         name = f"{pid}_SR_B{band}.TIF"
@@ -293,3 +295,29 @@ def test_mixed_bands_across_scenes_of_one_date_stop(tmp_path):
     landsat = make_landsat(tmp_path / "l")
     with pytest.raises(RasterError, match="need the same bands"):
         raster_source(f"{safe},{landsat}")
+
+
+def test_cli_sentinel2_before_landsat_after_on_one_grid(tmp_path):
+    before = zip_safe(make_safe(tmp_path / "s2"))
+    after = tar_of(make_landsat(tmp_path / "l9", nir=0.10))
+    zone = shapely.box(X0 + 120, Y0 - 420, X0 + 420, Y0 - 120)
+    patches = tmp_path / "patches.gpkg"
+    gpd.GeoDataFrame(
+        {"patch_id": ["1"], "QQYXSJ": ["2023-01-05"], "HQYXSJ": [None]}, geometry=[zone],
+        crs=UTM51,
+    ).to_file(patches)  # fmt: skip
+    out = tmp_path / "r.gpkg"
+    args = ["check", "patches", str(patches), "--before", str(before), "--after", str(after)]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out), "--lang", "en"])
+    assert result.exit_code in (0, 1), result.output
+    checked = gpd.read_file(out, layer="patches_checked")
+    expected = (0.10 - 0.05) / 0.15 - (0.30 - 0.05) / 0.35
+    assert checked["dndvi"].iloc[0] == pytest.approx(expected, abs=1e-3)
+    run = gpd.read_file(out, layer="run").set_index(["section", "key"])["value"]
+    assert run["rasters", "analysis_grid"].startswith("EPSG:32651, 30 m pixels, 22x22")
+    assert "average" in run["rasters", "resampling"]  # the 10 m before date is averaged
+    assert "Landsat Collection 2 L2SP" in run["rasters", "after"]
+    assert run["image_dates", ""] == '["2023-06-01", "2023-06-03"]'
+    codes = set(gpd.read_file(out, layer="findings")["code"])
+    assert {"grids_aligned", "s2_product", "landsat_product", "image_date_mismatch"} <= codes
+    assert "image_dates_from_metadata" in codes

@@ -177,6 +177,7 @@ def run_patch_check(
         Unreadable input, bad rules, existing output without ``overwrite``.
     """
     from gis.raster import raster_source
+    from gis.raster.dates import reconcile_dates
     from gis.raster.products import describe_rasters
 
     log = findings if findings is not None else Findings()
@@ -198,6 +199,9 @@ def run_patch_check(
     }
     patch_frame = frames.pop("patches")
     assert patch_frame is not None
+    image_dates = reconcile_dates(
+        patch_frame, rasters["before"], rasters["after"], given=image_dates, findings=log
+    )
     with dask_client(workers=workers, scheduler=scheduler) as client:
         result = check_patches(
             patch_frame,

@@ -154,6 +154,8 @@ def change_stats(
         block_shape=before.block_shape,
         threads=n_threads,
     )
+    if not groups and len(geoms):
+        _note_no_patch_covered(log, before, after, len(geoms))
     options: dict[str, Any] = {"drop_threshold": drop_threshold, "tolerance_px": tolerance_px}
     if client is not None:
         partials = run_windows_dask(client, groups, before, after, progress=progress, **options)
@@ -333,6 +335,22 @@ def _zones_in_raster_crs(zones: Any, src: RasterSource, log: Findings) -> NDArra
 
 
 _DATE_ZH = {"before": "前期", "after": "后期"}
+
+
+def _note_no_patch_covered(
+    log: Findings, before: RasterSource, after: RasterSource, n_zones: int
+) -> None:
+    """Note that the imagery covers none of the patches (the wrong scene or CRS, mostly)."""
+    log.add(
+        "imagery_covers_no_patch",
+        f"the imagery ({before.path}; {after.path}) covers none of the {n_zones} patches: "
+        "every patch needs a field check — give the scenes of the patches' area, or check "
+        "the patches' coordinate system",
+        severity="error",
+        source=before.path,
+        zh=f"影像（{before.path}；{after.path}）未覆盖 {n_zones} 个图斑中的任何一个：全部需现地"
+        "核实——请提供图斑所在区域的影像，或检查图斑的坐标系",
+    )
 
 
 def _note_uncovered(frame: pd.DataFrame, log: Findings, path: str) -> None:
