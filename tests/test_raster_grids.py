@@ -98,7 +98,7 @@ def truth():
 @pytest.mark.parametrize(
     ("crs", "res", "shift", "how"),
     [
-        (GK, 10.0, (3.0, -4.0), "bilinear"),  # origin shifted, same pixel
+        (GK, 10.0, (3.0, -4.0), "nearest"),  # origin shifted, same pixel
         ("EPSG:32651", 12.0, (0.0, 0.0), "average"),  # another CRS, coarser
         (GK, 20.0, (0.0, 0.0), "average"),  # coarser, same CRS
     ],
@@ -213,14 +213,14 @@ def test_tiles_across_utm_zones_mosaic_virtually(tmp_path, form):
 
 
 def _prealigned_mosaic(path, mosaic, grid):
-    """gdalwarp each scene onto ``grid`` (bilinear) and keep the first valid pixel."""
+    """gdalwarp each scene onto ``grid`` (the rule's resampling) and keep the first valid."""
     out = np.zeros((4, grid.height, grid.width), "uint16")
     for part in mosaic.parts:
         with rasterio.open(part.warp.base.path if part.warp else part.path) as ds:
             data, tile = ds.read(), np.zeros_like(out)
             reproject(data, tile, src_transform=ds.transform, src_crs=ds.crs, src_nodata=0,
                       dst_transform=grid.transform, dst_crs=grid.crs_wkt, dst_nodata=0,
-                      resampling=Resampling.bilinear)  # fmt: skip
+                      resampling=Resampling[part.warp.resampling])  # fmt: skip
         empty = (out == 0).all(axis=0)
         out[:, empty] = tile[:, empty]
     write_geotiff(path, out, transform=grid.transform, crs=grid.crs_wkt, nodata=0)

@@ -6,6 +6,7 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
+from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
@@ -104,6 +105,28 @@ def write_geotiff(
             dst.set_band_description(i, name)
         if tags:
             dst.update_tags(**{str(k): str(v) for k, v in tags.items()})
+
+
+GDAL_TYPES = {"uint8": "Byte", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32",
+              "int32": "Int32", "float32": "Float32", "float64": "Float64"}  # fmt: skip
+"""GDAL's name of each numpy data type (VRT ``dataType``)."""
+
+
+def vrt_header(width: int, height: int, crs_wkt: str, transform: Any) -> str:
+    """Return the opening of a VRT's XML: size, CRS and geotransform (bands follow).
+
+    Examples
+    --------
+    >>> from affine import Affine
+    >>> vrt_header(2, 3, "", Affine(10, 0, 5, 0, -10, 50)).split("<SRS>")[1]
+    '</SRS><GeoTransform>5.0, 10.0, 0.0, 50.0, 0.0, -10.0</GeoTransform>'
+    """
+    t = transform
+    gt = ", ".join(repr(float(v)) for v in (t.c, t.a, t.b, t.f, t.d, t.e))
+    return (
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">'
+        f"<SRS>{escape(crs_wkt)}</SRS><GeoTransform>{gt}</GeoTransform>"
+    )
 
 
 def warped_vrt(

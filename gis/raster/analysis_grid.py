@@ -14,11 +14,15 @@ A date not on the analysis grid is read through a GDAL warped virtual dataset (r
 
 - ``average`` when its pixels are finer than the analysis grid's by more than 1 % (each
   analysis pixel is the area-weighted mean of the valid pixels it covers);
-- ``bilinear`` otherwise (same pixel size, another origin or CRS);
+- ``nearest`` when the pixel sizes agree within 1 % (another origin or CRS): each analysis
+  pixel takes the source pixel under its centre; values are not smoothed, and the shift of
+  at most half a pixel is within the check's misregistration tolerance (``tolerance_px``);
+- ``bilinear`` when its pixels are coarser than the grid's (a coarser scene in a mosaic);
 - ``nearest`` for a categorical mask (Sentinel-2 SCL, QA bits) not coarsened, ``mode`` when
   coarsened.
 
-Pixels of the analysis grid that no valid source pixel reaches are invalid (an alpha band the
+Only the bands a read needs are warped (:mod:`gis.raster.warped`). Pixels of the analysis
+grid that no valid source pixel reaches are invalid (an alpha band the
 warp adds, or the source's own alpha). The finding ``grids_aligned`` names the grid and the
 resampling of each date.
 
@@ -26,8 +30,10 @@ Examples
 --------
 >>> resampling_for(10.0, 30.0)
 'average'
->>> resampling_for(10.0, 10.0), resampling_for(10.0, 30.0, categorical=True)
-('bilinear', 'mode')
+>>> resampling_for(10.0, 10.0), resampling_for(30.0, 10.0)
+('nearest', 'bilinear')
+>>> resampling_for(10.0, 30.0, categorical=True)
+'mode'
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ from gis.raster.source import DatasetMask, RasterSource
 COARSER = 1.01
 """A source is coarsened (``average``) when the analysis pixel is this many times its own."""
 
-WARP_BLOCK = 512
+WARP_BLOCK = 256
 """Block size of the warped virtual datasets (windows of the analysis grid align to it)."""
 
 
@@ -89,7 +95,9 @@ def resampling_for(source_m: float, target_m: float, *, categorical: bool = Fals
     coarsened = target_m > source_m * COARSER
     if categorical:
         return "mode" if coarsened else "nearest"
-    return "average" if coarsened else "bilinear"
+    if coarsened:
+        return "average"
+    return "bilinear" if source_m > target_m * COARSER else "nearest"
 
 
 def footprint(grid: Grid, crs_wkt: str) -> tuple[float, float, float, float]:

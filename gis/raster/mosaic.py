@@ -7,8 +7,8 @@ at 126°E; provincial GF mosaics come cut into sheets). :func:`mosaic_source` re
 - the mosaic grid has the first scene's CRS and pixel size, aligned to its origin, and covers
   the union of the scenes' footprints;
 - every scene is read on that grid through its own warped virtual dataset
-  (:func:`gis.raster.analysis_grid.on_grid`: ``bilinear`` for another zone at the same pixel
-  size, ``average`` for a finer scene) — nothing is copied;
+  (:func:`gis.raster.analysis_grid.on_grid`: ``nearest`` for another zone at the same pixel
+  size, ``average`` for a finer scene, ``bilinear`` for a coarser one) — nothing is copied;
 - **overlap rule: the first valid pixel in the order given** (a list in its order, a folder
   by file name): a pixel cloudy or outside the first scene is taken from the next.
 
@@ -95,12 +95,14 @@ def mosaic_source(
             "mosaic",
             f"{len(scenes)} scenes ({', '.join(crss)}) read as one mosaic on {crs}, {size:g} m "
             f"pixels ({grid.width}x{grid.height}); where they overlap the {OVERLAP_RULE} is "
-            "taken; scenes in another zone are warped virtually (bilinear)",
+            "taken; scenes in another zone or grid are warped virtually (nearest at the same "
+            "pixel size, average from finer pixels, bilinear from coarser)",
             severity="info",
             source=label,
             zh=f"{len(scenes)} 景影像（{'、'.join(crss)}）按一幅镶嵌读取：{crs}，像元 {size:g} 米"
             f"（{grid.width}x{grid.height}）；重叠处取按给定顺序的第一个有效像元；"
-            "其他投影带的影像虚拟重投影（双线性）",
+            "其他投影带或格网的影像虚拟重投影（像元大小相同取最邻近，由细到粗取平均，"
+            "由粗到细取双线性）",
         )
     return mosaic
 

@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape
 
 from gis.errors import DataSourceError, RasterError
 from gis.findings import Findings
-from gis.io.rasters import open_raster
+from gis.io.rasters import GDAL_TYPES, open_raster, vrt_header
 from gis.raster.analysis_grid import common_grid, pixel_size_m
 from gis.raster.grid import Grid
 from gis.raster.mosaic import OVERLAP_RULE, mosaic_source
@@ -152,8 +152,7 @@ def stack_vrt(
     if grid is None:
         finest = min(facts, key=lambda f: abs(f["transform"].a))
         grid = Grid(finest["crs_wkt"], finest["transform"], finest["width"], finest["height"])
-    t, width, height = grid.transform, grid.width, grid.height
-    gt = ", ".join(repr(float(v)) for v in (t.c, t.a, t.b, t.f, t.d, t.e))
+    width, height = grid.width, grid.height
     bands = []
     for i, (f, fact) in enumerate(zip(files, facts, strict=True), start=1):
         nd = f"<NoDataValue>{nodata!r}</NoDataValue>" if nodata is not None else ""
@@ -167,16 +166,9 @@ def stack_vrt(
             f'<DstRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/>'
             "</SimpleSource></VRTRasterBand>"
         )
-    xml = (
-        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">'
-        f"<SRS>{escape(grid.crs_wkt)}</SRS><GeoTransform>{gt}</GeoTransform>"
-        + "".join(bands)
-        + "</VRTDataset>"
-    )
+    xml = vrt_header(width, height, grid.crs_wkt, grid.transform) + "".join(bands)
+    xml += "</VRTDataset>"
     return xml, grid
-
-
-_DTYPES = {"uint8": "Byte", "uint16": "UInt16", "int16": "Int16", "float32": "Float32"}
 
 
 def _band_facts(f: BandFile) -> dict[str, Any]:
@@ -191,7 +183,7 @@ def _band_facts(f: BandFile) -> dict[str, Any]:
             "transform": ds.transform,
             "width": ds.width,
             "height": ds.height,
-            "dtype": _DTYPES.get(ds.dtypes[f.band - 1], "Float32"),
+            "dtype": GDAL_TYPES.get(ds.dtypes[f.band - 1], "Float32"),
         }
 
 

@@ -175,17 +175,19 @@ class RasterSource:
             stack.enter_context(
                 raster_env(cachemax_mb=cachemax_mb, list_dir=self.mask_file is not None)
             )
-            ds = stack.enter_context(open_raster(self.dataset or self.path))
             mask = stack.enter_context(open_raster(self.mask_path)) if self.mask_path else None
             if self.warp is not None:
-                ds = stack.enter_context(
-                    self._warped(ds, self.warp.resampling, self.warp.add_alpha)
-                )
+                from gis.raster.warped import WarpedReader  # warped builds on this module
+
                 if mask is not None:
-                    mask = stack.enter_context(self._warped(mask, self.warp.mask_resampling, False))
+                    mask = stack.enter_context(self._warped_mask(mask))
+                yield WarpedReader(self, stack, mask)
+                return
+            ds = stack.enter_context(open_raster(self.dataset or self.path))
             yield RasterReader(self, ds, mask)
 
-    def _warped(self, dataset: Any, resampling: str, add_alpha: bool) -> Any:
+    def _warped_mask(self, dataset: Any) -> Any:
+        """Return the mask raster on the analysis grid (nearest, or mode when coarsened)."""
         assert self.warp is not None
         g = self.warp.grid
         return warped_vrt(
@@ -194,9 +196,9 @@ class RasterSource:
             transform=g.transform,
             width=g.width,
             height=g.height,
-            resampling=resampling,
+            resampling=self.warp.mask_resampling,
             src_crs_wkt=self.warp.base.crs_wkt,
-            add_alpha=add_alpha,
+            add_alpha=False,
             block=max(self.block_shape),
         )
 
