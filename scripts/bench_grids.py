@@ -75,10 +75,12 @@ def _safe(d: Path, src_path: Path, size: int) -> Path:
     import rasterio
     from rasterio.enums import Resampling
 
+    from gis.demo.delivered import mtd_xml, write_jp2
+
     safe = d / f"S2B_MSIL2A_20230601T025539_N0509_R032_T51TXM_{size}.SAFE"
     if (safe / "MTD_MSIL2A.xml").exists():
         return safe
-    img = safe / "GRANULE/L2A_T51TXM_A032505_20230601T025539/IMG_DATA"
+    granule = "GRANULE/L2A_T51TXM_A032505_20230601T025539/IMG_DATA"
     files = []
     with rasterio.open(src_path) as src:
         bands = {"B02": 1, "B03": 2, "B04": 3, "B08": 4, "B05": 3, "B11": 3, "B12": 4, "SCL": 0}
@@ -89,30 +91,12 @@ def _safe(d: Path, src_path: Path, size: int) -> Path:
                 data = src.read(index, out_shape=(n, n), resampling=Resampling.average)
             else:
                 data = np.full((n, n), 4, "uint16")
-            rel = f"R{res}m/T51TXM_20230601T025539_{name}_{res}m"
-            (img / f"R{res}m").mkdir(parents=True, exist_ok=True)
+            rel = f"{granule}/R{res}m/T51TXM_20230601T025539_{name}_{res}m"
             t = src.transform * src.transform.scale(res / 10)
-            with rasterio.open(
-                img / f"{rel}.jp2", "w", driver="JP2OpenJPEG", width=n, height=n, count=1,
-                dtype="uint16", crs=src.crs, transform=t, QUALITY="100", REVERSIBLE="YES",
-                BLOCKXSIZE=1024, BLOCKYSIZE=1024,
-            ) as dst:  # fmt: skip
-                dst.write(data, 1)
-            files.append(f"GRANULE/L2A_T51TXM_A032505_20230601T025539/IMG_DATA/{rel}")
-    images = "".join(f"<IMAGE_FILE>{f}</IMAGE_FILE>" for f in files)
-    offs = "".join(f'<BOA_ADD_OFFSET band_id="{i}">-1000</BOA_ADD_OFFSET>' for i in range(13))
-    (safe / "MTD_MSIL2A.xml").write_text(
-        '<n1:Level-2A_User_Product xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/'
-        'User_Product_Level-2A.xsd"><n1:General_Info><Product_Info>'
-        "<PRODUCT_START_TIME>2023-06-01T02:55:39.024Z</PRODUCT_START_TIME>"
-        "<PROCESSING_BASELINE>05.09</PROCESSING_BASELINE><Product_Organisation><Granule_List>"
-        f"<Granule>{images}</Granule></Granule_List></Product_Organisation></Product_Info>"
-        "<Product_Image_Characteristics><QUANTIFICATION_VALUES_LIST>"
-        '<BOA_QUANTIFICATION_VALUE unit="none">10000</BOA_QUANTIFICATION_VALUE>'
-        f"</QUANTIFICATION_VALUES_LIST><BOA_ADD_OFFSET_VALUES_LIST>{offs}"
-        "</BOA_ADD_OFFSET_VALUES_LIST></Product_Image_Characteristics></n1:General_Info>"
-        "</n1:Level-2A_User_Product>"
-    )
+            write_jp2(safe / f"{rel}.jp2", data, crs=src.crs, transform=t)
+            files.append(rel)
+    xml = mtd_xml(safe.name, files, sensing="2023-06-01")
+    (safe / "MTD_MSIL2A.xml").write_text(xml, encoding="utf-8")
     return safe
 
 

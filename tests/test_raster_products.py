@@ -16,6 +16,7 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 from gis.cli.main import cli
+from gis.demo.delivered import mtd_xml, write_jp2
 from gis.errors import DataSourceError, RasterError
 from gis.findings import Findings
 from gis.raster import Sensor, raster_source
@@ -37,43 +38,7 @@ if not LANDSAT_DATA.is_dir():
 
 
 def _jp2(path, data, res):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(
-        path, "w", driver="JP2OpenJPEG", width=data.shape[1], height=data.shape[0], count=1,
-        dtype="uint16", crs=UTM51, transform=from_origin(X0, Y0, res, res), QUALITY="100",
-        REVERSIBLE="YES",
-    ) as dst:  # fmt: skip
-        dst.write(data, 1)
-
-
-def _mtd_l2a(safe, baseline, files, *, offsets):
-    """MTD_MSIL2A.xml after ESA's Level-2A User Product schema (trimmed to what is read)."""
-    ns = "https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-2A.xsd"
-    quant = (
-        '<QUANTIFICATION_VALUES_LIST><BOA_QUANTIFICATION_VALUE unit="none">10000'
-        "</BOA_QUANTIFICATION_VALUE></QUANTIFICATION_VALUES_LIST>"
-        if offsets
-        else '<L2A_QUANTIFICATION_VALUES_LIST><L2A_BOA_QUANTIFICATION_VALUE unit="none">10000'
-        "</L2A_BOA_QUANTIFICATION_VALUE></L2A_QUANTIFICATION_VALUES_LIST>"
-    )
-    offs = "".join(f'<BOA_ADD_OFFSET band_id="{i}">-1000</BOA_ADD_OFFSET>' for i in range(13))
-    offs = f"<BOA_ADD_OFFSET_VALUES_LIST>{offs}</BOA_ADD_OFFSET_VALUES_LIST>" if offsets else ""
-    images = "".join(f"<IMAGE_FILE>{f}</IMAGE_FILE>" for f in files)
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<n1:Level-2A_User_Product xmlns:n1="{ns}">
-<n1:General_Info><Product_Info>
-<PRODUCT_START_TIME>2023-06-01T02:55:39.024Z</PRODUCT_START_TIME>
-<PRODUCT_STOP_TIME>2023-06-01T02:55:39.024Z</PRODUCT_STOP_TIME>
-<PRODUCT_URI>{safe}</PRODUCT_URI><PROCESSING_LEVEL>Level-2A</PROCESSING_LEVEL>
-<PRODUCT_TYPE>S2MSI2A</PRODUCT_TYPE><PROCESSING_BASELINE>{baseline}</PROCESSING_BASELINE>
-<Datatake datatakeIdentifier="GS2B_20230601T025539_032505_N{baseline}">
-<SPACECRAFT_NAME>Sentinel-2B</SPACECRAFT_NAME>
-<DATATAKE_SENSING_START>2023-06-01T02:55:39.024Z</DATATAKE_SENSING_START></Datatake>
-<Product_Organisation><Granule_List><Granule granuleIdentifier="G" imageFormat="JPEG2000">
-{images}</Granule></Granule_List></Product_Organisation></Product_Info>
-<Product_Image_Characteristics><Special_Values><SPECIAL_VALUE_TEXT>NODATA</SPECIAL_VALUE_TEXT>
-<SPECIAL_VALUE_INDEX>0</SPECIAL_VALUE_INDEX></Special_Values>{quant}{offs}
-</Product_Image_Characteristics></n1:General_Info></n1:Level-2A_User_Product>"""
+    write_jp2(path, data, crs=UTM51, transform=from_origin(X0, Y0, res, res))
 
 
 def make_safe(root, *, baseline="05.09", level="L2A", cloud=(), drop=(), nir=None):
@@ -100,17 +65,8 @@ def make_safe(root, *, baseline="05.09", level="L2A", cloud=(), drop=(), nir=Non
         rel = f"{granule}/R20m/{TILE}_{STAMP}_SCL_20m"
         _jp2(safe / f"{rel}.jp2", scl, 20)
         files.append(rel)
-        (safe / "MTD_MSIL2A.xml").write_text(
-            _mtd_l2a(safe.name, baseline, files, offsets=offset > 0)
-        )
-    else:
-        xml = _mtd_l2a(safe.name, baseline, files, offsets=False)
-        xml = xml.replace("Level-2A", "Level-1C").replace(
-            "<L2A_QUANTIFICATION_VALUES_LIST><L2A_BOA_QUANTIFICATION_VALUE",
-            "<QUANTIFICATION_VALUES_LIST><QUANTIFICATION_VALUE",
-        ).replace("</L2A_BOA_QUANTIFICATION_VALUE></L2A_QUANTIFICATION_VALUES_LIST>",
-                  "</QUANTIFICATION_VALUE></QUANTIFICATION_VALUES_LIST>")  # fmt: skip
-        (safe / "MTD_MSIL1C.xml").write_text(xml)
+    xml = mtd_xml(safe.name, files, sensing="2023-06-01", baseline=baseline, level=level)
+    (safe / f"MTD_MSI{level}.xml").write_text(xml)
     return safe
 
 
@@ -156,7 +112,8 @@ def test_s2_l1c_uses_toa_with_a_finding(tmp_path):
     assert src.sensor is Sensor.SENTINEL2_L1C and src.mask_path is None
     assert "s2_top_of_atmosphere" in {f.code for f in log}
     r = src.read_roles(Window(0, 0, 4, 4), ["R"])["R"]
-    assert float(r[0, 0]) == pytest.approx(0.05 + 0.1, abs=1e-6)  # no RADIO_ADD_OFFSET given
+    assert float(r[0, 0]) == pytest.approx(0.05, abs=1e-6)  # RADIO_ADD_OFFSET -1000 (04.00)
+    assert src.offset == pytest.approx(-0.1)
 
 
 def test_two_s2_products_checked_as_before_and_after(tmp_path):
@@ -282,6 +239,20 @@ def test_pre_collection_l1t_clip_with_bqa():
     np.testing.assert_array_equal(v["R"].mask, cloudy | (bqa & 1).astype(bool))
     assert 0 < cloudy.mean() < 1
     assert "landsat_product" in {f.code for f in log}
+
+
+def test_unsupported_archives_and_multi_granule_products_say_what_to_do(tmp_path):
+    gz = tmp_path / "LC09_L2SP_118029_20230603_20230605_02_T1.tar.gz"
+    gz.write_bytes(b"")
+    with pytest.raises(DataSourceError, match=r"compressed tar.*tar xzf"):
+        raster_source(gz)
+    safe = make_safe(tmp_path)
+    meta = safe / "MTD_MSIL2A.xml"
+    text = meta.read_text()
+    meta.write_text(text.replace("</Granule>", "<IMAGE_FILE>GRANULE/L2A_T51TXN_X/IMG_DATA/R10m/"
+                                 "T51TXN_X_B02_10m</IMAGE_FILE></Granule>"))  # fmt: skip
+    with pytest.raises(RasterError, match="2 granules"):
+        raster_source(safe)
 
 
 def test_mtl_groups_keep_level1_and_level2_apart():

@@ -125,6 +125,11 @@ def _product_reader(text: str) -> Any:
 
     if text.startswith("/vsi"):
         return None
+    if text.lower().endswith((".tar.gz", ".tgz")):
+        raise DataSourceError(
+            f"{text} is a compressed tar: reading its bands in place would decompress it again "
+            "for every window — extract it first (tar xzf) and give the folder"
+        )
     if sentinel2.is_safe(text):
         return sentinel2.safe_source
     if landsat.is_landsat(text):

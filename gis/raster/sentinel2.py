@@ -151,16 +151,24 @@ def _offsets(tree: ElementTree.Element, tag: str) -> dict[str, float]:
 def _image_files(tree: ElementTree.Element, root: str) -> dict[str, str]:
     """Band name → GDAL path of its finest file (``_10m`` before ``_20m`` before ``_60m``)."""
     found: dict[str, tuple[int, str]] = {}
+    granules = set()
     for el in tree.iter():
         if _local(el.tag) != "IMAGE_FILE" or not el.text:
             continue
         rel = el.text.strip()
+        granules.add(rel.split("/")[1] if rel.startswith("GRANULE/") else "")
         m = re.search(r"_(B\d[\dA]|SCL)(?:_(\d+)m)?$", rel)
         if m is None:
             continue
         band, res = m.group(1), int(m.group(2) or 0)
         if band not in found or res < found[band][0]:
             found[band] = (res, f"{root}/{rel}.jp2")
+    if len(granules) > 1:
+        raise RasterError(
+            f"Sentinel-2 product {root} holds {len(granules)} granules (an old multi-tile "
+            "product); Linyuan reads one granule per product — give the granules' band files "
+            "as scenes, or the single-tile products of the same date"
+        )
     return {band: p for band, (_, p) in found.items()}
 
 

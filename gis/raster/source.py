@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -466,6 +467,7 @@ _VALIDITY_WORDS = {
         "band": "the GDAL mask of any band read is 0",
         "nodata": "any band read equals nodata {v:g}",
         "mask": "the mask {path} is {values}",
+        "bits": "any of the bit tests (bits=value)",
         "none": "{path}: no nodata value, alpha band or mask; every pixel is read as valid "
         "(except NaN) — set nodata (gdal_edit.py -a_nodata) if the image has a fill value",
         "some": "{path}: pixels are invalid where {parts}, or NaN",
@@ -478,6 +480,7 @@ _VALIDITY_WORDS = {
         "band": "所读任一波段的 GDAL 掩膜为 0",
         "nodata": "所读任一波段等于 nodata 值 {v:g}",
         "mask": "掩膜 {path} 为 {values}",
+        "bits": "任一位检验成立（位=值）",
         "none": "{path}：无 nodata 值、alpha 波段或掩膜；除 NaN 外所有像元都按有效读取——"
         "如影像有填充值，请设置 nodata（gdal_edit.py -a_nodata）",
         "some": "{path}：以下像元无效：{parts}，或为 NaN",
@@ -510,10 +513,27 @@ def validity_message(src: RasterSource, *, lang: str = "en") -> str:
         parts.append(w["nodata"].format(v=src.nodata))
     if src.mask_path is not None:
         values = ",".join(str(v) for v in src.mask_values)
-        parts.append(w["mask"].format(path=src.mask_path, values=values))
+        if src.mask_bits:
+            values = w["bits"] + " " + ", ".join(f"{b:#x}={v:#x}" for b, v in src.mask_bits)
+        parts.append(w["mask"].format(path=_mask_label(src.mask_path), values=values))
     if not parts:
         return w["none"].format(path=src.path)
     return w["some"].format(path=src.path, parts=w["or"].join(parts))
+
+
+def _mask_label(mask_path: str) -> str:
+    """Name a mask in words: its path, or the band file a product's mask VRT reads.
+
+    Examples
+    --------
+    >>> _mask_label('<VRTDataset><SourceFilename relativeToVRT="0">/p/T51_SCL_20m.jp2'
+    ...     '</SourceFilename></VRTDataset>')
+    'T51_SCL_20m.jp2'
+    """
+    if not mask_path.startswith("<"):
+        return mask_path
+    found = re.search(r"<SourceFilename[^>]*>([^<]+)</SourceFilename>", mask_path)
+    return found.group(1).rsplit("/", 1)[-1] if found else "the product's mask"
 
 
 def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
