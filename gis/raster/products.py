@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -32,7 +32,7 @@ from gis.io.rasters import GDAL_TYPES, open_raster, vrt_header
 from gis.raster.analysis_grid import common_grid, pixel_size_m
 from gis.raster.grid import Grid
 from gis.raster.mosaic import OVERLAP_RULE, mosaic_source
-from gis.raster.source import RasterSource, file_source
+from gis.raster.source import RasterSource, file_source, note_validity
 
 SCENE_SUFFIXES = (".tif", ".tiff", ".jp2", ".img", ".vrt")
 """Raster files a folder of scenes is made of (products inside it count too)."""
@@ -205,21 +205,10 @@ def product_source(
     ``name`` names the product in messages; ``fields`` set the product's facts (sensor,
     scale, offset, nodata, mask, date …) on the source.
     """
-    from dataclasses import replace
-
     xml, _ = stack_vrt(files, nodata=fields.get("nodata"))
     src = file_source(xml, sensor="generic", bands=list(roles))
     src = replace(src, path=name, dataset=xml, **fields)
-    if findings is not None:
-        from gis.raster.source import validity_message
-
-        findings.add(
-            "raster_validity",
-            validity_message(src),
-            severity="info",
-            source=name,
-            zh=validity_message(src, lang="zh"),
-        )
+    note_validity(src, findings)
     return src
 
 

@@ -396,15 +396,20 @@ def file_source(
         values = tuple(int(v) for v in (mask_values if mask_values is not None else default))
         _check_mask_grid(os.fspath(mask), src)
         src = src.with_mask(os.fspath(mask), values)
+    note_validity(src, findings)
+    return src
+
+
+def note_validity(src: RasterSource, findings: Findings | None) -> None:
+    """Add the finding ``raster_validity``: which pixels of ``src`` are read as invalid."""
     if findings is not None:
         findings.add(
             "raster_validity",
             validity_message(src),
             severity="info",
-            source=p,
+            source=src.path,
             zh=validity_message(src, lang="zh"),
         )
-    return src
 
 
 def _band_layout(
