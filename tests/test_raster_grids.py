@@ -235,3 +235,24 @@ def _truth_on(path, data, grid):
     write_geotiff(path, np.rint(out).astype("uint16"), transform=grid.transform,
                   crs=grid.crs_wkt, nodata=0)  # fmt: skip
     return raster_source(path, bands="B,G,R,NIR")
+
+
+@pytest.mark.parametrize("crs", [GK, "EPSG:32651"])
+def test_source_without_nodata_is_invalid_outside_its_footprint(tmp_path, crs):
+    # no nodata value: validity outside the file comes from an alpha band the warp adds
+    before = _deliver(tmp_path / "b.tif", _truth(False), GK, 10.0)
+    ndvi = np.full((40, 40), 0.6, "float32")
+    t = from_origin(X0 + 500, Y0 - 300, 10, 10)
+    if crs != GK:
+        from pyproj import Transformer
+
+        x, y = Transformer.from_crs(GK, crs, always_xy=True).transform(X0 + 500, Y0 - 300)
+        t = from_origin(x, y, 10, 10)
+    write_geotiff(tmp_path / "n.tif", ndvi, transform=t, crs=crs)
+    after = raster_source(tmp_path / "n.tif", bands="NDVI")
+    b, a = common_grid(before, after)
+    assert b == before and a.warp is not None and a.nodata is None
+    values = a.read_roles(rasterio.windows.Window(40, 20, 20, 20), ["NDVI"])["NDVI"]
+    assert values.mask[:, :8].all() and values.mask[:8, :].all()  # north and west of the file
+    assert not values.mask[12:, 12:].any()
+    assert float(values[15, 15]) == pytest.approx(0.6)

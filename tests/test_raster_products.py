@@ -291,4 +291,5 @@ def test_cli_sentinel2_before_landsat_after_on_one_grid(tmp_path):
     assert run["image_dates", ""] == '["2023-06-01", "2023-06-03"]'
     codes = set(gpd.read_file(out, layer="findings")["code"])
     assert {"grids_aligned", "s2_product", "landsat_product", "image_date_mismatch"} <= codes
+    assert "mixed_sensors" in codes
     assert "image_dates_from_metadata" in codes

@@ -178,7 +178,7 @@ def run_patch_check(
     """
     from gis.raster import raster_source
     from gis.raster.dates import reconcile_dates
-    from gis.raster.products import describe_rasters
+    from gis.raster.products import describe_rasters, note_mixed_sensors
 
     log = findings if findings is not None else Findings()
     targets = {"gpkg": out, "xlsx": xlsx, "kml": kml}
@@ -202,6 +202,7 @@ def run_patch_check(
     image_dates = reconcile_dates(
         patch_frame, rasters["before"], rasters["after"], given=image_dates, findings=log
     )
+    note_mixed_sensors(rasters["before"], rasters["after"], log)
     with dask_client(workers=workers, scheduler=scheduler) as client:
         result = check_patches(
             patch_frame,

@@ -287,3 +287,23 @@ def _resampling(src: RasterSource) -> str:
     sources = src.parts or (src,)
     used = sorted({s.warp.resampling for s in sources if s.warp is not None})
     return ", ".join(used) if used else "none (read as it is)"
+
+
+def note_mixed_sensors(
+    before: RasterSource, after: RasterSource, findings: Findings | None
+) -> None:
+    """Add the finding ``mixed_sensors`` when the dates come from two known sensors."""
+    kinds = {before.sensor.value, after.sensor.value}
+    if findings is None or len(kinds) < 2 or "generic" in kinds:
+        return
+    findings.add(
+        "mixed_sensors",
+        f"the before date is {before.sensor.value} and the after date {after.sensor.value}: "
+        "their bands and calibration differ, so an index change of a few hundredths can be "
+        "the sensors, not the ground — the ring (surroundings) comparison takes that out",
+        severity="info",
+        source=after.path,
+        zh=f"前期影像为 {before.sensor.value}，后期影像为 {after.sensor.value}："
+        "两者波段与定标不同，"
+        "指数变化中几个百分点可能来自传感器而非地表——与周边环的比较可消除这一影响",
+    )

@@ -2,8 +2,9 @@
 
 GDAL's warped VRT warps every band of its source for each block it computes. A four-band
 GeoTIFF read for NDVI needs two, so the reader opens, per set of bands asked for, a warped VRT
-over a VRT holding just those bands (plus the source's alpha band and per-dataset mask), with
-an alpha band last that is 0 where no valid source pixel reaches. Nothing is copied.
+over a VRT holding just those bands (plus the source's alpha band and per-dataset mask). Where
+no valid source pixel reaches, the warp writes the source's nodata value; a source without one
+(or with an alpha band or mask) gets an alpha band last, 0 there. Nothing is copied.
 
 A plain file in the analysis grid's own CRS (north-up, validity from nodata only) needs no
 warper: a VRT scales it onto the grid (same resampling, GDAL's raster I/O, about twice as
@@ -136,20 +137,26 @@ class WarpedReader(RasterReader):
         self._warped: dict[tuple[int, ...], Any] = {}
         self._extent: tuple[float, float, float, float] | None = None
         self._scaled = scalable(self.base, source.warp.grid)
+        b = self.base
+        # with a nodata value (and no alpha or mask) the warp writes nodata where no valid
+        # pixel reaches, so no alpha band is warped and read
+        self._alpha = (
+            b.nodata is None or b.alpha_index is not None or b.dataset_mask is not DatasetMask.NONE
+        )
 
     def _dataset(self, idx: Sequence[int]) -> Any:
         key = tuple(idx)
         if key not in self._warped:
             warp = self.source.warp
             assert warp is not None
-            subset = self._stack.enter_context(
-                open_raster(band_subset_vrt(self.base, key, self._dtypes))
-            )
             g = warp.grid
             if self._scaled:
                 xml, self._extent = scaled_vrt(self.base, key, self._dtypes, g, warp.resampling)
                 self._warped[key] = self._stack.enter_context(open_raster(xml))
                 return self._warped[key]
+            subset = self._stack.enter_context(
+                open_raster(band_subset_vrt(self.base, key, self._dtypes))
+            )
             self._warped[key] = self._stack.enter_context(
                 warped_vrt(
                     subset,
@@ -159,7 +166,7 @@ class WarpedReader(RasterReader):
                     height=g.height,
                     resampling=warp.resampling,
                     src_crs_wkt=self.base.crs_wkt,
-                    add_alpha=self.base.alpha_index is None,
+                    add_alpha=self._alpha and self.base.alpha_index is None,
                     block=max(self.source.block_shape),
                 )
             )
@@ -169,14 +176,18 @@ class WarpedReader(RasterReader):
         self, idx: list[int], win: Window
     ) -> tuple[NDArray[Any], NDArray[np.bool_] | None]:
         """Raw bands ``idx`` (of the file) in ``win`` of the analysis grid, and the invalid."""
+        masked: NDArray[np.bool_] | None = None
         if self._scaled:
             raw = read_window(self._dataset(idx), list(range(1, len(idx) + 1)), win)
             masked = self._outside(win)
-        else:
+        elif self._alpha:
             raw = read_window(self._dataset(idx), list(range(1, len(idx) + 2)), win)
             raw, masked = raw[:-1], raw[-1] == 0
+        else:
+            raw = read_window(self._dataset(idx), list(range(1, len(idx) + 1)), win)
         if self.mask is not None:
-            masked |= mask_flags(read_window(self.mask, 1, win), self.source)
+            flagged = mask_flags(read_window(self.mask, 1, win), self.source)
+            masked = flagged if masked is None else masked | flagged
         return raw, masked
 
     def _outside(self, win: Window) -> NDArray[np.bool_]:
