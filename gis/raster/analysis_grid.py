@@ -48,12 +48,12 @@ from pyproj import CRS
 from gis.errors import RasterError
 from gis.findings import Findings
 from gis.raster.grid import Grid
-from gis.raster.source import DatasetMask, RasterSource
+from gis.raster.source import RasterSource
 
 COARSER = 1.01
 """A source is coarsened (``average``) when the analysis pixel is this many times its own."""
 
-WARP_BLOCK = 256
+WARP_BLOCK = 128
 """Block size of the warped virtual datasets (windows of the analysis grid align to it)."""
 
 
@@ -62,14 +62,14 @@ class Warp:
     """How a source is read on another grid: the target grid and the resampling.
 
     ``base`` is the source as its file stores it (its own grid, masks and alpha), so a source
-    can be put on yet another grid from its file, with one resampling, never two.
+    can be put on yet another grid from its file, with one resampling, never two. The warped
+    source keeps ``base``'s mask fields; :class:`gis.raster.warped.WarpedReader` reads them.
     """
 
     grid: Grid
     resampling: str
     mask_resampling: str
     base: RasterSource
-    add_alpha: bool
 
 
 def pixel_size_m(grid: Grid) -> float:
@@ -161,22 +161,13 @@ def on_grid(src: RasterSource, grid: Grid) -> RasterSource:
     if base.grid.same_as(grid):
         return base
     size_src, size_dst = pixel_size_m(base.grid), pixel_size_m(grid)
-    has_alpha = base.alpha_index is not None
     warp = Warp(
         grid,
         resampling_for(size_src, size_dst),
         resampling_for(size_src, size_dst, categorical=True),
         base,
-        add_alpha=not has_alpha,
     )
-    return replace(
-        base,
-        **_grid_fields(grid),
-        warp=warp,
-        dataset_mask=DatasetMask.ALPHA,
-        alpha_index=base.alpha_index if has_alpha else base.count + 1,
-        mask_file=None,
-    )
+    return replace(base, **_grid_fields(grid), warp=warp)
 
 
 def _grid_fields(grid: Grid) -> dict[str, Any]:
