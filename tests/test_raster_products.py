@@ -293,3 +293,17 @@ def test_cli_sentinel2_before_landsat_after_on_one_grid(tmp_path):
     assert {"grids_aligned", "s2_product", "landsat_product", "image_date_mismatch"} <= codes
     assert "mixed_sensors" in codes
     assert "image_dates_from_metadata" in codes
+
+
+def test_cli_takes_product_folders_where_a_raster_is_asked(tmp_path):
+    layer = tmp_path / "p.gpkg"
+    zone = shapely.box(452_500, 3_400_000, 453_500, 3_401_000)
+    gpd.GeoDataFrame({"patch_id": ["1"]}, geometry=[zone], crs="EPSG:32616").to_file(layer)
+    out = tmp_path / "m.html"
+    args = ["map", str(layer), "--quicklook", str(LANDSAT_DATA), "--quicklook-bands", "NIR,R,G"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "L.imageOverlay" in out.read_text(encoding="utf-8")
+    twice = f"{LANDSAT_DATA},{LANDSAT_DATA}"
+    mosaic = CliRunner().invoke(cli, [*args[:3], twice, "--out", str(out), "--overwrite"])
+    assert mosaic.exit_code == 3 and "a quicklook shows one image" in mosaic.output
