@@ -199,6 +199,8 @@ def test_tiles_across_utm_zones_mosaic_virtually(tmp_path, form):
     after = raster_source(dates["after"], bands="B,G,R,NIR", findings=log)
     assert len(before.parts) == 2 and "first valid pixel in the order given" in before.product
     assert sum(f.code == "mosaic" for f in log) == 2
+    with pytest.raises(RasterError, match="2 scenes; give products that carry their masks"):
+        raster_source(dates["after"], bands="B,G,R,NIR", mask=tmp_path / "before" / "T51.tif")
     stats = change_stats(_seam_patches(), before, after, findings=log)
     assert "grids_aligned" not in {f.code for f in log}  # both mosaics share one grid
     grid = before.grid

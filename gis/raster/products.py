@@ -32,6 +32,7 @@ from gis.io.rasters import GDAL_TYPES, open_raster, vrt_header
 from gis.raster.analysis_grid import common_grid, pixel_size_m
 from gis.raster.grid import Grid
 from gis.raster.mosaic import OVERLAP_RULE, mosaic_source
+from gis.raster.sensors import Sensor
 from gis.raster.source import RasterSource, file_source, note_validity
 
 SCENE_SUFFIXES = (".tif", ".tiff", ".jp2", ".img", ".vrt")
@@ -55,7 +56,7 @@ class BandFile:
 def raster_source(
     path: str | os.PathLike[str],
     *,
-    sensor: str = "generic",
+    sensor: str | Sensor = "generic",
     bands: str | Sequence[str] | None = None,
     mask: str | os.PathLike[str] | None = None,
     mask_values: Sequence[int] | None = None,
@@ -73,12 +74,19 @@ def raster_source(
     DataSourceError
         A file or product cannot be read (missing band, corrupt file, tar without MTL).
     RasterError
-        Scenes of one date with different bands; an empty folder.
+        Scenes of one date with different bands, a mask raster with several scenes, an empty
+        folder.
     """
     options = {"sensor": sensor, "bands": bands, "crs": crs, "findings": findings}
     text = os.fspath(path)
     scenes = split_scenes(text)
     if len(scenes) > 1:
+        if mask is not None:
+            raise RasterError(
+                f"a mask raster ({os.fspath(mask)}) is on one grid, but {text} is "
+                f"{len(scenes)} scenes; give products that carry their masks (SCL, QA_PIXEL), "
+                "or one scene with its mask"
+            )
         parts = [raster_source(s, **options) for s in scenes]  # type: ignore[arg-type]
         return mosaic_source(parts, name=text, findings=findings)
     product = _product_reader(text)
@@ -217,12 +225,10 @@ def reject_given(
 ) -> None:
     """Note (finding) that ``--sensor``/``--bands``/a mask given for a product are not used."""
     sensor, bands, mask = given
-    used = [
-        label
-        for label, value in (("--sensor", sensor if sensor != "generic" else None),
-                             ("--bands", bands), ("mask", mask))
-        if value is not None
-    ]  # fmt: skip
+    if sensor is not None and Sensor.get(sensor) is Sensor.GENERIC:
+        sensor = None
+    named = (("--sensor", sensor), ("--bands", bands), ("mask", mask))
+    used = [label for label, value in named if value is not None]
     if used and findings is not None:
         findings.add(
             "product_overrides_options",
