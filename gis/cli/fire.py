@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from gis.checks.fire.run import run_burned
+from gis.checks.fire.run import run_burned, run_coverage
 from gis.cli import options
 from gis.findings import Findings
 from gis.raster import Sensor
@@ -101,3 +101,53 @@ def burned(as_json: bool, lang: str, **kwargs: Any) -> None:
     }
     lines = [head, *(f"→ {p}" for p in result.outputs.values())]
     _finish(log, payload, lines, as_json)
+
+
+# ---------------------------------------------------------------------------------------------
+# linyuan fire coverage (issue 19, part 3)
+# ---------------------------------------------------------------------------------------------
+
+
+@fire.command(short_help="瞭望覆盖: forest land seen by towers/cameras, blind areas, risk class.")
+@click.option("--dem", type=_raster, required=True, help="DEM in a projected CRS (metres).")
+@click.option(
+    "--towers", type=_layer, required=True, help="瞭望塔/摄像头 points (height_m, range_m)."
+)
+@click.option(
+    "--subcompartments", type=_layer, required=True, help="森林资源小班 (地类, 优势树种)."
+)
+@click.option("--fire-zones", "fire_zones", type=_layer, help="防火重点区域.")
+@click.option("--roads", type=_layer, help="Roads (distance to roads raises the risk).")
+@click.option("--villages", type=_layer, help="村屯 (distance to villages raises the risk).")
+@click.option("--rules", type=_file, help="Rules YAML (default layers/rules/fire.yaml).")
+@options.out_option(required=True, help="Results GeoPackage (coverage_summary, blind_areas, …).")
+@click.option("--xlsx", type=_file, help="Also write the tables with Chinese headers.")
+@click.option("--threads", type=int, default=2, show_default=True, help="Viewsheds at once.")
+@options.overwrite_opt
+@options.json_opt
+@options.lang_opt
+def coverage(as_json: bool, lang: str, **kwargs: Any) -> None:
+    """Share of forest land and fire zones seen by at least one tower; blind areas; risk.
+
+    Runs GDAL's ``gdal_viewshed`` once per tower (earth curvature and refraction, -cc 0.85714);
+    exits 3 when it is not installed (apt-get install gdal-bin / conda install gdal).
+    """
+    log = Findings()
+    result = run_coverage(lang=lang, findings=log, **kwargs).result
+    s = result.run["coverage"]
+    if lang == "zh":
+        head = (
+            f"塔/摄像头 {s['towers_used']}/{s['towers']} 座参与计算；林地可视比例 "
+            f"{s['forest_seen_share']:.1%}（{s['forest_seen_ha']:.1f} 公顷）；林地盲区 "
+            f"{s['blind_ha']:.1f} 公顷，列出 {s['listed']} 处"
+        )
+    else:
+        head = (
+            f"{s['towers_used']}/{s['towers']} towers used; forest land seen "
+            f"{s['forest_seen_share']:.1%} ({s['forest_seen_ha']:.1f} ha); blind forest "
+            f"{s['blind_ha']:.1f} ha, {s['listed']} areas listed"
+        )
+    payload = {"coverage": s, "findings": {x: sum(f.severity == x for f in log)
+                                           for x in ("error", "warning")}}  # fmt: skip
+    _finish(log, payload, [head, *(f"→ {p}" for p in [kwargs["out"], kwargs.get("xlsx")] if p)],
+            as_json)  # fmt: skip

@@ -15,13 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from gis.checks.fire.burned import trace_burned
+from gis.checks.fire.coverage import CoverageResult, assess_coverage
 from gis.checks.fire.damage import FireDamage, assess_damage
 from gis.checks.fire.rules import load_fire_rules
+from gis.checks.fire.viewshed import Dem, viewshed_program
+from gis.errors import RasterError
 from gis.findings import Findings
-from gis.io import read_layer, write_layers, write_table
+from gis.io import open_raster, read_layer, write_layers, write_table
 from gis.io.outputs import plain_dtypes, plan_outputs, record_inputs, run_table, staged_outputs
 from gis.raster import raster_source
 
@@ -175,3 +180,137 @@ def run_burned(
     }
     written = _write(outputs, layers, sheets, BURNED_HEADERS[lang], overwrite=overwrite)
     return BurnedRun(damage, run, log, written)
+
+
+# ---------------------------------------------------------------------------------------------
+# linyuan fire coverage — 瞭望塔/视频监控覆盖、盲区与林火险等级 (issue 19, part 3)
+# ---------------------------------------------------------------------------------------------
+
+COVERAGE_KINDS: dict[str, str | None] = {
+    "towers": None,
+    "subcompartments": "subcompartments",
+    "fire_zones": "fire_zones",
+    "roads": None,
+    "villages": "villages",
+}
+"""Input role → catalog layer kind of ``fire coverage`` (towers and roads: no kind yet)."""
+
+COVERAGE_HEADERS = {
+    "zh": {
+        "item": "项目",
+        "value": "数值",
+        "rank": "排序",
+        "blind_id": "盲区编号",
+        "risk_class": "火险等级",
+        "risk_zh": "火险等级名称",
+        "area_ha": "面积（公顷）",
+        "area_mu": "面积（亩）",
+        "zone_id": "区域编号",
+        "name": "区域名称",
+        "fire_level": "防火等级",
+        "seen_share": "可视比例",
+        "forest_seen_share": "林地可视比例",
+        "stand_id": "小班标识码",
+        "fuel_points": "可燃物得分",
+        "mean_slope_deg": "平均坡度（度）",
+        "slope_points": "坡度得分",
+        "road_m": "距道路（米）",
+        "road_points": "道路得分",
+        "village_m": "距村屯（米）",
+        "village_points": "村屯得分",
+        "risk_points": "火险总分",
+        "tower_id": "塔号",
+        "height_m": "架设高度（米）",
+        "range_m": "监测半径（米）",
+        "on_dem": "在DEM内",
+        "ground_m": "地面高程（米）",
+    },
+    "en": {},
+}
+"""XLSX headers of the ``fire coverage`` tables."""
+
+
+@dataclass
+class CoverageRun:
+    """What :func:`run_coverage` did: the result, its findings and the files written."""
+
+    result: CoverageResult
+    findings: Findings
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def read_dem(path: PathLike) -> tuple[Dem, NDArray[np.float32]]:
+    """Open the DEM: its grid facts and its first band as float32 (NaN at nodata)."""
+    with open_raster(path) as ds:
+        if ds.crs is None:
+            raise RasterError(
+                f"DEM {path} has no CRS; set it with gdal_edit.py -a_srs EPSG:… (metres)"
+            )
+        band = ds.read(1, masked=True)
+        dem = Dem(os.fspath(path), ds.crs.to_wkt(), ds.transform, ds.width, ds.height)
+    return dem, band.astype(np.float32).filled(np.nan)
+
+
+def run_coverage(
+    *,
+    dem: PathLike,
+    towers: PathLike,
+    subcompartments: PathLike,
+    out: PathLike,
+    fire_zones: PathLike | None = None,
+    roads: PathLike | None = None,
+    villages: PathLike | None = None,
+    rules: PathLike | None = None,
+    xlsx: PathLike | None = None,
+    threads: int = 2,
+    overwrite: bool = False,
+    lang: str = "zh",
+    findings: Findings | None = None,
+) -> CoverageRun:
+    """Compute lookout coverage, blind areas and risk classes; write them.
+
+    GeoPackage layers ``coverage_summary``, ``fire_zone_coverage``, ``blind_areas``,
+    ``subcompartment_risk``, ``towers``, ``findings`` and ``run``.
+
+    Raises
+    ------
+    gis.errors.GisError
+        Unreadable input, DEM not in metres, ``gdal_viewshed`` missing, existing output.
+    """
+    log = findings if findings is not None else Findings()
+    outputs = plan_outputs({"gpkg": out, "xlsx": xlsx}, overwrite=overwrite)
+    ruleset = load_fire_rules(rules)
+    viewshed_program()  # refuse at once, before reading anything, when GDAL's program is absent
+    paths = {"towers": towers, "subcompartments": subcompartments, "fire_zones": fire_zones,
+             "roads": roads, "villages": villages}  # fmt: skip
+    frames = _read_layers(paths, COVERAGE_KINDS, log)
+    grid, elevation = read_dem(dem)
+    tower_frame, subs = frames.pop("towers"), frames.pop("subcompartments")
+    assert tower_frame is not None and subs is not None
+    result = assess_coverage(
+        grid, elevation, tower_frame, subs, rules=ruleset, threads=threads, findings=log,
+        **frames,
+    )  # fmt: skip
+    result.run["tool"] = "linyuan fire coverage"
+    record_inputs(result.run, {**paths, "dem": dem, "rules": ruleset["source"]})
+    layers = {
+        "coverage_summary": result.summary,
+        "fire_zone_coverage": result.zones,
+        "blind_areas": result.blind,
+        "subcompartment_risk": result.subcompartments,
+        "towers": result.towers,
+        "findings": log.to_frame(lang=lang),
+        "run": run_table(result.run),
+    }
+    zh = lang == "zh"
+    sheets = {
+        ("覆盖汇总" if zh else "Summary"): result.summary,
+        ("盲区" if zh else "Blind areas"): pd.DataFrame(result.blind.drop(columns="geometry")),
+        ("防火重点区域" if zh else "Fire zones"): result.zones,
+        ("小班火险" if zh else "Subcompartment risk"): pd.DataFrame(
+            result.subcompartments.drop(columns="geometry")
+        ),
+        ("塔位" if zh else "Towers"): pd.DataFrame(result.towers.drop(columns="geometry")),
+    }
+    written = _write(outputs, layers, sheets, COVERAGE_HEADERS[lang], overwrite=overwrite)
+    return CoverageRun(result, log, written)
