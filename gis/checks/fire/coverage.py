@@ -23,7 +23,7 @@ from pyproj import CRS
 from rasterio import features
 from scipy import ndimage
 
-from gis.checks.fire.risk import rasterize_ids, risk_classes, slope_degrees, zonal_mean
+from gis.checks.fire.risk import mean_slope, rasterize_ids, risk_classes
 from gis.checks.fire.viewshed import Dem, Tower, seen_count, to_cell
 from gis.errors import RasterError
 from gis.findings import Findings
@@ -251,14 +251,15 @@ def assess_coverage(
     n = len(subcompartments)
     forest_flag = subcompartments["land_class"].map(is_forest_land).astype(bool).to_numpy()
     forest = np.concatenate([[False], forest_flag])[ids]
-    slope = zonal_mean(slope_degrees(elevation, dem.transform), ids, n)
+    slope = mean_slope(elevation, ids, n, dem.transform)
     risk = risk_classes(subcompartments, rules=rules, mean_slope=slope, roads=roads,
                         villages=villages)  # fmt: skip
     cells, seen_cells = _shares(seen, ids > 0, ids, n)
     subs = subcompartments.join(risk)
     subs["seen_share"] = _share(seen_cells, cells)
     subs["is_forest_land"] = forest_flag
-    stand_risk = np.concatenate([[0], risk["risk_class"].to_numpy()])[ids] * forest
+    lut = np.concatenate([[0], risk["risk_class"].to_numpy()]).astype(np.uint8)
+    stand_risk = np.where(forest, lut[ids], np.uint8(0))
     blind, totals = blind_areas(
         forest, seen, stand_risk, dem, subcompartments.crs, float(cov["min_blind_ha"])
     )

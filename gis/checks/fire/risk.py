@@ -50,6 +50,8 @@ def slope_degrees(elevation: NDArray[Any], transform: Affine) -> NDArray[np.floa
     >>> round(float(slope_degrees(z, Affine(10, 0, 0, 0, -10, 0))[1, 1]), 1)
     45.0
     """
+    if elevation.shape[0] < 2 or elevation.shape[1] < 2:
+        return np.full(elevation.shape, np.nan, dtype=np.float32)
     dy, dx = np.gradient(elevation.astype(np.float32), abs(transform.e), abs(transform.a))
     return np.degrees(np.arctan(np.hypot(dx, dy))).astype(np.float32)
 
@@ -66,11 +68,25 @@ def rasterize_ids(zones: gpd.GeoDataFrame, shape: tuple[int, int], transform: Af
     return features.rasterize(pairs, out_shape=shape, transform=transform, fill=0, dtype="int32")
 
 
-def zonal_mean(values: NDArray[Any], ids: NDArray[Any], n: int) -> NDArray[np.float64]:
-    """Return the mean of ``values`` per zone of :func:`rasterize_ids` (NaN: no cell)."""
-    ok = ~np.isnan(values)
-    sums = np.bincount(ids[ok], weights=values[ok], minlength=n + 1)
-    counts = np.bincount(ids[ok], minlength=n + 1)
+def mean_slope(
+    elevation: NDArray[Any], ids: NDArray[Any], n: int, transform: Affine, rows: int = 512
+) -> NDArray[np.float64]:
+    """Return the mean slope (degrees) per zone of :func:`rasterize_ids` (NaN: no cell).
+
+    The slope is computed strip by strip (``rows`` rows and a one-row halo), so memory holds
+    one strip of it, not a second DEM.
+    """
+    sums = np.zeros(n + 1)
+    counts = np.zeros(n + 1)
+    height = elevation.shape[0]
+    for r0 in range(0, height, rows):
+        r1 = min(r0 + rows, height)
+        top, bottom = max(r0 - 1, 0), min(r1 + 1, height)
+        slope = slope_degrees(elevation[top:bottom], transform)[r0 - top : r0 - top + r1 - r0]
+        zone = ids[r0:r1]
+        ok = ~np.isnan(slope)
+        sums += np.bincount(zone[ok], weights=slope[ok], minlength=n + 1)
+        counts += np.bincount(zone[ok], minlength=n + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray((sums / counts)[1:], dtype=float)
 

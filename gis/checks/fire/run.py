@@ -246,9 +246,12 @@ def read_dem(path: PathLike) -> tuple[Dem, NDArray[np.float32]]:
             raise RasterError(
                 f"DEM {path} has no CRS; set it with gdal_edit.py -a_srs EPSG:… (metres)"
             )
-        band = ds.read(1, masked=True)
+        band = ds.read(1, out_dtype="float32")
+        invalid = ds.read_masks(1) == 0
+        band[invalid] = np.nan
+        del invalid
         dem = Dem(os.fspath(path), ds.crs.to_wkt(), ds.transform, ds.width, ds.height)
-    return dem, band.astype(np.float32).filled(np.nan)
+    return dem, band
 
 
 def run_coverage(
