@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 import numpy as np
+from bench_patches import _field  # the patch benchmark's land cover
 from benchkit import bench_dir, cpu_seconds, peak_rss_mb
 
 CRS = "EPSG:32651"
@@ -36,11 +37,6 @@ BLOCK = 256
 BANDS = "B,G,R,NIR,SWIR1,SWIR2"
 FIRES = ((0.3, 0.3, 3000.0), (0.7, 0.6, 1200.0), (0.5, 0.85, 300.0))
 """Planted fires: centre (fraction of the raster side) and radius in metres."""
-
-
-def _field(rng: np.random.Generator, shape: tuple[int, int], cell: int) -> np.ndarray:
-    coarse = rng.random((shape[0] // cell + 2, shape[1] // cell + 2))
-    return np.kron(coarse, np.ones((cell, cell)))[: shape[0], : shape[1]]
 
 
 def _burn(row: int, h: int, size: int) -> np.ndarray:
