@@ -20,8 +20,9 @@ from typing import Any
 import yaml
 
 from gis.errors import RulesError
+from gis.resources import resource_path
 
-DEFAULT_RULES = Path(__file__).resolve().parents[3] / "layers" / "rules" / "fire.yaml"
+DEFAULT_RULES = resource_path("layers/rules/fire.yaml")
 """The rules shipped with Linyuan."""
 
 SECTIONS = ("version", "burned", "grade", "coverage", "risk")
