@@ -145,3 +145,18 @@ def test_cli_coverage_and_missing_gdal(area, tmp_path, monkeypatch):
     assert res.exit_code == 3
     assert "apt-get install gdal-bin" in res.output
     assert not (tmp_path / "d.gpkg").exists()
+
+
+def test_dem_in_degrees_is_refused_before_any_viewshed(area, tmp_path):
+    dem = tmp_path / "dem_4326.tif"
+    with rasterio.open(
+        dem, "w", driver="GTiff", width=50, height=50, count=1, dtype="float32",
+        crs="EPSG:4326", transform=from_origin(125.0, 44.0, 0.001, 0.001),
+    ) as dst:  # fmt: skip
+        dst.write(np.full((50, 50), 200.0, dtype=np.float32), 1)
+    args = ["fire", "coverage", "--dem", str(dem), "--towers", str(area["towers"])]
+    args += ["--subcompartments", str(area["subcompartments"]), "--out", str(tmp_path / "x.gpkg")]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 3, res.output
+    assert "gdalwarp" in res.output and "metres" in res.output
+    assert not (tmp_path / "x.gpkg").exists()
