@@ -159,6 +159,7 @@ def run_burned(
     run: dict[str, Any] = {"tool": "linyuan fire burned", "tallies": burned.tallies}
     run["grade"] = {k: v for k, v in damage.grade.items() if k in ("code", "zh", "en")}
     record_inputs(run, {**paths, "forest_chiefs": forest_chiefs, "before": before, "after": after,
+                        "before_mask": before_mask, "after_mask": after_mask,
                         "rules": ruleset["source"]})  # fmt: skip
     layers = {
         "fire_report": damage.report,
