@@ -142,6 +142,21 @@ def test_cli_prints_where_outputs_are_and_refuses_to_overwrite(
     assert "--overwrite" in again.output
 
 
+def test_fire_steps_run_and_score_against_their_truth(cli_run: tuple[object, Path]) -> None:
+    result, out = cli_run
+    lines = {
+        ln.split()[1]: ln for ln in result.output.splitlines() if ln.strip().startswith("fire ")
+    }
+    assert set(lines) == {"burned", "coverage"}
+    assert "clean" in lines["burned"] and "larger forest fire" in lines["burned"]
+    assert "towers off the DEM ['L4'] (truth ['L4'])" in lines["coverage"]
+    for line in lines.values():  # every area within 5 % of the truth
+        errors = [float(p.split("%")[0]) for p in line.split("(")[1:] if "%" in p.split(")")[0]]
+        assert errors and all(abs(e) < 5 for e in errors), line
+    assert (out / "results" / "fire_burned.gpkg").exists()
+    assert (out / "results" / "fire_coverage.gpkg").exists()
+
+
 def test_existing_outputs_are_kept_without_overwrite(scene: DemoScene) -> None:
     before = _sha(scene.rasters["s2_after"])
     with pytest.raises(OutputExistsError):

@@ -90,6 +90,7 @@ def test_wheel_holds_catalog_rules_templates_and_notebooks(names):
         "layers/targets.yaml",
         "layers/rules/patches.yaml",
         "layers/rules/discolored.yaml",
+        "layers/rules/fire.yaml",
         "layers/templates/discolored_points_csv.yaml",
         "notebooks/patch_verification_report.ipynb",
         "notebooks/discolored_trees_report.ipynb",

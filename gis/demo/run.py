@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gis.demo import DemoScene
+from gis.demo.fire import build_fire_demo
 from gis.demo.patches import IMAGE_DATE_AFTER
 from gis.demo.score import score_crowns, score_patches
 from gis.errors import GisError
@@ -340,6 +341,73 @@ def reports(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> l
     return steps
 
 
+def _err(found: float, truth: float) -> str:
+    return f"{found:.1f} ha vs truth {truth:.1f} ha ({found / truth - 1:+.1%})" if truth else "—"
+
+
+def _fire_burned(scene: DemoScene, demo: Any, *, overwrite: bool, lang: str) -> StepResult:
+    run_burned = _optional("gis.checks.fire.run", "run_burned")
+    if run_burned is None:
+        return StepResult("fire burned", "skipped", "gis.checks.fire.run is not there yet")
+    log = Findings()
+    try:
+        run: Any = run_burned(
+            before=demo.before, after=demo.after, bands="B,G,R,NIR,SWIR1,SWIR2",
+            subcompartments=scene.layers["subcompartments"], districts=scene.layers["districts"],
+            forest_chiefs=scene.layers["forest_chief_zones"],
+            out=scene.out_dir / "results" / "fire_burned.gpkg", overwrite=overwrite, lang=lang,
+            findings=log,
+        )  # fmt: skip
+    except Exception as exc:
+        return _failed("fire burned", exc)
+    scars, truth = run.damage.scars, demo.truth
+    detail = (
+        f"vs truth: 火场面积 {_err(float(scars['fire_area_ha'].sum()), truth['fire_area_ha'])}, "
+        f"受害森林面积 {_err(float(scars['forest_area_ha'].sum()), truth['forest_area_ha'])}, "
+        f"grade {run.damage.grade.get('zh' if lang == 'zh' else 'en', '—')}"
+    )
+    status = "errors" if log.has_errors else "clean"
+    return StepResult("fire burned", status, detail, tuple(run.outputs.values()))
+
+
+def _fire_coverage(scene: DemoScene, demo: Any, *, overwrite: bool, lang: str) -> StepResult:
+    run_coverage = _optional("gis.checks.fire.run", "run_coverage")
+    if run_coverage is None:
+        return StepResult("fire coverage", "skipped", "gis.checks.fire.run is not there yet")
+    log = Findings()
+    try:
+        run: Any = run_coverage(
+            dem=demo.dem, towers=demo.towers, subcompartments=scene.layers["subcompartments"],
+            fire_zones=scene.layers["fire_zones"], villages=scene.layers["villages"],
+            out=scene.out_dir / "results" / "fire_coverage.gpkg", overwrite=overwrite, lang=lang,
+            findings=log,
+        )  # fmt: skip
+    except Exception as exc:
+        return _failed("fire coverage", exc)
+    res = run.result
+    off = sorted(str(f.feature) for f in log if f.code == "tower_off_dem")
+    blind = float(res.blind["area_ha"].sum()) if len(res.blind) else 0.0
+    detail = (
+        f"vs truth: blind forest {_err(blind, demo.truth['blind_forest_ha'])}, "
+        f"towers off the DEM {off} (truth {demo.truth['towers_off_dem']}), forest seen "
+        f"{res.run['coverage']['forest_seen_share']:.1%}"
+    )
+    status = "errors" if log.has_errors else "clean"
+    return StepResult("fire coverage", status, detail, tuple(run.outputs.values()))
+
+
+def fire_checks(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> list[StepResult]:
+    """Build the fire demo inputs (:mod:`gis.demo.fire`), run both fire checks, score them."""
+    try:
+        demo = build_fire_demo(scene, overwrite=overwrite)
+    except Exception as exc:
+        return [_failed("fire demo inputs", exc)]
+    return [
+        _fire_burned(scene, demo, overwrite=overwrite, lang=lang),
+        _fire_coverage(scene, demo, overwrite=overwrite, lang=lang),
+    ]
+
+
 def run_checks(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> list[StepResult]:
     """Run every check that exists on ``scene``; return one :class:`StepResult` per step.
 
@@ -363,6 +431,7 @@ def run_checks(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -
     steps.append(detect_discolored(scene, overwrite=overwrite, lang=lang))
     steps.append(greenery_kpi(scene, overwrite=overwrite, lang=lang))
     steps.append(greenery_coverage(scene, overwrite=overwrite, lang=lang))
+    steps.extend(fire_checks(scene, overwrite=overwrite, lang=lang))
     steps.append(field_map(scene, overwrite=overwrite, lang=lang))
     steps.extend(reports(scene, overwrite=overwrite, lang=lang))
     return steps

@@ -1,0 +1,153 @@
+"""``linyuan fire …``: 森林防火 (issue 19).
+
+``fire burned``: 火场面积、受害森林面积与火灾等级; ``fire coverage``: 瞭望塔/视频监控覆盖与盲区.
+
+Exit codes: 0 done and clean; 1 done, with error-level findings; 2 usage; 3 input that cannot
+be read or used (or ``gdal_viewshed`` missing).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gis.checks.fire.run import run_burned, run_coverage
+from gis.cli import options
+from gis.findings import Findings
+from gis.raster import Sensor
+
+EXIT_FINDINGS = 1
+SENSORS = tuple(s.value for s in Sensor)
+
+_layer = click.Path(exists=False, path_type=Path)
+_file = click.Path(dir_okay=False, path_type=Path)
+_raster = options.RasterPathType()
+
+
+@click.group(short_help="森林防火: burned area and grade, lookout coverage.")
+def fire() -> None:
+    """森林防火: checks for fire prevention and after a fire."""
+
+
+def _finish(log: Findings, payload: dict[str, Any], lines: list[str], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+    else:
+        for line in lines:
+            click.echo(line)
+    if log.has_errors:
+        raise SystemExit(EXIT_FINDINGS)
+
+
+# ---------------------------------------------------------------------------------------------
+# linyuan fire burned (issue 19, part 2)
+# ---------------------------------------------------------------------------------------------
+
+
+@fire.command(short_help="过火面积: dNBR, severity, 火场面积, 受害森林面积 and the fire grade.")
+@click.option("--before", type=_raster, required=True, help="Image before the fire.")
+@click.option("--after", type=_raster, required=True, help="Image after the fire (same grid).")
+@click.option(
+    "--sensor",
+    type=click.Choice(SENSORS),
+    default="generic",
+    show_default=True,
+    help="Sensor profile of both images (band order, scale, offset).",
+)
+@click.option("--bands", help="Band roles in file order, e.g. B,G,R,NIR,SWIR1,SWIR2.")
+@click.option("--before-mask", "before_mask", type=_raster, help="Cloud mask of the earlier image.")
+@click.option("--after-mask", "after_mask", type=_raster, help="Cloud mask of the later image.")
+@click.option("--subcompartments", type=_layer, required=True, help="森林资源小班 (地类).")
+@click.option("--districts", type=_layer, help="行政区.")
+@click.option("--forest-chiefs", "forest_chiefs", type=_layer, help="林长责任区.")
+@click.option("--rules", type=_file, help="Rules YAML (default layers/rules/fire.yaml).")
+@options.out_option(required=True, help="Results GeoPackage (fire_report, fire_scars, …).")
+@click.option("--xlsx", type=_file, help="Also write the tables with Chinese headers.")
+@options.overwrite_opt
+@options.json_opt
+@options.lang_opt
+def burned(as_json: bool, lang: str, **kwargs: Any) -> None:
+    """Map the burned area of a before/after pair; 火场面积, 受害森林面积 and the fire grade.
+
+    The grade follows 《森林防火条例》 Article 40 by 受害森林面积 only: casualties are not in
+    the imagery (the report says so).
+    """
+    log = Findings()
+    result = run_burned(lang=lang, findings=log, **kwargs)
+    scars, grade = result.damage.scars, result.damage.grade
+    fire_ha, forest_ha = float(scars["fire_area_ha"].sum()), float(scars["forest_area_ha"].sum())
+    name = grade.get("zh" if lang == "zh" else "en", "—")
+    if lang == "zh":
+        head = (
+            f"火场 {len(scars)} 处，火场面积 {fire_ha:.2f} 公顷（{fire_ha * 15:.1f} 亩），"
+            f"受害森林面积 {forest_ha:.2f} 公顷（{forest_ha * 15:.1f} 亩）；等级：{name}"
+            "（仅按面积，伤亡不在数据中）"
+        )
+    else:
+        head = (
+            f"{len(scars)} fire scars, burned {fire_ha:.2f} ha, burned forest {forest_ha:.2f} ha; "
+            f"grade: {name} (by area only: casualties are not in the data)"
+        )
+    payload = {
+        "outputs": {k: str(v) for k, v in result.outputs.items()},
+        "scars": len(scars),
+        "fire_area_ha": fire_ha,
+        "forest_area_ha": forest_ha,
+        "grade": result.run["grade"],
+        "findings": {s: sum(f.severity == s for f in log) for s in ("error", "warning")},
+    }
+    lines = [head, *(f"→ {p}" for p in result.outputs.values())]
+    _finish(log, payload, lines, as_json)
+
+
+# ---------------------------------------------------------------------------------------------
+# linyuan fire coverage (issue 19, part 3)
+# ---------------------------------------------------------------------------------------------
+
+
+@fire.command(short_help="瞭望覆盖: forest land seen by towers/cameras, blind areas, risk class.")
+@click.option("--dem", type=_raster, required=True, help="DEM in a projected CRS (metres).")
+@click.option(
+    "--towers", type=_layer, required=True, help="瞭望塔/摄像头 points (height_m, range_m)."
+)
+@click.option(
+    "--subcompartments", type=_layer, required=True, help="森林资源小班 (地类, 优势树种)."
+)
+@click.option("--fire-zones", "fire_zones", type=_layer, help="防火重点区域.")
+@click.option("--roads", type=_layer, help="Roads (distance to roads raises the risk).")
+@click.option("--villages", type=_layer, help="村屯 (distance to villages raises the risk).")
+@click.option("--rules", type=_file, help="Rules YAML (default layers/rules/fire.yaml).")
+@options.out_option(required=True, help="Results GeoPackage (coverage_summary, blind_areas, …).")
+@click.option("--xlsx", type=_file, help="Also write the tables with Chinese headers.")
+@click.option("--threads", type=int, default=2, show_default=True, help="Viewsheds at once.")
+@options.overwrite_opt
+@options.json_opt
+@options.lang_opt
+def coverage(as_json: bool, lang: str, **kwargs: Any) -> None:
+    """Share of forest land and fire zones seen by at least one tower; blind areas; risk.
+
+    Runs GDAL's ``gdal_viewshed`` once per tower (earth curvature and refraction, -cc 0.85714);
+    exits 3 when it is not installed (apt-get install gdal-bin / conda install gdal).
+    """
+    log = Findings()
+    result = run_coverage(lang=lang, findings=log, **kwargs).result
+    s = result.run["coverage"]
+    if lang == "zh":
+        head = (
+            f"塔/摄像头 {s['towers_used']}/{s['towers']} 座参与计算；林地可视比例 "
+            f"{s['forest_seen_share']:.1%}（{s['forest_seen_ha']:.1f} 公顷）；林地盲区 "
+            f"{s['blind_ha']:.1f} 公顷，列出 {s['listed']} 处"
+        )
+    else:
+        head = (
+            f"{s['towers_used']}/{s['towers']} towers used; forest land seen "
+            f"{s['forest_seen_share']:.1%} ({s['forest_seen_ha']:.1f} ha); blind forest "
+            f"{s['blind_ha']:.1f} ha, {s['listed']} areas listed"
+        )
+    payload = {"coverage": s, "findings": {x: sum(f.severity == x for f in log)
+                                           for x in ("error", "warning")}}  # fmt: skip
+    _finish(log, payload, [head, *(f"→ {p}" for p in [kwargs["out"], kwargs.get("xlsx")] if p)],
+            as_json)  # fmt: skip
