@@ -173,5 +173,5 @@ def test_the_edge_of_each_check_does_import_the_edge_modules():
     """The rule has teeth: the run modules are where gis.io is imported."""
     with_io = sorted(n for n in CHECKS if n.endswith(".run") and _edge_imports(n, CHECKS[n]))
     assert with_io == [
-        f"gis.checks.{c}.run" for c in ("discolored", "greenery", "patches", "quality")
+        f"gis.checks.{c}.run" for c in ("discolored", "fire", "greenery", "patches", "quality")
     ]

@@ -8,6 +8,7 @@ from gis.cli.check import check
 from gis.cli.demo import demo
 from gis.cli.detect import detect
 from gis.cli.export import export
+from gis.cli.fire import fire
 from gis.cli.greenery import greenery
 from gis.cli.map import map_command
 from gis.cli.report import report
@@ -24,3 +25,4 @@ COMMANDS.append(demo)
 COMMANDS.append(verify)
 COMMANDS.append(report)
 COMMANDS.append(export)
+COMMANDS.append(fire)
