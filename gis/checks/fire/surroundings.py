@@ -73,31 +73,48 @@ def reported_class(reported: pd.Series) -> pd.Series:
     return values.map(lambda v: table[v]).astype(object)
 
 
-def land_under(footprints: NDArray[Any], subcompartments: gpd.GeoDataFrame) -> pd.DataFrame:
+def sample_points(footprints: NDArray[Any], per_side: int) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Return ``per_side``² points at the cell centres of each rectangle and their rectangle."""
+    bounds = shapely.bounds(footprints)
+    steps = (np.arange(per_side) + 0.5) / per_side
+    grid_x, grid_y = np.meshgrid(steps, steps)
+    fx, fy = grid_x.ravel(), grid_y.ravel()
+    x = bounds[:, [0]] + (bounds[:, [2]] - bounds[:, [0]]) * fx
+    y = bounds[:, [1]] + (bounds[:, [3]] - bounds[:, [1]]) * fy
+    owner = np.repeat(np.arange(len(footprints)), per_side * per_side)
+    return shapely.points(x.ravel(), y.ravel()), owner
+
+
+def land_under(
+    footprints: NDArray[Any], subcompartments: gpd.GeoDataFrame, *, per_side: int = 4
+) -> pd.DataFrame:
     """Return the shares of each footprint on forest, grass and cropland, and its main 地类.
 
-    Shares are planar area ratios (the footprint is small: the scale factor cancels);
-    subcompartments are assumed not to overlap (a 一张图 layer), so pieces are summed.
+    Shares are measured on ``per_side``² sample points at the cell centres of a regular grid
+    over the footprint (4 × 4 by default: steps of 1/16). The footprint is the nominal pixel
+    and a hotspot's position is itself uncertain by about half a pixel, so exact polygon
+    intersections (10–40 µs each, ~10 per footprint at 5 ha stands) would buy no accuracy;
+    the points are located with one bulk ``within`` query. ``land_class`` is the 地类 under
+    most sample points.
     """
     n = len(footprints)
-    sub_geoms = np.asarray(subcompartments.geometry.values)
-    fp_i, sub_j = subcompartments.sindex.query(footprints, predicate="intersects")
-    whole = shapely.area(footprints)
-    covered = shapely.covers(sub_geoms[sub_j], footprints[fp_i])
-    piece = whole[fp_i].copy()
-    cut = ~covered
-    piece[cut] = shapely.area(shapely.intersection(footprints[fp_i[cut]], sub_geoms[sub_j[cut]]))
+    samples, owner = sample_points(footprints, per_side)
+    pt, sub = subcompartments.sindex.query(samples, predicate="within")
+    pt, first = np.unique(pt, return_index=True)  # a point on a shared edge counts once
+    sub = sub[first]
     classes = subcompartments.get("land_class", pd.Series(None, index=subcompartments.index))
-    group = land_groups(classes).to_numpy()[sub_j]
+    group = land_groups(classes).to_numpy()[sub]
+    hotspot = owner[pt]
+    total = float(per_side * per_side)
     out = pd.DataFrame(index=pd.RangeIndex(n))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for name, col in (("forest", "forest_share"), ("grassland", "grass_share")):
-            summed = np.bincount(fp_i, weights=piece * (group == name), minlength=n)
-            out[col] = np.clip(summed / whole, 0.0, 1.0)
-        summed = np.bincount(fp_i, weights=piece * (group == "cropland"), minlength=n)
-        out["crop_share"] = np.clip(summed / whole, 0.0, 1.0)
-    best = pd.DataFrame({"i": fp_i, "area": piece, "cls": classes.to_numpy()[sub_j]})
-    best = best.sort_values(["i", "area"], ascending=[True, False]).drop_duplicates("i")
+    for name, col in (
+        ("forest", "forest_share"),
+        ("grassland", "grass_share"),
+        ("cropland", "crop_share"),
+    ):
+        out[col] = np.bincount(hotspot, weights=group == name, minlength=n) / total
+    counts = pd.DataFrame({"i": hotspot, "cls": classes.to_numpy()[sub]}).value_counts()
+    best = counts.reset_index().drop_duplicates("i")  # value_counts sorts by count, descending
     out["land_class"] = None
     out.loc[best["i"].to_numpy(), "land_class"] = best["cls"].to_numpy()
     return out

@@ -122,15 +122,17 @@ def _reasons(
     sep = "；" if language == "zh" else "; "
     needed = {name for t in templates.values() for _, name, _, _ in _FIELDS.parse(t) if name}
     fired = decided[[f"fired_{s}" for s in REASON_STAGES]]
-    key = fired.astype(str).agg("|".join, axis=1)
     cols = [c for c in context.columns if c in needed]
-    values = context[cols].astype(object).where(context[cols].notna(), None)
-    combo = pd.concat([key.rename("_key"), values], axis=1)
-    combo_key = pd.util.hash_pandas_object(combo.astype(str), index=False)
-    first = ~combo_key.duplicated()
+    # one rendering per distinct (rules fired, values named) — hotspots repeat a lot
+    parts = [fired.astype(str), context[cols].astype(str)]
+    combo_key = pd.Series(
+        pd.util.hash_pandas_object(pd.concat(parts, axis=1), index=False).to_numpy(),
+        index=context.index,
+    )
+    first = ~combo_key.duplicated().to_numpy()
     rows = template_rows(context.loc[first, cols])
     text: dict[Any, str] = {}
     for h, ids, row in zip(combo_key[first], fired[first].to_numpy(), rows, strict=True):
-        parts = [render(templates[i], row) for i in ids if isinstance(i, str) and templates[i]]
-        text[h] = sep.join(parts).replace(f"{sep}→", " →")
-    return combo_key.map(text).set_axis(context.index).astype(object)
+        parts_ = [render(templates[i], row) for i in ids if isinstance(i, str) and templates[i]]
+        text[h] = sep.join(parts_).replace(f"{sep}→", " →")
+    return combo_key.map(text).astype(object)
