@@ -80,7 +80,11 @@ def _firms_times(frame: pd.DataFrame) -> pd.Series:
     hhmm = frame["acq_time"].astype(str).str.replace(r"\.0$", "", regex=True)
     hhmm = hhmm.str.replace(":", "", regex=False).str.zfill(4)
     text = frame["acq_date"].astype(str).str.strip() + " " + hhmm.str[:2] + ":" + hhmm.str[2:4]
-    return pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    times = pd.to_datetime(text, errors="coerce", format="%Y-%m-%d %H:%M", utc=True)
+    odd = times.isna() & frame["acq_date"].notna()  # another date spelling: slower, per value
+    if odd.any():
+        times[odd] = pd.to_datetime(text[odd], errors="coerce", format="mixed", utc=True)
+    return times
 
 
 def _text_times(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -153,9 +157,8 @@ def confidence_class(frame: pd.DataFrame, product: str) -> pd.Series:
     """
     if "confidence" not in frame:
         return pd.Series(None, index=frame.index, dtype=object)
-    raw = frame["confidence"].astype(object).where(frame["confidence"].notna(), None)
-    text = raw.map(lambda v: None if v is None else str(v).strip().lower())
-    named = text.map(_VIIRS_CONFIDENCE)
+    text = frame["confidence"].astype("string").str.strip().str.lower()
+    named = text.map(_VIIRS_CONFIDENCE, na_action="ignore").astype(object)
     number = pd.to_numeric(text, errors="coerce")
     bins = pd.cut(number, [-np.inf, 30, 80, np.inf], right=False, labels=CONFIDENCE_CLASSES)
     return named.fillna(bins.astype(object)).where(lambda s: s.notna(), None)

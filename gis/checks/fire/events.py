@@ -97,6 +97,14 @@ def event_shapes(
     return np.unique(labels), shapely.convex_hull(parts)
 
 
+def _joined_ids(labels: NDArray[np.int64], ids: pd.Series) -> list[str]:
+    """Return the ids of each run of equal labels (``labels`` sorted) joined with ``"; "``."""
+    text = ids.astype(str).tolist()
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+    ends = np.r_[starts[1:], len(labels)]
+    return ["; ".join(text[a:b]) for a, b in zip(starts, ends, strict=True)]
+
+
 def summarise_events(
     checked: gpd.GeoDataFrame, labels: NDArray[np.int64], footprints: NDArray[Any]
 ) -> gpd.GeoDataFrame:
@@ -108,7 +116,7 @@ def summarise_events(
     frame = pd.DataFrame(checked.drop(columns=checked.geometry.name)).assign(_label=labels)
     frame = frame.sort_values(["_label", "field_priority", "feedback_due_utc"], na_position="last")
     head = frame.drop_duplicates("_label").set_index("_label")
-    ids = frame.groupby("_label")["hotspot_id"].agg(lambda g: "; ".join(map(str, g)))
+    ids = pd.Series(_joined_ids(frame["_label"].to_numpy(), frame["hotspot_id"]), index=head.index)
     keep = [
         *EVENT_COLUMNS,
         "fire_kind",

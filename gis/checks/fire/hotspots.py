@@ -244,7 +244,9 @@ def check_hotspots(
     )
     evidence["frp"] = pd.to_numeric(frame.get("frp"), errors="coerce") if "frp" in frame else np.nan
     evidence["in_fire_season"] = detected["fire_season"].notna().astype("boolean")
-    season_label = detected["fire_season"].map(lambda p: periods.label(p, str(language)))
+    season = detected["fire_season"].fillna("")
+    words = {p: periods.label(p or None, str(language)) for p in season.unique()}
+    season_label = season.map(words)
     verdict = decide(evidence, ruleset, season_label=season_label, lang=language)
     due = utc + pd.to_timedelta(verdict["feedback_hours"].astype("float64"), unit="h")
     evidence = pd.concat([evidence, verdict], axis=1).assign(feedback_due_utc=due)

@@ -53,8 +53,14 @@ def land_groups(land_class: pd.Series) -> pd.Series:
             return "grassland"
         return "cropland" if v in CROP_CLASSES else "other"
 
-    table = {v: group(v) for v in pd.unique(values)}
-    return values.map(lambda v: table[v])
+    return _map_distinct(values, group)
+
+
+def _map_distinct(values: pd.Series, func: Any) -> pd.Series:
+    """Apply ``func`` once per distinct value (missing values as ``None``), vectorised map."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.array([func(u) for u in uniques] + [func(None)], dtype=object)
+    return pd.Series(table[codes], index=values.index, dtype=object)
 
 
 def reported_class(reported: pd.Series) -> pd.Series:
@@ -68,9 +74,7 @@ def reported_class(reported: pd.Series) -> pd.Series:
                 return name
         return "other"
 
-    values = reported.astype(object).where(reported.notna(), None)
-    table = {v: group(v) for v in pd.unique(values)}
-    return values.map(lambda v: table[v]).astype(object)
+    return _map_distinct(reported.astype(object), group)
 
 
 def sample_points(footprints: NDArray[Any], per_side: int) -> tuple[NDArray[Any], NDArray[Any]]:

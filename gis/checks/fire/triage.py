@@ -97,7 +97,8 @@ def decide(
     context["season_label"] = season_label
     kinds = {k: rules.label("fire_kind", k, language) for k in FIRE_KINDS}
     context["fire_kind_label"] = out["fire_kind"].map(kinds)
-    context["land_class"] = context["land_class"].map(lambda v: _land_word(v, language))
+    land = context["land_class"].astype(object).where(context["land_class"].notna(), "")
+    context["land_class"] = land.map({v: _land_word(v or None, language) for v in land.unique()})
     context["heat_source"] = context["heat_source"].fillna("—")
     out["reasons"] = _reasons(context, decided, rules, language)
     return out
@@ -117,22 +118,36 @@ def _land_word(value: Any, language: str) -> str:
 def _reasons(
     context: pd.DataFrame, decided: pd.DataFrame, rules: RuleSet, language: str
 ) -> pd.Series:
-    """One sentence per hotspot from the reason templates of the rules that fired."""
+    """Return one sentence per hotspot from the reason templates of the rules that fired.
+
+    Each rule's template is rendered once per distinct combination of the values it names
+    (a forest share in ninths, a handful of zones …), not once per hotspot.
+    """
     templates = {r.id: r.reason.get(language, "") for _, rs in rules.stages for r in rs}
     sep = "；" if language == "zh" else "; "
-    needed = {name for t in templates.values() for _, name, _, _ in _FIELDS.parse(t) if name}
-    fired = decided[[f"fired_{s}" for s in REASON_STAGES]]
-    cols = [c for c in context.columns if c in needed]
-    # one rendering per distinct (rules fired, values named) — hotspots repeat a lot
-    parts = [fired.astype(str), context[cols].astype(str)]
-    combo_key = pd.Series(
-        pd.util.hash_pandas_object(pd.concat(parts, axis=1), index=False).to_numpy(),
-        index=context.index,
-    )
-    first = ~combo_key.duplicated().to_numpy()
-    rows = template_rows(context.loc[first, cols])
-    text: dict[Any, str] = {}
-    for h, ids, row in zip(combo_key[first], fired[first].to_numpy(), rows, strict=True):
-        parts_ = [render(templates[i], row) for i in ids if isinstance(i, str) and templates[i]]
-        text[h] = sep.join(parts_).replace(f"{sep}→", " →")
-    return combo_key.map(text).astype(object)
+    out = pd.Series("", index=context.index, dtype=object)
+    for stage in REASON_STAGES:
+        fired = decided[f"fired_{stage}"]
+        piece = pd.Series("", index=context.index, dtype=object)
+        for rule_id in fired.dropna().unique():
+            template = templates.get(rule_id, "")
+            if not template:
+                continue
+            rows = (fired == rule_id).to_numpy()
+            names = [n for _, n, _, _ in _FIELDS.parse(template) if n and n in context]
+            if not names:
+                piece[rows] = render(template, {})
+                continue
+            values = context.loc[rows, names]
+            key = pd.Series("", index=values.index, dtype=object)
+            for name in names:
+                key = key + "\x1f" + values[name].astype(str)
+            first = ~key.duplicated().to_numpy()
+            text = {
+                k: render(template, row)
+                for k, row in zip(key[first], template_rows(values[first]), strict=True)
+            }
+            piece[rows] = key.map(text).to_numpy()
+        joined = out.where(out == "", out + sep) + piece
+        out = out.where(piece == "", joined)
+    return out.str.replace(f"{sep}→", " →", regex=False)
