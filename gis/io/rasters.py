@@ -11,7 +11,7 @@ import numpy as np
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
-from gis.errors import DataSourceError
+from gis.errors import DataSourceError, RasterError
 from gis.io._atomic import atomic_path
 
 # rasterio's in-memory datasets (rasterize, reproject of arrays) silence this warning inside
@@ -131,3 +131,50 @@ def read_window(dataset: Any, indexes: Any, window: Any, *, masks: bool = False)
             f"{window.col_off + window.width}): {exc}; the file is probably truncated or "
             "corrupt — copy it again and check it with `gdalinfo -checksum`"
         ) from exc
+
+
+def require_valid_pixels(path: str | os.PathLike[str], *, role: str = "raster") -> None:
+    """Raise :class:`RasterError` when no pixel of the raster is usable.
+
+    A pixel is usable when every band is valid there (GDAL mask: nodata, alpha, internal or
+    ``.msk`` mask) and finite (not NaN or ±inf). Reads block by block and stops at the first
+    usable pixel, so a normal image costs one block and memory never grows with the raster.
+
+    Parameters
+    ----------
+    path : path-like
+        The raster (a GDAL ``/vsi…`` path too).
+    role : str
+        What the raster is for, used in the message (``after image``, ``before image`` …).
+
+    Raises
+    ------
+    RasterError
+        When every pixel is nodata, masked or NaN (an empty export, a wrong nodata value).
+    DataSourceError
+        When the file cannot be opened or its pixels cannot be read.
+    """
+    with raster_env(list_dir=True), open_raster(path) as dataset:
+        for _, window in dataset.block_windows(1):
+            usable = np.all(read_window(dataset, None, window, masks=True) > 0, axis=0)
+            if usable.any() and np.issubdtype(np.dtype(dataset.dtypes[0]), np.floating):
+                usable &= np.all(np.isfinite(read_window(dataset, None, window)), axis=0)
+            if usable.any():
+                return
+    raise RasterError(
+        f"{role} {os.fspath(path)} has no usable pixel: every pixel is nodata, masked or NaN; "
+        "check the file (gdalinfo -stats) — an empty export or a wrong nodata value is the "
+        "usual cause — and pass an image with data"
+    )
+
+
+def require_images(**images: str | os.PathLike[str] | None) -> None:
+    """Apply :func:`require_valid_pixels` to each named image given (``after=path`` …).
+
+    Examples
+    --------
+    >>> require_images(before=None)  # an image not given is not checked
+    """
+    for name, path in images.items():
+        if path is not None:
+            require_valid_pixels(path, role=f"{name} image")

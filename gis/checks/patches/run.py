@@ -24,7 +24,7 @@ from gis.checks.patches.check import PatchCheckResult, check_patches
 from gis.checks.patches.verdict import load_patch_rules
 from gis.distributed import cluster_info, dask_client
 from gis.findings import Findings
-from gis.io import read_layer, write_layers, write_table
+from gis.io import read_layer, require_images, write_layers, write_table
 from gis.io.outputs import (
     plain_dtypes,
     plan_outputs,
@@ -203,6 +203,7 @@ def run_patch_check(
         role: raster_source(path, sensor=sensor, bands=bands, mask=mask, findings=log)
         for role, path, mask in (("before", before, before_mask), ("after", after, after_mask))
     }
+    require_images(before=before, after=after)  # all nodata or NaN: exit 3, not empty results
     patch_frame = frames.pop("patches")
     assert patch_frame is not None
     with dask_client(workers=workers, scheduler=scheduler) as client:
