@@ -366,3 +366,21 @@ def test_scores_of_a_perfect_check(scene: DemoScene) -> None:
     score = score_crowns(perfect, crowns)
     assert score["precision"] == score["recall"] == 1.0
     assert score["decoy_larch_reported"] == 0
+
+
+def test_hotspots_are_a_firms_download_with_truth(scene: DemoScene) -> None:
+    """Every kind is planted where it is unmistakable; the check finds each (run on the scene)."""
+    from gis.demo.run import fire_hotspots
+
+    firms = pd.read_csv(scene.downloads["hotspots"], dtype=str)
+    assert list(firms.columns[:7]) == [
+        "latitude", "longitude", "bright_ti4", "scan", "track", "acq_date", "acq_time",
+    ]  # fmt: skip
+    truth = scene.truth["hotspots"]
+    assert set(truth["fire_kind"]) == {"forest_fire", "agricultural_burning", "industrial", "other"}
+    assert truth["event"].value_counts()["jingyue_fire"] == 3
+    sources = pyogrio.read_dataframe(scene.layers["heat_sources"])
+    assert sources["类型"].tolist() == ["砖窑"]
+    step = fire_hotspots(scene, overwrite=True)
+    assert step.status == "clean", step.detail
+    assert "verdict 100.0% of 9, event pairs 100.0% (6 events, truth 6)" in step.detail

@@ -47,6 +47,8 @@ DESIGN_KINDS = (
     "greenways",
     "villages",
     "fire_zones",
+    "hotspots",
+    "heat_sources",
     "pest_points",
     "residential",
 )

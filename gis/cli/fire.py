@@ -1,20 +1,23 @@
 """``linyuan fire …``: 森林防火 (issue 19).
 
-``fire burned``: 火场面积、受害森林面积与火灾等级; ``fire coverage``: 瞭望塔/视频监控覆盖与盲区.
+``fire hotspots``: 卫星热点核查; ``fire burned``: 火场面积、受害森林面积与火灾等级;
+``fire coverage``: 瞭望塔/视频监控覆盖与盲区.
 
-Exit codes: 0 done and clean; 1 done, with error-level findings; 2 usage; 3 input that cannot
-be read or used (or ``gdal_viewshed`` missing).
+Exit codes: 0 done and clean; 1 done, with error-level findings (hotspots without a time …);
+2 usage; 3 input that cannot be read or used (or ``gdal_viewshed`` missing).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import click
 
-from gis.checks.fire.run import run_burned, run_coverage
+from gis.checks.fire.run import run_burned, run_coverage, run_hotspot_check
+from gis.checks.fire.triage import load_hotspot_rules
 from gis.cli import options
 from gis.findings import Findings
 from gis.raster import Sensor
@@ -27,9 +30,9 @@ _file = click.Path(dir_okay=False, path_type=Path)
 _raster = options.RasterPathType()
 
 
-@click.group(short_help="森林防火: burned area and grade, lookout coverage.")
+@click.group(short_help="森林防火: hotspots, burned area and grade, lookout coverage.")
 def fire() -> None:
-    """森林防火: checks for fire prevention and after a fire."""
+    """森林防火: satellite hotspots, checks after a fire, lookout coverage for the plan."""
 
 
 def _finish(log: Findings, payload: dict[str, Any], lines: list[str], as_json: bool) -> None:
@@ -151,3 +154,76 @@ def coverage(as_json: bool, lang: str, **kwargs: Any) -> None:
                                            for x in ("error", "warning")}}  # fmt: skip
     _finish(log, payload, [head, *(f"→ {p}" for p in [kwargs["out"], kwargs.get("xlsx")] if p)],
             as_json)  # fmt: skip
+
+
+# --- fire hotspots ------------------------------------------------------------------------
+
+
+@fire.command(short_help="卫星热点核查: verdict, priority and feedback deadline per hotspot.")
+@click.argument("hotspots", type=_layer)
+@click.option("--subcompartments", type=_layer, help="森林资源小班 (地类: forest, grass, crop).")
+@click.option("--fire-zones", "fire_zones", type=_layer, help="防火重点区域 polygons.")
+@click.option("--protected", type=_layer, help="自然保护地 polygons.")
+@click.option("--districts", type=_layer, help="行政区 (and township features, level=township).")
+@click.option("--forest-chiefs", "forest_chiefs", type=_layer, help="林长责任区.")
+@click.option("--heat-sources", "heat_sources", type=_layer, help="固定热源 (factories, kilns).")
+@click.option("--rules", type=_file, help="Rules YAML (default layers/rules/hotspots.yaml).")
+@click.option(
+    "--seasons",
+    type=_file,
+    help="Fire-prevention periods (default layers/rules/fire_seasons.yaml).",
+)
+@click.option("--province", help="Province whose fire-prevention periods apply (default 吉林省).")
+@click.option(
+    "--event-distance",
+    "event_distance_m",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Detections this close (metres) … [default: rules, 1000]",
+)
+@click.option(
+    "--event-hours",
+    "event_hours",
+    type=click.FloatRange(min=0, min_open=True),
+    help="… and this close in time (hours) are one event. [default: rules, 24]",
+)
+@options.out_option(required=True, help="Results GeoPackage (hotspots_checked, fire_events, …).")
+@click.option("--xlsx", type=_file, help="Also write the table with Chinese headers + events.")
+@click.option("--kml", type=_file, help="Also write KMZ/KML by verdict (奥维, Google Earth).")
+@options.overwrite_opt
+@options.json_opt
+@options.lang_opt
+def hotspots(as_json: bool, lang: str, **kwargs: Any) -> None:
+    """Check every satellite hotspot of HOTSPOTS (FIRMS CSV/SHP/KML or a provincial table).
+
+    Writes the results GeoPackage (and optionally XLSX and KMZ) and prints counts by verdict.
+    """
+    if logging.getLogger().getEffectiveLevel() <= logging.WARNING:
+        logging.getLogger("gis.checks").setLevel(logging.INFO)
+    log = Findings()
+    run = run_hotspot_check(kwargs.pop("hotspots"), lang=lang, findings=log, **kwargs)
+    counts = run.result.run["counts"]
+    payload = {
+        "outputs": {k: str(v) for k, v in run.outputs.items()},
+        "hotspots": len(run.result.hotspots_checked),
+        "events": len(run.result.events),
+        "counts": counts,
+        "findings": {s: sum(f.severity == s for f in log) for s in ("error", "warning")},
+    }
+    lines = [_hotspot_summary(run.result, log, lang), *(f"→ {p}" for p in run.outputs.values())]
+    _finish(log, payload, lines, as_json)
+
+
+def _hotspot_summary(result: Any, log: Findings, lang: str) -> str:
+    rules = load_hotspot_rules(result.run["rules_file"])
+    counts = result.run["counts"]["fire_kind"]
+    n, e = len(result.hotspots_checked), len(result.events)
+    head = f"核查热点 {n} 个（{e} 起事件）" if lang == "zh" else f"{n} hotspots in {e} events"
+    parts = [f"{rules.label('fire_kind', k, lang)} {v}" for k, v in counts.items()]
+    errors = sum(f.severity == "error" for f in log)
+    tail = f"；问题 {len(log)} 条（错误 {errors}）" if lang == "zh" else f"; {len(log)} findings"
+    return (
+        head
+        + ("：" if lang == "zh" else ": ")
+        + ("，" if lang == "zh" else ", ").join(parts)
+        + tail
+    )

@@ -13,7 +13,9 @@
 ``s2_after_scl.tif``                  SCL codes of the after date (uint8, same grid)
 ``uav_current.tif``                   0.5 m B, G, R, NIR, uint16 reflectance × 10000
 ``uav_previous.tif``                  the same ground a year earlier
-``truth/*.csv``, ``truth/truth.gpkg``  patches, crowns and greening truth
+``hotspots_firms.csv``                 卫星热点 as a NASA FIRMS VIIRS download (lon/lat, UTC)
+``heat_sources.gpkg``                 固定热源 (a brick kiln), EPSG:4551
+``truth/*.csv``, ``truth/truth.gpkg``  patches, crowns, greening and hotspot truth
 ``dirty/*.gpkg``                      small deliveries with planted defects
 ====================================  ========================================================
 
@@ -32,9 +34,9 @@ import geopandas as gpd
 import pandas as pd
 
 from gis.crs import WORKING_CRS
-from gis.demo import crowns, dirty, greening, imagery, patches, scene
+from gis.demo import crowns, dirty, greening, hotspots, imagery, patches, scene
 from gis.demo.truth import greenery_truth
-from gis.io import check_overwrite, write_geotiff, write_layer, write_layers
+from gis.io import check_overwrite, write_geotiff, write_layer, write_layers, write_table
 
 DEFAULT_SEED = 20261130
 PERMITS_CRS = "EPSG:4530"
@@ -48,6 +50,7 @@ GPKG_KINDS = (
     "villages",
     "residential",
     "change_patches",
+    "heat_sources",
 )
 RASTER_FILES = {
     "s2_before": "s2_before.tif",
@@ -78,7 +81,8 @@ class DemoScene:
         ``uav_previous``) → file.
     truth : dict of str to DataFrame
         ``patches`` (per patch_id), ``crowns`` (per planted crown), ``greenery`` (indicator
-        values), ``dirty`` (the defect planted in each row of the dirty delivery).
+        values), ``dirty`` (the defect planted in each row of the dirty delivery),
+        ``hotspots`` (kind and event of each planted hotspot).
     truth_files : dict of str to Path
         The same tables on disk (CSV), plus ``gpkg`` (patches and crowns with geometry).
     dirty : dict of str to Path
@@ -86,6 +90,9 @@ class DemoScene:
     meta : dict
         Image dates, DN convention, band names and roles, the after date's misregistration,
         the crown window, counts.
+    downloads : dict of str to Path
+        Files as downloaded from outside, not layers of the bureau: ``hotspots`` (a NASA
+        FIRMS VIIRS CSV, lon/lat without a declared CRS).
     """
 
     out_dir: Path
@@ -96,6 +103,7 @@ class DemoScene:
     truth_files: dict[str, Path]
     dirty: dict[str, Path]
     meta: dict[str, Any] = field(default_factory=dict)
+    downloads: dict[str, Path] = field(default_factory=dict)
 
 
 def demo_paths(out_dir: str | Path) -> dict[str, dict[str, Path]]:
@@ -112,7 +120,7 @@ def demo_paths(out_dir: str | Path) -> dict[str, dict[str, Path]]:
     layers["permits"] = out / "permits.gpkg"
     truth = {
         name: out / "truth" / f"{name}_truth.csv"
-        for name in ("patches", "crowns", "greenery", "dirty")
+        for name in ("patches", "crowns", "greenery", "dirty", "hotspots")
     }
     truth["gpkg"] = out / "truth" / "truth.gpkg"
     return {
@@ -123,6 +131,7 @@ def demo_paths(out_dir: str | Path) -> dict[str, dict[str, Path]]:
             "change_patches": out / "dirty" / "change_patches_dirty.gpkg",
             "permits_no_dates": out / "dirty" / "permits_no_dates.gpkg",
         },
+        "downloads": {"hotspots": out / "hotspots_firms.csv"},
     }
 
 
@@ -278,6 +287,14 @@ class _Generated:
     dirty_patches: gpd.GeoDataFrame
 
 
+def _add_hotspots(seed: int, frames: dict[str, Any], truth: dict[str, pd.DataFrame]) -> None:
+    """Plant the satellite hotspots and the heat source (see :mod:`gis.demo.hotspots`)."""
+    rng = scene.rng_for(seed, "hotspots")
+    firms, sources, hotspot_truth = hotspots.make_hotspots(frames["subcompartments"], rng)
+    frames["hotspots"], frames["heat_sources"] = firms, sources
+    truth["hotspots"] = hotspot_truth
+
+
 def _generate(seed: int) -> _Generated:
     """Generate every layer, raster and truth table in memory."""
     frames, plan = _vectors(seed)
@@ -302,12 +319,14 @@ def _generate(seed: int) -> _Generated:
         ),
         "dirty": dirty_truth,
     }
+    _add_hotspots(seed, frames, truth)
     return _Generated(frames, plan, pair, table, uav, truth, dirty_frame)
 
 
 def _write_all(paths: dict[str, dict[str, Path]], made: _Generated, *, overwrite: bool) -> None:
     """Write every file of the scene (each one atomically)."""
     _write_vectors(paths["layers"], made.frames, overwrite=overwrite)
+    write_table(made.frames["hotspots"], paths["downloads"]["hotspots"], overwrite=overwrite)
     _write_rasters(paths["rasters"], made.pair, made.uav, made.table.grid, overwrite=overwrite)
     _write_truth(paths["truth_files"], made.truth, made.frames, overwrite=overwrite)
     dirty_paths = paths["dirty"]
@@ -355,4 +374,5 @@ def build_demo(
         paths["truth_files"],
         paths["dirty"],
         _meta(made.plan, made.pair, made.table),
+        paths["downloads"],
     )

@@ -23,7 +23,7 @@ from typing import Any
 from gis.demo import DemoScene
 from gis.demo.fire import build_fire_demo
 from gis.demo.patches import IMAGE_DATE_AFTER
-from gis.demo.score import score_crowns, score_patches
+from gis.demo.score import score_crowns, score_hotspots, score_patches
 from gis.errors import GisError
 from gis.findings import Findings, Severity
 
@@ -206,6 +206,37 @@ def detect_discolored(scene: DemoScene, *, overwrite: bool = False, lang: str = 
     )
     status = "errors" if log.has_errors else "clean"
     return StepResult("detect discolored", status, detail, tuple(run.outputs.values()))
+
+
+def fire_hotspots(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> StepResult:
+    """Run the 卫星热点 check on the FIRMS download and score it against the planted truth."""
+    run_hotspot_check = _optional("gis.checks.fire.run", "run_hotspot_check")
+    if run_hotspot_check is None or "hotspots" not in scene.downloads:
+        return StepResult("fire hotspots", "skipped", "gis.checks.fire.run is not there yet")
+    layers, log = scene.layers, Findings()
+    try:
+        run: Any = run_hotspot_check(
+            scene.downloads["hotspots"],
+            subcompartments=layers["subcompartments"],
+            fire_zones=layers["fire_zones"],
+            protected=layers["protected_areas"],
+            districts=layers["districts"],
+            forest_chiefs=layers["forest_chief_zones"],
+            heat_sources=layers["heat_sources"],
+            out=scene.out_dir / "results" / "hotspots.gpkg",
+            overwrite=overwrite,
+            lang=lang,
+            findings=log,
+        )
+    except Exception as exc:
+        return _failed("fire hotspots", exc)
+    s = score_hotspots(run.result.hotspots_checked, scene.truth["hotspots"])
+    detail = (
+        f"vs truth: verdict {s['fire_kind']:.1%} of {s['n']}, event pairs {s['events']:.1%} "
+        f"({s['n_events']} events, truth {s['true_events']})"
+    )
+    status = "errors" if log.has_errors else "clean"
+    return StepResult("fire hotspots", status, detail, tuple(run.outputs.values()))
 
 
 def _city_value(table: Any, **match: str) -> float | None:
@@ -431,6 +462,7 @@ def run_checks(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -
     steps.append(detect_discolored(scene, overwrite=overwrite, lang=lang))
     steps.append(greenery_kpi(scene, overwrite=overwrite, lang=lang))
     steps.append(greenery_coverage(scene, overwrite=overwrite, lang=lang))
+    steps.append(fire_hotspots(scene, overwrite=overwrite, lang=lang))
     steps.extend(fire_checks(scene, overwrite=overwrite, lang=lang))
     steps.append(field_map(scene, overwrite=overwrite, lang=lang))
     steps.extend(reports(scene, overwrite=overwrite, lang=lang))
@@ -444,6 +476,7 @@ _TEXT = {
         "rasters": "影像",
         "truth": "真值表",
         "dirty": "含错误的示例数据（可用 linyuan validate 检查）",
+        "downloads": "外部下载数据",
         "checks": "检查",
     },
     "en": {
@@ -452,6 +485,7 @@ _TEXT = {
         "rasters": "Rasters",
         "truth": "Truth tables",
         "dirty": "Deliveries with planted defects (try linyuan validate on them)",
+        "downloads": "Downloads",
         "checks": "Checks",
     },
 }
@@ -466,6 +500,7 @@ def summary_lines(scene: DemoScene, steps: list[StepResult], *, lang: str = "zh"
         ("rasters", scene.rasters),
         ("truth", scene.truth_files),
         ("dirty", scene.dirty),
+        ("downloads", scene.downloads),
     ):
         lines.append(f"{text[key]}:")
         lines.extend(f"  {name:<20} {path}" for name, path in group.items())

@@ -121,3 +121,36 @@ def score_crowns(
     for kind in sorted(set(kinds) - {TARGET_KIND}):
         out[f"{kind}_reported"] = int((matched & (kinds == kind)).sum())
     return out
+
+
+def score_hotspots(checked: pd.DataFrame, truth: pd.DataFrame) -> dict[str, Any]:
+    """Score the hotspot check: verdict accuracy and event grouping against the truth.
+
+    ``fire_kind`` is the share of hotspots whose verdict is the planted kind; ``events`` the
+    share of hotspot pairs on which the check and the truth agree (same event or not);
+    ``n_events`` and ``true_events`` the event counts.
+
+    Examples
+    --------
+    >>> truth = pd.DataFrame({"hotspot_id": ["H1", "H2", "H3"], "fire_kind": ["a", "a", "b"],
+    ...     "event": ["x", "x", "y"]})
+    >>> got = truth.assign(event_id=["E1", "E1", "E1"], fire_kind=["a", "a", "a"])
+    >>> s = score_hotspots(got, truth)
+    >>> round(s["fire_kind"], 3), round(s["events"], 3), s["n_events"], s["true_events"]
+    (0.667, 0.333, 1, 2)
+    """
+    merged = truth.merge(
+        checked[["hotspot_id", "fire_kind", "event_id"]], on="hotspot_id", suffixes=("", "_got")
+    )
+    kind = float((merged["fire_kind"] == merged["fire_kind_got"]).mean()) if len(merged) else 0.0
+    a, b = np.triu_indices(len(merged), k=1)
+    same_truth = merged["event"].to_numpy()[a] == merged["event"].to_numpy()[b]
+    same_got = merged["event_id"].to_numpy()[a] == merged["event_id"].to_numpy()[b]
+    events = float((same_truth == same_got).mean()) if len(a) else 1.0
+    return {
+        "n": len(merged),
+        "fire_kind": kind,
+        "events": events,
+        "n_events": int(merged["event_id"].nunique()),
+        "true_events": int(merged["event"].nunique()),
+    }

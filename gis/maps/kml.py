@@ -34,6 +34,7 @@ from gis.io import read_layer, write_kml
 from gis.maps.style import (
     DISCOLORED,
     FIELD_LABELS,
+    HOTSPOTS,
     PATCHES,
     Lang,
     LayerStyle,
@@ -48,10 +49,11 @@ UNGROUPED = ("未分组", "Ungrouped")
 
 
 class KmlKind(ParamEnum):
-    """What a KMZ shows: ``patches`` (督查图斑) or ``points`` (变色立木)."""
+    """What a KMZ shows: ``patches`` (督查图斑), ``points`` (变色立木), ``hotspots`` (热点)."""
 
     PATCHES = "patches"
     POINTS = "points"
+    HOTSPOTS = "hotspots"
 
     @classmethod
     def describe(cls) -> str:
@@ -64,8 +66,8 @@ class KmlKind(ParamEnum):
         return MapOptionError(message)
 
 
-ID_FIELD = {KmlKind.PATCHES: "patch_id", KmlKind.POINTS: "point_id"}
-STYLE_OF = {KmlKind.PATCHES: PATCHES, KmlKind.POINTS: DISCOLORED}
+ID_FIELD = {KmlKind.PATCHES: "patch_id", KmlKind.POINTS: "point_id", KmlKind.HOTSPOTS: "hotspot_id"}
+STYLE_OF = {KmlKind.PATCHES: PATCHES, KmlKind.POINTS: DISCOLORED, KmlKind.HOTSPOTS: HOTSPOTS}
 FACTS: Mapping[KmlKind, tuple[str, ...]] = {
     KmlKind.PATCHES: ("legality", "area_ha", "area_mu", "change_type", "reasons"),
     KmlKind.POINTS: (
@@ -79,6 +81,18 @@ FACTS: Mapping[KmlKind, tuple[str, ...]] = {
         "image_date",
         "status_note",
     ),
+    KmlKind.HOTSPOTS: (
+        "fire_kind",
+        "field_priority",
+        "feedback_hours",
+        "detected_bjt",
+        "event_id",
+        "forest_share",
+        "district",
+        "township",
+        "forest_chief",
+        "reasons",
+    ),
 }
 """Fields shown in the description, in order (those the frame has)."""
 
@@ -89,8 +103,9 @@ def kind_of(frame: pd.DataFrame, *, source: str = "the layer") -> KmlKind:
         if field in frame.columns:
             return kind
     raise SchemaError(
-        f"{source} has neither patch_id nor point_id; export the patches_checked layer of a "
-        "patch-check result or the discolored_points layer of a detection (--layer)"
+        f"{source} has neither patch_id nor point_id (nor hotspot_id); export the "
+        "patches_checked layer of a patch-check result, the discolored_points layer of a "
+        "detection or the hotspots_checked layer of a hotspot check (--layer)"
     )
 
 
@@ -141,7 +156,7 @@ def export_kml(
         ``patches_checked`` or ``discolored_points`` (any CRS; written as lon/lat).
     path : path-like
         ``.kmz`` (recommended: one small file for WeChat / QQ transfer) or ``.kml``.
-    kind : {"patches", "points"}, optional
+    kind : {"patches", "points", "hotspots"}, optional
         Default: from the ID column (``patch_id`` → patches, ``point_id`` → points).
     lang : {"zh", "en"}
         Language of descriptions, legend values and the ungrouped folder.

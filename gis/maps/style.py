@@ -109,6 +109,21 @@ DISCOLORED = LayerStyle(
     verify="point",
 )
 
+HOTSPOTS = LayerStyle(
+    label=("卫星热点", "Satellite hotspots"),
+    field="fire_kind",
+    colors={
+        "forest_fire": ("#d7191c", "疑似林火", "Suspected forest fire"),
+        "grassland_fire": ("#fdae61", "疑似草原火", "Suspected grassland fire"),
+        "agricultural_burning": ("#e6c229", "疑似农事用火", "Suspected agricultural burning"),
+        "industrial": ("#5e3c99", "工业热源", "Industrial heat source"),
+        "other": ("#878787", "其他", "Other"),
+    },
+    color="#d7191c",
+    id_field="hotspot_id",
+)
+"""Hotspots of ``linyuan fire hotspots`` (KMZ; the field map's hotspot form is not built yet)."""
+
 DEFAULT_STYLES: Mapping[str, LayerStyle] = MappingProxyType(
     {
         "patches_checked": PATCHES,
@@ -189,6 +204,12 @@ FIELD_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "stand_id": ("小班号", "Stand"),
         "status_note": ("状态说明", "Status note"),
         "township": ("乡镇", "Township"),
+        "hotspot_id": ("热点编号", "Hotspot ID"),
+        "fire_kind": ("热点类型", "Hotspot verdict"),
+        "detected_bjt": ("监测时间（北京时）", "Detected (Beijing time)"),
+        "feedback_hours": ("反馈时限（小时）", "Feedback within (hours)"),
+        "event_id": ("火情事件", "Fire event"),
+        "forest_share": ("像元内林地比例", "Forest share of pixel"),
     }
 )
 """Popup labels of known fields, ``(zh, en)``; other fields show their own name."""

@@ -1,8 +1,10 @@
 """The edge of the fire checks: read the inputs, run the pure cores, write the results.
 
-Each command has its own block (``linyuan fire burned``: :func:`run_burned`; ``linyuan fire
-coverage``: :func:`run_coverage`). Every frame is built before anything is written; the outputs
-go through :mod:`gis.io.outputs` (staged, renamed into place only when all were written).
+Each command has its own block: ``linyuan fire hotspots`` → :func:`run_hotspot_check`
+(卫星热点核查); ``linyuan fire burned`` → :func:`run_burned`; ``linyuan fire coverage`` →
+:func:`run_coverage`. Every frame is built before anything is written; the outputs go through
+:mod:`gis.io.outputs` (staged beside each target, renamed into place only when all of them were
+written, so a failed run leaves no partial output).
 """
 
 from __future__ import annotations
@@ -22,12 +24,17 @@ from numpy.typing import NDArray
 from gis.checks.fire.burned import trace_burned
 from gis.checks.fire.coverage import CoverageResult, assess_coverage
 from gis.checks.fire.damage import FireDamage, assess_damage
+from gis.checks.fire.hotspots import HotspotCheckResult, check_hotspots
 from gis.checks.fire.rules import load_fire_rules
+from gis.checks.fire.seasons import load_seasons
+from gis.checks.fire.triage import load_hotspot_rules
 from gis.checks.fire.viewshed import Dem, viewshed_program
 from gis.errors import RasterError
 from gis.findings import Findings
 from gis.io import open_raster, read_layer, write_layers, write_table
 from gis.io.outputs import plain_dtypes, plan_outputs, record_inputs, run_table, staged_outputs
+from gis.layers import label
+from gis.maps.kml import export_results_kml
 from gis.raster import raster_source
 
 logger = logging.getLogger(__name__)
@@ -318,3 +325,272 @@ def run_coverage(
     }
     written = _write(outputs, layers, sheets, COVERAGE_HEADERS[lang], overwrite=overwrite)
     return CoverageRun(result, log, written)
+
+
+# --- fire hotspots (卫星热点核查) -----------------------------------------------------------
+
+HOTSPOT_LAYER_KINDS = {
+    "hotspots": "hotspots",
+    "subcompartments": "subcompartments",
+    "fire_zones": "fire_zones",
+    "protected": "protected_areas",
+    "districts": "districts",
+    "forest_chiefs": "forest_chief_zones",
+    "heat_sources": "heat_sources",
+}
+"""Input role → catalog layer kind."""
+
+HOTSPOT_LONLAT = "EPSG:4326"
+"""CRS of hotspot files that declare none (a FIRMS CSV): FIRMS coordinates are WGS84; the
+provincial tables' CGCS2000 lon/lat differ from it by well under a metre, nothing beside a
+375 m pixel. A file that declares its CRS (SHP with .prj, KML) keeps its own."""
+
+HOTSPOT_HEADERS = {
+    "zh": {
+        "product": "数据产品",
+        "detected_utc": "监测时间（UTC）",
+        "detected_bjt": "监测时间（北京时）",
+        "confidence_class": "置信度等级",
+        "pixel_km_ew": "像元东西宽（千米）",
+        "pixel_km_ns": "像元南北高（千米）",
+        "fire_season": "防火期",
+        "forest_share": "像元内林地比例",
+        "grass_share": "像元内草地比例",
+        "crop_share": "像元内耕地比例",
+        "forest_distance_m": "距最近林地（米）",
+        "land_class": "主要地类",
+        "reported_class": "下发地类归类",
+        "in_area": "是否在本市",
+        "in_fire_zone": "是否在防火重点区域",
+        "fire_zone": "防火重点区域",
+        "fire_level": "防火等级",
+        "in_protected": "是否在自然保护地",
+        "protected_area": "自然保护地",
+        "heat_source": "最近固定热源",
+        "heat_source_distance_m": "距固定热源（米）",
+        "event_id": "火情事件编号",
+        "event_size": "事件热点数",
+        "event_days": "事件持续天数",
+        "event_first_utc": "事件首次监测（UTC）",
+        "event_last_utc": "事件末次监测（UTC）",
+        "in_fire_season": "是否防火期",
+        "fire_kind": "热点类型",
+        "field_priority": "核查优先级",
+        "feedback_hours": "反馈时限（小时）",
+        "feedback_due_utc": "反馈截止（UTC）",
+        "rules_fired": "触发规则",
+        "reasons": "判定依据",
+        "n_hotspots": "热点数",
+        "hotspot_ids": "所含热点编号",
+    },
+    "en": {
+        "product": "Product",
+        "detected_utc": "Detected (UTC)",
+        "detected_bjt": "Detected (Beijing time)",
+        "confidence_class": "Confidence class",
+        "pixel_km_ew": "Pixel width E-W (km)",
+        "pixel_km_ns": "Pixel height N-S (km)",
+        "fire_season": "Fire-prevention period",
+        "forest_share": "Forest share of pixel",
+        "grass_share": "Grassland share of pixel",
+        "crop_share": "Cropland share of pixel",
+        "forest_distance_m": "Distance to forest (m)",
+        "land_class": "Main land class",
+        "reported_class": "Reported land (class)",
+        "in_area": "In the city",
+        "in_fire_zone": "In a fire-prevention key area",
+        "fire_zone": "Fire-prevention key area",
+        "fire_level": "Fire-prevention level",
+        "in_protected": "In a protected area",
+        "protected_area": "Protected area",
+        "heat_source": "Nearest heat source",
+        "heat_source_distance_m": "Distance to heat source (m)",
+        "event_id": "Fire event",
+        "event_size": "Hotspots in event",
+        "event_days": "Event days",
+        "event_first_utc": "Event first seen (UTC)",
+        "event_last_utc": "Event last seen (UTC)",
+        "in_fire_season": "In fire-prevention period",
+        "fire_kind": "Hotspot verdict",
+        "field_priority": "Field priority",
+        "feedback_hours": "Feedback within (hours)",
+        "feedback_due_utc": "Feedback due (UTC)",
+        "rules_fired": "Rules fired",
+        "reasons": "Reasons",
+        "n_hotspots": "Hotspots",
+        "hotspot_ids": "Hotspot IDs",
+    },
+}
+"""Headers of the result columns (the catalog's labels are used for the input fields)."""
+
+
+@dataclass
+class HotspotRun:
+    """What :func:`run_hotspot_check` did: the result and the files it wrote."""
+
+    result: HotspotCheckResult
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def _read_hotspot_inputs(
+    paths: Mapping[str, PathLike | None], log: Findings
+) -> dict[str, gpd.GeoDataFrame | None]:
+    frames: dict[str, gpd.GeoDataFrame | None] = {}
+    for role, path in paths.items():
+        if path is None:
+            frames[role] = None
+            continue
+        logger.info("reading %s: %s", role, path)
+        crs = HOTSPOT_LONLAT if role == "hotspots" else None
+        frames[role] = read_layer(path, kind=HOTSPOT_LAYER_KINDS[role], crs=crs, findings=log)
+    return frames
+
+
+def run_hotspot_check(
+    hotspots: PathLike,
+    *,
+    out: PathLike,
+    subcompartments: PathLike | None = None,
+    fire_zones: PathLike | None = None,
+    protected: PathLike | None = None,
+    districts: PathLike | None = None,
+    forest_chiefs: PathLike | None = None,
+    heat_sources: PathLike | None = None,
+    rules: PathLike | None = None,
+    seasons: PathLike | None = None,
+    province: str | None = None,
+    event_distance_m: float | None = None,
+    event_hours: float | None = None,
+    xlsx: PathLike | None = None,
+    kml: PathLike | None = None,
+    overwrite: bool = False,
+    lang: str = "zh",
+    findings: Findings | None = None,
+) -> HotspotRun:
+    """Read the hotspots and layers, check every hotspot and write the results.
+
+    Parameters
+    ----------
+    hotspots : path-like
+        FIRMS VIIRS/MODIS download (CSV, SHP, KML) or a provincial hotspot table.
+    out : path-like
+        Results GeoPackage: layers ``hotspots_checked``, ``fire_events``, ``findings``, ``run``.
+    subcompartments, fire_zones, protected, districts, forest_chiefs, heat_sources : optional
+        Context layers (paths).
+    rules, seasons : path-like, optional
+        Rules YAML (default ``layers/rules/hotspots.yaml``) and fire-prevention periods
+        (default ``layers/rules/fire_seasons.yaml``); ``province`` picks the periods.
+    event_distance_m, event_hours : float, optional
+        Event grouping (metres, hours); default the rules' thresholds.
+    xlsx, kml : path-like, optional
+        Also write the table (Chinese headers, events sheet) and a KMZ/KML.
+    overwrite : bool
+        Replace existing outputs.
+    lang : {"zh", "en"}
+        Language of reasons, headers and labels.
+    findings : Findings, optional
+        Receives the findings.
+
+    Returns
+    -------
+    HotspotRun
+
+    Raises
+    ------
+    gis.errors.GisError
+        Unreadable input, bad rules, existing output without ``overwrite``.
+    """
+    log = findings if findings is not None else Findings()
+    outputs = plan_outputs({"gpkg": out, "xlsx": xlsx, "kml": kml}, overwrite=overwrite)
+    ruleset = load_hotspot_rules(rules)
+    periods = load_seasons(seasons, province=province)
+    paths = {
+        "hotspots": hotspots,
+        "subcompartments": subcompartments,
+        "fire_zones": fire_zones,
+        "protected": protected,
+        "districts": districts,
+        "forest_chiefs": forest_chiefs,
+        "heat_sources": heat_sources,
+    }
+    frames = _read_hotspot_inputs(paths, log)
+    points = frames.pop("hotspots")
+    assert points is not None
+    result = check_hotspots(
+        points,
+        rules=ruleset,
+        seasons=periods,
+        event_distance_m=event_distance_m,
+        event_hours=event_hours,
+        lang=lang,
+        findings=log,
+        **frames,
+    )
+    record_inputs(result.run, {**paths, "rules": ruleset.source, "seasons": periods.file})
+    written = write_hotspot_results(result, outputs, overwrite=overwrite, lang=lang)
+    return HotspotRun(result, written)
+
+
+def hotspot_headers(columns: Any, *, lang: str = "zh") -> dict[str, str]:
+    """Return column → Chinese (or English) header for the hotspot tables."""
+    own = HOTSPOT_HEADERS["en" if lang == "en" else "zh"]
+    out = {c: own.get(c) or label(c, kind="hotspots", lang=lang) for c in columns}
+    counts = pd.Series(list(out.values())).value_counts()
+    return {c: (h if counts[h] == 1 else f"{h} [{c}]") for c, h in out.items()}
+
+
+def exchange_hotspots(frame: gpd.GeoDataFrame, *, lang: str = "zh") -> gpd.GeoDataFrame:
+    """Return a table for people: fire kinds as words, times as text, shares rounded."""
+    words = {
+        k: load_hotspot_rules().label("fire_kind", k, lang)
+        for k in frame["fire_kind"].dropna().unique()
+    }
+    out = frame.copy()
+    out["fire_kind"] = out["fire_kind"].map(words)
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.strftime("%Y-%m-%d %H:%M").where(out[col].notna(), None)
+    digits = {c: 3 for c in out.columns if out[c].dtype == "float64"}
+    digits |= {"forest_distance_m": 0, "heat_source_distance_m": 0}
+    return out.round({c: d for c, d in digits.items() if c in out})
+
+
+def write_hotspot_results(
+    result: HotspotCheckResult,
+    outputs: Mapping[str, Path],
+    *,
+    overwrite: bool,
+    lang: str = "zh",
+) -> dict[str, Path]:
+    """Write the results GeoPackage (and XLSX/KMZ when asked), all or nothing."""
+    checked = result.hotspots_checked
+    layers = {
+        "hotspots_checked": checked,
+        "fire_events": result.events,
+        "findings": result.findings.to_frame(lang=lang),
+        "run": run_table(result.run),
+    }
+    with staged_outputs(outputs, overwrite=overwrite) as stage:
+        write_layers(stage["gpkg"], layers)
+        if "xlsx" in stage:
+            shown = exchange_hotspots(checked, lang=lang)
+            events = pd.DataFrame(
+                exchange_hotspots(result.events, lang=lang).drop(columns="geometry")
+            )
+            write_table(
+                plain_dtypes(shown),
+                stage["xlsx"],
+                headers=hotspot_headers([*shown.columns, *events.columns], lang=lang),
+                sheet_name="热点核查" if lang == "zh" else "Hotspots",
+                summary={("火情事件" if lang == "zh" else "Events"): plain_dtypes(events)},
+                lonlat=True,
+            )
+        if "kml" in stage:  # what the findings say is in the GeoPackage already
+            export_results_kml(
+                stage["gpkg"],
+                stage["kml"],
+                layer="hotspots_checked",
+                lang=lang,
+                findings=Findings(),
+            )
+    return dict(outputs)
