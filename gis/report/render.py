@@ -19,6 +19,7 @@ import enum
 import io
 import os
 import re
+import sys
 import tempfile
 import time
 import warnings
@@ -148,23 +149,32 @@ def execute_notebook(path: PathLike, params: Mapping[str, Any]) -> Any:
     from traitlets.config import Config
 
     nb = inject_parameters(nbformat.read(str(path), as_version=4), params)
-    # Kernel sockets over IPC in a private folder: no open TCP ports, nothing left behind.
     with tempfile.TemporaryDirectory(prefix="linyuan-kernel-") as sockets:
         client = NotebookClient(
             nb,
             timeout=TIMEOUT_S,
             kernel_name="python3",
             resources={"metadata": {"path": str(Path.cwd())}},
-            config=Config({"KernelManager": {"transport": "ipc", "ip": f"{sockets}/k"}}),
+            config=Config({"KernelManager": _kernel_sockets(sockets)}),
         )
         try:
             client.execute()
         except CellExecutionError as exc:
             raise ReportError(
                 f"{path}: a cell failed while rendering the report ({exc.ename}: "
-                f"{exc.evalue}); run the notebook in Jupyter to see the traceback"
+                f"{exc.evalue}); rerun the command with -v to see the cell's traceback"
             ) from exc
     return nb
+
+
+def _kernel_sockets(folder: str) -> dict[str, str]:
+    """Kernel sockets over IPC in a private folder: no open TCP ports, nothing left behind.
+
+    Windows has no IPC sockets in ZeroMQ: there the kernel listens on TCP on localhost only.
+    """
+    if sys.platform == "win32":
+        return {"transport": "tcp", "ip": "127.0.0.1"}
+    return {"transport": "ipc", "ip": f"{folder}/k"}
 
 
 def _outputs(nb: Any) -> Iterator[Mapping[str, Any]]:
