@@ -26,7 +26,6 @@ import contextlib
 import itertools
 import logging
 import os
-import resource
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +33,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import psutil
+
+try:
+    import resource  # POSIX only: getrusage gives the peak resident memory
+except ImportError:  # Windows: psutil's peak working set instead
+    resource = None  # type: ignore[assignment]
 
 from gis.errors import DataSourceError, GisError
 
@@ -370,9 +375,16 @@ def map_frames(client: Any, func: Callable[[Any], Any], frame: pd.DataFrame, *, 
 
 
 def _maxrss_mb() -> float:
-    """Peak resident memory of this process in MB (Linux reports kB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+    """Peak resident memory of this process in MB (Linux reports kB, macOS bytes).
+
+    Without ``resource`` (Windows), psutil's peak working set, what Task Manager shows as peak
+    memory (the current resident size where a platform reports no peak).
+    """
+    if resource is not None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+    info = psutil.Process().memory_info()
+    return round(getattr(info, "peak_wset", info.rss) / (1024 * 1024), 1)
 
 
 def peak_memory_mb(client: Any) -> dict[str, float]:
