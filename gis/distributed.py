@@ -41,6 +41,7 @@ except ImportError:  # Windows: psutil's peak working set instead
     resource = None  # type: ignore[assignment]
 
 from gis.errors import DataSourceError, GisError
+from gis.extras import require
 
 CONNECT_TIMEOUT_S = 10.0
 """Seconds to wait for a scheduler (and for workers to come up) before failing."""
@@ -111,12 +112,17 @@ def dask_client(
     ------
     ClusterError
         Both options given, a non-positive worker count, or a scheduler that does not answer.
+    MissingExtraError
+        Dask is not installed (``pip install "linyuan[dask]"``).
     """
     if workers is not None and scheduler is not None:
         raise ClusterError("give either --workers N or --scheduler tcp://HOST:PORT, not both")
     if workers is None and scheduler is None:
         yield None
         return
+    option = f"--scheduler {scheduler}" if scheduler is not None else f"--workers {workers}"
+    for module in ("dask", "distributed"):
+        require(module, purpose=f"{option} (a Dask cluster)")
     if scheduler is not None:
         with _remote_client(scheduler, timeout_s) as client:
             yield client
