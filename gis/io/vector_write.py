@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -39,6 +40,8 @@ from gis.errors import DataSourceError, SchemaError
 from gis.findings import Findings
 from gis.io._atomic import atomic_path
 from gis.layers import catalog, label
+
+logger = logging.getLogger(__name__)
 
 GPKG_VERSION = "1.2"
 """GeoPackage version written: the newest that GDAL 3.6 / QGIS 3.22 LTR open without a warning."""
@@ -307,17 +310,27 @@ def finish_geopackage_layer(
 
 
 def _declare_dates(con: sqlite3.Connection, table: str, columns: list[str]) -> None:
+    """Declare ``columns`` of ``table`` ``DATE``; where SQLite refuses, they stay ISO text."""
     (sql,) = con.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
     ).fetchone()
     for col in columns:
         quoted = '"' + col.replace('"', '""') + '"'
         sql = re.sub(rf"{re.escape(quoted)} TEXT\b", f"{quoted} DATE", sql)
+    setconfig = getattr(con, "setconfig", None)  # Python >= 3.12
+    if setconfig is not None:  # a build may default to defensive mode, which forbids the edit
+        setconfig(sqlite3.SQLITE_DBCONFIG_DEFENSIVE, False)  # type: ignore[attr-defined]
     (version,) = con.execute("PRAGMA schema_version").fetchone()
     con.execute("PRAGMA writable_schema = ON")
-    con.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (sql, table))
-    con.execute(f"PRAGMA schema_version = {int(version) + 1}")
-    con.execute("PRAGMA writable_schema = OFF")
+    try:
+        con.execute(
+            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (sql, table)
+        )
+        con.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    except sqlite3.DatabaseError as exc:
+        logger.warning("%s: date columns %s kept as text (%s)", table, ", ".join(columns), exc)
+    finally:
+        con.execute("PRAGMA writable_schema = OFF")
 
 
 def _record_aliases(con: sqlite3.Connection, table: str, aliases: Mapping[str, str]) -> None:
