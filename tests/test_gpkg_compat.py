@@ -25,7 +25,7 @@ from report_helpers import demo_results
 
 from gis.cli.main import cli
 from gis.io import write_layers
-from gis.io.vector_write import date_columns
+from gis.io.geopackage import date_columns
 
 OGRINFO = shutil.which("ogrinfo")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -1,10 +1,9 @@
 """Run every check that exists on a built demo scene and describe where the outputs are.
 
 Checks are imported lazily: a check module that is not there yet is reported as skipped, so
-``linyuan demo`` works at every stage of the project; a check whose import fails for another
-reason (a missing dependency) is reported as failed, with that error. It runs the data-quality
-validation (:func:`gis.checks.quality.validate_file`) of each clean layer, the 督查图斑 check
-and the 变色立木 detection, and scores the last two against the scene's truth.
+``linyuan demo`` works at every stage of the project. It runs the data-quality validation
+(:func:`gis.checks.quality.validate_file`) of each clean layer, the 督查图斑 check and the
+变色立木 detection, and scores the last two against the scene's truth.
 
 Examples
 --------
