@@ -40,8 +40,8 @@ try:
 except ImportError:  # Windows: psutil's peak working set instead
     resource = None  # type: ignore[assignment]
 
+from gis import extras
 from gis.errors import DataSourceError, GisError
-from gis.extras import require
 
 CONNECT_TIMEOUT_S = 10.0
 """Seconds to wait for a scheduler (and for workers to come up) before failing."""
@@ -122,7 +122,7 @@ def dask_client(
         return
     option = f"--scheduler {scheduler}" if scheduler is not None else f"--workers {workers}"
     for module in ("dask", "distributed"):
-        require(module, purpose=f"{option} (a Dask cluster)")
+        extras.require(module, purpose=f"{option} (a Dask cluster)")
     if scheduler is not None:
         with _remote_client(scheduler, timeout_s) as client:
             yield client
