@@ -145,7 +145,7 @@ def test_blocker_catches_a_posix_import_in_gis(tmp_path: Path):
 
 def test_demo_reports_a_real_import_error_instead_of_skipping(monkeypatch, tmp_path) -> None:
     def broken(name: str, *args, **kwargs):
-        if name == "gis.checks.greenery":
+        if name.startswith("gis.checks.greenery"):  # wherever the demo finds the KPI check
             raise ModuleNotFoundError("No module named 'resource'", name="resource")
         return real(name, *args, **kwargs)
 
