@@ -230,7 +230,7 @@ def district_bars(
     Parameters
     ----------
     kpi : DataFrame
-        The ``kpi`` frame of :func:`gis.checks.greenery_kpi.greenery_kpi`.
+        The ``kpi`` frame of :func:`gis.checks.greenery.kpi.greenery_kpi`.
     indicator : str
         Indicator code (see :data:`gis.targets.INDICATORS`).
     item : str

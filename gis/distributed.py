@@ -42,6 +42,7 @@ except ImportError:  # Windows: psutil's peak working set instead
 
 from gis import extras
 from gis.errors import DataSourceError, GisError
+from gis.io.rasters import open_raster
 
 CONNECT_TIMEOUT_S = 10.0
 """Seconds to wait for a scheduler (and for workers to come up) before failing."""
@@ -58,7 +59,7 @@ TASK_WINDOWS = 4
 """Fewest row-major windows per Dask task (they share the task's GDAL block cache for halos).
 
 Used by both raster engines on a cluster: the patch check's window groups
-(:mod:`gis.zonal`) and the discolored-tree windows (:mod:`gis.checks.discolored_dask`)."""
+(:mod:`gis.zonal`) and the discolored-tree windows (:mod:`gis.checks.discolored.dask`)."""
 
 MAX_TASK_WINDOWS = 32
 """Most windows per Dask task (a retried task redoes at most this many)."""
@@ -218,14 +219,11 @@ def worker_config(client: Any, keys: Sequence[str] = tuple(LOCAL_WORKER_CONFIG))
 
 
 def _probe(paths: Sequence[str]) -> dict[str, str]:
-    """On a worker: import the engine, open each raster; return path → error for failures.
+    """On a worker: open each raster with Linyuan's reader; return path → error for failures.
 
-    Importing :mod:`gis.zonal` here also warms the worker (geopandas, rasterio) before the
-    first task.
+    Unpickling this function on a worker imports Linyuan (this module and :mod:`gis.io`), which
+    also warms the worker (geopandas, rasterio) before the first task.
     """
-    import gis.zonal  # noqa: F401
-    from gis.io.rasters import open_raster
-
     failed: dict[str, str] = {}
     for path in paths:
         try:

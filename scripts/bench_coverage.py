@@ -7,7 +7,7 @@ Synthetic city in EPSG:4551 (no data is downloaded): residential parcels on a st
 of 400 m² to 9 ha at random places (seeded), a road grid of about ``--edges`` edges.
 
 Prints, in one run:
-1. Linyuan's straight-line service coverage (:func:`gis.checks.coverage.reach`, the service
+1. Linyuan's straight-line service coverage (:func:`gis.checks.greenery.coverage.reach`, the service
    measure alone) and the full :func:`park_coverage` (three measures + underserved parts);
 2. the plain way on the same data: buffer every park by its service radius, union, explode,
    ``geopandas.overlay`` with the parcels, sum the covered area;
@@ -30,8 +30,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gis.checks.coverage import CoverageOptions, park_coverage, reach, service_radius
-from gis.checks.coverage_network import network_sources, road_network
+from gis.checks.greenery.coverage import CoverageOptions, park_coverage, reach, service_radius
+from gis.checks.greenery.network import network_sources, road_network
 from gis.crs import WORKING_CRS
 
 X0, Y0 = 440_000.0, 4_830_000.0

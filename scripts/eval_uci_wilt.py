@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from gis.checks.discolored_eval import evaluate_segments
+from gis.checks.discolored.accuracy import evaluate_segments
 from gis.io import read_table
 
 data = Path(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,48 +30,25 @@ def demo_results(root: Path) -> dict[str, Path]:
     return {name: folder / file for name, file in RESULTS.items()}
 
 
-LOG_COLUMNS = (
-    "record_id",
-    "kind",
-    "layer",
-    "feature_id",
-    "is_real_change",
-    "verified_cause_code",
-    "outcome",
-    "sample_taken",
-    "sample_id",
-    "inspector",
-    "device_time",
-    "device_time_utc",
-)
-
-
 def make_field_store(path: Path, records: Iterable[Mapping[str, Any]]) -> Path:
-    """Write a field store as `linyuan verify import` lays it out: the log and the latest view.
+    """Write a field store as `linyuan verify import` lays it out, through gis.verify.store.
 
-    The log is written by GDAL (an attribute table); the view is added with SQL and registered
-    in ``gpkg_contents``, as the import does, so GDAL lists it.
+    Each record is a row of the log; the columns an import fills from the export file
+    (photos, source file and digests, import time) get neutral values.
     """
-    import pandas as pd
-    import pyogrio
+    from gis.verify import store
 
-    frame = pd.DataFrame([{c: r.get(c) for c in LOG_COLUMNS} for r in records], columns=LOG_COLUMNS)
-    for col in ("is_real_change", "sample_taken"):
-        frame[col] = frame[col].astype("boolean")
-    frame["verified_cause_code"] = frame["verified_cause_code"].astype("Int64")
-    pyogrio.write_dataframe(frame, path, layer="verification_log", driver="GPKG")
-    con = sqlite3.connect(path)
-    con.executescript(
-        """
-        CREATE VIEW verification_latest AS SELECT l.* FROM verification_log AS l
-          WHERE l.fid = (SELECT m.fid FROM verification_log AS m WHERE m.layer = l.layer
-            AND m.feature_id = l.feature_id ORDER BY m.device_time_utc DESC, m.fid DESC LIMIT 1);
-        INSERT INTO gpkg_contents (table_name, data_type, identifier)
-          VALUES ('verification_latest', 'attributes', 'verification_latest');
-        """
-    )
-    con.commit()
-    con.close()
+    filled = {
+        "photos": "[]",
+        "photo_count": 0,
+        "imported_at": "2026-10-02T00:00:00.000Z",
+        "source_file": "helper.geojson",
+        "source_sha256": "0" * 64,
+    }
+    rows = [{**filled, "record_sha256": f"sha-{r['record_id']}", **r} for r in records]
+    with contextlib.closing(store.connect(path)) as con, store.transaction(con):
+        store.ensure_schema(con)
+        assert store.insert_rows(con, rows) == len(rows)
     return path
 
 

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from gis.checks.coverage import (
+from gis.checks.greenery import CITY, OUTSIDE
+from gis.checks.greenery.coverage import (
     CoverageOptions,
     RadiusClass,
     network_sources,
@@ -19,7 +20,6 @@ from gis.checks.coverage import (
     road_network,
     service_radius,
 )
-from gis.checks.greenery import CITY, OUTSIDE
 from gis.crs import WORKING_CRS
 from gis.errors import CRSMismatchError, SchemaError
 
@@ -322,7 +322,7 @@ def demo(tmp_path_factory):
 
 def test_demo_scene_coverage_matches_truth(demo, tmp_path) -> None:
     """The demo's truth: 300/500 m shares from a plain buffer-union of every park."""
-    from gis.checks.greenery import run_park_coverage
+    from gis.checks.greenery.run import run_park_coverage
 
     truth = demo.truth["greenery"].set_index("indicator")["value"]
     run = run_park_coverage(

@@ -1,8 +1,8 @@
 """The compiled pixel loops against plain numpy statements of the same rules.
 
 The oracles below are the detector's rules written the obvious way (whole-array numpy, as
-:mod:`gis.checks.crowns` documents them); the kernels must give the same masks, counts and
-histograms on windows with invalid pixels, several stands, and with or without B and NIR.
+:mod:`gis.checks.discolored.pixels` documents them); the kernels must give the same masks,
+counts and histograms on windows with invalid pixels, several stands, and with or without B and NIR.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gis.checks.crown_kernels import (
+from gis.checks.discolored.kernels import (
     anomalous_pixels,
     band_positions,
     canopy_pixels,
@@ -19,7 +19,7 @@ from gis.checks.crown_kernels import (
     level_histograms,
     vegetation_pixels,
 )
-from gis.checks.crowns import CrownRules, pixel_layers, soil_mask
+from gis.checks.discolored.pixels import CrownRules, pixel_layers, soil_mask
 from gis.raster.kernels import to_reflectance
 
 RULES = CrownRules()

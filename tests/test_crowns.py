@@ -9,8 +9,7 @@ import shapely
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
-from gis.checks.crowns import CrownRules, detect_window
-from gis.checks.stand_baselines import (
+from gis.checks.discolored.baselines import (
     HIST_BINS,
     baselines_from_histograms,
     hist_quantile,
@@ -18,6 +17,8 @@ from gis.checks.stand_baselines import (
     wilt_score,
     window_histograms,
 )
+from gis.checks.discolored.crowns import detect_window
+from gis.checks.discolored.pixels import CrownRules
 from gis.raster import raster_source
 
 HEALTHY = (300.0, 600.0, 400.0, 3000.0)

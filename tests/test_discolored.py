@@ -9,7 +9,7 @@ import rasterio
 import shapely
 
 from gis.checks.discolored import detect_discolored
-from gis.checks.discolored_points import point_ids
+from gis.checks.discolored.points import point_ids
 from gis.errors import RasterError, SchemaError
 from gis.findings import Findings
 from gis.raster import raster_source
@@ -167,9 +167,10 @@ def test_no_detection_gives_typed_empty_points(tmp_path):
 
 def test_pass1_reads_every_other_strip_and_small_stands_whole(tmp_path, monkeypatch):
     """Sampled baselines match the full pass; a stand inside a skipped strip is read whole."""
-    from gis.checks import discolored as d
-    from gis.checks.discolored import host_stands, make_plan, stand_histograms
-    from gis.checks.stand_baselines import baselines_from_histograms, merge_histograms
+    from gis.checks.discolored import host_stands, load_discolored_rules, make_plan
+    from gis.checks.discolored import passes as d
+    from gis.checks.discolored.baselines import baselines_from_histograms, merge_histograms
+    from gis.checks.discolored.passes import stand_histograms
 
     src = scene(tmp_path / "s.tif", [], size=1024)
     big = shapely.box(500_000, 4_850_000, 500_512, 4_850_512)  # the whole raster
@@ -177,7 +178,7 @@ def test_pass1_reads_every_other_strip_and_small_stands_whole(tmp_path, monkeypa
     frame = gpd.GeoDataFrame({"stand_id": ["A", "B"], "dominant_species": ["红松", "油松"]},
                              geometry=[big.difference(small), small], crs=4551)  # fmt: skip
     host = host_stands(frame, hosts=("红松", "油松"), crs_wkt=src.crs_wkt, findings=Findings())
-    rules = d.load_discolored_rules().crowns
+    rules = load_discolored_rules().crowns
     plan = make_plan(src, host, rules, window_size=512)
     read = []
     task = d.baseline_task

@@ -6,7 +6,7 @@ import pyogrio
 import pytest
 from click.testing import CliRunner
 
-from gis.checks.discolored_eval import match_truth
+from gis.checks.discolored.accuracy import match_truth
 from gis.cli.main import cli
 
 demo = pytest.importorskip("gis.demo")

@@ -21,8 +21,8 @@ from click.testing import CliRunner
 
 pytest.importorskip("distributed")
 
-from gis.checks.patch_run import run_patch_check
 from gis.checks.patches import EVIDENCE_COLUMNS, VERDICT_COLUMNS
+from gis.checks.patches.run import run_patch_check
 from gis.cli.main import cli
 from gis.demo import build_demo
 from gis.distributed import (
@@ -253,7 +253,7 @@ def test_discolored_passes_on_the_cluster_equal_one_process(demo, client):
         make_plan,
         run_passes,
     )
-    from gis.checks.discolored_dask import run_passes_dask
+    from gis.checks.discolored.dask import run_passes_dask
     from gis.findings import Findings
 
     source = raster_source(demo.rasters["uav_current"], bands="B,G,R,NIR")

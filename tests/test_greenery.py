@@ -1,4 +1,4 @@
-"""Greening KPIs per district and city against targets (gis.checks.greenery_kpi)."""
+"""Greening KPIs per district and city against targets (gis.checks.greenery.kpi)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import shapely
 
 from gis.checks.greenery import CITY, OUTSIDE, greenery_kpi
-from gis.checks.greenery_kpi import KPI_COLUMNS
+from gis.checks.greenery.kpi import KPI_COLUMNS
 from gis.crs import WORKING_CRS
 from gis.errors import RulesError, SchemaError
 from gis.targets import load_targets, parse_targets
@@ -296,7 +296,7 @@ def demo(tmp_path_factory):
 
 
 def test_demo_scene_kpi_matches_truth(demo, tmp_path) -> None:
-    from gis.checks.greenery import run_greenery_kpi
+    from gis.checks.greenery.run import run_greenery_kpi
 
     truth = demo.truth["greenery"]
     expected = {(r.indicator, r.district): r.value for r in truth.itertuples()}

@@ -101,9 +101,10 @@ def test_wheel_holds_catalog_rules_templates_and_notebooks(names):
 def test_wheel_holds_every_module_and_nothing_from_outside_gis(names):
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "gis").rglob("*.py")}
     assert modules - names == set()
-    assert {"gis/py.typed", "gis/maps/templates/map.html.j2"} <= names
+    assert {"gis/py.typed", "gis/maps/templates/runtime.js"} <= names
     assert {"gis/fonts/NotoSansSC-Linyuan-Regular.otf", "gis/fonts/OFL.txt"} <= names
-    assert any(n.startswith("gis/maps/vendor/leaflet/") for n in names)
+    for package in ("leaflet", "jquery", "leaflet.heat", "leaflet-draw"):
+        assert any(n.startswith(f"gis/maps/vendor/{package}/") for n in names)
     assert {n.split("/")[0] for n in names} == {"gis", "linyuan-0.1.0.dist-info"}
 
 
@@ -123,7 +124,7 @@ def _run(installed: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[
 PROBE = """
 import json, gis, gis.resources as r
 from gis.checks.discolored import RULES_PATH
-from gis.checks.discolored_run import TEMPLATE_PATH
+from gis.checks.discolored.run import TEMPLATE_PATH
 from gis.checks.patches import DEFAULT_RULES
 from gis.layers import CATALOG_PATH, load_catalog
 from gis.report.render import NOTEBOOKS, ReportName, notebook_path

@@ -1,4 +1,4 @@
-"""Tests of gis.checks.patch_evidence: overlay shares, admin units and permits."""
+"""Tests of gis.checks.patches.evidence: overlay shares, admin units and permits."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from gis.checks import patch_evidence as ev
+from gis.checks.patches import evidence as ev
 from gis.crs import WORKING_CRS
 from gis.errors import CRSMismatchError
 from gis.findings import Findings

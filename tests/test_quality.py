@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from gis.checks.quality import validate_file, validate_frame
+from gis.checks.quality import validate_frame
+from gis.checks.quality.run import validate_file
 from gis.crs import WORKING_CRS
 from gis.errors import DataSourceError, SchemaError
 from gis.findings import Findings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gis.checks.discolored_eval import evaluate_segments
+from gis.checks.discolored.accuracy import evaluate_segments
 from gis.io import read_table
 
 

@@ -260,14 +260,15 @@ def test_unreadable_inputs_exit_3(tmp_path: Path) -> None:
         read_log(tmp_path / "missing.gpkg")
 
 
-def test_store_can_be_an_existing_gdal_geopackage(
+def test_a_field_store_takes_more_imports_after_gdal_added_a_layer(
     tmp_path: Path, results: tuple[Path, Path]
 ) -> None:
     store = tmp_path / "field.gpkg"
+    first = import_exports([write_export(tmp_path / "a.geojson", [record("0001")])], into=store)
     patches = pyogrio.read_dataframe(results[0], layer="patches_checked")
     pyogrio.write_dataframe(patches, store, layer="my_notes")  # a layer someone added in QGIS
-    report = import_exports([write_export(tmp_path / "a.geojson", [record("0001")])], into=store)
-    assert report.committed
+    report = import_exports([write_export(tmp_path / "b.geojson", [record("0001")])], into=store)
+    assert first.committed and report.committed
     layers = dict(pyogrio.list_layers(store))
     assert set(layers) == {"my_notes", "verification_log", "verification_latest"}
     assert len(pyogrio.read_dataframe(store, layer="my_notes")) == 5

@@ -13,8 +13,10 @@ from typing import Any
 
 import click
 
+from gis.checks.patches.run import run_patch_check
 from gis.cli import options
 from gis.findings import Findings
+from gis.layers import code_meaning
 from gis.raster import Sensor
 
 EXIT_FINDINGS = 1
@@ -94,8 +96,6 @@ def patches(as_json: bool, lang: str, **kwargs: Any) -> None:
 
     Writes the results GeoPackage (and optionally XLSX and KMZ) and prints counts by legality.
     """
-    from gis.checks.patch_run import run_patch_check
-
     if logging.getLogger().getEffectiveLevel() <= logging.WARNING:
         logging.getLogger("gis.checks").setLevel(logging.INFO)
     log = Findings()
@@ -127,8 +127,6 @@ def memory_line(peak: dict[str, float], lang: str) -> str:
 
 
 def _summary(checked: Any, counts: dict[str, dict[str, int]], log: Findings, lang: str) -> str:
-    from gis.layers import code_meaning
-
     head = f"核查图斑 {len(checked)} 个" if lang == "zh" else f"{len(checked)} patches checked"
     parts = [
         f"{code_meaning('change_patches', 'legality', k, lang=lang) or k} {v}"

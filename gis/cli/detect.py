@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from gis.checks.discolored.run import run_discolored
 from gis.cli import options
 from gis.findings import Findings
 from gis.raster import Sensor
@@ -21,6 +22,7 @@ SENSORS = tuple(s.value for s in Sensor)
 
 _layer = click.Path(exists=False, path_type=Path)
 _file = click.Path(dir_okay=False, path_type=Path)
+_raster = options.RasterPathType()  # a file or a GDAL /vsi… path, as ``check patches`` takes
 
 
 def _species(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
@@ -38,9 +40,9 @@ def detect() -> None:
 
 
 @detect.command(short_help="变色立木监测: discolored trees in host stands as points to verify.")
-@click.argument("raster", type=_file)
+@click.argument("raster", type=_raster)
 @click.option("--stands", type=_layer, required=True, help="森林资源小班 with 优势树种.")
-@click.option("--previous", type=_file, help="An earlier image: crowns seen there are marked.")
+@click.option("--previous", type=_raster, help="An earlier image: crowns seen there are marked.")
 @click.option(
     "--sensor",
     type=click.Choice(SENSORS),
@@ -57,7 +59,7 @@ def detect() -> None:
 @click.option("--rules", type=_file, help="Rules YAML (default layers/rules/discolored.yaml).")
 @click.option("--image-date", "image_date", help="Date of the image (YYYY-MM-DD).")
 @options.out_option(required=True, help="Results GeoPackage.")
-@click.option("--kml", type=_file, help="Also write KMZ/KML styled by status.")
+@click.option("--kml", type=_file, help="Also write KMZ/KML (as `export kml` writes it).")
 @click.option("--csv", type=_file, help="Also write CSV with lon/lat (template in layers/).")
 @click.option(
     "--window",
@@ -77,8 +79,6 @@ def detect() -> None:
 @options.json_opt
 def discolored(as_json: bool, **kwargs: Any) -> None:
     """Find discolored crowns of RASTER inside host stands and write points to verify."""
-    from gis.checks.discolored_run import run_discolored
-
     log = Findings()
     run = run_discolored(kwargs.pop("raster"), findings=log, **kwargs)
     counts = run.result.run["counts"]

@@ -13,8 +13,8 @@ import click
 from gis.cli import options
 from gis.errors import DataSourceError
 from gis.findings import Findings
-from gis.io import list_layers, read_layer
-from gis.maps.kml import export_kml
+from gis.io import list_layers
+from gis.maps.kml import export_results_kml
 
 RESULT_LAYERS: tuple[str, ...] = ("patches_checked", "discolored_points")
 """Layers exported by default, the first one the file holds."""
@@ -55,6 +55,7 @@ def export_kml_command(
     """
     findings = Findings()
     name = choose_layer(results, layer)
-    frame = read_layer(results, layer=name, findings=findings)
-    path = export_kml(frame, out, lang=lang, overwrite=overwrite, findings=findings)
-    click.echo(f"{path}  ({len(frame)} features, layer {name})")
+    path, features = export_results_kml(
+        results, out, layer=name, lang=lang, overwrite=overwrite, findings=findings
+    )
+    click.echo(f"{path}  ({features} features, layer {name})")

@@ -15,6 +15,8 @@ import pandas as pd
 
 from gis.cli import options
 from gis.findings import Findings
+from gis.targets import unit_label
+from gis.units import M2_PER_HA
 
 EXIT_FINDINGS = 1
 
@@ -50,7 +52,9 @@ def greenery() -> None:
 @options.lang_opt
 def kpi(as_json: bool, lang: str, **kwargs: Any) -> None:
     """Compute greening KPIs per district and city for one year and compare them to targets."""
-    from gis.checks.greenery import CITY, run_greenery_kpi
+    # deferred on purpose: the greenery checks import networkx (heavy), not needed for `--help`
+    from gis.checks.greenery import CITY
+    from gis.checks.greenery.run import run_greenery_kpi
 
     run = run_greenery_kpi(lang=lang, **kwargs)
     table = run.tables["kpi"]
@@ -65,8 +69,6 @@ def kpi(as_json: bool, lang: str, **kwargs: Any) -> None:
 
 
 def _kpi_line(row: pd.Series, lang: str) -> str:
-    from gis.targets import unit_label
-
     unit = unit_label(row["unit"], lang)
     actual = "—" if pd.isna(row["actual"]) else f"{row['actual']:,.4g}"
     rate = "" if pd.isna(row["rate"]) else f" ({row['rate']:.1%})"
@@ -127,7 +129,9 @@ def _kpi_line(row: pd.Series, lang: str) -> str:
 @options.lang_opt
 def coverage(as_json: bool, lang: str, **kwargs: Any) -> None:
     """Share of residential land (or population) within reach of parks, per district."""
-    from gis.checks.greenery import CITY, run_park_coverage
+    # deferred on purpose: networkx (heavy), as in `kpi`
+    from gis.checks.greenery import CITY
+    from gis.checks.greenery.run import run_park_coverage
 
     opts = _coverage_options(kwargs)
     run = run_park_coverage(options=opts, lang=lang, **kwargs)
@@ -143,8 +147,7 @@ def coverage(as_json: bool, lang: str, **kwargs: Any) -> None:
 
 
 def _coverage_options(kwargs: dict[str, Any]) -> Any:
-    from gis.checks.coverage import CoverageOptions, RadiusClass
-    from gis.units import M2_PER_HA
+    from gis.checks.greenery.coverage import CoverageOptions, RadiusClass  # networkx: deferred
 
     text = kwargs.pop("radius_classes")
     try:
@@ -165,7 +168,7 @@ def _coverage_options(kwargs: dict[str, Any]) -> Any:
 
 
 def _coverage_line(row: pd.Series, lang: str) -> str:
-    from gis.checks.coverage import MEASURE_LABELS, Measure
+    from gis.checks.greenery.coverage import MEASURE_LABELS, Measure  # networkx: deferred
 
     zh, en = MEASURE_LABELS[Measure(row["measure"])]
     pct = "—" if pd.isna(row["coverage_pct"]) else f"{row['coverage_pct']:.2f}%"

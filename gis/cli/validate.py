@@ -12,8 +12,11 @@ from typing import Any
 
 import click
 
+from gis.checks.quality.run import validate_file
 from gis.cli import options
 from gis.findings import FINDING_COLUMNS, Findings, Severity
+from gis.io import write_layer, write_table
+from gis.layers import label
 
 EXIT_FINDINGS = 1
 TABLE_COLUMNS = ("severity", "code", "field", "feature", "message")
@@ -51,8 +54,6 @@ def _cells(findings: Findings, lang: str) -> list[list[str]]:
 
 def format_table(findings: Findings, *, lang: str = "zh") -> str:
     """Return the findings as an aligned text table (message last), with a summary line."""
-    from gis.layers import label
-
     if not findings:
         return "未发现问题" if lang == "zh" else "no findings"
     header = [label(c, lang=lang) for c in TABLE_COLUMNS]
@@ -92,9 +93,6 @@ def to_json(findings: Findings, *, path: str, kind: str | None, lang: str = "zh"
 
 def write_findings(findings: Findings, out: Path, *, lang: str, overwrite: bool) -> Path:
     """Write the findings as CSV (canonical headers), XLSX (headers in ``lang``) or GPKG."""
-    from gis.io import write_layer, write_table
-    from gis.layers import label
-
     frame = findings.to_frame(lang=lang)
     suffix = out.suffix.lower()
     if suffix == ".gpkg":
@@ -134,8 +132,6 @@ def validate(
     without it only the reading, geometry and field-name checks run. Exits 1 when any
     finding is an error, 3 when PATH cannot be read.
     """
-    from gis.checks.quality import validate_file
-
     findings = validate_file(
         path,
         kind=kind,

@@ -2,7 +2,7 @@
 
 Checks are imported lazily: a check module that is not there yet is reported as skipped, so
 ``linyuan demo`` works at every stage of the project. It runs the data-quality validation
-(:func:`gis.checks.quality.validate_file`) of each clean layer, the 督查图斑 check and the
+(:func:`gis.checks.quality.run.validate_file`) of each clean layer, the 督查图斑 check and the
 变色立木 detection, and scores the last two against the scene's truth.
 
 Examples
@@ -95,11 +95,13 @@ def _failed(name: str, exc: Exception) -> StepResult:
 
 
 def validate_layers(scene: DemoScene, *, lang: str = "zh") -> list[StepResult]:
-    """Validate every clean layer of the scene with :func:`gis.checks.quality.validate_file`."""
-    validate_file = _optional("gis.checks.quality", "validate_file")
+    """Validate every clean layer of the scene with :func:`gis.checks.quality.run.validate_file`."""
+    validate_file = _optional("gis.checks.quality.run", "validate_file")
     if validate_file is None:
         return [
-            StepResult("validate", "skipped", "gis.checks.quality.validate_file is not there yet")
+            StepResult(
+                "validate", "skipped", "gis.checks.quality.run.validate_file is not there yet"
+            )
         ]
     steps = []
     for kind, path in scene.layers.items():
@@ -123,9 +125,9 @@ def validate_layers(scene: DemoScene, *, lang: str = "zh") -> list[StepResult]:
 
 def check_patches(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> StepResult:
     """Run the 督查图斑 check on the scene and score it against the truth."""
-    run_patch_check = _optional("gis.checks.patch_run", "run_patch_check")
+    run_patch_check = _optional("gis.checks.patches.run", "run_patch_check")
     if run_patch_check is None:
-        return StepResult("check patches", "skipped", "gis.checks.patch_run is not there yet")
+        return StepResult("check patches", "skipped", "gis.checks.patches.run is not there yet")
     layers, rasters, log = scene.layers, scene.rasters, Findings()
     out = scene.out_dir / "results" / "patches_checked.gpkg"
     try:
@@ -158,9 +160,9 @@ def check_patches(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh"
 
 def detect_discolored(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> StepResult:
     """Run the 变色立木 detection on the 0.5 m image and score it against the planted crowns."""
-    run_discolored = _optional("gis.checks.discolored_run", "run_discolored")
+    run_discolored = _optional("gis.checks.discolored.run", "run_discolored")
     if run_discolored is None:
-        return StepResult("detect discolored", "skipped", "gis.checks.discolored_run is not there")
+        return StepResult("detect discolored", "skipped", "gis.checks.discolored.run is not there")
     log = Findings()
     try:
         run: Any = run_discolored(
@@ -204,9 +206,9 @@ def _num(value: float | None, spec: str) -> str:
 
 def greenery_kpi(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> StepResult:
     """Run the greening KPIs for 2024 and compare the built greenway length with the truth."""
-    run_greenery_kpi = _optional("gis.checks.greenery", "run_greenery_kpi")
+    run_greenery_kpi = _optional("gis.checks.greenery.run", "run_greenery_kpi")
     if run_greenery_kpi is None:
-        return StepResult("greenery kpi", "skipped", "gis.checks.greenery is not there yet")
+        return StepResult("greenery kpi", "skipped", "gis.checks.greenery.run is not there yet")
     layers = {k: scene.layers[k] for k in ("greenways", "parks", "villages", "districts")}
     try:
         run: Any = run_greenery_kpi(
@@ -228,9 +230,11 @@ def greenery_kpi(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh")
 
 def greenery_coverage(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> StepResult:
     """Run park service coverage and compare the 500 m population share with the truth."""
-    run_park_coverage = _optional("gis.checks.greenery", "run_park_coverage")
+    run_park_coverage = _optional("gis.checks.greenery.run", "run_park_coverage")
     if run_park_coverage is None:
-        return StepResult("greenery coverage", "skipped", "gis.checks.greenery is not there yet")
+        return StepResult(
+            "greenery coverage", "skipped", "gis.checks.greenery.run is not there yet"
+        )
     try:
         run: Any = run_park_coverage(
             parks=scene.layers["parks"],

@@ -2,7 +2,10 @@
 
 Readers turn files as the bureau receives them (GBK shapefiles, zips, GeoPackage, FileGDB,
 GeoJSON, KML, CSV, GeoTIFF) into frames in the working CRS, with findings; writers write
-every output atomically (temporary file, then rename).
+every output atomically (temporary file, then rename), sharing the value rules of
+:mod:`gis.io.formats`. :mod:`gis.io.outputs` is the one results edge of the checks' ``run.py``:
+output planning, input checksums, engine metadata and staged all-or-nothing writes of every
+output of a run.
 """
 
 from gis.io._atomic import atomic_path, check_overwrite

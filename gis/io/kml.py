@@ -44,7 +44,7 @@ from gis.crs import require_crs
 from gis.errors import DataSourceError, SchemaError
 from gis.findings import Findings
 from gis.io._atomic import atomic_path
-from gis.io.vector_write import json_text
+from gis.io.formats import json_text
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 LONLAT_EPSG = 4326

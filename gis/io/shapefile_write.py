@@ -32,7 +32,7 @@ import shapely
 from gis.errors import DataSourceError, EncodingError, SchemaError
 from gis.findings import Findings
 from gis.io._atomic import atomic_fileset, atomic_path
-from gis.io.vector_write import GDAL_ERRORS, geometry_name, json_text
+from gis.io.formats import GDAL_ERRORS, geometry_name, json_text
 
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
 FIELD_MAP_SUFFIX = ".fields.csv"

@@ -41,7 +41,7 @@ from gis.crs import CGCS2000, require_crs
 from gis.errors import DataSourceError, SchemaError
 from gis.findings import Findings
 from gis.io._atomic import atomic_path
-from gis.io.vector_write import json_text
+from gis.io.formats import json_text
 
 XLSX_MAX_ROWS = 1_048_576
 SHEET_NAME_CHARS = 31

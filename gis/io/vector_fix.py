@@ -31,7 +31,7 @@ from gis.crs import (
     to_crs,
 )
 from gis.errors import CRSError
-from gis.findings import Findings
+from gis.findings import Findings, geometry_reason_zh
 from gis.gcj02 import gcj02_to_wgs84, geometries_gcj02_to_wgs84
 
 ZONE_HALF_WIDTH_DEG = 1.5 + 0.25
@@ -289,37 +289,6 @@ def _feature_labels(frame: gpd.GeoDataFrame) -> list[tuple[str, str]]:
         (str(i), f" ({name_field}={n})" if name_field and pd.notna(n) else "")
         for i, n in zip(ids, names, strict=True)
     ]
-
-
-_GEOS_REASONS_ZH = {
-    "Ring Self-intersection": "环自相交",
-    "Self-intersection": "自相交",
-    "Repeated Point": "重复点",
-    "Hole lies outside shell": "内环位于外环之外",
-    "Holes are nested": "内环相互嵌套",
-    "Interior is disconnected": "内部不连通",
-    "Nested shells": "外环相互嵌套",
-    "Duplicate Rings": "重复的环",
-    "Too few distinct points in geometry component": "几何部件的不同点数过少",
-    "Invalid Coordinate": "坐标无效",
-    "Ring is not closed": "环未闭合",
-}
-
-
-def geometry_reason_zh(reason: str) -> str:
-    """Return a GEOS validity reason (``shapely.is_valid_reason``) in Chinese, location kept.
-
-    Examples
-    --------
-    >>> geometry_reason_zh("Self-intersection[459906.3 4854743.7]")
-    '自相交[459906.3 4854743.7]'
-    >>> geometry_reason_zh("Ring Self-intersection[1 2]"), geometry_reason_zh("odd")
-    ('环自相交[1 2]', 'odd')
-    """
-    for english, chinese in _GEOS_REASONS_ZH.items():
-        if reason.startswith(english):
-            return chinese + reason[len(english) :]
-    return reason
 
 
 def make_valid_keep_area(geom: shapely.Geometry) -> shapely.Geometry:

@@ -46,6 +46,7 @@ from gis.io.vector_fix import (
     resolve_crs,
     to_working_crs,
 )
+from gis.layers import canonicalize
 
 __all__ = [
     "GCJ02",
@@ -510,8 +511,6 @@ def read_layer(
     frame = repair_geometries(frame, source=label, findings=log)
     frame = to_working_crs(frame, working_crs, source=label, findings=log)
     if kind is not None:
-        from gis.layers import canonicalize
-
         frame = canonicalize(frame, kind, findings=log, source=label)
     frame.attrs["source"] = label
     return frame

@@ -13,93 +13,25 @@ GeoPackages are finished by :mod:`gis.io.geopackage` (version 1.2, dates, Chines
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyogrio
-from pyogrio.errors import DataSourceError as PyogrioDataSourceError
-from pyogrio.errors import FieldError, GeometryError
 
 from gis.errors import DataSourceError, SchemaError
 from gis.findings import Findings
 from gis.io import geopackage
 from gis.io._atomic import atomic_path
-
-DRIVERS = {
-    ".gpkg": "GPKG",
-    ".geojson": "GeoJSON",
-    ".json": "GeoJSON",
-    ".fgb": "FlatGeobuf",
-    ".shp": "ESRI Shapefile",
-    ".csv": "CSV",
-    ".xlsx": "XLSX",
-}
-GDAL_ERRORS = (PyogrioDataSourceError, FieldError, GeometryError, ValueError, RuntimeError)
-
-
-def driver_for(path: str | os.PathLike[str], driver: str | None = None) -> str:
-    """Return the OGR driver for ``path`` (from its suffix unless ``driver`` is given).
-
-    Examples
-    --------
-    >>> driver_for("out/结果.gpkg")
-    'GPKG'
-    """
-    if driver:
-        return driver
-    suffix = Path(path).suffix.lower()
-    try:
-        return DRIVERS[suffix]
-    except KeyError:
-        valid = ", ".join(sorted([*DRIVERS, ".kml", ".kmz"]))
-        raise DataSourceError(
-            f"cannot tell the format of {path} from its suffix; use one of {valid}"
-        ) from None
-
-
-def json_text(value: Any) -> Any:
-    """Return lists, tuples, sets and dicts as JSON text; other values unchanged.
-
-    Examples
-    --------
-    >>> json_text(["林班", 3])
-    '["林班", 3]'
-    """
-    if isinstance(value, (list, tuple, set, dict, np.ndarray)):
-        items = sorted(value, key=str) if isinstance(value, set) else value
-        if isinstance(items, np.ndarray):
-            items = items.tolist()
-        return json.dumps(items, ensure_ascii=False, default=str)
-    return value
-
-
-def normalize_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return ``frame`` with list/dict values as JSON text and categoricals as their values.
-
-    The geometry column (if any) is left alone; the input is not modified.
-    """
-    out = frame.copy()
-    geom = geometry_name(frame)
-    for name in out.columns:
-        if name == geom:
-            continue
-        col = out[name]
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            out[name] = col.astype(object).where(col.notna(), None)
-        elif col.dtype == object:
-            out[name] = col.map(json_text)
-    return out
-
-
-def geometry_name(frame: pd.DataFrame) -> str | None:
-    """Return the active geometry column name, or ``None`` for a plain table."""
-    name = getattr(frame, "_geometry_column_name", None)
-    return name if name is not None and name in frame.columns else None
+from gis.io.formats import (
+    GDAL_ERRORS,
+    driver_for,
+    normalize_columns,
+)
+from gis.io.shapefile_write import write_shapefile
+from gis.io.tables import write_table
 
 
 def _write_frame(
@@ -235,12 +167,8 @@ def write_layer(
     target = Path(path)
     drv = driver_for(target, driver)
     if drv in ("CSV", "XLSX"):
-        from gis.io.tables import write_table
-
         return write_table(frame, target, overwrite=overwrite, findings=findings)
     if drv == "ESRI Shapefile":
-        from gis.io.shapefile_write import write_shapefile
-
         return write_shapefile(
             frame,
             target,

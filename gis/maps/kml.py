@@ -7,6 +7,10 @@ this export and the checks' own KMZ use one table). Placemarks are grouped in on
 district (per township or forest chief when no feature has a district). Writing is
 :func:`gis.io.write_kml`; every attribute also travels as ``<ExtendedData>``.
 
+:func:`export_results_kml` is the one results KMZ: ``linyuan export kml`` and the ``--kml``
+of ``check patches`` and ``detect discolored`` all write a layer of a results GeoPackage
+with it, so the same results give the same file.
+
 Examples
 --------
 >>> KmlKind.get("points")
@@ -26,7 +30,7 @@ import pandas as pd
 from gis.enums import ParamEnum
 from gis.errors import SchemaError
 from gis.findings import Findings
-from gis.io import write_kml
+from gis.io import read_layer, write_kml
 from gis.maps.style import (
     DISCOLORED,
     FIELD_LABELS,
@@ -172,3 +176,23 @@ def export_kml(
         overwrite=overwrite,
         findings=findings,
     )
+
+
+def export_results_kml(
+    results: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    layer: str,
+    lang: str | Lang = Lang.ZH,
+    overwrite: bool = False,
+    findings: Findings | None = None,
+) -> tuple[Path, int]:
+    """Write ``layer`` of a results GeoPackage as the styled KMZ; return it and its features.
+
+    The layer is read as written (codes, plain dtypes), whichever command wrote it, so
+    ``check patches --kml``, ``detect discolored --kml`` and ``linyuan export kml`` give the
+    same file for the same results. See :func:`export_kml` for ``lang``, ``overwrite`` and
+    ``findings``.
+    """
+    frame = read_layer(results, layer=layer, findings=findings)
+    return export_kml(frame, path, lang=lang, overwrite=overwrite, findings=findings), len(frame)

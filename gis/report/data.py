@@ -3,8 +3,9 @@
 Each loader checks that the file is the results of the right check (its layers), that the
 layers it needs are there and that the selected batch / district has features; otherwise it
 raises :class:`ReportInputError` naming the file, what is wrong and the fix. Field records
-are read from the field store's ``verification_latest`` view (``linyuan verify import``);
-without a field store the reports say that there are no field records yet.
+are read through the field-store API of :mod:`gis.verify` (:func:`gis.verify.open_store`,
+:func:`gis.verify.latest`), the only reader of the store; without a field store the reports
+say that there are no field records yet.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from gis.errors import GisError, SchemaError
+from gis.errors import DataSourceError, GisError, SchemaError
 from gis.findings import FINDING_COLUMNS, Findings
 from gis.io import list_layers, read_layer, read_table
+from gis.verify import latest, open_store
 
 PathLike = str | os.PathLike[str]
 
@@ -50,28 +52,16 @@ COMMANDS = {
     ResultsKind.COVERAGE: "linyuan greenery coverage",
 }
 
-FIELD_LOG = "verification_log"
-FIELD_LATEST = "verification_latest"
-
-FIELD_ALIASES: dict[str, tuple[str, ...]] = {
-    "feature_id": ("feature_id", "patch_id", "point_id"),
-    "layer": ("layer", "results_layer"),
-    "is_real_change": ("is_real_change", "real_change"),
-    "verified_cause_code": ("verified_cause_code", "cause_code"),
-    "outcome": ("outcome", "point_outcome", "verdict"),
-    "sample_taken": ("sample_taken", "sampled"),
-}
-"""Canonical field-record column → names it may have in the field store."""
-
 
 @dataclass(frozen=True)
 class FieldRecords:
     """Field records of one results layer.
 
-    ``latest`` is the ``verification_latest`` view (one row per feature with any record: a
-    feature counts as verified); ``field`` the latest field-visit record per feature and
-    ``lab`` the latest lab result per feature (``outcome`` lab_positive / lab_negative);
-    ``log`` every record.
+    ``latest`` is the latest record per feature of any kind, as the ``verification_latest``
+    view holds them (one row per feature with any record: a feature counts as verified);
+    ``field`` the latest field-visit record per feature and ``lab`` the latest lab result per
+    feature (``outcome`` lab_positive / lab_negative); ``log`` every record, in import order.
+    Each "latest" is :func:`gis.verify.latest`: device time, then the later import.
     """
 
     source: str
@@ -244,56 +234,6 @@ def _findings(path: PathLike) -> pd.DataFrame:
 # ------------------------------------------------------------------------ field store
 
 
-def _canonical_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    renames: dict[str, str] = {}
-    for name, aliases in FIELD_ALIASES.items():
-        found = [a for a in aliases if a in frame.columns]
-        if found and name not in frame.columns:
-            renames[found[0]] = name
-    out = frame.rename(columns=renames)
-    if "feature_id" in out.columns:
-        out["feature_id"] = out["feature_id"].astype(str)
-    return out
-
-
-def _of_layer(frame: pd.DataFrame, layer: str) -> pd.DataFrame:
-    if "layer" not in frame.columns:
-        return frame
-    return frame[frame["layer"].astype(str) == layer]
-
-
-def last_per_feature(log: pd.DataFrame) -> pd.DataFrame:
-    """Return the latest record per feature (by device time, UTC when stored; then row order).
-
-    Examples
-    --------
-    >>> log = pd.DataFrame({"feature_id": ["a", "a", "b"],
-    ...                     "device_time": ["2026-10-02", "2026-10-01", "2026-10-01"],
-    ...                     "outcome": ["x", "y", "z"]})
-    >>> last_per_feature(log)["outcome"].tolist()
-    ['x', 'z']
-    """
-    if log.empty or "feature_id" not in log.columns:
-        return log
-    time = next((c for c in ("device_time_utc", "device_time") if c in log.columns), None)
-    ordered = log.reset_index(drop=True)
-    if time is not None:
-        ordered = ordered.sort_values(time, kind="stable")
-    last = ordered.drop_duplicates("feature_id", keep="last")
-    return last.sort_values("feature_id", kind="stable").reset_index(drop=True)
-
-
-def _split_kinds(log: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (field visits, lab results) of a log: by ``kind``, else by lab outcomes."""
-    if "kind" in log.columns:
-        is_lab = log["kind"].astype(str) == "lab"
-    elif "outcome" in log.columns:
-        is_lab = log["outcome"].astype(str).str.startswith("lab_")
-    else:
-        is_lab = pd.Series(False, index=log.index)
-    return last_per_feature(log[~is_lab]), last_per_feature(log[is_lab])
-
-
 def load_field_records(path: PathLike, *, layer: str) -> FieldRecords:
     """Read a field store's records about one results layer.
 
@@ -307,27 +247,25 @@ def load_field_records(path: PathLike, *, layer: str) -> FieldRecords:
     Raises
     ------
     ReportInputError
-        When the file is not a field store (no ``verification_latest``).
+        When the file does not exist or is not a field store.
 
     Notes
     -----
-    Read without geometry: a record without a GPS fix still counts.
+    Read through :func:`gis.verify.open_store`, without geometry (a record without a GPS
+    fix still counts); "latest" is :func:`gis.verify.latest`.
     """
-    names = list_layers(path)
-    if FIELD_LATEST not in names:
-        raise ReportInputError(
-            f"{path} is not a field store (no {FIELD_LATEST} view; it has "
-            f"{', '.join(names)}); pass the GeoPackage written by `linyuan verify import "
-            "… --into FIELD.gpkg`"
-        )
-    latest = _of_layer(_canonical_columns(read_table(path, layer=FIELD_LATEST)), layer)
-    log = (
-        _of_layer(_canonical_columns(read_table(path, layer=FIELD_LOG)), layer)
-        if FIELD_LOG in names
-        else latest
+    try:
+        log = open_store(path).log(layer=layer)
+    except DataSourceError as exc:
+        raise ReportInputError(str(exc)) from exc
+    is_lab = log["kind"] == "lab"
+    return FieldRecords(
+        source=str(path),
+        latest=latest(log),
+        field=latest(log[~is_lab]),
+        lab=latest(log[is_lab]),
+        log=log,
     )
-    field, lab = _split_kinds(log)
-    return FieldRecords(source=str(path), latest=latest, field=field, lab=lab, log=log)
 
 
 def attach_field(data: ReportData, field: PathLike | None) -> ReportData:

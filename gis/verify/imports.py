@@ -1,10 +1,13 @@
 """``verify import`` and ``verify lab``: append records to the field store, all or nothing.
 
 Order of work in :func:`import_exports`: read and validate every file (no store access),
-check feature ids against the results, then write the photos (fsynced), then one
-``BEGIN IMMEDIATE`` transaction that refuses reused record ids, appends the new records and
-finds conflicts, then ``COMMIT``. Any rejection without ``skip_invalid`` stops before the
-store is touched (or rolls the transaction back), so a failed import changes nothing.
+check feature ids against the results, check that ``into`` is a field store
+(:func:`gis.verify.identity.check_target`: a results GeoPackage or a non-SQLite file is
+refused here, before anything is written), then write the photos (fsynced), then one
+``BEGIN IMMEDIATE`` transaction that marks the store, refuses reused record ids, appends the
+new records and finds conflicts, then ``COMMIT``. Any rejection without ``skip_invalid`` stops
+before the store is touched (or rolls the transaction back), so a failed import changes
+nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import pandas as pd
 
 from gis.errors import DataSourceError, SchemaError
 from gis.io.outputs import sha256_of
-from gis.verify import store
+from gis.verify import identity, store
 from gis.verify.contract import LAYERS
 from gis.verify.records import FieldRecord, Rejection, parse_export, utc_text
 from gis.verify.results import Results
@@ -197,7 +200,8 @@ def import_exports(
     sources : sequence of path-like
         GeoJSON exports of the field map (docs/field-records.md).
     into : path-like
-        The field store GeoPackage; created when missing.
+        The field store GeoPackage; created (and marked) when missing, marked when made by
+        the previous version.
     results : Results, optional
         Results features (:func:`gis.verify.results.read_results`); records about features
         that are not in them are rejected.
@@ -212,18 +216,20 @@ def import_exports(
     Raises
     ------
     DataSourceError
-        When a file does not exist or the store is not a GeoPackage.
+        When a file does not exist, or ``into`` is not SQLite or is a GeoPackage of other
+        data (:func:`gis.verify.identity.check_target`): refused before anything is written.
     """
     report = ImportReport(store=Path(into))
     records = _parse_all([Path(s) for s in sources], report)
     records = _check_features(_dedupe(records, report), results, report)
     if report.rejected and not skip_invalid:
         return report
+    identity.check_target(into)  # before the photos: nothing is written into another file
     report.photos_written = store.write_photos(into, (p for r in records for p in r.photos))
     with contextlib.closing(store.connect(into)) as con:
         try:
             with store.transaction(con):
-                store.ensure_schema(con)
+                identity.claim(con, into)
                 _commit_records(con, records, report, skip_invalid=skip_invalid)
         except _Refused:
             report.imported = 0
@@ -347,9 +353,15 @@ def import_lab(source: PathLike, *, into: PathLike, skip_invalid: bool = False) 
         CSV with ``sample_id``/样品编号 and ``result``/检测结果 (阳性, 阴性, positive,
         negative), optional ``tested_on``/检测日期 (YYYY-MM-DD), ``lab``/检测单位, ``note``.
     into : path-like
-        The field store.
+        The field store (a store of the previous version is marked as one here).
     skip_invalid : bool
         Import the matched rows and list the rest.
+
+    Raises
+    ------
+    DataSourceError
+        When a file does not exist, or ``into`` is not a field store
+        (:func:`gis.verify.identity.check_target`): refused before anything is written.
     """
     path = Path(source)
     if not path.is_file():
@@ -357,8 +369,10 @@ def import_lab(source: PathLike, *, into: PathLike, skip_invalid: bool = False) 
     table = _lab_table(path)
     report = ImportReport(store=Path(into))
     report.files.append({"file": str(path), "sha256": sha256_of(path), "records": len(table)})
-    store.read_log(into)  # the store must exist and hold a log
+    identity.check_target(into)
+    store.open_store(into)  # the store must exist and hold a log
     with contextlib.closing(store.connect(into)) as con, store.transaction(con):
+        identity.claim(con, into)
         log = store.read_log_frame(con)
         rows = _lab_rows(table, log, (str(path), report.files[0]["sha256"]), report)
         if report.rejected and not skip_invalid:

@@ -1,12 +1,13 @@
 """核查率 (verification rate), outcome counts and conflicts, from the log and the results.
 
-Pure functions on frames: the log as :func:`gis.verify.store.read_log` returns it, the
+Pure functions on frames: the log as :meth:`gis.verify.store.FieldStore.log` returns it, the
 features as :class:`gis.verify.results.Results` holds them.
 
 - 核查率 of a group = features of the group with at least one accepted record (any record in
   the log: a record is accepted when it is imported) / features of the group.
-- Outcome counts use each feature's latest record (device time, then import order), as the
-  ``verification_latest`` view does; a lab result counts as the point's outcome.
+- Outcome counts use each feature's latest record (:func:`gis.verify.recency.latest`: device
+  time, then the later import — the rule of the ``verification_latest`` view); a lab result
+  counts as the point's outcome.
 - A conflict is a feature whose inspectors' latest field verdicts differ (one inspector
   changing their mind is a revision, not a conflict).
 
@@ -31,6 +32,7 @@ import pandas as pd
 
 from gis.enums import ParamEnum
 from gis.verify.contract import LAB_OUTCOMES, LAYERS, OUTCOMES
+from gis.verify.recency import LATEST_KEY, latest
 
 
 class GroupBy(ParamEnum):
@@ -60,18 +62,6 @@ OUTCOME_COLUMNS = {
 
 NO_GROUP = "（未填）"
 """Group label of features whose grouping column is empty."""
-
-
-def _ordered(log: pd.DataFrame) -> pd.DataFrame:
-    return log.sort_values(["device_time_utc", "fid"], kind="stable")
-
-
-def latest(log: pd.DataFrame) -> pd.DataFrame:
-    """Return the latest record per (layer, feature_id): by device time, then import order."""
-    if log.empty:
-        return log.copy()
-    out = _ordered(log).drop_duplicates(["layer", "feature_id"], keep="last")
-    return out.sort_values("fid").reset_index(drop=True)
 
 
 def _verdict_text(layer: str, real: object, code: object, outcome: object) -> str:
@@ -110,7 +100,7 @@ def conflicts(log: pd.DataFrame) -> pd.DataFrame:
     field = log[log["kind"] == "field"]
     if field.empty:
         return pd.DataFrame(columns=cols)
-    per = _ordered(field).drop_duplicates(["layer", "feature_id", "inspector"], keep="last")
+    per = latest(field, key=(*LATEST_KEY, "inspector"))
     per = per.assign(verdict=verdict(per))
     differ = per.groupby(["layer", "feature_id"])["verdict"].transform("nunique") > 1
     sizes = field.groupby(["layer", "feature_id"]).size().to_dict()

@@ -8,13 +8,16 @@ failing, and a killed import is rolled back from SQLite's journal). Tables and t
 ``<store>.photos/ab/<sha256>.<ext>``, written and fsynced before the commit (an orphan photo
 after a failed import is harmless: a rerun refers to the same file).
 
-This module and :mod:`gis.verify.imports` open files themselves (the store is a database,
-not a layer that ``gis.io`` reads or writes whole).
+Readers use :func:`open_store` and the :class:`FieldStore` it returns (``log``, ``latest``,
+``lab_results``, ``photos``); "latest" is :func:`gis.verify.recency.latest`, and the view is
+built from the same key and order. This module and :mod:`gis.verify.imports` open files
+themselves (the store is a database, not a layer that ``gis.io`` reads or writes whole).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -29,6 +32,7 @@ from pyproj import CRS
 
 from gis.errors import DataSourceError
 from gis.verify.contract import PHOTO_MIMES
+from gis.verify.recency import LATEST_KEY, LATEST_SQL_ORDER, latest
 from gis.verify.records import Photo
 
 LOG = "verification_log"
@@ -92,8 +96,8 @@ SELECT l.fid AS fid, l.geom AS geom, {", ".join("l." + c for c in LOG_COLUMNS)},
     WHERE c.layer = l.layer AND c.feature_id = l.feature_id) AS record_count
 FROM {LOG} AS l
 WHERE l.fid = (SELECT m.fid FROM {LOG} AS m
-               WHERE m.layer = l.layer AND m.feature_id = l.feature_id
-               ORDER BY m.device_time_utc DESC, m.fid DESC LIMIT 1);
+               WHERE {" AND ".join(f"m.{c} = l.{c}" for c in LATEST_KEY)}
+               ORDER BY {LATEST_SQL_ORDER.format(alias="m")} LIMIT 1);
 """
 
 _GPKG_SQL = """
@@ -298,24 +302,115 @@ def read_log_frame(
     return frame
 
 
+def own_tables(con: sqlite3.Connection) -> list[str]:
+    """Return the tables and views of an open file other than SQLite's and the GeoPackage's."""
+    rows = con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+    return sorted(r[0] for r in rows if not r[0].startswith(("sqlite_", "gpkg_", "rtree_")))
+
+
+def _missing_store(p: Path) -> DataSourceError:
+    return DataSourceError(f"field store {p} does not exist; import records first with "
+                           f"linyuan verify import FILE.geojson --into {p}")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldStore:
+    """An existing field store, read through :mod:`sqlite3` (each call opens and closes it).
+
+    The one reader of the store: ``verify status``, the reports and the maps read records
+    through it. Open one with :func:`open_store`. Frames come without geometry (a record
+    without a GPS fix still counts); ``lon``/``lat`` carry the position.
+    """
+
+    path: Path
+
+    def _read(self, where: str = "", params: Sequence[Any] = ()) -> pd.DataFrame:
+        # read-write, so that a journal left by a killed import is rolled back first
+        with contextlib.closing(connect(self.path)) as con:
+            return read_log_frame(con, where=where, params=params)
+
+    def log(self, *, layer: str | None = None, kind: str | None = None) -> pd.DataFrame:
+        """Return the records of ``verification_log`` in ``fid`` (import) order.
+
+        Parameters
+        ----------
+        layer : {"patches_checked", "discolored_points"}, optional
+            Keep the records about features of this results layer.
+        kind : {"field", "lab"}, optional
+            Keep field visits or lab results.
+        """
+        tests = {"layer": layer, "kind": kind}
+        chosen = {name: value for name, value in tests.items() if value is not None}
+        where = " AND ".join(f"{name} = ?" for name in chosen)
+        return self._read(f"WHERE {where}" if where else "", tuple(chosen.values()))
+
+    def latest(self, *, layer: str | None = None, kind: str | None = None) -> pd.DataFrame:
+        """Return the latest of the selected records per feature.
+
+        The rule is :func:`gis.verify.recency.latest` (device time, then the later import).
+        Without ``kind`` these are the records of the ``verification_latest`` view; with
+        ``kind`` the latest field visit or the latest lab result of each feature with one.
+        """
+        return latest(self.log(layer=layer, kind=kind))
+
+    def lab_results(self, *, layer: str | None = None) -> pd.DataFrame:
+        """Return the latest lab result (``lab_positive``/``lab_negative``) per feature."""
+        return self.latest(layer=layer, kind="lab")
+
+    def photos(self, *, layer: str | None = None) -> pd.DataFrame:
+        """Return one row per photo of a record, with the path of its file beside the store.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``record_id, layer, feature_id, sha256, mime, bytes, path`` (``path`` absolute,
+            in :func:`photo_dir`), in record then photo order.
+        """
+        log = self.log(layer=layer)
+        folder = photo_dir(self.path).resolve()
+        cols = ["record_id", "layer", "feature_id", "sha256", "mime", "bytes", "path"]
+        rows = [
+            (rid, lay, fid, item["sha256"], item["mime"], item["bytes"], str(folder / item["path"]))
+            for rid, lay, fid, text in log[
+                ["record_id", "layer", "feature_id", "photos"]
+            ].itertuples(index=False)
+            for item in json.loads(text or "[]")
+        ]
+        return pd.DataFrame(rows, columns=cols)
+
+
+def open_store(path: str | os.PathLike[str]) -> FieldStore:
+    """Return the field store at ``path`` for reading.
+
+    Raises
+    ------
+    DataSourceError
+        When the file does not exist, is not an SQLite/GeoPackage file, or holds no
+        ``verification_log`` (it is not a field store).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise _missing_store(p)
+    with contextlib.closing(connect(p)) as con:
+        names = own_tables(con)
+    if LOG not in names:
+        raise DataSourceError(
+            f"{p} is not a field store (it holds no {LOG}; its tables: "
+            f"{', '.join(names) or 'none'}); pass the GeoPackage written by "
+            "`linyuan verify import … --into FIELD.gpkg`"
+        )
+    return FieldStore(p)
+
+
 def read_log(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Return the whole ``verification_log`` of a store (empty frame for a new store).
+    """Return the whole ``verification_log`` of a store: ``open_store(path).log()``.
 
     Raises
     ------
     DataSourceError
         When the file does not exist or holds no ``verification_log``.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise DataSourceError(f"field store {p} does not exist; import records first with "
-                              f"linyuan verify import FILE.geojson --into {p}")  # fmt: skip
-    # read-write, so that a journal left by a killed import is rolled back first
-    with contextlib.closing(connect(p)) as con:
-        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
-        if LOG not in names:
-            raise DataSourceError(f"{p} holds no {LOG}; is it a field store (--into FIELD.gpkg)?")
-        return read_log_frame(con)
+    return open_store(path).log()
 
 
 def photos_json(store_photos: Sequence[Photo]) -> str:

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from pyproj import CRS
 
 from gis.crs import require_crs
-from gis.distributed import task_windows_for
+from gis.distributed import check_workers, map_ordered, task_windows_for
 from gis.errors import RasterError
 from gis.findings import Findings
 from gis.raster import RasterSource
@@ -210,8 +210,6 @@ def run_windows_dask(
     Every worker is first asked to open both rasters (and masks), so a path the workers
     cannot see fails at once, naming it. ``progress(windows_done, windows_total)``.
     """
-    from gis.distributed import check_workers, map_ordered
-
     paths = [p for s in (before, after) for p in s.files]
     check_workers(client, paths)
     if task_windows is None:

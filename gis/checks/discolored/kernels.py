@@ -1,0 +1,364 @@
+"""Compiled per-pixel loops of the discolored-tree detection (变色立木; numba).
+
+Both passes of :mod:`gis.checks.discolored.passes` look at every pixel of every window. Written as
+numpy expressions that is some thirty whole-array passes (indices, masks, gathers of the
+stand thresholds, a box filter), each streaming the window through memory; here each pass is
+one loop that computes a pixel's indices once and keeps them in registers. The kernels are
+compiled by :func:`gis.compiled.jit` (on first use, cached on disk where possible) and release
+the GIL, so the detector's threads and Dask workers run them in parallel.
+
+The rules are those documented in :mod:`gis.checks.discolored.pixels`
+(:class:`~gis.checks.discolored.pixels.CrownRules`):
+:func:`soil_pixel` is the one definition of the soil/road/water test (the array form
+:func:`~gis.checks.discolored.pixels.soil_mask` calls it too); indices are ``(a - b) / (a + b)`` in
+float32 as :func:`gis.indices.normalized_difference`; the crown-scale smoothing
+(``smooth_px``) is the mean of GRVI over the canopy pixels of the box around a pixel.
+
+Band positions are given as ``(B, G, R, NIR)`` indices into the window's first axis, ``-1``
+for a band the sensor does not have.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gis.compiled import jit, vectorize
+
+HIST_QUANTITIES = 6
+"""Histogram rows of pass 1: smoothed GRVI, NDVI, then log2 of brightness, G, NIR and B."""
+
+
+@jit
+def normalized_difference_px(a: float, b: float) -> float:
+    """Return ``(a - b) / (a + b)`` of one pixel in the inputs' precision (NaN if a + b = 0).
+
+    Examples
+    --------
+    >>> float(normalized_difference_px(np.float32(3), np.float32(1)))
+    0.5
+    """
+    total = a + b
+    if total == 0:
+        return np.nan
+    return (a - b) / total
+
+
+@jit
+def soil_pixel(
+    ndvi: float, blue: float, red: float, green: float, blue_limit: float, soil_ndvi: float,
+    soil_rg: float,
+) -> bool:  # fmt: skip
+    """Bare soil, road or water (with NIR): NDVI below ``soil_ndvi`` and blue-bright or not red.
+
+    ``blue_limit`` is ``soil_blue_ratio`` × the stand's median blue. A red-brown dead crown
+    is dark in blue and red (R/G >= ``soil_rg``), so it stays canopy however low its NDVI.
+
+    Examples
+    --------
+    >>> soil_pixel(0.1, 0.30, 0.20, 0.20, 0.10, 0.3, 1.3)  # bright in blue: a road
+    True
+    >>> soil_pixel(0.1, 0.03, 0.30, 0.15, 0.10, 0.3, 1.3)  # dark blue, red: a dead crown
+    False
+    """
+    if ndvi >= soil_ndvi:
+        return False
+    if blue >= blue_limit:
+        return True
+    return red / green < soil_rg  # G = 0 gives inf or NaN: not soil, as rg_ratio's NaN
+
+
+@vectorize
+def soil_array(
+    ndvi: Any, blue: Any, red: Any, green: Any, blue_limit: Any, soil_ndvi: Any, soil_rg: Any
+) -> Any:
+    """:func:`soil_pixel` over arrays (a numpy ufunc: broadcasts, any float dtype)."""
+    return soil_pixel(ndvi, blue, red, green, blue_limit, soil_ndvi, soil_rg)
+
+
+@jit
+def _brightness(values: Any, bands: Any, i: int, j: int) -> Any:
+    """Mean of the visible bands present (B, G, R), float32 like ``pixel_layers``."""
+    g, r = values[bands[1], i, j], values[bands[2], i, j]
+    if bands[0] < 0:
+        return (g + r) / np.float32(2)
+    return (values[bands[0], i, j] + g + r) / np.float32(3)
+
+
+@jit
+def canopy_pixels(
+    values: Any, bands: Any, stands: Any, invalid: Any, shadow: Any, blue_limit: Any,
+    soil: Any,
+) -> tuple[Any, Any]:  # fmt: skip
+    """Pass 2, step 1: per-pixel GRVI (0 outside the canopy) and the canopy mask of a window.
+
+    Canopy = in a host stand, valid, not shadow (brightness >= ``shadow[stand]``) and not
+    soil (:func:`soil_pixel` with NIR, else blue > ``blue_limit[stand]``). ``soil`` holds
+    ``(soil_ndvi, soil_rg)``; ``shadow`` and ``blue_limit`` are float32 per local stand.
+    """
+    h, w = stands.shape
+    grvi = np.empty((h, w), dtype=np.float32)
+    canopy = np.zeros((h, w), dtype=np.bool_)
+    ib, ig, ir, inir = bands[0], bands[1], bands[2], bands[3]
+    for i in range(h):
+        for j in range(w):
+            grvi[i, j] = 0
+            s = stands[i, j]
+            if s == 0 or invalid[i, j]:
+                continue
+            bright = _brightness(values, bands, i, j)
+            if not bright >= shadow[s]:
+                continue
+            g, r = values[ig, i, j], values[ir, i, j]
+            blue = values[ib, i, j] if ib >= 0 else bright
+            if inir >= 0:
+                ndvi = normalized_difference_px(values[inir, i, j], r)
+                if soil_pixel(ndvi, blue, r, g, blue_limit[s], soil[0], soil[1]):
+                    continue
+            elif blue > blue_limit[s]:
+                continue
+            canopy[i, j] = True
+            grvi[i, j] = normalized_difference_px(g, r)
+    return grvi, canopy
+
+
+@jit
+def _box_row(values: Any, i: int, half: int, vertical: Any, out: Any) -> None:
+    """Row ``i`` of the sum of ``values`` over the (2 half + 1)² box around each pixel.
+
+    Separable adds with zeros outside: the column sums first (offset ``d`` adding the row
+    before, then the one after), then the row sums the same way — the same float32
+    operations in the same order at every pixel. ``vertical`` and ``out`` are row buffers.
+    """
+    h, w = values.shape
+    for j in range(w):
+        vertical[j] = values[i, j]
+    for d in range(1, half + 1):
+        if i - d >= 0:
+            _add_row(vertical, values[i - d])
+        if i + d < h:
+            _add_row(vertical, values[i + d])
+    for j in range(w):
+        out[j] = vertical[j]
+    for d in range(1, half + 1):
+        for j in range(d, w):
+            out[j] += vertical[j - d]
+        for j in range(w - d):
+            out[j] += vertical[j + d]
+
+
+@jit
+def _add_row(into: Any, row: Any) -> None:
+    for j in range(into.size):
+        into[j] += row[j]
+
+
+@jit
+def anomalous_pixels(
+    grvi: Any, canopy: Any, stands: Any, thr: Any, size: int, core: Any, n_local: int
+) -> tuple[Any, Any, Any]:
+    """Pass 2, step 2: anomalous and core masks, canopy pixels per stand in the window core.
+
+    ``grvi`` is 0 outside the canopy (as :func:`canopy_pixels` returns it). Anomalous: the
+    GRVI averaged over the canopy pixels of the ``size`` box is at or below the stand
+    threshold ``thr[stand]``; core: the pixel's own GRVI is too. ``core`` is
+    ``(row0, row1, col0, col1)`` of the window's core; the counts are per local stand number.
+    """
+    h, w = grvi.shape
+    half = size // 2 if size > 1 else 0
+    weight = canopy.astype(np.float32)
+    buf = np.empty(w, dtype=np.float32)
+    total = np.empty(w, dtype=np.float32)
+    count = np.empty(w, dtype=np.float32)
+    anomalous = np.zeros((h, w), dtype=np.bool_)
+    own = np.zeros((h, w), dtype=np.bool_)
+    counts = np.zeros(n_local + 1, dtype=np.int64)
+    for i in range(h):
+        _box_row(grvi, i, half, buf, total)
+        _box_row(weight, i, half, buf, count)
+        inside_rows = core[0] <= i < core[1]
+        for j in range(w):
+            if not canopy[i, j]:
+                continue
+            s = stands[i, j]
+            counts[s] += inside_rows and core[2] <= j < core[3]
+            t = thr[s]
+            if total[j] / count[j] <= t:
+                anomalous[i, j] = True
+                own[i, j] = grvi[i, j] <= t
+    return anomalous, own, counts
+
+
+@jit
+def _root(parent: Any, k: int) -> int:
+    while parent[k] != k:
+        parent[k] = parent[parent[k]]
+        k = parent[k]
+    return k
+
+
+@jit
+def _provisional(mask: Any, n: int) -> tuple[Any, Any, Any, Any]:
+    """Raster scan: each mask pixel joins its earlier 8-neighbours (union-find on a table)."""
+    h, w = mask.shape
+    rows = np.empty(n, dtype=np.int64)
+    cols = np.empty(n, dtype=np.int64)
+    parent = np.empty(n, dtype=np.int64)
+    index = np.full((2, w + 2), -1, dtype=np.int64)  # pixel numbers of this row and the last
+    k = 0
+    for i in range(h):
+        cur, prev = index[i % 2], index[(i + 1) % 2]
+        cur[:] = -1
+        for j in range(w):
+            if not mask[i, j]:
+                continue
+            rows[k], cols[k], parent[k], cur[j + 1] = i, j, k, k
+            for other in (cur[j], prev[j], prev[j + 1], prev[j + 2]):
+                if other >= 0:
+                    a, b = _root(parent, k), _root(parent, other)
+                    parent[max(a, b)] = min(a, b)
+            k += 1
+    return rows, cols, parent, index
+
+
+@jit
+def label_pixels(mask: Any) -> tuple[Any, Any, Any, int]:
+    """8-connected components of ``mask``: rows, cols (raster order), label 1..n per pixel, n.
+
+    Labels are numbered in the raster order of each component's first pixel, as
+    :func:`scipy.ndimage.label` numbers them; the cost is set by the mask's pixels, not by
+    the window (anomalous pixels are a small share of it).
+    """
+    rows, cols, parent, _ = _provisional(mask, int(np.count_nonzero(mask)))
+    labels = np.empty(rows.size, dtype=np.int64)
+    n = 0
+    for k in range(rows.size):
+        root = _root(parent, k)
+        if root == k:
+            n += 1
+            labels[k] = n
+        else:
+            labels[k] = labels[root]
+    return rows, cols, labels, n
+
+
+@jit
+def _bin(x: float, lo: float, hi: float, bins: int) -> int:
+    """Histogram bin of ``x`` over [lo, hi] (NaN → 0, clipped), as ``stand_baselines._bins``."""
+    if np.isnan(x):
+        return 0
+    k = np.floor((x - lo) / (hi - lo) * bins)
+    return int(min(max(k, 0.0), bins - 1.0))
+
+
+@jit
+def _log_bin(x: float, lo: float, hi: float, bins: int) -> int:
+    return _bin(np.log2(x) if x > 0 else np.nan, lo, hi, bins)
+
+
+@jit
+def vegetation_pixels(
+    values: Any, bands: Any, stands: Any, invalid: Any, soil_ndvi: float
+) -> tuple[Any, Any, Any]:
+    """Pass 1, step 1: GRVI (0 outside vegetation), NDVI and the vegetation mask of a window.
+
+    Vegetation = in a host stand, valid, with a GRVI (G + R > 0: black fill of an image with
+    no nodata declared is not canopy, nor a part of the stand's baseline) and (with NIR)
+    NDVI >= ``soil_ndvi``; NDVI is NaN outside it and without NIR.
+    """
+    h, w = stands.shape
+    grvi = np.zeros((h, w), dtype=np.float32)
+    ndvi = np.full((h, w), np.nan, dtype=np.float32)
+    keep = np.zeros((h, w), dtype=np.bool_)
+    ig, ir, inir = bands[1], bands[2], bands[3]
+    for i in range(h):
+        for j in range(w):
+            if stands[i, j] == 0 or invalid[i, j]:
+                continue
+            r = values[ir, i, j]
+            if inir >= 0:
+                nd = normalized_difference_px(values[inir, i, j], r)
+                if not nd >= soil_ndvi:
+                    continue
+                ndvi[i, j] = nd
+            gr = normalized_difference_px(values[ig, i, j], r)
+            if np.isnan(gr):
+                continue
+            keep[i, j] = True
+            grvi[i, j] = gr
+    return grvi, ndvi, keep
+
+
+@jit
+def index_histograms(
+    grvi: Any, ndvi: Any, keep: Any, stands: Any, slot: Any, size: int, step: int, start: Any,
+    out: Any,
+) -> None:  # fmt: skip
+    """Pass 1, step 2: add smoothed GRVI and NDVI of every ``step``-th pixel to ``out``.
+
+    ``grvi`` is 0 outside ``keep`` (as :func:`vegetation_pixels` returns it) and is averaged
+    over the ``keep`` pixels of the ``size`` box as in pass 2 (:func:`anomalous_pixels`).
+    Pixels at rows ``start[0] + k step`` and columns ``start[1] + k step`` count ``step²``
+    times each in row 0 (GRVI) and 1 (NDVI) of ``out[slot[stands[pixel]]]`` (shape
+    (stands, :data:`HIST_QUANTITIES`, bins); ``slot`` maps a stand number to its row).
+    """
+    h, w = keep.shape
+    bins = out.shape[2]
+    weight = step * step
+    half = size // 2 if size > 1 else 0
+    ones = keep.astype(np.float32)
+    buf = np.empty(w, dtype=np.float32)
+    total = np.empty(w, dtype=np.float32)
+    count = np.empty(w, dtype=np.float32)
+    for i in range(start[0], h, step):
+        _box_row(grvi, i, half, buf, total)
+        _box_row(ones, i, half, buf, count)
+        for j in range(start[1], w, step):
+            if not keep[i, j]:
+                continue
+            k = slot[stands[i, j]]
+            out[k, 0, _bin(total[j] / count[j], -1.0, 1.0, bins)] += weight
+            if not np.isnan(ndvi[i, j]):
+                out[k, 1, _bin(ndvi[i, j], -1.0, 1.0, bins)] += weight
+
+
+@jit
+def level_histograms(
+    values: Any, bands: Any, keep: Any, stands: Any, slot: Any, step: int, start: Any,
+    log_range: Any, out: Any,
+) -> None:  # fmt: skip
+    """Pass 1, step 3: add log2 brightness, G, NIR and B of every ``step``-th pixel to ``out``.
+
+    Rows 2–5 of ``out`` (see :func:`index_histograms`); B falls back to brightness and NIR is
+    left empty when the sensor lacks them.
+    """
+    h, w = keep.shape
+    bins = out.shape[2]
+    lo, hi = log_range[0], log_range[1]
+    ib, ig, inir = bands[0], bands[1], bands[3]
+    for i in range(start[0], h, step):
+        for j in range(start[1], w, step):
+            if not keep[i, j]:
+                continue
+            k = slot[stands[i, j]]
+            bright = _brightness(values, bands, i, j)
+            out[k, 2, _log_bin(bright, lo, hi, bins)] += 1
+            out[k, 3, _log_bin(values[ig, i, j], lo, hi, bins)] += 1
+            if inir >= 0:
+                out[k, 4, _log_bin(values[inir, i, j], lo, hi, bins)] += 1
+            blue = values[ib, i, j] if ib >= 0 else bright
+            out[k, 5, _log_bin(blue, lo, hi, bins)] += 1
+
+
+def band_positions(roles: Any) -> NDArray[np.int64]:
+    """Return the (B, G, R, NIR) positions of ``roles`` (-1 = absent) for the kernels.
+
+    Examples
+    --------
+    >>> band_positions(("G", "R", "NIR")).tolist()
+    [-1, 0, 1, 2]
+    """
+    where = {r: i for i, r in enumerate(roles)}
+    return np.array([where.get(r, -1) for r in ("B", "G", "R", "NIR")], dtype=np.int64)

@@ -1,0 +1,240 @@
+"""Pixels of the discolored-tree detection (变色立木), shared by both passes.
+
+The thresholds (:class:`CrownRules`), the per-pixel layers of a window (indices, brightness),
+the stand raster, the soil/road/water mask, window cores and the spectral-shape score. Pass 1
+(stand baselines, :mod:`gis.checks.discolored.baselines`) and pass 2 (crowns,
+:mod:`gis.checks.discolored.crowns`) both build on these; neither imports the other's pass.
+
+Examples
+--------
+>>> r = CrownRules()
+>>> r.z_grvi, r.min_crown_m2
+(3.0, 4.0)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from rasterio.features import rasterize
+from rasterio.windows import Window
+from rasterio.windows import transform as window_transform
+
+from gis.checks.discolored.kernels import soil_array
+from gis.indices import normalized_difference
+from gis.indices import rg_ratio as rg_index
+from gis.raster import RasterReader, RasterSource
+
+BASE_NAMES = ("med_grvi", "sig_grvi", "med_ndvi", "sig_ndvi", "bright", "green", "nir", "blue")
+"""Baseline quantities per stand, in the field order of
+:class:`~gis.checks.discolored.baselines.Baselines`."""
+
+
+@dataclass(frozen=True)
+class CrownRules:
+    """Thresholds of the detector (``layers/rules/discolored.yaml`` holds the defaults).
+
+    Parameters
+    ----------
+    z_grvi : float
+        A canopy pixel is anomalous when its GRVI lies this many robust sigmas below its
+        stand's median.
+    min_sigma : float
+        Floor of the GRVI/NDVI sigma (index units), so a very uniform stand does not turn
+        sensor noise into detections.
+    shadow_ratio : float
+        Brightness below this fraction of the stand median is shadow (excluded).
+    soil_ndvi, soil_rg, soil_blue_ratio : float
+        With NIR: bare soil, road or water has NDVI below ``soil_ndvi`` and is either bright
+        in blue (``blue >= soil_blue_ratio`` × the stand's median) or not red
+        (``R/G < soil_rg``); a red-brown dead crown is dark in blue and red (its NDVI can be
+        as low as soil's).
+    bright_ratio : float
+        Without NIR: blue (else brightness) above this multiple of the stand median is
+        soil/road.
+    smooth_px : int
+        GRVI is averaged over ``smooth_px`` × ``smooth_px`` canopy pixels before scoring
+        (sensor noise down by about that factor; a crown spans many pixels).
+    min_crown_m2, max_crown_m2 : float
+        Crown area range in m² (ground units of the raster CRS).
+    typical_crown_m2 : tuple of float
+        Area range in m² with full size fit in the confidence.
+    max_elongation : float
+        Largest ratio of a component's principal axes (roads and edges are long).
+    yellow_green_ratio : float
+        Decoy rule: green at least this multiple of the stand median = yellowing.
+    nir_kept_ratio : float
+        Decoy rule: NIR at least this multiple of the stand median = NIR kept.
+    ndvi_kept_z : float
+        Decoy rule: crown NDVI z-score at or above this = NDVI near healthy.
+    z_ndvi_full : float
+        NDVI loss (robust sigmas) giving the full NDVI term of the confidence.
+    min_stand_pixels : int
+        Canopy pixels a stand needs for its own baseline (else the pooled baseline is used).
+    coarse_pixel_m : float
+        Pixels this size or larger cannot resolve single crowns: report stand-level patches.
+    """
+
+    z_grvi: float = 3.0
+    min_sigma: float = 0.01
+    shadow_ratio: float = 0.4
+    soil_ndvi: float = 0.3
+    soil_rg: float = 1.3
+    soil_blue_ratio: float = 2.0
+    bright_ratio: float = 2.0
+    smooth_px: int = 3
+    min_crown_m2: float = 4.0
+    max_crown_m2: float = 100.0
+    typical_crown_m2: tuple[float, float] = (6.0, 60.0)
+    max_elongation: float = 3.0
+    yellow_green_ratio: float = 1.15
+    nir_kept_ratio: float = 0.9
+    ndvi_kept_z: float = 0.0
+    z_ndvi_full: float = 6.0
+    min_stand_pixels: int = 200
+    coarse_pixel_m: float = 2.0
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """Return the names of the thresholds."""
+        return tuple(f.name for f in fields(cls))
+
+
+# ----------------------------------------------------------------------------- pixels
+
+
+def pixel_layers(values: NDArray[np.float32], roles: Sequence[str]) -> dict[str, NDArray[Any]]:
+    """Return per-pixel ``grvi``, ``rg_ratio``, ``bright``, ``green``, ``red`` (+ NDVI, NIR).
+
+    ``values`` is (bands, rows, cols) reflectance in the order of ``roles`` (G and R needed).
+    Brightness is the mean of the visible bands present (B, G, R).
+
+    Examples
+    --------
+    >>> v = np.array([[[0.2]], [[0.1]], [[0.5]]], dtype=np.float32)
+    >>> out = pixel_layers(v, ("G", "R", "NIR"))
+    >>> round(float(out["grvi"][0, 0]), 4), round(float(out["ndvi"][0, 0]), 4)
+    (0.3333, 0.6667)
+    """
+    band = {r: values[i] for i, r in enumerate(roles)}
+    g, r = band["G"], band["R"]
+    visible = [band[k] for k in ("B", "G", "R") if k in band]
+    bright = visible[0].copy()
+    for extra in visible[1:]:
+        bright += extra
+    bright /= np.float32(len(visible))
+    out = {
+        "grvi": normalized_difference(g, r),
+        "bright": bright,
+        "green": g,
+        "red": r,
+        "blue": band.get("B", None),
+        "rg_ratio": rg_index(r, g),
+    }
+    if out["blue"] is None:
+        out["blue"] = out["bright"]
+    if "NIR" in band:
+        out["ndvi"] = normalized_difference(band["NIR"], r)
+        out["nir"] = band["NIR"]
+    return out
+
+
+def stand_raster(
+    shapes: Sequence[tuple[Any, int]],
+    window: Window,
+    base_transform: Any,
+    *,
+    dtype: Any = np.int32,
+) -> NDArray[Any]:
+    """Burn ``(geometry, stand number)`` pairs into the window (pixel centres, 0 = none)."""
+    shape = (int(window.height), int(window.width))
+    if not shapes:
+        return np.zeros(shape, dtype=dtype)
+    return rasterize(
+        shapes,
+        out_shape=shape,
+        transform=window_transform(window, base_transform),
+        fill=0,
+        dtype=np.dtype(dtype).name,
+    )
+
+
+def soil_mask(px: Mapping[str, NDArray[Any]], blue_med: Any, rules: CrownRules) -> NDArray[Any]:
+    """Bare soil, roads, water (see :class:`CrownRules`): low NDVI and blue-bright or not red.
+
+    With NIR this is :func:`gis.checks.discolored.kernels.soil_pixel` over the arrays.
+    """
+    if "ndvi" in px:
+        limit = rules.soil_blue_ratio * np.asarray(blue_med)
+        with np.errstate(invalid="ignore"):  # NaN (invalid) pixels compare False: not soil
+            soil = soil_array(
+                px["ndvi"], px["blue"], px["red"], px["green"], limit, rules.soil_ndvi,
+                rules.soil_rg,
+            )  # fmt: skip
+        return np.asarray(soil, dtype=bool)
+    return np.asarray(px["blue"] > rules.bright_ratio * blue_med)
+
+
+# ----------------------------------------------------------------------------- windows
+
+
+def grown(window: Window, halo: int) -> Window:
+    """Return ``window`` grown by ``halo`` pixels on every side."""
+    return Window(
+        window.col_off - halo, window.row_off - halo, window.width + 2 * halo,
+        window.height + 2 * halo,
+    )  # fmt: skip
+
+
+def core_slices(halo: int, window: Window) -> tuple[slice, slice]:
+    """Return the (rows, cols) slices of ``window``'s core inside its ``halo``-grown array."""
+    return slice(halo, halo + int(window.height)), slice(halo, halo + int(window.width))
+
+
+@contextlib.contextmanager
+def opened(source: RasterSource | RasterReader) -> Iterator[RasterReader]:
+    """Yield a reader: ``source`` itself when already opened, else open it for this block."""
+    if isinstance(source, RasterReader):
+        yield source
+    else:
+        with source.open() as reader:
+            yield reader
+
+
+# ----------------------------------------------------------------------------- score
+
+
+def shape_scores(
+    grvi: NDArray[Any],
+    ndvi: NDArray[Any] | None,
+    green: NDArray[Any],
+    nir: NDArray[Any] | None,
+    base: Mapping[str, Any],
+    rules: CrownRules,
+) -> dict[str, NDArray[Any]]:
+    """Robust z-scores, spectral shape and the wilt score of pixels, crowns or segments.
+
+    ``base`` holds ``med_grvi, sig_grvi, med_ndvi, sig_ndvi, green, nir`` (scalars or arrays
+    broadcasting with the inputs). The score is the GRVI drop ``-z_grvi``. A yellow decoy
+    (autumn larch or broadleaf) keeps its NIR (``nir / median >= nir_kept_ratio``) and either
+    got greener-brighter (``green / median >= yellow_green_ratio``: yellow = green + red up)
+    or kept a healthy NDVI (``z_ndvi >= ndvi_kept_z``); a red-brown dying pine loses NIR.
+    Without NIR only the green rule applies.
+    """
+    z_grvi = (grvi - base["med_grvi"]) / base["sig_grvi"]
+    green_ratio = green / base["green"]
+    out = {"z_grvi": z_grvi, "green_ratio": green_ratio, "score": -z_grvi}
+    if ndvi is None or nir is None:
+        out["decoy"] = np.asarray(green_ratio >= rules.yellow_green_ratio)
+        return out
+    z_ndvi = (ndvi - base["med_ndvi"]) / base["sig_ndvi"]
+    nir_ratio = nir / base["nir"]
+    kept = nir_ratio >= rules.nir_kept_ratio
+    yellow = (green_ratio >= rules.yellow_green_ratio) | (z_ndvi >= rules.ndvi_kept_z)
+    out |= {"z_ndvi": z_ndvi, "nir_ratio": nir_ratio, "decoy": np.asarray(kept & yellow)}
+    return out

@@ -1,0 +1,370 @@
+"""森林督查图斑核查: evidence and a reasoned verdict for every suspicious change patch.
+
+:func:`check_patches` is the pure orchestrator, read as named steps::
+
+    prepare patches (ids, geometry, CRS) → raster evidence (gis.zonal.change_stats)
+    → vector evidence (gis.checks.patches.evidence) → derived evidence → rules (YAML) → reasons
+
+The rules and the verdict are in :mod:`gis.checks.patches.verdict`.
+:func:`~gis.checks.patches.run.run_patch_check` (in :mod:`gis.checks.patches.run`) is the edge
+that reads files and writes the results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import rasterio
+import shapely
+
+from gis import __version__
+from gis.checks.patches import evidence as ev
+from gis.checks.patches.verdict import (
+    EVIDENCE_COLUMNS,
+    RASTER_COLUMNS,
+    VECTOR_COLUMNS,
+    VERDICT_COLUMNS,
+    decide,
+    derive_evidence,
+    load_patch_rules,
+)
+from gis.crs import assert_same_crs, require_projected
+from gis.enums import Lang
+from gis.findings import Findings
+from gis.rules import RuleSet
+from gis.zonal import STAT_DEFINITIONS, change_stats
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PatchCheckResult:
+    """What :func:`check_patches` returns.
+
+    Attributes
+    ----------
+    patches_checked : geopandas.GeoDataFrame
+        Input attributes, evidence columns and verdict columns, one row per input patch.
+    findings : Findings
+        Data problems met on the way.
+    run : dict
+        Run metadata: parameters, rules file, statistic definitions, versions, time.
+    """
+
+    patches_checked: gpd.GeoDataFrame
+    findings: Findings
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare_patches(
+    patches: gpd.GeoDataFrame, *, findings: Findings, source: str = "patches"
+) -> tuple[gpd.GeoDataFrame, pd.Series]:
+    """Check ids and geometry; return the patches (repaired) and a mask of usable rows.
+
+    ``patch_id`` becomes text (row numbers when it is missing, with a finding). Duplicate ids
+    and empty geometries are error findings; invalid geometries are repaired with
+    ``make_valid`` (a warning). Unusable rows are kept, with no evidence, and end as
+    ``needs_field_check``.
+    """
+    require_projected(patches.crs, source)
+    out = patches.copy()
+    if "patch_id" not in out:
+        findings.add(
+            "missing_field",
+            f"{source} has no patch_id (判读图斑编号): row numbers are used instead",
+            severity="error",
+            source=source,
+            field="patch_id",
+            zh=f"{source} 缺少 patch_id（判读图斑编号）：改用行号代替",
+        )
+        out["patch_id"] = [str(i + 1) for i in range(len(out))]
+    out["patch_id"] = out["patch_id"].map(_id_text)
+    for row in np.flatnonzero(out["patch_id"].isna().to_numpy()):
+        findings.add(
+            "missing_id",
+            f"row {row + 1} of {source} has no patch_id (判读图斑编号); it is checked, but "
+            "cannot be matched to the delivery — ask the supplier for its number",
+            severity="error",
+            source=source,
+            feature=f"row {row + 1}",
+            field="patch_id",
+            zh=f"{source} 第 {row + 1} 行没有 patch_id（判读图斑编号）；已核查，但无法与下发图斑"
+            "对应——请向下发单位索取其编号",
+        )
+    _report_duplicates(out, findings, source)
+    geoms = np.asarray(out.geometry.values)
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    invalid = ~empty & ~shapely.is_valid(geoms)
+    for pid in out.loc[empty, "patch_id"]:
+        findings.add(
+            "empty_geometry",
+            f"patch {pid} has no geometry; it is kept without evidence and needs a field check",
+            severity="error",
+            source=source,
+            feature=pid,
+            zh=f"图斑 {pid} 没有几何；已保留但无内业依据，需现地核实",
+        )
+    for pid in out.loc[invalid, "patch_id"]:
+        findings.add(
+            "invalid_geometry",
+            f"patch {pid} has an invalid polygon (self-intersection); repaired with make_valid",
+            source=source,
+            feature=pid,
+            zh=f"图斑 {pid} 的多边形无效（自相交）；已用 make_valid 修复",
+        )
+    if invalid.any():
+        geoms[invalid] = shapely.make_valid(geoms[invalid])
+        out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=out.crs))
+    return out, pd.Series(~empty, index=out.index)
+
+
+def _id_text(value: Any) -> str | None:
+    """Patch ids are text; a float read from a numeric column loses its ``.0``."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _report_duplicates(frame: pd.DataFrame, findings: Findings, source: str) -> None:
+    dup = frame["patch_id"].duplicated(keep=False) & frame["patch_id"].notna()
+    for pid, n in frame.loc[dup, "patch_id"].value_counts().items():
+        findings.add(
+            "duplicate_id",
+            f"patch_id {pid} occurs {n} times; each copy is checked on its own — "
+            "ask the supplier which one is meant",
+            severity="error",
+            source=source,
+            feature=str(pid),
+            field="patch_id",
+            zh=f"patch_id {pid} 出现 {n} 次；每一个都单独核查——请向下发单位确认以哪个为准",
+        )
+
+
+def raster_evidence(
+    patches: gpd.GeoDataFrame,
+    usable: pd.Series,
+    before: Any,
+    after: Any,
+    *,
+    rules: RuleSet,
+    findings: Findings,
+    client: Any = None,
+) -> pd.DataFrame:
+    """Return :data:`RASTER_COLUMNS` per patch from :func:`gis.zonal.change_stats`.
+
+    With a Dask ``client`` the raster windows are reduced on its cluster (same values).
+    """
+    out = pd.DataFrame(np.nan, index=patches.index, columns=list(RASTER_COLUMNS))
+    zones = patches.loc[usable.to_numpy()]
+    if zones.empty:
+        return out
+    t = rules.thresholds
+    stats = change_stats(
+        zones,
+        before,
+        after,
+        ring_m=t["ring_m"],
+        drop_threshold=t["drop_threshold"],
+        tolerance_px=int(t["tolerance_px"]),
+        findings=findings,
+        client=client,
+    )
+    cols = [c for c in RASTER_COLUMNS if c in stats]
+    out.loc[stats.index, cols] = stats[cols].astype("f8").to_numpy()
+    return out
+
+
+def vector_evidence(
+    patches: gpd.GeoDataFrame,
+    *,
+    subcompartments: gpd.GeoDataFrame | None = None,
+    permits: gpd.GeoDataFrame | None = None,
+    protected: gpd.GeoDataFrame | None = None,
+    districts: gpd.GeoDataFrame | None = None,
+    forest_chiefs: gpd.GeoDataFrame | None = None,
+    image_dates: tuple[Any, Any] | None = None,
+    findings: Findings,
+) -> pd.DataFrame:
+    """Return :data:`VECTOR_COLUMNS` per patch (see :mod:`gis.checks.patches.evidence`)."""
+    layers = {
+        "subcompartments": subcompartments,
+        "permits": permits,
+        "protected": protected,
+        "districts": districts,
+        "forest_chiefs": forest_chiefs,
+    }
+    given = {k: v for k, v in layers.items() if v is not None}
+    assert_same_crs(patches, *given.values(), names=("patches", *given))
+    sub_pieces = None if subcompartments is None else ev.overlay_pieces(patches, subcompartments)
+    parts = [
+        ev.patch_areas(patches),
+        ev.land_evidence(patches, subcompartments, pieces=sub_pieces),
+        pd.DataFrame(
+            {
+                "protected_share": np.nan
+                if protected is None
+                else ev.covered_share(patches, protected)
+            },
+            index=patches.index,
+        ),
+        ev.admin_evidence(
+            patches,
+            districts=districts,
+            forest_chiefs=forest_chiefs,
+            subcompartments=subcompartments,
+            sub_pieces=sub_pieces,
+            findings=findings,
+        ),
+        ev.permit_evidence(patches, permits, image_dates=image_dates, findings=findings),
+    ]
+    return pd.concat(parts, axis=1)[list(VECTOR_COLUMNS)]
+
+
+def check_patches(
+    patches: gpd.GeoDataFrame,
+    *,
+    before: Any,
+    after: Any,
+    subcompartments: gpd.GeoDataFrame | None = None,
+    permits: gpd.GeoDataFrame | None = None,
+    protected: gpd.GeoDataFrame | None = None,
+    districts: gpd.GeoDataFrame | None = None,
+    forest_chiefs: gpd.GeoDataFrame | None = None,
+    rules: RuleSet | str | os.PathLike[str] | None = None,
+    image_dates: tuple[Any, Any] | None = None,
+    lang: str | Lang = "zh",
+    findings: Findings | None = None,
+    client: Any = None,
+) -> PatchCheckResult:
+    """Check every change patch: evidence, verdict and reasons.
+
+    Parameters
+    ----------
+    patches : geopandas.GeoDataFrame
+        督查图斑 with canonical fields (``patch_id``, ``interp_cause``, optionally
+        ``image_date_before``/``after``), in the projected working CRS.
+    before, after : gis.raster.RasterSource
+        The two images (any CRS; the patches are transformed to it for the statistics).
+    subcompartments, permits, protected, districts, forest_chiefs : GeoDataFrame, optional
+        Context layers with canonical fields, in the patches' CRS.
+    rules : RuleSet or path, optional
+        Decision rules; default ``layers/rules/patches.yaml``.
+    image_dates : (date, date), optional
+        Image dates for patches that carry none (permit validity).
+    lang : {"zh", "en"}
+        Language of ``reasons``.
+    findings : Findings, optional
+        Receives the findings (also returned).
+    client : distributed.Client, optional
+        Reduce the raster evidence on this Dask cluster (see :mod:`gis.distributed`); the
+        results are bit-identical to the one-process run.
+
+    Returns
+    -------
+    PatchCheckResult
+        ``patches_checked`` keeps every input attribute (an input column named like an
+        evidence column is kept as ``<name>_input``) and adds :data:`EVIDENCE_COLUMNS` and
+        :data:`VERDICT_COLUMNS`.
+
+    Raises
+    ------
+    gis.errors.CRSError, gis.errors.CRSMismatchError
+        Patches not projected, or context layers in another CRS.
+    gis.errors.RulesError
+        A malformed rules file.
+    """
+    log = findings if findings is not None else Findings()
+    language = Lang.get(lang)
+    ruleset = rules if isinstance(rules, RuleSet) else load_patch_rules(rules)
+    started = dt.datetime.now(dt.UTC)
+    prepared, usable = prepare_patches(patches, findings=log)
+    logger.info("raster evidence for %d patches", int(usable.sum()))
+    raster = raster_evidence(
+        prepared, usable, before, after, rules=ruleset, findings=log, client=client
+    )
+    logger.info("vector evidence")
+    good = prepared.loc[usable.to_numpy()]
+    vector = vector_evidence(
+        good,
+        subcompartments=subcompartments,
+        permits=permits,
+        protected=protected,
+        districts=districts,
+        forest_chiefs=forest_chiefs,
+        image_dates=image_dates,
+        findings=log,
+    ).reindex(prepared.index)
+    cause = prepared.get("interp_cause", pd.Series(np.nan, index=prepared.index))
+    evidence = derive_evidence(pd.concat([vector, raster], axis=1).assign(interp_cause=cause))
+    logger.info("rules")
+    verdict = decide(evidence, ruleset, lang=language)
+    checked = assemble(prepared, evidence, verdict)
+    run = run_metadata(ruleset, language=language, image_dates=image_dates, started=started)
+    run["counts"] = summary_counts(checked)
+    return PatchCheckResult(checked, log, run)
+
+
+def assemble(
+    patches: gpd.GeoDataFrame, evidence: pd.DataFrame, verdict: pd.DataFrame
+) -> gpd.GeoDataFrame:
+    """Return input attributes + evidence + verdict (+ geometry last) as one frame."""
+    added = [*EVIDENCE_COLUMNS, *VERDICT_COLUMNS]
+    geom_name = patches.geometry.name
+    attrs = patches.drop(columns=[geom_name])
+    attrs = attrs.rename(columns={c: f"{c}_input" for c in attrs.columns if c in added})
+    body = pd.concat([attrs, evidence[list(EVIDENCE_COLUMNS)], verdict], axis=1)
+    return gpd.GeoDataFrame(body, geometry=patches.geometry.rename("geometry"), crs=patches.crs)
+
+
+def summary_counts(checked: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Return patch counts by legality and by change type (for the run table and --json)."""
+    return {
+        col: {str(k): int(v) for k, v in checked[col].fillna("—").value_counts().items()}
+        for col in ("legality", "change_type")
+    }
+
+
+def run_metadata(
+    rules: RuleSet,
+    *,
+    language: Lang,
+    image_dates: tuple[Any, Any] | None,
+    started: dt.datetime,
+) -> dict[str, Any]:
+    """Return the run metadata of a check (inputs and checksums are added at the edge)."""
+    return {
+        "check": "patches",
+        "started": started.isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "linyuan_version": __version__,
+        "versions": _versions(),
+        "rules_file": rules.source,
+        "thresholds": dict(rules.thresholds),
+        "rule_ids": rules.rule_ids(),
+        "lang": str(language),
+        "image_dates": None if image_dates is None else [str(d) for d in image_dates],
+        "stat_definitions": dict(STAT_DEFINITIONS),
+    }
+
+
+def _versions() -> Mapping[str, str]:
+    return {
+        "geopandas": gpd.__version__,
+        "shapely": shapely.__version__,
+        "pyogrio": pyogrio.__version__,
+        "rasterio": rasterio.__version__,
+        "gdal": rasterio.__gdal_version__,
+        "pandas": pd.__version__,
+        "numpy": np.__version__,
+    }

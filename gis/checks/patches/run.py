@@ -1,0 +1,318 @@
+"""The edge of the patch check: read the inputs, run :func:`check_patches`, write the results.
+
+:func:`run_patch_check` is what ``linyuan check patches`` calls (and what a notebook calls to
+get the same files). Every frame is built before anything is written; the outputs (results
+GeoPackage, optional XLSX and KMZ) go through the one results edge of :mod:`gis.io.outputs`
+(staged beside each target, renamed into place only when all of them succeeded, so a failed
+run leaves no partial output). The KMZ is :func:`gis.maps.kml.export_kml`'s, the file
+``linyuan export kml`` writes from the results.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from gis.checks.patches.check import PatchCheckResult, check_patches
+from gis.checks.patches.verdict import load_patch_rules
+from gis.distributed import cluster_info, dask_client
+from gis.findings import Findings
+from gis.io import read_layer, write_layers, write_table
+from gis.io.outputs import (
+    plain_dtypes,
+    plan_outputs,
+    record_engine,
+    record_inputs,
+    run_table,
+    staged_outputs,
+)
+from gis.layers import code_meaning, label
+from gis.maps.kml import export_results_kml
+from gis.raster import raster_source
+
+logger = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+
+LAYER_KINDS = {
+    "patches": "change_patches",
+    "subcompartments": "subcompartments",
+    "permits": "permits",
+    "protected": "protected_areas",
+    "districts": "districts",
+    "forest_chiefs": "forest_chief_zones",
+}
+"""Input role → catalog layer kind."""
+
+
+EXTRA_HEADERS = {
+    "zh": {
+        "land_class": "主要地类",
+        "ring_ndvi_before": "周边前期NDVI",
+        "ring_ndvi_after": "周边后期NDVI",
+        "rel_dndvi": "相对周边NDVI变化",
+        "n_pixels": "像元数",
+        "permit_count": "审批数",
+        "valid_permit_share": "有效审批覆盖比例",
+        "valid_logging_permit_share": "有效采伐许可覆盖比例",
+        "valid_landuse_permit_share": "有效使用林地审批覆盖比例",
+        "township": "乡镇",
+    },
+    "en": {
+        "land_class": "Main land class",
+        "ring_ndvi_before": "NDVI of surroundings (before)",
+        "ring_ndvi_after": "NDVI of surroundings (after)",
+        "rel_dndvi": "NDVI change beyond surroundings",
+        "n_pixels": "Pixels",
+        "permit_count": "Permits",
+        "valid_permit_share": "Share covered by valid permits",
+        "valid_logging_permit_share": "Share covered by valid logging permits",
+        "valid_landuse_permit_share": "Share covered by valid land-use approvals",
+        "township": "Township",
+    },
+}
+"""Headers of evidence columns the catalog does not list (yet)."""
+
+
+@dataclass
+class PatchRun:
+    """What :func:`run_patch_check` did: the result and the files it wrote."""
+
+    result: PatchCheckResult
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def _read_inputs(
+    paths: Mapping[str, PathLike | None], log: Findings
+) -> dict[str, gpd.GeoDataFrame | None]:
+    frames: dict[str, gpd.GeoDataFrame | None] = {}
+    for role, path in paths.items():
+        if path is None:
+            frames[role] = None
+            continue
+        logger.info("reading %s: %s", role, path)
+        start = len(log)
+        frames[role] = read_layer(path, kind=LAYER_KINDS[role], findings=log)
+        if role == "patches":
+            _report_dropped_patches(log, start)
+    return frames
+
+
+def _report_dropped_patches(log: Findings, start: int) -> None:
+    """Every delivered patch must be checked (核查率 100%): a dropped one is an error."""
+    for f in list(log[start:]):
+        if f.code == "empty_geometry_dropped":
+            log.add(
+                "patch_not_checked",
+                f"patch {f.feature} was delivered without geometry and is not in the results; "
+                "ask the supplier for its polygon (核查率 counts it as unchecked)",
+                severity="error",
+                source=f.source,
+                feature=f.feature,
+                zh=f"图斑 {f.feature} 下发时没有几何，不在结果中；请向下发单位索取其多边形"
+                "（核查率按未核查计）",
+            )
+
+
+def run_patch_check(
+    patches: PathLike,
+    *,
+    before: PathLike,
+    after: PathLike,
+    out: PathLike,
+    subcompartments: PathLike | None = None,
+    permits: PathLike | None = None,
+    protected: PathLike | None = None,
+    districts: PathLike | None = None,
+    forest_chiefs: PathLike | None = None,
+    rules: PathLike | None = None,
+    sensor: str = "generic",
+    bands: str | None = None,
+    before_mask: PathLike | None = None,
+    after_mask: PathLike | None = None,
+    xlsx: PathLike | None = None,
+    kml: PathLike | None = None,
+    overwrite: bool = False,
+    image_dates: tuple[Any, Any] | None = None,
+    lang: str = "zh",
+    findings: Findings | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> PatchRun:
+    """Read the layers and rasters, check every patch and write the results.
+
+    Parameters
+    ----------
+    patches : path-like
+        The 督查图斑 delivery (any format :func:`gis.io.read_layer` reads).
+    before, after : path-like
+        The two images; ``sensor``/``bands`` name their bands (see :mod:`gis.raster`),
+        ``before_mask``/``after_mask`` are optional cloud masks on the same grids.
+    out : path-like
+        Results GeoPackage: layers ``patches_checked``, ``findings`` and ``run``.
+    subcompartments, permits, protected, districts, forest_chiefs : path-like, optional
+        Context layers.
+    rules : path-like, optional
+        Rules YAML (default ``layers/rules/patches.yaml``).
+    xlsx, kml : path-like, optional
+        Also write the table (national Chinese headers, summary sheet) and a KMZ/KML.
+    overwrite : bool
+        Replace existing outputs.
+    image_dates : (date, date), optional
+        Image dates for patches that carry none (permit validity).
+    lang : {"zh", "en"}
+        Language of reasons, headers and labels.
+    findings : Findings, optional
+        Receives the findings.
+    workers : int, optional
+        Reduce the rasters on a local Dask cluster of this many worker processes.
+    scheduler : str, optional
+        Reduce the rasters on the existing Dask cluster at ``tcp://HOST:PORT``. With neither,
+        the run stays in this process. The run table records the engine and the peak memory
+        per worker (section ``peak_memory_mb``).
+
+    Returns
+    -------
+    PatchRun
+
+    Raises
+    ------
+    gis.errors.GisError
+        Unreadable input, bad rules, existing output without ``overwrite``.
+    """
+    log = findings if findings is not None else Findings()
+    outputs = plan_outputs({"gpkg": out, "xlsx": xlsx, "kml": kml}, overwrite=overwrite)
+    ruleset = load_patch_rules(rules)
+    paths = {
+        "patches": patches,
+        "subcompartments": subcompartments,
+        "permits": permits,
+        "protected": protected,
+        "districts": districts,
+        "forest_chiefs": forest_chiefs,
+    }
+    frames = _read_inputs(paths, log)
+    rasters = {
+        role: raster_source(path, sensor=sensor, bands=bands, mask=mask, findings=log)
+        for role, path, mask in (("before", before, before_mask), ("after", after, after_mask))
+    }
+    patch_frame = frames.pop("patches")
+    assert patch_frame is not None
+    with dask_client(workers=workers, scheduler=scheduler) as client:
+        result = check_patches(
+            patch_frame,
+            before=rasters["before"],
+            after=rasters["after"],
+            rules=ruleset,
+            image_dates=image_dates,
+            lang=lang,
+            findings=log,
+            client=client,
+            **frames,
+        )
+        record_engine(result.run, cluster_info(client))
+    inputs = {**paths, "before": before, "after": after, "before_mask": before_mask}
+    record_inputs(result.run, inputs | {"after_mask": after_mask, "rules": ruleset.source})
+    result.run["renamed"] = _renamed({"patches": patch_frame, **frames})
+    result.run["sensor"], result.run["bands"] = sensor, bands
+    written = write_results(result, outputs, overwrite=overwrite, lang=lang)
+    return PatchRun(result, written)
+
+
+def _renamed(frames: Mapping[str, Any]) -> dict[str, Any]:
+    return {role: dict(f.attrs.get("renamed", {})) for role, f in frames.items() if f is not None}
+
+
+def summary_sheet(checked: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
+    """Return counts and 亩 by district × legality × change type (labels in ``lang``)."""
+    frame = checked.assign(
+        district=checked["district"].fillna("—"),
+        legality=checked["legality"].map(lambda c: _meaning(code_meaning, "legality", c, lang)),
+        change_type=checked["change_type"].map(
+            lambda c: _meaning(code_meaning, "change_type", c, lang)
+        ),
+    )
+    grouped = frame.groupby(["district", "legality", "change_type"], dropna=False)
+    table = grouped.agg(count=("patch_id", "size"), area_mu=("area_mu", "sum")).reset_index()
+    total = pd.DataFrame(
+        [
+            {
+                "district": "合计" if lang == "zh" else "Total",
+                "legality": "",
+                "change_type": "",
+                "count": int(table["count"].sum()),
+                "area_mu": float(table["area_mu"].sum()),
+            }
+        ]
+    )
+    return pd.concat([table, total], ignore_index=True).round({"area_mu": 2})
+
+
+def _meaning(code_meaning: Any, field: str, code: Any, lang: str) -> str:
+    if code is None or (isinstance(code, float) and pd.isna(code)):
+        return "—"
+    return str(code_meaning("change_patches", field, code, lang=lang) or code)
+
+
+def headers_for(columns: Any, *, lang: str = "zh") -> dict[str, str]:
+    """Return column → national (or English) header for the results table."""
+    out = {}
+    for col in [*columns, "lon", "lat", "count"]:
+        base = col[: -len("_input")] if col.endswith("_input") else col
+        text = label(base, kind="change_patches", lang=lang)
+        suffix = ("（原始）" if lang == "zh" else " (input)") if base != col else ""
+        out[col] = f"{text}{suffix}"
+    counts = pd.Series(list(out.values())).value_counts()
+    return {c: (h if counts[h] == 1 else f"{h} [{c}]") for c, h in out.items()}
+
+
+def exchange_frame(checked: gpd.GeoDataFrame, *, lang: str = "zh") -> gpd.GeoDataFrame:
+    """Return the results with code values shown as their meaning (the XLSX table)."""
+    out = checked.copy()
+    for col in ("change_type", "legality"):
+        out[col] = out[col].map(lambda c, col=col: _meaning(code_meaning, col, c, lang))
+    digits = {c: 3 for c in out.columns if out[c].dtype == "float64"}
+    digits |= {"area_ha": 4, "area_mu": 2}
+    return out.round({c: d for c, d in digits.items() if c in out})
+
+
+def write_results(
+    result: PatchCheckResult,
+    outputs: Mapping[str, Path],
+    *,
+    overwrite: bool,
+    lang: str = "zh",
+) -> dict[str, Path]:
+    """Write the results GeoPackage (and XLSX/KMZ when asked), all or nothing."""
+    checked = result.patches_checked
+    layers = {
+        "patches_checked": checked,
+        "findings": result.findings.to_frame(lang=lang),
+        "run": run_table(result.run),
+    }
+    shown = exchange_frame(checked, lang=lang)
+    with staged_outputs(outputs, overwrite=overwrite) as stage:
+        write_layers(stage["gpkg"], layers)
+        if "xlsx" in stage:
+            headers = headers_for(checked.columns, lang=lang)
+            sheet = "汇总" if lang == "zh" else "Summary"
+            write_table(
+                plain_dtypes(shown),
+                stage["xlsx"],
+                headers=headers,
+                sheet_name="图斑核查" if lang == "zh" else "Patches",
+                summary={sheet: summary_sheet(checked, lang=lang)},
+                lonlat=True,
+            )
+        if "kml" in stage:  # what the findings say of these patches is in the GeoPackage already
+            export_results_kml(
+                stage["gpkg"], stage["kml"], layer="patches_checked", lang=lang, findings=Findings()
+            )
+    return dict(outputs)
