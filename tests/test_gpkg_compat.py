@@ -22,10 +22,12 @@ import pytest
 import shapely
 from click.testing import CliRunner
 from report_helpers import demo_results
+from verify_helpers import record, write_export
 
 from gis.cli.main import cli
 from gis.io import write_layers
 from gis.io.geopackage import date_columns
+from gis.verify import import_exports
 
 OGRINFO = shutil.which("ogrinfo")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -114,7 +116,10 @@ def demo_outputs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     ]
     done = CliRunner().invoke(cli, args)
     assert done.exit_code in (0, 1), done.output
-    return [*results.values(), extra / "patches.gpkg", extra / "核查表.xlsx", extra / "图斑.kmz"]
+    store = extra / "外业记录.gpkg"  # the field store QGIS users open too
+    import_exports([write_export(extra / "1.geojson", [record("0003")])], into=store)
+    exchange = [extra / "patches.gpkg", extra / "核查表.xlsx", extra / "图斑.kmz", store]
+    return [*results.values(), *exchange]
 
 
 @pytest.mark.skipif(
