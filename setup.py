@@ -29,7 +29,7 @@ setup(
     packages=[*find_namespace_packages(include=["gis*"]), *mapped],
     package_dir=mapped,
     package_data={
-        "gis": ["py.typed", "maps/templates/*", "maps/vendor/**/*"],
+        "gis": ["py.typed", "fonts/*", "maps/templates/*", "maps/vendor/**/*"],
         **{name: ["*"] for name in mapped},
     },
 )

@@ -1,11 +1,15 @@
 """Charts of greening KPIs: a bar per district and progress gauges, with a CJK font.
 
 Chinese labels need a font with CJK glyphs; matplotlib's default (DejaVu Sans) draws tofu
-boxes and warns ``Glyph 20844 ... missing from font(s) DejaVu Sans``. :func:`cjk_font` finds
+boxes and warns ``Glyph 20844 ... missing from font(s) DejaVu Sans``. :func:`cjk_font` prefers
 one installed on the system (Noto CJK, Source Han, WenQuanYi, SimHei, Microsoft YaHei,
-PingFang). When none exists the charts fall back to English labels and emit a
-:class:`FontWarning`. :func:`glyphs_checked` turns matplotlib's missing-glyph warnings into
-errors, so a test (or a careful caller) cannot miss tofu.
+PingFang) and otherwise registers the font Linyuan ships, :data:`BUNDLED_FONT` (a GB 2312
+subset of Noto Sans CJK SC, SIL OFL 1.1, ``gis/fonts/OFL.txt``; built by
+``scripts/subset_font.py``), so Chinese charts need no font installed. Only when that file is
+missing too do the charts fall back to English labels with a :class:`FontWarning`.
+:func:`glyphs_checked` turns matplotlib's missing-glyph warnings into a
+:class:`MissingGlyphError` that says which font to install and how, so a test (or a careful
+caller) cannot miss tofu.
 
 Figures are returned, not written: :func:`png_bytes` renders one; the CLI writes the bytes.
 The non-interactive Agg canvas is used, so nothing needs a display.
@@ -25,17 +29,21 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
 from gis.enums import Lang
+from gis.errors import GisError
 from gis.targets import INDICATORS, unit_label
 
 logger = logging.getLogger(__name__)
@@ -56,14 +64,38 @@ CJK_FONTS = (
 
 _CJK_FILE_HINTS = ("cjk", "wqy", "simhei", "msyh", "pingfang", "sourcehan")
 
+BUNDLED_FONT = Path(__file__).with_name("fonts") / "NotoSansSC-Linyuan-Regular.otf"
+"""The CJK font Linyuan ships: GB 2312 and common symbols, static Regular, SIL OFL 1.1."""
+
+BUNDLED_FAMILY = "Noto Sans SC Linyuan"
+"""Family name of :data:`BUNDLED_FONT` (its own, so it never shadows a system Noto CJK)."""
+
 MISSING_GLYPH = r"(?s)Glyph \d+.*missing from"
 """Regular expression matching matplotlib's missing-glyph warning."""
+
+INSTALL_HINT = (
+    "请安装含该字符的中文字体后重试：Windows 自带“微软雅黑”“黑体”（若被精简，"
+    "从系统设置 → 字体 → 添加可选功能 → 简体中文补充字体 安装）；Debian/Ubuntu 运行 "
+    "`sudo apt-get install fonts-noto-cjk`；其他系统安装 Noto Sans CJK SC（思源黑体）。"
+    "装好后删除 matplotlib 字体缓存文件夹 {cache} 中的 fontlist-*.json。"
+    " / Install a Chinese font that has it (Windows: Microsoft YaHei or SimHei; "
+    "Debian/Ubuntu: `sudo apt-get install fonts-noto-cjk`; elsewhere Noto Sans CJK SC), "
+    "then delete fontlist-*.json in matplotlib's cache folder {cache}."
+)
+"""What a missing-glyph error tells the user to do."""
 
 CITY_NAMES = ("全市",)
 
 
 class FontWarning(UserWarning):
     """No CJK font was found: charts use English labels."""
+
+
+class MissingGlyphError(GisError, UserWarning):
+    """A chart label has a character no chart font can draw (it would print a tofu box).
+
+    A ``UserWarning`` too, as matplotlib's own missing-glyph warning it replaces.
+    """
 
 
 def _installed() -> set[str]:
@@ -78,9 +110,25 @@ def _register_system_cjk() -> None:
                 font_manager.fontManager.addfont(path)
 
 
+def _register_bundled() -> str | None:
+    """Register :data:`BUNDLED_FONT` with matplotlib (this process only); None if absent."""
+    if not BUNDLED_FONT.is_file():
+        logger.warning("the font Linyuan ships is missing: %s", BUNDLED_FONT)
+        return None
+    font_manager.fontManager.addfont(str(BUNDLED_FONT))
+    return BUNDLED_FAMILY
+
+
 @lru_cache(maxsize=1)
 def cjk_font() -> str | None:
-    """Return the family name of an installed CJK font, or None when there is none."""
+    """Return the CJK font family for charts: an installed one first, else the bundled one.
+
+    Returns
+    -------
+    str or None
+        A family of :data:`CJK_FONTS` that matplotlib finds on the system, otherwise
+        :data:`BUNDLED_FAMILY` (registered here); None only when the bundled file is missing.
+    """
     for refresh in (False, True):
         if refresh:
             _register_system_cjk()
@@ -88,7 +136,7 @@ def cjk_font() -> str | None:
         for family in CJK_FONTS:
             if family in names:
                 return family
-    return None
+    return _register_bundled()
 
 
 def chart_language(lang: str | Lang = Lang.ZH) -> tuple[Lang, str | None]:
@@ -100,8 +148,9 @@ def chart_language(lang: str | Lang = Lang.ZH) -> tuple[Lang, str | None]:
     font = cjk_font()
     if wanted is Lang.ZH and font is None:
         warnings.warn(
-            "no CJK font found (looked for " + ", ".join(CJK_FONTS) + "); the chart uses "
-            "English labels — install one, e.g. `apt-get install fonts-noto-cjk`",
+            "no CJK font found (looked for " + ", ".join(CJK_FONTS) + f", and {BUNDLED_FONT} "
+            "is missing: reinstall linyuan); the chart uses English labels — or install "
+            "one, e.g. `apt-get install fonts-noto-cjk`",
             FontWarning,
             stacklevel=2,
         )
@@ -111,10 +160,40 @@ def chart_language(lang: str | Lang = Lang.ZH) -> tuple[Lang, str | None]:
 
 @contextlib.contextmanager
 def glyphs_checked() -> Iterator[None]:
-    """Turn matplotlib's missing-glyph warnings into errors inside the block."""
+    """Turn matplotlib's missing-glyph warnings into :class:`MissingGlyphError` in the block.
+
+    Raises
+    ------
+    MissingGlyphError
+        A label has a character the chart's fonts lack; the message names the character
+        and the font to install.
+    """
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=MISSING_GLYPH, category=UserWarning)
-        yield
+        try:
+            yield
+        except UserWarning as exc:
+            if isinstance(exc, MissingGlyphError) or not re.search(MISSING_GLYPH, str(exc)):
+                raise
+            raise MissingGlyphError(missing_glyph_message(str(exc))) from exc
+
+
+def missing_glyph_message(warning: str) -> str:
+    """Return matplotlib's missing-glyph ``warning`` with the character and what to install.
+
+    Examples
+    --------
+    >>> msg = missing_glyph_message("Glyph 22531 (x) missing from font(s) DejaVu Sans.")
+    >>> msg.splitlines()[0]
+    'Glyph 22531 (x) missing from font(s) DejaVu Sans.'
+    >>> "（U+5803）" in msg and "apt-get install fonts-noto-cjk" in msg
+    True
+    """
+    found = re.search(r"Glyph (\d+)", warning)
+    char = chr(int(found.group(1))) if found else "?"
+    where = f"“{char}”（U+{ord(char):04X}）"
+    hint = INSTALL_HINT.format(cache=matplotlib.get_cachedir())
+    return f"{warning}\n图表字体缺少字符 {where}。{hint}"
 
 
 def _figure(font: str | None, *, width: float, height: float) -> Figure:

@@ -26,7 +26,6 @@ import contextlib
 import itertools
 import logging
 import os
-import resource
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -34,7 +33,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import psutil
 
+try:
+    import resource  # POSIX only: getrusage gives the peak resident memory
+except ImportError:  # Windows: psutil's peak working set instead
+    resource = None  # type: ignore[assignment]
+
+from gis import extras
 from gis.errors import DataSourceError, GisError
 from gis.io.rasters import open_raster
 
@@ -107,12 +113,17 @@ def dask_client(
     ------
     ClusterError
         Both options given, a non-positive worker count, or a scheduler that does not answer.
+    MissingExtraError
+        Dask is not installed (``pip install "linyuan[dask]"``).
     """
     if workers is not None and scheduler is not None:
         raise ClusterError("give either --workers N or --scheduler tcp://HOST:PORT, not both")
     if workers is None and scheduler is None:
         yield None
         return
+    option = f"--scheduler {scheduler}" if scheduler is not None else f"--workers {workers}"
+    for module in ("dask", "distributed"):
+        extras.require(module, purpose=f"{option} (a Dask cluster)")
     if scheduler is not None:
         with _remote_client(scheduler, timeout_s) as client:
             yield client
@@ -368,9 +379,16 @@ def map_frames(client: Any, func: Callable[[Any], Any], frame: pd.DataFrame, *, 
 
 
 def _maxrss_mb() -> float:
-    """Peak resident memory of this process in MB (Linux reports kB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+    """Peak resident memory of this process in MB (Linux reports kB, macOS bytes).
+
+    Without ``resource`` (Windows), psutil's peak working set, what Task Manager shows as peak
+    memory (the current resident size where a platform reports no peak).
+    """
+    if resource is not None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+    info = psutil.Process().memory_info()
+    return round(getattr(info, "peak_wset", info.rss) / (1024 * 1024), 1)
 
 
 def peak_memory_mb(client: Any) -> dict[str, float]:

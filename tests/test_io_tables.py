@@ -233,3 +233,26 @@ def test_xlsx_failing_mid_save_leaves_nothing(results, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_table(results, tmp_path / "new.xlsx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.xlsx"]
+
+
+def test_xlsx_dates_decimals_and_yes_no_for_people(results, tmp_path):
+    frame = results.assign(
+        ratio=[7.499003387732376, 0.5, None],
+        image_date_before=pd.to_datetime(["2025-09-05", None, "2025-09-06"]),
+    )
+    path = write_table(frame, tmp_path / "人看.xlsx", headers=HEADERS, lonlat=True, lang="zh")
+    _, rows = _cells(path, "数据")
+    header = [c.value for c in rows[0]]
+    first = dict(zip(header, rows[1], strict=True))
+    third = dict(zip(header, rows[3], strict=True))
+    assert first["image_date_before"].number_format == "yyyy-mm-dd"
+    assert first["image_date_before"].value == dt.datetime(2025, 9, 5)
+    assert first["image_date_after"].number_format == "yyyy-mm-dd"
+    assert first["checked_at"].number_format == "yyyy-mm-dd hh:mm"  # a time of day
+    assert first["ratio"].number_format == "#,##0.00"
+    assert first["ratio"].value == 7.499003387732376  # shown rounded, stored in full
+    assert first["经度"].number_format == "0.0000000"
+    assert first["is_real_change"].value == "是" and third["is_real_change"].value == "否"
+    english = write_table(frame, tmp_path / "en.xlsx", lang="en")
+    _, rows = _cells(english, "数据")
+    assert rows[1][[c.value for c in rows[0]].index("is_real_change")].value is True

@@ -103,6 +103,7 @@ def test_wheel_holds_every_module_and_nothing_from_outside_gis(names):
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "gis").rglob("*.py")}
     assert modules - names == set()
     assert {"gis/py.typed", "gis/maps/templates/runtime.js"} <= names
+    assert {"gis/fonts/NotoSansSC-Linyuan-Regular.otf", "gis/fonts/OFL.txt"} <= names
     for package in ("leaflet", "jquery", "leaflet.heat", "leaflet-draw"):
         assert any(n.startswith(f"gis/maps/vendor/{package}/") for n in names)
     assert {n.split("/")[0] for n in names} == {"gis", "linyuan-0.1.0.dist-info"}
@@ -147,6 +148,15 @@ def test_installed_wheel_finds_its_files_outside_the_repo(installed, tmp_path):
     assert all(Path(p).is_relative_to(data) for p in probe["paths"]), probe["paths"]
     assert probe["exist"]
     assert probe["kinds"] >= 10
+
+
+def test_installed_wheel_registers_its_font(installed, tmp_path):
+    probe = "from gis.charts import BUNDLED_FONT as f, _register_bundled as r; print(f, r())"
+    done = _run(installed, sys.executable, "-c", probe, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    path, family = done.stdout.strip().split(" ", 1)
+    assert Path(path).resolve().is_relative_to(installed.resolve())
+    assert family == "Noto Sans SC Linyuan"
 
 
 def test_installed_linyuan_validates_with_its_catalog(installed, tmp_path, shared_data):

@@ -95,6 +95,7 @@ def test_patch_report_html_without_field_records(demo: dict[str, Path], tmp_path
         "from gis import report" not in html and "report.patch_summary" not in html
     )  # code hidden
     assert html.count("data:image/png;base64,") >= 3  # legality chart, rate chart, map
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d（北京时间）", _figure(html, "generated"))
 
 
 def test_patch_report_rate_equals_the_field_store(
@@ -318,3 +319,21 @@ def test_rate_equals_verify_status_on_a_real_field_store(
                 row[1], ["features", "verified"]
             ].tolist()
     assert _figure(html, "real_agree") == "100.0%"  # the desk verdicts were sent back as field ones
+
+
+def test_docx_is_a4_with_page_numbers(tmp_path: Path) -> None:
+    from gis.report import blocks
+    from gis.report.render import to_docx
+
+    sections = (blocks.section(blocks.heading("核查报告", level=1), blocks.paragraph("正文")),)
+    for lang, words in (("zh", ("第 ", " 页，共 ")), ("en", ("Page ", " of "))):
+        path = tmp_path / f"{lang}.docx"
+        to_docx(sections, lang=lang).save(str(path))
+        doc = docx.Document(str(path))
+        page = doc.sections[0]
+        size = (page.page_width.cm, page.page_height.cm, page.left_margin.cm)
+        assert size == pytest.approx((21.0, 29.7, 2.5), abs=0.01)  # stored in twips
+        footer = page.footer.paragraphs[0]
+        xml = footer._p.xml
+        assert "PAGE" in xml and "NUMPAGES" in xml and 'w:fldCharType="begin"' in xml
+        assert footer.text.startswith(words[0]) and words[1] in footer.text

@@ -62,10 +62,30 @@ class StepResult:
 
 
 def _optional(module: str, name: str) -> Callable[..., object] | None:
+    """Return ``module.name``; None only when that module or name does not exist (yet).
+
+    Any other import error (a dependency missing, a module that imports something the platform
+    lacks) is not hidden: the returned callable raises it, so the step is reported as failed
+    with the real error.
+    """
     try:
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
-    except (ImportError, AttributeError):
-        return None
+        found = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
+            return None
+        return _raises(exc)
+    except ImportError as exc:
+        return _raises(exc)
+    return getattr(found, name, None)
+
+
+def _raises(exc: ImportError) -> Callable[..., object]:
+    """Return a step function that raises ``exc`` (an import error met while looking it up)."""
+
+    def step(*args: object, **kwargs: object) -> object:
+        raise exc
+
+    return step
 
 
 def _failed(name: str, exc: Exception) -> StepResult:

@@ -6,8 +6,10 @@
   CRS) and/or ``lon``/``lat`` columns in EPSG:4490 (CGCS2000) — a point's own position, the
   centroid of a polygon (a point on its surface when the centroid falls outside), the
   midpoint of a line. This is the only table with lon/lat (for phone apps).
-- XLSX: numbers stay numbers, booleans booleans, dates Excel dates (time zones dropped, the
-  wall-clock time kept); text starting with ``=`` stays text (never a formula); a bold, frozen
+- XLSX: numbers stay numbers, booleans booleans (是/否 with ``lang="zh"``), dates Excel dates
+  (time zones dropped, the wall-clock time kept) shown ``yyyy-mm-dd`` — with ``hh:mm`` where a
+  column has a time of day; decimals shown rounded to two places (lon/lat to seven), the
+  stored value unrounded; text starting with ``=`` stays text (never a formula); a bold, frozen
   header row with an auto-filter; column widths from the content (a Chinese character counts
   two); summary frames go to further sheets (a non-default index is written as columns).
 - CSV: UTF-8 with a BOM (``utf-8-sig``), so Excel shows Chinese text instead of mojibake.
@@ -46,6 +48,12 @@ SHEET_NAME_CHARS = 31
 WIDTH_MIN, WIDTH_MAX = 6, 60
 WIDTH_SAMPLE_ROWS = 2_000
 LONLAT_DECIMALS = 7
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+DECIMAL_FORMAT = "#,##0.00"
+LONLAT_FORMAT = "0.0000000"
+YES_NO = {"zh": ("否", "是")}
+"""Booleans as words in an XLSX of this language (False, True); other languages keep TRUE/FALSE."""
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -194,19 +202,64 @@ def _check_sheet_name(name: str, taken: set[str]) -> None:
     taken.add(name.lower())
 
 
-def _sheet_rows(ws: WriteOnlyWorksheet, table: pd.DataFrame) -> list[list[Any]]:
+def _column_format(col: pd.Series, *, lonlat: bool) -> str | None:
+    """Return the Excel number format of a column: dates, decimals; None for the rest."""
+    if col.dtype.kind == "f":
+        return LONLAT_FORMAT if lonlat else DECIMAL_FORMAT
+    values = col.dropna()
+    if col.dtype.kind == "M" or (
+        col.dtype == object and len(values) and all(isinstance(v, date) for v in values)
+    ):
+        stamps = pd.to_datetime(values.map(_cell).dropna())
+        return DATE_FORMAT if bool((stamps == stamps.dt.normalize()).all()) else DATETIME_FORMAT
+    return None
+
+
+def _styled(ws: WriteOnlyWorksheet, value: Any, number_format: str | None) -> Any:
+    """Return ``value`` as a cell: text never a formula, numbers and dates in their format."""
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"  # text, never a formula
+        return cell
+    if number_format is None or value is None or isinstance(value, (bool, str)):
+        return value
+    cell = WriteOnlyCell(ws, value=value)
+    cell.number_format = number_format
+    return cell
+
+
+def _shown(value: Any, number_format: str | None) -> Any:
+    """Return roughly what Excel shows for ``value`` (for column widths)."""
+    if isinstance(value, float) and number_format == DECIMAL_FORMAT:
+        return f"{value:,.2f}"
+    if isinstance(value, date) and number_format == DATE_FORMAT:
+        return value.strftime("%Y-%m-%d")
+    return value
+
+
+def _sheet_rows(
+    ws: WriteOnlyWorksheet, table: pd.DataFrame, *, lang: str | None, lonlat: set[str]
+) -> tuple[list[list[Any]], list[list[Any]]]:
+    """Return the rows as cells for the sheet, and as the values shown (for the widths)."""
+    formats = [_column_format(table[c], lonlat=str(c) in lonlat) for c in table.columns]
+    words = YES_NO.get(lang or "")
     columns = [table[c].astype(object).tolist() for c in table.columns]
-    rows = [[_cell(v) for v in row] for row in zip(*columns, strict=True)]
-    for row in rows:
-        for j, value in enumerate(row):
-            if isinstance(value, str) and value.startswith("="):
-                cell = WriteOnlyCell(ws, value=value)
-                cell.data_type = "s"  # text, never a formula
-                row[j] = cell
-    return rows
+    values = [[_cell(v) for v in row] for row in zip(*columns, strict=True)]
+    if words:
+        values = [[words[v] if isinstance(v, bool) else v for v in row] for row in values]
+    cells = [[_styled(ws, v, f) for v, f in zip(row, formats, strict=True)] for row in values]
+    shown = [[_shown(v, f) for v, f in zip(row, formats, strict=True)] for row in values]
+    return cells, shown
 
 
-def _add_sheet(wb: Workbook, name: str, table: pd.DataFrame) -> None:
+def _add_sheet(
+    wb: Workbook,
+    name: str,
+    table: pd.DataFrame,
+    *,
+    lang: str | None = None,
+    lonlat: set[str] | None = None,
+) -> None:
     if len(table) >= XLSX_MAX_ROWS:
         raise SchemaError(
             f"sheet {name!r} has {len(table)} rows; Excel holds {XLSX_MAX_ROWS - 1} below the "
@@ -214,8 +267,8 @@ def _add_sheet(wb: Workbook, name: str, table: pd.DataFrame) -> None:
         )
     ws = wb.create_sheet(title=name)
     header = [str(c) for c in table.columns]
-    rows = _sheet_rows(ws, table)
-    for j, width in enumerate(_column_widths(header, rows), start=1):
+    rows, shown = _sheet_rows(ws, table, lang=lang, lonlat=lonlat or set())
+    for j, width in enumerate(_column_widths(header, shown), start=1):
         ws.column_dimensions[get_column_letter(j)].width = width
     ws.freeze_panes = "A2"
     if header:
@@ -248,15 +301,17 @@ def _write_xlsx(
     sheet_name: str,
     summary: Mapping[str, pd.DataFrame],
     headers: Mapping[str, str] | None,
+    lang: str | None,
 ) -> None:
     taken: set[str] = set()
     _check_sheet_name(sheet_name, taken)
     for name in summary:
         _check_sheet_name(name, taken)
+    lonlat = {dict(headers or {}).get(c, c) for c in ("lon", "lat")}
     wb = Workbook(write_only=True)
-    _add_sheet(wb, sheet_name, table)
+    _add_sheet(wb, sheet_name, table, lang=lang, lonlat=lonlat)
     for name, frame in summary.items():
-        _add_sheet(wb, name, _summary_table(frame, headers))
+        _add_sheet(wb, name, _summary_table(frame, headers), lang=lang)
     wb.save(tmp)
 
 
@@ -279,6 +334,7 @@ def write_table(
     lonlat: bool = False,
     wkt: bool = False,
     findings: Findings | None = None,
+    lang: str | None = None,
 ) -> Path:
     """Write a table as XLSX or CSV (by the suffix), atomically.
 
@@ -303,6 +359,8 @@ def write_table(
         Add the geometry as WKT in the frame's CRS.
     findings : Findings, optional
         Receives ``geometry_dropped`` when a geometry column is left out.
+    lang : {"zh", "en"}, optional
+        XLSX only: ``zh`` writes booleans as 是/否; otherwise they stay Excel TRUE/FALSE.
 
     Returns
     -------
@@ -333,7 +391,14 @@ def write_table(
         if suffix == ".csv":
             _write_csv(tmp, table)
         else:
-            _write_xlsx(tmp, table, sheet_name=sheet_name, summary=summary or {}, headers=headers)
+            _write_xlsx(
+                tmp,
+                table,
+                sheet_name=sheet_name,
+                summary=summary or {},
+                headers=headers,
+                lang=lang,
+            )
     return target
 
 

@@ -35,6 +35,7 @@ import shapely
 from gis.crs import WORKING_CRS
 from gis.enums import ParamEnum
 from gis.errors import DataSourceError, EncodingError, GisError, SchemaError
+from gis.extras import require
 from gis.findings import Findings
 from gis.io import archives
 from gis.io.encoding import EncodingDecision, detect_shapefile_encoding
@@ -340,6 +341,7 @@ def _read_by_format(path: Path, fmt: Format, opts: _Options, log: Findings) -> g
     if fmt in MULTI_LAYER:
         return _read_gdal(path, opts, layer=_choose_layer(path, opts))
     if fmt is Format.PARQUET:
+        require("pyarrow", purpose=f"reading GeoParquet {opts.label}")
         with _gdal_errors(opts.label):
             try:
                 return gpd.read_parquet(path)

@@ -7,6 +7,8 @@ names) and ``.csv``/``.xlsx`` to :func:`gis.io.tables.write_table`.
 Values are normalised the same way for every format: lists, tuples and dicts become JSON text
 (``ensure_ascii=False``), categoricals their values; booleans, numbers and datetimes keep their
 types where the format has them.
+
+GeoPackages are finished by :mod:`gis.io.geopackage` (version 1.2, dates, Chinese aliases).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pyogrio
 
 from gis.errors import DataSourceError, SchemaError
 from gis.findings import Findings
+from gis.io import geopackage
 from gis.io._atomic import atomic_path, full_disk_error
 from gis.io.formats import (
     GDAL_ERRORS,
@@ -36,10 +39,20 @@ def _write_frame(
 ) -> None:
     """Write (append) one layer to ``path``, a temporary stand-in for ``target``."""
     kwargs: dict[str, Any] = {"driver": driver}
-    if layer is not None and driver == "GPKG":
-        kwargs["layer"] = layer
+    dates: list[str] = []
+    if driver == "GPKG":
+        if layer is not None:
+            kwargs["layer"] = layer
+        if not path.exists():
+            kwargs["dataset_options"] = geopackage.CREATION_OPTIONS
+        dates = geopackage.date_columns(frame)
     try:
-        pyogrio.write_dataframe(normalize_columns(frame), path, append=path.exists(), **kwargs)
+        pyogrio.write_dataframe(
+            normalize_columns(geopackage.dates_as_text(frame, dates)),
+            path,
+            append=path.exists(),
+            **kwargs,
+        )
     except GDAL_ERRORS as exc:
         full = full_disk_error(target, exc)
         if full is not None:
@@ -47,6 +60,8 @@ def _write_frame(
         raise DataSourceError(
             f"cannot write layer {layer or target.stem!r} to {target}: {exc}"
         ) from exc
+    if driver == "GPKG":
+        geopackage.finish_layer(path, layer, frame, dates=dates)
 
 
 def _check_layer_names(path: Path, names: list[str]) -> None:

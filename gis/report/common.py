@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import geopandas as gpd
@@ -27,6 +28,9 @@ from gis.report.blocks import Block, Section
 from gis.report.data import ReportData
 
 PathLike = str | os.PathLike[str]
+
+BEIJING = timezone(timedelta(hours=8), "北京时间")
+"""China Standard Time (UTC+8, no daylight saving): report times are shown in it."""
 
 WORDS: dict[str, tuple[str, str]] = {
     "patches_title": ("森林督查图斑核查报告", "Forest supervision patch verification report"),
@@ -188,7 +192,7 @@ def title(rep: Report) -> Section:
     assert data is not None
     items = [
         ("source", word("source", rep.lang), data.source, ""),
-        ("generated", word("generated", rep.lang), _run_time(data.run), ""),
+        ("generated", word("generated", rep.lang), run_time(data.run, lang=rep.lang), ""),
     ]
     if rep.kind == "patches":
         items.append(("batch", word("batch", rep.lang), data.batch or word("all", rep.lang), ""))
@@ -198,8 +202,31 @@ def title(rep: Report) -> Section:
     return blocks.section(head, blocks.figures(items))
 
 
-def _run_time(run: Mapping[str, str]) -> str:
-    return run.get("finished") or run.get("started") or "—"
+def run_time(run: Mapping[str, str], *, lang: str | Lang = Lang.ZH) -> str:
+    """Return when the run finished (or started) in Beijing time, to the minute.
+
+    The run table stores ISO 8601 with an offset (UTC); a time without one is shown as it is.
+
+    Examples
+    --------
+    >>> run_time({"finished": "2026-12-07T09:33:20+00:00"})
+    '2026-12-07 17:33（北京时间）'
+    >>> run_time({"started": "2026-12-07T23:59:00+00:00"}, lang="en")
+    '2026-12-08 07:59 (Beijing time, UTC+8)'
+    >>> run_time({})
+    '—'
+    """
+    text = run.get("finished") or run.get("started")
+    if not text:
+        return "—"
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if when.tzinfo is None:
+        return when.strftime("%Y-%m-%d %H:%M")
+    shown = when.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+    return f"{shown} (Beijing time, UTC+8)" if Lang.get(lang) is Lang.EN else f"{shown}（北京时间）"
 
 
 def findings_section(rep: Report) -> Section:

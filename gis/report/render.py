@@ -19,6 +19,7 @@ import enum
 import io
 import os
 import re
+import sys
 import tempfile
 import time
 import warnings
@@ -148,23 +149,32 @@ def execute_notebook(path: PathLike, params: Mapping[str, Any]) -> Any:
     from traitlets.config import Config
 
     nb = inject_parameters(nbformat.read(str(path), as_version=4), params)
-    # Kernel sockets over IPC in a private folder: no open TCP ports, nothing left behind.
     with tempfile.TemporaryDirectory(prefix="linyuan-kernel-") as sockets:
         client = NotebookClient(
             nb,
             timeout=TIMEOUT_S,
             kernel_name="python3",
             resources={"metadata": {"path": str(Path.cwd())}},
-            config=Config({"KernelManager": {"transport": "ipc", "ip": f"{sockets}/k"}}),
+            config=Config({"KernelManager": _kernel_sockets(sockets)}),
         )
         try:
             client.execute()
         except CellExecutionError as exc:
             raise ReportError(
                 f"{path}: a cell failed while rendering the report ({exc.ename}: "
-                f"{exc.evalue}); run the notebook in Jupyter to see the traceback"
+                f"{exc.evalue}); rerun the command with -v to see the cell's traceback"
             ) from exc
     return nb
+
+
+def _kernel_sockets(folder: str) -> dict[str, str]:
+    """Kernel sockets over IPC in a private folder: no open TCP ports, nothing left behind.
+
+    Windows has no IPC sockets in ZeroMQ: there the kernel listens on TCP on localhost only.
+    """
+    if sys.platform == "win32":
+        return {"transport": "tcp", "ip": "127.0.0.1"}
+    return {"transport": "ipc", "ip": f"{folder}/k"}
 
 
 def _outputs(nb: Any) -> Iterator[Mapping[str, Any]]:
@@ -266,7 +276,7 @@ def render_report(
         write_text(out, to_html(sections, lang=lang), overwrite=overwrite)
     else:
         with atomic_path(out, overwrite=overwrite) as tmp:
-            to_docx(sections).save(str(tmp))
+            to_docx(sections, lang=lang).save(str(tmp))
     error = report_error(sections)
     done = Rendered(Path(out), fmt, sections, time.perf_counter() - start, error)
     if error is not None:
@@ -277,12 +287,17 @@ def render_report(
 # --------------------------------------------------------------------------- DOCX
 
 
-def to_docx(sections: tuple[Section, ...]) -> Any:
-    """Return a python-docx Document of the sections: headings, tables, pictures."""
+def to_docx(sections: tuple[Section, ...], *, lang: str = "zh") -> Any:
+    """Return a python-docx Document of the sections: headings, tables, pictures.
+
+    The page is A4 with 2.5 cm margins (python-docx's template is US Letter), and the footer
+    numbers the pages (第 N 页，共 M 页 / Page N of M, Word fields updated on opening).
+    """
     from docx import Document
 
     doc = Document()
     _east_asian_font(doc)
+    _a4_with_page_numbers(doc, lang=lang)
     for sec in sections:
         for b in sec.blocks:
             _DOCX[b.kind](doc, b.data)
@@ -306,6 +321,57 @@ def _east_asian_font(doc: Any) -> None:
             fonts = rpr.makeelement(qn("w:rFonts"), {})
             rpr.append(fonts)
         fonts.set(qn("w:eastAsia"), family)
+
+
+A4_CM = (21.0, 29.7)
+"""Width and height of an A4 page, centimetres."""
+
+MARGIN_CM = 2.5
+"""Page margins of a DOCX report, centimetres."""
+
+_PAGE_WORDS = {"zh": ("第 ", " 页，共 ", " 页"), "en": ("Page ", " of ", "")}
+
+
+def _a4_with_page_numbers(doc: Any, *, lang: str) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Cm
+
+    before, middle, after = _PAGE_WORDS["en" if lang == "en" else "zh"]
+    for section in doc.sections:
+        section.page_width, section.page_height = Cm(A4_CM[0]), Cm(A4_CM[1])
+        for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+            setattr(section, side, Cm(MARGIN_CM))
+        footer = section.footer.paragraphs[0]
+        footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        footer.add_run(before)
+        _field(footer, "PAGE")
+        footer.add_run(middle)
+        _field(footer, "NUMPAGES")
+        footer.add_run(after)
+
+
+def _field(paragraph: Any, code: str) -> None:
+    """Append a Word field (``PAGE``, ``NUMPAGES``) to ``paragraph``, shown as 1 until updated."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    def element(tag: str, text: str | None = None, **attrs: str) -> Any:
+        el = OxmlElement(tag)
+        for key, value in attrs.items():
+            el.set(qn(key.replace("_", ":", 1)), value)
+        if text is not None:
+            el.text = text
+        return el
+
+    run = paragraph.add_run()
+    for el in (
+        element("w:fldChar", w_fldCharType="begin"),
+        element("w:instrText", f" {code} ", xml_space="preserve"),
+        element("w:fldChar", w_fldCharType="separate"),
+        element("w:t", "1"),
+        element("w:fldChar", w_fldCharType="end"),
+    ):
+        run._r.append(el)
 
 
 def _docx_heading(doc: Any, data: Mapping[str, Any]) -> None:

@@ -41,7 +41,7 @@ SRS_ID = 4326
 BUSY_TIMEOUT_MS = 120_000
 PHOTO_THREADS = 8
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
-GPKG_USER_VERSION = 10400
+GPKG_USER_VERSION = 10200  # 1.2: GDAL 3.6 / QGIS 3.22 LTR open it without a warning
 
 LOG_COLUMNS = (
     "record_id", "kind", "layer", "feature_id", "schema_version", "map_id", "results_run_id",

@@ -217,7 +217,9 @@ def write_kpi_charts(
 
 def _write_kpi_xlsx(kpi: pd.DataFrame, path: Path, *, lang: str) -> Path:
     sheet = "绿化指标" if lang == "zh" else "KPI"
-    return write_table(_exchange_kpi(kpi, lang), path, headers=KPI_HEADERS[lang], sheet_name=sheet)
+    return write_table(
+        _exchange_kpi(kpi, lang), path, headers=KPI_HEADERS[lang], sheet_name=sheet, lang=lang
+    )
 
 
 def _renamed_field(frame: pd.DataFrame, name: str | None) -> str | None:

@@ -319,6 +319,7 @@ def write_results(
                 sheet_name="图斑核查" if lang == "zh" else "Patches",
                 summary={sheet: summary_sheet(checked, lang=lang)},
                 lonlat=True,
+                lang=lang,
             )
         if "kml" in stage:  # what the findings say of these patches is in the GeoPackage already
             export_results_kml(
