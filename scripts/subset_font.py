@@ -6,7 +6,8 @@ Noto Sans CJK SC Regular, SIL Open Font License 1.1 (gis/fonts/OFL.txt), made he
 fontTools (a matplotlib dependency):
 
 - source: the SC face of ``NotoSansCJK-Regular.ttc`` (``apt-get install fonts-noto-cjk``);
-- characters: all of GB 2312 (6763 hanzi and 682 symbols) plus ASCII, Latin-1, general
+- characters: all of GB 2312 (6763 hanzi and 682 symbols), every character Linyuan's own code,
+  catalog, rules and notebooks write (GB 2312 lacks 瞭 of 瞭望塔), plus ASCII, Latin-1, general
   punctuation, letterlike symbols, number forms, arrows, mathematical operators, enclosed
   numerals, box drawing, geometric shapes, dingbats, CJK symbols and punctuation, and
   full-width forms;
@@ -63,9 +64,24 @@ def gb2312() -> set[int]:
     return points
 
 
+def written_by_linyuan() -> set[int]:
+    """Return every non-ASCII character Linyuan itself writes (gis/, layers/, notebooks/).
+
+    GB 2312 lacks some characters the bureau's words need (瞭 of 瞭望塔); whatever the code,
+    catalog, rules and notebooks say is covered too (``tests/test_charts.py`` checks it).
+    """
+    points: set[int] = set()
+    for folder in ("gis", "layers", "notebooks"):
+        for path in Path(folder).rglob("*"):
+            if path.suffix in {".py", ".yaml", ".yml", ".ipynb", ".j2", ".md"}:
+                text = path.read_text(encoding="utf-8", errors="ignore")
+                points.update(ord(c) for c in text if ord(c) > 0x7F)
+    return points
+
+
 def wanted() -> set[int]:
     """Return the code points the shipped font covers (where the source has a glyph)."""
-    points = gb2312()
+    points = gb2312() | written_by_linyuan()
     for first, last in RANGES:
         points.update(range(first, last + 1))
     return points
