@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import rasterio
 
-from gis.checks.discolored import load_discolored_rules
+from gis.checks.discolored import detect_discolored, load_discolored_rules
 from gis.checks.discolored.baselines import Baselines
 from gis.checks.discolored.pixels import CrownRules, shape_scores
 from gis.checks.discolored.season import date_in_window, image_date_of, parse_date, with_turning
 from gis.demo.crown_suite import build_case, score_case, suite_cases
 from gis.errors import RulesError
+from gis.findings import Findings
 from gis.raster import raster_source
 
 
@@ -113,7 +114,7 @@ def test_turning_stand_needs_nir_loss():
     rules = CrownRules(autumn=True)
     base = {"med_grvi": 0.2, "sig_grvi": 0.05, "med_ndvi": 0.7, "sig_ndvi": 0.05,
             "green": 0.07, "nir": 0.3, "turning": np.array([True, True, False])}  # fmt: skip
-    nir = np.array([0.25, 0.15, 0.25])  # orange larch, dead larch, early-dying pine
+    nir = np.array([0.25, 0.15, 0.2])  # orange larch, dead larch, early-dying pine
     sc = shape_scores(np.full(3, -0.1), np.full(3, 0.3), np.full(3, 0.08), nir, base, rules)
     assert sc["decoy"].tolist() == [True, False, False]
     rgb = shape_scores(np.full(3, -0.1), None, np.full(3, 0.06), None, base, rules)
@@ -130,3 +131,19 @@ def test_rules_season_section(tmp_path):
     bad.write_text("season:\n  spring: [03-01, 05-01]\n", encoding="utf-8")
     with pytest.raises(RulesError, match="spring"):
         load_discolored_rules(bad)
+
+
+def test_autumn_rgb_findings(tmp_path):
+    case = next(
+        c for c in suite_cases(range(10)) if c.season == "autumn" and c.sensor == "rgb"
+        and c.mix != "pine"
+    )  # fmt: skip
+    built = build_case(case, tmp_path)
+    log = Findings()
+    res = detect_discolored(
+        raster_source(built.image, bands=built.roles), built.stands, findings=log
+    )
+    assert log.of("autumn_without_nir") and log.of("stands_turning")
+    turning = built.stands[built.stands["dominant_species"] == "落叶松"]["stand_id"]
+    assert set(turning) <= set(log.of("stands_turning")[0].message.split(": ")[-1].split(", "))
+    assert res.points["stand_id"].isin(turning).sum() == 0  # larch stands not screened in RGB

@@ -22,7 +22,7 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +172,9 @@ def _crowns(
     return frame
 
 
-def _clear_gaps(rng: np.random.Generator, frame: pd.DataFrame, n_px: int, res: float) -> None:
+def _clear_gaps(
+    rng: np.random.Generator, frame: pd.DataFrame, n_px: int, res: float
+) -> NDArray[np.bool_]:
     """Draw bare-soil gaps (about a tenth of the ground) and take out crowns standing in them.
 
     A crown stands clear of a gap by its radius (as in the demo: gaps are between crowns);
@@ -184,7 +186,7 @@ def _clear_gaps(rng: np.random.Generator, frame: pd.DataFrame, n_px: int, res: f
     row = np.clip(((ORIGIN[1] + n_px * res - frame["y"]) / res).astype(int), 0, n_px - 1)
     col = np.clip(((frame["x"] - ORIGIN[0]) / res).astype(int), 0, n_px - 1)
     frame["present"] &= clear[row, col] > frame["radius"].to_numpy()
-    frame.attrs["soil"] = soil
+    return soil
 
 
 def _plant(rng: np.random.Generator, frame: pd.DataFrame, season: str, mix: str) -> None:
@@ -205,8 +207,14 @@ def _plant(rng: np.random.Generator, frame: pd.DataFrame, season: str, mix: str)
     frame["tone"] = rng.choice(["birch_yellow", "oak_red"], len(frame))
 
 
-def _colours(rng: np.random.Generator, frame: pd.DataFrame) -> NDArray[np.float32]:
-    """(crowns, 4) reflectance of each crown: species, phenology, discoloration, variation."""
+def _colours(
+    rng: np.random.Generator, frame: pd.DataFrame, variation: tuple[Any, Any] | None = None
+) -> tuple[NDArray[np.float32], tuple[Any, Any]]:
+    """(crowns, 4) reflectance of each crown: species, phenology, discoloration, variation.
+
+    ``variation`` (per-band and brightness factors of each crown) is drawn unless given (the
+    same crowns on another date keep theirs).
+    """
     out = np.array([LOOKS[s] for s in frame["species"]], dtype="f4")
     stage = frame["stage"].to_numpy("f4")[:, None]
     larch = (frame["species"] == "落叶松").to_numpy()
@@ -222,22 +230,26 @@ def _colours(rng: np.random.Generator, frame: pd.DataFrame) -> NDArray[np.float3
     sev = frame["severity"].fillna(0).to_numpy("f4")[:, None]
     blend = (1 - sev) * np.array(LOOKS["early"], "f4") + sev * np.array(LOOKS["red_brown"], "f4")
     out[disc] = blend[disc]
-    out *= rng.normal(1.0, 0.06, out.shape).astype("f4")  # crown-to-crown variation per band
-    out *= rng.uniform(0.85, 1.15, (len(out), 1)).astype("f4")  # crown brightness
-    return out
+    if variation is None:
+        per_band = rng.normal(1.0, 0.06, out.shape).astype("f4")  # crown to crown, per band
+        variation = (per_band, rng.uniform(0.85, 1.15, (len(out), 1)).astype("f4"))
+    return out * variation[0] * variation[1], variation
 
 
 def _render(
-    rng: np.random.Generator, case: SuiteCase, frame: pd.DataFrame, n_px: int
-) -> NDArray[np.uint16]:
+    rng: np.random.Generator,
+    case: SuiteCase,
+    frame: pd.DataFrame,
+    soil: NDArray[np.bool_],
+    variation: tuple[Any, Any] | None = None,
+) -> tuple[NDArray[np.uint16], tuple[Any, Any]]:
     """(bands, n, n) uint16 image: crowns with sunlit side and cast shadow on understory."""
-    res = case.gsd_m
+    res, n_px = case.gsd_m, soil.shape[0]
     centres = np.c_[(ORIGIN[1] + n_px * res - frame["y"]) / res, (frame["x"] - ORIGIN[0]) / res]
     rad = frame["radius"].to_numpy() / res
-    colours = _colours(rng, frame)
+    colours, variation = _colours(rng, frame, variation)
     dry = rng.uniform(0.0, 1.0) if case.season == "autumn" else 0.0  # grass drying up
     under = (1 - dry) * np.array(LOOKS["understory"]) + dry * np.array(LOOKS["understory_autumn"])
-    soil = frame.attrs["soil"]
     img = np.where(soil[None], np.array(LOOKS["soil"], "f4")[:, None, None],
                    np.array(under, "f4")[:, None, None]).astype("f4")  # fmt: skip
     for k in np.flatnonzero(frame["present"].to_numpy()):
@@ -246,7 +258,7 @@ def _render(
     img *= case.gain * gradient
     img *= 1 + case.noise * rng.standard_normal(img.shape, dtype="f4")
     bands = img if case.sensor == "ms" else img[:3]
-    return np.clip(np.rint(bands * 10_000), 1, 65_535).astype("uint16")
+    return np.clip(np.rint(bands * 10_000), 1, 65_535).astype("uint16"), variation
 
 
 def _paint(img: NDArray[np.float32], centre: NDArray[Any], r: float, colour: NDArray[Any]) -> None:
@@ -271,13 +283,19 @@ def _paint(img: NDArray[np.float32], centre: NDArray[Any], r: float, colour: NDA
 
 @dataclass
 class BuiltCase:
-    """A written scene: image path, band roles, stands and truth (x, y, kind, species)."""
+    """A written scene and what it holds.
+
+    The image, its band roles, stands, truth (x, y, kind, species), all crowns, and the image
+    of the same season a year before.
+    """
 
     case: SuiteCase
     image: Path
     roles: str
     stands: gpd.GeoDataFrame
     truth: pd.DataFrame
+    crowns: pd.DataFrame
+    previous: Path
 
 
 def build_case(case: SuiteCase, folder: Path) -> BuiltCase:
@@ -288,9 +306,9 @@ def build_case(case: SuiteCase, folder: Path) -> BuiltCase:
     extent = n_px * case.gsd_m
     stands = _stands(rng, extent, case.mix)
     frame = _crowns(rng, stands, extent, case.mix)
-    _clear_gaps(rng, frame, n_px, case.gsd_m)
+    soil = _clear_gaps(rng, frame, n_px, case.gsd_m)
     _plant(rng, frame, case.season, case.mix)
-    img = _render(rng, case, frame, n_px)
+    img, variation = _render(rng, case, frame, soil)
     path = Path(folder) / f"{case.name}.tif"
     roles = "B,G,R,NIR" if case.sensor == "ms" else "B,G,R"
     transform = Affine(case.gsd_m, 0, ORIGIN[0], 0, -case.gsd_m, ORIGIN[1] + extent)
@@ -300,15 +318,26 @@ def build_case(case: SuiteCase, folder: Path) -> BuiltCase:
     with rasterio.open(path, "w", **profile) as ds:
         ds.write(img)
         ds.update_tags(TIFFTAG_DATETIME=case.date.replace("-", ":") + " 10:30:00")
+    # the same ground a year earlier, same season: discolored crowns still green, larch and
+    # broadleaf at about the same stage, another flight's brightness and noise
+    before = frame.assign(kind="healthy", stage=np.clip(frame["stage"] + rng.normal(0, 0.1,
+                          len(frame)), 0, 1) * (case.season == "autumn"))  # fmt: skip
+    flight = replace(case, gain=case.gain * float(rng.uniform(0.9, 1.1)))
+    previous = path.with_name(f"{case.name}_prev.tif")
+    with rasterio.open(previous, "w", **profile) as ds:
+        ds.write(_render(rng, flight, before, soil, variation)[0])
     truth = frame[frame["present"] & (frame["kind"] != "healthy")]
     truth = truth[["x", "y", "kind", "species", "severity", "radius"]].reset_index(drop=True)
-    return BuiltCase(case, path, roles, stands, truth)
+    return BuiltCase(case, path, roles, stands, truth, frame[frame["present"]], previous)
 
 
-def score_case(built: BuiltCase, *, image_date: str | None = None) -> dict[str, Any]:
+def score_case(
+    built: BuiltCase, *, image_date: str | None = None, previous: bool = False
+) -> dict[str, Any]:
     """Detect with the default (catalog) host list and return precision/recall counts.
 
-    The date is the image's TIFFTAG_DATETIME unless ``image_date`` is given.
+    The date is the image's TIFFTAG_DATETIME unless ``image_date`` is given; ``previous``
+    gives the image of a year before as ``--previous``.
 
     A point within 2.5 m of a planted discolored crown is a hit; one elsewhere (a yellow
     larch, a coloured broadleaf, a shadow) is a false alarm.
@@ -319,12 +348,15 @@ def score_case(built: BuiltCase, *, image_date: str | None = None) -> dict[str, 
     from gis.raster import raster_source
 
     src = raster_source(built.image, bands=built.roles)
-    res = detect_discolored(src, built.stands, image_date=image_date, findings=Findings())
+    prev = raster_source(built.previous, bands=built.roles) if previous else None
+    res = detect_discolored(
+        src, built.stands, previous=prev, image_date=image_date, findings=Findings()
+    )
     score = match_truth(res.points, built.truth, within_m=2.5)
     c = built.case
     tp = round(score["precision"] * score["points"])
     found = round(score["recall"] * score["planted"])
     return {"seed": c.seed, "season": c.season, "sensor": c.sensor, "gsd_cm": round(c.gsd_m * 100),
             "mix": c.mix, "noise": round(c.noise, 3), "gain": round(c.gain, 2),
-            "points": score["points"], "true_points": tp, "planted": score["planted"],
-            "found": found}  # fmt: skip
+            "previous": previous, "points": score["points"], "true_points": tp,
+            "planted": score["planted"], "found": found}  # fmt: skip

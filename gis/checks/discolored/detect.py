@@ -263,6 +263,8 @@ def detect_discolored(
         )
     _baseline_findings(host, base, rules.crowns, log)
     _turning_finding(host, base, "NIR" in plan.roles, image_date, log)
+    if autumn and "NIR" not in plan.roles:
+        _autumn_rgb_finding(image_date, log, source.path)
     coarse = math.sqrt(plan.pixel_m2) >= rules.crowns.coarse_pixel_m
     counts = _merge_counts(results)
     crowns = _all_crowns(results, log)
@@ -344,6 +346,21 @@ def _turning_finding(
         severity="info" if has_nir else "warning",
         zh=f"{len(turning)} 个寄主小班整体变色（秋季落叶松或全小班颜色偏移；"
         f"影像日期 {date or '未知'}）：{how_zh}：{ids}",
+    )
+
+
+def _autumn_rgb_finding(date: str | None, log: Findings, path: str) -> None:
+    log.add(
+        "autumn_without_nir",
+        f"autumn image ({date}) without NIR: yellow or orange larch and coloured broadleaf "
+        "crowns inside pine stands look like discolored pines in R, G, B; expect false points "
+        "there — fly multispectral in autumn or RGB in July-August, or give last autumn's "
+        "image as --previous",
+        severity="warning",
+        source=path,
+        zh=f"秋季影像（{date}）无近红外波段：松林小班内变黄/变橙的落叶松和变色阔叶树在"
+        "红绿蓝波段上与变色松树相似，可能出现误报——秋季请用多光谱，或于7–8月用可见光，"
+        "或以上一年秋季影像作为 --previous",
     )
 
 
