@@ -147,3 +147,16 @@ def test_autumn_rgb_findings(tmp_path):
     turning = built.stands[built.stands["dominant_species"] == "落叶松"]["stand_id"]
     assert set(turning) <= set(log.of("stands_turning")[0].message.split(": ")[-1].split(", "))
     assert res.points["stand_id"].isin(turning).sum() == 0  # larch stands not screened in RGB
+
+
+def test_last_autumn_image_marks_crowns_coloured_before(tmp_path):
+    case = next(
+        c for c in suite_cases(range(10)) if c.season == "autumn" and c.sensor == "rgb"
+        and c.mix == "mixed"
+    )  # fmt: skip
+    built = build_case(case, tmp_path)
+    alone, with_previous = score_case(built), score_case(built, previous=True)
+    false_alone = alone["points"] - alone["true_points"]
+    false_previous = with_previous["points"] - with_previous["true_points"]
+    assert false_alone > 0 and false_previous <= 0.5 * false_alone, (alone, with_previous)
+    assert with_previous["found"] == alone["found"]  # new discolored crowns stay new
