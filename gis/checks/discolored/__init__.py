@@ -10,6 +10,8 @@ The pure core takes a lazy :class:`~gis.raster.RasterSource` and frames and retu
   shape both passes use; :mod:`~gis.checks.discolored.kernels` — their compiled loops;
 - :mod:`~gis.checks.discolored.baselines` — pass 1, robust stand baselines from histograms;
 - :mod:`~gis.checks.discolored.crowns` — pass 2, crowns per window;
+- :mod:`~gis.checks.discolored.season` — the image date's season and stands turning colour
+  as a whole (autumn larch), judged by NIR loss;
 - :mod:`~gis.checks.discolored.points` — point ids, ``--previous``, known points, summaries;
 - :mod:`~gis.checks.discolored.accuracy` — accuracy on segment data and planted crowns.
 

@@ -71,7 +71,7 @@ class Baselines:
     ``nir`` and ``blue`` are medians in the raster's units; ``pixels`` counts vegetation
     pixels (estimated from the sample for large stands, see
     :func:`gis.checks.discolored.stand_histograms`); ``pooled`` marks stands that fell back
-    to the pooled baseline of all stands.
+    to the pooled baseline of all stands; ``turning`` those that turn colour as a whole.
     """
 
     med_grvi: NDArray[np.float64]
@@ -84,6 +84,9 @@ class Baselines:
     blue: NDArray[np.float64]
     pixels: NDArray[np.int64]
     pooled: NDArray[np.bool_]
+    turning: NDArray[np.bool_] | None = None
+    """Stands whose canopy turns colour as a whole (autumn larch; see
+    :mod:`gis.checks.discolored.season`): set after pass 1, ``None`` = none."""
 
 
 def _log2(a: NDArray[Any]) -> NDArray[Any]:

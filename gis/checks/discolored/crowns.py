@@ -138,10 +138,18 @@ def _dead_pixels(
     ``px`` and ``stands`` hold the values at the anomalous pixels, ``is_core`` selects some.
     """
     st = stands[is_core]
-    b = {n: getattr(base, n)[st] for n in BASE_NAMES}
+    b = stand_base(base, st)
     at = {k: px[k][is_core] for k in ("grvi", "green", "ndvi", "nir") if k in px}
     sc = shape_scores(at["grvi"], at.get("ndvi"), at["green"], at.get("nir"), b, rules)
     return ~np.asarray(sc["decoy"], dtype=bool)
+
+
+def stand_base(base: Baselines, st: NDArray[Any]) -> dict[str, Any]:
+    """Return the baseline quantities (and the turning flag) of the stands ``st``."""
+    b: dict[str, Any] = {n: getattr(base, n)[st] for n in BASE_NAMES}
+    if base.turning is not None:
+        b["turning"] = base.turning[st]
+    return b
 
 
 def _components(
@@ -217,7 +225,7 @@ def _crown_table(
     rejected = int(((stand > 0) & ~fits).sum())
     sel = {k: v[keep] for k, v in m.items()}
     st = stand[keep]
-    b = {n: getattr(base, n)[st] for n in BASE_NAMES}
+    b = stand_base(base, st)
     sc = shape_scores(sel["grvi"], sel.get("ndvi"), sel["green"], sel.get("nir"), b, rules)
     gx = sel["col"] - halo + float(window.col_off) + 0.5
     gy = sel["row"] - halo + float(window.row_off) + 0.5
@@ -306,5 +314,8 @@ def _local(
     """
     dtype = np.uint16 if len(shapes) < 65535 else np.int32
     numbers = np.array([0, *(n for _, n in shapes)], dtype=np.int64)
-    local = {f.name: getattr(base, f.name)[numbers] for f in fields(base)}
+    local: dict[str, Any] = {
+        f.name: None if getattr(base, f.name) is None else getattr(base, f.name)[numbers]
+        for f in fields(base)
+    }
     return numbers, dtype, type(base)(**local)

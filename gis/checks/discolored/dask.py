@@ -18,13 +18,14 @@ from typing import Any
 import geopandas as gpd
 from rasterio.windows import Window
 
-from gis.checks.discolored.baselines import Baselines, baselines_from_histograms
+from gis.checks.discolored.baselines import Baselines
 from gis.checks.discolored.crowns import WindowResult
 from gis.checks.discolored.passes import (
     CACHE_MB,
     Plan,
     baseline_task,
     detect_task,
+    plan_baselines,
     sampled_histograms,
 )
 from gis.distributed import check_workers, map_ordered, task_windows_for
@@ -74,7 +75,7 @@ def run_passes_dask(client: Any, plan: Plan) -> tuple[Baselines, list[WindowResu
     check_workers(client, list(plan.source.files))
     shared = client.scatter(plan, broadcast=True, hash=False)
     hists = stand_histograms_dask(client, plan, shared)
-    base = baselines_from_histograms(hists, len(plan.stands), rules=plan.rules)
+    base = plan_baselines(hists, plan)
     size = task_windows_for(len(plan.windows), sum(client.nthreads().values()))
     parts = map_ordered(client, _detect_run, _runs(plan.windows, size), plan=shared,
                         base=base)  # fmt: skip

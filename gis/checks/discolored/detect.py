@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,6 +42,7 @@ from gis.checks.discolored.points import (
     stand_summary,
     verification_rates,
 )
+from gis.checks.discolored.season import date_in_window, image_date_of
 from gis.errors import RasterError, RulesError, SchemaError
 from gis.findings import Findings
 from gis.layers import host_species, layer_kind, normalize_code
@@ -50,6 +52,7 @@ from gis.units import area_m2, geodesic_area_m2
 
 RULES_PATH = resource_path("layers/rules/discolored.yaml")
 POINT_KEYS = ("known_match_m", "id_snap_m", "context_m")
+SEASON_KEYS = ("autumn", "deciduous_hosts")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class DiscoloredRules:
     id_snap_m: float = 2.0
     context_m: float = 10.0
     host_species: tuple[str, ...] | None = None
+    autumn: tuple[str, str] = ("09-01", "11-15")
+    deciduous_hosts: tuple[str, ...] = ("落叶松",)
     source: str = "<defaults>"
 
 
@@ -68,7 +73,7 @@ def load_discolored_rules(path: str | os.PathLike[str] | None = None) -> Discolo
     """Read ``layers/rules/discolored.yaml`` (or ``path``); unknown keys raise RulesError."""
     p = Path(path) if path is not None else RULES_PATH
     raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    _check_keys(raw, ("version", "host_species", "thresholds", "points"), p, "top level")
+    _check_keys(raw, ("version", "host_species", "season", "thresholds", "points"), p, "top level")
     th = raw.get("thresholds") or {}
     _check_keys(th, CrownRules.keys(), p, "thresholds")
     pts = raw.get("points") or {}
@@ -76,12 +81,22 @@ def load_discolored_rules(path: str | os.PathLike[str] | None = None) -> Discolo
     try:
         values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in th.items()}
         crowns = CrownRules(**values)
-        floats = {k: float(v) for k, v in pts.items()}
+        floats: dict[str, Any] = {k: float(v) for k, v in pts.items()}
     except (TypeError, ValueError) as exc:
         raise RulesError(f"{p}: a threshold has the wrong type: {exc}") from exc
     hosts = raw.get("host_species", "catalog")
     species = None if hosts in (None, "catalog") else tuple(str(s) for s in hosts)
-    return DiscoloredRules(crowns, **floats, host_species=species, source=str(p))
+    season = raw.get("season") or {}
+    _check_keys(season, SEASON_KEYS, p, "season")
+    extra: dict[str, Any] = {}
+    if "autumn" in season:
+        window = tuple(str(v) for v in season["autumn"])
+        if len(window) != 2 or not all(re.fullmatch(r"\d\d-\d\d", w) for w in window):
+            raise RulesError(f"{p}: season.autumn must be two MM-DD dates, got {window}")
+        extra["autumn"] = window
+    if "deciduous_hosts" in season:
+        extra["deciduous_hosts"] = tuple(str(v) for v in season["deciduous_hosts"] or ())
+    return DiscoloredRules(crowns, **floats, host_species=species, **extra, source=str(p))
 
 
 def _check_keys(obj: Any, valid: Sequence[str], path: Path, where: str) -> None:
@@ -199,7 +214,10 @@ def detect_discolored(
     rules : DiscoloredRules, optional
         Thresholds (default ``layers/rules/discolored.yaml``).
     image_date : str, optional
-        Date of the image, written to every point.
+        Date of the image, written to every point; default the raster's date tag
+        (:func:`~gis.checks.discolored.season.image_date_of`). In the rules' autumn window
+        the stands of deciduous hosts (larch) are judged by NIR loss
+        (:mod:`gis.checks.discolored.season`).
     window_size : int, optional
         Window edge in pixels (memory is set by it, not by the raster; the results do not
         depend on it); default 1024, wider for pixels finer than ~10 cm
@@ -223,7 +241,12 @@ def detect_discolored(
     rules = rules or load_discolored_rules()
     hosts = host_list(species, rules)
     host = host_stands(stands, hosts=hosts, crs_wkt=source.crs_wkt, findings=log)
-    plan = make_plan(source, host, rules.crowns, window_size=window_size)
+    image_date = image_date or image_date_of(source)
+    autumn = date_in_window(image_date, rules.autumn)
+    plan = make_plan(source, host, replace(rules.crowns, autumn=autumn), window_size=window_size)
+    if autumn:
+        deciduous = host["species"].isin(rules.deciduous_hosts).to_numpy()
+        plan = replace(plan, turning=tuple(int(n) for n in host["stand_no"][deciduous]))
     if host.empty or not plan.windows:
         raise RasterError(
             f"no host stand ({','.join(hosts)}) overlaps {source.path}; check that the stands "
@@ -239,6 +262,9 @@ def detect_discolored(
             "or soil); check the nodata value and the band roles (--bands)"
         )
     _baseline_findings(host, base, rules.crowns, log)
+    _turning_finding(host, base, "NIR" in plan.roles, image_date, log)
+    if autumn and "NIR" not in plan.roles:
+        _autumn_rgb_finding(image_date, log, source.path)
     coarse = math.sqrt(plan.pixel_m2) >= rules.crowns.coarse_pixel_m
     counts = _merge_counts(results)
     crowns = _all_crowns(results, log)
@@ -297,6 +323,45 @@ def _baseline_findings(
             zh=f"{len(thin)} 个小班的冠层像元少于 {rules.min_stand_pixels} 个，"
             f"改用全部寄主小班的合并基线比较：{ids}",
         )
+
+
+def _turning_finding(
+    host: gpd.GeoDataFrame, base: Baselines, has_nir: bool, date: str | None, log: Findings
+) -> None:
+    if base.turning is None or not base.turning.any():
+        return
+    turning = host[base.turning[host["stand_no"].to_numpy()]]
+    ids = ", ".join(turning["stand_id"].astype(str).head(10))
+    how_en = ("a crown counts only where its NIR fell" if has_nir
+              else "without NIR they are not screened (colour alone cannot tell)")  # fmt: skip
+    how_zh = (
+        "仅近红外明显下降的树冠上报"
+        if has_nir
+        else "无近红外波段，这些小班不做筛查（仅凭颜色无法区分）"
+    )
+    log.add(
+        "stands_turning",
+        f"{len(turning)} host stand(s) turn colour as a whole (larch in autumn, or a "
+        f"stand-wide colour shift; image date {date or 'unknown'}): {how_en}: {ids}",
+        severity="info" if has_nir else "warning",
+        zh=f"{len(turning)} 个寄主小班整体变色（秋季落叶松或全小班颜色偏移；"
+        f"影像日期 {date or '未知'}）：{how_zh}：{ids}",
+    )
+
+
+def _autumn_rgb_finding(date: str | None, log: Findings, path: str) -> None:
+    log.add(
+        "autumn_without_nir",
+        f"autumn image ({date}) without NIR: yellow or orange larch and coloured broadleaf "
+        "crowns inside pine stands look like discolored pines in R, G, B; expect false points "
+        "there — fly multispectral in autumn or RGB in July-August, or give last autumn's "
+        "image as --previous",
+        severity="warning",
+        source=path,
+        zh=f"秋季影像（{date}）无近红外波段：松林小班内变黄/变橙的落叶松和变色阔叶树在"
+        "红绿蓝波段上与变色松树相似，可能出现误报——秋季请用多光谱，或于7–8月用可见光，"
+        "或以上一年秋季影像作为 --previous",
+    )
 
 
 def _coarse_finding(plan: Plan, rules: DiscoloredRules, log: Findings, path: str) -> None:

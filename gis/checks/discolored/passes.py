@@ -36,6 +36,7 @@ from gis.checks.discolored.baselines import (
 from gis.checks.discolored.crowns import WindowResult, detect_window
 from gis.checks.discolored.pixels import CrownRules
 from gis.checks.discolored.points import pixel_size_m, read_roles_of
+from gis.checks.discolored.season import with_turning
 from gis.raster import RasterReader, RasterSource
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ class Plan:
     halo: int
     pixel_m2: float
     windows: tuple[Window, ...]
+    turning: tuple[int, ...] = ()
+    """Stand numbers turning colour by date and species (autumn larch; see
+    :mod:`gis.checks.discolored.season`)."""
 
 
 WINDOW_PX = (1024, 2048)
@@ -300,9 +304,17 @@ def _run_chunks(
     return [r for part in parts for r in part]
 
 
+def plan_baselines(hists: dict[int, Any], plan: Plan) -> Baselines:
+    """Stand baselines of pass 1 and the stands turning colour as a whole."""
+    base = baselines_from_histograms(hists, len(plan.stands), rules=plan.rules)
+    by_date = np.zeros(len(plan.stands) + 1, dtype=bool)
+    by_date[list(plan.turning)] = True
+    return with_turning(base, by_date, plan.rules)
+
+
 def run_passes(plan: Plan, *, threads: int = 1) -> tuple[Baselines, list[WindowResult]]:
     """Run both passes over ``plan.windows`` (in order; results identical for any threads)."""
     hists = stand_histograms(plan, threads=threads)
-    base = baselines_from_histograms(hists, len(plan.stands), rules=plan.rules)
+    base = plan_baselines(hists, plan)
     results = _run_chunks(plan, lambda r, w: detect_task(plan, base, w, r), threads)
     return base, results

@@ -72,6 +72,20 @@ class CrownRules:
         Decoy rule: NIR at least this multiple of the stand median = NIR kept.
     ndvi_kept_z : float
         Decoy rule: crown NDVI z-score at or above this = NDVI near healthy.
+    autumn : bool
+        The image is of the autumn colour season (set from the image date, not the rules
+        file): yellow, orange or red colour is expected, so NIR kept alone makes a decoy.
+    autumn_nir_kept_ratio : float
+        In autumn a crown keeping at least this multiple of its stand's median NIR is a decoy
+        (senescing larch and broadleaf crowns among the pines keep most of their NIR; a dying
+        pine crown loses a fifth or more).
+    turning_nir_ratio : float
+        In a stand turning colour as a whole (autumn larch), a crown counts only when its NIR
+        fell below this multiple of the stand median (a dying crown loses NIR, a senescing
+        larch keeps most of it); without NIR such stands are not screened.
+    turning_grvi_shift : float
+        A host stand whose median GRVI lies this far below the median of all host stands'
+        medians is turning colour as a whole (whatever the date).
     z_ndvi_full : float
         NDVI loss (robust sigmas) giving the full NDVI term of the confidence.
     min_stand_pixels : int
@@ -95,6 +109,10 @@ class CrownRules:
     yellow_green_ratio: float = 1.15
     nir_kept_ratio: float = 0.9
     ndvi_kept_z: float = 0.0
+    autumn: bool = False
+    autumn_nir_kept_ratio: float = 0.8
+    turning_nir_ratio: float = 0.7
+    turning_grvi_shift: float = 0.08
     z_ndvi_full: float = 6.0
     min_stand_pixels: int = 200
     coarse_pixel_m: float = 2.0
@@ -225,16 +243,25 @@ def shape_scores(
     got greener-brighter (``green / median >= yellow_green_ratio``: yellow = green + red up)
     or kept a healthy NDVI (``z_ndvi >= ndvi_kept_z``); a red-brown dying pine loses NIR.
     Without NIR only the green rule applies.
+
+    Autumn (``rules.autumn``): colour is expected, so NIR kept alone
+    (``nir / median >= autumn_nir_kept_ratio``) makes a decoy. In a stand
+    turning colour as a whole (``base["turning"]``, autumn larch) the stand's median moved
+    with it: a crown counts only when its NIR fell below ``turning_nir_ratio`` × the median;
+    without NIR every crown of such a stand is a decoy (colour alone cannot tell them apart).
     """
     z_grvi = (grvi - base["med_grvi"]) / base["sig_grvi"]
     green_ratio = green / base["green"]
+    turning = np.asarray(base.get("turning", False), dtype=bool)
     out = {"z_grvi": z_grvi, "green_ratio": green_ratio, "score": -z_grvi}
     if ndvi is None or nir is None:
-        out["decoy"] = np.asarray(green_ratio >= rules.yellow_green_ratio)
+        out["decoy"] = np.asarray((green_ratio >= rules.yellow_green_ratio) | turning)
         return out
     z_ndvi = (ndvi - base["med_ndvi"]) / base["sig_ndvi"]
     nir_ratio = nir / base["nir"]
-    kept = nir_ratio >= rules.nir_kept_ratio
+    kept_ratio = rules.autumn_nir_kept_ratio if rules.autumn else rules.nir_kept_ratio
+    kept = nir_ratio >= np.where(turning, rules.turning_nir_ratio, kept_ratio)
     yellow = (green_ratio >= rules.yellow_green_ratio) | (z_ndvi >= rules.ndvi_kept_z)
+    yellow |= turning | rules.autumn
     out |= {"z_ndvi": z_ndvi, "nir_ratio": nir_ratio, "decoy": np.asarray(kept & yellow)}
     return out

@@ -150,15 +150,17 @@ def mark_previous(
     Each crown is compared, in the earlier image, with a box of ``context_m`` around it: its
     GRVI z-score against the box's canopy pixels (median, IQR/1.349) at or below ``-z_grvi``
     gives ``status_note = discolored_before``; a crown area that was mostly no canopy (soil,
-    gap, nodata) gives ``absent_before``.
+    gap, nodata) gives ``absent_before``. A crown whose earlier GRVI was already nearer its
+    GRVI now than the box's median (it had about this colour then: larch or broadleaf that
+    colour every autumn, an earlier image of the same season) gives ``coloured_before``.
     """
     pts = points.to_crs(CRS.from_wkt(previous.crs_wkt))
     roles = read_roles_of(previous)
     res = pixel_size_m(previous)
     with previous.open() as reader:
         notes = [
-            _previous_note(reader, previous, roles, (geom, area), rules, (context_m, res))
-            for geom, area in zip(pts.geometry, pts["crown_m2"], strict=True)
+            _previous_note(reader, previous, roles, (geom, area, now), rules, (context_m, res))
+            for geom, area, now in zip(pts.geometry, pts["crown_m2"], pts["grvi"], strict=True)
         ]
     out = points.copy()
     out["status_note"] = notes
@@ -180,11 +182,11 @@ def _previous_note(
     reader: Any,
     src: RasterSource,
     roles: tuple[str, ...],
-    spot: tuple[Any, float],
+    spot: tuple[Any, float, float],
     rules: CrownRules,
     scale: tuple[float, float],
 ) -> str | None:
-    (geom, area), (context_m, res) = spot, scale
+    (geom, area, now), (context_m, res) = spot, scale
     col, row = ~src.transform @ (geom.x, geom.y)
     half = math.ceil(context_m / res)
     win = Window(int(col) - half, int(row) - half, 2 * half + 1, 2 * half + 1)
@@ -200,8 +202,12 @@ def _previous_note(
         return None
     q25, med, q75 = np.quantile(ctx, [0.25, 0.5, 0.75])
     sig = max((q75 - q25) / 1.349, rules.min_sigma)
-    z = (float(np.mean(px["grvi"][canopy & crown])) - med) / sig
-    return "discolored_before" if z <= -rules.z_grvi else None
+    before = float(np.mean(px["grvi"][canopy & crown]))
+    if (before - med) / sig <= -rules.z_grvi:
+        return "discolored_before"
+    if np.isfinite(now) and before - now < 0.5 * (med - now):
+        return "coloured_before"
+    return None
 
 
 def merge_known(

@@ -1,0 +1,162 @@
+"""Discolored trees on robustness scenes (gis.demo.crown_suite) with the DEFAULT host list.
+
+The fast subset of ``scripts/eval_discolored_robust.py``: two seeds, four scenes each
+(summer/autumn x multispectral/RGB), larch included as a host as the catalog says.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+
+from gis.checks.discolored import detect_discolored, load_discolored_rules
+from gis.checks.discolored.baselines import Baselines
+from gis.checks.discolored.pixels import CrownRules, shape_scores
+from gis.checks.discolored.season import date_in_window, image_date_of, parse_date, with_turning
+from gis.demo.crown_suite import build_case, score_case, suite_cases
+from gis.errors import RulesError
+from gis.findings import Findings
+from gis.raster import raster_source
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("suite")
+    return [score_case(build_case(c, folder)) for c in suite_cases([0, 1])]
+
+
+def _pooled(rows, **where):
+    sel = [r for r in rows if all(r[k] == v for k, v in where.items())]
+    points = sum(r["points"] for r in sel)
+    planted = sum(r["planted"] for r in sel)
+    return sum(r["true_points"] for r in sel) / max(points, 1), sum(r["found"] for r in sel) / max(
+        planted, 1
+    )
+
+
+def test_multispectral_floors_with_default_hosts(scored):
+    for season in ("summer", "autumn"):
+        precision, recall = _pooled(scored, sensor="ms", season=season)
+        assert precision >= 0.90, (season, precision)
+        assert recall >= 0.80, (season, recall)
+
+
+def test_rgb_summer_floor(scored):
+    precision, recall = _pooled(scored, sensor="rgb", season="summer")
+    assert precision >= 0.80 and recall >= 0.90, (precision, recall)
+
+
+def test_autumn_date_turns_larch_stands(tmp_path):
+    case = next(c for c in suite_cases([2]) if c.season == "autumn" and c.sensor == "ms")
+    built = build_case(case, tmp_path)
+    assert image_date_of(raster_source(built.image, bands=built.roles)) == "2026-10-05"
+    with_date = score_case(built)
+    summer = score_case(built, image_date="2026-07-25")
+    assert (
+        with_date["points"] - with_date["true_points"] <= summer["points"] - summer["true_points"]
+    )
+    assert with_date["true_points"] / max(with_date["points"], 1) >= 0.9, with_date
+
+
+def test_season_helpers():
+    assert parse_date("2026:10:05 10:30:00") == "2026-10-05"
+    assert parse_date("2026-13-05") is None and parse_date(None) is None
+    assert date_in_window("2026-09-01", ("09-01", "11-15"))
+    assert not date_in_window("2026-11-16", ("09-01", "11-15"))
+    assert date_in_window("2027-01-10", ("12-01", "02-15"))  # a window across the new year
+    assert not date_in_window(None, ("09-01", "11-15"))
+
+
+def test_date_tag_order(tmp_path):
+    path = tmp_path / "t.tif"
+    profile = {
+        "driver": "GTiff",
+        "width": 8,
+        "height": 8,
+        "count": 3,
+        "dtype": "uint16",
+        "crs": "EPSG:4551",
+        "transform": rasterio.Affine(0.1, 0, 5e5, 0, -0.1, 4.8e6),
+    }
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(np.ones((3, 8, 8), "uint16"))
+        ds.update_tags(TIFFTAG_DATETIME="2026:05:01 09:00:00", ACQUISITIONDATETIME="2026-10-02")
+    assert image_date_of(raster_source(path, bands="B,G,R")) == "2026-10-02"
+
+
+def _base(med_grvi, pooled=None):
+    n = len(med_grvi)
+    arr = np.asarray(med_grvi, dtype=float)
+    ones = np.ones(n)
+    return Baselines(
+        arr,
+        ones * 0.05,
+        ones * 0.7,
+        ones * 0.05,
+        ones,
+        ones,
+        ones,
+        ones,
+        np.full(n, 1000),
+        np.zeros(n, bool) if pooled is None else pooled,
+    )
+
+
+def test_stand_wide_shift_marks_turning_whatever_the_date():
+    base = with_turning(_base([np.nan, 0.22, 0.2, 0.21, 0.02]), np.zeros(5, bool), CrownRules())
+    assert base.turning.tolist() == [False, False, False, False, True]
+    by_date = np.array([False, True, False, False, False])
+    assert with_turning(_base([np.nan, 0.2, 0.2]), by_date, CrownRules()).turning[1]
+
+
+def test_turning_stand_needs_nir_loss():
+    rules = CrownRules(autumn=True)
+    base = {"med_grvi": 0.2, "sig_grvi": 0.05, "med_ndvi": 0.7, "sig_ndvi": 0.05,
+            "green": 0.07, "nir": 0.3, "turning": np.array([True, True, False])}  # fmt: skip
+    nir = np.array([0.25, 0.15, 0.2])  # orange larch, dead larch, early-dying pine
+    sc = shape_scores(np.full(3, -0.1), np.full(3, 0.3), np.full(3, 0.08), nir, base, rules)
+    assert sc["decoy"].tolist() == [True, False, False]
+    rgb = shape_scores(np.full(3, -0.1), None, np.full(3, 0.06), None, base, rules)
+    assert rgb["decoy"].tolist() == [True, True, False]
+
+
+def test_rules_season_section(tmp_path):
+    rules = load_discolored_rules()
+    assert rules.autumn == ("09-01", "11-15") and "落叶松" in rules.deciduous_hosts
+    bad = tmp_path / "r.yaml"
+    bad.write_text("season:\n  autumn: [9-1]\n", encoding="utf-8")
+    with pytest.raises(RulesError, match="MM-DD"):
+        load_discolored_rules(bad)
+    bad.write_text("season:\n  spring: [03-01, 05-01]\n", encoding="utf-8")
+    with pytest.raises(RulesError, match="spring"):
+        load_discolored_rules(bad)
+
+
+def test_autumn_rgb_findings(tmp_path):
+    case = next(
+        c for c in suite_cases(range(10)) if c.season == "autumn" and c.sensor == "rgb"
+        and c.mix != "pine"
+    )  # fmt: skip
+    built = build_case(case, tmp_path)
+    log = Findings()
+    res = detect_discolored(
+        raster_source(built.image, bands=built.roles), built.stands, findings=log
+    )
+    assert log.of("autumn_without_nir") and log.of("stands_turning")
+    turning = built.stands[built.stands["dominant_species"] == "落叶松"]["stand_id"]
+    assert set(turning) <= set(log.of("stands_turning")[0].message.split(": ")[-1].split(", "))
+    assert res.points["stand_id"].isin(turning).sum() == 0  # larch stands not screened in RGB
+
+
+def test_last_autumn_image_marks_crowns_coloured_before(tmp_path):
+    case = next(
+        c for c in suite_cases(range(10)) if c.season == "autumn" and c.sensor == "rgb"
+        and c.mix == "mixed"
+    )  # fmt: skip
+    built = build_case(case, tmp_path)
+    alone, with_previous = score_case(built), score_case(built, previous=True)
+    false_alone = alone["points"] - alone["true_points"]
+    false_previous = with_previous["points"] - with_previous["true_points"]
+    assert false_alone > 0 and false_previous <= 0.5 * false_alone, (alone, with_previous)
+    assert with_previous["found"] == alone["found"]  # new discolored crowns stay new
