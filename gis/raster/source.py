@@ -81,6 +81,10 @@ class RasterSource:
         1-based band of the alpha channel (``dataset_mask`` is ``alpha``); not a role.
     mask_file : str, optional
         The ``.msk`` file holding the GDAL mask, when it is not inside the raster.
+    radiometry : str
+        ``reflectance``, ``dn`` (uncalibrated: 8-bit stretched or raw DN) or ``auto`` (decided
+        from the data, :func:`gis.zonal.inside.resolve_radiometry`); a hook for product readers
+        that know it from metadata.
     """
 
     path: str
@@ -101,6 +105,7 @@ class RasterSource:
     dataset_mask: DatasetMask = DatasetMask.NONE
     alpha_index: int | None = None
     mask_file: str | None = None
+    radiometry: str = "auto"
 
     @property
     def grid(self) -> Grid:
