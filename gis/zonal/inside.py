@@ -70,6 +70,7 @@ INSIDE_DEFINITIONS: dict[str, str] = {
     "ring_burned_share": "the same share over the ring's seen pixels",
     "lost_ndvi_after": "mean after-date NDVI of the patch's lost pixels (a standing canopy that "
     "yellowed keeps it high; a clearing does not); NULL on uncalibrated imagery",
+    "swir_used": "1 when SWIR2 was on both dates (NBR and SWIR2 evidence used), else 0",
     "dndvi_px": "median over the patch's seen pixels of the per-pixel NDVI change (after − "
     "before; on uncalibrated imagery of the scene-normalised bands)",
     "ring_dndvi_px": "the same median over the ring's seen pixels (on uncalibrated imagery "
@@ -87,6 +88,7 @@ INSIDE_COLUMNS = (
     "burned_share",
     "ring_burned_share",
     "lost_ndvi_after",
+    "swir_used",
     "dndvi_px",
     "ring_dndvi_px",
 )
@@ -99,6 +101,11 @@ MASK_BUFFER_PX = 2
 """Pixels within this many pixels of an invalid one (cloud, shadow, nodata) are not seen: masks
 miss the thin fringe of a cloud (Fmask and s2cloudless deliveries are commonly dilated by 2-3
 pixels for the same reason)."""
+
+RED_RISE = 0.5
+"""Without SWIR (R,G,B,NIR deliveries): log(red after / before) beyond the ring's that counts
+alone as a loss: +65 %. A closed canopy absorbs red (0.02-0.04); crops, lawn and soil reflect
+0.045-0.15."""
 
 COMBINED_LOSS = 1.5
 """Sum of the loss signals, each scaled by its own threshold, that marks a lost pixel."""
@@ -114,6 +121,7 @@ class Normaliser:
     before: dict[str, tuple[float, float]]
     after: dict[str, tuple[float, float]]
     scene_dndvi: float = 0.0
+    index_scale: float = 1.0
 
 
 def resolve_radiometry(src: RasterSource, requested: str = "auto") -> tuple[str, str]:
@@ -141,6 +149,17 @@ def resolve_radiometry(src: RasterSource, requested: str = "auto") -> tuple[str,
             if values.size and float(np.percentile(values, 98)) > 1.5:
                 return "dn", "values beyond reflectance (NIR above 1.5)"
     return "reflectance", "calibrated values"
+
+
+SCENE_NDVI_RANGE = 0.8
+"""On uncalibrated imagery NDVI differences are expressed in units of the scene's own NDVI range
+(2nd to 98th percentile of the before date), scaled to 0.8 — the range of a Sentinel-2 scene of
+forest, fields and built land — so that the rules' tolerances keep their meaning."""
+
+
+MIN_SCENE_RANGE = 0.4
+"""A scene of one cover (all forest) has a narrow NDVI range: it is taken as at least this, so
+that noise is not magnified (the scale is at most 2)."""
 
 
 def scene_normaliser(
@@ -174,9 +193,13 @@ def scene_normaliser(
         limits.append(lim)
         bands.append({r: _normalised(v, lim[r], ok) for r, v in raw.items()})
     with np.errstate(invalid="ignore", divide="ignore"):
-        d = ndvi(bands[1]["NIR"], bands[1]["R"]) - ndvi(bands[0]["NIR"], bands[0]["R"])
-    scene = float(np.nanmedian(d)) if np.isfinite(d).any() else 0.0
-    return Normaliser(limits[0], limits[1], scene)
+        v0 = ndvi(bands[0]["NIR"], bands[0]["R"])
+        d = ndvi(bands[1]["NIR"], bands[1]["R"]) - v0
+    if not np.isfinite(d).any():
+        return Normaliser(limits[0], limits[1])
+    lo, hi = np.nanpercentile(v0, [2, 98])
+    scale = SCENE_NDVI_RANGE / max(float(hi - lo), MIN_SCENE_RANGE)
+    return Normaliser(limits[0], limits[1], float(np.nanmedian(d)) * scale, scale)
 
 
 def _normalised(v: NDArray[Any], limits: tuple[float, float], ok: Any) -> NDArray[Any]:
@@ -222,7 +245,16 @@ def inside_stats(
             transform = before.grid.transform @ Affine.translation(win.col_off, win.row_off)
             near = geoms[tree.query(shapely.buffer(geom, ring_m))]
             row = _one_zone(
-                geom, near, bands, transform, ring_m, drop, nbr_drop, tolerance_px, radiometry
+                geom,
+                near,
+                bands,
+                transform,
+                ring_m,
+                drop,
+                nbr_drop,
+                tolerance_px,
+                radiometry,
+                norm.index_scale,
             )
             row[-2:] = [v - norm.scene_dndvi for v in row[-2:]]
             rows.append(row)
@@ -286,7 +318,9 @@ def _changes(
             "d": va - vb,
             "va": va,
         }
-        if "SWIR2" in b:
+        if "SWIR2" not in b:  # without SWIR, open ground shows as a brighter red
+            out["red_rise"] = np.log(a["R"]) - np.log(_shifted(b["R"], tol, np.fmax))
+        else:
             nb, na = nbr(b["NIR"], b["SWIR2"]), nbr(a["NIR"], a["SWIR2"])
             out["nbr_loss"] = na - _shifted(nb, tol, np.fmin)
             out["swir_rise"] = np.log(a["SWIR2"]) - np.log(_shifted(b["SWIR2"], tol, np.fmax))
@@ -321,12 +355,15 @@ def _one_zone(
     nbr_drop: float,
     tol: int,
     radiometry: str,
+    index_scale: float = 1.0,
 ) -> list[float]:
     shape = bands[0]["NIR"].shape
     inside = _mask_of([geom], transform, shape)
     ring = _mask_of([shapely.buffer(geom, ring_m, quad_segs=4)], transform, shape)
     ring &= ~_mask_of(near, transform, shape)
     c = _changes(*bands, tol)
+    for key in ("loss", "gain", "d"):
+        c[key] = c[key] * index_scale
     valid = np.isfinite(c["d"])
     # a cloud's or shadow's unmasked fringe (and the misregistration) changes the pixels next
     # to a masked one: they are not seen either
@@ -344,6 +381,7 @@ def _one_zone(
         np.nan if burned is None else _share(burned, zin),
         np.nan if burned is None else _share(burned, rin),
         np.nan if radiometry == "dn" else _mean(c["va"], lost & zin),
+        float("nbr_loss" in c),
         _median(c["d"], zin),
         _median(c["d"], rin),
     ]
@@ -386,6 +424,8 @@ def _classify(
         if "nbr_loss" in c:
             terms.append(np.clip(-beyond(c["nbr_loss"], nbr_drop), 0, None))
             terms.append(np.clip(beyond(c["swir_rise"], SWIR_RISE), 0, None))
+        if "red_rise" in c:
+            terms.append(np.clip(beyond(c["red_rise"], RED_RISE), 0, None))
         stack = np.nan_to_num(np.stack(terms))
         lost = (stack.max(axis=0) >= 1.0) | (stack.sum(axis=0) >= COMBINED_LOSS)
         gained = (beyond(c["gain"], drop) >= 1.0) & ~lost

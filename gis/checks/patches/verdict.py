@@ -79,6 +79,7 @@ INSIDE_RAW = (
     "burned_share",
     "ring_burned_share",
     "lost_ndvi_after",
+    "swir_used",
     "dndvi_px",
     "ring_dndvi_px",
 )
@@ -201,7 +202,14 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
     [[0.2, 3.0, 2.25]]
     """
     out = evidence.copy()
-    for col in ("valid_frac_before", "valid_frac_after", "dndvi", "ring_dndvi", "dnbr"):
+    for col in (
+        "valid_frac_before",
+        "valid_frac_after",
+        "dndvi",
+        "ring_dndvi",
+        "dnbr",
+        *INSIDE_RAW,
+    ):
         if col not in out:
             out[col] = np.nan
     frac = out[["valid_frac_before", "valid_frac_after"]].astype("f8").fillna(0.0)
