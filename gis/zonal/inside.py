@@ -225,7 +225,9 @@ def inside_stats(
     Each zone is read in its own window (bounds + ``ring_m`` + the tolerance), both dates once.
     """
     with_nbr = before.has("NIR", "SWIR2") and after.has("NIR", "SWIR2")
-    roles = ("NIR", "R", "SWIR2") if with_nbr else ("NIR", "R")
+    roles: tuple[str, ...] = ("NIR", "R", "SWIR2") if with_nbr else ("NIR", "R")
+    if not (before.has("NIR", "R") and after.has("NIR", "R")):
+        roles = ("NDVI",)  # a precomputed NDVI band: NDVI evidence only
     norm = Normaliser({}, {})
     if radiometry == "dn":
         norm = scene_normaliser(before, after, roles)
@@ -311,21 +313,27 @@ def _changes(
     b: dict[str, NDArray[np.float32]], a: dict[str, NDArray[np.float32]], tol: int
 ) -> dict[str, NDArray[Any]]:
     with np.errstate(invalid="ignore", divide="ignore"):
-        vb, va = ndvi(b["NIR"], b["R"]), ndvi(a["NIR"], a["R"])
+        vb, va = _ndvi(b), _ndvi(a)
         out = {
             "loss": va - _shifted(vb, tol, np.fmin),
             "gain": va - _shifted(vb, tol, np.fmax),
             "d": va - vb,
             "va": va,
         }
-        if "SWIR2" not in b:  # without SWIR, open ground shows as a brighter red
+        if "R" in b and "SWIR2" not in b:  # without SWIR, open ground shows as a brighter red
             out["red_rise"] = np.log(a["R"]) - np.log(_shifted(b["R"], tol, np.fmax))
-        else:
+        elif "SWIR2" in b:
             nb, na = nbr(b["NIR"], b["SWIR2"]), nbr(a["NIR"], a["SWIR2"])
             out["nbr_loss"] = na - _shifted(nb, tol, np.fmin)
             out["swir_rise"] = np.log(a["SWIR2"]) - np.log(_shifted(b["SWIR2"], tol, np.fmax))
             out["kb_dnbr"] = burn_dnbr(nb, na)
     return out
+
+
+def _ndvi(bands: dict[str, NDArray[np.float32]]) -> NDArray[Any]:
+    if "NDVI" in bands:
+        return np.clip(bands["NDVI"], -1.0, 1.0)
+    return np.asarray(ndvi(bands["NIR"], bands["R"]))
 
 
 def _mask_of(geoms: Any, transform: Any, shape: tuple[int, int]) -> NDArray[np.bool_]:
@@ -357,7 +365,7 @@ def _one_zone(
     radiometry: str,
     index_scale: float = 1.0,
 ) -> list[float]:
-    shape = bands[0]["NIR"].shape
+    shape = next(iter(bands[0].values())).shape
     inside = _mask_of([geom], transform, shape)
     ring = _mask_of([shapely.buffer(geom, ring_m, quad_segs=4)], transform, shape)
     ring &= ~_mask_of(near, transform, shape)

@@ -173,7 +173,8 @@ def raster_evidence(
     empty (not comparable with reflectance thresholds) and the NDVI change, the ring's and
     ``drop_frac`` are the relative ones of the scene-normalised bands.
     """
-    out = pd.DataFrame(np.nan, index=patches.index, columns=[*RASTER_COLUMNS, *INSIDE_COLUMNS])
+    columns = [*RASTER_COLUMNS, *INSIDE_COLUMNS, "pixel_m2"]
+    out = pd.DataFrame(np.nan, index=patches.index, columns=columns)
     zones = patches.loc[usable.to_numpy()]
     if zones.empty:
         return out
@@ -202,6 +203,12 @@ def raster_evidence(
         index=zones.index,
     )
     out.loc[inside.index, list(INSIDE_COLUMNS)] = inside.astype("f8").to_numpy()
+    crs = CRS.from_wkt(before.crs_wkt)
+    if crs.is_projected:  # area of one pixel, for areas of pixel counts and the covered share
+        t = before.grid.transform
+        out.loc[inside.index, "pixel_m2"] = (
+            abs(t.a * t.e) * crs.axis_info[0].unit_conversion_factor ** 2
+        )
     if radiometry == "dn":
         relative(out)
     return out

@@ -82,9 +82,11 @@ INSIDE_RAW = (
     "swir_used",
     "dndvi_px",
     "ring_dndvi_px",
+    "pixel_m2",
 )
-"""Columns of :func:`gis.zonal.inside.inside_stats` the rules may read."""
+"""Columns of :func:`gis.zonal.inside.inside_stats` the rules may read (and the pixel area)."""
 CHANGED_COLUMNS = (
+    "covered_frac",
     "seen_frac",
     "changed_share",
     "changed_area_ha",
@@ -197,6 +199,7 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
     >>> e[["valid_frac_min", "rel_dndvi", "burn_excess"]].round(2).values.tolist()
     [[0.0, -0.4, -0.4]]
     >>> e = derive_evidence(pd.DataFrame({"n_pixels": [100], "seen_px": [80], "area_ha": [1.0],
+    ...     "pixel_m2": [100.0],
     ...     "loss_share": [0.25], "gain_share": [0.0], "largest_loss_px": [15]}))
     >>> e[["changed_area_ha", "changed_area_mu", "largest_cluster_mu"]].round(2).values.tolist()
     [[0.2, 3.0, 2.25]]
@@ -230,8 +233,10 @@ def _changed_area(out: pd.DataFrame) -> None:
 
     n, seen, area_ha = col("n_pixels"), col("seen_px"), col("area_ha")
     with np.errstate(invalid="ignore", divide="ignore"):
-        ha_per_px = (area_ha / n).where(n > 0)
-        out["seen_frac"] = (seen / n).where(n > 0)
+        # one pixel's area from the grid (projected rasters), else the patch's area per pixel
+        ha_per_px = (col("pixel_m2") / M2_PER_HA).fillna((area_ha / n).where(n > 0))
+        out["covered_frac"] = (n * ha_per_px / area_ha).clip(upper=1.0)
+        out["seen_frac"] = (seen * ha_per_px / area_ha).clip(upper=1.0)
     loss, gain = col("loss_share"), col("gain_share").fillna(0.0)
     for name in ("loss_share", "gain_share", "ring_loss_share", "burned_share"):
         out[name] = col(name)
@@ -243,8 +248,9 @@ def _changed_area(out: pd.DataFrame) -> None:
     out["changed_area_ha"] = out["changed_share"] * seen * ha_per_px
     out["changed_area_mu"] = out["changed_area_ha"] * MU_PER_HA
     out["loss_area_mu"] = loss * seen * ha_per_px * MU_PER_HA
-    out["largest_loss_cluster_mu"] = col("largest_loss_px") * ha_per_px * MU_PER_HA
-    out["largest_gain_cluster_mu"] = col("largest_gain_px") * ha_per_px * MU_PER_HA
+    # no pixel seen: no cluster seen
+    out["largest_loss_cluster_mu"] = (col("largest_loss_px") * ha_per_px * MU_PER_HA).fillna(0.0)
+    out["largest_gain_cluster_mu"] = (col("largest_gain_px") * ha_per_px * MU_PER_HA).fillna(0.0)
     clusters = out[["largest_loss_cluster_mu", "largest_gain_cluster_mu"]]
     out["largest_cluster_mu"] = clusters.max(axis=1, skipna=True)
     out["burned_area_ha"] = col("burned_share") * seen * ha_per_px
