@@ -92,8 +92,8 @@ def report(rows: pd.DataFrame, seconds: float, n_seeds: int) -> str:
 def _markdown(frame: pd.DataFrame) -> str:
     shown = frame.copy()
     for c in shown.columns:
-        if shown[c].dtype == "float64":
-            shown[c] = shown[c].map(lambda v: "—" if pd.isna(v) else f"{v:.3f}")
+        if pd.api.types.is_float_dtype(shown[c]):
+            shown[c] = shown[c].astype(object).map(lambda v: "—" if pd.isna(v) else f"{v:.3f}")
     head = "| " + " | ".join([str(shown.index.name or ""), *map(str, shown.columns)]) + " |"
     sep = "|" + "---|" * (len(shown.columns) + 1)
     body = ["| " + " | ".join([str(i), *map(str, r)]) + " |" for i, r in shown.iterrows()]

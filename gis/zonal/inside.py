@@ -70,6 +70,9 @@ INSIDE_DEFINITIONS: dict[str, str] = {
     "ring_burned_share": "the same share over the ring's seen pixels",
     "lost_ndvi_after": "mean after-date NDVI of the patch's lost pixels (a standing canopy that "
     "yellowed keeps it high; a clearing does not); NULL on uncalibrated imagery",
+    "lost_ndvi_vs_ring": "median after-date NDVI of the lost pixels minus the ring's "
+    "(uncalibrated: in units of the scene's range): a yellowing canopy stays near its "
+    "surroundings, a clearing falls far below",
     "swir_used": "1 when SWIR2 was on both dates (NBR and SWIR2 evidence used), else 0",
     "dndvi_px": "median over the patch's seen pixels of the per-pixel NDVI change (after − "
     "before; on uncalibrated imagery of the scene-normalised bands)",
@@ -88,6 +91,7 @@ INSIDE_COLUMNS = (
     "burned_share",
     "ring_burned_share",
     "lost_ndvi_after",
+    "lost_ndvi_vs_ring",
     "swir_used",
     "dndvi_px",
     "ring_dndvi_px",
@@ -389,6 +393,7 @@ def _one_zone(
         np.nan if burned is None else _share(burned, zin),
         np.nan if burned is None else _share(burned, rin),
         np.nan if radiometry == "dn" else _mean(c["va"], lost & zin),
+        (_median(c["va"], lost & zin) - _median(c["va"], rin)) * index_scale,
         float("nbr_loss" in c),
         _median(c["d"], zin),
         _median(c["d"], rin),

@@ -79,6 +79,7 @@ INSIDE_RAW = (
     "burned_share",
     "ring_burned_share",
     "lost_ndvi_after",
+    "lost_ndvi_vs_ring",
     "swir_used",
     "dndvi_px",
     "ring_dndvi_px",
@@ -342,6 +343,8 @@ def _reason_context(
             context[name] = value
     context["neg_dndvi"] = -context["dndvi"].astype("f8")
     context["neg_burn_excess"] = -context["burn_excess"].astype("f8")
+    if "lost_ndvi_vs_ring" in context:
+        context["neg_lost_ndvi_vs_ring"] = -context["lost_ndvi_vs_ring"].astype("f8")
     unknown = "未知地类" if language == "zh" else "unknown land class"
 
     def by_value(column: str, func: Any) -> pd.Series:
