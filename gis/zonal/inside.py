@@ -29,7 +29,7 @@ used; Key & Benson thresholds do not apply there and burned pixels are not count
 Examples
 --------
 >>> sorted(INSIDE_DEFINITIONS)[:3]
-['burned_share', 'gain_share', 'largest_gain_px']
+['burned_share', 'dndvi_px', 'gain_share']
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from gis.rules import (
     template_rows,
 )
 from gis.units import M2_PER_HA, M2_PER_MU
+from gis.zonal.inside import INSIDE_COLUMNS
 
 MU_PER_HA = M2_PER_HA / M2_PER_MU
 """亩 per hectare (15)."""
@@ -69,22 +70,7 @@ RASTER_COLUMNS = (
     "ring_dndvi",
     "n_pixels",
 )
-INSIDE_RAW = (
-    "seen_px",
-    "loss_share",
-    "gain_share",
-    "largest_loss_px",
-    "largest_gain_px",
-    "ring_loss_share",
-    "burned_share",
-    "ring_burned_share",
-    "lost_ndvi_after",
-    "lost_ndvi_vs_ring",
-    "swir_used",
-    "dndvi_px",
-    "ring_dndvi_px",
-    "pixel_m2",
-)
+INSIDE_RAW = (*INSIDE_COLUMNS, "pixel_m2")
 """Columns of :func:`gis.zonal.inside.inside_stats` the rules may read (and the pixel area)."""
 CHANGED_COLUMNS = (
     "covered_frac",
