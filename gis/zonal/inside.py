@@ -34,7 +34,9 @@ Examples
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -223,10 +225,12 @@ def inside_stats(
     tolerance_px: int = 1,
     radiometry: str = "reflectance",
     index: Any = None,
+    threads: int | None = None,
 ) -> pd.DataFrame:
     """Return :data:`INSIDE_COLUMNS` per zone (geometries in the rasters' CRS, one grid).
 
-    Each zone is read in its own window (bounds + ``ring_m`` + the tolerance), both dates once.
+    Each zone is read in its own window (bounds + ``ring_m`` + the tolerance), both dates once,
+    on ``threads`` threads (default ``min(2, cpu count)``) over contiguous runs of zones.
     """
     with_nbr = before.has("NIR", "SWIR2") and after.has("NIR", "SWIR2")
     roles: tuple[str, ...] = ("NIR", "R", "SWIR2") if with_nbr else ("NIR", "R")
@@ -236,35 +240,51 @@ def inside_stats(
     if radiometry == "dn":
         norm = scene_normaliser(before, after, roles)
     geoms = np.asarray(zones, dtype=object)
-    tree = shapely.STRtree(geoms)
-    rows = []
-    with before.open(cachemax_mb=16) as rb, after.open(cachemax_mb=16) as ra:
-        for geom in geoms:
-            if geom is None or shapely.is_empty(geom):
-                rows.append(_empty_row())
-                continue
-            win = _window_of(geom, before, ring_m, tolerance_px)
-            if win is None:
-                rows.append(_empty_row())
-                continue
-            bands = (_read(rb, win, roles, norm.before), _read(ra, win, roles, norm.after))
-            transform = before.grid.transform @ Affine.translation(win.col_off, win.row_off)
-            near = geoms[tree.query(shapely.buffer(geom, ring_m))]
-            row = _one_zone(
-                geom,
-                near,
-                bands,
-                transform,
-                ring_m,
-                drop,
-                nbr_drop,
-                tolerance_px,
-                radiometry,
-                norm.index_scale,
-            )
-            row[-2:] = [v - norm.scene_dndvi for v in row[-2:]]
-            rows.append(row)
+    job = _Job(geoms, shapely.STRtree(geoms), before, after, roles, norm, ring_m, drop, nbr_drop,
+               tolerance_px, radiometry)  # fmt: skip
+    n = max(1, min(threads or min(2, os.cpu_count() or 1), len(geoms)))
+    chunks = [c.tolist() for c in np.array_split(np.arange(len(geoms)), n)]
+    with ThreadPoolExecutor(max_workers=n) as pool:  # reads and numpy release the GIL
+        rows = [row for part in pool.map(job.run, chunks) for row in part]
     return pd.DataFrame(rows, columns=list(INSIDE_COLUMNS), index=index)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every zone's window needs: the zones, their tree, both rasters, the options."""
+
+    geoms: NDArray[Any]
+    tree: Any
+    before: RasterSource
+    after: RasterSource
+    roles: tuple[str, ...]
+    norm: Normaliser
+    ring_m: float
+    drop: float
+    nbr_drop: float
+    tol: int
+    radiometry: str
+
+    def run(self, positions: list[int]) -> list[list[float]]:
+        """Return the rows of the zones at ``positions`` (both rasters opened once)."""
+        with self.before.open(cachemax_mb=16) as rb, self.after.open(cachemax_mb=16) as ra:
+            return [self.one(self.geoms[k], rb, ra) for k in positions]
+
+    def one(self, geom: Any, rb: RasterReader, ra: RasterReader) -> list[float]:
+        """Return the row of one zone."""
+        if geom is None or shapely.is_empty(geom):
+            return _empty_row()
+        win = _window_of(geom, self.before, self.ring_m, self.tol)
+        if win is None:
+            return _empty_row()
+        norm = self.norm
+        bands = (_read(rb, win, self.roles, norm.before), _read(ra, win, self.roles, norm.after))
+        transform = self.before.grid.transform @ Affine.translation(win.col_off, win.row_off)
+        near = self.geoms[self.tree.query(shapely.buffer(geom, self.ring_m))]
+        options = (self.ring_m, self.drop, self.nbr_drop, self.tol, self.radiometry)
+        row = _one_zone(geom, near, bands, transform, *options, norm.index_scale)
+        row[-2:] = [v - norm.scene_dndvi for v in row[-2:]]
+        return row
 
 
 def _empty_row() -> list[float]:
