@@ -18,11 +18,13 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from pyproj import CRS
+from pyproj import CRS, Transformer
+from pyproj.exceptions import ProjError
 
 from gis.errors import CRSError, CRSMismatchError
 
@@ -219,8 +221,17 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
 def check_declared_crs(crs: CRS, bounds: tuple[float, float, float, float]) -> str | None:
     """Return a reason when coordinates contradict the declared CRS, else ``None``.
 
-    Catches the EPSG:4326-vs-Gauss-Krüger confusion: metres declared as degrees, or
-    degrees declared as a projected CRS.
+    Catches the EPSG:4326-vs-Gauss-Krüger confusion (metres declared as degrees, or degrees
+    declared as a projected CRS), zone-prefixed eastings declared as a CRS without the prefix
+    (x ≈ 42 453 400 under EPSG:4551, naming the zone's EPSG 4513–4533 or 4491–4501), and any
+    coordinates far outside the declared CRS's area of use (more than :data:`AREA_MARGIN` times
+    its size away).
+
+    Examples
+    --------
+    >>> bounds = (42_453_400, 4_850_000, 42_460_000, 4_860_000)  # zone 42 prefixed eastings
+    >>> "probably EPSG:4530" in check_declared_crs(CRS(4551), bounds)
+    True
     """
     x0, y0, x1, y1 = bounds
     if crs.is_geographic and not _looks_lonlat(x0, y0, x1, y1):
@@ -233,4 +244,70 @@ def check_declared_crs(crs: CRS, bounds: tuple[float, float, float, float]) -> s
             f"declared projected {crs.to_string()} but coordinates are within lon/lat ranges; "
             "the .prj is wrong — it is probably EPSG:4490"
         )
+    if crs.is_projected:
+        return _prefix_problem(crs, bounds) or _outside_area(crs, bounds)
     return None
+
+
+def _prefix_problem(crs: CRS, bounds: tuple[float, float, float, float]) -> str | None:
+    x0, y0, x1, y1 = bounds
+    zone = _prefixed_zone(x0, x1)
+    if zone is None or not _looks_northing(y0, y1) or _projected_envelope(crs) is None:
+        return None
+    xmin, _, xmax, _ = _projected_envelope(crs) or (0.0, 0.0, 0.0, 0.0)
+    if xmin - (xmax - xmin) <= x0 and x1 <= xmax + (xmax - xmin):
+        return None  # the declared CRS has the prefix itself
+    likely = gk3_zone_epsg(zone) if zone >= 25 else gk6_zone_epsg(zone)
+    width = "3°" if zone >= 25 else "6°"
+    return (
+        f"declared {crs.to_string()} but eastings {x0:.0f}…{x1:.0f} carry the Gauss-Krüger "
+        f"zone prefix {zone}, which {crs.to_string()} does not; the coordinates are probably "
+        f"EPSG:{likely} (CGCS2000 {width} GK zone {zone} with the prefix) — fix the file's CRS "
+        f"(.prj) to EPSG:{likely}"
+    )
+
+
+AREA_MARGIN = 5
+"""How many times its own size the declared CRS's area of use is widened by on each side
+before coordinates count as impossible for it (synthetic and border data stay usable)."""
+
+
+def _outside_area(crs: CRS, bounds: tuple[float, float, float, float]) -> str | None:
+    envelope = _projected_envelope(crs)
+    if envelope is None:
+        return None
+    xmin, ymin, xmax, ymax = envelope
+    dx, dy = AREA_MARGIN * (xmax - xmin), AREA_MARGIN * (ymax - ymin)
+    x0, y0, x1, y1 = bounds
+    if xmin - dx <= x0 and x1 <= xmax + dx and ymin - dy <= y0 and y1 <= ymax + dy:
+        return None
+    try:
+        guess = f"; the coordinates look like EPSG:{guess_crs_from_bounds(bounds).epsg}"
+    except CRSError:
+        guess = ""
+    return (
+        f"coordinates ({x0:.0f}, {y0:.0f}) – ({x1:.0f}, {y1:.0f}) are far outside the area of "
+        f"use of the declared {crs.to_string()} ({xmin:.0f}, {ymin:.0f}) – ({xmax:.0f}, "
+        f"{ymax:.0f}){guess}; the file's CRS (.prj) is wrong — fix it"
+    )
+
+
+def _projected_envelope(crs: CRS) -> tuple[float, float, float, float] | None:
+    return _envelope_of(crs.to_wkt())
+
+
+@functools.lru_cache(maxsize=64)
+def _envelope_of(wkt: str) -> tuple[float, float, float, float] | None:
+    """Return the declared CRS's area of use in its own coordinates (None when unknown)."""
+    crs = CRS.from_wkt(wkt)
+    area = crs.area_of_use
+    if area is None or crs.geodetic_crs is None:
+        return None
+    try:
+        to_crs_ = Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
+        box = to_crs_.transform_bounds(*area.bounds, densify_pts=21)
+    except ProjError:
+        return None
+    if not all(math.isfinite(v) for v in box) or box[0] >= box[2] or box[1] >= box[3]:
+        return None
+    return tuple(float(v) for v in box)  # type: ignore[return-value]

@@ -7,6 +7,8 @@ problems that do not stop the work are findings (:mod:`gis.findings`), not excep
 
 from __future__ import annotations
 
+import errno
+
 
 class GisError(Exception):
     """Root of every error Linyuan raises on purpose."""
@@ -50,3 +52,55 @@ class RulesError(GisError, ValueError):
 
 class OptionError(GisError, ValueError):
     """A string option (language, sensor, engine, grouping …) has a value outside its list."""
+
+
+class OutputError(GisError, OSError):
+    """An output cannot be written: read-only, no permission, disk full, another filesystem."""
+
+
+_OS_REASONS = {
+    errno.EROFS: ("the filesystem is read-only", "文件系统为只读"),
+    errno.EACCES: ("permission denied", "没有写入权限"),
+    errno.EPERM: ("operation not permitted", "操作不被允许"),
+    errno.ENOSPC: ("the disk is full", "磁盘已满"),
+    errno.EDQUOT: ("the disk quota is exceeded", "磁盘配额已用完"),
+    errno.EXDEV: ("it is on another filesystem (cross-device rename)", "目标位于另一文件系统"),
+    errno.ENOENT: ("a folder on the path does not exist", "路径中的文件夹不存在"),
+    errno.ENOTDIR: ("a part of the path is a file, not a folder", "路径中有一段是文件而不是文件夹"),
+    errno.EISDIR: ("it is a folder", "该路径是文件夹"),
+    errno.ENAMETOOLONG: ("the file name is too long", "文件名过长"),
+}
+
+_OS_FIXES = {
+    errno.ENOSPC: "free some space or write to another disk",
+    errno.EDQUOT: "free some space or write to another disk",
+    errno.EXDEV: "write the outputs to one folder on the same disk",
+}
+
+
+def os_reason(exc: OSError) -> tuple[str, str]:
+    """Return what an OS error means in English and Chinese (``strerror`` when unlisted).
+
+    Examples
+    --------
+    >>> os_reason(OSError(errno.ENOSPC, "No space left on device"))[0]
+    'the disk is full'
+    """
+    if exc.errno in _OS_REASONS:
+        return _OS_REASONS[exc.errno]
+    text = exc.strerror or str(exc)
+    return text, text
+
+
+def output_error(exc: OSError, path: object) -> OutputError:
+    """Return an :class:`OutputError` naming ``path`` and what the OS error means.
+
+    Examples
+    --------
+    >>> str(output_error(OSError(errno.EROFS, "Read-only file system"), "/mnt/r.gpkg"))[:53]
+    'cannot write /mnt/r.gpkg: the filesystem is read-only'
+    """
+    en, zh = os_reason(exc)
+    where = exc.filename if path is None else path
+    fix = _OS_FIXES.get(exc.errno or 0, "choose a writable output folder (--out)")
+    return OutputError(f"cannot write {where}: {en} (无法写入 {where}：{zh}); {fix}")

@@ -238,7 +238,7 @@ def build_pages(args: argparse.Namespace, out: Path) -> dict[str, dict[str, Any]
     }
     pages: dict[str, dict[str, Any]] = {}
     for name, build in (
-        ("linyuan", lambda: build_map(layers, title="bench")),
+        ("linyuan", lambda: build_map(layers, title="bench").to_html()),
         ("folium", lambda: folium_page(layers)),
     ):
         start = time.perf_counter()

@@ -4,9 +4,11 @@ Never ``playwright install``: the browser is the distribution's package (``.ci/s
 installs it). Without it the browser tests skip locally, and fail in CI (``CI=true``), where a
 missing browser is a broken machine, not a reason to pass.
 
-Use the fixtures from a test module with ``from browser import *`` style imports::
+The fixtures (``playwright_api``, ``browser``) are imported once, by ``conftest.py``: one browser
+for the session (a test module importing them again would start a second Playwright, which
+fails). Test modules import the helpers::
 
-    from browser import browser, offline_page  # noqa: F401  (pytest fixtures)
+    from browser import canvas_ink, click_latlng, open_map
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 import shapely
+from browser import browser, playwright_api  # noqa: F401  (one browser for every test module)
 
 from gis.crs import WORKING_CRS
 

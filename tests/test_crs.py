@@ -1,6 +1,7 @@
 import geopandas as gpd
 import pytest
 import shapely
+from pyproj import CRS
 
 from gis.crs import (
     WORKING_CRS,
@@ -74,3 +75,12 @@ def test_require_projected_and_mismatch(squares):
     other = gpd.GeoDataFrame(geometry=[shapely.Point(0, 0)], crs=4490)
     with pytest.raises(CRSMismatchError, match="permits"):
         assert_same_crs(squares, other, names=("patches", "permits"))
+
+
+def test_declared_crs_contradicted_by_zone_prefixed_or_far_away_coordinates():
+    prefixed = (42_453_400.0, 4_850_000.0, 42_460_000.0, 4_860_000.0)
+    reason = check_declared_crs(CRS(4551), prefixed)
+    assert "zone prefix 42" in reason and "EPSG:4530" in reason
+    assert check_declared_crs(CRS(4530), prefixed) is None  # the prefixed zone itself
+    assert "far outside" in check_declared_crs(CRS(4551), (9e9, 9e9, 9.1e9, 9.1e9))
+    assert check_declared_crs(CRS(4551), (0.0, 0.0, 100.0, 100.0)) is None  # synthetic data

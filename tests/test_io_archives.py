@@ -180,3 +180,47 @@ def test_find_datasets_treats_gdb_folders_as_one(tmp_path):
     (tmp_path / "sub" / "b.shp").write_bytes(b"")
     (tmp_path / "sub" / "b.dbf").write_bytes(b"")
     assert find_datasets(tmp_path) == [tmp_path / "a.gdb", tmp_path / "sub" / "b.shp"]
+
+
+def test_zip_datasets_lists_each_dataset_with_the_members_it_needs(tmp_path):
+    from gis.io.archives import zip_datasets
+
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in (
+            "d/图斑.shp",
+            "d/图斑.shx",
+            "d/图斑.dbf",
+            "d/图斑.prj",
+            "d/图斑2.dbf",
+            "x.gdb/a00000001.gdbtable",
+            "x.gdb/gdb",
+            "junk.bin",
+            "__MACOSX/._y.shp",
+        ):
+            zf.writestr(name, b"0")  # fmt: skip
+    found = zip_datasets(archive)
+    assert list(found) == ["d/图斑.shp", "x.gdb"]
+    assert sorted(found["d/图斑.shp"]) == ["d/图斑.dbf", "d/图斑.prj", "d/图斑.shp", "d/图斑.shx"]
+    assert sorted(found["x.gdb"]) == ["x.gdb/a00000001.gdbtable", "x.gdb/gdb"]
+
+
+def test_extract_refuses_members_over_the_cap_and_clashing_names(tmp_path, monkeypatch):
+    from gis.io.archives import member_cap
+
+    big = tmp_path / "big.zip"
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.geojson", b" " * 5000)
+    with pytest.raises(UnsafeArchiveError, match="larger than the 4096-byte cap"):
+        extract_zip(big, tmp_path / "out", max_member_bytes=4096)
+    monkeypatch.setenv("LINYUAN_ZIP_MAX_MEMBER", "4K")
+    assert member_cap() == 4096
+    with pytest.raises(UnsafeArchiveError, match="LINYUAN_ZIP_MAX_MEMBER"):
+        extract_zip(big, tmp_path / "out2")
+    clash = tmp_path / "clash.zip"
+    with zipfile.ZipFile(clash, "w") as zf:
+        zf.writestr("a", b"file")
+        zf.writestr("a/x.shp", b"shp")
+    with pytest.raises(UnsafeArchiveError, match=r"clash.*: a"):
+        extract_zip(clash, tmp_path / "out3")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

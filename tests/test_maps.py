@@ -22,9 +22,10 @@ from gis.errors import CRSError, OptionError, OutputExistsError, SchemaError
 from gis.findings import Findings
 from gis.io.text import write_text
 from gis.maps import Lang, MapOptionError, TileSource, build_map, tianditu
-from gis.maps.assets import inline_css, inline_js
-from gis.maps.build import content_security_policy, simplify_context
+from gis.maps.assets import VENDOR_JS, inline_css, inline_js
+from gis.maps.build import simplify_context
 from gis.maps.encode import SCALE, encode_geometry, geometry_kind, pack_ints
+from gis.maps.page import FieldMap, content_security_policy
 from gis.maps.partition import file_label, split_layers
 from gis.maps.style import Geometry, style_for
 
@@ -56,10 +57,32 @@ def points() -> gpd.GeoDataFrame:
     )
 
 
-def payload(html: str) -> dict:
-    match = re.search(r'<script type="application/json" id="ly-data">(.*?)</script>', html, re.S)
-    assert match is not None
-    return json.loads(match.group(1))
+BLOCK = re.compile(
+    r'<script type="application/json" id="([a-z_]+)_[0-9a-f]{32}_data">(.*?)</script>', re.S
+)
+JSON_BLOCK = ' type="application/json" id="'
+
+
+def scripts_of(html: str) -> tuple[list[str], list[str]]:
+    """Attributes of the page's script elements: (code scripts, JSON data blocks)."""
+    attributes = [re.sub("[0-9a-f]{32}", "ID", a) for a in re.findall(r"<script([^>]*)>", html)]
+    return [a for a in attributes if a == ""], [a for a in attributes if a.startswith(JSON_BLOCK)]
+
+
+def payload(page: str | FieldMap) -> dict:
+    """The JSON blocks of a map's elements, gathered: settings, form, title, basemap, layers."""
+    html = page if isinstance(page, str) else page.to_html()
+    data: dict = {"basemap": None, "quicklook": None, "layers": []}
+    for kind, text in BLOCK.findall(html):
+        value = json.loads(text)
+        if kind == "ly_packed_layer":
+            data["layers"].append(value)
+        elif kind in ("ly_basemap", "ly_quicklook"):
+            data[kind.removeprefix("ly_")] = value
+        elif kind in ("map", "ly_verification_form", "ly_title"):
+            data.update(value)
+    assert "map_id" in data and "ui" in data
+    return data
 
 
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -143,9 +166,13 @@ def test_layer_without_crs_is_refused() -> None:
 
 
 def test_map_is_self_contained() -> None:
-    html = build_map({"patches_checked": patches(), "discolored_points": points()}, title="t")
+    html = build_map(
+        {"patches_checked": patches(), "discolored_points": points()}, title="t"
+    ).to_html()
     markup = re.sub(r"(<script[^>]*>).*?</script>", r"\1", html, flags=re.S)
-    assert markup.count("<script") == 3
+    code, blocks = scripts_of(html)
+    assert len(code) == len(VENDOR_JS) + 2  # the vendored files, the runtime, the map script
+    assert len(code) + len(blocks) == markup.count("<script")  # nothing else
     assert not re.search(r"\b(src|href)=", markup)
     assert "<link" not in markup
     for url in re.findall(r"url\(\s*['\"]?([^'\")]+)", inline_css()):
@@ -157,11 +184,12 @@ def test_map_is_self_contained() -> None:
     policy = html_module.unescape(csp.group(1))
     assert "connect-src 'none'" in policy and "default-src 'none'" in policy
     assert "http" not in policy and "unsafe-eval" not in policy
+    assert policy.count("'sha256-") == len(code)  # every script of the page, by hash
 
 
 def test_data_is_compact_and_styled_by_table_not_per_feature() -> None:
     frame = patches(50)
-    html = build_map({"patches_checked": frame}, title="t")
+    html = build_map({"patches_checked": frame}, title="t").to_html()
     layer = payload(html)["layers"][0]
     assert layer["geom"] == "polygon"
     assert layer["style"]["field"] == layer["fields"].index("legality")
@@ -176,7 +204,9 @@ def test_data_is_compact_and_styled_by_table_not_per_feature() -> None:
 
 
 def test_points_and_navigation_targets() -> None:
-    html = build_map({"patches_checked": patches(), "discolored_points": points()}, title="t")
+    html = build_map(
+        {"patches_checked": patches(), "discolored_points": points()}, title="t"
+    ).to_html()
     data = payload(html)
     poly, pts = data["layers"]
     nav = np.asarray(poly["nav"]).reshape(-1, 2) / SCALE  # absolute microdegrees
@@ -193,8 +223,10 @@ def test_malicious_text_cannot_leave_the_data_block() -> None:
         frame[evil] = [f"{evil}#{j}" for j in range(len(frame))]
         frame.loc[i, "patch_id"] = evil
     layer_name = EVIL[1]
-    html = build_map({layer_name: frame}, title=EVIL[0] + EVIL[1])
-    assert html.count("<script") == 3  # vendor scripts, data block, map script
+    html = build_map({layer_name: frame}, title=EVIL[0] + EVIL[1]).to_html()
+    benign = build_map({"x": patches(len(EVIL))}, title="t").to_html()
+    assert html.count("<script") == benign.count("<script")  # no script element added
+    assert scripts_of(html) == scripts_of(benign)
     assert "<img src=x" not in html
     data = payload(html)
     layer = data["layers"][0]
@@ -207,7 +239,7 @@ def test_malicious_text_cannot_leave_the_data_block() -> None:
 
 
 def test_language_and_options() -> None:
-    html = build_map({"patches_checked": patches()}, title="t", lang="en")
+    html = build_map({"patches_checked": patches()}, title="t", lang="en").to_html()
     data = payload(html)
     assert data["ui"]["legend"] == "Legend" and data["layers"][0]["label"] == "Change patches"
     assert data["layers"][0]["aliases"][:2] == ["Patch ID", "Legality"]
@@ -232,7 +264,7 @@ def test_basemaps() -> None:
     with pytest.raises(MapOptionError, match="key"):
         tianditu("")
     tiles = TileSource(url="https://{s}.tiles.example.org/{z}/{x}/{y}.png", attribution="<b>x")
-    html = build_map({"x": patches()}, title="t", basemap=tiles)
+    html = build_map({"x": patches()}, title="t", basemap=tiles).to_html()
     assert payload(html)["basemap"]["attribution"] == "<b>x"
     assert "img-src data: blob: https://*.tiles.example.org;" in html
     assert "tianditu.gov.cn" in content_security_policy(tianditu("k"), ("a",))
@@ -358,6 +390,12 @@ def test_cli_map_by_district_and_options(results_gpkg: Path, tmp_path: Path) -> 
         cli, ["map", str(results_gpkg), "--out", str(out), "--basemap", "tianditu"]
     )
     assert nokey.exit_code == 2 and "--tianditu-key" in nokey.output
+    online = ["--basemap", "tianditu", "--tianditu-key", "k", "--offline", "--overwrite"]
+    refused = CliRunner().invoke(cli, ["map", str(results_gpkg), "--out", str(out), *online])
+    assert refused.exit_code == 2 and "--offline" in refused.output
+    offline = ["--offline", "--overwrite"]
+    done = CliRunner().invoke(cli, ["map", str(results_gpkg), "--out", str(out), *offline])
+    assert done.exit_code == 0, done.output
 
 
 def test_attribute_types_survive_as_text_numbers_or_null() -> None:

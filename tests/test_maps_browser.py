@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from browser import browser, canvas_ink, click_latlng, open_map, playwright_api  # noqa: F401
+from browser import canvas_ink, click_latlng, open_map
 from test_maps_quicklook import footprint_lonlat, write_raster
 
 from gis.findings import Findings
@@ -86,7 +86,7 @@ def lonlat_of(frame: gpd.GeoDataFrame, row: int) -> tuple[float, float]:
 @pytest.fixture(scope="module")
 def field_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("maps") / "field.html"
-    write_text(path, build_map(field_layers(), title="长春市 督查图斑"))
+    build_map(field_layers(), title="长春市 督查图斑").save(path)
     return path
 
 
@@ -96,7 +96,7 @@ def popup_text(page: Any) -> str:
     return str(popup.inner_text())
 
 
-def test_map_opens_offline_and_draws_every_layer(browser: Any, field_map: Path) -> None:  # noqa: F811
+def test_map_opens_offline_and_draws_every_layer(browser: Any, field_map: Path) -> None:
     context, page, log = open_map(browser, field_map)
     try:
         assert log.foreign_requests() == []
@@ -134,7 +134,7 @@ def test_map_opens_offline_and_draws_every_layer(browser: Any, field_map: Path) 
         context.close()
 
 
-def test_search_by_point_id_opens_its_popup(browser: Any, field_map: Path) -> None:  # noqa: F811
+def test_search_by_point_id_opens_its_popup(browser: Any, field_map: Path) -> None:
     context, page, _ = open_map(browser, field_map)
     try:
         page.fill(".ly-search-input", "D17")
@@ -158,13 +158,13 @@ def evil_layers() -> dict[str, gpd.GeoDataFrame]:
 
 @pytest.mark.parametrize("bypass_csp", [False, True], ids=["with-csp", "escaping-alone"])
 def test_hostile_text_shows_literally_and_never_runs(
-    browser: Any,  # noqa: F811
+    browser: Any,
     tmp_path: Path,
     bypass_csp: bool,
 ) -> None:
     path = tmp_path / "evil.html"
     layers = evil_layers()
-    write_text(path, build_map(layers, title=EVIL[0] + EVIL[3]))
+    build_map(layers, title=EVIL[0] + EVIL[3]).save(path)
     context, page, log = open_map(browser, path, bypass_csp=bypass_csp)
     try:
         frame = next(iter(layers.values()))
@@ -191,8 +191,8 @@ def test_hostile_text_shows_literally_and_never_runs(
 
 
 def test_locate_on_a_phone_centres_on_the_gps_fix(
-    browser: Any,  # noqa: F811
-    playwright_api: Any,  # noqa: F811
+    browser: Any,
+    playwright_api: Any,
     field_map: Path,
 ) -> None:
     fix = {"latitude": 43.8123, "longitude": 125.4321, "accuracy": 8}
@@ -218,14 +218,14 @@ def test_locate_on_a_phone_centres_on_the_gps_fix(
         context.close()
 
 
-def test_basemap_tiles_are_the_only_requests(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_basemap_tiles_are_the_only_requests(browser: Any, tmp_path: Path) -> None:
     tiles = TileSource(
         url="https://{s}.tiles.example.invalid/{z}/{x}/{y}.png",
         attribution="© Example <b>tiles</b>",
         subdomains=("a", "b"),
     )
     path = tmp_path / "tiles.html"
-    write_text(path, build_map(field_layers(), title="t", basemap=tiles))
+    build_map(field_layers(), title="t", basemap=tiles).save(path)
     context, page, log = open_map(browser, path)
     try:
         page.wait_for_timeout(300)
@@ -239,7 +239,7 @@ def test_basemap_tiles_are_the_only_requests(browser: Any, tmp_path: Path) -> No
         context.close()
 
 
-def test_real_districts_and_forest_parks(browser: Any, shared_data: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_real_districts_and_forest_parks(browser: Any, shared_data: Path, tmp_path: Path) -> None:
     log = Findings()
     districts = read_layer(
         shared_data / "changchun_admin_amap_shp" / "changchun_districts_amap_2020.shp",
@@ -255,7 +255,9 @@ def test_real_districts_and_forest_parks(browser: Any, shared_data: Path, tmp_pa
         "forest_parks": LayerStyle(label=("国家森林公园", "Forest parks"), id_field="name"),
     }
     path = tmp_path / "changchun.html"
-    html = build_map({"districts": districts, "forest_parks": parks}, title="长春", styles=styles)
+    html = build_map(
+        {"districts": districts, "forest_parks": parks}, title="长春", styles=styles
+    ).to_html()
     write_text(path, html)
     context, page, browser_log = open_map(browser, path)
     try:
@@ -274,8 +276,8 @@ def test_real_districts_and_forest_parks(browser: Any, shared_data: Path, tmp_pa
 
 @pytest.mark.parametrize("device", [None, "Pixel 7"], ids=["desktop", "pixel7"])
 def test_field_records_survive_reload_and_export_as_geojson(
-    browser: Any,  # noqa: F811
-    playwright_api: Any,  # noqa: F811
+    browser: Any,
+    playwright_api: Any,
     field_map: Path,
     tmp_path: Path,
     device: str | None,
@@ -379,12 +381,12 @@ def quicklook_map(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Quick
     folder = tmp_path_factory.mktemp("ql")
     look = quicklook(raster_source(write_raster(folder / "img.tif"), bands="B,G,R,NIR"))
     path = folder / "map.html"
-    write_text(path, build_map(field_layers(), title="影像", quicklook=look))
+    build_map(field_layers(), title="影像", quicklook=look).save(path)
     return path, look
 
 
 def test_quicklook_map_loads_offline_and_lies_on_the_footprint(
-    browser: Any,  # noqa: F811
+    browser: Any,
     quicklook_map: tuple[Path, Quicklook],
 ) -> None:
     path, look = quicklook_map

@@ -101,8 +101,9 @@ def test_wheel_holds_catalog_rules_templates_and_notebooks(names):
 def test_wheel_holds_every_module_and_nothing_from_outside_gis(names):
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "gis").rglob("*.py")}
     assert modules - names == set()
-    assert {"gis/py.typed", "gis/maps/templates/map.html.j2"} <= names
-    assert any(n.startswith("gis/maps/vendor/leaflet/") for n in names)
+    assert {"gis/py.typed", "gis/maps/templates/runtime.js"} <= names
+    for package in ("leaflet", "jquery", "leaflet.heat", "leaflet-draw"):
+        assert any(n.startswith(f"gis/maps/vendor/{package}/") for n in names)
     assert {n.split("/")[0] for n in names} == {"gis", "linyuan-0.1.0.dist-info"}
 
 

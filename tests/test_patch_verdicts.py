@@ -198,6 +198,10 @@ def test_reasons_never_call_values_alike_beyond_the_tolerance():
         evidence.iterrows(), out["reasons"], out["legality"], strict=True
     ):
         rel = ev["dndvi"] - ev["ring_dndvi"]
+        if "超出容差" in reason:  # the sentence's claim holds for its numbers
+            assert abs(rel) > tol, reason
+        if "容差 ±0.10 内" in reason:
+            assert abs(rel) <= tol + 1e-9, reason
         if "相当" in reason:
             assert abs(rel) <= tol + 1e-9, reason
             # the sentence states the two values and their difference, as computed
@@ -205,7 +209,9 @@ def test_reasons_never_call_values_alike_beyond_the_tolerance():
             assert round(ev["dndvi"], 2) in nums and round(ev["ring_dndvi"], 2) in nums
             assert round(rel, 2) in nums and tol in nums
         if legality == "no_change":
-            assert "相当" in reason and ev["largest_cluster_mu"] < 0.5
+            assert (
+                "相当" in reason and ev["largest_cluster_mu"] < rules.thresholds["clean_cluster_mu"]
+            )
         if ev["largest_cluster_mu"] >= 1.0:  # a cluster of the mapping unit: never cleared
             assert legality not in ("no_change", "lawful_no_permit", "permitted"), reason
     # the case: −0.31 against −0.03 is not "alike", and is not cleared

@@ -1,7 +1,9 @@
 """Entry point of the ``linyuan`` command line.
 
 Exit codes, the same for every command: 0 done and clean; 1 done, but error-level findings or
-rejected records; 2 usage error (click's own); 3 input that cannot be read or used.
+rejected records; 2 usage error (click's own); 3 input that cannot be read or used, or an
+output that cannot be written (read-only, no permission, disk full, another filesystem);
+4 an internal error (a bug: one line, ``-v`` shows the traceback; please report it).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import click
 
 from gis import __version__
 from gis.cli.logs import FindingFormatter, set_lang
-from gis.errors import GisError
+from gis.errors import GisError, os_reason
 
 EXIT_FINDINGS = 1
 EXIT_INPUT = 3
+EXIT_BUG = 4
 
 
 class LinyuanGroup(click.Group):
@@ -27,11 +30,29 @@ class LinyuanGroup(click.Group):
         """Run the command; show our errors without a traceback unless ``-v`` was given."""
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except GisError as exc:
-            if ctx.obj and ctx.obj.get("verbose", 0) > 0:
-                logging.getLogger("gis").exception("traceback")
-            click.echo(f"错误 / Error: {exc}", err=True)
-            ctx.exit(EXIT_INPUT)
+            _fail(ctx, f"错误 / Error: {exc}", EXIT_INPUT)
+        except OSError as exc:  # an input or output the system refuses: not a bug
+            en, zh = os_reason(exc)
+            where = exc.filename or "a file"
+            _fail(ctx, f"错误 / Error: {where}: {en}（{zh}）", EXIT_INPUT)
+        except Exception as exc:  # a bug: one line, the traceback with -v
+            text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            _fail(
+                ctx,
+                f"内部错误 / Internal error: {text} — rerun with -v for the traceback and report "
+                "it (请加 -v 重新运行并报告)",
+                EXIT_BUG,
+            )
+
+
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    if ctx.obj and ctx.obj.get("verbose", 0) > 0:
+        logging.getLogger("gis").exception("traceback")
+    click.echo(message, err=True)
+    ctx.exit(code)
 
 
 @click.group(cls=LinyuanGroup)

@@ -1,7 +1,8 @@
 """``linyuan map``: offline HTML field maps from results GeoPackages and other layers.
 
-Exit codes: 0 written; 1 written, with error-level findings; 2 usage; 3 unreadable input or an
-output that exists without ``--overwrite`` (checked for every output before any is written).
+Exit codes: 0 written; 1 written, with error-level findings; 2 usage (also ``--offline`` with a
+basemap); 3 unreadable input or an output that exists without ``--overwrite`` (checked for
+every output before any is written).
 Tables without geometry (``findings``, ``run``) are skipped with an info finding.
 """
 
@@ -82,7 +83,7 @@ def make_quicklook(
 @click.option(
     "--quicklook",
     "quicklook_raster",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=options.RasterPathType(),
     default=None,
     metavar="RASTER",
     help="Embed an image of RASTER under the layers (works offline; <= 4096 px, <= 5 MB).",
@@ -101,6 +102,12 @@ def make_quicklook(
     help="Sensor profile of the quicklook raster (band order).",
 )
 @click.option("--bands", help="Band roles of the quicklook raster in file order, e.g. B,G,R,NIR.")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Refuse to write a map that would need the network (a basemap): the map must work "
+    "with no network at all.",
+)
 @options.lang_opt
 @options.overwrite_opt
 @click.pass_context
@@ -118,11 +125,14 @@ def map_command(
     quicklook_bands: str,
     sensor: str,
     bands: str | None,
+    offline: bool,
     lang: str,
     overwrite: bool,
 ) -> None:
     """Write self-contained field maps of SOURCES (results GeoPackages, any vector layers)."""
     tile_source = choose_basemap(basemap, tianditu_key, tiles, attribution)
+    if offline and tile_source is not None:
+        raise click.UsageError("--offline maps need no network: drop --basemap / --tiles")
     findings = Findings()
     image = make_quicklook(quicklook_raster, quicklook_bands, sensor, bands, findings)
     written = write_maps(
@@ -135,6 +145,7 @@ def map_command(
         overwrite=overwrite,
         findings=findings,
         quicklook=image,
+        offline=offline,
     )
     for path, size in written.items():
         click.echo(f"{path}  ({size / 1e6:.1f} MB)")

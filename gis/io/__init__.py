@@ -8,7 +8,7 @@ output planning, input checksums, engine metadata and staged all-or-nothing writ
 output of a run.
 """
 
-from gis.io._atomic import atomic_path, check_overwrite
+from gis.io._atomic import atomic_path, check_overwrite, require_writable
 from gis.io.kml import write_kml
 from gis.io.rasters import open_raster, write_geotiff
 from gis.io.shapefile_write import shapefile_field_map, write_shapefile
@@ -26,6 +26,7 @@ __all__ = [
     "open_raster",
     "read_layer",
     "read_table",
+    "require_writable",
     "shapefile_field_map",
     "to_table",
     "write_geotiff",

@@ -317,7 +317,15 @@ def detect_shapefile_encoding(
     cpg = _sidecar(p, ".cpg")
     dbf = _sidecar(p, ".dbf")
     cpg_text = cpg.read_text(encoding="ascii", errors="replace") if cpg else None
-    parsed = dbf_text(dbf.read_bytes()) if dbf else DbfText(0, 0, b"")
+    try:
+        parsed = dbf_text(dbf.read_bytes()) if dbf else DbfText(0, 0, b"")
+    except EncodingError as exc:
+        raise EncodingError(f"{dbf}: {exc}") from None
+    except (IndexError, ValueError, struct.error) as exc:  # a damaged header
+        raise EncodingError(
+            f"{dbf}: the .dbf header is damaged ({type(exc).__name__}: {exc}); copy the "
+            "Shapefile again from its source"
+        ) from exc
     try:
         return decide_encoding(cpg_text=cpg_text, ldid=parsed.ldid, text_bytes=parsed.text_bytes)
     except EncodingError as exc:

@@ -30,7 +30,7 @@ from gis.crs import (
     tm_central_meridian,
     to_crs,
 )
-from gis.errors import CRSError
+from gis.errors import CRSError, DataSourceError
 from gis.findings import Findings, geometry_reason_zh
 from gis.gcj02 import gcj02_to_wgs84, geometries_gcj02_to_wgs84
 
@@ -327,6 +327,11 @@ def repair_geometries(
     One ``invalid_geometry_repaired`` finding per repaired feature (naming its id, and its
     name when the layer has a name field) plus a summary; one ``empty_geometry_dropped``
     per dropped feature.
+
+    Raises
+    ------
+    DataSourceError
+        When the layer has features but none has a geometry (a damaged ``.shp``).
     """
     log = findings if findings is not None else Findings()
     label = source or "the layer"
@@ -368,6 +373,12 @@ def _drop_empty(
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if not empty.any():
         return frame
+    if empty.all():
+        raise DataSourceError(
+            f"{label}: none of its {len(frame)} features has a geometry, so there is nothing to "
+            "work on; the .shp (or the geometry column) is damaged — copy it again from its "
+            "source, or read a plain table with gis.io.read_table"
+        )
     labels = labels or _feature_labels(frame)
     for i in np.flatnonzero(empty):
         fid, name = labels[i]

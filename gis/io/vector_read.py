@@ -22,7 +22,7 @@ import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, cast
 
 import geopandas as gpd
@@ -195,19 +195,26 @@ def list_layers(source: str | os.PathLike[str]) -> list[str]:
     path = _existing(source)
     fmt = format_of(path)
     if fmt is Format.ZIP:
-        with archives.extracted(path) as folder:
-            datasets = archives.find_datasets(folder)
-            if len(datasets) == 1 and format_of(datasets[0]) in MULTI_LAYER:
-                return list_layers(datasets[0])
-            return [archives.dataset_name(d, folder) for d in datasets]
+        found = archives.zip_datasets(path)
+        inside = list(found)
+        if len(inside) == 1 and format_of(inside[0]) in MULTI_LAYER:
+            with archives.extracted(path, members=found[inside[0]]) as folder:
+                inner = folder.joinpath(*PurePosixPath(inside[0]).parts)
+                return _layer_names(inner, f"{path}!{inside[0]}")
+        return [PurePosixPath(r).with_suffix("").as_posix() for r in inside]
     if fmt in MULTI_LAYER:
-        with _gdal_errors(str(path)):
-            return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+        return _layer_names(path, str(path))
     return [path.stem]
 
 
+def _layer_names(path: Path, label: str) -> list[str]:
+    """Layers of a multi-layer dataset; errors name it by ``label`` (a zip member by its zip)."""
+    with _gdal_errors(label):
+        return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+
+
 def _choose_layer(path: Path, opts: _Options) -> str | None:
-    names = list_layers(path)
+    names = _layer_names(path, opts.label) if format_of(path) in MULTI_LAYER else [path.stem]
     if opts.layer is not None:
         if opts.layer not in names:
             raise DataSourceError(
@@ -344,23 +351,24 @@ def _read_by_format(path: Path, fmt: Format, opts: _Options, log: Findings) -> g
 
 
 def _read_zip(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
-    with archives.extracted(path) as folder:
-        datasets = archives.find_datasets(folder)
-        names = [archives.dataset_name(d, folder) for d in datasets]
-        if not datasets:
-            raise DataSourceError(f"{path} holds no vector dataset (.shp .gpkg .gdb .geojson …)")
-        if len(datasets) == 1 and format_of(datasets[0]) in MULTI_LAYER:
-            inner, layer = datasets[0], opts.layer
-        else:
-            inner, layer = _zip_member(path, datasets, names, opts.layer), None
-        label = f"{path}!{archives.dataset_name(inner, folder)}{inner.suffix}"
-        return _read_path(inner, replace(opts, label=label, layer=layer), log)
+    found = archives.zip_datasets(path)
+    if not found:
+        raise DataSourceError(f"{path} holds no vector dataset (.shp .gpkg .gdb .geojson …)")
+    inside = list(found)
+    if len(inside) == 1 and format_of(inside[0]) in MULTI_LAYER:
+        rel, layer = inside[0], opts.layer
+    else:
+        rel, layer = _zip_member(path, inside, opts.layer), None
+    with archives.extracted(path, members=found[rel]) as folder:
+        inner = folder.joinpath(*PurePosixPath(rel).parts)
+        return _read_path(inner, replace(opts, label=f"{path}!{rel}", layer=layer), log)
 
 
-def _zip_member(path: Path, datasets: list[Path], names: list[str], layer: str | None) -> Path:
-    if layer is None and len(datasets) == 1:
-        return datasets[0]
-    matches = [d for d, n in zip(datasets, names, strict=True) if layer in (n, d.stem)]
+def _zip_member(path: Path, inside: list[str], layer: str | None) -> str:
+    if layer is None and len(inside) == 1:
+        return inside[0]
+    names = [PurePosixPath(r).with_suffix("").as_posix() for r in inside]
+    matches = [r for r, n in zip(inside, names, strict=True) if layer in (n, PurePosixPath(r).stem)]
     if layer is None or len(matches) != 1:
         what = "several layers" if layer is None else f"no single layer {layer!r}"
         raise DataSourceError(

@@ -21,7 +21,7 @@ import pyogrio
 
 from gis.errors import DataSourceError, SchemaError
 from gis.findings import Findings
-from gis.io._atomic import atomic_path
+from gis.io._atomic import atomic_path, full_disk_error
 from gis.io.formats import (
     GDAL_ERRORS,
     driver_for,
@@ -41,6 +41,9 @@ def _write_frame(
     try:
         pyogrio.write_dataframe(normalize_columns(frame), path, append=path.exists(), **kwargs)
     except GDAL_ERRORS as exc:
+        full = full_disk_error(target, exc)
+        if full is not None:
+            raise full from exc
         raise DataSourceError(
             f"cannot write layer {layer or target.stem!r} to {target}: {exc}"
         ) from exc

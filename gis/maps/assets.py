@@ -47,6 +47,99 @@ VENDOR_CSS: tuple[str, ...] = (
 )
 """Style sheets of a field map."""
 
+NPM_CDN = "https://cdn.jsdelivr.net/npm/"
+"""Where an npm package's files are published; assets are named by their URL there."""
+
+VENDORED: dict[str, str] = {
+    "leaflet": "1.9.4",
+    "leaflet.markercluster": "1.5.3",
+    "leaflet.locatecontrol": "0.90.1",
+    "leaflet.fullscreen": "5.3.3",
+    "leaflet.polylinemeasure": "3.0.0",
+    "jquery": "3.7.1",
+    "leaflet.heat": "0.2.0",
+    "leaflet-draw": "1.0.4",
+}
+"""npm package → vendored version; its files are in ``vendor/<package>/`` (``VENDOR.md``)."""
+
+FOLIUM_ALIASES: dict[str, str] = {
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/jquery.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/jquery/3.7.1/jquery.min.js": "jquery/jquery.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/"
+    "leaflet.markercluster.js": "leaflet.markercluster/leaflet.markercluster.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/"
+    "MarkerCluster.css": "leaflet.markercluster/MarkerCluster.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/"
+    "MarkerCluster.Default.css": "leaflet.markercluster/MarkerCluster.Default.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet-locatecontrol/0.66.2/"
+    "L.Control.Locate.min.js": "leaflet.locatecontrol/L.Control.Locate.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet-locatecontrol/0.66.2/"
+    "L.Control.Locate.min.css": "leaflet.locatecontrol/L.Control.Locate.min.css",
+    "https://cdn.jsdelivr.net/npm/leaflet.fullscreen@3.0.0/"
+    "Control.FullScreen.min.js": "leaflet.fullscreen/Control.FullScreen.umd.js",
+    "https://cdn.jsdelivr.net/npm/leaflet.fullscreen@3.0.0/"
+    "Control.FullScreen.css": "leaflet.fullscreen/Control.FullScreen.css",
+    "https://cdn.jsdelivr.net/gh/python-visualization/folium@main/folium/templates/"
+    "leaflet_heat.min.js": "leaflet.heat/leaflet-heat.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.draw/1.0.2/"
+    "leaflet.draw.js": "leaflet-draw/leaflet.draw.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.draw/1.0.2/"
+    "leaflet.draw.css": "leaflet-draw/leaflet.draw.css",
+}
+"""folium 0.20's CDN URLs (other CDNs or versions) served by a vendored file of the same API."""
+
+_NPM_URL = re.compile(
+    r"https://(?:cdn\.jsdelivr\.net/npm/|unpkg\.com/)((?:@[^/]+/)?[^/@]+)@[^/]+/(.+)$"
+)
+
+
+def npm_url(relpath: str) -> str:
+    """Return the npm CDN URL of a vendored file (``leaflet/leaflet.js`` → ``…/leaflet@1.9.4/…``).
+
+    Elements name their assets by this URL (folium's ``default_js``); the page inlines the
+    vendored copy in its place.
+
+    Examples
+    --------
+    >>> npm_url("leaflet/leaflet.js")
+    'https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/leaflet.js'
+    >>> vendored_file(npm_url("leaflet/leaflet.js"))
+    'leaflet/leaflet.js'
+    """
+    package, _, name = relpath.partition("/")
+    folder = "" if package == "leaflet.polylinemeasure" else "dist/"
+    return f"{NPM_CDN}{package}@{VENDORED[package]}/{folder}{name}"
+
+
+def vendored_file(url: str) -> str | None:
+    """Return the vendored file that serves an asset URL, or ``None`` when none does.
+
+    An npm CDN URL (jsDelivr, unpkg) of a vendored package is served by the vendored file of
+    the same name, whatever the version asked; folium's other CDN URLs by
+    :data:`FOLIUM_ALIASES`.
+
+    Examples
+    --------
+    >>> vendored_file("https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css")
+    'leaflet/leaflet.css'
+    >>> vendored_file("https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/css/bootstrap.min.css")
+    """
+    if url in FOLIUM_ALIASES:
+        return FOLIUM_ALIASES[url]
+    match = _NPM_URL.match(url)
+    if match is None or match.group(1) not in VENDORED:
+        return None
+    relpath = f"{match.group(1)}/{posixpath.basename(match.group(2))}"
+    return relpath if _resource(_vendor_root(), relpath).is_file() else None
+
+
+def inline_asset(relpath: str) -> str:
+    """Return a vendored script or style sheet as one ``<script>`` / ``<style>`` element."""
+    if relpath.endswith(".css"):
+        return f"<style>\n{inline_css((relpath,))}\n</style>"
+    return f"<script>\n{inline_js((relpath,))}\n</script>"
+
+
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""")
 _SOURCE_MAP = re.compile(r"//[#@] sourceMappingURL=\S*|/\*[#@] sourceMappingURL=[^*]*\*/")
 
@@ -119,7 +212,7 @@ def normalize_newlines(text: str) -> str:
 
 @functools.cache
 def template_text(name: str) -> str:
-    """Return one of the map's own templates (``map.html.j2``, ``map.js``, ``map.css``)."""
+    """Return one of the map's own templates (``runtime.js``, ``verify.js``, ``map.css``)."""
     text = resources.files("gis.maps").joinpath("templates", name).read_text(encoding="utf-8")
     return normalize_newlines(text)
 

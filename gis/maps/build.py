@@ -1,19 +1,18 @@
-"""Build one self-contained offline HTML field map from result layers.
+r"""Build a field map from result layers: a folium map of Linyuan's elements.
 
-Why not folium's element tree: folium 0.20 loads Leaflet and its plugins from CDNs, emits one
-style case per feature (``style_function``: 12 s vs 2 s to draw 50k polygons), inserts layer
-names, popups and tooltips as HTML (injected markup executes), and serialises GeoJSON with
-15-digit coordinates. Replacing its ``default_js``/``default_css`` would fix only the first.
-So a map here is one small Jinja template (``templates/map.html.j2``) with the vendored assets
-inlined, the data as one compact JSON block (:mod:`gis.maps.encode`), and one script
-(``templates/map.js``) that draws it on canvas — polygon layers through a subclass of
-``L.Canvas`` that draws straight from typed arrays, points as ``L.circleMarker`` in a
-markercluster group — and builds popups with ``textContent``. A Content-Security-Policy allows
-only the page's own scripts (by hash) and no network except the optional basemap tiles. folium
-stays a dependency as the benchmark's baseline (``scripts/bench_map.py``).
+Why not folium's stock elements (``GeoJson``, ``MarkerCluster`` of ``Marker``\ s): they emit
+one style case per feature (``style_function``: 12 s vs 2 s to draw 50k polygons), insert
+layer names, popups and tooltips as HTML (injected markup executes), and serialise GeoJSON
+with 15-digit coordinates; folium 0.20 also loads its assets from CDNs. So each layer here is
+one :class:`gis.maps.elements.PackedLayer`: the data as one compact JSON block
+(:mod:`gis.maps.encode`) drawn on canvas by the map runtime (``templates/runtime.js``) —
+polygon layers through a subclass of ``L.Canvas`` that draws straight from typed arrays,
+points as ``L.circleMarker`` in a markercluster group — with popups built with
+``textContent``. The map itself is a :class:`gis.maps.page.FieldMap` (a ``folium.Map``)
+whose page inlines the vendored assets and carries a Content-Security-Policy.
 
 Measured by ``scripts/bench_map.py`` (40k subcompartments + 10k patches + 100k points, headless
-Chromium): see the numbers in the module ``gis.maps`` docstring.
+Chromium, against plain folium): see the numbers in the module ``gis.maps`` docstring.
 
 Examples
 --------
@@ -21,28 +20,30 @@ Examples
 >>> frame = gpd.GeoDataFrame(
 ...     {"patch_id": ["P1"], "legality": ["suspected_illegal"]},
 ...     geometry=[shapely.box(500_000, 4_850_000, 500_100, 4_850_100)], crs="EPSG:4551")
->>> html = build_map({"patches_checked": frame}, title="测试")
+>>> m = build_map({"patches_checked": frame}, title="测试")
+>>> import folium
+>>> isinstance(m, folium.Map)
+True
+>>> html = m.to_html()
 >>> html.startswith("<!DOCTYPE html>"), "<script src=" in html, "<link" in html
 (True, False, False)
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Mapping
 from typing import Any
 
 import geopandas as gpd
-import jinja2
 import numpy as np
 import shapely
+from branca.element import MacroElement
 
-from gis import __version__
 from gis.crs import require_crs
 from gis.findings import Findings
 from gis.layers import layer_kind
-from gis.maps import assets
+from gis.maps import assets, elements
 from gis.maps.encode import (
     SCALE,
     encode_geometry,
@@ -52,6 +53,7 @@ from gis.maps.encode import (
     json_object,
     script_json,
 )
+from gis.maps.page import FieldMap
 from gis.maps.quicklook import Quicklook
 from gis.maps.style import (
     DEFAULT_STYLES,
@@ -294,10 +296,8 @@ def _bounds(encoded: list[tuple[str, Any, LayerStyle]]) -> list[float] | None:
     return [*stack[:, :2].min(axis=0).tolist(), *stack[:, 2:].max(axis=0).tolist()]
 
 
-def _basemap_json(basemap: TileSource | None) -> str:
-    if basemap is None:
-        return "null"
-    return script_json(
+def _basemap(basemap: TileSource) -> elements.Basemap:
+    data = script_json(
         {
             "url": basemap.url,
             "attribution": basemap.attribution,
@@ -306,75 +306,39 @@ def _basemap_json(basemap: TileSource | None) -> str:
             "overlays": list(basemap.overlays),
         }
     )
+    return elements.Basemap(data, tile_urls=(basemap.url, *basemap.overlays))
 
 
-def _quicklook_json(image: Quicklook | None, lang: Lang) -> str:
-    if image is None:
-        return "null"
+def _quicklook(image: Quicklook, lang: Lang) -> elements.Quicklook:
     west, south, east, north = image.bounds
     label = f"{UI_TEXT['imagery'][_lang_index(lang)]} {image.label}"
-    return script_json(
-        {
-            "image": image.image,
-            "mask": image.mask,
-            "bounds": [[south, west], [north, east]],
-            "label": label,
-        }
+    return elements.Quicklook(
+        script_json(
+            {
+                "image": image.image,
+                "mask": image.mask,
+                "bounds": [[south, west], [north, east]],
+                "label": label,
+            }
+        )
     )
 
 
-def _tile_origin(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    host = rest.split("/", 1)[0].replace("{s}", "*")
-    return f"{scheme}://{host}" if "{" not in host else f"{scheme}:"
-
-
-def content_security_policy(basemap: TileSource | None, scripts: tuple[str, ...]) -> str:
-    """Return the map's CSP: no network except the basemap's tiles, only our own scripts.
-
-    Inline scripts are allowed by their SHA-256 hash, so markup injected into the page (an
-    ``onerror`` attribute, a ``<script>``) would not run even if an escape were missed.
-    """
-    hashes = " ".join(
-        "'sha256-" + _b64(hashlib.sha256(s.encode("utf-8")).digest()) + "'" for s in scripts
-    )
-    img = "data: blob:"
-    if basemap is not None:
-        img += " " + " ".join(sorted({_tile_origin(u) for u in (basemap.url, *basemap.overlays)}))
-    return (
-        f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; img-src {img}; "
-        "font-src data:; connect-src 'none'; base-uri 'none'; form-action 'none'"
-    )
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-
-
-def render_page(
-    *, payload: str, title: str, lang: Lang, map_id: str, basemap: TileSource | None
-) -> str:
-    """Fill the page template: vendored assets, our script and style, the data block."""
-    vendor_js = assets.inline_js()
-    map_js = assets.script_safe(
-        assets.template_text("map.js") + "\n" + assets.template_text("verify.js")
-    )
-    page = _ENV.from_string(assets.template_text("map.html.j2"))
-    return page.render(
-        html_lang="zh-CN" if lang is Lang.ZH else "en",
-        csp=content_security_policy(basemap, ("\n" + vendor_js + "\n", "\n" + map_js + "\n")),
-        version=__version__,
-        map_id=map_id,
-        title=title,
-        vendor_css=assets.inline_css(),
-        map_css=assets.template_text("map.css").replace("</", "<\\/"),
-        vendor_js=vendor_js,
-        payload=payload,
-        map_js=map_js,
-    )
+def _controls(title: str, form: str | None) -> list[MacroElement]:
+    """Return the controls in the order they stack (the order of the map before folium)."""
+    controls: list[MacroElement] = [
+        elements.LayerSwitcher(),
+        elements.ScaleBar(),
+        elements.Fullscreen(),
+        elements.Locate(),
+        elements.Measure(),
+        elements.Title(title),
+        elements.Search(),
+        elements.Legend(),
+    ]
+    if form is not None:
+        controls.append(elements.VerificationForm(form))
+    return controls
 
 
 def build_map(
@@ -389,8 +353,9 @@ def build_map(
     results_run_id: str | Mapping[str, str] | None = None,
     findings: Findings | None = None,
     quicklook: Quicklook | None = None,
-) -> str:
-    """Return one self-contained HTML field map of ``layers`` (no network needed to open it).
+    verification: bool = True,
+) -> FieldMap:
+    """Return the field map of ``layers``: a folium map whose saved page needs no network.
 
     Parameters
     ----------
@@ -422,11 +387,16 @@ def build_map(
     quicklook : Quicklook, optional
         An image of a raster (:func:`gis.maps.quicklook.quicklook`) drawn under the layers as
         an embedded ``data:`` image (no network); it frames the view when no layer does.
+    verification : bool
+        Give patches and points the "核查" form (records kept in the browser). ``False`` for
+        maps that are not for field work (the overview in a report).
 
     Returns
     -------
-    str
-        The HTML text; write it with :func:`gis.io.write_text`.
+    FieldMap
+        A ``folium.Map`` (:class:`gis.maps.page.FieldMap`) holding Linyuan's elements
+        (:mod:`gis.maps.elements`). Add folium elements to it, show it in a notebook, or
+        write the page with ``.save(path)`` (``.to_html()`` returns the text).
 
     Raises
     ------
@@ -437,7 +407,7 @@ def build_map(
     """
     lang = Lang.get(lang)
     log = Findings() if findings is None else findings
-    encoded = []
+    layers_out = []
     for name, frame in draw_order(layers, styles):
         style = style_for(name, styles)
         text, bounds = encode_layer(
@@ -449,25 +419,31 @@ def build_map(
             findings=log,
             run_id=_run_id(results_run_id, name),
         )
-        encoded.append((text, bounds, style))
-    layers_json = "[" + ",".join(t for t, _, _ in encoded) + "]"
-    map_id = map_id or "map-" + hashlib.sha256(layers_json.encode("utf-8")).hexdigest()[:16]
+        layers_out.append((name, text, bounds, style))
+    layers_json = "[" + ",".join(t for _, t, _, _ in layers_out) + "]"
+    digest = hashlib.sha256(layers_json.encode("utf-8"))
+    map_id = map_id or "map-" + digest.hexdigest()[:16]
     i = _lang_index(lang)
-    payload = json_object(
-        {
-            "map_id": script_json(map_id),
-            "title": script_json(title),
-            "lang": script_json(lang.value),
-            "ui": script_json({k: v[i] for k, v in UI_TEXT.items()}),
-            "bounds": script_json(
-                _bounds(encoded) or (list(quicklook.bounds) if quicklook else None)
-            ),
-            "basemap": _basemap_json(basemap),
-            "quicklook": _quicklook_json(quicklook, lang),
-            "icons": script_json(assets.default_icons()),
-            "causes": script_json(cause_choices(lang)),
-            "outcomes": script_json([[v, t[i]] for v, *t in POINT_OUTCOMES]),
-            "layers": layers_json,
-        }
-    )
-    return render_page(payload=payload, title=title, lang=lang, map_id=map_id, basemap=basemap)
+    ui = {k: v[i] for k, v in UI_TEXT.items()}
+    bounds = _bounds([(t, b, s) for _, t, b, s in layers_out])
+    config = {
+        "ui": ui,
+        "icons": assets.default_icons(),
+        "bounds": bounds or (list(quicklook.bounds) if quicklook else None),
+    }
+    fmap = FieldMap(config=script_json(config), title=title, lang=lang.value, map_id=map_id)
+    if quicklook is not None:
+        _quicklook(quicklook, lang).add_to(fmap)
+    if basemap is not None:
+        _basemap(basemap).add_to(fmap)
+    for name, text, _, _ in layers_out:
+        elements.PackedLayer(text, name=name).add_to(fmap)
+    form = {
+        "map_id": map_id,
+        "ui": ui,
+        "causes": cause_choices(lang),
+        "outcomes": [[v, t[i]] for v, *t in POINT_OUTCOMES],
+    }
+    for control in _controls(title, script_json(form) if verification else None):
+        control.add_to(fmap)
+    return fmap

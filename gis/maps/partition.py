@@ -17,8 +17,9 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import geopandas as gpd
 import shapely
@@ -39,6 +40,33 @@ def file_label(value: str) -> str:
     '朝阳区_南湖_1'
     """
     return _UNSAFE_NAME.sub("_", value).strip("_.") or "_"
+
+
+def file_labels(values: Iterable[str]) -> dict[str, str]:
+    """Return a distinct file label for each value (:func:`file_label`, made unique).
+
+    Values whose labels clash (``朝阳区/南湖`` and ``朝阳区_南湖``, or labels differing only in
+    case, which Windows treats as one file) get a short digest of the value appended; a value
+    that is its own label keeps it (the first such value, in sorted order).
+
+    Examples
+    --------
+    >>> labels = file_labels(["朝阳区/南湖", "朝阳区_南湖", "南关区"])
+    >>> labels["朝阳区_南湖"], labels["南关区"], labels["朝阳区/南湖"]
+    ('朝阳区_南湖', '南关区', '朝阳区_南湖_339ebd')
+    """
+    groups: dict[str, list[str]] = {}
+    for value in dict.fromkeys(values):
+        groups.setdefault(file_label(value).casefold(), []).append(value)
+    out = {}
+    for members in groups.values():
+        plain = [v for v in sorted(members) if file_label(v) == v][:1]
+        for value in members:
+            label = file_label(value)
+            if len(members) > 1 and [value] != plain:
+                label += "_" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:6]
+            out[value] = label
+    return out
 
 
 def _values(layers: Mapping[str, gpd.GeoDataFrame], keyed: list[str], field: str) -> list[str]:

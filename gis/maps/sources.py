@@ -1,7 +1,7 @@
 """From files to written maps: read every spatial layer of the sources, split, build, write.
 
 This is the edge that ``linyuan map`` and ``linyuan demo`` call; :func:`gis.maps.build_map`
-stays pure (frames in, HTML text out).
+stays pure (frames in, a folium map out).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import geopandas as gpd
 from gis.errors import DataSourceError
 from gis.findings import Findings
 from gis.io import check_overwrite, list_layers, read_layer
-from gis.io.text import write_text
 from gis.maps.build import build_map
-from gis.maps.partition import file_label, split_layers
+from gis.maps.partition import file_labels, split_layers
 from gis.maps.quicklook import Quicklook
 from gis.maps.style import TileSource
 from gis.verify import results_run_id
@@ -68,8 +67,9 @@ def plan_outputs(
     if by is None:
         return {out: (out.stem, layers)}
     parts = split_layers(layers, by.replace("-", "_"), findings=findings)
+    labels = file_labels(parts)  # distinct values never share a file name
     return {
-        out.with_name(f"{out.stem}_{file_label(value)}{out.suffix}"): (f"{out.stem} {value}", sets)
+        out.with_name(f"{out.stem}_{labels[value]}{out.suffix}"): (f"{out.stem} {value}", sets)
         for value, sets in parts.items()
     }
 
@@ -85,11 +85,15 @@ def write_maps(
     overwrite: bool = False,
     findings: Findings | None = None,
     quicklook: Quicklook | None = None,
+    offline: bool = False,
 ) -> dict[Path, int]:
     """Write the field map(s) of ``sources``; return each written path with its size in bytes.
 
     Every output is checked for ``overwrite`` before any is written. ``quicklook``
-    (:func:`gis.maps.quicklook.quicklook`) is embedded whole in every map written.
+    (:func:`gis.maps.quicklook.quicklook`) is embedded whole in every map written. With
+    ``offline``, maps that would need the network (a basemap) are refused
+    (:class:`gis.maps.page.OfflineAssetError`) before any is written: every map of one call
+    has the same elements, so the first refuses.
     """
     log = findings if findings is not None else Findings()
     layers, run_ids = read_sources(sources, log)
@@ -98,7 +102,7 @@ def write_maps(
         check_overwrite(path, overwrite=overwrite)
     written = {}
     for path, (default_title, frames) in outputs.items():
-        html = build_map(
+        fmap = build_map(
             frames,
             title=title or default_title,
             lang=lang,
@@ -107,6 +111,5 @@ def write_maps(
             findings=log,
             quicklook=quicklook,
         )
-        write_text(path, html, overwrite=overwrite)
-        written[path] = len(html.encode("utf-8"))
+        written[path] = fmap.save(path, offline=offline, overwrite=overwrite)
     return written

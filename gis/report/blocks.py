@@ -55,6 +55,7 @@ class Kind(enum.StrEnum):
     TABLE = "table"
     IMAGE = "image"
     MESSAGE = "message"
+    MAP = "map"
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,16 @@ def image(png: bytes, *, title: str = "") -> Block:
     return Block(Kind.IMAGE, {"title": title, "png": base64.b64encode(png).decode("ascii")})
 
 
+def field_map(page: str, *, title: str = "") -> Block:
+    """Return an interactive map block: a field map's page (:func:`gis.maps.build_map`).
+
+    Shown in HTML (and in the notebook) as an ``<iframe srcdoc>`` of the page, as folium shows
+    a map; Word has no place for it, so a DOCX report leaves it out (give the section a static
+    :func:`image` too).
+    """
+    return Block(Kind.MAP, {"title": title, "page": page})
+
+
 def fmt_value(value: Any, *, percent: bool = False) -> str:
     """Format one value for a report: ``—`` for missing, 2 decimals, or a percentage.
 
@@ -251,6 +262,14 @@ def _image_html(data: Mapping[str, Any]) -> str:
     return f'<figure><img alt="{alt}" src="data:image/png;base64,{data["png"]}"></figure>'
 
 
+def _map_html(data: Mapping[str, Any]) -> str:
+    return (
+        f'<figure class="map"><iframe title="{_esc(data["title"])}" srcdoc="{_esc(data["page"])}"'
+        ' style="width:100%;height:560px;border:1px solid #bbb" allowfullscreen></iframe>'
+        "</figure>"
+    )
+
+
 _HTML = {
     Kind.HEADING: _heading_html,
     Kind.PARAGRAPH: _paragraph_html,
@@ -258,4 +277,5 @@ _HTML = {
     Kind.FIGURES: _figures_html,
     Kind.TABLE: _table_html,
     Kind.IMAGE: _image_html,
+    Kind.MAP: _map_html,
 }

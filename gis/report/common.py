@@ -14,12 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 
 from gis.charts import Lang
 from gis.errors import GisError
 from gis.findings import Severity, message_column
 from gis.layers import code_meaning, label
+from gis.maps import build_map
 from gis.report import blocks
 from gis.report.blocks import Block, Section
 from gis.report.data import ReportData
@@ -237,3 +239,14 @@ def rate_table(rate: pd.DataFrame, rep: Report, *, key: str, title: str = "") ->
         percent=("verified_rate",),
         key=key,
     )
+
+
+def field_map(layers: Mapping[str, gpd.GeoDataFrame], rep: Report, *, title: str) -> Block:
+    """Return the report's interactive map: the field map of ``layers``, without the form.
+
+    The same :func:`gis.maps.build_map` as ``linyuan map`` (a folium map; in the notebook it
+    shows inline), saved offline (vendored assets only), with no "核查" form: a report is
+    read, not used to record visits.
+    """
+    fmap = build_map(layers, title=title, lang=str(rep.lang), verification=False)
+    return blocks.field_map(fmap.to_html(offline=True), title=title)

@@ -16,6 +16,7 @@ from gis.report.common import (
     PathLike,
     Report,
     Vocabulary,
+    field_map,
     meaning,
     no_field_message,
     open_report,
@@ -246,7 +247,7 @@ def _sampled(visits: pd.DataFrame) -> set[str]:
 
 @when_ok
 def discolored_map(rep: Report) -> Section:
-    """Show a static map of the points coloured by status, over their host stands."""
+    """Show the points by status over their host stands: static (also in Word) and the field map."""
     assert rep.data is not None
     lang, pts = rep.lang, rep.data.main
     status = pts["status"].astype(str) if "status" in pts.columns else "unverified"
@@ -264,6 +265,9 @@ def discolored_map(rep: Report) -> Section:
     fig = figures.category_map(
         frame, column="shown", names=names, title=_w("map_title", lang), lang=lang, outline=outline
     )
+    shown = frame.assign(status=frame["shown"]).drop(columns="shown")  # the map's colours
     return blocks.section(
-        blocks.heading(_w("map", lang)), blocks.image(figures.png(fig), title=_w("map_title", lang))
+        blocks.heading(_w("map", lang)),
+        blocks.image(figures.png(fig), title=_w("map_title", lang)),
+        field_map({"discolored_points": shown}, rep, title=_w("map_title", lang)),
     )

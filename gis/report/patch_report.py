@@ -17,6 +17,7 @@ from gis.report.common import (
     PathLike,
     Report,
     Vocabulary,
+    field_map,
     meaning,
     no_field_message,
     open_report,
@@ -241,7 +242,7 @@ def suspected_illegal_list(rep: Report) -> Section:
 
 @when_ok
 def patch_map(rep: Report) -> Section:
-    """Show a static overview map of the patches coloured by legality (no basemap)."""
+    """Show an overview map of the patches by legality: static (also in Word) and the field map."""
     assert rep.data is not None
     lang = rep.lang
     p = rep.data.main
@@ -250,7 +251,9 @@ def patch_map(rep: Report) -> Section:
         p, column="legality", names=names, title=_w("map_title", lang), lang=lang
     )
     return blocks.section(
-        blocks.heading(_w("map", lang)), blocks.image(figures.png(fig), title=_w("map_title", lang))
+        blocks.heading(_w("map", lang)),
+        blocks.image(figures.png(fig), title=_w("map_title", lang)),
+        field_map({"patches_checked": p}, rep, title=_w("map_title", lang)),
     )
 
 

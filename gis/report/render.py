@@ -365,4 +365,5 @@ _DOCX = {
     Kind.FIGURES: _docx_figures,
     Kind.TABLE: _docx_table,
     Kind.IMAGE: _docx_image,
+    Kind.MAP: lambda doc, data: None,  # interactive only: the section's static image stands in
 }

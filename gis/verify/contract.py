@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -47,9 +48,22 @@ PHOTO_MIMES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 UUID4 = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 SHA256 = r"^[0-9a-f]{64}$"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 MAX_TEXT = 2000
+"""Longest text property (characters)."""
 MAX_PHOTOS = 20
+"""Most photos per record."""
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+"""Largest photo (decoded bytes); the map downscales photos far below this."""
+MAX_PHOTO_BASE64 = 4 * ((MAX_PHOTO_BYTES + 2) // 3)
+"""Longest ``data`` text of a photo (base64 of :data:`MAX_PHOTO_BYTES`)."""
+MAX_DEPTH = 16
+"""Deepest nesting of arrays and objects in one Feature (a valid record needs 4)."""
+MAX_GPS_ACCURACY_M = 100_000
+"""Largest ``gps_accuracy_m`` (metres): beyond it a fix locates nothing."""
+DEVICE_YEARS = (2000, 2099)
+"""First and last year a ``device_time`` may fall in."""
 
 
 @functools.cache
@@ -73,7 +87,7 @@ PHOTO_SCHEMA: dict[str, Any] = {
     "properties": {
         "mime": {"enum": list(PHOTO_MIMES)},
         "sha256": {"type": "string", "pattern": SHA256},
-        "data": {"type": "string", "minLength": 1},
+        "data": {"type": "string", "minLength": 1, "maxLength": MAX_PHOTO_BASE64},
     },
 }
 
@@ -86,7 +100,7 @@ COMMON_PROPERTIES: dict[str, Any] = {
     "feature_id": _text(nullable=False, min_length=1),
     "inspector": _text(nullable=False, min_length=1),
     "device_time": {"type": "string", "format": "date-time-offset"},
-    "gps_accuracy_m": {"type": ["number", "null"], "minimum": 0},
+    "gps_accuracy_m": {"type": ["number", "null"], "minimum": 0, "maximum": MAX_GPS_ACCURACY_M},
     "note": _text(),
     "photos": {"type": "array", "maxItems": MAX_PHOTOS, "items": PHOTO_SCHEMA},
 }
@@ -183,6 +197,46 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def nesting_depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """Return how deep arrays and objects nest in ``value``, counting stops past ``limit``.
+
+    Iterative, so a hostile document cannot exhaust the stack.
+
+    Examples
+    --------
+    >>> nesting_depth({"a": [1, {"b": []}]}), nesting_depth([[[[[]]]]], limit=2)
+    (4, 3)
+    """
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if not isinstance(item, dict | list):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def device_time_problem(value: str) -> str | None:
+    """Return why a valid-format ``device_time`` is out of the contract's range, else None.
+
+    Examples
+    --------
+    >>> device_time_problem("0001-01-01T00:00:00+08:00")
+    'device_time: 0001-01-01T00:00:00+08:00 is outside the years 2000 to 2099'
+    >>> device_time_problem("2026-06-01T09:30:00+08:00") is None
+    True
+    """
+    moment = parse_device_time(value)
+    if moment is None or DEVICE_YEARS[0] <= moment.year <= DEVICE_YEARS[1]:
+        return None
+    return f"device_time: {value} is outside the years {DEVICE_YEARS[0]} to {DEVICE_YEARS[1]}"
+
+
 def parse_device_time(value: str) -> datetime.datetime | None:
     """Return the aware datetime of an ISO 8601 text with a UTC offset, else None.
 
@@ -230,6 +284,8 @@ def _check_scalar(value: Any, schema: Mapping[str, Any], where: str) -> list[str
         errors.append(f"{where}: {_show(value)} is not one of {shown}")
     if isinstance(value, str):
         errors += _check_string(value, schema, where)
+    elif isinstance(value, float) and not math.isfinite(value):
+        errors.append(f"{where}: {value} is not a finite number")
     elif _TYPES["number"](value):
         if "minimum" in schema and value < schema["minimum"]:
             errors.append(f"{where}: {value} is less than the minimum {schema['minimum']}")
@@ -240,10 +296,13 @@ def _check_scalar(value: Any, schema: Mapping[str, Any], where: str) -> list[str
 
 def _check_string(value: str, schema: Mapping[str, Any], where: str) -> list[str]:
     errors = []
+    if _SURROGATE.search(value):
+        return [f"{where}: holds a lone UTF-16 surrogate (\\ud800-\\udfff), not valid text"]
     if len(value.strip()) < schema.get("minLength", 0):
         errors.append(f"{where}: must not be empty")
     if len(value) > schema.get("maxLength", len(value)):
         errors.append(f"{where}: longer than {schema['maxLength']} characters")
+        return errors  # a pattern or format check of a huge text is wasted work
     if "pattern" in schema and not re.match(schema["pattern"], value):
         errors.append(f"{where}: {_show(value)} does not match {schema['pattern']}")
     if "format" in schema:

@@ -32,6 +32,7 @@ import sqlite3
 from pathlib import Path
 
 from gis.errors import DataSourceError
+from gis.io import require_writable
 from gis.verify.store import LATEST, LOG, LOG_COLUMNS, connect, ensure_schema, own_tables
 
 FIELD_STORE_URI = "urn:linyuan:field-store"
@@ -131,9 +132,12 @@ def check_target(path: str | os.PathLike[str]) -> StoreState:
     DataSourceError
         When ``path`` is a folder, not an SQLite file, or a GeoPackage of other data; the
         message names the file and the fix.
+    OutputError
+        When the store (or its folder, for a new one) is read-only or not writable.
     """
     p = Path(path)
     if not p.exists():
+        require_writable(p)
         return StoreState.NEW
     if not p.is_file():
         raise _not_sqlite(p, "it is a folder")
@@ -145,6 +149,7 @@ def check_target(path: str | os.PathLike[str]) -> StoreState:
         state, tables = store_state(con)
     if state is StoreState.OTHER:
         raise _other_file(p, tables)
+    require_writable(p)
     return state
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 from gis.errors import DataSourceError, SchemaError
 from gis.io.outputs import sha256_of
 from gis.verify import identity, store
-from gis.verify.contract import LAYERS
+from gis.verify.contract import DEVICE_YEARS, LAYERS
 from gis.verify.records import FieldRecord, Rejection, parse_export, utc_text
 from gis.verify.results import Results
 from gis.verify.status import conflicts
@@ -257,10 +257,16 @@ def _lab_table(path: Path) -> pd.DataFrame:
     data = path.read_bytes()
     for codec in ("utf-8-sig", "gb18030"):
         with contextlib.suppress(UnicodeDecodeError):
-            table = pd.read_csv(io.StringIO(data.decode(codec)), dtype=str, keep_default_na=False)
+            text = data.decode(codec)
             break
     else:
         raise DataSourceError(f"{path} decodes neither as UTF-8 nor as GB18030; save it as UTF-8")
+    try:
+        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise DataSourceError(
+            f"{path} is not a readable CSV table ({exc}); save it from Excel as CSV (UTF-8)"
+        ) from exc
     rename = {}
     for canonical, names in LAB_COLUMNS.items():
         for col in table.columns:
@@ -281,11 +287,24 @@ def _lab_outcome(value: str) -> str | None:
     return next((k for k, names in LAB_RESULTS.items() if text in names), None)
 
 
+def _lab_day(text: str) -> datetime.date | str:
+    """Return the date of a ``tested_on`` text, or why it is not a usable date."""
+    try:
+        day = datetime.date.fromisoformat(text.strip().replace("/", "-"))
+    except ValueError:
+        return f"tested_on {text.strip()!r} is not a date YYYY-MM-DD"
+    first, last = DEVICE_YEARS
+    if not first <= day.year <= last:
+        return f"tested_on {text.strip()!r} is outside the years {first} to {last}"
+    return day
+
+
 def _lab_time(tested_on: str, fallback: str) -> tuple[str, str]:
     text = tested_on.strip()
     if not text:
         return fallback, fallback
-    day = datetime.date.fromisoformat(text.replace("/", "-"))
+    day = _lab_day(text)
+    assert isinstance(day, datetime.date)  # checked by _lab_reason
     local = datetime.datetime.combine(
         day, datetime.time(), datetime.timezone(datetime.timedelta(hours=8))
     )
@@ -311,6 +330,23 @@ def _lab_row(
     }  # fmt: skip
 
 
+def _lab_reason(row: pd.Series, matches: pd.DataFrame, sample: str) -> str | None:
+    """Return why a lab row cannot be imported, else None."""
+    tested_on = str(row.get("tested_on", "")).strip()
+    day = _lab_day(tested_on) if tested_on else None
+    if _lab_outcome(str(row["result"])) is None:
+        return f"result {row['result']!r} is neither 阳性/positive nor 阴性/negative"
+    if isinstance(day, str):
+        return day
+    if matches.empty:
+        return f"sample {sample!r} is not in the field log (no record took this sample)"
+    if len(matches) > 1:
+        return f"sample {sample!r} was recorded on {len(matches)} points: " + ", ".join(
+            matches["feature_id"]
+        )
+    return None
+
+
 def _lab_rows(
     table: pd.DataFrame, log: pd.DataFrame, source: tuple[str, str], report: ImportReport
 ) -> list[dict[str, Any]]:
@@ -324,15 +360,7 @@ def _lab_rows(
             int(str(index)),
         )
         matches = sampled[sampled["sample_id"] == sample].drop_duplicates(["layer", "feature_id"])
-        reason = None
-        if _lab_outcome(str(row["result"])) is None:
-            reason = f"result {row['result']!r} is neither 阳性/positive nor 阴性/negative"
-        elif matches.empty:
-            reason = f"sample {sample!r} is not in the field log (no record took this sample)"
-        elif len(matches) > 1:
-            reason = f"sample {sample!r} was recorded on {len(matches)} points: " + ", ".join(
-                matches["feature_id"]
-            )
+        reason = _lab_reason(row, matches, sample)
         if reason:
             report.rejected.append(Rejection(where[0], where[1], reason, None, None))
             continue

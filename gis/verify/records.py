@@ -28,7 +28,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from gis.verify.contract import FEATURE_SCHEMA, parse_device_time, properties_schema, validate
+from gis.verify.contract import (
+    FEATURE_SCHEMA,
+    MAX_DEPTH,
+    MAX_PHOTO_BYTES,
+    device_time_problem,
+    nesting_depth,
+    parse_device_time,
+    properties_schema,
+    validate,
+)
 
 
 @dataclass(frozen=True)
@@ -115,7 +124,7 @@ def fingerprint(feature: dict[str, Any]) -> str:
         ensure_ascii=False,
         separators=(",", ":"),
     )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _photos(items: list[dict[str, Any]]) -> tuple[tuple[Photo, ...], list[str]]:
@@ -125,6 +134,9 @@ def _photos(items: list[dict[str, Any]]) -> tuple[tuple[Photo, ...], list[str]]:
             data = base64.b64decode(item["data"], validate=True)
         except (binascii.Error, ValueError):
             errors.append(f"photos[{i}].data: not valid base64")
+            continue
+        if len(data) > MAX_PHOTO_BYTES:
+            errors.append(f"photos[{i}]: {len(data)} bytes, more than the cap {MAX_PHOTO_BYTES}")
             continue
         digest = hashlib.sha256(data).hexdigest()
         if digest != item["sha256"]:
@@ -138,7 +150,7 @@ def _photos(items: list[dict[str, Any]]) -> tuple[tuple[Photo, ...], list[str]]:
 
 
 def _cross_checks(geometry: Any, props: dict[str, Any]) -> list[str]:
-    errors = []
+    errors = [p for p in [device_time_problem(props["device_time"])] if p]
     accuracy = props.get("gps_accuracy_m")
     if geometry is None and accuracy is not None:
         errors.append("gps_accuracy_m: must be null when there is no GPS fix (geometry null)")
@@ -159,6 +171,9 @@ def _cross_checks(geometry: Any, props: dict[str, Any]) -> list[str]:
 
 
 def _schema_errors(feature: Any) -> list[str]:
+    depth = nesting_depth(feature)
+    if depth > MAX_DEPTH:
+        return [f"(root): nested deeper than {MAX_DEPTH} levels of arrays and objects"]
     errors = validate(feature, FEATURE_SCHEMA)
     if errors:
         return errors
@@ -191,7 +206,8 @@ def parse_feature(feature: Any, *, source: str, index: int) -> FieldRecord | Rej
     record_id, feature_id = ids.get("record_id"), ids.get("feature_id")
 
     def rejected(reasons: list[str]) -> Rejection:
-        return Rejection(source, index, "; ".join(reasons), _str(record_id), _str(feature_id))
+        ids = (_printable(_str(record_id)), _printable(_str(feature_id)))
+        return Rejection(source, index, _printable("; ".join(reasons)) or "", *ids)
 
     errors = _schema_errors(feature)
     if errors:
@@ -211,6 +227,13 @@ def parse_feature(feature: Any, *, source: str, index: int) -> FieldRecord | Rej
     )
 
 
+def _printable(text: str | None) -> str | None:
+    """Return ``text`` with lone surrogates escaped, so a rejection can always be printed."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -220,6 +243,8 @@ def _collection(data: bytes, source: str) -> tuple[list[Any], Rejection | None]:
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return [], Rejection(source, None, f"not a UTF-8 JSON file: {exc}")
+    except RecursionError:
+        return [], Rejection(source, None, "arrays or objects nested too deep to read")
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         return [], Rejection(source, None, "not a GeoJSON FeatureCollection (type is missing)")
     features = doc.get("features")

@@ -130,6 +130,23 @@ class Normaliser:
     index_scale: float = 1.0
 
 
+def sampled_source(src: RasterSource) -> RasterSource:
+    """Return the plain file a source's values are sampled from for scene statistics.
+
+    A warped source samples its base file, a mosaic its first scene (the decimated scene
+    statistics of uncalibrated imagery come from that one file).
+    """
+    while True:
+        parts = getattr(src, "parts", ())
+        warp = getattr(src, "warp", None)
+        if parts:
+            src = parts[0]
+        elif warp is not None:
+            src = warp.base
+        else:
+            return src
+
+
 def resolve_radiometry(src: RasterSource, requested: str = "auto") -> tuple[str, str]:
     """Return (``reflectance`` or ``dn``, why) for ``src``.
 
@@ -143,6 +160,7 @@ def resolve_radiometry(src: RasterSource, requested: str = "auto") -> tuple[str,
     own = getattr(src, "radiometry", "auto")
     if own in RADIOMETRIES:
         return own, "from the raster source"
+    src = sampled_source(src)
     with src.open() as reader:
         ds = reader.dataset
         if ds.dtypes[0] == "uint8":
@@ -178,10 +196,11 @@ def scene_normaliser(
     the gain, offset or stretch of the delivery; the median change of the normalised NDVI
     over the scene is what an unchanged landscape did (subtracted from every patch and ring).
     """
-    scale = max(before.width, before.height) / size
-    shape = (max(1, int(before.height / max(scale, 1))), max(1, int(before.width / max(scale, 1))))
     limits, bands = [], []
-    for src in (before, after):
+    base = sampled_source(before)
+    scale = max(base.width, base.height) / size
+    shape = (max(1, int(base.height / max(scale, 1))), max(1, int(base.width / max(scale, 1))))
+    for src in (sampled_source(before), sampled_source(after)):
         with src.open() as reader:
             raw = {
                 r: reader.dataset.read(

@@ -42,6 +42,7 @@ from gis.checks.patches.verdict import (
 from gis.crs import assert_same_crs, require_projected
 from gis.enums import Lang
 from gis.findings import Findings
+from gis.raster.analysis_grid import common_grid
 from gis.rules import RuleSet
 from gis.zonal import STAT_DEFINITIONS, change_stats
 from gis.zonal.inside import INSIDE_COLUMNS, INSIDE_DEFINITIONS, inside_stats, resolve_radiometry
@@ -191,6 +192,8 @@ def raster_evidence(
     )
     cols = [c for c in RASTER_COLUMNS if c in stats]
     out.loc[stats.index, cols] = stats[cols].astype("f8").to_numpy()
+    # the same analysis grid as change_stats (its finding is already made there)
+    before, after = common_grid(before, after)
     inside = inside_stats(
         np.asarray(zones.to_crs(CRS.from_wkt(before.crs_wkt)).geometry.values, dtype=object),
         before,

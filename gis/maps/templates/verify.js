@@ -6,7 +6,7 @@
   "use strict";
   var LY = window.LY;
   if (!LY) { return; }
-  var DATA = LY.DATA, UI = DATA.ui, el = LY.el;
+  var DATA = null, UI = null, el = LY.el;
   var DB_NAME = "linyuan-field", STORE = "records", SCHEMA_VERSION = 1, MAX_SIDE = 1600;
   var MAX_PHOTOS = 20;
   var dbPromise = null, counter = null;
@@ -199,7 +199,7 @@
 
   /* A half-filled form is kept (without photos) in localStorage until saved or cancelled, and
      reopened when the page is loaded again. */
-  var DRAFT_KEY = "linyuan-draft:" + DATA.map_id;
+  var DRAFT_KEY = null;
 
   function saveDraft(def, f, form) {
     var values = {};
@@ -282,12 +282,12 @@
       .then(refreshCount);
   }
 
-  LY.verifyButton = function (def, f) {
+  function verifyButton(def, f) {
     var button = el("button", "ly-verify", UI.verify);
     button.type = "button";
     button.addEventListener("click", function () { openForm(def, f); });
     return button;
-  };
+  }
 
   /* ---- records: count, list, export ----------------------------------------------------- */
 
@@ -381,9 +381,16 @@
     return control;
   }
 
-  if (LY.map && LY.defs.some(function (d) { return d.verify; })) {
-    recordsControl().addTo(LY.map);
+  /* The VerificationForm element: config = {map_id, ui, causes, outcomes}. */
+  LY.verification = function (map, config) {
+    DATA = config;
+    UI = config.ui;
+    DRAFT_KEY = "linyuan-draft:" + DATA.map_id;
+    LY.verifyButton = verifyButton;
+    if (!LY.defs.some(function (d) { return d.verify; })) { return null; }
+    var control = recordsControl().addTo(map);
     refreshCount();
     reopenDraft();
-  }
+    return control;
+  };
 })();

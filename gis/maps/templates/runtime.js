@@ -1,4 +1,9 @@
-/* Linyuan field map: draws the layers embedded in #ly-data with Leaflet's canvas renderer.
+/* Linyuan field map runtime: the functions behind the map's folium elements (gis.maps.elements).
+ *
+ * Each element renders its options as a JSON block (<script type="application/json">) and one
+ * call of this runtime in the map script: LY.init(map, config) for the map, LY.addLayer for a
+ * packed layer, LY.legend, LY.search, ... Layers register themselves in LY.defs / LY.groups so
+ * that search, legend, layer switcher and the verification form (verify.js) find them.
  *
  * Safety rule: text from the data (values, field names, aliases, layer names, attribution)
  * reaches the page only through textContent, or through esc() where Leaflet itself takes HTML
@@ -8,12 +13,16 @@
 (function () {
   "use strict";
   performance.mark("ly-start");
-  var DATA = JSON.parse(document.getElementById("ly-data").textContent);
-  window.LY = { DATA: DATA, el: el };  /* shared with the verification script (verify.js) */
-  performance.mark("ly-parsed");
-  var UI = DATA.ui;
   var SCALE = 1e6;
   var BATCH = 200;
+  var UI = {};
+  var LY = window.LY = {
+    el: el, esc: esc, defs: [], groups: [], bases: {}, overlays: [], map: null, imagery: null
+  };
+
+  LY.data = function (id) {
+    return JSON.parse(document.getElementById(id).textContent);
+  };
 
   function esc(value) {
     return String(value)
@@ -352,7 +361,41 @@
     }
   }
 
-  /* ---- controls ---------------------------------------------------------------------- */
+  /* ---- the map and its layers (FieldMap, PackedLayer) ------------------------------ */
+
+  LY.init = function (map, config) {
+    UI = config.ui;
+    LY.map = map;
+    L.Icon.Default.imagePath = "";
+    L.Icon.Default.mergeOptions(config.icons);
+    var b = config.bounds;
+    if (b) { map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { maxZoom: 17 }); } else { map.setView([43.9, 125.3], 9); }
+    map.on("click", function (event) { clickPolygons(map, LY.defs, LY.groups, event.latlng); });
+    window.__map = map;
+    window.__groups = LY.groups;
+    return map;
+  };
+
+  LY.addLayer = function (map, def) {
+    var k = LY.defs.length;
+    unpackLayer(def);
+    var group = def.geom === "point" ? buildPoints(def)
+      : def.geom === "polygon" ? new PolygonCanvas(def, { padding: 0.5 }) : buildLines(def);
+    performance.mark("ly-built-" + k);
+    group.on("click", function (event) {
+      L.DomEvent.stopPropagation(event);
+      openPopup(map, def, event.layer);
+    });
+    group.addTo(map);
+    if (group._lyMarkers) { group.addLayers(group._lyMarkers); }
+    performance.mark("ly-added-" + k);
+    LY.defs.push(def);
+    LY.groups.push(group);
+    LY.overlays.push([def.label, group]);
+    return group;
+  };
+
+  /* ---- controls (Legend, Search, Title, LayerSwitcher, ...) ------------------------- */
 
   function legendControl(defs) {
     var control = L.control({ position: "bottomright" });
@@ -423,15 +466,21 @@
     return control;
   }
 
-  function titleControl() {
-    var control = L.control({ position: "topright" });
-    control.onAdd = function () { return el("div", "ly-title", DATA.title); };
-    return control;
-  }
+  LY.legend = function (map) {
+    return legendControl(LY.defs.filter(function (d) { return d.legend.length > 0; })).addTo(map);
+  };
 
-  function basemapLayers(map) {
-    var b = DATA.basemap;
-    if (!b) { return {}; }
+  LY.search = function (map) {
+    return searchControl(map, LY.defs, LY.groups).addTo(map);
+  };
+
+  LY.title = function (map, options) {
+    var control = L.control({ position: "topright" });
+    control.onAdd = function () { return el("div", "ly-title", options.title); };
+    return control.addTo(map);
+  };
+
+  LY.basemap = function (map, b) {
     var opts = { subdomains: b.subdomains.length ? b.subdomains : "abc", maxZoom: 20,
                  maxNativeZoom: b.max_zoom, attribution: esc(b.attribution) };
     var tiles = [L.tileLayer(b.url, opts)];
@@ -439,10 +488,9 @@
       tiles.push(L.tileLayer(url, L.extend({}, opts, { attribution: "" })));
     });
     var group = L.layerGroup(tiles).addTo(map);
-    var named = {};
-    named[esc(b.attribution)] = group;
-    return named;
-  }
+    LY.bases[esc(b.attribution)] = group;
+    return group;
+  };
 
   /* ---- quicklook: an image of a raster, embedded, under the layers --------------------
    * A JPEG cannot be transparent, so nodata travels as a PNG whose alpha is the mask; it is
@@ -467,75 +515,63 @@
     photo.src = q.image; mask.src = q.mask;
   }
 
-  function addQuicklook(map) {
-    var q = DATA.quicklook;
-    if (!q) { return null; }
+  LY.quicklook = function (map, q) {
     map.createPane("ly-imagery").style.zIndex = 350;  /* over tiles (200), under layers (400) */
     var overlay = L.imageOverlay(q.image, q.bounds, { pane: "ly-imagery", interactive: false, alt: "" });
     overlay.addTo(map);
     if (q.mask) { applyMask(overlay, q); } else { window.__quicklookMasked = true; }
     window.__quicklook = overlay;
+    LY.overlays.unshift([q.label, overlay]);
     return overlay;
-  }
+  };
 
-  function addControls(map, defs, groups, imagery) {
+  /* Layer switcher: Linyuan's layers and any folium layer added to the map, every name
+     escaped (Leaflet's layer control takes names as HTML). */
+  LY.layerSwitcher = function (map) {
     var overlays = {};
-    if (imagery) { overlays[esc(DATA.quicklook.label)] = imagery; }
-    defs.forEach(function (def, k) { overlays[esc(def.label)] = groups[k]; });
-    L.control.layers(basemapLayers(map), overlays, { collapsed: true }).addTo(map);
-    L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
-    new L.Control.FullScreen({ title: UI.fullscreen, titleCancel: UI.exit_fullscreen })
+    LY.overlays.forEach(function (entry) { overlays[esc(entry[0])] = entry[1]; });
+    LY.switcher = L.control.layers(LY.bases, overlays, { collapsed: true }).addTo(map);
+    return LY.switcher;
+  };
+
+  LY.scale = function (map) {
+    return L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
+  };
+
+  LY.fullscreen = function (map) {
+    return new L.Control.FullScreen({ title: UI.fullscreen, titleCancel: UI.exit_fullscreen })
       .addTo(map);
-    L.control.locate({
+  };
+
+  LY.locate = function (map) {
+    return L.control.locate({
       strings: { title: UI.locate }, flyTo: false, setView: "always",
       keepCurrentZoomLevel: false, initialZoomLevel: 16, showPopup: false,
       locateOptions: { enableHighAccuracy: true, maxZoom: 17 }
     }).addTo(map);
-    L.control.polylineMeasure({
+  };
+
+  LY.measure = function (map) {
+    return L.control.polylineMeasure({
       position: "topleft", unit: "kilometres", showClearControl: true,
       measureControlTitleOn: UI.measure, measureControlTitleOff: UI.measure,
       clearControlTitle: "×", tooltipTextFinish: "", tooltipTextDelete: "",
       tooltipTextMove: "", tooltipTextResume: "", tooltipTextAdd: ""
     }).addTo(map);
-    titleControl().addTo(map);
-    searchControl(map, defs, groups).addTo(map);
-    legendControl(defs.filter(function (d) { return d.legend.length > 0; })).addTo(map);
-  }
+  };
 
-  function start() {
-    L.Icon.Default.imagePath = "";
-    L.Icon.Default.mergeOptions(DATA.icons);
-    var map = L.map("ly-map", {
-      preferCanvas: true, renderer: renderer, zoomControl: true, minZoom: 5, maxZoom: 19
+  /* Last call of the map script: folium layers added by the user join the layer switcher
+     (names escaped), then "ready" once a frame has been drawn. */
+  LY.finish = function (map, labels, layers, front) {
+    Object.keys(layers).forEach(function (name) {
+      if (!LY.switcher || !layers[name]) { return; }
+      var label = esc(labels[name][0]);
+      if (labels[name][1]) { LY.switcher.addOverlay(layers[name], label); }
+      else { LY.switcher.addBaseLayer(layers[name], label); }
     });
-    var b = DATA.bounds;
-    if (b) { map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { maxZoom: 17 }); } else { map.setView([43.9, 125.3], 9); }
-    var imagery = addQuicklook(map);
-    var defs = DATA.layers, groups = [];
-    defs.forEach(function (def, k) {
-      unpackLayer(def);
-      var group = def.geom === "point" ? buildPoints(def)
-        : def.geom === "polygon" ? new PolygonCanvas(def, { padding: 0.5 }) : buildLines(def);
-      performance.mark("ly-built-" + k);
-      group.on("click", function (event) {
-        L.DomEvent.stopPropagation(event);
-        openPopup(map, def, event.layer);
-      });
-      group.addTo(map);
-      if (group._lyMarkers) { group.addLayers(group._lyMarkers); }
-      performance.mark("ly-added-" + k);
-      groups.push(group);
-    });
-    map.on("click", function (event) { clickPolygons(map, defs, groups, event.latlng); });
-    performance.mark("ly-layers");
-    addControls(map, defs, groups, imagery);
+    function inFront() { front.forEach(function (layer) { layer.bringToFront(); }); }
+    if (front.length) { map.on("overlayadd", inFront); inFront(); }
     performance.mark("ly-controls");
-    window.__map = map;
-    window.__groups = groups;
-    window.LY.map = map;
-    window.LY.defs = defs;
     requestAnimationFrame(function () { window.__ready = performance.now(); });
-  }
-
-  start();
+  };
 })();
