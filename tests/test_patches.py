@@ -49,12 +49,28 @@ BASE = {
     "valid_landuse_permit_share": 0.0,
     "permit_valid": pd.NA,
     "interp_cause": 1,
+    # changed pixels inside the patch (gis.zonal.inside): none by default
+    "seen_px": 100.0,
+    "loss_share": 0.0,
+    "gain_share": 0.0,
+    "largest_loss_px": 0.0,
+    "largest_gain_px": 0.0,
+    "ring_loss_share": 0.0,
+    "burned_share": np.nan,
+    "ring_burned_share": np.nan,
+    "lost_ndvi_after": np.nan,
 }
 # spectra of typical changes: (ndvi_before, ndvi_after, dnbr); the ring stays put
 CLEARCUT = {"ndvi_after": 0.30, "dndvi": -0.50, "drop_frac": 0.90, "dnbr": -0.55}
 BURN = {"ndvi_after": 0.25, "dndvi": -0.55, "drop_frac": 0.95, "dnbr": -0.95}
 BUILT = {"ndvi_after": 0.08, "dndvi": -0.72, "drop_frac": 0.98, "dnbr": -0.60}
-DIEBACK = {"ndvi_after": 0.55, "dndvi": -0.25, "drop_frac": 0.7, "dnbr": -0.2}
+DIEBACK = {
+    "ndvi_after": 0.55,
+    "dndvi": -0.25,
+    "drop_frac": 0.7,
+    "dnbr": -0.2,
+    "lost_ndvi_after": 0.5,
+}
 PLANTED = {"ndvi_before": 0.20, "ndvi_after": 0.55, "dndvi": 0.35, "drop_frac": 0.0}
 REGROWTH = {"ndvi_before": 0.50, "ndvi_after": 0.70, "dndvi": 0.20, "drop_frac": 0.0}
 PHENOLOGY = {  # the whole scene browned: patch and ring fell alike
@@ -92,7 +108,8 @@ def verdict(rows, lang="zh"):
     ("row", "real", "ctype", "legality", "code", "priority"),
     [
         (case(), False, "none", "no_change", 92, 3),
-        (case(valid_frac_after=0.7), False, "none", "no_change", 93, 3),
+        # partly seen, the seen part unchanged: the unseen part may hide a change (issue 16)
+        (case(valid_frac_after=0.7), False, "none", "needs_field_check", 93, 1),
         (case(PHENOLOGY), False, "none", "no_change", 92, 3),
         (case(CLEARCUT), True, "logging", "suspected_illegal", 20, 1),
         (case(CLEARCUT, VALID_LOGGING_PERMIT), True, "logging", "permitted", 20, 3),
@@ -219,7 +236,8 @@ def test_edited_rules_change_the_verdict():
     frame = pd.DataFrame([case(CLEARCUT)])
     frame["permit_valid"] = frame["permit_valid"].astype("boolean")
     out = decide(derive_evidence(frame), rules)
-    assert out["legality"].iloc[0] == "no_change"
+    # a clear-cut no longer counted as a loss is ambiguous, never 无变化 (issue 16)
+    assert out["legality"].iloc[0] == "needs_field_check"
 
 
 def test_prepare_patches_reports_duplicates_invalid_and_empty():

@@ -18,9 +18,11 @@ from gis.cli import options
 from gis.findings import Findings
 from gis.layers import code_meaning
 from gis.raster import Sensor
+from gis.zonal.inside import RADIOMETRIES
 
 EXIT_FINDINGS = 1
 SENSORS = tuple(s.value for s in Sensor)
+RADIOMETRY_CHOICES = ("auto", *RADIOMETRIES)
 
 _layer = click.Path(exists=False, path_type=Path)
 _file = click.Path(dir_okay=False, path_type=Path)
@@ -89,6 +91,21 @@ def check() -> None:
     "image_dates",
     type=ImageDates(),
     help="BEFORE,AFTER image dates (e.g. 20250905,20260918) for patches without QQYXSJ/HQYXSJ.",
+)
+@click.option(
+    "--radiometry",
+    type=click.Choice(RADIOMETRY_CHOICES),
+    default="auto",
+    show_default=True,
+    help="reflectance, or dn for 8-bit stretched / raw DN imagery (relative evidence only); "
+    "auto decides from data type and values.",
+)
+@click.option(
+    "--min-mapping-unit-mu",
+    "min_mapping_unit_mu",
+    type=click.FloatRange(min=0.0, min_open=True),
+    help="Minimum mapping unit, 亩 (default the rules' min_mapping_unit_mu, 1 亩): a patch "
+    "with a changed cluster this large is never 无变化.",
 )
 @options.workers_opt
 @options.scheduler_opt

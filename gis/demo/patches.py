@@ -8,7 +8,11 @@ are meant to touch are touched and no other patch is.
 
 The truth's ``legality`` is the verdict expected from the data as delivered:
 ``needs_field_check`` for patches hidden under cloud on the after date (``hidden_by_cloud``),
-even though ``is_real_change`` and ``change_type`` still say what truly happened there.
+even though ``is_real_change`` and ``change_type`` still say what truly happened there, and for
+the false changes from cloud and shadow (``false_cloud``, ``false_shadow``): the part of them
+that is seen is unchanged, but the part under the cloud or shadow is not seen, and 无变化 needs
+the whole patch seen (issue 16) — they are 伪变化 (``is_real_change`` false, code 93) that a
+field check confirms.
 ``verified_cause_code`` is the national 核实变化原因 code: 93 其它调查因素 for false changes
 from cloud, shadow and for changes on land that is not forest land, 92 错划 for the
 phenology/illumination ones (the interpreter drew a change that is not there).
@@ -182,7 +186,7 @@ SCENARIOS = (
         None,
         False,
         "none",
-        "no_change",
+        "needs_field_check",
         93,
         cloud="edge",
     ),
@@ -194,7 +198,7 @@ SCENARIOS = (
         None,
         False,
         "none",
-        "no_change",
+        "needs_field_check",
         93,
         cloud="shadow",
     ),

@@ -103,6 +103,10 @@ class RasterSource:
     product : str
         What the source was read as (``"GeoTIFF"``, ``"Sentinel-2 L2A .SAFE"``, a mosaic …),
         for the run table.
+    radiometry : str
+        ``reflectance``, ``dn`` (uncalibrated: 8-bit stretched or raw DN) or ``auto`` (decided
+        from the data, :func:`gis.zonal.inside.resolve_radiometry`); a hook for product readers
+        that know it from metadata.
     """
 
     path: str
@@ -130,6 +134,7 @@ class RasterSource:
     acquired: str | None = None
     product: str = ""
     reader: type[RasterReader] | None = None
+    radiometry: str = "auto"
 
     @property
     def grid(self) -> Grid:

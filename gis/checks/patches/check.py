@@ -25,6 +25,7 @@ import pandas as pd
 import pyogrio
 import rasterio
 import shapely
+from pyproj import CRS
 
 from gis import __version__
 from gis.checks.patches import evidence as ev
@@ -36,12 +37,15 @@ from gis.checks.patches.verdict import (
     decide,
     derive_evidence,
     load_patch_rules,
+    with_thresholds,
 )
 from gis.crs import assert_same_crs, require_projected
 from gis.enums import Lang
 from gis.findings import Findings
+from gis.raster.analysis_grid import common_grid
 from gis.rules import RuleSet
 from gis.zonal import STAT_DEFINITIONS, change_stats
+from gis.zonal.inside import INSIDE_COLUMNS, INSIDE_DEFINITIONS, inside_stats, resolve_radiometry
 
 logger = logging.getLogger(__name__)
 
@@ -160,12 +164,18 @@ def raster_evidence(
     rules: RuleSet,
     findings: Findings,
     client: Any = None,
+    radiometry: str = "reflectance",
 ) -> pd.DataFrame:
     """Return :data:`RASTER_COLUMNS` per patch from :func:`gis.zonal.change_stats`.
 
-    With a Dask ``client`` the raster windows are reduced on its cluster (same values).
+    With a Dask ``client`` the raster windows are reduced on its cluster (same values). The
+    changed pixels inside each patch come from :func:`gis.zonal.inside.inside_stats`. On
+    uncalibrated imagery (``radiometry="dn"``) the absolute NDVI and NBR columns are left
+    empty (not comparable with reflectance thresholds) and the NDVI change, the ring's and
+    ``drop_frac`` are the relative ones of the scene-normalised bands.
     """
-    out = pd.DataFrame(np.nan, index=patches.index, columns=list(RASTER_COLUMNS))
+    columns = [*RASTER_COLUMNS, *INSIDE_COLUMNS, "pixel_m2"]
+    out = pd.DataFrame(np.nan, index=patches.index, columns=columns)
     zones = patches.loc[usable.to_numpy()]
     if zones.empty:
         return out
@@ -182,7 +192,37 @@ def raster_evidence(
     )
     cols = [c for c in RASTER_COLUMNS if c in stats]
     out.loc[stats.index, cols] = stats[cols].astype("f8").to_numpy()
+    # the same analysis grid as change_stats (its finding is already made there)
+    before, after = common_grid(before, after)
+    inside = inside_stats(
+        np.asarray(zones.to_crs(CRS.from_wkt(before.crs_wkt)).geometry.values, dtype=object),
+        before,
+        after,
+        ring_m=t["ring_m"],
+        drop=t["drop_threshold"],
+        nbr_drop=t["nbr_drop_threshold"],
+        tolerance_px=int(t["tolerance_px"]),
+        radiometry=radiometry,
+        index=zones.index,
+    )
+    out.loc[inside.index, list(INSIDE_COLUMNS)] = inside.astype("f8").to_numpy()
+    crs = CRS.from_wkt(before.crs_wkt)
+    if crs.is_projected:  # area of one pixel, for areas of pixel counts and the covered share
+        t = before.grid.transform
+        out.loc[inside.index, "pixel_m2"] = (
+            abs(t.a * t.e) * crs.axis_info[0].unit_conversion_factor ** 2
+        )
+    if radiometry == "dn":
+        relative(out)
     return out
+
+
+def relative(raster: pd.DataFrame) -> None:
+    """Replace the absolute index columns by relative ones (uncalibrated imagery, in place)."""
+    raster[["ndvi_before", "ndvi_after", "dnbr", "ring_ndvi_before", "ring_ndvi_after"]] = np.nan
+    raster["dndvi"] = raster["dndvi_px"]
+    raster["ring_dndvi"] = raster["ring_dndvi_px"]
+    raster["drop_frac"] = raster["loss_share"]
 
 
 def vector_evidence(
@@ -246,6 +286,8 @@ def check_patches(
     lang: str | Lang = "zh",
     findings: Findings | None = None,
     client: Any = None,
+    radiometry: str = "auto",
+    min_mapping_unit_mu: float | None = None,
 ) -> PatchCheckResult:
     """Check every change patch: evidence, verdict and reasons.
 
@@ -269,6 +311,13 @@ def check_patches(
     client : distributed.Client, optional
         Reduce the raster evidence on this Dask cluster (see :mod:`gis.distributed`); the
         results are bit-identical to the one-process run.
+    radiometry : {"auto", "reflectance", "dn"}
+        ``dn``: uncalibrated imagery (8-bit stretched or raw DN), checked with relative
+        evidence only; ``auto`` decides from the data (:func:`gis.zonal.inside.resolve_radiometry`).
+        The run table and every reason say which was used.
+    min_mapping_unit_mu : float, optional
+        Minimum mapping unit in 亩 (default: the rules' ``min_mapping_unit_mu``): a patch holding
+        a changed cluster this large is never 无变化.
 
     Returns
     -------
@@ -287,11 +336,20 @@ def check_patches(
     log = findings if findings is not None else Findings()
     language = Lang.get(lang)
     ruleset = rules if isinstance(rules, RuleSet) else load_patch_rules(rules)
+    ruleset = with_thresholds(ruleset, min_mapping_unit_mu=min_mapping_unit_mu)
     started = dt.datetime.now(dt.UTC)
     prepared, usable = prepare_patches(patches, findings=log)
-    logger.info("raster evidence for %d patches", int(usable.sum()))
+    radio = radiometry_of(before, after, radiometry, log)
+    logger.info("raster evidence for %d patches (%s)", int(usable.sum()), radio["used"])
     raster = raster_evidence(
-        prepared, usable, before, after, rules=ruleset, findings=log, client=client
+        prepared,
+        usable,
+        before,
+        after,
+        rules=ruleset,
+        findings=log,
+        client=client,
+        radiometry=radio["used"],
     )
     logger.info("vector evidence")
     good = prepared.loc[usable.to_numpy()]
@@ -307,12 +365,50 @@ def check_patches(
     ).reindex(prepared.index)
     cause = prepared.get("interp_cause", pd.Series(np.nan, index=prepared.index))
     evidence = derive_evidence(pd.concat([vector, raster], axis=1).assign(interp_cause=cause))
+    evidence["radiometry"] = radio["used"]
     logger.info("rules")
     verdict = decide(evidence, ruleset, lang=language)
+    if radio["used"] == "dn":
+        note = RELATIVE_NOTE[str(language)]
+        verdict["reasons"] = note + verdict["reasons"].astype(str)
     checked = assemble(prepared, evidence, verdict)
     run = run_metadata(ruleset, language=language, image_dates=image_dates, started=started)
+    run["radiometry"] = radio
     run["counts"] = summary_counts(checked)
     return PatchCheckResult(checked, log, run)
+
+
+RELATIVE_NOTE = {
+    "zh": "【未定标影像（8位拉伸/DN），仅用相对证据】",
+    "en": "[uncalibrated imagery (8-bit stretched/DN): relative evidence only] ",
+}
+
+
+def radiometry_of(before: Any, after: Any, requested: str, log: Findings) -> dict[str, str]:
+    """Decide the radiometry of the pair (``dn`` when either date is uncalibrated).
+
+    Returns the run-table record: ``used``, ``requested`` and why for each date; a finding
+    says when uncalibrated imagery is checked with relative evidence.
+    """
+    b, why_b = resolve_radiometry(before, requested)
+    a, why_a = resolve_radiometry(after, requested)
+    used = "dn" if "dn" in (a, b) else "reflectance"
+    if used == "dn":
+        log.add(
+            "uncalibrated_imagery",
+            f"uncalibrated imagery (before: {b}, {why_b}; after: {a}, {why_a}): each date is "
+            "normalised against its own scene and compared with the patch surroundings; "
+            "reflectance thresholds (NDVI levels, Key & Benson dNBR) are not applied",
+            severity="info",
+            zh=f"未定标影像（前期：{b}，{why_b}；后期：{a}，{why_a}）：各期影像按本景归一化后与"
+            "图斑周边比较；不使用反射率阈值（NDVI 绝对值、Key & Benson dNBR）",
+        )
+    return {
+        "requested": requested,
+        "used": used,
+        "before": f"{b} ({why_b})",
+        "after": f"{a} ({why_a})",
+    }
 
 
 def assemble(
@@ -354,7 +450,7 @@ def run_metadata(
         "rule_ids": rules.rule_ids(),
         "lang": str(language),
         "image_dates": None if image_dates is None else [str(d) for d in image_dates],
-        "stat_definitions": dict(STAT_DEFINITIONS),
+        "stat_definitions": {**STAT_DEFINITIONS, **INSIDE_DEFINITIONS},
     }
 
 

@@ -66,6 +66,23 @@ EXTRA_HEADERS = {
         "valid_logging_permit_share": "有效采伐许可覆盖比例",
         "valid_landuse_permit_share": "有效使用林地审批覆盖比例",
         "township": "乡镇",
+        "seen_frac": "两期可见像元比例",
+        "changed_share": "变化像元比例",
+        "changed_area_ha": "变化面积（公顷，内业估计）",
+        "changed_area_mu": "变化面积（亩，内业估计）",
+        "loss_share": "植被减少像元比例",
+        "loss_area_mu": "植被减少面积（亩）",
+        "gain_share": "植被增加像元比例",
+        "largest_loss_cluster_mu": "最大减少连片（亩）",
+        "largest_gain_cluster_mu": "最大增加连片（亩）",
+        "largest_cluster_mu": "最大变化连片（亩）",
+        "ring_loss_share": "周边减少像元比例",
+        "burned_share": "过火像元比例",
+        "burned_area_ha": "过火面积（公顷）",
+        "burned_area_mu": "过火面积（亩）",
+        "ring_burned_share": "周边过火像元比例",
+        "lost_ndvi_after": "减少像元后期NDVI",
+        "radiometry": "辐射定标",
     },
     "en": {
         "land_class": "Main land class",
@@ -78,6 +95,23 @@ EXTRA_HEADERS = {
         "valid_logging_permit_share": "Share covered by valid logging permits",
         "valid_landuse_permit_share": "Share covered by valid land-use approvals",
         "township": "Township",
+        "seen_frac": "Share seen on both dates",
+        "changed_share": "Share of pixels changed",
+        "changed_area_ha": "Changed area, ha (desk estimate)",
+        "changed_area_mu": "Changed area, mu (desk estimate)",
+        "loss_share": "Share of pixels lost",
+        "loss_area_mu": "Lost area, mu",
+        "gain_share": "Share of pixels gained",
+        "largest_loss_cluster_mu": "Largest lost cluster, mu",
+        "largest_gain_cluster_mu": "Largest gained cluster, mu",
+        "largest_cluster_mu": "Largest changed cluster, mu",
+        "ring_loss_share": "Share of surroundings lost",
+        "burned_share": "Share of pixels burned",
+        "burned_area_ha": "Burned area, ha",
+        "burned_area_mu": "Burned area, mu",
+        "ring_burned_share": "Share of surroundings burned",
+        "lost_ndvi_after": "NDVI after of lost pixels",
+        "radiometry": "Radiometry",
     },
 }
 """Headers of evidence columns the catalog does not list (yet)."""
@@ -147,6 +181,8 @@ def run_patch_check(
     findings: Findings | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    radiometry: str = "auto",
+    min_mapping_unit_mu: float | None = None,
 ) -> PatchRun:
     """Read the layers and rasters, check every patch and write the results.
 
@@ -179,6 +215,10 @@ def run_patch_check(
         Reduce the rasters on the existing Dask cluster at ``tcp://HOST:PORT``. With neither,
         the run stays in this process. The run table records the engine and the peak memory
         per worker (section ``peak_memory_mb``).
+    radiometry : {"auto", "reflectance", "dn"}
+        Radiometry of the images (see :func:`~gis.checks.patches.check.check_patches`).
+    min_mapping_unit_mu : float, optional
+        Minimum mapping unit, 亩 (default: the rules' ``min_mapping_unit_mu``).
 
     Returns
     -------
@@ -223,6 +263,8 @@ def run_patch_check(
             lang=lang,
             findings=log,
             client=client,
+            radiometry=radiometry,
+            min_mapping_unit_mu=min_mapping_unit_mu,
             **frames,
         )
         record_engine(result.run, cluster_info(client))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import string
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,9 +18,23 @@ import pandas as pd
 
 from gis.checks.patches.evidence import PERMIT_COLUMNS
 from gis.enums import Lang
+from gis.errors import RulesError
 from gis.layers import code_meaning
 from gis.resources import resource_path
-from gis.rules import RuleSchema, RuleSet, evaluate, load_rules, render, template_rows
+from gis.rules import (
+    Condition,
+    RuleSchema,
+    RuleSet,
+    evaluate,
+    load_rules,
+    render,
+    template_rows,
+)
+from gis.units import M2_PER_HA, M2_PER_MU
+from gis.zonal.inside import INSIDE_COLUMNS
+
+MU_PER_HA = M2_PER_HA / M2_PER_MU
+"""亩 per hectare (15)."""
 
 DEFAULT_RULES = resource_path("layers/rules/patches.yaml")
 """The bureau's default rules file."""
@@ -55,7 +70,35 @@ RASTER_COLUMNS = (
     "ring_dndvi",
     "n_pixels",
 )
-DERIVED_COLUMNS = ("valid_frac_min", "rel_dndvi", "burn_excess")
+INSIDE_RAW = (*INSIDE_COLUMNS, "pixel_m2")
+"""Columns of :func:`gis.zonal.inside.inside_stats` the rules may read (and the pixel area)."""
+CHANGED_COLUMNS = (
+    "covered_frac",
+    "seen_frac",
+    "changed_share",
+    "changed_area_ha",
+    "changed_area_mu",
+    "loss_share",
+    "loss_area_mu",
+    "gain_share",
+    "largest_loss_cluster_mu",
+    "largest_gain_cluster_mu",
+    "largest_cluster_mu",
+    "ring_loss_share",
+    "burned_share",
+    "burned_area_ha",
+    "burned_area_mu",
+    "ring_burned_share",
+    "lost_ndvi_after",
+)
+"""Changed area inside the patch (the desk estimate that pre-fills 核实面积), in the results."""
+DERIVED_COLUMNS = (
+    "valid_frac_min",
+    "rel_dndvi",
+    "abs_rel_dndvi",
+    "burn_excess",
+    *CHANGED_COLUMNS,
+)
 VECTOR_COLUMNS = (
     "area_ha",
     "area_mu",
@@ -68,7 +111,14 @@ VECTOR_COLUMNS = (
     "forest_chief",
     *PERMIT_COLUMNS,
 )
-EVIDENCE_COLUMNS = (*VECTOR_COLUMNS[:9], *RASTER_COLUMNS, "rel_dndvi", *PERMIT_COLUMNS)
+EVIDENCE_COLUMNS = (
+    *VECTOR_COLUMNS[:9],
+    *RASTER_COLUMNS,
+    "rel_dndvi",
+    *CHANGED_COLUMNS,
+    "radiometry",
+    *PERMIT_COLUMNS,
+)
 VERDICT_COLUMNS = (
     "is_real_change",
     "change_type",
@@ -83,7 +133,7 @@ REASON_STAGES = ("change", "change_type", "field_priority", "legality")
 
 PATCH_SCHEMA = RuleSchema(
     fields=frozenset(
-        {*VECTOR_COLUMNS, *RASTER_COLUMNS, *DERIVED_COLUMNS, "interp_cause", "area_ha"}
+        {*VECTOR_COLUMNS, *RASTER_COLUMNS, *INSIDE_RAW, *DERIVED_COLUMNS, "interp_cause"}
     ),
     stages={
         "change": frozenset({"is_real_change", "direction"}),
@@ -91,7 +141,7 @@ PATCH_SCHEMA = RuleSchema(
         "legality": frozenset({"legality", "verified_cause_code"}),
         "field_priority": frozenset({"field_priority"}),
     },
-    required_thresholds=("ring_m", "drop_threshold", "tolerance_px"),
+    required_thresholds=("ring_m", "drop_threshold", "tolerance_px", "nbr_drop_threshold"),
     allowed_values={
         "change_type": CHANGE_TYPES,
         "legality": LEGALITIES,
@@ -125,7 +175,9 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
     """Add the derived evidence the rules read (see ``layers/rules/patches.yaml``).
 
     ``valid_frac_min`` (missing counts as 0), ``rel_dndvi`` = dndvi − ring_dndvi (dndvi when
-    the ring has no valid pixels), ``burn_excess`` = dnbr − dndvi.
+    the ring has no valid pixels), ``burn_excess`` = dnbr − dndvi, and the changed area inside
+    the patch (:data:`CHANGED_COLUMNS`) from the pixel counts of :mod:`gis.zonal.inside`: a
+    share of the patch's pixels times the patch's (ellipsoidal) area.
 
     Examples
     --------
@@ -133,14 +185,93 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
     ...     "dndvi": [-0.5], "ring_dndvi": [-0.1], "dnbr": [-0.9]}))
     >>> e[["valid_frac_min", "rel_dndvi", "burn_excess"]].round(2).values.tolist()
     [[0.0, -0.4, -0.4]]
+    >>> e = derive_evidence(pd.DataFrame({"n_pixels": [100], "seen_px": [80], "area_ha": [1.0],
+    ...     "pixel_m2": [100.0],
+    ...     "loss_share": [0.25], "gain_share": [0.0], "largest_loss_px": [15]}))
+    >>> e[["changed_area_ha", "changed_area_mu", "largest_cluster_mu"]].round(2).values.tolist()
+    [[0.2, 3.0, 2.25]]
     """
     out = evidence.copy()
+    for col in (
+        "valid_frac_before",
+        "valid_frac_after",
+        "dndvi",
+        "ring_dndvi",
+        "dnbr",
+        *INSIDE_RAW,
+    ):
+        if col not in out:
+            out[col] = np.nan
     frac = out[["valid_frac_before", "valid_frac_after"]].astype("f8").fillna(0.0)
     out["valid_frac_min"] = frac.min(axis=1)
     dndvi = out["dndvi"].astype("f8")
     out["rel_dndvi"] = dndvi - out["ring_dndvi"].astype("f8").fillna(0.0)
+    out["abs_rel_dndvi"] = out["rel_dndvi"].abs()
     out["burn_excess"] = out["dnbr"].astype("f8") - dndvi
+    _changed_area(out)
     return out
+
+
+def _changed_area(out: pd.DataFrame) -> None:
+    """Add the changed, lost and burned areas and clusters from pixel counts (in place)."""
+
+    def col(name: str) -> pd.Series:
+        return out[name].astype("f8") if name in out else pd.Series(np.nan, index=out.index)
+
+    n, seen, area_ha = col("n_pixels"), col("seen_px"), col("area_ha")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # one pixel's area from the grid (projected rasters), else the patch's area per pixel
+        ha_per_px = (col("pixel_m2") / M2_PER_HA).fillna((area_ha / n).where(n > 0))
+        out["covered_frac"] = (n * ha_per_px / area_ha).clip(upper=1.0)
+        out["seen_frac"] = (seen * ha_per_px / area_ha).clip(upper=1.0)
+    loss, gain = col("loss_share"), col("gain_share").fillna(0.0)
+    for name in ("loss_share", "gain_share", "ring_loss_share", "burned_share"):
+        out[name] = col(name)
+    out["ring_burned_share"], out["lost_ndvi_after"] = (
+        col("ring_burned_share"),
+        col("lost_ndvi_after"),
+    )
+    out["changed_share"] = loss + gain
+    out["changed_area_ha"] = out["changed_share"] * seen * ha_per_px
+    out["changed_area_mu"] = out["changed_area_ha"] * MU_PER_HA
+    out["loss_area_mu"] = loss * seen * ha_per_px * MU_PER_HA
+    # no pixel seen: no cluster seen
+    out["largest_loss_cluster_mu"] = (col("largest_loss_px") * ha_per_px * MU_PER_HA).fillna(0.0)
+    out["largest_gain_cluster_mu"] = (col("largest_gain_px") * ha_per_px * MU_PER_HA).fillna(0.0)
+    clusters = out[["largest_loss_cluster_mu", "largest_gain_cluster_mu"]]
+    out["largest_cluster_mu"] = clusters.max(axis=1, skipna=True)
+    out["burned_area_ha"] = col("burned_share") * seen * ha_per_px
+    out["burned_area_mu"] = out["burned_area_ha"] * MU_PER_HA
+
+
+def with_thresholds(rules: RuleSet, **overrides: float | None) -> RuleSet:
+    """Return ``rules`` with some thresholds replaced (and every condition naming them).
+
+    Examples
+    --------
+    >>> r = with_thresholds(load_patch_rules(), min_mapping_unit_mu=0.5)
+    >>> r.thresholds["min_mapping_unit_mu"]
+    0.5
+    """
+    given = {k: float(v) for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(given) - set(rules.thresholds))
+    if unknown:
+        raise RulesError(f"{rules.source}: unknown thresholds {', '.join(unknown)}")
+
+    def cond(c: Condition) -> Condition:
+        return replace(c, value=given[c.threshold]) if c.threshold in given else c
+
+    stages = tuple(
+        (
+            name,
+            tuple(
+                replace(r, when=tuple(map(cond, r.when)), when_any=tuple(map(cond, r.when_any)))
+                for r in rs
+            ),
+        )
+        for name, rs in rules.stages
+    )
+    return replace(rules, thresholds={**rules.thresholds, **given}, stages=stages)
 
 
 def decide(evidence: pd.DataFrame, rules: RuleSet, *, lang: str | Lang = "zh") -> pd.DataFrame:
@@ -193,8 +324,13 @@ def _reason_context(
     """Evidence and verdicts plus the derived values reason templates may name."""
     context = pd.concat([evidence, decided.drop(columns=["rules_fired"])], axis=1)
     context = context.loc[:, ~context.columns.duplicated(keep="last")].copy()
+    for name, value in rules.thresholds.items():  # reasons state the thresholds they used
+        if name not in context:
+            context[name] = value
     context["neg_dndvi"] = -context["dndvi"].astype("f8")
     context["neg_burn_excess"] = -context["burn_excess"].astype("f8")
+    if "lost_ndvi_vs_ring" in context:
+        context["neg_lost_ndvi_vs_ring"] = -context["lost_ndvi_vs_ring"].astype("f8")
     unknown = "未知地类" if language == "zh" else "unknown land class"
 
     def by_value(column: str, func: Any) -> pd.Series:

@@ -1,0 +1,484 @@
+"""Changed pixels inside each patch: how much of it changed beyond its surroundings, and where.
+
+The means of :func:`gis.zonal.change_stats` say how a patch changed on average; a clearing of
+a third of a patch hardly moves the mean. This pass classifies every pixel of a patch instead,
+against the patch's own surroundings, in a window around each patch (patch bounds grown by the
+ring and one pixel; no whole-raster array):
+
+1. per pixel, the misregistration-tolerant change of NDVI and (with SWIR2 on both dates) NBR:
+   ``loss = after − min(before over the (2t+1)² neighbourhood)``, ``gain = after − max(...)``,
+   so an edge shifted by up to ``t`` pixels matches its own value and does not count;
+2. the surroundings' change is the median of the same per-pixel change over the ring (pixels
+   within ``ring_m`` of the patch and in no patch); a whole-scene phenology, illumination or
+   haze shift moves both and cancels;
+3. a pixel *lost* vegetation when its NDVI loss beyond the ring's is at least ``drop``, its
+   NBR loss at least ``nbr_drop`` or its SWIR2 rise (log ratio) at least :data:`SWIR_RISE`, or
+   when these three, each scaled by its threshold, add up to :data:`COMBINED_LOSS` (NBR falls
+   and SWIR rises where a forest becomes a green crop or lawn while NDVI stays high); it
+   *gained* when its NDVI gain beyond the ring's is at least ``drop``. On uncalibrated imagery
+   each threshold is also at least three robust standard deviations of the ring's own change;
+4. the largest 8-connected cluster of lost (gained) pixels;
+5. burned pixels with the one definition of :func:`gis.severity.burned_mask` (Key & Benson
+   dNBR, reflectance only), inside and in the ring.
+
+Radiometry. ``reflectance`` uses the pixels as read; ``dn`` (8-bit stretched or raw DN
+deliveries) first normalises each band of each date against its own scene (its 2nd and 98th
+percentiles, from a decimated read of the whole raster), so that only relative evidence is
+used; Key & Benson thresholds do not apply there and burned pixels are not counted.
+
+Examples
+--------
+>>> sorted(INSIDE_DEFINITIONS)[:3]
+['burned_share', 'dndvi_px', 'gain_share']
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from affine import Affine
+from numpy.typing import NDArray
+from rasterio.enums import Resampling
+from rasterio.windows import Window
+from scipy import ndimage
+
+from gis.indices import nbr, ndvi
+from gis.raster import RasterReader, RasterSource
+from gis.severity import burn_dnbr, burned_mask
+from gis.zonal.burn import centre_pixels
+
+RADIOMETRIES = ("reflectance", "dn")
+
+INSIDE_DEFINITIONS: dict[str, str] = {
+    "seen_px": "pixels of the patch valid on both dates and not within MASK_BUFFER_PX (2) "
+    "pixels of an invalid one",
+    "loss_share": "share of the seen pixels that lost vegetation beyond the surroundings: NDVI "
+    "loss (after − min before within tolerance_px) minus the ring's median loss <= -drop, or "
+    "the same for NBR <= -nbr_drop",
+    "gain_share": "share of the seen pixels whose NDVI gain beyond the ring's median is >= drop",
+    "largest_loss_px": "pixels of the largest 8-connected cluster of lost pixels in the patch",
+    "largest_gain_px": "pixels of the largest 8-connected cluster of gained pixels",
+    "ring_loss_share": "share of the ring's seen pixels lost by the same test (how unusual the "
+    "patch is against its surroundings)",
+    "burned_share": "share of the seen pixels burned: Key & Benson dNBR = NBR before − NBR "
+    "after >= 0.1 (gis.severity.burned_mask); NULL without SWIR2 or on uncalibrated imagery",
+    "ring_burned_share": "the same share over the ring's seen pixels",
+    "lost_ndvi_after": "mean after-date NDVI of the patch's lost pixels (a standing canopy that "
+    "yellowed keeps it high; a clearing does not); NULL on uncalibrated imagery",
+    "lost_ndvi_vs_ring": "median after-date NDVI of the lost pixels minus the ring's "
+    "(uncalibrated: in units of the scene's range): a yellowing canopy stays near its "
+    "surroundings, a clearing falls far below",
+    "swir_used": "1 when SWIR2 was on both dates (NBR and SWIR2 evidence used), else 0",
+    "dndvi_px": "median over the patch's seen pixels of the per-pixel NDVI change (after − "
+    "before; on uncalibrated imagery of the scene-normalised bands)",
+    "ring_dndvi_px": "the same median over the ring's seen pixels (on uncalibrated imagery "
+    "both less the scene's median change of the normalised NDVI)",
+}
+"""Definition of every column :func:`inside_stats` returns (written to the run table)."""
+
+INSIDE_COLUMNS = (
+    "seen_px",
+    "loss_share",
+    "gain_share",
+    "largest_loss_px",
+    "largest_gain_px",
+    "ring_loss_share",
+    "burned_share",
+    "ring_burned_share",
+    "lost_ndvi_after",
+    "lost_ndvi_vs_ring",
+    "swir_used",
+    "dndvi_px",
+    "ring_dndvi_px",
+)
+
+SWIR_RISE = 0.35
+"""log(SWIR2 after / before) beyond the ring's that counts alone as a loss: +42 %. Canopy
+shadow keeps a forest's SWIR2 low (0.04-0.09); open ground, crops and lawn reflect 0.12-0.25."""
+
+MASK_BUFFER_PX = 2
+"""Pixels within this many pixels of an invalid one (cloud, shadow, nodata) are not seen: masks
+miss the thin fringe of a cloud (Fmask and s2cloudless deliveries are commonly dilated by 2-3
+pixels for the same reason)."""
+
+RED_RISE = 0.5
+"""Without SWIR (R,G,B,NIR deliveries): log(red after / before) beyond the ring's that counts
+alone as a loss: +65 %. A closed canopy absorbs red (0.02-0.04); crops, lawn and soil reflect
+0.045-0.15."""
+
+COMBINED_LOSS = 1.5
+"""Sum of the loss signals, each scaled by its own threshold, that marks a lost pixel."""
+
+_RING_MIN_PX = 8
+"""Fewer seen ring pixels than this: no local reference (the ring's change counts as 0)."""
+
+
+@dataclass(frozen=True)
+class Normaliser:
+    """Per-band (low, high) of each date's scene for uncalibrated imagery; empty = as read."""
+
+    before: dict[str, tuple[float, float]]
+    after: dict[str, tuple[float, float]]
+    scene_dndvi: float = 0.0
+    index_scale: float = 1.0
+
+
+def sampled_source(src: RasterSource) -> RasterSource:
+    """Return the plain file a source's values are sampled from for scene statistics.
+
+    A warped source samples its base file, a mosaic its first scene (the decimated scene
+    statistics of uncalibrated imagery come from that one file).
+    """
+    while True:
+        parts = getattr(src, "parts", ())
+        warp = getattr(src, "warp", None)
+        if parts:
+            src = parts[0]
+        elif warp is not None:
+            src = warp.base
+        else:
+            return src
+
+
+def resolve_radiometry(src: RasterSource, requested: str = "auto") -> tuple[str, str]:
+    """Return (``reflectance`` or ``dn``, why) for ``src``.
+
+    ``requested`` other than ``auto`` wins; then the source's own ``radiometry`` attribute (a
+    hook for product readers that know it from metadata); then the data: 8-bit bands are
+    stretched deliveries, and a generic raster (scale 1) whose NIR reaches beyond 1.5 holds DN,
+    not reflectance.
+    """
+    if requested in RADIOMETRIES:
+        return requested, "given"
+    own = getattr(src, "radiometry", "auto")
+    if own in RADIOMETRIES:
+        return own, "from the raster source"
+    src = sampled_source(src)
+    with src.open() as reader:
+        ds = reader.dataset
+        if ds.dtypes[0] == "uint8":
+            return "dn", "8-bit bands"
+        if src.scale == 1.0 and src.offset == 0.0 and src.has("NIR"):
+            band = ds.read(src.band_index("NIR"), out_shape=(64, 64), resampling=Resampling.nearest)
+            values = band[np.isfinite(band)].astype("f8")
+            if src.nodata is not None:
+                values = values[values != src.nodata]
+            if values.size and float(np.percentile(values, 98)) > 1.5:
+                return "dn", "values beyond reflectance (NIR above 1.5)"
+    return "reflectance", "calibrated values"
+
+
+SCENE_NDVI_RANGE = 0.8
+"""On uncalibrated imagery NDVI differences are expressed in units of the scene's own NDVI range
+(2nd to 98th percentile of the before date), scaled to 0.8 — the range of a Sentinel-2 scene of
+forest, fields and built land — so that the rules' tolerances keep their meaning."""
+
+
+MIN_SCENE_RANGE = 0.4
+"""A scene of one cover (all forest) has a narrow NDVI range: it is taken as at least this, so
+that noise is not magnified (the scale is at most 2)."""
+
+
+def scene_normaliser(
+    before: RasterSource, after: RasterSource, roles: Sequence[str], *, size: int = 512
+) -> Normaliser:
+    """Per-band 2nd/98th percentiles of each date and the scene's median NDVI change.
+
+    From a decimated read of each raster (nearest, at most ``size`` pixels a side): the
+    position of a value between its scene's percentiles is comparable between dates whatever
+    the gain, offset or stretch of the delivery; the median change of the normalised NDVI
+    over the scene is what an unchanged landscape did (subtracted from every patch and ring).
+    """
+    limits, bands = [], []
+    base = sampled_source(before)
+    scale = max(base.width, base.height) / size
+    shape = (max(1, int(base.height / max(scale, 1))), max(1, int(base.width / max(scale, 1))))
+    for src in (sampled_source(before), sampled_source(after)):
+        with src.open() as reader:
+            raw = {
+                r: reader.dataset.read(
+                    src.band_index(r), out_shape=shape, resampling=Resampling.nearest
+                ).astype("f8")
+                for r in roles
+            }
+        ok = np.all([np.isfinite(v) for v in raw.values()], axis=0)
+        if src.nodata is not None:
+            ok &= np.all([v != src.nodata for v in raw.values()], axis=0)
+        lim = {}
+        for r, v in raw.items():
+            lo, hi = np.percentile(v[ok], [2, 98]) if ok.any() else (0.0, 1.0)
+            lim[r] = (float(lo), float(max(hi, lo + 1e-6)))
+        limits.append(lim)
+        bands.append({r: _normalised(v, lim[r], ok) for r, v in raw.items()})
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v0 = ndvi(bands[0]["NIR"], bands[0]["R"])
+        d = ndvi(bands[1]["NIR"], bands[1]["R"]) - v0
+    if not np.isfinite(d).any():
+        return Normaliser(limits[0], limits[1])
+    lo, hi = np.nanpercentile(v0, [2, 98])
+    scale = SCENE_NDVI_RANGE / max(float(hi - lo), MIN_SCENE_RANGE)
+    return Normaliser(limits[0], limits[1], float(np.nanmedian(d)) * scale, scale)
+
+
+def _normalised(v: NDArray[Any], limits: tuple[float, float], ok: Any) -> NDArray[Any]:
+    """Position of ``v`` between a scene's percentiles, + 0.05 (no zero denominators)."""
+    lo, hi = limits
+    return np.where(ok, (v - lo) / (hi - lo) + 0.05, np.nan)
+
+
+def inside_stats(
+    zones: NDArray[Any],
+    before: RasterSource,
+    after: RasterSource,
+    *,
+    ring_m: float = 30.0,
+    drop: float = 0.15,
+    nbr_drop: float = 0.2,
+    tolerance_px: int = 1,
+    radiometry: str = "reflectance",
+    index: Any = None,
+    threads: int | None = None,
+) -> pd.DataFrame:
+    """Return :data:`INSIDE_COLUMNS` per zone (geometries in the rasters' CRS, one grid).
+
+    Each zone is read in its own window (bounds + ``ring_m`` + the tolerance), both dates once,
+    on ``threads`` threads (default ``min(2, cpu count)``) over contiguous runs of zones.
+    """
+    with_nbr = before.has("NIR", "SWIR2") and after.has("NIR", "SWIR2")
+    roles: tuple[str, ...] = ("NIR", "R", "SWIR2") if with_nbr else ("NIR", "R")
+    if not (before.has("NIR", "R") and after.has("NIR", "R")):
+        roles = ("NDVI",)  # a precomputed NDVI band: NDVI evidence only
+    norm = Normaliser({}, {})
+    if radiometry == "dn":
+        norm = scene_normaliser(before, after, roles)
+    geoms = np.asarray(zones, dtype=object)
+    job = _Job(geoms, shapely.STRtree(geoms), before, after, roles, norm, ring_m, drop, nbr_drop,
+               tolerance_px, radiometry)  # fmt: skip
+    n = max(1, min(threads or min(2, os.cpu_count() or 1), len(geoms)))
+    chunks = [c.tolist() for c in np.array_split(np.arange(len(geoms)), n)]
+    with ThreadPoolExecutor(max_workers=n) as pool:  # reads and numpy release the GIL
+        rows = [row for part in pool.map(job.run, chunks) for row in part]
+    return pd.DataFrame(rows, columns=list(INSIDE_COLUMNS), index=index)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every zone's window needs: the zones, their tree, both rasters, the options."""
+
+    geoms: NDArray[Any]
+    tree: Any
+    before: RasterSource
+    after: RasterSource
+    roles: tuple[str, ...]
+    norm: Normaliser
+    ring_m: float
+    drop: float
+    nbr_drop: float
+    tol: int
+    radiometry: str
+
+    def run(self, positions: list[int]) -> list[list[float]]:
+        """Return the rows of the zones at ``positions`` (both rasters opened once)."""
+        with self.before.open(cachemax_mb=16) as rb, self.after.open(cachemax_mb=16) as ra:
+            return [self.one(self.geoms[k], rb, ra) for k in positions]
+
+    def one(self, geom: Any, rb: RasterReader, ra: RasterReader) -> list[float]:
+        """Return the row of one zone."""
+        if geom is None or shapely.is_empty(geom):
+            return _empty_row()
+        win = _window_of(geom, self.before, self.ring_m, self.tol)
+        if win is None:
+            return _empty_row()
+        norm = self.norm
+        bands = (_read(rb, win, self.roles, norm.before), _read(ra, win, self.roles, norm.after))
+        transform = self.before.grid.transform @ Affine.translation(win.col_off, win.row_off)
+        near = self.geoms[self.tree.query(shapely.buffer(geom, self.ring_m))]
+        options = (self.ring_m, self.drop, self.nbr_drop, self.tol, self.radiometry)
+        row = _one_zone(geom, near, bands, transform, *options, norm.index_scale)
+        row[-2:] = [v - norm.scene_dndvi for v in row[-2:]]
+        return row
+
+
+def _empty_row() -> list[float]:
+    return [0.0] + [np.nan] * (len(INSIDE_COLUMNS) - 1)
+
+
+def _window_of(geom: Any, src: RasterSource, ring_m: float, tol: int) -> Window | None:
+    t = src.grid.transform
+    x0, y0, x1, y1 = shapely.bounds(shapely.buffer(geom, ring_m + 2 * abs(t.a)))
+    c0, c1 = int(np.floor((x0 - t.c) / t.a)), int(np.ceil((x1 - t.c) / t.a))
+    r0, r1 = int(np.floor((y1 - t.f) / t.e)), int(np.ceil((y0 - t.f) / t.e))
+    c0, r0 = max(c0 - tol, 0), max(r0 - tol, 0)
+    c1, r1 = min(c1 + tol, src.width), min(r1 + tol, src.height)
+    if c1 <= c0 or r1 <= r0:
+        return None
+    return Window(c0, r0, c1 - c0, r1 - r0)
+
+
+def _read(
+    reader: RasterReader,
+    win: Window,
+    roles: Sequence[str],
+    norm: dict[str, tuple[float, float]],
+) -> dict[str, NDArray[np.float32]]:
+    values, _ = reader.read_array(win, roles)
+    out = {}
+    for i, role in enumerate(roles):
+        v = values[i]
+        if norm:  # uncalibrated: position within the scene's own range of this band
+            v = _normalised(v, norm[role], True).astype(np.float32)
+        out[role] = v
+    return out
+
+
+def _shifted(a: NDArray[Any], tol: int, func: Any) -> NDArray[Any]:
+    """``func`` (np.fmin/np.fmax) of ``a`` over the (2*tol+1)² neighbourhood (NaN edges)."""
+    if tol <= 0:
+        return a
+    h, w = a.shape
+    pad = np.pad(a, tol, constant_values=np.nan)
+    out = a.copy()
+    for dy in range(-tol, tol + 1):
+        for dx in range(-tol, tol + 1):
+            if dy or dx:
+                out = func(out, pad[tol + dy : tol + dy + h, tol + dx : tol + dx + w])
+    return out
+
+
+def _changes(
+    b: dict[str, NDArray[np.float32]], a: dict[str, NDArray[np.float32]], tol: int
+) -> dict[str, NDArray[Any]]:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vb, va = _ndvi(b), _ndvi(a)
+        out = {
+            "loss": va - _shifted(vb, tol, np.fmin),
+            "gain": va - _shifted(vb, tol, np.fmax),
+            "d": va - vb,
+            "va": va,
+        }
+        if "R" in b and "SWIR2" not in b:  # without SWIR, open ground shows as a brighter red
+            out["red_rise"] = np.log(a["R"]) - np.log(_shifted(b["R"], tol, np.fmax))
+        elif "SWIR2" in b:
+            nb, na = nbr(b["NIR"], b["SWIR2"]), nbr(a["NIR"], a["SWIR2"])
+            out["nbr_loss"] = na - _shifted(nb, tol, np.fmin)
+            out["swir_rise"] = np.log(a["SWIR2"]) - np.log(_shifted(b["SWIR2"], tol, np.fmax))
+            out["kb_dnbr"] = burn_dnbr(nb, na)
+    return out
+
+
+def _ndvi(bands: dict[str, NDArray[np.float32]]) -> NDArray[Any]:
+    if "NDVI" in bands:
+        return np.clip(bands["NDVI"], -1.0, 1.0)
+    return np.asarray(ndvi(bands["NIR"], bands["R"]))
+
+
+def _mask_of(geoms: Any, transform: Any, shape: tuple[int, int]) -> NDArray[np.bool_]:
+    pos, _ = centre_pixels(np.asarray(geoms, dtype=object), transform, shape)
+    m = np.zeros(shape[0] * shape[1], dtype=bool)
+    m[pos] = True
+    return m.reshape(shape)
+
+
+def _share(mask: NDArray[np.bool_], within: NDArray[np.bool_]) -> float:
+    n = int(within.sum())
+    return float((mask & within).sum() / n) if n else np.nan
+
+
+def _largest(mask: NDArray[np.bool_]) -> int:
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    return int(np.bincount(labels.ravel())[1:].max()) if n else 0
+
+
+def _one_zone(
+    geom: Any,
+    near: NDArray[Any],
+    bands: tuple[dict[str, NDArray[np.float32]], dict[str, NDArray[np.float32]]],
+    transform: Any,
+    ring_m: float,
+    drop: float,
+    nbr_drop: float,
+    tol: int,
+    radiometry: str,
+    index_scale: float = 1.0,
+) -> list[float]:
+    shape = next(iter(bands[0].values())).shape
+    inside = _mask_of([geom], transform, shape)
+    ring = _mask_of([shapely.buffer(geom, ring_m, quad_segs=4)], transform, shape)
+    ring &= ~_mask_of(near, transform, shape)
+    c = _changes(*bands, tol)
+    for key in ("loss", "gain", "d"):
+        c[key] = c[key] * index_scale
+    valid = np.isfinite(c["d"])
+    # a cloud's or shadow's unmasked fringe (and the misregistration) changes the pixels next
+    # to a masked one: they are not seen either
+    seen = ~ndimage.binary_dilation(~valid, iterations=MASK_BUFFER_PX) & np.isfinite(c["loss"])
+    zin, rin = inside & seen, ring & seen
+    lost, gained = _classify(c, rin, drop, nbr_drop, radiometry)
+    burned = burned_mask(c["kb_dnbr"]) if "kb_dnbr" in c and radiometry != "dn" else None
+    return [
+        float(zin.sum()),
+        _share(lost, zin),
+        _share(gained, zin),
+        float(_largest(lost & zin)),
+        float(_largest(gained & zin)),
+        _share(lost, rin),
+        np.nan if burned is None else _share(burned, zin),
+        np.nan if burned is None else _share(burned, rin),
+        np.nan if radiometry == "dn" else _mean(c["va"], lost & zin),
+        (_median(c["va"], lost & zin) - _median(c["va"], rin)) * index_scale,
+        float("nbr_loss" in c),
+        _median(c["d"], zin),
+        _median(c["d"], rin),
+    ]
+
+
+def _mean(values: NDArray[Any], where: NDArray[np.bool_]) -> float:
+    return float(np.nanmean(values[where])) if where.any() else np.nan
+
+
+def _median(values: NDArray[Any], where: NDArray[np.bool_]) -> float:
+    return float(np.median(values[where])) if where.any() else np.nan
+
+
+def _classify(
+    c: dict[str, NDArray[Any]],
+    rin: NDArray[np.bool_],
+    drop: float,
+    nbr_drop: float,
+    radiometry: str,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Return the (lost, gained) pixels of the window.
+
+    Each loss signal beyond the ring (NDVI fall, NBR fall, SWIR2 rise) is scaled by its
+    threshold: a pixel is lost when one reaches 1, or when together they reach
+    :data:`COMBINED_LOSS` (a forest turned lawn loses a little of each).
+    """
+    enough = int(rin.sum()) >= _RING_MIN_PX
+
+    def beyond(v: NDArray[Any], floor: float) -> NDArray[Any]:
+        if not enough:
+            return v / floor
+        ref = v[rin & np.isfinite(v)]
+        med = float(np.median(ref)) if ref.size else 0.0
+        if radiometry == "dn" and ref.size:  # relative evidence: beyond the ring's own spread
+            floor = max(floor, 3.0 * 1.4826 * float(np.median(np.abs(ref - med))))
+        return (v - med) / floor
+
+    with np.errstate(invalid="ignore"):
+        terms = [np.clip(-beyond(c["loss"], drop), 0, None)]
+        if "nbr_loss" in c:
+            terms.append(np.clip(-beyond(c["nbr_loss"], nbr_drop), 0, None))
+            terms.append(np.clip(beyond(c["swir_rise"], SWIR_RISE), 0, None))
+        if "red_rise" in c:
+            terms.append(np.clip(beyond(c["red_rise"], RED_RISE), 0, None))
+        stack = np.nan_to_num(np.stack(terms))
+        lost = (stack.max(axis=0) >= 1.0) | (stack.sum(axis=0) >= COMBINED_LOSS)
+        gained = (beyond(c["gain"], drop) >= 1.0) & ~lost
+    return lost, gained
