@@ -52,7 +52,15 @@ def parse_date(text: str | None) -> str | None:
 
 
 def image_date_of(source: RasterSource) -> str | None:
-    """Return the acquisition date from the raster's tags (:data:`DATE_TAGS`), or None."""
+    """Return the acquisition date from the raster's tags (:data:`DATE_TAGS`), or None.
+
+    A product or mosaic (Sentinel-2 .SAFE, Landsat, several scenes) has its date from its
+    metadata already (``source.acquired``); only a plain file's tags are read.
+    """
+    if source.acquired:
+        return parse_date(source.acquired)
+    if source.parts or source.dataset:
+        return None
     with rasterio.open(source.path) as ds:
         tags = {k.upper(): v for k, v in ds.tags().items()}
     for key in DATE_TAGS:
