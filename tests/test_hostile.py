@@ -306,9 +306,85 @@ def _patches_over_input(c: h.Ctx, p: Path) -> list[str]:
     return [*patches(c, p)[:-1], str(p), "--overwrite"]
 
 
-EDGE = pytest.mark.xfail(
-    strict=True, reason="an output path equal to an input path is not refused yet (#13 output side)"
-)
+def _over(args: Args, flag: str, role: str | None = None) -> Args:
+    """``args`` with the value of ``flag`` (added when missing) set to an input, ``--overwrite``.
+
+    ``role`` names the input: the case's own (default) or a good one copied into ``in/``.
+    """
+
+    def make(c: h.Ctx, p: Path) -> list[str]:
+        given = args(c, p)
+        target = str(c.good(role) if role else p)
+        if flag in given:
+            given[given.index(flag) + 1] = target
+        else:
+            given += [flag, target]
+        return [*given, "--overwrite"]
+
+    return make
+
+
+def _greenery_kpi(c: h.Ctx, p: Path) -> list[str]:
+    layers = ["--greenways", str(p), "--parks", str(p), "--villages", str(p)]
+    return ["greenery", "kpi", *layers, "--districts", str(p), "--out", str(c.out / "k.gpkg")]
+
+
+def _greenery_coverage(c: h.Ctx, p: Path) -> list[str]:
+    layers = ["--parks", str(p), "--residential", str(p)]
+    return ["greenery", "coverage", *layers, "--out", str(c.out / "g.gpkg")]
+
+
+def _report_over_results(c: h.Ctx, p: Path) -> list[str]:
+    html = p.rename(p.with_suffix(".html"))  # a results GeoPackage with an .html name
+    return ["report", "patches", str(html), "--out", str(html), "--overwrite"]
+
+
+def _import_into_results(c: h.Ctx, p: Path) -> list[str]:
+    results = c.good("results")
+    return [*verify_import(c, p)[:-1], str(results), "--results", str(results)]
+
+
+def _import_into_export(c: h.Ctx, p: Path) -> list[str]:
+    return [*verify_import(c, p)[:-1], str(p)]
+
+
+def _lab_into_lab(c: h.Ctx, p: Path) -> list[str]:
+    return ["verify", "lab", str(p), "--into", str(p)]
+
+
+def _map_over_hard_link(c: h.Ctx, p: Path) -> list[str]:
+    os.link(p, c.out / "m.html")  # another name, the same file (inode)
+    return [*map_(c, p), "--overwrite"]
+
+
+def _map_over_symlink(c: h.Ctx, p: Path) -> list[str]:
+    (c.out / "m.html").symlink_to(p)
+    return [*map_(c, p), "--overwrite"]
+
+
+def _validate_over_sidecar(c: h.Ctx, p: Path) -> list[str]:
+    return ["validate", str(p), "--out", str(p.with_suffix(".dbf")), "--overwrite"]
+
+
+def _xlsx_over_sidecar(c: h.Ctx, p: Path) -> list[str]:
+    return [*patches(c, p), "--xlsx", str(p.with_suffix(".DBF")), "--overwrite"]
+
+
+def _map_over_quicklook(c: h.Ctx, p: Path) -> list[str]:
+    image = c.good("img")
+    return ["map", str(p), "--quicklook", str(image), "--out", str(image), "--overwrite"]
+
+
+def _districts(c: h.Ctx) -> Path:
+    layer = h.frame([(h.X0, h.Y0), (h.X0 + 200, h.Y0), (h.X0 + 400, h.Y0)])
+    layer["district"] = ["南关区", "朝阳区", "绿园区"]
+    return h.write_layer(layer, c.inp / "districts.gpkg")
+
+
+def _map_by_one_blocked(c: h.Ctx, p: Path) -> list[str]:
+    (c.out / "m_绿园区.html").mkdir()  # one group's target is a folder: its rename fails
+    return [*map_(c, p), "--by", "district", "--overwrite"]
+
 
 OUTPUT_CASES = [
     Case(
@@ -368,8 +444,64 @@ OUTPUT_CASES = [
         mount="ro",
         blame="out",
     ),
-    Case("outputs", "map-out-is-input", good("results"), _map_over_input, 3, marks=(EDGE,)),
-    Case("outputs", "check-out-is-input", good("patches"), _patches_over_input, 3, marks=(EDGE,)),
+    # an output is never an input (resolved, or the same file by inode), --overwrite or not:
+    # one line per command and per sidecar output, each refused before anything is read
+    Case("outputs", "map-out-is-input", good("results"), _map_over_input, 3),
+    Case("outputs", "map-out-is-a-hard-link", good("results"), _map_over_hard_link, 3, ("m.html",)),
+    Case("outputs", "map-out-is-a-symlink", good("results"), _map_over_symlink, 3, ("m.html",)),
+    Case(
+        "outputs", "map-out-is-quicklook", good("results"), _map_over_quicklook, 3, blame="img.tif"
+    ),
+    Case("outputs", "check-out-is-input", good("patches"), _patches_over_input, 3),
+    Case(
+        "outputs",
+        "check-out-is-before",
+        good("patches"),
+        _over(patches, "--out", "before"),
+        3,
+        blame="before.tif",
+    ),
+    Case("outputs", "check-xlsx-is-input", good("patches"), _over(patches, "--xlsx"), 3),
+    Case("outputs", "check-kml-is-input", good("patches"), _over(patches, "--kml"), 3),
+    Case("outputs", "check-xlsx-is-shp-sidecar", good("shp"), _xlsx_over_sidecar, 3),
+    Case(
+        "outputs",
+        "detect-out-is-stands",
+        good("img"),
+        _over(detect, "--out", "stands"),
+        3,
+        blame="stands.gpkg",
+    ),
+    Case("outputs", "detect-csv-is-input", good("img"), _over(detect, "--csv"), 3),
+    Case("outputs", "detect-kml-is-input", good("img"), _over(detect, "--kml"), 3),
+    Case("outputs", "kpi-out-is-input", good("patches"), _over(_greenery_kpi, "--out"), 3),
+    Case("outputs", "kpi-xlsx-is-input", good("patches"), _over(_greenery_kpi, "--xlsx"), 3),
+    Case(
+        "outputs", "coverage-out-is-input", good("patches"), _over(_greenery_coverage, "--out"), 3
+    ),
+    Case("outputs", "validate-out-is-input", good("patches"), _over(_validate_out, "--out"), 3),
+    Case("outputs", "validate-out-is-shp-sidecar", good("shp"), _validate_over_sidecar, 3),
+    Case(
+        "outputs",
+        "report-out-is-results",
+        good("results"),
+        _report_over_results,
+        3,
+        blame="patches_checked.html",
+    ),
+    Case("outputs", "export-kml-out-is-input", good("results"), _over(export_kml, "--out"), 3),
+    Case("outputs", "import-into-is-export", h._export(h._prop()), _import_into_export, 3),
+    Case(
+        "outputs",
+        "import-into-is-results",
+        h._export(h._prop()),
+        _import_into_results,
+        3,
+        blame="patches_checked.gpkg",
+    ),
+    Case("outputs", "lab-into-is-lab-file", h._lab(h.LAB_HEAD), _lab_into_lab, 3),
+    # all maps of map --by or none: the last group's target cannot be replaced
+    Case("outputs", "map-by-one-group-blocked", _districts, _map_by_one_blocked, 3, blame="out"),
 ]
 """Outputs that cannot be written; ``mount`` runs them on a tmpfs (ro, full or just another)."""
 

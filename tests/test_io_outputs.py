@@ -66,8 +66,8 @@ def test_existing_outputs_are_refused_before_anything_is_staged(tmp_path):
     (tmp_path / "r.gpkg").write_text("keep")
     targets = {"gpkg": tmp_path / "r.gpkg", "kml": None, "csv": tmp_path / "p.csv"}
     with pytest.raises(OutputExistsError, match=r"r\.gpkg"):
-        plan_outputs(targets, overwrite=False)
-    assert plan_outputs(targets, overwrite=True) == {
+        plan_outputs(targets, overwrite=False, inputs=())
+    assert plan_outputs(targets, overwrite=True, inputs=()) == {
         "gpkg": tmp_path / "r.gpkg",
         "csv": tmp_path / "p.csv",
     }
