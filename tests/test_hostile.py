@@ -19,6 +19,7 @@ skipped with the reason elsewhere).
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import hashlib
 import os
@@ -34,6 +35,7 @@ import pytest
 from click.testing import CliRunner
 
 from gis.cli.main import cli
+from gis.maps.page import FieldMap
 from tests import hostile_inputs as h
 
 Make = Callable[[h.Ctx], Path]
@@ -642,3 +644,32 @@ def test_map_by_values_that_clean_to_one_name_get_distinct_files(tmp_path: Path)
     assert len(written) == 3, written
     assert "m_朝阳区_南湖.html" in written and "m_南关区.html" in written
     assert sum(name.startswith("m_朝阳区_南湖_") for name in written) == 1
+
+
+def test_map_by_writes_all_maps_or_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layer = h.frame([(h.X0, h.Y0), (h.X0 + 200, h.Y0), (h.X0 + 400, h.Y0)])
+    layer["district"] = ["南关区", "朝阳区", "绿园区"]
+    source = h.write_layer(layer, tmp_path / "in.gpkg")
+    out = tmp_path / "out" / "m.html"
+    out.parent.mkdir()
+    (out.parent / "m_南关区.html").write_text("an earlier map")
+    real, calls = FieldMap.save, []
+
+    def save(self: FieldMap, outfile: Any, *args: Any, **kwargs: Any) -> int:
+        calls.append(outfile)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(outfile))
+        return real(self, outfile, *args, **kwargs)
+
+    monkeypatch.setattr(FieldMap, "save", save)
+    args = ["map", str(source), "--out", str(out), "--by", "district", "--overwrite"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 3, result.output
+    assert "disk is full" in result.output and str(out.parent) in result.output
+    assert ".m_" not in result.output  # the target is named, not its staged file
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m_南关区.html"]
+    assert (out.parent / "m_南关区.html").read_text() == "an earlier map"
+    monkeypatch.setattr(FieldMap, "save", real)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert len(list(out.parent.iterdir())) == 3
