@@ -6,7 +6,7 @@ the command it is fed to, and the exit code. Every case asserts:
 - the documented exit code (2 usage, 3 unusable input or unwritable output, 1 done with
   rejected records or error findings, 0 clean), and never 4 (a bug);
 - a failing run's message names the offending file;
-- no traceback in the output;
+- no traceback in the output, and no staged file named where its target is meant;
 - no partial output: the output folder holds only what the case allows (nothing on exit 3),
   and no staged or temporary file (``.name.*`` folders, ``*.tmp``) is left anywhere;
 - every input byte-for-byte unchanged (all files of the input folder hashed before and after),
@@ -23,6 +23,7 @@ import errno
 import fnmatch
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -388,6 +389,13 @@ def _map_by_one_blocked(c: h.Ctx, p: Path) -> list[str]:
     return [*map_(c, p), "--by", "district", "--overwrite"]
 
 
+def _refused(
+    name: str, make: Make, args: Args, allowed: tuple[str, ...] = (), blame: str | None = None
+) -> Case:
+    """An output case refused with exit 3 (what the message must name: ``blame``)."""
+    return Case("outputs", name, make, args, 3, allowed, blame=blame)
+
+
 OUTPUT_CASES = [
     Case(
         "outputs", "out-is-a-folder", good("patches"), _out_is_folder, 2, ("r.gpkg",), blame="out"
@@ -448,62 +456,46 @@ OUTPUT_CASES = [
     ),
     # an output is never an input (resolved, or the same file by inode), --overwrite or not:
     # one line per command and per sidecar output, each refused before anything is read
-    Case("outputs", "map-out-is-input", good("results"), _map_over_input, 3),
-    Case("outputs", "map-out-is-a-hard-link", good("results"), _map_over_hard_link, 3, ("m.html",)),
-    Case("outputs", "map-out-is-a-symlink", good("results"), _map_over_symlink, 3, ("m.html",)),
-    Case(
-        "outputs", "map-out-is-quicklook", good("results"), _map_over_quicklook, 3, blame="img.tif"
-    ),
-    Case("outputs", "check-out-is-input", good("patches"), _patches_over_input, 3),
-    Case(
-        "outputs",
+    _refused("map-out-is-input", good("results"), _map_over_input),
+    _refused("map-out-is-a-hard-link", good("results"), _map_over_hard_link, ("m.html",)),
+    _refused("map-out-is-a-symlink", good("results"), _map_over_symlink, ("m.html",)),
+    _refused("map-out-is-quicklook", good("results"), _map_over_quicklook, blame="img.tif"),
+    _refused("check-out-is-input", good("patches"), _patches_over_input),
+    _refused(
         "check-out-is-before",
         good("patches"),
         _over(patches, "--out", "before"),
-        3,
         blame="before.tif",
     ),
-    Case("outputs", "check-xlsx-is-input", good("patches"), _over(patches, "--xlsx"), 3),
-    Case("outputs", "check-kml-is-input", good("patches"), _over(patches, "--kml"), 3),
-    Case("outputs", "check-xlsx-is-shp-sidecar", good("shp"), _xlsx_over_sidecar, 3),
-    Case(
-        "outputs",
-        "detect-out-is-stands",
-        good("img"),
-        _over(detect, "--out", "stands"),
-        3,
-        blame="stands.gpkg",
+    _refused("check-xlsx-is-input", good("patches"), _over(patches, "--xlsx")),
+    _refused("check-kml-is-input", good("patches"), _over(patches, "--kml")),
+    _refused("check-xlsx-is-shp-sidecar", good("shp"), _xlsx_over_sidecar),
+    _refused(
+        "detect-out-is-stands", good("img"), _over(detect, "--out", "stands"), blame="stands.gpkg"
     ),
-    Case("outputs", "detect-csv-is-input", good("img"), _over(detect, "--csv"), 3),
-    Case("outputs", "detect-kml-is-input", good("img"), _over(detect, "--kml"), 3),
-    Case("outputs", "kpi-out-is-input", good("patches"), _over(_greenery_kpi, "--out"), 3),
-    Case("outputs", "kpi-xlsx-is-input", good("patches"), _over(_greenery_kpi, "--xlsx"), 3),
-    Case(
-        "outputs", "coverage-out-is-input", good("patches"), _over(_greenery_coverage, "--out"), 3
+    _refused("detect-csv-is-input", good("img"), _over(detect, "--csv")),
+    _refused("detect-kml-is-input", good("img"), _over(detect, "--kml")),
+    _refused("kpi-out-is-input", good("patches"), _over(_greenery_kpi, "--out")),
+    _refused("kpi-xlsx-is-input", good("patches"), _over(_greenery_kpi, "--xlsx")),
+    _refused("coverage-out-is-input", good("patches"), _over(_greenery_coverage, "--out")),
+    _refused("validate-out-is-input", good("patches"), _over(_validate_out, "--out")),
+    _refused("validate-out-is-shp-sidecar", good("shp"), _validate_over_sidecar),
+    _refused(
+        "report-out-is-results", good("results"), _report_over_results, blame="patches_checked.html"
     ),
-    Case("outputs", "validate-out-is-input", good("patches"), _over(_validate_out, "--out"), 3),
-    Case("outputs", "validate-out-is-shp-sidecar", good("shp"), _validate_over_sidecar, 3),
-    Case(
-        "outputs",
-        "report-out-is-results",
-        good("results"),
-        _report_over_results,
-        3,
-        blame="patches_checked.html",
-    ),
-    Case("outputs", "export-kml-out-is-input", good("results"), _over(export_kml, "--out"), 3),
-    Case("outputs", "import-into-is-export", h._export(h._prop()), _import_into_export, 3),
-    Case(
-        "outputs",
+    _refused("export-kml-out-is-input", good("results"), _over(export_kml, "--out")),
+    _refused("import-into-is-export", h._export(h._prop()), _import_into_export),
+    _refused(
         "import-into-is-results",
         h._export(h._prop()),
         _import_into_results,
-        3,
         blame="patches_checked.gpkg",
     ),
-    Case("outputs", "lab-into-is-lab-file", h._lab(h.LAB_HEAD), _lab_into_lab, 3),
-    # all maps of map --by or none: the last group's target cannot be replaced
-    Case("outputs", "map-by-one-group-blocked", _districts, _map_by_one_blocked, 3, blame="out"),
+    _refused("lab-into-is-lab-file", h._lab(h.LAB_HEAD), _lab_into_lab),
+    # all maps of map --by or none: one group's target is a folder (never replaced)
+    Case(
+        "outputs", "map-by-one-target-is-a-folder", _districts, _map_by_one_blocked, 3, blame="out"
+    ),
 ]
 """Outputs that cannot be written; ``mount`` runs them on a tmpfs (ro, full or just another)."""
 
@@ -536,6 +528,10 @@ def _leftovers(root: Path) -> list[str]:
         for p in root.rglob("*")
         if p.name.startswith(".") or p.suffix in (".tmp", ".part") or "linyuan-zip" in p.name
     ]
+
+
+STAGED = re.compile(r"/\.[^/\s]+\.[a-z0-9_]{8}/")
+"""A path inside a staging folder (``.r.gpkg.k3j2x9_a/``) of :mod:`gis.io.outputs`."""
 
 
 def _can_mount() -> str | None:
@@ -614,6 +610,7 @@ def test_hostile(
         assert result.exception is None or isinstance(result.exception, SystemExit), output
     assert code == case.code, f"exit {code}, expected {case.code}:\n{output[-3000:]}"
     assert "Traceback" not in output, output[-3000:]
+    assert not STAGED.search(output), f"a staged file is named, not its target:\n{output[-3000:]}"
     if code != 0:
         named = str(ctx.out) if case.blame == "out" else case.blame or culprit.name
         assert any(n in output for n in named.split("|")), f"{named} not in:\n{output[-3000:]}"
