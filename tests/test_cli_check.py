@@ -172,6 +172,7 @@ def test_patches_outside_the_rasters_need_field_check(scene, tmp_path):
     assert checked["reasons"].str.contains("有效像元不足").all()
     findings = pyogrio.read_dataframe(out, layer="findings")
     assert len(findings) > 0
+    assert "imagery_covers_no_patch" in set(findings["code"])
 
 
 def test_image_dates_option_fills_missing_patch_dates(scene, tmp_path):

@@ -133,6 +133,9 @@ def test_cli_prints_where_outputs_are_and_refuses_to_overwrite(
     for step in ("check patches", "detect discolored", "greenery kpi", "greenery coverage"):
         assert step in result.output
     assert (out / "results" / "patches_checked.gpkg").exists()
+    assert "check patches (S2 .SAFE)" in result.output  # the after date as a product
+    assert (out / "results" / "patches_checked_s2_safe.gpkg").exists()
+    assert len(list((out / "delivered").glob("S2B_MSIL2A_*.zip"))) == 1
     assert "Built in" in result.output
     again = CliRunner().invoke(cli, ["demo", "--out", str(out)])
     assert again.exit_code == 3

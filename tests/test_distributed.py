@@ -238,6 +238,22 @@ def test_gdal_virtual_paths_are_accepted_locally_and_on_workers(demo, client, tm
     )
 
 
+def test_product_on_another_grid_on_workers_equals_one_process(demo, client, tmp_path):
+    from gis.demo.delivered import write_s2_product
+
+    product = write_s2_product(
+        demo.rasters["s2_after"], demo.rasters["s2_after_scl"], tmp_path, sensing="2026-09-18"
+    )
+    before = raster_source(demo.rasters["s2_before"], sensor="sentinel2-l2a")
+    after = raster_source(product)  # a .SAFE zip on UTM 51N: warped onto the before grid
+    zones = read_layer(demo.layers["change_patches"], kind="change_patches")
+    expected = change_stats(zones, before, after)
+    assert expected["n_pixels"].gt(0).all()
+    pd.testing.assert_frame_equal(
+        change_stats(zones, before, after, client=client), expected, check_exact=True
+    )
+
+
 def test_peak_memory_of_one_process_and_of_workers(client):
     local = peak_memory_mb(None)
     assert len(local) == 1 and next(iter(local)).startswith("local:")

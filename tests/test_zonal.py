@@ -267,15 +267,22 @@ def test_zones_in_another_crs_are_reprojected(tmp_path):
         change_stats(zones.set_crs(None, allow_override=True), b, a)
 
 
-def test_mismatched_grids_raise(tmp_path, pair):
+def test_mismatched_grids_are_read_on_one_analysis_grid(tmp_path, pair):
+    # issue 15 replaced "different grids fail": the after date is warped onto the before grid
     before, _ = pair
     shifted = _src(
         tmp_path / "s.tif",
-        _bands(np.ones((10, 10)), np.ones((10, 10))),
+        _bands(np.full((10, 10), 1000), np.full((10, 10), 3000)),
         transform=from_origin(X0 + 5, Y0, 10, 10),
     )
-    with pytest.raises(RasterError, match=r"gdalwarp .*-tap"):
-        change_stats(_zones(_px_box(0, 0, 2, 2)), before, shifted)
+    log = Findings()
+    out = change_stats(_zones(_px_box(1, 1, 3, 3)), before, shifted, ring_m=0, findings=log)
+    assert out["ndvi_after"].iloc[0] == pytest.approx(0.5, abs=1e-6)
+    assert [f.code for f in log] == ["grids_aligned"]
+    far = _src(tmp_path / "f.tif", _bands(np.ones((10, 10)), np.ones((10, 10))),
+               transform=from_origin(X0 + 5000, Y0, 10, 10))  # fmt: skip
+    with pytest.raises(RasterError, match="does not overlap"):
+        change_stats(_zones(_px_box(0, 0, 2, 2)), before, far)
 
 
 def test_precomputed_ndvi_band(tmp_path):

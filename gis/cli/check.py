@@ -56,9 +56,13 @@ def check() -> None:
 @check.command(short_help="森林督查图斑核查: evidence and verdict for every change patch.")
 @click.argument("patches", type=_layer)
 @click.option(
-    "--before", type=_raster, required=True, help="Image of the earlier date (or /vsis3/… URL)."
+    "--before",
+    type=_raster,
+    required=True,
+    help="Image of the earlier date: a GeoTIFF (or /vsis3/… URL), a Sentinel-2 .SAFE folder or "
+    ".zip, a Landsat folder or .tar with its MTL, or several scenes (a folder, or A.tif,B.tif).",
 )
-@click.option("--after", type=_raster, required=True, help="Image of the later date.")
+@click.option("--after", type=_raster, required=True, help="Image of the later date (as --before).")
 @click.option("--subcompartments", type=_layer, help="森林资源小班 (地类, 公益林).")
 @click.option("--permits", type=_layer, help="审核审批 / 采伐许可 polygons with validity dates.")
 @click.option("--protected", type=_layer, help="自然保护地 polygons.")

@@ -42,7 +42,11 @@ def detect() -> None:
 @detect.command(short_help="变色立木监测: discolored trees in host stands as points to verify.")
 @click.argument("raster", type=_raster)
 @click.option("--stands", type=_layer, required=True, help="森林资源小班 with 优势树种.")
-@click.option("--previous", type=_raster, help="An earlier image: crowns seen there are marked.")
+@click.option(
+    "--previous",
+    type=_raster,
+    help="An earlier image (a file, product or folder of scenes): crowns seen there are marked.",
+)
 @click.option(
     "--sensor",
     type=click.Choice(SENSORS),

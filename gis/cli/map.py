@@ -84,7 +84,7 @@ def make_quicklook(
 @click.option(
     "--quicklook",
     "quicklook_raster",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=options.RasterPathType(),
     default=None,
     metavar="RASTER",
     help="Embed an image of RASTER under the layers (works offline; <= 4096 px, <= 5 MB).",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gis.demo import DemoScene
+from gis.demo.patches import IMAGE_DATE_AFTER
 from gis.demo.score import score_crowns, score_patches
 from gis.errors import GisError
 from gis.findings import Findings, Severity
@@ -105,17 +106,50 @@ def validate_layers(scene: DemoScene, *, lang: str = "zh") -> list[StepResult]:
 
 def check_patches(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> StepResult:
     """Run the 督查图斑 check on the scene and score it against the truth."""
+    rasters = scene.rasters
+    out = scene.out_dir / "results" / "patches_checked.gpkg"
+    return _patch_step(
+        scene, "check patches", out, overwrite=overwrite, lang=lang,
+        after=rasters["s2_after"], after_mask=rasters["s2_after_scl"],
+    )  # fmt: skip
+
+
+def check_patches_delivered(
+    scene: DemoScene, *, overwrite: bool = False, lang: str = "zh"
+) -> StepResult:
+    """Run the 督查图斑 check with the after date as Sentinel-2 delivers it.
+
+    The after date is a .SAFE zip on UTM 51N (:mod:`gis.demo.delivered`): a product, on
+    another grid than the before date.
+    """
+    from gis.demo.delivered import write_s2_product
+
+    d = IMAGE_DATE_AFTER
+    try:
+        product = write_s2_product(
+            scene.rasters["s2_after"], scene.rasters["s2_after_scl"], scene.out_dir / "delivered",
+            sensing=f"{d[:4]}-{d[4:6]}-{d[6:]}",
+        )  # fmt: skip
+    except Exception as exc:
+        return _failed("check patches (S2 .SAFE)", exc)
+    out = scene.out_dir / "results" / "patches_checked_s2_safe.gpkg"
+    return _patch_step(
+        scene, "check patches (S2 .SAFE)", out, overwrite=overwrite, lang=lang, after=product
+    )
+
+
+def _patch_step(
+    scene: DemoScene, name: str, out: Path, *, overwrite: bool, lang: str, **after: Any
+) -> StepResult:
+    """Run the patch check with the scene's layers, before image and ``after``; score it."""
     run_patch_check = _optional("gis.checks.patches.run", "run_patch_check")
     if run_patch_check is None:
-        return StepResult("check patches", "skipped", "gis.checks.patches.run is not there yet")
-    layers, rasters, log = scene.layers, scene.rasters, Findings()
-    out = scene.out_dir / "results" / "patches_checked.gpkg"
+        return StepResult(name, "skipped", "gis.checks.patches.run is not there yet")
+    layers, log = scene.layers, Findings()
     try:
         run: Any = run_patch_check(
             layers["change_patches"],
-            before=rasters["s2_before"],
-            after=rasters["s2_after"],
-            after_mask=rasters["s2_after_scl"],
+            before=scene.rasters["s2_before"],
             subcompartments=layers["subcompartments"],
             permits=layers["permits"],
             protected=layers["protected_areas"],
@@ -126,16 +160,20 @@ def check_patches(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh"
             overwrite=overwrite,
             lang=lang,
             findings=log,
+            **after,
         )
     except Exception as exc:
-        return _failed("check patches", exc)
+        return _failed(name, exc)
     s = score_patches(run.result.patches_checked, scene.truth["patches"])
     detail = (
         f"vs truth: real change {s['real_change']:.1%}, change type {s['change_type']:.1%}, "
         f"legality {s['legality']:.1%} of {s['n']}"
     )
+    grid = run.result.run.get("rasters", {}).get("analysis_grid", "")
+    if "aligned" in grid:
+        detail += f"; analysis grid {grid}"
     status = "errors" if log.has_errors else "clean"
-    return StepResult("check patches", status, detail, tuple(run.outputs.values()))
+    return StepResult(name, status, detail, tuple(run.outputs.values()))
 
 
 def detect_discolored(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> StepResult:
@@ -321,6 +359,7 @@ def run_checks(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -
     """
     steps = validate_layers(scene, lang=lang)
     steps.append(check_patches(scene, overwrite=overwrite, lang=lang))
+    steps.append(check_patches_delivered(scene, overwrite=overwrite, lang=lang))
     steps.append(detect_discolored(scene, overwrite=overwrite, lang=lang))
     steps.append(greenery_kpi(scene, overwrite=overwrite, lang=lang))
     steps.append(greenery_coverage(scene, overwrite=overwrite, lang=lang))

@@ -10,7 +10,7 @@ output of a run.
 
 from gis.io._atomic import atomic_path, check_overwrite, require_writable
 from gis.io.kml import write_kml
-from gis.io.rasters import open_raster, require_images, require_valid_pixels, write_geotiff
+from gis.io.rasters import open_raster, write_geotiff
 from gis.io.shapefile_write import shapefile_field_map, write_shapefile
 from gis.io.tables import lonlat_columns, to_table, write_table
 from gis.io.text import write_text
@@ -26,8 +26,6 @@ __all__ = [
     "open_raster",
     "read_layer",
     "read_table",
-    "require_images",
-    "require_valid_pixels",
     "require_writable",
     "shapefile_field_map",
     "to_table",

@@ -39,10 +39,17 @@ PathLike = str | os.PathLike[str]
 
 
 def sha256_of(path: PathLike) -> str:
-    """Return the SHA-256 of a file (of every file inside a folder, e.g. a FileGDB)."""
+    """Return the SHA-256 of a file, or of the files of a folder or a list of scenes.
+
+    A folder (a FileGDB, a Sentinel-2 ``.SAFE``) counts every file inside it, by name; a
+    comma-separated list of scenes each file in the order given.
+    """
     p = Path(path)
     digest = hashlib.sha256()
-    files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+    if not p.exists() and "," in str(path):
+        files = [Path(t.strip()) for t in str(path).split(",") if t.strip()]
+    else:
+        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
     for q in files:
         with q.open("rb") as fh:
             while chunk := fh.read(1 << 20):

@@ -6,12 +6,15 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
+from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
+from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.vrt import WarpedVRT
 
-from gis.errors import DataSourceError, RasterError
+from gis.errors import DataSourceError
 from gis.io._atomic import atomic_path
 
 # rasterio's in-memory datasets (rasterize, reproject of arrays) silence this warning inside
@@ -25,16 +28,22 @@ warnings.filterwarnings(
 
 
 def open_raster(path: str | os.PathLike[str]) -> Any:
-    """Open a raster for reading; raise :class:`DataSourceError` naming the file and the fix."""
+    """Open a raster for reading; raise :class:`DataSourceError` naming the file and the fix.
+
+    ``path`` may also be the XML of a VRT (a product's band files stacked, see
+    :func:`gis.raster.stacking.stack_vrt`): GDAL's error then names the band file.
+    """
     p = os.fspath(path)
-    if not p.startswith("/vsi") and not os.path.exists(p):
+    vrt = p.startswith("<VRTDataset")
+    if not vrt and not p.startswith("/vsi") and not os.path.exists(p):
         raise DataSourceError(f"raster {p} does not exist; check the path")
     try:
         return rasterio.open(p)
     except RasterioError as exc:
+        what = "the band files of a product" if vrt else f"raster {p}"
         raise DataSourceError(
-            f"cannot read raster {p}: {exc}; check that it is a complete GeoTIFF "
-            "(a truncated copy is the usual cause)"
+            f"cannot read {what}: {exc}; check that it is complete (a truncated copy is the "
+            "usual cause) — copy or download it again"
         ) from exc
 
 
@@ -98,6 +107,69 @@ def write_geotiff(
             dst.update_tags(**{str(k): str(v) for k, v in tags.items()})
 
 
+GDAL_TYPES = {"uint8": "Byte", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32",
+              "int32": "Int32", "float32": "Float32", "float64": "Float64"}  # fmt: skip
+"""GDAL's name of each numpy data type (VRT ``dataType``)."""
+
+
+def vrt_header(width: int, height: int, crs_wkt: str, transform: Any) -> str:
+    """Return the opening of a VRT's XML: size, CRS and geotransform (bands follow).
+
+    Examples
+    --------
+    >>> from affine import Affine
+    >>> vrt_header(2, 3, "", Affine(10, 0, 5, 0, -10, 50)).split("<SRS>")[1]
+    '</SRS><GeoTransform>5.0, 10.0, 0.0, 50.0, 0.0, -10.0</GeoTransform>'
+    """
+    t = transform
+    gt = ", ".join(repr(float(v)) for v in (t.c, t.a, t.b, t.f, t.d, t.e))
+    return (
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">'
+        f"<SRS>{escape(crs_wkt)}</SRS><GeoTransform>{gt}</GeoTransform>"
+    )
+
+
+def warped_vrt(
+    dataset: Any,
+    *,
+    crs_wkt: str,
+    transform: Any,
+    width: int,
+    height: int,
+    resampling: str,
+    src_crs_wkt: str,
+    add_alpha: bool,
+    block: int = 512,
+) -> Any:
+    """Return a rasterio ``WarpedVRT`` of an open dataset on another grid (read it by window).
+
+    Nothing is copied: GDAL warps the blocks a read touches. ``add_alpha`` adds an alpha band
+    (last) that is 0 where no valid source pixel reaches (outside the scene, nodata, masked).
+    The source's nodata stays its nodata on the warped grid.
+    """
+    try:
+        return WarpedVRT(
+            dataset,
+            src_crs=src_crs_wkt,
+            crs=crs_wkt,
+            transform=transform,
+            width=width,
+            height=height,
+            resampling=Resampling[resampling],
+            add_alpha=add_alpha,
+            src_nodata=dataset.nodata,
+            nodata=dataset.nodata,
+            warp_extras={"NUM_THREADS": 1, "INIT_DEST": "NO_DATA"},
+            blockxsize=min(block, width),
+            blockysize=min(block, height),
+        )
+    except RasterioError as exc:
+        raise DataSourceError(
+            f"cannot warp raster {dataset.name} onto the analysis grid: {exc}; check its CRS "
+            "and geotransform with gdalinfo"
+        ) from exc
+
+
 def raster_env(*, cachemax_mb: int = 64, list_dir: bool = False) -> Any:
     """Return a ``rasterio.Env`` with GDAL's block cache capped at ``cachemax_mb`` megabytes.
 
@@ -125,56 +197,10 @@ def read_window(dataset: Any, indexes: Any, window: Any, *, masks: bool = False)
     try:
         return np.asarray(read(indexes, window=window))
     except RasterioError as exc:
+        name = "of a product's band files" if str(dataset.name).startswith("<") else dataset.name
         raise DataSourceError(
-            f"cannot read pixels of raster {dataset.name} (rows {window.row_off}-"
+            f"cannot read pixels of raster {name} (rows {window.row_off}-"
             f"{window.row_off + window.height}, cols {window.col_off}-"
             f"{window.col_off + window.width}): {exc}; the file is probably truncated or "
             "corrupt — copy it again and check it with `gdalinfo -checksum`"
         ) from exc
-
-
-def require_valid_pixels(path: str | os.PathLike[str], *, role: str = "raster") -> None:
-    """Raise :class:`RasterError` when no pixel of the raster is usable.
-
-    A pixel is usable when every band is valid there (GDAL mask: nodata, alpha, internal or
-    ``.msk`` mask) and finite (not NaN or ±inf). Reads block by block and stops at the first
-    usable pixel, so a normal image costs one block and memory never grows with the raster.
-
-    Parameters
-    ----------
-    path : path-like
-        The raster (a GDAL ``/vsi…`` path too).
-    role : str
-        What the raster is for, used in the message (``after image``, ``before image`` …).
-
-    Raises
-    ------
-    RasterError
-        When every pixel is nodata, masked or NaN (an empty export, a wrong nodata value).
-    DataSourceError
-        When the file cannot be opened or its pixels cannot be read.
-    """
-    with raster_env(list_dir=True), open_raster(path) as dataset:
-        for _, window in dataset.block_windows(1):
-            usable = np.all(read_window(dataset, None, window, masks=True) > 0, axis=0)
-            if usable.any() and np.issubdtype(np.dtype(dataset.dtypes[0]), np.floating):
-                usable &= np.all(np.isfinite(read_window(dataset, None, window)), axis=0)
-            if usable.any():
-                return
-    raise RasterError(
-        f"{role} {os.fspath(path)} has no usable pixel: every pixel is nodata, masked or NaN; "
-        "check the file (gdalinfo -stats) — an empty export or a wrong nodata value is the "
-        "usual cause — and pass an image with data"
-    )
-
-
-def require_images(**images: str | os.PathLike[str] | None) -> None:
-    """Apply :func:`require_valid_pixels` to each named image given (``after=path`` …).
-
-    Examples
-    --------
-    >>> require_images(before=None)  # an image not given is not checked
-    """
-    for name, path in images.items():
-        if path is not None:
-            require_valid_pixels(path, role=f"{name} image")

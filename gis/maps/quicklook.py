@@ -259,7 +259,8 @@ def quicklook(
     Raises
     ------
     RasterError
-        Not three roles, or a role the raster lacks (the message lists its roles).
+        Not three roles, a role the raster lacks (the message lists its roles), or several
+        scenes.
     DataSourceError
         The pixels cannot be read.
     """
@@ -267,6 +268,11 @@ def quicklook(
         raise RasterError(
             f"a quicklook shows three bands as red, green, blue; got {','.join(roles)} — "
             "pass e.g. --quicklook-bands R,G,B or NIR,R,G"
+        )
+    if src.parts:
+        raise RasterError(
+            f"{src.path} is {len(src.parts)} scenes; a quicklook shows one image — give one "
+            "scene or product, or a VRT of the scenes (gdalbuildvrt) when they share a CRS"
         )
     transform, width, height = mercator_grid(src, max_side)
     rgb, valid = warp_rgb(src, roles, max_side=max_side)

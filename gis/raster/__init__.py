@@ -14,6 +14,10 @@ cameras arrive as DN (scale 1): normalized-difference indices (NDVI, NBR, …) c
 acceptable for change screening because both dates of one sensor share the gains, but they are
 not surface-reflectance indices and should not be compared across sensors.
 
+Products (Sentinel-2 ``.SAFE``, Landsat with its MTL), folders and lists of scenes enter
+through :func:`raster_source` (:mod:`gis.raster.products`); two dates on different grids are
+read on one analysis grid (:mod:`gis.raster.analysis_grid`).
+
 Examples
 --------
 >>> sensor_profile("sentinel2-l2a").roles
@@ -22,7 +26,9 @@ Examples
 ('B', 'G', 'R', 'NIR')
 """
 
+from gis.raster.analysis_grid import analysis_grid, common_grid, on_grid
 from gis.raster.grid import Grid, grid_windows, tile_shape
+from gis.raster.products import raster_source
 from gis.raster.sensors import (
     ALPHA,
     BINARY_MASK_INVALID,
@@ -34,7 +40,13 @@ from gis.raster.sensors import (
     parse_roles,
     sensor_profile,
 )
-from gis.raster.source import DatasetMask, RasterReader, RasterSource, raster_source
+from gis.raster.source import (
+    DatasetMask,
+    RasterReader,
+    RasterSource,
+    file_source,
+    require_usable,
+)
 
 __all__ = [
     "ALPHA",
@@ -48,9 +60,14 @@ __all__ = [
     "RasterSource",
     "Sensor",
     "SensorProfile",
+    "analysis_grid",
+    "common_grid",
+    "file_source",
     "grid_windows",
+    "on_grid",
     "parse_roles",
     "raster_source",
+    "require_usable",
     "sensor_profile",
     "tile_shape",
 ]

@@ -39,6 +39,8 @@ class Sensor(ParamEnum):
     UAV_RGB = "uav-rgb"
     UAV_MS = "uav-ms"
     GENERIC = "generic"
+    SENTINEL2_L1C = "sentinel2-l1c"
+    LANDSAT8_L1 = "landsat8-l1"
 
     @classmethod
     def valid_label(cls) -> str:
@@ -92,6 +94,10 @@ _PROFILES = {
     Sensor.UAV_RGB: SensorProfile(Sensor.UAV_RGB, ("R", "G", "B"), 1.0, 0.0, None, 0.05),
     Sensor.UAV_MS: SensorProfile(Sensor.UAV_MS, ("B", "G", "R", "RE", "NIR"), 1.0, 0.0, None, 0.1),
     Sensor.GENERIC: SensorProfile(Sensor.GENERIC, (), 1.0, 0.0, None, None),
+    Sensor.SENTINEL2_L1C: SensorProfile(Sensor.SENTINEL2_L1C, ROLES, 1e-4, -0.1, 0, 10.0),
+    Sensor.LANDSAT8_L1: SensorProfile(
+        Sensor.LANDSAT8_L1, ("B", "G", "R", "NIR", "SWIR1", "SWIR2"), 2e-5, -0.1, 0, 30.0
+    ),
 }
 
 

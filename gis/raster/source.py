@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -81,6 +82,27 @@ class RasterSource:
         1-based band of the alpha channel (``dataset_mask`` is ``alpha``); not a role.
     mask_file : str, optional
         The ``.msk`` file holding the GDAL mask, when it is not inside the raster.
+    dataset : str
+        What GDAL opens when it is not ``path`` (the VRT stacking a product's band files);
+        ``path`` then names the product in messages.
+    mask_bits : tuple of (int, int)
+        Bit tests of a QA mask (Landsat ``QA_PIXEL``/``BQA``): a pixel is invalid where
+        ``mask & bits == value`` for any ``(bits, value)``; used instead of ``mask_values``.
+    warp : Warp, optional
+        Read on another grid through a warped virtual dataset
+        (:func:`gis.raster.analysis_grid.on_grid`); the grid facts are then that grid's.
+    reader : type of RasterReader, optional
+        The reader class :meth:`open` uses (None: :class:`RasterReader`, the plain file);
+        :func:`~gis.raster.analysis_grid.on_grid` sets the warped reader and
+        :func:`~gis.raster.mosaic.mosaic_source` the mosaic's, so this module needs neither.
+    parts : tuple of RasterSource
+        The scenes of a mosaic, on this source's grid, first valid pixel in order
+        (:mod:`gis.raster.mosaic`).
+    acquired : str, optional
+        Sensing date (ISO) from the product's metadata.
+    product : str
+        What the source was read as (``"GeoTIFF"``, ``"Sentinel-2 L2A .SAFE"``, a mosaic …),
+        for the run table.
     """
 
     path: str
@@ -101,6 +123,13 @@ class RasterSource:
     dataset_mask: DatasetMask = DatasetMask.NONE
     alpha_index: int | None = None
     mask_file: str | None = None
+    dataset: str = ""
+    mask_bits: tuple[tuple[int, int], ...] = ()
+    warp: Warp | None = None
+    parts: tuple[RasterSource, ...] = ()
+    acquired: str | None = None
+    product: str = ""
+    reader: type[RasterReader] | None = None
 
     @property
     def grid(self) -> Grid:
@@ -127,18 +156,21 @@ class RasterSource:
 
         Dask workers must see all of them (:func:`gis.distributed.check_workers`).
         """
-        return tuple(p for p in (self.path, self.mask_path, self.mask_file) if p)
+        if self.parts:
+            return tuple(f for p in self.parts for f in p.files)
+        own = (self.dataset or self.path, self.mask_path, self.mask_file)
+        return tuple(p for p in own if p)
 
     @contextlib.contextmanager
     def open(self, *, cachemax_mb: int = 64) -> Iterator[RasterReader]:
-        """Open the raster (and its mask) for windowed reads inside a bounded GDAL cache."""
+        """Open the raster (and its mask) for windowed reads inside a bounded GDAL cache.
+
+        The source's :attr:`reader` opens it: a warped source reads through a ``WarpedVRT`` on
+        its analysis grid (:class:`gis.raster.warped.WarpedReader`); a mosaic opens every scene
+        and reads them as one (:class:`gis.raster.mosaic.MosaicReader`).
+        """
         with contextlib.ExitStack() as stack:
-            stack.enter_context(
-                raster_env(cachemax_mb=cachemax_mb, list_dir=self.mask_file is not None)
-            )
-            ds = stack.enter_context(open_raster(self.path))
-            mask = stack.enter_context(open_raster(self.mask_path)) if self.mask_path else None
-            yield RasterReader(self, ds, mask)
+            yield (self.reader or RasterReader).opened(self, stack, cachemax_mb=cachemax_mb)
 
     def read_roles(
         self, window: Window, roles: Sequence[str], *, boundless: bool = False
@@ -159,6 +191,52 @@ class RasterSource:
         return replace(self, mask_path=mask_path, mask_values=tuple(mask_values))
 
 
+@dataclass(frozen=True)
+class Warp:
+    """How a source is read on another grid: the target grid and the resampling.
+
+    ``base`` is the source as its file stores it (its own grid, masks and alpha), so a source
+    can be put on yet another grid from its file, with one resampling, never two. The warped
+    source keeps ``base``'s mask fields; :class:`gis.raster.warped.WarpedReader` reads them.
+    """
+
+    grid: Grid
+    resampling: str
+    mask_resampling: str
+    base: RasterSource
+
+
+def open_source_env(source: RasterSource, stack: contextlib.ExitStack, *, cachemax_mb: int) -> Any:
+    """Enter ``source``'s bounded GDAL environment on ``stack``; return its mask raster, if any."""
+    stack.enter_context(raster_env(cachemax_mb=cachemax_mb, list_dir=source.mask_file is not None))
+    return stack.enter_context(open_raster(source.mask_path)) if source.mask_path else None
+
+
+def require_usable(src: RasterSource, *, role: str = "raster") -> None:
+    """Raise :class:`RasterError` when no pixel of ``src`` is usable.
+
+    A pixel is usable where every band read is valid by the source's own rules (nodata, NaN,
+    alpha, GDAL mask, mask raster, a product's SCL or QA bits — :meth:`RasterReader.read_array`).
+    Reads window by window and stops at the first usable pixel, so a normal image costs one
+    window and memory never grows with the raster.
+
+    Raises
+    ------
+    RasterError
+        When every pixel is nodata, masked or NaN (an empty export, a wrong nodata value).
+    """
+    with src.open() as reader:
+        for window in grid_windows(src.grid, 1024, src.block_shape):
+            _, invalid = reader.read_array(window, src.roles)
+            if not invalid.all():
+                return
+    raise RasterError(
+        f"{role} {src.path} has no usable pixel: every pixel is nodata, masked or NaN; "
+        "check the file (gdalinfo -stats) — an empty export or a wrong nodata value is the "
+        "usual cause — and pass an image with data"
+    )
+
+
 class RasterReader:
     """An opened :class:`RasterSource`: reads windows by role as reflectance."""
 
@@ -166,6 +244,14 @@ class RasterReader:
         self.source = source
         self.dataset = dataset
         self.mask = mask
+
+    @classmethod
+    def opened(
+        cls, source: RasterSource, stack: contextlib.ExitStack, *, cachemax_mb: int
+    ) -> RasterReader:
+        """Open ``source``'s file and mask raster on ``stack``; return their reader."""
+        mask = open_source_env(source, stack, cachemax_mb=cachemax_mb)
+        return cls(source, stack.enter_context(open_raster(source.dataset or source.path)), mask)
 
     def read_array(
         self, window: Window, roles: Sequence[str], *, halo: int = 0
@@ -212,7 +298,7 @@ class RasterReader:
         elif kind is DatasetMask.PER_BAND:
             masked = (read_window(self.dataset, idx, win, masks=True) == 0).any(axis=0)
         if self.mask is not None:
-            flagged = np.isin(read_window(self.mask, 1, win), src.mask_values)
+            flagged = mask_flags(read_window(self.mask, 1, win), src)
             masked = flagged if masked is None else masked | flagged
         return raw, masked
 
@@ -227,6 +313,24 @@ class RasterReader:
         win = window if boundless else _intersect(window, self.source)
         values, invalid = self.read_array(win, roles)
         return {r: np.ma.MaskedArray(values[i], mask=invalid.copy()) for i, r in enumerate(roles)}
+
+
+def mask_flags(values: NDArray[Any], src: RasterSource) -> NDArray[np.bool_]:
+    """Return where the mask raster's ``values`` make a pixel invalid (values or QA bits).
+
+    Examples
+    --------
+    >>> src = RasterSource("a.tif", Sensor.GENERIC, ("R",), 1.0, 0.0, None, mask_bits=((8, 8),))
+    >>> mask_flags(np.array([0, 8, 9, 2]), src).tolist()
+    [False, True, True, False]
+    """
+    if not src.mask_bits:
+        return np.isin(values, src.mask_values)
+    v = values.astype(np.int64)
+    out = np.zeros(v.shape, dtype=bool)
+    for bits, value in src.mask_bits:
+        out |= (v & bits) == value
+    return out
 
 
 def _intersect(window: Window, src: RasterSource) -> Window:
@@ -246,7 +350,7 @@ def _clip_window(
     return Window(cc0, rr0, cc1 - cc0, rr1 - rr0), pads
 
 
-def raster_source(
+def file_source(
     path: str | os.PathLike[str],
     *,
     sensor: str | Sensor = "generic",
@@ -256,7 +360,9 @@ def raster_source(
     crs: Any = None,
     findings: Findings | None = None,
 ) -> RasterSource:
-    """Validate a raster and return its :class:`RasterSource`.
+    """Validate one raster file and return its :class:`RasterSource`.
+
+    :func:`gis.raster.raster_source` also takes products, folders and lists of scenes.
 
     An alpha band (ColorInterp alpha, or the role ``A``/``ALPHA`` in ``bands``) is not a
     spectral band: an RGBA orthomosaic reads with ``sensor="uav-rgb"`` or ``bands="R,G,B"``
@@ -313,15 +419,20 @@ def raster_source(
         values = tuple(int(v) for v in (mask_values if mask_values is not None else default))
         _check_mask_grid(os.fspath(mask), src)
         src = src.with_mask(os.fspath(mask), values)
+    note_validity(src, findings)
+    return src
+
+
+def note_validity(src: RasterSource, findings: Findings | None) -> None:
+    """Add the finding ``raster_validity``: which pixels of ``src`` are read as invalid."""
     if findings is not None:
         findings.add(
             "raster_validity",
             validity_message(src),
             severity="info",
-            source=p,
+            source=src.path,
             zh=validity_message(src, lang="zh"),
         )
-    return src
 
 
 def _band_layout(
@@ -384,6 +495,7 @@ _VALIDITY_WORDS = {
         "band": "the GDAL mask of any band read is 0",
         "nodata": "any band read equals nodata {v:g}",
         "mask": "the mask {path} is {values}",
+        "bits": "any of the bit tests (bits=value)",
         "none": "{path}: no nodata value, alpha band or mask; every pixel is read as valid "
         "(except NaN) — set nodata (gdal_edit.py -a_nodata) if the image has a fill value",
         "some": "{path}: pixels are invalid where {parts}, or NaN",
@@ -396,6 +508,7 @@ _VALIDITY_WORDS = {
         "band": "所读任一波段的 GDAL 掩膜为 0",
         "nodata": "所读任一波段等于 nodata 值 {v:g}",
         "mask": "掩膜 {path} 为 {values}",
+        "bits": "任一位检验成立（位=值）",
         "none": "{path}：无 nodata 值、alpha 波段或掩膜；除 NaN 外所有像元都按有效读取——"
         "如影像有填充值，请设置 nodata（gdal_edit.py -a_nodata）",
         "some": "{path}：以下像元无效：{parts}，或为 NaN",
@@ -428,10 +541,27 @@ def validity_message(src: RasterSource, *, lang: str = "en") -> str:
         parts.append(w["nodata"].format(v=src.nodata))
     if src.mask_path is not None:
         values = ",".join(str(v) for v in src.mask_values)
-        parts.append(w["mask"].format(path=src.mask_path, values=values))
+        if src.mask_bits:
+            values = w["bits"] + " " + ", ".join(f"{b:#x}={v:#x}" for b, v in src.mask_bits)
+        parts.append(w["mask"].format(path=_mask_label(src.mask_path), values=values))
     if not parts:
         return w["none"].format(path=src.path)
     return w["some"].format(path=src.path, parts=w["or"].join(parts))
+
+
+def _mask_label(mask_path: str) -> str:
+    """Name a mask in words: its path, or the band file a product's mask VRT reads.
+
+    Examples
+    --------
+    >>> _mask_label('<VRTDataset><SourceFilename relativeToVRT="0">/p/T51_SCL_20m.jp2'
+    ...     '</SourceFilename></VRTDataset>')
+    'T51_SCL_20m.jp2'
+    """
+    if not mask_path.startswith("<"):
+        return mask_path
+    found = re.search(r"<SourceFilename[^>]*>([^<]+)</SourceFilename>", mask_path)
+    return found.group(1).rsplit("/", 1)[-1] if found else "the product's mask"
 
 
 def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:

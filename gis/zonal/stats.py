@@ -20,6 +20,7 @@ from gis.distributed import check_workers, map_ordered, task_windows_for
 from gis.errors import RasterError
 from gis.findings import Findings
 from gis.raster import RasterSource
+from gis.raster.analysis_grid import common_grid
 from gis.zonal.definitions import COLUMNS, QUANTUM, RING_SUMS, ZONE_SUMS
 from gis.zonal.plan import WindowGroup, plan_windows
 from gis.zonal.reduce import Partial, has_nbr, reduce_windows
@@ -105,7 +106,8 @@ def change_stats(
     zones : GeoDataFrame or GeoSeries
         The patches, in any CRS (transformed to the rasters' CRS, with a finding).
     before, after : RasterSource
-        The two dates, on one grid (same CRS, transform and size).
+        The two dates; on different grids they are read on one analysis grid
+        (:func:`gis.raster.analysis_grid.common_grid`, with the finding ``grids_aligned``).
     ring_m : float
         Ring width in metres of the raster's (projected) CRS.
     drop_threshold : float
@@ -134,14 +136,14 @@ def change_stats(
     Raises
     ------
     RasterError
-        The dates are not on one grid, or lack the bands NDVI needs.
+        The dates do not overlap, or lack the bands NDVI needs.
     CRSError
         ``zones`` has no CRS.
     gis.distributed.ClusterError
         The cluster's workers cannot run Linyuan.
     """
     log = findings if findings is not None else Findings()
-    require_same_grid(before, after)
+    before, after = common_grid(before, after, findings=log)
     geoms = _zones_in_raster_crs(zones, before, log)
     n_threads = threads or min(2, os.cpu_count() or 1)
     groups = plan_windows(
@@ -152,6 +154,8 @@ def change_stats(
         block_shape=before.block_shape,
         threads=n_threads,
     )
+    if not groups and len(geoms):
+        _note_no_patch_covered(log, before, after, len(geoms))
     options: dict[str, Any] = {"drop_threshold": drop_threshold, "tolerance_px": tolerance_px}
     if client is not None:
         partials = run_windows_dask(client, groups, before, after, progress=progress, **options)
@@ -329,6 +333,22 @@ def _zones_in_raster_crs(zones: Any, src: RasterSource, log: Findings) -> NDArra
 
 
 _DATE_ZH = {"before": "前期", "after": "后期"}
+
+
+def _note_no_patch_covered(
+    log: Findings, before: RasterSource, after: RasterSource, n_zones: int
+) -> None:
+    """Note that the imagery covers none of the patches (the wrong scene or CRS, mostly)."""
+    log.add(
+        "imagery_covers_no_patch",
+        f"the imagery ({before.path}; {after.path}) covers none of the {n_zones} patches: "
+        "every patch needs a field check — give the scenes of the patches' area, or check "
+        "the patches' coordinate system",
+        severity="error",
+        source=before.path,
+        zh=f"影像（{before.path}；{after.path}）未覆盖 {n_zones} 个图斑中的任何一个：全部需现地"
+        "核实——请提供图斑所在区域的影像，或检查图斑的坐标系",
+    )
 
 
 def _note_uncovered(frame: pd.DataFrame, log: Findings, path: str) -> None:

@@ -24,7 +24,7 @@ from gis.checks.patches.check import PatchCheckResult, check_patches
 from gis.checks.patches.verdict import load_patch_rules
 from gis.distributed import cluster_info, dask_client
 from gis.findings import Findings
-from gis.io import read_layer, require_images, write_layers, write_table
+from gis.io import read_layer, write_layers, write_table
 from gis.io.outputs import (
     plain_dtypes,
     plan_outputs,
@@ -35,7 +35,9 @@ from gis.io.outputs import (
 )
 from gis.layers import code_meaning, label
 from gis.maps.kml import export_results_kml
-from gis.raster import raster_source
+from gis.raster import raster_source, require_usable
+from gis.raster.dates import reconcile_dates
+from gis.raster.products import describe_rasters, note_mixed_sensors
 
 logger = logging.getLogger(__name__)
 
@@ -208,9 +210,14 @@ def run_patch_check(
         role: raster_source(path, sensor=sensor, bands=bands, mask=mask, findings=log)
         for role, path, mask in (("before", before, before_mask), ("after", after, after_mask))
     }
-    require_images(before=before, after=after)  # all nodata or NaN: exit 3, not empty results
+    for role, src in rasters.items():  # all nodata or NaN: exit 3, not empty results
+        require_usable(src, role=f"{role} image")
     patch_frame = frames.pop("patches")
     assert patch_frame is not None
+    image_dates = reconcile_dates(
+        patch_frame, rasters["before"], rasters["after"], given=image_dates, findings=log
+    )
+    note_mixed_sensors(rasters["before"], rasters["after"], log)
     with dask_client(workers=workers, scheduler=scheduler) as client:
         result = check_patches(
             patch_frame,
@@ -228,6 +235,7 @@ def run_patch_check(
     record_inputs(result.run, inputs | {"after_mask": after_mask, "rules": ruleset.source})
     result.run["renamed"] = _renamed({"patches": patch_frame, **frames})
     result.run["sensor"], result.run["bands"] = sensor, bands
+    result.run["rasters"] = describe_rasters(rasters["before"], rasters["after"])
     written = write_results(result, outputs, overwrite=overwrite, lang=lang)
     return PatchRun(result, written)
 

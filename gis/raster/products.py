@@ -1,0 +1,200 @@
+"""A raster as the bureau receives it: a file, a product, a folder or a list of scenes.
+
+:func:`raster_source` is where every raster input enters (``--before/--after``,
+``detect discolored RASTER``, ``--previous``, ``map --quicklook``):
+
+==========================================  ==================================================
+input                                       read as
+==========================================  ==================================================
+a GeoTIFF (or any GDAL raster, a ``.vrt``)  that file (:func:`gis.raster.source.file_source`)
+a Sentinel-2 ``.SAFE`` folder or ``.zip``   its band files (:mod:`gis.raster.sentinel2`)
+a Landsat folder or ``.tar`` with an MTL    its band files (:mod:`gis.raster.landsat`)
+a folder of scenes or products              one mosaic, by file name (:mod:`gis.raster.mosaic`)
+``a.tif,b.tif`` (comma-separated)           one mosaic, in the order given
+==========================================  ==================================================
+
+A product is read through a VRT (XML held in the source, nothing written) that stacks its
+band files in role order on its finest grid; :func:`stack_vrt` builds it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gis.errors import DataSourceError, RasterError
+from gis.findings import Findings
+from gis.raster import landsat, sentinel2
+from gis.raster.analysis_grid import common_grid, pixel_size_m
+from gis.raster.mosaic import OVERLAP_RULE, mosaic_source
+from gis.raster.sensors import Sensor
+from gis.raster.source import RasterSource, file_source
+
+SCENE_SUFFIXES = (".tif", ".tiff", ".jp2", ".img", ".vrt")
+"""Raster files a folder of scenes is made of (products inside it count too)."""
+
+
+def raster_source(
+    path: str | os.PathLike[str],
+    *,
+    sensor: str | Sensor = "generic",
+    bands: str | Sequence[str] | None = None,
+    mask: str | os.PathLike[str] | None = None,
+    mask_values: Sequence[int] | None = None,
+    crs: Any = None,
+    findings: Findings | None = None,
+) -> RasterSource:
+    """Return the :class:`RasterSource` of a file, a product, a folder or a list of scenes.
+
+    Parameters are those of :func:`gis.raster.source.file_source`; a product's own metadata
+    (band roles, scale, offset, validity mask, date) wins over ``sensor``/``bands``/``mask``
+    (with a finding when they were given).
+
+    Raises
+    ------
+    DataSourceError
+        A file or product cannot be read (missing band, corrupt file, tar without MTL).
+    RasterError
+        Scenes of one date with different bands, a mask raster with several scenes, an empty
+        folder.
+    """
+    options = {"sensor": sensor, "bands": bands, "crs": crs, "findings": findings}
+    text = os.fspath(path)
+    scenes = split_scenes(text)
+    if len(scenes) > 1:
+        if mask is not None:
+            raise RasterError(
+                f"a mask raster ({os.fspath(mask)}) is on one grid, but {text} is "
+                f"{len(scenes)} scenes; give products that carry their masks (SCL, QA_PIXEL), "
+                "or one scene with its mask"
+            )
+        parts = [raster_source(s, **options) for s in scenes]  # type: ignore[arg-type]
+        return mosaic_source(parts, name=text, findings=findings)
+    product = _product_reader(text)
+    if product is not None:
+        return product(text, findings=findings, given=(sensor, bands, mask))
+    return file_source(
+        text, sensor=sensor, bands=bands, mask=mask, mask_values=mask_values, crs=crs,
+        findings=findings,
+    )  # fmt: skip
+
+
+def split_scenes(text: str) -> list[str]:
+    """Return the scenes ``text`` names: a comma-separated list, a folder of scenes, or itself.
+
+    A folder that is itself a product (``.SAFE``, a Landsat folder with an MTL) is one scene.
+
+    Raises
+    ------
+    RasterError
+        A folder holding no raster.
+    """
+    if "," in text and not os.path.exists(text):
+        return [t.strip() for t in text.split(",") if t.strip()]
+    if not os.path.isdir(text) or _product_reader(text) is not None:
+        return [text]
+    entries = sorted(Path(text).iterdir())
+    scenes = [
+        str(e)
+        for e in entries
+        if e.suffix.lower() in SCENE_SUFFIXES or _product_reader(str(e)) is not None
+    ]
+    if not scenes:
+        raise RasterError(
+            f"folder {text} holds no raster (looked for {', '.join(SCENE_SUFFIXES)}, .SAFE "
+            "folders or .zip, Landsat folders or .tar); give a raster file, a product, or a "
+            "folder of scenes"
+        )
+    return scenes
+
+
+def _product_reader(text: str) -> Any:
+    """Return the reader of the product ``text`` is (Sentinel-2, Landsat), or None."""
+    if text.startswith("/vsi"):
+        return None
+    if text.lower().endswith((".tar.gz", ".tgz")):
+        raise DataSourceError(
+            f"{text} is a compressed tar: reading its bands in place would decompress it again "
+            "for every window — extract it first (tar xzf) and give the folder"
+        )
+    if sentinel2.is_safe(text):
+        return sentinel2.safe_source
+    if landsat.is_landsat(text):
+        return landsat.landsat_source
+    return None
+
+
+def describe_source(src: RasterSource) -> dict[str, Any]:
+    """Return what ``src`` was read as, for the run table (product, scenes, grid, date)."""
+    from pyproj import CRS
+
+    return {
+        "input": src.path,
+        "read_as": src.product or "raster file",
+        "scenes": max(1, len(src.parts)),
+        "crs": CRS.from_wkt(src.crs_wkt).to_string(),
+        "pixel_m": round(pixel_size_m(src.grid), 4),
+        "scale": src.scale,
+        "offset": src.offset,
+        "acquired": src.acquired,
+    }
+
+
+def describe_rasters(before: RasterSource, after: RasterSource) -> dict[str, Any]:
+    """Return the run table's ``rasters`` section: each date, the analysis grid, the rules.
+
+    Examples
+    --------
+    >>> from affine import Affine
+    >>> from pyproj import CRS
+    >>> from gis.raster.sensors import Sensor
+    >>> src = RasterSource("a.tif", Sensor.GENERIC, ("R", "NIR"), 1.0, 0.0, None,
+    ...     crs_wkt=CRS.from_epsg(4551).to_wkt(), transform=Affine(10, 0, 0, 0, -10, 0),
+    ...     width=5, height=5)
+    >>> describe_rasters(src, src)["analysis_grid"]
+    'EPSG:4551, 10 m pixels, 5x5 (both dates on one grid: read as they are)'
+    """
+    from pyproj import CRS
+
+    b, a = common_grid(before, after)
+    g = b.grid
+    same = before.grid.same_as(after.grid)
+    how = "both dates on one grid: read as they are" if same else "aligned to the before image"
+    out: dict[str, Any] = {
+        "before": describe_source(before),
+        "after": describe_source(after),
+        "analysis_grid": f"{CRS.from_wkt(g.crs_wkt).to_string()}, {pixel_size_m(g):g} m "
+        f"pixels, {g.width}x{g.height} ({how})",
+        "resampling": {d: _resampling(s) for d, s in (("before", b), ("after", a))},
+    }
+    if before.parts or after.parts:
+        out["overlap_rule"] = OVERLAP_RULE
+    return out
+
+
+def _resampling(src: RasterSource) -> str:
+    sources = src.parts or (src,)
+    used = sorted({s.warp.resampling for s in sources if s.warp is not None})
+    return ", ".join(used) if used else "none (read as it is)"
+
+
+def note_mixed_sensors(
+    before: RasterSource, after: RasterSource, findings: Findings | None
+) -> None:
+    """Add the finding ``mixed_sensors`` when the dates come from two known sensors."""
+    kinds = {before.sensor.value, after.sensor.value}
+    if findings is None or len(kinds) < 2 or "generic" in kinds:
+        return
+    findings.add(
+        "mixed_sensors",
+        f"the before date is {before.sensor.value} and the after date {after.sensor.value}: "
+        "their bands and calibration differ, so an index change of a few hundredths can be "
+        "the sensors, not the ground — the ring (surroundings) comparison takes that out",
+        severity="info",
+        source=after.path,
+        zh=f"前期影像为 {before.sensor.value}，后期影像为 {after.sensor.value}："
+        "两者波段与定标不同，"
+        "指数变化中几个百分点可能来自传感器而非地表——与周边环的比较可消除这一影响",
+    )
