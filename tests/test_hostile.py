@@ -373,6 +373,12 @@ def _xlsx_over_sidecar(c: h.Ctx, p: Path) -> list[str]:
     return [*patches(c, p), "--xlsx", str(p.with_suffix(".DBF")), "--overwrite"]
 
 
+def _patches_over_scene(c: h.Ctx, p: Path) -> list[str]:
+    args, scene = patches(c, p), c.good("after", "scene2.tif")
+    args[args.index("--after") + 1] += f",{scene}"  # several scenes of the later date
+    return [*args[:-1], str(scene), "--overwrite"]
+
+
 def _map_over_quicklook(c: h.Ctx, p: Path) -> list[str]:
     image = c.good("img")
     return ["map", str(p), "--quicklook", str(image), "--out", str(image), "--overwrite"]
@@ -468,6 +474,7 @@ OUTPUT_CASES = [
         blame="before.tif",
     ),
     _refused("check-xlsx-is-input", good("patches"), _over(patches, "--xlsx")),
+    _refused("check-out-is-a-scene", good("patches"), _patches_over_scene, blame="scene2.tif"),
     _refused("check-kml-is-input", good("patches"), _over(patches, "--kml")),
     _refused("check-xlsx-is-shp-sidecar", good("shp"), _xlsx_over_sidecar),
     _refused(

@@ -134,7 +134,8 @@ def test_an_output_that_is_an_input_is_refused_by_path_inode_sidecar_or_folder(t
     linked = tmp_path / "link.shp"
     os.link(shp, linked)
     (tmp_path / "sym.dbf").symlink_to(shp.with_suffix(".dbf"))
-    inputs = (shp, gdb, None, "/vsicurl/https://example.com/c.tif")
+    scenes = f"{tmp_path / 'in' / 's1.tif'},{tmp_path / 'in' / 's2.tif'}"
+    inputs = (shp, gdb, None, "/vsicurl/https://example.com/c.tif", scenes)
     refused = {
         "same path": tmp_path / "in" / ".." / "in" / "a.shp",
         "hard link": linked,
@@ -142,10 +143,13 @@ def test_an_output_that_is_an_input_is_refused_by_path_inode_sidecar_or_folder(t
         "sidecar": shp.with_suffix(".DBF"),
         "sidecar of a new shapefile": tmp_path / "in" / "a.prj",
         "inside an input folder": gdb / "r.gpkg",
+        "one of several scenes": tmp_path / "in" / "s2.tif",
     }
     for why, out in refused.items():
         for overwrite in (False, True):
-            with pytest.raises(outputs.OutputIsInputError, match=r"a\.shp|b\.gdb") as caught:
+            with pytest.raises(
+                outputs.OutputIsInputError, match=r"a\.shp|b\.gdb|s1\.tif"
+            ) as caught:
                 plan_outputs({"out": out}, overwrite=overwrite, inputs=inputs)
             assert str(out) in str(caught.value), why
             assert "choose another output path" in str(caught.value), why

@@ -104,9 +104,12 @@ SHAPEFILE_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".
 def _files_of(path: PathLike) -> list[Path]:
     """Return the local files ``path`` stands for: a Shapefile's sidecars, a zip of ``/vsizip``.
 
-    Remote GDAL paths (``/vsicurl``, ``/vsis3`` …) stand for no local file.
+    A comma-separated list of scenes (``A.tif,B.tif``) stands for each of them; remote GDAL
+    paths (``/vsicurl``, ``/vsis3`` …) for no local file.
     """
     text = os.fspath(path)
+    if "," in text and not os.path.exists(text):
+        return [f for part in text.split(",") if part.strip() for f in _files_of(part.strip())]
     if text.startswith("/vsi"):
         local = Path(text.split("/", 2)[2]) if text.count("/") > 1 else Path()
         while local != local.parent and not local.is_file():
