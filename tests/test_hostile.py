@@ -6,7 +6,7 @@ the command it is fed to, and the exit code. Every case asserts:
 - the documented exit code (2 usage, 3 unusable input or unwritable output, 1 done with
   rejected records or error findings, 0 clean), and never 4 (a bug);
 - a failing run's message names the offending file;
-- no traceback in the output;
+- no traceback in the output, and no staged file named where its target is meant;
 - no partial output: the output folder holds only what the case allows (nothing on exit 3),
   and no staged or temporary file (``.name.*`` folders, ``*.tmp``) is left anywhere;
 - every input byte-for-byte unchanged (all files of the input folder hashed before and after),
@@ -19,9 +19,11 @@ skipped with the reason elsewhere).
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +36,7 @@ import pytest
 from click.testing import CliRunner
 
 from gis.cli.main import cli
+from gis.maps.page import FieldMap
 from tests import hostile_inputs as h
 
 Make = Callable[[h.Ctx], Path]
@@ -306,9 +309,98 @@ def _patches_over_input(c: h.Ctx, p: Path) -> list[str]:
     return [*patches(c, p)[:-1], str(p), "--overwrite"]
 
 
-EDGE = pytest.mark.xfail(
-    strict=True, reason="an output path equal to an input path is not refused yet (#13 output side)"
-)
+def _over(args: Args, flag: str, role: str | None = None) -> Args:
+    """``args`` with the value of ``flag`` (added when missing) set to an input, ``--overwrite``.
+
+    ``role`` names the input: the case's own (default) or a good one copied into ``in/``.
+    """
+
+    def make(c: h.Ctx, p: Path) -> list[str]:
+        given = args(c, p)
+        target = str(c.good(role) if role else p)
+        if flag in given:
+            given[given.index(flag) + 1] = target
+        else:
+            given += [flag, target]
+        return [*given, "--overwrite"]
+
+    return make
+
+
+def _greenery_kpi(c: h.Ctx, p: Path) -> list[str]:
+    layers = ["--greenways", str(p), "--parks", str(p), "--villages", str(p)]
+    return ["greenery", "kpi", *layers, "--districts", str(p), "--out", str(c.out / "k.gpkg")]
+
+
+def _greenery_coverage(c: h.Ctx, p: Path) -> list[str]:
+    layers = ["--parks", str(p), "--residential", str(p)]
+    return ["greenery", "coverage", *layers, "--out", str(c.out / "g.gpkg")]
+
+
+def _report_over_results(c: h.Ctx, p: Path) -> list[str]:
+    html = p.rename(p.with_suffix(".html"))  # a results GeoPackage with an .html name
+    return ["report", "patches", str(html), "--out", str(html), "--overwrite"]
+
+
+def _import_into_results(c: h.Ctx, p: Path) -> list[str]:
+    results = c.good("results")
+    return [*verify_import(c, p)[:-1], str(results), "--results", str(results)]
+
+
+def _import_into_export(c: h.Ctx, p: Path) -> list[str]:
+    return [*verify_import(c, p)[:-1], str(p)]
+
+
+def _lab_into_lab(c: h.Ctx, p: Path) -> list[str]:
+    return ["verify", "lab", str(p), "--into", str(p)]
+
+
+def _map_over_hard_link(c: h.Ctx, p: Path) -> list[str]:
+    os.link(p, c.out / "m.html")  # another name, the same file (inode)
+    return [*map_(c, p), "--overwrite"]
+
+
+def _map_over_symlink(c: h.Ctx, p: Path) -> list[str]:
+    (c.out / "m.html").symlink_to(p)
+    return [*map_(c, p), "--overwrite"]
+
+
+def _validate_over_sidecar(c: h.Ctx, p: Path) -> list[str]:
+    return ["validate", str(p), "--out", str(p.with_suffix(".dbf")), "--overwrite"]
+
+
+def _xlsx_over_sidecar(c: h.Ctx, p: Path) -> list[str]:
+    return [*patches(c, p), "--xlsx", str(p.with_suffix(".DBF")), "--overwrite"]
+
+
+def _patches_over_scene(c: h.Ctx, p: Path) -> list[str]:
+    args, scene = patches(c, p), c.good("after", "scene2.tif")
+    args[args.index("--after") + 1] += f",{scene}"  # several scenes of the later date
+    return [*args[:-1], str(scene), "--overwrite"]
+
+
+def _map_over_quicklook(c: h.Ctx, p: Path) -> list[str]:
+    image = c.good("img")
+    return ["map", str(p), "--quicklook", str(image), "--out", str(image), "--overwrite"]
+
+
+def _districts(c: h.Ctx) -> Path:
+    layer = h.frame([(h.X0, h.Y0), (h.X0 + 200, h.Y0), (h.X0 + 400, h.Y0)])
+    layer["district"] = ["南关区", "朝阳区", "绿园区"]
+    return h.write_layer(layer, c.inp / "districts.gpkg")
+
+
+def _map_by_one_blocked(c: h.Ctx, p: Path) -> list[str]:
+    (c.out / "m_绿园区.html").mkdir()  # one group's target is a folder: its rename fails
+    return [*map_(c, p), "--by", "district", "--overwrite"]
+
+
+def _refused(
+    name: str, make: Make, args: Args, allowed: tuple[str, ...] = (), blame: str | None = None
+) -> Case:
+    """An output case refused with exit 3 (what the message must name: ``blame``)."""
+    return Case("outputs", name, make, args, 3, allowed, blame=blame)
+
 
 OUTPUT_CASES = [
     Case(
@@ -368,8 +460,49 @@ OUTPUT_CASES = [
         mount="ro",
         blame="out",
     ),
-    Case("outputs", "map-out-is-input", good("results"), _map_over_input, 3, marks=(EDGE,)),
-    Case("outputs", "check-out-is-input", good("patches"), _patches_over_input, 3, marks=(EDGE,)),
+    # an output is never an input (resolved, or the same file by inode), --overwrite or not:
+    # one line per command and per sidecar output, each refused before anything is read
+    _refused("map-out-is-input", good("results"), _map_over_input),
+    _refused("map-out-is-a-hard-link", good("results"), _map_over_hard_link, ("m.html",)),
+    _refused("map-out-is-a-symlink", good("results"), _map_over_symlink, ("m.html",)),
+    _refused("map-out-is-quicklook", good("results"), _map_over_quicklook, blame="img.tif"),
+    _refused("check-out-is-input", good("patches"), _patches_over_input),
+    _refused(
+        "check-out-is-before",
+        good("patches"),
+        _over(patches, "--out", "before"),
+        blame="before.tif",
+    ),
+    _refused("check-xlsx-is-input", good("patches"), _over(patches, "--xlsx")),
+    _refused("check-out-is-a-scene", good("patches"), _patches_over_scene, blame="scene2.tif"),
+    _refused("check-kml-is-input", good("patches"), _over(patches, "--kml")),
+    _refused("check-xlsx-is-shp-sidecar", good("shp"), _xlsx_over_sidecar),
+    _refused(
+        "detect-out-is-stands", good("img"), _over(detect, "--out", "stands"), blame="stands.gpkg"
+    ),
+    _refused("detect-csv-is-input", good("img"), _over(detect, "--csv")),
+    _refused("detect-kml-is-input", good("img"), _over(detect, "--kml")),
+    _refused("kpi-out-is-input", good("patches"), _over(_greenery_kpi, "--out")),
+    _refused("kpi-xlsx-is-input", good("patches"), _over(_greenery_kpi, "--xlsx")),
+    _refused("coverage-out-is-input", good("patches"), _over(_greenery_coverage, "--out")),
+    _refused("validate-out-is-input", good("patches"), _over(_validate_out, "--out")),
+    _refused("validate-out-is-shp-sidecar", good("shp"), _validate_over_sidecar),
+    _refused(
+        "report-out-is-results", good("results"), _report_over_results, blame="patches_checked.html"
+    ),
+    _refused("export-kml-out-is-input", good("results"), _over(export_kml, "--out")),
+    _refused("import-into-is-export", h._export(h._prop()), _import_into_export),
+    _refused(
+        "import-into-is-results",
+        h._export(h._prop()),
+        _import_into_results,
+        blame="patches_checked.gpkg",
+    ),
+    _refused("lab-into-is-lab-file", h._lab(h.LAB_HEAD), _lab_into_lab),
+    # all maps of map --by or none: one group's target is a folder (never replaced)
+    Case(
+        "outputs", "map-by-one-target-is-a-folder", _districts, _map_by_one_blocked, 3, blame="out"
+    ),
 ]
 """Outputs that cannot be written; ``mount`` runs them on a tmpfs (ro, full or just another)."""
 
@@ -402,6 +535,10 @@ def _leftovers(root: Path) -> list[str]:
         for p in root.rglob("*")
         if p.name.startswith(".") or p.suffix in (".tmp", ".part") or "linyuan-zip" in p.name
     ]
+
+
+STAGED = re.compile(r"/\.[^/\s]+\.[a-z0-9_]{8}/")
+"""A path inside a staging folder (``.r.gpkg.k3j2x9_a/``) of :mod:`gis.io.outputs`."""
 
 
 def _can_mount() -> str | None:
@@ -480,6 +617,7 @@ def test_hostile(
         assert result.exception is None or isinstance(result.exception, SystemExit), output
     assert code == case.code, f"exit {code}, expected {case.code}:\n{output[-3000:]}"
     assert "Traceback" not in output, output[-3000:]
+    assert not STAGED.search(output), f"a staged file is named, not its target:\n{output[-3000:]}"
     if code != 0:
         named = str(ctx.out) if case.blame == "out" else case.blame or culprit.name
         assert any(n in output for n in named.split("|")), f"{named} not in:\n{output[-3000:]}"
@@ -510,3 +648,32 @@ def test_map_by_values_that_clean_to_one_name_get_distinct_files(tmp_path: Path)
     assert len(written) == 3, written
     assert "m_朝阳区_南湖.html" in written and "m_南关区.html" in written
     assert sum(name.startswith("m_朝阳区_南湖_") for name in written) == 1
+
+
+def test_map_by_writes_all_maps_or_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layer = h.frame([(h.X0, h.Y0), (h.X0 + 200, h.Y0), (h.X0 + 400, h.Y0)])
+    layer["district"] = ["南关区", "朝阳区", "绿园区"]
+    source = h.write_layer(layer, tmp_path / "in.gpkg")
+    out = tmp_path / "out" / "m.html"
+    out.parent.mkdir()
+    (out.parent / "m_南关区.html").write_text("an earlier map")
+    real, calls = FieldMap.save, []
+
+    def save(self: FieldMap, outfile: Any, *args: Any, **kwargs: Any) -> int:
+        calls.append(outfile)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(outfile))
+        return real(self, outfile, *args, **kwargs)
+
+    monkeypatch.setattr(FieldMap, "save", save)
+    args = ["map", str(source), "--out", str(out), "--by", "district", "--overwrite"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 3, result.output
+    assert "disk is full" in result.output and str(out.parent) in result.output
+    assert ".m_" not in result.output  # the target is named, not its staged file
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m_南关区.html"]
+    assert (out.parent / "m_南关区.html").read_text() == "an earlier map"
+    monkeypatch.setattr(FieldMap, "save", real)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert len(list(out.parent.iterdir())) == 3

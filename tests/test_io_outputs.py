@@ -6,8 +6,11 @@ import hashlib
 import os
 import zipfile
 
+import geopandas as gpd
 import pyogrio
+import pyogrio.errors
 import pytest
+import shapely
 from click.testing import CliRunner
 
 import gis.io.outputs as outputs
@@ -66,8 +69,8 @@ def test_existing_outputs_are_refused_before_anything_is_staged(tmp_path):
     (tmp_path / "r.gpkg").write_text("keep")
     targets = {"gpkg": tmp_path / "r.gpkg", "kml": None, "csv": tmp_path / "p.csv"}
     with pytest.raises(OutputExistsError, match=r"r\.gpkg"):
-        plan_outputs(targets, overwrite=False)
-    assert plan_outputs(targets, overwrite=True) == {
+        plan_outputs(targets, overwrite=False, inputs=())
+    assert plan_outputs(targets, overwrite=True, inputs=()) == {
         "gpkg": tmp_path / "r.gpkg",
         "csv": tmp_path / "p.csv",
     }
@@ -119,3 +122,74 @@ def test_run_kmz_is_the_export_kmz_of_its_results(tmp_path):
         doc = a.read("doc.kml")
         assert doc == b.read("doc.kml")
     assert b"<description>" in doc and "状态：待核实".encode() in doc  # crown facts, labels
+
+
+def test_an_output_that_is_an_input_is_refused_by_path_inode_sidecar_or_folder(tmp_path):
+    shp = tmp_path / "in" / "a.shp"
+    shp.parent.mkdir()
+    for part in (".shp", ".dbf", ".shx"):
+        shp.with_suffix(part).write_text(part)
+    gdb = tmp_path / "in" / "b.gdb"
+    gdb.mkdir()
+    linked = tmp_path / "link.shp"
+    os.link(shp, linked)
+    (tmp_path / "sym.dbf").symlink_to(shp.with_suffix(".dbf"))
+    scenes = f"{tmp_path / 'in' / 's1.tif'},{tmp_path / 'in' / 's2.tif'}"
+    inputs = (shp, gdb, None, "/vsicurl/https://example.com/c.tif", scenes)
+    refused = {
+        "same path": tmp_path / "in" / ".." / "in" / "a.shp",
+        "hard link": linked,
+        "symlink": tmp_path / "sym.dbf",
+        "sidecar": shp.with_suffix(".DBF"),
+        "sidecar of a new shapefile": tmp_path / "in" / "a.prj",
+        "inside an input folder": gdb / "r.gpkg",
+        "one of several scenes": tmp_path / "in" / "s2.tif",
+    }
+    for why, out in refused.items():
+        for overwrite in (False, True):
+            with pytest.raises(
+                outputs.OutputIsInputError, match=r"a\.shp|b\.gdb|s1\.tif"
+            ) as caught:
+                plan_outputs({"out": out}, overwrite=overwrite, inputs=inputs)
+            assert str(out) in str(caught.value), why
+            assert "choose another output path" in str(caught.value), why
+    assert plan_outputs({"out": tmp_path / "b.gpkg"}, overwrite=False, inputs=inputs)
+    with pytest.raises(outputs.OutputIsInputError):
+        with staged_outputs({"x": shp.with_suffix(".cpg")}, overwrite=True, inputs=[shp]):
+            pytest.fail("the block must not run")
+    assert sorted(p.name for p in shp.parent.iterdir()) == ["a.dbf", "a.shp", "a.shx", "b.gdb"]
+
+
+def test_a_folder_is_never_replaced_by_an_output(tmp_path):
+    (tmp_path / "m.html").mkdir()
+    (tmp_path / "m.html" / "keep.txt").write_text("keep")
+    with pytest.raises(outputs.OutputError, match="it is a folder"):
+        plan_outputs({"map": tmp_path / "m.html"}, overwrite=True, inputs=())
+    assert (tmp_path / "m.html" / "keep.txt").read_text() == "keep"
+
+
+def test_gdal_errors_in_the_block_name_the_target_not_the_staged_file(tmp_path):
+    target = tmp_path / "r.gpkg"
+    frame = gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(0, 0)], crs=4326)
+    with pytest.raises(pyogrio.errors.DataSourceError) as caught:
+        with staged_outputs({"gpkg": target}, overwrite=False) as stage:
+            stage["gpkg"].write_text("not a GeoPackage")
+            pyogrio.write_dataframe(frame, stage["gpkg"], layer="x", append=True)
+    assert f"'{target}' not recognized" in str(caught.value)
+    assert not target.exists() and _leftovers(tmp_path) == []
+
+
+def test_a_failed_rename_names_the_target(tmp_path, monkeypatch):
+    target = tmp_path / "r.gpkg"
+    real = os.replace
+
+    def replace(src, dst):
+        if os.fspath(dst) == os.fspath(target):
+            raise IsADirectoryError(21, "Is a directory", os.fspath(src), os.fspath(dst))
+        real(src, dst)
+
+    monkeypatch.setattr(outputs.os, "replace", replace)
+    with pytest.raises(IsADirectoryError) as caught:
+        with staged_outputs({"gpkg": target}, overwrite=False) as stage:
+            stage["gpkg"].write_text("x")
+    assert caught.value.filename == str(target) and _leftovers(tmp_path) == []

@@ -15,6 +15,7 @@ from verify_helpers import photo, record, write_export
 
 from gis.verify import read_log
 from gis.verify.imports import PAUSE_ENV
+from gis.verify.store import PHOTO_PAUSE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,11 +28,14 @@ def _export(path: Path, n: int, tag: str, note: str = "") -> Path:
     return write_export(path, features)
 
 
-def _start(export: Path, store: Path, pause: str | None = None) -> subprocess.Popen[bytes]:
+def _start(
+    export: Path, store: Path, pause: str | None = None, hook: str = PAUSE_ENV
+) -> subprocess.Popen[bytes]:
     env = {**os.environ}
     env.pop(PAUSE_ENV, None)
+    env.pop(PHOTO_PAUSE_ENV, None)
     if pause:
-        env[PAUSE_ENV] = pause
+        env[hook] = pause
     cmd = [sys.executable, "-m", "gis", "verify", "import", str(export), "--into", str(store)]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -102,3 +106,23 @@ def test_two_imports_at_once_lose_nothing(tmp_path: Path) -> None:
     frame = pyogrio.read_dataframe(store, layer="verification_log", read_geometry=False)
     assert frame["record_id"].is_unique
     assert frame["inspector"].value_counts().to_dict() == {"a": 300, "b": 300, "c": 100, "d": 100}
+
+
+def test_sigkill_while_writing_photos_leaves_no_tmp_after_the_next_import(tmp_path: Path) -> None:
+    """Photos are staged as ``.<name>.<pid>.tmp``; the next import sweeps a dead run's ones."""
+    store = tmp_path / "field.gpkg"
+    export = _export(tmp_path / "photos.geojson", 300, "ph")  # 6 photos
+    marker = tmp_path / "writing-photos"
+    proc = _start(export, store, pause=f"{marker}:120", hook=PHOTO_PAUSE_ENV)
+    _wait_for(marker, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait(30) == -signal.SIGKILL
+    photos = tmp_path / "field.photos"
+    assert list(photos.rglob(".*.tmp"))  # what the kill left: staged, never a photo's name
+    assert not list(photos.rglob("*.jpg"))
+    assert not store.exists() or not _log(store)  # no record of the killed run
+    rerun = _start(export, store)
+    _out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err.decode()
+    assert not list(photos.rglob(".*.tmp")), list(photos.rglob("*"))
+    assert len(list(photos.rglob("*.jpg"))) == 6 and len(_log(store)) == 300

@@ -14,6 +14,7 @@ from gis.cli import options
 from gis.errors import DataSourceError
 from gis.findings import Findings
 from gis.io import list_layers
+from gis.io.outputs import staged_outputs
 from gis.maps.kml import export_results_kml
 
 RESULT_LAYERS: tuple[str, ...] = ("patches_checked", "discolored_points")
@@ -54,8 +55,9 @@ def export_kml_command(
     legality / status (as on the field map), one folder per district.
     """
     findings = Findings()
-    name = choose_layer(results, layer)
-    path, features = export_results_kml(
-        results, out, layer=name, lang=lang, overwrite=overwrite, findings=findings
-    )
-    click.echo(f"{path}  ({features} features, layer {name})")
+    with staged_outputs({"out": out}, overwrite=overwrite, inputs=(results,)) as stage:
+        name = choose_layer(results, layer)
+        _, features = export_results_kml(
+            results, stage["out"], layer=name, lang=lang, findings=findings
+        )
+    click.echo(f"{out}  ({features} features, layer {name})")

@@ -15,6 +15,7 @@ import click
 
 from gis.cli import options
 from gis.findings import Findings
+from gis.io.outputs import plan_outputs
 from gis.maps.quicklook import Quicklook, quicklook
 from gis.maps.sources import write_maps
 from gis.maps.style import TileSource, tianditu
@@ -133,6 +134,9 @@ def map_command(
     tile_source = choose_basemap(basemap, tianditu_key, tiles, attribution)
     if offline and tile_source is not None:
         raise click.UsageError("--offline maps need no network: drop --basemap / --tiles")
+    inputs = () if quicklook_raster is None else (quicklook_raster,)
+    if by is None:  # refused before anything is read; with --by each group's map is checked
+        plan_outputs({"out": out}, overwrite=overwrite, inputs=(*sources, *inputs))
     findings = Findings()
     image = make_quicklook(quicklook_raster, quicklook_bands, sensor, bands, findings)
     written = write_maps(
@@ -146,6 +150,7 @@ def map_command(
         findings=findings,
         quicklook=image,
         offline=offline,
+        inputs=inputs,
     )
     for path, size in written.items():
         click.echo(f"{path}  ({size / 1e6:.1f} MB)")

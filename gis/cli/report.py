@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from gis.cli import options
+from gis.io.outputs import staged_outputs
 
 _results = click.Path(exists=True, dir_okay=True, path_type=Path)
 
@@ -45,12 +46,27 @@ def report() -> None:
 
 
 def _render(name: str, out: Path, overwrite: bool, options: dict[str, Any]) -> None:
-    """Render notebook ``name`` with ``options`` as its parameters (paths as text)."""
+    """Render notebook ``name`` with ``options`` as its parameters (paths as text).
+
+    The report goes through the staged edge (:func:`gis.io.outputs.staged_outputs`): never
+    onto an input (results, field store), never half-written. A report that shows why its
+    input cannot make it is still put in place, then the error is raised (exit 3).
+    """
+    # the report renderer (nbclient, matplotlib, python-docx) is heavy: imported when used
+    from gis.report.data import ReportInputError
     from gis.report.render import render_report
 
     params = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
-    done = render_report(name, params, out, overwrite=overwrite)
-    click.echo(f"{done.path}  ({done.seconds:.1f} s)")
+    inputs = [v for v in options.values() if isinstance(v, Path)]
+    shown: ReportInputError | None = None
+    with staged_outputs({"out": out}, overwrite=overwrite, inputs=inputs) as stage:
+        try:
+            done = render_report(name, params, stage["out"], overwrite=overwrite)
+        except ReportInputError as exc:  # written, and says why: put in place, then fail
+            shown = exc
+    if shown is not None:
+        raise shown
+    click.echo(f"{out}  ({done.seconds:.1f} s)")
 
 
 @report.command(short_help="森林督查图斑核查报告 from `linyuan check patches` results.")

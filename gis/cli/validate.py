@@ -16,6 +16,7 @@ from gis.checks.quality.run import validate_file
 from gis.cli import options
 from gis.findings import FINDING_COLUMNS, Findings, Severity
 from gis.io import write_layer, write_table
+from gis.io.outputs import plan_outputs, staged_outputs
 from gis.layers import label
 
 EXIT_FINDINGS = 1
@@ -91,14 +92,23 @@ def to_json(findings: Findings, *, path: str, kind: str | None, lang: str = "zh"
     return json.dumps(doc, ensure_ascii=False, indent=2)
 
 
-def write_findings(findings: Findings, out: Path, *, lang: str, overwrite: bool) -> Path:
-    """Write the findings as CSV (canonical headers), XLSX (headers in ``lang``) or GPKG."""
+def write_findings(
+    findings: Findings, out: Path, *, lang: str, overwrite: bool, source: Path | None = None
+) -> Path:
+    """Write the findings as CSV (canonical headers), XLSX (headers in ``lang``) or GPKG.
+
+    Written through the staged edge (:func:`gis.io.outputs.staged_outputs`); ``out`` may not
+    be the validated layer ``source``.
+    """
     frame = findings.to_frame(lang=lang)
     suffix = out.suffix.lower()
-    if suffix == ".gpkg":
-        return write_layer(frame, out, layer="findings", overwrite=overwrite)
     headers = {c: label(c, lang=lang) for c in FINDING_COLUMNS} if suffix == ".xlsx" else None
-    return write_table(frame, out, headers=headers, sheet_name="findings", overwrite=overwrite)
+    with staged_outputs({"out": out}, overwrite=overwrite, inputs=(source,)) as stage:
+        if suffix == ".gpkg":
+            write_layer(frame, stage["out"], layer="findings")
+        else:
+            write_table(frame, stage["out"], headers=headers, sheet_name="findings")
+    return out
 
 
 @click.command(short_help="Check a layer against the catalog (数据质检).")
@@ -132,6 +142,8 @@ def validate(
     without it only the reading, geometry and field-name checks run. Exits 1 when any
     finding is an error, 3 when PATH cannot be read.
     """
+    if out is not None:  # before reading: an output that is the input is refused at once
+        plan_outputs({"out": out}, overwrite=overwrite, inputs=(path,))
     findings = validate_file(
         path,
         kind=kind,
@@ -142,7 +154,7 @@ def validate(
         lang=lang,
     )
     if out is not None:
-        write_findings(findings, out, lang=lang, overwrite=overwrite)
+        write_findings(findings, out, lang=lang, overwrite=overwrite, source=path)
     if as_json:
         click.echo(to_json(findings, path=str(path), kind=kind, lang=lang))
     else:

@@ -6,6 +6,7 @@ stays pure (frames in, a folium map out).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import geopandas as gpd
 
 from gis.errors import DataSourceError
 from gis.findings import Findings
-from gis.io import check_overwrite, list_layers, read_layer
+from gis.io import list_layers, read_layer
+from gis.io.outputs import staged_outputs
 from gis.maps.build import build_map
 from gis.maps.partition import file_labels, split_layers
 from gis.maps.quicklook import Quicklook
@@ -86,30 +88,35 @@ def write_maps(
     findings: Findings | None = None,
     quicklook: Quicklook | None = None,
     offline: bool = False,
+    inputs: Sequence[str | os.PathLike[str]] = (),
 ) -> dict[Path, int]:
     """Write the field map(s) of ``sources``; return each written path with its size in bytes.
 
-    Every output is checked for ``overwrite`` before any is written. ``quicklook``
+    Every output is checked for ``overwrite``, and refused when it is one of ``sources`` or
+    of the other ``inputs`` (the quicklook raster), before any is built; all maps are
+    written, or none (:func:`gis.io.outputs.staged_outputs`: each staged beside its target
+    and renamed into place when all are ready). ``quicklook``
     (:func:`gis.maps.quicklook.quicklook`) is embedded whole in every map written. With
     ``offline``, maps that would need the network (a basemap) are refused
     (:class:`gis.maps.page.OfflineAssetError`) before any is written: every map of one call
     has the same elements, so the first refuses.
     """
     log = findings if findings is not None else Findings()
+    every_input = (*sources, *inputs)
     layers, run_ids = read_sources(sources, log)
     outputs = plan_outputs(Path(out), layers, by, log)
-    for path in outputs:
-        check_overwrite(path, overwrite=overwrite)
+    targets = {str(path): path for path in outputs}
     written = {}
-    for path, (default_title, frames) in outputs.items():
-        fmap = build_map(
-            frames,
-            title=title or default_title,
-            lang=lang,
-            basemap=basemap,
-            results_run_id=run_ids,
-            findings=log,
-            quicklook=quicklook,
-        )
-        written[path] = fmap.save(path, offline=offline, overwrite=overwrite)
+    with staged_outputs(targets, overwrite=overwrite, inputs=every_input) as stage:
+        for path, (default_title, frames) in outputs.items():
+            fmap = build_map(
+                frames,
+                title=title or default_title,
+                lang=lang,
+                basemap=basemap,
+                results_run_id=run_ids,
+                findings=log,
+                quicklook=quicklook,
+            )
+            written[path] = fmap.save(stage[str(path)], offline=offline)
     return written

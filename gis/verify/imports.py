@@ -16,7 +16,6 @@ import contextlib
 import datetime
 import io
 import os
-import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from gis.errors import DataSourceError, SchemaError
-from gis.io.outputs import sha256_of
+from gis.io.outputs import refuse_inputs, sha256_of
 from gis.verify import identity, store
 from gis.verify.contract import DEVICE_YEARS, LAYERS
 from gis.verify.records import FieldRecord, Rejection, parse_export, utc_text
@@ -148,11 +147,7 @@ def _rows(records: Iterable[FieldRecord], imported_at: str) -> list[dict[str, An
 
 
 def _test_pause() -> None:
-    hook = os.environ.get(PAUSE_ENV)
-    if hook:
-        marker, _, seconds = hook.rpartition(":")
-        Path(marker).write_text("in transaction")
-        time.sleep(float(seconds))
+    store.pause_for_tests(PAUSE_ENV)
 
 
 def _commit_records(
@@ -219,6 +214,8 @@ def import_exports(
         When a file does not exist, or ``into`` is not SQLite or is a GeoPackage of other
         data (:func:`gis.verify.identity.check_target`): refused before anything is written.
     """
+    read = (*sources, *(results.sources if results is not None else ()))
+    refuse_inputs({"into": into}, read)  # the store is never an export or a results file
     report = ImportReport(store=Path(into))
     records = _parse_all([Path(s) for s in sources], report)
     records = _check_features(_dedupe(records, report), results, report)
@@ -394,6 +391,7 @@ def import_lab(source: PathLike, *, into: PathLike, skip_invalid: bool = False) 
     path = Path(source)
     if not path.is_file():
         raise DataSourceError(f"lab results file {path} does not exist")
+    refuse_inputs({"into": into}, (path,))
     table = _lab_table(path)
     report = ImportReport(store=Path(into))
     report.files.append({"file": str(path), "sha256": sha256_of(path), "records": len(table)})

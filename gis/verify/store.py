@@ -22,6 +22,7 @@ import json
 import os
 import sqlite3
 import struct
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -144,21 +145,69 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+PHOTO_PAUSE_ENV = "LINYUAN_VERIFY_TEST_PAUSE_PHOTO"
+"""Test hook: ``<marker file>:<seconds>`` makes an import touch the marker and sleep after
+writing a photo's staged file, before renaming it, so a test can kill it there. Never set in
+normal use."""
+
+
+def staged_photo(target: Path, pid: int) -> Path:
+    """Return the staged name of a photo being written by process ``pid``: ``.<name>.<pid>.tmp``."""
+    return target.with_name(f".{target.name}.{pid}.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def sweep_staged_photos(folder: Path) -> int:
+    """Remove staged photos (:func:`staged_photo`) of processes that no longer run.
+
+    A killed import leaves its half-written ``.tmp`` files; the next import into the same
+    store removes them. Those of a running import (a concurrent one) are left alone.
+    Returns how many were removed.
+    """
+    removed = 0
+    for tmp in folder.glob("*/.*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def pause_for_tests(env: str) -> None:
+    """Touch the marker and sleep when the test hook ``env`` (``<marker>:<seconds>``) is set."""
+    hook = os.environ.get(env)
+    if hook:
+        marker, _, seconds = hook.rpartition(":")
+        Path(marker).write_text("paused")
+        time.sleep(float(seconds))
+
+
 def write_photo(folder: Path, photo: Photo) -> Path | None:
     """Write one photo content-addressed under ``folder``; return its path, None if present.
 
-    The bytes go to a temporary sibling that is fsynced and renamed; the caller fsyncs the
-    folders (:func:`write_photos`), so a photo is either whole or absent.
+    The bytes go to a staged sibling (:func:`staged_photo`) that is fsynced and renamed; the
+    caller fsyncs the folders (:func:`write_photos`), so a photo is either whole or absent,
+    and a staged file a kill left behind is swept by the next import.
     """
     target = folder / photo_relpath(photo)
     if target.exists() and target.stat().st_size == len(photo.data):
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = staged_photo(target, os.getpid())
     with tmp.open("wb") as fh:
         fh.write(photo.data)
         fh.flush()
         os.fsync(fh.fileno())
+    pause_for_tests(PHOTO_PAUSE_ENV)
     os.replace(tmp, target)
     return target
 
@@ -166,10 +215,15 @@ def write_photo(folder: Path, photo: Photo) -> Path | None:
 def write_photos(store: str | os.PathLike[str], photos: Iterable[Photo]) -> int:
     """Write photos beside the store and fsync them and their folders; return how many were new.
 
+    Staged photos a killed import left in the folder are swept first
+    (:func:`sweep_staged_photos`).
+
     Files are written and synced on a few threads: the disk flushes their journal
     commits together, which is several times faster than one photo after another.
     """
     folder = photo_dir(store)
+    if folder.is_dir():
+        sweep_staged_photos(folder)
     unique = {p.sha256: p for p in photos}
     with ThreadPoolExecutor(max_workers=PHOTO_THREADS) as pool:
         written = [p for p in pool.map(lambda p: write_photo(folder, p), unique.values()) if p]

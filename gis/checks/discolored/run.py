@@ -96,7 +96,11 @@ def run_discolored(
         Unreadable input, missing bands or species field, no overlap, existing outputs.
     """
     log = findings if findings is not None else Findings()
-    outputs = plan_outputs({"gpkg": out, "kml": kml, "csv": csv}, overwrite=overwrite)
+    outputs = plan_outputs(
+        {"gpkg": out, "kml": kml, "csv": csv},
+        overwrite=overwrite,
+        inputs=(raster, stands, previous, known_points, rules),
+    )
     ruleset = load_discolored_rules(rules)
     src = raster_source(raster, sensor=sensor, bands=bands, findings=log)
     prev = raster_source(previous, sensor=sensor, bands=bands, findings=log) if previous else None

@@ -136,11 +136,6 @@ def run_greenery_kpi(
     Every table and chart is computed before anything is written; then all files are
     written, or none (:func:`gis.io.outputs.staged_outputs`).
     """
-    outputs = plan_outputs({"gpkg": out, "xlsx": xlsx}, overwrite=overwrite)
-    goals = load_targets(targets or DEFAULT_TARGETS)
-    year = max(goals.years) if year is None else year
-    goals.year(year)
-    log = Findings()
     paths = {
         "greenways": greenways,
         "parks": parks,
@@ -149,6 +144,12 @@ def run_greenery_kpi(
         "afforestation": afforestation,
         "streets": streets,
     }
+    inputs = (*paths.values(), targets)
+    outputs = plan_outputs({"gpkg": out, "xlsx": xlsx}, overwrite=overwrite, inputs=inputs)
+    goals = load_targets(targets or DEFAULT_TARGETS)
+    year = max(goals.years) if year is None else year
+    goals.year(year)
+    log = Findings()
     frames = _read(paths, KINDS, log)
     result = greenery_kpi(**frames, targets=goals, year=year, lang=lang)
     log.extend(result.findings)
@@ -161,7 +162,7 @@ def run_greenery_kpi(
     tables = {"kpi": result.kpi, "findings": log.to_frame(lang=lang), "run": run}
     figures = {} if charts is None else kpi_charts(result.kpi, lang=lang)
     outputs |= _chart_paths(charts, figures)
-    with staged_outputs(outputs, overwrite=overwrite) as stage:
+    with staged_outputs(outputs, overwrite=overwrite, inputs=inputs) as stage:
         write_layers(stage["gpkg"], tables)
         if "xlsx" in stage:
             _write_kpi_xlsx(result.kpi, stage["xlsx"], lang=lang)
@@ -250,9 +251,6 @@ def run_park_coverage(
     ``findings`` (``message`` in ``lang``, ``message_en`` English) and ``run``. ``options``
     is a :class:`gis.checks.greenery.coverage.CoverageOptions`.
     """
-    outputs = plan_outputs({"gpkg": out}, overwrite=overwrite)
-    opts = options if options is not None else CoverageOptions()
-    log = Findings()
     paths = {
         "parks": parks,
         "residential": residential,
@@ -260,6 +258,9 @@ def run_park_coverage(
         "green_spaces": green_spaces,
         "roads": roads,
     }
+    outputs = plan_outputs({"gpkg": out}, overwrite=overwrite, inputs=paths.values())
+    opts = options if options is not None else CoverageOptions()
+    log = Findings()
     frames = _read(paths, KINDS, log)
     residential_frame = frames.pop("residential")
     population_field = _renamed_field(residential_frame, population_field)

@@ -230,8 +230,6 @@ def run_patch_check(
         Unreadable input, bad rules, existing output without ``overwrite``.
     """
     log = findings if findings is not None else Findings()
-    outputs = plan_outputs({"gpkg": out, "xlsx": xlsx, "kml": kml}, overwrite=overwrite)
-    ruleset = load_patch_rules(rules)
     paths = {
         "patches": patches,
         "subcompartments": subcompartments,
@@ -240,6 +238,13 @@ def run_patch_check(
         "districts": districts,
         "forest_chiefs": forest_chiefs,
     }
+    images = (before, after, before_mask, after_mask, rules)
+    outputs = plan_outputs(
+        {"gpkg": out, "xlsx": xlsx, "kml": kml},
+        overwrite=overwrite,
+        inputs=(*paths.values(), *images),
+    )
+    ruleset = load_patch_rules(rules)
     frames = _read_inputs(paths, log)
     rasters = {
         role: raster_source(path, sensor=sensor, bands=bands, mask=mask, findings=log)
