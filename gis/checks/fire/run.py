@@ -153,7 +153,10 @@ def run_burned(
         existing output without ``overwrite``.
     """
     log = findings if findings is not None else Findings()
-    outputs = plan_outputs({"gpkg": out, "xlsx": xlsx}, overwrite=overwrite)
+    inputs = (before, after, before_mask, after_mask, subcompartments, districts, forest_chiefs)
+    outputs = plan_outputs(
+        {"gpkg": out, "xlsx": xlsx}, overwrite=overwrite, inputs=(*inputs, rules)
+    )
     ruleset = load_fire_rules(rules)
     paths = {"subcompartments": subcompartments, "districts": districts}
     frames = _read_layers(paths | {"forest_chiefs": forest_chiefs}, BURNED_KINDS, log)
@@ -289,7 +292,8 @@ def run_coverage(
         Unreadable input, DEM not in metres, ``gdal_viewshed`` missing, existing output.
     """
     log = findings if findings is not None else Findings()
-    outputs = plan_outputs({"gpkg": out, "xlsx": xlsx}, overwrite=overwrite)
+    inputs = (dem, towers, subcompartments, fire_zones, roads, villages, rules)
+    outputs = plan_outputs({"gpkg": out, "xlsx": xlsx}, overwrite=overwrite, inputs=inputs)
     ruleset = load_fire_rules(rules)
     viewshed_program()  # refuse at once, before reading anything, when GDAL's program is absent
     paths = {"towers": towers, "subcompartments": subcompartments, "fire_zones": fire_zones,
@@ -501,9 +505,6 @@ def run_hotspot_check(
         Unreadable input, bad rules, existing output without ``overwrite``.
     """
     log = findings if findings is not None else Findings()
-    outputs = plan_outputs({"gpkg": out, "xlsx": xlsx, "kml": kml}, overwrite=overwrite)
-    ruleset = load_hotspot_rules(rules)
-    periods = load_seasons(seasons, province=province)
     paths = {
         "hotspots": hotspots,
         "subcompartments": subcompartments,
@@ -513,6 +514,13 @@ def run_hotspot_check(
         "forest_chiefs": forest_chiefs,
         "heat_sources": heat_sources,
     }
+    outputs = plan_outputs(
+        {"gpkg": out, "xlsx": xlsx, "kml": kml},
+        overwrite=overwrite,
+        inputs=(*paths.values(), rules, seasons),
+    )
+    ruleset = load_hotspot_rules(rules)
+    periods = load_seasons(seasons, province=province)
     frames = _read_hotspot_inputs(paths, log)
     points = frames.pop("hotspots")
     assert points is not None
