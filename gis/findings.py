@@ -29,11 +29,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from gis.enums import Lang, ParamEnum
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ def message_column(frame: pd.DataFrame, lang: str | Lang = Lang.ZH) -> pd.Series
 
     Examples
     --------
+    >>> import pandas as pd
     >>> t = pd.DataFrame({"message": ["坐标系已猜测", "x"], "message_en": ["CRS guessed", None]})
     >>> message_column(t, "en").tolist(), message_column(t, "zh").tolist()
     (['CRS guessed', 'x'], ['坐标系已猜测', 'x'])
@@ -182,6 +184,8 @@ class Findings(list[Finding]):
 
         ``message`` is in ``lang`` (Chinese by default), ``message_en`` always English.
         """
+        import pandas as pd  # deferred: heavy, loaded when the command runs (fast --help)
+
         rows = [f.to_dict(lang=lang) for f in self]
         return pd.DataFrame(rows, columns=list(FINDING_COLUMNS))
 

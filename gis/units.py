@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import shapely
 from numpy.typing import NDArray
 from pyproj import CRS, Geod, Transformer
 
@@ -54,6 +53,8 @@ def _geoms_and_crs(geoms: Any) -> tuple[NDArray[Any], CRS]:
 
 def _tm_context(values: NDArray[Any], crs: CRS) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """Return (lon, lat, k) at each feature's centroid for a transverse Mercator CRS."""
+    import shapely  # deferred: heavy, loaded when the command runs (fast --help)
+
     cent = shapely.centroid(values)
     x = shapely.get_x(cent)
     y = shapely.get_y(cent)
@@ -93,6 +94,8 @@ def _zone_width(crs: CRS) -> float:
 
 
 def _to_geographic(values: NDArray[Any], crs: CRS) -> NDArray[Any]:
+    import shapely  # deferred: heavy, loaded when the command runs (fast --help)
+
     tr = Transformer.from_crs(crs, CRS.from_epsg(CGCS2000), always_xy=True)
     return shapely.transform(values, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
 
@@ -127,6 +130,8 @@ def area_m2(geoms: Any) -> NDArray[np.float64]:
     gis.errors.CRSError
         When the CRS is geographic or missing.
     """
+    import shapely  # deferred: heavy, loaded when the command runs (fast --help)
+
     values, crs = _geoms_and_crs(geoms)
     planar = shapely.area(values).astype("f8")
     if tm_central_meridian(crs) is None or len(values) == 0:
@@ -144,6 +149,8 @@ def length_m(geoms: Any) -> NDArray[np.float64]:
 
     Same CRS rules and corrections as :func:`area_m2`.
     """
+    import shapely  # deferred: heavy, loaded when the command runs (fast --help)
+
     values, crs = _geoms_and_crs(geoms)
     planar = shapely.length(values).astype("f8")
     if tm_central_meridian(crs) is None or len(values) == 0:

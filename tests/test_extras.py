@@ -72,7 +72,7 @@ import gis
 for mod in pkgutil.walk_packages(gis.__path__, "gis."):
     importlib.import_module(mod.name)
 from gis.cli.main import cli
-print(len(cli.commands))
+print(sum(cli.get_command(None, n) is not None for n in cli.list_commands(None)))
 """
 
 

@@ -13,12 +13,9 @@ from typing import Any
 
 import click
 
-from gis.checks.patches.run import run_patch_check
 from gis.cli import options
 from gis.findings import Findings
-from gis.layers import code_meaning
-from gis.raster import Sensor
-from gis.zonal.inside import RADIOMETRIES
+from gis.sensors import RADIOMETRIES, Sensor
 
 EXIT_FINDINGS = 1
 SENSORS = tuple(s.value for s in Sensor)
@@ -119,6 +116,9 @@ def patches(as_json: bool, lang: str, **kwargs: Any) -> None:
     """
     if logging.getLogger().getEffectiveLevel() <= logging.WARNING:
         logging.getLogger("gis.checks").setLevel(logging.INFO)
+    # deferred: heavy, loaded when the command runs
+    from gis.checks.patches.run import run_patch_check
+
     log = Findings()
     run = run_patch_check(kwargs.pop("patches"), lang=lang, findings=log, **kwargs)
     counts = run.result.run["counts"]
@@ -148,6 +148,9 @@ def memory_line(peak: dict[str, float], lang: str) -> str:
 
 
 def _summary(checked: Any, counts: dict[str, dict[str, int]], log: Findings, lang: str) -> str:
+    # deferred: heavy, loaded when the command runs
+    from gis.layers import code_meaning
+
     head = f"核查图斑 {len(checked)} 个" if lang == "zh" else f"{len(checked)} patches checked"
     parts = [
         f"{code_meaning('change_patches', 'legality', k, lang=lang) or k} {v}"

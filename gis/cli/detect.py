@@ -12,10 +12,9 @@ from typing import Any
 
 import click
 
-from gis.checks.discolored.run import run_discolored
 from gis.cli import options
 from gis.findings import Findings
-from gis.raster import Sensor
+from gis.sensors import Sensor
 
 EXIT_FINDINGS = 1
 SENSORS = tuple(s.value for s in Sensor)
@@ -83,6 +82,9 @@ def detect() -> None:
 @options.json_opt
 def discolored(as_json: bool, **kwargs: Any) -> None:
     """Find discolored crowns of RASTER inside host stands and write points to verify."""
+    # deferred: heavy, loaded when the command runs
+    from gis.checks.discolored.run import run_discolored
+
     log = Findings()
     run = run_discolored(kwargs.pop("raster"), findings=log, **kwargs)
     counts = run.result.run["counts"]

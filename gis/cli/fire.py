@@ -16,11 +16,9 @@ from typing import Any
 
 import click
 
-from gis.checks.fire.run import run_burned, run_coverage, run_hotspot_check
-from gis.checks.fire.triage import load_hotspot_rules
 from gis.cli import options
 from gis.findings import Findings
-from gis.raster import Sensor
+from gis.sensors import Sensor
 
 EXIT_FINDINGS = 1
 SENSORS = tuple(s.value for s in Sensor)
@@ -78,6 +76,9 @@ def burned(as_json: bool, lang: str, **kwargs: Any) -> None:
     The grade follows 《森林防火条例》 Article 40 by 受害森林面积 only: casualties are not in
     the imagery (the report says so).
     """
+    # deferred: heavy, loaded when the command runs
+    from gis.checks.fire.run import run_burned
+
     log = Findings()
     result = run_burned(lang=lang, findings=log, **kwargs)
     scars, grade = result.damage.scars, result.damage.grade
@@ -135,6 +136,9 @@ def coverage(as_json: bool, lang: str, **kwargs: Any) -> None:
     Runs GDAL's ``gdal_viewshed`` once per tower (earth curvature and refraction, -cc 0.85714);
     exits 3 when it is not installed (apt-get install gdal-bin / conda install gdal).
     """
+    # deferred: heavy, loaded when the command runs
+    from gis.checks.fire.run import run_coverage
+
     log = Findings()
     result = run_coverage(lang=lang, findings=log, **kwargs).result
     s = result.run["coverage"]
@@ -199,6 +203,9 @@ def hotspots(as_json: bool, lang: str, **kwargs: Any) -> None:
     """
     if logging.getLogger().getEffectiveLevel() <= logging.WARNING:
         logging.getLogger("gis.checks").setLevel(logging.INFO)
+    # deferred: heavy, loaded when the command runs
+    from gis.checks.fire.run import run_hotspot_check
+
     log = Findings()
     run = run_hotspot_check(kwargs.pop("hotspots"), lang=lang, findings=log, **kwargs)
     counts = run.result.run["counts"]
@@ -214,6 +221,9 @@ def hotspots(as_json: bool, lang: str, **kwargs: Any) -> None:
 
 
 def _hotspot_summary(result: Any, log: Findings, lang: str) -> str:
+    # deferred: heavy, loaded when the command runs
+    from gis.checks.fire.triage import load_hotspot_rules
+
     rules = load_hotspot_rules(result.run["rules_file"])
     counts = result.run["counts"]["fire_kind"]
     n, e = len(result.hotspots_checked), len(result.events)

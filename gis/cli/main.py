@@ -8,13 +8,16 @@ output that cannot be written (read-only, no permission, disk full, another file
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import click
 
 from gis import __version__
+from gis.cli.commands import COMMANDS, Entry
 from gis.cli.logs import FindingFormatter, set_lang
 from gis.errors import GisError, os_reason
 
@@ -24,7 +27,44 @@ EXIT_BUG = 4
 
 
 class LinyuanGroup(click.Group):
-    """A click group that turns :class:`GisError` into one clear message and exit 3."""
+    """A click group that loads its commands lazily and turns :class:`GisError` into exit 3.
+
+    Commands come from a table (:data:`gis.cli.commands.COMMANDS`): a command's module is
+    imported only when that command is invoked (or its own ``--help`` is asked for), as in
+    click's "Lazily Loading Subcommands"; the group's ``--help`` lists them from the table.
+    """
+
+    def __init__(self, *args: Any, lazy_commands: Mapping[str, Entry] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Return the names of the loaded and the not yet loaded commands, sorted."""
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Return the command, importing its module the first time it is asked for."""
+        entry = self.lazy_commands.get(cmd_name)
+        if entry is not None and cmd_name not in self.commands:
+            command = getattr(importlib.import_module(entry.module), entry.attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands with their short help; commands not loaded stay unloaded."""
+        rows: list[tuple[str, click.Command]] = []
+        for name in self.list_commands(ctx):
+            entry = self.lazy_commands.get(name)
+            if name in self.commands or entry is None:
+                command = self.get_command(ctx, name)
+            else:
+                command = click.Command(name, short_help=entry.short_help)
+            if command is not None and not command.hidden:
+                rows.append((name, command))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(n, c.get_short_help_str(limit)) for n, c in rows])
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; show our errors without a traceback unless ``-v`` was given."""
@@ -55,7 +95,7 @@ def _fail(ctx: click.Context, message: str, code: int) -> None:
     ctx.exit(code)
 
 
-@click.group(cls=LinyuanGroup)
+@click.group(cls=LinyuanGroup, lazy_commands=COMMANDS)
 @click.version_option(__version__, prog_name="linyuan")
 @click.option("-v", "--verbose", count=True, help="More log output; -v also shows tracebacks.")
 @click.option("-q", "--quiet", count=True, help="Less log output.")
@@ -69,13 +109,3 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     logging.basicConfig(handlers=[handler], level=max(logging.DEBUG, level))
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
-
-
-def _register() -> None:
-    from gis.cli import commands
-
-    for command in commands.COMMANDS:
-        cli.add_command(command)
-
-
-_register()

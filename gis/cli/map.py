@@ -20,7 +20,7 @@ from gis.maps.quicklook import Quicklook, quicklook
 from gis.maps.sources import write_maps
 from gis.maps.style import TileSource, tianditu
 from gis.raster import raster_source
-from gis.raster.sensors import Sensor, parse_roles
+from gis.sensors import Sensor, parse_roles
 
 SENSORS = tuple(s.value for s in Sensor)
 

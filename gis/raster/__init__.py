@@ -29,7 +29,14 @@ Examples
 from gis.raster.analysis_grid import analysis_grid, common_grid, on_grid
 from gis.raster.grid import Grid, grid_windows, tile_shape
 from gis.raster.products import raster_source
-from gis.raster.sensors import (
+from gis.raster.source import (
+    DatasetMask,
+    RasterReader,
+    RasterSource,
+    file_source,
+    require_usable,
+)
+from gis.sensors import (
     ALPHA,
     BINARY_MASK_INVALID,
     INDEX_ROLES,
@@ -39,13 +46,6 @@ from gis.raster.sensors import (
     SensorProfile,
     parse_roles,
     sensor_profile,
-)
-from gis.raster.source import (
-    DatasetMask,
-    RasterReader,
-    RasterSource,
-    file_source,
-    require_usable,
 )
 
 __all__ = [

@@ -38,7 +38,7 @@ def reconcile_dates(
 
     Examples
     --------
-    >>> from gis.raster.sensors import Sensor
+    >>> from gis.sensors import Sensor
     >>> s2 = Sensor.SENTINEL2_L2A
     >>> b = RasterSource("b.SAFE", s2, ("R",), 1e-4, 0.0, 0, acquired="2023-05-02")
     >>> a = RasterSource("a.SAFE", s2, ("R",), 1e-4, 0.0, 0, acquired="2023-09-20")

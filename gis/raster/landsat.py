@@ -27,9 +27,9 @@ from typing import Any
 
 from gis.errors import DataSourceError, RasterError
 from gis.findings import Findings
-from gis.raster.sensors import Sensor
 from gis.raster.source import RasterSource
 from gis.raster.stacking import BandFile, product_source, reject_given
+from gis.sensors import Sensor
 
 ROLE_BANDS = {"B": 2, "G": 3, "R": 4, "NIR": 5, "SWIR1": 6, "SWIR2": 7}
 """OLI band of each role."""

@@ -29,8 +29,8 @@ from gis.findings import Findings
 from gis.raster import landsat, sentinel2
 from gis.raster.analysis_grid import common_grid, pixel_size_m
 from gis.raster.mosaic import OVERLAP_RULE, mosaic_source
-from gis.raster.sensors import Sensor
 from gis.raster.source import RasterSource, file_source
+from gis.sensors import Sensor
 
 SCENE_SUFFIXES = (".tif", ".tiff", ".jp2", ".img", ".vrt")
 """Raster files a folder of scenes is made of (products inside it count too)."""
@@ -149,7 +149,7 @@ def describe_rasters(before: RasterSource, after: RasterSource) -> dict[str, Any
     --------
     >>> from affine import Affine
     >>> from pyproj import CRS
-    >>> from gis.raster.sensors import Sensor
+    >>> from gis.sensors import Sensor
     >>> src = RasterSource("a.tif", Sensor.GENERIC, ("R", "NIR"), 1.0, 0.0, None,
     ...     crs_wkt=CRS.from_epsg(4551).to_wkt(), transform=Affine(10, 0, 0, 0, -10, 0),
     ...     width=5, height=5)

@@ -25,9 +25,9 @@ from xml.etree import ElementTree
 
 from gis.errors import DataSourceError, RasterError
 from gis.findings import Findings
-from gis.raster.sensors import ROLES, SCL_INVALID, Sensor
 from gis.raster.source import RasterSource
 from gis.raster.stacking import BandFile, product_source, reject_given, stack_vrt
+from gis.sensors import ROLES, SCL_INVALID, Sensor
 
 BANDS = {"B": "B02", "G": "B03", "R": "B04", "RE": "B05", "NIR": "B08", "SWIR1": "B11",
          "SWIR2": "B12"}  # fmt: skip

@@ -21,7 +21,7 @@ from gis.findings import Findings
 from gis.io.rasters import open_raster, raster_env, read_window
 from gis.raster.grid import Grid, grid_windows
 from gis.raster.kernels import to_reflectance
-from gis.raster.sensors import (
+from gis.sensors import (
     ALPHA,
     BINARY_MASK_INVALID,
     SCL_INVALID,

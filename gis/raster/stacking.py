@@ -17,8 +17,8 @@ from gis.errors import DataSourceError
 from gis.findings import Findings
 from gis.io.rasters import GDAL_TYPES, open_raster, vrt_header
 from gis.raster.grid import Grid
-from gis.raster.sensors import Sensor
 from gis.raster.source import RasterSource, file_source, note_validity
+from gis.sensors import Sensor
 
 
 @dataclass(frozen=True)

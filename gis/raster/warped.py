@@ -58,7 +58,7 @@ def scaled_vrt(
     Examples
     --------
     >>> from affine import Affine
-    >>> from gis.raster.sensors import Sensor
+    >>> from gis.sensors import Sensor
     >>> s = RasterSource("a.tif", Sensor.GENERIC, ("R",), 1.0, 0.0, 0, crs_wkt="",
     ...     transform=Affine(10, 0, 0, 0, -10, 100), width=10, height=10)
     >>> _, rect = scaled_vrt(s, [1], ["uint16"], Grid("", Affine(20, 0, 0, 0, -20, 100), 5, 5),
@@ -94,7 +94,7 @@ def band_subset_vrt(src: RasterSource, bands: Sequence[int], dtypes: Sequence[st
 
     Examples
     --------
-    >>> from gis.raster.sensors import Sensor
+    >>> from gis.sensors import Sensor
     >>> s = RasterSource("a.tif", Sensor.GENERIC, ("R", "NIR"), 1.0, 0.0, 0, width=2, height=2)
     >>> xml = band_subset_vrt(s, [2], ["uint16", "uint16"])
     >>> "<SourceBand>2</SourceBand>" in xml and 'band="1"' in xml

@@ -51,10 +51,9 @@ from scipy import ndimage
 
 from gis.indices import nbr, ndvi
 from gis.raster import RasterReader, RasterSource
+from gis.sensors import RADIOMETRIES
 from gis.severity import burn_dnbr, burned_mask
 from gis.zonal.burn import centre_pixels
-
-RADIOMETRIES = ("reflectance", "dn")
 
 INSIDE_DEFINITIONS: dict[str, str] = {
     "seen_px": "pixels of the patch valid on both dates and not within MASK_BUFFER_PX (2) "

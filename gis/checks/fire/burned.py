@@ -288,7 +288,7 @@ def strip_windows(src: RasterSource, size: int) -> list[Window]:
 
     Examples
     --------
-    >>> from gis.raster.sensors import Sensor
+    >>> from gis.sensors import Sensor
     >>> src = RasterSource("a.tif", Sensor.GENERIC, ("NIR",), 1.0, 0.0, None, width=1000,
     ...     height=700, block_shape=(256, 256))
     >>> [(int(w.row_off), int(w.height)) for w in strip_windows(src, 512)]

@@ -1,4 +1,7 @@
-"""Sensors, their band order and DN-to-reflectance conversion; band roles."""
+"""Sensors, their band order and DN-to-reflectance conversion; band roles; radiometries.
+
+Plain Python (no rasterio): the command line builds its choices from here at start-up.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,9 @@ from gis.errors import RasterError
 
 ROLES = ("B", "G", "R", "RE", "NIR", "SWIR1", "SWIR2")
 """Spectral band roles, in wavelength order."""
+
+RADIOMETRIES = ("reflectance", "dn")
+"""What pixel values are: surface reflectance, or 8-bit stretched / raw digital numbers."""
 
 INDEX_ROLES = ("NDVI",)
 """Roles of precomputed index bands a generic raster may carry (used as they are, scale 1)."""

@@ -1,0 +1,61 @@
+"""Benchmark the start-up of the ``linyuan`` command line (issue 17: "Start-up").
+
+Runs ``python -m gis --help``, ``python -m gis check patches --help`` and
+``python -m gis fire --help`` (the same code as the ``linyuan`` script) each in a fresh
+process, ``--repeats`` times, alternating the commands, and prints the median wall time of
+each against the 0.3 s floor, with the load average (the machine is shared: say it).
+``--source DIR`` runs another checkout's ``gis`` (e.g. an exported older commit) to compare.
+
+Usage::
+
+    .venv/bin/python scripts/bench_startup.py
+    .venv/bin/python scripts/bench_startup.py --source /tmp/before --repeats 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+FLOOR_S = 0.3
+COMMANDS = (
+    ("linyuan --help", ["--help"]),
+    ("linyuan check patches --help", ["check", "patches", "--help"]),
+    ("linyuan fire --help", ["fire", "--help"]),
+)
+
+
+def run_once(args: list[str], env: dict[str, str]) -> float:
+    """Return the wall seconds of one ``python -m gis ARGS`` in a fresh process."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "gis", *args], env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Time each command and print medians, the floor and the load."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--source", type=Path, default=Path(__file__).resolve().parents[1])
+    opts = parser.parse_args()
+    env = {**os.environ, "PYTHONPATH": str(opts.source.resolve())}
+    times: dict[str, list[float]] = {name: [] for name, _ in COMMANDS}
+    print(f"load average before: {os.getloadavg()}")
+    for _ in range(opts.repeats):
+        for name, args in COMMANDS:
+            times[name].append(run_once(args, env))
+    print(f"load average after:  {os.getloadavg()}")
+    print(f"gis from {opts.source}; median of {opts.repeats} runs (floor {FLOOR_S:.1f} s)")
+    for name, values in times.items():
+        median = statistics.median(values)
+        verdict = "ok" if median < FLOOR_S else "OVER"
+        print(f"  {name:32s} {median:6.3f} s  (min {min(values):.3f})  {verdict}")
+
+
+if __name__ == "__main__":
+    main()

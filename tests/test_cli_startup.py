@@ -1,0 +1,106 @@
+"""Start-up of the command line (issue 17): ``--help`` imports none of the heavy libraries.
+
+An import-graph assertion, not a timing one: each probe runs in a fresh interpreter and
+lists the heavy top-level packages in ``sys.modules`` after the help was printed.
+``scripts/bench_startup.py`` measures the wall times.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from gis.cli.commands import COMMANDS
+from gis.cli.main import cli
+
+HEAVY = (
+    "geopandas",
+    "rasterio",
+    "pandas",
+    "numba",
+    "matplotlib",
+    "folium",
+    "dask",
+    "shapely",
+    "pyogrio",
+)
+
+PROBE = """
+import json, sys
+from click.testing import CliRunner
+from gis.cli.main import cli
+result = CliRunner().invoke(cli, sys.argv[1:], prog_name="linyuan")
+heavy = sorted(m for m in sys.modules if m in {heavy})
+print(json.dumps({{"code": result.exit_code, "output": result.output, "heavy": heavy}}))
+"""
+
+
+def probe(*args: str) -> dict[str, object]:
+    """Run ``linyuan ARGS`` in a fresh interpreter; return its exit code, output, heavy imports."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=set(HEAVY)), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+@pytest.mark.parametrize(
+    "args", [("--help",), ("check", "--help"), ("fire", "--help"), ("detect", "--help")]
+)
+def test_help_imports_no_heavy_library(args):
+    result = probe(*args)
+    assert result["code"] == 0, result["output"]
+    assert "Usage: linyuan" in str(result["output"])
+    assert result["heavy"] == []
+
+
+def test_importtime_of_top_level_help_lists_no_heavy_library():
+    """``python -X importtime -m gis --help``: the real entry point, every module it imports."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "gis", "--help"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "gis.cli.main" in imported
+    assert "Commands:" in done.stdout
+    assert sorted(imported & set(HEAVY)) == []
+
+
+def test_top_level_help_lists_every_command_with_the_table_short_help():
+    result = probe("--help")
+    output = str(result["output"])
+    for name, entry in COMMANDS.items():
+        assert f"  {name} " in output
+        assert entry.short_help in output
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_table_short_help_equals_the_command_own(name):
+    """The table in gis/cli/commands.py never drifts from the commands' own short help."""
+    command = cli.get_command(click.Context(cli), name)
+    assert isinstance(command, click.Command)
+    assert command.name == name
+    assert command.short_help == COMMANDS[name].short_help
+
+
+def test_a_command_module_is_imported_when_the_command_runs():
+    result = probe("check", "patches", "--help")
+    assert result["code"] == 0
+    assert "--before" in str(result["output"])
+    assert result["heavy"] == []
+
+
+def test_unknown_command_is_a_usage_error():
+    result = CliRunner().invoke(cli, ["nosuch"])
+    assert result.exit_code == 2
+    assert "No such command 'nosuch'" in result.output
