@@ -13,9 +13,6 @@ import click
 from gis.cli import options
 from gis.errors import DataSourceError
 from gis.findings import Findings
-from gis.io import list_layers
-from gis.io.outputs import staged_outputs
-from gis.maps.kml import export_results_kml
 
 RESULT_LAYERS: tuple[str, ...] = ("patches_checked", "discolored_points")
 """Layers exported by default, the first one the file holds."""
@@ -23,6 +20,9 @@ RESULT_LAYERS: tuple[str, ...] = ("patches_checked", "discolored_points")
 
 def choose_layer(path: Path, layer: str | None) -> str:
     """Return ``layer``, or the first results layer of ``path``; the error lists its layers."""
+    # deferred: heavy, loaded when the command runs
+    from gis.io import list_layers
+
     names = list_layers(path)
     if layer is not None and layer in names:
         return layer
@@ -54,6 +54,10 @@ def export_kml_command(
     Names are the patch / point IDs, descriptions the reasons / crown facts, colours the
     legality / status (as on the field map), one folder per district.
     """
+    # deferred: heavy, loaded when the command runs
+    from gis.io.outputs import staged_outputs
+    from gis.maps.kml import export_results_kml
+
     findings = Findings()
     with staged_outputs({"out": out}, overwrite=overwrite, inputs=(results,)) as stage:
         name = choose_layer(results, layer)

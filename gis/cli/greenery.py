@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
 from gis.cli import options
 from gis.findings import Findings
 from gis.targets import unit_label
 from gis.units import M2_PER_HA
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_FINDINGS = 1
 
@@ -69,6 +71,9 @@ def kpi(as_json: bool, lang: str, **kwargs: Any) -> None:
 
 
 def _kpi_line(row: pd.Series, lang: str) -> str:
+    # deferred: heavy, loaded when the command runs
+    import pandas as pd
+
     unit = unit_label(row["unit"], lang)
     actual = "—" if pd.isna(row["actual"]) else f"{row['actual']:,.4g}"
     rate = "" if pd.isna(row["rate"]) else f" ({row['rate']:.1%})"
@@ -168,6 +173,9 @@ def _coverage_options(kwargs: dict[str, Any]) -> Any:
 
 
 def _coverage_line(row: pd.Series, lang: str) -> str:
+    # deferred: heavy, loaded when the command runs
+    import pandas as pd
+
     from gis.checks.greenery.coverage import MEASURE_LABELS, Measure  # networkx: deferred
 
     zh, en = MEASURE_LABELS[Measure(row["measure"])]

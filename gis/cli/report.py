@@ -14,7 +14,6 @@ from typing import Any
 import click
 
 from gis.cli import options
-from gis.io.outputs import staged_outputs
 
 _results = click.Path(exists=True, dir_okay=True, path_type=Path)
 
@@ -52,7 +51,8 @@ def _render(name: str, out: Path, overwrite: bool, options: dict[str, Any]) -> N
     onto an input (results, field store), never half-written. A report that shows why its
     input cannot make it is still put in place, then the error is raised (exit 3).
     """
-    # the report renderer (nbclient, matplotlib, python-docx) is heavy: imported when used
+    # deferred: heavy, loaded when the command runs (the renderer: nbclient, matplotlib, docx)
+    from gis.io.outputs import staged_outputs
     from gis.report.data import ReportInputError
     from gis.report.render import render_report
 

@@ -12,12 +12,8 @@ from typing import Any
 
 import click
 
-from gis.checks.quality.run import validate_file
 from gis.cli import options
 from gis.findings import FINDING_COLUMNS, Findings, Severity
-from gis.io import write_layer, write_table
-from gis.io.outputs import plan_outputs, staged_outputs
-from gis.layers import label
 
 EXIT_FINDINGS = 1
 TABLE_COLUMNS = ("severity", "code", "field", "feature", "message")
@@ -55,6 +51,9 @@ def _cells(findings: Findings, lang: str) -> list[list[str]]:
 
 def format_table(findings: Findings, *, lang: str = "zh") -> str:
     """Return the findings as an aligned text table (message last), with a summary line."""
+    # deferred: heavy, loaded when the command runs
+    from gis.layers import label
+
     if not findings:
         return "未发现问题" if lang == "zh" else "no findings"
     header = [label(c, lang=lang) for c in TABLE_COLUMNS]
@@ -100,6 +99,11 @@ def write_findings(
     Written through the staged edge (:func:`gis.io.outputs.staged_outputs`); ``out`` may not
     be the validated layer ``source``.
     """
+    # deferred: heavy, loaded when the command runs
+    from gis.io import write_layer, write_table
+    from gis.io.outputs import staged_outputs
+    from gis.layers import label
+
     frame = findings.to_frame(lang=lang)
     suffix = out.suffix.lower()
     headers = {c: label(c, lang=lang) for c in FINDING_COLUMNS} if suffix == ".xlsx" else None
@@ -142,6 +146,10 @@ def validate(
     without it only the reading, geometry and field-name checks run. Exits 1 when any
     finding is an error, 3 when PATH cannot be read.
     """
+    # deferred: heavy, loaded when the command runs
+    from gis.checks.quality.run import validate_file
+    from gis.io.outputs import plan_outputs
+
     if out is not None:  # before reading: an output that is the input is refused at once
         plan_outputs({"out": out}, overwrite=overwrite, inputs=(path,))
     findings = validate_file(
