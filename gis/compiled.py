@@ -33,7 +33,12 @@ def _cached(make: Callable[..., Any], fn: Callable[..., Any], **options: Any) ->
     try:
         return make(cache=True, **options)(fn)
     except RuntimeError as exc:  # "cannot cache function …: no locator available"
-        logger.info("numba cannot cache %s (%s); compiling it in this process", fn, exc)
+        logger.info(
+            "numba cannot cache %s (%s); compiling it in this process",
+            fn,
+            exc,
+            extra={"zh": "numba 无法缓存 %s（%s）；在本进程内编译"},
+        )
         return make(**options)(fn)
 
 

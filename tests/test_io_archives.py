@@ -116,7 +116,7 @@ def test_several_layers_need_layer(tmp_path):
         read_layer(archive)
     message = str(err.value)
     assert "two.zip" in message and "x/甲" in message and "y/乙" in message
-    assert "layer=" in message
+    assert "--layer" in message
     assert len(read_layer(archive, layer="乙")) == 3
     assert len(read_layer(archive, layer="x/甲")) == 2
     with pytest.raises(DataSourceError, match=r"no single layer '丙'.*x/甲, y/乙"):

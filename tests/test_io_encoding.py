@@ -119,7 +119,7 @@ def test_declared_gbk_over_utf8_text_is_flagged():
 
 
 def test_undecodable_text_is_an_error_not_a_guess():
-    with pytest.raises(EncodingError, match="encoding="):
+    with pytest.raises(EncodingError, match="--encoding"):
         decide_encoding(text_bytes=b"\xff\xfe\xff\x80")
 
 

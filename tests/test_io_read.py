@@ -127,7 +127,9 @@ def test_list_layers(tmp_path, stands):
     assert len(read_layer(gpkg, layer="greenways")) == 1
     with pytest.raises(DataSourceError) as err:
         read_layer(gpkg)
-    assert "two.gpkg" in str(err.value) and "parks" in str(err.value) and "layer=" in str(err.value)
+    assert (
+        "two.gpkg" in str(err.value) and "parks" in str(err.value) and "--layer" in str(err.value)
+    )
     with pytest.raises(DataSourceError, match=r"two.gpkg has no layer 'roads'; its layers are"):
         read_layer(gpkg, layer="roads")
 
@@ -169,7 +171,7 @@ def test_unknown_engine_lists_valid_values(tmp_path, stands):
 
 
 def test_fiona_refuses_kml_with_the_fix(tmp_path, stands):
-    with pytest.raises(DataSourceError, match="engine='pyogrio'"):
+    with pytest.raises(DataSourceError, match="--engine pyogrio"):
         read_layer(_write("kml", stands, tmp_path), engine="fiona")
 
 
@@ -194,7 +196,7 @@ def test_working_crs_none_keeps_and_auto_picks_the_zone(tmp_path, stands):
     log = Findings()
     read_layer(tmp_path / "w.gpkg", findings=log)  # 122°E into CM 126°E: distorted
     (warning,) = log.of("outside_working_zone")
-    assert "w.gpkg" in warning.message and "working_crs='auto'" in warning.message
+    assert "w.gpkg" in warning.message and "--working-crs auto" in warning.message
     log = Findings()
     read_layer(path, findings=log)  # Changchun into CM 126°E: fine
     assert not log.of("outside_working_zone")
@@ -260,7 +262,7 @@ def test_crs_contradicting_a_declared_crs_is_an_error(tmp_path, stands):
         read_layer(path, crs="EPSG:4530")
     message = str(err.value)
     assert "stands.gpkg" in message and "EPSG:4551" in message and "never relabelled" in message
-    assert "drop crs=" in message
+    assert "drop --crs" in message
     assert read_layer(path, crs="EPSG:4551").crs.to_epsg() == 4551  # agreeing is fine
 
 
@@ -404,7 +406,7 @@ def test_wrong_explicit_encoding_on_a_text_format(tmp_path):
         '{"type":"FeatureCollection","features":[{"type":"Feature","properties":'
         '{"name":"吉林"},"geometry":{"type":"Point","coordinates":[125.3,43.9]}}]}'.encode("gbk")
     )
-    with pytest.raises(DataSourceError, match=r"gbk\.geojson cannot be read.*pass encoding="):
+    with pytest.raises(DataSourceError, match=r"gbk\.geojson cannot be read.*pass --encoding"):
         read_layer(path, encoding="utf-8")
     assert read_layer(path, encoding="gbk")["name"].tolist() == ["吉林"]
 

@@ -108,6 +108,7 @@ def check() -> None:
 @options.scheduler_opt
 @options.overwrite_opt
 @options.json_opt
+@options.engine_opt
 @options.lang_opt
 def patches(as_json: bool, lang: str, **kwargs: Any) -> None:
     """Check every suspicious change patch of PATCHES against two images and the layers.

@@ -77,6 +77,7 @@ def detect() -> None:
 )
 @options.workers_opt
 @options.scheduler_opt
+@options.engine_opt
 @options.lang_opt
 @options.overwrite_opt
 @options.json_opt

@@ -44,10 +44,11 @@ def export() -> None:
 @click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @options.layer_opt
 @options.out_option(required=True, help="Output .kmz (or .kml).")
+@options.engine_opt
 @options.lang_opt
 @options.overwrite_opt
 def export_kml_command(
-    results: Path, layer: str | None, out: Path, lang: str, overwrite: bool
+    results: Path, layer: str | None, out: Path, engine: str, lang: str, overwrite: bool
 ) -> None:
     """Write a results layer of RESULTS (a GeoPackage) as a styled KMZ.
 
@@ -62,6 +63,6 @@ def export_kml_command(
     with staged_outputs({"out": out}, overwrite=overwrite, inputs=(results,)) as stage:
         name = choose_layer(results, layer)
         _, features = export_results_kml(
-            results, stage["out"], layer=name, lang=lang, findings=findings
+            results, stage["out"], layer=name, lang=lang, findings=findings, engine=engine
         )
     click.echo(f"{out}  ({features} features, layer {name})")

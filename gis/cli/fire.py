@@ -69,6 +69,7 @@ def _finish(log: Findings, payload: dict[str, Any], lines: list[str], as_json: b
 @click.option("--xlsx", type=_file, help="Also write the tables with Chinese headers.")
 @options.overwrite_opt
 @options.json_opt
+@options.engine_opt
 @options.lang_opt
 def burned(as_json: bool, lang: str, **kwargs: Any) -> None:
     """Map the burned area of a before/after pair; 火场面积, 受害森林面积 and the fire grade.
@@ -129,6 +130,7 @@ def burned(as_json: bool, lang: str, **kwargs: Any) -> None:
 @click.option("--threads", type=int, default=2, show_default=True, help="Viewsheds at once.")
 @options.overwrite_opt
 @options.json_opt
+@options.engine_opt
 @options.lang_opt
 def coverage(as_json: bool, lang: str, **kwargs: Any) -> None:
     """Share of forest land and fire zones seen by at least one tower; blind areas; risk.
@@ -195,6 +197,7 @@ def coverage(as_json: bool, lang: str, **kwargs: Any) -> None:
 @click.option("--kml", type=_file, help="Also write KMZ/KML by verdict (奥维, Google Earth).")
 @options.overwrite_opt
 @options.json_opt
+@options.engine_opt
 @options.lang_opt
 def hotspots(as_json: bool, lang: str, **kwargs: Any) -> None:
     """Check every satellite hotspot of HOTSPOTS (FIRMS CSV/SHP/KML or a provincial table).

@@ -51,6 +51,7 @@ def greenery() -> None:
 )
 @options.overwrite_opt
 @options.json_opt
+@options.engine_opt
 @options.lang_opt
 def kpi(as_json: bool, lang: str, **kwargs: Any) -> None:
     """Compute greening KPIs per district and city for one year and compare them to targets."""
@@ -131,6 +132,7 @@ def _kpi_line(row: pd.Series, lang: str) -> str:
 @options.out_option(required=True, help="Results GeoPackage (coverage, underserved, run).")
 @options.overwrite_opt
 @options.json_opt
+@options.engine_opt
 @options.lang_opt
 def coverage(as_json: bool, lang: str, **kwargs: Any) -> None:
     """Share of residential land (or population) within reach of parks, per district."""

@@ -3,7 +3,9 @@
 :meth:`gis.findings.Findings.add` logs every finding with the :class:`~gis.findings.Finding`
 attached to the record (``record.finding``); :class:`FindingFormatter` prints its text in the
 language chosen with ``--lang`` (:func:`set_lang`, called by the option), Chinese by default.
-Other records are printed as their message.
+A stage line logged with a Chinese template (``logger.info("rules", extra={"zh": "规则"})``,
+same ``%`` arguments, or ``zh_args`` when given) is printed in Chinese unless ``--lang en``;
+other records are printed as their message.
 
 Examples
 --------
@@ -15,6 +17,9 @@ Examples
 'crs_guessed: a.shp 未声明坐标系'
 >>> set_lang("en"); FindingFormatter().format(record)
 'crs_guessed: a.shp declares no CRS'
+>>> stage = logging.makeLogRecord({"msg": "%d patches", "args": (3,), "zh": "%d 个图斑"})
+>>> set_lang("zh"); FindingFormatter().format(stage)
+'3 个图斑'
 >>> set_lang("zh")
 """
 
@@ -33,6 +38,16 @@ def set_lang(lang: str | Lang) -> None:
     _STATE["lang"] = Lang.get(lang)
 
 
+def current_lang() -> Lang:
+    """Return the language chosen for this command's messages (Chinese unless ``--lang en``)."""
+    return _STATE["lang"]
+
+
+def error_prefix() -> str:
+    """Return the prefix of a fatal error line in the chosen language."""
+    return "错误：" if current_lang() is Lang.ZH else "Error: "
+
+
 def lang_callback(ctx: Any, param: Any, value: str | None) -> str | None:
     """Click callback of ``--lang``: remember the language for the log output."""
     if value is not None:
@@ -47,5 +62,9 @@ class FindingFormatter(logging.Formatter):
         """Return the record's text; a finding's in the language set by :func:`set_lang`."""
         finding = getattr(record, "finding", None)
         if finding is None:
+            zh = getattr(record, "zh", None)
+            if zh is not None and _STATE["lang"] is Lang.ZH:
+                args = getattr(record, "zh_args", record.args)
+                record = logging.makeLogRecord({**record.__dict__, "msg": zh, "args": args})
             return super().format(record)
         return f"{finding.code}: {finding.text(_STATE['lang'])}"

@@ -18,7 +18,8 @@ import click
 
 from gis import __version__
 from gis.cli.commands import COMMANDS, Entry
-from gis.cli.logs import FindingFormatter, set_lang
+from gis.cli.logs import FindingFormatter, current_lang, error_prefix, set_lang
+from gis.enums import Lang
 from gis.errors import GisError, os_reason
 
 EXIT_FINDINGS = 1
@@ -73,17 +74,18 @@ class LinyuanGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except GisError as exc:
-            _fail(ctx, f"错误 / Error: {exc}", EXIT_INPUT)
+            _fail(ctx, f"{error_prefix()}{exc}", EXIT_INPUT)
         except OSError as exc:  # an input or output the system refuses: not a bug
-            en, zh = os_reason(exc)
+            en, zh = os_reason(exc)  # both: scripts and the hostile suite look for the English
             where = exc.filename or "a file"
-            _fail(ctx, f"错误 / Error: {where}: {en}（{zh}）", EXIT_INPUT)
+            _fail(ctx, f"{error_prefix()}{where}: {en}（{zh}）", EXIT_INPUT)
         except Exception as exc:  # a bug: one line, the traceback with -v
             text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            if current_lang() is Lang.ZH:
+                _fail(ctx, f"内部错误：{text}——请加 -v 重新运行查看详情并报告", EXIT_BUG)
             _fail(
                 ctx,
-                f"内部错误 / Internal error: {text} — rerun with -v for the traceback and report "
-                "it (请加 -v 重新运行并报告)",
+                f"Internal error: {text} — rerun with -v for the traceback and report it",
                 EXIT_BUG,
             )
 

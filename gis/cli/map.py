@@ -109,6 +109,7 @@ def make_quicklook(
     help="Refuse to write a map that would need the network (a basemap): the map must work "
     "with no network at all.",
 )
+@options.engine_opt
 @options.lang_opt
 @options.overwrite_opt
 @click.pass_context
@@ -127,6 +128,7 @@ def map_command(
     sensor: str,
     bands: str | None,
     offline: bool,
+    engine: str,
     lang: str,
     overwrite: bool,
 ) -> None:
@@ -151,6 +153,7 @@ def map_command(
         quicklook=image,
         offline=offline,
         inputs=inputs,
+        engine=engine,
     )
     for path, size in written.items():
         click.echo(f"{path}  ({size / 1e6:.1f} MB)")

@@ -13,6 +13,7 @@ decorator           option                          argument (type)
 ``working_crs_opt`` ``--working-crs EPSG|auto``     ``working_crs`` (pyproj.CRS or ``"auto"``)
 ``encoding_opt``    ``--encoding GBK``              ``encoding`` (str or None)
 ``layer_opt``       ``--layer NAME``                ``layer`` (str or None)
+``engine_opt``      ``--engine pyogrio|fiona``      ``engine`` (str, default ``pyogrio``)
 ``kind_opt``        ``--kind KIND``                 ``kind`` (str or None; catalog kinds)
 ``lang_opt``        ``--lang zh|en``                ``lang`` (str, default ``zh``)
 ``workers_opt``     ``--workers N``                 ``workers`` (int or None; local Dask)
@@ -202,6 +203,13 @@ encoding_opt = click.option(
     type=EncodingParamType(),
     default=None,
     help="Attribute encoding (GBK, UTF-8 …); wins over detection.",
+)
+engine_opt = click.option(
+    "--engine",
+    type=click.Choice(["pyogrio", "fiona"]),
+    default="pyogrio",
+    show_default=True,
+    help="Vector reading engine (fiona does not read KML/KMZ or write Chinese field names).",
 )
 layer_opt = click.option(
     "--layer", default=None, help="Layer name in a GeoPackage, FileGDB or zip with several."

@@ -122,6 +122,7 @@ def write_findings(
 @options.encoding_opt
 @options.crs_opt
 @options.working_crs_opt
+@options.engine_opt
 @options.json_opt
 @options.out_option(help="Also write the findings to a .csv, .xlsx or .gpkg file.")
 @options.overwrite_opt
@@ -135,6 +136,7 @@ def validate(
     encoding: str | None,
     crs: Any,
     working_crs: Any,
+    engine: str,
     as_json: bool,
     out: Path | None,
     overwrite: bool,
@@ -160,6 +162,7 @@ def validate(
         crs=crs,
         working_crs=working_crs,
         lang=lang,
+        engine=engine,
     )
     if out is not None:
         write_findings(findings, out, lang=lang, overwrite=overwrite, source=path)

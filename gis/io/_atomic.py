@@ -92,8 +92,7 @@ def check_overwrite(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
     p = Path(path)
     if p.exists() and not overwrite:
         raise OutputExistsError(
-            f"{p} already exists; pass --overwrite (overwrite=True) to replace it, "
-            "or choose another output path"
+            f"{p} already exists; pass --overwrite to replace it, or choose another output path"
         )
     return p
 

@@ -72,12 +72,16 @@ def input_checksum(path: PathLike) -> str:
     return REMOTE_CHECKSUM if os.fspath(path).startswith("/vsi") else sha256_of(path)
 
 
-def record_inputs(run: dict[str, Any], inputs: Mapping[str, PathLike | None]) -> None:
+def record_inputs(
+    run: dict[str, Any], inputs: Mapping[str, PathLike | None], *, engine: str = "pyogrio"
+) -> None:
     """Add sections ``inputs`` (role → path) and ``sha256`` (role → checksum) to ``run``.
 
-    Inputs given as ``None`` (optional, not used) are left out.
+    Inputs given as ``None`` (optional, not used) are left out; ``vector_engine`` records the
+    engine that read the vector layers (``--engine``).
     """
     given = {k: v for k, v in inputs.items() if v is not None}
+    run["vector_engine"] = engine
     run["inputs"] = {k: str(v) for k, v in given.items()}
     run["sha256"] = {k: input_checksum(v) for k, v in given.items()}
 

@@ -123,8 +123,8 @@ def _from_gcj02(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDa
 def _check_declared(frame: gpd.GeoDataFrame, declared: CRS, crs: Any, label: str) -> None:
     if crs is not None and not same_crs(declared, to_crs(crs)):
         raise CRSError(
-            f"{label} declares {_crs_name(declared)} but crs={crs!r} was given; a declared CRS "
-            "is never relabelled: drop crs= (--crs) to use the declared one, or fix the file's "
+            f"{label} declares {_crs_name(declared)} but --crs {crs} was given; a declared CRS "
+            "is never relabelled: drop --crs to use the declared one, or fix the file's "
             "CRS (.prj) if it is wrong, then let Linyuan reproject"
         )
     if _has_coordinates(frame):
@@ -139,15 +139,15 @@ def _guess(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDataFra
     except CRSError as exc:
         raise CRSError(
             f"{label} declares no CRS (no .prj?) and none can be guessed: {exc} "
-            f"(e.g. --crs EPSG:4551 or crs='EPSG:4551')"
+            "(e.g. --crs EPSG:4551)"
         ) from exc
     log.add(
         "crs_guessed",
         f"{label} declares no CRS; guessed EPSG:{guess.epsg} because {guess.reason}; "
-        "if that is wrong pass --crs (crs=) with the real one",
+        "if that is wrong pass --crs with the real one",
         source=label,
         zh=f"{_zh(label)} 未声明坐标系（缺少 .prj？）；猜测为 EPSG:{guess.epsg}，"
-        f"依据：{guess.reason_zh or guess.reason}；如不对，请用 --crs（crs=）指定实际坐标系",
+        f"依据：{guess.reason_zh or guess.reason}；如不对，请用 --crs 指定实际坐标系",
     )
     return frame.set_crs(guess.crs)
 
@@ -219,11 +219,11 @@ def _check_zone(frame: gpd.GeoDataFrame, target: CRS, label: str, log: Findings)
             "outside_working_zone",
             f"{label}: the layer's centre ({lon:.2f}°E) is {abs(lon - cm):.1f}° from the working "
             f"CRS's central meridian ({cm:g}°E); lengths and areas there are distorted — pass "
-            "working_crs='auto' (--working-crs auto) or measure per feature / geodesically",
+            "--working-crs auto or measure per feature / geodesically",
             source=label,
             zh=f"{_zh(label)}：图层中心（{lon:.2f}°E）距工作坐标系中央经线（{cm:g}°E）"
-            f"{abs(lon - cm):.1f}°，该处长度和面积有变形——请指定 working_crs='auto'"
-            "（--working-crs auto），或逐要素 / 按椭球面量算",
+            f"{abs(lon - cm):.1f}°，该处长度和面积有变形——请指定 --working-crs auto"
+            "，或逐要素 / 按椭球面量算",
         )
 
 

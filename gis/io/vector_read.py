@@ -173,7 +173,7 @@ def _gdal_errors(label: str) -> Iterator[None]:
         if not known:
             raise
         fix = (
-            "pass encoding= (--encoding) with the text's real code page"
+            "pass --encoding with the text's real code page"
             if isinstance(exc, UnicodeError)
             else "check that the file is complete and in a format GDAL reads (open it in QGIS)"
         )
@@ -224,7 +224,7 @@ def _choose_layer(path: Path, opts: _Options) -> str | None:
         return opts.layer
     if len(names) > 1:
         raise DataSourceError(
-            f"{opts.label} holds several layers: {', '.join(names)}; pass layer= (--layer) "
+            f"{opts.label} holds several layers: {', '.join(names)}; pass --layer "
             "with the one to read"
         )
     return names[0] if names else None
@@ -319,7 +319,7 @@ def _encoding(path: Path, opts: _Options, log: Findings) -> EncodingDecision:
             f"{opts.label}: {decision.warning}; pass encoding= if the text looks wrong",
             source=opts.label,
             zh=f"{opts.label}：{decision.warning_zh or decision.warning}；"
-            "如文字显示不对，请指定 encoding=（--encoding）",
+            "如文字显示不对，请用 --encoding 指定编码",
         )
     return decision
 
@@ -327,7 +327,8 @@ def _encoding(path: Path, opts: _Options, log: Findings) -> EncodingDecision:
 def _read_kml(path: Path, opts: _Options) -> gpd.GeoDataFrame:
     if opts.engine is Engine.FIONA:
         raise DataSourceError(
-            f"{opts.label}: fiona does not read KML/KMZ; use engine='pyogrio' (--engine pyogrio)"
+            f"{opts.label}: the fiona engine does not read KML/KMZ; read it with --engine pyogrio "
+            "(the default)"
         )
     frame = _read_gdal(path, opts, layer=_choose_layer(path, opts))
     return frame.set_geometry(shapely.force_2d(frame.geometry.values))
@@ -374,7 +375,7 @@ def _zip_member(path: Path, inside: list[str], layer: str | None) -> str:
     if layer is None or len(matches) != 1:
         what = "several layers" if layer is None else f"no single layer {layer!r}"
         raise DataSourceError(
-            f"{path} holds {what}; its layers are: {', '.join(names)}; pass layer= (--layer) "
+            f"{path} holds {what}; its layers are: {', '.join(names)}; pass --layer "
             "with one of them"
         )
     return matches[0]
@@ -549,9 +550,7 @@ def _csv_text(path: Path, encoding: str | None, log: Findings, label: str) -> st
             zh=f"{label}：按 {codec} 编码读取（{how_zh}）",
         )
         return text
-    raise EncodingError(
-        f"{label} decodes neither as {' nor as '.join(codecs)}; pass encoding= (--encoding)"
-    )
+    raise EncodingError(f"{label} decodes neither as {' nor as '.join(codecs)}; pass --encoding")
 
 
 def read_csv_points(

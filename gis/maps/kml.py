@@ -201,13 +201,14 @@ def export_results_kml(
     lang: str | Lang = Lang.ZH,
     overwrite: bool = False,
     findings: Findings | None = None,
+    engine: str = "pyogrio",
 ) -> tuple[Path, int]:
     """Write ``layer`` of a results GeoPackage as the styled KMZ; return it and its features.
 
     The layer is read as written (codes, plain dtypes), whichever command wrote it, so
     ``check patches --kml``, ``detect discolored --kml`` and ``linyuan export kml`` give the
     same file for the same results. See :func:`export_kml` for ``lang``, ``overwrite`` and
-    ``findings``.
+    ``findings``; ``engine`` reads the layer (:func:`gis.io.read_layer`).
     """
-    frame = read_layer(results, layer=layer, findings=findings)
+    frame = read_layer(results, layer=layer, findings=findings, engine=engine)
     return export_kml(frame, path, lang=lang, overwrite=overwrite, findings=findings), len(frame)

@@ -24,7 +24,7 @@ from gis.verify import results_run_id
 
 
 def read_sources(
-    sources: Sequence[Path], findings: Findings
+    sources: Sequence[Path], findings: Findings, engine: str = "pyogrio"
 ) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, str]]:
     """Read every spatial layer of the sources; tables without geometry are skipped.
 
@@ -39,7 +39,10 @@ def read_sources(
         for name in names:
             try:
                 frame = read_layer(
-                    source, layer=name if len(names) > 1 else None, findings=findings
+                    source,
+                    layer=name if len(names) > 1 else None,
+                    findings=findings,
+                    engine=engine,
                 )
             except DataSourceError as exc:
                 findings.add(
@@ -89,6 +92,7 @@ def write_maps(
     quicklook: Quicklook | None = None,
     offline: bool = False,
     inputs: Sequence[str | os.PathLike[str]] = (),
+    engine: str = "pyogrio",
 ) -> dict[Path, int]:
     """Write the field map(s) of ``sources``; return each written path with its size in bytes.
 
@@ -103,7 +107,7 @@ def write_maps(
     """
     log = findings if findings is not None else Findings()
     every_input = (*sources, *inputs)
-    layers, run_ids = read_sources(sources, log)
+    layers, run_ids = read_sources(sources, log, engine)
     outputs = plan_outputs(Path(out), layers, by, log)
     targets = {str(path): path for path in outputs}
     written = {}

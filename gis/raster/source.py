@@ -575,7 +575,7 @@ def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
     _check_georeferenced(ds, path)
     if ds.crs is None and crs is None:
         raise CRSError(
-            f"raster {path} has no coordinate reference system; pass --crs EPSG:… (crs=) to "
+            f"raster {path} has no coordinate reference system; pass --crs EPSG:… to "
             "state it, or fix the file with gdal_edit.py -a_srs EPSG:…"
         )
     declared = CRS.from_wkt(ds.crs.to_wkt()) if ds.crs is not None else None

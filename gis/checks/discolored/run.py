@@ -80,6 +80,7 @@ def run_discolored(
     scheduler: str | None = None,
     lang: str = "zh",
     findings: Findings | None = None,
+    engine: str = "pyogrio",
 ) -> DiscoloredRun:
     """Read the image and layers, detect discolored crowns and write the results.
 
@@ -104,13 +105,20 @@ def run_discolored(
     ruleset = load_discolored_rules(rules)
     src = raster_source(raster, sensor=sensor, bands=bands, findings=log)
     prev = raster_source(previous, sensor=sensor, bands=bands, findings=log) if previous else None
-    frame = read_layer(stands, kind="subcompartments", working_crs=None, findings=log)
+    frame = read_layer(
+        stands, kind="subcompartments", working_crs=None, findings=log, engine=engine
+    )
     known = None
     if known_points is not None:
         layers = list_layers(known_points)
         layer = "discolored_points" if "discolored_points" in layers else None
         known = read_layer(
-            known_points, kind="pest_points", layer=layer, working_crs=None, findings=log
+            known_points,
+            kind="pest_points",
+            layer=layer,
+            working_crs=None,
+            findings=log,
+            engine=engine,
         )
     with dask_client(workers=workers, scheduler=scheduler) as client:
         result = detect_discolored(
@@ -120,7 +128,7 @@ def run_discolored(
         )  # fmt: skip
         record_engine(result.run, cluster_info(client))
     inputs = {"raster": raster, "stands": stands, "previous": previous}
-    record_inputs(result.run, inputs | {"known_points": known_points})
+    record_inputs(result.run, inputs | {"known_points": known_points}, engine=engine)
     result.run["sensor"], result.run["bands"] = sensor, bands
     written = write_discolored(result, outputs, overwrite=overwrite, lang=lang)
     return DiscoloredRun(result, written)

@@ -33,7 +33,7 @@ from gis.errors import RasterError
 from gis.findings import Findings
 from gis.io import open_raster, read_layer, write_layers, write_table
 from gis.io.outputs import plain_dtypes, plan_outputs, record_inputs, run_table, staged_outputs
-from gis.layers import label
+from gis.layers import label, layer_kind
 from gis.maps.kml import export_results_kml
 from gis.raster import raster_source
 
@@ -43,11 +43,18 @@ PathLike = str | os.PathLike[str]
 
 
 def _read_layers(
-    paths: Mapping[str, PathLike | None], kinds: Mapping[str, str | None], log: Findings
+    paths: Mapping[str, PathLike | None],
+    kinds: Mapping[str, str | None],
+    log: Findings,
+    engine: str = "pyogrio",
 ) -> dict[str, gpd.GeoDataFrame | None]:
     frames: dict[str, gpd.GeoDataFrame | None] = {}
     for role, path in paths.items():
-        frames[role] = None if path is None else read_layer(path, kind=kinds[role], findings=log)
+        frames[role] = (
+            None
+            if path is None
+            else read_layer(path, kind=kinds[role], findings=log, engine=engine)
+        )
     return frames
 
 
@@ -139,6 +146,7 @@ def run_burned(
     overwrite: bool = False,
     lang: str = "zh",
     findings: Findings | None = None,
+    engine: str = "pyogrio",
 ) -> BurnedRun:
     """Map the burned area of a before/after pair and write 火场面积, 受害森林面积 and the grade.
 
@@ -159,7 +167,7 @@ def run_burned(
     )
     ruleset = load_fire_rules(rules)
     paths = {"subcompartments": subcompartments, "districts": districts}
-    frames = _read_layers(paths | {"forest_chiefs": forest_chiefs}, BURNED_KINDS, log)
+    frames = _read_layers(paths | {"forest_chiefs": forest_chiefs}, BURNED_KINDS, log, engine)
     pair = [
         raster_source(p, sensor=sensor, bands=bands, mask=m, findings=log)
         for p, m in ((before, before_mask), (after, after_mask))
@@ -170,7 +178,7 @@ def run_burned(
     run["grade"] = {k: v for k, v in damage.grade.items() if k in ("code", "zh", "en")}
     record_inputs(run, {**paths, "forest_chiefs": forest_chiefs, "before": before, "after": after,
                         "before_mask": before_mask, "after_mask": after_mask,
-                        "rules": ruleset["source"]})  # fmt: skip
+                        "rules": ruleset["source"]}, engine=engine)  # fmt: skip
     layers = {
         "fire_report": damage.report,
         "fire_scars": damage.scars,
@@ -280,6 +288,7 @@ def run_coverage(
     overwrite: bool = False,
     lang: str = "zh",
     findings: Findings | None = None,
+    engine: str = "pyogrio",
 ) -> CoverageRun:
     """Compute lookout coverage, blind areas and risk classes; write them.
 
@@ -298,7 +307,7 @@ def run_coverage(
     viewshed_program()  # refuse at once, before reading anything, when GDAL's program is absent
     paths = {"towers": towers, "subcompartments": subcompartments, "fire_zones": fire_zones,
              "roads": roads, "villages": villages}  # fmt: skip
-    frames = _read_layers(paths, COVERAGE_KINDS, log)
+    frames = _read_layers(paths, COVERAGE_KINDS, log, engine)
     grid, elevation = read_dem(dem)
     tower_frame, subs = frames.pop("towers"), frames.pop("subcompartments")
     assert tower_frame is not None and subs is not None
@@ -307,7 +316,7 @@ def run_coverage(
         **frames,
     )  # fmt: skip
     result.run["tool"] = "linyuan fire coverage"
-    record_inputs(result.run, {**paths, "dem": dem, "rules": ruleset["source"]})
+    record_inputs(result.run, {**paths, "dem": dem, "rules": ruleset["source"]}, engine=engine)
     layers = {
         "coverage_summary": result.summary,
         "fire_zone_coverage": result.zones,
@@ -437,16 +446,21 @@ class HotspotRun:
 
 
 def _read_hotspot_inputs(
-    paths: Mapping[str, PathLike | None], log: Findings
+    paths: Mapping[str, PathLike | None], log: Findings, engine: str = "pyogrio"
 ) -> dict[str, gpd.GeoDataFrame | None]:
     frames: dict[str, gpd.GeoDataFrame | None] = {}
     for role, path in paths.items():
         if path is None:
             frames[role] = None
             continue
-        logger.info("reading %s: %s", role, path)
+        zh_name = layer_kind(HOTSPOT_LAYER_KINDS[role]).label_zh
+        logger.info(
+            "reading %s: %s", role, path, extra={"zh": "读取%s：%s", "zh_args": (zh_name, path)}
+        )
         crs = HOTSPOT_LONLAT if role == "hotspots" else None
-        frames[role] = read_layer(path, kind=HOTSPOT_LAYER_KINDS[role], crs=crs, findings=log)
+        frames[role] = read_layer(
+            path, kind=HOTSPOT_LAYER_KINDS[role], crs=crs, findings=log, engine=engine
+        )
     return frames
 
 
@@ -470,6 +484,7 @@ def run_hotspot_check(
     overwrite: bool = False,
     lang: str = "zh",
     findings: Findings | None = None,
+    engine: str = "pyogrio",
 ) -> HotspotRun:
     """Read the hotspots and layers, check every hotspot and write the results.
 
@@ -521,7 +536,7 @@ def run_hotspot_check(
     )
     ruleset = load_hotspot_rules(rules)
     periods = load_seasons(seasons, province=province)
-    frames = _read_hotspot_inputs(paths, log)
+    frames = _read_hotspot_inputs(paths, log, engine)
     points = frames.pop("hotspots")
     assert points is not None
     result = check_hotspots(
@@ -534,7 +549,9 @@ def run_hotspot_check(
         findings=log,
         **frames,
     )
-    record_inputs(result.run, {**paths, "rules": ruleset.source, "seasons": periods.file})
+    record_inputs(
+        result.run, {**paths, "rules": ruleset.source, "seasons": periods.file}, engine=engine
+    )
     written = write_hotspot_results(result, outputs, overwrite=overwrite, lang=lang)
     return HotspotRun(result, written)
 

@@ -82,23 +82,32 @@ class GreeneryRun:
 
 
 def _read(
-    paths: Mapping[str, PathLike | None], kinds: Mapping[str, str | None], log: Findings
+    paths: Mapping[str, PathLike | None],
+    kinds: Mapping[str, str | None],
+    log: Findings,
+    engine: str = "pyogrio",
 ) -> dict[str, Any]:
     return {
-        role: None if path is None else read_layer(path, kind=kinds.get(role), findings=log)
+        role: None
+        if path is None
+        else read_layer(path, kind=kinds.get(role), findings=log, engine=engine)
         for role, path in paths.items()
     }
 
 
 def _run_meta(
-    command: str, paths: Mapping[str, PathLike | None], params: Mapping[str, Any], log: Findings
+    command: str,
+    paths: Mapping[str, PathLike | None],
+    params: Mapping[str, Any],
+    log: Findings,
+    engine: str = "pyogrio",
 ) -> pd.DataFrame:
     run: dict[str, Any] = {
         "command": command,
         "linyuan": __version__,
         "finished": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
     }
-    record_inputs(run, paths)
+    record_inputs(run, paths, engine=engine)
     run["parameters"] = dict(params)
     run["findings"] = {s: sum(f.severity == s for f in log) for s in ("error", "warning", "info")}
     record_engine(run, cluster_info(None))  # the greenery checks run in this process
@@ -127,6 +136,7 @@ def run_greenery_kpi(
     charts: PathLike | None = None,
     overwrite: bool = False,
     lang: str = "zh",
+    engine: str = "pyogrio",
 ) -> GreeneryRun:
     """Read the layers, compute the KPIs and write ``out`` (layers kpi, findings, run).
 
@@ -150,7 +160,7 @@ def run_greenery_kpi(
     year = max(goals.years) if year is None else year
     goals.year(year)
     log = Findings()
-    frames = _read(paths, KINDS, log)
+    frames = _read(paths, KINDS, log, engine)
     result = greenery_kpi(**frames, targets=goals, year=year, lang=lang)
     log.extend(result.findings)
     run = _run_meta(
@@ -158,6 +168,7 @@ def run_greenery_kpi(
         {**paths, "targets": targets or DEFAULT_TARGETS},
         {"year": year, "lang": lang},
         log,
+        engine,
     )
     tables = {"kpi": result.kpi, "findings": log.to_frame(lang=lang), "run": run}
     figures = {} if charts is None else kpi_charts(result.kpi, lang=lang)
@@ -243,6 +254,7 @@ def run_park_coverage(
     options: Any = None,
     overwrite: bool = False,
     lang: str = "zh",
+    engine: str = "pyogrio",
 ) -> GreeneryRun:
     """Read the layers, compute park service coverage and write ``out``.
 
@@ -261,7 +273,7 @@ def run_park_coverage(
     outputs = plan_outputs({"gpkg": out}, overwrite=overwrite, inputs=paths.values())
     opts = options if options is not None else CoverageOptions()
     log = Findings()
-    frames = _read(paths, KINDS, log)
+    frames = _read(paths, KINDS, log, engine)
     residential_frame = frames.pop("residential")
     population_field = _renamed_field(residential_frame, population_field)
     result = park_coverage(
@@ -273,7 +285,7 @@ def run_park_coverage(
     )
     log.extend(result.findings)
     params = {**asdict(opts), "population_field": population_field, "network": roads is not None}
-    run = _run_meta("greenery coverage", paths, params, log)
+    run = _run_meta("greenery coverage", paths, params, log, engine)
     tables = {
         "coverage": result.coverage,
         "underserved": result.underserved,

@@ -49,6 +49,9 @@ from gis.zonal.inside import INSIDE_COLUMNS, INSIDE_DEFINITIONS, inside_stats, r
 
 logger = logging.getLogger(__name__)
 
+RADIOMETRY_ZH = {"reflectance": "反射率", "dn": "DN 值"}
+"""Chinese names of the radiometries, for the stage line."""
+
 
 @dataclass
 class PatchCheckResult:
@@ -340,7 +343,13 @@ def check_patches(
     started = dt.datetime.now(dt.UTC)
     prepared, usable = prepare_patches(patches, findings=log)
     radio = radiometry_of(before, after, radiometry, log)
-    logger.info("raster evidence for %d patches (%s)", int(usable.sum()), radio["used"])
+    radio_zh = RADIOMETRY_ZH.get(radio["used"], radio["used"])
+    logger.info(
+        "raster evidence for %d patches (%s)",
+        int(usable.sum()),
+        radio["used"],
+        extra={"zh": "影像证据：%d 个图斑（%s）", "zh_args": (int(usable.sum()), radio_zh)},
+    )
     raster = raster_evidence(
         prepared,
         usable,
@@ -351,7 +360,7 @@ def check_patches(
         client=client,
         radiometry=radio["used"],
     )
-    logger.info("vector evidence")
+    logger.info("vector evidence", extra={"zh": "矢量证据"})
     good = prepared.loc[usable.to_numpy()]
     vector = vector_evidence(
         good,
@@ -366,7 +375,7 @@ def check_patches(
     cause = prepared.get("interp_cause", pd.Series(np.nan, index=prepared.index))
     evidence = derive_evidence(pd.concat([vector, raster], axis=1).assign(interp_cause=cause))
     evidence["radiometry"] = radio["used"]
-    logger.info("rules")
+    logger.info("rules", extra={"zh": "规则判定"})
     verdict = decide(evidence, ruleset, lang=language)
     if radio["used"] == "dn":
         note = RELATIVE_NOTE[str(language)]

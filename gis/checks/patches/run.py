@@ -33,7 +33,7 @@ from gis.io.outputs import (
     run_table,
     staged_outputs,
 )
-from gis.layers import code_meaning, label
+from gis.layers import code_meaning, label, layer_kind
 from gis.maps.kml import export_results_kml
 from gis.raster import raster_source, require_usable
 from gis.raster.dates import reconcile_dates
@@ -126,16 +126,19 @@ class PatchRun:
 
 
 def _read_inputs(
-    paths: Mapping[str, PathLike | None], log: Findings
+    paths: Mapping[str, PathLike | None], log: Findings, engine: str = "pyogrio"
 ) -> dict[str, gpd.GeoDataFrame | None]:
     frames: dict[str, gpd.GeoDataFrame | None] = {}
     for role, path in paths.items():
         if path is None:
             frames[role] = None
             continue
-        logger.info("reading %s: %s", role, path)
+        zh_name = layer_kind(LAYER_KINDS[role]).label_zh
+        logger.info(
+            "reading %s: %s", role, path, extra={"zh": "读取%s：%s", "zh_args": (zh_name, path)}
+        )
         start = len(log)
-        frames[role] = read_layer(path, kind=LAYER_KINDS[role], findings=log)
+        frames[role] = read_layer(path, kind=LAYER_KINDS[role], findings=log, engine=engine)
         if role == "patches":
             _report_dropped_patches(log, start)
     return frames
@@ -183,6 +186,7 @@ def run_patch_check(
     scheduler: str | None = None,
     radiometry: str = "auto",
     min_mapping_unit_mu: float | None = None,
+    engine: str = "pyogrio",
 ) -> PatchRun:
     """Read the layers and rasters, check every patch and write the results.
 
@@ -219,6 +223,8 @@ def run_patch_check(
         Radiometry of the images (see :func:`~gis.checks.patches.check.check_patches`).
     min_mapping_unit_mu : float, optional
         Minimum mapping unit, 亩 (default: the rules' ``min_mapping_unit_mu``).
+    engine : {"pyogrio", "fiona"}
+        Engine reading the vector layers (:func:`gis.io.read_layer`; ``--engine``).
 
     Returns
     -------
@@ -245,7 +251,7 @@ def run_patch_check(
         inputs=(*paths.values(), *images),
     )
     ruleset = load_patch_rules(rules)
-    frames = _read_inputs(paths, log)
+    frames = _read_inputs(paths, log, engine)
     rasters = {
         role: raster_source(path, sensor=sensor, bands=bands, mask=mask, findings=log)
         for role, path, mask in (("before", before, before_mask), ("after", after, after_mask))
@@ -274,7 +280,9 @@ def run_patch_check(
         )
         record_engine(result.run, cluster_info(client))
     inputs = {**paths, "before": before, "after": after, "before_mask": before_mask}
-    record_inputs(result.run, inputs | {"after_mask": after_mask, "rules": ruleset.source})
+    record_inputs(
+        result.run, inputs | {"after_mask": after_mask, "rules": ruleset.source}, engine=engine
+    )
     result.run["renamed"] = _renamed({"patches": patch_frame, **frames})
     result.run["sensor"], result.run["bands"] = sensor, bands
     result.run["rasters"] = describe_rasters(rasters["before"], rasters["after"])

@@ -25,6 +25,7 @@ def validate_file(
     crs: Any = None,
     working_crs: Any = WORKING_CRS,
     lang: str = "zh",
+    engine: str = "pyogrio",
 ) -> Findings:
     """Read a layer with :func:`gis.io.read_layer` and validate it; return all findings.
 
@@ -37,7 +38,7 @@ def validate_file(
         Any vector source :func:`gis.io.read_layer` reads.
     kind : str, optional
         Layer kind of the catalog.
-    layer, encoding, crs, working_crs
+    layer, encoding, crs, working_crs, engine
         Passed to :func:`gis.io.read_layer` (``working_crs="auto"`` for data outside
         Changchun's zone).
     lang : {"zh", "en"}
@@ -60,6 +61,7 @@ def validate_file(
         crs=crs,
         working_crs=working_crs,
         findings=findings,
+        engine=engine,
     )
     source = str(frame.attrs.get("source", path))
     return validate_frame(frame, kind, source=source, findings=findings, lang=lang)
