@@ -30,6 +30,26 @@ def demo_results(root: Path) -> dict[str, Path]:
     return {name: folder / file for name, file in RESULTS.items()}
 
 
+FIRE_RESULTS = {
+    "hotspots": "hotspots.gpkg",
+    "burned": "fire_burned.gpkg",
+    "coverage": "fire_coverage.gpkg",
+}
+
+
+@functools.cache
+def fire_results(root: Path) -> dict[str, Path]:
+    """Build the demo scene under ``root`` and run the three fire steps once; return their files."""
+    from gis.demo import build_demo
+    from gis.demo.run import fire_checks, fire_hotspots
+
+    scene = build_demo(root / "fire_report_demo")
+    assert fire_hotspots(scene).ok
+    assert all(step.ok for step in fire_checks(scene))
+    folder = root / "fire_report_demo" / "results"
+    return {name: folder / file for name, file in FIRE_RESULTS.items()}
+
+
 def make_field_store(path: Path, records: Iterable[Mapping[str, Any]]) -> Path:
     """Write a field store as `linyuan verify import` lays it out, through gis.verify.store.
 
