@@ -12,6 +12,7 @@ import pyogrio
 import pytest
 from click.testing import CliRunner
 from report_helpers import fire_results
+from report_helpers import html_figure as _figure
 
 from gis.charts import FontWarning
 from gis.cli.main import cli
@@ -31,12 +32,6 @@ def _run(*args: str) -> tuple[int, str]:
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.output
-
-
-def _figure(html: str, key: str) -> str:
-    m = re.search(rf'data-key="{key}">([^<]*)</span>', html)
-    assert m, key
-    return m.group(1)
 
 
 def _table(html: str, key: str) -> tuple[list[str], list[list[str]]]:
