@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,33 @@ def demo_results(root: Path) -> dict[str, Path]:
     assert greenery_coverage(scene).ok
     folder = root / "report_demo" / "results"
     return {name: folder / file for name, file in RESULTS.items()}
+
+
+FIRE_RESULTS = {
+    "hotspots": "hotspots.gpkg",
+    "burned": "fire_burned.gpkg",
+    "coverage": "fire_coverage.gpkg",
+}
+
+
+@functools.cache
+def fire_results(root: Path) -> dict[str, Path]:
+    """Build the demo scene under ``root`` and run the three fire steps once; return their files."""
+    from gis.demo import build_demo
+    from gis.demo.run import fire_checks, fire_hotspots
+
+    scene = build_demo(root / "fire_report_demo")
+    assert fire_hotspots(scene).ok
+    assert all(step.ok for step in fire_checks(scene))
+    folder = root / "fire_report_demo" / "results"
+    return {name: folder / file for name, file in FIRE_RESULTS.items()}
+
+
+def html_figure(html: str, key: str) -> str:
+    """Return the value of the key figure ``data-key=key`` of a rendered HTML report."""
+    m = re.search(rf'data-key="{key}">([^<]*)</span>', html)
+    assert m, key
+    return m.group(1)
 
 
 def make_field_store(path: Path, records: Iterable[Mapping[str, Any]]) -> Path:

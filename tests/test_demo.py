@@ -155,6 +155,9 @@ def test_fire_steps_run_and_score_against_their_truth(cli_run: tuple[object, Pat
         assert errors and all(abs(e) < 5 for e in errors), line
     assert (out / "results" / "fire_burned.gpkg").exists()
     assert (out / "results" / "fire_coverage.gpkg").exists()
+    report = next(ln for ln in result.output.splitlines() if ln.strip().startswith("report fire"))
+    assert "clean" in report, report
+    assert "受害森林面积" in (out / "reports" / "fire_report.html").read_text(encoding="utf-8")
 
 
 def test_existing_outputs_are_kept_without_overwrite(scene: DemoScene) -> None:

@@ -11,11 +11,15 @@ import pytest
 from gis.report.render import NOTEBOOKS, ReportError, ReportName, inject_parameters, notebook_path
 
 NAMES = [n.value for n in ReportName]
+RESULTS = {"fire_report": ("hotspots", "burned", "coverage")}
+"""Results parameters of the reports that read several files (else ``results`` and ``district``)."""
 
 
 @pytest.fixture(params=NAMES)
 def notebook(request: pytest.FixtureRequest) -> nbformat.NotebookNode:
-    return nbformat.read(str(notebook_path(request.param)), as_version=4)
+    nb = nbformat.read(str(notebook_path(request.param)), as_version=4)
+    nb.metadata["results_params"] = list(RESULTS.get(request.param, ("results", "district")))
+    return nb
 
 
 def test_every_report_has_a_notebook() -> None:
@@ -27,7 +31,7 @@ def test_one_parameters_cell_first(notebook: nbformat.NotebookNode) -> None:
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and code[0] is tagged[0]
     names = set(re.findall(r"^(\w+)\s*=", tagged[0].source, flags=re.M))
-    assert {"results", "district", "lang"} <= names
+    assert {*notebook.metadata["results_params"], "lang"} <= names
 
 
 def test_outputs_stripped(notebook: nbformat.NotebookNode) -> None:
@@ -67,10 +71,11 @@ def test_no_def_no_logic_no_numbers(notebook: nbformat.NotebookNode) -> None:
 
 
 def test_injected_parameters_follow_the_parameters_cell(notebook: nbformat.NotebookNode) -> None:
-    nb = inject_parameters(notebook, {"results": "x.gpkg", "lang": "en"})
+    results = notebook.metadata["results_params"][0]
+    nb = inject_parameters(notebook, {results: "x.gpkg", "lang": "en"})
     k = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     injected = nb.cells[k + 1]
     assert injected.metadata["tags"] == ["injected-parameters"]
-    assert "results = 'x.gpkg'" in injected.source and "lang = 'en'" in injected.source
+    assert f"{results} = 'x.gpkg'" in injected.source and "lang = 'en'" in injected.source
     with pytest.raises(ReportError, match="does not set nope"):
         inject_parameters(notebook, {"nope": 1})

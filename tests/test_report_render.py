@@ -13,6 +13,7 @@ import pyogrio
 import pytest
 from click.testing import CliRunner
 from report_helpers import demo_results, make_field_store, record
+from report_helpers import html_figure as _figure
 
 from gis.charts import FontWarning
 from gis.cli.main import cli
@@ -32,12 +33,6 @@ def _run(*args: str) -> tuple[int, str]:
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.output
-
-
-def _figure(html: str, key: str) -> str:
-    m = re.search(rf'data-key="{key}">([^<]*)</span>', html)
-    assert m, key
-    return m.group(1)
 
 
 def _table_rows(html: str, key: str) -> list[list[str]]:

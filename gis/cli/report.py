@@ -104,3 +104,15 @@ def discolored(out: Path, overwrite: bool, **options: Any) -> None:
 def greenery(out: Path, overwrite: bool, **options: Any) -> None:
     """Greening report: KPIs against targets with flags, charts, coverage, underserved areas."""
     _render("greening_kpi_report", out, overwrite, options)
+
+
+@report.command(short_help="森林防火报告 from `linyuan fire hotspots|burned|coverage` results.")
+@click.option("--hotspots", type=_results, help="Results of `linyuan fire hotspots` (卫星热点).")
+@click.option("--burned", type=_results, help="Results of `linyuan fire burned` (过火面积).")
+@click.option("--coverage", type=_results, help="Results of `linyuan fire coverage` (瞭望覆盖).")
+@_out
+@options.lang_opt
+@options.overwrite_opt
+def fire(out: Path, overwrite: bool, **options: Any) -> None:
+    """Fire report: hotspots by verdict and deadline, events, burned area and grade, coverage."""
+    _render("fire_report", out, overwrite, options)

@@ -363,25 +363,40 @@ _REPORTS = (
     ("patch_verification_report", "patches_checked.gpkg", "patches"),
     ("discolored_trees_report", "discolored.gpkg", "discolored"),
     ("greening_kpi_report", "kpi.gpkg", "greening"),
+    ("fire_report", "hotspots.gpkg", "fire"),
 )
+
+_FIRE_RESULTS = {
+    "hotspots": "hotspots.gpkg",
+    "burned": "fire_burned.gpkg",
+    "coverage": "fire_coverage.gpkg",
+}
+
+
+def _report_params(name: str, results: Path, source: str, lang: str) -> dict[str, Any]:
+    """Return the notebook parameters of report ``name`` on the demo results."""
+    if name == "fire_report":  # the fire results that the fire steps wrote (any may be missing)
+        found = {k: results / f for k, f in _FIRE_RESULTS.items()}
+        return {k: str(p) if p.exists() else None for k, p in found.items()} | {"lang": lang}
+    params: dict[str, Any] = {"results": str(results / source), "district": None, "lang": lang}
+    if name == "greening_kpi_report":
+        params["coverage"] = str(results / "coverage.gpkg")
+    else:
+        params["field"] = None
+    if name == "patch_verification_report":
+        params["batch"] = None
+    return params
 
 
 def reports(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> list[StepResult]:
-    """Render the three verification reports (HTML) from the demo results."""
+    """Render the four reports (HTML) from the demo results."""
     render_report = _optional("gis.report.render", "render_report")
     if render_report is None:
         return [StepResult("report", "skipped", "gis.report is not there yet")]
     results = scene.out_dir / "results"
     steps = []
     for name, source, label in _REPORTS:
-        params: dict[str, Any] = {"results": str(results / source), "district": None}
-        params["lang"] = lang
-        if name == "greening_kpi_report":
-            params["coverage"] = str(results / "coverage.gpkg")
-        else:
-            params["field"] = None
-        if name == "patch_verification_report":
-            params["batch"] = None
+        params = _report_params(name, results, source, lang)
         out = scene.out_dir / "reports" / f"{label}_report.html"
         try:
             done: Any = render_report(name, params, out, overwrite=overwrite)

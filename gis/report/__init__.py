@@ -9,7 +9,7 @@ hold no logic. ``linyuan report …`` runs them with :func:`render_report`::
 
 Modules: :mod:`~gis.report.data` (load results and field records), :mod:`~gis.report.tables`
 (summary tables), :mod:`~gis.report.figures` (charts and maps), :mod:`~gis.report.blocks`
-(what a section shows), the three reports' sections, :mod:`~gis.report.render`.
+(what a section shows), the four reports' sections, :mod:`~gis.report.render`.
 """
 
 from gis.report.common import Report, findings_section, title
@@ -22,6 +22,13 @@ from gis.report.discolored_report import (
     open_discolored_report,
     point_verification,
 )
+from gis.report.fire_report import (
+    burned_section,
+    fire_map,
+    hotspot_section,
+    open_fire_report,
+)
+from gis.report.fire_report import coverage_section as fire_coverage_section
 from gis.report.greenery_report import (
     coverage_section,
     kpi_charts,
@@ -44,17 +51,22 @@ __all__ = [
     "Report",
     "ReportError",
     "ReportInputError",
+    "burned_section",
     "coverage_section",
     "discolored_field_outcomes",
     "discolored_map",
     "discolored_summary",
     "discolored_tables",
     "findings_section",
+    "fire_coverage_section",
+    "fire_map",
+    "hotspot_section",
     "kpi_charts",
     "kpi_section",
     "load_field_records",
     "load_results",
     "open_discolored_report",
+    "open_fire_report",
     "open_greenery_report",
     "open_patch_report",
     "patch_breakdown",

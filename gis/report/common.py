@@ -23,6 +23,7 @@ from gis.errors import GisError
 from gis.findings import Severity, message_column
 from gis.layers import code_meaning, label
 from gis.maps import build_map
+from gis.maps.style import DEFAULT_STYLES, LayerStyle
 from gis.report import blocks
 from gis.report.blocks import Block, Section
 from gis.report.data import ReportData
@@ -36,6 +37,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "patches_title": ("森林督查图斑核查报告", "Forest supervision patch verification report"),
     "discolored_title": ("变色立木监测核查报告", "Discolored standing trees: verification report"),
     "greenery_title": ("绿化工作完成情况", "Greening work: progress against targets"),
+    "fire_title": ("森林防火报告", "Forest fire prevention report"),
     "source": ("数据来源", "Source"),
     "generated": ("生成时间", "Generated"),
     "batch": ("批次", "Batch"),
@@ -268,12 +270,18 @@ def rate_table(rate: pd.DataFrame, rep: Report, *, key: str, title: str = "") ->
     )
 
 
-def field_map(layers: Mapping[str, gpd.GeoDataFrame], rep: Report, *, title: str) -> Block:
+def field_map(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    rep: Report,
+    *,
+    title: str,
+    styles: Mapping[str, LayerStyle] = DEFAULT_STYLES,
+) -> Block:
     """Return the report's interactive map: the field map of ``layers``, without the form.
 
     The same :func:`gis.maps.build_map` as ``linyuan map`` (a folium map; in the notebook it
     shows inline), saved offline (vendored assets only), with no "核查" form: a report is
-    read, not used to record visits.
+    read, not used to record visits. ``styles`` as for :func:`gis.maps.build_map`.
     """
-    fmap = build_map(layers, title=title, lang=str(rep.lang), verification=False)
+    fmap = build_map(layers, title=title, lang=str(rep.lang), styles=styles, verification=False)
     return blocks.field_map(fmap.to_html(offline=True), title=title)

@@ -35,6 +35,9 @@ class ResultsKind(enum.StrEnum):
     DISCOLORED = "discolored"
     KPI = "kpi"
     COVERAGE = "coverage"
+    HOTSPOTS = "hotspots"
+    BURNED = "burned"
+    FIRE_COVERAGE = "fire_coverage"
 
 
 LAYERS: dict[ResultsKind, tuple[str, ...]] = {
@@ -42,6 +45,16 @@ LAYERS: dict[ResultsKind, tuple[str, ...]] = {
     ResultsKind.DISCOLORED: ("discolored_points", "stand_summary", "findings", "run"),
     ResultsKind.KPI: ("kpi", "run"),
     ResultsKind.COVERAGE: ("coverage", "underserved", "run"),
+    ResultsKind.HOTSPOTS: ("hotspots_checked", "fire_events", "run"),
+    ResultsKind.BURNED: (
+        "fire_report",
+        "fire_scars",
+        "burn_severity",
+        "burned_by_district",
+        "burned_by_forest_chief",
+        "run",
+    ),
+    ResultsKind.FIRE_COVERAGE: ("coverage_summary", "fire_zone_coverage", "blind_areas", "run"),
 }
 """Layers each report needs, the first one identifying the check."""
 
@@ -50,6 +63,9 @@ COMMANDS = {
     ResultsKind.DISCOLORED: "linyuan detect discolored",
     ResultsKind.KPI: "linyuan greenery kpi",
     ResultsKind.COVERAGE: "linyuan greenery coverage",
+    ResultsKind.HOTSPOTS: "linyuan fire hotspots",
+    ResultsKind.BURNED: "linyuan fire burned",
+    ResultsKind.FIRE_COVERAGE: "linyuan fire coverage",
 }
 
 
@@ -187,7 +203,7 @@ def load_results(
     ----------
     path : path-like
         Results GeoPackage.
-    kind : {"patches", "discolored", "kpi", "coverage"}
+    kind : {"patches", "discolored", "kpi", "coverage", "hotspots", "burned", "fire_coverage"}
         The check that should have written it.
     batch : str, optional
         Batch (期) to keep; patches only.
@@ -221,7 +237,10 @@ def load_results(
 
 
 def _optional_layers(path: PathLike, kind: ResultsKind) -> list[str]:
-    wanted = {ResultsKind.DISCOLORED: ("verification",)}.get(kind, ())
+    wanted = {
+        ResultsKind.DISCOLORED: ("verification",),
+        ResultsKind.FIRE_COVERAGE: ("towers",),
+    }.get(kind, ())
     return [n for n in wanted if n in list_layers(path)]
 
 

@@ -58,6 +58,7 @@ class ReportName(ParamEnum):
     PATCHES = "patch_verification_report"
     DISCOLORED = "discolored_trees_report"
     GREENERY = "greening_kpi_report"
+    FIRE = "fire_report"
 
     @classmethod
     def describe(cls) -> str:

@@ -1,0 +1,173 @@
+"""linyuan report fire: the notebook executed on the demo's fire results, numbers read back."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import docx
+import pandas as pd
+import pyogrio
+import pytest
+from click.testing import CliRunner
+from report_helpers import fire_results
+from report_helpers import html_figure as _figure
+
+from gis.charts import FontWarning
+from gis.cli.main import cli
+from gis.report.blocks import fmt_value
+from gis.units import M2_PER_HA, M2_PER_MU
+
+
+@pytest.fixture(scope="session")
+def fire(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return fire_results(tmp_path_factory.getbasetemp())
+
+
+def _run(*args: str) -> tuple[int, str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FontWarning)
+        result = CliRunner().invoke(cli, ["report", "fire", *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+def _table(html: str, key: str) -> tuple[list[str], list[list[str]]]:
+    m = re.search(rf'<table data-key="{key}">(.*?)</table>', html, flags=re.S)
+    assert m, key
+    rows = re.findall(r"<tr>(.*?)</tr>", m.group(1))
+    head = re.findall(r"<th[^>]*>(.*?)</th>", rows[0])
+    return head, [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in rows[1:]]
+
+
+def _layer(path: Path, layer: str) -> pd.DataFrame:
+    return pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
+
+
+@pytest.fixture(scope="module")
+def html(fire: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> str:
+    out = tmp_path_factory.mktemp("fire_report") / "fire.html"
+    args = [f"--{k}={v}" for k, v in fire.items()]
+    code, output = _run(*args, "--out", str(out))
+    assert code == 0, output
+    return out.read_text(encoding="utf-8")
+
+
+def test_hotspots_by_verdict_priority_and_deadline(fire: dict[str, Path], html: str) -> None:
+    spots = _layer(fire["hotspots"], "hotspots_checked")
+    events = _layer(fire["hotspots"], "fire_events")
+    assert _figure(html, "hotspots_n") == str(len(spots))
+    assert _figure(html, "events_n") == str(len(events))
+    assert _figure(html, "forest_fire_n") == str(int((spots["fire_kind"] == "forest_fire").sum()))
+    head, rows = _table(html, "hotspot_verdicts")
+    assert head == ["核查结论", "数量", "核查优先级"]
+    counts = {r[0]: int(r[1]) for r in rows}
+    assert counts["疑似林火"] == (spots["fire_kind"] == "forest_fire").sum()
+    assert sum(counts.values()) == len(spots)
+    head, rows = _table(html, "hotspots")
+    assert head[:3] == ["热点编号", "核查结论", "核查优先级"] and "反馈截止（北京时间）" in head
+    assert sorted(r[0] for r in rows) == sorted(spots["hotspot_id"])
+    priorities = [int(r[2]) for r in rows]
+    assert priorities == sorted(priorities)  # by priority, then deadline
+    first = spots.set_index("hotspot_id").loc[rows[0][0]]
+    due = pd.Timestamp(first["feedback_due_utc"]).tz_convert("Asia/Shanghai")
+    assert rows[0][head.index("反馈截止（北京时间）")] == due.strftime("%Y-%m-%d %H:%M")
+    head, rows = _table(html, "fire_events")
+    assert head[0] == "火情事件编号"
+    assert {r[0]: int(r[2]) for r in rows} == dict(
+        zip(events["event_id"], events["n_hotspots"], strict=True)
+    )
+
+
+def test_burned_area_and_grade_equal_the_results(fire: dict[str, Path], html: str) -> None:
+    scars = _layer(fire["burned"], "fire_scars")
+    assert _figure(html, "forest_area_ha") == fmt_value(float(scars["forest_area_ha"].sum()))
+    assert _figure(html, "forest_area_mu") == fmt_value(float(scars["forest_area_mu"].sum()))
+    assert _figure(html, "grade") == scars["grade_zh"].iloc[0] == "较大森林火灾"
+    report = _layer(fire["burned"], "fire_report")
+    head, rows = _table(html, "fire_report")
+    assert head == ["项目", "数值", "单位", "说明"]
+    assert [r[0] for r in rows] == report["item"].tolist()
+    for key, by in (("burned_by_district", "district"), ("burned_by_forest_chief", "forest_chief")):
+        table = _layer(fire["burned"], key).set_index(by)
+        head, rows = _table(html, key)
+        assert head[1:] == [
+            "火场面积（公顷）",
+            "火场面积（亩）",
+            "受害森林面积（公顷）",
+            "受害森林面积（亩）",
+        ]
+        for row in rows:
+            expected = table.loc[row[0]]
+            assert row[1] == fmt_value(float(expected["fire_area_ha"]))
+            assert row[4] == fmt_value(float(expected["forest_area_mu"]))
+    head, rows = _table(html, "burn_severity")
+    assert head == ["烈度等级", "面积（公顷）", "面积（亩）"]
+    names = _layer(fire["burned"], "burn_severity")
+    for row, code in zip(rows, names["severity"], strict=True):
+        ha = float(scars[f"severity{code}_ha"].sum())
+        assert row[1:] == [fmt_value(ha), fmt_value(ha * M2_PER_HA / M2_PER_MU)]
+    items = dict(zip(report["item"] + report["unit"].fillna(""), report["value"], strict=False))
+    severity_ha = {r[0]: r[1] for r in rows}
+    assert severity_ha["重度"] == fmt_value(float(items["烈度：重度ha"]))
+
+
+def test_coverage_and_blind_areas_equal_the_results(fire: dict[str, Path], html: str) -> None:
+    summary = _layer(fire["coverage"], "coverage_summary").set_index("item")["value"]
+    assert _figure(html, "forest_seen_share") == f"{summary['forest_seen_share']:.2%}"
+    assert _figure(html, "blind_ha") == fmt_value(float(summary["blind_ha"]))
+    zones = _layer(fire["coverage"], "fire_zone_coverage")
+    head, rows = _table(html, "fire_zones")
+    assert head == ["区域名称", "防火等级", "面积（公顷）", "可视比例", "林地可视比例"]
+    assert [r[0] for r in rows] == zones["name"].tolist()
+    blind = _layer(fire["coverage"], "blind_areas").sort_values("rank")
+    head, rows = _table(html, "blind_areas")
+    assert head == ["排序", "盲区编号", "火险等级", "面积（公顷）", "面积（亩）"]
+    assert [r[1] for r in rows] == blind["blind_id"].tolist()
+    assert [r[4] for r in rows] == [fmt_value(float(v)) for v in blind["area_mu"]]
+
+
+def test_charts_and_the_map_are_in_the_page(html: str) -> None:
+    assert html.count("data:image/png;base64,") >= 4  # verdicts, severity, zones, static map
+    assert "森林防火：热点、火场与监测盲区" in html  # the interactive map of gis.maps.build_map
+    assert "疑似林火" in html and "工业热源" in html
+
+
+def test_english_docx_with_one_input(fire: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "fire.docx"
+    code, output = _run("--coverage", str(fire["coverage"]), "--out", str(out), "--lang", "en")
+    assert code == 0, output
+    doc = docx.Document(str(out))
+    text = [p.text for p in doc.paragraphs]
+    assert text[0] == "Forest fire prevention report"
+    assert any("No hotspot results given" in t for t in text)
+    assert any("No burned-area results given" in t for t in text)
+    headers = {tuple(c.text for c in t.rows[0].cells) for t in doc.tables}
+    assert (
+        "Key area",
+        "Fire-prevention level",
+        "Area (ha)",
+        "Seen share",
+        "Forest seen share",
+    ) in (headers)
+    assert ("Rank", "Blind area", "Risk class", "Area (ha)", "Area (mu)") in headers
+    assert not any(re.search(r"[\u4e00-\u9fff]", h) for row in headers for h in row)
+
+
+def test_chinese_docx_and_no_input(fire: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "fire.docx"
+    code, output = _run(
+        "--hotspots", str(fire["hotspots"]), "--burned", str(fire["burned"]), "--out", str(out)
+    )
+    assert code == 0, output
+    doc = docx.Document(str(out))
+    assert doc.paragraphs[0].text == "森林防火报告"
+    headers = {tuple(c.text for c in t.rows[0].cells) for t in doc.tables}
+    assert ("核查结论", "数量", "核查优先级") in headers
+    assert len(doc.inline_shapes) >= 3  # verdict and severity charts, the static map
+    none = tmp_path / "none.html"
+    code, output = _run("--out", str(none))
+    assert code == 3
+    assert "至少传入" in none.read_text(encoding="utf-8")
