@@ -14,7 +14,7 @@ from gis.io.rasters import open_raster, write_geotiff
 from gis.io.shapefile_write import shapefile_field_map, write_shapefile
 from gis.io.tables import lonlat_columns, to_table, write_table
 from gis.io.text import write_text
-from gis.io.vector_read import GCJ02, list_layers, read_layer, read_table
+from gis.io.vector_read import GCJ02, list_layers, read_layer, read_layers, read_table
 from gis.io.vector_write import write_layer, write_layers
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "lonlat_columns",
     "open_raster",
     "read_layer",
+    "read_layers",
     "read_table",
     "require_writable",
     "shapefile_field_map",

@@ -17,10 +17,11 @@ from __future__ import annotations
 import contextlib
 import enum
 import io
+import logging
 import os
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, cast
@@ -46,7 +47,9 @@ from gis.io.vector_fix import (
     resolve_crs,
     to_working_crs,
 )
-from gis.layers import canonicalize
+from gis.layers import canonicalize, layer_kind
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "GCJ02",
@@ -56,6 +59,7 @@ __all__ = [
     "list_layers",
     "read_csv_points",
     "read_layer",
+    "read_layers",
     "read_table",
 ]
 
@@ -591,3 +595,40 @@ def read_csv_points(
     geoms = shapely.points(x, y)
     geoms[np.isnan(x) | np.isnan(y)] = None
     return gpd.GeoDataFrame(table, geometry=geoms)
+
+
+def read_layers(
+    paths: Mapping[str, str | os.PathLike[str] | None],
+    kinds: Mapping[str, str | None],
+    *,
+    findings: Findings,
+    engine: str = "pyogrio",
+    crs: Mapping[str, Any] | None = None,
+    stage_log: logging.Logger = logger,
+) -> dict[str, gpd.GeoDataFrame | None]:
+    """Read every layer a run takes, role by role, each as its catalog kind (None: not given).
+
+    The one reading loop of the checks' edges: one stage line per layer on ``stage_log`` (the
+    calling run's logger, so the command shows it; ``读取森林资源小班：…`` in Chinese, ``reading
+    subcompartments: …`` in English), then :func:`read_layer` with the role's kind, ``crs`` (a
+    role → CRS for files that declare none) and ``engine``.
+
+    Examples
+    --------
+    >>> read_layers({"districts": None}, {"districts": "districts"}, findings=Findings())
+    {'districts': None}
+    """
+    frames: dict[str, gpd.GeoDataFrame | None] = {}
+    for role, path in paths.items():
+        if path is None:
+            frames[role] = None
+            continue
+        kind = kinds[role]
+        name = layer_kind(kind).label_zh if kind else role
+        logger.info(
+            "reading %s: %s", role, path, extra={"zh": "读取%s：%s", "zh_args": (name, path)}
+        )
+        frames[role] = read_layer(
+            path, kind=kind, crs=(crs or {}).get(role), findings=findings, engine=engine
+        )
+    return frames

@@ -31,31 +31,15 @@ from gis.checks.fire.triage import load_hotspot_rules
 from gis.checks.fire.viewshed import Dem, viewshed_program
 from gis.errors import RasterError
 from gis.findings import Findings
-from gis.io import open_raster, read_layer, write_layers, write_table
+from gis.io import open_raster, read_layers, write_layers, write_table
 from gis.io.outputs import plain_dtypes, plan_outputs, record_inputs, run_table, staged_outputs
-from gis.layers import label, layer_kind
+from gis.layers import label
 from gis.maps.kml import export_results_kml
 from gis.raster import raster_source
 
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
-
-
-def _read_layers(
-    paths: Mapping[str, PathLike | None],
-    kinds: Mapping[str, str | None],
-    log: Findings,
-    engine: str = "pyogrio",
-) -> dict[str, gpd.GeoDataFrame | None]:
-    frames: dict[str, gpd.GeoDataFrame | None] = {}
-    for role, path in paths.items():
-        frames[role] = (
-            None
-            if path is None
-            else read_layer(path, kind=kinds[role], findings=log, engine=engine)
-        )
-    return frames
 
 
 def _write(
@@ -167,7 +151,13 @@ def run_burned(
     )
     ruleset = load_fire_rules(rules)
     paths = {"subcompartments": subcompartments, "districts": districts}
-    frames = _read_layers(paths | {"forest_chiefs": forest_chiefs}, BURNED_KINDS, log, engine)
+    frames = read_layers(
+        paths | {"forest_chiefs": forest_chiefs},
+        BURNED_KINDS,
+        findings=log,
+        engine=engine,
+        stage_log=logger,
+    )
     pair = [
         raster_source(p, sensor=sensor, bands=bands, mask=m, findings=log)
         for p, m in ((before, before_mask), (after, after_mask))
@@ -307,7 +297,7 @@ def run_coverage(
     viewshed_program()  # refuse at once, before reading anything, when GDAL's program is absent
     paths = {"towers": towers, "subcompartments": subcompartments, "fire_zones": fire_zones,
              "roads": roads, "villages": villages}  # fmt: skip
-    frames = _read_layers(paths, COVERAGE_KINDS, log, engine)
+    frames = read_layers(paths, COVERAGE_KINDS, findings=log, engine=engine, stage_log=logger)
     grid, elevation = read_dem(dem)
     tower_frame, subs = frames.pop("towers"), frames.pop("subcompartments")
     assert tower_frame is not None and subs is not None
@@ -445,25 +435,6 @@ class HotspotRun:
     outputs: dict[str, Path] = field(default_factory=dict)
 
 
-def _read_hotspot_inputs(
-    paths: Mapping[str, PathLike | None], log: Findings, engine: str = "pyogrio"
-) -> dict[str, gpd.GeoDataFrame | None]:
-    frames: dict[str, gpd.GeoDataFrame | None] = {}
-    for role, path in paths.items():
-        if path is None:
-            frames[role] = None
-            continue
-        zh_name = layer_kind(HOTSPOT_LAYER_KINDS[role]).label_zh
-        logger.info(
-            "reading %s: %s", role, path, extra={"zh": "读取%s：%s", "zh_args": (zh_name, path)}
-        )
-        crs = HOTSPOT_LONLAT if role == "hotspots" else None
-        frames[role] = read_layer(
-            path, kind=HOTSPOT_LAYER_KINDS[role], crs=crs, findings=log, engine=engine
-        )
-    return frames
-
-
 def run_hotspot_check(
     hotspots: PathLike,
     *,
@@ -536,7 +507,14 @@ def run_hotspot_check(
     )
     ruleset = load_hotspot_rules(rules)
     periods = load_seasons(seasons, province=province)
-    frames = _read_hotspot_inputs(paths, log, engine)
+    frames = read_layers(
+        paths,
+        HOTSPOT_LAYER_KINDS,
+        findings=log,
+        engine=engine,
+        crs={"hotspots": HOTSPOT_LONLAT},
+        stage_log=logger,
+    )
     points = frames.pop("hotspots")
     assert points is not None
     result = check_hotspots(

@@ -24,7 +24,7 @@ from gis.checks.patches.check import PatchCheckResult, check_patches
 from gis.checks.patches.verdict import load_patch_rules
 from gis.distributed import cluster_info, dask_client
 from gis.findings import Findings
-from gis.io import read_layer, write_layers, write_table
+from gis.io import read_layers, write_layers, write_table
 from gis.io.outputs import (
     plain_dtypes,
     plan_outputs,
@@ -33,7 +33,7 @@ from gis.io.outputs import (
     run_table,
     staged_outputs,
 )
-from gis.layers import code_meaning, label, layer_kind
+from gis.layers import code_meaning, label
 from gis.maps.kml import export_results_kml
 from gis.raster import raster_source, require_usable
 from gis.raster.dates import reconcile_dates
@@ -123,25 +123,6 @@ class PatchRun:
 
     result: PatchCheckResult
     outputs: dict[str, Path] = field(default_factory=dict)
-
-
-def _read_inputs(
-    paths: Mapping[str, PathLike | None], log: Findings, engine: str = "pyogrio"
-) -> dict[str, gpd.GeoDataFrame | None]:
-    frames: dict[str, gpd.GeoDataFrame | None] = {}
-    for role, path in paths.items():
-        if path is None:
-            frames[role] = None
-            continue
-        zh_name = layer_kind(LAYER_KINDS[role]).label_zh
-        logger.info(
-            "reading %s: %s", role, path, extra={"zh": "读取%s：%s", "zh_args": (zh_name, path)}
-        )
-        start = len(log)
-        frames[role] = read_layer(path, kind=LAYER_KINDS[role], findings=log, engine=engine)
-        if role == "patches":
-            _report_dropped_patches(log, start)
-    return frames
 
 
 def _report_dropped_patches(log: Findings, start: int) -> None:
@@ -251,7 +232,13 @@ def run_patch_check(
         inputs=(*paths.values(), *images),
     )
     ruleset = load_patch_rules(rules)
-    frames = _read_inputs(paths, log, engine)
+    start = len(log)
+    frames = read_layers(
+        {"patches": paths["patches"]}, LAYER_KINDS, findings=log, engine=engine, stage_log=logger
+    )
+    _report_dropped_patches(log, start)  # before the other layers add their own findings
+    others = {k: v for k, v in paths.items() if k != "patches"}
+    frames |= read_layers(others, LAYER_KINDS, findings=log, engine=engine, stage_log=logger)
     rasters = {
         role: raster_source(path, sensor=sensor, bands=bands, mask=mask, findings=log)
         for role, path, mask in (("before", before, before_mask), ("after", after, after_mask))
