@@ -17,6 +17,7 @@ from rasterio.features import geometry_mask
 from gis.cli.main import cli
 from gis.demo import DemoScene, build_demo, demo_paths
 from gis.demo.patches import SCENARIOS
+from gis.demo.run import fire_checks
 from gis.errors import OutputExistsError
 
 
@@ -158,6 +159,18 @@ def test_fire_steps_run_and_score_against_their_truth(cli_run: tuple[object, Pat
     report = next(ln for ln in result.output.splitlines() if ln.strip().startswith("report fire"))
     assert "clean" in report, report
     assert "受害森林面积" in (out / "reports" / "fire_report.html").read_text(encoding="utf-8")
+
+
+def test_fire_coverage_is_skipped_without_gdal_viewshed(
+    scene: DemoScene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a fresh machine has no GDAL command-line programs: the demo still passes, saying why
+    monkeypatch.setattr("gis.checks.fire.viewshed.shutil.which", lambda name: None)
+    steps = {s.name: s for s in fire_checks(scene, overwrite=True)}
+    assert steps["fire coverage"].status == "skipped"
+    assert "apt-get install gdal-bin" in steps["fire coverage"].detail
+    assert steps["fire coverage"].ok
+    assert steps["fire burned"].status == "clean"
 
 
 def test_existing_outputs_are_kept_without_overwrite(scene: DemoScene) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gis.checks.fire.viewshed import ViewshedUnavailableError
 from gis.demo import DemoScene
 from gis.demo.fire import build_fire_demo
 from gis.demo.patches import IMAGE_DATE_AFTER
@@ -43,7 +44,8 @@ class StepResult:
         What ran, e.g. ``"validate subcompartments"``.
     status : str
         ``clean``, ``findings`` (warnings only), ``errors`` (error findings), ``skipped``
-        (the check does not exist yet) or ``failed`` (it raised).
+        (the check does not exist yet, or needs a program the machine lacks: ``fire coverage``
+        without GDAL's ``gdal_viewshed``) or ``failed`` (it raised).
     detail : str
         One line for the summary.
     outputs : tuple of Path
@@ -448,6 +450,8 @@ def _fire_coverage(scene: DemoScene, demo: Any, *, overwrite: bool, lang: str) -
             out=scene.out_dir / "results" / "fire_coverage.gpkg", overwrite=overwrite, lang=lang,
             findings=log,
         )  # fmt: skip
+    except ViewshedUnavailableError as exc:  # GDAL's programs are not a pip dependency
+        return StepResult("fire coverage", "skipped", str(exc))
     except Exception as exc:
         return _failed("fire coverage", exc)
     res = run.result
