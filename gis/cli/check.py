@@ -15,10 +15,9 @@ import click
 
 from gis.cli import options
 from gis.findings import Findings
-from gis.sensors import RADIOMETRIES, Sensor
+from gis.sensors import RADIOMETRIES
 
 EXIT_FINDINGS = 1
-SENSORS = tuple(s.value for s in Sensor)
 RADIOMETRY_CHOICES = ("auto", *RADIOMETRIES)
 
 _layer = click.Path(exists=False, path_type=Path)
@@ -68,13 +67,7 @@ def check() -> None:
 @click.option("--districts", type=_layer, help="行政区 (and township features, level=township).")
 @click.option("--forest-chiefs", "forest_chiefs", type=_layer, help="林长责任区.")
 @click.option("--rules", type=_file, help="Rules YAML (default layers/rules/patches.yaml).")
-@click.option(
-    "--sensor",
-    type=click.Choice(SENSORS),
-    default="generic",
-    show_default=True,
-    help="Sensor profile of both images (band order, scale, offset).",
-)
+@options.sensor_option("Sensor profile of both images (band order, scale, offset).")
 @click.option(
     "--bands", help="Band roles in file order, e.g. B,G,R,NIR,SWIR1,SWIR2 (A = alpha band)."
 )

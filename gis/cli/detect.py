@@ -14,10 +14,8 @@ import click
 
 from gis.cli import options
 from gis.findings import Findings
-from gis.sensors import Sensor
 
 EXIT_FINDINGS = 1
-SENSORS = tuple(s.value for s in Sensor)
 
 _layer = click.Path(exists=False, path_type=Path)
 _file = click.Path(dir_okay=False, path_type=Path)
@@ -46,13 +44,7 @@ def detect() -> None:
     type=_raster,
     help="An earlier image (a file, product or folder of scenes): crowns seen there are marked.",
 )
-@click.option(
-    "--sensor",
-    type=click.Choice(SENSORS),
-    default="generic",
-    show_default=True,
-    help="Sensor profile (band order, scale, offset).",
-)
+@options.sensor_option()
 @click.option(
     "--bands",
     help="Band roles in file order, e.g. B,G,R,NIR (generic sensor); A = alpha band (R,G,B,A).",

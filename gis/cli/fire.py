@@ -18,10 +18,8 @@ import click
 
 from gis.cli import options
 from gis.findings import Findings
-from gis.sensors import Sensor
 
 EXIT_FINDINGS = 1
-SENSORS = tuple(s.value for s in Sensor)
 
 _layer = click.Path(exists=False, path_type=Path)
 _file = click.Path(dir_okay=False, path_type=Path)
@@ -51,13 +49,7 @@ def _finish(log: Findings, payload: dict[str, Any], lines: list[str], as_json: b
 @fire.command(short_help="过火面积: dNBR, severity, 火场面积, 受害森林面积 and the fire grade.")
 @click.option("--before", type=_raster, required=True, help="Image before the fire.")
 @click.option("--after", type=_raster, required=True, help="Image after the fire (same grid).")
-@click.option(
-    "--sensor",
-    type=click.Choice(SENSORS),
-    default="generic",
-    show_default=True,
-    help="Sensor profile of both images (band order, scale, offset).",
-)
+@options.sensor_option("Sensor profile of both images (band order, scale, offset).")
 @click.option("--bands", help="Band roles in file order, e.g. B,G,R,NIR,SWIR1,SWIR2.")
 @click.option("--before-mask", "before_mask", type=_raster, help="Cloud mask of the earlier image.")
 @click.option("--after-mask", "after_mask", type=_raster, help="Cloud mask of the later image.")

@@ -20,9 +20,7 @@ from gis.maps.quicklook import Quicklook, quicklook
 from gis.maps.sources import write_maps
 from gis.maps.style import TileSource, tianditu
 from gis.raster import raster_source
-from gis.sensors import Sensor, parse_roles
-
-SENSORS = tuple(s.value for s in Sensor)
+from gis.sensors import parse_roles
 
 EXIT_FINDINGS = 1
 
@@ -95,13 +93,7 @@ def make_quicklook(
     show_default=True,
     help="Band roles shown as red,green,blue: R,G,B true colour, NIR,R,G false colour.",
 )
-@click.option(
-    "--sensor",
-    type=click.Choice(SENSORS),
-    default="generic",
-    show_default=True,
-    help="Sensor profile of the quicklook raster (band order).",
-)
+@options.sensor_option("Sensor profile of the quicklook raster (band order).")
 @click.option("--bands", help="Band roles of the quicklook raster in file order, e.g. B,G,R,NIR.")
 @click.option(
     "--offline",

@@ -46,6 +46,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as PyprojCRSError
 
 from gis.cli.logs import lang_callback
+from gis.sensors import Sensor
 
 GCJ02 = "gcj02"
 """The value ``--crs`` passes for AMap/Gaode/DataV lon/lat sources (as :data:`gis.io.GCJ02`)."""
@@ -161,6 +162,21 @@ def out_option(*, required: bool = False, help: str | None = None) -> Callable[[
         type=click.Path(dir_okay=False, path_type=Path),
         required=required,
         help=help or "Output file; the format follows the suffix.",
+    )
+
+
+SENSORS = tuple(s.value for s in Sensor)
+"""The ``--sensor`` choices: one list for every command."""
+
+
+def sensor_option(help: str = "Sensor profile (band order, scale, offset).") -> Callable[[F], F]:
+    """Return a ``--sensor NAME`` option (choices :data:`SENSORS`, default ``generic``)."""
+    return click.option(
+        "--sensor",
+        type=click.Choice(SENSORS),
+        default="generic",
+        show_default=True,
+        help=help,
     )
 
 
