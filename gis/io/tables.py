@@ -22,6 +22,7 @@ import math
 import os
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -104,6 +105,21 @@ def lonlat_columns(frame: Any) -> pd.DataFrame:
         lon[present], lat[present] = to_ll.transform(shapely.get_x(points), shapely.get_y(points))
     out = pd.DataFrame({"lon": lon, "lat": lat}, index=frame.index)
     return out.round(LONLAT_DECIMALS)
+
+
+def distinct_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Return ``headers`` (column → header) with every header that is shared made unique.
+
+    Two columns can carry one national name (an input field and the check's own column);
+    a table needs them apart, so a shared header gets its column name: ``面积 [area_ha]``.
+
+    Examples
+    --------
+    >>> distinct_headers({"a": "面积", "b": "面积", "c": "编号"})
+    {'a': '面积 [a]', 'b': '面积 [b]', 'c': '编号'}
+    """
+    counts = Counter(headers.values())
+    return {c: (h if counts[h] == 1 else f"{h} [{c}]") for c, h in headers.items()}
 
 
 def to_table(

@@ -31,7 +31,7 @@ from gis.checks.fire.triage import load_hotspot_rules
 from gis.checks.fire.viewshed import Dem, viewshed_program
 from gis.errors import RasterError
 from gis.findings import Findings
-from gis.io import open_raster, read_layers, write_layers, write_table
+from gis.io import distinct_headers, open_raster, read_layers, write_layers, write_table
 from gis.io.outputs import plain_dtypes, plan_outputs, record_inputs, run_table, staged_outputs
 from gis.layers import label
 from gis.maps.kml import export_results_kml
@@ -537,9 +537,9 @@ def run_hotspot_check(
 def hotspot_headers(columns: Any, *, lang: str = "zh") -> dict[str, str]:
     """Return column → Chinese (or English) header for the hotspot tables."""
     own = HOTSPOT_HEADERS["en" if lang == "en" else "zh"]
-    out = {c: own.get(c) or label(c, kind="hotspots", lang=lang) for c in columns}
-    counts = pd.Series(list(out.values())).value_counts()
-    return {c: (h if counts[h] == 1 else f"{h} [{c}]") for c, h in out.items()}
+    return distinct_headers(
+        {c: own.get(c) or label(c, kind="hotspots", lang=lang) for c in columns}
+    )
 
 
 def exchange_hotspots(frame: gpd.GeoDataFrame, *, lang: str = "zh") -> gpd.GeoDataFrame:

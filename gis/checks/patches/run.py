@@ -24,7 +24,7 @@ from gis.checks.patches.check import PatchCheckResult, check_patches
 from gis.checks.patches.verdict import load_patch_rules
 from gis.distributed import cluster_info, dask_client
 from gis.findings import Findings
-from gis.io import read_layers, write_layers, write_table
+from gis.io import distinct_headers, read_layers, write_layers, write_table
 from gis.io.outputs import (
     plain_dtypes,
     plan_outputs,
@@ -320,8 +320,7 @@ def headers_for(columns: Any, *, lang: str = "zh") -> dict[str, str]:
         text = label(base, kind="change_patches", lang=lang)
         suffix = ("（原始）" if lang == "zh" else " (input)") if base != col else ""
         out[col] = f"{text}{suffix}"
-    counts = pd.Series(list(out.values())).value_counts()
-    return {c: (h if counts[h] == 1 else f"{h} [{c}]") for c, h in out.items()}
+    return distinct_headers(out)
 
 
 def exchange_frame(checked: gpd.GeoDataFrame, *, lang: str = "zh") -> gpd.GeoDataFrame:
