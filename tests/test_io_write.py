@@ -296,7 +296,10 @@ def test_geopackage_holds_layers_and_attribute_tables(patches, tmp_path):
     )
     with sqlite3.connect(path) as db:
         kinds = dict(db.execute("select table_name, data_type from gpkg_contents").fetchall())
-    assert kinds == {"图斑核查": "features", "findings": "attributes", "run": "attributes"}
+    assert kinds == {
+        "图斑核查": "features", "findings": "attributes", "run": "attributes",
+        "layer_styles": "attributes",  # the Chinese aliases as QGIS's default style
+    }  # fmt: skip
     back = pyogrio.read_dataframe(path, layer="图斑核查")
     assert back["名称"].tolist() == patches["名称"].tolist()
     table = pyogrio.read_dataframe(path, layer="run")

@@ -8,6 +8,13 @@
 - Columns the layer catalog knows get its Chinese label as their alias in ``gpkg_data_columns``
   (the GeoPackage schema extension), which GDAL 3.7+ reads as the field's alternative name and
   QGIS shows as the column header.
+- In a GeoPackage of several tables (every results file: its layers, ``findings``, ``run``)
+  the same aliases as each table's QGIS default style: a row of ``layer_styles`` (the table
+  QGIS writes on "save style to database", useAsDefault 1) whose QML holds only
+  ``<aliases>``. QGIS 3.22 LTR runs on GDAL 3.6, which does not read ``gpkg_data_columns``; it
+  loads this style and shows the Chinese headers all the same. A file of one layer gets none:
+  the extra table would make ``geopandas.read_file(path)`` warn and ask for a layer name.
+  :func:`gis.io.list_layers` leaves the table out.
 
 :mod:`gis.io.vector_write` calls :func:`date_columns` and :func:`dates_as_text` before writing a
 layer and :func:`finish_layer` (SQLite on the staged file, before it is renamed) after.
@@ -20,6 +27,7 @@ import datetime as dt
 import logging
 import re
 import sqlite3
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -36,6 +44,17 @@ GPKG_VERSION = "1.2"
 CREATION_OPTIONS = {"VERSION": GPKG_VERSION}
 """GDAL dataset creation options of every GeoPackage Linyuan writes."""
 
+STYLE_TABLE = "layer_styles"
+"""QGIS's table of layer styles saved in the GeoPackage ("save style to database")."""
+
+QGIS_TABLES = frozenset({STYLE_TABLE, "qgis_projects"})
+"""Tables QGIS adds to a GeoPackage: tool tables, not data (:func:`gis.io.list_layers`)."""
+
+STYLE_NAME = "linyuan"
+"""``styleName`` of the default style Linyuan writes (the aliases)."""
+
+STYLE_DESCRIPTION = "中文字段别名 Chinese field aliases (Linyuan)"
+
 SCHEMA_EXTENSION = (
     "gpkg_schema",
     "http://www.geopackage.org/spec120/#extension_schema",
@@ -51,6 +70,13 @@ _EXTENSIONS_SQL = (
     "CREATE TABLE IF NOT EXISTS gpkg_extensions (table_name TEXT, column_name TEXT, "
     "extension_name TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL, "
     "CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))"
+)
+_STYLES_SQL = (  # as QGIS 3.22 creates it
+    f'CREATE TABLE IF NOT EXISTS "{STYLE_TABLE}" ("id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, '
+    '"f_table_catalog" TEXT(256), "f_table_schema" TEXT(256), "f_table_name" TEXT(256), '
+    '"f_geometry_column" TEXT(256), "styleName" TEXT(30), "styleQML" TEXT, "styleSLD" TEXT, '
+    '"useAsDefault" BOOLEAN, "description" TEXT, "owner" TEXT(30), "ui" TEXT(30), '
+    "\"update_time\" DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
 )
 _CONSTRAINTS_SQL = (
     "CREATE TABLE IF NOT EXISTS gpkg_data_column_constraints (constraint_name TEXT NOT NULL, "
@@ -120,12 +146,13 @@ def dates_as_text(frame: pd.DataFrame, dates: list[str]) -> pd.DataFrame:
 
 
 def finish_layer(path: Path, layer: str | None, frame: pd.DataFrame, *, dates: list[str]) -> None:
-    """Type ``dates`` columns ``DATE`` and record the Chinese aliases, in the staged ``path``.
+    """Type ``dates`` columns ``DATE``, record the Chinese aliases and their QGIS styles.
 
     pyogrio writes dates as text (:func:`dates_as_text`) and cannot set field alternative names;
-    both are finished with SQLite on the GeoPackage GDAL has just written. Declaring a text
-    column ``DATE`` leaves its stored ``YYYY-MM-DD`` values as they are, so only the table
-    definition is edited (no row is touched, so no R-tree trigger runs).
+    both are finished with SQLite on the staged GeoPackage GDAL has just written, and once it
+    holds two tables, each table's aliases become its default QGIS style (``layer_styles``).
+    Declaring a text column ``DATE`` leaves its stored ``YYYY-MM-DD`` values as they are, so
+    only the table definition is edited (no row is touched, so no R-tree trigger runs).
 
     Parameters
     ----------
@@ -139,14 +166,13 @@ def finish_layer(path: Path, layer: str | None, frame: pd.DataFrame, *, dates: l
         Columns to declare ``DATE`` (:func:`date_columns` of ``frame``).
     """
     aliases = column_aliases(frame, layer)
-    if not dates and not aliases:
-        return
     with contextlib.closing(sqlite3.connect(path)) as con, con:
         table = layer or con.execute("SELECT table_name FROM gpkg_contents").fetchone()[0]
         if dates:
             _declare_dates(con, table, dates)
         if aliases:
             _record_aliases(con, table, aliases)
+        _record_styles(con)
 
 
 def _declare_dates(con: sqlite3.Connection, table: str, columns: list[str]) -> None:
@@ -188,6 +214,73 @@ def _record_aliases(con: sqlite3.Connection, table: str, aliases: Mapping[str, s
         "VALUES (?, ?, ?, ?)",
         [(table, col, alias, alias) for col, alias in _unique(aliases).items()],
     )
+
+
+def alias_qml(aliases: Mapping[str, str]) -> str:
+    """Return a QGIS style (QML) that sets only the field aliases.
+
+    Examples
+    --------
+    >>> qml = alias_qml({"patch_id": "判读图斑编号"})
+    >>> qml.splitlines()[0]
+    "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
+    >>> '<aliases><alias field="patch_id" name="判读图斑编号" /></aliases>' in qml
+    True
+    """
+    root = ET.Element("qgis", {"styleCategories": "Fields", "version": "3.22.0"})
+    node = ET.SubElement(root, "aliases")
+    for col, alias in aliases.items():
+        ET.SubElement(node, "alias", {"field": col, "name": alias})
+    doctype = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
+    return doctype + "\n" + ET.tostring(root, encoding="unicode")
+
+
+def _record_styles(con: sqlite3.Connection) -> None:
+    """Give each table with aliases its default QGIS style, once the file holds two tables.
+
+    Written as QGIS writes ``layer_styles`` (registered as an attributes table); the QML of
+    each table comes from its rows of ``gpkg_data_columns``, so both always agree.
+    """
+    tables = [
+        name
+        for (name,) in con.execute("SELECT table_name FROM gpkg_contents")
+        if name != STYLE_TABLE
+    ]
+    if len(tables) < 2 or not _has_table(con, "gpkg_data_columns"):
+        return
+    con.execute(_STYLES_SQL)
+    con.execute(
+        "INSERT INTO gpkg_contents (table_name, data_type, identifier, last_change, srs_id) "
+        "SELECT ?, 'attributes', ?, strftime('%Y-%m-%dT%H:%M:%fZ','now'), 0 WHERE NOT EXISTS "
+        "(SELECT 1 FROM gpkg_contents WHERE table_name = ?)",
+        (STYLE_TABLE, STYLE_TABLE, STYLE_TABLE),
+    )
+    geometry = dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns"))
+    for table in tables:
+        aliases = dict(
+            con.execute(
+                "SELECT column_name, name FROM gpkg_data_columns WHERE table_name = ? "
+                "ORDER BY rowid",
+                (table,),
+            )
+        )
+        if not aliases:
+            continue
+        con.execute(
+            f'DELETE FROM "{STYLE_TABLE}" WHERE f_table_name = ? AND styleName = ?',
+            (table, STYLE_NAME),
+        )
+        con.execute(
+            f'INSERT INTO "{STYLE_TABLE}" (f_table_catalog, f_table_schema, f_table_name, '
+            "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
+            "owner) VALUES ('', '', ?, ?, ?, ?, '', 1, ?, '')",
+            (table, geometry.get(table, ""), STYLE_NAME, alias_qml(aliases), STYLE_DESCRIPTION),
+        )
+
+
+def _has_table(con: sqlite3.Connection, name: str) -> bool:
+    found = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return found.fetchone() is not None
 
 
 def _unique(aliases: Mapping[str, str]) -> dict[str, str]:

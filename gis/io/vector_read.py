@@ -38,7 +38,7 @@ from gis.enums import ParamEnum
 from gis.errors import DataSourceError, EncodingError, GisError, SchemaError
 from gis.extras import require
 from gis.findings import Findings
-from gis.io import archives
+from gis.io import archives, geopackage
 from gis.io.encoding import EncodingDecision, detect_shapefile_encoding
 from gis.io.vector_fix import (
     GCJ02,
@@ -190,7 +190,8 @@ def list_layers(source: str | os.PathLike[str]) -> list[str]:
     """Return the layer names in a source (GeoPackage, FileGDB, KML, zip; else its one layer).
 
     Inside a zip, each dataset is named by its relative path without suffix; a zip holding one
-    GeoPackage or FileGDB lists that dataset's layers.
+    GeoPackage or FileGDB lists that dataset's layers. QGIS's tables in a GeoPackage
+    (``layer_styles``, ``qgis_projects``) are left out.
 
     Parameters
     ----------
@@ -213,9 +214,13 @@ def list_layers(source: str | os.PathLike[str]) -> list[str]:
 
 
 def _layer_names(path: Path, label: str) -> list[str]:
-    """Layers of a multi-layer dataset; errors name it by ``label`` (a zip member by its zip)."""
+    """Layers of a multi-layer dataset; errors name it by ``label`` (a zip member by its zip).
+
+    QGIS's own tables (``layer_styles`` …, :data:`gis.io.geopackage.QGIS_TABLES`) are not data.
+    """
     with _gdal_errors(label):
-        return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+        names = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+    return [name for name in names if name not in geopackage.QGIS_TABLES]
 
 
 def _choose_layer(path: Path, opts: _Options) -> str | None:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from gis.errors import DataSourceError
 from gis.io import require_writable
+from gis.io.geopackage import QGIS_TABLES
 from gis.verify.store import LATEST, LOG, LOG_COLUMNS, connect, ensure_schema, own_tables
 
 FIELD_STORE_URI = "urn:linyuan:field-store"
@@ -43,7 +44,7 @@ MARK_FORMAT = 1
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
-TOOL_TABLES = frozenset({"layer_styles", "qgis_projects"})
+TOOL_TABLES = QGIS_TABLES
 """Tables QGIS may add to any GeoPackage it opened; they do not make a store someone else's."""
 
 _METADATA_SQL = """
