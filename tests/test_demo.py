@@ -400,3 +400,38 @@ def test_hotspots_are_a_firms_download_with_truth(scene: DemoScene) -> None:
     step = fire_hotspots(scene, overwrite=True)
     assert step.status == "clean", step.detail
     assert "verdict 100.0% of 9, event pairs 100.0% (6 events, truth 6)" in step.detail
+
+
+# ---------------------------------------------------------------- inputs of the README tour
+
+
+def test_tour_inputs_are_made_from_the_scene(scene: DemoScene) -> None:
+    import json
+
+    import networkx as nx
+
+    from gis.checks.greenery.network import road_network
+    from gis.gcj02 import gcj02_to_wgs84
+
+    roads = _read(scene.tour["roads"])
+    assert set(roads["道路等级"]) == {"城市道路", "林区道路"}
+    assert nx.is_connected(road_network(roads.geometry.to_numpy()).graph)  # noded
+    with rasterio.open(scene.tour["ortho_rgba"]) as src:
+        assert src.count == 4 and src.dtypes[0] == "uint8"
+        assert src.colorinterp[3] == rasterio.enums.ColorInterp.alpha
+        rgba = src.read()
+    outside = rgba[3] == 0
+    assert 0.05 < outside.mean() < 0.5 and (rgba[3][~outside] == 255).all()
+    assert (rgba[:3, outside] == 0).all() and (rgba[:3, ~outside] > 0).all()
+    earlier = _read(scene.tour["earlier_points"])
+    assert earlier.crs.to_epsg() == 4490 and earlier["点位编号"].is_unique
+    crowns = scene.truth["crowns"]
+    assert len(earlier) == (crowns["kind"] == "already_dead").sum() + 12
+    doc = json.loads(scene.tour["districts_gcj02"].read_text(encoding="utf-8"))
+    districts = _read(scene.layers["districts"]).to_crs("EPSG:4326")
+    for feature, geom in zip(doc["features"], districts.geometry, strict=True):
+        ring = np.asarray(feature["geometry"]["coordinates"][0])
+        lon, lat = gcj02_to_wgs84(ring[:, 0], ring[:, 1])
+        truth = np.asarray(geom.exterior.coords)
+        assert np.abs(np.column_stack([lon, lat]) - truth).max() < 1e-5
+        assert np.abs(ring - truth).max() > 1e-3  # shifted by hundreds of metres

@@ -17,7 +17,12 @@
 ``heat_sources.gpkg``                 固定热源 (a brick kiln), EPSG:4551
 ``truth/*.csv``, ``truth/truth.gpkg``  patches, crowns, greening and hotspot truth
 ``dirty/*.gpkg``                      small deliveries with planted defects
+``roads.gpkg`` ``ortho_rgba.tif``     what the README's tour needs besides (:mod:`gis.demo.tour`):
+``earlier.gpkg`` ``220100_full.json`` roads, an RGBA orthophoto, earlier points, DataV districts
 ====================================  ========================================================
+
+After the checks, ``linyuan demo`` adds the inspectors' phone exports and the lab's CSV
+(:func:`gis.demo.tour.write_field_returns`).
 
 Every file name, the truth tables and the scene's conventions are in the returned
 :class:`DemoScene`. Field names are those of real deliveries; :func:`gis.io.read_layer` renames
@@ -35,6 +40,7 @@ import pandas as pd
 
 from gis.crs import WORKING_CRS
 from gis.demo import crowns, dirty, greening, hotspots, imagery, patches, scene
+from gis.demo.tour import tour_paths, write_tour_inputs
 from gis.demo.truth import greenery_truth
 from gis.io import check_overwrite, write_geotiff, write_layer, write_layers, write_table
 
@@ -93,6 +99,9 @@ class DemoScene:
     downloads : dict of str to Path
         Files as downloaded from outside, not layers of the bureau: ``hotspots`` (a NASA
         FIRMS VIIRS CSV, lon/lat without a declared CRS).
+    tour : dict of str to Path
+        What the README's tour runs on besides the scene (:data:`gis.demo.tour.TOUR_FILES`):
+        ``roads``, ``ortho_rgba``, ``earlier_points``, ``districts_gcj02``.
     """
 
     out_dir: Path
@@ -104,6 +113,7 @@ class DemoScene:
     dirty: dict[str, Path]
     meta: dict[str, Any] = field(default_factory=dict)
     downloads: dict[str, Path] = field(default_factory=dict)
+    tour: dict[str, Path] = field(default_factory=dict)
 
 
 def demo_paths(out_dir: str | Path) -> dict[str, dict[str, Path]]:
@@ -132,6 +142,7 @@ def demo_paths(out_dir: str | Path) -> dict[str, dict[str, Path]]:
             "permits_no_dates": out / "dirty" / "permits_no_dates.gpkg",
         },
         "downloads": {"hotspots": out / "hotspots_firms.csv"},
+        "tour": tour_paths(out),
     }
 
 
@@ -365,6 +376,10 @@ def build_demo(
     _check_targets(paths, overwrite=overwrite)
     made = _generate(seed)
     _write_all(paths, made, overwrite=overwrite)
+    write_tour_inputs(
+        Path(out_dir), seed, made.frames, made.truth["crowns"],
+        (made.uav[0], made.table.grid.transform), overwrite=overwrite,
+    )  # fmt: skip
     return DemoScene(
         Path(out_dir),
         seed,
@@ -375,4 +390,5 @@ def build_demo(
         paths["dirty"],
         _meta(made.plan, made.pair, made.table),
         paths["downloads"],
+        paths["tour"],
     )

@@ -25,6 +25,7 @@ from gis.demo import DemoScene
 from gis.demo.fire import build_fire_demo
 from gis.demo.patches import IMAGE_DATE_AFTER
 from gis.demo.score import score_crowns, score_hotspots, score_patches
+from gis.demo.tour import write_field_returns
 from gis.errors import GisError
 from gis.findings import Findings, Severity
 
@@ -361,6 +362,27 @@ def field_map(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") ->
     return StepResult("map", "clean", f"offline field map, {size:.1f} MB", tuple(written))
 
 
+def field_returns(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> StepResult:
+    """Write the inspectors' phone exports and the lab CSV for the field map's results."""
+    results, field_map = scene.out_dir / "results", scene.out_dir / "maps" / "field_map.html"
+    sources = (field_map, results / "patches_checked.gpkg", results / "discolored.gpkg")
+    if not all(p.exists() for p in sources):
+        return StepResult("field returns", "skipped", "needs the field map and its results")
+    try:
+        done = write_field_returns(
+            scene.out_dir, scene.seed, scene.truth, field_map=sources[0], patches=sources[1],
+            points=sources[2], overwrite=overwrite,
+        )  # fmt: skip
+    except Exception as exc:
+        return _failed("field returns", exc)
+    detail = (
+        f"{done.records} records from {len(done.exports)} phones, {done.samples} lab samples"
+        if lang == "en"
+        else f"{len(done.exports)} 部手机导出 {done.records} 条核查记录，{done.samples} 个送检样品"
+    )
+    return StepResult("field returns", "clean", detail, (*done.exports, done.lab))
+
+
 _REPORTS = (
     ("patch_verification_report", "patches_checked.gpkg", "patches"),
     ("discolored_trees_report", "discolored.gpkg", "discolored"),
@@ -483,8 +505,9 @@ def run_checks(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -
 
     Validation of every layer, then the patch check, the discolored-tree detection, the
     greening KPIs and park service coverage (results in ``<out_dir>/results/``), each
-    compared with the scene's truth; then the offline field map (``maps/``) and the three
-    verification reports (``reports/``).
+    compared with the scene's truth; the fire checks; then the offline field map (``maps/``),
+    the phone exports and lab CSV made on it (``field_exports/``, :mod:`gis.demo.tour`) and
+    the four reports (``reports/``).
 
     Parameters
     ----------
@@ -504,6 +527,7 @@ def run_checks(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -
     steps.append(fire_hotspots(scene, overwrite=overwrite, lang=lang))
     steps.extend(fire_checks(scene, overwrite=overwrite, lang=lang))
     steps.append(field_map(scene, overwrite=overwrite, lang=lang))
+    steps.append(field_returns(scene, overwrite=overwrite, lang=lang))
     steps.extend(reports(scene, overwrite=overwrite, lang=lang))
     return steps
 
@@ -516,6 +540,7 @@ _TEXT = {
         "truth": "真值表",
         "dirty": "含错误的示例数据（可用 linyuan validate 检查）",
         "downloads": "外部下载数据",
+        "tour": "命令导览用数据（README）",
         "checks": "检查",
     },
     "en": {
@@ -525,6 +550,7 @@ _TEXT = {
         "truth": "Truth tables",
         "dirty": "Deliveries with planted defects (try linyuan validate on them)",
         "downloads": "Downloads",
+        "tour": "Inputs of the README tour",
         "checks": "Checks",
     },
 }
@@ -540,6 +566,7 @@ def summary_lines(scene: DemoScene, steps: list[StepResult], *, lang: str = "zh"
         ("truth", scene.truth_files),
         ("dirty", scene.dirty),
         ("downloads", scene.downloads),
+        ("tour", scene.tour),
     ):
         lines.append(f"{text[key]}:")
         lines.extend(f"  {name:<20} {path}" for name, path in group.items())
