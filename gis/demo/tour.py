@@ -31,6 +31,7 @@ the map's "导出 GeoJSON" button writes (``docs/field-records.md``):
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import uuid
@@ -260,7 +261,7 @@ class _Phone:
         when = self.start + dt.timedelta(minutes=step * len(self.features))
         props = {
             "schema_version": 1,
-            "record_id": str(uuid.UUID(bytes=self.rng.bytes(16), version=4)),
+            "record_id": self.record_id(layer, feature_id),
             "map_id": self.map_id,
             "results_run_id": run_id,
             "layer": layer,
@@ -272,6 +273,15 @@ class _Phone:
             **verdict,
         }
         self.features.append({"type": "Feature", "geometry": geometry, "properties": props})
+
+    def record_id(self, layer: str, feature_id: str) -> str:
+        """Return a UUID v4 made from the map, the feature and the inspector.
+
+        A phone draws it at random; here it is reproducible, yet new for every map, as a
+        record made in another run's map is another record (its map and run ids differ).
+        """
+        key = f"{self.map_id}|{layer}|{feature_id}|{self.inspector}|{len(self.features)}"
+        return str(uuid.UUID(bytes=hashlib.sha256(key.encode()).digest()[:16], version=4))
 
     def export(self, folder: Path, *, overwrite: bool) -> Path:
         """Write what the map's 导出 GeoJSON writes (its file name, compact JSON)."""
