@@ -86,6 +86,13 @@ class CrownRules:
     turning_grvi_shift : float
         A host stand whose median GRVI lies this far below the median of all host stands'
         medians is turning colour as a whole (whatever the date).
+    z_ndvi_loss : float
+        With NIR, a canopy pixel is also a candidate when its crown-scale NDVI lies this many
+        robust sigmas below its stand's median; it counts only when it lost NIR against its
+        neighbouring crowns (:mod:`gis.checks.discolored.neighbours`).
+    crown_ndvi_quantile : float
+        A stand's pixels at or above this quantile of its NDVI are its crowns, whose NIR the
+        candidates are compared with (:mod:`gis.checks.discolored.neighbours`).
     z_ndvi_full : float
         NDVI loss (robust sigmas) giving the full NDVI term of the confidence.
     min_stand_pixels : int
@@ -113,6 +120,8 @@ class CrownRules:
     autumn_nir_kept_ratio: float = 0.8
     turning_nir_ratio: float = 0.7
     turning_grvi_shift: float = 0.08
+    z_ndvi_loss: float = 3.0
+    crown_ndvi_quantile: float = 0.85
     z_ndvi_full: float = 6.0
     min_stand_pixels: int = 200
     coarse_pixel_m: float = 2.0
