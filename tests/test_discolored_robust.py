@@ -75,6 +75,7 @@ def test_crown_cut_and_neighbours_nir():
 def test_rgb_summer_floor(scored):
     precision, recall = _pooled(scored, sensor="rgb", season="summer")
     assert precision >= 0.80 and recall >= 0.90, (precision, recall)
+    assert precision >= 0.90, precision  # shaded bare ground dropped by its B/R (#16)
 
 
 def test_autumn_date_turns_larch_stands(tmp_path):
@@ -190,3 +191,12 @@ def test_last_autumn_image_marks_crowns_coloured_before(tmp_path):
     false_previous = with_previous["points"] - with_previous["true_points"]
     assert false_alone > 0 and false_previous <= 0.5 * false_alone, (alone, with_previous)
     assert with_previous["found"] == alone["found"]  # new discolored crowns stay new
+
+
+def test_rgb_shaded_ground_is_not_a_crown(tmp_path):
+    case = next(c for c in suite_cases([3]) if c.season == "summer" and c.sensor == "rgb")
+    built = build_case(case, tmp_path)
+    off = with_rules(load_discolored_rules(), soil_blue_red=9.0)  # the B/R ground test off
+    on, without = score_case(built), score_case(built, rules=off)
+    assert on["found"] == without["found"], (on, without)
+    assert on["points"] - on["true_points"] < without["points"] - without["true_points"]

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from rasterio.windows import Window
 
 from gis.checks.discolored.baselines import Baselines
+from gis.checks.discolored.ground import drop_shaded_ground
 from gis.checks.discolored.kernels import (
     anomalous_pixels,
     band_positions,
@@ -312,9 +313,14 @@ def detect_window(
         k: px[k] for k in ("grvi", "rg_ratio", "green", "ndvi", "nir") if k in px
     }
     layers["core"] = is_core
+    if "B" in roles:
+        layers |= {"blue": px["blue"], "red": px["red"]}
     count, means = _components((rows, cols), lab, n, layers)
     place = (window, halo, transform, pixel_m2)
-    crowns, rejected, _ = _crown_table(count, means, stands, base, rules, place)
+    crowns, rejected, kept = _crown_table(count, means, stands, base, rules, place)
+    if rules.reflectance and "B" in roles and "NIR" not in roles:  # shaded ground (no NDVI)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            crowns = drop_shaded_ground(crowns, (means["blue"] / means["red"])[kept], rules)
     if "NIR" in roles:
         claimed = np.zeros(anomalous.shape, dtype=bool)  # pixels of the GRVI test's crowns
         fits = _fits(count, means, rules, pixel_m2)[2][lab - 1]

@@ -49,6 +49,7 @@ from gis.layers import host_species, layer_kind, normalize_code
 from gis.raster import RasterSource
 from gis.resources import resource_path
 from gis.units import area_m2, geodesic_area_m2
+from gis.zonal.inside import resolve_radiometry
 
 RULES_PATH = resource_path("layers/rules/discolored.yaml")
 POINT_KEYS = ("known_match_m", "id_snap_m", "context_m")
@@ -243,7 +244,9 @@ def detect_discolored(
     host = host_stands(stands, hosts=hosts, crs_wkt=source.crs_wkt, findings=log)
     image_date = image_date or image_date_of(source)
     autumn = date_in_window(image_date, rules.autumn)
-    plan = make_plan(source, host, replace(rules.crowns, autumn=autumn), window_size=window_size)
+    linear = resolve_radiometry(source)[0] == "reflectance"
+    crown_rules = replace(rules.crowns, autumn=autumn, reflectance=linear)
+    plan = make_plan(source, host, crown_rules, window_size=window_size)
     if autumn:
         deciduous = host["species"].isin(rules.deciduous_hosts).to_numpy()
         plan = replace(plan, turning=tuple(int(n) for n in host["stand_no"][deciduous]))

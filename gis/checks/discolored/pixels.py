@@ -57,6 +57,14 @@ class CrownRules:
     bright_ratio : float
         Without NIR: blue (else brightness) above this multiple of the stand median is
         soil/road.
+    soil_blue_red : float
+        Without NIR, on reflectance (``reflectance``): a crown candidate whose mean blue is at
+        least this fraction of its mean red is bare ground in shade, not a discolored crown
+        (:mod:`gis.checks.discolored.ground`).
+    reflectance : bool
+        The image holds reflectance, linear up to a gain (set from the image's radiometry,
+        :func:`gis.zonal.inside.resolve_radiometry`, not from the rules file); 8-bit
+        stretched or raw DN deliveries do not, and band ratios there have no fixed meaning.
     smooth_px : int
         GRVI is averaged over ``smooth_px`` × ``smooth_px`` canopy pixels before scoring
         (sensor noise down by about that factor; a crown spans many pixels).
@@ -108,6 +116,8 @@ class CrownRules:
     soil_rg: float = 1.3
     soil_blue_ratio: float = 2.0
     bright_ratio: float = 2.0
+    soil_blue_red: float = 0.55
+    reflectance: bool = False
     smooth_px: int = 3
     min_crown_m2: float = 4.0
     max_crown_m2: float = 100.0
