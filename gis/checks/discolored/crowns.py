@@ -349,7 +349,7 @@ def _ndvi_loss_crowns(
     """
     values, roles, stands = arrays["values"], arrays["roles"], arrays["stands"]
     window, halo = place[0], place[1]
-    arrays["ndvi"] = window_ndvi(values, roles)
+    arrays["ndvi"] = window_ndvi(values, roles, arrays["canopy"])
     loss, own = ndvi_loss_pixels(arrays["ndvi"], arrays["canopy"], stands, base, rules,
                                  core_slices(halo, window))  # fmt: skip
     rows, cols, lab, n = label_pixels(loss)

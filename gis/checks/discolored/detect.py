@@ -244,7 +244,8 @@ def detect_discolored(
     host = host_stands(stands, hosts=hosts, crs_wkt=source.crs_wkt, findings=log)
     image_date = image_date or image_date_of(source)
     autumn = date_in_window(image_date, rules.autumn)
-    linear = resolve_radiometry(source)[0] == "reflectance"
+    # ratios of linear reflectance (ground.py; RGB only: the check reads no NIR band then)
+    linear = not source.has("NIR") and resolve_radiometry(source)[0] == "reflectance"
     crown_rules = replace(rules.crowns, autumn=autumn, reflectance=linear)
     plan = make_plan(source, host, crown_rules, window_size=window_size)
     if autumn:

@@ -51,8 +51,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gis.checks.discolored.baselines import Baselines, hist_quantile
-from gis.checks.discolored.kernels import anomalous_pixels, soil_pixel
+from gis.checks.discolored.kernels import (
+    anomalous_pixels,
+    normalized_difference_px,
+    soil_pixel,
+)
 from gis.checks.discolored.pixels import CrownRules
+from gis.compiled import jit
 
 NDVI_ROW = 1
 """Row of the NDVI histogram in pass 1's per-stand histograms (``baselines.QUANTITIES``)."""
@@ -75,12 +80,30 @@ def _band(values: NDArray[np.float32], roles: Sequence[str], role: str) -> NDArr
     return values[list(roles).index(role)]
 
 
-def window_ndvi(values: NDArray[np.float32], roles: Sequence[str]) -> NDArray[np.float32]:
-    """NDVI of a window's pixels, float32 (NaN where NIR + R = 0)."""
-    nir, red = _band(values, roles, "NIR"), _band(values, roles, "R")
-    total = nir + red
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(np.where(total != 0, (nir - red) / total, np.nan), dtype=np.float32)
+def window_ndvi(
+    values: NDArray[np.float32], roles: Sequence[str], canopy: NDArray[np.bool_]
+) -> NDArray[np.float32]:
+    """NDVI of a window's canopy pixels, float32: 0 outside the canopy, 1 where NIR + R = 0.
+
+    0 outside the canopy is what the box average of
+    :func:`~gis.checks.discolored.kernels.anomalous_pixels` expects; 1 (no NDVI) is never
+    anomalous.
+    """
+    where = list(roles)
+    return _canopy_ndvi(values, where.index("NIR"), where.index("R"), canopy)  # type: ignore[no-any-return]
+
+
+@jit
+def _canopy_ndvi(values: Any, inir: int, ir: int, canopy: Any) -> Any:
+    """One pass over the window: NDVI at canopy pixels (see :func:`window_ndvi`)."""
+    h, w = canopy.shape
+    out = np.zeros((h, w), dtype=np.float32)
+    for i in range(h):
+        for j in range(w):
+            if canopy[i, j]:
+                nd = normalized_difference_px(values[inir, i, j], values[ir, i, j])
+                out[i, j] = np.float32(1) if np.isnan(nd) else nd
+    return out
 
 
 def ndvi_loss_pixels(
@@ -97,11 +120,10 @@ def ndvi_loss_pixels(
     anomalous mask (smoothed NDVI) and the pixels whose own NDVI passes too, as
     :func:`~gis.checks.discolored.kernels.anomalous_pixels` does for GRVI.
     """
-    index = np.where(canopy, np.nan_to_num(ndvi, nan=1.0), 0).astype(np.float32)
     thr = np.nan_to_num(base.med_ndvi - rules.z_ndvi_loss * base.sig_ndvi, nan=-np.inf)
     box = np.array([core[0].start, core[0].stop, core[1].start, core[1].stop], dtype=np.int64)
     anomalous, own, _ = anomalous_pixels(
-        index, canopy, stands, thr.astype(np.float32), rules.smooth_px, box, len(base.pixels) - 1
+        ndvi, canopy, stands, thr.astype(np.float32), rules.smooth_px, box, len(base.pixels) - 1
     )
     return anomalous, own
 
@@ -127,18 +149,17 @@ def crown_nir(
     if base.crown_ndvi is None or not rows.size:
         return out
     cut = np.nan_to_num(base.crown_ndvi, nan=np.inf).astype(np.float32)
-    with np.errstate(invalid="ignore"):
-        crown = canopy & (ndvi >= cut[stands])
     nir = _band(values, roles, "NIR")
-    h, w = crown.shape
+    h, w = canopy.shape
     r0, r1 = np.clip(rows - half, 0, h), np.clip(rows + half + 1, 0, h)
     c0, c1 = np.clip(cols - half, 0, w), np.clip(cols + half + 1, 0, w)
     own = stands[np.clip(rows, 0, h - 1), np.clip(cols, 0, w - 1)]
-    for k in range(rows.size):  # a few candidates per window; each box is a view
-        sub = crown[r0[k] : r1[k], c0[k] : c1[k]] & (stands[r0[k] : r1[k], c0[k] : c1[k]] == own[k])
-        n = int(np.count_nonzero(sub))
+    for k in range(rows.size):  # the few candidates left; each box is a view
+        box = (slice(r0[k], r1[k]), slice(c0[k], c1[k]))
+        crown = canopy[box] & (stands[box] == own[k]) & (ndvi[box] >= cut[own[k]])
+        n = int(np.count_nonzero(crown))
         if n:
-            out[k] = float(nir[r0[k] : r1[k], c0[k] : c1[k]][sub].sum(dtype=np.float64)) / n
+            out[k] = float(nir[box][crown].sum(dtype=np.float64)) / n
     return out
 
 
@@ -180,11 +201,7 @@ def judge(
     sel = {k: np.asarray(v)[kept] for k, v in means.items()}
     centres = (np.floor(sel["row"]).astype(int), np.floor(sel["col"]).astype(int))
     st = window["stands"][centres]
-    ref = crown_nir(window["values"], window["roles"], window["ndvi"], window["canopy"],
-                    window["stands"], base, centres, window["half"])  # fmt: skip
-    with np.errstate(invalid="ignore", divide="ignore"):
-        nir = sel["nir_core"] / sel["core"]
-    keep = nir_lost(nir, ref, rules) & (sel["by_grvi"] == 0)
+    keep = sel["by_grvi"] == 0
     if base.turning is not None:
         keep &= ~base.turning[st]
     limit = rules.soil_blue_ratio * base.blue[st]
@@ -192,6 +209,13 @@ def judge(
     for k in np.flatnonzero(keep):
         args = (sel["ndvi"][k], sel["blue"][k], sel["rg_ratio"][k], 1.0, limit[k])
         keep[k] = not soil_pixel(*args, rules.soil_ndvi, rules.soil_rg)
+    ref = np.full(keep.shape, np.nan)  # the neighbours, for the candidates still in
+    ref[keep] = crown_nir(window["values"], window["roles"], window["ndvi"], window["canopy"],
+                          window["stands"], base, (centres[0][keep], centres[1][keep]),
+                          window["half"])  # fmt: skip
+    with np.errstate(invalid="ignore", divide="ignore"):
+        nir = sel["nir_core"] / sel["core"]
+    keep &= nir_lost(nir, ref, rules)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = crowns.assign(decoy=False, nir_crowns=nir / ref)
     return out[keep].reset_index(drop=True)
