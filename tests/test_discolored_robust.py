@@ -178,6 +178,8 @@ def test_autumn_rgb_findings(tmp_path):
     turning = built.stands[built.stands["dominant_species"] == "落叶松"]["stand_id"]
     assert set(turning) <= set(log.of("stands_turning")[0].message.split(": ")[-1].split(", "))
     assert res.points["stand_id"].isin(turning).sum() == 0  # larch stands not screened in RGB
+    assert len(res.points) and (res.points["status_note"] == "autumn_colour_rgb").all()
+    assert "status_note=autumn_colour_rgb" in log.of("autumn_without_nir")[0].message
 
 
 def test_last_autumn_image_marks_crowns_coloured_before(tmp_path):
