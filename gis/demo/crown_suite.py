@@ -332,12 +332,17 @@ def build_case(case: SuiteCase, folder: Path) -> BuiltCase:
 
 
 def score_case(
-    built: BuiltCase, *, image_date: str | None = None, previous: bool = False
+    built: BuiltCase,
+    *,
+    image_date: str | None = None,
+    previous: bool = False,
+    rules: Any = None,
 ) -> dict[str, Any]:
     """Detect with the default (catalog) host list and return precision/recall counts.
 
     The date is the image's TIFFTAG_DATETIME unless ``image_date`` is given; ``previous``
-    gives the image of a year before as ``--previous``.
+    gives the image of a year before as ``--previous``; ``rules`` (a
+    :class:`~gis.checks.discolored.DiscoloredRules`) replaces the default rules.
 
     A point within 2.5 m of a planted discolored crown is a hit; one elsewhere (a yellow
     larch, a coloured broadleaf, a shadow) is a false alarm.
@@ -350,7 +355,7 @@ def score_case(
     src = raster_source(built.image, bands=built.roles)
     prev = raster_source(built.previous, bands=built.roles) if previous else None
     res = detect_discolored(
-        src, built.stands, previous=prev, image_date=image_date, findings=Findings()
+        src, built.stands, previous=prev, image_date=image_date, rules=rules, findings=Findings()
     )
     score = match_truth(res.points, built.truth, within_m=2.5)
     c = built.case

@@ -87,6 +87,9 @@ class Baselines:
     turning: NDArray[np.bool_] | None = None
     """Stands whose canopy turns colour as a whole (autumn larch; see
     :mod:`gis.checks.discolored.season`): set after pass 1, ``None`` = none."""
+    crown_ndvi: NDArray[np.float64] | None = None
+    """NDVI at or above which a stand's pixels are its crowns (set after pass 1 with NIR, see
+    :mod:`gis.checks.discolored.neighbours`), ``None`` = not set."""
 
 
 def _log2(a: NDArray[Any]) -> NDArray[Any]:

@@ -29,12 +29,14 @@ from numpy.typing import NDArray
 from rasterio.windows import Window
 
 from gis.checks.discolored.baselines import Baselines
+from gis.checks.discolored.ground import drop_shaded_ground
 from gis.checks.discolored.kernels import (
     anomalous_pixels,
     band_positions,
     canopy_pixels,
     label_pixels,
 )
+from gis.checks.discolored.neighbours import judge, ndvi_loss_pixels, window_ndvi
 from gis.checks.discolored.pixels import (
     BASE_NAMES,
     CrownRules,
@@ -203,6 +205,20 @@ def _stand_counts(
     return {int(i): (int(canopy_counts[i]), int(ano[i])) for i in found if i > 0}
 
 
+def _fits(
+    count: NDArray[np.float64],
+    m: dict[str, NDArray[np.float64]],
+    rules: CrownRules,
+    pixel_m2: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+    """Area (m²), elongation and whether each component is sized and shaped like a crown."""
+    area = count * m["core"] * pixel_m2
+    elong = _elongation(m)
+    fits = (area >= rules.min_crown_m2) & (area <= rules.max_crown_m2)
+    fits &= elong <= rules.max_elongation
+    return area, elong, fits
+
+
 def _crown_table(
     count: NDArray[np.float64],
     m: dict[str, NDArray[np.float64]],
@@ -210,17 +226,17 @@ def _crown_table(
     base: Baselines,
     rules: CrownRules,
     place: tuple[Window, int, Any, float],
-) -> tuple[pd.DataFrame, int]:
-    """Crowns whose centroid pixel lies in the core and in a host stand, sized like a crown."""
+) -> tuple[pd.DataFrame, int, NDArray[np.bool_]]:
+    """Crowns whose centroid pixel lies in the core and in a host stand, sized like a crown.
+
+    Returns the table, the number rejected by size or shape, and which components are kept.
+    """
     window, halo, transform, pixel_m2 = place
     ri, ci = np.floor(m["row"]).astype(int), np.floor(m["col"]).astype(int)
     core = (ri >= halo) & (ri < halo + int(window.height))
     core &= (ci >= halo) & (ci < halo + int(window.width))
     stand = np.where(core, stands[np.clip(ri, 0, None), np.clip(ci, 0, None)], 0)
-    area = count * m["core"] * pixel_m2
-    elong = _elongation(m)
-    fits = (area >= rules.min_crown_m2) & (area <= rules.max_crown_m2)
-    fits &= elong <= rules.max_elongation
+    area, elong, fits = _fits(count, m, rules, pixel_m2)
     keep = (stand > 0) & fits
     rejected = int(((stand > 0) & ~fits).sum())
     sel = {k: v[keep] for k, v in m.items()}
@@ -240,7 +256,7 @@ def _crown_table(
             "elongation": elong[keep], "decoy": np.asarray(sc["decoy"], dtype=bool),
         }
     )  # fmt: skip
-    return table, rejected
+    return table, rejected, keep
 
 
 def detect_window(
@@ -283,7 +299,7 @@ def detect_window(
     local = [(geom, i) for i, (geom, _) in enumerate(shapes, start=1)]
     stands = stand_raster(local, grown(window, halo), transform, dtype=dtype)
     inner = core_slices(halo, window)
-    _, anomalous, core, canopy_counts = _pixel_state(
+    canopy, anomalous, core, canopy_counts = _pixel_state(
         values, roles, stands, invalid, base, rules, inner
     )
     rows, cols, lab, n = label_pixels(anomalous)  # 8-connected, raster order
@@ -297,11 +313,54 @@ def detect_window(
         k: px[k] for k in ("grvi", "rg_ratio", "green", "ndvi", "nir") if k in px
     }
     layers["core"] = is_core
+    if "B" in roles:
+        layers |= {"blue": px["blue"], "red": px["red"]}
     count, means = _components((rows, cols), lab, n, layers)
     place = (window, halo, transform, pixel_m2)
-    crowns, rejected = _crown_table(count, means, stands, base, rules, place)
+    crowns, rejected, kept = _crown_table(count, means, stands, base, rules, place)
+    if rules.reflectance and "B" in roles and "NIR" not in roles:  # shaded ground (no NDVI)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            crowns = drop_shaded_ground(crowns, (means["blue"] / means["red"])[kept], rules)
+    if "NIR" in roles:
+        claimed = np.zeros(anomalous.shape, dtype=bool)  # pixels of the GRVI test's crowns
+        fits = _fits(count, means, rules, pixel_m2)[2][lab - 1]
+        claimed[rows[fits], cols[fits]] = True
+        arrays = {"values": values, "roles": roles, "canopy": canopy, "stands": stands,
+                  "claimed": claimed}  # fmt: skip
+        more = _ndvi_loss_crowns(arrays, base, rules, place)
+        crowns = pd.concat([crowns, more], ignore_index=True) if len(more) else crowns
     crowns["stand"] = numbers[crowns["stand"].to_numpy().astype(np.intp)].astype(np.int32)
     return WindowResult(crowns, counts, rejected)
+
+
+def _ndvi_loss_crowns(
+    arrays: dict[str, Any],
+    base: Baselines,
+    rules: CrownRules,
+    place: tuple[Window, int, Any, float],
+) -> pd.DataFrame:
+    """Crowns of the NDVI test that lost NIR against their neighbouring crowns (NIR only).
+
+    Components of :func:`~gis.checks.discolored.neighbours.ndvi_loss_pixels` that hold no
+    pixel of a crown-sized component of the GRVI test (``claimed``: those are its candidates,
+    decoys included), judged by :func:`~gis.checks.discolored.neighbours.judge`. ``arrays``
+    holds the window's ``values``, ``roles``, ``canopy``, ``stands`` (local numbers) and
+    ``claimed``.
+    """
+    values, roles, stands = arrays["values"], arrays["roles"], arrays["stands"]
+    window, halo = place[0], place[1]
+    arrays["ndvi"] = window_ndvi(values, roles, arrays["canopy"])
+    loss, own = ndvi_loss_pixels(arrays["ndvi"], arrays["canopy"], stands, base, rules,
+                                 core_slices(halo, window))  # fmt: skip
+    rows, cols, lab, n = label_pixels(loss)
+    px = pixel_layers(values[:, rows, cols], roles)
+    is_core = own[rows, cols]
+    layers = {k: px[k] for k in ("grvi", "rg_ratio", "green", "ndvi", "nir", "blue")}
+    layers |= {"core": is_core, "nir_core": np.where(is_core, px["nir"], 0),
+               "by_grvi": arrays["claimed"][rows, cols]}  # fmt: skip
+    count, means = _components((rows, cols), lab, n, layers)
+    crowns, _, kept = _crown_table(count, means, stands, base, rules, place)
+    return judge(crowns, means, kept, arrays | {"half": halo}, base, rules)
 
 
 def _local(

@@ -49,9 +49,13 @@ from gis.layers import host_species, layer_kind, normalize_code
 from gis.raster import RasterSource
 from gis.resources import resource_path
 from gis.units import area_m2, geodesic_area_m2
+from gis.zonal.inside import resolve_radiometry
 
 RULES_PATH = resource_path("layers/rules/discolored.yaml")
 POINT_KEYS = ("known_match_m", "id_snap_m", "context_m")
+AUTUMN_RGB_NOTE = "autumn_colour_rgb"
+"""``status_note`` of the points of an autumn RGB run without ``--previous``: larch or
+broadleaf autumn colour is not ruled out (R, G, B cannot tell; ``docs/robustness.md``)."""
 SEASON_KEYS = ("autumn", "deciduous_hosts")
 
 
@@ -243,7 +247,10 @@ def detect_discolored(
     host = host_stands(stands, hosts=hosts, crs_wkt=source.crs_wkt, findings=log)
     image_date = image_date or image_date_of(source)
     autumn = date_in_window(image_date, rules.autumn)
-    plan = make_plan(source, host, replace(rules.crowns, autumn=autumn), window_size=window_size)
+    # ratios of linear reflectance (ground.py; RGB only: the check reads no NIR band then)
+    linear = not source.has("NIR") and resolve_radiometry(source)[0] == "reflectance"
+    crown_rules = replace(rules.crowns, autumn=autumn, reflectance=linear)
+    plan = make_plan(source, host, crown_rules, window_size=window_size)
     if autumn:
         deciduous = host["species"].isin(rules.deciduous_hosts).to_numpy()
         plan = replace(plan, turning=tuple(int(n) for n in host["stand_no"][deciduous]))
@@ -273,6 +280,8 @@ def detect_discolored(
         has_nir="NIR" in plan.roles, rules=rules.crowns, snap_m=rules.id_snap_m,
         image_date=image_date,
     )  # fmt: skip
+    if autumn and "NIR" not in plan.roles and previous is None and len(points):
+        points = points.assign(status_note=AUTUMN_RGB_NOTE)  # colour alone: say so per point
     if previous is not None and len(points):
         points = mark_previous(
             points, previous, rules=rules.crowns, context_m=rules.context_m, findings=log
@@ -354,13 +363,15 @@ def _autumn_rgb_finding(date: str | None, log: Findings, path: str) -> None:
         "autumn_without_nir",
         f"autumn image ({date}) without NIR: yellow or orange larch and coloured broadleaf "
         "crowns inside pine stands look like discolored pines in R, G, B; expect false points "
-        "there — fly multispectral in autumn or RGB in July-August, or give last autumn's "
-        "image as --previous",
+        "there (suite: precision about 0.4 in stands with larch or broadleaf crowns; points "
+        f"marked status_note={AUTUMN_RGB_NOTE}) — fly multispectral in autumn or RGB in "
+        "July-August, or give last autumn's image as --previous",
         severity="warning",
         source=path,
         zh=f"秋季影像（{date}）无近红外波段：松林小班内变黄/变橙的落叶松和变色阔叶树在"
-        "红绿蓝波段上与变色松树相似，可能出现误报——秋季请用多光谱，或于7–8月用可见光，"
-        "或以上一年秋季影像作为 --previous",
+        "红绿蓝波段上与变色松树相似，可能出现误报（稳健性测试：含落叶松或阔叶树的小班"
+        f"精度约 0.4；点位已标注 status_note={AUTUMN_RGB_NOTE}）——秋季请用多光谱，"
+        "或于7–8月用可见光，或以上一年秋季影像作为 --previous",
     )
 
 

@@ -34,6 +34,7 @@ from gis.checks.discolored.baselines import (
     window_histograms,
 )
 from gis.checks.discolored.crowns import WindowResult, detect_window
+from gis.checks.discolored.neighbours import with_crown_cut
 from gis.checks.discolored.pixels import CrownRules
 from gis.checks.discolored.points import pixel_size_m, read_roles_of
 from gis.checks.discolored.season import with_turning
@@ -309,7 +310,8 @@ def plan_baselines(hists: dict[int, Any], plan: Plan) -> Baselines:
     base = baselines_from_histograms(hists, len(plan.stands), rules=plan.rules)
     by_date = np.zeros(len(plan.stands) + 1, dtype=bool)
     by_date[list(plan.turning)] = True
-    return with_turning(base, by_date, plan.rules)
+    base = with_turning(base, by_date, plan.rules)
+    return with_crown_cut(base, hists, plan.rules) if "NIR" in plan.roles else base
 
 
 def run_passes(plan: Plan, *, threads: int = 1) -> tuple[Baselines, list[WindowResult]]:

@@ -57,6 +57,14 @@ class CrownRules:
     bright_ratio : float
         Without NIR: blue (else brightness) above this multiple of the stand median is
         soil/road.
+    soil_blue_red : float
+        Without NIR, on reflectance (``reflectance``): a crown candidate whose mean blue is at
+        least this fraction of its mean red is bare ground in shade, not a discolored crown
+        (:mod:`gis.checks.discolored.ground`).
+    reflectance : bool
+        The image holds reflectance, linear up to a gain (set from the image's radiometry,
+        :func:`gis.zonal.inside.resolve_radiometry`, not from the rules file); 8-bit
+        stretched or raw DN deliveries do not, and band ratios there have no fixed meaning.
     smooth_px : int
         GRVI is averaged over ``smooth_px`` × ``smooth_px`` canopy pixels before scoring
         (sensor noise down by about that factor; a crown spans many pixels).
@@ -86,6 +94,13 @@ class CrownRules:
     turning_grvi_shift : float
         A host stand whose median GRVI lies this far below the median of all host stands'
         medians is turning colour as a whole (whatever the date).
+    z_ndvi_loss : float
+        With NIR, a canopy pixel is also a candidate when its crown-scale NDVI lies this many
+        robust sigmas below its stand's median; it counts only when it lost NIR against its
+        neighbouring crowns (:mod:`gis.checks.discolored.neighbours`).
+    crown_ndvi_quantile : float
+        A stand's pixels at or above this quantile of its NDVI are its crowns, whose NIR the
+        candidates are compared with (:mod:`gis.checks.discolored.neighbours`).
     z_ndvi_full : float
         NDVI loss (robust sigmas) giving the full NDVI term of the confidence.
     min_stand_pixels : int
@@ -101,6 +116,8 @@ class CrownRules:
     soil_rg: float = 1.3
     soil_blue_ratio: float = 2.0
     bright_ratio: float = 2.0
+    soil_blue_red: float = 0.55
+    reflectance: bool = False
     smooth_px: int = 3
     min_crown_m2: float = 4.0
     max_crown_m2: float = 100.0
@@ -113,6 +130,8 @@ class CrownRules:
     autumn_nir_kept_ratio: float = 0.8
     turning_nir_ratio: float = 0.7
     turning_grvi_shift: float = 0.08
+    z_ndvi_loss: float = 3.0
+    crown_ndvi_quantile: float = 0.85
     z_ndvi_full: float = 6.0
     min_stand_pixels: int = 200
     coarse_pixel_m: float = 2.0
