@@ -38,11 +38,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from typing import IO, Any, Protocol
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any, Protocol, TypeVar
 
 from tqdm import tqdm
 
+T = TypeVar("T")
 Progress = Callable[[int, int], None]
 """A progress callback: ``progress(done, total)`` after each window, task or record."""
 
@@ -99,6 +100,23 @@ def step(label: str, *, zh: str) -> Iterator[Progress | None]:
         yield bar.update
     finally:
         bar.close()
+
+
+def counted(items: Iterable[T], progress: Progress | None, total: int) -> Iterator[T]:
+    """Yield ``items``, reporting each one yielded as done of ``total`` to ``progress``.
+
+    Examples
+    --------
+    >>> calls = []
+    >>> list(counted("ab", lambda done, total: calls.append((done, total)), 2)), calls
+    (['a', 'b'], [(1, 2), (2, 2)])
+    """
+    if progress is None:
+        yield from items
+        return
+    for done, item in enumerate(items, 1):
+        yield item
+        progress(done, total)
 
 
 def ticker(progress: Progress | None, total: int) -> Callable[[], None] | None:
@@ -169,8 +187,10 @@ class _TqdmBar:
                     leave=False,
                     dynamic_ncols=True,
                     bar_format=self.FORMAT,
+                    initial=done,
                 )
-            elif self.bar.total != total:
+                return
+            if self.bar.total != total:
                 self.bar.total = total
             self.bar.update(done - self.bar.n)
 

@@ -184,7 +184,8 @@ def raster_evidence(
     if zones.empty:
         return out
     t = rules.thresholds
-    with step("raster windows", zh="栅格窗口") as progress:
+    on = ("", "") if client is None else (" (Dask tasks)", "（Dask 任务）")
+    with step("raster windows" + on[0], zh="栅格窗口" + on[1]) as progress:
         stats = change_stats(
             zones,
             before,
