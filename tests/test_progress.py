@@ -1,0 +1,182 @@
+"""Progress of the long steps (issue 14): bars on a terminal, none with ``-q`` or in a pipe.
+
+The command runs in a fresh process whose stderr is a pseudo-terminal (Python's ``pty``,
+120 columns), as a user at a console sees it; its results are compared with a run whose
+stderr is a pipe (no bars) value for value.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import pyogrio
+import pytest
+from pandas.testing import assert_frame_equal
+from test_patches import build_scene
+
+from gis import progress
+from gis.checks.patches.run import run_patch_check
+
+termios = pytest.importorskip("termios")  # a pseudo-terminal: POSIX only
+pty = pytest.importorskip("pty")
+fcntl = pytest.importorskip("fcntl")
+
+BAR = "%|"  # what a tqdm bar draws between its percentage and the bar
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    return build_scene(tmp_path_factory.mktemp("progress"))
+
+
+def _args(scene, out, *extra):
+    return [
+        *extra,
+        "check",
+        "patches",
+        str(scene["patches"]),
+        "--before",
+        str(scene["before"]),
+        "--after",
+        str(scene["after"]),
+        "--bands",
+        "R,NIR,SWIR2",
+        "--subcompartments",
+        str(scene["subcompartments"]),
+        "--out",
+        str(out),
+    ]
+
+
+def run_on_terminal(args, *, lang=None):
+    """Run ``linyuan ARGS`` with stderr on a 120-column pseudo-terminal; return (code, stderr)."""
+    if lang is not None:
+        args = [*args, "--lang", lang]
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, bytes([40, 0, 120, 0, 0, 0, 0, 0]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gis", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(timeout=300), b"".join(chunks).decode("utf-8", "replace")
+
+
+def run_in_pipe(args):
+    argv = [sys.executable, "-m", "gis", *args]
+    done = subprocess.run(argv, check=False, capture_output=True, timeout=300)
+    return done.returncode, done.stderr.decode("utf-8")  # bytes: a "\r" stays a "\r"
+
+
+@pytest.fixture(scope="module")
+def shown(scene, tmp_path_factory):
+    """The check on a terminal (Chinese, the default): exit code, what the terminal showed."""
+    out = tmp_path_factory.mktemp("shown") / "r.gpkg"
+    return (*run_on_terminal(_args(scene, out)), out)
+
+
+@pytest.fixture(scope="module")
+def piped(scene, tmp_path_factory):
+    """The same check with stderr to a pipe: exit code, stderr, results."""
+    out = tmp_path_factory.mktemp("piped") / "r.gpkg"
+    return (*run_in_pipe(_args(scene, out)), out)
+
+
+def test_bars_on_a_terminal_in_chinese_by_default(shown):
+    code, text, _ = shown
+    assert code == 0, text
+    assert "栅格窗口:" in text and "图斑内变化像元:" in text and BAR in text
+    assert "raster windows" not in text
+    assert "规则判定" in text  # the stage lines stay, in the same language
+
+
+def test_no_bars_when_stderr_is_a_pipe(piped):
+    code, stderr, _ = piped
+    assert code == 0, stderr
+    assert BAR not in stderr and "栅格窗口" not in stderr and "\r" not in stderr
+    assert "规则判定" in stderr
+
+
+def test_results_identical_with_and_without_bars(shown, piped):
+    for layer in ("patches_checked", "findings"):
+        assert_frame_equal(
+            pyogrio.read_dataframe(shown[2], layer=layer),
+            pyogrio.read_dataframe(piped[2], layer=layer),
+        )
+
+
+def test_bars_in_english_with_lang_en(scene, tmp_path):
+    code, text = run_on_terminal(_args(scene, tmp_path / "r.gpkg"), lang="en")
+    assert code == 0, text
+    assert "raster windows:" in text and "changed pixels inside patches:" in text
+    assert BAR in text and "栅格窗口" not in text
+
+
+def test_no_bars_with_quiet(scene, tmp_path):
+    code, text = run_on_terminal(_args(scene, tmp_path / "r.gpkg", "-q"))
+    assert code == 0, text
+    assert BAR not in text and "栅格窗口" not in text
+
+
+class Recorder:
+    """A display that keeps every report, from any thread."""
+
+    def __init__(self):
+        self.reports: dict[str, list[tuple[int, int]]] = {}
+        self.closed: list[str] = []
+        self.lock = threading.Lock()
+
+    def start(self, label, zh):
+        assert zh and label
+        self.reports[label] = []
+        recorder = self
+
+        class Bar:
+            def update(self, done, total):
+                with recorder.lock:
+                    recorder.reports[label].append((done, total))
+
+            def close(self):
+                recorder.closed.append(label)
+
+        return Bar()
+
+
+def test_the_patch_check_reports_every_window_and_patch(scene, tmp_path):
+    recorder = Recorder()
+    with progress.showing(recorder):
+        run = run_patch_check(
+            scene["patches"],
+            before=scene["before"],
+            after=scene["after"],
+            bands="R,NIR,SWIR2",
+            out=tmp_path / "r.gpkg",
+        )
+    patches = len(run.result.patches_checked)
+    inside = recorder.reports["changed pixels inside patches"]
+    assert sorted(inside) == [(k, patches) for k in range(1, patches + 1)]
+    windows = recorder.reports["raster windows"]
+    assert windows and windows[-1][0] == windows[-1][1]  # the last report: all done
+    assert [d for d, _ in windows] == sorted(d for d, _ in windows)
+    assert recorder.closed == ["raster windows", "changed pixels inside patches"]
+    assert progress._STATE["display"] is None  # showing() restored the previous display
+
+
+def test_no_display_no_callback():
+    with progress.step("windows", zh="窗口") as report:
+        assert report is None
