@@ -184,7 +184,7 @@ def raster_evidence(
     if zones.empty:
         return out
     t = rules.thresholds
-    on = ("", "") if client is None else (" (Dask tasks)", "（Dask 任务）")
+    on = ("", "") if client is None else (" (on Dask)", "（Dask）")
     with step("raster windows" + on[0], zh="栅格窗口" + on[1]) as progress:
         stats = change_stats(
             zones,
