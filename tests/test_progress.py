@@ -15,6 +15,7 @@ import threading
 import pyogrio
 import pytest
 from pandas.testing import assert_frame_equal
+from test_cli_check import _args as check_args
 from test_patches import build_scene
 
 from gis import progress
@@ -32,23 +33,9 @@ def scene(tmp_path_factory):
     return build_scene(tmp_path_factory.mktemp("progress"))
 
 
-def _args(scene, out, *extra):
-    return [
-        *extra,
-        "check",
-        "patches",
-        str(scene["patches"]),
-        "--before",
-        str(scene["before"]),
-        "--after",
-        str(scene["after"]),
-        "--bands",
-        "R,NIR,SWIR2",
-        "--subcompartments",
-        str(scene["subcompartments"]),
-        "--out",
-        str(out),
-    ]
+def _args(scene, out, *options):
+    """Global ``options`` (``-q``), then the arguments of ``test_cli_check``'s patch check."""
+    return [*options, *check_args(scene, out)]
 
 
 def run_on_terminal(args, *, lang=None):
