@@ -37,10 +37,15 @@ COMMANDS = (
 
 
 def run_once(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Return wall and CPU seconds of one ``python -m gis ARGS`` in a fresh process."""
+    """Return wall and CPU seconds of one ``python -m gis ARGS`` in a fresh process.
+
+    Run from ``PYTHONPATH``'s folder: ``-m`` puts the working folder first on ``sys.path``,
+    so run from a checkout it would time that checkout's ``gis``, whatever ``--source`` says.
+    """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "gis", *args], env=env, check=True, capture_output=True)
+    argv = [sys.executable, "-m", "gis", *args]
+    subprocess.run(argv, env=env, cwd=env["PYTHONPATH"], check=True, capture_output=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
