@@ -18,9 +18,11 @@ import pytest
 import rasterio
 import shapely
 from click.testing import CliRunner
+from progress_helpers import Recorder
 
 pytest.importorskip("distributed")
 
+from gis import progress
 from gis.checks.patches import EVIDENCE_COLUMNS, VERDICT_COLUMNS
 from gis.checks.patches.run import run_patch_check
 from gis.cli.main import cli
@@ -290,6 +292,33 @@ def test_discolored_passes_on_the_cluster_equal_one_process(demo, client):
     assert len(crowns1) > 50
     pd.testing.assert_frame_equal(crowns1, crowns2, check_exact=True)
     assert [r.stand_pixels for r in res1] == [r.stand_pixels for r in res2]
+
+
+def test_dask_tasks_report_progress_to_the_end(demo, client, tmp_path):
+    """On the cluster, the patch check and the discolored passes count their Dask tasks."""
+    from gis.checks.discolored import host_list, host_stands, load_discolored_rules, make_plan
+    from gis.checks.discolored.dask import run_passes_dask
+    from gis.findings import Findings
+
+    recorder = Recorder()
+    source = raster_source(demo.rasters["uav_current"], bands="B,G,R,NIR")
+    rules = load_discolored_rules()
+    stands = read_layer(demo.layers["subcompartments"], kind="subcompartments", working_crs=None)
+    host = host_stands(
+        stands, hosts=host_list(None, rules), crs_wkt=source.crs_wkt, findings=Findings()
+    )
+    plan = make_plan(source, host, rules.crowns, window_size=256)
+    with progress.showing(recorder):
+        run_passes_dask(client, plan)
+        run = _run(demo, tmp_path / "r.gpkg", scheduler=client.scheduler.address)
+    tasks = recorder.reports["detection tasks (Dask)"]
+    assert tasks[-1][0] == tasks[-1][1] == len(tasks) > 1  # one report per task, to the end
+    assert recorder.reports["stand baseline tasks (Dask)"][-1][0] > 0
+    windows = recorder.reports["raster windows (on Dask)"]
+    assert windows[-1][0] == windows[-1][1]
+    patches = recorder.reports["changed pixels inside patches"]
+    assert patches[-1] == (len(run.result.patches_checked),) * 2
+    assert sorted(recorder.closed) == sorted(recorder.reports)
 
 
 def test_worker_without_the_package_is_a_clear_error(client, tmp_path, monkeypatch):

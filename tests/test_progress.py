@@ -10,20 +10,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 
 import pyogrio
 import pytest
 from pandas.testing import assert_frame_equal
+from progress_helpers import Recorder
 from test_cli_check import _args as check_args
 from test_patches import build_scene
 
 from gis import progress
 from gis.checks.patches.run import run_patch_check
-
-termios = pytest.importorskip("termios")  # a pseudo-terminal: POSIX only
-pty = pytest.importorskip("pty")
-fcntl = pytest.importorskip("fcntl")
 
 BAR = "%|"  # what a tqdm bar draws between its percentage and the bar
 
@@ -40,6 +36,9 @@ def _args(scene, out, *options):
 
 def run_on_terminal(args, *, lang=None):
     """Run ``linyuan ARGS`` with stderr on a 120-column pseudo-terminal; return (code, stderr)."""
+    termios = pytest.importorskip("termios")  # a pseudo-terminal: POSIX only
+    pty = pytest.importorskip("pty")
+    fcntl = pytest.importorskip("fcntl")
     if lang is not None:
         args = [*args, "--lang", lang]
     master, slave = pty.openpty()
@@ -118,30 +117,6 @@ def test_no_bars_with_quiet(scene, tmp_path):
     code, text = run_on_terminal(_args(scene, tmp_path / "r.gpkg", "-q"))
     assert code == 0, text
     assert BAR not in text and "栅格窗口" not in text
-
-
-class Recorder:
-    """A display that keeps every report, from any thread."""
-
-    def __init__(self):
-        self.reports: dict[str, list[tuple[int, int]]] = {}
-        self.closed: list[str] = []
-        self.lock = threading.Lock()
-
-    def start(self, label, zh):
-        assert zh and label
-        self.reports[label] = []
-        recorder = self
-
-        class Bar:
-            def update(self, done, total):
-                with recorder.lock:
-                    recorder.reports[label].append((done, total))
-
-            def close(self):
-                recorder.closed.append(label)
-
-        return Bar()
 
 
 def test_the_patch_check_reports_every_window_and_patch(scene, tmp_path):
