@@ -2,7 +2,8 @@
 
 The command runs in a fresh process whose stderr is a pseudo-terminal (Python's ``pty``,
 120 columns), as a user at a console sees it; its results are compared with a run whose
-stderr is a pipe (no bars) value for value.
+stderr is a pipe (no bars) value for value. In process, a recording display
+(``progress_helpers.Recorder``) checks that each long step reports to its end.
 """
 
 from __future__ import annotations
@@ -11,15 +12,24 @@ import os
 import subprocess
 import sys
 
+import nbformat
 import pyogrio
 import pytest
 from pandas.testing import assert_frame_equal
 from progress_helpers import Recorder
 from test_cli_check import _args as check_args
+from test_fire_burned import _pair
+from test_maps import patches, points
 from test_patches import build_scene
+from verify_helpers import photo, record, write_export
 
 from gis import progress
+from gis.checks.fire.burned import strip_windows, trace_burned
 from gis.checks.patches.run import run_patch_check
+from gis.maps import build_map
+from gis.raster import raster_source
+from gis.report.render import execute_notebook
+from gis.verify import import_exports
 
 BAR = "%|"  # what a tqdm bar draws between its percentage and the bar
 
@@ -142,3 +152,43 @@ def test_the_patch_check_reports_every_window_and_patch(scene, tmp_path):
 def test_no_display_no_callback():
     with progress.step("windows", zh="窗口") as report:
         assert report is None
+
+
+def test_field_exports_photos_and_map_layers_report_to_the_end(tmp_path):
+    crown, png = photo("crown")[0], photo("png", mime="image/png")[0]
+    exports = [
+        write_export(tmp_path / "a.geojson", [record("0001", photos=[crown, png])]),
+        write_export(tmp_path / "b.geojson", [record("0002", photos=[crown])]),
+    ]
+    recorder = Recorder()
+    with progress.showing(recorder):
+        report = import_exports(exports, into=tmp_path / "field.gpkg")
+        build_map({"patches_checked": patches(), "discolored_points": points()}, title="t")
+    assert report.committed and report.photos_written == 2
+    assert recorder.reports["field export files"] == [(1, 2), (2, 2)]
+    assert recorder.reports["photos"] == [(1, 2), (2, 2)]  # the same photo twice: written once
+    assert recorder.reports["map layers encoded"] == [(1, 2), (2, 2)]
+
+
+def test_burned_area_strips_report_to_the_end(tmp_path):
+    pair = [raster_source(p, bands="B,G,R,NIR,SWIR1,SWIR2") for p in _pair(tmp_path)]
+    recorder = Recorder()
+    with progress.showing(recorder):
+        trace_burned(*pair, window=64)
+    strips = len(strip_windows(pair[0], 64))
+    assert strips > 1
+    assert recorder.reports["burned-area strips"] == [(k, strips) for k in range(1, strips + 1)]
+
+
+def test_report_cells_report_to_the_end(tmp_path):
+    """A notebook of a parameters cell and one more: the injected cell makes three."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("n = 1"), nbformat.v4.new_code_cell("n + 1")]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nb, str(path))
+    recorder = Recorder()
+    with progress.showing(recorder), progress.step("report cells", zh="报告单元格") as report:
+        done = execute_notebook(path, {"n": 2}, progress=report)
+    assert done.cells[-1].outputs[0]["data"]["text/plain"] == "3"
+    assert recorder.reports["report cells"] == [(1, 3), (2, 3), (3, 3)]
