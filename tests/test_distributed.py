@@ -263,15 +263,9 @@ def test_peak_memory_of_one_process_and_of_workers(client):
     assert set(workers) == set(worker_pids(client)) and min(workers.values()) > 10
 
 
-def test_discolored_passes_on_the_cluster_equal_one_process(demo, client):
-    from gis.checks.discolored import (
-        host_list,
-        host_stands,
-        load_discolored_rules,
-        make_plan,
-        run_passes,
-    )
-    from gis.checks.discolored.dask import run_passes_dask
+def _discolored_plan(demo):
+    """The discolored detector's plan on the demo's UAV image, in 256 px windows."""
+    from gis.checks.discolored import host_list, host_stands, load_discolored_rules, make_plan
     from gis.findings import Findings
 
     source = raster_source(demo.rasters["uav_current"], bands="B,G,R,NIR")
@@ -280,7 +274,14 @@ def test_discolored_passes_on_the_cluster_equal_one_process(demo, client):
     host = host_stands(
         stands, hosts=host_list(None, rules), crs_wkt=source.crs_wkt, findings=Findings()
     )
-    plan = make_plan(source, host, rules.crowns, window_size=256)
+    return make_plan(source, host, rules.crowns, window_size=256)
+
+
+def test_discolored_passes_on_the_cluster_equal_one_process(demo, client):
+    from gis.checks.discolored import run_passes
+    from gis.checks.discolored.dask import run_passes_dask
+
+    plan = _discolored_plan(demo)
     assert len(plan.windows) > 8
     base1, res1 = run_passes(plan, threads=1)
     base2, res2 = run_passes_dask(client, plan)
@@ -296,18 +297,10 @@ def test_discolored_passes_on_the_cluster_equal_one_process(demo, client):
 
 def test_dask_tasks_report_progress_to_the_end(demo, client, tmp_path):
     """On the cluster, the patch check and the discolored passes count their Dask tasks."""
-    from gis.checks.discolored import host_list, host_stands, load_discolored_rules, make_plan
     from gis.checks.discolored.dask import run_passes_dask
-    from gis.findings import Findings
 
     recorder = Recorder()
-    source = raster_source(demo.rasters["uav_current"], bands="B,G,R,NIR")
-    rules = load_discolored_rules()
-    stands = read_layer(demo.layers["subcompartments"], kind="subcompartments", working_crs=None)
-    host = host_stands(
-        stands, hosts=host_list(None, rules), crs_wkt=source.crs_wkt, findings=Findings()
-    )
-    plan = make_plan(source, host, rules.crowns, window_size=256)
+    plan = _discolored_plan(demo)
     with progress.showing(recorder):
         run_passes_dask(client, plan)
         run = _run(demo, tmp_path / "r.gpkg", scheduler=client.scheduler.address)
