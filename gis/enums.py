@@ -69,3 +69,26 @@ class Lang(ParamEnum):
     def describe(cls) -> str:
         """Name of the option in error messages."""
         return "language"
+
+
+class GroupBy(ParamEnum):
+    """``linyuan verify status --by`` values: the results column each maps to is :attr:`column`.
+
+    Used by :func:`gis.verify.status.verification_status` (and re-exported there); here so
+    that the command's ``--help`` lists the values without loading pandas.
+    """
+
+    DISTRICT = "district"
+    TOWNSHIP = "township"
+    FOREST_CHIEF = "forest-chief"
+    BATCH = "batch"
+
+    @property
+    def column(self) -> str:
+        """The results column of this grouping."""
+        return self.value.replace("-", "_")
+
+    @classmethod
+    def describe(cls) -> str:
+        """Name of the option in error messages."""
+        return "grouping"

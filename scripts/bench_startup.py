@@ -1,9 +1,10 @@
 """Benchmark the start-up of the ``linyuan`` command line (issue 17: "Start-up").
 
-Runs ``python -m gis --help``, ``python -m gis check patches --help`` and
-``python -m gis fire --help`` (the same code as the ``linyuan`` script) each in a fresh
-process, ``--repeats`` times, alternating the commands, and prints the median wall time of
-each against the 0.3 s floor, with the load average (the machine is shared: say it).
+Runs ``python -m gis --help`` and the ``--help`` of several commands (``check patches``,
+``fire``, ``validate``, ``map``, ``demo``, ``verify status``; the same code as the ``linyuan``
+script) each in a fresh process, ``--repeats`` times, alternating the commands, and prints
+the median wall and CPU time of each against the 0.3 s floor, with the load average (the
+machine is shared: say it).
 ``--source DIR`` runs another checkout's ``gis`` (e.g. an exported older commit) to compare.
 
 Usage::
@@ -28,14 +29,23 @@ COMMANDS = (
     ("linyuan --help", ["--help"]),
     ("linyuan check patches --help", ["check", "patches", "--help"]),
     ("linyuan fire --help", ["fire", "--help"]),
+    ("linyuan validate --help", ["validate", "--help"]),
+    ("linyuan map --help", ["map", "--help"]),
+    ("linyuan demo --help", ["demo", "--help"]),
+    ("linyuan verify status --help", ["verify", "status", "--help"]),
 )
 
 
 def run_once(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Return wall and CPU seconds of one ``python -m gis ARGS`` in a fresh process."""
+    """Return wall and CPU seconds of one ``python -m gis ARGS`` in a fresh process.
+
+    Run from ``PYTHONPATH``'s folder: ``-m`` puts the working folder first on ``sys.path``,
+    so run from a checkout it would time that checkout's ``gis``, whatever ``--source`` says.
+    """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "gis", *args], env=env, check=True, capture_output=True)
+    argv = [sys.executable, "-m", "gis", *args]
+    subprocess.run(argv, env=env, cwd=env["PYTHONPATH"], check=True, capture_output=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime

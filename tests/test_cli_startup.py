@@ -52,14 +52,43 @@ def probe(*args: str) -> dict[str, object]:
     return result
 
 
-@pytest.mark.parametrize(
-    "args", [("--help",), ("check", "--help"), ("fire", "--help"), ("detect", "--help")]
-)
-def test_help_imports_no_heavy_library(args):
-    result = probe(*args)
+def command_paths(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Return the path of ``command`` and of every command and subcommand under it."""
+    paths = [path]
+    if isinstance(command, click.Group):
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None, name
+            paths += command_paths(sub, (*path, name))
+    return paths
+
+
+EVERY_COMMAND = command_paths(cli)
+
+
+def test_every_command_and_subcommand_is_probed():
+    """The walk sees the table's commands and the groups' subcommands (not just the top)."""
+    assert {p[0] for p in EVERY_COMMAND if p} == set(COMMANDS)
+    assert ("check", "patches") in EVERY_COMMAND and ("verify", "status") in EVERY_COMMAND
+    assert len(EVERY_COMMAND) > len(COMMANDS) + 10
+
+
+@pytest.mark.parametrize("path", EVERY_COMMAND, ids=lambda p: " ".join(p) or "linyuan")
+def test_help_imports_no_heavy_library(path):
+    """``linyuan [COMMAND [SUBCOMMAND]] --help``, for every one the CLI lists (issue 17)."""
+    result = probe(*path, "--help")
     assert result["code"] == 0, result["output"]
-    assert "Usage: linyuan" in str(result["output"])
+    assert f"Usage: linyuan {' '.join(path)}".rstrip() in str(result["output"])
     assert result["heavy"] == []
+
+
+def test_the_light_kind_list_equals_the_catalog():
+    """``--kind`` choices come from a YAML read without pandas; the same as the catalog's."""
+    from gis.cli.options import catalog_kinds
+    from gis.layers import catalog
+
+    assert catalog_kinds() == tuple(catalog().kinds)
 
 
 def test_importtime_of_top_level_help_lists_no_heavy_library():

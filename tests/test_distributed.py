@@ -18,9 +18,11 @@ import pytest
 import rasterio
 import shapely
 from click.testing import CliRunner
+from progress_helpers import Recorder
 
 pytest.importorskip("distributed")
 
+from gis import progress
 from gis.checks.patches import EVIDENCE_COLUMNS, VERDICT_COLUMNS
 from gis.checks.patches.run import run_patch_check
 from gis.cli.main import cli
@@ -261,15 +263,9 @@ def test_peak_memory_of_one_process_and_of_workers(client):
     assert set(workers) == set(worker_pids(client)) and min(workers.values()) > 10
 
 
-def test_discolored_passes_on_the_cluster_equal_one_process(demo, client):
-    from gis.checks.discolored import (
-        host_list,
-        host_stands,
-        load_discolored_rules,
-        make_plan,
-        run_passes,
-    )
-    from gis.checks.discolored.dask import run_passes_dask
+def _discolored_plan(demo):
+    """The discolored detector's plan on the demo's UAV image, in 256 px windows."""
+    from gis.checks.discolored import host_list, host_stands, load_discolored_rules, make_plan
     from gis.findings import Findings
 
     source = raster_source(demo.rasters["uav_current"], bands="B,G,R,NIR")
@@ -278,7 +274,14 @@ def test_discolored_passes_on_the_cluster_equal_one_process(demo, client):
     host = host_stands(
         stands, hosts=host_list(None, rules), crs_wkt=source.crs_wkt, findings=Findings()
     )
-    plan = make_plan(source, host, rules.crowns, window_size=256)
+    return make_plan(source, host, rules.crowns, window_size=256)
+
+
+def test_discolored_passes_on_the_cluster_equal_one_process(demo, client):
+    from gis.checks.discolored import run_passes
+    from gis.checks.discolored.dask import run_passes_dask
+
+    plan = _discolored_plan(demo)
     assert len(plan.windows) > 8
     base1, res1 = run_passes(plan, threads=1)
     base2, res2 = run_passes_dask(client, plan)
@@ -290,6 +293,25 @@ def test_discolored_passes_on_the_cluster_equal_one_process(demo, client):
     assert len(crowns1) > 50
     pd.testing.assert_frame_equal(crowns1, crowns2, check_exact=True)
     assert [r.stand_pixels for r in res1] == [r.stand_pixels for r in res2]
+
+
+def test_dask_tasks_report_progress_to_the_end(demo, client, tmp_path):
+    """On the cluster, the patch check and the discolored passes count their Dask tasks."""
+    from gis.checks.discolored.dask import run_passes_dask
+
+    recorder = Recorder()
+    plan = _discolored_plan(demo)
+    with progress.showing(recorder):
+        run_passes_dask(client, plan)
+        run = _run(demo, tmp_path / "r.gpkg", scheduler=client.scheduler.address)
+    tasks = recorder.reports["detection tasks (Dask)"]
+    assert tasks[-1][0] == tasks[-1][1] == len(tasks) > 1  # one report per task, to the end
+    assert recorder.reports["stand baseline tasks (Dask)"][-1][0] > 0
+    windows = recorder.reports["raster windows (on Dask)"]
+    assert windows[-1][0] == windows[-1][1]
+    patches = recorder.reports["changed pixels inside patches"]
+    assert patches[-1] == (len(run.result.patches_checked),) * 2
+    assert sorted(recorder.closed) == sorted(recorder.reports)
 
 
 def test_worker_without_the_package_is_a_clear_error(client, tmp_path, monkeypatch):

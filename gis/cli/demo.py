@@ -12,8 +12,6 @@ from pathlib import Path
 import click
 
 from gis.cli import options
-from gis.demo import DEFAULT_SEED, build_demo
-from gis.demo.run import run_checks, summary_lines
 
 EXIT_FINDINGS = 1
 
@@ -27,16 +25,22 @@ EXIT_FINDINGS = 1
     show_default=True,
     help="Folder for the scene and the check results.",
 )
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Scene seed.")
+@click.option(
+    "--seed", type=int, default=None, help="Scene seed (default: the demo's own, one fixed scene)."
+)
 @options.overwrite_opt
 @options.lang_opt
-def demo(out_dir: Path, seed: int, overwrite: bool, lang: str) -> None:
+def demo(out_dir: Path, seed: int | None, overwrite: bool, lang: str) -> None:
     """Build the deterministic demo scene into OUT and run the checks that exist on it.
 
     Prints where each layer, raster, truth table and result is, and how long it took.
     """
+    # deferred: heavy (the scene builder and every check), loaded when the command runs
+    from gis.demo import DEFAULT_SEED, build_demo
+    from gis.demo.run import run_checks, summary_lines
+
     start = time.perf_counter()
-    scene = build_demo(out_dir, seed=seed, overwrite=overwrite)
+    scene = build_demo(out_dir, seed=DEFAULT_SEED if seed is None else seed, overwrite=overwrite)
     built = time.perf_counter() - start
     steps = run_checks(scene, overwrite=overwrite, lang=lang)
     total = time.perf_counter() - start

@@ -100,14 +100,34 @@ def _fail(ctx: click.Context, message: str, code: int) -> None:
 @click.group(cls=LinyuanGroup, lazy_commands=COMMANDS)
 @click.version_option(__version__, prog_name="linyuan")
 @click.option("-v", "--verbose", count=True, help="More log output; -v also shows tracebacks.")
-@click.option("-q", "--quiet", count=True, help="Less log output.")
+@click.option("-q", "--quiet", count=True, help="Less log output, and no progress bars (进度条).")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
-    """Linyuan (林园): checks, field maps and reports for a forestry and landscape bureau."""
+    """Linyuan (林园): checks, field maps and reports for a forestry and landscape bureau.
+
+    Long steps show progress bars on a terminal (not with -q, nor when stderr is redirected).
+    """
     level = logging.WARNING - 10 * verbose + 10 * quiet
     set_lang("zh")  # each command starts in Chinese; its --lang (parsed after this) may change it
-    handler = logging.StreamHandler(sys.stderr)
+    bars = quiet == 0 and bool(getattr(sys.stderr, "isatty", lambda: False)())
+    handler = _progress_handler() if bars else logging.StreamHandler(sys.stderr)
     handler.setFormatter(FindingFormatter("%(message)s"))
     logging.basicConfig(handlers=[handler], level=max(logging.DEBUG, level))
+    if bars:
+        ctx.with_resource(_progress_bars())
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
+
+
+def _progress_handler() -> logging.Handler:
+    # deferred: tqdm (~40 ms) is imported only when bars are shown, not for --help in a pipe
+    from gis.progress import LogHandler
+
+    return LogHandler(sys.stderr)
+
+
+def _progress_bars() -> Any:
+    # deferred: see _progress_handler
+    from gis.progress import Bars, showing
+
+    return showing(Bars(sys.stderr, current_lang))

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from gis.cli import options
 from gis.findings import Findings
-from gis.io.outputs import plan_outputs
-from gis.maps.quicklook import Quicklook, quicklook
-from gis.maps.sources import write_maps
-from gis.maps.style import TileSource, tianditu
-from gis.raster import raster_source
 from gis.sensors import parse_roles
+
+if TYPE_CHECKING:
+    from gis.maps.quicklook import Quicklook
+    from gis.maps.style import TileSource
 
 EXIT_FINDINGS = 1
 
@@ -36,6 +36,9 @@ def choose_basemap(
     basemap: str, key: str | None, tiles: str | None, attribution: str | None
 ) -> TileSource | None:
     """Turn the basemap options into a tile source (``None``: no basemap)."""
+    # deferred: gis.maps brings folium and geopandas; --help stays light
+    from gis.maps.style import TileSource, tianditu
+
     if tiles:
         if basemap == BasemapChoice.TIANDITU:
             raise click.UsageError("give either --basemap tianditu or --tiles URL, not both")
@@ -55,6 +58,10 @@ def make_quicklook(
     """Read the ``--quicklook`` raster into an embedded image (``None`` without one)."""
     if raster is None:
         return None
+    # deferred: heavy, loaded when a quicklook is asked for
+    from gis.maps.quicklook import quicklook
+    from gis.raster import raster_source
+
     src = raster_source(raster, sensor=sensor, bands=bands, findings=findings)
     return quicklook(src, roles=parse_roles(roles))
 
@@ -125,6 +132,10 @@ def map_command(
     overwrite: bool,
 ) -> None:
     """Write self-contained field maps of SOURCES (results GeoPackages, any vector layers)."""
+    # deferred: heavy, loaded when the command runs
+    from gis.io.outputs import plan_outputs
+    from gis.maps.sources import write_maps
+
     tile_source = choose_basemap(basemap, tianditu_key, tiles, attribution)
     if offline and tile_source is not None:
         raise click.UsageError("--offline maps need no network: drop --basemap / --tiles")

@@ -37,15 +37,18 @@ Examples
 from __future__ import annotations
 
 import codecs
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import yaml
 from pyproj import CRS
 from pyproj.exceptions import CRSError as PyprojCRSError
 
 from gis.cli.logs import lang_callback
+from gis.resources import resource_path
 from gis.sensors import Sensor
 
 GCJ02 = "gcj02"
@@ -130,15 +133,25 @@ class EncodingParamType(click.ParamType):
         return text
 
 
+@functools.cache
+def catalog_kinds() -> tuple[str, ...]:
+    """Return the layer kinds of the shipped catalog (``layers/catalog.yaml``), in its order.
+
+    Read with PyYAML alone: :func:`gis.layers.catalog` validates the whole catalog and brings
+    pandas with it, and ``--help`` needs only the names (``tests/test_cli_startup.py``
+    checks that both agree).
+    """
+    text = resource_path("layers/catalog.yaml").read_text(encoding="utf-8")
+    return tuple(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["kinds"])
+
+
 class KindParamType(click.ParamType):
     """A layer kind of the catalog (``layers/catalog.yaml``); read when first used."""
 
     name = "kind"
 
     def _kinds(self) -> list[str]:
-        from gis.layers import catalog
-
-        return list(catalog().kinds)
+        return list(catalog_kinds())
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         """Show the kinds in ``--help``."""

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
 from gis.cli import options
-from gis.verify.contract import contract_json
-from gis.verify.status import NO_GROUP, GroupBy
+from gis.enums import GroupBy
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_REJECTED = 1
 
@@ -143,7 +144,7 @@ def lab(lab_results: Path, into: Path, skip_invalid: bool, as_json: bool, lang: 
 
 
 def _table_text(table: pd.DataFrame, lang: str) -> str:
-    from gis.verify.status import OUTCOME_COLUMNS
+    from gis.verify.status import NO_GROUP, OUTCOME_COLUMNS
 
     parts = []
     for layer, cols in OUTCOME_COLUMNS.items():
@@ -204,4 +205,7 @@ def status(
 @verify.command(short_help="Print the export contract (JSON schema) the field map writes.")
 def schema() -> None:
     """Print the field-record export contract as JSON (see docs/field-records.md)."""
+    # deferred: gis.verify loads pandas and geopandas; --help stays light
+    from gis.verify.contract import contract_json
+
     click.echo(contract_json())

@@ -66,6 +66,7 @@ from gis.maps.style import (
     TileSource,
     style_for,
 )
+from gis.progress import counted, step
 
 LONLAT = "EPSG:4326"
 UNKNOWN_RUN = "run-unknown"
@@ -408,18 +409,20 @@ def build_map(
     lang = Lang.get(lang)
     log = Findings() if findings is None else findings
     layers_out = []
-    for name, frame in draw_order(layers, styles):
-        style = style_for(name, styles)
-        text, bounds = encode_layer(
-            name,
-            frame,
-            style=style,
-            lang=lang,
-            simplify_m=simplify_m,
-            findings=log,
-            run_id=_run_id(results_run_id, name),
-        )
-        layers_out.append((name, text, bounds, style))
+    order = draw_order(layers, styles)
+    with step("map layers encoded", zh="地图图层编码") as progress:
+        for name, frame in counted(order, progress, len(order)):
+            style = style_for(name, styles)
+            text, bounds = encode_layer(
+                name,
+                frame,
+                style=style,
+                lang=lang,
+                simplify_m=simplify_m,
+                findings=log,
+                run_id=_run_id(results_run_id, name),
+            )
+            layers_out.append((name, text, bounds, style))
     layers_json = "[" + ",".join(t for _, t, _, _ in layers_out) + "]"
     digest = hashlib.sha256(layers_json.encode("utf-8"))
     map_id = map_id or "map-" + digest.hexdigest()[:16]

@@ -20,6 +20,7 @@ from gis.maps.build import build_map
 from gis.maps.partition import file_labels, split_layers
 from gis.maps.quicklook import Quicklook
 from gis.maps.style import TileSource
+from gis.progress import counted, step
 from gis.verify import results_run_id
 
 
@@ -111,8 +112,11 @@ def write_maps(
     outputs = plan_outputs(Path(out), layers, by, log)
     targets = {str(path): path for path in outputs}
     written = {}
-    with staged_outputs(targets, overwrite=overwrite, inputs=every_input) as stage:
-        for path, (default_title, frames) in outputs.items():
+    with (
+        staged_outputs(targets, overwrite=overwrite, inputs=every_input) as stage,
+        step("map files", zh="地图文件") as progress,
+    ):
+        for path, (default_title, frames) in counted(outputs.items(), progress, len(outputs)):
             fmap = build_map(
                 frames,
                 title=title or default_title,

@@ -32,6 +32,7 @@ from gis.charts import FontWarning
 from gis.enums import ParamEnum
 from gis.errors import GisError
 from gis.io import atomic_path, check_overwrite, write_text
+from gis.progress import Progress, step, ticker
 from gis.report.blocks import BLOCK_MIME, CSS, Block, Kind, Section
 from gis.report.data import ReportInputError
 from gis.resources import resource_path
@@ -136,8 +137,12 @@ def inject_parameters(nb: Any, params: Mapping[str, Any]) -> Any:
     return nb
 
 
-def execute_notebook(path: PathLike, params: Mapping[str, Any]) -> Any:
+def execute_notebook(
+    path: PathLike, params: Mapping[str, Any], *, progress: Progress | None = None
+) -> Any:
     """Run the notebook at ``path`` with ``params`` in a fresh kernel; return it executed.
+
+    ``progress(cells_done, cells_total)`` is called as its code cells finish.
 
     Raises
     ------
@@ -150,6 +155,7 @@ def execute_notebook(path: PathLike, params: Mapping[str, Any]) -> Any:
     from traitlets.config import Config
 
     nb = inject_parameters(nbformat.read(str(path), as_version=4), params)
+    tick = ticker(progress, sum(cell.cell_type == "code" for cell in nb.cells))
     with tempfile.TemporaryDirectory(prefix="linyuan-kernel-") as sockets:
         client = NotebookClient(
             nb,
@@ -157,6 +163,7 @@ def execute_notebook(path: PathLike, params: Mapping[str, Any]) -> Any:
             kernel_name="python3",
             resources={"metadata": {"path": str(Path.cwd())}},
             config=Config({"KernelManager": _kernel_sockets(sockets)}),
+            on_cell_executed=None if tick is None else lambda **_: tick(),
         )
         try:
             client.execute()
@@ -270,7 +277,8 @@ def render_report(
     fmt = OutputFormat.of(out)
     check_overwrite(out, overwrite=overwrite)
     start = time.perf_counter()
-    nb = execute_notebook(notebook_path(name), params)
+    with step("report cells", zh="报告单元格") as progress:
+        nb = execute_notebook(notebook_path(name), params, progress=progress)
     sections = collect_sections(nb)
     lang = str(params.get("lang", "zh"))
     if fmt is OutputFormat.HTML:

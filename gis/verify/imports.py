@@ -26,6 +26,7 @@ import pandas as pd
 
 from gis.errors import DataSourceError, SchemaError
 from gis.io.outputs import refuse_inputs, sha256_of
+from gis.progress import Progress, counted, step
 from gis.verify import identity, store
 from gis.verify.contract import DEVICE_YEARS, LAYERS
 from gis.verify.records import FieldRecord, Rejection, parse_export, utc_text
@@ -76,9 +77,11 @@ def _read_file(path: Path) -> tuple[bytes, str]:
     return path.read_bytes(), sha256_of(path)
 
 
-def _parse_all(paths: Sequence[Path], report: ImportReport) -> list[FieldRecord]:
+def _parse_all(
+    paths: Sequence[Path], report: ImportReport, progress: Progress | None = None
+) -> list[FieldRecord]:
     records: list[FieldRecord] = []
-    for path in paths:
+    for path in counted(paths, progress, len(paths)):
         data, digest = _read_file(path)
         found, rejected = parse_export(data, source=str(path))
         report.files.append({"file": str(path), "sha256": digest, "records": len(found)})
@@ -217,12 +220,15 @@ def import_exports(
     read = (*sources, *(results.sources if results is not None else ()))
     refuse_inputs({"into": into}, read)  # the store is never an export or a results file
     report = ImportReport(store=Path(into))
-    records = _parse_all([Path(s) for s in sources], report)
+    with step("field export files", zh="外业导出文件") as progress:
+        records = _parse_all([Path(s) for s in sources], report, progress)
     records = _check_features(_dedupe(records, report), results, report)
     if report.rejected and not skip_invalid:
         return report
     identity.check_target(into)  # before the photos: nothing is written into another file
-    report.photos_written = store.write_photos(into, (p for r in records for p in r.photos))
+    photos = [p for r in records for p in r.photos]
+    with step("photos", zh="照片") as progress:
+        report.photos_written = store.write_photos(into, photos, progress=progress)
     with contextlib.closing(store.connect(into)) as con:
         try:
             with store.transaction(con):

@@ -30,29 +30,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gis.enums import ParamEnum
+from gis.enums import GroupBy
 from gis.verify.contract import LAB_OUTCOMES, LAYERS, OUTCOMES
 from gis.verify.recency import LATEST_KEY, latest
-
-
-class GroupBy(ParamEnum):
-    """``--by`` values: the results column each maps to is :attr:`column`."""
-
-    DISTRICT = "district"
-    TOWNSHIP = "township"
-    FOREST_CHIEF = "forest-chief"
-    BATCH = "batch"
-
-    @property
-    def column(self) -> str:
-        """The results column of this grouping."""
-        return self.value.replace("-", "_")
-
-    @classmethod
-    def describe(cls) -> str:
-        """Name of the option in error messages."""
-        return "grouping"
-
 
 OUTCOME_COLUMNS = {
     "patches_checked": ("real_change", "no_change"),

@@ -32,6 +32,7 @@ import pandas as pd
 from pyproj import CRS
 
 from gis.errors import DataSourceError
+from gis.progress import Progress, counted
 from gis.verify.contract import PHOTO_MIMES
 from gis.verify.recency import LATEST_KEY, LATEST_SQL_ORDER, latest
 from gis.verify.records import Photo
@@ -212,11 +213,13 @@ def write_photo(folder: Path, photo: Photo) -> Path | None:
     return target
 
 
-def write_photos(store: str | os.PathLike[str], photos: Iterable[Photo]) -> int:
+def write_photos(
+    store: str | os.PathLike[str], photos: Iterable[Photo], *, progress: Progress | None = None
+) -> int:
     """Write photos beside the store and fsync them and their folders; return how many were new.
 
     Staged photos a killed import left in the folder are swept first
-    (:func:`sweep_staged_photos`).
+    (:func:`sweep_staged_photos`). ``progress(photos_done, photos_total)`` as they are written.
 
     Files are written and synced on a few threads: the disk flushes their journal
     commits together, which is several times faster than one photo after another.
@@ -226,7 +229,8 @@ def write_photos(store: str | os.PathLike[str], photos: Iterable[Photo]) -> int:
         sweep_staged_photos(folder)
     unique = {p.sha256: p for p in photos}
     with ThreadPoolExecutor(max_workers=PHOTO_THREADS) as pool:
-        written = [p for p in pool.map(lambda p: write_photo(folder, p), unique.values()) if p]
+        done = pool.map(lambda p: write_photo(folder, p), unique.values())
+        written = [p for p in counted(done, progress, len(unique)) if p]
         dirs = {p.parent for p in written} | ({folder} if written else set())
         list(pool.map(_fsync_dir, dirs))
     return len(written)

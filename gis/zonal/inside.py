@@ -35,7 +35,7 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +50,7 @@ from rasterio.windows import Window
 from scipy import ndimage
 
 from gis.indices import nbr, ndvi
+from gis.progress import Progress, ticker
 from gis.raster import RasterReader, RasterSource
 from gis.sensors import RADIOMETRIES
 from gis.severity import burn_dnbr, burned_mask
@@ -244,11 +245,13 @@ def inside_stats(
     radiometry: str = "reflectance",
     index: Any = None,
     threads: int | None = None,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Return :data:`INSIDE_COLUMNS` per zone (geometries in the rasters' CRS, one grid).
 
     Each zone is read in its own window (bounds + ``ring_m`` + the tolerance), both dates once,
     on ``threads`` threads (default ``min(2, cpu count)``) over contiguous runs of zones.
+    ``progress(zones_done, zones_total)`` is called as zones finish (:mod:`gis.progress`).
     """
     with_nbr = before.has("NIR", "SWIR2") and after.has("NIR", "SWIR2")
     roles: tuple[str, ...] = ("NIR", "R", "SWIR2") if with_nbr else ("NIR", "R")
@@ -262,8 +265,9 @@ def inside_stats(
                tolerance_px, radiometry)  # fmt: skip
     n = max(1, min(threads or min(2, os.cpu_count() or 1), len(geoms)))
     chunks = [c.tolist() for c in np.array_split(np.arange(len(geoms)), n)]
+    tick = ticker(progress, len(geoms))
     with ThreadPoolExecutor(max_workers=n) as pool:  # reads and numpy release the GIL
-        rows = [row for part in pool.map(job.run, chunks) for row in part]
+        rows = [row for part in pool.map(job.run, chunks, [tick] * n) for row in part]
     return pd.DataFrame(rows, columns=list(INSIDE_COLUMNS), index=index)
 
 
@@ -283,10 +287,16 @@ class _Job:
     tol: int
     radiometry: str
 
-    def run(self, positions: list[int]) -> list[list[float]]:
+    def run(self, positions: list[int], tick: Callable[[], None] | None) -> list[list[float]]:
         """Return the rows of the zones at ``positions`` (both rasters opened once)."""
         with self.before.open(cachemax_mb=16) as rb, self.after.open(cachemax_mb=16) as ra:
-            return [self.one(self.geoms[k], rb, ra) for k in positions]
+            if tick is None:
+                return [self.one(self.geoms[k], rb, ra) for k in positions]
+            rows = []
+            for k in positions:
+                rows.append(self.one(self.geoms[k], rb, ra))
+                tick()
+            return rows
 
     def one(self, geom: Any, rb: RasterReader, ra: RasterReader) -> list[float]:
         """Return the row of one zone."""

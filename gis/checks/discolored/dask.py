@@ -29,6 +29,7 @@ from gis.checks.discolored.passes import (
     sampled_histograms,
 )
 from gis.distributed import check_workers, map_ordered, task_windows_for
+from gis.progress import Progress, step
 
 
 def _baseline_run(
@@ -49,14 +50,21 @@ def _runs(windows: Sequence[Window], step: int) -> list[list[Window]]:
     return [list(windows[i : i + step]) for i in range(0, len(windows), max(1, step))]
 
 
-def stand_histograms_dask(client: Any, plan: Plan, shared: Any = None) -> dict[int, Any]:
-    """Pass 1 on the cluster (the sampling rule of :func:`.passes.sampled_histograms`)."""
+def stand_histograms_dask(
+    client: Any, plan: Plan, shared: Any = None, *, progress: Progress | None = None
+) -> dict[int, Any]:
+    """Pass 1 on the cluster (the sampling rule of :func:`.passes.sampled_histograms`).
+
+    ``progress(tasks_done, tasks_total)`` is called as the Dask tasks finish.
+    """
     shared = shared if shared is not None else client.scatter(plan, broadcast=True, hash=False)
     threads = sum(client.nthreads().values())
 
     def run(windows: Sequence[Window], stands: gpd.GeoDataFrame | None) -> list[Any]:
         runs = _runs(windows, task_windows_for(len(windows), threads))
-        parts = map_ordered(client, _baseline_run, runs, plan=shared, stands=stands)
+        parts = map_ordered(
+            client, _baseline_run, runs, plan=shared, stands=stands, progress=progress
+        )
         return [h for part in parts for h in part]
 
     return sampled_histograms(plan, run)
@@ -74,9 +82,11 @@ def run_passes_dask(client: Any, plan: Plan) -> tuple[Baselines, list[WindowResu
     """
     check_workers(client, list(plan.source.files))
     shared = client.scatter(plan, broadcast=True, hash=False)
-    hists = stand_histograms_dask(client, plan, shared)
+    with step("stand baseline tasks (Dask)", zh="林分基线任务（Dask）") as progress:
+        hists = stand_histograms_dask(client, plan, shared, progress=progress)
     base = plan_baselines(hists, plan)
     size = task_windows_for(len(plan.windows), sum(client.nthreads().values()))
-    parts = map_ordered(client, _detect_run, _runs(plan.windows, size), plan=shared,
-                        base=base)  # fmt: skip
+    with step("detection tasks (Dask)", zh="检测任务（Dask）") as progress:
+        parts = map_ordered(client, _detect_run, _runs(plan.windows, size), plan=shared,
+                            base=base, progress=progress)  # fmt: skip
     return base, [r for part in parts for r in part]

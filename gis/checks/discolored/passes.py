@@ -38,6 +38,7 @@ from gis.checks.discolored.neighbours import with_crown_cut
 from gis.checks.discolored.pixels import CrownRules
 from gis.checks.discolored.points import pixel_size_m, read_roles_of
 from gis.checks.discolored.season import with_turning
+from gis.progress import Progress, step, ticker
 from gis.raster import RasterReader, RasterSource
 
 logger = logging.getLogger(__name__)
@@ -175,12 +176,14 @@ def sample_strips(windows: Sequence[Window], block_rows: int) -> tuple[list[Wind
     return kept, skipped
 
 
-def stand_histograms(plan: Plan, *, threads: int = 1) -> dict[int, Any]:
+def stand_histograms(
+    plan: Plan, *, threads: int = 1, progress: Progress | None = None
+) -> dict[int, Any]:
     """Pass 1 on local threads (see :func:`sampled_histograms` for the sampling rule)."""
 
     def run(windows: Sequence[Window], stands: gpd.GeoDataFrame | None) -> list[Any]:
         task = lambda r, w: baseline_task(plan, w, r, stands=stands)  # noqa: E731
-        return _run_chunks(plan, task, threads, windows)
+        return _run_chunks(plan, task, threads, windows, progress=progress)
 
     return sampled_histograms(plan, run)
 
@@ -283,22 +286,35 @@ def _chunks(
 
 
 def _run_chunks(
-    plan: Plan, fn: Any, threads: int, windows: Sequence[Window] | None = None
+    plan: Plan,
+    fn: Any,
+    threads: int,
+    windows: Sequence[Window] | None = None,
+    *,
+    progress: Progress | None = None,
 ) -> list[Any]:
     """Run ``fn(reader, window)`` over contiguous bands of windows, one reader per band.
 
     The bands carry about equal work (:func:`window_work`), so that a thread whose band holds
     the pine stands is not left working alone; a band keeps its reader and block cache, which
     serve the halos. ``windows`` defaults to ``plan.windows``; results come in window order.
+    ``progress(windows_done, windows_total)`` is called as windows finish.
     """
 
     def band(part: Sequence[Window]) -> list[Any]:
         with plan.source.open(cachemax_mb=CACHE_MB) as reader:
-            return [fn(reader, w) for w in part]
+            if tick is None:
+                return [fn(reader, w) for w in part]
+            out = []
+            for w in part:
+                out.append(fn(reader, w))
+                tick()
+            return out
 
     todo = plan.windows if windows is None else windows
     if not todo:
         return []
+    tick = ticker(progress, len(todo))
     with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
         work = window_work(plan, todo) if threads > 1 else None
         parts = list(pool.map(band, _chunks(todo, threads, work)))
@@ -316,7 +332,10 @@ def plan_baselines(hists: dict[int, Any], plan: Plan) -> Baselines:
 
 def run_passes(plan: Plan, *, threads: int = 1) -> tuple[Baselines, list[WindowResult]]:
     """Run both passes over ``plan.windows`` (in order; results identical for any threads)."""
-    hists = stand_histograms(plan, threads=threads)
+    with step("stand baseline windows", zh="林分基线窗口") as progress:
+        hists = stand_histograms(plan, threads=threads, progress=progress)
     base = plan_baselines(hists, plan)
-    results = _run_chunks(plan, lambda r, w: detect_task(plan, base, w, r), threads)
+    detect = lambda r, w: detect_task(plan, base, w, r)  # noqa: E731
+    with step("detection windows", zh="检测窗口") as progress:
+        results = _run_chunks(plan, detect, threads, progress=progress)
     return base, results

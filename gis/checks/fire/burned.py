@@ -38,6 +38,7 @@ from scipy import ndimage
 
 from gis.errors import RasterError
 from gis.findings import Findings
+from gis.progress import counted, step
 from gis.raster import RasterSource
 from gis.severity import (
     NO_DATA_CLASS,
@@ -341,8 +342,11 @@ def trace_burned(
     """
     check_pair(before, after)
     log = findings if findings is not None else Findings()
-    strips = read_strips(before, after, strip_windows(before, window))
-    total = _merge(_bounded(strips, before.transform, min_pixels, max(1, threads)))
+    windows = strip_windows(before, window)
+    strips = read_strips(before, after, windows)
+    with step("burned-area strips", zh="火烧迹地条带") as progress:
+        done = _bounded(strips, before.transform, min_pixels, max(1, threads))
+        total = _merge(counted(done, progress, len(windows)))
     crs = before.crs_wkt
     frame = gpd.GeoDataFrame(
         {"severity": total.classes, "seam": total.seams}, geometry=total.geoms, crs=crs

@@ -28,6 +28,7 @@ from gis.checks.fire.viewshed import Dem, Tower, seen_count, to_cell
 from gis.errors import RasterError
 from gis.findings import Findings
 from gis.layers import is_forest_land
+from gis.progress import step
 from gis.units import area_ha, area_mu
 
 TOWER_FIELDS = {
@@ -238,13 +239,15 @@ def assess_coverage(
     log = findings if findings is not None else Findings()
     cov = rules["coverage"]
     tower_frame, used = place_towers(towers, dem, elevation, rules, log)
-    seen = seen_count(
-        dem,
-        used,
-        curvature=float(cov["curvature_coefficient"]),
-        target_height_m=float(cov["target_height_m"]),
-        threads=threads,
-    )
+    with step("lookout viewsheds", zh="瞭望塔视域") as progress:
+        seen = seen_count(
+            dem,
+            used,
+            curvature=float(cov["curvature_coefficient"]),
+            target_height_m=float(cov["target_height_m"]),
+            threads=threads,
+            progress=progress,
+        )
     dem_crs = CRS.from_wkt(dem.crs_wkt)
     subs_dem = subcompartments.to_crs(dem_crs)
     ids = rasterize_ids(subs_dem, seen.shape, dem.transform)

@@ -29,6 +29,7 @@ from affine import Affine
 from numpy.typing import NDArray
 
 from gis.errors import GisError
+from gis.progress import Progress, ticker
 
 INSTALL_HINT = (
     "install GDAL's command-line programs: apt-get install gdal-bin (Debian/Ubuntu), "
@@ -147,8 +148,11 @@ def seen_count(
     curvature: float = 0.85714,
     target_height_m: float = 0.0,
     threads: int = 2,
+    progress: Progress | None = None,
 ) -> NDArray[np.uint8]:
     """Return how many towers see each DEM cell (uint8, capped at 255).
+
+    ``progress(towers_done, towers_total)`` is called as each tower's viewshed is added.
 
     Raises
     ------
@@ -161,10 +165,13 @@ def seen_count(
     with tempfile.TemporaryDirectory(prefix="linyuan_viewshed_") as folder:
         with ThreadPoolExecutor(max(1, threads)) as pool:
             pending = {pool.submit(_one, program, dem, t, folder, params) for t in towers}
+            tick = ticker(progress, len(pending))
             while pending:  # add each as it finishes: no finished mask waits for another
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for job in done:
                     _add(grid, *job.result())
+                    if tick is not None:
+                        tick()
     return grid
 
 

@@ -42,6 +42,7 @@ from gis.checks.patches.verdict import (
 from gis.crs import assert_same_crs, require_projected
 from gis.enums import Lang
 from gis.findings import Findings
+from gis.progress import step
 from gis.raster.analysis_grid import common_grid
 from gis.rules import RuleSet
 from gis.zonal import STAT_DEFINITIONS, change_stats
@@ -183,31 +184,36 @@ def raster_evidence(
     if zones.empty:
         return out
     t = rules.thresholds
-    stats = change_stats(
-        zones,
-        before,
-        after,
-        ring_m=t["ring_m"],
-        drop_threshold=t["drop_threshold"],
-        tolerance_px=int(t["tolerance_px"]),
-        findings=findings,
-        client=client,
-    )
+    on = ("", "") if client is None else (" (on Dask)", "（Dask）")
+    with step("raster windows" + on[0], zh="栅格窗口" + on[1]) as progress:
+        stats = change_stats(
+            zones,
+            before,
+            after,
+            ring_m=t["ring_m"],
+            drop_threshold=t["drop_threshold"],
+            tolerance_px=int(t["tolerance_px"]),
+            findings=findings,
+            client=client,
+            progress=progress,
+        )
     cols = [c for c in RASTER_COLUMNS if c in stats]
     out.loc[stats.index, cols] = stats[cols].astype("f8").to_numpy()
     # the same analysis grid as change_stats (its finding is already made there)
     before, after = common_grid(before, after)
-    inside = inside_stats(
-        np.asarray(zones.to_crs(CRS.from_wkt(before.crs_wkt)).geometry.values, dtype=object),
-        before,
-        after,
-        ring_m=t["ring_m"],
-        drop=t["drop_threshold"],
-        nbr_drop=t["nbr_drop_threshold"],
-        tolerance_px=int(t["tolerance_px"]),
-        radiometry=radiometry,
-        index=zones.index,
-    )
+    with step("changed pixels inside patches", zh="图斑内变化像元") as progress:
+        inside = inside_stats(
+            np.asarray(zones.to_crs(CRS.from_wkt(before.crs_wkt)).geometry.values, dtype=object),
+            before,
+            after,
+            ring_m=t["ring_m"],
+            drop=t["drop_threshold"],
+            nbr_drop=t["nbr_drop_threshold"],
+            tolerance_px=int(t["tolerance_px"]),
+            radiometry=radiometry,
+            index=zones.index,
+            progress=progress,
+        )
     out.loc[inside.index, list(INSIDE_COLUMNS)] = inside.astype("f8").to_numpy()
     crs = CRS.from_wkt(before.crs_wkt)
     if crs.is_projected:  # area of one pixel, for areas of pixel counts and the covered share
