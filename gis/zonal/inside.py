@@ -129,6 +129,41 @@ class Normaliser:
     index_scale: float = 1.0
 
 
+@dataclass(frozen=True)
+class InsideOptions:
+    """The options of the inside statistics besides the pixels (picklable)."""
+
+    roles: tuple[str, ...]
+    norm: Normaliser
+    ring_m: float = 30.0
+    drop: float = 0.15
+    nbr_drop: float = 0.2
+    tol: int = 1
+    radiometry: str = "reflectance"
+
+    @classmethod
+    def of(
+        cls,
+        before: RasterSource,
+        after: RasterSource,
+        *,
+        ring_m: float = 30.0,
+        drop: float = 0.15,
+        nbr_drop: float = 0.2,
+        tolerance_px: int = 1,
+        radiometry: str = "reflectance",
+    ) -> InsideOptions:
+        """Return the options for a pair: the roles to read, the scene normaliser (``dn``)."""
+        with_nbr = before.has("NIR", "SWIR2") and after.has("NIR", "SWIR2")
+        roles: tuple[str, ...] = ("NIR", "R", "SWIR2") if with_nbr else ("NIR", "R")
+        if not (before.has("NIR", "R") and after.has("NIR", "R")):
+            roles = ("NDVI",)  # a precomputed NDVI band: NDVI evidence only
+        norm = Normaliser({}, {})
+        if radiometry == "dn":
+            norm = scene_normaliser(before, after, roles)
+        return cls(roles, norm, ring_m, drop, nbr_drop, tolerance_px, radiometry)
+
+
 def sampled_source(src: RasterSource) -> RasterSource:
     """Return the plain file a source's values are sampled from for scene statistics.
 
@@ -250,21 +285,34 @@ def inside_stats(
     Each zone is read in its own window (bounds + ``ring_m`` + the tolerance), both dates once,
     on ``threads`` threads (default ``min(2, cpu count)``) over contiguous runs of zones.
     """
-    with_nbr = before.has("NIR", "SWIR2") and after.has("NIR", "SWIR2")
-    roles: tuple[str, ...] = ("NIR", "R", "SWIR2") if with_nbr else ("NIR", "R")
-    if not (before.has("NIR", "R") and after.has("NIR", "R")):
-        roles = ("NDVI",)  # a precomputed NDVI band: NDVI evidence only
-    norm = Normaliser({}, {})
-    if radiometry == "dn":
-        norm = scene_normaliser(before, after, roles)
+    opt = InsideOptions.of(before, after, ring_m=ring_m, drop=drop, nbr_drop=nbr_drop,
+                           tolerance_px=tolerance_px, radiometry=radiometry)  # fmt: skip
     geoms = np.asarray(zones, dtype=object)
-    job = _Job(geoms, shapely.STRtree(geoms), before, after, roles, norm, ring_m, drop, nbr_drop,
-               tolerance_px, radiometry)  # fmt: skip
-    n = max(1, min(threads or min(2, os.cpu_count() or 1), len(geoms)))
-    chunks = [c.tolist() for c in np.array_split(np.arange(len(geoms)), n)]
-    with ThreadPoolExecutor(max_workers=n) as pool:  # reads and numpy release the GIL
-        rows = [row for part in pool.map(job.run, chunks) for row in part]
+    rows = zone_rows(geoms, np.arange(len(geoms)), before, after, opt, threads=threads)
     return pd.DataFrame(rows, columns=list(INSIDE_COLUMNS), index=index)
+
+
+def zone_rows(
+    geoms: NDArray[Any],
+    positions: NDArray[np.int64],
+    before: RasterSource,
+    after: RasterSource,
+    opt: InsideOptions,
+    *,
+    threads: int | None = None,
+) -> list[list[float]]:
+    """Return the rows of the zones at ``positions``, each read in its own window.
+
+    Rings leave out every zone of ``geoms``.
+    """
+    if len(positions) == 0:
+        return []
+    job = _Job(geoms, shapely.STRtree(geoms), before, after, opt.roles, opt.norm, opt.ring_m,
+               opt.drop, opt.nbr_drop, opt.tol, opt.radiometry)  # fmt: skip
+    n = max(1, min(threads or min(2, os.cpu_count() or 1), len(positions)))
+    chunks = [c.tolist() for c in np.array_split(np.asarray(positions), n)]
+    with ThreadPoolExecutor(max_workers=n) as pool:  # reads and numpy release the GIL
+        return [row for part in pool.map(job.run, chunks) for row in part]
 
 
 @dataclass(frozen=True)
@@ -328,13 +376,19 @@ def _read(
     norm: dict[str, tuple[float, float]],
 ) -> dict[str, NDArray[np.float32]]:
     values, _ = reader.read_array(win, roles)
-    out = {}
-    for i, role in enumerate(roles):
-        v = values[i]
-        if norm:  # uncalibrated: position within the scene's own range of this band
-            v = _normalised(v, norm[role], True).astype(np.float32)
-        out[role] = v
-    return out
+    return scene_bands(dict(zip(roles, values, strict=True)), norm)
+
+
+def scene_bands(
+    bands: dict[str, NDArray[np.float32]], norm: dict[str, tuple[float, float]]
+) -> dict[str, NDArray[np.float32]]:
+    """Return the bands as read, or each band's position within its scene's own range.
+
+    ``norm`` (per role the scene's 2nd and 98th percentiles) is given on uncalibrated imagery.
+    """
+    if not norm:
+        return bands
+    return {r: _normalised(v, norm[r], True).astype(np.float32) for r, v in bands.items()}
 
 
 def _shifted(a: NDArray[Any], tol: int, func: Any) -> NDArray[Any]:

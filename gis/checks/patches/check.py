@@ -45,7 +45,12 @@ from gis.findings import Findings
 from gis.raster.analysis_grid import common_grid
 from gis.rules import RuleSet
 from gis.zonal import STAT_DEFINITIONS, change_stats
-from gis.zonal.inside import INSIDE_COLUMNS, INSIDE_DEFINITIONS, inside_stats, resolve_radiometry
+from gis.zonal.inside import (
+    INSIDE_COLUMNS,
+    INSIDE_DEFINITIONS,
+    InsideOptions,
+    resolve_radiometry,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +177,7 @@ def raster_evidence(
     """Return :data:`RASTER_COLUMNS` per patch from :func:`gis.zonal.change_stats`.
 
     With a Dask ``client`` the raster windows are reduced on its cluster (same values). The
-    changed pixels inside each patch come from :func:`gis.zonal.inside.inside_stats`. On
+    changed pixels inside each patch (:data:`INSIDE_COLUMNS`) come from the same pass. On
     uncalibrated imagery (``radiometry="dn"``) the absolute NDVI and NBR columns are left
     empty (not comparable with reflectance thresholds) and the NDVI change, the ring's and
     ``drop_frac`` are the relative ones of the scene-normalised bands.
@@ -183,6 +188,15 @@ def raster_evidence(
     if zones.empty:
         return out
     t = rules.thresholds
+    # the same analysis grid as change_stats (its finding is made there)
+    inside = InsideOptions.of(
+        *common_grid(before, after),
+        ring_m=t["ring_m"],
+        drop=t["drop_threshold"],
+        nbr_drop=t["nbr_drop_threshold"],
+        tolerance_px=int(t["tolerance_px"]),
+        radiometry=radiometry,
+    )
     stats = change_stats(
         zones,
         before,
@@ -192,27 +206,16 @@ def raster_evidence(
         tolerance_px=int(t["tolerance_px"]),
         findings=findings,
         client=client,
+        inside=inside,
     )
     cols = [c for c in RASTER_COLUMNS if c in stats]
     out.loc[stats.index, cols] = stats[cols].astype("f8").to_numpy()
-    # the same analysis grid as change_stats (its finding is already made there)
+    out.loc[stats.index, list(INSIDE_COLUMNS)] = stats[list(INSIDE_COLUMNS)].astype("f8").to_numpy()
     before, after = common_grid(before, after)
-    inside = inside_stats(
-        np.asarray(zones.to_crs(CRS.from_wkt(before.crs_wkt)).geometry.values, dtype=object),
-        before,
-        after,
-        ring_m=t["ring_m"],
-        drop=t["drop_threshold"],
-        nbr_drop=t["nbr_drop_threshold"],
-        tolerance_px=int(t["tolerance_px"]),
-        radiometry=radiometry,
-        index=zones.index,
-    )
-    out.loc[inside.index, list(INSIDE_COLUMNS)] = inside.astype("f8").to_numpy()
     crs = CRS.from_wkt(before.crs_wkt)
     if crs.is_projected:  # area of one pixel, for areas of pixel counts and the covered share
         t = before.grid.transform
-        out.loc[inside.index, "pixel_m2"] = (
+        out.loc[stats.index, "pixel_m2"] = (
             abs(t.a * t.e) * crs.axis_info[0].unit_conversion_factor ** 2
         )
     if radiometry == "dn":
