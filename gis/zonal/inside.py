@@ -35,6 +35,7 @@ Examples
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -200,13 +201,92 @@ def resolve_radiometry(src: RasterSource, requested: str = "auto") -> tuple[str,
         if ds.dtypes[0] == "uint8":
             return "dn", "8-bit bands"
         if src.scale == 1.0 and src.offset == 0.0 and src.has("NIR"):
-            band = ds.read(src.band_index("NIR"), out_shape=(64, 64), resampling=Resampling.nearest)
+            band = decimated(src, ds, "NIR", (RADIOMETRY_SAMPLE_PX,) * 2)
             values = band[np.isfinite(band)].astype("f8")
             if src.nodata is not None:
                 values = values[values != src.nodata]
             if values.size and float(np.percentile(values, 98)) > 1.5:
                 return "dn", "values beyond reflectance (NIR above 1.5)"
     return "reflectance", "calibrated values"
+
+
+RADIOMETRY_SAMPLE_PX = 64
+"""Side of the decimated NIR read that tells DN from reflectance."""
+
+SCENE_SAMPLE_PX = 512
+"""Longest side of the decimated read of the scene statistics of uncalibrated imagery."""
+
+_SAMPLED_ROLES = ("NIR", "R", "SWIR2", "NDVI")
+_SAMPLES: dict[tuple[Any, ...], dict[tuple[str, tuple[int, int]], NDArray[Any]]] = {}
+_SAMPLES_LOCK = threading.Lock()
+
+
+def _scene_shape(base: RasterSource, size: int = SCENE_SAMPLE_PX) -> tuple[int, int]:
+    scale = max(base.width, base.height) / size
+    return (max(1, int(base.height / max(scale, 1))), max(1, int(base.width / max(scale, 1))))
+
+
+def decimated(src: RasterSource, dataset: Any, role: str, shape: tuple[int, int]) -> NDArray[Any]:
+    """Return band ``role`` of a plain file read at ``shape`` by nearest neighbour, as GDAL does.
+
+    A decimated read decodes every block of a file without overviews. The radiometry test and
+    the scene statistics of a GeoTIFF without overviews are therefore taken in one pass over
+    its blocks (memoised per file): every band and sample shape they use, the pixels GDAL's
+    nearest neighbour picks (row ``floor((i + 0.5) * height / rows)``, and so for columns).
+    Other files are read by GDAL.
+    """
+    samples = _samples(src, dataset)
+    if samples is not None and (role, shape) in samples:
+        return samples[(role, shape)]
+    return dataset.read(src.band_index(role), out_shape=shape, resampling=Resampling.nearest)
+
+
+def _samples(
+    src: RasterSource, dataset: Any
+) -> dict[tuple[str, tuple[int, int]], NDArray[Any]] | None:
+    if dataset.driver != "GTiff" or any(dataset.overviews(i) for i in dataset.indexes):
+        return None
+    try:
+        st = os.stat(src.path)
+    except OSError:
+        return None
+    key = (src.path, st.st_mtime_ns, st.st_size, src.roles)
+    with _SAMPLES_LOCK:
+        if key not in _SAMPLES:
+            if len(_SAMPLES) >= 4:
+                _SAMPLES.pop(next(iter(_SAMPLES)))
+            _SAMPLES[key] = _sample_pass(src, dataset)
+        return _SAMPLES[key]
+
+
+def _sample_pass(
+    src: RasterSource, dataset: Any
+) -> dict[tuple[str, tuple[int, int]], NDArray[Any]]:
+    """Read the sample pixels of every role and shape in one pass over block rows."""
+    roles = [r for r in _SAMPLED_ROLES if src.has(r)]
+    h, w = dataset.height, dataset.width
+    shapes = {(RADIOMETRY_SAMPLE_PX,) * 2, _scene_shape(src)}
+    rows = {s: np.minimum(np.floor((np.arange(s[0]) + 0.5) * (h / s[0])).astype(int), h - 1)
+            for s in shapes}  # fmt: skip
+    cols = {s: np.minimum(np.floor((np.arange(s[1]) + 0.5) * (w / s[1])).astype(int), w - 1)
+            for s in shapes}  # fmt: skip
+    bands = [src.band_index(r) for r in roles]
+    out = {(r, s): np.zeros(s, dataset.dtypes[0]) for r in roles for s in shapes}
+    step = max(dataset.block_shapes[0][0], 1)
+    for r0 in range(0, h, step):
+        r1 = min(h, r0 + step)
+        hit = {s: np.flatnonzero((rows[s] >= r0) & (rows[s] < r1)) for s in shapes}
+        if not any(len(v) for v in hit.values()):
+            continue
+        for c0 in range(0, w, 8192):  # column chunks bound the memory of a block row
+            c1 = min(w, c0 + 8192)
+            block = dataset.read(bands, window=Window(c0, r0, c1 - c0, r1 - r0))
+            for s in shapes:
+                at = np.flatnonzero((cols[s] >= c0) & (cols[s] < c1))
+                sub = block[:, rows[s][hit[s]][:, None] - r0, cols[s][at][None, :] - c0]
+                for i, r in enumerate(roles):
+                    out[(r, s)][np.ix_(hit[s], at)] = sub[i]
+    return out
 
 
 SCENE_NDVI_RANGE = 0.8
@@ -231,17 +311,10 @@ def scene_normaliser(
     over the scene is what an unchanged landscape did (subtracted from every patch and ring).
     """
     limits, bands = [], []
-    base = sampled_source(before)
-    scale = max(base.width, base.height) / size
-    shape = (max(1, int(base.height / max(scale, 1))), max(1, int(base.width / max(scale, 1))))
+    shape = _scene_shape(sampled_source(before), size)
     for src in (sampled_source(before), sampled_source(after)):
         with src.open() as reader:
-            raw = {
-                r: reader.dataset.read(
-                    src.band_index(r), out_shape=shape, resampling=Resampling.nearest
-                ).astype("f8")
-                for r in roles
-            }
+            raw = {r: decimated(src, reader.dataset, r, shape).astype("f8") for r in roles}
         ok = np.all([np.isfinite(v) for v in raw.values()], axis=0)
         if src.nodata is not None:
             ok &= np.all([v != src.nodata for v in raw.values()], axis=0)
@@ -392,16 +465,27 @@ def scene_bands(
 
 
 def _shifted(a: NDArray[Any], tol: int, func: Any) -> NDArray[Any]:
-    """``func`` (np.fmin/np.fmax) of ``a`` over the (2*tol+1)² neighbourhood (NaN edges)."""
+    """``func`` (np.fmin/np.fmax) of ``a`` over the (2*tol+1)² neighbourhood (NaN edges).
+
+    Separable: along rows, then along columns (``fmin``/``fmax`` ignore NaN and are
+    associative, so the square's value is the same; pixels beyond the edge add nothing).
+    """
     if tol <= 0:
         return a
-    h, w = a.shape
-    pad = np.pad(a, tol, constant_values=np.nan)
+    return _along(_along(a, tol, func, 1), tol, func, 0)
+
+
+def _along(a: NDArray[Any], tol: int, func: Any, axis: int) -> NDArray[Any]:
+    """``func`` of ``a`` over ``tol`` neighbours either side along ``axis``."""
     out = a.copy()
-    for dy in range(-tol, tol + 1):
-        for dx in range(-tol, tol + 1):
-            if dy or dx:
-                out = func(out, pad[tol + dy : tol + dy + h, tol + dx : tol + dx + w])
+    n = a.shape[axis]
+    for k in range(1, min(tol, n - 1) + 1):
+        lo = [slice(None)] * 2
+        hi = [slice(None)] * 2
+        lo[axis], hi[axis] = slice(k, None), slice(None, n - k)
+        head, tail = tuple(lo), tuple(hi)
+        func(out[head], a[tail], out=out[head])
+        func(out[tail], a[head], out=out[tail])
     return out
 
 

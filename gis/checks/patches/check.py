@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -353,28 +354,32 @@ def check_patches(
         radio["used"],
         extra={"zh": "影像证据：%d 个图斑（%s）", "zh_args": (int(usable.sum()), radio_zh)},
     )
-    raster = raster_evidence(
-        prepared,
-        usable,
-        before,
-        after,
-        rules=ruleset,
-        findings=log,
-        client=client,
-        radiometry=radio["used"],
-    )
-    logger.info("vector evidence", extra={"zh": "矢量证据"})
     good = prepared.loc[usable.to_numpy()]
-    vector = vector_evidence(
-        good,
-        subcompartments=subcompartments,
-        permits=permits,
-        protected=protected,
-        districts=districts,
-        forest_chiefs=forest_chiefs,
-        image_dates=image_dates,
-        findings=log,
-    ).reindex(prepared.index)
+    layers = {
+        "subcompartments": subcompartments,
+        "permits": permits,
+        "protected": protected,
+        "districts": districts,
+        "forest_chiefs": forest_chiefs,
+    }
+    vector_log = Findings()  # its findings follow the raster's, as when run one after the other
+    with ThreadPoolExecutor(max_workers=1) as pool:  # vector evidence while windows decode
+        vector_job = pool.submit(
+            vector_evidence, good, image_dates=image_dates, findings=vector_log, **layers
+        )
+        raster = raster_evidence(
+            prepared,
+            usable,
+            before,
+            after,
+            rules=ruleset,
+            findings=log,
+            client=client,
+            radiometry=radio["used"],
+        )
+        logger.info("vector evidence", extra={"zh": "矢量证据"})
+        vector = vector_job.result().reindex(prepared.index)
+    log.extend(vector_log)
     cause = prepared.get("interp_cause", pd.Series(np.nan, index=prepared.index))
     evidence = derive_evidence(pd.concat([vector, raster], axis=1).assign(interp_cause=cause))
     evidence["radiometry"] = radio["used"]
