@@ -244,49 +244,113 @@ def decimated(src: RasterSource, dataset: Any, role: str, shape: tuple[int, int]
 def _samples(
     src: RasterSource, dataset: Any
 ) -> dict[tuple[str, tuple[int, int]], NDArray[Any]] | None:
+    key = _sample_key(src, dataset)
+    if key is None:
+        return None
+    with _SAMPLES_LOCK:
+        if key in _SAMPLES:
+            return _SAMPLES[key]
+    samples = _sample_pass(src)
+    with _SAMPLES_LOCK:
+        while len(_SAMPLES) >= 4:
+            _SAMPLES.pop(next(iter(_SAMPLES)))
+        return _SAMPLES.setdefault(key, samples)
+
+
+def _sample_key(src: RasterSource, dataset: Any) -> tuple[Any, ...] | None:
+    """Memo key of a plain GeoTIFF without overviews (else None: GDAL reads it)."""
     if dataset.driver != "GTiff" or any(dataset.overviews(i) for i in dataset.indexes):
         return None
     try:
         st = os.stat(src.path)
     except OSError:
         return None
-    key = (src.path, st.st_mtime_ns, st.st_size, src.roles)
+    return (src.path, st.st_mtime_ns, st.st_size, src.roles)
+
+
+def prefetch_samples(*sources: RasterSource, threads: int | None = None) -> None:
+    """Take the radiometry samples of the sources' files at once, on ``threads`` threads."""
+    files = []
+    for src in sources:
+        base = sampled_source(src)
+        if getattr(src, "radiometry", "auto") in RADIOMETRIES:
+            continue
+        with base.open() as reader:
+            ds = reader.dataset
+            wanted = ds.dtypes[0] == "uint8" or (base.scale, base.offset) == (1.0, 0.0)
+            key = _sample_key(base, ds) if wanted and base.has("NIR") else None
+        with _SAMPLES_LOCK:
+            if key is not None and key not in _SAMPLES and key not in [k for k, _ in files]:
+                files.append((key, base))
+    if not files:
+        return
+    n = threads or min(2, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        done = list(pool.map(lambda kb: _sample_pass(kb[1], parts=max(1, n // len(files))), files))
     with _SAMPLES_LOCK:
-        if key not in _SAMPLES:
-            if len(_SAMPLES) >= 4:
-                _SAMPLES.pop(next(iter(_SAMPLES)))
-            _SAMPLES[key] = _sample_pass(src, dataset)
-        return _SAMPLES[key]
+        for (key, _), samples in zip(files, done, strict=True):
+            _SAMPLES[key] = samples
+        while len(_SAMPLES) > 4:
+            _SAMPLES.pop(next(iter(_SAMPLES)))
 
 
 def _sample_pass(
-    src: RasterSource, dataset: Any
+    src: RasterSource, parts: int = 1
 ) -> dict[tuple[str, tuple[int, int]], NDArray[Any]]:
-    """Read the sample pixels of every role and shape in one pass over block rows."""
+    """Read the sample pixels of every role and shape in one pass over block rows.
+
+    ``parts`` threads each read a run of block rows with their own handle of the file.
+    """
+    with src.open() as reader:
+        ds = reader.dataset
+        h, w, dtype, step = ds.height, ds.width, ds.dtypes[0], max(ds.block_shapes[0][0], 1)
     roles = [r for r in _SAMPLED_ROLES if src.has(r)]
-    h, w = dataset.height, dataset.width
     shapes = {(RADIOMETRY_SAMPLE_PX,) * 2, _scene_shape(src)}
     rows = {s: np.minimum(np.floor((np.arange(s[0]) + 0.5) * (h / s[0])).astype(int), h - 1)
             for s in shapes}  # fmt: skip
     cols = {s: np.minimum(np.floor((np.arange(s[1]) + 0.5) * (w / s[1])).astype(int), w - 1)
             for s in shapes}  # fmt: skip
-    bands = [src.band_index(r) for r in roles]
-    out = {(r, s): np.zeros(s, dataset.dtypes[0]) for r in roles for s in shapes}
-    step = max(dataset.block_shapes[0][0], 1)
-    for r0 in range(0, h, step):
-        r1 = min(h, r0 + step)
-        hit = {s: np.flatnonzero((rows[s] >= r0) & (rows[s] < r1)) for s in shapes}
-        if not any(len(v) for v in hit.values()):
-            continue
-        for c0 in range(0, w, 8192):  # column chunks bound the memory of a block row
-            c1 = min(w, c0 + 8192)
-            block = dataset.read(bands, window=Window(c0, r0, c1 - c0, r1 - r0))
-            for s in shapes:
-                at = np.flatnonzero((cols[s] >= c0) & (cols[s] < c1))
-                sub = block[:, rows[s][hit[s]][:, None] - r0, cols[s][at][None, :] - c0]
-                for i, r in enumerate(roles):
-                    out[(r, s)][np.ix_(hit[s], at)] = sub[i]
+    out = {(r, s): np.zeros(s, dtype) for r in roles for s in shapes}
+    starts = list(range(0, h, step))
+
+    def run(chunk: list[int]) -> None:
+        with src.open() as reader:
+            for r0 in chunk:
+                r1 = min(h, r0 + step)
+                hit = {s: np.flatnonzero((rows[s] >= r0) & (rows[s] < r1)) for s in shapes}
+                if any(len(v) for v in hit.values()):
+                    _sample_rows(reader.dataset, src, roles, (r0, r1), hit, rows, cols, out)
+
+    chunks = [c.tolist() for c in np.array_split(np.array(starts), max(1, min(parts, len(starts))))]
+    if len(chunks) == 1:
+        run(chunks[0])
+    else:
+        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+            list(pool.map(run, chunks))
     return out
+
+
+def _sample_rows(
+    dataset: Any,
+    src: RasterSource,
+    roles: list[str],
+    span: tuple[int, int],
+    hit: dict[tuple[int, int], NDArray[np.int64]],
+    rows: dict[tuple[int, int], NDArray[np.int64]],
+    cols: dict[tuple[int, int], NDArray[np.int64]],
+    out: dict[tuple[str, tuple[int, int]], NDArray[Any]],
+) -> None:
+    """Copy the samples of one block row (read in column chunks) into ``out``."""
+    r0, r1 = span
+    bands = [src.band_index(r) for r in roles]
+    for c0 in range(0, dataset.width, 8192):  # column chunks bound the memory of a block row
+        c1 = min(dataset.width, c0 + 8192)
+        block = dataset.read(bands, window=Window(c0, r0, c1 - c0, r1 - r0))
+        for s, at_rows in hit.items():
+            at = np.flatnonzero((cols[s] >= c0) & (cols[s] < c1))
+            sub = block[:, rows[s][at_rows][:, None] - r0, cols[s][at][None, :] - c0]
+            for i, r in enumerate(roles):
+                out[(r, s)][np.ix_(at_rows, at)] = sub[i]
 
 
 SCENE_NDVI_RANGE = 0.8

@@ -45,11 +45,13 @@ from gis.enums import Lang
 from gis.findings import Findings
 from gis.raster.analysis_grid import common_grid
 from gis.rules import RuleSet
+from gis.sensors import RADIOMETRIES
 from gis.zonal import STAT_DEFINITIONS, change_stats
 from gis.zonal.inside import (
     INSIDE_COLUMNS,
     INSIDE_DEFINITIONS,
     InsideOptions,
+    prefetch_samples,
     resolve_radiometry,
 )
 
@@ -407,6 +409,8 @@ def radiometry_of(before: Any, after: Any, requested: str, log: Findings) -> dic
     Returns the run-table record: ``used``, ``requested`` and why for each date; a finding
     says when uncalibrated imagery is checked with relative evidence.
     """
+    if requested not in RADIOMETRIES:  # the samples of both dates at once
+        prefetch_samples(before, after)
     b, why_b = resolve_radiometry(before, requested)
     a, why_a = resolve_radiometry(after, requested)
     used = "dn" if "dn" in (a, b) else "reflectance"
