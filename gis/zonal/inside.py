@@ -270,7 +270,7 @@ def _sample_key(src: RasterSource, dataset: Any) -> tuple[Any, ...] | None:
 
 def prefetch_samples(*sources: RasterSource, threads: int | None = None) -> None:
     """Take the radiometry samples of the sources' files at once, on ``threads`` threads."""
-    files = []
+    files: list[tuple[tuple[Any, ...], RasterSource]] = []
     for src in sources:
         base = sampled_source(src)
         if getattr(src, "radiometry", "auto") in RADIOMETRIES:
@@ -409,21 +409,19 @@ def inside_stats(
     before: RasterSource,
     after: RasterSource,
     *,
-    ring_m: float = 30.0,
-    drop: float = 0.15,
-    nbr_drop: float = 0.2,
-    tolerance_px: int = 1,
-    radiometry: str = "reflectance",
     index: Any = None,
     threads: int | None = None,
+    **options: Any,
 ) -> pd.DataFrame:
     """Return :data:`INSIDE_COLUMNS` per zone (geometries in the rasters' CRS, one grid).
 
-    Each zone is read in its own window (bounds + ``ring_m`` + the tolerance), both dates once,
-    on ``threads`` threads (default ``min(2, cpu count)``) over contiguous runs of zones.
+    ``options``: ``ring_m`` (30), ``drop`` (0.15), ``nbr_drop`` (0.2), ``tolerance_px`` (1),
+    ``radiometry`` ("reflectance") as :meth:`InsideOptions.of` takes them. Each zone is read
+    in its own window (bounds + ``ring_m`` + the tolerance), both dates once, on ``threads``
+    threads (default ``min(2, cpu count)``) over contiguous runs of zones: the reference of
+    the windowed pass (:mod:`gis.zonal.inside_pass`), which computes the same values.
     """
-    opt = InsideOptions.of(before, after, ring_m=ring_m, drop=drop, nbr_drop=nbr_drop,
-                           tolerance_px=tolerance_px, radiometry=radiometry)  # fmt: skip
+    opt = InsideOptions.of(before, after, **options)
     geoms = np.asarray(zones, dtype=object)
     rows = zone_rows(geoms, np.arange(len(geoms)), before, after, opt, threads=threads)
     return pd.DataFrame(rows, columns=list(INSIDE_COLUMNS), index=index)

@@ -357,17 +357,18 @@ def check_patches(
         extra={"zh": "影像证据：%d 个图斑（%s）", "zh_args": (int(usable.sum()), radio_zh)},
     )
     good = prepared.loc[usable.to_numpy()]
-    layers = {
-        "subcompartments": subcompartments,
-        "permits": permits,
-        "protected": protected,
-        "districts": districts,
-        "forest_chiefs": forest_chiefs,
-    }
     vector_log = Findings()  # its findings follow the raster's, as when run one after the other
     with ThreadPoolExecutor(max_workers=1) as pool:  # vector evidence while windows decode
         vector_job = pool.submit(
-            vector_evidence, good, image_dates=image_dates, findings=vector_log, **layers
+            vector_evidence,
+            good,
+            subcompartments=subcompartments,
+            permits=permits,
+            protected=protected,
+            districts=districts,
+            forest_chiefs=forest_chiefs,
+            image_dates=image_dates,
+            findings=vector_log,
         )
         raster = raster_evidence(
             prepared,
