@@ -332,7 +332,8 @@ def main() -> None:
         ok += _bench(args, n, args.keep)
         if args.profile:
             _profile(args, n)
-    print(f"\nload average at the end {_load()}; floors: {'all ok' if all(ok) else 'MISSED'}")
+    verdict = "none at these sizes" if not ok else "all ok" if all(ok) else "MISSED"
+    print(f"\nload average at the end {_load()}; floors: {verdict}")
     sys.exit(0 if all(ok) else 1)
 
 

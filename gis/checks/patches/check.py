@@ -255,28 +255,31 @@ def vector_evidence(
     }
     given = {k: v for k, v in layers.items() if v is not None}
     assert_same_crs(patches, *given.values(), names=("patches", *given))
-    sub_pieces = None if subcompartments is None else ev.overlay_pieces(patches, subcompartments)
-    parts = [
-        ev.patch_areas(patches),
-        ev.land_evidence(patches, subcompartments, pieces=sub_pieces),
-        pd.DataFrame(
-            {
-                "protected_share": np.nan
-                if protected is None
-                else ev.covered_share(patches, protected)
-            },
-            index=patches.index,
-        ),
-        ev.admin_evidence(
-            patches,
-            districts=districts,
-            forest_chiefs=forest_chiefs,
-            subcompartments=subcompartments,
-            sub_pieces=sub_pieces,
-            findings=findings,
-        ),
-        ev.permit_evidence(patches, permits, image_dates=image_dates, findings=findings),
-    ]
+    with ev.same_patches():  # one scale factor per patch for every layer
+        sub_pieces = None
+        if subcompartments is not None:
+            sub_pieces = ev.overlay_pieces(patches, subcompartments)
+        parts = [
+            ev.patch_areas(patches),
+            ev.land_evidence(patches, subcompartments, pieces=sub_pieces),
+            pd.DataFrame(
+                {
+                    "protected_share": np.nan
+                    if protected is None
+                    else ev.covered_share(patches, protected)
+                },
+                index=patches.index,
+            ),
+            ev.admin_evidence(
+                patches,
+                districts=districts,
+                forest_chiefs=forest_chiefs,
+                subcompartments=subcompartments,
+                sub_pieces=sub_pieces,
+                findings=findings,
+            ),
+            ev.permit_evidence(patches, permits, image_dates=image_dates, findings=findings),
+        ]
     return pd.concat(parts, axis=1)[list(VECTOR_COLUMNS)]
 
 
