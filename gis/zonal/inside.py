@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,7 +217,7 @@ SCENE_SAMPLE_PX = 512
 """Longest side of the decimated read of the scene statistics of uncalibrated imagery."""
 
 _SAMPLED_ROLES = ("NIR", "R", "SWIR2", "NDVI")
-_SAMPLES: dict[tuple[Any, ...], dict[tuple[str, tuple[int, int]], NDArray[Any]]] = {}
+_SAMPLES: dict[tuple[Any, ...], Future[dict[tuple[str, tuple[int, int]], NDArray[Any]]]] = {}
 _SAMPLES_LOCK = threading.Lock()
 
 
@@ -247,14 +247,36 @@ def _samples(
     key = _sample_key(src, dataset)
     if key is None:
         return None
+    future, mine = _claim(key)
+    if mine:
+        _fill(future, key, lambda: _sample_pass(src))
+    return future.result()  # another thread's pass of the same file: wait for it
+
+
+_Samples = dict[tuple[str, tuple[int, int]], NDArray[Any]]
+
+
+def _claim(key: tuple[Any, ...]) -> tuple[Future[_Samples], bool]:
+    """Return the memo entry of ``key`` and whether this thread is to fill it."""
     with _SAMPLES_LOCK:
         if key in _SAMPLES:
-            return _SAMPLES[key]
-    samples = _sample_pass(src)
-    with _SAMPLES_LOCK:
-        while len(_SAMPLES) >= 4:
-            _SAMPLES.pop(next(iter(_SAMPLES)))
-        return _SAMPLES.setdefault(key, samples)
+            return _SAMPLES[key], False
+        done = [k for k, f in _SAMPLES.items() if f.done()]
+        for k in done[: max(0, len(_SAMPLES) - 3)]:  # keep a few files' samples
+            del _SAMPLES[k]
+        future: Future[_Samples] = Future()
+        _SAMPLES[key] = future
+        return future, True
+
+
+def _fill(future: Future[_Samples], key: tuple[Any, ...], work: Any) -> None:
+    try:
+        future.set_result(work())
+    except BaseException as exc:  # the waiting threads get it too; nothing is memoised
+        with _SAMPLES_LOCK:
+            _SAMPLES.pop(key, None)
+        future.set_exception(exc)
+        raise
 
 
 def _sample_key(src: RasterSource, dataset: Any) -> tuple[Any, ...] | None:
@@ -269,8 +291,11 @@ def _sample_key(src: RasterSource, dataset: Any) -> tuple[Any, ...] | None:
 
 
 def prefetch_samples(*sources: RasterSource, threads: int | None = None) -> None:
-    """Take the radiometry samples of the sources' files at once, on ``threads`` threads."""
-    files: list[tuple[tuple[Any, ...], RasterSource]] = []
+    """Take the radiometry samples of the sources' files at once, on ``threads`` threads.
+
+    Only files whose radiometry test reads them (8-bit, or unscaled with NIR) are read.
+    """
+    files: list[tuple[tuple[Any, ...], RasterSource, Future[_Samples]]] = []
     for src in sources:
         base = sampled_source(src)
         if getattr(src, "radiometry", "auto") in RADIOMETRIES:
@@ -279,19 +304,21 @@ def prefetch_samples(*sources: RasterSource, threads: int | None = None) -> None
             ds = reader.dataset
             wanted = ds.dtypes[0] == "uint8" or (base.scale, base.offset) == (1.0, 0.0)
             key = _sample_key(base, ds) if wanted and base.has("NIR") else None
-        with _SAMPLES_LOCK:
-            if key is not None and key not in _SAMPLES and key not in [k for k, _ in files]:
-                files.append((key, base))
+        if key is not None and all(k != key for k, _, _ in files):
+            future, mine = _claim(key)
+            if mine:
+                files.append((key, base, future))
     if not files:
         return
     n = threads or min(2, os.cpu_count() or 1)
+    parts = max(1, n // len(files))
+
+    def run(item: tuple[tuple[Any, ...], RasterSource, Future[_Samples]]) -> None:
+        key, base, future = item
+        _fill(future, key, lambda: _sample_pass(base, parts=parts))
+
     with ThreadPoolExecutor(max_workers=n) as pool:
-        done = list(pool.map(lambda kb: _sample_pass(kb[1], parts=max(1, n // len(files))), files))
-    with _SAMPLES_LOCK:
-        for (key, _), samples in zip(files, done, strict=True):
-            _SAMPLES[key] = samples
-        while len(_SAMPLES) > 4:
-            _SAMPLES.pop(next(iter(_SAMPLES)))
+        list(pool.map(run, files))
 
 
 def _sample_pass(

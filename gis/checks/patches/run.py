@@ -24,6 +24,7 @@ import pandas as pd
 from gis.checks.patches.check import PatchCheckResult, check_patches
 from gis.checks.patches.verdict import load_patch_rules
 from gis.distributed import cluster_info, dask_client
+from gis.errors import GisError
 from gis.findings import Findings
 from gis.io import distinct_headers, read_layers, write_layers, write_table
 from gis.io.outputs import (
@@ -39,6 +40,7 @@ from gis.maps.kml import export_results_kml
 from gis.raster import raster_source, require_usable
 from gis.raster.dates import reconcile_dates
 from gis.raster.products import describe_rasters, note_mixed_sensors
+from gis.zonal.inside import prefetch_samples
 
 logger = logging.getLogger(__name__)
 
@@ -236,8 +238,10 @@ def run_patch_check(
     inputs = {**paths, "before": before, "after": after, "before_mask": before_mask}
     inputs |= {"after_mask": after_mask, "rules": ruleset.source}
     recorded: dict[str, Any] = {}
-    with ThreadPoolExecutor(max_workers=1) as pool:  # input checksums while the check runs
+    with ThreadPoolExecutor(max_workers=2) as pool:  # input checksums while the check runs
         checksums = pool.submit(record_inputs, recorded, inputs, engine=engine)
+        # the radiometry samples of both images while the layers are read
+        pool.submit(_prefetch, (before, after), sensor=sensor, bands=bands)
         start = len(log)
         frames = read_layers(
             {"patches": paths["patches"]}, LAYER_KINDS, findings=log, engine=engine,
@@ -280,6 +284,15 @@ def run_patch_check(
     result.run["rasters"] = describe_rasters(rasters["before"], rasters["after"])
     written = write_results(result, outputs, overwrite=overwrite, lang=lang)
     return PatchRun(result, written)
+
+
+def _prefetch(paths: tuple[PathLike, PathLike], *, sensor: str, bands: str | None) -> None:
+    """Take the radiometry samples of both images (memoised; a bad input is reported later)."""
+    try:
+        sources = [raster_source(p, sensor=sensor, bands=bands, findings=Findings()) for p in paths]
+        prefetch_samples(*sources)
+    except GisError:
+        return
 
 
 def _renamed(frames: Mapping[str, Any]) -> dict[str, Any]:
