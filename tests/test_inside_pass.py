@@ -97,3 +97,16 @@ def test_a_patch_off_the_raster_has_the_reference_empty_row(tmp_path):
     ref = inside_stats(geoms, before, after)
     pd.testing.assert_frame_equal(out[list(INSIDE_COLUMNS)], ref, check_exact=True)
     assert out.loc[0, "seen_px"] == 0 and np.isnan(out.loc[0, "largest_loss_px"])
+
+
+def test_a_date_on_another_grid_is_read_through_its_warp(tmp_path):
+    before, _ = _scene(tmp_path, "R,NIR,SWIR2")
+    rng = np.random.default_rng(2)
+    coarse = rng.uniform(0.03, 0.4, (3, ROWS // 2, COLS // 2)).astype("f4")
+    path = tmp_path / "after_20m.tif"
+    write_geotiff(path, coarse, transform=Affine(2 * PX, 0, X0, 0, -2 * PX, Y0), crs=WORKING_CRS,
+                  nodata=-1.0, blocksize=16)  # fmt: skip
+    after = raster_source(path, bands="R,NIR,SWIR2")
+    geoms = _patches(40)
+    out = change_stats(_frame(geoms), before, after, inside=InsideOptions.of(before, after))
+    assert (out["seen_px"] > 0).sum() > 20 and out["n_pixels"].sum() > 0

@@ -22,7 +22,7 @@ from gis.findings import Findings
 from gis.raster import RasterSource
 from gis.raster.analysis_grid import common_grid
 from gis.zonal.definitions import COLUMNS, QUANTUM, RING_SUMS, ZONE_SUMS
-from gis.zonal.inside import INSIDE_COLUMNS, InsideOptions, zone_rows
+from gis.zonal.inside import INSIDE_COLUMNS, InsideOptions, sampled_source, zone_rows
 from gis.zonal.inside_pass import empty_rows, plan_inside
 from gis.zonal.plan import WindowGroup, plan_windows, tile_shape_of
 from gis.zonal.reduce import Partial, has_nbr, reduce_windows
@@ -213,7 +213,7 @@ def _cache_mb(
     margin = max((g.margin for g in groups), default=0)
     total = 0
     for src in (before, after):
-        with src.open() as reader:
+        with sampled_source(src).open() as reader:  # the file a warp or mosaic reads
             itemsize = np.dtype(reader.dataset.dtypes[0]).itemsize
         bh, bw = src.block_shape
         strip = -(-src.width // len(_strip_edges(groups, threads))) + 2 * margin
