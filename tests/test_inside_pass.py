@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import shapely
 from affine import Affine
+from rasterio.warp import transform
 
 from gis.crs import WORKING_CRS
 from gis.io import write_geotiff
@@ -99,14 +100,23 @@ def test_a_patch_off_the_raster_has_the_reference_empty_row(tmp_path):
     assert out.loc[0, "seen_px"] == 0 and np.isnan(out.loc[0, "largest_loss_px"])
 
 
-def test_a_date_on_another_grid_is_read_through_its_warp(tmp_path):
+@pytest.mark.parametrize("crs", ["same", "utm"])
+def test_a_date_on_another_grid_is_read_through_its_warp(tmp_path, crs):
     before, _ = _scene(tmp_path, "R,NIR,SWIR2")
     rng = np.random.default_rng(2)
-    coarse = rng.uniform(0.03, 0.4, (3, ROWS // 2, COLS // 2)).astype("f4")
+    coarse = rng.uniform(0.03, 0.4, (3, ROWS // 2 + 40, COLS // 2 + 40)).astype("f4")
+    x0, y0, target = X0, Y0, WORKING_CRS
+    if crs == "utm":  # UTM 51N: the warper, whose values depend on the request
+        target = "EPSG:32651"
+        (x0,), (y0,) = transform("EPSG:4551", target, [X0], [Y0])
+        x0, y0 = x0 - 300.0, y0 + 300.0
     path = tmp_path / "after_20m.tif"
-    write_geotiff(path, coarse, transform=Affine(2 * PX, 0, X0, 0, -2 * PX, Y0), crs=WORKING_CRS,
+    write_geotiff(path, coarse, transform=Affine(2 * PX, 0, x0, 0, -2 * PX, y0), crs=target,
                   nodata=-1.0, blocksize=16)  # fmt: skip
     after = raster_source(path, bands="R,NIR,SWIR2")
     geoms = _patches(40)
-    out = change_stats(_frame(geoms), before, after, inside=InsideOptions.of(before, after))
+    opt = InsideOptions.of(before, after)
+    out = change_stats(_frame(geoms), before, after, inside=opt, window_px=64)
+    sums = change_stats(_frame(geoms), before, after, window_px=64)
+    pd.testing.assert_frame_equal(out[list(COLUMNS)], sums, check_exact=True)
     assert (out["seen_px"] > 0).sum() > 20 and out["n_pixels"].sum() > 0
