@@ -49,13 +49,26 @@ def _field(rng: np.random.Generator, shape: tuple[int, int], cell: int) -> np.nd
     return big[: shape[0], : shape[1]]
 
 
-def _write_pair(d: Path, size: int) -> tuple[Path, Path]:
-    """Write ``before``/``after`` 4-band (B,G,R,NIR) uint16 rasters of ``size``² pixels."""
+def _write_pair(
+    d: Path,
+    size: int,
+    *,
+    block: int = BLOCK,
+    predictor: int = 2,
+    crs: str = CRS,
+    origin: tuple[float, float] = (X0, Y0),
+) -> tuple[Path, Path]:
+    """Write ``before``/``after`` 4-band (B,G,R,NIR) uint16 rasters of ``size``² pixels.
+
+    DEFLATE-compressed, tiled ``block``² with ``predictor`` (1: none), in ``crs`` with its
+    lower-left corner at ``origin``; files of other settings than the defaults are named apart.
+    """
     import rasterio
     from rasterio.transform import from_origin
     from rasterio.windows import Window
 
-    paths = (d / f"before_{size}.tif", d / f"after_{size}.tif")
+    tag = _tag(block=block, predictor=predictor, crs=crs, origin=origin)
+    paths = (d / f"before_{size}{tag}.tif", d / f"after_{size}{tag}.tif")
     if all(p.exists() for p in paths):
         return paths
     need = size * size * 4 * 2 * 2 * 0.6
@@ -67,14 +80,14 @@ def _write_pair(d: Path, size: int) -> tuple[Path, Path]:
         "height": size,
         "count": 4,
         "dtype": "uint16",
-        "crs": CRS,
-        "transform": from_origin(X0, Y0 + size * RES, RES, RES),
+        "crs": crs,
+        "transform": from_origin(origin[0], origin[1] + size * RES, RES, RES),
         "nodata": 0,
         "tiled": True,
-        "blockxsize": BLOCK,
-        "blockysize": BLOCK,
+        "blockxsize": block,
+        "blockysize": block,
         "compress": "deflate",
-        "predictor": 2,
+        "predictor": predictor,
     }
     for k, path in enumerate(paths):
         tmp = path.with_suffix(".tmp.tif")
@@ -99,20 +112,39 @@ def _write_pair(d: Path, size: int) -> tuple[Path, Path]:
     return paths
 
 
-def _patches(d: Path, size: int, n: int, seed: int = 3) -> Path:
+def _tag(**settings: object) -> str:
+    """File-name suffix of raster/patch settings other than this script's defaults."""
+    default = {"block": BLOCK, "predictor": 2, "crs": CRS, "origin": (X0, Y0)}
+    if all(settings[k] == default[k] for k in settings):
+        return ""
+    crs, (x, y) = str(settings["crs"]).replace(":", ""), settings["origin"]  # type: ignore[misc]
+    extra = "".join(f"_{k[0]}{settings[k]}" for k in ("block", "predictor") if k in settings)
+    return f"{extra}_{crs}_{x:.0f}_{y:.0f}"
+
+
+def _patches(
+    d: Path,
+    size: int,
+    n: int,
+    seed: int = 3,
+    *,
+    crs: str = CRS,
+    origin: tuple[float, float] = (X0, Y0),
+) -> Path:
     """Write ``n`` random patches (0.1-5 ha, irregular 12-gons) inside the raster; cached."""
     import geopandas as gpd
     import shapely
 
-    path = d / f"patches_{size}_{n}.gpkg"
+    x0, y0 = origin
+    path = d / f"patches_{size}_{n}{_tag(crs=crs, origin=origin)}.gpkg"
     if path.exists():
         return path
     rng = np.random.default_rng(seed)
     area_m2 = np.exp(rng.uniform(np.log(1_000), np.log(50_000), n))
     radius = np.sqrt(area_m2 / np.pi)
     margin = 400.0
-    cx = rng.uniform(X0 + margin, X0 + size * RES - margin, n)
-    cy = rng.uniform(Y0 + margin, Y0 + size * RES - margin, n)
+    cx = rng.uniform(x0 + margin, x0 + size * RES - margin, n)
+    cy = rng.uniform(y0 + margin, y0 + size * RES - margin, n)
     k = 12
     ang = np.sort(rng.uniform(0, 2 * np.pi, (n, k)), axis=1)
     rad = radius[:, None] * rng.uniform(0.7, 1.3, (n, k)) * rng.uniform(0.6, 1.4, (n, 1))
@@ -121,7 +153,7 @@ def _patches(d: Path, size: int, n: int, seed: int = 3) -> Path:
     ring = np.stack([xs, ys], axis=-1)
     ring = np.concatenate([ring, ring[:, :1]], axis=1)
     geoms = shapely.make_valid(shapely.polygons(ring))
-    frame = gpd.GeoDataFrame({"patch_id": [f"P{i:06d}" for i in range(n)]}, geometry=geoms, crs=CRS)
+    frame = gpd.GeoDataFrame({"patch_id": [f"P{i:06d}" for i in range(n)]}, geometry=geoms, crs=crs)
     frame = frame[frame.geom_type.isin(["Polygon", "MultiPolygon"])]
     frame.to_file(path, engine="pyogrio")
     return path

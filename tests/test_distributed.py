@@ -309,8 +309,7 @@ def test_dask_tasks_report_progress_to_the_end(demo, client, tmp_path):
     assert recorder.reports["stand baseline tasks (Dask)"][-1][0] > 0
     windows = recorder.reports["raster windows (on Dask)"]
     assert windows[-1][0] == windows[-1][1]
-    patches = recorder.reports["changed pixels inside patches"]
-    assert patches[-1] == (len(run.result.patches_checked),) * 2
+    assert len(run.result.patches_checked) > 0  # inside statistics come from the same windows
     assert sorted(recorder.closed) == sorted(recorder.reports)
 
 

@@ -96,7 +96,7 @@ def piped(scene, tmp_path_factory):
 def test_bars_on_a_terminal_in_chinese_by_default(shown):
     code, text, _ = shown
     assert code == 0, text
-    assert "栅格窗口:" in text and "图斑内变化像元:" in text and BAR in text
+    assert "栅格窗口:" in text and BAR in text
     assert "raster windows" not in text
     assert "规则判定" in text  # the stage lines stay, in the same language
 
@@ -119,7 +119,7 @@ def test_results_identical_with_and_without_bars(shown, piped):
 def test_bars_in_english_with_lang_en(scene, tmp_path):
     code, text = run_on_terminal(_args(scene, tmp_path / "r.gpkg"), lang="en")
     assert code == 0, text
-    assert "raster windows:" in text and "changed pixels inside patches:" in text
+    assert "raster windows:" in text
     assert BAR in text and "栅格窗口" not in text
 
 
@@ -129,7 +129,7 @@ def test_no_bars_with_quiet(scene, tmp_path):
     assert BAR not in text and "栅格窗口" not in text
 
 
-def test_the_patch_check_reports_every_window_and_patch(scene, tmp_path):
+def test_the_patch_check_reports_every_window(scene, tmp_path):
     recorder = Recorder()
     with progress.showing(recorder):
         run = run_patch_check(
@@ -139,13 +139,12 @@ def test_the_patch_check_reports_every_window_and_patch(scene, tmp_path):
             bands="R,NIR,SWIR2",
             out=tmp_path / "r.gpkg",
         )
-    patches = len(run.result.patches_checked)
-    inside = recorder.reports["changed pixels inside patches"]
-    assert sorted(inside) == [(k, patches) for k in range(1, patches + 1)]
+    assert len(run.result.patches_checked) > 0
+    # the inside-patch statistics are computed in the same windows (gis.zonal.inside_pass)
     windows = recorder.reports["raster windows"]
     assert windows and windows[-1][0] == windows[-1][1]  # the last report: all done
     assert [d for d, _ in windows] == sorted(d for d, _ in windows)
-    assert recorder.closed == ["raster windows", "changed pixels inside patches"]
+    assert recorder.closed == ["raster windows"]
     assert progress._STATE["display"] is None  # showing() restored the previous display
 
 

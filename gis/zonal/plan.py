@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -28,6 +28,11 @@ class WindowGroup:
     as (row, col, rows, cols) relative to the window: the whole window when zones fill it,
     else the boxes around the zones and rings (sparse patches do not make the engine read the
     whole raster).
+
+    The ``inside_*`` fields are set by :func:`gis.zonal.inside_pass.plan_inside`: the patches
+    whose inside statistics this window computes (``inside_pos``), every patch that may hold
+    pixels of the window grown by ``margin`` pixels (``near_geoms``, those first), and the
+    boxes of that grown window to read.
     """
 
     key: int
@@ -39,6 +44,10 @@ class WindowGroup:
     ring_geoms: NDArray[Any]
     boxes: tuple[tuple[int, int, int, int], ...] = ()
     ring_buffer: float = 0.0
+    inside_pos: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    near_geoms: NDArray[Any] = field(default_factory=lambda: np.zeros(0, object))
+    margin: int = 0
+    inside_boxes: tuple[tuple[int, int, int, int], ...] = ()
 
     def rings(self) -> NDArray[Any]:
         """Return the rings: ``ring_geoms`` buffered by ``ring_buffer`` when it is set.

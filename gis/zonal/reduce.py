@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import shapely
 from numpy.typing import NDArray
 from rasterio import windows as rwindows
 
@@ -15,18 +16,26 @@ from gis.indices import nbr, ndvi
 from gis.raster import RasterReader, RasterSource
 from gis.zonal.burn import centre_pixels
 from gis.zonal.definitions import QUANTUM, SUM_SPLIT
-from gis.zonal.plan import WindowGroup, block_count
+from gis.zonal.inside import InsideOptions, _shifted
+from gis.zonal.inside_pass import inside_window
+from gis.zonal.plan import WindowGroup, block_count, window_transform
 
 
 @dataclass
 class Partial:
-    """Integer sums of one window: per zone position (``ZONE_SUMS``) and per ring."""
+    """Integer sums of one window: per zone position (``ZONE_SUMS``) and per ring.
+
+    With the inside pass, ``inside`` holds the :data:`~gis.zonal.inside.INSIDE_COLUMNS` rows
+    of the patches at ``inside_pos`` (final values, not sums).
+    """
 
     key: int
     zone_pos: NDArray[np.int64]
     zone: dict[str, NDArray[np.int64]] = field(default_factory=dict)
     ring_pos: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     ring: dict[str, NDArray[np.int64]] = field(default_factory=dict)
+    inside_pos: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    inside: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)))
 
 
 @dataclass(frozen=True)
@@ -72,18 +81,110 @@ def reduce_windows(
     drop_threshold: float = 0.15,
     tolerance_px: int = 1,
     cachemax_mb: int = 32,
+    inside: InsideOptions | None = None,
 ) -> list[Partial]:
     """Reduce ``groups`` in order with both rasters opened once (pure, picklable inputs).
 
     Consecutive windows share GDAL's block cache (``cachemax_mb``, per process: the halo
     columns of a window are in its row neighbours' blocks), so pass row-major runs of windows.
+    With ``inside`` a window that computes inside statistics (``inside_pos``) is read once,
+    grown by its margin, for both passes.
     """
     with_nbr = has_nbr(before, after)
     ib, ia = Indices.of(before, with_nbr=with_nbr), Indices.of(after, with_nbr=with_nbr)
+    out = []
     with before.open(cachemax_mb=cachemax_mb) as rb, after.open(cachemax_mb=cachemax_mb) as ra:
-        return [
-            _reduce(g, _read_dates(g, rb, ra, ib, ia, tolerance_px), drop_threshold) for g in groups
-        ]
+        for g in groups:
+            if inside is not None and len(g.inside_pos):
+                out.append(_reduce_grown(g, rb, ra, ib, ia, tolerance_px, drop_threshold, inside))
+            else:
+                d = _read_dates(g, rb, ra, ib, ia, tolerance_px)
+                out.append(_reduce(g, d, drop_threshold))
+    return out
+
+
+def _reduce_grown(
+    g: WindowGroup,
+    rb: RasterReader,
+    ra: RasterReader,
+    ib: Indices,
+    ia: Indices,
+    halo: int,
+    drop_threshold: float,
+    opt: InsideOptions,
+) -> Partial:
+    """Read the window grown by its margin once; reduce the change sums and the inside rows."""
+    m = g.margin
+    grown = replace(g, window=_grown(g.window, m), boxes=g.inside_boxes)
+    dates = []
+    for reader, idx in ((rb, ib), (ra, ia)):
+        roles = tuple(dict.fromkeys(idx.ndvi + idx.nbr + opt.roles))
+        values = dict(zip(roles, _read_boxes(reader, grown, roles, 0), strict=True))
+        dates.append(values)
+    rows, cols = int(g.window.height), int(g.window.width)
+    core = [
+        _read_roles(reader, g, idx, h) if _warped(reader) else  # see _warped
+        {r: np.ascontiguousarray(v[m - h : m + rows + h, m - h : m + cols + h]) for r, v in
+         ((r, date[r]) for r in idx.ndvi + tuple(x for x in idx.nbr if x not in idx.ndvi))}
+        for reader, date, idx, h in ((rb, dates[0], ib, halo), (ra, dates[1], ia, 0))
+    ]  # fmt: skip
+    rings = g.rings()
+    part = _reduce(g, _Dates(core[0], core[1], halo), drop_threshold, rings)
+    src = rb.source
+    inside_rows = inside_window(
+        {r: dates[0][r] for r in opt.roles},
+        {r: dates[1][r] for r in opt.roles},
+        _outside(grown.window, src.height, src.width),
+        window_transform(grown.window, src.grid.transform),
+        g.near_geoms,
+        opt,
+        _own_rings(g, rings, opt.ring_m),
+    )
+    return replace(part, inside_pos=g.inside_pos, inside=inside_rows)
+
+
+def _own_rings(g: WindowGroup, rings: NDArray[Any], ring_m: float) -> NDArray[Any]:
+    """Rings of the window's own patches: those the change sums buffered, else buffered here.
+
+    (On a geographic grid the sums' rings are buffered in metres in the local UTM zone; the
+    inside statistics buffer in the grid's own units, as :func:`gis.zonal.inside.inside_stats`.)
+    """
+    own = g.near_geoms[: len(g.inside_pos)]
+    if g.ring_buffer != ring_m or len(g.ring_pos) == 0:
+        return np.asarray(shapely.buffer(own, ring_m, quad_segs=4))
+    order = np.argsort(g.ring_pos, kind="stable")
+    at = np.minimum(np.searchsorted(g.ring_pos, g.inside_pos, sorter=order), len(order) - 1)
+    found = g.ring_pos[order[at]] == g.inside_pos
+    out = np.empty(len(own), dtype=object)
+    out[found] = rings[order[at[found]]]
+    if not found.all():
+        out[~found] = shapely.buffer(own[~found], ring_m, quad_segs=4)
+    return out
+
+
+def _warped(reader: RasterReader) -> bool:
+    """Whether a date is read through a warp or a mosaic (not straight from its file).
+
+    GDAL's warper computes a pixel from the request it serves (its approximate transformer
+    interpolates over the request), so such a date is read again in the window itself for
+    the change sums, which keep the values of the window as before.
+    """
+    src = reader.source
+    return src.warp is not None or bool(src.parts)
+
+
+def _grown(window: rwindows.Window, m: int) -> rwindows.Window:
+    return rwindows.Window(
+        int(window.col_off) - m, int(window.row_off) - m, int(window.width) + 2 * m,
+        int(window.height) + 2 * m,
+    )  # fmt: skip
+
+
+def _outside(window: rwindows.Window, height: int, width: int) -> NDArray[np.bool_]:
+    """Pixels of ``window`` beyond the raster."""
+    r = np.arange(int(window.row_off), int(window.row_off) + int(window.height))
+    c = np.arange(int(window.col_off), int(window.col_off) + int(window.width))
+    return ((r < 0) | (r >= height))[:, None] | ((c < 0) | (c >= width))[None, :]
 
 
 def reduce_window(
@@ -170,6 +271,11 @@ def _tolerant_min(d: _Dates, at: NDArray[np.int64], cols: int) -> NDArray[Any]:
     neighbour's match.
     """
     h, width = d.halo, cols + 2 * d.halo
+    size = next(iter(d.before.values())).size
+    if len(at) * (2 * h + 1) ** 2 > size:  # dense: once over the window, then gathered
+        bands = {r: v.ravel() for r, v in d.before.items()}
+        whole = _ndvi_at(bands, np.arange(size)).reshape(-1, width)
+        return _shifted(whole, h, np.fmin).ravel()[at]
     out = _ndvi_at(d.before, at)
     for dy in range(-h, h + 1):
         for dx in range(-h, h + 1):
@@ -193,10 +299,12 @@ def _sum_by(ids: NDArray[np.int64], values: NDArray[Any], k: int) -> tuple[Any, 
     return count, sum_hi * SUM_SPLIT + sum_lo
 
 
-def _reduce(g: WindowGroup, d: _Dates, drop_threshold: float) -> Partial:
+def _reduce(
+    g: WindowGroup, d: _Dates, drop_threshold: float, rings: NDArray[Any] | None = None
+) -> Partial:
     shape = (int(g.window.height), int(g.window.width))
     zone, in_patch = _zone_part(g, d, shape, drop_threshold)
-    rpos, rids = centre_pixels(g.rings(), g.transform, shape)
+    rpos, rids = centre_pixels(g.rings() if rings is None else rings, g.transform, shape)
     keep = ~in_patch[rpos]
     ring = _ring_sums(d, rpos[keep], rids[keep], len(g.ring_pos), shape[1])
     return Partial(g.key, g.zone_pos, zone, g.ring_pos, ring)

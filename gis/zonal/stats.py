@@ -22,8 +22,16 @@ from gis.findings import Findings
 from gis.raster import RasterSource
 from gis.raster.analysis_grid import common_grid
 from gis.zonal.definitions import COLUMNS, QUANTUM, RING_SUMS, ZONE_SUMS
-from gis.zonal.plan import WindowGroup, plan_windows
+from gis.zonal.inside import INSIDE_COLUMNS, InsideOptions, sampled_source, zone_rows
+from gis.zonal.inside_pass import empty_rows, plan_inside
+from gis.zonal.plan import WindowGroup, plan_windows, tile_shape_of
 from gis.zonal.reduce import Partial, has_nbr, reduce_windows
+
+STRIP_PX = 8192
+"""Widest strip of windows one thread sweeps when windows are grown by margins."""
+
+MAX_CACHE_MB = 1024
+"""Cap of GDAL's block cache for that sweep (beyond it blocks are decoded again)."""
 
 
 def combine(
@@ -98,6 +106,7 @@ def change_stats(
     progress: Callable[[int, int], None] | None = None,
     findings: Findings | None = None,
     client: Any = None,
+    inside: InsideOptions | None = None,
 ) -> pd.DataFrame:
     """Two-date NDVI/NBR change statistics per zone and its ring (see :data:`STAT_DEFINITIONS`).
 
@@ -127,11 +136,17 @@ def change_stats(
         :data:`~gis.distributed.TASKS_PER_THREAD` tasks per worker thread; see
         :func:`~gis.distributed.task_windows_for`) instead of local threads.
         The result is bit-identical (integer sums).
+    inside : InsideOptions, optional
+        Also compute the changed pixels inside each zone
+        (:data:`~gis.zonal.inside.INSIDE_COLUMNS`, as :func:`~gis.zonal.inside.inside_stats`)
+        in the same pass: each window is read once, grown by a margin that holds the
+        surroundings of its zones (:mod:`gis.zonal.inside_pass`).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed like ``zones``, columns :data:`COLUMNS`.
+        Indexed like ``zones``, columns :data:`COLUMNS` (then ``INSIDE_COLUMNS`` with
+        ``inside``).
 
     Raises
     ------
@@ -157,6 +172,13 @@ def change_stats(
     if not groups and len(geoms):
         _note_no_patch_covered(log, before, after, len(geoms))
     options: dict[str, Any] = {"drop_threshold": drop_threshold, "tolerance_px": tolerance_px}
+    single = np.zeros(0, np.int64)
+    if inside is not None:
+        tile = tile_shape_of(before.grid, window_px, before.block_shape)
+        groups, single, _ = plan_inside(
+            groups, geoms, before.grid, tile, inside, before.block_shape
+        )
+        options |= {"inside": inside, "cachemax_mb": _cache_mb(before, after, groups, n_threads)}
     if client is not None:
         partials = run_windows_dask(client, groups, before, after, progress=progress, **options)
     else:
@@ -165,7 +187,39 @@ def change_stats(
         )
     frame = combine(partials, len(geoms), index=zones.index, with_nbr=has_nbr(before, after))
     _note_uncovered(frame, log, before.path)
-    return frame
+    if inside is None:
+        return frame
+    rows = empty_rows(len(geoms))
+    for p in partials:
+        if len(p.inside_pos):
+            rows[p.inside_pos] = p.inside
+    if len(single):  # patches larger than the margin: each in its own window
+        rows[single] = zone_rows(geoms, single, before, after, inside, threads=n_threads)
+    return pd.concat(
+        [frame, pd.DataFrame(rows, columns=list(INSIDE_COLUMNS), index=frame.index)], axis=1
+    )
+
+
+def _cache_mb(
+    before: RasterSource, after: RasterSource, groups: Sequence[WindowGroup], threads: int
+) -> int:
+    """GDAL block cache (MB) for a sweep of window strips grown by margins, row by row.
+
+    Each thread sweeps a strip of window columns (:func:`_strips`) top down; a window grown by
+    a margin (under one block) touches four rows of blocks, two of which the next window row
+    reads again: four rows of blocks across the strip, per date and thread, keep every block
+    decoded once (a pixel-interleaved block caches all bands).
+    """
+    margin = max((g.margin for g in groups), default=0)
+    total = 0
+    for src in (before, after):
+        with sampled_source(src).open() as reader:  # the file a warp or mosaic reads
+            itemsize = np.dtype(reader.dataset.dtypes[0]).itemsize
+        bh, bw = src.block_shape
+        strip = -(-src.width // len(_strip_edges(groups, threads))) + 2 * margin
+        blocks = 4 * (-(-strip // bw) + 2)
+        total += blocks * bh * bw * max(src.count, 1) * itemsize
+    return int(min(max(32, threads * total / 2**20), MAX_CACHE_MB))
 
 
 def run_windows(
@@ -183,8 +237,11 @@ def run_windows(
     two cores. ``progress(windows_done, windows_total)`` is called after each chunk.
     """
     n = threads or min(2, os.cpu_count() or 1)
-    n_chunks = min(len(groups), 4 * n if n > 1 else 8)
-    chunks = [c.tolist() for c in np.array_split(np.arange(len(groups)), max(n_chunks, 1))]
+    if options.get("inside") is not None:  # grown windows: sweep strips (the cache holds margins)
+        chunks = _strips(groups, n)
+    else:
+        n_chunks = min(len(groups), 4 * n if n > 1 else 8)
+        chunks = [c.tolist() for c in np.array_split(np.arange(len(groups)), max(n_chunks, 1))]
 
     def work(chunk: list[int]) -> list[Partial]:
         return reduce_windows([groups[i] for i in chunk], before, after, **options)
@@ -196,6 +253,26 @@ def run_windows(
             if progress is not None:
                 progress(len(out), len(groups))
     return out
+
+
+def _strip_edges(groups: Sequence[WindowGroup], n: int) -> list[NDArray[np.int64]]:
+    """Return the window column offsets of each strip.
+
+    A multiple of ``n`` strips of at most :data:`STRIP_PX` pixels (the cache a strip needs
+    grows with its width).
+    """
+    cols = np.unique([int(g.window.col_off) for g in groups])
+    if len(cols) == 0:
+        return [cols]
+    width = int(cols[-1]) + int(max(g.window.width for g in groups)) - int(cols[0])
+    k = n * max(1, -(-width // (n * STRIP_PX)))
+    return [p for p in np.array_split(cols, max(1, min(k, len(cols)))) if len(p)]
+
+
+def _strips(groups: Sequence[WindowGroup], n: int) -> list[list[int]]:
+    """Positions of ``groups`` by strip of window columns, each strip row-major (top down)."""
+    cols = np.array([int(g.window.col_off) for g in groups])
+    return [np.flatnonzero(np.isin(cols, part)).tolist() for part in _strip_edges(groups, n)]
 
 
 def run_windows_dask(

@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,8 +46,15 @@ from gis.findings import Findings
 from gis.progress import step
 from gis.raster.analysis_grid import common_grid
 from gis.rules import RuleSet
+from gis.sensors import RADIOMETRIES
 from gis.zonal import STAT_DEFINITIONS, change_stats
-from gis.zonal.inside import INSIDE_COLUMNS, INSIDE_DEFINITIONS, inside_stats, resolve_radiometry
+from gis.zonal.inside import (
+    INSIDE_COLUMNS,
+    INSIDE_DEFINITIONS,
+    InsideOptions,
+    prefetch_samples,
+    resolve_radiometry,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +181,7 @@ def raster_evidence(
     """Return :data:`RASTER_COLUMNS` per patch from :func:`gis.zonal.change_stats`.
 
     With a Dask ``client`` the raster windows are reduced on its cluster (same values). The
-    changed pixels inside each patch come from :func:`gis.zonal.inside.inside_stats`. On
+    changed pixels inside each patch (:data:`INSIDE_COLUMNS`) come from the same pass. On
     uncalibrated imagery (``radiometry="dn"``) the absolute NDVI and NBR columns are left
     empty (not comparable with reflectance thresholds) and the NDVI change, the ring's and
     ``drop_frac`` are the relative ones of the scene-normalised bands.
@@ -184,6 +192,15 @@ def raster_evidence(
     if zones.empty:
         return out
     t = rules.thresholds
+    # the same analysis grid as change_stats (its finding is made there)
+    inside = InsideOptions.of(
+        *common_grid(before, after),
+        ring_m=t["ring_m"],
+        drop=t["drop_threshold"],
+        nbr_drop=t["nbr_drop_threshold"],
+        tolerance_px=int(t["tolerance_px"]),
+        radiometry=radiometry,
+    )
     on = ("", "") if client is None else (" (on Dask)", "（Dask）")
     with step("raster windows" + on[0], zh="栅格窗口" + on[1]) as progress:
         stats = change_stats(
@@ -195,30 +212,17 @@ def raster_evidence(
             tolerance_px=int(t["tolerance_px"]),
             findings=findings,
             client=client,
+            inside=inside,
             progress=progress,
         )
     cols = [c for c in RASTER_COLUMNS if c in stats]
     out.loc[stats.index, cols] = stats[cols].astype("f8").to_numpy()
-    # the same analysis grid as change_stats (its finding is already made there)
+    out.loc[stats.index, list(INSIDE_COLUMNS)] = stats[list(INSIDE_COLUMNS)].astype("f8").to_numpy()
     before, after = common_grid(before, after)
-    with step("changed pixels inside patches", zh="图斑内变化像元") as progress:
-        inside = inside_stats(
-            np.asarray(zones.to_crs(CRS.from_wkt(before.crs_wkt)).geometry.values, dtype=object),
-            before,
-            after,
-            ring_m=t["ring_m"],
-            drop=t["drop_threshold"],
-            nbr_drop=t["nbr_drop_threshold"],
-            tolerance_px=int(t["tolerance_px"]),
-            radiometry=radiometry,
-            index=zones.index,
-            progress=progress,
-        )
-    out.loc[inside.index, list(INSIDE_COLUMNS)] = inside.astype("f8").to_numpy()
     crs = CRS.from_wkt(before.crs_wkt)
     if crs.is_projected:  # area of one pixel, for areas of pixel counts and the covered share
         t = before.grid.transform
-        out.loc[inside.index, "pixel_m2"] = (
+        out.loc[stats.index, "pixel_m2"] = (
             abs(t.a * t.e) * crs.axis_info[0].unit_conversion_factor ** 2
         )
     if radiometry == "dn":
@@ -255,28 +259,31 @@ def vector_evidence(
     }
     given = {k: v for k, v in layers.items() if v is not None}
     assert_same_crs(patches, *given.values(), names=("patches", *given))
-    sub_pieces = None if subcompartments is None else ev.overlay_pieces(patches, subcompartments)
-    parts = [
-        ev.patch_areas(patches),
-        ev.land_evidence(patches, subcompartments, pieces=sub_pieces),
-        pd.DataFrame(
-            {
-                "protected_share": np.nan
-                if protected is None
-                else ev.covered_share(patches, protected)
-            },
-            index=patches.index,
-        ),
-        ev.admin_evidence(
-            patches,
-            districts=districts,
-            forest_chiefs=forest_chiefs,
-            subcompartments=subcompartments,
-            sub_pieces=sub_pieces,
-            findings=findings,
-        ),
-        ev.permit_evidence(patches, permits, image_dates=image_dates, findings=findings),
-    ]
+    with ev.same_patches():  # one scale factor per patch for every layer
+        sub_pieces = None
+        if subcompartments is not None:
+            sub_pieces = ev.overlay_pieces(patches, subcompartments)
+        parts = [
+            ev.patch_areas(patches),
+            ev.land_evidence(patches, subcompartments, pieces=sub_pieces),
+            pd.DataFrame(
+                {
+                    "protected_share": np.nan
+                    if protected is None
+                    else ev.covered_share(patches, protected)
+                },
+                index=patches.index,
+            ),
+            ev.admin_evidence(
+                patches,
+                districts=districts,
+                forest_chiefs=forest_chiefs,
+                subcompartments=subcompartments,
+                sub_pieces=sub_pieces,
+                findings=findings,
+            ),
+            ev.permit_evidence(patches, permits, image_dates=image_dates, findings=findings),
+        ]
     return pd.concat(parts, axis=1)[list(VECTOR_COLUMNS)]
 
 
@@ -356,28 +363,33 @@ def check_patches(
         radio["used"],
         extra={"zh": "影像证据：%d 个图斑（%s）", "zh_args": (int(usable.sum()), radio_zh)},
     )
-    raster = raster_evidence(
-        prepared,
-        usable,
-        before,
-        after,
-        rules=ruleset,
-        findings=log,
-        client=client,
-        radiometry=radio["used"],
-    )
-    logger.info("vector evidence", extra={"zh": "矢量证据"})
     good = prepared.loc[usable.to_numpy()]
-    vector = vector_evidence(
-        good,
-        subcompartments=subcompartments,
-        permits=permits,
-        protected=protected,
-        districts=districts,
-        forest_chiefs=forest_chiefs,
-        image_dates=image_dates,
-        findings=log,
-    ).reindex(prepared.index)
+    vector_log = Findings()  # its findings follow the raster's, as when run one after the other
+    with ThreadPoolExecutor(max_workers=1) as pool:  # vector evidence while windows decode
+        vector_job = pool.submit(
+            vector_evidence,
+            good,
+            subcompartments=subcompartments,
+            permits=permits,
+            protected=protected,
+            districts=districts,
+            forest_chiefs=forest_chiefs,
+            image_dates=image_dates,
+            findings=vector_log,
+        )
+        raster = raster_evidence(
+            prepared,
+            usable,
+            before,
+            after,
+            rules=ruleset,
+            findings=log,
+            client=client,
+            radiometry=radio["used"],
+        )
+        logger.info("vector evidence", extra={"zh": "矢量证据"})
+        vector = vector_job.result().reindex(prepared.index)
+    log.extend(vector_log)
     cause = prepared.get("interp_cause", pd.Series(np.nan, index=prepared.index))
     evidence = derive_evidence(pd.concat([vector, raster], axis=1).assign(interp_cause=cause))
     evidence["radiometry"] = radio["used"]
@@ -405,6 +417,8 @@ def radiometry_of(before: Any, after: Any, requested: str, log: Findings) -> dic
     Returns the run-table record: ``used``, ``requested`` and why for each date; a finding
     says when uncalibrated imagery is checked with relative evidence.
     """
+    if requested not in RADIOMETRIES:  # the samples of both dates at once
+        prefetch_samples(before, after)
     b, why_b = resolve_radiometry(before, requested)
     a, why_a = resolve_radiometry(after, requested)
     used = "dn" if "dn" in (a, b) else "reflectance"

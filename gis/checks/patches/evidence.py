@@ -23,7 +23,9 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import geopandas as gpd
@@ -51,11 +53,34 @@ def patch_areas(patches: gpd.GeoDataFrame) -> pd.DataFrame:
     return pd.DataFrame({"area_ha": m2 / M2_PER_HA, "area_mu": m2 / M2_PER_MU}, index=patches.index)
 
 
+_SCALES: ContextVar[dict[int, NDArray[np.float64]] | None] = ContextVar("scales", default=None)
+"""Scale factors already computed, per patches frame, inside :func:`same_patches`."""
+
+
+@contextmanager
+def same_patches() -> Iterator[None]:
+    """Compute each patches frame's scale factors once in this block.
+
+    All the evidence of a check measures the same patches against several layers.
+    """
+    token = _SCALES.set({})
+    try:
+        yield
+    finally:
+        _SCALES.reset(token)
+
+
 def _scale(patches: gpd.GeoDataFrame) -> NDArray[np.float64]:
     """Ellipsoidal m² per planar m² at each patch (see :mod:`gis.units`)."""
+    memo = _SCALES.get()
+    if memo is not None and id(patches) in memo:
+        return memo[id(patches)]
     planar = shapely.area(np.asarray(patches.geometry.values))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(np.where(planar > 0, area_m2(patches.geometry) / planar, 1.0))
+        scale = np.asarray(np.where(planar > 0, area_m2(patches.geometry) / planar, 1.0))
+    if memo is not None:
+        memo[id(patches)] = scale
+    return scale
 
 
 def overlay_pieces(patches: gpd.GeoDataFrame, layer: gpd.GeoDataFrame) -> pd.DataFrame:

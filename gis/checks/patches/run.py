@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import pandas as pd
 from gis.checks.patches.check import PatchCheckResult, check_patches
 from gis.checks.patches.verdict import load_patch_rules
 from gis.distributed import cluster_info, dask_client
+from gis.errors import GisError
 from gis.findings import Findings
 from gis.io import distinct_headers, read_layers, write_layers, write_table
 from gis.io.outputs import (
@@ -38,6 +40,7 @@ from gis.maps.kml import export_results_kml
 from gis.raster import raster_source, require_usable
 from gis.raster.dates import reconcile_dates
 from gis.raster.products import describe_rasters, note_mixed_sensors
+from gis.zonal.inside import prefetch_samples
 
 logger = logging.getLogger(__name__)
 
@@ -232,49 +235,64 @@ def run_patch_check(
         inputs=(*paths.values(), *images),
     )
     ruleset = load_patch_rules(rules)
-    start = len(log)
-    frames = read_layers(
-        {"patches": paths["patches"]}, LAYER_KINDS, findings=log, engine=engine, stage_log=logger
-    )
-    _report_dropped_patches(log, start)  # before the other layers add their own findings
-    others = {k: v for k, v in paths.items() if k != "patches"}
-    frames |= read_layers(others, LAYER_KINDS, findings=log, engine=engine, stage_log=logger)
-    rasters = {
-        role: raster_source(path, sensor=sensor, bands=bands, mask=mask, findings=log)
-        for role, path, mask in (("before", before, before_mask), ("after", after, after_mask))
-    }
-    for role, src in rasters.items():  # all nodata or NaN: exit 3, not empty results
-        require_usable(src, role=f"{role} image")
-    patch_frame = frames.pop("patches")
-    assert patch_frame is not None
-    image_dates = reconcile_dates(
-        patch_frame, rasters["before"], rasters["after"], given=image_dates, findings=log
-    )
-    note_mixed_sensors(rasters["before"], rasters["after"], log)
-    with dask_client(workers=workers, scheduler=scheduler) as client:
-        result = check_patches(
-            patch_frame,
-            before=rasters["before"],
-            after=rasters["after"],
-            rules=ruleset,
-            image_dates=image_dates,
-            lang=lang,
-            findings=log,
-            client=client,
-            radiometry=radiometry,
-            min_mapping_unit_mu=min_mapping_unit_mu,
-            **frames,
-        )
-        record_engine(result.run, cluster_info(client))
     inputs = {**paths, "before": before, "after": after, "before_mask": before_mask}
-    record_inputs(
-        result.run, inputs | {"after_mask": after_mask, "rules": ruleset.source}, engine=engine
-    )
+    inputs |= {"after_mask": after_mask, "rules": ruleset.source}
+    recorded: dict[str, Any] = {}
+    with ThreadPoolExecutor(max_workers=2) as pool:  # input checksums while the check runs
+        checksums = pool.submit(record_inputs, recorded, inputs, engine=engine)
+        # the radiometry samples of both images while the layers are read
+        pool.submit(_prefetch, (before, after), sensor=sensor, bands=bands)
+        start = len(log)
+        frames = read_layers(
+            {"patches": paths["patches"]}, LAYER_KINDS, findings=log, engine=engine,
+            stage_log=logger,
+        )  # fmt: skip
+        _report_dropped_patches(log, start)  # before the other layers add their own findings
+        others = {k: v for k, v in paths.items() if k != "patches"}
+        frames |= read_layers(others, LAYER_KINDS, findings=log, engine=engine, stage_log=logger)
+        rasters = {
+            role: raster_source(path, sensor=sensor, bands=bands, mask=mask, findings=log)
+            for role, path, mask in (("before", before, before_mask), ("after", after, after_mask))
+        }
+        for role, src in rasters.items():  # all nodata or NaN: exit 3, not empty results
+            require_usable(src, role=f"{role} image")
+        patch_frame = frames.pop("patches")
+        assert patch_frame is not None
+        image_dates = reconcile_dates(
+            patch_frame, rasters["before"], rasters["after"], given=image_dates, findings=log
+        )
+        note_mixed_sensors(rasters["before"], rasters["after"], log)
+        with dask_client(workers=workers, scheduler=scheduler) as client:
+            result = check_patches(
+                patch_frame,
+                before=rasters["before"],
+                after=rasters["after"],
+                rules=ruleset,
+                image_dates=image_dates,
+                lang=lang,
+                findings=log,
+                client=client,
+                radiometry=radiometry,
+                min_mapping_unit_mu=min_mapping_unit_mu,
+                **frames,
+            )
+            record_engine(result.run, cluster_info(client))
+        checksums.result()
+    result.run |= recorded
     result.run["renamed"] = _renamed({"patches": patch_frame, **frames})
     result.run["sensor"], result.run["bands"] = sensor, bands
     result.run["rasters"] = describe_rasters(rasters["before"], rasters["after"])
     written = write_results(result, outputs, overwrite=overwrite, lang=lang)
     return PatchRun(result, written)
+
+
+def _prefetch(paths: tuple[PathLike, PathLike], *, sensor: str, bands: str | None) -> None:
+    """Take the radiometry samples of both images (memoised; a bad input is reported later)."""
+    try:
+        sources = [raster_source(p, sensor=sensor, bands=bands, findings=Findings()) for p in paths]
+        prefetch_samples(*sources)
+    except GisError:
+        return
 
 
 def _renamed(frames: Mapping[str, Any]) -> dict[str, Any]:
@@ -347,10 +365,10 @@ def write_results(
         "findings": result.findings.to_frame(lang=lang),
         "run": run_table(result.run),
     }
-    shown = exchange_frame(checked, lang=lang)
     with staged_outputs(outputs, overwrite=overwrite) as stage:
         write_layers(stage["gpkg"], layers)
         if "xlsx" in stage:
+            shown = exchange_frame(checked, lang=lang)
             headers = headers_for(checked.columns, lang=lang)
             sheet = "汇总" if lang == "zh" else "Summary"
             write_table(
