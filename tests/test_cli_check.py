@@ -157,7 +157,9 @@ def test_cloud_mask_makes_patch_undecided(scene, tmp_path):
     assert checked.loc["P2", "legality"] == "lawful_no_permit"
 
 
-def test_patches_outside_the_rasters_need_field_check(scene, tmp_path):
+def test_imagery_covering_none_of_the_patches_stops_with_exit_3(scene, tmp_path):
+    # issue 15 ("Bad input"): scenes that cover none of the patches are exit 3 naming the
+    # file and the fix — the wrong scene or the patches' wrong CRS, not results to write
     import geopandas as gpd
 
     frame = gpd.read_file(scene["patches"])
@@ -166,13 +168,31 @@ def test_patches_outside_the_rasters_need_field_check(scene, tmp_path):
     frame.to_file(far)
     out = tmp_path / "r.gpkg"
     result = CliRunner().invoke(cli, _args({**scene, "patches": far}, out))
+    assert result.exit_code == 3, result.output
+    assert str(scene["before"]) in result.output
+    assert f"covers none of the {len(frame)} patches" in result.output
+    assert "coordinate system" in result.output and "give the scenes" in result.output
+    assert not out.exists()
+
+
+def test_patches_partly_outside_the_rasters_need_field_check(scene, tmp_path):
+    import geopandas as gpd
+
+    frame = gpd.read_file(scene["patches"])
+    moved = frame.index[:1]
+    frame.loc[moved, "geometry"] = frame.loc[moved].translate(50_000, 0)
+    part = tmp_path / "part.gpkg"
+    frame.to_file(part)
+    out = tmp_path / "r.gpkg"
+    result = CliRunner().invoke(cli, _args({**scene, "patches": part}, out))
     assert result.exit_code in (0, 1), result.output
-    checked = pyogrio.read_dataframe(out, layer="patches_checked")
-    assert (checked["legality"] == "needs_field_check").all()
-    assert checked["reasons"].str.contains("有效像元不足").all()
+    checked = pyogrio.read_dataframe(out, layer="patches_checked").set_index("patch_id")
+    gone = checked.loc[frame.loc[moved, "TBBH"]]
+    assert (gone["legality"] == "needs_field_check").all()
+    assert gone["reasons"].str.contains("有效像元不足").all()
+    assert (checked.drop(gone.index)["n_pixels"] > 0).all()
     findings = pyogrio.read_dataframe(out, layer="findings")
-    assert len(findings) > 0
-    assert "imagery_covers_no_patch" in set(findings["code"])
+    assert "no_pixels" in set(findings["code"])
 
 
 def test_image_dates_option_fills_missing_patch_dates(scene, tmp_path):
