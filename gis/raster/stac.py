@@ -245,12 +245,12 @@ def stac_source(
     else:  # not in the Item: the first band file's own
         with open_raster(bands[0].path) as ds:
             nodata = ds.nodata
-    finest = min(_pixel(b.path) for b in bands)
+    # a band file at the stack's (finest) pixel size is read as it is whatever the resampling
+    # named; only coarser ones are resampled — no file is opened to tell them apart
     files = [
-        BandFile(b.path, f"{b.asset}:{b.common}", band=b.band,
-                 resampling="nearest" if _pixel(b.path) <= finest else COARSE_RESAMPLING)
+        BandFile(b.path, f"{b.asset}:{b.common}", band=b.band, resampling=COARSE_RESAMPLING)
         for b in bands
-    ]  # fmt: skip
+    ]
     what = "STAC Item"
     reject_given(path, given, what, findings)
     mask: dict[str, Any] = {}
@@ -274,12 +274,6 @@ def stac_source(
     )
     _tell(item, bands, scale, offset, findings)
     return src
-
-
-def _pixel(gdal_path: str) -> float:
-    """Pixel width of a band file (opens its header)."""
-    with open_raster(gdal_path) as ds:
-        return abs(float(ds.transform.a))
 
 
 def _sensor(platform: str) -> Sensor:
