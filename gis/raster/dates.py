@@ -20,14 +20,14 @@ Examples
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
 import pandas as pd
 
 from gis.findings import Findings
-
-if TYPE_CHECKING:  # source.py reads dates from here: no import cycle at run time
-    from gis.raster.source import RasterSource
+from gis.io.rasters import open_raster
+from gis.raster.source import RasterSource
 
 DATE_TOLERANCE_DAYS = 30
 """Largest difference, in days, between a patch's image date and the product's."""
@@ -51,6 +51,18 @@ def parse_date(text: Any) -> str | None:
     if not (1 <= mo <= 12 and 1 <= d <= 31):
         return None
     return f"{y:04d}-{mo:02d}-{d:02d}"
+
+
+def with_tag_date(src: RasterSource) -> RasterSource:
+    """Return ``src`` dated by its file's tags (:func:`tags_date`) when it has no date yet.
+
+    A product or mosaic keeps the date of its metadata (or none); only a plain file is read.
+    """
+    if src.acquired or src.dataset or src.parts:
+        return src
+    with open_raster(src.path) as ds:
+        date = tags_date(ds)
+    return replace(src, acquired=date) if date else src
 
 
 def tags_date(ds: Any) -> str | None:
@@ -81,7 +93,6 @@ def reconcile_dates(
 
     Examples
     --------
-    >>> from gis.raster.source import RasterSource
     >>> from gis.sensors import Sensor
     >>> s2 = Sensor.SENTINEL2_L2A
     >>> b = RasterSource("b.SAFE", s2, ("R",), 1e-4, 0.0, 0, acquired="2023-05-02")

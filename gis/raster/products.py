@@ -29,6 +29,7 @@ from gis.errors import DataSourceError, RasterError
 from gis.findings import Findings
 from gis.raster import landsat, sentinel2, stac
 from gis.raster.analysis_grid import common_grid, pixel_size_m
+from gis.raster.dates import with_tag_date
 from gis.raster.mosaic import OVERLAP_RULE, mosaic_source
 from gis.raster.source import RasterSource, file_source
 from gis.sensors import Sensor
@@ -76,10 +77,10 @@ def raster_source(
     product = _product_reader(text)
     if product is not None:
         return product(text, findings=findings, given=(sensor, bands, mask))
-    return file_source(
+    return with_tag_date(file_source(
         text, sensor=sensor, bands=bands, mask=mask, mask_values=mask_values, crs=crs,
         findings=findings,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def split_scenes(text: str) -> list[str]:

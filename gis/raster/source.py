@@ -19,7 +19,6 @@ from gis.enums import Lang, ParamEnum
 from gis.errors import CRSError, RasterError
 from gis.findings import Findings
 from gis.io.rasters import open_raster, raster_env, read_window
-from gis.raster.dates import tags_date
 from gis.raster.grid import Grid, grid_windows
 from gis.raster.kernels import to_reflectance
 from gis.sensors import (
@@ -100,8 +99,7 @@ class RasterSource:
         The scenes of a mosaic, on this source's grid, first valid pixel in order
         (:mod:`gis.raster.mosaic`).
     acquired : str, optional
-        Sensing date (ISO) from the product's metadata, or from a file's tags
-        (:func:`gis.raster.dates.tags_date`).
+        Sensing date (ISO) from the product's metadata.
     product : str
         What the source was read as (``"GeoTIFF"``, ``"Sentinel-2 L2A .SAFE"``, a mosaic …),
         for the run table.
@@ -419,7 +417,6 @@ def file_source(
         facts.update(layout, **_own_mask(ds, layout["indexes"], layout["alpha_index"]))
         nodata = ds.nodata if ds.nodata is not None else profile.nodata
         offset = _s2_offset(ds, p, profile, findings)
-        facts["acquired"] = tags_date(ds)
     roles = facts.pop("roles")
     src = RasterSource(p, profile.sensor, roles, profile.scale, offset, nodata, **facts)
     if mask is not None:

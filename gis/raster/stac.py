@@ -21,7 +21,10 @@ product_source`: one VRT stacking them on the finest grid, nothing copied). What
   else the first band file's own;
 - **validity mask**: a Sentinel-2 scene classification asset (``scl``) or a Landsat
   ``qa_pixel`` asset, as for the products themselves;
-- **date** from ``properties.datetime`` (else ``start_datetime``).
+- **date** from ``properties.datetime`` (else ``start_datetime``);
+- **sensor** from ``properties.platform`` (``sentinel-2…``: L2A, or L1C when
+  ``processing:level`` or the Item's id says L1C; ``landsat…``; else generic), for the run
+  table and the mixed-sensors finding only — scale and offset come from the Item.
 
 The Item JSON itself must be local (download it first); its assets may be remote.
 """
@@ -78,6 +81,7 @@ class StacItem:
     mask: tuple[str, str] | None = None  # (mask key, GDAL path)
     acquired: str | None = None
     platform: str = ""
+    level: str = ""
 
 
 def is_stac_item(path: str) -> bool:
@@ -153,7 +157,8 @@ def read_item(path: str) -> StacItem:
             "Item with the eo extension, or the band files as a GeoTIFF with --bands"
         )
     acquired = parse_date(props.get("datetime") or props.get("start_datetime"))
-    return StacItem(path, chosen, mask, acquired, str(props.get("platform") or ""))
+    level = str(props.get("processing:level") or doc.get("id") or "")
+    return StacItem(path, chosen, mask, acquired, str(props.get("platform") or ""), level)
 
 
 def _choose(chosen: dict[str, StacBand], band: StacBand) -> None:
@@ -256,7 +261,7 @@ def stac_source(
     mask: dict[str, Any] = {}
     if item.mask is not None:
         name, values, bits = MASKS[item.mask[0]]
-        _, grid = stack_vrt(files[:1])
+        _, grid = stack_vrt(files)  # the stack's own (finest) grid
         vrt, _ = stack_vrt([BandFile(item.mask[1], name)], grid=grid)
         mask = {"mask_path": vrt, "mask_values": values, "mask_bits": bits}
     src = product_source(
@@ -264,7 +269,7 @@ def stac_source(
         files,
         roles=tuple(b.role for b in bands),
         findings=findings,
-        sensor=_sensor(item.platform),
+        sensor=_sensor(item),
         scale=scale,
         offset=offset,
         nodata=nodata,
@@ -276,10 +281,11 @@ def stac_source(
     return src
 
 
-def _sensor(platform: str) -> Sensor:
-    p = platform.lower()
+def _sensor(item: StacItem) -> Sensor:
+    """Return the sensor of the Item's ``platform`` (Sentinel-2 L1C when its level says so)."""
+    p = item.platform.lower()
     if p.startswith("sentinel-2"):
-        return Sensor.SENTINEL2_L2A
+        return Sensor.SENTINEL2_L1C if "L1C" in item.level.upper() else Sensor.SENTINEL2_L2A
     if p.startswith("landsat"):
         return Sensor.LANDSAT8_L2
     return Sensor.GENERIC
