@@ -157,7 +157,9 @@ def test_cloud_mask_makes_patch_undecided(scene, tmp_path):
     assert checked.loc["P2", "legality"] == "lawful_no_permit"
 
 
-def test_patches_outside_the_rasters_need_field_check(scene, tmp_path):
+def test_imagery_covering_none_of_the_patches_stops_with_exit_3(scene, tmp_path):
+    # issue 15 ("Bad input"): scenes that cover none of the patches are exit 3 naming the
+    # file and the fix — the wrong scene or the patches' wrong CRS, not results to write
     import geopandas as gpd
 
     frame = gpd.read_file(scene["patches"])
@@ -166,13 +168,81 @@ def test_patches_outside_the_rasters_need_field_check(scene, tmp_path):
     frame.to_file(far)
     out = tmp_path / "r.gpkg"
     result = CliRunner().invoke(cli, _args({**scene, "patches": far}, out))
+    assert result.exit_code == 3, result.output
+    assert str(scene["before"]) in result.output
+    assert f"covers none of the {len(frame)} patches" in result.output
+    assert "coordinate system" in result.output and "give the scenes" in result.output
+    assert not out.exists()
+
+
+def test_patches_partly_outside_the_rasters_need_field_check(scene, tmp_path):
+    import geopandas as gpd
+
+    frame = gpd.read_file(scene["patches"])
+    moved = frame.index[:1]
+    frame.loc[moved, "geometry"] = frame.loc[moved].translate(50_000, 0)
+    part = tmp_path / "part.gpkg"
+    frame.to_file(part)
+    out = tmp_path / "r.gpkg"
+    result = CliRunner().invoke(cli, _args({**scene, "patches": part}, out))
     assert result.exit_code in (0, 1), result.output
-    checked = pyogrio.read_dataframe(out, layer="patches_checked")
-    assert (checked["legality"] == "needs_field_check").all()
-    assert checked["reasons"].str.contains("有效像元不足").all()
+    checked = pyogrio.read_dataframe(out, layer="patches_checked").set_index("patch_id")
+    gone = checked.loc[frame.loc[moved, "TBBH"]]
+    assert (gone["legality"] == "needs_field_check").all()
+    assert gone["reasons"].str.contains("有效像元不足").all()
+    assert (checked.drop(gone.index)["n_pixels"] > 0).all()
     findings = pyogrio.read_dataframe(out, layer="findings")
-    assert len(findings) > 0
-    assert "imagery_covers_no_patch" in set(findings["code"])
+    assert "no_pixels" in set(findings["code"])
+
+
+def _tagged(scene, tmp_path, before_date, after_date):
+    """Copies of the scene's rasters whose tags give their dates (GDAL IMAGERY domain, TIFF)."""
+    import shutil
+
+    import rasterio
+
+    paths = {}
+    for role, tags in (
+        ("before", {"ns": "IMAGERY", "ACQUISITIONDATETIME": f"{before_date} 02:30:00"}),
+        ("after", {"TIFFTAG_DATETIME": after_date.replace("-", ":") + " 10:30:00"}),
+    ):
+        paths[role] = tmp_path / f"{role}_tagged.tif"
+        shutil.copy(scene[role], paths[role])
+        with rasterio.open(paths[role], "r+") as ds:
+            ds.update_tags(**tags)
+    return {**scene, **paths}
+
+
+def test_image_dates_from_geotiff_tags_fill_missing_patch_dates(scene, tmp_path):
+    # issue 15: dates come from the images' metadata when the patches lack them — for a plain
+    # GeoTIFF its tags, read as detect discolored reads them (gis.raster.dates.tags_date)
+    import geopandas as gpd
+
+    frame = gpd.read_file(scene["patches"]).drop(columns=["QQYXSJ", "HQYXSJ"])
+    nodates = tmp_path / "nodates.gpkg"
+    frame.to_file(nodates)
+    tagged = _tagged(scene, tmp_path, "2024-09-01", "2025-09-01")
+    out = tmp_path / "r.gpkg"
+    result = CliRunner().invoke(cli, _args({**tagged, "patches": nodates}, out))
+    assert result.exit_code == 0, result.output
+    checked = pyogrio.read_dataframe(out, layer="patches_checked").set_index("patch_id")
+    assert checked.loc["P1", "legality"] == "permitted"  # as with --image-dates
+    findings = pyogrio.read_dataframe(out, layer="findings")
+    note = findings[findings["code"] == "image_dates_from_metadata"]
+    assert len(note) == 1 and "前期 2024-09-01，后期 2025-09-01" in note["message"].iloc[0]
+    assert "image_date_mismatch" not in set(findings["code"])
+
+
+def test_patch_dates_far_from_the_geotiff_tags_are_a_finding(scene, tmp_path):
+    tagged = _tagged(scene, tmp_path, "2024-09-03", "2025-05-20")  # the patches say 2025-09-01
+    out = tmp_path / "r.gpkg"
+    result = CliRunner().invoke(cli, _args(tagged, out))
+    assert result.exit_code in (0, 1), result.output
+    findings = pyogrio.read_dataframe(out, layer="findings")
+    off = findings[findings["code"] == "image_date_mismatch"]
+    assert len(off) == 1  # the after date only: 2 days off the before is within tolerance
+    assert off["field"].iloc[0] == "image_date_after"
+    assert off["message"].iloc[0].startswith("5 个图斑") and "2025-05-20" in off["message"].iloc[0]
 
 
 def test_image_dates_option_fills_missing_patch_dates(scene, tmp_path):

@@ -258,3 +258,36 @@ def test_source_without_nodata_is_invalid_outside_its_footprint(tmp_path, crs):
     assert values.mask[:, :8].all() and values.mask[:8, :].all()  # north and west of the file
     assert not values.mask[12:, 12:].any()
     assert float(values[15, 15]) == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("nodata", [0, 65535])
+def test_nearest_warp_equals_a_whole_copy_with_nodata_inside(tmp_path, nodata):
+    # same pixel size, another CRS: the warper copies values (it is not told the nodata value,
+    # gis.io.rasters.warped_vrt copy_nodata), so nodata inside the file and the area beyond it
+    # must still read invalid, and every other pixel equal a whole-raster nearest reproject
+    before = _deliver(tmp_path / "b.tif", _truth(False), GK, 10.0)
+    data = _deliver(tmp_path / "a0.tif", _truth(True), "EPSG:32651", 10.0)
+    with rasterio.open(data.path) as ds:
+        values, profile = ds.read(), ds.profile
+    values[values == 0] = 1
+    values[:, 20:40, 30:60] = nodata  # a hole inside the file
+    values[2, 50:55, 10:20] = nodata  # nodata in one band only
+    profile.update(nodata=nodata)
+    with rasterio.open(tmp_path / "a.tif", "w", **profile) as dst:
+        dst.write(values)
+    after = raster_source(tmp_path / "a.tif", bands="B,G,R,NIR")
+    _, warped = common_grid(before, after)
+    assert warped.warp is not None and warped.warp.resampling == "nearest"
+    win = rasterio.windows.Window(0, 0, before.width, before.height)
+    got = warped.read_roles(win, ["G", "R", "NIR"])
+    grid = before.grid
+    ref = np.full((4, grid.height, grid.width), nodata, values.dtype)
+    reproject(values, ref, src_transform=after.transform, src_crs=after.crs_wkt,
+              src_nodata=nodata, dst_transform=grid.transform, dst_crs=grid.crs_wkt,
+              dst_nodata=nodata, resampling=Resampling.nearest)  # fmt: skip
+    invalid = (ref[1:] == nodata).any(axis=0)
+    assert invalid.any() and (~invalid).any()
+    assert 0 < invalid[: grid.height // 2].mean() < 1  # the hole, inside the covered area
+    for k, role in enumerate(["G", "R", "NIR"], start=1):
+        assert np.array_equal(got[role].mask, invalid)
+        np.testing.assert_allclose(got[role].filled(np.nan)[~invalid], ref[k][~invalid] * 1.0)

@@ -268,6 +268,21 @@ def test_mixed_bands_across_scenes_of_one_date_stop(tmp_path):
         raster_source(f"{safe},{landsat}")
 
 
+DNDVI_NIR_010 = (0.10 - 0.05) / 0.15 - (0.30 - 0.05) / 0.35
+"""dNDVI of a patch whose NIR falls from 0.30 to 0.10 (red 0.05 on both dates)."""
+
+
+def run_check(tmp_path, patches, before, after):
+    """Run ``check patches`` (English); return the checked table, run table, finding codes."""
+    out = tmp_path / "r.gpkg"
+    args = ["check", "patches", str(patches), "--before", str(before), "--after", str(after)]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out), "--lang", "en"])
+    assert result.exit_code in (0, 1), result.output
+    checked = gpd.read_file(out, layer="patches_checked")
+    run = gpd.read_file(out, layer="run").set_index(["section", "key"])["value"]
+    return checked, run, set(gpd.read_file(out, layer="findings")["code"])
+
+
 def test_cli_sentinel2_before_landsat_after_on_one_grid(tmp_path):
     before = zip_safe(make_safe(tmp_path / "s2"))
     after = tar_of(make_landsat(tmp_path / "l9", nir=0.10))
@@ -277,19 +292,12 @@ def test_cli_sentinel2_before_landsat_after_on_one_grid(tmp_path):
         {"patch_id": ["1"], "QQYXSJ": ["2023-01-05"], "HQYXSJ": [None]}, geometry=[zone],
         crs=UTM51,
     ).to_file(patches)  # fmt: skip
-    out = tmp_path / "r.gpkg"
-    args = ["check", "patches", str(patches), "--before", str(before), "--after", str(after)]
-    result = CliRunner().invoke(cli, [*args, "--out", str(out), "--lang", "en"])
-    assert result.exit_code in (0, 1), result.output
-    checked = gpd.read_file(out, layer="patches_checked")
-    expected = (0.10 - 0.05) / 0.15 - (0.30 - 0.05) / 0.35
-    assert checked["dndvi"].iloc[0] == pytest.approx(expected, abs=1e-3)
-    run = gpd.read_file(out, layer="run").set_index(["section", "key"])["value"]
+    checked, run, codes = run_check(tmp_path, patches, before, after)
+    assert checked["dndvi"].iloc[0] == pytest.approx(DNDVI_NIR_010, abs=1e-3)
     assert run["rasters", "analysis_grid"].startswith("EPSG:32651, 30 m pixels, 22x22")
     assert "average" in run["rasters", "resampling"]  # the 10 m before date is averaged
     assert "Landsat Collection 2 L2SP" in run["rasters", "after"]
     assert run["image_dates", ""] == '["2023-06-01", "2023-06-03"]'
-    codes = set(gpd.read_file(out, layer="findings")["code"])
     assert {"grids_aligned", "s2_product", "landsat_product", "image_date_mismatch"} <= codes
     assert "mixed_sensors" in codes
     assert "image_dates_from_metadata" in codes

@@ -140,13 +140,25 @@ def warped_vrt(
     src_crs_wkt: str,
     add_alpha: bool,
     block: int = 512,
+    copy_nodata: bool = False,
 ) -> Any:
     """Return a rasterio ``WarpedVRT`` of an open dataset on another grid (read it by window).
 
     Nothing is copied: GDAL warps the blocks a read touches. ``add_alpha`` adds an alpha band
     (last) that is 0 where no valid source pixel reaches (outside the scene, nodata, masked).
     The source's nodata stays its nodata on the warped grid.
+
+    ``copy_nodata`` (``nearest`` only, a source with a nodata value): the warper is not told
+    the nodata value — nearest copies source values as they are, so nodata pixels stay nodata
+    — and the destination is initialised to it where no source pixel reaches. GDAL then warps
+    with its kernel for sources without masks, which halves the warp's cost (about 0.17 of
+    0.34 CPU seconds on a 4000² pair, ``scripts/bench_grids.py``). The warped VRT then
+    declares no nodata: the reader tests the source's own.
     """
+    if copy_nodata and (resampling != "nearest" or dataset.nodata is None or add_alpha):
+        raise ValueError("copy_nodata needs nearest, a nodata value and no alpha band")
+    nodata = None if copy_nodata else dataset.nodata
+    init = repr(float(dataset.nodata)) if copy_nodata else "NO_DATA"
     try:
         return WarpedVRT(
             dataset,
@@ -157,9 +169,9 @@ def warped_vrt(
             height=height,
             resampling=Resampling[resampling],
             add_alpha=add_alpha,
-            src_nodata=dataset.nodata,
-            nodata=dataset.nodata,
-            warp_extras={"NUM_THREADS": 1, "INIT_DEST": "NO_DATA"},
+            src_nodata=nodata,
+            nodata=nodata,
+            warp_extras={"NUM_THREADS": 1, "INIT_DEST": init},
             blockxsize=min(block, width),
             blockysize=min(block, height),
         )

@@ -9,6 +9,7 @@ input                                       read as
 a GeoTIFF (or any GDAL raster, a ``.vrt``)  that file (:func:`gis.raster.source.file_source`)
 a Sentinel-2 ``.SAFE`` folder or ``.zip``   its band files (:mod:`gis.raster.sentinel2`)
 a Landsat folder or ``.tar`` with an MTL    its band files (:mod:`gis.raster.landsat`)
+a STAC Item ``.json`` (local file)          its assets by band name (:mod:`gis.raster.stac`)
 a folder of scenes or products              one mosaic, by file name (:mod:`gis.raster.mosaic`)
 ``a.tif,b.tif`` (comma-separated)           one mosaic, in the order given
 ==========================================  ==================================================
@@ -26,8 +27,9 @@ from typing import Any
 
 from gis.errors import DataSourceError, RasterError
 from gis.findings import Findings
-from gis.raster import landsat, sentinel2
+from gis.raster import landsat, sentinel2, stac
 from gis.raster.analysis_grid import common_grid, pixel_size_m
+from gis.raster.dates import with_tag_date
 from gis.raster.mosaic import OVERLAP_RULE, mosaic_source
 from gis.raster.source import RasterSource, file_source
 from gis.sensors import Sensor
@@ -75,10 +77,10 @@ def raster_source(
     product = _product_reader(text)
     if product is not None:
         return product(text, findings=findings, given=(sensor, bands, mask))
-    return file_source(
+    return with_tag_date(file_source(
         text, sensor=sensor, bands=bands, mask=mask, mask_values=mask_values, crs=crs,
         findings=findings,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def split_scenes(text: str) -> list[str]:
@@ -111,7 +113,12 @@ def split_scenes(text: str) -> list[str]:
 
 
 def _product_reader(text: str) -> Any:
-    """Return the reader of the product ``text`` is (Sentinel-2, Landsat), or None."""
+    """Return the reader of the product ``text`` is (Sentinel-2, Landsat, STAC Item), or None."""
+    if text.startswith(("http://", "https://")) and text.lower().endswith(".json"):
+        raise DataSourceError(
+            f"{text} is a remote JSON (a STAC Item?): Linyuan reads an Item from a local file "
+            "— download it first (curl -O); its assets may stay remote (read through /vsicurl/)"
+        )
     if text.startswith("/vsi"):
         return None
     if text.lower().endswith((".tar.gz", ".tgz")):
@@ -123,6 +130,8 @@ def _product_reader(text: str) -> Any:
         return sentinel2.safe_source
     if landsat.is_landsat(text):
         return landsat.landsat_source
+    if stac.is_stac_item(text):
+        return stac.stac_source
     return None
 
 

@@ -184,6 +184,7 @@ class WarpedReader(RasterReader):
                     src_crs_wkt=self.base.crs_wkt,
                     add_alpha=self._alpha and self.base.alpha_index is None,
                     block=max(self.source.block_shape),
+                    copy_nodata=not self._alpha and warp.resampling == "nearest",
                 )
             )
         return self._warped[key]

@@ -23,7 +23,6 @@ Examples
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -34,21 +33,7 @@ from numpy.typing import NDArray
 from gis.checks.discolored.baselines import Baselines
 from gis.checks.discolored.pixels import CrownRules
 from gis.raster import RasterSource
-
-DATE_TAGS = ("ACQUISITIONDATETIME", "ACQUISITION_DATE", "ACQUISITIONDATE", "TIFFTAG_DATETIME")
-"""Raster tags read for the image date, in this order (a delivery's own date first)."""
-_DATE = re.compile(r"(\d{4})[-:/.](\d{1,2})[-:/.](\d{1,2})")
-
-
-def parse_date(text: str | None) -> str | None:
-    """Return ``YYYY-MM-DD`` from a date or date-time text (``2026:10:05 10:30:00``), or None."""
-    m = _DATE.search(str(text or ""))
-    if not m:
-        return None
-    y, mo, d = (int(g) for g in m.groups())
-    if not (1 <= mo <= 12 and 1 <= d <= 31):
-        return None
-    return f"{y:04d}-{mo:02d}-{d:02d}"
+from gis.raster.dates import DATE_TAGS, parse_date  # one reading of image dates (issue 15)
 
 
 def image_date_of(source: RasterSource) -> str | None:

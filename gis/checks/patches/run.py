@@ -38,6 +38,7 @@ from gis.io.outputs import (
 from gis.layers import code_meaning, label
 from gis.maps.kml import export_results_kml
 from gis.raster import raster_source, require_usable
+from gis.raster.coverage import require_covers
 from gis.raster.dates import reconcile_dates
 from gis.raster.products import describe_rasters, note_mixed_sensors
 from gis.zonal.inside import prefetch_samples
@@ -258,6 +259,7 @@ def run_patch_check(
             require_usable(src, role=f"{role} image")
         patch_frame = frames.pop("patches")
         assert patch_frame is not None
+        require_covers(patch_frame, {f"{role} image": src for role, src in rasters.items()})
         image_dates = reconcile_dates(
             patch_frame, rasters["before"], rasters["after"], given=image_dates, findings=log
         )
