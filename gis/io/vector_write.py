@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -70,15 +71,28 @@ def _write_frame(
             append=path.exists(),
             **kwargs,
         )
-    except GDAL_ERRORS as exc:
+        if kwargs.get("use_arrow"):
+            _check_count(path, layer, len(frame))
+        if driver == "GPKG":
+            geopackage.finish_layer(path, layer, frame, dates=dates)
+    except (*GDAL_ERRORS, sqlite3.Error) as exc:
         full = full_disk_error(target, exc)
         if full is not None:
             raise full from exc
         raise DataSourceError(
             f"cannot write layer {layer or target.stem!r} to {target}: {exc}"
         ) from exc
-    if driver == "GPKG":
-        geopackage.finish_layer(path, layer, frame, dates=dates)
+
+
+def _check_count(path: Path, layer: str | None, expected: int) -> None:
+    """Raise when the layer holds fewer features than were written.
+
+    GDAL's Arrow writer can leave a failed commit (a full disk) unreported; the count it
+    records afterwards tells.
+    """
+    found = pyogrio.read_info(path, layer=layer)["features"]
+    if found != expected:
+        raise RuntimeError(f"{found} of {expected} features written")
 
 
 def _check_layer_names(path: Path, names: list[str]) -> None:

@@ -211,6 +211,22 @@ def blind_areas(
     return listed.drop(columns="label"), totals
 
 
+def _empty_coverage(log: Findings, *, forest_cells: bool, towers_used: int) -> None:
+    """Add the error findings of a coverage that cannot mean anything (nothing to see with)."""
+    if not forest_cells:
+        log.add("no_forest_cells", "no forest land lies on the DEM: the coverage is empty",
+                severity="error", zh="DEM 范围内没有林地：覆盖率无法计算")  # fmt: skip
+    if towers_used == 0:
+        log.add(
+            "no_tower_on_dem",
+            "no tower or camera lies on the DEM, so nothing is seen: give the DEM that covers "
+            "the towers (or the towers of the DEM's area)",
+            severity="error",
+            source="towers",
+            zh="没有一座瞭望塔/摄像头位于 DEM 范围内，覆盖率为 0 没有意义：请提供覆盖塔位的 DEM",
+        )
+
+
 def assess_coverage(
     dem: Dem,
     elevation: NDArray[Any],
@@ -274,9 +290,7 @@ def assess_coverage(
         "forest_seen_ha": share * forest_ha,
         **totals,
     }
-    if not forest.any():
-        log.add("no_forest_cells", "no forest land lies on the DEM: the coverage is empty",
-                severity="error", zh="DEM 范围内没有林地：覆盖率无法计算")  # fmt: skip
+    _empty_coverage(log, forest_cells=bool(forest.any()), towers_used=len(used))
     run = {"coverage": summary, "params": dict(cov)}
     table = pd.DataFrame([{"item": k, "value": v} for k, v in summary.items()])
     return CoverageResult(tower_frame, table, zones, blind, subs, run)

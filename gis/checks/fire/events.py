@@ -97,7 +97,7 @@ def event_table(
     """
     width = max(4, len(str(int(labels.max()) + 1))) if len(labels) else 4
     ids = pd.Series([f"{prefix}{i + 1:0{width}d}" for i in labels], index=times_utc.index)
-    times = pd.Series(times_utc.to_numpy(), index=times_utc.index)
+    times = pd.to_datetime(times_utc, utc=True).rename(None)  # also when empty or all NaT
     day = times.dt.tz_convert("Asia/Shanghai").dt.normalize()
     group = pd.Series(labels, index=times_utc.index)
     out = pd.DataFrame(index=times_utc.index)
@@ -122,6 +122,8 @@ def event_shapes(
 
 def _joined_ids(labels: NDArray[np.int64], ids: pd.Series) -> list[str]:
     """Return the ids of each run of equal labels (``labels`` sorted) joined with ``"; "``."""
+    if len(labels) == 0:
+        return []
     text = ids.astype(str).tolist()
     starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
     ends = np.r_[starts[1:], len(labels)]
