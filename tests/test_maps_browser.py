@@ -99,6 +99,14 @@ def field_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def export_records(page: Any, path: Path) -> Path:
+    """Press "导出 GeoJSON" and save the download at ``path``."""
+    with page.expect_download() as download:
+        page.click(".ly-export")
+    download.value.save_as(path)
+    return path
+
+
 def popup_text(page: Any) -> str:
     popup = page.locator(".leaflet-popup-content").last  # a closed one fades out for 200 ms
     popup.wait_for(timeout=5_000)
@@ -344,10 +352,7 @@ def test_field_records_survive_reload_and_export_as_geojson(
         page.locator(".ly-record").nth(1).wait_for(timeout=5_000)
         assert page.locator(".ly-record").count() == 2
         assert EVIL[1] not in page.inner_text(".ly-records-list")  # notes are not listed
-        with page.expect_download() as download:
-            page.click(".ly-export")
-        exported = tmp_path / "records.geojson"
-        download.value.save_as(exported)
+        exported = export_records(page, tmp_path / "records.geojson")
         assert log.foreign_requests() == [] and log.errors == []
     finally:
         context.close()
@@ -503,10 +508,7 @@ def test_hotspot_verdicts_survive_the_form_export_import_and_status(
         page.locator(".ly-record").nth(1).wait_for(timeout=5_000)
         listed = page.inner_text(".ly-records-list")
         assert "H1" in listed and "forest_fire" in listed and "industrial" in listed
-        with page.expect_download() as download:
-            page.click(".ly-export")
-        exported = tmp_path / "records.geojson"
-        download.value.save_as(exported)
+        exported = export_records(page, tmp_path / "records.geojson")
         assert log.foreign_requests() == [] and log.errors == []
     finally:
         context.close()
