@@ -51,6 +51,9 @@ DESIGN_KINDS = (
     "fire_zones",
     "hotspots",
     "heat_sources",
+    "lookout_towers",
+    "roads",
+    "water_sources",
     "pest_points",
     "residential",
 )

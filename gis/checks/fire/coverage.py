@@ -27,15 +27,12 @@ from gis.checks.fire.risk import mean_slope, rasterize_ids, risk_classes
 from gis.checks.fire.viewshed import Dem, Tower, seen_count, to_cell
 from gis.errors import RasterError
 from gis.findings import Findings
-from gis.layers import is_forest_land
+from gis.layers import canonicalize, is_forest_land, label
 from gis.units import area_ha, area_mu
 
-TOWER_FIELDS = {
-    "tower_id": ("tower_id", "id", "编号", "塔号", "名称", "name", "BH"),
-    "height_m": ("height_m", "height", "高度", "塔高", "架设高度", "观测高度", "GD"),
-    "range_m": ("range_m", "range", "监控半径", "可视距离", "半径", "监测距离", "FW"),
-}
-"""Tower fields and the names they arrive under (first found wins)."""
+TOWER_FIELDS = ("tower_id", "height_m", "range_m")
+"""Tower fields, canonical names of the catalog kind ``lookout_towers`` (its aliases: 塔高,
+监控半径 …, renamed when the layer is read)."""
 
 FOUR = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 """4-connectivity (as :func:`rasterio.features.shapes` traces polygons)."""
@@ -60,23 +57,25 @@ def tower_table(towers: gpd.GeoDataFrame, rules: dict[str, Any], log: Findings) 
         "height_m": float(cov["default_height_m"]),
         "range_m": float(cov["default_range_m"]),
     }
+    towers = canonicalize(towers, "lookout_towers")  # read_layer did it already: a no-op then
     out = pd.DataFrame(index=towers.index)
-    lower = {str(c).lower(): c for c in towers.columns}
-    for name, aliases in TOWER_FIELDS.items():
-        col = next((lower[a.lower()] for a in aliases if a.lower() in lower), None)
-        if col is not None:
-            out[name] = towers[col] if name == "tower_id" else pd.to_numeric(towers[col], "coerce")
+    for name in TOWER_FIELDS:
+        if name in towers:
+            out[name] = (
+                towers[name] if name == "tower_id" else pd.to_numeric(towers[name], "coerce")
+            )
         elif name == "tower_id":
             out[name] = [f"T{i + 1}" for i in range(len(towers))]
         else:
             out[name] = np.nan
     for name, value in defaults.items():
         missing = out[name].isna() | (out[name] <= 0)
+        heading = label(name, kind="lookout_towers")
         if missing.any():
             log.add(
                 f"tower_{name}_default",
-                f"{int(missing.sum())} tower(s) have no {name} ({', '.join(TOWER_FIELDS[name])}): "
-                f"{value:g} m from the rules is used",
+                f"{int(missing.sum())} tower(s) have no {name} ({heading}): {value:g} m from "
+                "the rules is used",
                 source="towers",
                 field=name,
                 zh=f"{int(missing.sum())} 座塔/摄像头缺少{name}字段：采用规则默认值 {value:g} 米",

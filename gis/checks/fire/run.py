@@ -199,13 +199,13 @@ def run_burned(
 # ---------------------------------------------------------------------------------------------
 
 COVERAGE_KINDS: dict[str, str | None] = {
-    "towers": None,
+    "towers": "lookout_towers",
     "subcompartments": "subcompartments",
     "fire_zones": "fire_zones",
-    "roads": None,
+    "roads": "roads",
     "villages": "villages",
 }
-"""Input role → catalog layer kind of ``fire coverage`` (towers and roads: no kind yet)."""
+"""Input role → catalog layer kind of ``fire coverage``."""
 
 COVERAGE_HEADERS = {
     "zh": {
