@@ -28,6 +28,13 @@ from rasterio.transform import from_origin
 from gis.io import write_layer
 from gis.verify import example_feature, import_exports
 from tests.test_crowns import DEAD, scene
+from tests.test_fire_burned import X0 as FIRE_X0
+from tests.test_fire_burned import Y0 as FIRE_Y0
+from tests.test_fire_burned import _layers as burned_layers
+from tests.test_fire_burned import _pair as burned_pair
+from tests.test_fire_hotspots import _lonlat as hotspot_lonlat
+from tests.test_fire_hotspots import build_layers as build_hotspot_layers
+from tests.test_fire_hotspots import viirs_frame
 from tests.test_patches import build_scene
 from tests.verify_helpers import photo, record, write_export, write_results
 
@@ -53,6 +60,7 @@ def build_good(folder: Path) -> dict[str, Path]:
     feature = record("DP1", layer="discolored_points", sample_taken=True, sample_id="S-001")
     import_exports([write_export(folder / "phone.geojson", [feature])], into=store)
     good["store"] = store
+    good.update(build_fire_goods(folder))
     good["shp"] = write_layer(
         gpd.read_file(good["patches"]), folder / "shp" / "patches.shp", encoding="utf-8"
     )
@@ -502,3 +510,105 @@ def good_results_zip(folder: Path, goods: dict[str, Path]) -> Path:
         for side in sorted(shp.parent.glob(shp.stem + ".*")):
             zf.write(side, side.name)
     return path
+
+
+# ------------------------------------------------------------------------------- fire
+
+
+def build_fire_goods(folder: Path) -> dict[str, Path]:
+    """Good inputs of the three fire commands (the scenes of tests/test_fire_*.py)."""
+    fire = folder / "fire"
+    fire.mkdir()
+    scene = build_hotspot_layers(fire)
+    firms = fire / "firms.csv"
+    viirs_frame().to_csv(firms, index=False)
+    burn = fire / "burn"
+    burn.mkdir()
+    before, after = burned_pair(burn)
+    dem = fire / "dem.tif"
+    with rasterio.open(
+        dem, "w", driver="GTiff", width=100, height=100, count=1, dtype="float32",
+        crs="EPSG:32651", transform=from_origin(FIRE_X0, FIRE_Y0, 10, 10), nodata=-9999.0,
+    ) as dst:  # fmt: skip
+        dst.write(np.full((1, 100, 100), 100.0, dtype=np.float32))
+    return {
+        "fire_sub": scene["sub"],
+        "fire_districts": scene["districts"],
+        "firms": firms,
+        "burn_before": before,
+        "burn_after": after,
+        "burn_sub": burned_layers(burn)["subcompartments"],
+        "dem": dem,
+        "towers": _towers(fire / "towers.gpkg", FIRE_X0 + 500),
+    }
+
+
+def _towers(path: Path, x: float) -> Path:
+    towers = gpd.GeoDataFrame(
+        {"编号": ["T1"], "塔高": [20.0], "监控半径": [3000]},
+        geometry=[shapely.Point(x, FIRE_Y0 - 500)],
+        crs="EPSG:32651",
+    )
+    return write_layer(towers.to_crs(4551), path)
+
+
+def _firms(edit: Callable[[Any], Any], name: str = "firms.csv") -> Callable[[Ctx], Path]:
+    """A FIRMS VIIRS download changed by ``edit`` (a function of the frame)."""
+
+    def make(ctx: Ctx) -> Path:
+        path = ctx.inp / name
+        edit(viirs_frame().astype(object)).to_csv(path, index=False)
+        return path
+
+    return make
+
+
+def _set(**columns: Any) -> Callable[[Any], Any]:
+    return lambda frame: frame.assign(**columns)
+
+
+def _province_table(ctx: Ctx) -> Path:
+    """The provincial hotspot table with 时间 written without a time zone."""
+    lat, lon = hotspot_lonlat(1000, 1500)
+    path = ctx.inp / "省热点.csv"
+    path.write_text(
+        f"热点编号,经度,纬度,时间,卫星\nH1,{lon},{lat},2025-04-02 13:12,NPP\n", encoding="utf-8"
+    )
+    return path
+
+
+def _after_elsewhere(ctx: Ctx) -> Path:
+    """The burned pair's later image moved 50 km east: the two do not overlap."""
+    with rasterio.open(ctx.goods["burn_after"]) as src:
+        profile, data = src.profile, src.read()
+    profile["transform"] = from_origin(FIRE_X0 + 50_000, FIRE_Y0, 10, 10)
+    path = ctx.inp / "after_elsewhere.tif"
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+    return path
+
+
+def _dem_in_degrees(ctx: Ctx) -> Path:
+    path = ctx.inp / "dem_4326.tif"
+    with rasterio.open(
+        path, "w", driver="GTiff", width=100, height=100, count=1, dtype="float32",
+        crs="EPSG:4326", transform=from_origin(125.3, 43.9, 1e-4, 1e-4), nodata=-9999.0,
+    ) as dst:  # fmt: skip
+        dst.write(np.full((1, 100, 100), 100.0, dtype=np.float32))
+    return path
+
+
+BAD_HOTSPOTS: dict[str, tuple[Callable[[Ctx], Path], int, str | None]] = {
+    # name: (builder, exit code, what the output must say)
+    "outside-the-area": (_firms(_set(latitude=39.9, longitude=116.4)), 0, "hotspot_outside_area"),
+    "times-without-zone": (_province_table, 0, "time_without_zone"),
+    "no-times": (_firms(_set(acq_date=None, acq_time=None)), 1, "time_missing"),
+    "empty-file": (_bytes("firms.csv", b""), 3, "is empty"),
+    "header-only": (_firms(lambda f: f.iloc[0:0]), 0, "empty_layer"),
+    "binary-garbage": (_bytes("firms.csv", b"\xff\xfe\x00garbage\x00\x01,\n\x02"), 3, None),
+    "no-latitude": (_firms(lambda f: f.drop(columns=["latitude"])), 3, "no coordinate"),
+    "latitude-95": (_firms(_set(latitude=95.0)), 3, None),
+    "coordinates-as-words": (_firms(_set(latitude="北纬43度")), 3, "has a geometry"),
+    "truncated": (_bytes("firms.csv", viirs_frame().to_csv(index=False).encode()[:-40]), 1, None),
+}
+"""Hotspot files ``fire hotspots`` is fed: a clear finding, or exit 3 naming the file."""

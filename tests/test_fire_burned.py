@@ -17,6 +17,7 @@ import pytest
 import rasterio
 import shapely
 from click.testing import CliRunner
+from rasterio.features import geometry_mask
 from rasterio.transform import from_origin
 
 from gis.checks.fire import fire_grade, load_fire_rules, trace_burned
@@ -187,3 +188,22 @@ def test_cli_burned_and_pair_on_other_grids(fire_data, tmp_path):
     res = runner.invoke(cli, [*bad, "--out", str(tmp_path / "d.gpkg")])
     assert res.exit_code == 3
     assert "gdalwarp" in res.output
+
+
+def test_scar_dnbr_and_rdnbr_equal_a_direct_computation(fire_data):
+    """Per-scar means (Miller & Thode RdNBR) from the strips equal numpy over the scar."""
+    pair = [raster_source(fire_data[k], bands="B,G,R,NIR,SWIR1,SWIR2") for k in ("before", "after")]
+    small = trace_burned(*pair, window=64)  # the disc cut by many seams
+    whole = trace_burned(*pair, window=4096)
+    with rasterio.open(fire_data["before"]) as b, rasterio.open(fire_data["after"]) as a:
+        bands = [(s.read(4).astype(float), s.read(6).astype(float)) for s in (b, a)]
+        nbr = [(nir - swir2) / (nir + swir2) for nir, swir2 in bands]
+        inside = ~geometry_mask(list(whole.scars.geometry), b.shape, b.transform)
+    dnbr = (nbr[0] - nbr[1])[inside]
+    rel = dnbr / np.sqrt(np.maximum(np.abs(nbr[0][inside]), 0.001))
+    for scars in (small.scars, whole.scars):
+        (row,) = scars.itertuples()
+        assert row.burned_pixels == inside.sum() == whole.tallies["burned_pixels"]
+        assert row.mean_dnbr == pytest.approx(dnbr.mean(), rel=1e-4)
+        assert row.mean_rdnbr == pytest.approx(rel.mean(), rel=1e-4)
+        assert row.mean_rdnbr > row.mean_dnbr  # |NBR before| < 1 makes RdNBR the larger

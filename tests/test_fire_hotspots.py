@@ -30,6 +30,7 @@ from gis.checks.fire import (
     season_of,
 )
 from gis.checks.fire.detections import confidence_class, detection_times, pixel_size_km
+from gis.checks.fire.events import close_pairs
 from gis.cli.main import cli
 from gis.crs import WORKING_CRS
 from gis.errors import RulesError
@@ -379,3 +380,18 @@ def test_rules_are_data(tmp_path):
     strict = check_hotspots(pts, heat_sources=heat, subcompartments=sub, rules=edited)
     assert default.hotspots_checked.loc[0, "fire_kind"] == "industrial"
     assert strict.hotspots_checked.loc[0, "fire_kind"] == "other"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_close_pairs_are_the_strtree_dwithin_pairs(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    xy = np.vstack([rng.normal(0, 800, (300, 2)), rng.uniform(-5000, 5000, (300, 2))])
+    xy[:10] = np.round(xy[:10] / 500) * 500  # on a 500 m lattice: pairs exactly 1000 m apart
+    points = shapely.points(xy)
+    left, right = shapely.STRtree(points).query(points, predicate="dwithin", distance=1000)
+    keep = left < right
+    expected = sorted(zip(left[keep].tolist(), right[keep].tolist(), strict=True))
+    got = close_pairs(points, 1000)
+    assert sorted(zip(*(a.tolist() for a in got), strict=True)) == expected
+    mixed = np.append(points, shapely.box(0, 0, 10, 10))  # not only points: the STRtree
+    assert len(close_pairs(mixed, 1000)[0]) >= len(expected)

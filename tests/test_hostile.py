@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyogrio
 import pytest
 from click.testing import CliRunner
 
@@ -59,6 +60,10 @@ class Case:
     blame: str | None = None
     """What the message must name (``a|b``: either): default the input the case made; "out" the
     output folder."""
+    says: str | None = None
+    """Text the output must hold (the reason of an exit 3)."""
+    finding: str | None = None
+    """Code of a finding the results must list (the first allowed output, a GeoPackage)."""
 
     @property
     def id(self) -> str:
@@ -175,6 +180,79 @@ def good(key: str) -> Make:
     return lambda c: c.good(key)
 
 
+def fire_hotspots(c: h.Ctx, p: Path) -> list[str]:
+    context = ["--subcompartments", str(c.good("fire_sub"))]
+    context += ["--districts", str(c.good("fire_districts"))]
+    return ["fire", "hotspots", str(p), *context, "--out", str(c.out / "h.gpkg")]
+
+
+def fire_burned(c: h.Ctx, p: Path) -> list[str]:
+    pair = ["--before", str(c.good("burn_before")), "--after", str(p)]
+    bands = ["--bands", "B,G,R,NIR,SWIR1,SWIR2"]
+    context = ["--subcompartments", str(c.good("burn_sub"))]
+    return ["fire", "burned", *pair, *bands, *context, "--out", str(c.out / "b.gpkg")]
+
+
+def fire_coverage(dem: str | None = None, towers: str | None = None) -> Args:
+    """``fire coverage`` with the case's input as the DEM or the towers (the other good)."""
+
+    def make(c: h.Ctx, p: Path) -> list[str]:
+        dem_path = p if dem is None else c.good(dem)
+        tower_path = p if towers is None else c.good(towers)
+        inputs = ["--dem", str(dem_path), "--towers", str(tower_path)]
+        context = ["--subcompartments", str(c.good("burn_sub"))]
+        return ["fire", "coverage", *inputs, *context, "--out", str(c.out / "c.gpkg")]
+
+    return make
+
+
+NEEDS_VIEWSHED = (
+    pytest.mark.skipif(shutil.which("gdal_viewshed") is None, reason="gdal_viewshed missing"),
+)
+
+
+def _fire(name: str, make: Make, args: Args, code: int, out: str, says: str | None,
+          marks: tuple[Any, ...] = ()) -> Case:  # fmt: skip
+    """A fire case: exit 3 saying why (``says``), or results holding the finding ``says``."""
+    if code == 3:
+        return Case("fire", name, make, args, 3, says=says, marks=marks)
+    blame = out if code == 1 else None  # the summary points at the results with the findings
+    return Case("fire", name, make, args, code, (out,), marks=marks, blame=blame, finding=says)
+
+
+def _towers_off_the_dem(c: h.Ctx) -> Path:
+    return h._towers(c.inp / "towers_far.gpkg", h.FIRE_X0 + 50_000)
+
+
+FIRE_CASES = [
+    *(
+        _fire(f"hotspots-{bad}", make, fire_hotspots, code, "h.gpkg", says)
+        for bad, (make, code, says) in h.BAD_HOTSPOTS.items()
+    ),
+    _fire("burned-pair-apart", h._after_elsewhere, fire_burned, 3, "b.gpkg", "not on one grid"),
+    _fire(
+        "coverage-dem-in-degrees",
+        h._dem_in_degrees,
+        fire_coverage(towers="towers"),
+        3,
+        "c.gpkg",
+        "projected CRS",
+        NEEDS_VIEWSHED,
+    ),
+    _fire(
+        "coverage-towers-off-the-dem",
+        _towers_off_the_dem,
+        fire_coverage(dem="dem"),
+        1,
+        "c.gpkg",
+        "no_tower_on_dem",
+        NEEDS_VIEWSHED,
+    ),
+]
+"""Fire inputs (#19): hotspots outside the area, times without zone, broken FIRMS files, an
+empty one, a burned pair that does not overlap, a DEM in degrees, towers off the DEM."""
+
+
 VECTOR_COMMANDS: dict[str, Args] = {
     "validate": validate,
     "map": map_,
@@ -266,7 +344,7 @@ def _cases() -> list[Case]:
         Case("lab", bad, make, verify_lab, 2 if bad == "lab-folder" else 3)  # click: a usage error
         for bad, make in h.BAD_LAB_FILES.items()
     ]
-    return cases + OUTPUT_CASES
+    return cases + FIRE_CASES + OUTPUT_CASES
 
 
 # ----------------------------------------------------------------------- output targets
@@ -621,8 +699,11 @@ def test_hostile(
     if code != 0:
         named = str(ctx.out) if case.blame == "out" else case.blame or culprit.name
         assert any(n in output for n in named.split("|")), f"{named} not in:\n{output[-3000:]}"
-    says = {"ro": "read-only", "full": "disk is full"}.get(case.mount or "")
+    says = {"ro": "read-only", "full": "disk is full"}.get(case.mount or "", case.says)
     assert says is None or says in output, f"{says!r} not said in:\n{output[-3000:]}"
+    if case.finding:
+        codes = pyogrio.read_dataframe(ctx.out / case.allowed[0], layer="findings")["code"]
+        assert case.finding in set(codes), f"{case.finding} not among the findings {set(codes)}"
     assert _hashes(ctx.inp) == before, "an input was modified, replaced or added to"
     assert not _leftovers(tmp_path), _leftovers(tmp_path)
     allowed = case.allowed if code in (0, 1) or case.allowed else ()
@@ -633,7 +714,7 @@ def test_hostile(
 def test_corpus_is_large_and_covers_every_kind() -> None:
     kinds = {c.kind for c in CASES}
     assert len(CASES) >= 150
-    assert kinds == {"vectors", "zips", "rasters", "field", "lab", "outputs"}
+    assert kinds == {"vectors", "zips", "rasters", "field", "lab", "fire", "outputs"}
     assert len({c.id for c in CASES}) == len(CASES), "case ids must be unique"
 
 

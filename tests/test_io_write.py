@@ -16,7 +16,9 @@ from gis.crs import WORKING_CRS
 from gis.errors import DataSourceError, EncodingError, OutputExistsError, SchemaError
 from gis.findings import Findings
 from gis.io import (
+    read_layer,
     shapefile_field_map,
+    vector_write,
     write_kml,
     write_layer,
     write_layers,
@@ -424,3 +426,75 @@ def test_shapefile_sidecars_are_replaced_together(patches, tmp_path):
     assert names == ["a.dbf", "a.prj", "a.shp", "a.shx"]  # no stale .cpg, .qix or field map
     assert pyogrio.read_info(target, encoding="GBK")["features"] == 3
     assert shapefile_field_map(target) == {}
+
+
+def _every_kind_of_column() -> dict[str, pd.DataFrame]:
+    """Layers with every column kind the checks write, for the Arrow / plain comparison."""
+    n = 5
+    utc = ["2026-04-02T05:10Z", None, "2026-04-02T05:10:30.5Z", "2026-01-01T00:00Z", None]
+    naive = ["2026-04-02 05:10", None, "2026-04-02 05:10:30", "2026-04-03 00:00", None]
+    days = ["2026-04-02", None, "2026-04-03", "2026-04-04", "2026-04-05"]
+    frame = gpd.GeoDataFrame(
+        {
+            "s": pd.Series(["a", "b", None, "中文", "e"], dtype="str"),
+            "o": pd.Series(["a", None, "c", "d", "e"], dtype=object),
+            "oi": pd.Series([1, 2, None, 4, 5], dtype=object),
+            "allnone": pd.Series([None] * n, dtype=object),
+            "f": [1.5, np.nan, 2, 3, 4],
+            "i": np.arange(n),
+            "I2": pd.array([1, None, 3, 4, 5], dtype="Int64"),
+            "b": [True, False, True, True, False],
+            "B2": pd.array([True, None, False, True, False], dtype="boolean"),
+            "utc": pd.to_datetime(utc, utc=True, format="ISO8601"),
+            "naive": pd.to_datetime(naive, format="ISO8601"),
+            "bjt": pd.to_datetime(utc, utc=True, format="ISO8601").tz_convert("Asia/Shanghai"),
+            "day": pd.to_datetime(days),
+            "cat": pd.Categorical(["x", "y", "x", None, "y"]),
+            "json": [[1, 2], None, {"a": "甲"}, [], "t"],
+        },
+        geometry=[shapely.Point(X0 + i, Y0 + i) for i in range(n)],
+        crs=WORKING_CRS,
+    )
+    mixed = gpd.GeoDataFrame(
+        {"k": [1, 2]},
+        geometry=[
+            shapely.box(X0, Y0, X0 + 1, Y0 + 1),
+            shapely.MultiPolygon([shapely.box(X0 + 2, Y0 + 2, X0 + 3, Y0 + 3)]),
+        ],
+        crs=WORKING_CRS,
+    )
+    return {
+        "every": frame,
+        "mixed": mixed,
+        "empty": frame.iloc[0:0],
+        "run": pd.DataFrame({"section": ["a", "b"], "value": ["1", None]}),
+    }
+
+
+def _gpkg_dump(path: Path) -> list[object]:
+    con = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master ORDER BY name")]
+        schema = [r[0] for r in con.execute("SELECT sql FROM sqlite_master ORDER BY name")]
+        kept = ("gpkg_geometry_columns", "gpkg_extensions", "gpkg_ogr_contents")
+        meta = [con.execute(f"SELECT * FROM {t}").fetchall() for t in kept]
+        extents = con.execute(
+            "SELECT table_name, data_type, min_x, min_y, max_x, max_y, srs_id FROM gpkg_contents"
+        ).fetchall()
+        rows = [con.execute(f'SELECT * FROM "{t}" ORDER BY fid').fetchall()
+                for t in ("every", "mixed", "empty", "run")]  # fmt: skip
+    finally:
+        con.close()
+    return [tables, schema, meta, extents, rows]
+
+
+@pytest.mark.skipif(not vector_write.arrow_writes(), reason="pyarrow / GDAL >= 3.8 missing")
+def test_geopackage_is_the_same_with_or_without_arrow(tmp_path, monkeypatch):
+    layers = _every_kind_of_column()
+    with_arrow = write_layers(tmp_path / "arrow.gpkg", layers)
+    monkeypatch.setattr(vector_write, "arrow_writes", lambda: False)
+    plain = write_layers(tmp_path / "plain.gpkg", layers)
+    assert _gpkg_dump(with_arrow) == _gpkg_dump(plain)
+    back = read_layer(plain, layer="every")
+    assert back["utc"].iloc[2] == pd.Timestamp("2026-04-02T05:10:30.5Z")  # values came through
+    assert back["json"].iloc[2] == '{"a": "甲"}'

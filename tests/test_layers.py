@@ -35,6 +35,8 @@ from gis.layers import (
     shapefile_cut,
     shapefile_names,
 )
+from gis.layers.canonical import text_values
+from gis.layers.values import as_text
 
 DESIGN_KINDS = (
     "districts",
@@ -49,6 +51,9 @@ DESIGN_KINDS = (
     "fire_zones",
     "hotspots",
     "heat_sources",
+    "lookout_towers",
+    "roads",
+    "water_sources",
     "pest_points",
     "residential",
 )
@@ -490,3 +495,19 @@ def test_canonicalize_is_idempotent(names, rows, data):
     assert_frame_equal(pd.DataFrame(once), pd.DataFrame(twice))
     assert not log.of("fields_renamed") and not log.of("unparsed_value")
     assert len(once.columns) == len(raw.columns)
+
+
+_TEXTS = st.one_of(
+    st.none(),
+    st.text(alphabet=st.sampled_from(" \t\n\x1c\x85\u3000S01-_.中文ｌ１Ａ　"), max_size=6),
+    st.text(max_size=4),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(_TEXTS, max_size=30), dtype=st.sampled_from(["str", "string", object]))
+def test_text_values_equal_as_text_on_every_value(values: list[str | None], dtype: str) -> None:
+    series = pd.Series(values, dtype=dtype)
+    expected = [as_text(v) for v in series.astype(object)]
+    got = text_values(series).tolist()
+    assert [None if pd.isna(v) else v for v in got] == expected

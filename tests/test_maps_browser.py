@@ -11,18 +11,27 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from browser import canvas_ink, click_latlng, open_map
 from test_maps_quicklook import footprint_lonlat, write_raster
 
 from gis.findings import Findings
-from gis.io import read_layer
+from gis.io import read_layer, write_layers
 from gis.io.text import write_text
 from gis.maps import DEFAULT_STYLES, LayerStyle, TileSource, build_map
 from gis.maps.quicklook import Quicklook, quicklook
+from gis.maps.sources import write_maps
 from gis.raster import raster_source
-from gis.verify import import_exports
+from gis.verify import (
+    import_exports,
+    open_store,
+    read_results,
+    results_run_id,
+    verification_status,
+)
+from gis.verify.contract import fire_types
 
 X0, Y0 = 500_000.0, 4_850_000.0
 EVIL = (
@@ -87,6 +96,14 @@ def lonlat_of(frame: gpd.GeoDataFrame, row: int) -> tuple[float, float]:
 def field_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("maps") / "field.html"
     build_map(field_layers(), title="长春市 督查图斑").save(path)
+    return path
+
+
+def export_records(page: Any, path: Path) -> Path:
+    """Press "导出 GeoJSON" and save the download at ``path``."""
+    with page.expect_download() as download:
+        page.click(".ly-export")
+    download.value.save_as(path)
     return path
 
 
@@ -335,10 +352,7 @@ def test_field_records_survive_reload_and_export_as_geojson(
         page.locator(".ly-record").nth(1).wait_for(timeout=5_000)
         assert page.locator(".ly-record").count() == 2
         assert EVIL[1] not in page.inner_text(".ly-records-list")  # notes are not listed
-        with page.expect_download() as download:
-            page.click(".ly-export")
-        exported = tmp_path / "records.geojson"
-        download.value.save_as(exported)
+        exported = export_records(page, tmp_path / "records.geojson")
         assert log.foreign_requests() == [] and log.errors == []
     finally:
         context.close()
@@ -417,3 +431,114 @@ def test_quicklook_map_loads_offline_and_lies_on_the_footprint(
         assert west <= lon.min() < east and south <= lat.min() < lat.max() <= north
     finally:
         context.close()
+
+
+DUE = ["2099-01-01T00:00Z", "2026-04-02T06:10Z", "2026-04-02T07:10Z"]
+
+
+def hotspot_results(folder: Path) -> Path:
+    """A results GeoPackage of ``fire hotspots``: three hotspots, detection times, deadlines."""
+    detected = pd.to_datetime(["2026-04-02T05:10Z"] * 3, utc=True)
+    frame = gpd.GeoDataFrame(
+        {
+            "hotspot_id": ["H1", "H2", "H3"],
+            "fire_kind": ["forest_fire", "industrial", "agricultural_burning"],
+            "district": ["净月区", "双阳区", "双阳区"],
+            "detected_utc": detected,
+            # H1 is due long after any test run, H2 was due before it: on time and late
+            "feedback_due_utc": pd.to_datetime(DUE, utc=True),
+        },
+        geometry=[shapely.Point(X0 + 400 * i, Y0 + 900) for i in range(3)],
+        crs="EPSG:4551",
+    )
+    run = pd.DataFrame({"section": ["check"], "key": [""], "value": ["fire hotspots"]})
+    return write_layers(folder / "hotspots.gpkg", {"hotspots_checked": frame, "run": run})
+
+
+def _open_hotspot_form(page: Any, hotspot_id: str) -> None:
+    page.evaluate("() => window.__map.closePopup()")
+    page.fill(".ly-search-input", hotspot_id)
+    page.press(".ly-search-input", "Enter")
+    popup = page.locator(".leaflet-popup-content", has_text=hotspot_id)
+    popup.wait_for(timeout=5_000)
+    popup.locator(".ly-verify").click()
+    page.locator(".ly-form").wait_for(timeout=5_000)
+
+
+def test_hotspot_verdicts_survive_the_form_export_import_and_status(
+    browser: Any, tmp_path: Path
+) -> None:
+    results = hotspot_results(tmp_path)
+    path = tmp_path / "hotspots.html"
+    write_maps([results], out=path)  # as `linyuan map`: the run id comes from the file
+    fix = {"latitude": 43.7801, "longitude": 125.4652, "accuracy": 15}
+    context, page, log = open_map(
+        browser, path, geolocation=fix, permissions=["geolocation"], accept_downloads=True
+    )
+    try:
+        _open_hotspot_form(page, "H1")
+        options = page.eval_on_selector_all(
+            ".ly-form select[name=fire_type] option", "els => els.map(e => e.value)"
+        )
+        assert options == ["", *fire_types()]  # the vocabulary of the catalog
+        page.select_option(".ly-form select[name=is_fire]", "true")
+        page.fill(".ly-form input[name=inspector]", "赵护林员")
+        page.click(".ly-form .ly-form-save")
+        assert "火情类型" in page.locator(".ly-form-status").inner_text()  # a fire needs its type
+        page.select_option(".ly-form select[name=fire_type]", "forest_fire")
+        page.click(".ly-form .ly-form-save")
+        assert "是否已扑灭" in page.locator(".ly-form-status").inner_text()
+        page.select_option(".ly-form select[name=extinguished]", "false")
+        page.fill(".ly-form input[name=burned_area_est_ha]", "2.5")
+        page.fill(".ly-form textarea[name=note]", EVIL[0])
+        page.reload()  # mid-form: the draft comes back
+        page.locator(".ly-form").wait_for(timeout=5_000)
+        assert page.input_value(".ly-form select[name=fire_type]") == "forest_fire"
+        assert page.input_value(".ly-form input[name=burned_area_est_ha]") == "2.5"
+        page.click(".ly-form .ly-form-save")
+        page.wait_for_function("() => window.__recordCount === 1", timeout=10_000)
+        _open_hotspot_form(page, "H2")  # no fire: a factory's flare
+        page.select_option(".ly-form select[name=is_fire]", "false")
+        page.select_option(".ly-form select[name=fire_type]", "industrial")
+        page.select_option(".ly-form select[name=extinguished]", "true")  # ignored: no fire
+        page.fill(".ly-form input[name=burned_area_est_ha]", "3")  # ignored: no fire
+        page.click(".ly-form .ly-form-save")
+        page.wait_for_function("() => window.__recordCount === 2", timeout=10_000)
+        page.click(".ly-records-toggle")
+        page.locator(".ly-record").nth(1).wait_for(timeout=5_000)
+        listed = page.inner_text(".ly-records-list")
+        assert "H1" in listed and "forest_fire" in listed and "industrial" in listed
+        exported = export_records(page, tmp_path / "records.geojson")
+        assert log.foreign_requests() == [] and log.errors == []
+    finally:
+        context.close()
+    records = {
+        f["properties"]["feature_id"]: f["properties"]
+        for f in json.loads(exported.read_text(encoding="utf-8"))["features"]
+    }
+    fire, flare = records["H1"], records["H2"]
+    assert fire["layer"] == flare["layer"] == "hotspots_checked"
+    assert fire["results_run_id"] == results_run_id(results)
+    assert (fire["is_fire"], fire["fire_type"], fire["extinguished"]) == (
+        True,
+        "forest_fire",
+        False,
+    )
+    assert fire["burned_area_est_ha"] == 2.5 and fire["note"] == EVIL[0]
+    assert (flare["is_fire"], flare["fire_type"]) == (False, "industrial")
+    assert flare["extinguished"] is None and flare["burned_area_est_ha"] is None
+    # through `verify import` into the store, nothing lost, and counted by `verify status`
+    field = tmp_path / "field.gpkg"
+    known = read_results([results])
+    report = import_exports([exported], into=field, results=known)
+    assert report.committed and report.imported == 2 and not report.rejected
+    stored = open_store(field).log(layer="hotspots_checked").set_index("feature_id")
+    for fid, props in records.items():
+        for name in ("is_fire", "fire_type", "extinguished", "burned_area_est_ha", "note"):
+            value = stored.loc[fid, name]
+            assert (None if pd.isna(value) else value) == props[name], (fid, name)
+    status = verification_status(known.features, open_store(field).log())
+    (row,) = status.to_dict(orient="records")
+    assert (row["features"], row["verified"], row["verify_rate"]) == (3, 2, round(2 / 3, 4))
+    assert (row["on_time"], row["late"], row["missing"]) == (1, 1, 1)
+    assert (row["fire"], row["no_fire"]) == (1, 1)

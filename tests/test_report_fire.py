@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import docx
 import pandas as pd
@@ -13,11 +14,13 @@ import pytest
 from click.testing import CliRunner
 from report_helpers import fire_results
 from report_helpers import html_figure as _figure
+from verify_helpers import record, write_export
 
 from gis.charts import FontWarning
 from gis.cli.main import cli
 from gis.report.blocks import fmt_value
 from gis.units import M2_PER_HA, M2_PER_MU
+from gis.verify import import_exports, read_results, results_run_id
 
 
 @pytest.fixture(scope="session")
@@ -171,3 +174,47 @@ def test_chinese_docx_and_no_input(fire: dict[str, Path], tmp_path: Path) -> Non
     code, output = _run("--out", str(none))
     assert code == 3
     assert "至少传入" in none.read_text(encoding="utf-8")
+
+
+def test_hotspot_rate_and_feedback_with_a_field_store(
+    fire: dict[str, Path], tmp_path: Path
+) -> None:
+    spots = _layer(fire["hotspots"], "hotspots_checked").sort_values("hotspot_id")
+    dated = spots[spots["feedback_due_utc"].notna()]
+    run = results_run_id(fire["hotspots"])
+
+    def visit(row: Any, after: pd.Timedelta, **verdict: Any) -> dict[str, Any]:
+        when = (row.detected_utc + after).tz_convert("Asia/Shanghai")
+        return record(row.hotspot_id, layer="hotspots_checked", results_run_id=run,
+                      device_time=when.strftime("%Y-%m-%dT%H:%M:%S+08:00"), **verdict)  # fmt: skip
+
+    fire_verdict = {"is_fire": True, "fire_type": "forest_fire", "extinguished": True,
+                    "burned_area_est_ha": 1.2}  # fmt: skip
+    rows = list(dated.itertuples())
+    feats = [visit(rows[0], pd.Timedelta(minutes=30), **fire_verdict)]
+    feats += [visit(r, r.feedback_due_utc - r.detected_utc + pd.Timedelta(hours=2),
+                    is_fire=False, fire_type="industrial", extinguished=None,
+                    burned_area_est_ha=None) for r in rows[1:3]]  # fmt: skip
+    field = tmp_path / "field.gpkg"
+    report = import_exports([write_export(tmp_path / "phone.geojson", feats)], into=field,
+                            results=read_results([fire["hotspots"]]))  # fmt: skip
+    assert report.committed and report.imported == 3
+    out = tmp_path / "fire.html"
+    code, output = _run("--hotspots", str(fire["hotspots"]), "--field", str(field),
+                        "--out", str(out))  # fmt: skip
+    assert code == 0, output
+    page = out.read_text(encoding="utf-8")
+    # by hand: 3 of the hotspots visited; one before its deadline, two after
+    assert _figure(page, "hotspot_rate") == f"{3 / len(spots):.1%}"
+    assert (_figure(page, "on_time_n"), _figure(page, "late_n")) == ("1", "2")
+    assert _figure(page, "missing_n") == str(len(dated) - 3)
+    head, table = _table(page, "hotspots")
+    assert {"现地：是否火情", "现地：火情类型", "反馈情况", "反馈用时（小时）"} <= set(head)
+    by_id = {r[0]: r for r in table}
+    first = by_id[rows[0].hotspot_id]
+    assert first[head.index("反馈情况")] == "按时" and first[head.index("现地：是否火情")] == "是"
+    assert first[head.index("反馈用时（小时）")] == fmt_value(0.5)
+    assert by_id[rows[1].hotspot_id][head.index("反馈情况")] == "超时"
+    assert by_id[rows[1].hotspot_id][head.index("现地：火情类型")] == "工业热源"
+    head, rates = _table(page, "hotspot_rate")
+    assert rates[0][head.index("已核查数")] == "3"

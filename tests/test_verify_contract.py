@@ -12,9 +12,11 @@ from click.testing import CliRunner
 from verify_helpers import photo
 
 from gis.cli.main import cli
+from gis.layers import layer_kind
 from gis.verify import contract_schema, example_feature, parse_export, validate
-from gis.verify.contract import cause_codes
+from gis.verify.contract import cause_codes, fire_types
 
+H = "hotspots_checked"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "field-records.md"
 
 
@@ -39,6 +41,7 @@ def test_doc_example_is_valid_and_complete() -> None:
     assert [(r.layer, r.feature_id, r.lonlat) for r in records] == [
         ("patches_checked", "0001", (125.45, 43.79)),
         ("discolored_points", "DP0AB273E38E", None),
+        ("hotspots_checked", "H20260402-003", (125.52, 43.76)),
     ]
     assert records[1].photos[0].mime == "image/png"
     # every property of the code's contract is documented in the tables
@@ -80,6 +83,17 @@ def test_cause_codes_come_from_the_catalog() -> None:
         (_with("discolored_points", outcome="lab_positive"), 'outcome: "lab_positive" is not'),
         (_with("discolored_points", sample_taken=True, sample_id=None), "sample_id: required"),
         (_with("discolored_points", sample_taken=False), "sample_id: given, but sample_taken"),
+        (_with(H, is_fire="是"), 'is_fire: "是" is not of type boolean'),
+        (_with(H, is_fire=None), "is_fire: null is not of type boolean"),
+        (_with(H, fire_type="林火"), 'fire_type: "林火" is not one of "forest_fire"'),
+        (_with(H, fire_type=None), "fire_type: required when is_fire is true"),
+        (_with(H, extinguished=None), "extinguished: required when is_fire is true"),
+        (_with(H, is_fire=False, extinguished=True), "extinguished: given, but is_fire is false"),
+        (_with(H, is_fire=False, extinguished=None), "burned_area_est_ha: greater than 0, but"),
+        (_with(H, burned_area_est_ha=-2), "burned_area_est_ha: -2 is less than the minimum 0"),
+        (_with(H, burned_area_est_ha=2e6), "burned_area_est_ha: 2000000.0 is greater than"),
+        (_with(H, burned_area_est_ha="2"), 'burned_area_est_ha: "2" is not of type number'),
+        (_with(H, outcome="not_found"), "unknown property outcome"),
         (_with(photos=[{"mime": "image/gif", "sha256": "0" * 64, "data": "AA=="}]), "mime"),
         (_with(photos=[{"mime": "image/png", "sha256": "0" * 64, "data": "@@"}]), "base64"),
         (_with(photos=[{**photo("a")[0], "sha256": photo("b")[0]["sha256"]}]), "does not match"),
@@ -100,12 +114,24 @@ def test_optional_values_and_extensions_are_accepted() -> None:
         _with("discolored_points", sample_taken=False, sample_id=None, outcome="not_found"),
         _with(device_time="2026-06-01T01:30:00Z", photos=[photo("a")[0]]),
         _with(geometry={"type": "Point", "coordinates": [125.4, 43.8, 210.5]}),
+        _with(H, is_fire=False, fire_type="industrial", extinguished=None, burned_area_est_ha=0),
+        _with(H, is_fire=False, fire_type=None, extinguished=None, burned_area_est_ha=None),
+        _with(H, fire_type="forest_fire", extinguished=False, burned_area_est_ha=None),
     ]
     records, rejected = _parse(*ok)
     assert rejected == []
     assert records[1].lonlat is None and "x_form_version" not in records[1].row
     assert records[3].row["device_time_utc"] == "2026-06-01T01:30:00.000Z"
     assert records[3].photos[0].data == photo("a")[1]
+    assert records[5].row["fire_type"] == "industrial" and records[5].row["is_fire"] is False
+    assert records[7].row["extinguished"] is False
+
+
+def test_fire_types_come_from_the_catalog() -> None:
+    codes = layer_kind("hotspots").fields["fire_type"].codes or {}
+    assert fire_types() == tuple(codes) and "agricultural_burning" in fire_types()
+    schema = contract_schema()["layers"]["hotspots_checked"]["properties"]
+    assert schema["fire_type"]["enum"] == [*fire_types(), None]
 
 
 @pytest.mark.parametrize(

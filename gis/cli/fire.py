@@ -226,6 +226,8 @@ def _hotspot_summary(result: Any, log: Findings, lang: str) -> str:
     parts = [f"{rules.label('fire_kind', k, lang)} {v}" for k, v in counts.items()]
     errors = sum(f.severity == "error" for f in log)
     tail = f"；问题 {len(log)} 条（错误 {errors}）" if lang == "zh" else f"; {len(log)} findings"
+    if not parts:  # an empty hotspot file: nothing to list
+        return head + tail
     return (
         head
         + ("：" if lang == "zh" else ": ")

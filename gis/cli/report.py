@@ -110,9 +110,14 @@ def greenery(out: Path, overwrite: bool, **options: Any) -> None:
 @click.option("--hotspots", type=_results, help="Results of `linyuan fire hotspots` (卫星热点).")
 @click.option("--burned", type=_results, help="Results of `linyuan fire burned` (过火面积).")
 @click.option("--coverage", type=_results, help="Results of `linyuan fire coverage` (瞭望覆盖).")
+@click.option(
+    "--field",
+    type=_results,
+    help="Field store of `linyuan verify import` (热点核查率, feedback on time or late).",
+)
 @_out
 @options.lang_opt
 @options.overwrite_opt
 def fire(out: Path, overwrite: bool, **options: Any) -> None:
-    """Fire report: hotspots by verdict and deadline, events, burned area and grade, coverage."""
+    """Fire report: hotspots by verdict, deadline and 核查率, events, burned area, coverage."""
     _render("fire_report", out, overwrite, options)

@@ -28,7 +28,7 @@ _results_opt = click.option(
     "results",
     type=_in,
     multiple=True,
-    help="Results GeoPackage(s) of check patches / detect discolored (repeatable).",
+    help="Results GeoPackage(s) of check patches / detect discolored / fire hotspots (repeatable).",
 )
 _skip_opt = click.option(
     "--skip-invalid",
@@ -68,10 +68,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
 }  # fmt: skip
 HEADERS: dict[str, dict[str, str]] = {
-    "zh": {"group": "分组", "features": "要素", "verified": "已核查", "verify_rate": "核查率"},
+    "zh": {"group": "分组", "features": "要素", "verified": "已核查", "verify_rate": "核查率",
+           "fire": "火情", "no_fire": "非火情", "on_time": "按时反馈", "late": "超时反馈",
+           "missing": "未反馈", "no_deadline": "无反馈时限",
+           "feedback_median_h": "反馈用时中位数（小时）"},
     "en": {"group": "group", "features": "features", "verified": "verified",
-           "verify_rate": "verify rate"},
+           "verify_rate": "verify rate", "feedback_median_h": "median feedback (h)"},
 }  # fmt: skip
+RATE_TITLES: dict[str, dict[str, str]] = {
+    "zh": {"hotspots_checked": "热点核查率"},
+    "en": {"hotspots_checked": "hotspot verify rate"},
+}
+"""The name 核查率 takes in one layer's table."""
 """CLI text in Chinese (default) and English (``--lang en``); reasons stay English."""
 
 
@@ -144,18 +152,23 @@ def lab(lab_results: Path, into: Path, skip_invalid: bool, as_json: bool, lang: 
 
 
 def _table_text(table: pd.DataFrame, lang: str) -> str:
-    from gis.verify.status import NO_GROUP, OUTCOME_COLUMNS
+    from gis.verify.status import MEASURE_COLUMNS, NO_GROUP, OUTCOME_COLUMNS
 
     parts = []
     for layer, cols in OUTCOME_COLUMNS.items():
         rows = table[table["layer"] == layer]
         if rows.empty:
             continue
-        shown = rows[["group", "features", "verified", "verify_rate", *cols]].copy()
+        measures = MEASURE_COLUMNS.get(layer, ())
+        shown = rows[["group", "features", "verified", "verify_rate", *cols, *measures]].copy()
         shown["verify_rate"] = (shown["verify_rate"] * 100).map("{:.1f}%".format)
+        for name in measures:
+            shown[name] = shown[name].map(lambda v: "-" if pd.isna(v) else f"{v:.1f}")
         if lang == "en":
             shown["group"] = shown["group"].replace({"全部": "all", NO_GROUP: "(not filled)"})
-        shown = shown.rename(columns=HEADERS[lang])
+        rate = RATE_TITLES[lang].get(layer, HEADERS[lang]["verify_rate"])
+        names = {**HEADERS[lang], "verify_rate": rate}
+        shown = shown.rename(columns=names)
         parts.append(f"[{layer}]\n" + shown.to_string(index=False))
     return "\n\n".join(parts)
 
@@ -175,7 +188,11 @@ def _table_text(table: pd.DataFrame, lang: str) -> str:
 def status(
     store: Path, results: tuple[Path, ...], by: str | None, as_json: bool, lang: str
 ) -> None:
-    """Print 核查率 = features with at least one record / all features, and outcomes."""
+    """Print 核查率 = features with at least one record / all features, and outcomes.
+
+    Hotspots (热点核查率) also get their feedback: the first field record against the
+    deadline of the rules (on time / late / missing) and the median hours from detection.
+    """
     from gis.verify.results import read_results
     from gis.verify.status import conflicts, unknown_records, verification_status
     from gis.verify.store import read_log
@@ -187,7 +204,7 @@ def status(
     unknown = unknown_records(known.features, log)
     if as_json:
         payload = {
-            "status": table.to_dict(orient="records"),
+            "status": table.astype(object).where(table.notna(), None).to_dict(orient="records"),
             "conflicts": found.to_dict(orient="records"),
             "records_not_in_results": len(unknown),
         }

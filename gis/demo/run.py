@@ -343,6 +343,7 @@ def field_map(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") ->
             scene.layers["subcompartments"],
             results / "patches_checked.gpkg",
             results / "discolored.gpkg",
+            results / "hotspots.gpkg",
         )
         if Path(p).exists()
     ]

@@ -582,7 +582,12 @@ def read_csv_points(
     p = Path(path)
     label = source or str(p)
     log = findings if findings is not None else Findings()
-    table = pd.read_csv(io.StringIO(_csv_text(p, encoding, log, label)), dtype=str)
+    try:
+        table = pd.read_csv(io.StringIO(_csv_text(p, encoding, log, label)), dtype=str)
+    except pd.errors.EmptyDataError as exc:
+        raise DataSourceError(
+            f"{label} is empty (no header line, no rows); check that it is the right file"
+        ) from exc
     columns = [str(c) for c in table.columns]
     wkt = find_column(columns, _WKT_NAMES)
     if wkt is not None:

@@ -13,7 +13,10 @@ GeoPackages are finished by :mod:`gis.io.geopackage` (version 1.2, dates, Chines
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
+import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,20 @@ from gis.io.shapefile_write import write_shapefile
 from gis.io.tables import write_table
 
 
+@functools.cache
+def arrow_writes() -> bool:
+    """Return whether GeoPackage layers go to GDAL through Arrow.
+
+    They do when pyarrow is importable (the optional ``linyuan[parquet]`` extra) and GDAL is
+    3.8 or newer: about four times less CPU for a large layer (2.5 s → 0.7 s for 100 000
+    hotspots). The file is the same either way (same fields, types, values and GeoPackage
+    tables; ``tests/test_io_write.py`` writes one frame of every column kind both ways).
+    """
+    if importlib.util.find_spec("pyarrow") is None:
+        return False
+    return tuple(pyogrio.__gdal_version__[:2]) >= (3, 8)
+
+
 def _write_frame(
     frame: pd.DataFrame, path: Path, *, layer: str | None, driver: str, target: Path
 ) -> None:
@@ -46,6 +63,7 @@ def _write_frame(
         if not path.exists():
             kwargs["dataset_options"] = geopackage.CREATION_OPTIONS
         dates = geopackage.date_columns(frame)
+        kwargs["use_arrow"] = arrow_writes()
     try:
         pyogrio.write_dataframe(
             normalize_columns(geopackage.dates_as_text(frame, dates)),
@@ -53,15 +71,28 @@ def _write_frame(
             append=path.exists(),
             **kwargs,
         )
-    except GDAL_ERRORS as exc:
+        if kwargs.get("use_arrow"):
+            _check_count(path, layer, len(frame))
+        if driver == "GPKG":
+            geopackage.finish_layer(path, layer, frame, dates=dates)
+    except (*GDAL_ERRORS, sqlite3.Error) as exc:
         full = full_disk_error(target, exc)
         if full is not None:
             raise full from exc
         raise DataSourceError(
             f"cannot write layer {layer or target.stem!r} to {target}: {exc}"
         ) from exc
-    if driver == "GPKG":
-        geopackage.finish_layer(path, layer, frame, dates=dates)
+
+
+def _check_count(path: Path, layer: str | None, expected: int) -> None:
+    """Raise when the layer holds fewer features than were written.
+
+    GDAL's Arrow writer can leave a failed commit (a full disk) unreported; the count it
+    records afterwards tells.
+    """
+    found = pyogrio.read_info(path, layer=layer)["features"]
+    if found != expected:
+        raise RuntimeError(f"{found} of {expected} features written")
 
 
 def _check_layer_names(path: Path, names: list[str]) -> None:

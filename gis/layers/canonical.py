@@ -60,6 +60,34 @@ def _with_codes(series: pd.Series, spec: FieldSpec) -> tuple[pd.Series, int]:
     return mapped, changed
 
 
+PLAIN_TEXT = r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?"
+"""Printable ASCII without outer spaces: a value that :func:`as_text` returns unchanged
+(NFKC leaves ASCII alone and there is nothing to strip)."""
+
+
+def text_values(series: pd.Series) -> pd.Series:
+    """Return :func:`as_text` of every value, as object values.
+
+    On a pandas string column, values of :data:`PLAIN_TEXT` (ids such as ``S1024``, most
+    codes) are kept as they are, found by one vectorised match; only the others go through
+    :func:`as_text` (once per distinct value). Same result, a fraction of the time on
+    200 000 distinct ids.
+
+    Examples
+    --------
+    >>> text_values(pd.Series(["S1", " S2 ", "ｌ１", None], dtype="string")).tolist()
+    ['S1', 'S2', 'l1', None]
+    """
+    if not isinstance(series.dtype, pd.StringDtype):
+        return _map_unique(series, as_text)
+    plain = series.str.fullmatch(PLAIN_TEXT).fillna(False).astype(bool)
+    out = series.astype(object).where(series.notna(), None)
+    rest = ~plain & series.notna()
+    if rest.any():
+        out[rest] = _map_unique(series[rest], as_text)
+    return out
+
+
 def coerce_field(series: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.Series, int]:
     """Coerce a column to its catalog type.
 
@@ -73,7 +101,9 @@ def coerce_field(series: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.Seri
         return series, series.iloc[0:0], 0
     source = series
     if spec.type == FieldType.TEXT:
-        series = _map_unique(series, as_text)
+        series = text_values(series)
+        if not spec.codes:  # text is its own parse: as_text twice is as_text once
+            return series.astype(VALUE_DTYPES[spec.type]), source.iloc[0:0], 0
     series, changed = _with_codes(series, spec)
     parsed = _map_unique(series, VALUE_PARSERS[spec.type])
     bad = parsed.map(lambda v: v is UNPARSED)

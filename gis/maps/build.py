@@ -118,6 +118,13 @@ def cause_choices(lang: Lang) -> list[list[str]]:
     return [[str(code), f"{code} {meaning[key]}"] for code, meaning in sorted(codes.items())]
 
 
+def fire_type_choices(lang: Lang) -> list[list[str]]:
+    """``[code, label]`` of 火情类型 from the layer catalog, for the hotspot form."""
+    codes = layer_kind("hotspots").fields["fire_type"].codes or {}
+    key = "zh" if lang is Lang.ZH else "en"
+    return [[str(code), meaning[key]] for code, meaning in codes.items()]
+
+
 def simplify_context(
     frame: gpd.GeoDataFrame, *, tolerance_m: float, name: str, findings: Findings
 ) -> gpd.GeoDataFrame:
@@ -389,8 +396,8 @@ def build_map(
         An image of a raster (:func:`gis.maps.quicklook.quicklook`) drawn under the layers as
         an embedded ``data:`` image (no network); it frames the view when no layer does.
     verification : bool
-        Give patches and points the "核查" form (records kept in the browser). ``False`` for
-        maps that are not for field work (the overview in a report).
+        Give patches, points and hotspots the "核查" form (records kept in the browser).
+        ``False`` for maps that are not for field work (the overview in a report).
 
     Returns
     -------
@@ -446,6 +453,7 @@ def build_map(
         "ui": ui,
         "causes": cause_choices(lang),
         "outcomes": [[v, t[i]] for v, *t in POINT_OUTCOMES],
+        "fire_types": fire_type_choices(lang),
     }
     for control in _controls(title, script_json(form) if verification else None):
         control.add_to(fmap)

@@ -64,7 +64,8 @@ class LayerStyle:
     fill_opacity : float
         Fill opacity of polygons, 0-1.
     verify : str, optional
-        ``"patch"`` or ``"point"``: features get a verification form of that kind.
+        ``"patch"``, ``"point"`` or ``"hotspot"``: features get a verification form of that
+        kind.
     """
 
     label: tuple[str, str] = ("", "")
@@ -121,14 +122,16 @@ HOTSPOTS = LayerStyle(
     },
     color="#d7191c",
     id_field="hotspot_id",
+    verify="hotspot",
 )
-"""Hotspots of ``linyuan fire hotspots`` (KMZ; the field map's hotspot form is not built yet)."""
+"""Hotspots of ``linyuan fire hotspots``: coloured by the desk verdict, with the hotspot form."""
 
 DEFAULT_STYLES: Mapping[str, LayerStyle] = MappingProxyType(
     {
         "patches_checked": PATCHES,
         "change_patches": PATCHES,
         "discolored_points": DISCOLORED,
+        "hotspots_checked": HOTSPOTS,
         "subcompartments": LayerStyle(
             label=("森林资源小班", "Subcompartments"),
             color="#2b8a3e",
@@ -236,6 +239,10 @@ UI_TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
         "outcome": ("核查结果", "Outcome"),
         "sample_taken": ("已取样", "Sample taken"),
         "sample_id": ("样品编号", "Sample label"),
+        "is_fire": ("是否火情", "Is it a fire?"),
+        "fire_type": ("火情类型", "Fire type"),
+        "extinguished": ("是否已扑灭", "Extinguished?"),
+        "burned_area_est_ha": ("过火面积估计（公顷）", "Estimated burned area (ha)"),
         "missing": ("请填写：", "Please fill in: "),
         "note": ("备注", "Note"),
         "inspector": ("核查人", "Inspector"),

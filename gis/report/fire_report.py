@@ -1,10 +1,12 @@
 """Sections of 森林防火报告 (notebooks/fire_report.ipynb).
 
 Three optional inputs, one section each: the results of ``linyuan fire hotspots`` (hotspots
-by verdict, field priority and feedback deadline; fire events), of ``linyuan fire burned``
-(the 森林火灾 report table, 火场面积 and 受害森林面积 per district and forest chief in ha and
-亩, severity classes, the grade) and of ``linyuan fire coverage`` (share of forest land seen by
-a lookout, per 防火重点区域, blind areas ranked); then one map of all of them.
+by verdict, field priority and feedback deadline; fire events; with the field store of
+``linyuan verify import``, 热点核查率 and the feedback of each hotspot, on time or late), of
+``linyuan fire burned`` (the 森林火灾 report table, 火场面积 and 受害森林面积 per district and
+forest chief in ha and 亩, severity classes, the grade) and of ``linyuan fire coverage``
+(share of forest land seen by a lookout, per 防火重点区域, blind areas ranked); then one map of
+all of them.
 """
 
 from __future__ import annotations
@@ -18,9 +20,27 @@ import pandas as pd
 from gis.maps.style import DEFAULT_STYLES, HOTSPOTS
 from gis.report import blocks, figures
 from gis.report.blocks import Block, Section
-from gis.report.common import BEIJING, PathLike, Report, Vocabulary, field_map, open_report, when_ok
-from gis.report.data import LAYERS, ReportData, ReportInputError, ResultsKind, load_results
+from gis.report.common import (
+    BEIJING,
+    PathLike,
+    Report,
+    Vocabulary,
+    field_map,
+    open_report,
+    rate_table,
+    when_ok,
+)
+from gis.report.data import (
+    LAYERS,
+    ReportData,
+    ReportInputError,
+    ResultsKind,
+    load_field_records,
+    load_results,
+)
+from gis.report.tables import LEVELS, verification_rate
 from gis.units import M2_PER_HA, M2_PER_MU
+from gis.verify.status import hotspot_feedback
 
 HA_TO_MU = M2_PER_HA / M2_PER_MU
 
@@ -33,6 +53,16 @@ WORDS: dict[str, tuple[str, str]] = {
     "events_n": ("火情事件", "Fire events"),
     "forest_fire_n": ("疑似林火", "Suspected forest fires"),
     "urgent_n": ("一级优先（须尽快反馈）", "Priority 1 (feed back first)"),
+    "hotspot_rate": ("热点核查率", "Hotspot verify rate"),
+    "hotspot_rate_table": ("热点核查率（按行政区、乡镇、林长）", "Verify rate per area"),
+    "on_time_n": ("按时反馈", "Fed back on time"),
+    "late_n": ("超时反馈", "Fed back late"),
+    "missing_n": ("未反馈", "Not fed back"),
+    "feedback_median": ("反馈用时中位数（小时）", "Median feedback time (h)"),
+    "feedback": ("反馈情况", "Feedback"),
+    "feedback_h": ("反馈用时（小时）", "Feedback after (h)"),
+    "field_fire": ("现地：是否火情", "Field: fire?"),
+    "field_fire_type": ("现地：火情类型", "Field: fire type"),
     "by_verdict": ("按核查结论统计", "By verdict"),
     "by_verdict_chart": ("各类热点数量", "Hotspots per verdict"),
     "hotspot_list": ("热点清单（按优先级与反馈时限）", "Hotspots by priority and deadline"),
@@ -138,6 +168,7 @@ def open_fire_report(
     hotspots: PathLike | None = None,
     burned: PathLike | None = None,
     coverage: PathLike | None = None,
+    field: PathLike | None = None,
     lang: str = "zh",
 ) -> Report:
     """Open the fire report on any of the three ``linyuan fire …`` results.
@@ -150,6 +181,9 @@ def open_fire_report(
         ``linyuan fire burned`` results (fire_report, fire_scars, burn_severity, …).
     coverage : path-like, optional
         ``linyuan fire coverage`` results (coverage_summary, fire_zone_coverage, blind_areas).
+    field : path-like, optional
+        Field store of ``linyuan verify import``: the hotspot section adds 热点核查率 and the
+        feedback of each hotspot (its records about ``hotspots_checked``).
     lang : {"zh", "en"}
         Report language.
 
@@ -173,7 +207,10 @@ def open_fire_report(
             extra |= {LAYERS[data.kind][0]: data.main, **data.extra}
         found = pd.concat([d.findings for d in loaded], ignore_index=True)
         source = "; ".join(d.source for d in loaded)
-        return dataclasses.replace(loaded[0], extra=extra, findings=found, source=source)
+        records = None if field is None else load_field_records(field, layer="hotspots_checked")
+        return dataclasses.replace(
+            loaded[0], extra=extra, findings=found, source=source, field=records
+        )
 
     return open_report("fire", lang, load)
 
@@ -244,6 +281,71 @@ def event_list(events: pd.DataFrame, lang: str) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+_FEEDBACK_WORDS = {  # gis.verify.status.FEEDBACK
+    "on_time": ("按时", "on time"),
+    "late": ("超时", "late"),
+    "missing": ("未反馈", "missing"),
+    "no_deadline": ("无时限", "no deadline"),
+}
+
+
+def feedback_table(hotspots: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
+    """Return each hotspot's feedback (:func:`gis.verify.status.hotspot_feedback`) by id."""
+    features = pd.DataFrame(
+        {
+            "layer": "hotspots_checked",
+            "feature_id": hotspots["hotspot_id"].astype(str),
+            "detected_utc": hotspots["detected_utc"],
+            "feedback_due_utc": hotspots["feedback_due_utc"],
+        }
+    )
+    return hotspot_feedback(features, log).set_index("feature_id")
+
+
+def _with_field(rows: pd.DataFrame, rep: Report) -> pd.DataFrame:
+    """Add the field verdict and the feedback of each hotspot to the hotspot list."""
+    assert rep.data is not None and rep.data.field is not None
+    lang = str(rep.lang)
+    spots = rep.data.extra["hotspots_checked"]
+    got = feedback_table(spots, rep.data.field.log)
+    last = rep.data.field.field.set_index("feature_id")
+    ids = rows["hotspot_id"].astype(str)
+    en = lang == "en"
+    yes_no = {True: ("是", "yes")[en], False: ("否", "no")[en]}
+    fire = ids.map(last["is_fire"].astype(object).to_dict() if len(last) else {})
+    fire_type = ids.map(last["fire_type"].to_dict() if len(last) else {})
+    names = _verdict_names(lang)
+    return rows.assign(
+        field_fire=fire.map(lambda v: yes_no.get(v, "—") if pd.notna(v) else "—"),
+        field_fire_type=fire_type.map(lambda k: names.get(k, k) if pd.notna(k) else "—"),
+        feedback=ids.map(got["feedback"]).map(lambda k: _FEEDBACK_WORDS[k][en]),
+        feedback_h=ids.map(got["feedback_h"]),
+    )
+
+
+def _rate_parts(rep: Report) -> tuple[list[tuple[str, str, object, str]], list[Block]]:
+    """Figures and the per-area table of 热点核查率 and feedback (none without a store)."""
+    assert rep.data is not None
+    if rep.data.field is None:
+        return [], []
+    lang = str(rep.lang)
+    spots = rep.data.extra["hotspots_checked"]
+    rate = verification_rate(spots, rep.data.field.latest, id_column="hotspot_id", levels=LEVELS)
+    got = feedback_table(spots, rep.data.field.log)
+    median = got["feedback_h"].median()
+    items: list[tuple[str, str, object, str]] = [
+        ("hotspot_rate", _w("hotspot_rate", lang), f"{rate['verified_rate'].iloc[0]:.1%}", ""),
+        *[
+            (f"{k}_n", _w(f"{k}_n", lang), int((got["feedback"] == k).sum()), "")
+            for k in ("on_time", "late", "missing")
+        ],
+        ("feedback_median", _w("feedback_median", lang),
+         "—" if pd.isna(median) else round(float(median), 1), ""),
+    ]  # fmt: skip
+    table = rate_table(rate, rep, key="hotspot_rate", title=_w("hotspot_rate_table", lang))
+    return items, [table]
+
+
 def _missing(rep: Report, layer: str, words_key: str, heading: str) -> Section | None:
     """Return the 'no results given' section when ``layer`` was not loaded."""
     assert rep.data is not None
@@ -280,9 +382,13 @@ def hotspot_section(rep: Report) -> Section:
         verdicts, label="verdict", value="count", title=_w("by_verdict_chart", lang), lang=lang
     )
     spot_rows, event_rows = hotspot_list(spots, lang), event_list(events, lang)
+    rate_items, rate_blocks = _rate_parts(rep)
+    if rep.data.field is not None:
+        spot_rows = _with_field(spot_rows, rep)
     return blocks.section(
         blocks.heading(_w("hotspots", lang)),
-        blocks.figures(items),
+        blocks.figures(items + rate_items),
+        *rate_blocks,
         blocks.table(
             verdicts,
             title=_w("by_verdict", lang),

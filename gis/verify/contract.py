@@ -31,10 +31,14 @@ from typing import Any
 SCHEMA_VERSION = 1
 """The version of the export contract this code reads (``properties.schema_version``)."""
 
-LAYERS = ("patches_checked", "discolored_points")
+LAYERS = ("patches_checked", "discolored_points", "hotspots_checked")
 """Result layers a field record may be about."""
 
-ID_FIELDS = {"patches_checked": "patch_id", "discolored_points": "point_id"}
+ID_FIELDS = {
+    "patches_checked": "patch_id",
+    "discolored_points": "point_id",
+    "hotspots_checked": "hotspot_id",
+}
 """Id column of each result layer; a record's ``feature_id`` is one of its values."""
 
 OUTCOMES = ("confirmed_dead_pine", "other_cause", "not_found")
@@ -64,6 +68,8 @@ MAX_GPS_ACCURACY_M = 100_000
 """Largest ``gps_accuracy_m`` (metres): beyond it a fix locates nothing."""
 DEVICE_YEARS = (2000, 2099)
 """First and last year a ``device_time`` may fall in."""
+MAX_BURNED_AREA_HA = 1_000_000
+"""Largest ``burned_area_est_ha`` (hectares): more than any fire in the city's records could be."""
 
 
 @functools.cache
@@ -73,6 +79,14 @@ def cause_codes() -> tuple[int, ...]:
 
     codes = layer_kind("change_patches").fields["verified_cause_code"].codes or {}
     return tuple(sorted(int(c) for c in codes))
+
+
+@functools.cache
+def fire_types() -> tuple[str, ...]:
+    """Return the 火情类型 codes (``fire_type``) of the catalog's hotspot feedback fields."""
+    from gis.layers import layer_kind
+
+    return tuple(layer_kind("hotspots").fields["fire_type"].codes or {})
 
 
 def _text(*, nullable: bool = True, min_length: int = 0) -> dict[str, Any]:
@@ -119,6 +133,16 @@ def layer_properties() -> dict[str, dict[str, Any]]:
             "sample_taken": {"type": "boolean"},
             "sample_id": _text(),
         },
+        "hotspots_checked": {
+            "is_fire": {"type": "boolean"},
+            "fire_type": {"type": ["string", "null"], "enum": [*fire_types(), None]},
+            "extinguished": {"type": ["boolean", "null"]},
+            "burned_area_est_ha": {
+                "type": ["number", "null"],
+                "minimum": 0,
+                "maximum": MAX_BURNED_AREA_HA,
+            },
+        },
     }
 
 
@@ -164,7 +188,7 @@ def contract_schema() -> dict[str, Any]:
     --------
     >>> doc = contract_schema()
     >>> doc["schema_version"], sorted(doc["layers"])
-    (1, ['discolored_points', 'patches_checked'])
+    (1, ['discolored_points', 'hotspots_checked', 'patches_checked'])
     """
     return {
         "schema_version": SCHEMA_VERSION,

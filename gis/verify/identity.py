@@ -13,8 +13,9 @@ about nothing, and the file stays a plain GeoPackage (``application_id`` ``GPKG`
 - ``marked`` — a field store;
 - ``previous`` — a store made before stores were marked: exactly the log and the view of a
   field store (besides the GeoPackage's own tables and QGIS's ``layer_styles`` /
-  ``qgis_projects``), and a log with every column of :data:`gis.verify.store.LOG_COLUMNS`. It
-  is marked by its next import.
+  ``qgis_projects``), and a log with every column of :data:`gis.verify.store.LOG_COLUMNS`
+  but those added since (:data:`gis.verify.store.ADDED_COLUMNS`). It is marked (and given
+  the added columns) by its next import.
 
 Anything else (``other``) — a results file such as ``patches_checked.gpkg`` or ``kpi.gpkg``,
 a file of someone's layers, a non-SQLite file — is refused by :func:`check_target` before
@@ -34,7 +35,16 @@ from pathlib import Path
 from gis.errors import DataSourceError
 from gis.io import require_writable
 from gis.io.geopackage import QGIS_TABLES
-from gis.verify.store import LATEST, LOG, LOG_COLUMNS, connect, ensure_schema, own_tables
+from gis.verify.store import (
+    ADDED_COLUMNS,
+    LATEST,
+    LOG,
+    LOG_COLUMNS,
+    connect,
+    ensure_schema,
+    log_columns,
+    own_tables,
+)
 
 FIELD_STORE_URI = "urn:linyuan:field-store"
 """``md_standard_uri`` of the metadata row that marks a field store."""
@@ -91,8 +101,8 @@ def store_state(con: sqlite3.Connection) -> tuple[StoreState, list[str]]:
     if not own - TOOL_TABLES:
         return StoreState.NEW, sorted(own)
     if own - TOOL_TABLES == {LOG, LATEST}:
-        columns = {r[1] for r in con.execute(f"PRAGMA table_info({LOG})")}
-        if columns >= set(LOG_COLUMNS):
+        columns = log_columns(con)
+        if columns >= set(LOG_COLUMNS) - set(ADDED_COLUMNS):
             return StoreState.PREVIOUS, sorted(own)
     return StoreState.OTHER, sorted(own)
 

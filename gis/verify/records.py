@@ -30,6 +30,7 @@ from typing import Any
 
 from gis.verify.contract import (
     FEATURE_SCHEMA,
+    LAYERS,
     MAX_DEPTH,
     MAX_PHOTO_BYTES,
     device_time_problem,
@@ -160,14 +161,41 @@ def _cross_checks(geometry: Any, props: dict[str, Any]) -> list[str]:
             errors.append(f"geometry: ({lon}, {lat}) is not lon/lat in WGS84 degrees")
         if accuracy is None:
             errors.append("gps_accuracy_m: required with a GPS fix (metres, from the phone)")
-    if props["layer"] == "patches_checked":
-        if props.get("is_real_change") is True and props.get("verified_cause_code") is None:
-            errors.append("verified_cause_code: required when is_real_change is true")
-    elif props.get("sample_taken") is True and not (props.get("sample_id") or "").strip():
-        errors.append("sample_id: required when sample_taken is true")
-    elif props.get("sample_taken") is False and (props.get("sample_id") or "").strip():
-        errors.append("sample_id: given, but sample_taken is false")
+    return errors + VERDICT_CHECKS[props["layer"]](props)
+
+
+def _patch_checks(props: dict[str, Any]) -> list[str]:
+    if props.get("is_real_change") is True and props.get("verified_cause_code") is None:
+        return ["verified_cause_code: required when is_real_change is true"]
+    return []
+
+
+def _point_checks(props: dict[str, Any]) -> list[str]:
+    if props.get("sample_taken") is True and not (props.get("sample_id") or "").strip():
+        return ["sample_id: required when sample_taken is true"]
+    if props.get("sample_taken") is False and (props.get("sample_id") or "").strip():
+        return ["sample_id: given, but sample_taken is false"]
+    return []
+
+
+def _hotspot_checks(props: dict[str, Any]) -> list[str]:
+    if props.get("is_fire") is True:
+        needed = [n for n in ("fire_type", "extinguished") if props.get(n) is None]
+        return [f"{name}: required when is_fire is true" for name in needed]
+    errors = []
+    if props.get("extinguished") is not None:
+        errors.append("extinguished: given, but is_fire is false (no fire to put out)")
+    if props.get("burned_area_est_ha"):
+        errors.append("burned_area_est_ha: greater than 0, but is_fire is false")
     return errors
+
+
+VERDICT_CHECKS = {
+    "patches_checked": _patch_checks,
+    "discolored_points": _point_checks,
+    "hotspots_checked": _hotspot_checks,
+}
+"""The rules between a layer's verdict properties that a schema cannot say."""
 
 
 def _schema_errors(feature: Any) -> list[str]:
@@ -179,7 +207,7 @@ def _schema_errors(feature: Any) -> list[str]:
         return errors
     props = feature["properties"]
     layer = props["layer"]
-    errors = validate(layer, {"enum": ["patches_checked", "discolored_points"]}, where="layer")
+    errors = validate(layer, {"enum": list(LAYERS)}, where="layer")
     if errors:
         return errors
     errors = validate(props, properties_schema(layer))
@@ -280,6 +308,23 @@ def parse_export(data: bytes, *, source: str) -> tuple[list[FieldRecord], list[R
     return records, rejections
 
 
+EXAMPLE_VERDICTS: dict[str, dict[str, Any]] = {
+    "patches_checked": {"is_real_change": True, "verified_cause_code": 42, "permit_no": None},
+    "discolored_points": {
+        "outcome": "confirmed_dead_pine",
+        "sample_taken": True,
+        "sample_id": "S-001",
+    },
+    "hotspots_checked": {
+        "is_fire": True,
+        "fire_type": "agricultural_burning",
+        "extinguished": True,
+        "burned_area_est_ha": 0.3,
+    },
+}
+"""A valid verdict of each layer (for :func:`example_feature`)."""
+
+
 def example_feature(
     *,
     layer: str = "patches_checked",
@@ -289,11 +334,7 @@ def example_feature(
     device_time: str = "2026-06-01T09:30:00+08:00",
 ) -> dict[str, Any]:
     """Return a valid example Feature of the contract (for docs, tests and the map's tests)."""
-    verdict: dict[str, Any] = (
-        {"is_real_change": True, "verified_cause_code": 42, "permit_no": None}
-        if layer == "patches_checked"
-        else {"outcome": "confirmed_dead_pine", "sample_taken": True, "sample_id": "S-001"}
-    )
+    verdict = dict(EXAMPLE_VERDICTS.get(layer, EXAMPLE_VERDICTS["discolored_points"]))
     props = {
         "schema_version": 1,
         "record_id": record_id,

@@ -27,7 +27,11 @@ from gis.verify.contract import ID_FIELDS
 GROUP_FIELDS = ("district", "township", "forest_chief", "batch")
 """Grouping columns read from the results when present."""
 
-FEATURE_COLUMNS = ("layer", "feature_id", *GROUP_FIELDS)
+TIME_FIELDS = ("detected_utc", "feedback_due_utc")
+"""When a hotspot was detected and its feedback is due (``linyuan fire hotspots``), read
+when present: ``verify status`` measures feedback times against them."""
+
+FEATURE_COLUMNS = ("layer", "feature_id", *GROUP_FIELDS, *TIME_FIELDS)
 
 
 def run_id_of(run: pd.DataFrame) -> str:
@@ -69,11 +73,12 @@ class Results:
 
 def _read_layer_ids(path: Path, layer: str) -> pd.DataFrame:
     info = pyogrio.read_info(path, layer=layer)
-    fields = [f for f in (ID_FIELDS[layer], *GROUP_FIELDS) if f in set(info["fields"])]
+    wanted = (ID_FIELDS[layer], *GROUP_FIELDS, *TIME_FIELDS)
+    fields = [f for f in wanted if f in set(info["fields"])]
     if ID_FIELDS[layer] not in fields:
         raise DataSourceError(
             f"{path} layer {layer} has no {ID_FIELDS[layer]} column; give the results file "
-            "the check wrote (linyuan check patches / detect discolored)"
+            "the check wrote (linyuan check patches / detect discolored / fire hotspots)"
         )
     frame = pyogrio.read_dataframe(path, layer=layer, columns=fields, read_geometry=False)
     frame = frame.rename(columns={ID_FIELDS[layer]: "feature_id"})
@@ -82,17 +87,19 @@ def _read_layer_ids(path: Path, layer: str) -> pd.DataFrame:
     for name in GROUP_FIELDS:
         if name not in frame:
             frame[name] = None
+    for name in TIME_FIELDS:
+        frame[name] = pd.to_datetime(frame[name], utc=True) if name in frame else pd.NaT
     return pd.DataFrame(frame[list(FEATURE_COLUMNS)])
 
 
 def read_results(paths: Iterable[str | os.PathLike[str]]) -> Results:
-    """Read the patch and point layers of results GeoPackages (others are ignored).
+    """Read the patch, point and hotspot layers of results GeoPackages (others are ignored).
 
     Raises
     ------
     DataSourceError
-        When a file cannot be read or holds neither ``patches_checked`` nor
-        ``discolored_points``.
+        When a file cannot be read or holds none of ``patches_checked``,
+        ``discolored_points`` and ``hotspots_checked``.
     """
     frames: list[pd.DataFrame] = []
     run_ids: dict[str, set[str]] = {}
@@ -103,8 +110,9 @@ def read_results(paths: Iterable[str | os.PathLike[str]]) -> Results:
         layers = [n for n in names if n in ID_FIELDS]
         if not layers:
             raise DataSourceError(
-                f"{path} holds no patches_checked or discolored_points layer (layers: "
-                f"{', '.join(names)}); give a results file of check patches / detect discolored"
+                f"{path} holds no patches_checked, discolored_points or hotspots_checked "
+                f"layer (layers: {', '.join(names)}); give a results file of check patches / "
+                "detect discolored / fire hotspots"
             )
         run = "run" in names and pyogrio.read_dataframe(path, layer="run", read_geometry=False)
         run_id = run_id_of(run) if isinstance(run, pd.DataFrame) else "run-unknown"

@@ -28,23 +28,43 @@ Examples
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from gis.enums import GroupBy
 from gis.verify.contract import LAB_OUTCOMES, LAYERS, OUTCOMES
 from gis.verify.recency import LATEST_KEY, latest
 
+FEEDBACK = ("on_time", "late", "missing", "no_deadline")
+"""Feedback of a hotspot: the first field record by ``feedback_due_utc``, after it, none yet,
+or a hotspot without a deadline (its detection time had no time zone)."""
+
 OUTCOME_COLUMNS = {
     "patches_checked": ("real_change", "no_change"),
     "discolored_points": (*OUTCOMES, *LAB_OUTCOMES),
+    "hotspots_checked": ("fire", "no_fire", *FEEDBACK),
 }
 """Outcome count columns of each layer in :func:`verification_status`."""
+
+MEASURE_COLUMNS = {"hotspots_checked": ("feedback_median_h",)}
+"""Further columns of a layer in :func:`verification_status` (not counts)."""
 
 NO_GROUP = "（未填）"
 """Group label of features whose grouping column is empty."""
 
+VERDICT_FIELDS = (
+    "layer", "is_real_change", "verified_cause_code", "outcome", "is_fire", "fire_type",
+)  # fmt: skip
 
-def _verdict_text(layer: str, real: object, code: object, outcome: object) -> str:
+
+def _verdict_text(
+    layer: str, real: object, code: object, outcome: object, fire: object, fire_type: object
+) -> str:
+    if layer == "hotspots_checked":
+        if pd.isna(fire):  # type: ignore[call-overload]
+            return "unknown"
+        kind = "-" if pd.isna(fire_type) else str(fire_type)  # type: ignore[call-overload]
+        return f"{'fire' if fire else 'no_fire'}/{kind}"
     if layer != "patches_checked":
         return str(outcome)
     if pd.isna(real):  # type: ignore[call-overload]
@@ -54,17 +74,12 @@ def _verdict_text(layer: str, real: object, code: object, outcome: object) -> st
 
 
 def verdict(frame: pd.DataFrame) -> pd.Series:
-    """Return each record's verdict as text (patches: ``real/42``; points: the outcome)."""
-    values = [
-        _verdict_text(*row)
-        for row in zip(
-            frame["layer"],
-            frame["is_real_change"],
-            frame["verified_cause_code"],
-            frame["outcome"],
-            strict=True,
-        )
-    ]
+    """Return each record's verdict as text.
+
+    Patches ``real/42``, points the outcome, hotspots ``fire/forest_fire``.
+    """
+    columns = frame.reindex(columns=list(VERDICT_FIELDS))
+    values = [_verdict_text(*row) for row in columns.itertuples(index=False, name=None)]
     return pd.Series(values, index=frame.index, dtype=object)
 
 
@@ -95,11 +110,76 @@ def conflicts(log: pd.DataFrame) -> pd.DataFrame:
 
 def _outcome_flags(last: pd.DataFrame) -> pd.DataFrame:
     flags = pd.DataFrame(index=last.index)
-    flags["real_change"] = last["is_real_change"].astype("boolean").fillna(False).astype(int)
-    flags["no_change"] = (last["is_real_change"].astype("boolean") == False).fillna(False)  # noqa: E712
-    flags["no_change"] = flags["no_change"].astype(int)
+    for yes, no, column in (("real_change", "no_change", "is_real_change"),
+                            ("fire", "no_fire", "is_fire")):  # fmt: skip
+        said = last.reindex(columns=[column])[column].astype("boolean")
+        flags[yes] = said.fillna(False).astype(int)
+        flags[no] = (said == False).fillna(False).astype(int)  # noqa: E712
     for name in (*OUTCOMES, *LAB_OUTCOMES):
         flags[name] = (last["outcome"] == name).astype(int)
+    return flags
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, utc=True, format="ISO8601")
+
+
+def hotspot_feedback(features: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
+    """Return the feedback of each hotspot: its first field record against its deadline.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        ``layer, feature_id, detected_utc, feedback_due_utc`` (other layers' rows ignored).
+    log : pandas.DataFrame
+        The verification log.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``feature_id, detected_utc, feedback_due_utc, first_record_utc, feedback_h,
+        feedback`` — hours from detection to the first field record (``device_time_utc``),
+        and :data:`FEEDBACK` (``on_time`` when the first record is no later than the deadline).
+
+    Examples
+    --------
+    >>> spots = pd.DataFrame({"layer": "hotspots_checked", "feature_id": ["H1", "H2", "H3"],
+    ...     "detected_utc": ["2026-04-02T05:00Z"] * 3,
+    ...     "feedback_due_utc": ["2026-04-02T06:00Z", "2026-04-02T06:00Z", None]})
+    >>> log = pd.DataFrame({"kind": "field", "layer": "hotspots_checked",
+    ...     "feature_id": ["H1", "H1", "H3"], "device_time_utc": [
+    ...     "2026-04-02T05:30:00.000Z", "2026-04-02T09:00:00.000Z", "2026-04-02T07:00:00.000Z"]})
+    >>> hotspot_feedback(spots, log)[["feature_id", "feedback_h", "feedback"]].values.tolist()
+    [['H1', 0.5, 'on_time'], ['H2', nan, 'missing'], ['H3', 2.0, 'no_deadline']]
+    """
+    spots = features[features["layer"] == "hotspots_checked"]
+    spots = spots.reindex(columns=["feature_id", "detected_utc", "feedback_due_utc"])
+    field = log[(log["kind"] == "field") & (log["layer"] == "hotspots_checked")]
+    first = (
+        field.assign(first_record_utc=_utc(field["device_time_utc"]))
+        .groupby("feature_id", as_index=False)["first_record_utc"]
+        .min()
+    )
+    out = spots.merge(first, on="feature_id", how="left")
+    for name in ("detected_utc", "feedback_due_utc", "first_record_utc"):
+        out[name] = _utc(out[name])
+    hours = (out["first_record_utc"] - out["detected_utc"]).dt.total_seconds() / 3600
+    out["feedback_h"] = hours.round(2)
+    late = out["first_record_utc"] > out["feedback_due_utc"]
+    out["feedback"] = np.select(
+        [out["feedback_due_utc"].isna(), out["first_record_utc"].isna(), late],
+        ["no_deadline", "missing", "late"],
+        "on_time",
+    )
+    return out.reset_index(drop=True)
+
+
+def _feedback_flags(features: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
+    got = hotspot_feedback(features, log)
+    flags = pd.get_dummies(got["feedback"]).reindex(columns=list(FEEDBACK), fill_value=0)
+    flags = flags.astype(int).assign(
+        layer="hotspots_checked", feature_id=got["feature_id"], feedback_h=got["feedback_h"]
+    )
     return flags
 
 
@@ -108,6 +188,7 @@ def _joined(features: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
     last = pd.concat([last[["layer", "feature_id"]], _outcome_flags(last)], axis=1)
     merged = features.merge(last, on=["layer", "feature_id"], how="left", indicator=True)
     merged["verified"] = (merged.pop("_merge") == "both").astype(int)
+    merged = merged.merge(_feedback_flags(features, log), on=["layer", "feature_id"], how="left")
     counts = [c for cols in OUTCOME_COLUMNS.values() for c in cols]
     merged[counts] = merged[counts].fillna(0).astype(int)
     return merged
@@ -121,7 +202,8 @@ def verification_status(
     Parameters
     ----------
     features : pandas.DataFrame
-        ``layer, feature_id`` and the grouping columns (one row per result feature).
+        ``layer, feature_id`` and the grouping columns (one row per result feature); for
+        hotspots also ``detected_utc`` and ``feedback_due_utc``.
     log : pandas.DataFrame
         The verification log.
     by : {"district", "township", "forest-chief", "batch"}, optional
@@ -130,7 +212,9 @@ def verification_status(
     Returns
     -------
     pandas.DataFrame
-        ``layer, group, features, verified, verify_rate`` and the layer's outcome columns.
+        ``layer, group, features, verified, verify_rate``, the layers' outcome columns
+        (:data:`OUTCOME_COLUMNS`) and ``feedback_median_h`` (hotspots: median hours from
+        detection to the first field record; :func:`hotspot_feedback`).
     """
     grouping = None if by is None else GroupBy.get(by)
     merged = _joined(features, log)
@@ -145,7 +229,8 @@ def verification_status(
         pd.concat(parts)
         .groupby(["layer", "group"], sort=False)
         .agg(features=("feature_id", "size"), verified=("verified", "sum"),
-             **{c: (c, "sum") for c in counts})
+             **{c: (c, "sum") for c in counts},
+             feedback_median_h=("feedback_h", "median"))
     )  # fmt: skip
     table = table.reset_index()
     table.insert(4, "verify_rate", (table["verified"] / table["features"]).round(4))

@@ -50,9 +50,24 @@ LOG_COLUMNS = (
     "is_real_change", "verified_cause_code", "permit_no", "outcome", "sample_taken",
     "sample_id", "note", "inspector", "device_time", "device_time_utc", "gps_accuracy_m",
     "lon", "lat", "photos", "photo_count", "imported_at", "source_file", "source_sha256",
-    "source_index", "record_sha256",
+    "source_index", "record_sha256", "is_fire", "fire_type", "extinguished",
+    "burned_area_est_ha",
 )  # fmt: skip
 """Columns of ``verification_log`` after ``fid`` and ``geom`` (the order of inserts)."""
+
+ADDED_COLUMNS: dict[str, str] = {
+    "is_fire": "BOOLEAN",
+    "fire_type": "TEXT",
+    "extinguished": "BOOLEAN",
+    "burned_area_est_ha": "REAL",
+}
+"""Columns added to the log after its first layout (name → SQL type), last in the table.
+
+A store made before has none of them: its next import adds them (``ALTER TABLE … ADD
+COLUMN``, NULL in the old rows) and rebuilds the view; until then readers see NULL.
+"""
+
+BOOLEAN_COLUMNS = ("is_real_change", "sample_taken", "is_fire", "extinguished")
 
 _LOG_SQL = f"""
 CREATE TABLE IF NOT EXISTS {LOG} (
@@ -84,7 +99,8 @@ CREATE TABLE IF NOT EXISTS {LOG} (
   source_file TEXT NOT NULL,
   source_sha256 TEXT NOT NULL,
   source_index INTEGER,
-  record_sha256 TEXT NOT NULL
+  record_sha256 TEXT NOT NULL,
+  {", ".join(f"{name} {kind}" for name, kind in ADDED_COLUMNS.items())}
 );
 CREATE INDEX IF NOT EXISTS {LOG}_feature ON {LOG} (layer, feature_id, device_time_utc, fid);
 CREATE INDEX IF NOT EXISTS {LOG}_sample ON {LOG} (sample_id);
@@ -287,9 +303,29 @@ def _srs_rows() -> list[tuple[Any, ...]]:
     ]
 
 
+def log_columns(con: sqlite3.Connection) -> set[str]:
+    """Return the columns of the open file's ``verification_log`` (empty when it has none)."""
+    return {r[1] for r in con.execute(f"PRAGMA table_info({LOG})")}
+
+
+def _add_columns(con: sqlite3.Connection) -> None:
+    """Give a log of an earlier layout the columns of :data:`ADDED_COLUMNS`, and a new view."""
+    present = log_columns(con)
+    missing = [name for name in ADDED_COLUMNS if name not in present]
+    if not present or not missing:
+        return
+    for name in missing:
+        con.execute(f"ALTER TABLE {LOG} ADD COLUMN {name} {ADDED_COLUMNS[name]}")
+    con.execute(f"DROP VIEW IF EXISTS {LATEST}")  # rebuilt below with every column
+
+
 def ensure_schema(con: sqlite3.Connection) -> None:
-    """Create the GeoPackage tables, the log and the view if missing (call in a transaction)."""
+    """Create the GeoPackage tables, the log and the view if missing (call in a transaction).
+
+    A log of an earlier layout gets the columns added since (:data:`ADDED_COLUMNS`).
+    """
     known = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    _add_columns(con)
     if "gpkg_contents" not in known:
         con.execute(f"PRAGMA application_id = {GPKG_APPLICATION_ID}")
         con.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
@@ -352,10 +388,13 @@ def read_log_frame(
 ) -> pd.DataFrame:
     """Return log rows (without geometry) as a DataFrame; booleans as pandas ``boolean``."""
     cols = ("fid", *LOG_COLUMNS)
-    sql = f"SELECT {', '.join(cols)} FROM {LOG} {where} ORDER BY fid"
+    present = log_columns(con)
+    picked = [c if c in present else f"NULL AS {c}" for c in cols]  # a store not yet migrated
+    sql = f"SELECT {', '.join(picked)} FROM {LOG} {where} ORDER BY fid"
     frame = pd.DataFrame(con.execute(sql, list(params)).fetchall(), columns=list(cols))
-    for name in ("is_real_change", "sample_taken"):
+    for name in BOOLEAN_COLUMNS:
         frame[name] = frame[name].astype("boolean")
+    frame["burned_area_est_ha"] = frame["burned_area_est_ha"].astype("float64")
     frame["verified_cause_code"] = frame["verified_cause_code"].astype("Int64")
     return frame
 
@@ -392,7 +431,7 @@ class FieldStore:
 
         Parameters
         ----------
-        layer : {"patches_checked", "discolored_points"}, optional
+        layer : {"patches_checked", "discolored_points", "hotspots_checked"}, optional
             Keep the records about features of this results layer.
         kind : {"field", "lab"}, optional
             Keep field visits or lab results.

@@ -79,6 +79,8 @@ class WindowResult:
     seams: list[bool] = field(default_factory=list)
     scar_geoms: list[Any] = field(default_factory=list)
     scar_seams: list[bool] = field(default_factory=list)
+    part_xy: list[NDArray[Any]] = field(default_factory=list)
+    part_sums: list[NDArray[Any]] = field(default_factory=list)
     counts: NDArray[np.int64] = field(default_factory=lambda: np.zeros(7, dtype=np.int64))
     dnbr_sum: float = 0.0
     rdnbr_sum: float = 0.0
@@ -95,7 +97,9 @@ class BurnedRaster:
     severity : GeoDataFrame
         One polygon per connected area of one severity class (``severity``, ``severity_zh``).
     scars : GeoDataFrame
-        Fire scars (过火区): connected burned areas, ``scar_id`` and pixel area per class.
+        Fire scars (过火区): connected burned areas, ``scar_id``, ``burned_pixels``,
+        ``mean_dnbr`` and ``mean_rdnbr`` (relative dNBR, Miller & Thode 2007: comparable
+        between sparse and dense stands) of the scar's burned pixels.
     tallies : dict
         Pixel counts per severity class (``nodata`` for -1), valid and burned pixels, mean
         dNBR and RdNBR of the burned pixels, pixel area in m².
@@ -239,8 +243,69 @@ def strip_result(
     dnbr, nbr_before = cur.dnbr[sub], cur.nbr_before[sub]
     out.burned = int(burned.sum())
     out.dnbr_sum = float(dnbr[burned].sum())
-    out.rdnbr_sum = float(rdnbr(dnbr[burned], nbr_before[burned]).sum())
+    rel = np.zeros(dnbr.shape)
+    rel[burned] = rdnbr(dnbr[burned], nbr_before[burned])
+    out.rdnbr_sum = float(rel[burned].sum())
+    xy, sums = part_sums(burned, dnbr, rel, affine)
+    out.part_xy, out.part_sums = [xy], [sums]
     return out
+
+
+FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+"""The connectivity of the traced polygons (``rasterio.features.shapes(connectivity=4)``)."""
+
+
+def part_sums(
+    burned: NDArray[np.bool_], dnbr: NDArray[Any], rel: NDArray[Any], affine: Any
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Return, per 4-connected part of ``burned``, a pixel centre and (pixels, ΣdNBR, ΣRdNBR).
+
+    The parts are those :func:`_trace` draws as polygons; a part's first pixel centre lies
+    inside the polygon of its part, and so inside the one fire scar the part belongs to
+    once the strips are unioned, which is how :func:`scar_means` finds its scar.
+
+    Examples
+    --------
+    >>> from affine import Affine
+    >>> burned = np.array([[1, 0, 1], [1, 0, 0]], dtype=bool)
+    >>> d = np.array([[0.4, 0.0, 0.2], [0.6, 0.0, 0.0]])
+    >>> xy, sums = part_sums(burned, d, d * 2, Affine(10, 0, 0, 0, -10, 100))
+    >>> xy.tolist(), sums.tolist()
+    ([[5.0, 95.0], [25.0, 95.0]], [[2.0, 1.0, 2.0], [1.0, 0.2, 0.4]])
+    """
+    labels, n = ndimage.label(burned, structure=FOUR_CONNECTED)
+    flat = labels.ravel()
+    ids, first = np.unique(flat, return_index=True)
+    first = first[ids > 0]
+    rows, cols = np.divmod(first, burned.shape[1])
+    cx, cy = cols + 0.5, rows + 0.5
+    x = affine.c + affine.a * cx + affine.b * cy
+    y = affine.f + affine.d * cx + affine.e * cy
+    inside = flat > 0
+    per = [np.bincount(flat[inside], weights=w, minlength=n + 1)[1:]
+           for w in (None, dnbr.ravel()[inside], rel.ravel()[inside])]  # fmt: skip
+    return np.column_stack([x, y]), np.column_stack(per)
+
+
+def scar_means(scars: NDArray[Any], xy: NDArray[Any], sums: NDArray[Any]) -> pd.DataFrame:
+    """Return ``burned_pixels``, ``mean_dnbr`` and ``mean_rdnbr`` of each scar, in order.
+
+    Each part (:func:`part_sums`) is found in its scar by its pixel centre (one bulk
+    ``within`` query) and the parts' sums are added per scar.
+    """
+    totals = np.zeros((len(scars), 3))
+    if len(scars) and len(xy):
+        part, scar = shapely.STRtree(scars).query(shapely.points(xy), predicate="within")
+        np.add.at(totals, scar, sums[part])
+    n = totals[:, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame(
+            {
+                "burned_pixels": n.astype("int64"),
+                "mean_dnbr": np.where(n > 0, totals[:, 1] / n, np.nan),
+                "mean_rdnbr": np.where(n > 0, totals[:, 2] / n, np.nan),
+            }
+        )
 
 
 def _triples(strips: Iterator[Strip]) -> Iterator[tuple[Strip | None, Strip, Strip | None]]:
@@ -274,7 +339,8 @@ def _bounded(
 def _merge(parts: Iterator[WindowResult]) -> WindowResult:
     total = WindowResult()
     for part in parts:
-        for name in ("geoms", "classes", "seams", "scar_geoms", "scar_seams"):
+        for name in ("geoms", "classes", "seams", "scar_geoms", "scar_seams", "part_xy",
+                     "part_sums"):  # fmt: skip
             getattr(total, name).extend(getattr(part, name))
         total.counts += part.counts
         total.burned += part.burned
@@ -353,6 +419,10 @@ def trace_burned(
     )
     severity = _severity_polygons(frame, crs)
     scars = _scars(_union(total.scar_geoms, total.scar_seams), crs)
+    xy = np.concatenate(total.part_xy) if total.part_xy else np.zeros((0, 2))
+    sums = np.concatenate(total.part_sums) if total.part_sums else np.zeros((0, 3))
+    for name, values in scar_means(scars.geometry.to_numpy(), xy, sums).items():
+        scars[name] = values.to_numpy()
     tallies = _tallies(total, before)
     _tell(tallies, before, after, log)
     return BurnedRaster(severity, scars, tallies)

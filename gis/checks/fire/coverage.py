@@ -27,16 +27,13 @@ from gis.checks.fire.risk import mean_slope, rasterize_ids, risk_classes
 from gis.checks.fire.viewshed import Dem, Tower, seen_count, to_cell
 from gis.errors import RasterError
 from gis.findings import Findings
-from gis.layers import is_forest_land
+from gis.layers import canonicalize, is_forest_land, label
 from gis.progress import step
 from gis.units import area_ha, area_mu
 
-TOWER_FIELDS = {
-    "tower_id": ("tower_id", "id", "编号", "塔号", "名称", "name", "BH"),
-    "height_m": ("height_m", "height", "高度", "塔高", "架设高度", "观测高度", "GD"),
-    "range_m": ("range_m", "range", "监控半径", "可视距离", "半径", "监测距离", "FW"),
-}
-"""Tower fields and the names they arrive under (first found wins)."""
+TOWER_FIELDS = ("tower_id", "height_m", "range_m")
+"""Tower fields, canonical names of the catalog kind ``lookout_towers`` (its aliases: 塔高,
+监控半径 …, renamed when the layer is read)."""
 
 FOUR = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 """4-connectivity (as :func:`rasterio.features.shapes` traces polygons)."""
@@ -61,23 +58,25 @@ def tower_table(towers: gpd.GeoDataFrame, rules: dict[str, Any], log: Findings) 
         "height_m": float(cov["default_height_m"]),
         "range_m": float(cov["default_range_m"]),
     }
+    towers = canonicalize(towers, "lookout_towers")  # read_layer did it already: a no-op then
     out = pd.DataFrame(index=towers.index)
-    lower = {str(c).lower(): c for c in towers.columns}
-    for name, aliases in TOWER_FIELDS.items():
-        col = next((lower[a.lower()] for a in aliases if a.lower() in lower), None)
-        if col is not None:
-            out[name] = towers[col] if name == "tower_id" else pd.to_numeric(towers[col], "coerce")
+    for name in TOWER_FIELDS:
+        if name in towers:
+            out[name] = (
+                towers[name] if name == "tower_id" else pd.to_numeric(towers[name], "coerce")
+            )
         elif name == "tower_id":
             out[name] = [f"T{i + 1}" for i in range(len(towers))]
         else:
             out[name] = np.nan
     for name, value in defaults.items():
         missing = out[name].isna() | (out[name] <= 0)
+        heading = label(name, kind="lookout_towers")
         if missing.any():
             log.add(
                 f"tower_{name}_default",
-                f"{int(missing.sum())} tower(s) have no {name} ({', '.join(TOWER_FIELDS[name])}): "
-                f"{value:g} m from the rules is used",
+                f"{int(missing.sum())} tower(s) have no {name} ({heading}): {value:g} m from "
+                "the rules is used",
                 source="towers",
                 field=name,
                 zh=f"{int(missing.sum())} 座塔/摄像头缺少{name}字段：采用规则默认值 {value:g} 米",
@@ -212,6 +211,22 @@ def blind_areas(
     return listed.drop(columns="label"), totals
 
 
+def _empty_coverage(log: Findings, *, forest_cells: bool, towers_used: int) -> None:
+    """Add the error findings of a coverage that cannot mean anything (nothing to see with)."""
+    if not forest_cells:
+        log.add("no_forest_cells", "no forest land lies on the DEM: the coverage is empty",
+                severity="error", zh="DEM 范围内没有林地：覆盖率无法计算")  # fmt: skip
+    if towers_used == 0:
+        log.add(
+            "no_tower_on_dem",
+            "no tower or camera lies on the DEM, so nothing is seen: give the DEM that covers "
+            "the towers (or the towers of the DEM's area)",
+            severity="error",
+            source="towers",
+            zh="没有一座瞭望塔/摄像头位于 DEM 范围内，覆盖率为 0 没有意义：请提供覆盖塔位的 DEM",
+        )
+
+
 def assess_coverage(
     dem: Dem,
     elevation: NDArray[Any],
@@ -277,9 +292,7 @@ def assess_coverage(
         "forest_seen_ha": share * forest_ha,
         **totals,
     }
-    if not forest.any():
-        log.add("no_forest_cells", "no forest land lies on the DEM: the coverage is empty",
-                severity="error", zh="DEM 范围内没有林地：覆盖率无法计算")  # fmt: skip
+    _empty_coverage(log, forest_cells=bool(forest.any()), towers_used=len(used))
     run = {"coverage": summary, "params": dict(cov)}
     table = pd.DataFrame([{"item": k, "value": v} for k, v in summary.items()])
     return CoverageResult(tower_frame, table, zones, blind, subs, run)

@@ -83,6 +83,9 @@ BURNED_HEADERS = {
         "unit": "单位",
         "note": "说明",
         "scar_id": "火场编号",
+        "burned_pixels": "过火像元数",
+        "mean_dnbr": "平均dNBR",
+        "mean_rdnbr": "平均RdNBR（相对dNBR）",
         "stand_id": "小班标识码",
         "district": "行政区",
         "township": "乡镇",
@@ -196,13 +199,13 @@ def run_burned(
 # ---------------------------------------------------------------------------------------------
 
 COVERAGE_KINDS: dict[str, str | None] = {
-    "towers": None,
+    "towers": "lookout_towers",
     "subcompartments": "subcompartments",
     "fire_zones": "fire_zones",
-    "roads": None,
+    "roads": "roads",
     "villages": "villages",
 }
-"""Input role → catalog layer kind of ``fire coverage`` (towers and roads: no kind yet)."""
+"""Input role → catalog layer kind of ``fire coverage``."""
 
 COVERAGE_HEADERS = {
     "zh": {

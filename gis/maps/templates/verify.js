@@ -140,11 +140,49 @@
     return input;
   }
 
+  function yesNo(name) {
+    return select(name, [["", "—"], ["true", UI.yes], ["false", UI.no]]);
+  }
+
+  function hotspotInputs(form, inputs) {
+    inputs.is_fire = field(form, UI.is_fire, yesNo("is_fire"));
+    inputs.is_fire.required = true;
+    inputs.fire_type = field(form, UI.fire_type,
+      select("fire_type", [["", "—"]].concat(DATA.fire_types)));
+    inputs.extinguished = field(form, UI.extinguished, yesNo("extinguished"));
+    var area = el("input");
+    area.type = "number"; area.name = "burned_area_est_ha"; area.min = "0"; area.step = "any";
+    area.inputMode = "decimal";
+    inputs.burned_area_est_ha = field(form, UI.burned_area_est_ha, area);
+  }
+
+  /* A hotspot verdict: the fire type and whether it is out are asked only of a fire; a
+     non-fire may still name its source (an industrial heat source). */
+  function hotspotValues(inputs, note) {
+    var fire = inputs.is_fire.value, kind = inputs.fire_type.value;
+    var out = inputs.extinguished.value, area = inputs.burned_area_est_ha.value.trim();
+    if (fire === "") { return UI.is_fire; }
+    if (fire === "true" && kind === "") { return UI.fire_type; }
+    if (fire === "true" && out === "") { return UI.extinguished; }
+    var hectares = area === "" ? null : Number(area);
+    if (hectares !== null && !(isFinite(hectares) && hectares >= 0)) {
+      return UI.burned_area_est_ha;
+    }
+    return {
+      is_fire: fire === "true",
+      fire_type: kind === "" ? null : kind,
+      extinguished: fire === "true" ? out === "true" : null,
+      burned_area_est_ha: fire === "true" ? hectares : null,
+      note: note
+    };
+  }
+
   function verdictInputs(def, form) {
     var inputs = {};
-    if (def.verify === "patch") {
-      inputs.is_real_change = field(form, UI.is_real_change, select("is_real_change",
-        [["", "—"], ["true", UI.yes], ["false", UI.no]]));
+    if (def.verify === "hotspot") {
+      hotspotInputs(form, inputs);
+    } else if (def.verify === "patch") {
+      inputs.is_real_change = field(form, UI.is_real_change, yesNo("is_real_change"));
       inputs.is_real_change.required = true;
       inputs.verified_cause_code = field(form, UI.verified_cause_code,
         select("verified_cause_code", [["", "—"]].concat(DATA.causes)));
@@ -165,6 +203,7 @@
      to show instead. */
   function verdictValues(def, inputs) {
     var note = inputs.note.value.trim() || null;
+    if (def.verify === "hotspot") { return hotspotValues(inputs, note); }
     if (def.verify === "patch") {
       var real = inputs.is_real_change.value, code = inputs.verified_cause_code.value;
       if (real === "") { return UI.is_real_change; }
@@ -339,7 +378,9 @@
     listRecords().then(function (records) {
       var list = el("div", "ly-records-list");
       records.forEach(function (r) {
-        var verdict = r.outcome || (r.is_real_change === null ? "—" : String(r.is_real_change));
+        var verdict = r.outcome || r.fire_type ||
+          (r.is_fire !== undefined ? String(r.is_fire) :
+            (r.is_real_change === null ? "—" : String(r.is_real_change)));
         list.appendChild(el("div", "ly-record",
           r.layer + " · " + r.feature_id + " · " + verdict + " · " + r.device_time));
       });
@@ -381,7 +422,7 @@
     return control;
   }
 
-  /* The VerificationForm element: config = {map_id, ui, causes, outcomes}. */
+  /* The VerificationForm element: config = {map_id, ui, causes, outcomes, fire_types}. */
   LY.verification = function (map, config) {
     DATA = config;
     UI = config.ui;
