@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from gis.errors import RulesError
+from gis.layers import catalog
 from gis.resources import resource_path
 
 DEFAULT_TARGETS = resource_path("layers/targets.yaml")
@@ -34,7 +35,7 @@ DEFAULT_TARGETS = resource_path("layers/targets.yaml")
 
 
 class Indicator(NamedTuple):
-    """One KPI: its unit code (see :data:`UNIT_LABELS`) and its Chinese and English labels."""
+    """One KPI: its unit (a key of the catalog's ``units``) and its Chinese and English labels."""
 
     unit: str
     zh: str
@@ -67,26 +68,16 @@ INDICATORS: dict[str, Indicator] = {
 }
 """Every indicator a targets file or the ``kpi`` frame may name."""
 
-UNIT_LABELS: dict[str, tuple[str, str]] = {
-    "km": ("千米", "km"),
-    "count": ("个", "count"),
-    "ha": ("公顷", "ha"),
-    "mu": ("亩", "mu"),
-    "pct": ("%", "%"),
-}
-"""Unit code → (Chinese, English) label."""
-
 
 def unit_label(unit: str, lang: str = "zh") -> str:
-    """Return the label of a unit code in ``lang`` ("zh" or "en").
+    """Return the label of a unit code in ``lang`` ("zh" or "en"): the catalog's ``units``.
 
     Examples
     --------
-    >>> unit_label("mu"), unit_label("mu", "en")
-    ('亩', 'mu')
+    >>> unit_label("mu"), unit_label("mu", "en"), unit_label("km"), unit_label("count")
+    ('亩', 'mu', '公里', '个')
     """
-    zh, en = UNIT_LABELS[unit]
-    return en if lang == "en" else zh
+    return catalog().units[unit]["en" if lang == "en" else "zh"]
 
 
 TOP_KEYS = ("updated", "source", "years")
