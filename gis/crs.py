@@ -53,7 +53,9 @@ def gk3_cm_epsg(lon: float) -> int:
     if not 75 <= cm <= 135:
         raise CRSError(
             f"longitude {lon:.3f}° has no CGCS2000 3° Gauss-Krüger zone (CM 75°E-135°E); "
-            "pass an explicit working CRS, e.g. --working-crs EPSG:4551"
+            "pass an explicit working CRS, e.g. --working-crs EPSG:4551",
+            zh=f"经度 {lon:.3f}° 不在 CGCS2000 3度带范围内（中央经线 75°E-135°E）；"
+            "请明确给出工作坐标系，如 --working-crs EPSG:4551",
         )
     return 4534 + (cm - 75) // 3
 
@@ -61,14 +63,20 @@ def gk3_cm_epsg(lon: float) -> int:
 def gk3_zone_epsg(zone: int) -> int:
     """Return the EPSG code for a zone-prefixed CGCS2000 3° GK zone (25-45)."""
     if not 25 <= zone <= 45:
-        raise CRSError(f"3° Gauss-Krüger zone {zone} is outside 25-45 (EPSG 4513-4533)")
+        raise CRSError(
+            f"3° Gauss-Krüger zone {zone} is outside 25-45 (EPSG 4513-4533)",
+            zh=f"3度带带号 {zone} 不在 25-45 之间（EPSG 4513-4533）",
+        )
     return 4513 + zone - 25
 
 
 def gk6_zone_epsg(zone: int) -> int:
     """Return the EPSG code for a zone-prefixed CGCS2000 6° GK zone (13-23)."""
     if not 13 <= zone <= 23:
-        raise CRSError(f"6° Gauss-Krüger zone {zone} is outside 13-23 (EPSG 4491-4501)")
+        raise CRSError(
+            f"6° Gauss-Krüger zone {zone} is outside 13-23 (EPSG 4491-4501)",
+            zh=f"6度带带号 {zone} 不在 13-23 之间（EPSG 4491-4501）",
+        )
     return 4491 + zone - 13
 
 
@@ -81,7 +89,8 @@ def to_crs(value: Any) -> CRS:
     except Exception as exc:  # pyproj raises its own CRSError
         raise CRSError(
             f"{value!r} is not a coordinate reference system; "
-            "give an EPSG code such as EPSG:4551 or EPSG:4490"
+            "give an EPSG code such as EPSG:4551 or EPSG:4490",
+            zh=f"{value!r} 不是坐标系；请给出 EPSG 代码，如 EPSG:4551 或 EPSG:4490",
         ) from exc
 
 
@@ -90,7 +99,8 @@ def require_crs(crs: Any, what: str = "the layer") -> CRS:
     if crs is None:
         raise CRSError(
             f"{what} has no coordinate reference system; pass crs= (or --crs EPSG:…) "
-            "to state the one it is in"
+            "to state the one it is in",
+            zh=f"{what} 没有坐标系；请用 --crs EPSG:… 说明它所用的坐标系",
         )
     return to_crs(crs)
 
@@ -105,7 +115,9 @@ def require_projected(crs: Any, what: str = "the layer") -> CRS:
     if not c.is_projected or unit not in ("metre", "meter"):
         raise CRSError(
             f"{what} is in {c.to_string()}, which is not a projected metric CRS; areas and "
-            "lengths need one: reproject first with frame.to_crs(gis.crs.WORKING_CRS)"
+            "lengths need one: reproject first with frame.to_crs(gis.crs.WORKING_CRS)",
+            zh=f"{what} 的坐标系 {c.to_string()} 不是以米为单位的投影坐标系；计算面积和长度需要"
+            "投影坐标系，请先投影到工作坐标系",
         )
     return c
 
@@ -119,7 +131,9 @@ def assert_same_crs(*frames: Any, names: tuple[str, ...] | None = None) -> CRS:
             label = names[i] if names else f"input {i}"
             raise CRSMismatchError(
                 f"{label} is in {c.to_string()} but the first input is in {first.to_string()}; "
-                "reproject explicitly with .to_crs() — gis.io.read_layer does this on read"
+                "reproject explicitly with .to_crs() — gis.io.read_layer does this on read",
+                zh=f"{label} 的坐标系为 {c.to_string()}，而第一个输入为 {first.to_string()}；"
+                "请先统一投影",
             )
     return first
 
@@ -177,7 +191,10 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
     """
     x0, y0, x1, y1 = (float(v) for v in bounds)
     if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
-        raise CRSError("the layer has no finite coordinates to guess a CRS from; pass --crs")
+        raise CRSError(
+            "the layer has no finite coordinates to guess a CRS from; pass --crs",
+            zh="图层没有有效坐标，无法推断坐标系；请用 --crs 指定",
+        )
     if _looks_lonlat(x0, y0, x1, y1):
         return CRSGuess(
             CGCS2000,
@@ -187,7 +204,9 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
     if _looks_lonlat(y0, x0, y1, x1):
         raise CRSError(
             f"coordinates look like lat/lon with the axes swapped (x {x0:.3f}…{x1:.3f} reads as "
-            "latitude); swap X and Y in the source, or pass --crs for what it really is"
+            "latitude); swap X and Y in the source, or pass --crs for what it really is",
+            zh=f"坐标像是经纬度但 X、Y 互换了（x {x0:.3f}…{x1:.3f} 是纬度）；"
+            "请在源数据中交换 X 和 Y，或用 --crs 指定其真实坐标系",
         )
     zone = _prefixed_zone(x0, x1)
     if zone is not None and _looks_northing(y0, y1):
@@ -205,16 +224,22 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
     if _prefixed_zone(y0, y1) is not None and _looks_northing(x0, x1):
         raise CRSError(
             "coordinates look like Gauss-Krüger with X and Y swapped (Y holds the zone-prefixed "
-            "easting); swap the columns in the source, or pass --crs"
+            "easting); swap the columns in the source, or pass --crs",
+            zh="坐标像是高斯-克吕格坐标但 X、Y 互换了（Y 是带带号的横坐标）；请在源数据中交换两列，"
+            "或用 --crs 指定",
         )
     if 0 < x0 <= x1 < 1_000_000 and _looks_northing(y0, y1):
         raise CRSError(
             "coordinates look like Gauss-Krüger metres without a zone prefix, so the central "
-            "meridian cannot be known; pass --crs, e.g. --crs EPSG:4551 for CM 126°E (Changchun)"
+            "meridian cannot be known; pass --crs, e.g. --crs EPSG:4551 for CM 126°E (Changchun)",
+            zh="坐标像是不带带号的高斯-克吕格坐标（米），无法得知中央经线；请用 --crs 指定，"
+            "如长春（中央经线 126°E）用 --crs EPSG:4551",
         )
     raise CRSError(
         f"coordinates ({x0:.1f}, {y0:.1f}) – ({x1:.1f}, {y1:.1f}) fit no CRS Linyuan can guess "
-        "(lon/lat or zone-prefixed Gauss-Krüger); pass --crs with the layer's real CRS"
+        "(lon/lat or zone-prefixed Gauss-Krüger); pass --crs with the layer's real CRS",
+        zh=f"坐标范围 ({x0:.1f}, {y0:.1f}) – ({x1:.1f}, {y1:.1f}) 不符合可推断的坐标系"
+        "（经纬度或带带号的高斯-克吕格坐标）；请用 --crs 指定图层的真实坐标系",
     )
 
 

@@ -156,8 +156,10 @@ def refuse_inputs(outputs: Mapping[str, PathLike], inputs: Iterable[PathLike | N
                 if _same(out, source):
                     raise OutputIsInputError(
                         f"output {target} is an input of this run ({given}): writing it would "
-                        f"replace the input (输出 {target} 就是本次运行的输入 {given}，写入会覆盖"
-                        "输入); choose another output path, e.g. in another folder or name"
+                        "replace the input; choose another output path, e.g. in another folder "
+                        "or name",
+                        zh=f"输出 {target} 就是本次运行的输入 {given}，写入会覆盖输入；"
+                        "请换一个输出路径（另一个文件夹或文件名）",
                     )
 
 

@@ -62,6 +62,11 @@ class KmlKind(ParamEnum):
         return "KMZ kind"
 
     @classmethod
+    def describe_zh(cls) -> str:
+        """Name of the option in Chinese error messages."""
+        return "KMZ 类型"
+
+    @classmethod
     def error(cls, message: str) -> Exception:
         """Exception raised for a value outside the list."""
         return MapOptionError(message)

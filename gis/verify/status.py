@@ -53,6 +53,11 @@ class GroupBy(ParamEnum):
         """Name of the option in error messages."""
         return "grouping"
 
+    @classmethod
+    def describe_zh(cls) -> str:
+        """Name of the option in Chinese error messages."""
+        return "分组"
+
 
 OUTCOME_COLUMNS = {
     "patches_checked": ("real_change", "no_change"),
