@@ -31,6 +31,7 @@ from __future__ import annotations
 import pandas as pd
 
 from gis.enums import ParamEnum
+from gis.layers import code_meaning
 from gis.verify.contract import LAB_OUTCOMES, LAYERS, OUTCOMES
 from gis.verify.recency import LATEST_KEY, latest
 
@@ -69,19 +70,29 @@ NO_GROUP = "（未填）"
 """Group label of features whose grouping column is empty."""
 
 
-def _verdict_text(layer: str, real: object, code: object, outcome: object) -> str:
+VERDICT_WORDS = {"real": "真实变化", "not_real": "非真实变化", "unknown": "未填"}
+"""Chinese words of a patch verdict (``real/42``: 真实变化/42)."""
+
+
+def _verdict_text(layer: str, real: object, code: object, outcome: object, lang: str) -> str:
     if layer != "patches_checked":
-        return str(outcome)
+        shown = code_meaning("pest_points", "status", outcome, lang="zh") if lang == "zh" else None
+        return shown or str(outcome)
     if pd.isna(real):  # type: ignore[call-overload]
-        return "unknown"
-    shown = "-" if pd.isna(code) else str(int(code))  # type: ignore[call-overload]
-    return f"{'real' if real else 'not_real'}/{shown}"
+        return VERDICT_WORDS["unknown"] if lang == "zh" else "unknown"
+    cause = "-" if pd.isna(code) else str(int(code))  # type: ignore[call-overload]
+    said = "real" if real else "not_real"
+    return f"{VERDICT_WORDS[said] if lang == 'zh' else said}/{cause}"
 
 
-def verdict(frame: pd.DataFrame) -> pd.Series:
-    """Return each record's verdict as text (patches: ``real/42``; points: the outcome)."""
+def verdict(frame: pd.DataFrame, *, lang: str = "en") -> pd.Series:
+    """Return each record's verdict as text (patches: ``real/42``; points: the outcome).
+
+    ``lang="zh"`` gives the words people read (真实变化/42, 确认为枯死松树); the default
+    gives the codes.
+    """
     values = [
-        _verdict_text(*row)
+        _verdict_text(*row, lang)
         for row in zip(
             frame["layer"],
             frame["is_real_change"],
@@ -93,8 +104,8 @@ def verdict(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(values, index=frame.index, dtype=object)
 
 
-def conflicts(log: pd.DataFrame) -> pd.DataFrame:
-    """Return features whose inspectors' latest field verdicts differ.
+def conflicts(log: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """Return features whose inspectors' latest field verdicts differ (verdicts in ``lang``).
 
     Returns
     -------
@@ -106,7 +117,7 @@ def conflicts(log: pd.DataFrame) -> pd.DataFrame:
     if field.empty:
         return pd.DataFrame(columns=cols)
     per = latest(field, key=(*LATEST_KEY, "inspector"))
-    per = per.assign(verdict=verdict(per))
+    per = per.assign(verdict=verdict(per, lang=lang))
     differ = per.groupby(["layer", "feature_id"])["verdict"].transform("nunique") > 1
     sizes = field.groupby(["layer", "feature_id"]).size().to_dict()
     rows = []
