@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,50 @@ def gk3_cm_epsg(lon: float) -> int:
             "请明确给出工作坐标系，如 --working-crs EPSG:4551",
         )
     return 4534 + (cm - 75) // 3
+
+
+_UTM = re.compile(r"UTM zone (\d+)([NS])$")
+
+
+def crs_label(crs: Any, lang: str = "zh") -> str:
+    """Return a CRS as a message names it: ``EPSG:4551 (name)``, the name in Chinese for zh.
+
+    The CGCS2000 families, WGS 84 and UTM get Chinese names; another CRS keeps its own name.
+
+    Examples
+    --------
+    >>> crs_label(4530), crs_label(4551)
+    ('EPSG:4530（CGCS2000 3度带 第42带，带号前缀）', 'EPSG:4551（CGCS2000 3度带 中央经线 126°E）')
+    >>> crs_label(4551, "en")
+    'EPSG:4551 (CGCS2000 / 3-degree Gauss-Kruger CM 126E)'
+    >>> crs_label(32651), crs_label(4490)
+    ('EPSG:32651（WGS 84 UTM 第51带 北半球）', 'EPSG:4490（CGCS2000 经纬度）')
+    """
+    c = to_crs(crs)
+    epsg = c.to_epsg()
+    if lang != "zh":
+        return f"EPSG:{epsg} ({c.name})" if epsg else c.name
+    name = _zh_name(epsg, c.name)
+    return f"EPSG:{epsg}（{name}）" if epsg else name
+
+
+def _zh_name(epsg: int | None, name: str) -> str:
+    """Return the Chinese name of an EPSG CRS (its own name when not a known family)."""
+    families = (  # (first code, last code, name of code n)
+        (4490, 4490, lambda n: "CGCS2000 经纬度"),
+        (4491, 4501, lambda n: f"CGCS2000 6度带 第{n - 4491 + 13}带，带号前缀"),
+        (4502, 4512, lambda n: f"CGCS2000 6度带 中央经线 {75 + 6 * (n - 4502)}°E"),
+        (4513, 4533, lambda n: f"CGCS2000 3度带 第{n - 4513 + 25}带，带号前缀"),
+        (4534, 4554, lambda n: f"CGCS2000 3度带 中央经线 {75 + 3 * (n - 4534)}°E"),
+        (4326, 4326, lambda n: "WGS 84 经纬度"),
+    )
+    for first, last, named in families:
+        if epsg is not None and first <= epsg <= last:
+            return named(epsg)
+    utm = _UTM.search(name)
+    if utm and name.startswith("WGS 84"):
+        return f"WGS 84 UTM 第{utm.group(1)}带 {'北' if utm.group(2) == 'N' else '南'}半球"
+    return name
 
 
 def gk3_zone_epsg(zone: int) -> int:

@@ -25,6 +25,7 @@ from gis.crs import (
     CGCS2000,
     WORKING_CRS,
     check_declared_crs,
+    crs_label,
     gk3_cm_epsg,
     guess_crs_from_bounds,
     tm_central_meridian,
@@ -50,9 +51,8 @@ def find_column(columns: list[str], candidates: tuple[str, ...]) -> str | None:
 # --- CRS ------------------------------------------------------------------------------------
 
 
-def _crs_name(crs: CRS) -> str:
-    epsg = crs.to_epsg()
-    return f"EPSG:{epsg} ({crs.name})" if epsg else crs.name
+def _crs_name(crs: CRS, lang: str = "en") -> str:
+    return crs_label(crs, lang)
 
 
 def _zh(label: str) -> str:
@@ -115,7 +115,7 @@ def _from_gcj02(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDa
         severity="info",
         source=label,
         zh=f"{_zh(label)}：已用 GCJ 逆变换将 {len(frame)} 个要素由火星坐标 GCJ-02（高德/DataV）"
-        f"转换为 {_crs_name(target)}（中心处偏移约 {shift_m:.0f} 米）",
+        f"转换为 {_crs_name(target, 'zh')}（中心处偏移约 {shift_m:.0f} 米）",
     )
     return out
 
@@ -193,7 +193,7 @@ def resolve_crs(
             f"{label} declares no CRS; using {_crs_name(given)} from crs=",
             severity="info",
             source=label,
-            zh=f"{_zh(label)} 未声明坐标系；按 crs= 使用 {_crs_name(given)}",
+            zh=f"{_zh(label)} 未声明坐标系；按 --crs 使用 {_crs_name(given, 'zh')}",
         )
         return frame.set_crs(given)
     if not _has_coordinates(frame):
@@ -264,7 +264,8 @@ def to_working_crs(
         f"{label}: transformed from {_crs_name(frame.crs)} to the working CRS {_crs_name(target)}",
         severity="info",
         source=label,
-        zh=f"{_zh(label)}：已由 {_crs_name(frame.crs)} 转换到工作坐标系 {_crs_name(target)}",
+        zh=f"{_zh(label)}：已由 {_crs_name(frame.crs, 'zh')} 转换到工作坐标系 "
+        f"{_crs_name(target, 'zh')}",
     )
     return frame.to_crs(target)
 
