@@ -552,7 +552,7 @@ _TEXT = {
         "layers": "图层",
         "rasters": "影像",
         "truth": "真值表",
-        "dirty": "含错误的示例数据（可用 linyuan validate 检查）",
+        "dirty": "含错误的示例数据（可用 `linyuan validate` 检查）",
         "downloads": "外部下载数据",
         "checks": "检查",
     },

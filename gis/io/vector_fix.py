@@ -354,7 +354,7 @@ def repair_geometries(
                 source=label,
                 feature=fid,
                 zh=f"{_zh(label)}：要素 {fid}{name} 几何无效（{geometry_reason_zh(reason)}）；"
-                "已用 make_valid 修复，面积不变",
+                "已自动修复，面积不变",
             )
         log.add(
             "invalid_geometry_summary",
