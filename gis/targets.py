@@ -27,7 +27,9 @@ from typing import Any, NamedTuple
 import yaml
 
 from gis.errors import RulesError
-from gis.layers import catalog
+from gis.layers import unit_label
+
+__all__ = ["unit_label"]  # the KPI unit labels (the catalog's units), where the KPIs are
 from gis.resources import resource_path
 
 DEFAULT_TARGETS = resource_path("layers/targets.yaml")
@@ -67,17 +69,6 @@ INDICATORS: dict[str, Indicator] = {
     "township_parks_new": Indicator("count", "乡镇（村）公园", "township/village parks"),
 }
 """Every indicator a targets file or the ``kpi`` frame may name."""
-
-
-def unit_label(unit: str, lang: str = "zh") -> str:
-    """Return the label of a unit code in ``lang`` ("zh" or "en"): the catalog's ``units``.
-
-    Examples
-    --------
-    >>> unit_label("mu"), unit_label("mu", "en"), unit_label("km"), unit_label("count")
-    ('亩', 'mu', '公里', '个')
-    """
-    return catalog().units[unit]["en" if lang == "en" else "zh"]
 
 
 TOP_KEYS = ("updated", "source", "years")

@@ -47,7 +47,8 @@ GIS = Path(__file__).resolve().parents[1] / "gis"
 ALLOWED = frozenset(
     {
         # index and band names, methods, sensors and products
-        *("NDVI", "NBR", "dNBR", "GRVI", "DN", "NIR", "SWIR", "RGB", "SCL", "Key", "Benson"),
+        *("NDVI", "NBR", "dNBR", "RdNBR", "GRVI", "DN", "NIR", "SWIR", "RGB", "SCL", "DEM"),
+        *("Key", "Benson"),  # Key & Benson's dNBR thresholds
         *("Sentinel", "Landsat", "SAFE", "MTL", "FIRMS", "VIIRS", "MODIS", "UAV", "BOA_ADD_OFFSET"),
         # coordinate systems
         *("EPSG", "CGCS", "WGS", "UTM", "GCJ"),
@@ -240,6 +241,8 @@ def chinese(demo, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[st
         linyuan("export", "kml", results["discolored"], "--layer", "discolored_points",
                 "--out", out / "points.kmz", cwd=out),
         linyuan("report", "patches", results["patches"], "--out", out / "patches.html", cwd=out),
+        linyuan("report", "discolored", results["discolored"], "--out", out / "points.html",
+                cwd=out),
         linyuan("report", "greenery", results["kpi"], "--coverage", results["coverage"],
                 "--out", out / "greenery.docx", cwd=out),
         linyuan("validate", out / "nosuch.shp", cwd=out),
@@ -256,6 +259,7 @@ def chinese(demo, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[st
         "patches KMZ": kmz_text(out / "p.kmz"),
         "points KMZ": kmz_text(out / "points.kmz"),
         "patch report HTML": html_text(out / "patches.html"),
+        "discolored report HTML": html_text(out / "points.html"),
         "greenery report DOCX": docx_text(out / "greenery.docx"),
     }
 
@@ -286,6 +290,7 @@ OUTPUTS = (
     "patches KMZ",
     "points KMZ",
     "patch report HTML",
+    "discolored report HTML",
     "greenery report DOCX",
 )
 

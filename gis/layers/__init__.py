@@ -35,7 +35,7 @@ from gis.layers.catalog import (
     normalize_code,
     parse_catalog,
 )
-from gis.layers.labels import label, labels, national_names, shapefile_names
+from gis.layers.labels import label, labels, national_names, shapefile_names, unit_label
 from gis.layers.names import SHAPEFILE_NAME_BYTES, gbk_bytes, normalize_name, shapefile_cut
 from gis.layers.values import UNPARSED, FieldType, parse_date, yes_no
 
@@ -69,5 +69,6 @@ __all__ = [
     "parse_date",
     "shapefile_cut",
     "shapefile_names",
+    "unit_label",
     "yes_no",
 ]
