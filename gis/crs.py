@@ -288,8 +288,10 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
     )
 
 
-def check_declared_crs(crs: CRS, bounds: tuple[float, float, float, float]) -> str | None:
-    """Return a reason when coordinates contradict the declared CRS, else ``None``.
+def check_declared_crs(
+    crs: CRS, bounds: tuple[float, float, float, float], *, lang: str = "en"
+) -> str | None:
+    """Return a reason (in ``lang``) when coordinates contradict the declared CRS, else ``None``.
 
     Catches the EPSG:4326-vs-Gauss-Krüger confusion (metres declared as degrees, or degrees
     declared as a projected CRS), zone-prefixed eastings declared as a CRS without the prefix
@@ -304,22 +306,30 @@ def check_declared_crs(crs: CRS, bounds: tuple[float, float, float, float]) -> s
     True
     """
     x0, y0, x1, y1 = bounds
+    zh, name = lang == "zh", crs.to_string()
     if crs.is_geographic and not _looks_lonlat(x0, y0, x1, y1):
+        if zh:
+            return (
+                f"声明为 {name}（经纬度），但坐标达到 ({x1:.0f}, {y1:.0f})，是以米为单位的坐标；"
+                ".prj 有误——请修正或给出真实坐标系"
+            )
         return (
-            f"declared {crs.to_string()} (degrees) but coordinates reach ({x1:.0f}, {y1:.0f}), "
+            f"declared {name} (degrees) but coordinates reach ({x1:.0f}, {y1:.0f}), "
             "which are metres; the .prj is wrong — fix it or pass the real CRS"
         )
     if crs.is_projected and _looks_lonlat(x0, y0, x1, y1) and max(abs(x1), abs(y1)) < 1000:
+        if zh:
+            return f"声明为投影坐标系 {name}，但坐标在经纬度范围内；.prj 有误——很可能是 EPSG:4490"
         return (
-            f"declared projected {crs.to_string()} but coordinates are within lon/lat ranges; "
+            f"declared projected {name} but coordinates are within lon/lat ranges; "
             "the .prj is wrong — it is probably EPSG:4490"
         )
     if crs.is_projected:
-        return _prefix_problem(crs, bounds) or _outside_area(crs, bounds)
+        return _prefix_problem(crs, bounds, zh) or _outside_area(crs, bounds, zh)
     return None
 
 
-def _prefix_problem(crs: CRS, bounds: tuple[float, float, float, float]) -> str | None:
+def _prefix_problem(crs: CRS, bounds: tuple[float, float, float, float], zh: bool) -> str | None:
     x0, y0, x1, y1 = bounds
     zone = _prefixed_zone(x0, x1)
     if zone is None or not _looks_northing(y0, y1) or _projected_envelope(crs) is None:
@@ -329,6 +339,13 @@ def _prefix_problem(crs: CRS, bounds: tuple[float, float, float, float]) -> str 
         return None  # the declared CRS has the prefix itself
     likely = gk3_zone_epsg(zone) if zone >= 25 else gk6_zone_epsg(zone)
     width = "3°" if zone >= 25 else "6°"
+    if zh:
+        return (
+            f"声明为 {crs.to_string()}，但横坐标 {x0:.0f}…{x1:.0f} 带有高斯-克吕格带号前缀 {zone}，"
+            f"而 {crs.to_string()} 没有；坐标很可能是 EPSG:{likely}"
+            f"（CGCS2000 {width[0]}度带 第{zone}带，带号前缀）——"
+            f"请把文件的坐标系（.prj）改为 EPSG:{likely}"
+        )
     return (
         f"declared {crs.to_string()} but eastings {x0:.0f}…{x1:.0f} carry the Gauss-Krüger "
         f"zone prefix {zone}, which {crs.to_string()} does not; the coordinates are probably "
@@ -342,7 +359,7 @@ AREA_MARGIN = 5
 before coordinates count as impossible for it (synthetic and border data stay usable)."""
 
 
-def _outside_area(crs: CRS, bounds: tuple[float, float, float, float]) -> str | None:
+def _outside_area(crs: CRS, bounds: tuple[float, float, float, float], zh: bool) -> str | None:
     envelope = _projected_envelope(crs)
     if envelope is None:
         return None
@@ -352,9 +369,16 @@ def _outside_area(crs: CRS, bounds: tuple[float, float, float, float]) -> str | 
     if xmin - dx <= x0 and x1 <= xmax + dx and ymin - dy <= y0 and y1 <= ymax + dy:
         return None
     try:
-        guess = f"; the coordinates look like EPSG:{guess_crs_from_bounds(bounds).epsg}"
+        epsg = guess_crs_from_bounds(bounds).epsg
     except CRSError:
-        guess = ""
+        epsg = None
+    if zh:
+        return (
+            f"坐标 ({x0:.0f}, {y0:.0f}) – ({x1:.0f}, {y1:.0f}) 远在声明的 {crs.to_string()} "
+            f"适用范围 ({xmin:.0f}, {ymin:.0f}) – ({xmax:.0f}, {ymax:.0f}) 之外"
+            f"{f'，看起来像 EPSG:{epsg}' if epsg else ''}；文件的坐标系（.prj）有误——请修正"
+        )
+    guess = f"; the coordinates look like EPSG:{epsg}" if epsg else ""
     return (
         f"coordinates ({x0:.0f}, {y0:.0f}) – ({x1:.0f}, {y1:.0f}) are far outside the area of "
         f"use of the declared {crs.to_string()} ({xmin:.0f}, {ymin:.0f}) – ({xmax:.0f}, "

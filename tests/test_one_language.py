@@ -325,3 +325,41 @@ def test_the_scan_finds_what_it_looks_for() -> None:
     assert chinese_outside(["District 净月区: verified", "需现地核实"], frozenset({"净月区"})) == {
         "需现地核实": "需现地核实"
     }
+
+
+FIRST_MET = (
+    "crs.py",
+    "io/_atomic.py",
+    "io/archives.py",
+    "io/encoding.py",
+    "io/outputs.py",
+    "io/rasters.py",
+    "io/tables.py",
+    "io/vector_fix.py",
+    "io/vector_read.py",
+    "raster/source.py",
+    "report/data.py",
+    "verify/imports.py",
+    "verify/results.py",
+    "verify/store.py",
+)
+"""Modules whose errors a user meets first (reading, CRSs, writing, the field store)."""
+
+
+def test_the_errors_met_first_have_a_chinese_text() -> None:
+    """Every error these modules raise carries ``zh=`` (the CLI prints it by --lang)."""
+    missing, seen = [], 0
+    for name in FIRST_MET:
+        path = GIS / name
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
+                continue
+            func = node.exc.func
+            error = func.id if isinstance(func, ast.Name) else ""
+            if not error.endswith("Error") or error in ("ValueError", "KeyError"):
+                continue
+            seen += 1
+            if not any(k.arg == "zh" for k in node.exc.keywords):
+                missing.append(f"gis/{name}:{node.lineno} {error}")
+    assert seen > 60
+    assert not missing, "raised without zh=: " + ", ".join(missing)

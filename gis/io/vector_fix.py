@@ -93,13 +93,19 @@ def _from_gcj02(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDa
     if declared is not None and not _is_lonlat_wgs84(declared):
         raise CRSError(
             f"{label} declares {_crs_name(declared)}, but crs='gcj02' was given; GCJ-02 applies "
-            "only to lon/lat sources declared as WGS84/CGCS2000 (or undeclared) — drop crs='gcj02'"
+            "only to lon/lat sources declared as WGS84/CGCS2000 (or undeclared) — drop crs='gcj02'",
+            zh=f"{_zh(label)} 声明的坐标系为 {_crs_name(declared, 'zh')}，却给了 --crs gcj02；"
+            "GCJ-02 只适用于声明为 WGS84/CGCS2000（或未声明）的经纬度数据——请去掉 --crs gcj02",
         )
     target = declared if declared is not None else CRS.from_epsg(CGCS2000)
     if _has_coordinates(frame):
         reason = check_declared_crs(target, _bounds(frame))
         if reason:
-            raise CRSError(f"{label}: crs='gcj02' needs lon/lat coordinates, but {reason}")
+            reason_zh = check_declared_crs(target, _bounds(frame), lang="zh")
+            raise CRSError(
+                f"{label}: crs='gcj02' needs lon/lat coordinates, but {reason}",
+                zh=f"{_zh(label)}：--crs gcj02 需要经纬度坐标，但{reason_zh}",
+            )
     out = frame.set_geometry(geometries_gcj02_to_wgs84(frame.geometry.values), crs=target)
     x0, y0, x1, y1 = _bounds(frame) if _has_coordinates(frame) else (0.0, 0.0, 0.0, 0.0)
     glon, glat = (x0 + x1) / 2, (y0 + y1) / 2
@@ -125,12 +131,16 @@ def _check_declared(frame: gpd.GeoDataFrame, declared: CRS, crs: Any, label: str
         raise CRSError(
             f"{label} declares {_crs_name(declared)} but --crs {crs} was given; a declared CRS "
             "is never relabelled: drop --crs to use the declared one, or fix the file's "
-            "CRS (.prj) if it is wrong, then let Linyuan reproject"
+            "CRS (.prj) if it is wrong, then let Linyuan reproject",
+            zh=f"{_zh(label)} 已声明坐标系 {_crs_name(declared, 'zh')}，却给了 --crs {crs}；"
+            "已声明的坐标系不会被改标：去掉 --crs 即按声明的坐标系读取；如声明有误，"
+            "请修正文件的坐标系（.prj）后由林园投影",
         )
     if _has_coordinates(frame):
         reason = check_declared_crs(declared, _bounds(frame))
         if reason:
-            raise CRSError(f"{label}: {reason}")
+            reason_zh = check_declared_crs(declared, _bounds(frame), lang="zh")
+            raise CRSError(f"{label}: {reason}", zh=f"{_zh(label)}：{reason_zh}")
 
 
 def _guess(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDataFrame:
@@ -139,7 +149,9 @@ def _guess(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDataFra
     except CRSError as exc:
         raise CRSError(
             f"{label} declares no CRS (no .prj?) and none can be guessed: {exc} "
-            "(e.g. --crs EPSG:4551)"
+            "(e.g. --crs EPSG:4551)",
+            zh=f"{_zh(label)} 未声明坐标系（缺 .prj？），也无法推断：{exc.text('zh')}"
+            "（如 --crs EPSG:4551）",
         ) from exc
     log.add(
         "crs_guessed",
@@ -378,7 +390,9 @@ def _drop_empty(
         raise DataSourceError(
             f"{label}: none of its {len(frame)} features has a geometry, so there is nothing to "
             "work on; the .shp (or the geometry column) is damaged — copy it again from its "
-            "source, or read a plain table with gis.io.read_table"
+            "source, or read a plain table with gis.io.read_table",
+            zh=f"{_zh(label)}：{len(frame)} 个要素都没有几何，无法处理；.shp（或几何列）已损坏——"
+            "请从来源重新复制",
         )
     labels = labels or _feature_labels(frame)
     for i in np.flatnonzero(empty):

@@ -72,7 +72,10 @@ class ImportReport:
 
 def _read_file(path: Path) -> tuple[bytes, str]:
     if not path.is_file():
-        raise DataSourceError(f"field export {path} does not exist; check the file name")
+        raise DataSourceError(
+            f"field export {path} does not exist; check the file name",
+            zh=f"外业导出文件 {path} 不存在；请检查文件名",
+        )
     return path.read_bytes(), sha256_of(path)
 
 
@@ -279,12 +282,16 @@ def _lab_table(path: Path) -> pd.DataFrame:
             text = data.decode(codec)
             break
     else:
-        raise DataSourceError(f"{path} decodes neither as UTF-8 nor as GB18030; save it as UTF-8")
+        raise DataSourceError(
+            f"{path} decodes neither as UTF-8 nor as GB18030; save it as UTF-8",
+            zh=f"{path} 既不能按 UTF-8 也不能按 GB18030 解码；请另存为 UTF-8",
+        )
     try:
         table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise DataSourceError(
-            f"{path} is not a readable CSV table ({exc}); save it from Excel as CSV (UTF-8)"
+            f"{path} is not a readable CSV table ({exc}); save it from Excel as CSV (UTF-8)",
+            zh=f"{path} 不是可读的 CSV 表（{exc}）；请在 Excel 中另存为 CSV（UTF-8）",
         ) from exc
     rename = {}
     for canonical, names in LAB_COLUMNS.items():
@@ -296,7 +303,9 @@ def _lab_table(path: Path) -> pd.DataFrame:
     if missing:
         raise SchemaError(
             f"{path} lacks column(s) {', '.join(missing)} (样品编号 / 检测结果); its columns "
-            f"are: {', '.join(map(str, table.columns))}"
+            f"are: {', '.join(map(str, table.columns))}",
+            zh=f"{path} 缺少列 {', '.join(missing)}（样品编号 / 检测结果）；现有列："
+            f"{', '.join(map(str, table.columns))}",
         )
     return table
 
@@ -427,7 +436,9 @@ def import_lab(source: PathLike, *, into: PathLike, skip_invalid: bool = False) 
     """
     path = Path(source)
     if not path.is_file():
-        raise DataSourceError(f"lab results file {path} does not exist")
+        raise DataSourceError(
+            f"lab results file {path} does not exist", zh=f"检测结果文件 {path} 不存在"
+        )
     refuse_inputs({"into": into}, (path,))
     table = _lab_table(path)
     report = ImportReport(store=Path(into))
