@@ -34,12 +34,12 @@ from xml.etree import ElementTree
 import openpyxl
 import pyogrio
 import pytest
+from report_helpers import demo_results
 
 from gis.demo import DemoScene, demo_paths
 from gis.demo.run import summary_lines, validate_layers
 from gis.layers import catalog
 from gis.targets import INDICATORS
-from tests.report_helpers import demo_results
 
 BIN = Path(sys.executable).parent / "linyuan"
 GIS = Path(__file__).resolve().parents[1] / "gis"

@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from gis.errors import OutputError, output_error
+from gis.errors import GisError, OutputError, output_error
 from gis.io._atomic import check_overwrite
 
 PathLike = str | os.PathLike[str]
@@ -291,6 +291,8 @@ def _name_targets(exc: BaseException, staged: Mapping[Path, Path]) -> None:
         return text
 
     exc.args = tuple(fix(a) if isinstance(a, str) else a for a in exc.args)
+    if isinstance(exc, GisError) and exc.zh:  # the Chinese text names the target too
+        exc.zh = fix(exc.zh)
     if isinstance(exc, OSError):
         for attr in ("filename", "filename2"):
             value = getattr(exc, attr)
