@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,22 +54,74 @@ def gk3_cm_epsg(lon: float) -> int:
     if not 75 <= cm <= 135:
         raise CRSError(
             f"longitude {lon:.3f}° has no CGCS2000 3° Gauss-Krüger zone (CM 75°E-135°E); "
-            "pass an explicit working CRS, e.g. --working-crs EPSG:4551"
+            "pass an explicit working CRS, e.g. --working-crs EPSG:4551",
+            zh=f"经度 {lon:.3f}° 不在 CGCS2000 3度带范围内（中央经线 75°E-135°E）；"
+            "请明确给出工作坐标系，如 --working-crs EPSG:4551",
         )
     return 4534 + (cm - 75) // 3
+
+
+_UTM = re.compile(r"UTM zone (\d+)([NS])$")
+
+
+def crs_label(crs: Any, lang: str = "zh") -> str:
+    """Return a CRS as a message names it: ``EPSG:4551 (name)``, the name in Chinese for zh.
+
+    The CGCS2000 families, WGS 84 and UTM get Chinese names; another CRS keeps its own name.
+
+    Examples
+    --------
+    >>> crs_label(4530), crs_label(4551)
+    ('EPSG:4530（CGCS2000 3度带 第42带，带号前缀）', 'EPSG:4551（CGCS2000 3度带 中央经线 126°E）')
+    >>> crs_label(4551, "en")
+    'EPSG:4551 (CGCS2000 / 3-degree Gauss-Kruger CM 126E)'
+    >>> crs_label(32651), crs_label(4490)
+    ('EPSG:32651（WGS 84 UTM 第51带 北半球）', 'EPSG:4490（CGCS2000 经纬度）')
+    """
+    c = to_crs(crs)
+    epsg = c.to_epsg()
+    if lang != "zh":
+        return f"EPSG:{epsg} ({c.name})" if epsg else c.name
+    name = _zh_name(epsg, c.name)
+    return f"EPSG:{epsg}（{name}）" if epsg else name
+
+
+def _zh_name(epsg: int | None, name: str) -> str:
+    """Return the Chinese name of an EPSG CRS (its own name when not a known family)."""
+    families = (  # (first code, last code, name of code n)
+        (4490, 4490, lambda n: "CGCS2000 经纬度"),
+        (4491, 4501, lambda n: f"CGCS2000 6度带 第{n - 4491 + 13}带，带号前缀"),
+        (4502, 4512, lambda n: f"CGCS2000 6度带 中央经线 {75 + 6 * (n - 4502)}°E"),
+        (4513, 4533, lambda n: f"CGCS2000 3度带 第{n - 4513 + 25}带，带号前缀"),
+        (4534, 4554, lambda n: f"CGCS2000 3度带 中央经线 {75 + 3 * (n - 4534)}°E"),
+        (4326, 4326, lambda n: "WGS 84 经纬度"),
+    )
+    for first, last, named in families:
+        if epsg is not None and first <= epsg <= last:
+            return named(epsg)
+    utm = _UTM.search(name)
+    if utm and name.startswith("WGS 84"):
+        return f"WGS 84 UTM 第{utm.group(1)}带 {'北' if utm.group(2) == 'N' else '南'}半球"
+    return name
 
 
 def gk3_zone_epsg(zone: int) -> int:
     """Return the EPSG code for a zone-prefixed CGCS2000 3° GK zone (25-45)."""
     if not 25 <= zone <= 45:
-        raise CRSError(f"3° Gauss-Krüger zone {zone} is outside 25-45 (EPSG 4513-4533)")
+        raise CRSError(
+            f"3° Gauss-Krüger zone {zone} is outside 25-45 (EPSG 4513-4533)",
+            zh=f"3度带带号 {zone} 不在 25-45 之间（EPSG 4513-4533）",
+        )
     return 4513 + zone - 25
 
 
 def gk6_zone_epsg(zone: int) -> int:
     """Return the EPSG code for a zone-prefixed CGCS2000 6° GK zone (13-23)."""
     if not 13 <= zone <= 23:
-        raise CRSError(f"6° Gauss-Krüger zone {zone} is outside 13-23 (EPSG 4491-4501)")
+        raise CRSError(
+            f"6° Gauss-Krüger zone {zone} is outside 13-23 (EPSG 4491-4501)",
+            zh=f"6度带带号 {zone} 不在 13-23 之间（EPSG 4491-4501）",
+        )
     return 4491 + zone - 13
 
 
@@ -81,7 +134,8 @@ def to_crs(value: Any) -> CRS:
     except Exception as exc:  # pyproj raises its own CRSError
         raise CRSError(
             f"{value!r} is not a coordinate reference system; "
-            "give an EPSG code such as EPSG:4551 or EPSG:4490"
+            "give an EPSG code such as EPSG:4551 or EPSG:4490",
+            zh=f"{value!r} 不是坐标系；请给出 EPSG 代码，如 EPSG:4551 或 EPSG:4490",
         ) from exc
 
 
@@ -90,7 +144,8 @@ def require_crs(crs: Any, what: str = "the layer") -> CRS:
     if crs is None:
         raise CRSError(
             f"{what} has no coordinate reference system; pass crs= (or --crs EPSG:…) "
-            "to state the one it is in"
+            "to state the one it is in",
+            zh=f"{what} 没有坐标系；请用 --crs EPSG:… 说明它所用的坐标系",
         )
     return to_crs(crs)
 
@@ -105,7 +160,9 @@ def require_projected(crs: Any, what: str = "the layer") -> CRS:
     if not c.is_projected or unit not in ("metre", "meter"):
         raise CRSError(
             f"{what} is in {c.to_string()}, which is not a projected metric CRS; areas and "
-            "lengths need one: reproject first with frame.to_crs(gis.crs.WORKING_CRS)"
+            "lengths need one: reproject first with frame.to_crs(gis.crs.WORKING_CRS)",
+            zh=f"{what} 的坐标系 {c.to_string()} 不是以米为单位的投影坐标系；计算面积和长度需要"
+            "投影坐标系，请先投影到工作坐标系",
         )
     return c
 
@@ -119,7 +176,9 @@ def assert_same_crs(*frames: Any, names: tuple[str, ...] | None = None) -> CRS:
             label = names[i] if names else f"input {i}"
             raise CRSMismatchError(
                 f"{label} is in {c.to_string()} but the first input is in {first.to_string()}; "
-                "reproject explicitly with .to_crs() — gis.io.read_layer does this on read"
+                "reproject explicitly with .to_crs() — gis.io.read_layer does this on read",
+                zh=f"{label} 的坐标系为 {c.to_string()}，而第一个输入为 {first.to_string()}；"
+                "请先统一投影",
             )
     return first
 
@@ -177,7 +236,10 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
     """
     x0, y0, x1, y1 = (float(v) for v in bounds)
     if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
-        raise CRSError("the layer has no finite coordinates to guess a CRS from; pass --crs")
+        raise CRSError(
+            "the layer has no finite coordinates to guess a CRS from; pass --crs",
+            zh="图层没有有效坐标，无法推断坐标系；请用 --crs 指定",
+        )
     if _looks_lonlat(x0, y0, x1, y1):
         return CRSGuess(
             CGCS2000,
@@ -187,7 +249,9 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
     if _looks_lonlat(y0, x0, y1, x1):
         raise CRSError(
             f"coordinates look like lat/lon with the axes swapped (x {x0:.3f}…{x1:.3f} reads as "
-            "latitude); swap X and Y in the source, or pass --crs for what it really is"
+            "latitude); swap X and Y in the source, or pass --crs for what it really is",
+            zh=f"坐标像是经纬度但 X、Y 互换了（x {x0:.3f}…{x1:.3f} 是纬度）；"
+            "请在源数据中交换 X 和 Y，或用 --crs 指定其真实坐标系",
         )
     zone = _prefixed_zone(x0, x1)
     if zone is not None and _looks_northing(y0, y1):
@@ -205,21 +269,29 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
     if _prefixed_zone(y0, y1) is not None and _looks_northing(x0, x1):
         raise CRSError(
             "coordinates look like Gauss-Krüger with X and Y swapped (Y holds the zone-prefixed "
-            "easting); swap the columns in the source, or pass --crs"
+            "easting); swap the columns in the source, or pass --crs",
+            zh="坐标像是高斯-克吕格坐标但 X、Y 互换了（Y 是带带号的横坐标）；请在源数据中交换两列，"
+            "或用 --crs 指定",
         )
     if 0 < x0 <= x1 < 1_000_000 and _looks_northing(y0, y1):
         raise CRSError(
             "coordinates look like Gauss-Krüger metres without a zone prefix, so the central "
-            "meridian cannot be known; pass --crs, e.g. --crs EPSG:4551 for CM 126°E (Changchun)"
+            "meridian cannot be known; pass --crs, e.g. --crs EPSG:4551 for CM 126°E (Changchun)",
+            zh="坐标像是不带带号的高斯-克吕格坐标（米），无法得知中央经线；请用 --crs 指定，"
+            "如长春（中央经线 126°E）用 --crs EPSG:4551",
         )
     raise CRSError(
         f"coordinates ({x0:.1f}, {y0:.1f}) – ({x1:.1f}, {y1:.1f}) fit no CRS Linyuan can guess "
-        "(lon/lat or zone-prefixed Gauss-Krüger); pass --crs with the layer's real CRS"
+        "(lon/lat or zone-prefixed Gauss-Krüger); pass --crs with the layer's real CRS",
+        zh=f"坐标范围 ({x0:.1f}, {y0:.1f}) – ({x1:.1f}, {y1:.1f}) 不符合可推断的坐标系"
+        "（经纬度或带带号的高斯-克吕格坐标）；请用 --crs 指定图层的真实坐标系",
     )
 
 
-def check_declared_crs(crs: CRS, bounds: tuple[float, float, float, float]) -> str | None:
-    """Return a reason when coordinates contradict the declared CRS, else ``None``.
+def check_declared_crs(
+    crs: CRS, bounds: tuple[float, float, float, float], *, lang: str = "en"
+) -> str | None:
+    """Return a reason (in ``lang``) when coordinates contradict the declared CRS, else ``None``.
 
     Catches the EPSG:4326-vs-Gauss-Krüger confusion (metres declared as degrees, or degrees
     declared as a projected CRS), zone-prefixed eastings declared as a CRS without the prefix
@@ -234,22 +306,30 @@ def check_declared_crs(crs: CRS, bounds: tuple[float, float, float, float]) -> s
     True
     """
     x0, y0, x1, y1 = bounds
+    zh, name = lang == "zh", crs.to_string()
     if crs.is_geographic and not _looks_lonlat(x0, y0, x1, y1):
+        if zh:
+            return (
+                f"声明为 {name}（经纬度），但坐标达到 ({x1:.0f}, {y1:.0f})，是以米为单位的坐标；"
+                ".prj 有误——请修正或给出真实坐标系"
+            )
         return (
-            f"declared {crs.to_string()} (degrees) but coordinates reach ({x1:.0f}, {y1:.0f}), "
+            f"declared {name} (degrees) but coordinates reach ({x1:.0f}, {y1:.0f}), "
             "which are metres; the .prj is wrong — fix it or pass the real CRS"
         )
     if crs.is_projected and _looks_lonlat(x0, y0, x1, y1) and max(abs(x1), abs(y1)) < 1000:
+        if zh:
+            return f"声明为投影坐标系 {name}，但坐标在经纬度范围内；.prj 有误——很可能是 EPSG:4490"
         return (
-            f"declared projected {crs.to_string()} but coordinates are within lon/lat ranges; "
+            f"declared projected {name} but coordinates are within lon/lat ranges; "
             "the .prj is wrong — it is probably EPSG:4490"
         )
     if crs.is_projected:
-        return _prefix_problem(crs, bounds) or _outside_area(crs, bounds)
+        return _prefix_problem(crs, bounds, zh) or _outside_area(crs, bounds, zh)
     return None
 
 
-def _prefix_problem(crs: CRS, bounds: tuple[float, float, float, float]) -> str | None:
+def _prefix_problem(crs: CRS, bounds: tuple[float, float, float, float], zh: bool) -> str | None:
     x0, y0, x1, y1 = bounds
     zone = _prefixed_zone(x0, x1)
     if zone is None or not _looks_northing(y0, y1) or _projected_envelope(crs) is None:
@@ -259,6 +339,13 @@ def _prefix_problem(crs: CRS, bounds: tuple[float, float, float, float]) -> str 
         return None  # the declared CRS has the prefix itself
     likely = gk3_zone_epsg(zone) if zone >= 25 else gk6_zone_epsg(zone)
     width = "3°" if zone >= 25 else "6°"
+    if zh:
+        return (
+            f"声明为 {crs.to_string()}，但横坐标 {x0:.0f}…{x1:.0f} 带有高斯-克吕格带号前缀 {zone}，"
+            f"而 {crs.to_string()} 没有；坐标很可能是 EPSG:{likely}"
+            f"（CGCS2000 {width[0]}度带 第{zone}带，带号前缀）——"
+            f"请把文件的坐标系（.prj）改为 EPSG:{likely}"
+        )
     return (
         f"declared {crs.to_string()} but eastings {x0:.0f}…{x1:.0f} carry the Gauss-Krüger "
         f"zone prefix {zone}, which {crs.to_string()} does not; the coordinates are probably "
@@ -272,7 +359,7 @@ AREA_MARGIN = 5
 before coordinates count as impossible for it (synthetic and border data stay usable)."""
 
 
-def _outside_area(crs: CRS, bounds: tuple[float, float, float, float]) -> str | None:
+def _outside_area(crs: CRS, bounds: tuple[float, float, float, float], zh: bool) -> str | None:
     envelope = _projected_envelope(crs)
     if envelope is None:
         return None
@@ -282,9 +369,16 @@ def _outside_area(crs: CRS, bounds: tuple[float, float, float, float]) -> str | 
     if xmin - dx <= x0 and x1 <= xmax + dx and ymin - dy <= y0 and y1 <= ymax + dy:
         return None
     try:
-        guess = f"; the coordinates look like EPSG:{guess_crs_from_bounds(bounds).epsg}"
+        epsg = guess_crs_from_bounds(bounds).epsg
     except CRSError:
-        guess = ""
+        epsg = None
+    if zh:
+        return (
+            f"坐标 ({x0:.0f}, {y0:.0f}) – ({x1:.0f}, {y1:.0f}) 远在声明的 {crs.to_string()} "
+            f"适用范围 ({xmin:.0f}, {ymin:.0f}) – ({xmax:.0f}, {ymax:.0f}) 之外"
+            f"{f'，看起来像 EPSG:{epsg}' if epsg else ''}；文件的坐标系（.prj）有误——请修正"
+        )
+    guess = f"; the coordinates look like EPSG:{epsg}" if epsg else ""
     return (
         f"coordinates ({x0:.0f}, {y0:.0f}) – ({x1:.0f}, {y1:.0f}) are far outside the area of "
         f"use of the declared {crs.to_string()} ({xmin:.0f}, {ymin:.0f}) – ({xmax:.0f}, "

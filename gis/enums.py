@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from typing import Any, Self
 
-from gis.errors import OptionError
+from gis.errors import GisError, OptionError
 
 
 class ParamEnum(enum.StrEnum):
@@ -29,6 +29,11 @@ class ParamEnum(enum.StrEnum):
     def describe(cls) -> str:
         """Name of the option in error messages."""
         return cls.__name__.lower()
+
+    @classmethod
+    def describe_zh(cls) -> str:
+        """Name of the option in Chinese error messages (default: :meth:`describe`)."""
+        return cls.describe()
 
     @classmethod
     def error(cls, message: str) -> Exception:
@@ -54,9 +59,10 @@ class ParamEnum(enum.StrEnum):
             return cls(cls.normalize(value))
         except ValueError:
             valid = ", ".join(m.value for m in cls)
-            raise cls.error(
-                f"unknown {cls.describe()} {value!r}; {cls.valid_label()}: {valid}"
-            ) from None
+            exc = cls.error(f"unknown {cls.describe()} {value!r}; {cls.valid_label()}: {valid}")
+            if isinstance(exc, GisError):
+                exc.zh = f"{cls.describe_zh()} {value!r} 无效；可选值：{valid}"
+            raise exc from None
 
 
 class Lang(ParamEnum):
@@ -69,6 +75,11 @@ class Lang(ParamEnum):
     def describe(cls) -> str:
         """Name of the option in error messages."""
         return "language"
+
+    @classmethod
+    def describe_zh(cls) -> str:
+        """Name of the option in Chinese error messages."""
+        return "语言"
 
 
 class GroupBy(ParamEnum):
@@ -92,3 +103,8 @@ class GroupBy(ParamEnum):
     def describe(cls) -> str:
         """Name of the option in error messages."""
         return "grouping"
+
+    @classmethod
+    def describe_zh(cls) -> str:
+        """Name of the option in Chinese error messages."""
+        return "分组"

@@ -11,7 +11,29 @@ import errno
 
 
 class GisError(Exception):
-    """Root of every error Linyuan raises on purpose."""
+    """Root of every error Linyuan raises on purpose.
+
+    Like a :class:`~gis.findings.Finding`, an error carries its text in two languages: the
+    message (English, ``str(exc)``) and ``zh=`` (Chinese); :meth:`text` picks one, falling
+    back to English when no Chinese was given. The command line shows ``text`` in the
+    language of ``--lang``.
+
+    Examples
+    --------
+    >>> exc = DataSourceError("a.shp does not exist", zh="a.shp 不存在")
+    >>> exc.text("zh"), exc.text("en"), str(exc)
+    ('a.shp 不存在', 'a.shp does not exist', 'a.shp does not exist')
+    """
+
+    def __init__(self, *args: object, zh: str | None = None) -> None:
+        super().__init__(*args)
+        self.zh = zh
+
+    def text(self, lang: str = "zh") -> str:
+        """Return the message in ``lang`` (``zh`` or ``en``); English when no Chinese is given."""
+        if str(lang) == "zh" and self.zh:
+            return self.zh
+        return str(self)
 
 
 class CRSError(GisError, ValueError):
@@ -71,11 +93,16 @@ _OS_REASONS = {
     errno.ENAMETOOLONG: ("the file name is too long", "文件名过长"),
 }
 
+_FREE = ("free some space or write to another disk", "请清理磁盘空间或写到另一块磁盘")
 _OS_FIXES = {
-    errno.ENOSPC: "free some space or write to another disk",
-    errno.EDQUOT: "free some space or write to another disk",
-    errno.EXDEV: "write the outputs to one folder on the same disk",
+    errno.ENOSPC: _FREE,
+    errno.EDQUOT: _FREE,
+    errno.EXDEV: (
+        "write the outputs to one folder on the same disk",
+        "请把输出写到同一磁盘的同一文件夹",
+    ),
 }
+_WRITABLE = ("choose a writable output folder (--out)", "请换一个可写的输出文件夹（--out）")
 
 
 def os_reason(exc: OSError) -> tuple[str, str]:
@@ -102,5 +129,5 @@ def output_error(exc: OSError, path: object) -> OutputError:
     """
     en, zh = os_reason(exc)
     where = exc.filename if path is None else path
-    fix = _OS_FIXES.get(exc.errno or 0, "choose a writable output folder (--out)")
-    return OutputError(f"cannot write {where}: {en} (无法写入 {where}：{zh}); {fix}")
+    fix, fix_zh = _OS_FIXES.get(exc.errno or 0, _WRITABLE)
+    return OutputError(f"cannot write {where}: {en}; {fix}", zh=f"无法写入 {where}：{zh}；{fix_zh}")

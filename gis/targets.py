@@ -27,6 +27,9 @@ from typing import Any, NamedTuple
 import yaml
 
 from gis.errors import RulesError
+from gis.layers import unit_label
+
+__all__ = ["unit_label"]  # the KPI unit labels (the catalog's units), where the KPIs are
 from gis.resources import resource_path
 
 DEFAULT_TARGETS = resource_path("layers/targets.yaml")
@@ -34,7 +37,7 @@ DEFAULT_TARGETS = resource_path("layers/targets.yaml")
 
 
 class Indicator(NamedTuple):
-    """One KPI: its unit code (see :data:`UNIT_LABELS`) and its Chinese and English labels."""
+    """One KPI: its unit (a key of the catalog's ``units``) and its Chinese and English labels."""
 
     unit: str
     zh: str
@@ -66,27 +69,6 @@ INDICATORS: dict[str, Indicator] = {
     "township_parks_new": Indicator("count", "乡镇（村）公园", "township/village parks"),
 }
 """Every indicator a targets file or the ``kpi`` frame may name."""
-
-UNIT_LABELS: dict[str, tuple[str, str]] = {
-    "km": ("千米", "km"),
-    "count": ("个", "count"),
-    "ha": ("公顷", "ha"),
-    "mu": ("亩", "mu"),
-    "pct": ("%", "%"),
-}
-"""Unit code → (Chinese, English) label."""
-
-
-def unit_label(unit: str, lang: str = "zh") -> str:
-    """Return the label of a unit code in ``lang`` ("zh" or "en").
-
-    Examples
-    --------
-    >>> unit_label("mu"), unit_label("mu", "en")
-    ('亩', 'mu')
-    """
-    zh, en = UNIT_LABELS[unit]
-    return en if lang == "en" else zh
 
 
 TOP_KEYS = ("updated", "source", "years")

@@ -82,7 +82,7 @@ def test_no_cjk_font_falls_back_to_english(kpi: pd.DataFrame, monkeypatch) -> No
     with glyphs_checked():
         png_bytes(fig)  # no tofu: every label is ASCII
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["#1", "#2"]
-    assert "new pocket parks (count) 2024" in texts(fig)
+    assert "new pocket parks (items) 2024" in texts(fig)
     with pytest.warns(FontWarning):
         gauges = progress_gauges(kpi)
     assert all(t.get_text().isascii() for t in gauges.axes[0].get_yticklabels())

@@ -42,7 +42,7 @@ def test_detect_discolored_writes_all_outputs(tmp_path):
     assert lines[0].startswith("点位编号,经度,纬度") and "未核查" in lines[1]
     assert (tmp_path / "p.kmz").stat().st_size > 0
     again = CliRunner().invoke(cli, args)
-    assert again.exit_code == 3 and "exists" in again.output
+    assert again.exit_code == 3 and "已存在" in again.output
 
 
 def test_detect_discolored_bad_input_exit_3_no_output(tmp_path):

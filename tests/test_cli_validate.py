@@ -113,6 +113,8 @@ def test_out_file(runner, tmp_path, suffix):
         sheet = openpyxl.load_workbook(out).active
         header = [c.value for c in next(sheet.iter_rows(max_row=1))]
         assert header[:3] == ["级别", "代码", "说明"]
+        levels = {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)}
+        assert levels and levels <= {"提示", "警告", "错误"} and sheet.title == "问题清单"
     else:
         table = pyogrio.read_dataframe(out, layer="findings", read_geometry=False)
         assert "code_outside_list" in set(table["code"])

@@ -292,7 +292,7 @@ def test_cli_coverage_writes_layers(tmp_path) -> None:
             "--out", str(tmp_path / "walk.gpkg")]  # fmt: skip
     walk = CliRunner().invoke(cli, args)
     assert walk.exit_code == 0, walk.output
-    assert "公园绿地服务半径覆盖率" in walk.output and "(> 80%)" in walk.output
+    assert "公园绿地服务半径覆盖率" in walk.output and "（目标 > 80%，" in walk.output
     bad = CliRunner().invoke(cli, [*args[:-1], str(tmp_path / "x.gpkg"), "--radius-classes", "big"])
     assert bad.exit_code == 2 and "MIN_M2:RADIUS_M" in bad.output
     lines = write_layer(_grid_roads(2, 100.0), tmp_path / "lines.gpkg")

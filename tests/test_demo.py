@@ -399,7 +399,7 @@ def test_hotspots_are_a_firms_download_with_truth(scene: DemoScene) -> None:
     assert sources["类型"].tolist() == ["砖窑"]
     step = fire_hotspots(scene, overwrite=True)
     assert step.status == "clean", step.detail
-    assert "verdict 100.0% of 9, event pairs 100.0% (6 events, truth 6)" in step.detail
+    assert "判定 100.0%（共 9 个），事件归并 100.0%（6 起事件，真值 6 起）" in step.detail
 
 
 # ---------------------------------------------------------------- inputs of the README tour

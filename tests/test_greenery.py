@@ -263,6 +263,15 @@ def test_cli_kpi_writes_gpkg_xlsx_and_json(layers: dict[str, gpd.GeoDataFrame], 
     pngs = sorted(p.name for p in (tmp_path / "charts").iterdir())
     assert "kpi_progress.png" in pngs and "kpi_pocket_parks_new.png" in pngs
     assert (tmp_path / "charts" / "kpi_progress.png").read_bytes().startswith(b"\x89PNG")
+    assert "kpi_afforestation_mu.png" in pngs  # an afforestation layer was given
+    # without an afforestation layer there is no afforestation figure, so no (empty) chart
+    bare = args[: args.index("--afforestation")]
+    plain = runner.invoke(cli, [*bare, "--year", "2024", "--out", str(tmp_path / "bare.gpkg"),
+                                "--charts", str(tmp_path / "bare")])  # fmt: skip
+    assert plain.exit_code == 0, plain.output
+    drawn = sorted(p.name for p in (tmp_path / "bare").iterdir())
+    assert "kpi_pocket_parks_new.png" in drawn and "kpi_afforestation_mu.png" not in drawn
+    assert "国土绿化：— / 500,000 亩" in plain.output  # a plain figure, not 5e+05
     # the same again without --overwrite: refused (exit 3), file kept
     again = runner.invoke(cli, [*args, "--out", str(out)])
     assert again.exit_code == 3 and "--overwrite" in again.output

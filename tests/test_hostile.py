@@ -699,7 +699,7 @@ def test_hostile(
     if code != 0:
         named = str(ctx.out) if case.blame == "out" else case.blame or culprit.name
         assert any(n in output for n in named.split("|")), f"{named} not in:\n{output[-3000:]}"
-    says = {"ro": "read-only", "full": "disk is full"}.get(case.mount or "", case.says)
+    says = {"ro": "只读", "full": "磁盘已满"}.get(case.mount or "", case.says)  # 中文 text
     assert says is None or says in output, f"{says!r} not said in:\n{output[-3000:]}"
     if case.finding:
         codes = pyogrio.read_dataframe(ctx.out / case.allowed[0], layer="findings")["code"]
@@ -750,7 +750,7 @@ def test_map_by_writes_all_maps_or_none(tmp_path: Path, monkeypatch: pytest.Monk
     args = ["map", str(source), "--out", str(out), "--by", "district", "--overwrite"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 3, result.output
-    assert "disk is full" in result.output and str(out.parent) in result.output
+    assert "磁盘已满" in result.output and str(out.parent) in result.output
     assert ".m_" not in result.output  # the target is named, not its staged file
     assert sorted(p.name for p in out.parent.iterdir()) == ["m_南关区.html"]
     assert (out.parent / "m_南关区.html").read_text() == "an earlier map"

@@ -121,7 +121,7 @@ def test_run_kmz_is_the_export_kmz_of_its_results(tmp_path):
     with zipfile.ZipFile(kmz) as a, zipfile.ZipFile(exported) as b:
         doc = a.read("doc.kml")
         assert doc == b.read("doc.kml")
-    assert b"<description>" in doc and "状态：待核实".encode() in doc  # crown facts, labels
+    assert b"<description>" in doc and "状态：未核查".encode() in doc  # crown facts, labels
 
 
 def test_an_output_that_is_an_input_is_refused_by_path_inode_sidecar_or_folder(tmp_path):

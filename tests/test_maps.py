@@ -213,7 +213,7 @@ def test_points_and_navigation_targets() -> None:
     inside = gpd.GeoSeries(gpd.points_from_xy(nav[:, 0], nav[:, 1]), crs=4326).to_crs(4551)
     assert inside.within(patches().geometry.buffer(0.5)).all()
     assert pts["geom"] == "point" and pts["nav"] is None
-    assert [e[1] for e in pts["legend"]] == ["待核实", "未找到"]
+    assert [e[1] for e in pts["legend"]] == ["未核查", "现地未发现"]
     assert data["bounds"][0] < data["bounds"][2]
 
 

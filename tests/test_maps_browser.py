@@ -145,6 +145,7 @@ def test_map_opens_offline_and_draws_every_layer(browser: Any, field_map: Path) 
         click_latlng(page, lat, lon)
         text = popup_text(page)
         assert "P1" in text and "疑似违法采伐" in text and "导航到此处" in text
+        assert "合法性\t疑似违法" in text and "suspected_illegal" not in text  # meaning, not code
         href = page.locator(".leaflet-popup-content a.ly-nav").last.get_attribute("href")
         assert href is not None and href.startswith(f"geo:{lat:.6f},{lon:.6f}")
     finally:
@@ -156,7 +157,8 @@ def test_search_by_point_id_opens_its_popup(browser: Any, field_map: Path) -> No
     try:
         page.fill(".ly-search-input", "D17")
         page.press(".ly-search-input", "Enter")
-        assert "D17" in popup_text(page)
+        found = popup_text(page)
+        assert "D17" in found and "未核查" in found and "unverified" not in found
         page.fill(".ly-search-input", "nope")
         page.press(".ly-search-input", "Enter")
         assert page.inner_text(".ly-search-status") == "未找到"

@@ -71,9 +71,15 @@ def test_demo_and_docx_report_render_chinese_with_the_system_fonts_hidden(tmp_pa
     assert done.returncode == 0, log[-3000:]
     assert done.stdout.splitlines()[0] == f"0 {BUNDLED_FAMILY}"  # no system font, bundled one
     assert "Glyph" not in log and "FontWarning" not in log
-    for name in ("patches", "discolored", "greening", "fire"):
-        line = next(x for x in done.stdout.splitlines() if x.strip().startswith(f"report {name}"))
-        assert " clean " in line, line
+    titles = {
+        "patches": "图斑核查",
+        "discolored": "变色立木",
+        "greening": "绿化工作",
+        "fire": "森林防火",
+    }
+    for name, title in titles.items():
+        line = next(x for x in done.stdout.splitlines() if x.strip().startswith(f"报告：{title}"))
+        assert " 正常 " in line, line
         html = (out / "reports" / f"{name}_report.html").read_text(encoding="utf-8")
         assert "data:image/png;base64," in html
     with zipfile.ZipFile(docx_out) as zf:

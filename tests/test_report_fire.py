@@ -114,7 +114,7 @@ def test_burned_area_and_grade_equal_the_results(fire: dict[str, Path], html: st
         assert row[1:] == [fmt_value(ha), fmt_value(ha * M2_PER_HA / M2_PER_MU)]
     items = dict(zip(report["item"] + report["unit"].fillna(""), report["value"], strict=False))
     severity_ha = {r[0]: r[1] for r in rows}
-    assert severity_ha["重度"] == fmt_value(float(items["烈度：重度ha"]))
+    assert severity_ha["重度"] == fmt_value(float(items["烈度：重度公顷"]))
 
 
 def test_coverage_and_blind_areas_equal_the_results(fire: dict[str, Path], html: str) -> None:

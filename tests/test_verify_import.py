@@ -118,8 +118,8 @@ def test_one_bad_record_in_two_files_imports_nothing(
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1
     assert f"{b}#1 (0004): verified_cause_code: 43 is not one of" in result.output
-    assert f"{b}#2 (9999): feature 9999 is not in patches_checked of the results" in result.output
-    assert f"{bad} (-): not a UTF-8 JSON file" in result.output
+    assert f"{b}#2 (9999): 要素 9999 不在结果的 patches_checked 图层中" in result.output
+    assert f"{bad} (-): 不是 UTF-8 编码的 JSON 文件" in result.output
     assert "导入 0 条" in result.output and "未写入" in result.output
     assert _rows(store) == before
     assert not photo_dir(store).exists()  # nothing is written before validation passed
@@ -203,8 +203,8 @@ def test_disagreeing_inspectors_are_kept_and_reported(tmp_path: Path) -> None:
     ])  # fmt: skip
     result = CliRunner().invoke(cli, ["verify", "import", str(a), str(b), "--into", str(store)])
     assert result.exit_code == 0, result.output
-    assert "冲突 patches_checked 0001: 李: real/20; 王: real/42" in result.output
-    assert "冲突 discolored_points DP1: 李: confirmed_dead_pine; 王: not_found" in result.output
+    assert "冲突 督查图斑 0001: 李: 真实变化/20; 王: 真实变化/42" in result.output
+    assert "冲突 变色立木 DP1: 李: 确认为枯死松树; 王: 现地未发现" in result.output
     assert "0002" not in result.output
     assert len(read_log(store)) == 6
 
@@ -243,8 +243,8 @@ def test_unknown_samples_are_listed_and_nothing_imported(tmp_path: Path) -> None
     lab.write_text("sample_id,result\nS-1,positive\nS-404,negative\nS-1,maybe\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["verify", "lab", str(lab), "--into", str(store)])
     assert result.exit_code == 1
-    assert "sample 'S-404' is not in the field log" in result.output
-    assert "result 'maybe' is neither" in result.output
+    assert "样品 'S-404' 不在外业记录中" in result.output
+    assert "检测结果 'maybe' 既不是阳性也不是阴性" in result.output
     assert len(read_log(store)) == 1
     report = import_lab(lab, into=store, skip_invalid=True)
     assert report.imported == 1 and len(report.rejected) == 2

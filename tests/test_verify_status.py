@@ -96,8 +96,9 @@ def test_status_cli_json_lists_conflicts(case: tuple[Path, tuple[Path, Path]]) -
     ]
     text = CliRunner().invoke(cli, [*args[:-1], "--by", "district"])
     assert text.exit_code == 0
-    assert "[patches_checked]" in text.output and "66.7%" in text.output
-    assert "冲突 patches_checked 0001: 李: real/20; 王: real/42" in text.output
+    assert "[督查图斑]" in text.output and "66.7%" in text.output
+    assert "冲突 督查图斑 0001: 李: 真实变化/20; 王: 真实变化/42" in text.output
+    assert "非真实变化" in text.output and "no_change" not in text.output
     en = CliRunner().invoke(cli, [*args[:-1], "--lang", "en"])
     assert en.exit_code == 0
     assert "verify rate" in en.output and "all" in en.output and "(not filled)" not in en.output

@@ -136,9 +136,23 @@ def patches(as_json: bool, lang: str, **kwargs: Any) -> None:
 
 
 def memory_line(peak: dict[str, float], lang: str) -> str:
-    """Return the peak memory per worker (or of this process) as one summary line."""
-    sizes = ("，" if lang == "zh" else ", ").join(f"{k} {v:.0f} MB" for k, v in peak.items())
-    return f"峰值内存：{sizes}" if lang == "zh" else f"Peak memory: {sizes}"
+    """Return the peak memory per worker (or of this process) as one summary line.
+
+    Workers are numbered in the order the run table lists them (their addresses are there);
+    a process id or address means nothing to the reader of the summary.
+
+    >>> memory_line({"local:4242": 611.2}, "zh"), memory_line({"tcp://a": 1, "tcp://b": 2}, "en")
+    ('峰值内存：本进程 611 MB', 'Peak memory: worker 1 1 MB, worker 2 2 MB')
+    """
+    zh = lang == "zh"
+    if len(peak) == 1 and next(iter(peak)).startswith("local:"):
+        names = ["本进程" if zh else "this process"]
+    else:
+        names = [f"工作进程 {i}" if zh else f"worker {i}" for i in range(1, len(peak) + 1)]
+    sizes = ("，" if zh else ", ").join(
+        f"{n} {v:.0f} MB" for n, v in zip(names, peak.values(), strict=True)
+    )
+    return f"峰值内存：{sizes}" if zh else f"Peak memory: {sizes}"
 
 
 def _summary(checked: Any, counts: dict[str, dict[str, int]], log: Findings, lang: str) -> str:

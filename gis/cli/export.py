@@ -65,4 +65,7 @@ def export_kml_command(
         _, features = export_results_kml(
             results, stage["out"], layer=name, lang=lang, findings=findings, engine=engine
         )
-    click.echo(f"{out}  ({features} features, layer {name})")
+    if lang == "en":
+        click.echo(f"{out}  ({features} features, layer {name})")
+    else:
+        click.echo(f"{out}（{features} 个要素，图层 {name}）")

@@ -76,11 +76,21 @@ def _kpi_line(row: pd.Series, lang: str) -> str:
     import pandas as pd
 
     unit = unit_label(row["unit"], lang)
-    actual = "—" if pd.isna(row["actual"]) else f"{row['actual']:,.4g}"
+    actual = "—" if pd.isna(row["actual"]) else _figure(row["actual"])
     rate = "" if pd.isna(row["rate"]) else f" ({row['rate']:.1%})"
     flag = "?" if pd.isna(row["met"]) else ("✓" if bool(row["met"]) else "✗")
     item = f" {row['item']}" if row["item"] else ""
-    return f"{flag} {row['label']}{item}: {actual} / {row['target']:,.4g} {unit}{rate}"
+    sep = "：" if lang == "zh" else ": "
+    return f"{flag} {row['label']}{item}{sep}{actual} / {_figure(row['target'])} {unit}{rate}"
+
+
+def _figure(value: float) -> str:
+    """Return a KPI figure as people write it: thousands separators, at most 3 decimals.
+
+    >>> _figure(500000.0), _figure(2.9741), _figure(7.5)
+    ('500,000', '2.974', '7.5')
+    """
+    return f"{value:,.3f}".rstrip("0").rstrip(".")
 
 
 @greenery.command(short_help="公园绿地服务半径覆盖率, 300米见绿, 500米见园.")
@@ -182,8 +192,14 @@ def _coverage_line(row: pd.Series, lang: str) -> str:
 
     zh, en = MEASURE_LABELS[Measure(row["measure"])]
     pct = "—" if pd.isna(row["coverage_pct"]) else f"{row['coverage_pct']:.2f}%"
-    goal = "" if pd.isna(row["target_pct"]) else f" (> {row['target_pct']:.0f}%)"
-    return f"{zh if lang == 'zh' else en}: {pct}{goal}"
+    if pd.isna(row["target_pct"]):
+        return f"{zh}：{pct}" if lang == "zh" else f"{en}: {pct}"
+    target = f"{row['target_pct']:.0f}%"  # GB 55014: the share must exceed the target
+    if lang == "zh":
+        verdict = "—" if pd.isna(row["met"]) else ("达标" if row["met"] else "未达标")
+        return f"{zh}：{pct}（目标 > {target}，{verdict}）"
+    verdict = "—" if pd.isna(row["met"]) else ("met" if row["met"] else "not met")
+    return f"{en}: {pct} (target > {target}, {verdict})"
 
 
 def _echo_json(outputs: dict[str, Path], city: pd.DataFrame, log: Findings) -> None:

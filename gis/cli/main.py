@@ -73,12 +73,13 @@ class LinyuanGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except GisError as exc:
-            _fail(ctx, f"{error_prefix()}{exc}", EXIT_INPUT)
+        except GisError as exc:  # its text in --lang (English where no Chinese was written)
+            _fail(ctx, f"{error_prefix()}{exc.text(current_lang().value)}", EXIT_INPUT)
         except OSError as exc:  # an input or output the system refuses: not a bug
-            en, zh = os_reason(exc)  # both: scripts and the hostile suite look for the English
-            where = exc.filename or "a file"
-            _fail(ctx, f"{error_prefix()}{where}: {en}（{zh}）", EXIT_INPUT)
+            en, zh = os_reason(exc)
+            if current_lang() is Lang.ZH:
+                _fail(ctx, f"{error_prefix()}{exc.filename or '文件'}：{zh}", EXIT_INPUT)
+            _fail(ctx, f"{error_prefix()}{exc.filename or 'a file'}: {en}", EXIT_INPUT)
         except Exception as exc:  # a bug: one line, the traceback with -v
             text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             if current_lang() is Lang.ZH:

@@ -66,7 +66,10 @@ def _render(name: str, out: Path, overwrite: bool, options: dict[str, Any]) -> N
             shown = exc
     if shown is not None:
         raise shown
-    click.echo(f"{out}  ({done.seconds:.1f} s)")
+    if options.get("lang") == "en":
+        click.echo(f"{out}  ({done.seconds:.1f} s)")
+    else:
+        click.echo(f"{out}（用时 {done.seconds:.1f} 秒）")
 
 
 @report.command(short_help="森林督查图斑核查报告 from `linyuan check patches` results.")

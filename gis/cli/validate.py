@@ -107,11 +107,15 @@ def write_findings(
     frame = findings.to_frame(lang=lang)
     suffix = out.suffix.lower()
     headers = {c: label(c, lang=lang) for c in FINDING_COLUMNS} if suffix == ".xlsx" else None
+    sheet = "问题清单" if lang == "zh" else "findings"
+    if suffix == ".xlsx":  # for people: 提示/警告/错误, one language (CSV and GPKG keep both)
+        frame = frame.assign(severity=frame["severity"].map(lambda s: Severity(s).label(lang)))
+        frame = frame.drop(columns="message_en")
     with staged_outputs({"out": out}, overwrite=overwrite, inputs=(source,)) as stage:
         if suffix == ".gpkg":
             write_layer(frame, stage["out"], layer="findings")
         else:
-            write_table(frame, stage["out"], headers=headers, sheet_name="findings")
+            write_table(frame, stage["out"], headers=headers, sheet_name=sheet)
     return out
 
 

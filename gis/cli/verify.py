@@ -69,18 +69,40 @@ MESSAGES: dict[str, dict[str, str]] = {
 }  # fmt: skip
 HEADERS: dict[str, dict[str, str]] = {
     "zh": {"group": "分组", "features": "要素", "verified": "已核查", "verify_rate": "核查率",
+           "real_change": "真实变化", "no_change": "非真实变化",
            "fire": "火情", "no_fire": "非火情", "on_time": "按时反馈", "late": "超时反馈",
            "missing": "未反馈", "no_deadline": "无反馈时限",
            "feedback_median_h": "反馈用时中位数（小时）"},
     "en": {"group": "group", "features": "features", "verified": "verified",
-           "verify_rate": "verify rate", "feedback_median_h": "median feedback (h)"},
+           "verify_rate": "verify rate", "real_change": "real change", "no_change": "not real",
+           "feedback_median_h": "median feedback (h)"},
 }  # fmt: skip
+"""CLI text in Chinese (default) and English (``--lang en``); rejection reasons in Chinese
+where they have one (the export contract's schema messages stay English)."""
 RATE_TITLES: dict[str, dict[str, str]] = {
     "zh": {"hotspots_checked": "热点核查率"},
     "en": {"hotspots_checked": "hotspot verify rate"},
 }
 """The name 核查率 takes in one layer's table."""
-"""CLI text in Chinese (default) and English (``--lang en``); reasons stay English."""
+LAYER_WORDS = {
+    "patches_checked": "督查图斑",
+    "discolored_points": "变色立木",
+    "hotspots_checked": "卫星热点",
+}
+"""Result layers as the Chinese status table names them (English keeps the layer name)."""
+
+
+def _header(column: str, lang: str) -> str:
+    """Return a status column's header: the shared words, or an outcome's catalog meaning."""
+    from gis.layers import code_meaning  # the catalog loads pandas: not for --help
+
+    if column in HEADERS[lang]:
+        return HEADERS[lang][column]
+    return code_meaning("pest_points", "status", column, lang=lang) or column
+
+
+def _layer_word(layer: str, lang: str) -> str:
+    return LAYER_WORDS.get(layer, layer) if lang == "zh" else layer
 
 
 def _echo_report(report: Any, as_json: bool, lang: str) -> None:
@@ -100,10 +122,12 @@ def _echo_report(report: Any, as_json: bool, lang: str) -> None:
     )
     for r in report.rejected:
         where = f"{r.source}#{r.index}" if r.index is not None else r.source
-        line = text["invalid"].format(where=where, feature=r.feature_id or "-", reason=r.reason)
+        line = text["invalid"].format(where=where, feature=r.feature_id or "-", reason=r.text(lang))
         click.echo(line, err=True)
     for row in report.conflicts.itertuples():
-        conflict = {"layer": row.layer, "feature": row.feature_id, "verdicts": row.verdicts}
+        layer = _layer_word(str(row.layer), lang)
+        said = row.verdicts_zh if lang == "zh" else row.verdicts
+        conflict = {"layer": layer, "feature": row.feature_id, "verdicts": said}
         click.echo("  " + text["conflict"].format(**conflict))
     if getattr(report, "other_run", 0):
         click.echo(text["other_run"].format(n=report.other_run))
@@ -167,9 +191,9 @@ def _table_text(table: pd.DataFrame, lang: str) -> str:
         if lang == "en":
             shown["group"] = shown["group"].replace({"全部": "all", NO_GROUP: "(not filled)"})
         rate = RATE_TITLES[lang].get(layer, HEADERS[lang]["verify_rate"])
-        names = {**HEADERS[lang], "verify_rate": rate}
+        names = {c: rate if c == "verify_rate" else _header(str(c), lang) for c in shown.columns}
         shown = shown.rename(columns=names)
-        parts.append(f"[{layer}]\n" + shown.to_string(index=False))
+        parts.append(f"[{_layer_word(layer, lang)}]\n" + shown.to_string(index=False))
     return "\n\n".join(parts)
 
 
@@ -200,7 +224,7 @@ def status(
     known = read_results(results)
     log = read_log(store)
     table = verification_status(known.features, log, by=by)
-    found = conflicts(log)
+    found = conflicts(log, lang="en" if as_json else lang)  # JSON keeps the codes
     unknown = unknown_records(known.features, log)
     if as_json:
         payload = {
@@ -213,7 +237,8 @@ def status(
     text = MESSAGES[lang]
     click.echo(_table_text(table, lang))
     for row in found.itertuples():
-        conflict = {"layer": row.layer, "feature": row.feature_id, "verdicts": row.verdicts}
+        layer = _layer_word(str(row.layer), lang)
+        conflict = {"layer": layer, "feature": row.feature_id, "verdicts": row.verdicts}
         click.echo(text["conflict"].format(**conflict))
     if len(unknown):
         click.echo(text["unknown"].format(n=len(unknown)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from gis.demo.score import score_crowns, score_hotspots, score_patches
 from gis.demo.tour import write_field_returns
 from gis.errors import GisError
 from gis.findings import Findings, Severity
+from gis.layers import catalog
 
 CITY = "全市"
 """The city-wide row of the greening tables."""
@@ -91,29 +93,32 @@ def _raises(exc: ImportError) -> Callable[..., object]:
     return step
 
 
-def _failed(name: str, exc: Exception) -> StepResult:
+def _failed(name: str, exc: Exception, lang: str = "zh") -> StepResult:
     """Report a step that raised; a bug in a check (not a GisError) keeps its traceback in -v."""
     if not isinstance(exc, GisError):
         logger.debug("%s raised", name, exc_info=exc)
-        return StepResult(name, "failed", f"{type(exc).__name__}: {exc} (rerun with -v)")
-    return StepResult(name, "failed", str(exc))
+        hint = "（加 -v 重新运行查看详情）" if lang == "zh" else " (rerun with -v)"
+        return StepResult(name, "failed", f"{type(exc).__name__}: {exc}{hint}")
+    return StepResult(name, "failed", exc.text(lang))
+
+
+def _absent(name: str, module: str, lang: str) -> StepResult:
+    """Report a step whose check module does not exist (yet)."""
+    said = f"{module} 尚不存在" if lang == "zh" else f"{module} is not there yet"
+    return StepResult(name, "skipped", said)
 
 
 def validate_layers(scene: DemoScene, *, lang: str = "zh") -> list[StepResult]:
     """Validate every clean layer of the scene with :func:`gis.checks.quality.run.validate_file`."""
     validate_file = _optional("gis.checks.quality.run", "validate_file")
     if validate_file is None:
-        return [
-            StepResult(
-                "validate", "skipped", "gis.checks.quality.run.validate_file is not there yet"
-            )
-        ]
+        return [_absent("validate", "gis.checks.quality.run.validate_file", lang)]
     steps = []
     for kind, path in scene.layers.items():
         try:
             findings = validate_file(path, kind=kind, lang=lang)
         except Exception as exc:
-            steps.append(_failed(f"validate {kind}", exc))
+            steps.append(_failed(f"validate {kind}", exc, lang))
             continue
         counts = {s: sum(f.severity is s for f in findings) for s in Severity}  # type: ignore[attr-defined]
         status = (
@@ -123,7 +128,10 @@ def validate_layers(scene: DemoScene, *, lang: str = "zh") -> list[StepResult]:
             if counts[Severity.WARNING]
             else "clean"
         )
-        detail = ", ".join(f"{s.value} {n}" for s, n in counts.items())
+        detail = ("，" if lang == "zh" else ", ").join(
+            f"{s.label(lang)} {n}"
+            for s, n in counts.items()  # type: ignore[attr-defined]
+        )
         steps.append(StepResult(f"validate {kind}", status, detail))
     return steps
 
@@ -155,7 +163,7 @@ def check_patches_delivered(
             sensing=f"{d[:4]}-{d[4:6]}-{d[6:]}",
         )  # fmt: skip
     except Exception as exc:
-        return _failed("check patches (S2 .SAFE)", exc)
+        return _failed("check patches (S2 .SAFE)", exc, lang)
     out = scene.out_dir / "results" / "patches_checked_s2_safe.gpkg"
     return _patch_step(
         scene, "check patches (S2 .SAFE)", out, overwrite=overwrite, lang=lang, after=product
@@ -168,7 +176,7 @@ def _patch_step(
     """Run the patch check with the scene's layers, before image and ``after``; score it."""
     run_patch_check = _optional("gis.checks.patches.run", "run_patch_check")
     if run_patch_check is None:
-        return StepResult(name, "skipped", "gis.checks.patches.run is not there yet")
+        return _absent(name, "gis.checks.patches.run", lang)
     layers, log = scene.layers, Findings()
     try:
         run: Any = run_patch_check(
@@ -187,15 +195,18 @@ def _patch_step(
             **after,
         )
     except Exception as exc:
-        return _failed(name, exc)
+        return _failed(name, exc, lang)
     s = score_patches(run.result.patches_checked, scene.truth["patches"])
     detail = (
-        f"vs truth: real change {s['real_change']:.1%}, change type {s['change_type']:.1%}, "
-        f"legality {s['legality']:.1%} of {s['n']}"
+        f"与真值相比：真实变化 {s['real_change']:.1%}，变化类型 {s['change_type']:.1%}，"
+        f"合法性 {s['legality']:.1%}（共 {s['n']} 个）"
+        if lang == "zh"
+        else f"vs truth: real change {s['real_change']:.1%}, change type "
+        f"{s['change_type']:.1%}, legality {s['legality']:.1%} of {s['n']}"
     )
     grid = run.result.run.get("rasters", {}).get("analysis_grid", "")
-    if "aligned" in grid:
-        detail += f"; analysis grid {grid}"
+    if "aligned" in grid:  # the grid's description is English: its key figures in Chinese
+        detail += "；两期影像已统一到同一分析网格" if lang == "zh" else f"; analysis grid {grid}"
     status = "errors" if log.has_errors else "clean"
     return StepResult(name, status, detail, tuple(run.outputs.values()))
 
@@ -204,7 +215,7 @@ def detect_discolored(scene: DemoScene, *, overwrite: bool = False, lang: str = 
     """Run the 变色立木 detection on the 0.5 m image and score it against the planted crowns."""
     run_discolored = _optional("gis.checks.discolored.run", "run_discolored")
     if run_discolored is None:
-        return StepResult("detect discolored", "skipped", "gis.checks.discolored.run is not there")
+        return _absent("detect discolored", "gis.checks.discolored.run", lang)
     log = Findings()
     try:
         run: Any = run_discolored(
@@ -218,13 +229,16 @@ def detect_discolored(scene: DemoScene, *, overwrite: bool = False, lang: str = 
             findings=log,
         )
     except Exception as exc:
-        return _failed("detect discolored", exc)
+        return _failed("detect discolored", exc, lang)
     points = run.result.points
     if "is_new" in points:
         points = points[points["is_new"].fillna(False).astype(bool)]
     s = score_crowns(points, scene.truth["crowns"])
     detail = (
-        f"vs truth: precision {s['precision']:.1%}, recall {s['recall']:.1%} "
+        f"与真值相比：查准率 {s['precision']:.1%}，查全率 {s['recall']:.1%}"
+        f"（预置 {s['planted']} 株中找到 {s['matched']} 株，新点位 {s['points']} 个）"
+        if lang == "zh"
+        else f"vs truth: precision {s['precision']:.1%}, recall {s['recall']:.1%} "
         f"({s['matched']}/{s['planted']} planted, {s['points']} new points)"
     )
     status = "errors" if log.has_errors else "clean"
@@ -235,7 +249,7 @@ def fire_hotspots(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh"
     """Run the 卫星热点 check on the FIRMS download and score it against the planted truth."""
     run_hotspot_check = _optional("gis.checks.fire.run", "run_hotspot_check")
     if run_hotspot_check is None or "hotspots" not in scene.downloads:
-        return StepResult("fire hotspots", "skipped", "gis.checks.fire.run is not there yet")
+        return _absent("fire hotspots", "gis.checks.fire.run", lang)
     layers, log = scene.layers, Findings()
     try:
         run: Any = run_hotspot_check(
@@ -252,11 +266,14 @@ def fire_hotspots(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh"
             findings=log,
         )
     except Exception as exc:
-        return _failed("fire hotspots", exc)
+        return _failed("fire hotspots", exc, lang)
     s = score_hotspots(run.result.hotspots_checked, scene.truth["hotspots"])
     detail = (
-        f"vs truth: verdict {s['fire_kind']:.1%} of {s['n']}, event pairs {s['events']:.1%} "
-        f"({s['n_events']} events, truth {s['true_events']})"
+        f"与真值相比：判定 {s['fire_kind']:.1%}（共 {s['n']} 个），事件归并 {s['events']:.1%}"
+        f"（{s['n_events']} 起事件，真值 {s['true_events']} 起）"
+        if lang == "zh"
+        else f"vs truth: verdict {s['fire_kind']:.1%} of {s['n']}, event pairs "
+        f"{s['events']:.1%} ({s['n_events']} events, truth {s['true_events']})"
     )
     status = "errors" if log.has_errors else "clean"
     return StepResult("fire hotspots", status, detail, tuple(run.outputs.values()))
@@ -281,7 +298,7 @@ def greenery_kpi(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh")
     """Run the greening KPIs for 2024 and compare the built greenway length with the truth."""
     run_greenery_kpi = _optional("gis.checks.greenery.run", "run_greenery_kpi")
     if run_greenery_kpi is None:
-        return StepResult("greenery kpi", "skipped", "gis.checks.greenery.run is not there yet")
+        return _absent("greenery kpi", "gis.checks.greenery.run", lang)
     layers = {k: scene.layers[k] for k in ("greenways", "parks", "villages", "districts")}
     try:
         run: Any = run_greenery_kpi(
@@ -292,11 +309,15 @@ def greenery_kpi(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh")
             lang=lang,
         )
     except Exception as exc:
-        return _failed("greenery kpi", exc)
+        return _failed("greenery kpi", exc, lang)
     kpi = run.tables["kpi"]
     got = _city_value(kpi, district=CITY, indicator="greenway_km_built", item="", column="actual")
     truth = scene.truth["greenery"].set_index("indicator")["value"]["greenway_km_已建成"]
-    detail = f"{len(kpi)} KPI rows; built greenways {_num(got, '.3f')} km (truth {truth:.3f} km)"
+    detail = (
+        f"指标 {len(kpi)} 行；已建成绿道 {_num(got, '.3f')} 公里（真值 {truth:.3f} 公里）"
+        if lang == "zh"
+        else f"{len(kpi)} KPI rows; built greenways {_num(got, '.3f')} km (truth {truth:.3f} km)"
+    )
     status = "errors" if run.findings.has_errors else "clean"
     return StepResult("greenery kpi", status, detail, tuple(run.outputs.values()))
 
@@ -305,9 +326,7 @@ def greenery_coverage(scene: DemoScene, *, overwrite: bool = False, lang: str = 
     """Run park service coverage and compare the 500 m population share with the truth."""
     run_park_coverage = _optional("gis.checks.greenery.run", "run_park_coverage")
     if run_park_coverage is None:
-        return StepResult(
-            "greenery coverage", "skipped", "gis.checks.greenery.run is not there yet"
-        )
+        return _absent("greenery coverage", "gis.checks.greenery.run", lang)
     try:
         run: Any = run_park_coverage(
             parks=scene.layers["parks"],
@@ -319,12 +338,16 @@ def greenery_coverage(scene: DemoScene, *, overwrite: bool = False, lang: str = 
             lang=lang,
         )
     except Exception as exc:
-        return _failed("greenery coverage", exc)
+        return _failed("greenery coverage", exc, lang)
     pct = _city_value(
         run.tables["coverage"], district=CITY, measure="park_500", column="coverage_pct"
     )
     truth = scene.truth["greenery"].set_index("indicator")["value"]["park_500m_pop_share"]
-    detail = f"500 m park coverage {_num(pct, '.2f')}% of population (truth {truth:.2%})"
+    detail = (
+        f"500 米见园人口覆盖 {_num(pct, '.2f')}%（真值 {truth:.2%}）"
+        if lang == "zh"
+        else f"500 m park coverage {_num(pct, '.2f')}% of population (truth {truth:.2%})"
+    )
     status = "errors" if run.findings.has_errors else "clean"
     return StepResult("greenery coverage", status, detail, tuple(run.outputs.values()))
 
@@ -333,7 +356,7 @@ def field_map(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") ->
     """Write the offline field map of the results, with districts and 小班 as context."""
     write_maps = _optional("gis.maps.sources", "write_maps")
     if write_maps is None:
-        return StepResult("map", "skipped", "gis.maps is not there yet")
+        return _absent("map", "gis.maps", lang)
     results = scene.out_dir / "results"
     sources = [
         p
@@ -358,9 +381,12 @@ def field_map(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") ->
             sources, out=out, title=title, lang=lang, overwrite=overwrite, quicklook=image
         )
     except Exception as exc:
-        return _failed("map", exc)
+        return _failed("map", exc, lang)
     size = sum(written.values()) / 1e6
-    return StepResult("map", "clean", f"offline field map, {size:.1f} MB", tuple(written))
+    detail = f"离线外业核查图 {size:.1f} MB"
+    if lang == "en":
+        detail = f"offline field map, {size:.1f} MB"
+    return StepResult("map", "clean", detail, tuple(written))
 
 
 def field_returns(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> StepResult:
@@ -417,7 +443,7 @@ def reports(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> l
     """Render the four reports (HTML) from the demo results."""
     render_report = _optional("gis.report.render", "render_report")
     if render_report is None:
-        return [StepResult("report", "skipped", "gis.report is not there yet")]
+        return [_absent("report", "gis.report", lang)]
     results = scene.out_dir / "results"
     steps = []
     for name, source, label in _REPORTS:
@@ -426,20 +452,25 @@ def reports(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") -> l
         try:
             done: Any = render_report(name, params, out, overwrite=overwrite)
         except Exception as exc:
-            steps.append(_failed(f"report {label}", exc))
+            steps.append(_failed(f"report {label}", exc, lang))
             continue
-        steps.append(StepResult(f"report {label}", "clean", f"{done.seconds:.1f} s", (out,)))
+        took = f"用时 {done.seconds:.1f} 秒" if lang == "zh" else f"{done.seconds:.1f} s"
+        steps.append(StepResult(f"report {label}", "clean", took, (out,)))
     return steps
 
 
-def _err(found: float, truth: float) -> str:
-    return f"{found:.1f} ha vs truth {truth:.1f} ha ({found / truth - 1:+.1%})" if truth else "—"
+def _err(found: float, truth: float, lang: str = "zh") -> str:
+    if not truth:
+        return "—"
+    if lang == "zh":
+        return f"{found:.1f} 公顷，真值 {truth:.1f} 公顷（{found / truth - 1:+.1%}）"
+    return f"{found:.1f} ha vs truth {truth:.1f} ha ({found / truth - 1:+.1%})"
 
 
 def _fire_burned(scene: DemoScene, demo: Any, *, overwrite: bool, lang: str) -> StepResult:
     run_burned = _optional("gis.checks.fire.run", "run_burned")
     if run_burned is None:
-        return StepResult("fire burned", "skipped", "gis.checks.fire.run is not there yet")
+        return _absent("fire burned", "gis.checks.fire.run", lang)
     log = Findings()
     try:
         run: Any = run_burned(
@@ -450,12 +481,15 @@ def _fire_burned(scene: DemoScene, demo: Any, *, overwrite: bool, lang: str) -> 
             findings=log,
         )  # fmt: skip
     except Exception as exc:
-        return _failed("fire burned", exc)
+        return _failed("fire burned", exc, lang)
     scars, truth = run.damage.scars, demo.truth
+    fire = _err(float(scars["fire_area_ha"].sum()), truth["fire_area_ha"], lang)
+    forest = _err(float(scars["forest_area_ha"].sum()), truth["forest_area_ha"], lang)
+    grade = run.damage.grade.get("zh" if lang == "zh" else "en", "—")
     detail = (
-        f"vs truth: 火场面积 {_err(float(scars['fire_area_ha'].sum()), truth['fire_area_ha'])}, "
-        f"受害森林面积 {_err(float(scars['forest_area_ha'].sum()), truth['forest_area_ha'])}, "
-        f"grade {run.damage.grade.get('zh' if lang == 'zh' else 'en', '—')}"
+        f"与真值相比：火场面积 {fire}，受害森林面积 {forest}，等级 {grade}"
+        if lang == "zh"
+        else f"vs truth: fire area {fire}, forest damaged {forest}, grade {grade}"
     )
     status = "errors" if log.has_errors else "clean"
     return StepResult("fire burned", status, detail, tuple(run.outputs.values()))
@@ -464,7 +498,7 @@ def _fire_burned(scene: DemoScene, demo: Any, *, overwrite: bool, lang: str) -> 
 def _fire_coverage(scene: DemoScene, demo: Any, *, overwrite: bool, lang: str) -> StepResult:
     run_coverage = _optional("gis.checks.fire.run", "run_coverage")
     if run_coverage is None:
-        return StepResult("fire coverage", "skipped", "gis.checks.fire.run is not there yet")
+        return _absent("fire coverage", "gis.checks.fire.run", lang)
     log = Findings()
     try:
         run: Any = run_coverage(
@@ -474,16 +508,20 @@ def _fire_coverage(scene: DemoScene, demo: Any, *, overwrite: bool, lang: str) -
             findings=log,
         )  # fmt: skip
     except ViewshedUnavailableError as exc:  # GDAL's programs are not a pip dependency
-        return StepResult("fire coverage", "skipped", str(exc))
+        return StepResult("fire coverage", "skipped", exc.text(lang))
     except Exception as exc:
-        return _failed("fire coverage", exc)
+        return _failed("fire coverage", exc, lang)
     res = run.result
     off = sorted(str(f.feature) for f in log if f.code == "tower_off_dem")
     blind = float(res.blind["area_ha"].sum()) if len(res.blind) else 0.0
+    seen = res.run["coverage"]["forest_seen_share"]
+    blind_text = _err(blind, demo.truth["blind_forest_ha"], lang)
     detail = (
-        f"vs truth: blind forest {_err(blind, demo.truth['blind_forest_ha'])}, "
-        f"towers off the DEM {off} (truth {demo.truth['towers_off_dem']}), forest seen "
-        f"{res.run['coverage']['forest_seen_share']:.1%}"
+        f"与真值相比：盲区林地 {blind_text}，DEM 外的瞭望点 {'、'.join(off) or '无'}"
+        f"（真值 {'、'.join(demo.truth['towers_off_dem']) or '无'}），可见林地 {seen:.1%}"
+        if lang == "zh"
+        else f"vs truth: blind forest {blind_text}, towers off the DEM {off} "
+        f"(truth {demo.truth['towers_off_dem']}), forest seen {seen:.1%}"
     )
     status = "errors" if log.has_errors else "clean"
     return StepResult("fire coverage", status, detail, tuple(run.outputs.values()))
@@ -494,7 +532,7 @@ def fire_checks(scene: DemoScene, *, overwrite: bool = False, lang: str = "zh") 
     try:
         demo = build_fire_demo(scene, overwrite=overwrite)
     except Exception as exc:
-        return [_failed("fire demo inputs", exc)]
+        return [_failed("fire demo inputs", exc, lang)]
     return [
         _fire_burned(scene, demo, overwrite=overwrite, lang=lang),
         _fire_coverage(scene, demo, overwrite=overwrite, lang=lang),
@@ -539,7 +577,7 @@ _TEXT = {
         "layers": "图层",
         "rasters": "影像",
         "truth": "真值表",
-        "dirty": "含错误的示例数据（可用 linyuan validate 检查）",
+        "dirty": "含错误的示例数据（可用 `linyuan validate` 检查）",
         "downloads": "外部下载数据",
         "tour": "命令导览用数据（README）",
         "checks": "检查",
@@ -557,6 +595,34 @@ _TEXT = {
 }
 
 
+_ENTRIES_ZH = {
+    ("rasters", "s2_before"): "前期 Sentinel-2 影像",
+    ("rasters", "s2_after"): "后期 Sentinel-2 影像",
+    ("rasters", "s2_after_scl"): "后期云掩膜（SCL）",
+    ("rasters", "uav_current"): "本期无人机影像",
+    ("rasters", "uav_previous"): "上期无人机影像",
+    ("truth", "patches"): "图斑真值",
+    ("truth", "crowns"): "树冠真值",
+    ("truth", "greenery"): "绿化真值",
+    ("truth", "dirty"): "问题数据真值",
+    ("truth", "hotspots"): "热点真值",
+    ("truth", "gpkg"): "真值（GeoPackage）",
+    ("dirty", "change_patches"): "有问题的督查图斑",
+    ("dirty", "permits_no_dates"): "缺有效期的审批",
+    ("downloads", "hotspots"): "FIRMS 卫星热点",
+}
+"""Chinese names of the scene's files (layers are named by their catalog kind)."""
+
+
+def _entry(group: str, name: str, lang: str) -> str:
+    """Return the name a scene file is listed under: its key, or its Chinese name."""
+    if lang == "en":
+        return name
+    if group == "layers" and name in catalog().kinds:
+        return catalog().kinds[name].label_zh
+    return _ENTRIES_ZH.get((group, name), name)
+
+
 def summary_lines(scene: DemoScene, steps: list[StepResult], *, lang: str = "zh") -> list[str]:
     """Return the lines ``linyuan demo`` prints: where each output is, what each check said."""
     text = _TEXT["en" if lang == "en" else "zh"]
@@ -569,10 +635,62 @@ def summary_lines(scene: DemoScene, steps: list[StepResult], *, lang: str = "zh"
         ("downloads", scene.downloads),
         ("tour", scene.tour),
     ):
-        lines.append(f"{text[key]}:")
-        lines.extend(f"  {name:<20} {path}" for name, path in group.items())
-    lines.append(f"{text['checks']}:")
+        lines.append(f"{text[key]}{'：' if lang == 'zh' else ':'}")
+        lines.extend(f"  {_pad(_entry(key, n, lang), 20)} {path}" for n, path in group.items())
+    lines.append(f"{text['checks']}{'：' if lang == 'zh' else ':'}")
     for step in steps:
-        lines.append(f"  {step.name:<32} {step.status:<9} {step.detail}")
+        title, status = step_title(step.name, lang), _STATUS[step.status][lang == "en"]
+        lines.append(f"  {_pad(title, 32)} {_pad(status, 9)} {step.detail}")
         lines.extend(f"    → {p}" for p in step.outputs)
     return lines
+
+
+_STATUS = {
+    "clean": ("正常", "clean"),
+    "findings": ("有警告", "findings"),
+    "errors": ("有错误", "errors"),
+    "skipped": ("跳过", "skipped"),
+    "failed": ("失败", "failed"),
+}
+"""Step status → (Chinese, English) word of the summary."""
+
+_STEPS_ZH = {
+    "validate": "数据质检",
+    "check patches": "图斑核查",
+    "check patches (S2 .SAFE)": "图斑核查（S2 .SAFE 产品）",
+    "detect discolored": "变色立木监测",
+    "greenery kpi": "绿化指标",
+    "greenery coverage": "公园服务半径覆盖",
+    "fire hotspots": "卫星热点核查",
+    "fire burned": "火烧迹地与损失",
+    "fire coverage": "瞭望覆盖",
+    "fire demo inputs": "防火演示数据",
+    "map": "外业核查图",
+    "report": "报告",
+    "report patches": "报告：图斑核查",
+    "report discolored": "报告：变色立木",
+    "report greening": "报告：绿化工作",
+    "report fire": "报告：森林防火",
+}
+"""Chinese title of each demo step (``validate KIND`` names the layer kind)."""
+
+
+def step_title(name: str, lang: str = "zh") -> str:
+    """Return a step's title as the summary shows it: the step name, or its Chinese title.
+
+    >>> step_title("validate districts"), step_title("check patches", "en")
+    ('数据质检：行政区', 'check patches')
+    """
+    if lang == "en":
+        return name
+    if name.startswith("validate "):
+        kind = name.removeprefix("validate ")
+        known = kind in catalog().kinds
+        return f"数据质检：{catalog().kinds[kind].label_zh if known else kind}"
+    return _STEPS_ZH.get(name, name)
+
+
+def _pad(text: str, width: int) -> str:
+    """Pad ``text`` to ``width`` terminal columns (a CJK character takes two)."""
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(width - used, 0)

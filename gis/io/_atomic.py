@@ -33,7 +33,7 @@ def output_os_errors(path: str | os.PathLike[str]) -> Iterator[None]:
     ...     raise OSError(errno.EROFS, "Read-only file system")
     Traceback (most recent call last):
     ...
-    gis.errors.OutputError: cannot write /r/a.gpkg: the filesystem is read-only ...
+    gis.errors.OutputError: cannot write /r/a.gpkg: the filesystem is read-only; ...
     """
     try:
         yield
@@ -92,7 +92,8 @@ def check_overwrite(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
     p = Path(path)
     if p.exists() and not overwrite:
         raise OutputExistsError(
-            f"{p} already exists; pass --overwrite to replace it, or choose another output path"
+            f"{p} already exists; pass --overwrite to replace it, or choose another output path",
+            zh=f"{p} 已存在；加 --overwrite 覆盖，或换一个输出路径",
         )
     return p
 

@@ -60,7 +60,8 @@ def member_cap(value: int | str | None = None) -> int:
     match = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*", str(raw), flags=re.IGNORECASE)
     if not match:
         raise DataSourceError(
-            f"{MAX_MEMBER_ENV}={raw!r} is not a size; give bytes, e.g. 2G, 500M or 1048576"
+            f"{MAX_MEMBER_ENV}={raw!r} is not a size; give bytes, e.g. 2G, 500M or 1048576",
+            zh=f"{MAX_MEMBER_ENV}={raw!r} 不是大小；请给出字节数，如 2G、500M 或 1048576",
         )
     return int(match[1]) * _UNITS[match[2].upper()]
 
@@ -109,7 +110,9 @@ def member_names(archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, str]]:
         raise UnsafeArchiveError(
             f"{where} has member paths that would escape the extraction folder: "
             f"{', '.join(bad[:5])}; refusing to read it — re-create the zip with relative "
-            "paths inside one folder"
+            "paths inside one folder",
+            zh=f"{where} 中有成员路径会越出解压文件夹：{', '.join(bad[:5])}；拒绝读取——"
+            "请用同一文件夹内的相对路径重新打包",
         )
     _refuse_clashes(archive, [name for _, name in pairs])
     return pairs
@@ -133,7 +136,9 @@ def _refuse_clashes(archive: zipfile.ZipFile, names: Iterable[str]) -> None:
         where = archive.filename or "the archive"
         raise UnsafeArchiveError(
             f"{where} has member names that clash (a file and a folder of the same name, or one "
-            f"name twice): {', '.join(clash[:5])}; refusing to read it — re-create the zip"
+            f"name twice): {', '.join(clash[:5])}; refusing to read it — re-create the zip",
+            zh=f"{where} 中有重名成员（同名的文件和文件夹，或同一名称出现两次）："
+            f"{', '.join(clash[:5])}；拒绝读取——请重新打包",
         )
 
 
@@ -143,14 +148,18 @@ def _limits(where: object, infos: list[tuple[zipfile.ZipInfo, str]], cap: int, d
         raise UnsafeArchiveError(
             f"{where} has members larger than the {cap}-byte cap: {', '.join(big[:5])}; "
             f"refusing to extract them — set {MAX_MEMBER_ENV} (e.g. {MAX_MEMBER_ENV}=8G) if "
-            "they are genuine"
+            "they are genuine",
+            zh=f"{where} 中有成员超过 {cap} 字节上限：{', '.join(big[:5])}；拒绝解压——"
+            f"如确属正常，请设置 {MAX_MEMBER_ENV}（如 {MAX_MEMBER_ENV}=8G）",
         )
     total = sum(info.file_size for info, _ in infos)
     free = shutil.disk_usage(dest).free
     if total > free:
         raise DataSourceError(
             f"{where} needs {total} bytes to extract, but only {free} are free in {dest}; "
-            "free some space or set TMPDIR to a folder on a larger disk"
+            "free some space or set TMPDIR to a folder on a larger disk",
+            zh=f"解压 {where} 需要 {total} 字节，但 {dest} 只剩 {free} 字节；"
+            "请清理磁盘空间，或把 TMPDIR 设为更大磁盘上的文件夹",
         )
 
 
@@ -161,7 +170,9 @@ def _copy_capped(src: IO[bytes], dst: IO[bytes], cap: int, where: str) -> None:
         if written > cap:  # the header under-stated the size
             raise UnsafeArchiveError(
                 f"{where} expands past the {cap}-byte cap; refusing to extract it — set "
-                f"{MAX_MEMBER_ENV} if it is genuine"
+                f"{MAX_MEMBER_ENV} if it is genuine",
+                zh=f"{where} 解压后超过 {cap} 字节上限；拒绝解压——如确属正常，请设置 "
+                f"{MAX_MEMBER_ENV}",
             )
         dst.write(chunk)
 
@@ -210,7 +221,8 @@ def extract_zip(
                     _copy_capped(src, dst, cap, f"{path}!{name}")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
         raise DataSourceError(
-            f"{path} is not a readable zip archive ({exc}); re-create it"
+            f"{path} is not a readable zip archive ({exc}); re-create it",
+            zh=f"{path} 不是可读的 zip 压缩包（{exc}）；请重新打包",
         ) from exc
     return out
 
@@ -244,7 +256,8 @@ def zip_datasets(path: str | os.PathLike[str]) -> dict[str, list[str]]:
             names = [name for _, name in member_names(archive)]
     except zipfile.BadZipFile as exc:
         raise DataSourceError(
-            f"{path} is not a readable zip archive ({exc}); re-create it"
+            f"{path} is not a readable zip archive ({exc}); re-create it",
+            zh=f"{path} 不是可读的 zip 压缩包（{exc}）；请重新打包",
         ) from exc
     found: dict[str, list[str]] = {}
     for name in names:

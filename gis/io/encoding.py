@@ -168,7 +168,9 @@ def _checked(declared: EncodingDecision, text_bytes: bytes) -> EncodingDecision:
         hint = f"encoding={sniffed.encoding!r}" if sniffed else "encoding= with the real one"
         raise EncodingError(
             f"{declared.reason}, but the text does not decode as {declared.encoding}; "
-            f"the declaration is wrong — pass {hint} (--encoding)"
+            f"the declaration is wrong — pass {hint} (--encoding)",
+            zh=f"{declared.reason}，但文本不能按 {declared.encoding} 解码；声明有误——"
+            f"请用 --encoding 指定 {hint}",
         )
     utf8_too = declared.encoding != "utf-8" and not text_bytes.isascii()
     if utf8_too and _decodes(text_bytes, "utf-8"):
@@ -221,7 +223,8 @@ def decide_encoding(
             codec = codecs.lookup(explicit).name
         except LookupError:
             raise EncodingError(
-                f"unknown encoding {explicit!r}; pass a codec name such as GBK or UTF-8"
+                f"unknown encoding {explicit!r}; pass a codec name such as GBK or UTF-8",
+                zh=f"未知编码 {explicit!r}；请给出编码名称，如 GBK 或 UTF-8",
             ) from None
         return EncodingDecision(
             codec,
@@ -236,7 +239,8 @@ def decide_encoding(
     if sniffed is None:
         raise EncodingError(
             "the attribute text decodes neither as UTF-8 nor as GB18030; pass encoding= "
-            "(--encoding) with the table's real code page"
+            "(--encoding) with the table's real code page",
+            zh="属性文本既不能按 UTF-8 也不能按 GB18030 解码；请用 --encoding 指定实际编码",
         )
     return sniffed
 
@@ -278,7 +282,9 @@ def dbf_text(data: bytes) -> DbfText:
         The whole ``.dbf`` file.
     """
     if len(data) < 32:
-        raise EncodingError("the .dbf is shorter than its 32-byte header")
+        raise EncodingError(
+            "the .dbf is shorter than its 32-byte header", zh=".dbf 文件不足 32 字节的文件头"
+        )
     n_records, header_len, record_len = struct.unpack("<IHH", data[4:12])
     body = data[header_len : header_len + n_records * record_len]
     n = len(body) // record_len if record_len else 0
@@ -320,16 +326,18 @@ def detect_shapefile_encoding(
     try:
         parsed = dbf_text(dbf.read_bytes()) if dbf else DbfText(0, 0, b"")
     except EncodingError as exc:
-        raise EncodingError(f"{dbf}: {exc}") from None
+        raise EncodingError(f"{dbf}: {exc}", zh=f"{dbf}：{exc.text('zh')}") from None
     except (IndexError, ValueError, struct.error) as exc:  # a damaged header
         raise EncodingError(
             f"{dbf}: the .dbf header is damaged ({type(exc).__name__}: {exc}); copy the "
-            "Shapefile again from its source"
+            "Shapefile again from its source",
+            zh=f"{dbf}：.dbf 文件头已损坏（{type(exc).__name__}: {exc}）；"
+            "请从来源重新复制 Shapefile",
         ) from exc
     try:
         return decide_encoding(cpg_text=cpg_text, ldid=parsed.ldid, text_bytes=parsed.text_bytes)
     except EncodingError as exc:
-        raise EncodingError(f"{dbf}: {exc}") from None
+        raise EncodingError(f"{dbf}: {exc}", zh=f"{dbf}：{exc.text('zh')}") from None
 
 
 def _sidecar(path: Path, suffix: str) -> Path | None:

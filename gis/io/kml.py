@@ -341,7 +341,10 @@ def write_kml(
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".kml", ".kmz"):
-        raise DataSourceError(f"cannot write {target} as KML: use a .kml or .kmz suffix")
+        raise DataSourceError(
+            f"cannot write {target} as KML: use a .kml or .kmz suffix",
+            zh=f"无法把 {target} 写成 KML：请用 .kml 或 .kmz 后缀",
+        )
     fields = {"name_field": name_field, "description_field": description_field}
     fields |= {"style_field": style_field, "folder_field": folder_field}
     _require_fields(frame, fields, target)

@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from gis.errors import OutputError, output_error
+from gis.errors import GisError, OutputError, output_error
 from gis.io._atomic import check_overwrite
 
 PathLike = str | os.PathLike[str]
@@ -156,8 +156,10 @@ def refuse_inputs(outputs: Mapping[str, PathLike], inputs: Iterable[PathLike | N
                 if _same(out, source):
                     raise OutputIsInputError(
                         f"output {target} is an input of this run ({given}): writing it would "
-                        f"replace the input (输出 {target} 就是本次运行的输入 {given}，写入会覆盖"
-                        "输入); choose another output path, e.g. in another folder or name"
+                        "replace the input; choose another output path, e.g. in another folder "
+                        "or name",
+                        zh=f"输出 {target} 就是本次运行的输入 {given}，写入会覆盖输入；"
+                        "请换一个输出路径（另一个文件夹或文件名）",
                     )
 
 
@@ -289,6 +291,8 @@ def _name_targets(exc: BaseException, staged: Mapping[Path, Path]) -> None:
         return text
 
     exc.args = tuple(fix(a) if isinstance(a, str) else a for a in exc.args)
+    if isinstance(exc, GisError) and exc.zh:  # the Chinese text names the target too
+        exc.zh = fix(exc.zh)
     if isinstance(exc, OSError):
         for attr in ("filename", "filename2"):
             value = getattr(exc, attr)

@@ -36,14 +36,18 @@ def open_raster(path: str | os.PathLike[str]) -> Any:
     p = os.fspath(path)
     vrt = p.startswith("<VRTDataset")
     if not vrt and not p.startswith("/vsi") and not os.path.exists(p):
-        raise DataSourceError(f"raster {p} does not exist; check the path")
+        raise DataSourceError(
+            f"raster {p} does not exist; check the path", zh=f"影像 {p} 不存在；请检查路径"
+        )
     try:
         return rasterio.open(p)
     except RasterioError as exc:
         what = "the band files of a product" if vrt else f"raster {p}"
         raise DataSourceError(
             f"cannot read {what}: {exc}; check that it is complete (a truncated copy is the "
-            "usual cause) — copy or download it again"
+            "usual cause) — copy or download it again",
+            zh=f"无法读取 {what}：{exc}；请检查文件是否完整（常见原因是没有复制完）——"
+            "请重新复制或下载",
         ) from exc
 
 
@@ -178,7 +182,9 @@ def warped_vrt(
     except RasterioError as exc:
         raise DataSourceError(
             f"cannot warp raster {dataset.name} onto the analysis grid: {exc}; check its CRS "
-            "and geotransform with gdalinfo"
+            "and geotransform with gdalinfo",
+            zh=f"无法把影像 {dataset.name} 重采样到分析网格：{exc}；请用 `gdalinfo` 检查其坐标系和"
+            "地理变换",
         ) from exc
 
 
@@ -214,5 +220,8 @@ def read_window(dataset: Any, indexes: Any, window: Any, *, masks: bool = False)
             f"cannot read pixels of raster {name} (rows {window.row_off}-"
             f"{window.row_off + window.height}, cols {window.col_off}-"
             f"{window.col_off + window.width}): {exc}; the file is probably truncated or "
-            "corrupt — copy it again and check it with `gdalinfo -checksum`"
+            "corrupt — copy it again and check it with `gdalinfo -checksum`",
+            zh=f"无法读取影像 {name} 的像元（行 {window.row_off}-{window.row_off + window.height}，"
+            f"列 {window.col_off}-{window.col_off + window.width}）：{exc}；"
+            "文件可能不完整或已损坏——请重新复制，并用 `gdalinfo -checksum` 检查",
         ) from exc

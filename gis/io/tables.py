@@ -158,7 +158,10 @@ def to_table(
     geom = getattr(frame, "_geometry_column_name", None)
     has_geom = geom is not None and geom in frame.columns
     if (lonlat or wkt) and not has_geom:
-        raise SchemaError("lon/lat or WKT columns need a GeoDataFrame with geometry")
+        raise SchemaError(
+            "lon/lat or WKT columns need a GeoDataFrame with geometry",
+            zh="经纬度或 WKT 列需要带几何的图层",
+        )
     table = pd.DataFrame(frame.drop(columns=geom) if has_geom else frame)
     if wkt:
         table["wkt"] = shapely.to_wkt(np.asarray(frame.geometry.values), rounding_precision=-1)
@@ -169,7 +172,8 @@ def to_table(
     if dupes:
         raise SchemaError(
             f"headers {', '.join(dupes)} appear more than once after renaming; give each "
-            "column its own header"
+            "column its own header",
+            zh=f"改名后表头 {', '.join(dupes)} 出现不止一次；请给每列不同的表头",
         )
     return table
 
@@ -214,7 +218,10 @@ def _check_sheet_name(name: str, taken: set[str]) -> None:
     elif name.lower() in taken:
         problem = "is used twice"
     if problem:
-        raise SchemaError(f"sheet name {name!r} {problem}; choose another sheet or summary name")
+        raise SchemaError(
+            f"sheet name {name!r} {problem}; choose another sheet or summary name",
+            zh=f"工作表名 {name!r} 不可用（{problem}）；请换一个工作表名",
+        )
     taken.add(name.lower())
 
 
@@ -279,7 +286,9 @@ def _add_sheet(
     if len(table) >= XLSX_MAX_ROWS:
         raise SchemaError(
             f"sheet {name!r} has {len(table)} rows; Excel holds {XLSX_MAX_ROWS - 1} below the "
-            "header. Write CSV or GeoPackage instead, or split the table"
+            "header. Write CSV or GeoPackage instead, or split the table",
+            zh=f"工作表 {name!r} 有 {len(table)} 行，Excel 表头下最多 {XLSX_MAX_ROWS - 1} 行；"
+            "请改写 CSV 或 GeoPackage，或拆分表格",
         )
     ws = wb.create_sheet(title=name)
     header = [str(c) for c in table.columns]
@@ -395,11 +404,16 @@ def write_table(
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
-        raise DataSourceError(f"cannot write {target} as a table: use a .xlsx or .csv suffix")
+        raise DataSourceError(
+            f"cannot write {target} as a table: use a .xlsx or .csv suffix",
+            zh=f"无法把 {target} 写成表格：请用 .xlsx 或 .csv 后缀",
+        )
     if suffix == ".csv" and summary:
         raise DataSourceError(
             f"cannot write summary sheets to {target}: CSV holds one table; write .xlsx, "
-            "or each summary to its own CSV"
+            "or each summary to its own CSV",
+            zh=f"无法把汇总表写入 {target}：CSV 只能存一张表；"
+            "请写 .xlsx，或把每张汇总表各写一个 CSV",
         )
     table = to_table(frame, headers=headers, lonlat=lonlat, wkt=wkt)
     _note_geometry_dropped(frame, target, findings, kept=lonlat or wkt)

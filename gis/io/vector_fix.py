@@ -25,6 +25,7 @@ from gis.crs import (
     CGCS2000,
     WORKING_CRS,
     check_declared_crs,
+    crs_label,
     gk3_cm_epsg,
     guess_crs_from_bounds,
     tm_central_meridian,
@@ -50,9 +51,8 @@ def find_column(columns: list[str], candidates: tuple[str, ...]) -> str | None:
 # --- CRS ------------------------------------------------------------------------------------
 
 
-def _crs_name(crs: CRS) -> str:
-    epsg = crs.to_epsg()
-    return f"EPSG:{epsg} ({crs.name})" if epsg else crs.name
+def _crs_name(crs: CRS, lang: str = "en") -> str:
+    return crs_label(crs, lang)
 
 
 def _zh(label: str) -> str:
@@ -93,13 +93,19 @@ def _from_gcj02(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDa
     if declared is not None and not _is_lonlat_wgs84(declared):
         raise CRSError(
             f"{label} declares {_crs_name(declared)}, but crs='gcj02' was given; GCJ-02 applies "
-            "only to lon/lat sources declared as WGS84/CGCS2000 (or undeclared) — drop crs='gcj02'"
+            "only to lon/lat sources declared as WGS84/CGCS2000 (or undeclared) — drop crs='gcj02'",
+            zh=f"{_zh(label)} 声明的坐标系为 {_crs_name(declared, 'zh')}，却给了 --crs gcj02；"
+            "GCJ-02 只适用于声明为 WGS84/CGCS2000（或未声明）的经纬度数据——请去掉 --crs gcj02",
         )
     target = declared if declared is not None else CRS.from_epsg(CGCS2000)
     if _has_coordinates(frame):
         reason = check_declared_crs(target, _bounds(frame))
         if reason:
-            raise CRSError(f"{label}: crs='gcj02' needs lon/lat coordinates, but {reason}")
+            reason_zh = check_declared_crs(target, _bounds(frame), lang="zh")
+            raise CRSError(
+                f"{label}: crs='gcj02' needs lon/lat coordinates, but {reason}",
+                zh=f"{_zh(label)}：--crs gcj02 需要经纬度坐标，但{reason_zh}",
+            )
     out = frame.set_geometry(geometries_gcj02_to_wgs84(frame.geometry.values), crs=target)
     x0, y0, x1, y1 = _bounds(frame) if _has_coordinates(frame) else (0.0, 0.0, 0.0, 0.0)
     glon, glat = (x0 + x1) / 2, (y0 + y1) / 2
@@ -115,7 +121,7 @@ def _from_gcj02(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDa
         severity="info",
         source=label,
         zh=f"{_zh(label)}：已用 GCJ 逆变换将 {len(frame)} 个要素由火星坐标 GCJ-02（高德/DataV）"
-        f"转换为 {_crs_name(target)}（中心处偏移约 {shift_m:.0f} 米）",
+        f"转换为 {_crs_name(target, 'zh')}（中心处偏移约 {shift_m:.0f} 米）",
     )
     return out
 
@@ -125,12 +131,16 @@ def _check_declared(frame: gpd.GeoDataFrame, declared: CRS, crs: Any, label: str
         raise CRSError(
             f"{label} declares {_crs_name(declared)} but --crs {crs} was given; a declared CRS "
             "is never relabelled: drop --crs to use the declared one, or fix the file's "
-            "CRS (.prj) if it is wrong, then let Linyuan reproject"
+            "CRS (.prj) if it is wrong, then let Linyuan reproject",
+            zh=f"{_zh(label)} 已声明坐标系 {_crs_name(declared, 'zh')}，却给了 --crs {crs}；"
+            "已声明的坐标系不会被改标：去掉 --crs 即按声明的坐标系读取；如声明有误，"
+            "请修正文件的坐标系（.prj）后由林园投影",
         )
     if _has_coordinates(frame):
         reason = check_declared_crs(declared, _bounds(frame))
         if reason:
-            raise CRSError(f"{label}: {reason}")
+            reason_zh = check_declared_crs(declared, _bounds(frame), lang="zh")
+            raise CRSError(f"{label}: {reason}", zh=f"{_zh(label)}：{reason_zh}")
 
 
 def _guess(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDataFrame:
@@ -139,7 +149,9 @@ def _guess(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDataFra
     except CRSError as exc:
         raise CRSError(
             f"{label} declares no CRS (no .prj?) and none can be guessed: {exc} "
-            "(e.g. --crs EPSG:4551)"
+            "(e.g. --crs EPSG:4551)",
+            zh=f"{_zh(label)} 未声明坐标系（缺 .prj？），也无法推断：{exc.text('zh')}"
+            "（如 --crs EPSG:4551）",
         ) from exc
     log.add(
         "crs_guessed",
@@ -193,7 +205,7 @@ def resolve_crs(
             f"{label} declares no CRS; using {_crs_name(given)} from crs=",
             severity="info",
             source=label,
-            zh=f"{_zh(label)} 未声明坐标系；按 crs= 使用 {_crs_name(given)}",
+            zh=f"{_zh(label)} 未声明坐标系；按 --crs 使用 {_crs_name(given, 'zh')}",
         )
         return frame.set_crs(given)
     if not _has_coordinates(frame):
@@ -264,7 +276,8 @@ def to_working_crs(
         f"{label}: transformed from {_crs_name(frame.crs)} to the working CRS {_crs_name(target)}",
         severity="info",
         source=label,
-        zh=f"{_zh(label)}：已由 {_crs_name(frame.crs)} 转换到工作坐标系 {_crs_name(target)}",
+        zh=f"{_zh(label)}：已由 {_crs_name(frame.crs, 'zh')} 转换到工作坐标系 "
+        f"{_crs_name(target, 'zh')}",
     )
     return frame.to_crs(target)
 
@@ -353,7 +366,7 @@ def repair_geometries(
                 source=label,
                 feature=fid,
                 zh=f"{_zh(label)}：要素 {fid}{name} 几何无效（{geometry_reason_zh(reason)}）；"
-                "已用 make_valid 修复，面积不变",
+                "已自动修复，面积不变",
             )
         log.add(
             "invalid_geometry_summary",
@@ -377,7 +390,9 @@ def _drop_empty(
         raise DataSourceError(
             f"{label}: none of its {len(frame)} features has a geometry, so there is nothing to "
             "work on; the .shp (or the geometry column) is damaged — copy it again from its "
-            "source, or read a plain table with gis.io.read_table"
+            "source, or read a plain table with gis.io.read_table",
+            zh=f"{_zh(label)}：{len(frame)} 个要素都没有几何，无法处理；.shp（或几何列）已损坏——"
+            "请从来源重新复制",
         )
     labels = labels or _feature_labels(frame)
     for i in np.flatnonzero(empty):

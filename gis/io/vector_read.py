@@ -147,7 +147,9 @@ def format_of(path: str | os.PathLike[str]) -> Format:
         valid = " ".join(sorted(SUFFIX_FORMATS))
         raise DataSourceError(
             f"{path}: cannot read files ending in {suffix or '(no suffix)'!r}; "
-            f"convert it to one of: {valid}"
+            f"convert it to one of: {valid}",
+            zh=f"{path}：无法读取后缀为 {suffix or '（无后缀）'!r} 的文件；"
+            f"请转换为以下格式之一：{valid}",
         ) from None
 
 
@@ -155,7 +157,8 @@ def _existing(source: str | os.PathLike[str]) -> Path:
     path = Path(source)
     if not path.exists():
         raise DataSourceError(
-            f"{path} does not exist; check the path (relative paths start at {Path.cwd()})"
+            f"{path} does not exist; check the path (relative paths start at {Path.cwd()})",
+            zh=f"{path} 不存在；请检查路径（相对路径从 {Path.cwd()} 算起）",
         )
     return path
 
@@ -176,13 +179,17 @@ def _gdal_errors(label: str) -> Iterator[None]:
         known = isinstance(exc, _GDAL_ERRORS) or type(exc).__module__.startswith("fiona")
         if not known:
             raise
-        fix = (
-            "pass --encoding with the text's real code page"
+        fix, fix_zh = (
+            ("pass --encoding with the text's real code page", "请用 --encoding 指定文本的实际编码")
             if isinstance(exc, UnicodeError)
-            else "check that the file is complete and in a format GDAL reads (open it in QGIS)"
+            else (
+                "check that the file is complete and in a format GDAL reads (open it in QGIS)",
+                "请检查文件是否完整、是否为 GDAL 能读的格式（可先用 QGIS 打开）",
+            )
         )
         raise DataSourceError(
-            f"{label} cannot be read ({type(exc).__name__}: {exc}); {fix}"
+            f"{label} cannot be read ({type(exc).__name__}: {exc}); {fix}",
+            zh=f"无法读取 {label}（{type(exc).__name__}: {exc}）；{fix_zh}",
         ) from exc
 
 
@@ -228,13 +235,15 @@ def _choose_layer(path: Path, opts: _Options) -> str | None:
     if opts.layer is not None:
         if opts.layer not in names:
             raise DataSourceError(
-                f"{opts.label} has no layer {opts.layer!r}; its layers are: {', '.join(names)}"
+                f"{opts.label} has no layer {opts.layer!r}; its layers are: {', '.join(names)}",
+                zh=f"{opts.label} 中没有图层 {opts.layer!r}；其图层为：{', '.join(names)}",
             )
         return opts.layer
     if len(names) > 1:
         raise DataSourceError(
             f"{opts.label} holds several layers: {', '.join(names)}; pass --layer "
-            "with the one to read"
+            "with the one to read",
+            zh=f"{opts.label} 含有多个图层：{', '.join(names)}；请用 --layer 指定要读的图层",
         )
     return names[0] if names else None
 
@@ -245,7 +254,9 @@ def _check_shapefile(path: Path, label: str) -> None:
         if not (path.with_suffix(suffix).exists() or path.with_suffix(suffix.upper()).exists()):
             raise DataSourceError(
                 f"{label} has no {suffix} ({what}) beside it ({path.with_suffix(suffix).name} is "
-                "missing); copy every part of the Shapefile (.shp .shx .dbf .prj .cpg) together"
+                "missing); copy every part of the Shapefile (.shp .shx .dbf .prj .cpg) together",
+                zh=f"{label} 旁边缺少 {path.with_suffix(suffix).name}；请把 Shapefile 的各个文件"
+                "（.shp .shx .dbf .prj .cpg）一起复制",
             )
     with path.open("rb") as fh:
         header = fh.read(100)
@@ -253,13 +264,17 @@ def _check_shapefile(path: Path, label: str) -> None:
     if len(header) < 100 or header[:4] != b"\x00\x00\x27\x0a":  # file code 9994
         raise DataSourceError(
             f"{label} is truncated or corrupt: it has no valid 100-byte Shapefile header "
-            f"({size} bytes); copy the .shp again from its source"
+            f"({size} bytes); copy the .shp again from its source",
+            zh=f"{label} 不完整或已损坏：没有有效的 100 字节 Shapefile 文件头（{size} 字节）；"
+            "请从来源重新复制 .shp",
         )
     declared = struct.unpack(">i", header[24:28])[0] * 2
     if size < declared:  # trailing bytes beyond the declared length are harmless
         raise DataSourceError(
             f"{label} is truncated: the header says {declared} bytes but the file has {size}; "
-            "copy the .shp again from its source"
+            "copy the .shp again from its source",
+            zh=f"{label} 不完整：文件头记载 {declared} 字节，实际只有 {size} 字节；"
+            "请从来源重新复制 .shp",
         )
 
 
@@ -337,7 +352,8 @@ def _read_kml(path: Path, opts: _Options) -> gpd.GeoDataFrame:
     if opts.engine is Engine.FIONA:
         raise DataSourceError(
             f"{opts.label}: the fiona engine does not read KML/KMZ; read it with --engine pyogrio "
-            "(the default)"
+            "(the default)",
+            zh=f"{opts.label}：fiona 引擎不能读 KML/KMZ；请用 --engine pyogrio（默认）读取",
         )
     frame = _read_gdal(path, opts, layer=_choose_layer(path, opts))
     return frame.set_geometry(shapely.force_2d(frame.geometry.values))
@@ -356,7 +372,10 @@ def _read_by_format(path: Path, fmt: Format, opts: _Options, log: Findings) -> g
             try:
                 return gpd.read_parquet(path)
             except (ValueError, OSError) as exc:
-                raise DataSourceError(f"{opts.label} is not a readable GeoParquet: {exc}") from exc
+                raise DataSourceError(
+                    f"{opts.label} is not a readable GeoParquet: {exc}",
+                    zh=f"{opts.label} 不是可读的 GeoParquet：{exc}",
+                ) from exc
     if fmt is Format.CSV:
         return read_csv_points(path, encoding=opts.encoding, findings=log, source=opts.label)
     return _read_gdal(path, opts)
@@ -365,7 +384,10 @@ def _read_by_format(path: Path, fmt: Format, opts: _Options, log: Findings) -> g
 def _read_zip(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
     found = archives.zip_datasets(path)
     if not found:
-        raise DataSourceError(f"{path} holds no vector dataset (.shp .gpkg .gdb .geojson …)")
+        raise DataSourceError(
+            f"{path} holds no vector dataset (.shp .gpkg .gdb .geojson …)",
+            zh=f"{path} 中没有矢量数据（.shp .gpkg .gdb .geojson …）",
+        )
     inside = list(found)
     if len(inside) == 1 and format_of(inside[0]) in MULTI_LAYER:
         rel, layer = inside[0], opts.layer
@@ -385,7 +407,8 @@ def _zip_member(path: Path, inside: list[str], layer: str | None) -> str:
         what = "several layers" if layer is None else f"no single layer {layer!r}"
         raise DataSourceError(
             f"{path} holds {what}; its layers are: {', '.join(names)}; pass --layer "
-            "with one of them"
+            "with one of them",
+            zh=f"{path} 中的图层不止一个或没有所指图层：{', '.join(names)}；请用 --layer 指定其一",
         )
     return matches[0]
 
@@ -399,16 +422,21 @@ def _read_path(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
         if not shp.exists():
             raise DataSourceError(
                 f"{opts.label} is an attribute table without geometry (no {shp.name} beside "
-                "it); read it with gis.io.read_table, or supply the .shp"
+                "it); read it with gis.io.read_table, or supply the .shp",
+                zh=f"{opts.label} 是没有几何的属性表（旁边没有 {shp.name}）；请提供 .shp",
             )
         path, fmt = shp, Format.SHAPEFILE
     if fmt not in MULTI_LAYER and opts.layer not in (None, path.stem):
         raise DataSourceError(
-            f"{opts.label} holds one layer, {path.stem!r}, not {opts.layer!r}; drop layer="
+            f"{opts.label} holds one layer, {path.stem!r}, not {opts.layer!r}; drop layer=",
+            zh=f"{opts.label} 只有一个图层 {path.stem!r}，没有 {opts.layer!r}；请去掉 --layer",
         )
     frame = _read_by_format(path, fmt, opts, log)
     if not isinstance(frame, gpd.GeoDataFrame):
-        raise DataSourceError(f"{opts.label} has no geometry; read it with gis.io.read_table")
+        raise DataSourceError(
+            f"{opts.label} has no geometry; read it with gis.io.read_table",
+            zh=f"{opts.label} 没有几何，不是图层",
+        )
     frame.attrs["source"] = opts.label
     return frame
 
@@ -452,7 +480,8 @@ def _read_named_table(path: Path, opts: _Options) -> pd.DataFrame:
     names = list_layers(path)
     if opts.layer not in names:
         raise DataSourceError(
-            f"{path} has no table {opts.layer!r}; its tables are: {', '.join(names)} (pass layer=)"
+            f"{path} has no table {opts.layer!r}; its tables are: {', '.join(names)} (pass layer=)",
+            zh=f"{path} 中没有表 {opts.layer!r}；其表为：{', '.join(names)}",
         )
     return pd.DataFrame(_read_gdal(path, opts, layer=opts.layer, geometry=False))
 
@@ -559,7 +588,10 @@ def _csv_text(path: Path, encoding: str | None, log: Findings, label: str) -> st
             zh=f"{label}：按 {codec} 编码读取（{how_zh}）",
         )
         return text
-    raise EncodingError(f"{label} decodes neither as {' nor as '.join(codecs)}; pass --encoding")
+    raise EncodingError(
+        f"{label} decodes neither as {' nor as '.join(codecs)}; pass --encoding",
+        zh=f"{label} 既不能按 {'，也不能按 '.join(codecs)} 解码；请用 --encoding 指定编码",
+    )
 
 
 def read_csv_points(
@@ -597,7 +629,9 @@ def read_csv_points(
     if xcol is None or ycol is None:
         raise SchemaError(
             f"{label} has no coordinate columns (lon/lng/longitude/经度/x and lat/latitude/"
-            f"纬度/y) and no WKT column; its columns are: {', '.join(columns)}; rename them"
+            f"纬度/y) and no WKT column; its columns are: {', '.join(columns)}; rename them",
+            zh=f"{label} 没有坐标列（经度/lon/x 与 纬度/lat/y）也没有 WKT 列；现有列为："
+            f"{', '.join(columns)}；请改列名",
         )
     x = pd.to_numeric(table[xcol], errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(table[ycol], errors="coerce").to_numpy(dtype=float)

@@ -80,7 +80,8 @@ def _write_frame(
         if full is not None:
             raise full from exc
         raise DataSourceError(
-            f"cannot write layer {layer or target.stem!r} to {target}: {exc}"
+            f"cannot write layer {layer or target.stem!r} to {target}: {exc}",
+            zh=f"无法把图层 {layer or target.stem!r} 写入 {target}：{exc}",
         ) from exc
 
 

@@ -5,7 +5,7 @@ reads it once and offers what readers, checks and exchange writers need, one ide
 
 - :mod:`gis.layers.catalog` — the catalog model (:class:`LayerKind`, :class:`FieldSpec`), its
   parsing and validation, and lookups on it (:func:`layer_kind`, :func:`code_meaning`,
-  :func:`is_forest_land` …);
+  :func:`code_text`, :func:`is_forest_land` …);
 - :mod:`gis.layers.labels` — what a field is called: :func:`label` (Chinese or English
   headers), :func:`national_names` and :func:`shapefile_names` for exchange writers;
 - :mod:`gis.layers.values` — value coercion (是/否, dates, numbers): :func:`parse_date`;
@@ -26,6 +26,8 @@ from gis.layers.catalog import (
     LayerKind,
     catalog,
     code_meaning,
+    code_text,
+    coded_fields,
     host_species,
     is_forest_land,
     layer_kind,
@@ -33,9 +35,9 @@ from gis.layers.catalog import (
     normalize_code,
     parse_catalog,
 )
-from gis.layers.labels import label, labels, national_names, shapefile_names
+from gis.layers.labels import label, labels, national_names, shapefile_names, unit_label
 from gis.layers.names import SHAPEFILE_NAME_BYTES, gbk_bytes, normalize_name, shapefile_cut
-from gis.layers.values import UNPARSED, FieldType, parse_date
+from gis.layers.values import UNPARSED, FieldType, parse_date, yes_no
 
 __all__ = [
     "CATALOG_PATH",
@@ -49,6 +51,8 @@ __all__ = [
     "canonicalize",
     "catalog",
     "code_meaning",
+    "code_text",
+    "coded_fields",
     "coerce_field",
     "gbk_bytes",
     "host_species",
@@ -65,4 +69,6 @@ __all__ = [
     "parse_date",
     "shapefile_cut",
     "shapefile_names",
+    "unit_label",
+    "yes_no",
 ]

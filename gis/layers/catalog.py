@@ -3,7 +3,8 @@
 ``layers/catalog.yaml`` is the contract between the bureau's files and the code. This module
 reads it once (validating its structure) into :class:`Catalog`, :class:`LayerKind` and
 :class:`FieldSpec`, and answers lookups on it: :func:`layer_kind`, :func:`code_meaning` (the
-meaning of a code), :func:`normalize_code`, :func:`host_species`, :func:`is_forest_land`.
+meaning of a code), :func:`code_text` (a code as people read it), :func:`normalize_code`,
+:func:`host_species`, :func:`is_forest_land`.
 
 Examples
 --------
@@ -390,6 +391,41 @@ def code_meaning(kind: str, field: str, code: Any, *, lang: str = "zh") -> str |
     if key is None or spec.codes is None or key not in spec.codes:
         return None
     return str(spec.codes[key][check_lang(lang)])
+
+
+def code_text(kind: str, field: str, code: Any, *, lang: str = "zh") -> str:
+    """Return a code as a person reads it: its meaning in ``lang``, never a bare code.
+
+    The one rule every table, map, KMZ and report shows codes by: a text code is replaced by
+    its meaning, a numeric code (national cause codes) keeps its number before the meaning
+    (``3 毁林开垦``), a missing value is ``—`` and a value outside the list is shown as it is.
+
+    Examples
+    --------
+    >>> code_text("change_patches", "interp_cause", 3.0), code_text("change_patches", "legality",
+    ...     "permitted", lang="en")
+    ('3 毁林开垦', 'permitted')
+    >>> code_text("change_patches", "change_type", None), code_text("pest_points", "status", "x")
+    ('—', 'x')
+    """
+    if is_missing(code):
+        return "—"
+    text = code_meaning(kind, field, code, lang=lang)
+    shown = int(code) if isinstance(code, float) and code.is_integer() else code
+    if text is None:
+        return str(shown)
+    return f"{shown} {text}" if isinstance(shown, int) and not isinstance(shown, bool) else text
+
+
+def coded_fields(kind: str) -> tuple[str, ...]:
+    """Return the fields of ``kind`` that have a code list (shown by :func:`code_text`).
+
+    Examples
+    --------
+    >>> coded_fields("pest_points")
+    ('status',)
+    """
+    return tuple(n for n, spec in layer_kind(kind).fields.items() if spec.codes)
 
 
 def normalize_code(spec: FieldSpec, value: Any) -> Any:

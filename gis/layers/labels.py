@@ -37,6 +37,17 @@ def label(field: str, *, kind: str | None = None, lang: str = "zh") -> str:
     return field
 
 
+def unit_label(unit: str, lang: str = "zh") -> str:
+    """Return the label of a unit code in ``lang`` ("zh" or "en"): the catalog's ``units``.
+
+    Examples
+    --------
+    >>> unit_label("mu"), unit_label("mu", "en"), unit_label("km"), unit_label("count")
+    ('亩', 'mu', '公里', '个')
+    """
+    return catalog().units[unit]["en" if lang == "en" else "zh"]
+
+
 def labels(kind: str | None = None, *, lang: str = "zh") -> dict[str, str]:
     """Return column → header for the shared labels and (optionally) one kind's fields."""
     out = {name: value[check_lang(lang)] for name, value in catalog().labels.items()}

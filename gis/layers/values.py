@@ -40,6 +40,21 @@ _TRUE = frozenset({"1", "true", "t", "yes", "y", "是", "对", "√", "有"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "否", "不是", "×", "无"})
 
 
+YES_NO_WORDS = {"zh": ("否", "是"), "en": ("no", "yes")}
+"""How a boolean reads in each language (False, True)."""
+
+
+def yes_no(value: bool, lang: str = "zh") -> str:
+    """Return a boolean as a word: 是/否 in Chinese, yes/no in English.
+
+    Examples
+    --------
+    >>> yes_no(True), yes_no(False, "en")
+    ('是', 'no')
+    """
+    return YES_NO_WORDS["en" if str(lang) == "en" else "zh"][bool(value)]
+
+
 class _Unparsed:
     """Marker for a value that could not be converted."""
 

@@ -42,7 +42,7 @@ from branca.element import MacroElement
 
 from gis.crs import require_crs
 from gis.findings import Findings
-from gis.layers import layer_kind
+from gis.layers import catalog, code_text, coded_fields, layer_kind, yes_no
 from gis.maps import assets, elements
 from gis.maps.encode import (
     SCALE,
@@ -221,6 +221,46 @@ def _id_index(style: LayerStyle, fields: list[str]) -> int | None:
     return None
 
 
+LAYER_KINDS: Mapping[str, str] = {
+    "patches_checked": "change_patches",
+    "discolored_points": "pest_points",
+}
+"""Catalog kind of the results layers whose name is not a kind (others: their own name)."""
+
+
+def _value_words(
+    name: str, frame: gpd.GeoDataFrame, style: LayerStyle, lang: Lang
+) -> list[dict[str, str] | None]:
+    """Per field, value → the words a popup shows (codes by meaning, 是/否), or None.
+
+    Only the values the layer holds are listed; the rows keep the codes (the colours, the
+    search and the verification form work on them).
+    """
+    kind = LAYER_KINDS.get(name, name)
+    coded = set(coded_fields(kind)) if kind in catalog().kinds else set()
+    out: list[dict[str, str] | None] = []
+    for field in (c for c in frame.columns if c != frame.geometry.name):
+        column = frame[field]
+        if field == style.field:
+            i = 1 + _lang_index(lang)
+            out.append({k: v[i] for k, v in style.colors.items()})
+        elif field in coded:
+            values = column.dropna().unique()
+            out.append({_key(v): code_text(kind, field, v, lang=lang.value) for v in values})
+        elif column.dtype == bool or str(column.dtype) == "boolean":
+            out.append({"true": yes_no(True, lang.value), "false": yes_no(False, lang.value)})
+        else:
+            out.append(None)
+    return out
+
+
+def _key(value: Any) -> str:
+    """Return a value as the browser's ``String(value)`` writes it (3.0 → "3")."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _field_meta(fields: list[str], style: LayerStyle, lang: Lang) -> dict[str, str]:
     i = _lang_index(lang)
     aliases = [FIELD_LABELS[f][i] if f in FIELD_LABELS else f for f in fields]
@@ -285,6 +325,7 @@ def encode_layer(
         "geom": script_json(kind.value),
         "legend": script_json(_legend(style, values, lang)),
         **_field_meta(fields, style, lang),
+        "words": script_json(_value_words(name, frame, style, lang)),
         "rows": _rows_json(lonlat),
         **encode_geometry(lonlat.geometry.to_numpy(), kind),
         "nav": nav,

@@ -25,19 +25,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gis.enums import ParamEnum
 from gis.errors import SchemaError
 from gis.findings import Findings
 from gis.io import read_layer, write_kml
+from gis.layers import code_text, coded_fields, yes_no
 from gis.maps.style import (
     DISCOLORED,
     FIELD_LABELS,
     HOTSPOTS,
     PATCHES,
     Lang,
-    LayerStyle,
     MapOptionError,
     colour_table,
 )
@@ -61,6 +62,11 @@ class KmlKind(ParamEnum):
         return "KMZ kind"
 
     @classmethod
+    def describe_zh(cls) -> str:
+        """Name of the option in Chinese error messages."""
+        return "KMZ 类型"
+
+    @classmethod
     def error(cls, message: str) -> Exception:
         """Exception raised for a value outside the list."""
         return MapOptionError(message)
@@ -68,6 +74,12 @@ class KmlKind(ParamEnum):
 
 ID_FIELD = {KmlKind.PATCHES: "patch_id", KmlKind.POINTS: "point_id", KmlKind.HOTSPOTS: "hotspot_id"}
 STYLE_OF = {KmlKind.PATCHES: PATCHES, KmlKind.POINTS: DISCOLORED, KmlKind.HOTSPOTS: HOTSPOTS}
+CATALOG_KIND = {
+    KmlKind.PATCHES: "change_patches",
+    KmlKind.POINTS: "pest_points",
+    KmlKind.HOTSPOTS: None,
+}
+"""Catalog kind whose code lists name the values of each KMZ kind (hotspots: the rules do)."""
 FACTS: Mapping[KmlKind, tuple[str, ...]] = {
     KmlKind.PATCHES: ("legality", "area_ha", "area_mu", "change_type", "reasons"),
     KmlKind.POINTS: (
@@ -109,10 +121,15 @@ def kind_of(frame: pd.DataFrame, *, source: str = "the layer") -> KmlKind:
     )
 
 
-def _shown(value: Any, field: str, style: LayerStyle, lang: Lang) -> str:
-    i = 0 if lang is Lang.ZH else 1
-    if field == style.field and str(value) in style.colors:
-        return style.colors[str(value)][1 + i]
+def _shown(value: Any, field: str, kind: KmlKind, lang: Lang) -> str:
+    """Return a value as the description shows it: codes by meaning, 是/否, rounded numbers."""
+    style, catalog_kind = STYLE_OF[kind], CATALOG_KIND[kind]
+    if field == style.field and str(value) in style.colors:  # the legend's words
+        return style.colors[str(value)][1 if lang is Lang.ZH else 2]
+    if catalog_kind is not None and field in coded_fields(catalog_kind):
+        return code_text(catalog_kind, field, value, lang=lang.value)
+    if isinstance(value, bool | np.bool_):
+        return yes_no(bool(value), lang)
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 10 else f"{value:,.2f}"
     return str(value)
@@ -128,7 +145,7 @@ def describe(row: Mapping[str, Any], kind: KmlKind, lang: Lang) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
             continue
         label = FIELD_LABELS[field][i] if field in FIELD_LABELS else field
-        lines.append(f"{label}{sep}{_shown(value, field, STYLE_OF[kind], lang)}")
+        lines.append(f"{label}{sep}{_shown(value, field, kind, lang)}")
     return "\n".join(lines)
 
 

@@ -25,6 +25,7 @@ from types import MappingProxyType
 
 from gis.enums import Lang  # noqa: F401  (re-exported: the maps take gis.enums.Lang)
 from gis.errors import OptionError
+from gis.layers import code_meaning
 
 
 class MapOptionError(OptionError):
@@ -78,17 +79,35 @@ class LayerStyle:
     verify: str | None = None
 
 
+def _coded(kind: str, field: str, colours: Mapping[str, str]) -> dict[str, tuple[str, str, str]]:
+    """Return code → (colour, Chinese, English) with the words of the catalog's code list.
+
+    The legend, the KMZ, the tables and the reports all name a status by the catalog's words
+    (``layers/catalog.yaml``), so the field map cannot say 待核实 where the table says 未核查.
+    """
+    out = {}
+    for code, css in colours.items():
+        zh = code_meaning(kind, field, code, lang="zh") or code
+        en = code_meaning(kind, field, code, lang="en") or code
+        out[code] = (css, zh, en[:1].upper() + en[1:])
+    return out
+
+
 PATCHES = LayerStyle(
     label=("督查图斑", "Change patches"),
     field="legality",
-    colors={
-        "suspected_illegal": ("#d7191c", "疑似违法", "Suspected illegal"),
-        "needs_field_check": ("#fdae61", "需现地核实", "Needs field check"),
-        "permitted": ("#1a9641", "有审批", "Permitted"),
-        "lawful_no_permit": ("#66bd63", "合法无需审批", "Lawful, no permit needed"),
-        "not_forest_land": ("#9e9e9e", "非林地", "Not forest land"),
-        "no_change": ("#bdbdbd", "无变化", "No change"),
-    },
+    colors=_coded(
+        "change_patches",
+        "legality",
+        {
+            "suspected_illegal": "#d7191c",
+            "needs_field_check": "#fdae61",
+            "permitted": "#1a9641",
+            "lawful_no_permit": "#66bd63",
+            "not_forest_land": "#9e9e9e",
+            "no_change": "#bdbdbd",
+        },
+    ),
     color="#7b3294",
     id_field="patch_id",
     verify="patch",
@@ -97,14 +116,18 @@ PATCHES = LayerStyle(
 DISCOLORED = LayerStyle(
     label=("变色立木", "Discolored trees"),
     field="status",
-    colors={
-        "unverified": ("#e66101", "待核实", "Unverified"),
-        "confirmed_dead_pine": ("#b2182b", "确认枯死松树", "Confirmed dead pine"),
-        "other_cause": ("#4393c3", "其他原因", "Other cause"),
-        "not_found": ("#878787", "未找到", "Not found"),
-        "lab_positive": ("#67001f", "检测阳性", "Lab positive"),
-        "lab_negative": ("#1b7837", "检测阴性", "Lab negative"),
-    },
+    colors=_coded(
+        "pest_points",
+        "status",
+        {
+            "unverified": "#e66101",
+            "confirmed_dead_pine": "#b2182b",
+            "other_cause": "#4393c3",
+            "not_found": "#878787",
+            "lab_positive": "#67001f",
+            "lab_negative": "#1b7837",
+        },
+    ),
     color="#e66101",
     id_field="point_id",
     verify="point",
@@ -258,10 +281,13 @@ UI_TEXT: Mapping[str, tuple[str, str]] = MappingProxyType(
     }
 )
 
-POINT_OUTCOMES: tuple[tuple[str, str, str], ...] = (
-    ("confirmed_dead_pine", "确认枯死松树", "Confirmed dead pine"),
-    ("other_cause", "其他原因", "Other cause"),
-    ("not_found", "未找到", "Not found"),
+POINT_OUTCOMES: tuple[tuple[str, str, str], ...] = tuple(
+    (code, zh, en)
+    for code, (_, zh, en) in _coded(
+        "pest_points",
+        "status",
+        dict.fromkeys(("confirmed_dead_pine", "other_cause", "not_found"), ""),
+    ).items()
 )
 """Field outcomes of a discolored point, ``(value, zh, en)``."""
 """Interface text of a map, ``(zh, en)``."""

@@ -146,7 +146,9 @@ class RasterSource:
         if role not in self.roles:
             raise RasterError(
                 f"{self.path} has no {role} band (its bands are {','.join(self.roles)}); "
-                "give the roles with --bands or choose another raster"
+                "give the roles with --bands or choose another raster",
+                zh=f"{self.path} 没有 {role} 波段（其波段为 {','.join(self.roles)}）；"
+                "请用 --bands 给出波段角色，或换一景影像",
             )
         k = self.roles.index(role)
         return self.indexes[k] if self.indexes else k + 1
@@ -238,7 +240,9 @@ def require_usable(src: RasterSource, *, role: str = "raster") -> None:
     raise RasterError(
         f"{role} {src.path} has no usable pixel: every pixel is nodata, masked or NaN; "
         "check the file (gdalinfo -stats) — an empty export or a wrong nodata value is the "
-        "usual cause — and pass an image with data"
+        "usual cause — and pass an image with data",
+        zh=f"{role} {src.path} 没有可用像元：全部为 nodata、被掩膜或 NaN；请用 `gdalinfo -stats` "
+        "检查文件——常见原因是导出为空或 nodata 值设错——并给出有数据的影像",
     )
 
 
@@ -409,7 +413,9 @@ def file_source(
     if not named:
         raise RasterError(
             f"{p}: sensor 'generic' needs the band roles in file order, e.g. "
-            "--bands B,G,R,NIR,SWIR1,SWIR2 (or --bands NDVI for an NDVI raster)"
+            "--bands B,G,R,NIR,SWIR1,SWIR2 (or --bands NDVI for an NDVI raster)",
+            zh=f"{p}：--sensor generic 需要按文件顺序给出波段角色，如 --bands B,G,R,NIR,SWIR1,SWIR2"
+            "（NDVI 影像用 --bands NDVI）",
         )
     with open_raster(p) as ds:
         facts = _grid_facts(ds, p, crs)
@@ -576,13 +582,17 @@ def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
     if ds.crs is None and crs is None:
         raise CRSError(
             f"raster {path} has no coordinate reference system; pass --crs EPSG:… to "
-            "state it, or fix the file with gdal_edit.py -a_srs EPSG:…"
+            "state it, or fix the file with gdal_edit.py -a_srs EPSG:…",
+            zh=f"影像 {path} 没有坐标系；请用 --crs EPSG:… 说明，或用 `gdal_edit.py -a_srs EPSG:…` "
+            "修正文件",
         )
     declared = CRS.from_wkt(ds.crs.to_wkt()) if ds.crs is not None else None
     if declared is not None and crs is not None and not declared.equals(CRS.from_user_input(crs)):
         raise CRSError(
             f"raster {path} declares {declared.to_string()} but crs={crs!r} was given; a "
-            "declared CRS is never relabelled — drop --crs, or reproject the raster with gdalwarp"
+            "declared CRS is never relabelled — drop --crs, or reproject the raster with gdalwarp",
+            zh=f"影像 {path} 已声明坐标系 {declared.to_string()}，却给了 --crs {crs}；"
+            "已声明的坐标系不会被改标——请去掉 --crs，或用 `gdalwarp` 重投影影像",
         )
     wkt = declared.to_wkt() if declared is not None else CRS.from_user_input(crs).to_wkt()
     bh, bw = ds.block_shapes[0]
@@ -605,13 +615,21 @@ def _check_georeferenced(ds: Any, path: str) -> None:
     if not ds.transform.is_identity:
         return
     gcps = ds.gcps[0] if ds.gcps else []
-    how = (
-        f"it has {len(gcps)} ground control points but no geotransform: warp it first, e.g. "
-        "gdalwarp -r bilinear in.tif out.tif"
-        if gcps
-        else "give a georeferenced GeoTIFF, or put a world file (.tfw/.jgw) beside the image"
+    how = "give a georeferenced GeoTIFF, or put a world file (.tfw/.jgw) beside the image"
+    how_zh = "请给出有地理参考的 GeoTIFF，或在影像旁放置坐标文件（.tfw/.jgw）"
+    if gcps:
+        how = (
+            f"it has {len(gcps)} ground control points but no geotransform: warp it first, "
+            "e.g. gdalwarp -r bilinear in.tif out.tif"
+        )
+        how_zh = (
+            f"它有 {len(gcps)} 个控制点但没有地理变换：请先纠正，如 "
+            "`gdalwarp -r bilinear in.tif out.tif`"
+        )
+    raise RasterError(
+        f"raster {path} is not georeferenced (no geotransform); {how}",
+        zh=f"影像 {path} 没有地理参考（无地理变换）；{how_zh}",
     )
-    raise RasterError(f"raster {path} is not georeferenced (no geotransform); {how}")
 
 
 def _count_error(
@@ -665,5 +683,8 @@ def _check_mask_grid(mask_path: str, src: RasterSource) -> None:
         raise RasterError(
             f"mask {mask_path} is not on the grid of {src.path} ({m.width}x{m.height} vs "
             f"{src.width}x{src.height}, or another transform); a 20 m SCL must be resampled to "
-            "the 10 m grid first (gdalwarp -r near -tr 10 10 -tap)"
+            "the 10 m grid first (gdalwarp -r near -tr 10 10 -tap)",
+            zh=f"掩膜 {mask_path} 与 {src.path} 不在同一网格（{m.width}x{m.height} 对 "
+            f"{src.width}x{src.height}，或地理变换不同）；20 米的 SCL 须先重采样到 10 米网格"
+            "（`gdalwarp -r near -tr 10 10 -tap`）",
         )

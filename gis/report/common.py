@@ -21,7 +21,7 @@ import pandas as pd
 from gis.charts import Lang
 from gis.errors import GisError
 from gis.findings import Severity, message_column
-from gis.layers import code_meaning, label
+from gis.layers import code_text, label
 from gis.maps import build_map
 from gis.maps.style import DEFAULT_STYLES, LayerStyle
 from gis.report import blocks
@@ -134,13 +134,7 @@ def meaning(kind: str, column: str, lang: str | Lang) -> Callable[[Any], Any]:
     use = Lang.get(lang).value
 
     def lookup(code: Any) -> Any:
-        if code is None or (isinstance(code, float) and pd.isna(code)):
-            return "—"
-        text = code_meaning(kind, column, code, lang=use)
-        shown = int(code) if isinstance(code, float) and code.is_integer() else code
-        if text is None:
-            return shown
-        return f"{shown} {text}" if isinstance(shown, int) else text
+        return code_text(kind, column, code, lang=use)
 
     return lookup
 

@@ -124,14 +124,18 @@ def check_results(path: PathLike, kind: ResultsKind) -> None:
         raise ReportInputError(
             f"{path} holds {what} (layers: {', '.join(names)}), not those of "
             f"`{COMMANDS[kind]}` (layer {LAYERS[kind][0]}); pass the GeoPackage written by "
-            f"`{COMMANDS[kind]} … --out FILE.gpkg`"
+            f"`{COMMANDS[kind]} … --out FILE.gpkg`",
+            zh=f"{path} 中是其他结果（图层：{', '.join(names)}），不是 `{COMMANDS[kind]}` 的结果"
+            f"（图层 {LAYERS[kind][0]}）；请给出 `{COMMANDS[kind]} … --out FILE.gpkg` 写出的文件",
         )
     missing = [n for n in LAYERS[kind] if n not in names]
     if missing:
         raise ReportInputError(
             f"{path} lacks layer(s) {', '.join(missing)} that the report needs (it has "
             f"{', '.join(names)}); rerun `{COMMANDS[kind]}` with --overwrite to write a "
-            "complete results file"
+            "complete results file",
+            zh=f"{path} 缺少报告需要的图层 {', '.join(missing)}（现有 {', '.join(names)}）；"
+            f"请加 --overwrite 重新运行 `{COMMANDS[kind]}`，写出完整的结果文件",
         )
 
 
@@ -170,14 +174,16 @@ def _select(
         return frame
     if column not in frame.columns:
         raise ReportInputError(
-            f"{path} has no {column!r} column to select {what} {value!r}; drop the {what} filter"
+            f"{path} has no {column!r} column to select {what} {value!r}; drop the {what} filter",
+            zh=f"{path} 没有 {column!r} 列，无法按 {value!r} 筛选；请去掉这个筛选条件",
         )
     kept = frame[frame[column].astype(str) == str(value)]
     if kept.empty:
         present = sorted(frame[column].dropna().astype(str).unique())
         raise ReportInputError(
             f"{path} has no features of {what} {value!r}; {what} values present: "
-            f"{', '.join(present) or 'none'} — pass one of them"
+            f"{', '.join(present) or 'none'} — pass one of them",
+            zh=f"{path} 中没有 {value!r} 的要素；现有的值：{'、'.join(present) or '无'}——请选其一",
         )
     return kept
 
@@ -186,7 +192,9 @@ def _require_rows(frame: pd.DataFrame, path: PathLike, layer: str, kind: Results
     if frame.empty:
         raise ReportInputError(
             f"{path}: layer {layer} is empty (an empty batch); nothing to report — check the "
-            f"input of `{COMMANDS[kind]}` and rerun it"
+            f"input of `{COMMANDS[kind]}` and rerun it",
+            zh=f"{path}：图层 {layer} 为空（空批次），没有可报告的内容——请检查 `{COMMANDS[kind]}` "
+            "的输入后重新运行",
         )
 
 
@@ -276,7 +284,7 @@ def load_field_records(path: PathLike, *, layer: str) -> FieldRecords:
     try:
         log = open_store(path).log(layer=layer)
     except DataSourceError as exc:
-        raise ReportInputError(str(exc)) from exc
+        raise ReportInputError(str(exc), zh=exc.text("zh")) from exc
     is_lab = log["kind"] == "lab"
     return FieldRecords(
         source=str(path),

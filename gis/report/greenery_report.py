@@ -17,6 +17,7 @@ from gis.report import blocks, figures, tables
 from gis.report.blocks import Section
 from gis.report.common import PathLike, Report, Vocabulary, open_report, when_ok
 from gis.report.data import ReportData, ResultsKind, load_results
+from gis.targets import INDICATORS, unit_label
 
 CITY = "全市"
 UNDERSERVED_TOP = 20
@@ -95,9 +96,9 @@ def open_greenery_report(
 
 def _kpi_shown(table: pd.DataFrame, lang: Lang) -> pd.DataFrame:
     if lang is Lang.EN and "indicator" in table.columns:
-        from gis.targets import INDICATORS
-
         table = table.assign(label=table["indicator"].map(lambda i: INDICATORS[i].en))
+    if "unit" in table.columns:  # 公里, 亩, 个 … — never the unit's code (km, mu, count)
+        table = table.assign(unit=table["unit"].map(lambda u: unit_label(u, lang.value)))
     met = table["met"].map(lambda v: "—" if pd.isna(v) else ("✓" if v else "✗"))
     return table.assign(met=met)
 

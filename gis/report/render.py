@@ -66,6 +66,11 @@ class ReportName(ParamEnum):
         """Name of the option in error messages."""
         return "report"
 
+    @classmethod
+    def describe_zh(cls) -> str:
+        """Name of the option in Chinese error messages."""
+        return "报告类型"
+
 
 class OutputFormat(enum.StrEnum):
     """Rendered report format, from the output's suffix."""

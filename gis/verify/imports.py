@@ -73,7 +73,10 @@ class ImportReport:
 
 def _read_file(path: Path) -> tuple[bytes, str]:
     if not path.is_file():
-        raise DataSourceError(f"field export {path} does not exist; check the file name")
+        raise DataSourceError(
+            f"field export {path} does not exist; check the file name",
+            zh=f"外业导出文件 {path} 不存在；请检查文件名",
+        )
     return path.read_bytes(), sha256_of(path)
 
 
@@ -102,13 +105,18 @@ def _dedupe(records: list[FieldRecord], report: ImportReport) -> list[FieldRecor
         elif seen[rec.record_id] == rec.record_sha256:
             report.already += 1
         else:
-            report.rejected.append(_reject(rec, "record_id used by another, different record "
-                                                "of this import"))  # fmt: skip
+            report.rejected.append(
+                _reject(
+                    rec,
+                    "record_id used by another, different record of this import",
+                    "本次导入中另一条不同的记录用了同一 record_id",
+                )
+            )
     return out
 
 
-def _reject(rec: FieldRecord, reason: str) -> Rejection:
-    return Rejection(rec.source, rec.index, reason, rec.record_id, rec.feature_id)
+def _reject(rec: FieldRecord, reason: str, zh: str | None = None) -> Rejection:
+    return Rejection(rec.source, rec.index, reason, rec.record_id, rec.feature_id, zh=zh)
 
 
 def _check_features(
@@ -121,10 +129,20 @@ def _check_features(
     for rec in records:
         known = ids[rec.layer]
         if known is None:
-            report.rejected.append(_reject(rec, f"no --results file has layer {rec.layer}"))
+            report.rejected.append(
+                _reject(
+                    rec,
+                    f"no --results file has layer {rec.layer}",
+                    f"所给 --results 文件中没有图层 {rec.layer}",
+                )
+            )
         elif rec.feature_id not in known:
             report.rejected.append(
-                _reject(rec, f"feature {rec.feature_id} is not in {rec.layer} of the results")
+                _reject(
+                    rec,
+                    f"feature {rec.feature_id} is not in {rec.layer} of the results",
+                    f"要素 {rec.feature_id} 不在结果的 {rec.layer} 图层中",
+                )
             )
         else:
             out.append(rec)
@@ -165,7 +183,13 @@ def _commit_records(
         elif stored[rec.record_id] == rec.record_sha256:
             report.already += 1
         else:
-            report.rejected.append(_reject(rec, "record_id already imported with other content"))
+            report.rejected.append(
+                _reject(
+                    rec,
+                    "record_id already imported with other content",
+                    "该 record_id 已导入过，内容不同",
+                )
+            )
     if report.rejected and not skip_invalid:
         raise _Refused
     now = utc_text(datetime.datetime.now(datetime.UTC))
@@ -174,7 +198,8 @@ def _commit_records(
     touched = {(r.layer, r.feature_id) for r in records}
     if touched:
         log = store.read_log_frame(con, where="WHERE kind = 'field'")
-        found = conflicts(log)
+        found = conflicts(log)  # the codes, and the words people read beside them
+        found["verdicts_zh"] = conflicts(log, lang="zh")["verdicts"].to_numpy()
         keys = list(zip(found["layer"], found["feature_id"], strict=True))
         report.conflicts = found[[k in touched for k in keys]].reset_index(drop=True)
     _test_pause()
@@ -263,12 +288,16 @@ def _lab_table(path: Path) -> pd.DataFrame:
             text = data.decode(codec)
             break
     else:
-        raise DataSourceError(f"{path} decodes neither as UTF-8 nor as GB18030; save it as UTF-8")
+        raise DataSourceError(
+            f"{path} decodes neither as UTF-8 nor as GB18030; save it as UTF-8",
+            zh=f"{path} 既不能按 UTF-8 也不能按 GB18030 解码；请另存为 UTF-8",
+        )
     try:
         table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise DataSourceError(
-            f"{path} is not a readable CSV table ({exc}); save it from Excel as CSV (UTF-8)"
+            f"{path} is not a readable CSV table ({exc}); save it from Excel as CSV (UTF-8)",
+            zh=f"{path} 不是可读的 CSV 表（{exc}）；请在 Excel 中另存为 CSV（UTF-8）",
         ) from exc
     rename = {}
     for canonical, names in LAB_COLUMNS.items():
@@ -280,7 +309,9 @@ def _lab_table(path: Path) -> pd.DataFrame:
     if missing:
         raise SchemaError(
             f"{path} lacks column(s) {', '.join(missing)} (样品编号 / 检测结果); its columns "
-            f"are: {', '.join(map(str, table.columns))}"
+            f"are: {', '.join(map(str, table.columns))}",
+            zh=f"{path} 缺少列 {', '.join(missing)}（样品编号 / 检测结果）；现有列："
+            f"{', '.join(map(str, table.columns))}",
         )
     return table
 
@@ -290,15 +321,21 @@ def _lab_outcome(value: str) -> str | None:
     return next((k for k, names in LAB_RESULTS.items() if text in names), None)
 
 
-def _lab_day(text: str) -> datetime.date | str:
-    """Return the date of a ``tested_on`` text, or why it is not a usable date."""
+def _lab_day(text: str) -> datetime.date | tuple[str, str]:
+    """Return the date of a ``tested_on`` text, or why it is not a usable date (en, zh)."""
     try:
         day = datetime.date.fromisoformat(text.strip().replace("/", "-"))
     except ValueError:
-        return f"tested_on {text.strip()!r} is not a date YYYY-MM-DD"
+        return (
+            f"tested_on {text.strip()!r} is not a date YYYY-MM-DD",
+            f"检测日期 tested_on {text.strip()!r} 不是 YYYY-MM-DD 格式的日期",
+        )
     first, last = DEVICE_YEARS
     if not first <= day.year <= last:
-        return f"tested_on {text.strip()!r} is outside the years {first} to {last}"
+        return (
+            f"tested_on {text.strip()!r} is outside the years {first} to {last}",
+            f"检测日期 tested_on {text.strip()!r} 不在 {first} 至 {last} 年之间",
+        )
     return day
 
 
@@ -333,19 +370,27 @@ def _lab_row(
     }  # fmt: skip
 
 
-def _lab_reason(row: pd.Series, matches: pd.DataFrame, sample: str) -> str | None:
-    """Return why a lab row cannot be imported, else None."""
+def _lab_reason(row: pd.Series, matches: pd.DataFrame, sample: str) -> tuple[str, str] | None:
+    """Return why a lab row cannot be imported (English, Chinese), else None."""
     tested_on = str(row.get("tested_on", "")).strip()
     day = _lab_day(tested_on) if tested_on else None
     if _lab_outcome(str(row["result"])) is None:
-        return f"result {row['result']!r} is neither 阳性/positive nor 阴性/negative"
-    if isinstance(day, str):
+        return (
+            f"result {row['result']!r} is neither 阳性/positive nor 阴性/negative",
+            f"检测结果 {row['result']!r} 既不是阳性也不是阴性",
+        )
+    if isinstance(day, tuple):
         return day
     if matches.empty:
-        return f"sample {sample!r} is not in the field log (no record took this sample)"
+        return (
+            f"sample {sample!r} is not in the field log (no record took this sample)",
+            f"样品 {sample!r} 不在外业记录中（没有记录采过这个样品）",
+        )
     if len(matches) > 1:
-        return f"sample {sample!r} was recorded on {len(matches)} points: " + ", ".join(
-            matches["feature_id"]
+        points = ", ".join(matches["feature_id"])
+        return (
+            f"sample {sample!r} was recorded on {len(matches)} points: {points}",
+            f"样品 {sample!r} 记录在 {len(matches)} 个点位上：{points}",
         )
     return None
 
@@ -365,7 +410,8 @@ def _lab_rows(
         matches = sampled[sampled["sample_id"] == sample].drop_duplicates(["layer", "feature_id"])
         reason = _lab_reason(row, matches, sample)
         if reason:
-            report.rejected.append(Rejection(where[0], where[1], reason, None, None))
+            en, zh = reason
+            report.rejected.append(Rejection(where[0], where[1], en, None, None, zh=zh))
             continue
         rows.append(_lab_row(row, matches.iloc[0], (*source, where[1]), now))
     return rows
@@ -396,7 +442,9 @@ def import_lab(source: PathLike, *, into: PathLike, skip_invalid: bool = False) 
     """
     path = Path(source)
     if not path.is_file():
-        raise DataSourceError(f"lab results file {path} does not exist")
+        raise DataSourceError(
+            f"lab results file {path} does not exist", zh=f"检测结果文件 {path} 不存在"
+        )
     refuse_inputs({"into": into}, (path,))
     table = _lab_table(path)
     report = ImportReport(store=Path(into))

@@ -59,6 +59,12 @@ class Rejection:
     reason: str
     record_id: str | None = None
     feature_id: str | None = None
+    zh: str | None = None
+    """The reason in Chinese, where one was written (:meth:`text` falls back to ``reason``)."""
+
+    def text(self, lang: str = "zh") -> str:
+        """Return the reason in ``lang`` (``zh`` or ``en``); English when no Chinese is given."""
+        return self.zh if lang == "zh" and self.zh else self.reason
 
     def to_dict(self) -> dict[str, Any]:
         """Return the rejection as a plain dict."""
@@ -270,14 +276,26 @@ def _collection(data: bytes, source: str) -> tuple[list[Any], Rejection | None]:
     try:
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return [], Rejection(source, None, f"not a UTF-8 JSON file: {exc}")
+        return [], Rejection(
+            source, None, f"not a UTF-8 JSON file: {exc}", zh=f"不是 UTF-8 编码的 JSON 文件：{exc}"
+        )
     except RecursionError:
-        return [], Rejection(source, None, "arrays or objects nested too deep to read")
+        return [], Rejection(
+            source,
+            None,
+            "arrays or objects nested too deep to read",
+            zh="数组或对象嵌套过深，无法读取",
+        )
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        return [], Rejection(source, None, "not a GeoJSON FeatureCollection (type is missing)")
+        return [], Rejection(
+            source,
+            None,
+            "not a GeoJSON FeatureCollection (type is missing)",
+            zh="不是 GeoJSON 要素集（缺少 type）",
+        )
     features = doc.get("features")
     if not isinstance(features, list):
-        return [], Rejection(source, None, "features is not a list")
+        return [], Rejection(source, None, "features is not a list", zh="features 不是列表")
     return features, None
 
 

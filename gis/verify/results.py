@@ -78,7 +78,9 @@ def _read_layer_ids(path: Path, layer: str) -> pd.DataFrame:
     if ID_FIELDS[layer] not in fields:
         raise DataSourceError(
             f"{path} layer {layer} has no {ID_FIELDS[layer]} column; give the results file "
-            "the check wrote (linyuan check patches / detect discolored / fire hotspots)"
+            "the check wrote (linyuan check patches / detect discolored / fire hotspots)",
+            zh=f"{path} 的图层 {layer} 没有 {ID_FIELDS[layer]} 列；请给出检查写出的结果文件"
+            "（`linyuan check patches` / `linyuan detect discolored` / `linyuan fire hotspots`）",
         )
     frame = pyogrio.read_dataframe(path, layer=layer, columns=fields, read_geometry=False)
     frame = frame.rename(columns={ID_FIELDS[layer]: "feature_id"})
@@ -112,7 +114,10 @@ def read_results(paths: Iterable[str | os.PathLike[str]]) -> Results:
             raise DataSourceError(
                 f"{path} holds no patches_checked, discolored_points or hotspots_checked "
                 f"layer (layers: {', '.join(names)}); give a results file of check patches / "
-                "detect discolored / fire hotspots"
+                "detect discolored / fire hotspots",
+                zh=f"{path} 中没有 patches_checked、discolored_points 或 hotspots_checked 图层"
+                f"（现有：{', '.join(names)}）；请给出 `linyuan check patches` / `linyuan detect "
+                "discolored` / `linyuan fire hotspots` 的结果文件",
             )
         run = "run" in names and pyogrio.read_dataframe(path, layer="run", read_geometry=False)
         run_id = run_id_of(run) if isinstance(run, pd.DataFrame) else "run-unknown"

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from gis.enums import GroupBy
+from gis.layers import code_meaning
 from gis.verify.contract import LAB_OUTCOMES, LAYERS, OUTCOMES
 from gis.verify.recency import LATEST_KEY, latest
 
@@ -56,35 +57,58 @@ VERDICT_FIELDS = (
     "layer", "is_real_change", "verified_cause_code", "outcome", "is_fire", "fire_type",
 )  # fmt: skip
 
+VERDICT_WORDS = {
+    "real": "真实变化", "not_real": "非真实变化", "unknown": "未填",
+    "fire": "火情", "no_fire": "非火情",
+}  # fmt: skip
+"""Chinese words of a field verdict (``real/42``: 真实变化/42, ``fire/forest_fire``: 火情/林火)."""
+
 
 def _verdict_text(
-    layer: str, real: object, code: object, outcome: object, fire: object, fire_type: object
+    layer: str,
+    real: object,
+    code: object,
+    outcome: object,
+    fire: object,
+    fire_type: object,
+    lang: str = "en",
 ) -> str:
+    def word(said: str) -> str:
+        return VERDICT_WORDS[said] if lang == "zh" else said
+
     if layer == "hotspots_checked":
         if pd.isna(fire):  # type: ignore[call-overload]
-            return "unknown"
+            return word("unknown")
         kind = "-" if pd.isna(fire_type) else str(fire_type)  # type: ignore[call-overload]
-        return f"{'fire' if fire else 'no_fire'}/{kind}"
+        if lang == "zh" and kind != "-":
+            kind = code_meaning("hotspots", "fire_type", kind, lang="zh") or kind
+        return f"{word('fire' if fire else 'no_fire')}/{kind}"
     if layer != "patches_checked":
-        return str(outcome)
+        shown = code_meaning("pest_points", "status", outcome, lang="zh") if lang == "zh" else None
+        return shown or str(outcome)
     if pd.isna(real):  # type: ignore[call-overload]
-        return "unknown"
-    shown = "-" if pd.isna(code) else str(int(code))  # type: ignore[call-overload]
-    return f"{'real' if real else 'not_real'}/{shown}"
+        return VERDICT_WORDS["unknown"] if lang == "zh" else "unknown"
+    cause = "-" if pd.isna(code) else str(int(code))  # type: ignore[call-overload]
+    said = "real" if real else "not_real"
+    return f"{VERDICT_WORDS[said] if lang == 'zh' else said}/{cause}"
 
 
-def verdict(frame: pd.DataFrame) -> pd.Series:
+def verdict(frame: pd.DataFrame, *, lang: str = "en") -> pd.Series:
     """Return each record's verdict as text.
 
-    Patches ``real/42``, points the outcome, hotspots ``fire/forest_fire``.
+    Patches ``real/42``, points the outcome, hotspots ``fire/forest_fire``; ``lang="zh"`` gives
+    the words people read (真实变化/42, 确认为枯死松树, 火情/…); the default gives the codes.
     """
     columns = frame.reindex(columns=list(VERDICT_FIELDS))
-    values = [_verdict_text(*row) for row in columns.itertuples(index=False, name=None)]
+    values = [
+        _verdict_text(layer, real, code, outcome, fire, kind, lang)
+        for layer, real, code, outcome, fire, kind in columns.itertuples(index=False, name=None)
+    ]
     return pd.Series(values, index=frame.index, dtype=object)
 
 
-def conflicts(log: pd.DataFrame) -> pd.DataFrame:
-    """Return features whose inspectors' latest field verdicts differ.
+def conflicts(log: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """Return features whose inspectors' latest field verdicts differ (verdicts in ``lang``).
 
     Returns
     -------
@@ -96,7 +120,7 @@ def conflicts(log: pd.DataFrame) -> pd.DataFrame:
     if field.empty:
         return pd.DataFrame(columns=cols)
     per = latest(field, key=(*LATEST_KEY, "inspector"))
-    per = per.assign(verdict=verdict(per))
+    per = per.assign(verdict=verdict(per, lang=lang))
     differ = per.groupby(["layer", "feature_id"])["verdict"].transform("nunique") > 1
     sizes = field.groupby(["layer", "feature_id"]).size().to_dict()
     rows = []

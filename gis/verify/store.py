@@ -277,7 +277,9 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise DataSourceError(
             f"{p} is not a GeoPackage (SQLite) file ({exc}); give a new or existing field "
-            "store with --into FIELD.gpkg"
+            "store with --into FIELD.gpkg",
+            zh=f"{p} 不是 GeoPackage（SQLite）文件（{exc}）；请用 --into FIELD.gpkg 给出新的或"
+            "已有的外业记录库",
         ) from exc
     return con
 
@@ -494,7 +496,9 @@ def open_store(path: str | os.PathLike[str]) -> FieldStore:
         raise DataSourceError(
             f"{p} is not a field store (it holds no {LOG}; its tables: "
             f"{', '.join(names) or 'none'}); pass the GeoPackage written by "
-            "`linyuan verify import … --into FIELD.gpkg`"
+            "`linyuan verify import … --into FIELD.gpkg`",
+            zh=f"{p} 不是外业记录库（没有 {LOG}；其表为：{'、'.join(names) or '无'}）；"
+            "请给出 `linyuan verify import … --into FIELD.gpkg` 写出的 GeoPackage",
         )
     return FieldStore(p)
 

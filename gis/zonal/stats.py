@@ -404,7 +404,7 @@ def _zones_in_raster_crs(zones: Any, src: RasterSource, log: Findings) -> NDArra
             f"{int(bad.sum())} patch geometries were invalid and were repaired with make_valid "
             "for raster statistics",
             severity="warning",
-            zh=f"{int(bad.sum())} 个图斑几何无效，已用 make_valid 修复后做影像统计",
+            zh=f"{int(bad.sum())} 个图斑几何无效，已自动修复后做影像统计",
         )
     return values
 

@@ -23,7 +23,7 @@ from gis.checks.fire.burned import BurnedRaster
 from gis.checks.fire.rules import fire_grade
 from gis.checks.patches.evidence import overlay_pieces
 from gis.findings import Findings
-from gis.layers import is_forest_land
+from gis.layers import is_forest_land, unit_label
 from gis.severity import severity_label
 from gis.units import M2_PER_HA, M2_PER_MU, area_m2
 
@@ -236,18 +236,20 @@ def report_table(
 ) -> pd.DataFrame:
     """Return the 森林火灾 report table: areas, severity breakdown, grade, its basis and limits."""
     zh = lang == "zh"
+    ha, mu = unit_label("ha", lang), unit_label("mu", lang)  # 公顷/亩 (ha/mu)
+    mu_per_ha = M2_PER_HA / M2_PER_MU
     fire_ha, forest_ha = float(scars["fire_area_ha"].sum()), float(scars["forest_area_ha"].sum())
     rows = [
         _row("火场数" if zh else "Fire scars", len(scars)),
-        _row("火场面积" if zh else "Burned area", round(fire_ha, 4), "ha"),
-        _row("火场面积" if zh else "Burned area", round(fire_ha * 15, 2), "亩"),
-        _row("受害森林面积" if zh else "Burned forest area", round(forest_ha, 4), "ha"),
-        _row("受害森林面积" if zh else "Burned forest area", round(forest_ha * 15, 2), "亩"),
+        _row("火场面积" if zh else "Burned area", round(fire_ha, 4), ha),
+        _row("火场面积" if zh else "Burned area", round(fire_ha * mu_per_ha, 2), mu),
+        _row("受害森林面积" if zh else "Burned forest area", round(forest_ha, 4), ha),
+        _row("受害森林面积" if zh else "Burned forest area", round(forest_ha * mu_per_ha, 2), mu),
     ]
     sev_m2 = severity.assign(m2=area_m2(severity)).groupby("severity")["m2"].sum()
     for code, m2 in sev_m2.items():
         name = severity_label(int(code), lang)
-        rows.append(_row(f"{'烈度' if zh else 'Severity'}：{name}", round(m2 / M2_PER_HA, 4), "ha"))
+        rows.append(_row(f"{'烈度' if zh else 'Severity'}：{name}", round(m2 / M2_PER_HA, 4), ha))
     for key, label_zh, label_en in (("mean_dnbr", "平均dNBR", "Mean dNBR"),
                                     ("mean_rdnbr", "平均RdNBR", "Mean RdNBR")):  # fmt: skip
         value = tallies[key]

@@ -36,6 +36,11 @@ INSTALL_HINT = (
     "conda install -c conda-forge gdal (Windows/conda), then make sure gdal_viewshed is on PATH"
 )
 """How to get ``gdal_viewshed``."""
+INSTALL_HINT_ZH = (
+    "请安装 GDAL 命令行程序：apt-get install gdal-bin（Debian/Ubuntu），"
+    "conda install -c conda-forge gdal（Windows/conda），并确保 gdal_viewshed 在 PATH 中"
+)
+"""The same, in Chinese."""
 
 
 VIEWSHED_CACHE_MB = 64
@@ -91,7 +96,10 @@ def viewshed_program() -> str:
     """Return the path of ``gdal_viewshed``; raise naming how to install it when absent."""
     found = shutil.which("gdal_viewshed")
     if found is None:
-        raise ViewshedUnavailableError(f"gdal_viewshed was not found; {INSTALL_HINT}")
+        raise ViewshedUnavailableError(
+            f"gdal_viewshed was not found; {INSTALL_HINT}",
+            zh=f"找不到 gdal_viewshed；{INSTALL_HINT_ZH}",
+        )
     return found
 
 

@@ -118,7 +118,8 @@ def _exchange_kpi(kpi: pd.DataFrame, lang: str) -> pd.DataFrame:
     out = kpi.copy()
     out["unit"] = [unit_label(u, lang) for u in out["unit"]]
     out["rate"] = (out["rate"] * 100).round(1)
-    return out
+    figures = [c for c in ("target", "actual", "reported") if c in out.columns]
+    return out.round(dict.fromkeys(figures, 3))  # a table for people: 7.499, not 7.49900338…
 
 
 def run_greenery_kpi(
@@ -195,10 +196,11 @@ def kpi_charts(kpi: pd.DataFrame, *, lang: str = "zh") -> dict[str, bytes]:
     # matplotlib is imported only when charts are asked for (heavy, deferred on purpose)
     from gis.charts import district_bars, png_bytes, progress_gauges
 
+    measured = kpi.loc[kpi["actual"].notna(), "indicator"]  # no layer, no figure: no chart
     figures = {
         f"kpi_{name}": district_bars(kpi, indicator=name, lang=lang)
         for name in CHART_INDICATORS
-        if (kpi["indicator"] == name).any()
+        if (measured == name).any()
     }
     figures["kpi_progress"] = progress_gauges(kpi, district=CITY, lang=lang)
     return {name: png_bytes(fig) for name, fig in figures.items()}

@@ -135,7 +135,7 @@ def prepare_patches(
             f"patch {pid} has an invalid polygon (self-intersection); repaired with make_valid",
             source=source,
             feature=pid,
-            zh=f"图斑 {pid} 的多边形无效（自相交）；已用 make_valid 修复",
+            zh=f"图斑 {pid} 的多边形无效（自相交）；已自动修复",
         )
     if invalid.any():
         geoms[invalid] = shapely.make_valid(geoms[invalid])

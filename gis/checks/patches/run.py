@@ -35,7 +35,7 @@ from gis.io.outputs import (
     run_table,
     staged_outputs,
 )
-from gis.layers import code_meaning, label
+from gis.layers import code_text, coded_fields, label
 from gis.maps.kml import export_results_kml
 from gis.raster import raster_source, require_usable
 from gis.raster.coverage import require_covers
@@ -305,10 +305,8 @@ def summary_sheet(checked: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     """Return counts and 亩 by district × legality × change type (labels in ``lang``)."""
     frame = checked.assign(
         district=checked["district"].fillna("—"),
-        legality=checked["legality"].map(lambda c: _meaning(code_meaning, "legality", c, lang)),
-        change_type=checked["change_type"].map(
-            lambda c: _meaning(code_meaning, "change_type", c, lang)
-        ),
+        legality=checked["legality"].map(lambda c: _meaning("legality", c, lang)),
+        change_type=checked["change_type"].map(lambda c: _meaning("change_type", c, lang)),
     )
     grouped = frame.groupby(["district", "legality", "change_type"], dropna=False)
     table = grouped.agg(count=("patch_id", "size"), area_mu=("area_mu", "sum")).reset_index()
@@ -326,10 +324,8 @@ def summary_sheet(checked: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     return pd.concat([table, total], ignore_index=True).round({"area_mu": 2})
 
 
-def _meaning(code_meaning: Any, field: str, code: Any, lang: str) -> str:
-    if code is None or (isinstance(code, float) and pd.isna(code)):
-        return "—"
-    return str(code_meaning("change_patches", field, code, lang=lang) or code)
+def _meaning(field: str, code: Any, lang: str) -> str:
+    return code_text("change_patches", field, code, lang=lang)
 
 
 def headers_for(columns: Any, *, lang: str = "zh") -> dict[str, str]:
@@ -346,8 +342,8 @@ def headers_for(columns: Any, *, lang: str = "zh") -> dict[str, str]:
 def exchange_frame(checked: gpd.GeoDataFrame, *, lang: str = "zh") -> gpd.GeoDataFrame:
     """Return the results with code values shown as their meaning (the XLSX table)."""
     out = checked.copy()
-    for col in ("change_type", "legality"):
-        out[col] = out[col].map(lambda c, col=col: _meaning(code_meaning, col, c, lang))
+    for col in [c for c in coded_fields("change_patches") if c in out.columns]:
+        out[col] = out[col].map(lambda c, col=col: _meaning(col, c, lang))
     digits = {c: 3 for c in out.columns if out[c].dtype == "float64"}
     digits |= {"area_ha": 4, "area_mu": 2}
     return out.round({c: d for c, d in digits.items() if c in out})

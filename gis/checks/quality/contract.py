@@ -82,8 +82,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "{count} feature(s) have empty or missing geometry (e.g. features {examples})",
     },
     "invalid_geometry": {
-        "zh": "{count} 个要素几何无效（如要素 {examples}：{reason}）；gis.io.read_layer 读入时"
-        "会用 make_valid 修复",
+        "zh": "{count} 个要素几何无效（如要素 {examples}：{reason}）；读入时会自动修复",
         "en": "{count} feature(s) have invalid geometry (e.g. features {examples}: {reason}); "
         "gis.io.read_layer repairs them with make_valid on read",
     },

@@ -330,7 +330,10 @@
     for (var i = 0; i < def.fields.length; i++) {
       var tr = el("tr");
       tr.appendChild(el("th", null, def.aliases[i]));
-      var value = row[i];
+      var value = row[i], words = def.words && def.words[i];
+      if (value !== null && words && Object.prototype.hasOwnProperty.call(words, String(value))) {
+        value = words[String(value)];  // a code shown by its meaning, a boolean as 是/否
+      }
       tr.appendChild(el("td", null, value === null ? "" : value));
       table.appendChild(tr);
     }
