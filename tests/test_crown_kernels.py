@@ -211,6 +211,21 @@ def test_to_reflectance_equals_numpy(dtype: str) -> None:
     assert plain.dtype == np.float32
 
 
+@pytest.mark.parametrize("pads", [(0, 0, 0, 0), (3, 0, 2, 0), (0, 4, 0, 5), (1, 2, 3, 4)])
+def test_to_reflectance_pads_equal_np_pad(pads: tuple[int, int, int, int]) -> None:
+    rng = np.random.default_rng(11)
+    raw = rng.integers(0, 50, (3, 20, 30)).astype("uint16")
+    extra = rng.random((20, 30)) < 0.1
+    values, invalid = to_reflectance(raw, nodata=0, scale=1e-4, offset=0.0, invalid=extra)
+    (top, bottom), (left, right) = pads[:2], pads[2:]
+    want = np.pad(values, ((0, 0), (top, bottom), (left, right)), constant_values=np.nan)
+    want_bad = np.pad(invalid, ((top, bottom), (left, right)), constant_values=True)
+    got, got_bad = to_reflectance(raw, nodata=0, scale=1e-4, offset=0.0, invalid=extra, pads=pads)
+    assert invalid.any() and not invalid.all()
+    np.testing.assert_array_equal(got_bad, want_bad)
+    np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("density", [0.0, 0.003, 0.05, 0.4])
 def test_label_pixels_equals_scipy_label(density: float) -> None:
     from scipy import ndimage

@@ -37,6 +37,7 @@ from gis.checks.discolored.crowns import WindowResult, detect_window
 from gis.checks.discolored.pixels import CrownRules
 from gis.checks.discolored.points import pixel_size_m, read_roles_of
 from gis.checks.discolored.season import with_turning
+from gis.memory import reuse_freed_memory
 from gis.raster import RasterReader, RasterSource
 
 logger = logging.getLogger(__name__)
@@ -298,6 +299,7 @@ def _run_chunks(
     todo = plan.windows if windows is None else windows
     if not todo:
         return []
+    reuse_freed_memory()  # the windows' arrays reuse freed blocks instead of faulting pages in
     with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
         work = window_work(plan, todo) if threads > 1 else None
         parts = list(pool.map(band, _chunks(todo, threads, work)))
