@@ -38,19 +38,26 @@ def _convert(
                 x = plane[i, j]
                 inner[i, j] |= (x != x) | (has_nodata & (x == nodata))
                 out[i, j] = np.float32(x) * scale + offset
-    for b in range(bands):  # the pads
+    _fill_invalid(values, inner, top, left)
+    return values, invalid
+
+
+@jit
+def _fill_invalid(values: Any, inner: Any, top: int, left: int) -> None:
+    """NaN in the pads around the ``inner`` block at (top, left), and where ``inner`` is set."""
+    h, w = inner.shape
+    for b in range(values.shape[0]):
         values[b, :top] = np.nan
         values[b, top + h :] = np.nan
         values[b, top : top + h, :left] = np.nan
         values[b, top : top + h, left + w :] = np.nan
     if inner.any():
-        for b in range(bands):
+        for b in range(values.shape[0]):
             out = values[b, top : top + h, left : left + w]
             for i in range(h):
                 for j in range(w):
                     if inner[i, j]:
                         out[i, j] = np.nan
-    return values, invalid
 
 
 def to_reflectance(
