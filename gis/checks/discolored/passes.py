@@ -315,14 +315,8 @@ def plan_baselines(hists: dict[int, Any], plan: Plan) -> Baselines:
 
 
 def run_passes(plan: Plan, *, threads: int = 1) -> tuple[Baselines, list[WindowResult]]:
-    """Run both passes over ``plan.windows`` (results in window order, equal for any threads).
-
-    Pass 2 walks each thread's band of windows from its end: the tiles pass 1 decoded last
-    are still in GDAL's block cache (:data:`CACHE_MB`), so about a tenth of the image is not
-    decoded again (pass 1 decodes half of it, pass 2 all of it, with halos).
-    """
+    """Run both passes over ``plan.windows`` (in order; results identical for any threads)."""
     hists = stand_histograms(plan, threads=threads)
     base = plan_baselines(hists, plan)
-    last_first = plan.windows[::-1]  # pass 1's last tiles are still in the block cache
-    results = _run_chunks(plan, lambda r, w: detect_task(plan, base, w, r), threads, last_first)
-    return base, results[::-1]
+    results = _run_chunks(plan, lambda r, w: detect_task(plan, base, w, r), threads)
+    return base, results
