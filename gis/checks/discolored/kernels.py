@@ -5,7 +5,10 @@ numpy expressions that is some thirty whole-array passes (indices, masks, gather
 stand thresholds, a box filter), each streaming the window through memory; here each pass is
 one loop that computes a pixel's indices once and keeps them in registers. The kernels are
 compiled by :func:`gis.compiled.jit` (on first use, cached on disk where possible) and release
-the GIL, so the detector's threads and Dask workers run them in parallel.
+the GIL, so the detector's threads and Dask workers run them in parallel. Pass 1 runs as one
+sweep (:func:`strip_histograms`: the steps :func:`vegetation_pixels`,
+:func:`index_histograms` and :func:`level_histograms` row by row, the box rows in a ring),
+which halves its compute against the three whole-strip steps.
 
 The rules are those documented in :mod:`gis.checks.discolored.pixels`
 (:class:`~gis.checks.discolored.pixels.CrownRules`):
