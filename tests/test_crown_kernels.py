@@ -17,6 +17,7 @@ from gis.checks.discolored.kernels import (
     index_histograms,
     label_pixels,
     level_histograms,
+    strip_histograms,
     vegetation_pixels,
 )
 from gis.checks.discolored.pixels import CrownRules, pixel_layers, soil_mask
@@ -165,6 +166,30 @@ def test_histograms_equal_the_numpy_statement(roles: tuple[str, ...]) -> None:
         assert out[k, 2].sum() == out[k, 5].sum() == sub4.sum()
 
 
+@pytest.mark.parametrize("roles", ROLE_SETS)
+@pytest.mark.parametrize(("size", "rows"), [(3, 90), (5, 90), (1, 90), (3, 2), (5, 1)])
+def test_strip_histograms_equal_the_three_steps(
+    roles: tuple[str, ...], size: int, rows: int
+) -> None:
+    values, stands, invalid = _window(roles, 9)
+    values, stands, invalid = values[:, :rows], stands[:rows] * 3, invalid[:rows]
+    bands = band_positions(roles)
+    slot = np.zeros(13, np.int64)
+    slot[[3, 6, 9, 12]] = np.arange(4)
+    log_range = np.array([-16.0, 20.0])
+    want = np.zeros((4, 6, 512), np.int64)
+    grvi, ndvi, keep = vegetation_pixels(values, bands, stands, invalid, RULES.soil_ndvi)
+    index_histograms(grvi, ndvi, keep, stands, slot, size, 2, np.array([1, 0]), want)
+    level_histograms(values, bands, keep, stands, slot, 4, np.array([0, 3]), log_range, want)
+    got = np.zeros_like(want)
+    grid = np.array([[1, 0, 2], [0, 3, 4]])
+    seen = strip_histograms(values, bands, stands, invalid, RULES.soil_ndvi, slot, size, grid,
+                            log_range, got)  # fmt: skip
+    assert seen == keep.any()
+    assert want.sum() > 0
+    np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "float32"])
 def test_to_reflectance_equals_numpy(dtype: str) -> None:
     rng = np.random.default_rng(5)
@@ -184,6 +209,21 @@ def test_to_reflectance_equals_numpy(dtype: str) -> None:
     plain, none = to_reflectance(raw, nodata=None, scale=1.0, offset=0.0)
     np.testing.assert_array_equal(none, np.isnan(raw.astype("f8")).any(axis=0))
     assert plain.dtype == np.float32
+
+
+@pytest.mark.parametrize("pads", [(0, 0, 0, 0), (3, 0, 2, 0), (0, 4, 0, 5), (1, 2, 3, 4)])
+def test_to_reflectance_pads_equal_np_pad(pads: tuple[int, int, int, int]) -> None:
+    rng = np.random.default_rng(11)
+    raw = rng.integers(0, 50, (3, 20, 30)).astype("uint16")
+    extra = rng.random((20, 30)) < 0.1
+    values, invalid = to_reflectance(raw, nodata=0, scale=1e-4, offset=0.0, invalid=extra)
+    (top, bottom), (left, right) = pads[:2], pads[2:]
+    want = np.pad(values, ((0, 0), (top, bottom), (left, right)), constant_values=np.nan)
+    want_bad = np.pad(invalid, ((top, bottom), (left, right)), constant_values=True)
+    got, got_bad = to_reflectance(raw, nodata=0, scale=1e-4, offset=0.0, invalid=extra, pads=pads)
+    assert invalid.any() and not invalid.all()
+    np.testing.assert_array_equal(got_bad, want_bad)
+    np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("density", [0.0, 0.003, 0.05, 0.4])

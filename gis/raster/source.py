@@ -279,14 +279,9 @@ class RasterReader:
         win, pads = _clip_window(window, halo, src.width, src.height)
         idx = [src.band_index(r) for r in roles]
         raw, masked = self._read_raw(idx, win)
-        values, invalid = to_reflectance(
-            raw, nodata=src.nodata, scale=src.scale, offset=src.offset, invalid=masked
+        return to_reflectance(
+            raw, nodata=src.nodata, scale=src.scale, offset=src.offset, invalid=masked, pads=pads
         )
-        if any(pads):
-            (top, bottom), (left, right) = pads[:2], pads[2:]
-            values = np.pad(values, ((0, 0), (top, bottom), (left, right)), constant_values=np.nan)
-            invalid = np.pad(invalid, ((top, bottom), (left, right)), constant_values=True)
-        return values, invalid
 
     def _read_raw(
         self, idx: list[int], win: Window

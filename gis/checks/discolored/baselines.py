@@ -30,12 +30,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from rasterio.windows import Window
 
-from gis.checks.discolored.kernels import (
-    band_positions,
-    index_histograms,
-    level_histograms,
-    vegetation_pixels,
-)
+from gis.checks.discolored.kernels import band_positions, strip_histograms
 from gis.checks.discolored.pixels import (
     BASE_NAMES,
     CrownRules,
@@ -70,7 +65,7 @@ class Baselines:
     ``med_*``/``sig_*`` are index medians and lower-half sigmas; ``bright``, ``green``,
     ``nir`` and ``blue`` are medians in the raster's units; ``pixels`` counts vegetation
     pixels (estimated from the sample for large stands, see
-    :func:`gis.checks.discolored.stand_histograms`); ``pooled`` marks stands that fell back
+    :func:`gis.checks.discolored.strip_histograms`); ``pooled`` marks stands that fell back
     to the pooled baseline of all stands; ``turning`` those that turn colour as a whole.
     """
 
@@ -122,22 +117,20 @@ def window_histograms(
     G, NIR and B on every :data:`SAMPLE`-th. ``source`` may be an opened
     :class:`~gis.raster.RasterReader`. Merge windows by summing.
     """
+    ids = np.unique(np.fromiter((s for _, s in shapes), dtype=np.int64, count=len(shapes)))
+    if not ids.size:
+        return {}
     with opened(source) as reader:
         values, invalid = reader.read_array(window, roles)
         transform = reader.source.transform
     stands = stand_raster(shapes, window, transform)
-    bands = band_positions(roles)
-    grvi, ndvi, keep = vegetation_pixels(values, bands, stands, invalid, rules.soil_ndvi)
-    if not keep.any():
-        return {}
-    ids = np.unique(np.fromiter((s for _, s in shapes), dtype=np.int64))
     slot = np.zeros(int(ids.max()) + 1, dtype=np.int64)
     slot[ids] = np.arange(ids.size)
     out = np.zeros((ids.size, len(QUANTITIES), HIST_BINS), dtype=np.int64)
-    index_histograms(grvi, ndvi, keep, stands, slot, rules.smooth_px, STEP,
-                     _start(window, STEP), out)  # fmt: skip
-    level_histograms(values, bands, keep, stands, slot, SAMPLE, _start(window, SAMPLE),
-                     np.array(LOG_RANGE), out)  # fmt: skip
+    grid = np.array([[*_start(window, STEP), STEP], [*_start(window, SAMPLE), SAMPLE]])
+    if not strip_histograms(values, band_positions(roles), stands, invalid, rules.soil_ndvi,
+                            slot, rules.smooth_px, grid, np.array(LOG_RANGE), out):  # fmt: skip
+        return {}
     seen = out[:, 0, :].sum(axis=1) > 0
     return {int(s): out[i] for i, s in enumerate(ids) if seen[i]}
 

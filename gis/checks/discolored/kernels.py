@@ -5,7 +5,10 @@ numpy expressions that is some thirty whole-array passes (indices, masks, gather
 stand thresholds, a box filter), each streaming the window through memory; here each pass is
 one loop that computes a pixel's indices once and keeps them in registers. The kernels are
 compiled by :func:`gis.compiled.jit` (on first use, cached on disk where possible) and release
-the GIL, so the detector's threads and Dask workers run them in parallel.
+the GIL, so the detector's threads and Dask workers run them in parallel. Pass 1 runs as one
+sweep (:func:`strip_histograms`: the steps :func:`vegetation_pixels`,
+:func:`index_histograms` and :func:`level_histograms` row by row, the box rows in a ring),
+which halves its compute against the three whole-strip steps.
 
 The rules are those documented in :mod:`gis.checks.discolored.pixels`
 (:class:`~gis.checks.discolored.pixels.CrownRules`):
@@ -125,23 +128,23 @@ def canopy_pixels(
 
 
 @jit
-def _box_row(values: Any, i: int, half: int, vertical: Any, out: Any) -> None:
-    """Row ``i`` of the sum of ``values`` over the (2 half + 1)² box around each pixel.
+def _box_row(rows: Any, i: int, h: int, half: int, vertical: Any, out: Any) -> None:
+    """Row ``i`` of the sum of an image over the (2 half + 1)² box around each pixel.
 
-    Separable adds with zeros outside: the column sums first (offset ``d`` adding the row
-    before, then the one after), then the row sums the same way — the same float32
-    operations in the same order at every pixel. ``vertical`` and ``out`` are row buffers.
+    The image has ``h`` rows; row ``r`` is ``rows[r % len(rows)]`` (the whole image, or a
+    ring of the last 2 half + 1 rows). Separable adds with zeros outside: the column sums
+    first (offset ``d`` adding the row before, then the one after), then the row sums the
+    same way — the same float32 operations in the same order at every pixel. ``vertical``
+    and ``out`` are row buffers.
     """
-    h, w = values.shape
-    for j in range(w):
-        vertical[j] = values[i, j]
+    k, w = rows.shape
+    _copy_row(vertical, rows[i % k])
     for d in range(1, half + 1):
         if i - d >= 0:
-            _add_row(vertical, values[i - d])
+            _add_row(vertical, rows[(i - d) % k])
         if i + d < h:
-            _add_row(vertical, values[i + d])
-    for j in range(w):
-        out[j] = vertical[j]
+            _add_row(vertical, rows[(i + d) % k])
+    _copy_row(out, vertical)
     for d in range(1, half + 1):
         for j in range(d, w):
             out[j] += vertical[j - d]
@@ -153,6 +156,12 @@ def _box_row(values: Any, i: int, half: int, vertical: Any, out: Any) -> None:
 def _add_row(into: Any, row: Any) -> None:
     for j in range(into.size):
         into[j] += row[j]
+
+
+@jit
+def _copy_row(into: Any, row: Any) -> None:
+    for j in range(into.size):
+        into[j] = row[j]
 
 
 @jit
@@ -176,8 +185,8 @@ def anomalous_pixels(
     own = np.zeros((h, w), dtype=np.bool_)
     counts = np.zeros(n_local + 1, dtype=np.int64)
     for i in range(h):
-        _box_row(grvi, i, half, buf, total)
-        _box_row(weight, i, half, buf, count)
+        _box_row(grvi, i, h, half, buf, total)
+        _box_row(weight, i, h, half, buf, count)
         inside_rows = core[0] <= i < core[1]
         for j in range(w):
             if not canopy[i, j]:
@@ -259,6 +268,39 @@ def _log_bin(x: float, lo: float, hi: float, bins: int) -> int:
 
 
 @jit
+def _vegetation_row(
+    values: Any, bands: Any, stands: Any, invalid: Any, soil_ndvi: float, i: int, grvi: Any,
+    ndvi: Any, keep: Any,
+) -> bool:  # fmt: skip
+    """Row ``i`` of :func:`vegetation_pixels` into the row buffers ``grvi``, ``ndvi``, ``keep``.
+
+    ``keep`` may be a float row (1.0 = vegetation): the weights of the box mean. Returns
+    whether the row has a vegetation pixel.
+    """
+    ig, ir, inir = bands[1], bands[2], bands[3]
+    seen = False
+    for j in range(stands.shape[1]):
+        grvi[j] = 0
+        ndvi[j] = np.nan
+        keep[j] = False
+        if stands[i, j] == 0 or invalid[i, j]:
+            continue
+        r = values[ir, i, j]
+        if inir >= 0:
+            nd = normalized_difference_px(values[inir, i, j], r)
+            if not nd >= soil_ndvi:
+                continue
+            ndvi[j] = nd
+        gr = normalized_difference_px(values[ig, i, j], r)
+        if np.isnan(gr):
+            continue
+        keep[j] = True
+        grvi[j] = gr
+        seen = True
+    return seen
+
+
+@jit
 def vegetation_pixels(
     values: Any, bands: Any, stands: Any, invalid: Any, soil_ndvi: float
 ) -> tuple[Any, Any, Any]:
@@ -269,26 +311,36 @@ def vegetation_pixels(
     NDVI >= ``soil_ndvi``; NDVI is NaN outside it and without NIR.
     """
     h, w = stands.shape
-    grvi = np.zeros((h, w), dtype=np.float32)
-    ndvi = np.full((h, w), np.nan, dtype=np.float32)
-    keep = np.zeros((h, w), dtype=np.bool_)
-    ig, ir, inir = bands[1], bands[2], bands[3]
+    grvi = np.empty((h, w), dtype=np.float32)
+    ndvi = np.empty((h, w), dtype=np.float32)
+    keep = np.empty((h, w), dtype=np.bool_)
     for i in range(h):
-        for j in range(w):
-            if stands[i, j] == 0 or invalid[i, j]:
-                continue
-            r = values[ir, i, j]
-            if inir >= 0:
-                nd = normalized_difference_px(values[inir, i, j], r)
-                if not nd >= soil_ndvi:
-                    continue
-                ndvi[i, j] = nd
-            gr = normalized_difference_px(values[ig, i, j], r)
-            if np.isnan(gr):
-                continue
-            keep[i, j] = True
-            grvi[i, j] = gr
+        _vegetation_row(values, bands, stands, invalid, soil_ndvi, i, grvi[i], ndvi[i], keep[i])
     return grvi, ndvi, keep
+
+
+@jit
+def _index_row(
+    grvi: Any, ones: Any, ndvi: Any, stands: Any, slot: Any, i: int, h: int, half: int,
+    cols: Any, rows: Any, out: Any,
+) -> None:  # fmt: skip
+    """Row ``i`` of :func:`index_histograms`; ``grvi`` and ``ones`` rows as in :func:`_box_row`.
+
+    ``ndvi`` and ``stands`` are the row's; ``cols`` is (first column, step); ``rows`` three
+    float32 row buffers.
+    """
+    _box_row(grvi, i, h, half, rows[0], rows[1])
+    _box_row(ones, i, h, half, rows[0], rows[2])
+    total, count, keep = rows[1], rows[2], ones[i % ones.shape[0]]
+    bins, step = out.shape[2], cols[1]
+    weight = step * step
+    for j in range(cols[0], stands.size, step):
+        if not keep[j]:
+            continue
+        k = slot[stands[j]]
+        out[k, 0, _bin(total[j] / count[j], -1.0, 1.0, bins)] += weight
+        if not np.isnan(ndvi[j]):
+            out[k, 1, _bin(ndvi[j], -1.0, 1.0, bins)] += weight
 
 
 @jit
@@ -305,23 +357,34 @@ def index_histograms(
     (stands, :data:`HIST_QUANTITIES`, bins); ``slot`` maps a stand number to its row).
     """
     h, w = keep.shape
-    bins = out.shape[2]
-    weight = step * step
     half = size // 2 if size > 1 else 0
     ones = keep.astype(np.float32)
-    buf = np.empty(w, dtype=np.float32)
-    total = np.empty(w, dtype=np.float32)
-    count = np.empty(w, dtype=np.float32)
+    rows = np.empty((3, w), dtype=np.float32)
+    cols = np.array([start[1], step])
     for i in range(start[0], h, step):
-        _box_row(grvi, i, half, buf, total)
-        _box_row(ones, i, half, buf, count)
-        for j in range(start[1], w, step):
-            if not keep[i, j]:
-                continue
-            k = slot[stands[i, j]]
-            out[k, 0, _bin(total[j] / count[j], -1.0, 1.0, bins)] += weight
-            if not np.isnan(ndvi[i, j]):
-                out[k, 1, _bin(ndvi[i, j], -1.0, 1.0, bins)] += weight
+        _index_row(grvi, ones, ndvi[i], stands[i], slot, i, h, half, cols, rows, out)
+
+
+@jit
+def _level_row(
+    values: Any, bands: Any, keep: Any, stands: Any, slot: Any, i: int, cols: Any,
+    log_range: Any, out: Any,
+) -> None:  # fmt: skip
+    """Row ``i`` of :func:`level_histograms`: ``keep`` and ``stands`` are the row's."""
+    bins = out.shape[2]
+    lo, hi = log_range[0], log_range[1]
+    ib, ig, inir = bands[0], bands[1], bands[3]
+    for j in range(cols[0], stands.size, cols[1]):
+        if not keep[j]:
+            continue
+        k = slot[stands[j]]
+        bright = _brightness(values, bands, i, j)
+        out[k, 2, _log_bin(bright, lo, hi, bins)] += 1
+        out[k, 3, _log_bin(values[ig, i, j], lo, hi, bins)] += 1
+        if inir >= 0:
+            out[k, 4, _log_bin(values[inir, i, j], lo, hi, bins)] += 1
+        blue = values[ib, i, j] if ib >= 0 else bright
+        out[k, 5, _log_bin(blue, lo, hi, bins)] += 1
 
 
 @jit
@@ -334,22 +397,43 @@ def level_histograms(
     Rows 2–5 of ``out`` (see :func:`index_histograms`); B falls back to brightness and NIR is
     left empty when the sensor lacks them.
     """
-    h, w = keep.shape
-    bins = out.shape[2]
-    lo, hi = log_range[0], log_range[1]
-    ib, ig, inir = bands[0], bands[1], bands[3]
-    for i in range(start[0], h, step):
-        for j in range(start[1], w, step):
-            if not keep[i, j]:
-                continue
-            k = slot[stands[i, j]]
-            bright = _brightness(values, bands, i, j)
-            out[k, 2, _log_bin(bright, lo, hi, bins)] += 1
-            out[k, 3, _log_bin(values[ig, i, j], lo, hi, bins)] += 1
-            if inir >= 0:
-                out[k, 4, _log_bin(values[inir, i, j], lo, hi, bins)] += 1
-            blue = values[ib, i, j] if ib >= 0 else bright
-            out[k, 5, _log_bin(blue, lo, hi, bins)] += 1
+    cols = np.array([start[1], step])
+    for i in range(start[0], keep.shape[0], step):
+        _level_row(values, bands, keep[i], stands[i], slot, i, cols, log_range, out)
+
+
+@jit
+def strip_histograms(
+    values: Any, bands: Any, stands: Any, invalid: Any, soil_ndvi: float, slot: Any,
+    size: int, grid: Any, log_range: Any, out: Any,
+) -> bool:  # fmt: skip
+    """Pass 1 in one sweep: :func:`vegetation_pixels`, then both histograms, row by row.
+
+    Adds to ``out`` what :func:`index_histograms` and :func:`level_histograms` add; ``grid``
+    holds their (first row, first column, step). GRVI, NDVI and the vegetation weights live
+    in rings of the last ``size`` rows, so no whole-window array is written. Returns whether
+    the window has a vegetation pixel.
+    """
+    h, w = stands.shape
+    half = size // 2 if size > 1 else 0
+    k = min(2 * half + 1, h)
+    grvi = np.zeros((k, w), dtype=np.float32)
+    ones = np.zeros((k, w), dtype=np.float32)
+    ndvi = np.zeros((k, w), dtype=np.float32)
+    rows = np.empty((3, w), dtype=np.float32)
+    seen = False
+    for i in range(h + half):
+        if i < h:
+            seen |= _vegetation_row(values, bands, stands, invalid, soil_ndvi, i, grvi[i % k],
+                                    ndvi[i % k], ones[i % k])  # fmt: skip
+        r = i - half
+        if r >= grid[0, 0] and (r - grid[0, 0]) % grid[0, 2] == 0:
+            _index_row(grvi, ones, ndvi[r % k], stands[r], slot, r, h, half, grid[0, 1:], rows,
+                       out)  # fmt: skip
+        if r >= grid[1, 0] and (r - grid[1, 0]) % grid[1, 2] == 0:
+            _level_row(values, bands, ones[r % k], stands[r], slot, r, grid[1, 1:], log_range,
+                       out)  # fmt: skip
+    return seen
 
 
 def band_positions(roles: Any) -> NDArray[np.int64]:

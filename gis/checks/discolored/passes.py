@@ -38,6 +38,7 @@ from gis.checks.discolored.neighbours import with_crown_cut
 from gis.checks.discolored.pixels import CrownRules
 from gis.checks.discolored.points import pixel_size_m, read_roles_of
 from gis.checks.discolored.season import with_turning
+from gis.memory import reuse_freed_memory
 from gis.progress import Progress, step, ticker
 from gis.raster import RasterReader, RasterSource
 
@@ -315,6 +316,7 @@ def _run_chunks(
     if not todo:
         return []
     tick = ticker(progress, len(todo))
+    reuse_freed_memory()  # the windows' arrays reuse freed blocks instead of faulting pages in
     with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
         work = window_work(plan, todo) if threads > 1 else None
         parts = list(pool.map(band, _chunks(todo, threads, work)))
