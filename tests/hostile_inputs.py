@@ -603,12 +603,12 @@ BAD_HOTSPOTS: dict[str, tuple[Callable[[Ctx], Path], int, str | None]] = {
     "outside-the-area": (_firms(_set(latitude=39.9, longitude=116.4)), 0, "hotspot_outside_area"),
     "times-without-zone": (_province_table, 0, "time_without_zone"),
     "no-times": (_firms(_set(acq_date=None, acq_time=None)), 1, "time_missing"),
-    "empty-file": (_bytes("firms.csv", b""), 3, "is empty"),
+    "empty-file": (_bytes("firms.csv", b""), 3, "是空文件"),
     "header-only": (_firms(lambda f: f.iloc[0:0]), 0, "empty_layer"),
     "binary-garbage": (_bytes("firms.csv", b"\xff\xfe\x00garbage\x00\x01,\n\x02"), 3, None),
-    "no-latitude": (_firms(lambda f: f.drop(columns=["latitude"])), 3, "no coordinate"),
+    "no-latitude": (_firms(lambda f: f.drop(columns=["latitude"])), 3, "没有坐标列"),
     "latitude-95": (_firms(_set(latitude=95.0)), 3, None),
-    "coordinates-as-words": (_firms(_set(latitude="北纬43度")), 3, "has a geometry"),
+    "coordinates-as-words": (_firms(_set(latitude="北纬43度")), 3, "没有几何"),
     "truncated": (_bytes("firms.csv", viirs_frame().to_csv(index=False).encode()[:-40]), 1, None),
 }
 """Hotspot files ``fire hotspots`` is fed: a clear finding, or exit 3 naming the file."""

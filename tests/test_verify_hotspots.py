@@ -132,7 +132,7 @@ def test_status_cli_gives_the_hotspot_rate_and_plain_json(
     args = ["verify", "status", str(field), "--results", str(hotspot_results)]
     text = runner.invoke(cli, [*args, "--by", "district"])
     assert text.exit_code == 0, text.output
-    assert "[hotspots_checked]" in text.output and "热点核查率" in text.output
+    assert "[卫星热点]" in text.output and "热点核查率" in text.output
     assert "按时反馈" in text.output and "0.3" in text.output  # 20 minutes
     out = runner.invoke(cli, [*args, "--json"])
     assert out.exit_code == 0 and "NaN" not in out.output

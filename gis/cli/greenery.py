@@ -14,7 +14,6 @@ import click
 
 from gis.cli import options
 from gis.findings import Findings
-from gis.targets import unit_label
 from gis.units import M2_PER_HA
 
 if TYPE_CHECKING:
@@ -74,6 +73,8 @@ def kpi(as_json: bool, lang: str, **kwargs: Any) -> None:
 def _kpi_line(row: pd.Series, lang: str) -> str:
     # deferred: heavy, loaded when the command runs
     import pandas as pd
+
+    from gis.targets import unit_label  # the catalog loads pandas: not for --help
 
     unit = unit_label(row["unit"], lang)
     actual = "—" if pd.isna(row["actual"]) else _figure(row["actual"])

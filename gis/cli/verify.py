@@ -176,6 +176,8 @@ def lab(lab_results: Path, into: Path, skip_invalid: bool, as_json: bool, lang: 
 
 
 def _table_text(table: pd.DataFrame, lang: str) -> str:
+    import pandas as pd  # deferred: --help stays light
+
     from gis.verify.status import MEASURE_COLUMNS, NO_GROUP, OUTCOME_COLUMNS
 
     parts = []

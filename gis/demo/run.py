@@ -579,7 +579,7 @@ _TEXT = {
         "truth": "真值表",
         "dirty": "含错误的示例数据（可用 `linyuan validate` 检查）",
         "downloads": "外部下载数据",
-        "tour": "命令导览用数据（README）",
+        "tour": "命令导览用数据（README.md）",
         "checks": "检查",
     },
     "en": {
@@ -610,6 +610,10 @@ _ENTRIES_ZH = {
     ("dirty", "change_patches"): "有问题的督查图斑",
     ("dirty", "permits_no_dates"): "缺有效期的审批",
     ("downloads", "hotspots"): "FIRMS 卫星热点",
+    ("tour", "roads"): "道路",
+    ("tour", "ortho_rgba"): "带透明通道的正射影像",
+    ("tour", "earlier_points"): "既往变色立木点位",
+    ("tour", "districts_gcj02"): "行政区（GCJ-02）",
 }
 """Chinese names of the scene's files (layers are named by their catalog kind)."""
 

@@ -618,7 +618,8 @@ def read_csv_points(
         table = pd.read_csv(io.StringIO(_csv_text(p, encoding, log, label)), dtype=str)
     except pd.errors.EmptyDataError as exc:
         raise DataSourceError(
-            f"{label} is empty (no header line, no rows); check that it is the right file"
+            f"{label} is empty (no header line, no rows); check that it is the right file",
+            zh=f"{label} 是空文件（没有表头也没有数据行）；请确认文件是否正确",
         ) from exc
     columns = [str(c) for c in table.columns]
     wkt = find_column(columns, _WKT_NAMES)

@@ -112,7 +112,7 @@ def reconcile_dates(
             "image_dates_from_metadata",
             f"image dates taken from the images' metadata (product metadata or raster tags): "
             f"before {meta['before']}, after {meta['after']} (for patches without "
-            "前期/后期影像时间)",
+            "before/after image dates)",
             severity="info",
             zh=f"影像时间取自影像元数据（产品元数据或栅格标签）：前期 {meta['before']}，"
             f"后期 {meta['after']}"
