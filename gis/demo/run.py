@@ -662,6 +662,7 @@ _STEPS_ZH = {
     "validate": "数据质检",
     "check patches": "图斑核查",
     "check patches (S2 .SAFE)": "图斑核查（S2 .SAFE 产品）",
+    "field returns": "外业核查回传（示例）",
     "detect discolored": "变色立木监测",
     "greenery kpi": "绿化指标",
     "greenery coverage": "公园服务半径覆盖",
