@@ -148,7 +148,7 @@ def test_the_demo_folder_holds_what_the_tour_reads(tour: list[Ran]) -> None:
     for name in names:
         assert (out / name).is_file(), name
         assert f"demo_out/{name}" in demo.output, name  # the demo says where each is
-    assert "field returns" in demo.output and "field_exports" in demo.output
+    assert "外业核查回传（示例）" in demo.output and "field_exports" in demo.output
 
 
 def test_field_records_and_lab_results_go_into_the_store(tour: list[Ran]) -> None:
