@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from numpy.typing import NDArray
 
 from gis.errors import RulesError
 
@@ -317,8 +318,11 @@ def _parse_condition(
     return Condition(name, op, value, text=text)
 
 
-def condition_mask(cond: Condition, frame: pd.DataFrame) -> pd.Series:
-    """Return where ``cond`` holds in ``frame`` (missing values never satisfy a comparison)."""
+def condition_mask(cond: Condition, frame: Any) -> pd.Series:
+    """Return where ``cond`` holds in ``frame`` (missing values never satisfy a comparison).
+
+    ``frame`` is a DataFrame or anything whose ``frame[name]`` is a column (see :func:`evaluate`).
+    """
     col = frame[cond.field]
     if cond.op == "is null":
         return col.isna()
@@ -344,8 +348,11 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def rule_mask(rule: Rule, frame: pd.DataFrame) -> pd.Series:
-    """Return where every ``when`` and at least one ``when_any`` condition of ``rule`` holds."""
+def rule_mask(rule: Rule, frame: Any) -> pd.Series:
+    """Return where every ``when`` and at least one ``when_any`` condition of ``rule`` holds.
+
+    ``frame`` is a DataFrame or anything with its ``index`` whose ``frame[name]`` is a column.
+    """
     mask = pd.Series(True, index=frame.index)
     for cond in rule.when:
         mask &= condition_mask(cond, frame)
@@ -355,6 +362,34 @@ def rule_mask(rule: Rule, frame: pd.DataFrame) -> pd.Series:
             anymask |= condition_mask(cond, frame)
         mask &= anymask
     return mask
+
+
+class _Stages:
+    """The evidence with the outputs set so far laid over it (what a rule's conditions see).
+
+    Outputs are object arrays written in place, so a rule sees what the rules before it set.
+    """
+
+    def __init__(self, evidence: pd.DataFrame) -> None:
+        self.evidence = evidence
+        self.index = evidence.index
+        self.outputs: dict[str, NDArray[np.object_]] = {}
+        self.created: list[str] = []
+
+    def __getitem__(self, name: str) -> pd.Series:
+        if name in self.outputs:
+            return pd.Series(self.outputs[name], index=self.index, copy=False)
+        return self.evidence[name]
+
+    def assign(self, key: str, hit: NDArray[np.bool_], value: Any) -> None:
+        """Set ``key`` to ``value`` where ``hit`` (a new output column starts as ``None``)."""
+        if key not in self.outputs:
+            if key in self.evidence:  # an evidence column overwritten (not an output column)
+                self.outputs[key] = self.evidence[key].to_numpy(dtype=object, copy=True)
+            else:
+                self.outputs[key] = np.full(len(self.index), None, dtype=object)
+                self.created.append(key)
+        self.outputs[key][hit] = value
 
 
 def evaluate(rules: RuleSet, evidence: pd.DataFrame) -> pd.DataFrame:
@@ -373,30 +408,22 @@ def evaluate(rules: RuleSet, evidence: pd.DataFrame) -> pd.DataFrame:
         Indexed like ``evidence``: one column per stage output, ``rules_fired`` (rule ids
         joined with ``"; "``) and ``fired_<stage>`` (the deciding rule id of each stage).
     """
-    work = evidence.copy()
-    fired = pd.DataFrame(index=evidence.index)
-    outputs: list[str] = []
+    work = _Stages(evidence)
+    fired: dict[str, NDArray[np.object_]] = {}
     for name, stage_rules in rules.stages:
-        decided = pd.Series(False, index=work.index)
-        fired[f"fired_{name}"] = pd.Series(None, index=work.index, dtype=object)
+        decided = np.zeros(len(evidence), dtype=bool)
+        ids = fired[f"fired_{name}"] = np.full(len(evidence), None, dtype=object)
         for rule in stage_rules:
-            hit = rule_mask(rule, work) & ~decided
+            hit = rule_mask(rule, work).to_numpy(dtype=bool) & ~decided
             for key, value in rule.set.items():
-                if key not in work:
-                    work[key] = pd.Series(None, index=work.index, dtype=object)
-                    outputs.append(key)
-                work.loc[hit, key] = value
-            fired.loc[hit, f"fired_{name}"] = rule.id
+                work.assign(key, hit, value)
+            ids[hit] = rule.id
             decided |= hit
-    out = work[list(dict.fromkeys(outputs))].copy()
-    stage_cols = [f"fired_{name}" for name, _ in rules.stages]
-    joined = pd.Series("", index=work.index, dtype=object)
-    for col in stage_cols:
-        ids = fired[col]
-        has = ids.notna()
-        joined[has] = joined[has] + "; " + ids[has].astype(str)
-    out["rules_fired"] = joined.str.removeprefix("; ")
-    return pd.concat([out, fired], axis=1)
+    columns = {key: work.outputs[key] for key in work.created}
+    rows = zip(*fired.values(), strict=True) if fired else ([] for _ in evidence.index)
+    joined = ["; ".join(i for i in row if i is not None) for row in rows]
+    columns["rules_fired"] = np.array(joined, dtype=object)
+    return pd.DataFrame({**columns, **fired}, index=evidence.index)
 
 
 class _SafeFormatter(string.Formatter):
@@ -474,3 +501,49 @@ def template_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
         values[pd.isna(frame[name]).to_numpy()] = _MISSING
         columns.append(values)
     return [_Values(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+_FIELDS = string.Formatter()
+
+
+def render_column(template: str, frame: pd.DataFrame) -> list[str]:
+    """Fill ``template`` from each row of ``frame``: ``render(template, row)`` for every row.
+
+    Each field is formatted a column at a time, not a row at a time. A template with a field
+    this cannot take apart (``{a[0]}``, ``{a.b}``, ``{a!r}``, nested specs) is rendered row
+    by row.
+
+    Examples
+    --------
+    >>> render_column("{d:.1f} ({n})", pd.DataFrame({"d": [0.5, None], "n": [3, 4]}))
+    ['0.5 (3)', '— (4)']
+    """
+    parsed = list(_FIELDS.parse(template))
+    if not all(_plain_field(name, spec, conv) for _, name, spec, conv in parsed):
+        names = [n for n in frame.columns if n in {f for _, f, _, _ in parsed}]
+        return [render(template, row) for row in template_rows(frame[names])]
+    parts: list[list[str]] = [[""] * len(frame)]
+    for literal, name, spec, _ in parsed:
+        if literal:
+            parts.append([literal] * len(frame))
+        if name is not None:
+            parts.append(_format_field(frame, name, spec or ""))
+    return ["".join(row) for row in zip(*parts, strict=True)]
+
+
+def _plain_field(name: str | None, spec: str | None, conv: str | None) -> bool:
+    return name is None or (name.isidentifier() and conv is None and "{" not in (spec or ""))
+
+
+def _format_field(frame: pd.DataFrame, name: str, spec: str) -> list[str]:
+    """Text of one template field for every row of ``frame`` (as :func:`render` gives it)."""
+    if name not in frame:
+        return ["—"] * len(frame)
+    column = frame[name]
+    values = column.to_numpy(dtype=object)
+    missing = pd.isna(column).to_numpy()
+    try:
+        return ["—" if m else format(v, spec) for v, m in zip(values, missing, strict=True)]
+    except (ValueError, TypeError):
+        pairs = zip(values, missing, strict=True)
+        return [_FORMATTER.format_field(None if m else v, spec) for v, m in pairs]

@@ -27,8 +27,7 @@ from gis.rules import (
     RuleSet,
     evaluate,
     load_rules,
-    render,
-    template_rows,
+    render_column,
 )
 from gis.units import M2_PER_HA, M2_PER_MU
 from gis.zonal.inside import INSIDE_COLUMNS
@@ -306,12 +305,19 @@ def reasons(
     context = _reason_context(evidence, decided, rules, language)
     needed = {name for t in templates.values() for _, name, _, _ in _FIELDS.parse(t) if name}
     context = context[[c for c in context.columns if c in needed]]
-    fired = decided[[f"fired_{s}" for s in REASON_STAGES]].to_numpy()
-    records = template_rows(context)
-    out = []
-    for row, ids in zip(records, fired, strict=True):
-        parts = [render(templates[i], row) for i in ids if isinstance(i, str) and templates[i]]
-        out.append(sep.join(parts).replace(f"{sep}→", " →"))
+    text = []
+    for stage in REASON_STAGES:  # each template filled a column at a time where it fired
+        fired = decided[f"fired_{stage}"]
+        piece = np.full(len(fired), None, dtype=object)
+        for rule_id in fired.dropna().unique():
+            if templates.get(rule_id):
+                rows = (fired == rule_id).to_numpy()
+                piece[rows] = render_column(templates[rule_id], context.loc[rows])
+        text.append(piece)
+    out = [
+        sep.join(p for p in row if p is not None).replace(f"{sep}→", " →")
+        for row in zip(*text, strict=True)
+    ]
     return pd.Series(out, index=evidence.index, dtype=object)
 
 
