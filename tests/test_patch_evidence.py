@@ -155,3 +155,24 @@ def test_image_dates_argument_fills_missing_patch_dates(patches):
     assert log.of("image_dates_missing")
     out = ev.permit_evidence(patches, permits, image_dates=("2024-04-01", "2024-10-01"))
     assert out["permit_valid"].tolist()[2] is True
+
+
+def test_grouped_unions_equal_one_union_per_group():
+    rng = np.random.default_rng(3)
+    groups = rng.integers(0, 6, 40)
+    xy = rng.uniform(0, 100, (40, 2))
+    geoms = shapely.box(xy[:, 0], xy[:, 1], xy[:, 0] + 30, xy[:, 1] + 20)
+    keys, unions = ev._grouped_unions(groups, geoms)
+    assert keys.tolist() == sorted(set(groups.tolist()))
+    for key, union in zip(keys, unions, strict=True):
+        assert shapely.equals_exact(union, shapely.union_all(geoms[groups == key]), 0.0)
+
+
+def test_covered_share_unions_clashing_permits_of_each_patch(patches):
+    # A: two overlapping halves (60 + 60 wide, 20 shared); B: one; C: three, two overlapping
+    layer = frame(
+        [box(0, 0, 60), box(40, 0, 60), box(200, 0, 30), box(400, 0, 20), box(410, 0, 20),
+         box(450, 0, 10)]
+    )  # fmt: skip
+    share = ev.covered_share(patches, layer)
+    np.testing.assert_allclose(share.to_numpy(), [1.0, 0.30, 0.40], atol=1e-6)

@@ -135,10 +135,25 @@ def _union_m2(pieces: pd.DataFrame, clash: set[int], scale: NDArray[Any]) -> pd.
     multi = pieces.loc[has_clash]
     if multi.empty:
         return summed
-    unions = multi.groupby("patch")["piece"].agg(lambda g: shapely.union_all(g.to_numpy()))
-    idx = unions.index.to_numpy()
-    summed.loc[idx] = shapely.area(unions.to_numpy()) * scale[idx]
+    idx, unions = _grouped_unions(multi["patch"].to_numpy(), multi["piece"].to_numpy())
+    summed.loc[pd.Index(idx)] = shapely.area(unions) * scale[idx]
     return summed
+
+
+def _grouped_unions(
+    groups: NDArray[np.intp], geoms: NDArray[Any]
+) -> tuple[NDArray[np.intp], NDArray[Any]]:
+    """Return the sorted distinct ``groups`` and the union of each one's ``geoms`` (in order).
+
+    One GEOS union per group, as ``union_all`` of the group, from a table with a row per group
+    (missing cells are ignored).
+    """
+    keys, codes, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    order = np.argsort(codes, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    table = np.full((len(keys), int(sizes.max(initial=0))), None, dtype=object)
+    table[codes[order], np.arange(len(order)) - starts[codes[order]]] = geoms[order]
+    return keys, shapely.union_all(table, axis=1)
 
 
 def covered_share(
@@ -402,19 +417,24 @@ def permit_evidence(
         out[col] = covered_share(
             patches, permits, pieces=valid_pieces, where=mask, scale=scale, clash=clash
         )
-    verdict = pieces.groupby("patch")["valid"].agg(_any_valid)
-    out.loc[out.index[verdict.index.to_numpy()], "permit_valid"] = verdict.to_numpy()
+    patch, verdict = _any_valid(pieces["patch"].to_numpy(), pieces["valid"])
+    out.loc[out.index[patch], "permit_valid"] = verdict
     unknown = out["permit_valid"].isna() & (out["permit_count"] > 0)
     for col in PERMIT_COLUMNS[3:6]:
         out.loc[unknown, col] = np.nan
     return out[list(PERMIT_COLUMNS)]
 
 
-def _any_valid(values: pd.Series) -> Any:
-    """Return True if any permit is valid, False if all are known invalid, else NA."""
-    if values.fillna(False).any():
-        return True
-    return pd.NA if values.isna().any() else False
+def _any_valid(patch: NDArray[np.intp], valid: pd.Series) -> tuple[NDArray[np.intp], Any]:
+    """Per patch (sorted): True if any permit is valid, False if all are known invalid, else NA."""
+    keys, codes = np.unique(patch, return_inverse=True)
+    hit = np.zeros(len(keys), dtype=bool)
+    unknown = np.zeros(len(keys), dtype=bool)
+    hit[codes[valid.fillna(False).to_numpy(dtype=bool)]] = True
+    unknown[codes[valid.isna().to_numpy()]] = True
+    verdict = pd.Series(hit, dtype="boolean")
+    verdict[~hit & unknown] = pd.NA
+    return keys, verdict.array
 
 
 def _permits_with_dates(permits: gpd.GeoDataFrame, log: Findings) -> gpd.GeoDataFrame:
@@ -438,8 +458,13 @@ def _fill_permit_ids(out: pd.DataFrame, pieces: pd.DataFrame, permits: pd.DataFr
         ids = permits["permit_id"].astype(str).to_numpy()
     else:
         ids = np.array([f"#{i + 1}" for i in range(len(permits))])
-    pieces = pieces.assign(pid=ids[pieces["feature"].to_numpy()])
-    joined = pieces.groupby("patch")["pid"].agg(lambda g: "; ".join(sorted(set(g))))
-    count = pieces.groupby("patch")["pid"].nunique()
-    out.loc[out.index[joined.index.to_numpy()], "permit_ids"] = joined.to_numpy()
-    out.loc[out.index[count.index.to_numpy()], "permit_count"] = count.to_numpy()
+    pairs = pd.DataFrame({"patch": pieces["patch"].to_numpy()})
+    pairs["pid"] = ids[pieces["feature"].to_numpy()]
+    pairs = pairs.drop_duplicates().sort_values(["patch", "pid"], kind="stable")
+    patch, pid = pairs["patch"].to_numpy(), pairs["pid"].tolist()
+    keys, starts, count = np.unique(patch, return_index=True, return_counts=True)
+    joined = [
+        "; ".join(pid[a : a + k]) for a, k in zip(starts.tolist(), count.tolist(), strict=True)
+    ]
+    out.loc[out.index[keys], "permit_ids"] = np.array(joined, dtype=object)
+    out.loc[out.index[keys], "permit_count"] = count
