@@ -49,12 +49,12 @@ NON_GYL = ("商品林", "", "无")
 
 def patch_areas(patches: gpd.GeoDataFrame) -> pd.DataFrame:
     """Return ``area_ha`` and ``area_mu`` of each patch (ellipsoidal, see :mod:`gis.units`)."""
-    m2 = area_m2(patches.geometry)
+    m2 = _area_m2(patches)
     return pd.DataFrame({"area_ha": m2 / M2_PER_HA, "area_mu": m2 / M2_PER_MU}, index=patches.index)
 
 
-_SCALES: ContextVar[dict[int, NDArray[np.float64]] | None] = ContextVar("scales", default=None)
-"""Scale factors already computed, per patches frame, inside :func:`same_patches`."""
+_SCALES: ContextVar[dict[Any, NDArray[np.float64]] | None] = ContextVar("scales", default=None)
+"""Areas and scale factors already computed, per patches frame, inside :func:`same_patches`."""
 
 
 @contextmanager
@@ -77,10 +77,22 @@ def _scale(patches: gpd.GeoDataFrame) -> NDArray[np.float64]:
         return memo[id(patches)]
     planar = shapely.area(np.asarray(patches.geometry.values))
     with np.errstate(invalid="ignore", divide="ignore"):
-        scale = np.asarray(np.where(planar > 0, area_m2(patches.geometry) / planar, 1.0))
+        scale = np.asarray(np.where(planar > 0, _area_m2(patches) / planar, 1.0))
     if memo is not None:
         memo[id(patches)] = scale
     return scale
+
+
+def _area_m2(patches: gpd.GeoDataFrame) -> NDArray[np.float64]:
+    """:func:`gis.units.area_m2` of the patches (once per frame inside :func:`same_patches`)."""
+    memo = _SCALES.get()
+    key = ("area_m2", id(patches))
+    if memo is not None and key in memo:
+        return memo[key]
+    m2 = area_m2(patches.geometry)
+    if memo is not None:
+        memo[key] = m2
+    return m2
 
 
 def overlay_pieces(patches: gpd.GeoDataFrame, layer: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -99,8 +111,10 @@ def overlay_pieces(patches: gpd.GeoDataFrame, layer: gpd.GeoDataFrame) -> pd.Dat
     assert_same_crs(patches, layer, names=("patches", "layer"))
     pg = np.asarray(patches.geometry.values)
     lg = np.asarray(layer.geometry.values)
-    patch, feature = layer.sindex.query(pg, predicate="intersects")
+    patch, feature = layer.sindex.query(pg)  # then the features prepared once, not each patch
     shapely.prepare(lg)
+    hit = shapely.intersects(lg[feature], pg[patch])
+    patch, feature = patch[hit], feature[hit]
     covered = shapely.covers(lg[feature], pg[patch])
     pieces = pg[patch].copy()
     rest = ~covered
@@ -115,8 +129,11 @@ def clashing_features(layer: gpd.GeoDataFrame, features: NDArray[Any]) -> set[in
     """Return which of ``features`` (positions) overlap another feature with area."""
     feats = np.unique(features)
     lg = np.asarray(layer.geometry.values)[feats]
-    a, b = shapely.STRtree(lg).query(lg, predicate="intersects")
+    a, b = shapely.STRtree(lg).query(lg)
     keep = a < b
+    a, b = a[keep], b[keep]
+    shapely.prepare(lg)
+    keep = shapely.intersects(lg[a], lg[b])
     a, b = a[keep], b[keep]
     keep = shapely.relate_pattern(lg[a], lg[b], "2********")
     return {int(f) for f in feats[a[keep]]} | {int(f) for f in feats[b[keep]]}
@@ -211,15 +228,17 @@ def largest_overlap(
     out = pd.Series(None, index=patches.index, dtype=object)
     if field not in layer:
         return out
-    pieces = overlay_pieces(patches, layer) if pieces is None else pieces.copy()
+    pieces = overlay_pieces(patches, layer) if pieces is None else pieces
     if pieces.empty:
         return out
-    pieces["value"] = layer[field].to_numpy()[pieces["feature"].to_numpy()]
-    pieces["rank"] = 0 if rank is None else rank.to_numpy()[pieces["feature"].to_numpy()]
-    pieces["rounded"] = pieces["overlap_m2"].round(1)
-    best = pieces.sort_values(["patch", "rounded", "rank"], ascending=[True, False, False])
-    best = best.drop_duplicates("patch")
-    out.iloc[best["patch"].to_numpy()] = best["value"].to_numpy()
+    feature, patch = pieces["feature"].to_numpy(), pieces["patch"].to_numpy()
+    ranks = np.zeros(len(feature)) if rank is None else rank.to_numpy(dtype="f8")[feature]
+    rounded = pieces["overlap_m2"].round(1).to_numpy()
+    order = np.lexsort((-ranks, -rounded, patch))  # stable: the first piece wins a full tie
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = patch[order][1:] != patch[order][:-1]
+    best = order[first]
+    out.iloc[patch[best]] = layer[field].to_numpy()[feature[best]]
     return out
 
 
