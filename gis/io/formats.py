@@ -69,6 +69,11 @@ def json_text(value: Any) -> Any:
     return value
 
 
+PLAIN = frozenset({"empty", "string"})
+"""Kinds of object column (pandas ``infer_dtype``) that hold no list or dict: left as they are
+(text and missing values are written alike either way; numbers keep the dtype ``map`` gives)."""
+
+
 def normalize_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` with list/dict values as JSON text and categoricals as their values.
 
@@ -82,7 +87,7 @@ def normalize_columns(frame: pd.DataFrame) -> pd.DataFrame:
         col = out[name]
         if isinstance(col.dtype, pd.CategoricalDtype):
             out[name] = col.astype(object).where(col.notna(), None)
-        elif col.dtype == object:
+        elif col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) not in PLAIN:
             out[name] = col.map(json_text)
     return out
 

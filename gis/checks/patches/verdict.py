@@ -340,10 +340,10 @@ def _reason_context(
     unknown = "未知地类" if language == "zh" else "unknown land class"
 
     def by_value(column: str, func: Any) -> pd.Series:
-        values = context[column].astype(object)
-        values = values.where(values.notna(), None)
-        table = {v: func(v) for v in pd.unique(values)}
-        return values.map(lambda v: table[v])
+        """``func`` of each value (``None`` for a missing one), called once per distinct value."""
+        codes, uniques = pd.factorize(context[column].astype(object))
+        table = np.array([*(func(v) for v in uniques), func(None)], dtype=object)
+        return pd.Series(table[codes], index=context.index)
 
     context["change_type_label"] = by_value(
         "change_type", lambda v: rules.label("change_type", v, language)
