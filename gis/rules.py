@@ -423,7 +423,10 @@ def evaluate(rules: RuleSet, evidence: pd.DataFrame) -> pd.DataFrame:
     rows = zip(*fired.values(), strict=True) if fired else ([] for _ in evidence.index)
     joined = ["; ".join(i for i in row if i is not None) for row in rows]
     columns["rules_fired"] = np.array(joined, dtype=object)
-    return pd.DataFrame({**columns, **fired}, index=evidence.index)
+    every = {
+        k: pd.Series(v, index=evidence.index, dtype=object) for k, v in {**columns, **fired}.items()
+    }
+    return pd.DataFrame(every, index=evidence.index)
 
 
 class _SafeFormatter(string.Formatter):

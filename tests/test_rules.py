@@ -7,7 +7,15 @@ import pytest
 import yaml
 
 from gis.errors import RulesError
-from gis.rules import RuleSchema, evaluate, load_rules, parse_rules, render
+from gis.rules import (
+    RuleSchema,
+    evaluate,
+    load_rules,
+    parse_rules,
+    render,
+    render_column,
+    template_rows,
+)
 
 SCHEMA = RuleSchema(
     fields=frozenset({"x", "kind"}),
@@ -125,3 +133,52 @@ def test_bad_yaml_and_missing_file(tmp_path):
 def test_render_handles_missing_values():
     assert render("{a:.0%} {b:+.2f} {c}", {"a": 0.874, "b": float("nan")}) == "87% — —"
     assert render("{a:.2f}", {"a": "text"}) == "text"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{a:.0%} {b:+.2f} {c}",
+        "{a:.2f} and {t:.2f}",  # text under a number format: printed as it is
+        "{{literal}} {a!r} {b!s:>6}",  # conversions: rendered row by row
+        "no fields at all",
+        "{i} {flag} {t}",
+        "",
+    ],
+)
+def test_render_column_equals_render_of_each_row(template):
+    frame = pd.DataFrame(
+        {
+            "a": [0.874, None, float("nan"), -1.5],
+            "b": [1.0, 2.0, None, 0.0],
+            "t": ["x", None, "yy", "z"],
+            "i": pd.array([1, None, 3, 4], dtype="Int64"),
+            "flag": pd.array([True, None, False, True], dtype="boolean"),
+        }
+    )
+    expected = [render(template, row) for row in template_rows(frame)]
+    assert render_column(template, frame) == expected
+    assert render_column(template, frame.iloc[0:0]) == []
+
+
+def test_a_stage_sees_earlier_outputs_and_its_first_match_decides():
+    schema = RuleSchema(
+        fields=frozenset({"x"}),
+        stages={"s1": frozenset({"y"}), "s2": frozenset({"y", "z"})},
+        required_thresholds=(),
+    )
+    data = {
+        "stages": {
+            "s1": [{"id": "A", "when": ["x > 1"], "set": {"y": 1}}, {"id": "B", "set": {"y": 0}}],
+            "s2": [
+                {"id": "C", "when": ["x > 2"], "set": {"y": 5}},
+                {"id": "D", "when": ["y == 5"], "set": {"z": "never"}},
+                {"id": "E", "when": ["y == 1"], "set": {"z": "one"}},
+                {"id": "F", "set": {"z": None}},
+            ],
+        }
+    }
+    out = evaluate(parse_rules(data, schema=schema), pd.DataFrame({"x": [3.0, 2.0, 0.0]}))
+    assert out["y"].tolist() == [5, 1, 0]
+    assert out["z"].tolist() == [None, "one", None]  # C decided the first row: D never fires
+    assert out["rules_fired"].tolist() == ["A; C", "A; E", "B; F"]
