@@ -302,9 +302,8 @@ def reasons(
     language = str(Lang.get(lang))
     templates = {r.id: r.reason.get(language, "") for _, rs in rules.stages for r in rs}
     sep = "；" if language == "zh" else "; "
-    context = _reason_context(evidence, decided, rules, language)
     needed = {name for t in templates.values() for _, name, _, _ in _FIELDS.parse(t) if name}
-    context = context[[c for c in context.columns if c in needed]]
+    context = _reason_context(evidence, decided, rules, language, needed)
     text = []
     for stage in REASON_STAGES:  # each template filled a column at a time where it fired
         fired = decided[f"fired_{stage}"]
@@ -325,36 +324,41 @@ _FIELDS = string.Formatter()
 
 
 def _reason_context(
-    evidence: pd.DataFrame, decided: pd.DataFrame, rules: RuleSet, language: str
+    evidence: pd.DataFrame,
+    decided: pd.DataFrame,
+    rules: RuleSet,
+    language: str,
+    needed: set[str],
 ) -> pd.DataFrame:
-    """Evidence and verdicts plus the derived values reason templates may name."""
-    context = pd.concat([evidence, decided.drop(columns=["rules_fired"])], axis=1)
-    context = context.loc[:, ~context.columns.duplicated(keep="last")].copy()
+    """Return the ``needed`` values of evidence, verdicts, thresholds and derived values."""
+    columns = dict(evidence.items()) | dict(decided.drop(columns=["rules_fired"]).items())
     for name, value in rules.thresholds.items():  # reasons state the thresholds they used
-        if name not in context:
-            context[name] = value
-    context["neg_dndvi"] = -context["dndvi"].astype("f8")
-    context["neg_burn_excess"] = -context["burn_excess"].astype("f8")
-    if "lost_ndvi_vs_ring" in context:
-        context["neg_lost_ndvi_vs_ring"] = -context["lost_ndvi_vs_ring"].astype("f8")
+        columns.setdefault(name, pd.Series(value, index=evidence.index))
+    columns["neg_dndvi"] = -columns["dndvi"].astype("f8")
+    columns["neg_burn_excess"] = -columns["burn_excess"].astype("f8")
+    if "lost_ndvi_vs_ring" in columns:
+        columns["neg_lost_ndvi_vs_ring"] = -columns["lost_ndvi_vs_ring"].astype("f8")
     unknown = "未知地类" if language == "zh" else "unknown land class"
 
     def by_value(column: str, func: Any) -> pd.Series:
         """``func`` of each value (``None`` for a missing one), called once per distinct value."""
-        codes, uniques = pd.factorize(context[column].astype(object))
+        codes, uniques = pd.factorize(columns[column].astype(object))
         table = np.array([*(func(v) for v in uniques), func(None)], dtype=object)
-        return pd.Series(table[codes], index=context.index)
+        return pd.Series(table[codes], index=evidence.index)
 
-    context["change_type_label"] = by_value(
+    columns["change_type_label"] = by_value(
         "change_type", lambda v: rules.label("change_type", v, language)
     )
-    context["interp_cause_label"] = by_value(
+    columns["interp_cause_label"] = by_value(
         "interp_cause", lambda v: _cause_label(rules, v, language)
     )
-    context["land_class"] = by_value(
+    columns["land_class"] = by_value(
         "land_class", lambda v: _land_class_label(v, language, unknown)
     )
-    return context
+    kept = {name: values for name, values in columns.items() if name in needed}
+    if not kept:
+        return pd.DataFrame(index=evidence.index)
+    return pd.concat(kept.values(), axis=1, keys=list(kept))
 
 
 def _land_class_label(value: Any, lang: str, unknown: str) -> str:
