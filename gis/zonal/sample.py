@@ -24,8 +24,10 @@ and built land alike; were its pixels independent, 32 blocks × 16 384 pixels wo
 case a whole block counts as one draw, and the rank of the 2nd percentile is then within
 ±√(0.02 · 0.98 / 32) ≈ ±2.5 %, of the median within ±√(0.25 / 32) ≈ ±9 % — the landscape's own
 spread between blocks bounds the error, which is why the count grows as √(blocks) with the
-scene. On the benchmark scene (400 blocks) the constants moved by less than the scene-to-scene
-noise (see ``scripts/eval_scene_sample.py``).
+scene. On the benchmark pair (10000², 400 blocks of 512²; ``scripts/eval_scene_sample.py``)
+the band percentiles fall within 0.5 % of their range of the exact ones (every pixel) and the
+scene's median NDVI change within 0.001 of it (0.0280 against 0.0271; the former 512²
+decimated sample: 0.0267), for 0.45 CPU-seconds instead of 8.3.
 """
 
 from __future__ import annotations
