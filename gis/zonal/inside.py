@@ -59,6 +59,7 @@ from gis.zonal.burn import centre_pixels
 from gis.zonal.sample import (
     BlockSample,
     blocks_to_sample,
+    in_parts,
     paired_rows,
     read_block_sample,
     sample_values,
@@ -351,20 +352,15 @@ def _sample_pass(src: RasterSource, parts: int = 1) -> _Samples:
     out = {(r, s): np.zeros(s, dtype) for r in roles for s in shapes}
     starts = list(range(0, h, step))
 
-    def run(chunk: list[int]) -> None:
+    def run(chunk: NDArray[np.int64]) -> None:
         with src.open() as reader:
-            for r0 in chunk:
+            for r0 in map(int, chunk):
                 r1 = min(h, r0 + step)
                 hit = {s: np.flatnonzero((rows[s] >= r0) & (rows[s] < r1)) for s in shapes}
                 if any(len(v) for v in hit.values()):
                     _sample_rows(reader.dataset, src, roles, (r0, r1), hit, rows, cols, out)
 
-    chunks = [c.tolist() for c in np.array_split(np.array(starts), max(1, min(parts, len(starts))))]
-    if len(chunks) == 1:
-        run(chunks[0])
-    else:
-        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-            list(pool.map(run, chunks))
+    in_parts(run, np.array(starts), parts)
     return out
 
 
