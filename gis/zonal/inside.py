@@ -342,7 +342,7 @@ def _sample_pass(src: RasterSource, parts: int = 1) -> _Samples:
         h, w, dtype, step = ds.height, ds.width, ds.dtypes[0], max(ds.block_shapes[0][0], 1)
         n_blocks = blocks_to_sample(h, w, ds.block_shapes[0])
     roles = [r for r in _SAMPLED_ROLES if src.has(r)]
-    if n_blocks:
+    if n_blocks and roles:
         return read_block_sample(src, roles, n_blocks, parts=parts)
     shapes = {(RADIOMETRY_SAMPLE_PX,) * 2, _scene_shape(src)}
     rows = {s: np.minimum(np.floor((np.arange(s[0]) + 0.5) * (h / s[0])).astype(int), h - 1)
