@@ -23,8 +23,9 @@ ring and one pixel; no whole-raster array):
 
 Radiometry. ``reflectance`` uses the pixels as read; ``dn`` (8-bit stretched or raw DN
 deliveries) first normalises each band of each date against its own scene (its 2nd and 98th
-percentiles, from a decimated read of the whole raster), so that only relative evidence is
-used; Key & Benson thresholds do not apply there and burned pixels are not counted.
+percentiles, from a decimated read of the whole raster or a sample of its blocks:
+:mod:`gis.zonal.sample`), so that only relative evidence is used; Key & Benson thresholds do
+not apply there and burned pixels are not counted.
 
 Examples
 --------
@@ -55,6 +56,14 @@ from gis.raster import RasterReader, RasterSource
 from gis.sensors import RADIOMETRIES
 from gis.severity import burn_dnbr, burned_mask
 from gis.zonal.burn import centre_pixels
+from gis.zonal.sample import (
+    BlockSample,
+    blocks_to_sample,
+    in_parts,
+    paired_rows,
+    read_block_sample,
+    sample_values,
+)
 
 INSIDE_DEFINITIONS: dict[str, str] = {
     "seen_px": "pixels of the patch valid on both dates and not within MASK_BUFFER_PX (2) "
@@ -201,7 +210,11 @@ def resolve_radiometry(src: RasterSource, requested: str = "auto") -> tuple[str,
         if ds.dtypes[0] == "uint8":
             return "dn", "8-bit bands"
         if src.scale == 1.0 and src.offset == 0.0 and src.has("NIR"):
-            band = decimated(src, ds, "NIR", (RADIOMETRY_SAMPLE_PX,) * 2)
+            sample = _samples(src, ds)
+            if isinstance(sample, BlockSample):
+                band = sample_values(sample, "NIR")
+            else:
+                band = decimated(src, ds, "NIR", (RADIOMETRY_SAMPLE_PX,) * 2)
             values = band[np.isfinite(band)].astype("f8")
             if src.nodata is not None:
                 values = values[values != src.nodata]
@@ -217,7 +230,9 @@ SCENE_SAMPLE_PX = 512
 """Longest side of the decimated read of the scene statistics of uncalibrated imagery."""
 
 _SAMPLED_ROLES = ("NIR", "R", "SWIR2", "NDVI")
-_SAMPLES: dict[tuple[Any, ...], Future[dict[tuple[str, tuple[int, int]], NDArray[Any]]]] = {}
+_Samples = dict[tuple[str, tuple[int, int]], NDArray[Any]] | BlockSample
+"""A file's samples: the decimated reads by (role, shape), or a sample of its blocks."""
+_SAMPLES: dict[tuple[Any, ...], Future[_Samples]] = {}
 _SAMPLES_LOCK = threading.Lock()
 
 
@@ -236,14 +251,12 @@ def decimated(src: RasterSource, dataset: Any, role: str, shape: tuple[int, int]
     Other files are read by GDAL.
     """
     samples = _samples(src, dataset)
-    if samples is not None and (role, shape) in samples:
+    if isinstance(samples, dict) and (role, shape) in samples:
         return samples[(role, shape)]
     return dataset.read(src.band_index(role), out_shape=shape, resampling=Resampling.nearest)
 
 
-def _samples(
-    src: RasterSource, dataset: Any
-) -> dict[tuple[str, tuple[int, int]], NDArray[Any]] | None:
+def _samples(src: RasterSource, dataset: Any) -> _Samples | None:
     key = _sample_key(src, dataset)
     if key is None:
         return None
@@ -251,9 +264,6 @@ def _samples(
     if mine:
         _fill(future, key, lambda: _sample_pass(src))
     return future.result()  # another thread's pass of the same file: wait for it
-
-
-_Samples = dict[tuple[str, tuple[int, int]], NDArray[Any]]
 
 
 def _claim(key: tuple[Any, ...]) -> tuple[Future[_Samples], bool]:
@@ -321,17 +331,19 @@ def prefetch_samples(*sources: RasterSource, threads: int | None = None) -> None
         list(pool.map(run, files))
 
 
-def _sample_pass(
-    src: RasterSource, parts: int = 1
-) -> dict[tuple[str, tuple[int, int]], NDArray[Any]]:
+def _sample_pass(src: RasterSource, parts: int = 1) -> _Samples:
     """Read the sample pixels of every role and shape in one pass over block rows.
 
-    ``parts`` threads each read a run of block rows with their own handle of the file.
+    A large file gives a sample of its blocks instead (:mod:`gis.zonal.sample`). ``parts``
+    threads each read a run of block rows (or of blocks) with their own handle of the file.
     """
     with src.open() as reader:
         ds = reader.dataset
         h, w, dtype, step = ds.height, ds.width, ds.dtypes[0], max(ds.block_shapes[0][0], 1)
+        n_blocks = blocks_to_sample(h, w, ds.block_shapes[0])
     roles = [r for r in _SAMPLED_ROLES if src.has(r)]
+    if n_blocks and roles:
+        return read_block_sample(src, roles, n_blocks, parts=parts)
     shapes = {(RADIOMETRY_SAMPLE_PX,) * 2, _scene_shape(src)}
     rows = {s: np.minimum(np.floor((np.arange(s[0]) + 0.5) * (h / s[0])).astype(int), h - 1)
             for s in shapes}  # fmt: skip
@@ -340,20 +352,15 @@ def _sample_pass(
     out = {(r, s): np.zeros(s, dtype) for r in roles for s in shapes}
     starts = list(range(0, h, step))
 
-    def run(chunk: list[int]) -> None:
+    def run(chunk: NDArray[np.int64]) -> None:
         with src.open() as reader:
-            for r0 in chunk:
+            for r0 in map(int, chunk):
                 r1 = min(h, r0 + step)
                 hit = {s: np.flatnonzero((rows[s] >= r0) & (rows[s] < r1)) for s in shapes}
                 if any(len(v) for v in hit.values()):
                     _sample_rows(reader.dataset, src, roles, (r0, r1), hit, rows, cols, out)
 
-    chunks = [c.tolist() for c in np.array_split(np.array(starts), max(1, min(parts, len(starts))))]
-    if len(chunks) == 1:
-        run(chunks[0])
-    else:
-        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-            list(pool.map(run, chunks))
+    in_parts(run, np.array(starts), parts)
     return out
 
 
@@ -396,16 +403,43 @@ def scene_normaliser(
 ) -> Normaliser:
     """Per-band 2nd/98th percentiles of each date and the scene's median NDVI change.
 
-    From a decimated read of each raster (nearest, at most ``size`` pixels a side): the
-    position of a value between its scene's percentiles is comparable between dates whatever
-    the gain, offset or stretch of the delivery; the median change of the normalised NDVI
-    over the scene is what an unchanged landscape did (subtracted from every patch and ring).
+    From a decimated read of each raster (nearest, at most ``size`` pixels a side), or on a
+    large GeoTIFF from a sample of its blocks (:mod:`gis.zonal.sample`; the same blocks of
+    both dates when they share a layout): the position of a value between its scene's
+    percentiles is comparable between dates whatever the gain, offset or stretch of the
+    delivery; the median change of the normalised NDVI over the scene is what an unchanged
+    landscape did (subtracted from every patch and ring).
+    """
+    bases = (sampled_source(before), sampled_source(after))
+    sb, sa = (_block_sample(src) for src in bases)
+    if sb is not None and sa is not None and sb.layout == sa.layout:
+        raws = [{r: s.values[r] for r in roles} for s in (sb, sa)]
+        return _scene_constants(raws, bases, paired_rows(sb, sa))
+    shape = _scene_shape(bases[0], size)
+    raws = []
+    for src in bases:
+        with src.open() as reader:
+            raws.append({r: decimated(src, reader.dataset, r, shape).astype("f8") for r in roles})
+    return _scene_constants(raws, bases, None)
+
+
+def _block_sample(src: RasterSource) -> BlockSample | None:
+    with src.open() as reader:
+        sample = _samples(src, reader.dataset)
+    return sample if isinstance(sample, BlockSample) else None
+
+
+def _scene_constants(
+    raws: list[dict[str, NDArray[np.float64]]],
+    bases: tuple[RasterSource, RasterSource],
+    pairs: tuple[NDArray[np.int64], NDArray[np.int64]] | None,
+) -> Normaliser:
+    """Return the normaliser of the sampled pixels of each date.
+
+    ``pairs``: the rows of each date's arrays sampled at the same pixels (default: all).
     """
     limits, bands = [], []
-    shape = _scene_shape(sampled_source(before), size)
-    for src in (sampled_source(before), sampled_source(after)):
-        with src.open() as reader:
-            raw = {r: decimated(src, reader.dataset, r, shape).astype("f8") for r in roles}
+    for raw, src in zip(raws, bases, strict=True):
         ok = np.all([np.isfinite(v) for v in raw.values()], axis=0)
         if src.nodata is not None:
             ok &= np.all([v != src.nodata for v in raw.values()], axis=0)
@@ -417,7 +451,11 @@ def scene_normaliser(
         bands.append({r: _normalised(v, lim[r], ok) for r, v in raw.items()})
     with np.errstate(invalid="ignore", divide="ignore"):
         v0 = ndvi(bands[0]["NIR"], bands[0]["R"])
-        d = ndvi(bands[1]["NIR"], bands[1]["R"]) - v0
+        if pairs is None:
+            d = ndvi(bands[1]["NIR"], bands[1]["R"]) - v0
+        else:
+            i0, i1 = pairs
+            d = ndvi(bands[1]["NIR"][i1], bands[1]["R"][i1]) - v0[i0]
     if not np.isfinite(d).any():
         return Normaliser(limits[0], limits[1])
     lo, hi = np.nanpercentile(v0, [2, 98])
@@ -550,7 +588,15 @@ def scene_bands(
     """
     if not norm:
         return bands
-    return {r: _normalised(v, norm[r], True).astype(np.float32) for r, v in bands.items()}
+    return {r: _scaled(v, *norm[r]) for r, v in bands.items()}
+
+
+def _scaled(v: NDArray[np.float32], lo: float, hi: float) -> NDArray[np.float32]:
+    """``(v - lo) / (hi - lo) + 0.05`` in float32, as :func:`_normalised` (in place, no copy)."""
+    out = np.subtract(v, lo, dtype=np.float32)
+    out /= hi - lo
+    out += 0.05
+    return out
 
 
 def _shifted(a: NDArray[Any], tol: int, func: Any) -> NDArray[Any]:

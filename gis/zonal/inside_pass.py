@@ -173,10 +173,14 @@ def inside_window(
     norm = opt.norm
     b, a = scene_bands(before, norm.before), scene_bands(after, norm.after)
     c = _changes(b, a, opt.tol)
-    for key in ("loss", "gain", "d"):
-        c[key] = c[key] * norm.index_scale
+    if norm.index_scale != 1.0:  # uncalibrated imagery: in units of the scene's NDVI range
+        for key in ("loss", "gain", "d"):
+            c[key] *= norm.index_scale  # new arrays of _changes: in place, the same values
     valid = np.isfinite(c["d"])
-    seen = ~ndimage.binary_dilation(~valid & ~outside, iterations=MASK_BUFFER_PX)
+    invalid = ~valid & ~outside
+    seen = ~invalid  # nothing to dilate in a window without invalid pixels (most of them)
+    if invalid.any():
+        seen = ~ndimage.binary_dilation(invalid, iterations=MASK_BUFFER_PX)
     seen &= np.isfinite(c["loss"])
     shape = valid.shape
     k = len(geoms) if rings is None else len(rings)
