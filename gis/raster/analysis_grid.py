@@ -42,8 +42,10 @@ import math
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 from affine import Affine
 from pyproj import CRS
+from rasterio.warp import transform
 
 from gis.errors import RasterError
 from gis.findings import Findings
@@ -87,17 +89,23 @@ def resampling_for(source_m: float, target_m: float, *, categorical: bool = Fals
 
 
 def footprint(grid: Grid, crs_wkt: str) -> tuple[float, float, float, float]:
-    """Return the bounds of ``grid`` in ``crs_wkt`` (densified edges)."""
-    from rasterio.warp import transform_bounds
+    """Return the bounds of ``grid`` in ``crs_wkt`` (edges densified to 21 points each).
 
+    The points go through GDAL's coordinate transformation, which GDAL keeps between calls
+    (creating one costs about 50 ms; the warps of the same pair of CRSs reuse it).
+    """
     t = grid.transform
     left, top = t.c, t.f
     right, bottom = left + t.a * grid.width, top + t.e * grid.height
     if CRS.from_wkt(grid.crs_wkt).equals(CRS.from_wkt(crs_wkt)):
         return left, bottom, right, top
-    return tuple(  # type: ignore[return-value]
-        transform_bounds(grid.crs_wkt, crs_wkt, left, bottom, right, top, densify_pts=21)
-    )
+    f = np.linspace(0.0, 1.0, 21)
+    xs = np.concatenate([left + (right - left) * f, np.full(21, right)])
+    xs = np.concatenate([xs, right - (right - left) * f, np.full(21, left)])
+    ys = np.concatenate([np.full(21, top), top + (bottom - top) * f, np.full(21, bottom)])
+    ys = np.concatenate([ys, bottom - (bottom - top) * f])
+    x, y = transform(grid.crs_wkt, crs_wkt, xs.tolist(), ys.tolist())
+    return min(x), min(y), max(x), max(y)
 
 
 def overlaps(a: Grid, b: Grid) -> bool:
@@ -154,6 +162,33 @@ def on_grid(src: RasterSource, grid: Grid) -> RasterSource:
         base,
     )
     return replace(base, **_grid_fields(grid), warp=warp, reader=WarpedReader)
+
+
+def file_span(src: RasterSource, cols: int) -> tuple[int, int]:
+    """Return the pixels of a warped ``src``'s file across ``cols`` columns of its grid.
+
+    (columns, rows): the file columns the grid's top edge spans over ``cols`` grid columns,
+    and the file rows it climbs or falls there (a grid in another CRS is rotated against the
+    file). A source read as it is spans ``(cols, 0)``.
+
+    Examples
+    --------
+    >>> wkt = CRS.from_epsg(32651).to_wkt()
+    >>> from gis.sensors import Sensor
+    >>> base = RasterSource("a.tif", Sensor.GENERIC, ("R",), 1.0, 0.0, 0, crs_wkt=wkt,
+    ...     transform=Affine(10, 0, 0, 0, -10, 0), width=100, height=100)
+    >>> file_span(on_grid(base, Grid(wkt, Affine(20, 0, 0, 0, -20, 0), 50, 50)), 50)
+    (100, 0)
+    """
+    if src.warp is None:
+        return cols, 0
+    base, t = src.warp.base, src.transform
+    x = [t.c, t.c + t.a * cols]
+    y = [t.f, t.f + t.d * cols]
+    if not CRS.from_wkt(base.crs_wkt).equals(CRS.from_wkt(src.crs_wkt)):
+        x, y = transform(src.crs_wkt, base.crs_wkt, x, y)
+    (c0, r0), (c1, r1) = ~base.transform @ (x[0], y[0]), ~base.transform @ (x[1], y[1])
+    return math.ceil(abs(c1 - c0) - 1e-9), math.ceil(abs(r1 - r0) - 1e-9)
 
 
 def _grid_fields(grid: Grid) -> dict[str, Any]:
