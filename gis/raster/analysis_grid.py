@@ -227,6 +227,58 @@ def common_grid(
     return pair
 
 
+def previous_on(
+    current: Grid, previous: RasterSource, *, findings: Findings | None = None
+) -> RasterSource:
+    """Return the earlier image of ``detect discolored --previous`` on the pair's analysis grid.
+
+    The same rule as :func:`common_grid`, the image analysed (``current``, on which the crowns
+    were found) in the before image's place: its CRS, the coarser pixel of the two, aligned to
+    it; the earlier image is warped onto that grid (``average`` when coarsened, ``nearest`` at
+    the same pixel size, ``bilinear`` from coarser pixels), virtually, by window. On the same
+    grid it is read as it is. The finding ``previous_aligned`` says what was done.
+
+    Raises
+    ------
+    RasterError
+        The earlier image does not overlap the image at all.
+    """
+    if previous.grid.same_as(current) and not previous.parts:
+        return previous
+    if not overlaps(current, previous.grid):
+        raise RasterError(
+            f"the earlier image {previous.path} (--previous) does not overlap the image at "
+            "all; give an earlier image of the same place",
+            zh=f"前期影像 {previous.path}（--previous）与当前影像完全不重叠；"
+            "请给出同一地点的前期影像",
+        )
+    grid = analysis_grid(current, previous.grid)
+    out = on_grid(previous, grid)
+    if findings is not None:
+        en, zh = _describe_previous(grid, base_of(previous), warped=out is not base_of(previous))
+        findings.add("previous_aligned", en, severity="info", source=previous.path, zh=zh)
+    return out
+
+
+def _describe_previous(grid: Grid, base: RasterSource, *, warped: bool) -> tuple[str, str]:
+    """Say (English, Chinese) how the earlier image is read on the analysis ``grid``."""
+    how = resampling_for(pixel_size_m(base.grid), pixel_size_m(grid))
+    own, size = CRS.from_wkt(base.crs_wkt).to_string(), pixel_size_m(base.grid)
+    name, shape = CRS.from_wkt(grid.crs_wkt).to_string(), f"{grid.width}x{grid.height}"
+    done = (f"warped with {how}", f"以 {how} 重采样") if warped else ("read as it is", "按原样读取")
+    en = (
+        f"the earlier image ({own}, {size:g} m) is not on the grid of the image analysed: it "
+        f"is read on one analysis grid ({name}, {pixel_size_m(grid):g} m pixels, {shape}, "
+        f"aligned to the image analysed), {done[0]} (virtually, window by window)"
+    )
+    zh = (
+        f"前期影像（{own}，{size:g} 米）与当前影像不在同一格网：在统一分析格网上读取（{name}，"
+        f"像元 {pixel_size_m(grid):g} 米，{shape}，与当前影像对齐），{done[1]}"
+        "（虚拟重投影，按窗口读取）"
+    )
+    return en, zh
+
+
 def describe_alignment(grid: Grid, dates: dict[str, RasterSource]) -> tuple[str, str]:
     """Say (English, Chinese) what grid the dates are read on and how each got there."""
     crs = CRS.from_wkt(grid.crs_wkt)
