@@ -182,13 +182,17 @@ def file_span(src: RasterSource, cols: int) -> tuple[int, int]:
     """
     if src.warp is None:
         return cols, 0
-    base, t = src.warp.base, src.transform
-    x = [t.c, t.c + t.a * cols]
-    y = [t.f, t.f + t.d * cols]
+    base = src.warp.base
+    # a step along the file's top row, on the grid (the direction the warp transforms in)
+    x, y = base.transform @ (0, 0), base.transform @ (base.width, 0)
+    xs, ys = [x[0], y[0]], [x[1], y[1]]
     if not CRS.from_wkt(base.crs_wkt).equals(CRS.from_wkt(src.crs_wkt)):
-        x, y = transform(src.crs_wkt, base.crs_wkt, x, y)
-    (c0, r0), (c1, r1) = ~base.transform @ (x[0], y[0]), ~base.transform @ (x[1], y[1])
-    return math.ceil(abs(c1 - c0) - 1e-9), math.ceil(abs(r1 - r0) - 1e-9)
+        xs, ys = transform(base.crs_wkt, src.crs_wkt, xs, ys)
+    (c0, r0), (c1, r1) = ~src.transform @ (xs[0], ys[0]), ~src.transform @ (xs[1], ys[1])
+    step = math.hypot(c1 - c0, r1 - r0) / base.width  # grid pixels per file pixel
+    along = cols / step  # file pixels along the grid's top edge
+    sin = abs(r1 - r0) / math.hypot(c1 - c0, r1 - r0)
+    return math.ceil(along * math.sqrt(1 - sin * sin) - 1e-9), math.ceil(along * sin - 1e-9)
 
 
 def _grid_fields(grid: Grid) -> dict[str, Any]:
