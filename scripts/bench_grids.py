@@ -7,6 +7,9 @@ RSS):
 - ``aligned``: ``change_stats`` on the pre-aligned pair (the reference);
 - ``shifted``: the after date delivered on another grid of the same pixel size (EPSG:4551
   instead of EPSG:32651, origin shifted 3.7 m / 6.1 m), read through a WarpedVRT by window;
+- ``prealigned``: the ``shifted`` file put on the before grid beforehand (whole, nearest, not
+  timed) — the same pixels as the warped read, so ``shifted/prealigned`` is the warp's own
+  cost with the data held equal;
 - ``coarser``: the after date on EPSG:4551 with 12 m pixels (both dates on a 12 m analysis
   grid, the before date averaged);
 - ``jp2-plain``: a plain GDAL read, by 1024² windows, of the JPEG 2000 band files of a
@@ -14,6 +17,9 @@ RSS):
   SCL at 20 m) — every file at its own resolution;
 - ``safe``: the same product read through ``raster_source`` (VRT of the band files, 20 m
   bands to 10 m bilinear, SCL mask, reflectance), all roles, by the same windows.
+
+``--inside`` measures ``change_stats`` with the inside pass, as ``check patches`` runs it
+(windows grown by margins); without it the change sums only.
 
 Usage::
 
@@ -40,7 +46,7 @@ from benchkit import bench_dir, cpu_seconds, peak_rss_mb
 OTHER_CRS = "EPSG:4551"
 SHIFT_M = (3.7, -6.1)
 _CPU: list[float] = []
-KINDS = ("aligned", "shifted", "coarser", "jp2-plain", "safe")
+KINDS = ("aligned", "prealigned", "shifted", "coarser", "jp2-plain", "safe")
 
 
 def _other_grid(d: Path, src_path: Path, res: float) -> Path:
@@ -67,6 +73,25 @@ def _other_grid(d: Path, src_path: Path, res: float) -> Path:
                     resampling=Resampling.average if res > 10 else Resampling.bilinear,
                     src_nodata=0, dst_nodata=0,
                 )  # fmt: skip
+    os.replace(tmp, out)
+    return out
+
+
+def _prealigned(d: Path, other: Path, grid_of: Path) -> Path:
+    """Write ``other`` put on the grid of ``grid_of`` (whole, nearest, not timed); cached."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    out = d / f"prealigned_{other.name}"
+    if out.exists():
+        return out
+    with rasterio.open(grid_of) as ref, rasterio.open(other) as src:
+        tmp = out.with_suffix(".tmp.tif")
+        with rasterio.open(tmp, "w", **ref.profile) as dst:
+            for b in range(1, src.count + 1):
+                reproject(rasterio.band(src, b), rasterio.band(dst, b), src_nodata=0,
+                          dst_nodata=0, resampling=Resampling.nearest)  # fmt: skip
     os.replace(tmp, out)
     return out
 
@@ -101,16 +126,18 @@ def _safe(d: Path, src_path: Path, size: int) -> Path:
     return safe
 
 
-def _check(before: Path, after: Path, patches: Path) -> float:
+def _check(before: Path, after: Path, patches: Path, inside: bool) -> float:
     import geopandas as gpd
 
     from gis.raster import raster_source
+    from gis.raster.analysis_grid import common_grid
     from gis.zonal import change_stats
+    from gis.zonal.inside import InsideOptions
 
     zones = gpd.read_file(patches)
     b, a = (raster_source(p, bands="B,G,R,NIR") for p in (before, after))
     t, c = time.perf_counter(), cpu_seconds()
-    change_stats(zones, b, a)
+    change_stats(zones, b, a, inside=InsideOptions.of(*common_grid(b, a)) if inside else None)
     _CPU.append(cpu_seconds() - c)
     return time.perf_counter() - t
 
@@ -147,12 +174,16 @@ def _child(args: argparse.Namespace) -> None:
     before, after = _write_pair(d, args.size)
     patches = _patches(d, args.size, args.n)
     result: dict[str, float] = {}
+    inside = bool(args.inside)
     if args.child == "aligned":
-        result["time"] = _check(before, after, patches)
+        result["time"] = _check(before, after, patches, inside)
+    elif args.child == "prealigned":
+        other = _other_grid(d, after, 10.0)
+        result["time"] = _check(before, _prealigned(d, other, before), patches, inside)
     elif args.child == "shifted":
-        result["time"] = _check(before, _other_grid(d, after, 10.0), patches)
+        result["time"] = _check(before, _other_grid(d, after, 10.0), patches, inside)
     elif args.child == "coarser":
-        result["time"] = _check(before, _other_grid(d, after, 12.0), patches)
+        result["time"] = _check(before, _other_grid(d, after, 12.0), patches, inside)
     elif args.child == "jp2-plain":
         result["time"] = _jp2_plain(_safe(d, after, args.size))
     elif args.child == "safe":
@@ -166,6 +197,8 @@ def _run(what: str, size: int, args: argparse.Namespace) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--child", what, "--size", str(size), "--n", str(args.n)]
     if args.dir:
         cmd += ["--dir", args.dir]
+    if args.inside:
+        cmd += ["--inside"]
     runs = []
     for _ in range(max(args.repeat, 1)):
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -181,6 +214,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=2, help="keep the run with least CPU")
     p.add_argument("--dir", help="bench folder (default $TMPDIR/linyuan_bench)")
     p.add_argument("--kinds", default=",".join(KINDS), help="measurements to run (comma list)")
+    p.add_argument("--inside", action="store_true", help="with the inside pass (check patches)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -189,14 +223,17 @@ def main() -> None:
         _child(args)
         return
     load = os.getloadavg()
-    print(f"load: {load[0]:.2f} {load[1]:.2f} (1, 5 min); cpus {os.cpu_count()}")
+    print(f"load: {load[0]:.2f} {load[1]:.2f} (1, 5 min); cpus {os.cpu_count()}"
+          + ("; with the inside pass" if args.inside else "; change sums only"))  # fmt: skip
     kinds = [k for k in KINDS if k in args.kinds.split(",")]
     for size in (int(s) for s in args.sizes.split(",")):
         rows = {w: _run(w, size, args) for w in kinds}
         for what, r in rows.items():
             print(f"{size}² {args.n} patches  {what:10s} wall {r['time']:7.2f} s  cpu "
                   f"{r['cpu']:7.2f} s  peak RSS {r['peak_rss_mb']:6.0f} MB")  # fmt: skip
-        for num, den in (("shifted", "aligned"), ("coarser", "aligned"), ("safe", "jp2-plain")):
+        pairs = (("shifted", "aligned"), ("shifted", "prealigned"), ("coarser", "aligned"),
+                 ("safe", "jp2-plain"))  # fmt: skip
+        for num, den in pairs:
             if num not in rows or den not in rows:
                 continue
             print(f"  {num}/{den}: cpu {rows[num]['cpu'] / rows[den]['cpu']:.2f}x, wall "

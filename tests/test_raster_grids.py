@@ -48,20 +48,22 @@ def _truth(after: bool) -> np.ndarray:
     return np.stack([blue, green, red, nir]).astype("float32")
 
 
-def _deliver(path, data, crs, res, *, shift=(0.0, 0.0)):
-    """Average the truth onto a grid of ``res`` metres in ``crs`` (origin shifted); write it."""
-    src_t = from_origin(X0, Y0, TRUTH_M, TRUTH_M)
+def _deliver(path, data, crs, res, *, shift=(0.0, 0.0), data_m=TRUTH_M, how=None, bands=None):
+    """Average ``data`` (``data_m`` pixels on GK at X0, Y0; the truth by default) onto a grid
+    of ``res`` metres in ``crs`` (origin shifted, or resampled ``how``); write it."""
+    side = data.shape[1]
+    src_t = from_origin(X0, Y0, data_m, data_m)
     if crs == GK:
         t = from_origin(X0 + shift[0], Y0 + shift[1], res, res)
-        w = h = int(SIDE_PX * TRUTH_M / res) - (1 if any(shift) else 0)
+        w = h = int(side * data_m / res) - (1 if any(shift) else 0)
     else:
-        bounds = (X0, Y0 - SIDE_PX * TRUTH_M, X0 + SIDE_PX * TRUTH_M, Y0)
-        t, w, h = calculate_default_transform(GK, crs, SIDE_PX, SIDE_PX, *bounds, resolution=res)
+        bounds = (X0, Y0 - side * data_m, X0 + side * data_m, Y0)
+        t, w, h = calculate_default_transform(GK, crs, side, side, *bounds, resolution=res)
     out = np.zeros((data.shape[0], h, w), "float32")
     reproject(data, out, src_transform=src_t, src_crs=GK, dst_transform=t, dst_crs=crs,
-              resampling=Resampling.average)  # fmt: skip
+              resampling=how or Resampling.average)  # fmt: skip
     write_geotiff(path, np.rint(out).astype("uint16"), transform=t, crs=crs, nodata=0)
-    return raster_source(path, bands="B,G,R,NIR")
+    return raster_source(path, bands=bands or "B,G,R,NIR")
 
 
 def _prealigned(path, src, grid):
@@ -291,3 +293,29 @@ def test_nearest_warp_equals_a_whole_copy_with_nodata_inside(tmp_path, nodata):
     for k, role in enumerate(["G", "R", "NIR"], start=1):
         assert np.array_equal(got[role].mask, invalid)
         np.testing.assert_allclose(got[role].filled(np.nan)[~invalid], ref[k][~invalid] * 1.0)
+
+
+@pytest.mark.parametrize("res", [10.0, 12.0])
+def test_a_warped_pixel_has_one_value_whatever_window_reads_it(tmp_path, res):
+    """Warps are computed block by block: a window grown by a margin (the inside pass reads
+    those) holds the same values as the window itself, nearest and average alike. (GDAL warps
+    a large request as one chunk otherwise, and its approximate transformer then moves some
+    nearest pixels with the request.)"""
+    from rasterio.windows import Window
+
+    side = 1800
+    noise = np.random.default_rng(5).integers(1, 10_000, (2, side, side)).astype("float32")
+    noisy = {"data_m": 10.0, "how": Resampling.bilinear, "bands": "R,NIR"}
+    before = _deliver(tmp_path / "b.tif", noise, GK, 10.0, **noisy)
+    after = _deliver(tmp_path / "a.tif", noise, "EPSG:32651", res, **noisy)
+    _, a = common_grid(before, after)
+    assert a.warp is not None and a.warp.resampling == "nearest"
+    for col, row, m in ((37, 21, 9), (300, 400, 40)):
+        win = Window(col, row, 1100, 1000)
+        with a.open() as reader:
+            core, bad = reader.read_array(win, ("NIR", "R"))
+        with a.open() as reader:
+            grown, gbad = reader.read_array(win, ("NIR", "R"), halo=m)
+        inner = (slice(None), slice(m, m + 1000), slice(m, m + 1100))
+        np.testing.assert_array_equal(core, grown[inner])
+        np.testing.assert_array_equal(bad, gbad[inner[1:]])

@@ -42,8 +42,10 @@ import math
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 from affine import Affine
 from pyproj import CRS
+from rasterio.warp import transform
 
 from gis.errors import RasterError
 from gis.findings import Findings
@@ -87,17 +89,23 @@ def resampling_for(source_m: float, target_m: float, *, categorical: bool = Fals
 
 
 def footprint(grid: Grid, crs_wkt: str) -> tuple[float, float, float, float]:
-    """Return the bounds of ``grid`` in ``crs_wkt`` (densified edges)."""
-    from rasterio.warp import transform_bounds
+    """Return the bounds of ``grid`` in ``crs_wkt`` (edges densified to 21 points each).
 
+    The points go through GDAL's coordinate transformation, which GDAL keeps between calls
+    (creating one costs about 50 ms; the warps of the same pair of CRSs reuse it).
+    """
     t = grid.transform
     left, top = t.c, t.f
     right, bottom = left + t.a * grid.width, top + t.e * grid.height
     if CRS.from_wkt(grid.crs_wkt).equals(CRS.from_wkt(crs_wkt)):
         return left, bottom, right, top
-    return tuple(  # type: ignore[return-value]
-        transform_bounds(grid.crs_wkt, crs_wkt, left, bottom, right, top, densify_pts=21)
-    )
+    f = np.linspace(0.0, 1.0, 21)
+    xs = np.concatenate([left + (right - left) * f, np.full(21, right)])
+    xs = np.concatenate([xs, right - (right - left) * f, np.full(21, left)])
+    ys = np.concatenate([np.full(21, top), top + (bottom - top) * f, np.full(21, bottom)])
+    ys = np.concatenate([ys, bottom - (bottom - top) * f])
+    x, y = transform(grid.crs_wkt, crs_wkt, xs.tolist(), ys.tolist())
+    return min(x), min(y), max(x), max(y)
 
 
 def overlaps(a: Grid, b: Grid) -> bool:
@@ -156,6 +164,37 @@ def on_grid(src: RasterSource, grid: Grid) -> RasterSource:
     return replace(base, **_grid_fields(grid), warp=warp, reader=WarpedReader)
 
 
+def file_span(src: RasterSource, cols: int) -> tuple[int, int]:
+    """Return the pixels of a warped ``src``'s file across ``cols`` columns of its grid.
+
+    (columns, rows): the file columns the grid's top edge spans over ``cols`` grid columns,
+    and the file rows it climbs or falls there (a grid in another CRS is rotated against the
+    file). A source read as it is spans ``(cols, 0)``.
+
+    Examples
+    --------
+    >>> wkt = CRS.from_epsg(32651).to_wkt()
+    >>> from gis.sensors import Sensor
+    >>> base = RasterSource("a.tif", Sensor.GENERIC, ("R",), 1.0, 0.0, 0, crs_wkt=wkt,
+    ...     transform=Affine(10, 0, 0, 0, -10, 0), width=100, height=100)
+    >>> file_span(on_grid(base, Grid(wkt, Affine(20, 0, 0, 0, -20, 0), 50, 50)), 50)
+    (100, 0)
+    """
+    if src.warp is None:
+        return cols, 0
+    base = src.warp.base
+    # a step along the file's top row, on the grid (the direction the warp transforms in)
+    x, y = base.transform @ (0, 0), base.transform @ (base.width, 0)
+    xs, ys = [x[0], y[0]], [x[1], y[1]]
+    if not CRS.from_wkt(base.crs_wkt).equals(CRS.from_wkt(src.crs_wkt)):
+        xs, ys = transform(base.crs_wkt, src.crs_wkt, xs, ys)
+    (c0, r0), (c1, r1) = ~src.transform @ (xs[0], ys[0]), ~src.transform @ (xs[1], ys[1])
+    step = math.hypot(c1 - c0, r1 - r0) / base.width  # grid pixels per file pixel
+    along = cols / step  # file pixels along the grid's top edge
+    sin = abs(r1 - r0) / math.hypot(c1 - c0, r1 - r0)
+    return math.ceil(along * math.sqrt(1 - sin * sin) - 1e-9), math.ceil(along * sin - 1e-9)
+
+
 def _grid_fields(grid: Grid) -> dict[str, Any]:
     """Return the :class:`RasterSource` fields of a source read on ``grid`` (warped blocks)."""
     return {
@@ -190,6 +229,58 @@ def common_grid(
         en, zh = describe_alignment(grid, {"before": before, "after": after})
         findings.add("grids_aligned", en, severity="info", source=after.path, zh=zh)
     return pair
+
+
+def previous_on(
+    current: Grid, previous: RasterSource, *, findings: Findings | None = None
+) -> RasterSource:
+    """Return the earlier image of ``detect discolored --previous`` on the pair's analysis grid.
+
+    The same rule as :func:`common_grid`, the image analysed (``current``, on which the crowns
+    were found) in the before image's place: its CRS, the coarser pixel of the two, aligned to
+    it; the earlier image is warped onto that grid (``average`` when coarsened, ``nearest`` at
+    the same pixel size, ``bilinear`` from coarser pixels), virtually, by window. On the same
+    grid it is read as it is. The finding ``previous_aligned`` says what was done.
+
+    Raises
+    ------
+    RasterError
+        The earlier image does not overlap the image at all.
+    """
+    if previous.grid.same_as(current) and not previous.parts:
+        return previous
+    if not overlaps(current, previous.grid):
+        raise RasterError(
+            f"the earlier image {previous.path} (--previous) does not overlap the image at "
+            "all; give an earlier image of the same place",
+            zh=f"前期影像 {previous.path}（--previous）与当前影像完全不重叠；"
+            "请给出同一地点的前期影像",
+        )
+    grid = analysis_grid(current, previous.grid)
+    out = on_grid(previous, grid)
+    if findings is not None:
+        en, zh = _describe_previous(grid, base_of(previous), warped=out is not base_of(previous))
+        findings.add("previous_aligned", en, severity="info", source=previous.path, zh=zh)
+    return out
+
+
+def _describe_previous(grid: Grid, base: RasterSource, *, warped: bool) -> tuple[str, str]:
+    """Say (English, Chinese) how the earlier image is read on the analysis ``grid``."""
+    how = resampling_for(pixel_size_m(base.grid), pixel_size_m(grid))
+    own, size = CRS.from_wkt(base.crs_wkt).to_string(), pixel_size_m(base.grid)
+    name, shape = CRS.from_wkt(grid.crs_wkt).to_string(), f"{grid.width}x{grid.height}"
+    done = (f"warped with {how}", f"以 {how} 重采样") if warped else ("read as it is", "按原样读取")
+    en = (
+        f"the earlier image ({own}, {size:g} m) is not on the grid of the image analysed: it "
+        f"is read on one analysis grid ({name}, {pixel_size_m(grid):g} m pixels, {shape}, "
+        f"aligned to the image analysed), {done[0]} (virtually, window by window)"
+    )
+    zh = (
+        f"前期影像（{own}，{size:g} 米）与当前影像不在同一格网：在统一分析格网上读取（{name}，"
+        f"像元 {pixel_size_m(grid):g} 米，{shape}，与当前影像对齐），{done[1]}"
+        "（虚拟重投影，按窗口读取）"
+    )
+    return en, zh
 
 
 def describe_alignment(grid: Grid, dates: dict[str, RasterSource]) -> tuple[str, str]:

@@ -213,9 +213,15 @@ class Warp:
     base: RasterSource
 
 
-def open_source_env(source: RasterSource, stack: contextlib.ExitStack, *, cachemax_mb: int) -> Any:
-    """Enter ``source``'s bounded GDAL environment on ``stack``; return its mask raster, if any."""
-    stack.enter_context(raster_env(cachemax_mb=cachemax_mb, list_dir=source.mask_file is not None))
+def open_source_env(
+    source: RasterSource, stack: contextlib.ExitStack, *, cachemax_mb: int, **env: bool
+) -> Any:
+    """Enter ``source``'s bounded GDAL environment on ``stack``; return its mask raster, if any.
+
+    ``env`` passes further switches of :func:`gis.io.rasters.raster_env` (``warp_by_block``).
+    """
+    list_dir = source.mask_file is not None
+    stack.enter_context(raster_env(cachemax_mb=cachemax_mb, list_dir=list_dir, **env))
     return stack.enter_context(open_raster(source.mask_path)) if source.mask_path else None
 
 

@@ -154,8 +154,12 @@ class WarpedReader(RasterReader):
     def opened(
         cls, source: RasterSource, stack: contextlib.ExitStack, *, cachemax_mb: int
     ) -> RasterReader:
-        """Open ``source``'s file through warps, its mask raster on the analysis grid."""
-        mask = open_source_env(source, stack, cachemax_mb=cachemax_mb)
+        """Open ``source``'s file through warps, its mask raster on the analysis grid.
+
+        Warps are computed block by block (``raster_env(warp_by_block=True)``): a pixel has
+        one value whatever window reads it.
+        """
+        mask = open_source_env(source, stack, cachemax_mb=cachemax_mb, warp_by_block=True)
         if mask is not None:
             mask = stack.enter_context(_warped_mask(source, mask))
         return cls(source, stack, mask)

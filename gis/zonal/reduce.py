@@ -122,11 +122,12 @@ def _reduce_grown(
         values = dict(zip(roles, _read_boxes(reader, grown, roles, 0), strict=True))
         dates.append(values)
     rows, cols = int(g.window.height), int(g.window.width)
+    # the window's own pixels, cut from the grown read (a warped date too: its warps are
+    # computed block by block, so a pixel has one value whatever window reads it)
     core = [
-        _read_roles(reader, g, idx, h) if _warped(reader) else  # see _warped
         {r: np.ascontiguousarray(v[m - h : m + rows + h, m - h : m + cols + h]) for r, v in
          ((r, date[r]) for r in idx.ndvi + tuple(x for x in idx.nbr if x not in idx.ndvi))}
-        for reader, date, idx, h in ((rb, dates[0], ib, halo), (ra, dates[1], ia, 0))
+        for date, idx, h in ((dates[0], ib, halo), (dates[1], ia, 0))
     ]  # fmt: skip
     rings = g.rings()
     part = _reduce(g, _Dates(core[0], core[1], halo), drop_threshold, rings)
@@ -160,17 +161,6 @@ def _own_rings(g: WindowGroup, rings: NDArray[Any], ring_m: float) -> NDArray[An
     if not found.all():
         out[~found] = shapely.buffer(own[~found], ring_m, quad_segs=4)
     return out
-
-
-def _warped(reader: RasterReader) -> bool:
-    """Whether a date is read through a warp or a mosaic (not straight from its file).
-
-    GDAL's warper computes a pixel from the request it serves (its approximate transformer
-    interpolates over the request), so such a date is read again in the window itself for
-    the change sums, which keep the values of the window as before.
-    """
-    src = reader.source
-    return src.warp is not None or bool(src.parts)
 
 
 def _grown(window: rwindows.Window, m: int) -> rwindows.Window:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from gis.distributed import check_workers, map_ordered, task_windows_for
 from gis.errors import RasterError
 from gis.findings import Findings
 from gis.raster import RasterSource
-from gis.raster.analysis_grid import common_grid
+from gis.raster.analysis_grid import common_grid, file_span
 from gis.zonal.definitions import COLUMNS, QUANTUM, RING_SUMS, ZONE_SUMS
 from gis.zonal.inside import INSIDE_COLUMNS, InsideOptions, sampled_source, zone_rows
 from gis.zonal.inside_pass import empty_rows, plan_inside
@@ -28,7 +29,7 @@ from gis.zonal.plan import WindowGroup, plan_windows, tile_shape_of
 from gis.zonal.reduce import Partial, has_nbr, reduce_windows
 
 STRIP_PX = 8192
-"""Widest strip of windows one thread sweeps when windows are grown by margins."""
+"""Widest strip of windows one thread sweeps (the block cache holds a few rows across it)."""
 
 MAX_CACHE_MB = 1024
 """Cap of GDAL's block cache for that sweep (beyond it blocks are decoded again)."""
@@ -178,7 +179,9 @@ def change_stats(
         groups, single, _ = plan_inside(
             groups, geoms, before.grid, tile, inside, before.block_shape
         )
-        options |= {"inside": inside, "cachemax_mb": _cache_mb(before, after, groups, n_threads)}
+        options["inside"] = inside
+    if inside is not None or client is None:  # on a cluster the workers are checked first
+        options["cachemax_mb"] = _cache_mb(before, after, groups, n_threads)
     if client is not None:
         partials = run_windows_dask(client, groups, before, after, progress=progress, **options)
     else:
@@ -203,23 +206,41 @@ def change_stats(
 def _cache_mb(
     before: RasterSource, after: RasterSource, groups: Sequence[WindowGroup], threads: int
 ) -> int:
-    """GDAL block cache (MB) for a sweep of window strips grown by margins, row by row.
+    """GDAL block cache (MB) for a sweep of window strips (grown by margins), row by row.
 
-    Each thread sweeps a strip of window columns (:func:`_strips`) top down; a window grown by
-    a margin (under one block) touches four rows of blocks, two of which the next window row
-    reads again: four rows of blocks across the strip, per date and thread, keep every block
-    decoded once (a pixel-interleaved block caches all bands).
+    Each thread sweeps a strip of window columns (:func:`_strips`) top down; a window (grown
+    by a margin or a halo under one block) touches four rows of blocks, two of which the next
+    window row reads again: four rows of blocks across the strip, per date and thread, keep
+    every block decoded once (a pixel-interleaved block caches all bands). A date read through
+    a warp counts the blocks of the file it reads (:func:`file_rows_mb`).
     """
     margin = max((g.margin for g in groups), default=0)
-    total = 0
+    strips = len(_strip_edges(groups, threads))
+    total = 0.0
     for src in (before, after):
         with sampled_source(src).open() as reader:  # the file a warp or mosaic reads
             itemsize = np.dtype(reader.dataset.dtypes[0]).itemsize
-        bh, bw = src.block_shape
-        strip = -(-src.width // len(_strip_edges(groups, threads))) + 2 * margin
-        blocks = 4 * (-(-strip // bw) + 2)
-        total += blocks * bh * bw * max(src.count, 1) * itemsize
-    return int(min(max(32, threads * total / 2**20), MAX_CACHE_MB))
+        strip = -(-src.width // strips) + 2 * margin
+        total += file_rows_mb(src, strip, itemsize)
+    return int(min(max(32, threads * total), MAX_CACHE_MB))
+
+
+def file_rows_mb(src: RasterSource, strip: int, itemsize: int) -> float:
+    """Megabytes of the file blocks that four rows of windows across ``strip`` pixels hold.
+
+    A warped date reads its base file: the strip in that file's pixels, its blocks, and the
+    rows a rotated or skewed warp adds across the strip (another CRS); the warped blocks
+    themselves are cached too.
+    """
+    bh, bw = src.block_shape
+    own = 4 * (-(-strip // bw) + 2) * bh * bw * max(src.count, 1) * itemsize
+    if src.warp is None:
+        return own / 2**20
+    base = src.warp.base
+    fh, fw = base.block_shape
+    cols, skew = file_span(src, strip)
+    blocks = (4 + math.ceil(skew / fh)) * (-(-cols // fw) + 2)
+    return (own + blocks * fh * fw * max(base.count, 1) * itemsize) / 2**20
 
 
 def run_windows(
@@ -231,17 +252,16 @@ def run_windows(
     progress: Callable[[int, int], None] | None = None,
     **options: Any,
 ) -> list[Partial]:
-    """Reduce ``groups`` on a pool of ``threads`` over contiguous row-major chunks of windows.
+    """Reduce ``groups`` on a pool of ``threads``, a strip of window columns at a time.
 
     rasterio reads (decompression) and most numpy work release the GIL, so two threads use
-    two cores. ``progress(windows_done, windows_total)`` is called after each chunk.
+    two cores. ``progress(windows_done, windows_total)`` is called after each strip. Pass
+    ``cachemax_mb`` from :func:`_cache_mb` so the block cache holds what a strip shares.
     """
     n = threads or min(2, os.cpu_count() or 1)
-    if options.get("inside") is not None:  # grown windows: sweep strips (the cache holds margins)
-        chunks = _strips(groups, n)
-    else:
-        n_chunks = min(len(groups), 4 * n if n > 1 else 8)
-        chunks = [c.tolist() for c in np.array_split(np.arange(len(groups)), max(n_chunks, 1))]
+    # each thread sweeps strips of window columns top down: both dates are opened once a
+    # strip, and the block cache (``cachemax_mb``) holds the rows neighbouring windows share
+    chunks = _strips(groups, n)
 
     def work(chunk: list[int]) -> list[Partial]:
         return reduce_windows([groups[i] for i in chunk], before, after, **options)

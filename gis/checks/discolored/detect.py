@@ -210,7 +210,9 @@ def detect_discolored(
     stands : GeoDataFrame
         Subcompartments with ``dominant_species`` (any CRS; transformed to the raster's).
     previous : RasterSource, optional
-        An earlier image: crowns already discolored or absent there are marked, not new.
+        An earlier image: crowns already discolored or absent there are marked, not new. On
+        another grid, CRS or resolution it is read on the pair's analysis grid (finding
+        ``previous_aligned``; :func:`~gis.raster.analysis_grid.previous_on`).
     species : iterable of str, optional
         Host species (names or synonyms); default the rules' list, else the catalog's.
     known_points : GeoDataFrame, optional
@@ -284,8 +286,9 @@ def detect_discolored(
         points = points.assign(status_note=AUTUMN_RGB_NOTE)  # colour alone: say so per point
     if previous is not None and len(points):
         points = mark_previous(
-            points, previous, rules=rules.crowns, context_m=rules.context_m, findings=log
-        )
+            points, previous, rules=rules.crowns, context_m=rules.context_m, findings=log,
+            grid=source.grid,
+        )  # fmt: skip
     points = merge_known(points, known_points, match_m=rules.known_match_m, findings=log)
     summary = stand_summary(host, points, counts, base)
     patches = discolored_patches(host, counts, plan.pixel_m2) if coarse else None

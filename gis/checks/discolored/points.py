@@ -23,6 +23,8 @@ from gis.checks.discolored.pixels import CrownRules, pixel_layers, soil_mask
 from gis.errors import RasterError, SchemaError
 from gis.findings import Findings
 from gis.raster import RasterSource
+from gis.raster.analysis_grid import previous_on
+from gis.raster.grid import Grid
 from gis.units import M2_PER_HA
 
 POINT_COLUMNS = (
@@ -144,6 +146,7 @@ def mark_previous(
     rules: CrownRules,
     context_m: float = 10.0,
     findings: Findings,
+    grid: Grid | None = None,
 ) -> gpd.GeoDataFrame:
     """Mark crowns already discolored (or not canopy) in the earlier image as not new.
 
@@ -153,15 +156,15 @@ def mark_previous(
     gap, nodata) gives ``absent_before``. A crown whose earlier GRVI was already nearer its
     GRVI now than the box's median (it had about this colour then: larch or broadleaf that
     colour every autumn, an earlier image of the same season) gives ``coloured_before``.
+
+    ``grid`` is the grid of the image analysed: an earlier image on another grid, CRS or
+    resolution is read on the pair's analysis grid
+    (:func:`~gis.raster.analysis_grid.previous_on`, finding ``previous_aligned``).
     """
-    pts = points.to_crs(CRS.from_wkt(previous.crs_wkt))
-    roles = read_roles_of(previous)
-    res = pixel_size_m(previous)
-    with previous.open() as reader:
-        notes = [
-            _previous_note(reader, previous, roles, (geom, area, now), rules, (context_m, res))
-            for geom, area, now in zip(pts.geometry, pts["crown_m2"], pts["grvi"], strict=True)
-        ]
+    values = previous_values(
+        points, previous, rules=rules, context_m=context_m, grid=grid, findings=findings
+    )
+    notes = [_previous_note(v, now, rules) for v, now in zip(values, points["grvi"], strict=True)]
     out = points.copy()
     out["status_note"] = notes
     out["is_new"] = [n is None for n in notes]
@@ -178,15 +181,43 @@ def mark_previous(
     return out
 
 
-def _previous_note(
+def previous_values(
+    points: gpd.GeoDataFrame,
+    previous: RasterSource,
+    *,
+    rules: CrownRules,
+    context_m: float = 10.0,
+    grid: Grid | None = None,
+    findings: Findings | None = None,
+) -> list[tuple[float, float, float, float]]:
+    """Each crown in the earlier image: (canopy share, mean GRVI, context median, sigma).
+
+    The crown is the disc of its area around the point; the context the canopy pixels of the
+    box of ``context_m`` around it outside the disc (median and IQR/1.349, at least
+    ``rules.min_sigma``; NaN with fewer than 10 pixels). With ``grid`` (the image analysed)
+    the earlier image is read on the pair's analysis grid.
+    """
+    if grid is not None:
+        previous = previous_on(grid, previous, findings=findings)
+    pts = points.to_crs(CRS.from_wkt(previous.crs_wkt))
+    roles = read_roles_of(previous)
+    res = pixel_size_m(previous)
+    with previous.open() as reader:
+        return [
+            _crown_before(reader, previous, roles, (geom, area), rules, (context_m, res))
+            for geom, area in zip(pts.geometry, pts["crown_m2"], strict=True)
+        ]
+
+
+def _crown_before(
     reader: Any,
     src: RasterSource,
     roles: tuple[str, ...],
-    spot: tuple[Any, float, float],
+    spot: tuple[Any, float],
     rules: CrownRules,
     scale: tuple[float, float],
-) -> str | None:
-    (geom, area, now), (context_m, res) = spot, scale
+) -> tuple[float, float, float, float]:
+    (geom, area), (context_m, res) = spot, scale
     col, row = ~src.transform @ (geom.x, geom.y)
     half = math.ceil(context_m / res)
     win = Window(int(col) - half, int(row) - half, 2 * half + 1, 2 * half + 1)
@@ -195,14 +226,23 @@ def _previous_note(
     yy, xx = np.mgrid[0 : 2 * half + 1, 0 : 2 * half + 1]
     crown = np.hypot(yy - half, xx - half) <= max(math.sqrt(area / math.pi) / res, 1.0)
     canopy = ~invalid & ~soil_mask(px, np.inf, rules)
-    if (canopy & crown).sum() < 0.5 * crown.sum():
-        return "absent_before"
+    share = float((canopy & crown).sum() / crown.sum())
+    mean = float(np.mean(px["grvi"][canopy & crown])) if (canopy & crown).any() else np.nan
     ctx = px["grvi"][canopy & ~crown]
     if ctx.size < 10:
-        return None
+        return share, mean, np.nan, np.nan
     q25, med, q75 = np.quantile(ctx, [0.25, 0.5, 0.75])
-    sig = max((q75 - q25) / 1.349, rules.min_sigma)
-    before = float(np.mean(px["grvi"][canopy & crown]))
+    return share, mean, float(med), float(max((q75 - q25) / 1.349, rules.min_sigma))
+
+
+def _previous_note(
+    values: tuple[float, float, float, float], now: float, rules: CrownRules
+) -> str | None:
+    share, before, med, sig = values
+    if share < 0.5:
+        return "absent_before"
+    if not np.isfinite(med):
+        return None
     if (before - med) / sig <= -rules.z_grvi:
         return "discolored_before"
     if np.isfinite(now) and before - now < 0.5 * (med - now):
