@@ -343,12 +343,11 @@ def plan_baselines(hists: dict[int, Any], plan: Plan) -> Baselines:
 def run_passes(plan: Plan, *, threads: int = 1) -> tuple[Baselines, list[WindowResult]]:
     """Run both passes over ``plan.windows`` (in order; results identical for any threads).
 
-    The raw pixels pass 1 decodes are kept in a :class:`~.spill.Spill` (a temporary file)
+    The raw pixels pass 1 decodes are kept in a :class:`~.spill.Spill` (bounded, in memory)
     and pass 2 takes them from there instead of decoding them again, when the raster is a
-    plain file and the temporary folder has room; the arrays, hence the points, are the same.
+    plain file; the arrays, hence the points, are the same.
     """
-    area = sum(int(w.width) * int(w.height) for w in plan.windows)
-    with Spill.open(plan.source, plan.roles, area) as spill:
+    with Spill.open(plan.source, plan.roles) as spill:
         with step("stand baseline windows", zh="林分基线窗口") as progress:
             hists = stand_histograms(plan, threads=threads, progress=progress, spill=spill)
         base = plan_baselines(hists, plan)
