@@ -47,7 +47,7 @@ SPILL_MB = 1024
 
 @dataclass(frozen=True)
 class _Tile:
-    """Where one tile (rows × bands × cols, then rows × cols of mask) lies in the file."""
+    """Where one tile (bands × rows × cols, then rows × cols of mask) lies in the file."""
 
     rows: tuple[int, int]
     cols: tuple[int, int]
@@ -96,8 +96,8 @@ class Spill:
         r1, c1 = r0 + int(win.height), c0 + int(win.width)
         cuts = _cuts(c0, c1, self.width)
         for a, b in itertools.pairwise(cuts):
-            part = np.ascontiguousarray(raw[:, :, a - c0 : b - c0].transpose(1, 0, 2))
-            size = part.nbytes + (part.shape[0] * part.shape[2] if masked is not None else 0)
+            part = np.ascontiguousarray(raw[:, :, a - c0 : b - c0])
+            size = part.nbytes + (part.shape[1] * part.shape[2] if masked is not None else 0)
             with self._lock:
                 self.dtype = part.dtype if self.dtype is None else self.dtype
                 if (r0, a) in self._tiles or part.dtype != self.dtype:
@@ -125,15 +125,16 @@ class Spill:
         """Raw (bands, rows, cols) and mask (or None) of ``tile`` at ``rows``×``cols``."""
         assert self.dtype is not None  # set by the first tile
         bands, width = len(self.idx), tile.cols[1] - tile.cols[0]
-        n = rows[1] - rows[0]
+        height, n = tile.rows[1] - tile.rows[0], rows[1] - rows[0]
         at = rows[0] - tile.rows[0]
-        buf = np.empty((n, bands, width), dtype=self.dtype)
-        _read(self.fd, buf, tile.offset + at * bands * width * self.dtype.itemsize)
+        buf = np.empty((bands, n, width), dtype=self.dtype)
+        for k in range(bands):  # a band's rows are contiguous in the tile
+            _read(self.fd, buf[k], tile.offset + (k * height + at) * width * self.dtype.itemsize)
         a, b = cols[0] - tile.cols[0], cols[1] - tile.cols[0]
-        raw = buf[:, :, a:b].transpose(1, 0, 2)
+        raw = buf[:, :, a:b]
         if not tile.masked:
             return raw, None
-        after = (tile.rows[1] - tile.rows[0]) * bands * width * self.dtype.itemsize
+        after = bands * height * width * self.dtype.itemsize
         mask = np.empty((n, width), dtype=np.bool_)
         _read(self.fd, mask, tile.offset + after + at * width)
         return raw, mask[:, a:b]
