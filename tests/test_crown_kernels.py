@@ -98,16 +98,21 @@ def test_canopy_layers_give_the_canopy_ndvi_in_the_same_pass(roles: tuple[str, .
     np.testing.assert_array_equal(ndvi, want)
 
 
-@pytest.mark.parametrize("size", [1, 3, 5])
-def test_anomalous_pair_equals_two_anomalous_pixels(size: int) -> None:
-    """One pass for GRVI and NDVI gives what two passes give, value for value."""
+def _box_test_inputs(seed: int) -> tuple:
+    """Pixel layers, stands, canopy (valid, in a stand), its GRVI (0 elsewhere), thresholds."""
     roles = ("B", "G", "R", "NIR")
-    values, stands, invalid = _window(roles, 7)
+    values, stands, invalid = _window(roles, seed)
     px = pixel_layers(values, roles)
     canopy = (stands > 0) & ~invalid
     grvi = np.where(canopy, px["grvi"], np.float32(0)).astype(np.float32)
+    return px, stands, canopy, grvi, np.array([0, -0.02, 0.0, 0.02, -0.05], np.float32)
+
+
+@pytest.mark.parametrize("size", [1, 3, 5])
+def test_anomalous_pair_equals_two_anomalous_pixels(size: int) -> None:
+    """One pass for GRVI and NDVI gives what two passes give, value for value."""
+    px, stands, canopy, grvi, thr = _box_test_inputs(7)
     ndvi = np.where(canopy, px["ndvi"], np.float32(0)).astype(np.float32)
-    thr = np.array([0, -0.02, 0.0, 0.02, -0.05], np.float32)
     thr_ndvi = np.array([0, 0.6, 0.7, -np.inf, 0.72], np.float32)
     core = np.array([5, 80, 7, 100])
     got = anomalous_pair(grvi, ndvi, canopy, stands, thr, thr_ndvi, size, core, 4)
@@ -139,12 +144,7 @@ def _box_mean(values: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
 
 @pytest.mark.parametrize("size", [1, 3, 5])
 def test_anomalous_pixels_equal_the_numpy_box_mean(size: int) -> None:
-    roles = ("B", "G", "R", "NIR")
-    values, stands, invalid = _window(roles, 3)
-    px = pixel_layers(values, roles)
-    canopy = (stands > 0) & ~invalid
-    grvi = np.where(canopy, px["grvi"], np.float32(0)).astype(np.float32)
-    thr = np.array([0, -0.02, 0.0, 0.02, -0.05], np.float32)
+    px, stands, canopy, grvi, thr = _box_test_inputs(3)
     core = np.array([5, 80, 7, 100])
     anomalous, own, counts = anomalous_pixels(grvi, canopy, stands, thr, size, core, 4)
 

@@ -178,12 +178,16 @@ def _read(fd: int, arr: NDArray[Any], offset: int) -> None:
         view, offset = view[done:], offset + done
 
 
-class _Recording(RasterReader):
-    """A plain reader whose raw reads of the spill's bands are written to the spill."""
+class _SpillReader(RasterReader):
+    """A plain reader (the same file, mask raster and GDAL cache) with a spill."""
 
     def __init__(self, inner: RasterReader, spill: Spill) -> None:
         super().__init__(inner.source, inner.dataset, inner.mask)
         self.spill = spill
+
+
+class _Recording(_SpillReader):
+    """A plain reader whose raw reads of the spill's bands are written to the spill."""
 
     def _read_raw(
         self, idx: list[int], win: Window
@@ -194,12 +198,8 @@ class _Recording(RasterReader):
         return raw, masked
 
 
-class _Replaying(RasterReader):
+class _Replaying(_SpillReader):
     """A plain reader that assembles its raw reads from the spill's tiles and the raster."""
-
-    def __init__(self, inner: RasterReader, spill: Spill) -> None:
-        super().__init__(inner.source, inner.dataset, inner.mask)
-        self.spill = spill
 
     def _read_raw(
         self, idx: list[int], win: Window
