@@ -10,7 +10,9 @@ stand baselines, smoothing, labels, halos — and the points) for each window si
 count asked. It prints the medians of wall and CPU seconds (user + system), their ratios to
 the plain read's medians, peak RSS (VmHWM), the load average, and the floors of issue 17 for
 the default (2 threads, 1024 windows): at most 1.3x the plain read in wall time and 2.5x in
-CPU. Imports and the parse of ``layers/catalog.yaml`` are start-up and not timed. On a shared
+CPU. Pass 2 takes the tiles pass 1 decoded from memory (:mod:`gis.checks.discolored.spill`,
+at most ``SPILL_MB``; about 450 MB here, outside the RSS printed). Imports and the parse of
+``layers/catalog.yaml`` are start-up and not timed. On a shared
 machine wall times need both cores idle; compare the CPU seconds too.
 
 Usage::
@@ -190,7 +192,9 @@ def main() -> None:
     _raster(d, args.size), _stands(d, args.size)
     out = sys.stdout
     out.write(f"data in {d} ({time.perf_counter() - t:.0f} s to build or find); GDAL block "
-              f"cache {_cache_mb()} MB a reader; load average {_load()}\n")  # fmt: skip
+              f"cache {_cache_mb()} MB a reader; pass 1's raw pixels kept for pass 2 in "
+              f"memory, at most {_spill_mb()} MB (about half the raster's raw bytes, not in "
+              f"the RSS); load average {_load()}\n")  # fmt: skip
     configs = [(int(w), int(n)) for w in args.windows.split(",") for n in args.threads.split(",")]
     _run("plain", args, 1024, 1)  # warm the page cache and numba's disk cache
     for config in configs:
@@ -233,6 +237,12 @@ def _cache_mb() -> int:
     from gis.checks.discolored.passes import CACHE_MB
 
     return CACHE_MB
+
+
+def _spill_mb() -> int:
+    from gis.checks.discolored.spill import SPILL_MB
+
+    return SPILL_MB
 
 
 def _floor(out: Any, ratios: dict[tuple[int, int], dict[str, float]]) -> None:

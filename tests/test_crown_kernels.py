@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from gis.checks.discolored.kernels import (
+    anomalous_pair,
     anomalous_pixels,
     band_positions,
+    canopy_layers,
     canopy_pixels,
     index_histograms,
     label_pixels,
@@ -20,6 +22,7 @@ from gis.checks.discolored.kernels import (
     strip_histograms,
     vegetation_pixels,
 )
+from gis.checks.discolored.neighbours import window_ndvi
 from gis.checks.discolored.pixels import CrownRules, pixel_layers, soil_mask
 from gis.raster.kernels import to_reflectance
 
@@ -73,6 +76,53 @@ def test_canopy_pixels_equal_the_numpy_rules(roles: tuple[str, ...]) -> None:
     np.testing.assert_array_equal(grvi, np.where(expected, px["grvi"], np.float32(0)))
 
 
+@pytest.mark.parametrize("roles", ROLE_SETS)
+def test_canopy_layers_give_the_canopy_ndvi_in_the_same_pass(roles: tuple[str, ...]) -> None:
+    """canopy_layers = canopy_pixels plus window_ndvi (with NIR), value for value."""
+    values, stands, invalid = _window(roles, 5)
+    for i, role in enumerate(roles):  # NIR + R = 0 (and G = 0: not soil) at canopy pixels
+        values[i, 30, 30:33] = 0.095 if role == "B" else 0
+    rng = np.random.default_rng(6)
+    shadow, limit = _per_stand(rng, 0.0, 0.03), _per_stand(rng, 0.1, 0.2)
+    args = (values, band_positions(roles), stands, invalid, shadow, limit,
+            np.array([RULES.soil_ndvi, RULES.soil_rg]))  # fmt: skip
+    grvi, ndvi, canopy = canopy_layers(*args)
+    want_grvi, want_canopy = canopy_pixels(*args)
+    np.testing.assert_array_equal(grvi, want_grvi)
+    np.testing.assert_array_equal(canopy, want_canopy)
+    if "NIR" not in roles:
+        assert ndvi.shape == (1, 1)
+        return
+    want = window_ndvi(values, roles, canopy)
+    assert (want[canopy] == 1).any() == ("B" in roles) and (want[~canopy] == 0).all()
+    np.testing.assert_array_equal(ndvi, want)
+
+
+def _box_test_inputs(seed: int) -> tuple:
+    """Pixel layers, stands, canopy (valid, in a stand), its GRVI (0 elsewhere), thresholds."""
+    roles = ("B", "G", "R", "NIR")
+    values, stands, invalid = _window(roles, seed)
+    px = pixel_layers(values, roles)
+    canopy = (stands > 0) & ~invalid
+    grvi = np.where(canopy, px["grvi"], np.float32(0)).astype(np.float32)
+    return px, stands, canopy, grvi, np.array([0, -0.02, 0.0, 0.02, -0.05], np.float32)
+
+
+@pytest.mark.parametrize("size", [1, 3, 5])
+def test_anomalous_pair_equals_two_anomalous_pixels(size: int) -> None:
+    """One pass for GRVI and NDVI gives what two passes give, value for value."""
+    px, stands, canopy, grvi, thr = _box_test_inputs(7)
+    ndvi = np.where(canopy, px["ndvi"], np.float32(0)).astype(np.float32)
+    thr_ndvi = np.array([0, 0.6, 0.7, -np.inf, 0.72], np.float32)
+    core = np.array([5, 80, 7, 100])
+    got = anomalous_pair(grvi, ndvi, canopy, stands, thr, thr_ndvi, size, core, 4)
+    want = anomalous_pixels(grvi, canopy, stands, thr, size, core, 4)
+    want_ndvi = anomalous_pixels(ndvi, canopy, stands, thr_ndvi, size, core, 4)
+    assert got[3].any() and got[0].any()
+    for a, b in zip(got, [*want, *want_ndvi[:2]], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def _box_mean(values: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
     """Mean over the mask pixels of the size box: separable numpy sums, rows then columns."""
 
@@ -94,12 +144,7 @@ def _box_mean(values: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
 
 @pytest.mark.parametrize("size", [1, 3, 5])
 def test_anomalous_pixels_equal_the_numpy_box_mean(size: int) -> None:
-    roles = ("B", "G", "R", "NIR")
-    values, stands, invalid = _window(roles, 3)
-    px = pixel_layers(values, roles)
-    canopy = (stands > 0) & ~invalid
-    grvi = np.where(canopy, px["grvi"], np.float32(0)).astype(np.float32)
-    thr = np.array([0, -0.02, 0.0, 0.02, -0.05], np.float32)
+    px, stands, canopy, grvi, thr = _box_test_inputs(3)
     core = np.array([5, 80, 7, 100])
     anomalous, own, counts = anomalous_pixels(grvi, canopy, stands, thr, size, core, 4)
 

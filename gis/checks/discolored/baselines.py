@@ -34,11 +34,11 @@ from gis.checks.discolored.kernels import band_positions, strip_histograms
 from gis.checks.discolored.pixels import (
     BASE_NAMES,
     CrownRules,
+    local_stand_raster,
     opened,
     pixel_layers,
     shape_scores,
     soil_mask,
-    stand_raster,
 )
 from gis.raster import RasterReader, RasterSource
 
@@ -123,9 +123,7 @@ def window_histograms(
     with opened(source) as reader:
         values, invalid = reader.read_array(window, roles)
         transform = reader.source.transform
-    stands = stand_raster(shapes, window, transform)
-    slot = np.zeros(int(ids.max()) + 1, dtype=np.int64)
-    slot[ids] = np.arange(ids.size)
+    stands, slot = _local_stands(shapes, ids, window, transform)
     out = np.zeros((ids.size, len(QUANTITIES), HIST_BINS), dtype=np.int64)
     grid = np.array([[*_start(window, STEP), STEP], [*_start(window, SAMPLE), SAMPLE]])
     if not strip_histograms(values, band_positions(roles), stands, invalid, rules.soil_ndvi,
@@ -133,6 +131,20 @@ def window_histograms(
         return {}
     seen = out[:, 0, :].sum(axis=1) > 0
     return {int(s): out[i] for i, s in enumerate(ids) if seen[i]}
+
+
+def _local_stands(
+    shapes: Sequence[tuple[Any, int]], ids: NDArray[np.int64], window: Window, transform: Any
+) -> tuple[NDArray[Any], NDArray[np.int64]]:
+    """Return the window's :func:`local_stand_raster` and each local number's histogram row.
+
+    Shape ``i`` maps to the row of its stand number in ``ids`` (sorted), so the histograms
+    are those of the stand numbers burnt themselves.
+    """
+    stands, numbers = local_stand_raster(shapes, window, transform)
+    slot = np.zeros(len(numbers), dtype=np.int64)
+    slot[1:] = np.searchsorted(ids, numbers[1:])
+    return stands, slot
 
 
 def _start(window: Window, step: int) -> NDArray[np.int64]:

@@ -31,21 +31,22 @@ from rasterio.windows import Window
 from gis.checks.discolored.baselines import Baselines
 from gis.checks.discolored.ground import drop_shaded_ground
 from gis.checks.discolored.kernels import (
+    anomalous_pair,
     anomalous_pixels,
     band_positions,
-    canopy_pixels,
+    canopy_layers,
     label_pixels,
 )
-from gis.checks.discolored.neighbours import judge, ndvi_loss_pixels, window_ndvi
+from gis.checks.discolored.neighbours import judge, ndvi_loss_threshold
 from gis.checks.discolored.pixels import (
     BASE_NAMES,
     CrownRules,
     core_slices,
     grown,
+    local_stand_raster,
     opened,
     pixel_layers,
     shape_scores,
-    stand_raster,
 )
 from gis.raster import RasterReader, RasterSource
 
@@ -108,24 +109,33 @@ def _pixel_state(
     base: Baselines,
     rules: CrownRules,
     core: tuple[slice, slice],
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int64]]:
-    """Canopy, anomalous (smoothed GRVI), core (own GRVI too) masks; canopy pixels per stand.
+) -> dict[str, NDArray[Any]]:
+    """Canopy, anomalous (smoothed GRVI), own (own GRVI too) masks; canopy pixels per stand.
 
-    The per-pixel loops are :func:`~gis.checks.discolored.kernels.canopy_pixels` and
-    :func:`~gis.checks.discolored.kernels.anomalous_pixels`; the counts cover the window core.
+    With NIR also the canopy ``ndvi`` and the NDVI test's masks ``loss`` and ``loss_own``
+    (:func:`~gis.checks.discolored.neighbours.ndvi_loss_pixels`, computed in the same passes).
+    The per-pixel loops are :func:`~gis.checks.discolored.kernels.canopy_layers` and
+    :func:`~gis.checks.discolored.kernels.anomalous_pair`; the counts cover the window core.
     """
     bands = band_positions(roles)
     shadow = (rules.shadow_ratio * base.bright).astype(np.float32)
     ratio = rules.soil_blue_ratio if "NIR" in roles else rules.bright_ratio
     blue_limit = (ratio * base.blue.astype(np.float32)).astype(np.float32)
     soil = np.array([rules.soil_ndvi, rules.soil_rg])
-    grvi, canopy = canopy_pixels(values, bands, stands, invalid, shadow, blue_limit, soil)
+    grvi, ndvi, canopy = canopy_layers(values, bands, stands, invalid, shadow, blue_limit, soil)
     thr = (base.med_grvi - rules.z_grvi * base.sig_grvi).astype(np.float32)
     box = np.array([core[0].start, core[0].stop, core[1].start, core[1].stop], dtype=np.int64)
-    anomalous, own, counts = anomalous_pixels(
-        grvi, canopy, stands, thr, rules.smooth_px, box, len(base.pixels) - 1
-    )
-    return canopy, anomalous, own, counts
+    n = len(base.pixels) - 1
+    if "NIR" not in roles:
+        anomalous, own, counts = anomalous_pixels(grvi, canopy, stands, thr, rules.smooth_px,
+                                                  box, n)  # fmt: skip
+        return {"canopy": canopy, "anomalous": anomalous, "own": own, "counts": counts}
+    anomalous, own, counts, loss, loss_own = anomalous_pair(
+        grvi, ndvi, canopy, stands, thr, ndvi_loss_threshold(base, rules), rules.smooth_px,
+        box, n,
+    )  # fmt: skip
+    return {"canopy": canopy, "anomalous": anomalous, "own": own, "counts": counts,
+            "ndvi": ndvi, "loss": loss, "loss_own": loss_own}  # fmt: skip
 
 
 def _dead_pixels(
@@ -295,13 +305,11 @@ def detect_window(
     with opened(source) as reader:
         values, invalid = reader.read_array(window, roles, halo=halo)
         transform = reader.source.transform
-    numbers, dtype, base = _local(shapes, base)
-    local = [(geom, i) for i, (geom, _) in enumerate(shapes, start=1)]
-    stands = stand_raster(local, grown(window, halo), transform, dtype=dtype)
+    stands, numbers = local_stand_raster(shapes, grown(window, halo), transform)
+    base = _local(numbers, base)
     inner = core_slices(halo, window)
-    canopy, anomalous, core, canopy_counts = _pixel_state(
-        values, roles, stands, invalid, base, rules, inner
-    )
+    state = _pixel_state(values, roles, stands, invalid, base, rules, inner)
+    anomalous, core, canopy_counts = state["anomalous"], state["own"], state["counts"]
     rows, cols, lab, n = label_pixels(anomalous)  # 8-connected, raster order
     px = pixel_layers(values[:, rows, cols], roles)  # the few anomalous pixels only
     is_core = core[rows, cols]
@@ -325,8 +333,8 @@ def detect_window(
         claimed = np.zeros(anomalous.shape, dtype=bool)  # pixels of the GRVI test's crowns
         fits = _fits(count, means, rules, pixel_m2)[2][lab - 1]
         claimed[rows[fits], cols[fits]] = True
-        arrays = {"values": values, "roles": roles, "canopy": canopy, "stands": stands,
-                  "claimed": claimed}  # fmt: skip
+        arrays = state | {"values": values, "roles": roles, "stands": stands,
+                          "claimed": claimed}  # fmt: skip
         more = _ndvi_loss_crowns(arrays, base, rules, place)
         crowns = pd.concat([crowns, more], ignore_index=True) if len(more) else crowns
     crowns["stand"] = numbers[crowns["stand"].to_numpy().astype(np.intp)].astype(np.int32)
@@ -341,18 +349,17 @@ def _ndvi_loss_crowns(
 ) -> pd.DataFrame:
     """Crowns of the NDVI test that lost NIR against their neighbouring crowns (NIR only).
 
-    Components of :func:`~gis.checks.discolored.neighbours.ndvi_loss_pixels` that hold no
+    Components of :func:`~gis.checks.discolored.neighbours.ndvi_loss_pixels` (``loss``, with
+    ``loss_own`` the pixels whose own NDVI passes, from :func:`_pixel_state`) that hold no
     pixel of a crown-sized component of the GRVI test (``claimed``: those are its candidates,
     decoys included), judged by :func:`~gis.checks.discolored.neighbours.judge`. ``arrays``
-    holds the window's ``values``, ``roles``, ``canopy``, ``stands`` (local numbers) and
-    ``claimed``.
+    holds the window's ``values``, ``roles``, ``canopy``, ``ndvi``, ``stands`` (local
+    numbers), ``loss``, ``loss_own`` and ``claimed``.
     """
     values, roles, stands = arrays["values"], arrays["roles"], arrays["stands"]
-    window, halo = place[0], place[1]
-    arrays["ndvi"] = window_ndvi(values, roles, arrays["canopy"])
-    loss, own = ndvi_loss_pixels(arrays["ndvi"], arrays["canopy"], stands, base, rules,
-                                 core_slices(halo, window))  # fmt: skip
-    rows, cols, lab, n = label_pixels(loss)
+    halo = place[1]
+    own = arrays["loss_own"]
+    rows, cols, lab, n = label_pixels(arrays["loss"])
     px = pixel_layers(values[:, rows, cols], roles)
     is_core = own[rows, cols]
     layers = {k: px[k] for k in ("grvi", "rg_ratio", "green", "ndvi", "nir", "blue")}
@@ -363,18 +370,10 @@ def _ndvi_loss_crowns(
     return judge(crowns, means, kept, arrays | {"half": halo}, base, rules)
 
 
-def _local(
-    shapes: Sequence[tuple[Any, int]], base: Baselines
-) -> tuple[NDArray[np.int64], Any, Baselines]:
-    """Stand numbers of the window's shapes (index 1..k; 0 = none), a dtype, their baselines.
-
-    The window is burnt with local numbers 1..k in uint16 (up to 65535 stands in a window):
-    the per-pixel lookups read half the bytes of int32.
-    """
-    dtype = np.uint16 if len(shapes) < 65535 else np.int32
-    numbers = np.array([0, *(n for _, n in shapes)], dtype=np.int64)
+def _local(numbers: NDArray[np.int64], base: Baselines) -> Baselines:
+    """Return the baselines of the window's local stand numbers (``numbers``: their stands)."""
     local: dict[str, Any] = {
         f.name: None if getattr(base, f.name) is None else getattr(base, f.name)[numbers]
         for f in fields(base)
     }
-    return numbers, dtype, type(base)(**local)
+    return type(base)(**local)

@@ -101,10 +101,25 @@ def canopy_pixels(
     soil (:func:`soil_pixel` with NIR, else blue > ``blue_limit[stand]``). ``soil`` holds
     ``(soil_ndvi, soil_rg)``; ``shadow`` and ``blue_limit`` are float32 per local stand.
     """
+    grvi, _, canopy = canopy_layers(values, bands, stands, invalid, shadow, blue_limit, soil)
+    return grvi, canopy
+
+
+@jit
+def canopy_layers(
+    values: Any, bands: Any, stands: Any, invalid: Any, shadow: Any, blue_limit: Any,
+    soil: Any,
+) -> tuple[Any, Any, Any]:  # fmt: skip
+    """:func:`canopy_pixels` and, with NIR, the canopy NDVI in the same pass: grvi, ndvi, canopy.
+
+    NDVI is that of :func:`gis.checks.discolored.neighbours.window_ndvi`: 0 outside the
+    canopy, 1 where NIR + R = 0; without NIR a 1 × 1 array.
+    """
     h, w = stands.shape
     grvi = np.empty((h, w), dtype=np.float32)
     canopy = np.zeros((h, w), dtype=np.bool_)
     ib, ig, ir, inir = bands[0], bands[1], bands[2], bands[3]
+    ndvi = np.zeros((h, w) if inir >= 0 else (1, 1), dtype=np.float32)
     for i in range(h):
         for j in range(w):
             grvi[i, j] = 0
@@ -117,14 +132,15 @@ def canopy_pixels(
             g, r = values[ig, i, j], values[ir, i, j]
             blue = values[ib, i, j] if ib >= 0 else bright
             if inir >= 0:
-                ndvi = normalized_difference_px(values[inir, i, j], r)
-                if soil_pixel(ndvi, blue, r, g, blue_limit[s], soil[0], soil[1]):
+                nd = normalized_difference_px(values[inir, i, j], r)
+                if soil_pixel(nd, blue, r, g, blue_limit[s], soil[0], soil[1]):
                     continue
+                ndvi[i, j] = np.float32(1) if np.isnan(nd) else nd
             elif blue > blue_limit[s]:
                 continue
             canopy[i, j] = True
             grvi[i, j] = normalized_difference_px(g, r)
-    return grvi, canopy
+    return grvi, ndvi, canopy
 
 
 @jit
@@ -187,17 +203,64 @@ def anomalous_pixels(
     for i in range(h):
         _box_row(grvi, i, h, half, buf, total)
         _box_row(weight, i, h, half, buf, count)
-        inside_rows = core[0] <= i < core[1]
-        for j in range(w):
-            if not canopy[i, j]:
-                continue
-            s = stands[i, j]
-            counts[s] += inside_rows and core[2] <= j < core[3]
-            t = thr[s]
-            if total[j] / count[j] <= t:
-                anomalous[i, j] = True
-                own[i, j] = grvi[i, j] <= t
+        _count_row(canopy[i], stands[i], i, core, counts)
+        _test_row(total, count, grvi[i], canopy[i], stands[i], thr, anomalous[i], own[i])
     return anomalous, own, counts
+
+
+@jit
+def anomalous_pair(
+    grvi: Any, ndvi: Any, canopy: Any, stands: Any, thr: Any, thr_ndvi: Any, size: int,
+    core: Any, n_local: int,
+) -> tuple[Any, Any, Any, Any, Any]:  # fmt: skip
+    """:func:`anomalous_pixels` of GRVI and of NDVI in one pass (one box sum of the weights).
+
+    Returns the GRVI test's anomalous and core masks and counts, then the NDVI test's
+    anomalous and core masks (``thr_ndvi`` per local stand): what two calls of
+    :func:`anomalous_pixels` return, value for value.
+    """
+    h, w = grvi.shape
+    half = size // 2 if size > 1 else 0
+    weight = canopy.astype(np.float32)
+    buf = np.empty(w, dtype=np.float32)
+    sums = np.empty((3, w), dtype=np.float32)
+    masks = np.zeros((4, h, w), dtype=np.bool_)
+    counts = np.zeros(n_local + 1, dtype=np.int64)
+    for i in range(h):
+        _box_row(grvi, i, h, half, buf, sums[0])
+        _box_row(weight, i, h, half, buf, sums[1])
+        _box_row(ndvi, i, h, half, buf, sums[2])
+        _count_row(canopy[i], stands[i], i, core, counts)
+        _test_row(sums[0], sums[1], grvi[i], canopy[i], stands[i], thr, masks[0, i], masks[1, i])
+        _test_row(sums[2], sums[1], ndvi[i], canopy[i], stands[i], thr_ndvi, masks[2, i],
+                  masks[3, i])  # fmt: skip
+    return masks[0], masks[1], counts, masks[2], masks[3]
+
+
+@jit
+def _count_row(canopy: Any, stands: Any, i: int, core: Any, counts: Any) -> None:
+    """Add row ``i``'s canopy pixels inside the ``core`` box to ``counts`` by stand."""
+    if not core[0] <= i < core[1]:
+        return
+    for j in range(core[2], min(core[3], canopy.size)):
+        counts[stands[j]] += canopy[j]
+
+
+@jit
+def _test_row(
+    total: Any, count: Any, values: Any, canopy: Any, stands: Any, thr: Any, anomalous: Any,
+    own: Any,
+) -> None:  # fmt: skip
+    """One row of the box-mean test: ``total / count <= thr[stand]`` (own: the value too).
+
+    Without branches (every pixel is tested, the canopy mask applied after): the masks are
+    those of testing the canopy pixels only, at a fraction of the mispredicted branches.
+    """
+    for j in range(values.size):
+        t = thr[stands[j]]
+        hit = canopy[j] & (total[j] / count[j] <= t)
+        anomalous[j] = hit
+        own[j] = hit & (values[j] <= t)
 
 
 @jit

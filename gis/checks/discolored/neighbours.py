@@ -120,12 +120,18 @@ def ndvi_loss_pixels(
     anomalous mask (smoothed NDVI) and the pixels whose own NDVI passes too, as
     :func:`~gis.checks.discolored.kernels.anomalous_pixels` does for GRVI.
     """
-    thr = np.nan_to_num(base.med_ndvi - rules.z_ndvi_loss * base.sig_ndvi, nan=-np.inf)
     box = np.array([core[0].start, core[0].stop, core[1].start, core[1].stop], dtype=np.int64)
     anomalous, own, _ = anomalous_pixels(
-        ndvi, canopy, stands, thr.astype(np.float32), rules.smooth_px, box, len(base.pixels) - 1
-    )
+        ndvi, canopy, stands, ndvi_loss_threshold(base, rules), rules.smooth_px, box,
+        len(base.pixels) - 1,
+    )  # fmt: skip
     return anomalous, own
+
+
+def ndvi_loss_threshold(base: Baselines, rules: CrownRules) -> NDArray[np.float32]:
+    """Per-stand float32 threshold of :func:`ndvi_loss_pixels` (-inf: no NDVI baseline)."""
+    thr = np.nan_to_num(base.med_ndvi - rules.z_ndvi_loss * base.sig_ndvi, nan=-np.inf)
+    return thr.astype(np.float32)
 
 
 def crown_nir(

@@ -38,6 +38,7 @@ from gis.checks.discolored.neighbours import with_crown_cut
 from gis.checks.discolored.pixels import CrownRules
 from gis.checks.discolored.points import pixel_size_m, read_roles_of
 from gis.checks.discolored.season import with_turning
+from gis.checks.discolored.spill import Spill
 from gis.memory import reuse_freed_memory
 from gis.progress import Progress, step, ticker
 from gis.raster import RasterReader, RasterSource
@@ -178,13 +179,17 @@ def sample_strips(windows: Sequence[Window], block_rows: int) -> tuple[list[Wind
 
 
 def stand_histograms(
-    plan: Plan, *, threads: int = 1, progress: Progress | None = None
+    plan: Plan, *, threads: int = 1, progress: Progress | None = None, spill: Spill | None = None
 ) -> dict[int, Any]:
-    """Pass 1 on local threads (see :func:`sampled_histograms` for the sampling rule)."""
+    """Pass 1 on local threads (see :func:`sampled_histograms` for the sampling rule).
+
+    With ``spill`` the raw pixels read are kept there for pass 2 (:mod:`.spill`).
+    """
+    wrap = spill.recording if spill is not None else None
 
     def run(windows: Sequence[Window], stands: gpd.GeoDataFrame | None) -> list[Any]:
         task = lambda r, w: baseline_task(plan, w, r, stands=stands)  # noqa: E731
-        return _run_chunks(plan, task, threads, windows, progress=progress)
+        return _run_chunks(plan, task, threads, windows, progress=progress, wrap=wrap)
 
     return sampled_histograms(plan, run)
 
@@ -293,17 +298,20 @@ def _run_chunks(
     windows: Sequence[Window] | None = None,
     *,
     progress: Progress | None = None,
+    wrap: Any = None,
 ) -> list[Any]:
     """Run ``fn(reader, window)`` over contiguous bands of windows, one reader per band.
 
     The bands carry about equal work (:func:`window_work`), so that a thread whose band holds
     the pine stands is not left working alone; a band keeps its reader and block cache, which
     serve the halos. ``windows`` defaults to ``plan.windows``; results come in window order.
-    ``progress(windows_done, windows_total)`` is called as windows finish.
+    ``progress(windows_done, windows_total)`` is called as windows finish; ``wrap(reader)``,
+    when given, returns the reader the band reads through (a spill's, :mod:`.spill`).
     """
 
     def band(part: Sequence[Window]) -> list[Any]:
-        with plan.source.open(cachemax_mb=CACHE_MB) as reader:
+        with plan.source.open(cachemax_mb=CACHE_MB) as opened:
+            reader = wrap(opened) if wrap is not None else opened
             if tick is None:
                 return [fn(reader, w) for w in part]
             out = []
@@ -333,11 +341,18 @@ def plan_baselines(hists: dict[int, Any], plan: Plan) -> Baselines:
 
 
 def run_passes(plan: Plan, *, threads: int = 1) -> tuple[Baselines, list[WindowResult]]:
-    """Run both passes over ``plan.windows`` (in order; results identical for any threads)."""
-    with step("stand baseline windows", zh="林分基线窗口") as progress:
-        hists = stand_histograms(plan, threads=threads, progress=progress)
-    base = plan_baselines(hists, plan)
-    detect = lambda r, w: detect_task(plan, base, w, r)  # noqa: E731
-    with step("detection windows", zh="检测窗口") as progress:
-        results = _run_chunks(plan, detect, threads, progress=progress)
+    """Run both passes over ``plan.windows`` (in order; results identical for any threads).
+
+    The raw pixels pass 1 decodes are kept in a :class:`~.spill.Spill` (bounded, in memory)
+    and pass 2 takes them from there instead of decoding them again, when the raster is a
+    plain file; the arrays, hence the points, are the same.
+    """
+    with Spill.open(plan.source, plan.roles) as spill:
+        with step("stand baseline windows", zh="林分基线窗口") as progress:
+            hists = stand_histograms(plan, threads=threads, progress=progress, spill=spill)
+        base = plan_baselines(hists, plan)
+        detect = lambda r, w: detect_task(plan, base, w, r)  # noqa: E731
+        wrap = spill.replaying if spill is not None else None
+        with step("detection windows", zh="检测窗口") as progress:
+            results = _run_chunks(plan, detect, threads, progress=progress, wrap=wrap)
     return base, results
