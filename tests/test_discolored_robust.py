@@ -183,8 +183,8 @@ def test_autumn_rgb_findings(tmp_path):
 
 
 def test_last_autumn_image_marks_crowns_coloured_before(tmp_path):
-    case = next(
-        c for c in suite_cases(range(10)) if c.season == "autumn" and c.sensor == "rgb"
+    case = next(  # seed 1's mixed scene has no false point left since birch turns yellow
+        c for c in suite_cases(range(2, 10)) if c.season == "autumn" and c.sensor == "rgb"
         and c.mix == "mixed"
     )  # fmt: skip
     built = build_case(case, tmp_path)

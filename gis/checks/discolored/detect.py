@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 from pyproj import CRS
 
+from gis.checks.discolored.autumn import autumn_rgb_decoys
 from gis.checks.discolored.baselines import Baselines
 from gis.checks.discolored.crowns import WindowResult
 from gis.checks.discolored.dask import run_passes_dask
@@ -274,7 +275,10 @@ def detect_discolored(
         _autumn_rgb_finding(image_date, log, source.path)
     coarse = math.sqrt(plan.pixel_m2) >= rules.crowns.coarse_pixel_m
     counts = _merge_counts(results)
-    crowns = _all_crowns(results, log)
+    crowns = _all_crowns(results)
+    if autumn and "NIR" not in plan.roles:  # colour alone: population and hue (autumn.py)
+        crowns = autumn_rgb_decoys(crowns, base.turning, rules.crowns)
+    _decoy_finding(crowns, log)
     points = crown_points(
         crowns if not coarse else crowns.iloc[:0], host, crs_wkt=source.crs_wkt,
         has_nir="NIR" in plan.roles, rules=rules.crowns, snap_m=rules.id_snap_m,
@@ -295,9 +299,12 @@ def detect_discolored(
     return DiscoloredResult(points, summary, verification_rates(points), patches, log, run)
 
 
-def _all_crowns(results: Sequence[WindowResult], log: Findings) -> pd.DataFrame:
+def _all_crowns(results: Sequence[WindowResult]) -> pd.DataFrame:
     frames = [r.crowns for r in results if len(r.crowns)]
-    crowns = pd.concat(frames, ignore_index=True) if frames else results[0].crowns.iloc[:0]
+    return pd.concat(frames, ignore_index=True) if frames else results[0].crowns.iloc[:0]
+
+
+def _decoy_finding(crowns: pd.DataFrame, log: Findings) -> None:
     n_decoy = int(crowns["decoy"].sum())
     if n_decoy:
         log.add(
@@ -306,7 +313,6 @@ def _all_crowns(results: Sequence[WindowResult], log: Findings) -> pd.DataFrame:
             severity="info",
             zh=f"{n_decoy} 个近红外未下降的黄色树冠（秋季落叶松/阔叶树）未作为变色立木上报",
         )
-    return crowns
 
 
 def _merge_counts(results: Sequence[WindowResult]) -> dict[int, tuple[int, int]]:
