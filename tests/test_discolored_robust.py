@@ -7,10 +7,12 @@ The fast subset of ``scripts/eval_discolored_robust.py``: two seeds, four scenes
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 
 from gis.checks.discolored import detect_discolored, load_discolored_rules
+from gis.checks.discolored.autumn import autumn_rgb_decoys
 from gis.checks.discolored.baselines import HIST_BINS, Baselines
 from gis.checks.discolored.detect import with_rules
 from gis.checks.discolored.neighbours import crown_nir, nir_lost, with_crown_cut
@@ -182,9 +184,43 @@ def test_autumn_rgb_findings(tmp_path):
     assert "status_note=autumn_colour_rgb" in log.of("autumn_without_nir")[0].message
 
 
+def test_autumn_rgb_golden_crowns_in_turning_populations_are_not_points(tmp_path):
+    case = next(c for c in suite_cases([10]) if c.season == "autumn" and c.sensor == "rgb")
+    assert case.mix == "pine_larch"  # pine stands holding larch crowns that turn together
+    built = build_case(case, tmp_path)
+    off = with_rules(load_discolored_rules(), autumn_population=10**6, red_brown_rg=99.0)
+    on, without = score_case(built), score_case(built, rules=off)
+    assert on["points"] - on["true_points"] < without["points"] - without["true_points"]
+    assert on["found"] == without["found"], (on, without)
+
+
+def test_autumn_rgb_red_brown_kept_in_a_stand_turning_as_a_whole(tmp_path):
+    case = next(c for c in suite_cases([14]) if c.season == "autumn" and c.sensor == "rgb")
+    built = build_case(case, tmp_path)
+    off = with_rules(load_discolored_rules(), red_brown_rg=99.0)  # turning stands unscreened
+    on, without = score_case(built), score_case(built, rules=off)
+    assert on["found"] > without["found"], (on, without)
+    assert on["points"] == on["true_points"], on
+
+
+def test_autumn_rgb_decoys_population_and_hue():
+    rules = CrownRules(autumn=True)
+    crowns = pd.DataFrame(
+        {"stand": [1, 1, 1, 1, 2, 2, 3], "green_ratio": [1.3, 1.2, 1.02, 0.85, 1.02, 1.25, 0.8],
+         "rg_ratio": [1.0, 1.1, 1.3, 1.9, 1.3, 1.0, 1.5], "decoy": [False] * 7}
+    )  # fmt: skip
+    turning = np.array([False, False, False, True])
+    out = autumn_rgb_decoys(crowns, turning, rules)["decoy"].tolist()
+    # stand 1: two yellow crowns = a turning population: golden crown out, red-brown kept;
+    # stand 2: one yellow crown is no population: the golden-ish crown stays a point;
+    # stand 3 turns as a whole: only red-brown would be kept
+    assert out == [True, True, True, False, False, True, True]
+    assert autumn_rgb_decoys(crowns.iloc[:0], turning, rules).empty
+
+
 def test_last_autumn_image_marks_crowns_coloured_before(tmp_path):
-    case = next(
-        c for c in suite_cases(range(10)) if c.season == "autumn" and c.sensor == "rgb"
+    case = next(  # seed 1's mixed scene has no false point left since birch turns yellow
+        c for c in suite_cases(range(2, 10)) if c.season == "autumn" and c.sensor == "rgb"
         and c.mix == "mixed"
     )  # fmt: skip
     built = build_case(case, tmp_path)

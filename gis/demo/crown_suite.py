@@ -3,8 +3,8 @@
 Each :class:`SuiteCase` is one small UAV scene drawn from a seed: stand layout (a random split
 of the extent into 4-6 stands), species mix (red and Mongolian pine, larch, broadleaf; pine
 stands may hold larch and broadleaf crowns), season (summer; autumn with larch stands turning
-yellow-orange together, each stand at its own stage and crowns spread around it, broadleaf
-yellow or red), sensor (four-band multispectral or RGB only), ground sample distance
+yellow-orange together, each stand at its own stage and crowns spread around it, birch
+yellow, oak yellow or red), sensor (four-band multispectral or RGB only), ground sample distance
 (5-50 cm), sensor noise and scene brightness with a gradient across the mosaic. Discolored
 host crowns are planted isolated among green ones, from yellow-green (early) to red-brown
 (late), with NIR falling with severity. Reflectances and ranges are justified in
@@ -204,7 +204,10 @@ def _plant(rng: np.random.Generator, frame: pd.DataFrame, season: str, mix: str)
     stage = rng.uniform(0.2, 1.0, frame["stand"].max() + 1)
     own = np.clip(stage[frame["stand"]] + rng.normal(0, 0.2, len(frame)), 0, 1)
     frame["stage"] = own if season == "autumn" else 0.0
-    frame["tone"] = rng.choice(["birch_yellow", "oak_red"], len(frame))
+    # autumn tone: birch leaves turn yellow (carotenoids), Mongolian oak yellow-brown or red;
+    # the draw is kept for every crown so the other draws of a seed do not move
+    tone = rng.choice(["birch_yellow", "oak_red"], len(frame))
+    frame["tone"] = np.where(frame["species"] == "白桦", "birch_yellow", tone)
 
 
 def _colours(

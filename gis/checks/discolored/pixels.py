@@ -91,6 +91,16 @@ class CrownRules:
         In a stand turning colour as a whole (autumn larch), a crown counts only when its NIR
         fell below this multiple of the stand median (a dying crown loses NIR, a senescing
         larch keeps most of it); without NIR such stands are not screened.
+    autumn_population : int
+        Autumn, no NIR: a host stand holding at least this many bright-yellow crowns (green
+        at least ``yellow_green_ratio`` × its median) holds a deciduous population turning
+        colour together (:mod:`gis.checks.discolored.autumn`).
+    golden_green_ratio : float
+        Autumn, no NIR, in such a stand: a coloured crown whose green is at least this
+        multiple of the stand median is golden-orange autumn foliage, not a point.
+    red_brown_rg : float
+        Autumn, no NIR: R/G at or above this is red-brown (dead pine needles ≈ 2; golden to
+        orange larch 1.0-1.5): never autumn colour, kept also in stands turning as a whole.
     turning_grvi_shift : float
         A host stand whose median GRVI lies this far below the median of all host stands'
         medians is turning colour as a whole (whatever the date).
@@ -129,6 +139,9 @@ class CrownRules:
     autumn: bool = False
     autumn_nir_kept_ratio: float = 0.8
     turning_nir_ratio: float = 0.7
+    autumn_population: int = 2
+    golden_green_ratio: float = 1.0
+    red_brown_rg: float = 1.7
     turning_grvi_shift: float = 0.08
     z_ndvi_loss: float = 3.0
     crown_ndvi_quantile: float = 0.85
