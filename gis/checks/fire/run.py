@@ -256,7 +256,8 @@ def read_dem(path: PathLike) -> tuple[Dem, NDArray[np.float32]]:
     with open_raster(path) as ds:
         if ds.crs is None:
             raise RasterError(
-                f"DEM {path} has no CRS; set it with gdal_edit.py -a_srs EPSG:… (metres)"
+                f"DEM {path} has no CRS; set it with gdal_edit.py -a_srs EPSG:… (metres)",
+                zh=f"DEM {path} 没有坐标系；请用 `gdal_edit.py -a_srs EPSG:…`（米制）设定",
             )
         band = ds.read(1, out_dtype="float32")
         invalid = ds.read_masks(1) == 0
