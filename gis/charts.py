@@ -175,7 +175,8 @@ def glyphs_checked() -> Iterator[None]:
         except UserWarning as exc:
             if isinstance(exc, MissingGlyphError) or not re.search(MISSING_GLYPH, str(exc)):
                 raise
-            raise MissingGlyphError(missing_glyph_message(str(exc))) from exc
+            message = missing_glyph_message(str(exc))
+            raise MissingGlyphError(message, zh=message.partition("\n")[2]) from exc
 
 
 def missing_glyph_message(warning: str) -> str:

@@ -255,7 +255,7 @@ def test_unreadable_inputs_exit_3(tmp_path: Path) -> None:
     not_gpkg.write_text("hello, not sqlite " * 20)
     a = write_export(tmp_path / "a.geojson", [record("0001")])
     result = CliRunner().invoke(cli, ["verify", "import", str(a), "--into", str(not_gpkg)])
-    assert result.exit_code == 3 and "is not a GeoPackage" in result.output
+    assert result.exit_code == 3 and "不是 GeoPackage" in result.output
     with pytest.raises(DataSourceError, match="does not exist"):
         read_log(tmp_path / "missing.gpkg")
 

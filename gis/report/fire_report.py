@@ -201,7 +201,7 @@ def open_fire_report(
             if path is not None:
                 loaded.append(load_results(path, kind))
         if not loaded:
-            raise ReportInputError(_w("no_input", lang))
+            raise ReportInputError(_w("no_input", "en"), zh=_w("no_input", "zh"))
         extra: dict[str, pd.DataFrame] = {}
         for data in loaded:
             extra |= {LAYERS[data.kind][0]: data.main, **data.extra}
