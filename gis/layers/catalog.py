@@ -478,6 +478,25 @@ def coded_fields(kind: str) -> tuple[str, ...]:
     return tuple(n for n, spec in layer_kind(kind).fields.items() if spec.codes)
 
 
+def codes_as_text(frame: Any, kind: str, *, lang: str = "zh") -> Any:
+    """Return a copy of ``frame`` with every coded field of ``kind`` shown by :func:`code_text`.
+
+    The table for people (XLSX): codes read as their meaning in ``lang``; other columns and
+    values outside the lists stay as they are.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"product": ["viirs"], "confidence_class": ["nominal"], "id": ["H1"]})
+    >>> codes_as_text(t, "hotspots").iloc[0].tolist()
+    ['VIIRS 火点（375 米）', '中', 'H1']
+    """
+    out = frame.copy()
+    for col in [c for c in coded_fields(kind) if c in out.columns]:
+        out[col] = out[col].map(lambda c, col=col: code_text(kind, col, c, lang=lang))
+    return out
+
+
 def normalize_code(spec: FieldSpec, value: Any) -> Any:
     """Return the code ``value`` stands for (a code, meaning or synonym), else ``None``.
 

@@ -33,7 +33,7 @@ from gis.errors import RasterError
 from gis.findings import Findings
 from gis.io import distinct_headers, open_raster, read_layers, write_layers, write_table
 from gis.io.outputs import plain_dtypes, plan_outputs, record_inputs, run_table, staged_outputs
-from gis.layers import label
+from gis.layers import codes_as_text, label
 from gis.maps.kml import export_results_kml
 from gis.raster import raster_source
 
@@ -547,12 +547,16 @@ def hotspot_headers(columns: Any, *, lang: str = "zh") -> dict[str, str]:
 
 
 def exchange_hotspots(frame: gpd.GeoDataFrame, *, lang: str = "zh") -> gpd.GeoDataFrame:
-    """Return a table for people: fire kinds as words, times as text, shares rounded."""
+    """Return a table for people: codes and fire kinds as words, times as text, shares rounded.
+
+    Product, confidence class and fire-prevention period are shown by their catalog meaning
+    (:func:`gis.layers.codes_as_text`), the verdict by the rules' names.
+    """
     words = {
         k: load_hotspot_rules().label("fire_kind", k, lang)
         for k in frame["fire_kind"].dropna().unique()
     }
-    out = frame.copy()
+    out = codes_as_text(frame, "hotspots", lang=lang)
     out["fire_kind"] = out["fire_kind"].map(words)
     for col in out.columns:
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
