@@ -408,13 +408,16 @@ def _zh_problem(call: ast.Call) -> str | None:
 def test_every_error_and_finding_of_the_package_has_a_chinese_text() -> None:
     """Every GisError (and subclass) built anywhere in gis/, and every finding, carries zh=.
 
+    A warning logged without a finding carries its Chinese text in ``extra`` (``zh``), as the
+    console shows warnings.
+
     The command line prints ``exc.text(lang)``: an error without ``zh=`` prints English in the
     default Chinese mode. Builders that return an error (``return RasterError(...)``) count too.
     """
     trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in sorted(GIS.rglob("*.py"))}
     errors = _error_classes(trees)
     assert {"GisError", "RasterError", "ReportInputError", "OfflineAssetError"} <= errors
-    problems, seen = [], {"errors": 0, "findings": 0}
+    problems, seen = [], {"errors": 0, "findings": 0, "warnings": 0}
     for path, tree in trees.items():
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
@@ -424,6 +427,13 @@ def test_every_error_and_finding_of_the_package_has_a_chinese_text() -> None:
             first = node.args[0] if node.args else None
             if name in errors:
                 seen["errors"] += 1
+            elif name in ("warning", "error") and getattr(func, "value", None) is not None:
+                if getattr(func.value, "id", "") == "logger":  # shown on the console
+                    seen["warnings"] += 1
+                    said = {k.arg for k in node.keywords}
+                    if "extra" not in said:
+                        problems.append(f"{path.relative_to(GIS.parent)}:{node.lineno} {name}")
+                continue
             elif name == "Finding" or (
                 name == "add" and isinstance(first, ast.Constant) and len(node.args) >= 2
             ):
@@ -433,7 +443,7 @@ def test_every_error_and_finding_of_the_package_has_a_chinese_text() -> None:
             why = _zh_problem(node)
             if why:
                 problems.append(f"{path.relative_to(GIS.parent)}:{node.lineno} {name}: {why}")
-    assert seen["errors"] > 200 and seen["findings"] > 60, seen
+    assert seen["errors"] > 200 and seen["findings"] > 60 and seen["warnings"] >= 2, seen
     assert not problems, "without a Chinese text:\n" + "\n".join(problems)
 
 
