@@ -113,7 +113,11 @@ def _register_system_cjk() -> None:
 def _register_bundled() -> str | None:
     """Register :data:`BUNDLED_FONT` with matplotlib (this process only); None if absent."""
     if not BUNDLED_FONT.is_file():
-        logger.warning("the font Linyuan ships is missing: %s", BUNDLED_FONT)
+        logger.warning(
+            "the font Linyuan ships is missing: %s",
+            BUNDLED_FONT,
+            extra={"zh": "缺少 Linyuan 自带的字体：%s"},
+        )
         return None
     font_manager.fontManager.addfont(str(BUNDLED_FONT))
     return BUNDLED_FAMILY
@@ -175,7 +179,8 @@ def glyphs_checked() -> Iterator[None]:
         except UserWarning as exc:
             if isinstance(exc, MissingGlyphError) or not re.search(MISSING_GLYPH, str(exc)):
                 raise
-            raise MissingGlyphError(missing_glyph_message(str(exc))) from exc
+            message = missing_glyph_message(str(exc))
+            raise MissingGlyphError(message, zh=message.partition("\n")[2]) from exc
 
 
 def missing_glyph_message(warning: str) -> str:

@@ -117,20 +117,28 @@ def dask_client(
         Dask is not installed (``pip install "linyuan[dask]"``).
     """
     if workers is not None and scheduler is not None:
-        raise ClusterError("give either --workers N or --scheduler tcp://HOST:PORT, not both")
+        raise ClusterError(
+            "give either --workers N or --scheduler tcp://HOST:PORT, not both",
+            zh="--workers N 与 --scheduler tcp://HOST:PORT 只能给其一，不能同时给出",
+        )
     if workers is None and scheduler is None:
         yield None
         return
     option = f"--scheduler {scheduler}" if scheduler is not None else f"--workers {workers}"
     for module in ("dask", "distributed"):
-        extras.require(module, purpose=f"{option} (a Dask cluster)")
+        extras.require(
+            module, purpose=f"{option} (a Dask cluster)", purpose_zh=f"{option}（Dask 集群）"
+        )
     if scheduler is not None:
         with _remote_client(scheduler, timeout_s) as client:
             yield client
         return
     assert workers is not None
     if workers < 1:
-        raise ClusterError(f"--workers {workers}: give at least 1 worker process")
+        raise ClusterError(
+            f"--workers {workers}: give at least 1 worker process",
+            zh=f"--workers {workers}：至少需要 1 个工作进程",
+        )
     with _local_client(workers, timeout_s) as client:
         yield client
 
@@ -145,7 +153,10 @@ def _remote_client(address: str, timeout_s: float) -> Iterator[Any]:
         raise ClusterError(
             f"the Dask scheduler at {address} did not answer within {timeout_s:g} s ({exc}); "
             "check the address (tcp://HOST:PORT, default port 8786) and that `dask scheduler` "
-            "runs there, or use --workers N for a cluster on this machine"
+            "runs there, or use --workers N for a cluster on this machine",
+            zh=f"位于 {address} 的 Dask 调度器在 {timeout_s:g} 秒内没有响应；请检查地址"
+            "（tcp://HOST:PORT，默认端口 8786）以及该处是否运行着 `dask scheduler`，"
+            "或用 --workers N 在本机启动集群",
         ) from exc
     with client:
         yield client
@@ -218,19 +229,19 @@ def worker_config(client: Any, keys: Sequence[str] = tuple(LOCAL_WORKER_CONFIG))
     return {str(k): v for k, v in client.run(_config_of_worker, list(keys)).items()}
 
 
-def _probe(paths: Sequence[str]) -> dict[str, str]:
-    """On a worker: open each raster with Linyuan's reader; return path → error for failures.
+def _probe(paths: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """On a worker: open each raster with Linyuan's reader; path → (error, 中文) for failures.
 
     Unpickling this function on a worker imports Linyuan (this module and :mod:`gis.io`), which
     also warms the worker (geopandas, rasterio) before the first task.
     """
-    failed: dict[str, str] = {}
+    failed: dict[str, tuple[str, str]] = {}
     for path in paths:
         try:
             with open_raster(path):
                 pass
         except GisError as exc:
-            failed[path] = str(exc)
+            failed[path] = (str(exc), exc.text("zh"))
     return failed
 
 
@@ -248,21 +259,27 @@ def check_workers(client: Any, paths: Sequence[str]) -> int:
     if n == 0:
         raise ClusterError(
             f"the Dask scheduler at {client.scheduler.address} has no workers; start some "
-            "with `dask worker <address>`"
+            "with `dask worker <address>`",
+            zh=f"位于 {client.scheduler.address} 的 Dask 调度器没有工作进程；"
+            "请用 `dask worker <address>` 启动",
         )
     try:
         answers = client.run(_probe, list(paths))
     except Exception as exc:
         raise ClusterError(
             f"a Dask worker of {client.scheduler.address} cannot run Linyuan ({exc!r}); install "
-            "linyuan (pip install -e .) in the Python environment of every worker"
+            "linyuan (pip install -e .) in the Python environment of every worker",
+            zh=f"{client.scheduler.address} 的某个 Dask 工作进程无法运行 Linyuan；请在每个工作"
+            "进程的 Python 环境中安装 linyuan（`pip install -e .`）",
         ) from exc
     for worker, failed in answers.items():
-        for path, why in failed.items():
+        for path, (why, why_zh) in failed.items():
             raise DataSourceError(
                 f"Dask worker {worker} cannot read raster {path}: {why}; workers need the "
                 "rasters at the same path (a shared disk) or a URL they can reach "
-                "(/vsis3/…, /vsicurl/…)"
+                "(/vsis3/…, /vsicurl/…)",
+                zh=f"Dask 工作进程 {worker} 无法读取影像 {path}：{why_zh}；各工作进程需要在相同路径"
+                "（共享磁盘）或可访问的 URL（/vsis3/…、/vsicurl/…）读到影像",
             )
     return n
 
@@ -300,7 +317,9 @@ def map_ordered(
         raise ClusterError(
             f"a task of {func.__name__} killed its Dask worker repeatedly ({exc}); no output "
             "was written — a worker may be short of memory: use smaller windows or more memory "
-            "per worker"
+            "per worker",
+            zh=f"{func.__name__} 的一个任务多次导致 Dask 工作进程退出；没有写出任何输出——"
+            "可能是工作进程内存不足：请用更小的窗口，或给每个工作进程更多内存",
         ) from exc
     finally:
         client.cancel(tasks.futures)

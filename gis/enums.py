@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from typing import Any, Self
 
-from gis.errors import GisError, OptionError
+from gis.errors import OptionError
 
 
 class ParamEnum(enum.StrEnum):
@@ -36,9 +36,9 @@ class ParamEnum(enum.StrEnum):
         return cls.describe()
 
     @classmethod
-    def error(cls, message: str) -> Exception:
-        """Exception raised for a value outside the list."""
-        return OptionError(message)
+    def error(cls, message: str, zh: str) -> Exception:
+        """Exception raised for a value outside the list (``message`` English, ``zh`` Chinese)."""
+        return OptionError(message, zh=zh)
 
     @classmethod
     def valid_label(cls) -> str:
@@ -59,10 +59,10 @@ class ParamEnum(enum.StrEnum):
             return cls(cls.normalize(value))
         except ValueError:
             valid = ", ".join(m.value for m in cls)
-            exc = cls.error(f"unknown {cls.describe()} {value!r}; {cls.valid_label()}: {valid}")
-            if isinstance(exc, GisError):
-                exc.zh = f"{cls.describe_zh()} {value!r} 无效；可选值：{valid}"
-            raise exc from None
+            raise cls.error(
+                f"unknown {cls.describe()} {value!r}; {cls.valid_label()}: {valid}",
+                f"{cls.describe_zh()} {value!r} 无效；可选值：{valid}",
+            ) from None
 
 
 class Lang(ParamEnum):

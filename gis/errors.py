@@ -131,3 +131,38 @@ def output_error(exc: OSError, path: object) -> OutputError:
     where = exc.filename if path is None else path
     fix, fix_zh = _OS_FIXES.get(exc.errno or 0, _WRITABLE)
     return OutputError(f"cannot write {where}: {en}; {fix}", zh=f"无法写入 {where}：{zh}；{fix_zh}")
+
+
+def yaml_where_zh(exc: Exception) -> str:
+    """Return where a YAML parse error is, in Chinese (``（第 3 行第 5 列）``), or ``""``.
+
+    The English text of a PyYAML error names the line and column itself; a Chinese message
+    quotes only the place, so it reads as one language.
+
+    Examples
+    --------
+    >>> class Mark:
+    ...     line, column = 2, 4
+    >>> exc = ValueError("bad"); exc.problem_mark = Mark()
+    >>> yaml_where_zh(exc), yaml_where_zh(ValueError("no mark"))
+    ('（第 3 行第 5 列）', '')
+    """
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is None:
+        return ""
+    return f"（第 {mark.line + 1} 行第 {mark.column + 1} 列）"
+
+
+def unreadable_zh(exc: Exception) -> str:
+    """Return why a settings file could not be read, in Chinese: the OS reason or the YAML place.
+
+    Examples
+    --------
+    >>> unreadable_zh(OSError(errno.ENOENT, "No such file"))
+    '路径中的文件夹不存在'
+    >>> unreadable_zh(ValueError("mapping values are not allowed here"))
+    '不是有效的 YAML'
+    """
+    if isinstance(exc, OSError):
+        return os_reason(exc)[1]
+    return f"不是有效的 YAML{yaml_where_zh(exc)}"

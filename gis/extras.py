@@ -37,7 +37,7 @@ class MissingExtraError(GisError, ImportError):
     """A feature needs an optional package that is not installed; the message names the extra."""
 
 
-def require(module: str, *, purpose: str) -> ModuleType:
+def require(module: str, *, purpose: str, purpose_zh: str | None = None) -> ModuleType:
     """Import ``module`` for ``purpose``, or say which extra of linyuan installs it.
 
     Parameters
@@ -66,5 +66,7 @@ def require(module: str, *, purpose: str) -> ModuleType:
         conda = CONDA_PACKAGES.get(module, module)
         raise MissingExtraError(
             f"{purpose} needs the optional package {module!r}, which cannot be imported "
-            f"({exc}); install it with `{pip}` (conda: `conda install -c conda-forge {conda}`)"
+            f"({exc}); install it with `{pip}` (conda: `conda install -c conda-forge {conda}`)",
+            zh=f"{purpose_zh or purpose}需要可选软件包 {module!r}，但无法导入；请用 `{pip}` 安装"
+            f"（conda：`conda install -c conda-forge {conda}`）",
         ) from exc

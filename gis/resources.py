@@ -82,6 +82,8 @@ def resource_path(relative: str) -> Path:
     if not parts or parts[0] not in SHIPPED or ".." in parts:
         raise OptionError(
             f"{relative!r} is not a file Linyuan ships: give a path under "
-            f"{'/ or '.join(SHIPPED)}/, as in the repository (e.g. 'layers/catalog.yaml')."
+            f"{'/ or '.join(SHIPPED)}/, as in the repository (e.g. 'layers/catalog.yaml').",
+            zh=f"{relative!r} 不是 Linyuan 自带的文件：请给出 {'/ 或 '.join(SHIPPED)}/ 下的路径，"
+            "与代码仓库中一致（例如 'layers/catalog.yaml'）。",
         )
     return data_root().joinpath(*parts)

@@ -55,7 +55,7 @@ import pandas as pd
 import yaml
 from numpy.typing import NDArray
 
-from gis.errors import RulesError
+from gis.errors import RulesError, unreadable_zh, yaml_where_zh
 
 TOP_KEYS = ("version", "description", "thresholds", "labels", "stages")
 RULE_KEYS = ("id", "when", "when_any", "set", "reason", "note")
@@ -129,17 +129,25 @@ class RuleSet:
         return [r.id for _, rules in self.stages for r in rules]
 
 
-def _fail(source: str, where: str, message: str) -> RulesError:
-    return RulesError(f"{source}: {where}: {message}")
+def _fail(source: str, where: str, message: str, zh: str) -> RulesError:
+    return RulesError(f"{source}: {where}: {message}", zh=f"{source}：`{where}`：{zh}")
 
 
 def _check_keys(obj: Any, valid: Sequence[str], *, source: str, where: str) -> None:
     if not isinstance(obj, Mapping):
-        raise _fail(source, where, f"expected a mapping, got {type(obj).__name__}")
+        raise _fail(
+            source,
+            where,
+            f"expected a mapping, got {type(obj).__name__}",
+            f"应为映射，而不是 {type(obj).__name__}",
+        )
     for key in obj:
         if key not in valid:
             raise _fail(
-                source, where, f"unknown key {key!r}; valid keys: {', '.join(map(str, valid))}"
+                source,
+                where,
+                f"unknown key {key!r}; valid keys: {', '.join(map(str, valid))}",
+                f"未知的键 {key!r}；有效的键：{'、'.join(map(str, valid))}",
             )
 
 
@@ -167,9 +175,14 @@ def load_rules(path: str | os.PathLike[str], *, schema: RuleSchema) -> RuleSet:
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise RulesError(f"cannot read rules file {p}: {exc}; check the --rules path") from exc
+        raise RulesError(
+            f"cannot read rules file {p}: {exc}; check the --rules path",
+            zh=f"无法读取规则文件 {p}：{unreadable_zh(exc)}；请检查 --rules 路径",
+        ) from exc
     except yaml.YAMLError as exc:
-        raise RulesError(f"{p} is not valid YAML: {exc}") from exc
+        raise RulesError(
+            f"{p} is not valid YAML: {exc}", zh=f"{p} 不是有效的 YAML{yaml_where_zh(exc)}"
+        ) from exc
     return parse_rules(data, schema=schema, source=str(p))
 
 
@@ -183,24 +196,39 @@ def parse_rules(data: Any, *, schema: RuleSchema, source: str = "<rules>") -> Ru
     stages = []
     for name, outputs in schema.stages.items():
         if name not in stages_raw:
-            raise _fail(source, "stages", f"stage {name!r} is missing")
+            raise _fail(source, "stages", f"stage {name!r} is missing", f"缺少阶段 {name!r}")
         rules = _parse_stage(stages_raw[name], name, outputs, known, thresholds, schema, source)
         stages.append((name, rules))
         known |= outputs
     _check_thresholds_used(thresholds, stages, schema, source)
     labels = data.get("labels") or {}
     if not isinstance(labels, Mapping):
-        raise _fail(source, "labels", "expected a mapping of list name to {code: {zh, en}}")
+        raise _fail(
+            source,
+            "labels",
+            "expected a mapping of list name to {code: {zh, en}}",
+            "应为“列表名 → {代码: {zh, en}}”映射",
+        )
     return RuleSet(source, thresholds, labels, tuple(stages))
 
 
 def _parse_thresholds(raw: Any, *, source: str) -> dict[str, float]:
     if not isinstance(raw, Mapping):
-        raise _fail(source, "thresholds", f"expected a mapping, got {type(raw).__name__}")
+        raise _fail(
+            source,
+            "thresholds",
+            f"expected a mapping, got {type(raw).__name__}",
+            f"应为映射，而不是 {type(raw).__name__}",
+        )
     out = {}
     for key, value in raw.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _fail(source, f"thresholds.{key}", f"expected a number, got {value!r}")
+            raise _fail(
+                source,
+                f"thresholds.{key}",
+                f"expected a number, got {value!r}",
+                f"应为数值，而不是 {value!r}",
+            )
         out[str(key)] = float(value)
     return out
 
@@ -215,13 +243,19 @@ def _check_thresholds_used(
     valid = sorted({*schema.required_thresholds, *(u for u in used if u)})
     for key in schema.required_thresholds:
         if key not in thresholds:
-            raise _fail(source, "thresholds", f"required threshold {key!r} is missing")
+            raise _fail(
+                source,
+                "thresholds",
+                f"required threshold {key!r} is missing",
+                f"缺少必需的阈值 {key!r}",
+            )
     for key in thresholds:
         if key not in valid:
             raise _fail(
                 source,
                 "thresholds",
                 f"unknown key {key!r} (used by no rule); valid keys: {', '.join(valid)}",
+                f"未知的键 {key!r}（没有规则用到）；有效的键：{'、'.join(valid)}",
             )
 
 
@@ -235,7 +269,9 @@ def _parse_stage(
     source: str,
 ) -> tuple[Rule, ...]:
     if not isinstance(raw, list) or not raw:
-        raise _fail(source, f"stages.{name}", "expected a non-empty list of rules")
+        raise _fail(
+            source, f"stages.{name}", "expected a non-empty list of rules", "应为非空的规则列表"
+        )
     rules = tuple(
         _parse_rule(item, f"stages.{name}[{i}]", outputs, known, thresholds, schema, source)
         for i, item in enumerate(raw)
@@ -245,6 +281,7 @@ def _parse_stage(
             source,
             f"stages.{name}",
             f"the last rule ({rules[-1].id}) must have no conditions, so every feature is decided",
+            f"最后一条规则（{rules[-1].id}）不能带条件，这样每个要素都有结论",
         )
     return rules
 
@@ -260,7 +297,7 @@ def _parse_rule(
 ) -> Rule:
     _check_keys(raw, RULE_KEYS, source=source, where=where)
     if not raw.get("id"):
-        raise _fail(source, where, "every rule needs an 'id'")
+        raise _fail(source, where, "every rule needs an 'id'", "每条规则都需要 'id'")
     where = f"{where} ({raw['id']})"
     sets = raw.get("set") or {}
     _check_keys(sets, sorted(outputs), source=source, where=f"{where}.set")
@@ -268,7 +305,12 @@ def _parse_rule(
         allowed = schema.allowed_values.get(key)
         if allowed is not None and value is not None and value not in allowed:
             valid = ", ".join(map(str, allowed))
-            raise _fail(source, f"{where}.set.{key}", f"{value!r} is not one of {valid}")
+            raise _fail(
+                source,
+                f"{where}.set.{key}",
+                f"{value!r} is not one of {valid}",
+                f"{value!r} 不在 {valid} 之中",
+            )
     reason = raw.get("reason") or {}
     _check_keys(reason, ("zh", "en"), source=source, where=f"{where}.reason")
 
@@ -294,11 +336,16 @@ def _parse_condition(
             where,
             f"cannot read condition {text!r}; write '<field> <op> <value>' with op one of "
             f"{', '.join(BINARY_OPS + UNARY_OPS)}",
+            f"无法解析条件 {text!r}；请写成 '<字段> <运算符> <值>'，运算符为 "
+            f"{'、'.join(BINARY_OPS + UNARY_OPS)} 之一",
         )
     name = m.group(1)
     if name not in known:
         raise _fail(
-            source, where, f"unknown field {name!r}; valid fields: {', '.join(sorted(known))}"
+            source,
+            where,
+            f"unknown field {name!r}; valid fields: {', '.join(sorted(known))}",
+            f"未知的字段 {name!r}；有效字段：{'、'.join(sorted(known))}",
         )
     if m.re is _UNARY_RE:
         return Condition(name, m.group(2), text=text)
@@ -307,13 +354,20 @@ def _parse_condition(
     if isinstance(value, str) and value in thresholds:
         return Condition(name, op, thresholds[value], threshold=value, text=text)
     if op in ("in", "not in") and not isinstance(value, list):
-        raise _fail(source, where, f"{text!r}: '{op}' needs a list, e.g. [1, 2]")
+        raise _fail(
+            source,
+            where,
+            f"{text!r}: '{op}' needs a list, e.g. [1, 2]",
+            f"{text!r}：'{op}' 需要一个列表，例如 [1, 2]",
+        )
     if op in ("<", "<=", ">", ">=") and not isinstance(value, int | float):
         raise _fail(
             source,
             where,
             f"{text!r}: {value!r} is neither a number nor a threshold; "
             f"thresholds: {', '.join(sorted(thresholds)) or '(none)'}",
+            f"{text!r}：{value!r} 既不是数值也不是阈值名；阈值："
+            f"{'、'.join(sorted(thresholds)) or '（无）'}",
         )
     return Condition(name, op, value, text=text)
 

@@ -59,9 +59,12 @@ class Sensor(ParamEnum):
         return str(value).strip().lower()
 
     @classmethod
-    def error(cls, message: str) -> Exception:
+    def error(cls, message: str, zh: str) -> Exception:
         """Exception raised for an unknown sensor, with the way out."""
-        return RasterError(f"{message} (use --sensor generic --bands B,G,R,NIR,… for others)")
+        return RasterError(
+            f"{message} (use --sensor generic --bands B,G,R,NIR,… for others)",
+            zh=f"{zh}（其他传感器请用 --sensor generic --bands B,G,R,NIR,…）",
+        )
 
 
 @dataclass(frozen=True)
@@ -143,14 +146,21 @@ def parse_roles(bands: str | Sequence[str]) -> tuple[str, ...]:
     if unknown or not roles:
         raise RasterError(
             f"unknown band role(s) {unknown or bands!r}; valid roles: {', '.join(valid)} "
-            "(e.g. --bands B,G,R,NIR,SWIR1,SWIR2, or R,G,B,A for an RGBA orthomosaic)"
+            "(e.g. --bands B,G,R,NIR,SWIR1,SWIR2, or R,G,B,A for an RGBA orthomosaic)",
+            zh=f"未知的波段角色 {unknown or bands!r}；有效角色：{'、'.join(valid)}"
+            "（例如 --bands B,G,R,NIR,SWIR1,SWIR2；RGBA 正射影像用 R,G,B,A）",
         )
     if len(set(roles)) != len(roles):
-        raise RasterError(f"band roles {','.join(roles)} name a role twice; give each once")
+        raise RasterError(
+            f"band roles {','.join(roles)} name a role twice; give each once",
+            zh=f"波段角色 {','.join(roles)} 中有角色重复；每个角色只能给一次",
+        )
     if roles == (ALPHA,):
         raise RasterError(
             f"band roles {bands!r} name only an alpha band; name the spectral bands too "
-            "(e.g. --bands R,G,B,A)"
+            "(e.g. --bands R,G,B,A)",
+            zh=f"波段角色 {bands!r} 只指定了 alpha 波段；"
+            "请同时写出光谱波段（例如 --bands R,G,B,A）",
         )
     return roles
 

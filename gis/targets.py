@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from gis.errors import RulesError
+from gis.errors import RulesError, unreadable_zh
 from gis.layers import unit_label
 
 __all__ = ["unit_label"]  # the KPI unit labels (the catalog's units), where the KPIs are
@@ -101,7 +101,9 @@ class Targets:
             valid = ", ".join(str(y) for y in sorted(self.years))
             raise RulesError(
                 f"{self.source}: year {year} is not in the targets file (years: {valid}); "
-                f"add a 'years: {year}:' section or pass --year with one of those"
+                f"add a 'years: {year}:' section or pass --year with one of those",
+                zh=f"{self.source}：目标文件中没有 {year} 年（已有年份：{valid}）；"
+                f"请添加 'years: {year}:' 一节，或用 --year 指定其中一年",
             )
         return self.years[year]
 
@@ -120,7 +122,8 @@ def _check_keys(data: Mapping[str, Any], valid: tuple[str, ...], where: str, sou
     for key in data:
         if key not in valid:
             raise RulesError(
-                f"{source}: unknown key {key!r} in {where}; valid keys: {', '.join(valid)}"
+                f"{source}: unknown key {key!r} in {where}; valid keys: {', '.join(valid)}",
+                zh=f"{source}：{where} 中有未知的键 {key!r}；有效的键：{'、'.join(valid)}",
             )
 
 
@@ -128,12 +131,18 @@ def _numbers(data: Any, where: str, source: str) -> dict[str, float]:
     if data is None:
         return {}
     if not isinstance(data, Mapping):
-        raise RulesError(f"{source}: {where} must be a mapping of indicator: number")
+        raise RulesError(
+            f"{source}: {where} must be a mapping of indicator: number",
+            zh=f"{source}：{where} 应为“指标: 数值”映射",
+        )
     _check_keys(data, tuple(INDICATORS), where, source)
     out = {}
     for key, value in data.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise RulesError(f"{source}: {where}.{key} must be a number, got {value!r}")
+            raise RulesError(
+                f"{source}: {where}.{key} must be a number, got {value!r}",
+                zh=f"{source}：{where}.{key} 应为数值，而不是 {value!r}",
+            )
         out[str(key)] = float(value)
     return out
 
@@ -144,7 +153,10 @@ def _year_int(key: Any, source: str) -> int:
     except (TypeError, ValueError):
         year = 0
     if not 1900 < year < 2200:
-        raise RulesError(f"{source}: key {key!r} under 'years' is not a year such as 2024")
+        raise RulesError(
+            f"{source}: key {key!r} under 'years' is not a year such as 2024",
+            zh=f"{source}：'years' 下的键 {key!r} 不是年份（如 2024）",
+        )
     return year
 
 
@@ -152,14 +164,22 @@ def _parse_year(key: Any, body: Any, source: str) -> YearTargets:
     year = _year_int(key, source)
     where = f"years.{year}"
     if not isinstance(body, Mapping):
-        raise RulesError(f"{source}: {where} must be a mapping with keys {', '.join(YEAR_KEYS)}")
+        raise RulesError(
+            f"{source}: {where} must be a mapping with keys {', '.join(YEAR_KEYS)}",
+            zh=f"{source}：{where} 应为含 {'、'.join(YEAR_KEYS)} 等键的映射",
+        )
     _check_keys(body, YEAR_KEYS, where, source)
     for required in ("status", "source", "targets"):
         if required not in body:
-            raise RulesError(f"{source}: {where} lacks the key {required!r}; add it")
+            raise RulesError(
+                f"{source}: {where} lacks the key {required!r}; add it",
+                zh=f"{source}：{where} 缺少键 {required!r}；请补上",
+            )
     if body["status"] not in STATUSES:
         raise RulesError(
-            f"{source}: {where}.status is {body['status']!r}; valid values: {', '.join(STATUSES)}"
+            f"{source}: {where}.status is {body['status']!r}; valid values: {', '.join(STATUSES)}",
+            zh=f"{source}：{where}.status 的值 {body['status']!r} 无效；"
+            f"有效值：{'、'.join(STATUSES)}",
         )
     districts = body.get("districts") or {}
     return YearTargets(
@@ -191,10 +211,16 @@ def parse_targets(data: Any, *, source: str = "<targets>") -> Targets:
         On an unknown key (the message lists the valid keys), a missing key, a non-number.
     """
     if not isinstance(data, Mapping) or "years" not in data:
-        raise RulesError(f"{source}: a targets file needs a top-level 'years:' mapping")
+        raise RulesError(
+            f"{source}: a targets file needs a top-level 'years:' mapping",
+            zh=f"{source}：目标文件的顶层需要 'years:' 映射",
+        )
     _check_keys(data, TOP_KEYS, "the top level", source)
     if not isinstance(data["years"], Mapping) or not data["years"]:
-        raise RulesError(f"{source}: 'years' must map a year (e.g. 2024) to its targets")
+        raise RulesError(
+            f"{source}: 'years' must map a year (e.g. 2024) to its targets",
+            zh=f"{source}：'years' 应为“年份（如 2024）→ 该年目标”的映射",
+        )
     years = {}
     for key, body in data["years"].items():
         parsed = _parse_year(key, body, source)
@@ -214,5 +240,8 @@ def load_targets(path: str | os.PathLike[str] = DEFAULT_TARGETS) -> Targets:
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise RulesError(f"cannot read targets file {p}: {exc}") from exc
+        raise RulesError(
+            f"cannot read targets file {p}: {exc}",
+            zh=f"无法读取目标文件 {p}：{unreadable_zh(exc)}",
+        ) from exc
     return parse_targets(data, source=str(p))

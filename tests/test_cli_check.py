@@ -170,8 +170,8 @@ def test_imagery_covering_none_of_the_patches_stops_with_exit_3(scene, tmp_path)
     result = CliRunner().invoke(cli, _args({**scene, "patches": far}, out))
     assert result.exit_code == 3, result.output
     assert str(scene["before"]) in result.output
-    assert f"covers none of the {len(frame)} patches" in result.output
-    assert "coordinate system" in result.output and "give the scenes" in result.output
+    assert f"未覆盖 {len(frame)} 个图斑中的任何一个" in result.output
+    assert "坐标系" in result.output and "请给出图斑所在区域的影像" in result.output
     assert not out.exists()
 
 

@@ -52,7 +52,7 @@ def test_detect_discolored_bad_input_exit_3_no_output(tmp_path):
         cli, ["detect", "discolored", str(img), "--stands", str(stands), "--bands", "B,G,R,NIR",
               "--out", str(out)],
     )  # fmt: skip
-    assert res.exit_code == 3 and "host stand" in res.output
+    assert res.exit_code == 3 and "没有寄主小班" in res.output
     assert not out.exists()
     res = CliRunner().invoke(
         cli, ["detect", "discolored", str(img), "--stands", str(stands), "--bands", "B,G,R,NIR",
@@ -64,7 +64,7 @@ def test_detect_discolored_bad_input_exit_3_no_output(tmp_path):
         cli, ["detect", "discolored", str(img), "--stands", str(stands), "--bands", "B,G,R",
               "--out", str(out)],
     )  # fmt: skip
-    assert res.exit_code == 3 and "4 band(s)" in res.output
+    assert res.exit_code == 3 and "有 4 个波段" in res.output
 
 
 def test_rerun_with_known_points_reports_nothing_new(tmp_path):

@@ -309,7 +309,7 @@ def test_cli_coverage_writes_layers(tmp_path) -> None:
             str(tmp_path / "y.gpkg"),
         ],
     )
-    assert wrong.exit_code == 3 and "must hold polygon" in wrong.output
+    assert wrong.exit_code == 3 and "应为面要素" in wrong.output
 
 
 @pytest.fixture(scope="module")

@@ -158,5 +158,5 @@ def test_dem_in_degrees_is_refused_before_any_viewshed(area, tmp_path):
     args += ["--subcompartments", str(area["subcompartments"]), "--out", str(tmp_path / "x.gpkg")]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 3, res.output
-    assert "gdalwarp" in res.output and "metres" in res.output
+    assert "gdalwarp" in res.output and "米制" in res.output
     assert not (tmp_path / "x.gpkg").exists()

@@ -178,6 +178,13 @@ def test_cli_writes_every_kind_with_deadlines_and_events(scene, tmp_path):
     assert book.sheetnames == ["热点核查", "火情事件"]
     header = [c.value for c in next(book["热点核查"].iter_rows(max_row=1))]
     assert {"热点类型", "反馈截止（UTC）", "判定依据", "热点编号"} <= set(header)
+    rows = list(book["热点核查"].iter_rows(min_row=2, values_only=True))
+    shown = {
+        h: [row[header.index(h)] for row in rows] for h in ("数据产品", "防火期", "置信度等级")
+    }
+    assert set(shown["数据产品"]) == {"VIIRS 火点（375 米）"}  # codes by meaning, not viirs
+    assert shown["防火期"][:4] == ["春季防火期"] * 3 + ["秋季防火期"]
+    assert set(shown["置信度等级"]) <= {"低", "中", "高"}
     with zipfile.ZipFile(kmz) as z:
         kml = z.read(z.namelist()[0]).decode()
     assert kml.count("<Placemark") == 6 and "疑似林火" in kml
@@ -185,8 +192,15 @@ def test_cli_writes_every_kind_with_deadlines_and_events(scene, tmp_path):
 
 def test_json_and_english(scene, tmp_path):
     out = tmp_path / "r.gpkg"
-    result = CliRunner().invoke(cli, _args(scene, out, "--json", "--lang", "en"))
+    xlsx = tmp_path / "r.xlsx"
+    result = CliRunner().invoke(
+        cli, _args(scene, out, "--json", "--lang", "en", "--xlsx", str(xlsx))
+    )
     assert result.exit_code == 0, result.output
+    sheet = openpyxl.load_workbook(xlsx, read_only=True)["Hotspots"]
+    header, *rows = sheet.iter_rows(values_only=True)
+    assert {r[header.index("Product")] for r in rows} == {"VIIRS active fire (375 m)"}
+    assert rows[0][header.index("Fire-prevention period")] == "spring fire-prevention period"
     payload = json.loads(result.output[result.output.index("{") :])
     assert payload["hotspots"] == 6 and payload["events"] == 5
     assert payload["counts"]["fire_kind"]["forest_fire"] == 2

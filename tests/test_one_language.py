@@ -55,6 +55,8 @@ ALLOWED = frozenset(
         # formats, programs and units written in Latin letters in Chinese text
         *("GeoPackage", "GeoJSON", "Shapefile", "KMZ", "KML", "XLSX", "CSV", "DOCX", "HTML", "WKT"),
         *("GDAL", "QGIS", "WPS", "GBK", "GB", "UTF", "LDID", "cpg", "MB", "nodata", "NaN"),
+        *("YAML", "JSON", "XML", "SQLite", "DBF", "GeoTIFF", "VRT", "STAC", "Dask", "Python"),
+        *("Linyuan", "URL", "USGS"),
     }
 )
 """Latin-letter words a Chinese text may hold: terms of the trade, not English prose."""
@@ -153,11 +155,12 @@ def english_words(texts: Iterable[str], codes: frozenset[str]) -> dict[str, str]
     """Return each English word of ``texts`` not allowed in Chinese → a text it was found in."""
     found: dict[str, str] = {}
     for text in texts:
-        for run in ASCII_RUN.findall(re.sub(r"`[^`]*`", "", text)):  # `a command` is typed as is
+        cited = re.sub(r"`[^`]*`|'[^'\s]*'", "", text)  # `a command`, a 'name' quoted as typed
+        for run in ASCII_RUN.findall(cited):
             if re.search(r"[0-9/\\]", run) or run.startswith("--") or run.strip(".:-") in codes:
                 continue  # an ID, a path or file, an option, a field / finding / KPI code
-            if re.fullmatch(r"[\w-]+\.[A-Za-z]{2,5}", run):
-                continue  # a file name
+            if re.fullmatch(r"[\w-]*\.[A-Za-z]{2,5}", run):
+                continue  # a file name, or a suffix (.tif)
             for word in re.findall(r"[A-Za-z][A-Za-z_]*", run):
                 if word not in ALLOWED and word not in codes and len(word) > 1:
                     found.setdefault(word, text[:160])
@@ -322,6 +325,9 @@ def test_the_scan_finds_what_it_looks_for() -> None:
     assert english_words(["级别 warning", "EPSG:4551 NDVI 下降"], codes) == {
         "warning": "级别 warning"
     }
+    assert english_words(["缺少阶段 'change'，查找了 .tif 与 `tar xzf`", "阶段 change"], codes) == {
+        "change": "阶段 change"
+    }
     assert chinese_outside(["District 净月区: verified", "需现地核实"], frozenset({"净月区"})) == {
         "需现地核实": "需现地核实"
     }
@@ -363,3 +369,127 @@ def test_the_errors_met_first_have_a_chinese_text() -> None:
                 missing.append(f"gis/{name}:{node.lineno} {error}")
     assert seen > 60
     assert not missing, "raised without zh=: " + ", ".join(missing)
+
+
+def _error_classes(trees: dict[Path, ast.Module]) -> set[str]:
+    """Names of :class:`~gis.errors.GisError` and every class of ``gis`` derived from it."""
+    classes = {"GisError"}
+    bases = {
+        node.name: {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+        for tree in trees.values()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+    }
+    while grown := {name for name, of in bases.items() if of & classes} - classes:
+        classes |= grown
+    return classes
+
+
+CHINESE_TEXT = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+"""A Chinese character or full-width punctuation mark: what a literal ``zh=`` text holds."""
+
+
+def _zh_problem(call: ast.Call) -> str | None:
+    """Why a constructor call lacks a Chinese text (None when it has one)."""
+    if any(k.arg is None for k in call.keywords):
+        return None  # **kwargs pass the caller's zh= on
+    zh = next((k.value for k in call.keywords if k.arg == "zh"), None)
+    if zh is None:
+        return "no zh="
+    if isinstance(zh, ast.Constant) and zh.value is None:
+        return "zh=None"
+    literal = [zh] if isinstance(zh, ast.Constant) else getattr(zh, "values", [])
+    texts = [str(part.value) for part in literal if isinstance(part, ast.Constant)]
+    if texts and not CHINESE_TEXT.search("".join(texts)):
+        return "zh= holds no Chinese"
+    return None
+
+
+def test_every_error_and_finding_of_the_package_has_a_chinese_text() -> None:
+    """Every GisError (and subclass) built anywhere in gis/, and every finding, carries zh=.
+
+    A warning logged without a finding carries its Chinese text in ``extra`` (``zh``), as the
+    console shows warnings.
+
+    The command line prints ``exc.text(lang)``: an error without ``zh=`` prints English in the
+    default Chinese mode. Builders that return an error (``return RasterError(...)``) count too.
+    """
+    trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in sorted(GIS.rglob("*.py"))}
+    errors = _error_classes(trees)
+    assert {"GisError", "RasterError", "ReportInputError", "OfflineAssetError"} <= errors
+    problems, seen = [], {"errors": 0, "findings": 0, "warnings": 0}
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            first = node.args[0] if node.args else None
+            if name in errors:
+                seen["errors"] += 1
+            elif name in ("warning", "error") and getattr(func, "value", None) is not None:
+                if getattr(func.value, "id", "") == "logger":  # shown on the console
+                    seen["warnings"] += 1
+                    said = {k.arg for k in node.keywords}
+                    if "extra" not in said:
+                        problems.append(f"{path.relative_to(GIS.parent)}:{node.lineno} {name}")
+                continue
+            elif name == "Finding" or (
+                name == "add" and isinstance(first, ast.Constant) and len(node.args) >= 2
+            ):
+                seen["findings"] += 1
+            else:
+                continue
+            why = _zh_problem(node)
+            if why:
+                problems.append(f"{path.relative_to(GIS.parent)}:{node.lineno} {name}: {why}")
+    assert seen["errors"] > 200 and seen["findings"] > 60 and seen["warnings"] >= 2, seen
+    assert not problems, "without a Chinese text:\n" + "\n".join(problems)
+
+
+def _hostile_inputs(scene: DemoScene, tmp: Path) -> dict[str, list[object]]:
+    """Commands a user runs on inputs Linyuan cannot use: each must stop (exit 3) and say why."""
+    layers, rasters = scene.layers, scene.rasters
+    (tmp / "empty").mkdir()
+    (tmp / "empty" / "readme.txt").write_text("no raster here\n")
+    (tmp / "scene.tar.gz").write_bytes(b"\x1f\x8b\x08\x00not really gzip")
+    (tmp / "broken.yaml").write_text("thresholds: [1\n", encoding="utf-8")
+    (tmp / "stageless.yaml").write_text("thresholds:\n  nope: 3\n", encoding="utf-8")
+    (tmp / "targets.yaml").write_text("years:\n  soon: {}\n", encoding="utf-8")
+    patches = ["check", "patches", layers["change_patches"], "--out", tmp / "p.gpkg"]
+    greenery = ["greenery", "kpi", "--parks", layers["parks"], "--villages", layers["villages"],
+                "--districts", layers["districts"], "--out", tmp / "k.gpkg"]  # fmt: skip
+    return {
+        "a folder without rasters": [*patches, "--before", tmp / "empty", "--after",
+                                     rasters["s2_after"]],
+        "a compressed tar": [*patches, "--before", tmp / "scene.tar.gz", "--after",
+                             rasters["s2_after"]],
+        "rules that are not YAML": [*patches, "--before", rasters["s2_before"], "--after",
+                                    rasters["s2_after"], "--rules", tmp / "broken.yaml"],
+        "rules without stages": [*patches, "--before", rasters["s2_before"], "--after",
+                                 rasters["s2_after"], "--rules", tmp / "stageless.yaml"],
+        "a band role twice": [*patches, "--before", rasters["s2_before"], "--after",
+                              rasters["s2_after"], "--sensor", "generic", "--bands", "R,R"],
+        "a targets year that is no year": [*greenery, "--greenways", layers["greenways"],
+                                           "--targets", tmp / "targets.yaml"],
+        "polygons for greenways": [*greenery, "--greenways", layers["parks"]],
+        "a layer without results": ["export", "kml", layers["parks"], "--out", tmp / "x.kmz"],
+        "a fire report of nothing": ["report", "fire", "--out", tmp / "fire.html"],
+    }  # fmt: skip
+
+
+def test_hostile_inputs_are_refused_in_chinese(demo, tmp_path: Path) -> None:
+    """Inputs met rarely (broken rules, odd products, wrong layers) stop with a Chinese text."""
+    codes = _codes(demo[1])
+    env = {**os.environ, "COLUMNS": "200"}
+    for case, args in _hostile_inputs(demo[0], tmp_path).items():
+        argv = [str(BIN), *map(str, args)]
+        done = subprocess.run(
+            argv, check=False, capture_output=True, text=True, env=env, cwd=tmp_path
+        )
+        said = (done.stdout + done.stderr).strip()
+        assert done.returncode == 3, f"{case}: exit {done.returncode}\n{said}"
+        last = said.splitlines()[-1]
+        assert last.startswith("错误："), f"{case}: {said}"
+        words = english_words([last], codes)
+        assert not words, f"{case}: English {sorted(words)} in {last!r}"

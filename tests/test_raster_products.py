@@ -314,4 +314,4 @@ def test_cli_takes_product_folders_where_a_raster_is_asked(tmp_path):
     assert "L.imageOverlay" in out.read_text(encoding="utf-8")
     twice = f"{LANDSAT_DATA},{LANDSAT_DATA}"
     mosaic = CliRunner().invoke(cli, [*args[:3], twice, "--out", str(out), "--overwrite"])
-    assert mosaic.exit_code == 3 and "a quicklook shows one image" in mosaic.output
+    assert mosaic.exit_code == 3 and "快视图只显示一幅影像" in mosaic.output

@@ -227,9 +227,9 @@ def test_greenery_report_html_and_english_docx(demo: dict[str, Path], tmp_path: 
 @pytest.mark.parametrize(
     ("command", "which", "message"),
     [
-        ("patches", "kpi", "holds the results of `linyuan greenery kpi`"),
-        ("discolored", "patches", "holds the results of `linyuan check patches`"),
-        ("greenery", "discolored", "holds the results of `linyuan detect discolored`"),
+        ("patches", "kpi", "中是`linyuan greenery kpi` 的结果"),
+        ("discolored", "patches", "中是`linyuan check patches` 的结果"),
+        ("greenery", "discolored", "中是`linyuan detect discolored` 的结果"),
     ],
 )
 def test_results_of_another_check(
@@ -249,9 +249,9 @@ def test_empty_batch_renders_the_reason_and_exits_3(demo: dict[str, Path], tmp_p
         con.execute("DELETE FROM patches_checked")
     out = tmp_path / "empty.docx"
     code, output = _run("report", "patches", str(copy), "--out", str(out))
-    assert code == 3 and "is empty" in output
+    assert code == 3 and "为空" in output
     doc = docx.Document(str(out))
-    assert any("无法生成报告" in p.text and "is empty" in p.text for p in doc.paragraphs)
+    assert any("无法生成报告：" in p.text and "为空" in p.text for p in doc.paragraphs)
 
 
 def test_usage_errors(demo: dict[str, Path], tmp_path: Path) -> None:

@@ -105,6 +105,9 @@ def test_rule_violations_are_rejected_with_the_field_named(feature: Any, reason:
     assert records == []
     assert len(rejected) == 1 and rejected[0].index == 0
     assert reason in rejected[0].reason
+    said = rejected[0].text("zh")  # the same rule in Chinese: the field named, no English prose
+    field = reason.split(":", maxsplit=1)[0] if ":" in reason else None
+    assert re.search("[\u4e00-\u9fff]", said) and (field is None or f"{field}：" in said)
 
 
 def test_optional_values_and_extensions_are_accepted() -> None:

@@ -74,8 +74,8 @@ def test_import_into_a_results_file_is_refused_and_changes_nothing(
     code, output = _invoke("verify", "import", str(_export_with_photo(tmp_path)),
                            "--into", str(target))  # fmt: skip
     assert code == 3
-    assert str(target) in output and "is not a field store" in output
-    assert "--into" in output and "results" in output  # the fix
+    assert str(target) in output and "不是外业库" in output
+    assert "--into" in output and "结果" in output  # the fix
     assert _digest(target) == before
     assert not photo_dir(target).exists()
     with contextlib.closing(sqlite3.connect(target)) as con:
@@ -88,7 +88,7 @@ def test_lab_into_a_results_file_is_refused(tmp_path: Path) -> None:
     lab.write_text("样品编号,检测结果\nS1,阳性\n", encoding="utf-8")
     before = _digest(patches)
     code, output = _invoke("verify", "lab", str(lab), "--into", str(patches))
-    assert code == 3 and str(patches) in output and "is not a field store" in output
+    assert code == 3 and str(patches) in output and "不是外业库" in output
     assert _digest(patches) == before
 
 
@@ -98,7 +98,7 @@ def test_a_non_sqlite_file_is_refused_before_any_photo_is_written(tmp_path: Path
     before = _digest(target)
     code, output = _invoke("verify", "import", str(_export_with_photo(tmp_path)),
                            "--into", str(target))  # fmt: skip
-    assert code == 3 and str(target) in output and "is not a GeoPackage" in output
+    assert code == 3 and str(target) in output and "不是 GeoPackage" in output
     assert not photo_dir(target).exists()
     assert _digest(target) == before
 
@@ -174,6 +174,6 @@ def test_field_records_already_in_a_results_file_are_not_taken_as_a_store(
     before = _digest(patches)
     code, output = _invoke("verify", "import", str(_export_with_photo(tmp_path)),
                            "--into", str(patches))  # fmt: skip
-    assert code == 3 and "already holds field records" in output
+    assert code == 3 and "其中已有外业记录" in output
     assert _digest(patches) == before
     assert open_store(patches).log().empty  # still readable

@@ -117,7 +117,7 @@ def test_one_bad_record_in_two_files_imports_nothing(
     args += [a for r in results for a in ("--results", str(r))]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1
-    assert f"{b}#1 (0004): verified_cause_code: 43 is not one of" in result.output
+    assert f"{b}#1 (0004): verified_cause_code：43 不在可选值 10, 11" in result.output
     assert f"{b}#2 (9999): 要素 9999 不在结果的 patches_checked 图层中" in result.output
     assert f"{bad} (-): 不是 UTF-8 编码的 JSON 文件" in result.output
     assert "导入 0 条" in result.output and "未写入" in result.output
@@ -255,7 +255,7 @@ def test_unreadable_inputs_exit_3(tmp_path: Path) -> None:
     not_gpkg.write_text("hello, not sqlite " * 20)
     a = write_export(tmp_path / "a.geojson", [record("0001")])
     result = CliRunner().invoke(cli, ["verify", "import", str(a), "--into", str(not_gpkg)])
-    assert result.exit_code == 3 and "is not a GeoPackage" in result.output
+    assert result.exit_code == 3 and "不是 GeoPackage" in result.output
     with pytest.raises(DataSourceError, match="does not exist"):
         read_log(tmp_path / "missing.gpkg")
 

@@ -29,9 +29,12 @@ def choose_layer(path: Path, layer: str | None) -> str:
     found = [n for n in RESULT_LAYERS if n in names]
     if layer is None and found:
         return found[0]
+    wanted_zh = f"图层 {layer!r}" if layer else f"结果图层（{'、'.join(RESULT_LAYERS)}）"
     raise DataSourceError(
         f"{path} has no layer {layer or ' or '.join(RESULT_LAYERS)!r}; its layers are "
-        f"{', '.join(names)} — pass one with --layer"
+        f"{', '.join(names)} — pass one with --layer",
+        zh=f"{path} 中没有{wanted_zh}；其图层为 {'、'.join(map(repr, names))}——"
+        "请用 --layer 指定其一",
     )
 
 

@@ -373,7 +373,10 @@ def _place_one(
         state.centres.append((x, y))
         state.discs.extend(own + other)
         return poly, i
-    raise GisError(f"demo scene: could not place a {scenario.key} patch; change the seed")
+    raise GisError(
+        f"demo scene: could not place a {scenario.key} patch; change the seed",
+        zh=f"示例场景：无法放置 {scenario.key} 图斑；请换一个随机种子（--seed）",
+    )
 
 
 def _free_clouds(rng: np.random.Generator, state: _Placement) -> None:
@@ -393,7 +396,10 @@ def _free_clouds(rng: np.random.Generator, state: _Placement) -> None:
         ):
             state.discs.extend(other)
             added += 1
-    raise GisError("demo scene: could not place the free clouds; change the seed")
+    raise GisError(
+        "demo scene: could not place the free clouds; change the seed",
+        zh="示例场景：无法放置独立的云；请换一个随机种子（--seed）",
+    )
 
 
 def _planned_patches(

@@ -67,7 +67,8 @@ def full_disk_error(path: str | os.PathLike[str], exc: BaseException) -> OutputE
         return None
     return OutputError(
         f"cannot write {path}: the disk is full ({free} bytes free; 磁盘已满) — {exc}; free some "
-        "space or write to another disk"
+        "space or write to another disk",
+        zh=f"无法写入 {path}：磁盘已满（剩余 {free} 字节）；请清理磁盘空间或写到另一块磁盘",
     )
 
 

@@ -49,7 +49,8 @@ def driver_for(path: str | os.PathLike[str], driver: str | None = None) -> str:
     except KeyError:
         valid = ", ".join(sorted([*DRIVERS, ".kml", ".kmz"]))
         raise DataSourceError(
-            f"cannot tell the format of {path} from its suffix; use one of {valid}"
+            f"cannot tell the format of {path} from its suffix; use one of {valid}",
+            zh=f"无法从扩展名判断 {path} 的格式；请使用以下扩展名之一：{valid}",
         ) from None
 
 

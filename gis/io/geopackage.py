@@ -194,7 +194,13 @@ def _declare_dates(con: sqlite3.Connection, table: str, columns: list[str]) -> N
         )
         con.execute(f"PRAGMA schema_version = {int(version) + 1}")
     except sqlite3.DatabaseError as exc:
-        logger.warning("%s: date columns %s kept as text (%s)", table, ", ".join(columns), exc)
+        logger.warning(
+            "%s: date columns %s kept as text (%s)",
+            table,
+            ", ".join(columns),
+            exc,
+            extra={"zh": "%s：日期列 %s 保留为文本", "zh_args": (table, "、".join(columns))},
+        )
     finally:
         con.execute("PRAGMA writable_schema = OFF")
 

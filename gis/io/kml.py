@@ -87,7 +87,9 @@ def kml_color(color: str, *, fill: bool = False) -> str:
     if not match:
         raise SchemaError(
             f"colour {color!r} is not #rrggbb or #rrggbbaa (CSS hex, e.g. '#e41a1c'); "
-            "give styles as {value: '#rrggbb'}"
+            "give styles as {value: '#rrggbb'}",
+            zh=f"颜色 {color!r} 不是 #rrggbb 或 #rrggbbaa（CSS 十六进制，如 '#e41a1c'）；"
+            "样式请写成 {值: '#rrggbb'}",
         )
     rgb, alpha = match.group(1).lower(), match.group(2)
     alpha = (alpha or (FILL_ALPHA if fill else "ff")).lower()
@@ -177,14 +179,16 @@ def _require_fields(frame: pd.DataFrame, fields: Mapping[str, str | None], path:
         if field is not None and field not in frame.columns:
             have = ", ".join(str(c) for c in frame.columns if c != frame.geometry.name)
             raise SchemaError(
-                f"cannot write {path}: {option}={field!r} is not a column; the frame has {have}"
+                f"cannot write {path}: {option}={field!r} is not a column; the frame has {have}",
+                zh=f"无法写入 {path}：{option}={field!r} 不是数据中的列；已有列：{have}",
             )
 
 
 def _lonlat_frame(frame: Any, path: Path, findings: Findings | None) -> Any:
     if getattr(frame, "_geometry_column_name", None) not in frame.columns:
         raise SchemaError(
-            f"cannot write {path}: KML needs geometries; write tables with gis.io.write_table"
+            f"cannot write {path}: KML needs geometries; write tables with gis.io.write_table",
+            zh=f"无法写入 {path}：KML 需要几何；表格请用 `gis.io.write_table` 写出",
         )
     require_crs(frame.crs, f"the frame written to {path}")
     missing = shapely.is_missing(frame.geometry.values) | shapely.is_empty(frame.geometry.values)

@@ -96,15 +96,21 @@ def _truncate(name: str, codec: str, limit: int) -> str:
     return out
 
 
-def _too_long_message(path: Path, long: list[str], enc: ShapefileEncoding) -> str:
+def _too_long_error(path: Path, long: list[str], enc: ShapefileEncoding) -> SchemaError:
     listed = "; ".join(f"{n} ({_nbytes(n, enc.codec)} bytes)" for n in long)
+    listed_zh = "；".join(f"{n}（{_nbytes(n, enc.codec)} 字节）" for n in long)
     per_char = 2 if enc is ShapefileEncoding.GBK else 3
-    return (
+    return SchemaError(
         f"cannot write {path}: Shapefile (DBF) field names hold at most {DBF_NAME_BYTES} bytes "
         f"in {enc.gdal}, and these are longer: {listed}. They would be cut, possibly in the "
         f"middle of a Chinese character ({per_char} bytes each in {enc.gdal}). Rename them to "
         f"at most {DBF_NAME_BYTES} bytes, pass field_map=True (--field-map) to write short "
-        f"names with a {path.stem}{FIELD_MAP_SUFFIX} sidecar, or write a GeoPackage instead"
+        f"names with a {path.stem}{FIELD_MAP_SUFFIX} sidecar, or write a GeoPackage instead",
+        zh=f"无法写入 {path}：Shapefile（DBF）字段名在 {enc.gdal} 下最多 {DBF_NAME_BYTES} 字节，"
+        f"以下字段名超长：{listed_zh}。它们会被截断，可能截在汉字中间（{enc.gdal} 下每个汉字"
+        f" {per_char} 字节）。请把字段名改到 {DBF_NAME_BYTES} 字节以内，或加 field_map=True"
+        f"（--field-map）写出短字段名并附 {path.stem}{FIELD_MAP_SUFFIX} 对照文件，或改写为 "
+        "GeoPackage",
     )
 
 
@@ -143,10 +149,12 @@ def shapefile_field_names(
     """
     enc = ShapefileEncoding.get(encoding)
     for name in names:
-        _require_encodable(str(name), enc, Path(path), what=f"field name {name!r}")
+        _require_encodable(
+            str(name), enc, Path(path), what=(f"field name {name!r}", f"字段名 {name!r}")
+        )
     long = [n for n in names if _nbytes(n, enc.codec) > DBF_NAME_BYTES]
     if long and not field_map:
-        raise SchemaError(_too_long_message(Path(path), long, enc))
+        raise _too_long_error(Path(path), long, enc)
     taken = {n.lower() for n in names if n not in long}
     out: dict[str, str] = {}
     for name in names:
@@ -162,15 +170,20 @@ def shapefile_field_names(
     return out
 
 
-def _require_encodable(text: str, enc: ShapefileEncoding, path: Path, *, what: str) -> None:
+def _require_encodable(
+    text: str, enc: ShapefileEncoding, path: Path, *, what: tuple[str, str]
+) -> None:
     try:
         text.encode(enc.codec)
     except UnicodeEncodeError as exc:
         bad = text[exc.start : exc.end]
         raise EncodingError(
-            f"cannot write {path}: {what} contains {bad!r} (U+{ord(bad[0]):04X}), which "
+            f"cannot write {path}: {what[0]} contains {bad!r} (U+{ord(bad[0]):04X}), which "
             f"{enc.gdal} cannot encode; write with encoding='UTF-8' (--encoding UTF-8), "
-            "replace the character, or write a GeoPackage"
+            "replace the character, or write a GeoPackage",
+            zh=f"无法写入 {path}：{what[1]} 含有 {enc.gdal} 无法编码的字符 {bad!r}"
+            f"（U+{ord(bad[0]):04X}）；请用 encoding='UTF-8'（--encoding UTF-8）写出、"
+            "替换该字符，或改写为 GeoPackage",
         ) from None
 
 
@@ -181,12 +194,16 @@ def _text_array(col: pd.Series, enc: ShapefileEncoding, path: Path) -> np.ndarra
             continue
         text = str(json_text(value))
         where = f"field {col.name!r}, row {label}"
-        _require_encodable(text, enc, path, what=where)
+        where_zh = f"字段 {col.name!r} 第 {label} 行"
+        _require_encodable(text, enc, path, what=(where, where_zh))
         if len(text.encode(enc.codec)) > DBF_TEXT_BYTES:
             raise SchemaError(
                 f"cannot write {path}: {where} is {len(text.encode(enc.codec))} bytes in "
                 f"{enc.gdal}; DBF text holds at most {DBF_TEXT_BYTES} and the value would be "
-                "cut. Shorten it, drop the field, or write a GeoPackage / XLSX instead"
+                "cut. Shorten it, drop the field, or write a GeoPackage / XLSX instead",
+                zh=f"无法写入 {path}：{where_zh} 在 {enc.gdal} 下为 "
+                f"{len(text.encode(enc.codec))} 字节；DBF 文本最多 {DBF_TEXT_BYTES} 字节，该值会被"
+                "截断。请缩短它、删去该字段，或改写为 GeoPackage / XLSX",
             )
         values[i] = text
     return values
@@ -245,7 +262,9 @@ def _shapefile_geometry_type(geoms: np.ndarray, path: Path) -> str:
     if len(names) > 1 or "GeometryCollection" in names:
         raise SchemaError(
             f"cannot write {path}: a Shapefile holds one geometry type, but the frame has "
-            f"{', '.join(sorted(names))}; split it by type or write a GeoPackage"
+            f"{', '.join(sorted(names))}; split it by type or write a GeoPackage",
+            zh=f"无法写入 {path}：一个 Shapefile 只能有一种几何类型，但数据中有 "
+            f"{'、'.join(sorted(names))}；请按类型拆分，或改写为 GeoPackage",
         )
     family = names.pop() if names else "Point"
     multi = family != "Point" or 4 in kinds
@@ -260,7 +279,9 @@ def _shapefile_payload(
     if geom is None or getattr(frame, "crs", None) is None:
         raise SchemaError(
             f"cannot write {path}: a Shapefile needs geometries with a CRS; give the frame "
-            "one (GeoDataFrame with .crs), or write the table with gis.io.write_table (CSV/XLSX)"
+            "one (GeoDataFrame with .crs), or write the table with gis.io.write_table (CSV/XLSX)",
+            zh=f"无法写入 {path}：Shapefile 需要带坐标系的几何；请为数据设定坐标系"
+            "（GeoDataFrame 的 .crs），或用 `gis.io.write_table` 写成表格（CSV/XLSX）",
         )
     geoms = np.asarray(frame.geometry.values)
     data, masks = [], []
@@ -311,7 +332,9 @@ def shapefile_field_map(path: str | os.PathLike[str]) -> dict[str, str]:
     except (KeyError, ValueError, pd.errors.ParserError) as exc:
         raise DataSourceError(
             f"{sidecar} is not a field-name map (columns short_name,full_name): {exc}; "
-            "delete it or rewrite the Shapefile with field_map=True"
+            "delete it or rewrite the Shapefile with field_map=True",
+            zh=f"{sidecar} 不是字段名对照表（应有 short_name,full_name 两列）；"
+            "请删除它，或用 field_map=True 重新写出该 Shapefile",
         ) from exc
 
 
@@ -393,7 +416,9 @@ def write_shapefile(
                 tmp, fields=[names[f] for f in fields], driver="ESRI Shapefile", **payload
             )
         except GDAL_ERRORS as exc:
-            raise DataSourceError(f"cannot write {target}: {exc}") from exc
+            raise DataSourceError(
+                f"cannot write {target}: {exc}", zh=f"无法写入 {target}：GDAL 报错 {exc}"
+            ) from exc
         _finish_shapefile(tmp, enc, write_cpg=write_cpg)
         _write_field_map(target, names)
     _note_shortened(names, target, findings)

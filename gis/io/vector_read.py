@@ -367,7 +367,11 @@ def _read_by_format(path: Path, fmt: Format, opts: _Options, log: Findings) -> g
     if fmt in MULTI_LAYER:
         return _read_gdal(path, opts, layer=_choose_layer(path, opts))
     if fmt is Format.PARQUET:
-        require("pyarrow", purpose=f"reading GeoParquet {opts.label}")
+        require(
+            "pyarrow",
+            purpose=f"reading GeoParquet {opts.label}",
+            purpose_zh=f"读取 GeoParquet {opts.label} ",
+        )
         with _gdal_errors(opts.label):
             try:
                 return gpd.read_parquet(path)

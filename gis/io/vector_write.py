@@ -100,12 +100,17 @@ def _check_layer_names(path: Path, names: list[str]) -> None:
     seen: dict[str, str] = {}
     for name in names:
         if not str(name).strip():
-            raise SchemaError(f"{path}: a layer has an empty name; give every layer a name")
+            raise SchemaError(
+                f"{path}: a layer has an empty name; give every layer a name",
+                zh=f"{path}：有图层名称为空；请为每个图层命名",
+            )
         other = seen.setdefault(str(name).lower(), name)
         if other != name:
             raise SchemaError(
                 f"{path}: layer names {other!r} and {name!r} differ only in case, which "
-                "GeoPackage treats as the same table; rename one of them"
+                "GeoPackage treats as the same table; rename one of them",
+                zh=f"{path}：图层名 {other!r} 与 {name!r} 只有大小写不同，GeoPackage 视为同一张表；"
+                "请将其中一个改名",
             )
 
 

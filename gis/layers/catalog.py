@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from gis.errors import SchemaError
+from gis.errors import SchemaError, os_reason, yaml_where_zh
 from gis.layers.names import normalize_name, shapefile_cut
 from gis.layers.values import FieldType, as_text, is_missing
 from gis.resources import resource_path
@@ -192,31 +192,48 @@ def _where(path: Path, key: str) -> str:
 
 def _need(raw: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     if key not in raw:
-        raise SchemaError(f"{where}.{key} is missing; add it to the catalog")
+        raise SchemaError(
+            f"{where}.{key} is missing; add it to the catalog",
+            zh=f"{where}.{key} 缺失；请在图层目录中补上",
+        )
     value = raw[key]
     if not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise SchemaError(f"{where}.{key} should be a {names}, not {value!r}")
+        raise SchemaError(
+            f"{where}.{key} should be a {names}, not {value!r}",
+            zh=f"{where}.{key} 应为 {names} 类型，而不是 {value!r}",
+        )
     return value
 
 
 def _check_choice(value: Any, valid: tuple[str, ...], where: str) -> str:
     if value not in valid:
-        raise SchemaError(f"{where} is {value!r}; valid values: {', '.join(valid)}")
+        raise SchemaError(
+            f"{where} is {value!r}; valid values: {', '.join(valid)}",
+            zh=f"{where} 的值 {value!r} 无效；有效值：{'、'.join(valid)}",
+        )
     return str(value)
 
 
 def _parse_codes(raw: Any, ftype: str, where: str) -> dict[Any, dict[str, Any]]:
     if not isinstance(raw, dict) or not raw:
-        raise SchemaError(f"{where} should be a non-empty mapping of code → meaning")
+        raise SchemaError(
+            f"{where} should be a non-empty mapping of code → meaning",
+            zh=f"{where} 应为非空的“代码 → 含义”映射",
+        )
     key_type: type = int if ftype == FieldType.INT else str
     codes: dict[Any, dict[str, Any]] = {}
     for code, meaning in raw.items():
         at = f"{where}.{code}"
         if not isinstance(code, key_type) or isinstance(code, bool):
-            raise SchemaError(f"{at}: code should be {key_type.__name__} for a {ftype} field")
+            raise SchemaError(
+                f"{at}: code should be {key_type.__name__} for a {ftype} field",
+                zh=f"{at}：{ftype} 类型字段的代码应为 {key_type.__name__}",
+            )
         if not isinstance(meaning, dict):
-            raise SchemaError(f"{at} should be a mapping with zh and en")
+            raise SchemaError(
+                f"{at} should be a mapping with zh and en", zh=f"{at} 应为含 zh 和 en 的映射"
+            )
         entry = dict(meaning)
         _need(meaning, "zh", str, at)
         _need(meaning, "en", str, at)
@@ -227,11 +244,17 @@ def _parse_codes(raw: Any, ftype: str, where: str) -> dict[Any, dict[str, Any]]:
 
 def _parse_field(name: str, raw: Any, units: Mapping[str, Any], where: str) -> FieldSpec:
     if not isinstance(raw, dict):
-        raise SchemaError(f"{where} should be a mapping (type, label_zh, label_en …)")
+        raise SchemaError(
+            f"{where} should be a mapping (type, label_zh, label_en …)",
+            zh=f"{where} 应为映射（type、label_zh、label_en …）",
+        )
     ftype = _check_choice(raw.get("type"), tuple(FieldType), f"{where}.type")
     aliases = raw.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-        raise SchemaError(f"{where}.aliases should be a list of strings (quote YAML keywords)")
+        raise SchemaError(
+            f"{where}.aliases should be a list of strings (quote YAML keywords)",
+            zh=f"{where}.aliases 应为字符串列表（YAML 关键字请加引号）",
+        )
     unit = raw.get("unit")
     if unit is not None:
         _check_choice(unit, tuple(units), f"{where}.unit")
@@ -252,7 +275,10 @@ def _parse_field(name: str, raw: Any, units: Mapping[str, Any], where: str) -> F
 
 def _parse_kind(name: str, raw: Any, units: Mapping[str, Any], where: str) -> LayerKind:
     if not isinstance(raw, dict):
-        raise SchemaError(f"{where} should be a mapping (label_zh, geometry, fields …)")
+        raise SchemaError(
+            f"{where} should be a mapping (label_zh, geometry, fields …)",
+            zh=f"{where} 应为映射（label_zh、geometry、fields …）",
+        )
     geometry = _check_choice(raw.get("geometry"), tuple(GeometryKind), f"{where}.geometry")
     also = tuple(raw.get("also_geometry", ()))
     for g in also:
@@ -264,7 +290,10 @@ def _parse_kind(name: str, raw: Any, units: Mapping[str, Any], where: str) -> La
     }
     id_field = raw.get("id")
     if id_field is not None and id_field not in fields:
-        raise SchemaError(f"{where}.id names {id_field!r}, which is not one of its fields")
+        raise SchemaError(
+            f"{where}.id names {id_field!r}, which is not one of its fields",
+            zh=f"{where}.id 指定的 {id_field!r} 不是该图层的字段",
+        )
     kind = LayerKind(
         name=name,
         label_zh=_need(raw, "label_zh", str, where),
@@ -286,16 +315,24 @@ def _check_unique_aliases(kind: LayerKind, where: str) -> None:
             if seen.setdefault(key, spec.name) != spec.name:
                 raise SchemaError(
                     f"{where}.fields: {alias!r} names both {seen[key]} and {spec.name}; "
-                    "an alias must map to one field within a kind"
+                    "an alias must map to one field within a kind",
+                    zh=f"{where}.fields：{alias!r} 同时指向 {seen[key]} 和 {spec.name}；"
+                    "同一图层类型内一个别名只能对应一个字段",
                 )
 
 
 def _parse_labels(raw: Any, where: str) -> dict[str, dict[str, str]]:
     if not isinstance(raw, dict):
-        raise SchemaError(f"{where} should be a mapping of column → {{zh, en}}")
+        raise SchemaError(
+            f"{where} should be a mapping of column → {{zh, en}}",
+            zh=f"{where} 应为“列名 → {{zh, en}}”映射",
+        )
     for key, value in raw.items():
         if not isinstance(value, dict):
-            raise SchemaError(f"{where}.{key} should be a mapping with zh and en")
+            raise SchemaError(
+                f"{where}.{key} should be a mapping with zh and en",
+                zh=f"{where}.{key} 应为含 zh 和 en 的映射",
+            )
         _need(value, "zh", str, f"{where}.{key}")
         _need(value, "en", str, f"{where}.{key}")
     return {str(k): dict(v) for k, v in raw.items()}
@@ -310,7 +347,10 @@ def parse_catalog(raw: Any, *, path: Path = CATALOG_PATH) -> Catalog:
         Naming the file and the key path (``kinds.parks.fields.status.type``) that is wrong.
     """
     if not isinstance(raw, dict):
-        raise SchemaError(f"{path} should hold a mapping with units, labels and kinds")
+        raise SchemaError(
+            f"{path} should hold a mapping with units, labels and kinds",
+            zh=f"{path} 应为含 units、labels 和 kinds 的映射",
+        )
     units = _parse_labels(raw.get("units", {}), _where(path, "units"))
     labels = _parse_labels(raw.get("labels", {}), _where(path, "labels"))
     raw_kinds = _need(raw, "kinds", dict, str(path))
@@ -334,9 +374,15 @@ def load_catalog(path: str | os.PathLike[str] = CATALOG_PATH) -> Catalog:
         # libyaml's safe loader, where PyYAML was built with it: 10x faster on the catalog.
         raw = yaml.load(p.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except OSError as exc:
-        raise SchemaError(f"cannot read the layer catalog {p}: {exc.strerror}") from exc
+        raise SchemaError(
+            f"cannot read the layer catalog {p}: {exc.strerror}",
+            zh=f"无法读取图层目录 {p}：{os_reason(exc)[1]}",
+        ) from exc
     except yaml.YAMLError as exc:
-        raise SchemaError(f"the layer catalog {p} is not valid YAML: {exc}") from exc
+        raise SchemaError(
+            f"the layer catalog {p} is not valid YAML: {exc}",
+            zh=f"图层目录 {p} 不是有效的 YAML{yaml_where_zh(exc)}；请修正该文件",
+        ) from exc
     return parse_catalog(raw, path=p)
 
 
@@ -358,7 +404,10 @@ def layer_kind(kind: str) -> LayerKind:
     try:
         return kinds[kind]
     except KeyError:
-        raise SchemaError(f"unknown layer kind {kind!r}; valid kinds: {', '.join(kinds)}") from None
+        raise SchemaError(
+            f"unknown layer kind {kind!r}; valid kinds: {', '.join(kinds)}",
+            zh=f"未知的图层类型 {kind!r}；有效类型：{'、'.join(kinds)}",
+        ) from None
 
 
 def field_spec(kind: str, name: str) -> FieldSpec:
@@ -374,7 +423,8 @@ def field_spec(kind: str, name: str) -> FieldSpec:
         return spec.fields[name]
     except KeyError:
         raise SchemaError(
-            f"layer kind {kind} has no field {name!r}; its fields: {', '.join(spec.fields)}"
+            f"layer kind {kind} has no field {name!r}; its fields: {', '.join(spec.fields)}",
+            zh=f"图层类型 {kind} 没有字段 {name!r}；其字段：{'、'.join(spec.fields)}",
         ) from None
 
 
@@ -426,6 +476,25 @@ def coded_fields(kind: str) -> tuple[str, ...]:
     ('status',)
     """
     return tuple(n for n, spec in layer_kind(kind).fields.items() if spec.codes)
+
+
+def codes_as_text(frame: Any, kind: str, *, lang: str = "zh") -> Any:
+    """Return a copy of ``frame`` with every coded field of ``kind`` shown by :func:`code_text`.
+
+    The table for people (XLSX): codes read as their meaning in ``lang``; other columns and
+    values outside the lists stay as they are.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"product": ["viirs"], "confidence_class": ["nominal"], "id": ["H1"]})
+    >>> codes_as_text(t, "hotspots").iloc[0].tolist()
+    ['VIIRS 火点（375 米）', '中', 'H1']
+    """
+    out = frame.copy()
+    for col in [c for c in coded_fields(kind) if c in out.columns]:
+        out[col] = out[col].map(lambda c, col=col: code_text(kind, col, c, lang=lang))
+    return out
 
 
 def normalize_code(spec: FieldSpec, value: Any) -> Any:

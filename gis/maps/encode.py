@@ -70,7 +70,9 @@ def geometry_kind(frame: gpd.GeoDataFrame, name: str) -> Geometry:
         raise SchemaError(
             f"layer {name!r} must hold one geometry family (polygons, lines or points) to be "
             f"mapped; found {found}. Split it by geometry type (e.g. frame.explode() and filter "
-            "geom_type) and pass each part as its own layer"
+            "geom_type) and pass each part as its own layer",
+            zh=f"图层 {name!r} 须只含一类几何（面、线或点）才能上图；现有 {found}。请按几何类型拆分"
+            "（如 `frame.explode()` 后按 geom_type 筛选），把每一部分作为单独的图层传入",
         )
     kind = kinds.pop()
     assert kind is not None

@@ -67,9 +67,9 @@ class KmlKind(ParamEnum):
         return "KMZ 类型"
 
     @classmethod
-    def error(cls, message: str) -> Exception:
+    def error(cls, message: str, zh: str) -> Exception:
         """Exception raised for a value outside the list."""
-        return MapOptionError(message)
+        return MapOptionError(message, zh=zh)
 
 
 ID_FIELD = {KmlKind.PATCHES: "patch_id", KmlKind.POINTS: "point_id", KmlKind.HOTSPOTS: "hotspot_id"}
@@ -117,7 +117,10 @@ def kind_of(frame: pd.DataFrame, *, source: str = "the layer") -> KmlKind:
     raise SchemaError(
         f"{source} has neither patch_id nor point_id (nor hotspot_id); export the "
         "patches_checked layer of a patch-check result, the discolored_points layer of a "
-        "detection or the hotspots_checked layer of a hotspot check (--layer)"
+        "detection or the hotspots_checked layer of a hotspot check (--layer)",
+        zh=f"{source} 既没有 patch_id，也没有 point_id（或 hotspot_id）；请用 --layer 导出"
+        "图斑核查结果的 patches_checked 图层、变色立木检测结果的 discolored_points 图层"
+        "或热点核查结果的 hotspots_checked 图层",
     )
 
 

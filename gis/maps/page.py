@@ -264,7 +264,12 @@ def _refuse_or_warn(
             "the map must work offline, but these need the network (tiles, or assets with no "
             "vendored copy in gis/maps/vendor): " + ", ".join([*needs, *tiles]) + "; remove "
             "the basemap or the folium elements that use them, or save without offline=True "
-            "(--offline)"
+            "(--offline)",
+            zh="地图须能离线使用，但以下内容需要联网（底图瓦片，"
+            "或在 gis/maps/vendor 中没有本地副本的资源）："
+            + "、".join([*needs, *tiles])
+            + "；请去掉该底图或使用这些资源的 folium 元素，"
+            "或不加 offline=True（--offline）保存",
         )
     for url in needs:
         warnings.warn(
@@ -368,7 +373,10 @@ class FieldMap(folium.Map):
         """
         root = self.get_root()
         if not isinstance(root, OfflineFigure):
-            raise MapOptionError("a FieldMap renders only in its own figure; do not re-parent it")
+            raise MapOptionError(
+                "a FieldMap renders only in its own figure; do not re-parent it",
+                zh="FieldMap 只能在它自己的 figure 中渲染；请不要把它挂到别的父元素下",
+            )
         return root.render(offline=offline)
 
     def save(  # type: ignore[override]
@@ -406,7 +414,10 @@ class FieldMap(folium.Map):
         """Return the map for a notebook (an ``<iframe srcdoc>`` of the page, as folium)."""
         root = self.get_root()
         if not isinstance(root, Figure):
-            raise MapOptionError("a FieldMap renders only in its own figure; do not re-parent it")
+            raise MapOptionError(
+                "a FieldMap renders only in its own figure; do not re-parent it",
+                zh="FieldMap 只能在它自己的 figure 中渲染；请不要把它挂到别的父元素下",
+            )
         return str(root._repr_html_(**kwargs))
 
 

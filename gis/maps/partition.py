@@ -114,7 +114,8 @@ def split_layers(
     if not keyed:
         fields = sorted({str(c) for f in layers.values() for c in f.columns if c != "geometry"})
         raise MapOptionError(
-            f"no layer has the field {field!r} to split by; fields present: {', '.join(fields)}"
+            f"no layer has the field {field!r} to split by; fields present: {', '.join(fields)}",
+            zh=f"没有图层含有用于拆分的字段 {field!r}；现有字段：{'、'.join(fields)}",
         )
     assert_same_crs(*layers.values(), names=tuple(layers))
     log = Findings() if findings is None else findings

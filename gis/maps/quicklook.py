@@ -119,7 +119,9 @@ def _read(src: RasterSource, read: Any) -> NDArray[Any]:
     except RasterioError as exc:
         raise DataSourceError(
             f"cannot read pixels of raster {src.path} for the quicklook: {exc}; the file is "
-            "probably truncated or corrupt — copy it again and check it with `gdalinfo -checksum`"
+            "probably truncated or corrupt — copy it again and check it with `gdalinfo -checksum`",
+            zh=f"无法读取影像 {src.path} 的像元来生成快视图；文件可能不完整或已损坏——请重新拷贝，"
+            "并用 `gdalinfo -checksum` 检查",
         ) from exc
 
 
@@ -220,7 +222,10 @@ def encode(
             if len(uri) + len(mask_uri or "") <= max_bytes:
                 return uri, mask_uri, image.width, image.height
         if max(image.size) <= 64:
-            raise RasterError(f"a quicklook cannot fit in {max_bytes} bytes; raise max_bytes")
+            raise RasterError(
+                f"a quicklook cannot fit in {max_bytes} bytes; raise max_bytes",
+                zh=f"快视图无法控制在 {max_bytes} 字节以内；请调大 max_bytes",
+            )
         size = (max(1, image.width * 3 // 4), max(1, image.height * 3 // 4))
         image = image.resize(size, Image.Resampling.BILINEAR)
         mask = None if mask is None else mask.resize(size, Image.Resampling.NEAREST)
@@ -267,12 +272,16 @@ def quicklook(
     if len(roles) != 3:
         raise RasterError(
             f"a quicklook shows three bands as red, green, blue; got {','.join(roles)} — "
-            "pass e.g. --quicklook-bands R,G,B or NIR,R,G"
+            "pass e.g. --quicklook-bands R,G,B or NIR,R,G",
+            zh=f"快视图以红、绿、蓝显示三个波段，而给出的是 {','.join(roles)}——"
+            "请给出如 --quicklook-bands R,G,B 或 NIR,R,G",
         )
     if src.parts:
         raise RasterError(
             f"{src.path} is {len(src.parts)} scenes; a quicklook shows one image — give one "
-            "scene or product, or a VRT of the scenes (gdalbuildvrt) when they share a CRS"
+            "scene or product, or a VRT of the scenes (gdalbuildvrt) when they share a CRS",
+            zh=f"{src.path} 有 {len(src.parts)} 景；快视图只显示一幅影像——请给出一景或一个产品，"
+            "各景坐标系相同时也可给出它们的 VRT（`gdalbuildvrt`）",
         )
     transform, width, height = mercator_grid(src, max_side)
     rgb, valid = warp_rgb(src, roles, max_side=max_side)

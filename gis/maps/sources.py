@@ -61,7 +61,9 @@ def read_sources(
     if not layers:
         raise DataSourceError(
             "none of " + ", ".join(map(str, sources)) + " holds a layer with geometry; pass "
-            "a results GeoPackage (patches_checked, discolored_points) or another vector layer"
+            "a results GeoPackage (patches_checked, discolored_points) or another vector layer",
+            zh="、".join(map(str, sources)) + " 中都没有带几何的图层；请给出结果 GeoPackage"
+            "（patches_checked、discolored_points）或其他矢量图层",
         )
     return layers, run_ids
 

@@ -321,15 +321,22 @@ class TileSource:
         if not self.attribution.strip():
             raise MapOptionError(
                 f"custom tiles {self.url!r} need an attribution; pass --attribution TEXT "
-                "(the tile provider's required credit)"
+                "(the tile provider's required credit)",
+                zh=f"自定义瓦片 {self.url!r} 需要署名；请用 --attribution TEXT 给出瓦片提供方"
+                "要求的版权说明",
             )
         if not all(part in self.url for part in ("{z}", "{x}", "{y}")):
             raise MapOptionError(
                 f"tile URL {self.url!r} lacks {{z}}, {{x}} or {{y}}; pass an XYZ template such "
-                "as https://tiles.example.org/{z}/{x}/{y}.png"
+                "as https://tiles.example.org/{z}/{x}/{y}.png",
+                zh=f"瓦片 URL {self.url!r} 缺少 {{z}}、{{x}} 或 {{y}}；请给出 XYZ 模板，如 "
+                "https://tiles.example.org/{z}/{x}/{y}.png",
             )
         if not self.url.startswith(("https://", "http://")):
-            raise MapOptionError(f"tile URL {self.url!r} must start with https:// or http://")
+            raise MapOptionError(
+                f"tile URL {self.url!r} must start with https:// or http://",
+                zh=f"瓦片 URL {self.url!r} 须以 https:// 或 http:// 开头",
+            )
 
 
 _TIANDITU = (
@@ -349,7 +356,10 @@ def tianditu(key: str) -> TileSource:
         a domain and then fail from ``file://``; the map still works without tiles.
     """
     if not key.strip():
-        raise MapOptionError("the Tianditu basemap needs a key; pass --tianditu-key KEY")
+        raise MapOptionError(
+            "the Tianditu basemap needs a key; pass --tianditu-key KEY",
+            zh="天地图底图需要密钥；请用 --tianditu-key KEY 给出",
+        )
     return TileSource(
         url=_TIANDITU.format(layer="img", key=key),
         attribution="天地图 © 国家地理信息公共服务平台",

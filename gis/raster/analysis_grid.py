@@ -221,7 +221,9 @@ def common_grid(
     if not overlaps(before.grid, after.grid):
         raise RasterError(
             f"the after image {after.path} does not overlap the before image {before.path} "
-            "at all; give two images of the same place"
+            "at all; give two images of the same place",
+            zh=f"后期影像 {after.path} 与前期影像 {before.path} 完全不重叠；"
+            "请给出同一地点的两期影像",
         )
     grid = analysis_grid(before.grid, after.grid)
     pair = on_grid(before, grid), on_grid(after, grid)

@@ -17,7 +17,7 @@ from pyproj import CRS, Transformer
 from gis.errors import RasterError
 from gis.raster.analysis_grid import base_of
 from gis.raster.grid import Grid
-from gis.raster.source import RasterSource
+from gis.raster.source import ROLE_ZH, RasterSource
 
 EDGE_POINTS = 21
 """Points per footprint edge when it is transformed to another CRS (curved edges)."""
@@ -89,5 +89,11 @@ def require_covers(patches: Any, sources: dict[str, RasterSource]) -> None:
             f"footprint ({x0:.10g}, {y0:.10g}) - ({x1:.10g}, {y1:.10g}) lies apart from the "
             f"patches ({p0:.10g}, {q0:.10g}) - ({p1:.10g}, {q1:.10g}) in {name}; give the scenes "
             "of the patches' area, or check the patches' coordinate system (a wrong .prj or "
-            "EPSG code puts them elsewhere)"
+            "EPSG code puts them elsewhere)",
+            zh=f"{ROLE_ZH.get(role, role)} {src.path} 未覆盖 "
+            f"{int(present.sum())} 个图斑中的任何一个："
+            f"其范围 ({x0:.10g}, {y0:.10g}) - ({x1:.10g}, {y1:.10g}) 与图斑范围 "
+            f"({p0:.10g}, {q0:.10g}) - ({p1:.10g}, {q1:.10g})（{name}）不相交；"
+            "请给出图斑所在区域的"
+            "影像，或检查图斑的坐标系（.prj 或 EPSG 代码有误会把图斑放到别处）",
         )

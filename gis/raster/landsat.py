@@ -136,7 +136,8 @@ def _listing(path: str) -> tuple[list[str], str, str]:
         except (tarfile.TarError, OSError) as exc:
             raise DataSourceError(
                 f"cannot read the tar archive {path}: {exc}; copy it again (a truncated "
-                "download is the usual cause)"
+                "download is the usual cause)",
+                zh=f"无法读取压缩包 {path}；请重新拷贝（常见原因是下载不完整）",
             ) from exc
         names, mtl = [m.name for m in members], mtl_m.name if mtl_m is not None else None
         root = f"/vsitar/{os.path.abspath(p)}"
@@ -144,7 +145,9 @@ def _listing(path: str) -> tuple[list[str], str, str]:
         raise DataSourceError(
             f"Landsat product {path} has no MTL file (*_MTL.txt): scale, offset and quality "
             "bits cannot be known — use the complete product as USGS delivers it (with its "
-            "MTL), or pass a stacked GeoTIFF with --sensor/--bands"
+            "MTL), or pass a stacked GeoTIFF with --sensor/--bands",
+            zh=f"Landsat 产品 {path} 没有 MTL 文件（*_MTL.txt）：无法得知缩放系数、偏移量和质量位"
+            "——请使用 USGS 交付的完整产品（含 MTL），或给出多波段 GeoTIFF 并配合 --sensor/--bands",
         )
     return names, root, text
 
@@ -161,7 +164,9 @@ def _band_file(
     if not found:
         raise DataSourceError(
             f"Landsat product {product} lacks band {band} ({named or '*' + suffix}); the "
-            "product is incomplete — download it again with all bands"
+            "product is incomplete — download it again with all bands",
+            zh=f"Landsat 产品 {product} 缺少波段 {band}（{named or '*' + suffix}）；产品不完整"
+            "——请重新下载全部波段",
         )
     return f"{root}/{found[0]}"
 
@@ -182,13 +187,17 @@ def _rescaling(
         if mult is None or add is None:
             raise DataSourceError(
                 f"the MTL of {product} has no REFLECTANCE_MULT/ADD_BAND_{band}; reflectance "
-                "cannot be computed — use the product's complete MTL"
+                "cannot be computed — use the product's complete MTL",
+                zh=f"{product} 的 MTL 中没有 REFLECTANCE_MULT/ADD_BAND_{band}；无法计算反射率"
+                "——请使用该产品完整的 MTL",
             )
         pairs.add((float(mult), float(add)))
     if len(pairs) > 1:
         raise RasterError(
             f"{product}: the MTL gives different rescaling per band ({sorted(pairs)}); "
-            "Linyuan reads one scale and offset for all bands"
+            "Linyuan reads one scale and offset for all bands",
+            zh=f"{product}：MTL 中各波段的缩放参数不同（{sorted(pairs)}）；"
+            "Linyuan 对所有波段只用一个缩放系数和偏移量",
         )
     scale, offset = pairs.pop()
     if l2:

@@ -80,7 +80,10 @@ def mosaic_source(
             raise RasterError(
                 f"scene {s.path} has bands {','.join(s.roles)} but {first.path} has "
                 f"{','.join(first.roles)}; the scenes of one date need the same bands — give "
-                "--bands, or mosaic scenes of one sensor"
+                "--bands, or mosaic scenes of one sensor",
+                zh=f"景 {s.path} 的波段为 {','.join(s.roles)}，而 {first.path} 的为 "
+                f"{','.join(first.roles)}；同一期的各景须有相同的波段——请给出 --bands，"
+                "或只镶嵌同一传感器的景",
             )
     grid = mosaic_grid([s.grid for s in scenes])
     label = name or " + ".join(s.path for s in scenes)

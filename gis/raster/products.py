@@ -70,7 +70,9 @@ def raster_source(
             raise RasterError(
                 f"a mask raster ({os.fspath(mask)}) is on one grid, but {text} is "
                 f"{len(scenes)} scenes; give products that carry their masks (SCL, QA_PIXEL), "
-                "or one scene with its mask"
+                "or one scene with its mask",
+                zh=f"掩膜影像（{os.fspath(mask)}）只对应一个格网，但 {text} 有 {len(scenes)} 景；"
+                "请给出自带掩膜（SCL、QA_PIXEL）的产品，或只给一景及其掩膜",
             )
         parts = [raster_source(s, **options) for s in scenes]  # type: ignore[arg-type]
         return mosaic_source(parts, name=text, findings=findings)
@@ -107,7 +109,10 @@ def split_scenes(text: str) -> list[str]:
         raise RasterError(
             f"folder {text} holds no raster (looked for {', '.join(SCENE_SUFFIXES)}, .SAFE "
             "folders or .zip, Landsat folders or .tar); give a raster file, a product, or a "
-            "folder of scenes"
+            "folder of scenes",
+            zh=f"文件夹 {text} 中没有影像（查找了 {'、'.join(SCENE_SUFFIXES)}、"
+            ".SAFE 文件夹或 .zip、"
+            "Landsat 文件夹或 .tar）；请给出影像文件、产品或存放各景的文件夹",
         )
     return scenes
 
@@ -117,14 +122,18 @@ def _product_reader(text: str) -> Any:
     if text.startswith(("http://", "https://")) and text.lower().endswith(".json"):
         raise DataSourceError(
             f"{text} is a remote JSON (a STAC Item?): Linyuan reads an Item from a local file "
-            "— download it first (curl -O); its assets may stay remote (read through /vsicurl/)"
+            "— download it first (curl -O); its assets may stay remote (read through /vsicurl/)",
+            zh=f"{text} 是远程 JSON（STAC Item？）：Linyuan 只从本地文件读取 Item——请先下载"
+            "（`curl -O`）；其中的资源可以留在远程（通过 /vsicurl/ 读取）",
         )
     if text.startswith("/vsi"):
         return None
     if text.lower().endswith((".tar.gz", ".tgz")):
         raise DataSourceError(
             f"{text} is a compressed tar: reading its bands in place would decompress it again "
-            "for every window — extract it first (tar xzf) and give the folder"
+            "for every window — extract it first (tar xzf) and give the folder",
+            zh=f"{text} 是压缩包：直接读取其中的波段，每个窗口都要重新解压一次——"
+            "请先解压（`tar xzf`），再给出解压后的文件夹",
         )
     if sentinel2.is_safe(text):
         return sentinel2.safe_source

@@ -93,7 +93,8 @@ def read_safe(path: str) -> SafeProduct:
     except ElementTree.ParseError as exc:
         raise DataSourceError(
             f"the metadata of {path} is not valid XML ({exc}); the product is damaged — "
-            "download it again"
+            "download it again",
+            zh=f"{path} 的元数据不是有效的 XML（第 {exc.position[0]} 行）；产品已损坏——请重新下载",
         ) from exc
     values = _by_tag(tree)
     level = "L2A" if "BOA_QUANTIFICATION_VALUE" in values or "L2A" in tree.tag else "L1C"
@@ -120,7 +121,10 @@ def _metadata(path: str) -> tuple[str, bytes]:
         return str(p), meta.read_bytes()
     name = _zip_metadata(p)
     if name is None:
-        raise DataSourceError(f"{path} holds no MTD_MSIL2A.xml / MTD_MSIL1C.xml")
+        raise DataSourceError(
+            f"{path} holds no MTD_MSIL2A.xml / MTD_MSIL1C.xml",
+            zh=f"{path} 中没有 MTD_MSIL2A.xml / MTD_MSIL1C.xml；请给出完整的 Sentinel-2 产品",
+        )
     with zipfile.ZipFile(p) as z:
         xml = z.read(name)
     folder = name.rsplit("/", 1)[0] if "/" in name else ""
@@ -167,7 +171,10 @@ def _image_files(tree: ElementTree.Element, root: str) -> dict[str, str]:
         raise RasterError(
             f"Sentinel-2 product {root} holds {len(granules)} granules (an old multi-tile "
             "product); Linyuan reads one granule per product — give the granules' band files "
-            "as scenes, or the single-tile products of the same date"
+            "as scenes, or the single-tile products of the same date",
+            zh=f"Sentinel-2 产品 {root} 含 {len(granules)} 个 granule（旧式多图幅产品）；Linyuan "
+            "每个产品只读一个 granule——请把各 granule 的波段文件作为多景给出，"
+            "或改用同日期的单图幅产品",
         )
     return {band: p for band, (_, p) in found.items()}
 
@@ -187,7 +194,9 @@ def safe_source(
     if missing:
         raise DataSourceError(
             f"Sentinel-2 product {path} lacks band(s) {', '.join(missing)} in its metadata "
-            "(IMAGE_FILE); the product is incomplete — download the full product again"
+            "(IMAGE_FILE); the product is incomplete — download the full product again",
+            zh=f"Sentinel-2 产品 {path} 的元数据（IMAGE_FILE）中缺少波段 {'、'.join(missing)}；"
+            "产品不完整——请重新下载完整产品",
         )
     for band in (*BANDS.values(), "SCL"):
         if band in product.files:
@@ -227,7 +236,9 @@ def _require_file(gdal_path: str, product: str) -> None:
     if not os.path.isfile(gdal_path):
         raise DataSourceError(
             f"Sentinel-2 product {product} lacks the band file {gdal_path} its metadata "
-            "lists; the product is incomplete — download it again"
+            "lists; the product is incomplete — download it again",
+            zh=f"Sentinel-2 产品 {product} 缺少元数据中列出的波段文件 {gdal_path}；"
+            "产品不完整——请重新下载",
         )
 
 
@@ -238,7 +249,9 @@ def _scale_offset(product: SafeProduct) -> tuple[float, float]:
     if len(used) > 1:
         raise RasterError(
             f"Sentinel-2 product {product.path} has different offsets per band "
-            f"({sorted(used)}); Linyuan reads one offset for all bands"
+            f"({sorted(used)}); Linyuan reads one offset for all bands",
+            zh=f"Sentinel-2 产品 {product.path} 各波段的偏移量不同（{sorted(used)}）；"
+            "Linyuan 对所有波段只用一个偏移量",
         )
     return scale, used.pop() * scale
 

@@ -225,6 +225,10 @@ def open_source_env(
     return stack.enter_context(open_raster(source.mask_path)) if source.mask_path else None
 
 
+ROLE_ZH = {"raster": "影像", "before image": "前期影像", "after image": "后期影像"}
+"""The roles an image plays in error messages, in Chinese."""
+
+
 def require_usable(src: RasterSource, *, role: str = "raster") -> None:
     """Raise :class:`RasterError` when no pixel of ``src`` is usable.
 
@@ -247,7 +251,8 @@ def require_usable(src: RasterSource, *, role: str = "raster") -> None:
         f"{role} {src.path} has no usable pixel: every pixel is nodata, masked or NaN; "
         "check the file (gdalinfo -stats) — an empty export or a wrong nodata value is the "
         "usual cause — and pass an image with data",
-        zh=f"{role} {src.path} 没有可用像元：全部为 nodata、被掩膜或 NaN；请用 `gdalinfo -stats` "
+        zh=f"{ROLE_ZH.get(role, role)} {src.path} 没有可用像元：全部为 nodata、被掩膜或 NaN；"
+        "请用 `gdalinfo -stats` "
         "检查文件——常见原因是导出为空或 nodata 值设错——并给出有数据的影像",
     )
 
@@ -637,11 +642,15 @@ def _count_error(
     path: str, count: int, roles: tuple[str, ...], sensor: Sensor, tagged: Sequence[int]
 ) -> RasterError:
     alpha = f"; band {','.join(map(str, tagged))} is marked alpha" if tagged else ""
+    alpha_zh = f"；第 {','.join(map(str, tagged))} 波段标记为 alpha" if tagged else ""
     return RasterError(
         f"raster {path} has {count} band(s) but sensor {sensor.value!r} expects "
         f"{len(roles)} ({','.join(roles)}){alpha}; give the roles of its bands in order with "
         "--bands (e.g. --bands B,G,R,NIR, or R,G,B,A with an alpha band), or choose the right "
-        "--sensor"
+        "--sensor",
+        zh=f"影像 {path} 有 {count} 个波段，但传感器 {sensor.value!r} 需要 {len(roles)} 个"
+        f"（{','.join(roles)}）{alpha_zh}；请用 --bands 按顺序写出各波段的角色（例如 "
+        "--bands B,G,R,NIR；带 alpha 波段时用 R,G,B,A），或选对 --sensor",
     )
 
 

@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from gis.errors import DataSourceError, RasterError
+from gis.errors import DataSourceError, RasterError, os_reason
 from gis.findings import Findings
 from gis.io.rasters import open_raster
 from gis.raster.dates import parse_date
@@ -121,7 +121,10 @@ def gdal_href(href: str, item_path: str) -> str:
         raise DataSourceError(
             f"STAC Item {item_path}: asset {href} uses a scheme Linyuan does not read in place "
             "(only http(s) through /vsicurl/, local files and GDAL /vsi paths); download the "
-            "asset and give its local path as the href"
+            "asset and give its local path as the href",
+            zh=f"STAC Item {item_path}：资源 {href} 使用的协议 Linyuan 不能直接读取（只支持经 "
+            "/vsicurl/ 的 http(s)、本地文件和 GDAL /vsi 路径）；"
+            "请下载该资源，并把 href 改为本地路径",
         )
     return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(item_path)), href))
 
@@ -138,7 +141,11 @@ def read_item(path: str) -> StacItem:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
     except (OSError, ValueError) as exc:
-        raise DataSourceError(f"cannot read STAC Item {path}: {exc}; check the JSON") from exc
+        why_zh = os_reason(exc)[1] if isinstance(exc, OSError) else "不是有效的 JSON"
+        raise DataSourceError(
+            f"cannot read STAC Item {path}: {exc}; check the JSON",
+            zh=f"无法读取 STAC Item {path}：{why_zh}；请检查该 JSON 文件",
+        ) from exc
     props = doc.get("properties") or {}
     chosen: dict[str, StacBand] = {}
     mask = None
@@ -154,7 +161,10 @@ def read_item(path: str) -> StacItem:
         raise DataSourceError(
             f"no asset of STAC Item {path} carries a common band name Linyuan reads "
             f"({', '.join(COMMON_ROLES)}) in eo:bands / bands, nor is keyed by one; give an "
-            "Item with the eo extension, or the band files as a GeoTIFF with --bands"
+            "Item with the eo extension, or the band files as a GeoTIFF with --bands",
+            zh=f"STAC Item {path} 的资源在 eo:bands / bands 中都没有 Linyuan 能读的通用波段名"
+            f"（{'、'.join(COMMON_ROLES)}），键名也不是；请给出带 eo 扩展的 Item，或把波段文件"
+            "作为 GeoTIFF 并配合 --bands 给出",
         )
     acquired = parse_date(props.get("datetime") or props.get("start_datetime"))
     level = str(props.get("processing:level") or doc.get("id") or "")
@@ -221,7 +231,9 @@ def _one(values: set[float | None], what: str, item: str, default: float) -> flo
     if len(values) > 1:
         raise RasterError(
             f"STAC Item {item} gives different {what} per band ({sorted(map(str, values))}); "
-            "Linyuan reads one scale and offset for all bands — give bands of one product"
+            "Linyuan reads one scale and offset for all bands — give bands of one product",
+            zh=f"STAC Item {item} 各波段的 {what} 不同（{sorted(map(str, values))}）；Linyuan "
+            "对所有波段只用一个缩放系数和偏移量——请给出同一产品的波段",
         )
     value = values.pop() if values else None
     return default if value is None else value

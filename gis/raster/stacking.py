@@ -79,7 +79,8 @@ def _band_facts(f: BandFile) -> dict[str, Any]:
         if ds.crs is None:
             raise DataSourceError(
                 f"band file {f.path} has no CRS; the product is incomplete or damaged — "
-                "download it again"
+                "download it again",
+                zh=f"波段文件 {f.path} 没有坐标系；产品不完整或已损坏——请重新下载",
             )
         return {
             "crs_wkt": ds.crs.to_wkt(),

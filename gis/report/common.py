@@ -161,7 +161,7 @@ def open_report(kind: str, lang: str | Lang, load: Callable[[], ReportData]) -> 
     try:
         data = load()
     except GisError as exc:
-        return Report(kind=kind, lang=use, error=str(exc))
+        return Report(kind=kind, lang=use, error=exc.text(use.value))
     return Report(kind=kind, lang=use, data=data)
 
 
@@ -182,7 +182,12 @@ def title(rep: Report) -> Section:
     if not rep.ok:
         return blocks.section(
             head,
-            blocks.message(f"{word('cannot_report', rep.lang)}: {rep.error}", severity="error"),
+            blocks.message(
+                word("cannot_report", rep.lang)
+                + ("：" if rep.lang is Lang.ZH else ": ")
+                + str(rep.error),
+                severity="error",
+            ),
         )
     data = rep.data
     assert data is not None

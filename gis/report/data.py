@@ -121,11 +121,12 @@ def check_results(path: PathLike, kind: ResultsKind) -> None:
     if LAYERS[kind][0] not in names:
         other = results_kind(path)
         what = f"the results of `{COMMANDS[other]}`" if other else "no Linyuan results"
+        what_zh = f"`{COMMANDS[other]}` 的结果" if other else "非 Linyuan 结果"
         raise ReportInputError(
             f"{path} holds {what} (layers: {', '.join(names)}), not those of "
             f"`{COMMANDS[kind]}` (layer {LAYERS[kind][0]}); pass the GeoPackage written by "
             f"`{COMMANDS[kind]} … --out FILE.gpkg`",
-            zh=f"{path} 中是其他结果（图层：{', '.join(names)}），不是 `{COMMANDS[kind]}` 的结果"
+            zh=f"{path} 中是{what_zh}（图层：{', '.join(names)}），不是 `{COMMANDS[kind]}` 的结果"
             f"（图层 {LAYERS[kind][0]}）；请给出 `{COMMANDS[kind]} … --out FILE.gpkg` 写出的文件",
         )
     missing = [n for n in LAYERS[kind] if n not in names]

@@ -201,7 +201,7 @@ def open_fire_report(
             if path is not None:
                 loaded.append(load_results(path, kind))
         if not loaded:
-            raise ReportInputError(_w("no_input", lang))
+            raise ReportInputError(_w("no_input", "en"), zh=_w("no_input", "zh"))
         extra: dict[str, pd.DataFrame] = {}
         for data in loaded:
             extra |= {LAYERS[data.kind][0]: data.main, **data.extra}
@@ -240,45 +240,64 @@ def verdict_table(hotspots: pd.DataFrame, lang: str) -> pd.DataFrame:
     return table.assign(verdict=verdict)[["verdict", "count", "field_priority"]]
 
 
+_AREAS = ("district", "township", "forest_chief")
+"""Where a hotspot or event lies: ``—`` when it lies in none."""
+
+
+def _priority_table(
+    rows: pd.DataFrame, order: list[str], columns: dict[str, str], lang: str
+) -> pd.DataFrame:
+    """Return ``rows`` sorted by ``order`` as the table ``columns`` names (shown → column).
+
+    The verdict (``fire_kind``) is named in ``lang``, ``*_utc`` times are shown in Beijing
+    time, and a missing district, township or forest chief is ``—``.
+    """
+    names = _verdict_names(lang)
+    rows = rows.sort_values(order, kind="stable")
+    table = {}
+    for shown, column in columns.items():
+        values = rows[column]
+        if column == "fire_kind":
+            values = values.map(lambda k: names.get(k, k))
+        elif column.endswith("_utc"):
+            values = _bjt(values)
+        elif column in _AREAS:
+            values = values.fillna("—")
+        table[shown] = values
+    return pd.DataFrame(table).reset_index(drop=True)
+
+
 def hotspot_list(hotspots: pd.DataFrame, lang: str) -> pd.DataFrame:
     """Return every hotspot by field priority, then feedback deadline."""
-    names = _verdict_names(lang)
-    rows = hotspots.sort_values(["field_priority", "feedback_due_utc", "hotspot_id"], kind="stable")
-    table = pd.DataFrame(
-        {
-            "hotspot_id": rows["hotspot_id"],
-            "verdict": rows["fire_kind"].map(lambda k: names.get(k, k)),
-            "field_priority": rows["field_priority"],
-            "feedback_hours": rows["feedback_hours"],
-            "detected": _bjt(rows["detected_utc"]),
-            "feedback_due": _bjt(rows["feedback_due_utc"]),
-            "event_id": rows["event_id"],
-        }
-    )
-    for column in ("district", "township", "forest_chief"):
-        table[column] = rows[column].fillna("—")
-    return table.reset_index(drop=True)
+    columns = {
+        "hotspot_id": "hotspot_id",
+        "verdict": "fire_kind",
+        "field_priority": "field_priority",
+        "feedback_hours": "feedback_hours",
+        "detected": "detected_utc",
+        "feedback_due": "feedback_due_utc",
+        "event_id": "event_id",
+        **{area: area for area in _AREAS},
+    }
+    order = ["field_priority", "feedback_due_utc", "hotspot_id"]
+    return _priority_table(hotspots, order, columns, lang)
 
 
 def event_list(events: pd.DataFrame, lang: str) -> pd.DataFrame:
     """Return the fire events by field priority, then first detection."""
-    names = _verdict_names(lang)
-    rows = events.sort_values(["field_priority", "event_first_utc"], kind="stable")
-    table = pd.DataFrame(
-        {
-            "event_id": rows["event_id"],
-            "verdict": rows["fire_kind"].map(lambda k: names.get(k, k)),
-            "n_hotspots": rows["n_hotspots"],
-            "event_days": rows["event_days"],
-            "first_seen": _bjt(rows["event_first_utc"]),
-            "last_seen": _bjt(rows["event_last_utc"]),
-            "field_priority": rows["field_priority"],
-            "district": rows["district"].fillna("—"),
-            "forest_chief": rows["forest_chief"].fillna("—"),
-            "hotspot_ids": rows["hotspot_ids"],
-        }
-    )
-    return table.reset_index(drop=True)
+    columns = {
+        "event_id": "event_id",
+        "verdict": "fire_kind",
+        "n_hotspots": "n_hotspots",
+        "event_days": "event_days",
+        "first_seen": "event_first_utc",
+        "last_seen": "event_last_utc",
+        "field_priority": "field_priority",
+        "district": "district",
+        "forest_chief": "forest_chief",
+        "hotspot_ids": "hotspot_ids",
+    }
+    return _priority_table(events, ["field_priority", "event_first_utc"], columns, lang)
 
 
 _FEEDBACK_WORDS = {  # gis.verify.status.FEEDBACK

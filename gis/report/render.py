@@ -128,13 +128,18 @@ def inject_parameters(nb: Any, params: Mapping[str, Any]) -> Any:
         (k for k, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), None
     )
     if index is None:
-        raise ReportError("the notebook has no cell tagged 'parameters'; tag its first code cell")
+        raise ReportError(
+            "the notebook has no cell tagged 'parameters'; tag its first code cell",
+            zh="笔记本中没有标记为 'parameters' 的单元格；请给第一个代码单元格加上该标记",
+        )
     known = set(re.findall(r"^(\w+)\s*=", nb.cells[index].source, flags=re.M))
     unknown = sorted(set(params) - known)
     if unknown:
         raise ReportError(
             f"the notebook's parameters cell does not set {', '.join(unknown)}; it sets "
-            f"{', '.join(sorted(known))}"
+            f"{', '.join(sorted(known))}",
+            zh=f"笔记本的参数单元格没有设置 {'、'.join(unknown)}；它设置了 "
+            f"{'、'.join(sorted(known))}",
         )
     cell = nbformat.v4.new_code_cell(_param_source(params))
     cell.metadata["tags"] = ["injected-parameters"]
@@ -175,7 +180,9 @@ def execute_notebook(
         except CellExecutionError as exc:
             raise ReportError(
                 f"{path}: a cell failed while rendering the report ({exc.ename}: "
-                f"{exc.evalue}); rerun the command with -v to see the cell's traceback"
+                f"{exc.evalue}); rerun the command with -v to see the cell's traceback",
+                zh=f"{path}：生成报告时有单元格出错（{exc.ename}）；请加 -v 重新运行命令，"
+                "查看该单元格的回溯信息",
             ) from exc
     return nb
 
@@ -294,7 +301,7 @@ def render_report(
     error = report_error(sections)
     done = Rendered(Path(out), fmt, sections, time.perf_counter() - start, error)
     if error is not None:
-        raise ReportInputError(error)
+        raise ReportInputError(error, zh=error)  # the report's own text, in its language
     return done
 
 

@@ -54,6 +54,34 @@ UUID4 = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 SHA256 = r"^[0-9a-f]{64}$"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
+
+class Reason(str):
+    """Why a record breaks the contract: the English text (the string itself) and ``zh``.
+
+    A plain ``str`` to every caller that compares or joins reasons; :func:`reason_zh` reads
+    the Chinese one, so a rejection can be shown in the language of ``--lang``.
+
+    Examples
+    --------
+    >>> r = Reason("x: must not be empty", "x：不能为空")
+    >>> r == "x: must not be empty", reason_zh(r), reason_zh("plain")
+    (True, 'x：不能为空', 'plain')
+    """
+
+    zh: str
+
+    def __new__(cls, en: str, zh: str) -> Reason:
+        """Make the reason: ``en`` is its text, ``zh`` the Chinese one."""
+        self = super().__new__(cls, en)
+        self.zh = zh
+        return self
+
+
+def reason_zh(reason: str) -> str:
+    """Return the Chinese text of a :class:`Reason` (a plain string as it is)."""
+    return getattr(reason, "zh", reason)
+
+
 MAX_TEXT = 2000
 """Longest text property (characters)."""
 MAX_PHOTOS = 20
@@ -245,7 +273,7 @@ def nesting_depth(value: Any, limit: int = MAX_DEPTH) -> int:
     return deepest
 
 
-def device_time_problem(value: str) -> str | None:
+def device_time_problem(value: str) -> Reason | None:
     """Return why a valid-format ``device_time`` is out of the contract's range, else None.
 
     Examples
@@ -258,7 +286,10 @@ def device_time_problem(value: str) -> str | None:
     moment = parse_device_time(value)
     if moment is None or DEVICE_YEARS[0] <= moment.year <= DEVICE_YEARS[1]:
         return None
-    return f"device_time: {value} is outside the years {DEVICE_YEARS[0]} to {DEVICE_YEARS[1]}"
+    return Reason(
+        f"device_time: {value} is outside the years {DEVICE_YEARS[0]} to {DEVICE_YEARS[1]}",
+        f"device_time：{value} 不在 {DEVICE_YEARS[0]} 至 {DEVICE_YEARS[1]} 年之间",
+    )
 
 
 def parse_device_time(value: str) -> datetime.datetime | None:
@@ -287,62 +318,118 @@ _FORMATS: dict[str, tuple[Callable[[str], bool], str]] = {
         "an ISO 8601 date-time with a UTC offset, e.g. 2026-06-01T09:30:00+08:00",
     ),
 }
+_FORMATS_ZH = {
+    "uuid4": "小写的第 4 版 UUID",
+    "date-time-offset": "带时区偏移的 ISO 8601 日期时间（如 2026-06-01T09:30:00+08:00）",
+}
 
 
 def _check_type(value: Any, schema: Mapping[str, Any], where: str) -> list[str]:
     kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
     if any(_TYPES[k](value) for k in kinds):
         return []
-    return [f"{where}: {_show(value)} is not of type {' or '.join(kinds)}"]
+    return [
+        Reason(
+            f"{where}: {_show(value)} is not of type {' or '.join(kinds)}",
+            f"{where}：{_show(value)} 的类型不是 {' 或 '.join(kinds)}",
+        )
+    ]
 
 
 def _check_scalar(value: Any, schema: Mapping[str, Any], where: str) -> list[str]:
-    errors = []
+    errors: list[str] = []
     if "const" in schema and value != schema["const"]:
-        errors.append(f"{where}: {_show(value)} must be {_show(schema['const'])}")
+        errors.append(
+            Reason(
+                f"{where}: {_show(value)} must be {_show(schema['const'])}",
+                f"{where}：{_show(value)} 应为 {_show(schema['const'])}",
+            )
+        )
     enum = schema.get("enum")
     if enum is not None and (
         value not in enum or (isinstance(value, bool) and not any(e is value for e in enum))
     ):
         shown = ", ".join(_show(e) for e in enum if e is not None)
-        errors.append(f"{where}: {_show(value)} is not one of {shown}")
+        errors.append(
+            Reason(
+                f"{where}: {_show(value)} is not one of {shown}",
+                f"{where}：{_show(value)} 不在可选值 {shown} 之中",
+            )
+        )
     if isinstance(value, str):
         errors += _check_string(value, schema, where)
     elif isinstance(value, float) and not math.isfinite(value):
-        errors.append(f"{where}: {value} is not a finite number")
+        errors.append(
+            Reason(f"{where}: {value} is not a finite number", f"{where}：{value} 不是有限数值")
+        )
     elif _TYPES["number"](value):
         if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{where}: {value} is less than the minimum {schema['minimum']}")
+            errors.append(
+                Reason(
+                    f"{where}: {value} is less than the minimum {schema['minimum']}",
+                    f"{where}：{value} 小于最小值 {schema['minimum']}",
+                )
+            )
         if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{where}: {value} is greater than the maximum {schema['maximum']}")
+            errors.append(
+                Reason(
+                    f"{where}: {value} is greater than the maximum {schema['maximum']}",
+                    f"{where}：{value} 大于最大值 {schema['maximum']}",
+                )
+            )
     return errors
 
 
 def _check_string(value: str, schema: Mapping[str, Any], where: str) -> list[str]:
-    errors = []
+    errors: list[str] = []
     if _SURROGATE.search(value):
-        return [f"{where}: holds a lone UTF-16 surrogate (\\ud800-\\udfff), not valid text"]
+        return [
+            Reason(
+                f"{where}: holds a lone UTF-16 surrogate (\\ud800-\\udfff), not valid text",
+                f"{where}：含有孤立的 UTF-16 代理字符（\\ud800-\\udfff），不是有效文本",
+            )
+        ]
     if len(value.strip()) < schema.get("minLength", 0):
-        errors.append(f"{where}: must not be empty")
+        errors.append(Reason(f"{where}: must not be empty", f"{where}：不能为空"))
     if len(value) > schema.get("maxLength", len(value)):
-        errors.append(f"{where}: longer than {schema['maxLength']} characters")
+        errors.append(
+            Reason(
+                f"{where}: longer than {schema['maxLength']} characters",
+                f"{where}：超过 {schema['maxLength']} 个字符",
+            )
+        )
         return errors  # a pattern or format check of a huge text is wasted work
     if "pattern" in schema and not re.match(schema["pattern"], value):
-        errors.append(f"{where}: {_show(value)} does not match {schema['pattern']}")
+        errors.append(
+            Reason(
+                f"{where}: {_show(value)} does not match {schema['pattern']}",
+                f"{where}：{_show(value)} 不符合格式 {schema['pattern']}",
+            )
+        )
     if "format" in schema:
         check, what = _FORMATS[schema["format"]]
         if not check(value):
-            errors.append(f"{where}: {_show(value)} is not {what}")
+            errors.append(
+                Reason(
+                    f"{where}: {_show(value)} is not {what}",
+                    f"{where}：{_show(value)} 不是{_FORMATS_ZH[schema['format']]}",
+                )
+            )
     return errors
 
 
 def _check_object(value: dict[str, Any], schema: Mapping[str, Any], where: str) -> list[str]:
-    errors = []
+    errors: list[str] = []
     label = where or "(root)"
     props = schema.get("properties", {})
     for name in schema.get("required", ()):
         if name not in value:
-            errors.append(f"{label}: required property {name} is missing")
+            errors.append(
+                Reason(
+                    f"{label}: required property {name} is missing",
+                    f"{label}：缺少必填属性 {name}",
+                )
+            )
     extra_ok = schema.get("patternProperties")
     for name, item in value.items():
         if name in props:
@@ -350,16 +437,31 @@ def _check_object(value: dict[str, Any], schema: Mapping[str, Any], where: str) 
         elif schema.get("additionalProperties", True) is False and not (
             extra_ok and re.match(extra_ok, name)
         ):
-            errors.append(f"{label}: unknown property {name} (extensions start with x_)")
+            errors.append(
+                Reason(
+                    f"{label}: unknown property {name} (extensions start with x_)",
+                    f"{label}：未知属性 {name}（扩展属性须以 x_ 开头）",
+                )
+            )
     return errors
 
 
 def _check_array(value: list[Any], schema: Mapping[str, Any], where: str) -> list[str]:
-    errors = []
+    errors: list[str] = []
     if len(value) < schema.get("minItems", 0):
-        errors.append(f"{where}: needs at least {schema['minItems']} items")
+        errors.append(
+            Reason(
+                f"{where}: needs at least {schema['minItems']} items",
+                f"{where}：至少需要 {schema['minItems']} 项",
+            )
+        )
     if len(value) > schema.get("maxItems", len(value)):
-        errors.append(f"{where}: has more than {schema['maxItems']} items")
+        errors.append(
+            Reason(
+                f"{where}: has more than {schema['maxItems']} items",
+                f"{where}：超过 {schema['maxItems']} 项",
+            )
+        )
     if "items" in schema:
         for i, item in enumerate(value):
             errors += validate(item, schema["items"], where=f"{where}[{i}]")

@@ -108,6 +108,12 @@ def store_state(con: sqlite3.Connection) -> tuple[StoreState, list[str]]:
 
 
 def _other_file(path: Path, tables: list[str]) -> DataSourceError:
+    held_zh = (
+        f"其中已有外业记录（{LOG}）与其他数据混放：请把同样的导出文件导入一个新的外业库"
+        "（记录按 record_id 识别），今后使用新库。"
+        if LOG in tables
+        else ""
+    )
     held = (
         f" It already holds field records ({LOG}) next to other data: import the same "
         "export files into a new field store (records are recognised by record_id) and use "
@@ -119,14 +125,19 @@ def _other_file(path: Path, tables: list[str]) -> DataSourceError:
         f"{path} is not a field store but a GeoPackage of other data (tables: "
         f"{', '.join(tables)}), e.g. a results file, which the next run may replace with the "
         "field records in it. Pass a field store to --into: an existing one, or a new file "
-        f"(e.g. FIELD.gpkg, kept apart from the results), which is created.{held}"
+        f"(e.g. FIELD.gpkg, kept apart from the results), which is created.{held}",
+        zh=f"{path} 不是外业库，而是存放其他数据的 GeoPackage（表：{'、'.join(tables)}），"
+        "例如结果文件，下次运行可能连同其中的外业记录一起被替换。请给 --into 传入外业库："
+        f"已有的外业库，或一个新文件（如 FIELD.gpkg，与结果分开存放），会自动创建。{held_zh}",
     )
 
 
-def _not_sqlite(path: Path, why: str) -> DataSourceError:
+def _not_sqlite(path: Path, why: tuple[str, str]) -> DataSourceError:
     return DataSourceError(
-        f"{path} is not a GeoPackage (SQLite) file ({why}); give a new or existing field "
-        "store with --into FIELD.gpkg"
+        f"{path} is not a GeoPackage (SQLite) file ({why[0]}); give a new or existing field "
+        "store with --into FIELD.gpkg",
+        zh=f"{path} 不是 GeoPackage（SQLite）文件（{why[1]}）；请用 --into FIELD.gpkg "
+        "给出新的或已有的外业库",
     )
 
 
@@ -151,11 +162,13 @@ def check_target(path: str | os.PathLike[str]) -> StoreState:
         require_writable(p)
         return StoreState.NEW
     if not p.is_file():
-        raise _not_sqlite(p, "it is a folder")
+        raise _not_sqlite(p, ("it is a folder", "这是一个文件夹"))
     with p.open("rb") as fh:
         head = fh.read(len(SQLITE_HEADER))
     if head and head != SQLITE_HEADER:
-        raise _not_sqlite(p, "its first bytes are not an SQLite header")
+        raise _not_sqlite(
+            p, ("its first bytes are not an SQLite header", "文件开头不是 SQLite 文件头")
+        )
     with contextlib.closing(connect(p)) as con:
         state, tables = store_state(con)
     if state is StoreState.OTHER:

@@ -33,10 +33,12 @@ from gis.verify.contract import (
     LAYERS,
     MAX_DEPTH,
     MAX_PHOTO_BYTES,
+    Reason,
     device_time_problem,
     nesting_depth,
     parse_device_time,
     properties_schema,
+    reason_zh,
     validate,
 )
 
@@ -135,21 +137,35 @@ def fingerprint(feature: dict[str, Any]) -> str:
 
 
 def _photos(items: list[dict[str, Any]]) -> tuple[tuple[Photo, ...], list[str]]:
-    photos, errors = [], []
+    photos: list[Photo] = []
+    errors: list[str] = []
     for i, item in enumerate(items):
         try:
             data = base64.b64decode(item["data"], validate=True)
         except (binascii.Error, ValueError):
-            errors.append(f"photos[{i}].data: not valid base64")
+            errors.append(
+                Reason(
+                    f"photos[{i}].data: not valid base64", f"photos[{i}].data：不是有效的 base64"
+                )
+            )
             continue
         if len(data) > MAX_PHOTO_BYTES:
-            errors.append(f"photos[{i}]: {len(data)} bytes, more than the cap {MAX_PHOTO_BYTES}")
+            errors.append(
+                Reason(
+                    f"photos[{i}]: {len(data)} bytes, more than the cap {MAX_PHOTO_BYTES}",
+                    f"photos[{i}]：{len(data)} 字节，超过上限 {MAX_PHOTO_BYTES}",
+                )
+            )
             continue
         digest = hashlib.sha256(data).hexdigest()
         if digest != item["sha256"]:
             errors.append(
-                f"photos[{i}].sha256: {item['sha256']} does not match the data ({digest}); "
-                "the photo was damaged or its digest computed on other bytes"
+                Reason(
+                    f"photos[{i}].sha256: {item['sha256']} does not match the data ({digest}); "
+                    "the photo was damaged or its digest computed on other bytes",
+                    f"photos[{i}].sha256：{item['sha256']} 与照片数据（{digest}）不符；"
+                    "照片已损坏，或摘要是按其他数据计算的",
+                )
             )
             continue
         photos.append(Photo(item["mime"], digest, data))
@@ -160,39 +176,82 @@ def _cross_checks(geometry: Any, props: dict[str, Any]) -> list[str]:
     errors = [p for p in [device_time_problem(props["device_time"])] if p]
     accuracy = props.get("gps_accuracy_m")
     if geometry is None and accuracy is not None:
-        errors.append("gps_accuracy_m: must be null when there is no GPS fix (geometry null)")
+        errors.append(
+            Reason(
+                "gps_accuracy_m: must be null when there is no GPS fix (geometry null)",
+                "gps_accuracy_m：没有 GPS 定位（geometry 为 null）时须为 null",
+            )
+        )
     if geometry is not None:
         lon, lat = geometry["coordinates"][:2]
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            errors.append(f"geometry: ({lon}, {lat}) is not lon/lat in WGS84 degrees")
+            errors.append(
+                Reason(
+                    f"geometry: ({lon}, {lat}) is not lon/lat in WGS84 degrees",
+                    f"geometry：({lon}, {lat}) 不是 WGS84 经纬度（度）",
+                )
+            )
         if accuracy is None:
-            errors.append("gps_accuracy_m: required with a GPS fix (metres, from the phone)")
+            errors.append(
+                Reason(
+                    "gps_accuracy_m: required with a GPS fix (metres, from the phone)",
+                    "gps_accuracy_m：有 GPS 定位时必填（米，由手机给出）",
+                )
+            )
     return errors + VERDICT_CHECKS[props["layer"]](props)
 
 
 def _patch_checks(props: dict[str, Any]) -> list[str]:
     if props.get("is_real_change") is True and props.get("verified_cause_code") is None:
-        return ["verified_cause_code: required when is_real_change is true"]
+        return [
+            Reason(
+                "verified_cause_code: required when is_real_change is true",
+                "verified_cause_code：is_real_change 为 true 时必填",
+            )
+        ]
     return []
 
 
 def _point_checks(props: dict[str, Any]) -> list[str]:
     if props.get("sample_taken") is True and not (props.get("sample_id") or "").strip():
-        return ["sample_id: required when sample_taken is true"]
+        return [
+            Reason(
+                "sample_id: required when sample_taken is true",
+                "sample_id：sample_taken 为 true 时必填",
+            )
+        ]
     if props.get("sample_taken") is False and (props.get("sample_id") or "").strip():
-        return ["sample_id: given, but sample_taken is false"]
+        return [
+            Reason(
+                "sample_id: given, but sample_taken is false",
+                "sample_id：已填写，但 sample_taken 为 false",
+            )
+        ]
     return []
 
 
 def _hotspot_checks(props: dict[str, Any]) -> list[str]:
     if props.get("is_fire") is True:
         needed = [n for n in ("fire_type", "extinguished") if props.get(n) is None]
-        return [f"{name}: required when is_fire is true" for name in needed]
-    errors = []
+        return [
+            Reason(f"{name}: required when is_fire is true", f"{name}：is_fire 为 true 时必填")
+            for name in needed
+        ]
+    errors: list[str] = []
     if props.get("extinguished") is not None:
-        errors.append("extinguished: given, but is_fire is false (no fire to put out)")
+        errors.append(
+            Reason(
+                "extinguished: given, but is_fire is false (no fire to put out)",
+                "extinguished：已填写，但 is_fire 为 false（没有需要扑灭的火）",
+            )
+        )
     if props.get("burned_area_est_ha"):
-        errors.append("burned_area_est_ha: greater than 0, but is_fire is false")
+        errors.append(
+            Reason(
+                "burned_area_est_ha: greater than 0, but is_fire is false",
+                "burned_area_est_ha：大于 0，但 is_fire 为 false",
+            )
+        )
     return errors
 
 
@@ -207,7 +266,12 @@ VERDICT_CHECKS = {
 def _schema_errors(feature: Any) -> list[str]:
     depth = nesting_depth(feature)
     if depth > MAX_DEPTH:
-        return [f"(root): nested deeper than {MAX_DEPTH} levels of arrays and objects"]
+        return [
+            Reason(
+                f"(root): nested deeper than {MAX_DEPTH} levels of arrays and objects",
+                f"(root)：数组和对象嵌套超过 {MAX_DEPTH} 层",
+            )
+        ]
     errors = validate(feature, FEATURE_SCHEMA)
     if errors:
         return errors
@@ -241,7 +305,8 @@ def parse_feature(feature: Any, *, source: str, index: int) -> FieldRecord | Rej
 
     def rejected(reasons: list[str]) -> Rejection:
         ids = (_printable(_str(record_id)), _printable(_str(feature_id)))
-        return Rejection(source, index, _printable("; ".join(reasons)) or "", *ids)
+        zh = _printable("；".join(reason_zh(r) for r in reasons))
+        return Rejection(source, index, _printable("; ".join(reasons)) or "", *ids, zh=zh)
 
     errors = _schema_errors(feature)
     if errors:

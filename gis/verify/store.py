@@ -409,7 +409,9 @@ def own_tables(con: sqlite3.Connection) -> list[str]:
 
 def _missing_store(p: Path) -> DataSourceError:
     return DataSourceError(f"field store {p} does not exist; import records first with "
-                           f"linyuan verify import FILE.geojson --into {p}")  # fmt: skip
+                           f"linyuan verify import FILE.geojson --into {p}",
+                           zh=f"外业库 {p} 不存在；请先用 "
+                           f"linyuan verify import FILE.geojson --into {p} 导入记录")  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)

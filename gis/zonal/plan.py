@@ -230,7 +230,9 @@ def _require_north_up(grid: Grid) -> None:
     if t.b != 0 or t.d != 0 or t.a <= 0 or t.e >= 0:
         raise RasterError(
             f"the raster grid {tuple(t)[:6]} is rotated or not north-up; warp it to a north-up "
-            "grid first (gdalwarp -tap) — rasters are never resampled here"
+            "grid first (gdalwarp -tap) — rasters are never resampled here",
+            zh=f"影像格网 {tuple(t)[:6]} 有旋转或不是正北朝上；请先重采样到正北朝上的格网"
+            "（`gdalwarp -tap`）——这里从不对影像重采样",
         )
 
 

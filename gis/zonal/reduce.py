@@ -55,7 +55,10 @@ class Indices:
         else:
             raise RasterError(
                 f"{src.path} has neither R and NIR nor an NDVI band (bands: "
-                f"{','.join(src.roles)}); NDVI change needs them — check --bands"
+                f"{','.join(src.roles)}); NDVI change needs them — check --bands",
+                zh=f"{src.path} 既没有 R 和 NIR 波段，也没有 NDVI 波段"
+                f"（波段：{','.join(src.roles)}）；"
+                "NDVI 变化需要它们——请检查 --bands",
             )
         return cls(base, ("NIR", "SWIR2") if with_nbr else ())
 

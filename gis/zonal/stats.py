@@ -394,7 +394,12 @@ def require_same_grid(before: RasterSource, after: RasterSource) -> None:
         "per-pixel change compares the same pixel on both dates, so both rasters need one grid "
         "(CRS, transform, size). Warp the after image onto the before grid first, e.g. "
         "gdalwarp -t_srs <before CRS> -tr <res> <res> -tap -te <before bounds> after.tif "
-        "after_on_before_grid.tif"
+        "after_on_before_grid.tif",
+        zh=f"{after.path}（{a.width}x{a.height}，变换 {tuple(a.transform)[:6]}）不在 "
+        f"{before.path}（{b.width}x{b.height}，变换 {tuple(b.transform)[:6]}）的格网上；"
+        "逐像元变化要比较两期的同一像元，因此两幅影像须在同一格网上（坐标系、变换、尺寸）。"
+        "请先把后期影像重采样到前期影像的格网，例如 `gdalwarp -t_srs <前期坐标系> -tr <分辨率> "
+        "<分辨率> -tap -te <前期范围> after.tif after_on_before_grid.tif`",
     )
 
 

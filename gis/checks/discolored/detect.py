@@ -88,7 +88,10 @@ def load_discolored_rules(path: str | os.PathLike[str] | None = None) -> Discolo
         crowns = CrownRules(**values)
         floats: dict[str, Any] = {k: float(v) for k, v in pts.items()}
     except (TypeError, ValueError) as exc:
-        raise RulesError(f"{p}: a threshold has the wrong type: {exc}") from exc
+        raise RulesError(
+            f"{p}: a threshold has the wrong type: {exc}",
+            zh=f"{p}：有阈值的类型不对（应为数值或数值列表）；请检查 thresholds 与 points 两节",
+        ) from exc
     hosts = raw.get("host_species", "catalog")
     species = None if hosts in (None, "catalog") else tuple(str(s) for s in hosts)
     season = raw.get("season") or {}
@@ -97,7 +100,10 @@ def load_discolored_rules(path: str | os.PathLike[str] | None = None) -> Discolo
     if "autumn" in season:
         window = tuple(str(v) for v in season["autumn"])
         if len(window) != 2 or not all(re.fullmatch(r"\d\d-\d\d", w) for w in window):
-            raise RulesError(f"{p}: season.autumn must be two MM-DD dates, got {window}")
+            raise RulesError(
+                f"{p}: season.autumn must be two MM-DD dates, got {window}",
+                zh=f"{p}：season.autumn 应为两个 MM-DD 日期，而不是 {window}",
+            )
         extra["autumn"] = window
     if "deciduous_hosts" in season:
         extra["deciduous_hosts"] = tuple(str(v) for v in season["deciduous_hosts"] or ())
@@ -106,10 +112,16 @@ def load_discolored_rules(path: str | os.PathLike[str] | None = None) -> Discolo
 
 def _check_keys(obj: Any, valid: Sequence[str], path: Path, where: str) -> None:
     if not isinstance(obj, dict):
-        raise RulesError(f"{path}: {where}: expected a mapping, got {type(obj).__name__}")
+        raise RulesError(
+            f"{path}: {where}: expected a mapping, got {type(obj).__name__}",
+            zh=f"{path}：{where}：应为映射，而不是 {type(obj).__name__}",
+        )
     bad = [k for k in obj if k not in valid]
     if bad:
-        raise RulesError(f"{path}: {where}: unknown key(s) {bad}; valid keys: {', '.join(valid)}")
+        raise RulesError(
+            f"{path}: {where}: unknown key(s) {bad}; valid keys: {', '.join(valid)}",
+            zh=f"{path}：{where}：未知的键 {bad}；有效的键：{'、'.join(valid)}",
+        )
 
 
 # ----------------------------------------------------------------------------- stands
@@ -141,7 +153,9 @@ def host_stands(
     if "dominant_species" not in stands.columns:
         raise SchemaError(
             f"{source} has no dominant species field (优势树种 / dominant_species / YSSZ); the "
-            "detector keeps only host stands — add the field, or give the subcompartments layer"
+            "detector keeps only host stands — add the field, or give the subcompartments layer",
+            zh=f"{source} 没有优势树种字段（优势树种 / dominant_species / YSSZ）；检测只保留寄主"
+            "小班——请补上该字段，或给出森林资源小班图层",
         )
     spec = layer_kind("subcompartments").fields["dominant_species"]
     code = stands["dominant_species"].map(lambda v: normalize_code(spec, v) or v)
@@ -260,7 +274,9 @@ def detect_discolored(
     if host.empty or not plan.windows:
         raise RasterError(
             f"no host stand ({','.join(hosts)}) overlaps {source.path}; check that the stands "
-            "and the image cover the same area, or choose other species with --species"
+            "and the image cover the same area, or choose other species with --species",
+            zh=f"没有寄主小班（{','.join(hosts)}）与 {source.path} 重叠；请检查小班与影像是否"
+            "覆盖同一区域，或用 --species 选择其他树种",
         )
     if client is None:
         base, results = run_passes(plan, threads=threads)
@@ -269,7 +285,9 @@ def detect_discolored(
     if not (base.pixels[1:] > 0).any():
         raise RasterError(
             f"{source.path}: no valid canopy pixel inside the host stands (all nodata, masked "
-            "or soil); check the nodata value and the band roles (--bands)"
+            "or soil); check the nodata value and the band roles (--bands)",
+            zh=f"{source.path}：寄主小班内没有有效的冠层像元（全部为 nodata、被掩膜或裸土）；"
+            "请检查 nodata 值和波段角色（--bands）",
         )
     _baseline_findings(host, base, rules.crowns, log)
     _turning_finding(host, base, "NIR" in plan.roles, image_date, log)

@@ -41,7 +41,9 @@ def read_roles_of(source: RasterSource) -> tuple[str, ...]:
     if not source.has("G", "R"):
         raise RasterError(
             f"{source.path} has bands {','.join(source.roles)}; the detector needs at least "
-            "G and R (and NIR for NDVI) — give the roles with --bands, e.g. --bands B,G,R,NIR"
+            "G and R (and NIR for NDVI) — give the roles with --bands, e.g. --bands B,G,R,NIR",
+            zh=f"{source.path} 的波段为 {','.join(source.roles)}；检测至少需要 G 和 R（计算 NDVI "
+            "还需 NIR）——请用 --bands 写出波段角色，例如 --bands B,G,R,NIR",
         )
     return tuple(r for r in ("B", "G", "R", "NIR") if source.has(r))
 
@@ -267,7 +269,10 @@ def merge_known(
         return points
     kn = known.to_crs(points.crs).reset_index(drop=True)
     if "point_id" not in kn.columns:
-        raise SchemaError("the known points have no point_id (点位编号) field; add it")
+        raise SchemaError(
+            "the known points have no point_id (点位编号) field; add it",
+            zh="已知点位没有 point_id（点位编号）字段；请补上",
+        )
     kn["status"] = kn["status"].fillna("unverified") if "status" in kn else "unverified"
     out = points.copy()
     taken: set[int] = set()

@@ -55,7 +55,10 @@ def csv_template(path: PathLike | None = None) -> dict[str, str]:
     raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     cols = raw.get("columns")
     if not isinstance(cols, dict) or not cols:
-        raise SchemaError(f"{p}: needs a 'columns' mapping of field → header")
+        raise SchemaError(
+            f"{p}: needs a 'columns' mapping of field → header",
+            zh=f"{p}：需要 'columns' 映射（字段 → 表头）",
+        )
     return {str(k): str(v) for k, v in cols.items()}
 
 

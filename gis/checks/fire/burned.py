@@ -123,14 +123,20 @@ def check_pair(before: RasterSource, after: RasterSource) -> None:
             raise RasterError(
                 f"{src.path} has no NIR and SWIR2 bands (its bands are {','.join(src.roles)}); "
                 "the burn ratio needs both: give --sensor sentinel2-l2a / landsat8-l2 or "
-                "--bands B,G,R,NIR,SWIR1,SWIR2"
+                "--bands B,G,R,NIR,SWIR1,SWIR2",
+                zh=f"{src.path} 没有 NIR 和 SWIR2 波段（其波段为 {','.join(src.roles)}）；"
+                "燃烧比需要这两个波段：请给出 --sensor sentinel2-l2a / landsat8-l2 或 "
+                "--bands B,G,R,NIR,SWIR1,SWIR2",
             )
     same = (before.width, before.height) == (after.width, after.height)
     if not (same and before.grid.transform.almost_equals(after.grid.transform, precision=1e-6)):
         raise RasterError(
             f"{before.path} and {after.path} are not on one grid ({before.width}x{before.height} "
             f"vs {after.width}x{after.height}, or another origin/pixel size); warp the later "
-            "image onto the earlier one first (gdalwarp -tr … -te … -r bilinear)"
+            "image onto the earlier one first (gdalwarp -tr … -te … -r bilinear)",
+            zh=f"{before.path} 与 {after.path} 不在同一格网上（{before.width}x{before.height} 对 "
+            f"{after.width}x{after.height}，或原点/像元大小不同）；请先把后期影像重采样到前期影像"
+            "的格网上（`gdalwarp -tr … -te … -r bilinear`）",
         )
 
 

@@ -91,7 +91,9 @@ def _check_dem(dem: Dem) -> CRS:
     if crs is None or not crs.is_projected:
         raise RasterError(
             f"DEM {dem.path} is not in a projected CRS in metres ({crs.name if crs else 'none'}); "
-            "the viewshed needs metres: gdalwarp -t_srs EPSG:4551 -tr 10 10 dem.tif dem_m.tif"
+            "the viewshed needs metres: gdalwarp -t_srs EPSG:4551 -tr 10 10 dem.tif dem_m.tif",
+            zh=f"DEM {dem.path} 不是以米为单位的投影坐标系（{crs.name if crs else '无'}）；"
+            "视域分析需要米制：`gdalwarp -t_srs EPSG:4551 -tr 10 10 dem.tif dem_m.tif`",
         )
     return crs
 

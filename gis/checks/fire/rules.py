@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from gis.errors import RulesError
+from gis.errors import RulesError, unreadable_zh
 from gis.resources import resource_path
 
 DEFAULT_RULES = resource_path("layers/rules/fire.yaml")
@@ -41,19 +41,29 @@ def load_fire_rules(path: str | os.PathLike[str] | None = None) -> dict[str, Any
     try:
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise RulesError(f"{source}: cannot read the fire rules ({exc})") from exc
+        raise RulesError(
+            f"{source}: cannot read the fire rules ({exc})",
+            zh=f"{source}：无法读取森林防火规则（{unreadable_zh(exc)}）",
+        ) from exc
     if not isinstance(data, dict):
-        raise RulesError(f"{source}: a fire rules file is a mapping of {', '.join(SECTIONS)}")
+        raise RulesError(
+            f"{source}: a fire rules file is a mapping of {', '.join(SECTIONS)}",
+            zh=f"{source}：森林防火规则文件应为含 {'、'.join(SECTIONS)} 各节的映射",
+        )
     unknown = sorted(set(data) - set(SECTIONS))
     missing = sorted(set(SECTIONS) - set(data))
     if unknown or missing:
         raise RulesError(
             f"{source}: unknown section(s) {unknown} / missing {missing}; "
-            f"valid sections: {', '.join(SECTIONS)}"
+            f"valid sections: {', '.join(SECTIONS)}",
+            zh=f"{source}：未知的节 {unknown}／缺少的节 {missing}；有效的节：{'、'.join(SECTIONS)}",
         )
     bounds = [float(c["min_ha"]) for c in data["grade"]["classes"]]
     if bounds != sorted(bounds) or bounds[0] != 0:
-        raise RulesError(f"{source}: grade classes must start at min_ha 0 and ascend: {bounds}")
+        raise RulesError(
+            f"{source}: grade classes must start at min_ha 0 and ascend: {bounds}",
+            zh=f"{source}：火灾等级分级须从 min_ha 0 开始并逐级递增：{bounds}",
+        )
     data["source"] = str(source)
     return data
 

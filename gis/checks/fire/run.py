@@ -33,7 +33,7 @@ from gis.errors import RasterError
 from gis.findings import Findings
 from gis.io import distinct_headers, open_raster, read_layers, write_layers, write_table
 from gis.io.outputs import plain_dtypes, plan_outputs, record_inputs, run_table, staged_outputs
-from gis.layers import label
+from gis.layers import codes_as_text, label
 from gis.maps.kml import export_results_kml
 from gis.raster import raster_source
 
@@ -256,7 +256,8 @@ def read_dem(path: PathLike) -> tuple[Dem, NDArray[np.float32]]:
     with open_raster(path) as ds:
         if ds.crs is None:
             raise RasterError(
-                f"DEM {path} has no CRS; set it with gdal_edit.py -a_srs EPSG:… (metres)"
+                f"DEM {path} has no CRS; set it with gdal_edit.py -a_srs EPSG:… (metres)",
+                zh=f"DEM {path} 没有坐标系；请用 `gdal_edit.py -a_srs EPSG:…`（米制）设定",
             )
         band = ds.read(1, out_dtype="float32")
         invalid = ds.read_masks(1) == 0
@@ -546,12 +547,16 @@ def hotspot_headers(columns: Any, *, lang: str = "zh") -> dict[str, str]:
 
 
 def exchange_hotspots(frame: gpd.GeoDataFrame, *, lang: str = "zh") -> gpd.GeoDataFrame:
-    """Return a table for people: fire kinds as words, times as text, shares rounded."""
+    """Return a table for people: codes and fire kinds as words, times as text, shares rounded.
+
+    Product, confidence class and fire-prevention period are shown by their catalog meaning
+    (:func:`gis.layers.codes_as_text`), the verdict by the rules' names.
+    """
     words = {
         k: load_hotspot_rules().label("fire_kind", k, lang)
         for k in frame["fire_kind"].dropna().unique()
     }
-    out = frame.copy()
+    out = codes_as_text(frame, "hotspots", lang=lang)
     out["fire_kind"] = out["fire_kind"].map(words)
     for col in out.columns:
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):

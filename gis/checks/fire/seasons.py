@@ -67,7 +67,10 @@ class Seasons:
 def _mmdd(text: Any, where: str) -> int:
     match = _MMDD.match(str(text))
     if match is None:
-        raise RulesError(f'{where}: {text!r} is not a MM-DD date (e.g. "03-15")')
+        raise RulesError(
+            f'{where}: {text!r} is not a MM-DD date (e.g. "03-15")',
+            zh=f'{where}：{text!r} 不是 MM-DD 格式的日期（例如 "03-15"）',
+        )
     return int(match.group(1)) * 100 + int(match.group(2))
 
 
@@ -87,7 +90,10 @@ def load_seasons(
     name = province or data.get("default_province")
     if name not in provinces:
         known = ", ".join(provinces)
-        raise RulesError(f"{file}: no fire-prevention periods for {name!r}; known: {known}")
+        raise RulesError(
+            f"{file}: no fire-prevention periods for {name!r}; known: {known}",
+            zh=f"{file}：没有 {name!r} 的防火期；已有：{known}",
+        )
     periods = []
     for i, raw in enumerate(provinces[name]):
         where = f"{file}: provinces.{name}[{i}]"

@@ -138,7 +138,8 @@ def _one(program: str, dem: Dem, tower: Tower, folder: str, params: dict[str, fl
     done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise GisError(
-            f"gdal_viewshed failed for tower {tower.tower_id}: {done.stderr.strip()[:300]}"
+            f"gdal_viewshed failed for tower {tower.tower_id}: {done.stderr.strip()[:300]}",
+            zh=f"瞭望塔 {tower.tower_id} 的 gdal_viewshed 运行失败：{done.stderr.strip()[:300]}",
         )
     try:
         with rasterio.open(out) as ds:

@@ -275,7 +275,9 @@ def _population(
         raise SchemaError(
             f"the residential layer has no field {population_field!r} "
             f"(fields: {', '.join(map(str, residential.columns))}); "
-            "pass --population-field with one of them"
+            "pass --population-field with one of them",
+            zh=f"居住区图层没有字段 {population_field!r}（已有字段："
+            f"{'、'.join(map(str, residential.columns))}）；请用 --population-field 指定其中之一",
         )
     pop = pd.to_numeric(residential[population_field], errors="coerce")
     if pop.isna().any():

@@ -8,6 +8,8 @@ What the KPIs (:mod:`gis.checks.greenery.kpi`) and park coverage
 
 from __future__ import annotations
 
+import re
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -28,6 +30,19 @@ _GEOM_FAMILY = {
     "line": ("LineString", "MultiLineString", "LinearRing"),
     "point": ("Point", "MultiPoint"),
 }
+_FAMILY_ZH = {"polygon": "面", "line": "线", "point": "点"}
+
+
+def _families_zh(types: list[str]) -> str:
+    """Return geometry types as their families in Chinese (``Polygon`` → 面), in order."""
+    named = [next((_FAMILY_ZH[f] for f, ts in _GEOM_FAMILY.items() if t in ts), t) for t in types]
+    return "、".join(dict.fromkeys(named))
+
+
+def _option_of(what: str) -> str:
+    """Return the option a layer came from (``--parks`` of ``parks (--parks)``), else ``what``."""
+    match = re.search(r"--[\w-]+", what)
+    return match.group(0) if match else what
 
 
 def require_geometry(
@@ -63,10 +78,14 @@ def require_geometry(
     wrong = sorted(set(keep.geom_type.unique()) - allowed)
     if wrong:
         expected = " or ".join(families)
+        expected_zh = "或".join(_FAMILY_ZH[f] for f in families)
         raise SchemaError(
             f"{what} must hold {expected} geometries but has {', '.join(wrong)}; "
             f"pass the {expected} layer (e.g. the park or residential-land polygons, not roads or "
-            "centre points) or convert it first"
+            "centre points) or convert it first",
+            zh=f"{_option_of(what)} 应为{expected_zh}要素，但含有{_families_zh(wrong)}要素；"
+            f"请给出{expected_zh}"
+            "图层（例如公园或居住用地的面，而不是道路或中心点），或先转换",
         )
     return keep
 
@@ -76,7 +95,10 @@ def district_names(districts: gpd.GeoDataFrame, *, field: str = "district") -> l
     if field not in districts.columns:
         raise SchemaError(
             f"the districts layer has no {field!r} field (fields: {', '.join(districts.columns)}); "
-            "read it with kind='districts' so 名称/XZQMC become 'district', or rename the field"
+            "read it with kind='districts' so 名称/XZQMC become 'district', or rename the field",
+            zh=f"行政区图层没有 {field!r} 字段"
+            f"（已有字段：{'、'.join(map(str, districts.columns))}）；"
+            "请按 kind='districts' 读取，使 名称/XZQMC 改名为 'district'，或重命名该字段",
         )
     return [str(v) for v in districts[field]]
 

@@ -255,7 +255,10 @@ def with_thresholds(rules: RuleSet, **overrides: float | None) -> RuleSet:
     given = {k: float(v) for k, v in overrides.items() if v is not None}
     unknown = sorted(set(given) - set(rules.thresholds))
     if unknown:
-        raise RulesError(f"{rules.source}: unknown thresholds {', '.join(unknown)}")
+        raise RulesError(
+            f"{rules.source}: unknown thresholds {', '.join(unknown)}",
+            zh=f"{rules.source}：未知的阈值 {'、'.join(unknown)}",
+        )
 
     def cond(c: Condition) -> Condition:
         return replace(c, value=given[c.threshold]) if c.threshold in given else c
