@@ -39,7 +39,12 @@ from gis.errors import DataSourceError, EncodingError, GisError, SchemaError
 from gis.extras import require
 from gis.findings import Findings
 from gis.io import archives, geopackage
-from gis.io.encoding import EncodingDecision, detect_shapefile_encoding
+from gis.io.encoding import (
+    EncodingDecision,
+    cut_field_names,
+    decode_cut,
+    detect_shapefile_encoding,
+)
 from gis.io.vector_fix import (
     GCJ02,
     find_column,
@@ -298,10 +303,13 @@ def _gdal_knows(codec: str) -> bool:
 
 
 def _redecode(frame: pd.DataFrame, codec: str) -> pd.DataFrame:
-    """Re-decode names and text read as ISO-8859-1 (byte-preserving) with ``codec``."""
+    """Re-decode names and text read as ISO-8859-1 (byte-preserving) with ``codec``.
+
+    A character cut at a field's byte limit (names hold 10 bytes) is dropped.
+    """
 
     def fix(value: Any) -> Any:
-        return value.encode("latin-1").decode(codec) if isinstance(value, str) else value
+        return decode_cut(value.encode("latin-1"), codec) if isinstance(value, str) else value
 
     out = frame.rename(columns=fix)
     geometry = getattr(out, "_geometry_column_name", None)
@@ -312,10 +320,25 @@ def _redecode(frame: pd.DataFrame, codec: str) -> pd.DataFrame:
 
 
 def _read_dbf_encoded(
-    path: Path, opts: _Options, codec: str, *, geometry: bool = True
+    path: Path, opts: _Options, codec: str, log: Findings, *, geometry: bool = True
 ) -> pd.DataFrame:
-    """Read a Shapefile/DBF with ``codec``, through GDAL when it knows the codec."""
-    if _gdal_knows(codec):
+    """Read a Shapefile/DBF with ``codec``, through GDAL when it knows the codec.
+
+    Field names cut inside a character (GDAL and ArcGIS cut a UTF-8 or GBK name at 10 bytes)
+    are read without the stump, with a finding: GDAL's and pyogrio's own decoding refuses them.
+    """
+    cut = cut_field_names(path, codec)
+    if cut:
+        log.add(
+            "field_names_cut",
+            f"{opts.label}: field names cut inside a character at the DBF's 10-byte limit "
+            f"({', '.join(cut)}); read without the incomplete character",
+            severity="info",
+            source=opts.label,
+            zh=f"{opts.label}：字段名在 DBF 的 10 字节上限处被截断在汉字中间"
+            f"（{'、'.join(cut)}）；已去掉不完整的字节读取",
+        )
+    if _gdal_knows(codec) and not cut:
         return _read_gdal(path, replace(opts, encoding=codec), geometry=geometry)
     raw = _read_gdal(path, replace(opts, encoding="ISO-8859-1"), geometry=geometry)
     return _redecode(raw, codec)
@@ -324,7 +347,7 @@ def _read_dbf_encoded(
 def _read_shapefile(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
     _check_shapefile(path, opts.label)
     decision = _encoding(path, opts, log)
-    return cast(gpd.GeoDataFrame, _read_dbf_encoded(path, opts, decision.encoding))
+    return cast(gpd.GeoDataFrame, _read_dbf_encoded(path, opts, decision.encoding, log))
 
 
 def _encoding(path: Path, opts: _Options, log: Findings) -> EncodingDecision:
@@ -473,7 +496,7 @@ def read_table(
     if format_of(path) in MULTI_LAYER:
         return _read_named_table(path, opts)
     decision = _encoding(path, opts, log)
-    return pd.DataFrame(_read_dbf_encoded(path, opts, decision.encoding, geometry=False))
+    return pd.DataFrame(_read_dbf_encoded(path, opts, decision.encoding, log, geometry=False))
 
 
 def _read_named_table(path: Path, opts: _Options) -> pd.DataFrame:
