@@ -21,6 +21,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pyogrio
 import rasterio
 import shapely
 from rasterio.transform import from_origin
@@ -612,3 +613,41 @@ BAD_HOTSPOTS: dict[str, tuple[Callable[[Ctx], Path], int, str | None]] = {
     "truncated": (_bytes("firms.csv", viirs_frame().to_csv(index=False).encode()[:-40]), 1, None),
 }
 """Hotspot files ``fire hotspots`` is fed: a clear finding, or exit 3 naming the file."""
+
+
+# ------------------------------------------------------------ as counties deliver them
+
+
+def _delivered(
+    edit: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame], name: str, **write: Any
+) -> Callable[[Ctx], Path]:
+    """The good patches, edited as a county's delivery would have them, written to ``name``."""
+
+    def make(ctx: Ctx) -> Path:
+        path = ctx.inp / name
+        frame = edit(gpd.read_file(ctx.goods["patches"]))
+        with warnings.catch_warnings():  # GDAL's notice that it cut a long field name
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pyogrio.write_dataframe(frame, path, **write)
+        path.with_suffix(".cpg").unlink(missing_ok=True)
+        return path
+
+    return make
+
+
+def _lat_first(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    lonlat = frame.to_crs(4490)
+    return lonlat.set_geometry(shapely.transform(lonlat.geometry, lambda xy: xy[:, ::-1]))
+
+
+DELIVERED: dict[str, tuple[Callable[[Ctx], Path], int, str]] = {
+    # GDAL and ArcGIS cut a UTF-8 name at 10 bytes, inside a character (pyogrio cannot read it)
+    "shp-utf8-names-cut-no-cpg": (
+        _delivered(lambda f: f.rename(columns={"QQYXSJ": "前期影像时间"}), "图斑.shp"),
+        0,
+        "field_names_cut",
+    ),
+    # EPSG:4490 written latitude first (its authority axis order)
+    "gpkg-4490-lat-first": (_delivered(_lat_first, "图斑.gpkg"), 3, "X、Y 互换"),
+}
+"""Inputs as counties deliver them (validate's exit code, and what its output must say)."""

@@ -344,6 +344,10 @@ def _cases() -> list[Case]:
         Case("lab", bad, make, verify_lab, 2 if bad == "lab-folder" else 3)  # click: a usage error
         for bad, make in h.BAD_LAB_FILES.items()
     ]
+    cases += [
+        Case("delivered", name, make, validate, code, says=says)
+        for name, (make, code, says) in h.DELIVERED.items()
+    ]
     return cases + FIRE_CASES + OUTPUT_CASES
 
 
