@@ -157,6 +157,23 @@ def test_landsat_scale_offset(tmp_path):
     assert float(nir[0, 0]) == pytest.approx(10000 * 2.75e-5 - 0.2, rel=1e-6)
 
 
+def test_generic_bands_scale_offset_from_the_file(tmp_path):
+    """Reflectance stored as int16 with GDAL's scale (gdal_translate -a_scale) is reflectance."""
+    data = np.array([[[500, -32768], [600, 700]], [[4000, 4100], [4200, -32768]]], "int16")
+    p = _write(tmp_path / "int16.tif", data, nodata=-32768)
+    with rasterio.open(p, "r+") as ds:
+        ds.scales, ds.offsets = (1e-4, 1e-4), (0.0, 0.0)
+    log = Findings()
+    src = raster_source(p, bands="R,NIR", findings=log)
+    read = src.read_roles(Window(0, 0, 2, 2), ["R", "NIR"])
+    assert float(read["NIR"][0, 0]) == pytest.approx(0.4) and read["R"].mask[0, 1]
+    assert "0.0001" in log.of("band_scale_offset")[0].message
+    with rasterio.open(p, "r+") as ds:
+        ds.scales = (1e-4, 2e-4)
+    with pytest.raises(RasterError, match="different scales"):
+        raster_source(p, bands="R,NIR")
+
+
 def test_scl_mask_and_boundless(tmp_path):
     p = _s2(tmp_path)
     scl = np.array([[4, 4, 8], [4, 9, 4], [3, 4, 5]], "uint8")

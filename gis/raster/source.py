@@ -417,9 +417,9 @@ def file_source(
         layout = _band_layout(ds, p, named, profile.sensor, findings)
         facts.update(layout, **_own_mask(ds, layout["indexes"], layout["alpha_index"]))
         nodata = ds.nodata if ds.nodata is not None else profile.nodata
-        offset = _s2_offset(ds, p, profile, findings)
+        scale, offset = _scale_offset(ds, p, profile, layout["indexes"], findings)
     roles = facts.pop("roles")
-    src = RasterSource(p, profile.sensor, roles, profile.scale, offset, nodata, **facts)
+    src = RasterSource(p, profile.sensor, roles, scale, offset, nodata, **facts)
     if mask is not None:
         default = SCL_INVALID if profile.sensor is Sensor.SENTINEL2_L2A else BINARY_MASK_INVALID
         values = tuple(int(v) for v in (mask_values if mask_values is not None else default))
@@ -637,6 +637,41 @@ def _count_error(
         "--bands (e.g. --bands B,G,R,NIR, or R,G,B,A with an alpha band), or choose the right "
         "--sensor"
     )
+
+
+def _scale_offset(
+    ds: Any, path: str, profile: SensorProfile, indexes: Sequence[int], findings: Findings | None
+) -> tuple[float, float]:
+    """Reflectance = DN * scale + offset: the sensor's; for ``generic``, the file's own.
+
+    A generic raster's bands may carry GDAL's scale/offset (reflectance stored as integers,
+    e.g. ``gdal_translate -a_scale 0.0001``); they are applied, with a finding, when the bands
+    read agree on them.
+    """
+    if profile.sensor is not Sensor.GENERIC:
+        return profile.scale, _s2_offset(ds, path, profile, findings)
+    pairs = {(ds.scales[i - 1], ds.offsets[i - 1]) for i in indexes}
+    if pairs == {(1.0, 0.0)}:
+        return profile.scale, profile.offset
+    if len(pairs) > 1:
+        raise RasterError(
+            f"raster {path}: its bands carry different scales/offsets ({sorted(pairs)}); "
+            "Linyuan applies one to all bands — rescale the file to one (gdal_translate "
+            "-unscale -ot Float32), or give a --sensor whose profile fixes it",
+            zh=f"影像 {path} 的各波段比例/偏移不同（{sorted(pairs)}）；林园对所有波段使用同一个——"
+            "请先把文件换算为统一值（gdal_translate -unscale -ot Float32），"
+            "或用 --sensor 指定传感器",
+        )
+    ((scale, offset),) = pairs
+    if findings is not None:
+        findings.add(
+            "band_scale_offset",
+            f"{path}: reflectance = DN * {scale:g} + {offset:g} (the bands' scale/offset)",
+            severity="info",
+            source=path,
+            zh=f"{path}：反射率 = DN * {scale:g} + {offset:g}（取自波段的比例/偏移元数据）",
+        )
+    return float(scale), float(offset)
 
 
 def _s2_offset(ds: Any, path: str, profile: SensorProfile, findings: Findings | None) -> float:
