@@ -364,6 +364,24 @@ def _out_under_file(c: h.Ctx, p: Path) -> list[str]:
     return ["validate", str(p), "--out", str(c.out / "file" / "f.csv")]
 
 
+def _under_file(args: Args, option: str) -> Args:
+    """``args`` with ``option``'s path moved under a plain file (``out/file/…``)."""
+
+    def make(c: h.Ctx, p: Path) -> list[str]:
+        (c.out / "file").write_text("x")
+        out = args(c, p)
+        at = out.index(option) + 1
+        out[at] = str(c.out / "file" / "sub" / Path(out[at]).name)
+        return out
+
+    return make
+
+
+_patches_under_file = _under_file(patches, "--out")
+_map_under_file = _under_file(map_, "--out")
+_import_under_file = _under_file(verify_import, "--into")
+
+
 def _store_is_results(c: h.Ctx, p: Path) -> list[str]:
     return ["verify", "import", str(p), "--into", str(c.good("results"))]
 
@@ -488,8 +506,14 @@ OUTPUT_CASES = [
     Case(
         "outputs", "out-is-a-folder", good("patches"), _out_is_folder, 2, ("r.gpkg",), blame="out"
     ),
-    Case(
-        "outputs", "out-under-a-file", good("patches"), _out_under_file, 3, ("file",), blame="out"
+    *(
+        Case("outputs", name, make, args, 3, ("file",), blame="out", says="路径中有一段是文件")
+        for name, make, args in (
+            ("out-under-a-file", good("patches"), _out_under_file),
+            ("check-out-under-a-file", good("patches"), _patches_under_file),
+            ("map-out-under-a-file", good("results"), _map_under_file),
+            ("import-into-under-a-file", h._export(h._prop()), _import_under_file),
+        )
     ),
     Case(
         "outputs",

@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from gis.errors import GisError, OutputError, output_error
-from gis.io._atomic import check_overwrite
+from gis.io._atomic import check_overwrite, refuse_file_on_path
 
 PathLike = str | os.PathLike[str]
 
@@ -187,6 +187,7 @@ def plan_outputs(
     planned = {k: Path(v) for k, v in targets.items() if v}
     refuse_inputs(planned, inputs)
     for target in planned.values():
+        refuse_file_on_path(target)
         if target.is_dir():
             raise output_error(OSError(errno.EISDIR, os.strerror(errno.EISDIR)), target)
     return {k: check_overwrite(v, overwrite=overwrite) for k, v in planned.items()}
