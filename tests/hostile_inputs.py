@@ -647,6 +647,12 @@ DELIVERED: dict[str, tuple[Callable[[Ctx], Path], int, str]] = {
         0,
         "field_names_cut",
     ),
+    # an ArcGIS .prj on Xian 1980 (replaced by CGCS2000; PROJ has no parameters for it)
+    "shp-xian-1980-esri-prj": (
+        _delivered(lambda f: f.to_crs(2387), "xian80.shp", encoding="GBK"),
+        0,
+        "datum_not_converted",
+    ),
     # EPSG:4490 written latitude first (its authority axis order)
     "gpkg-4490-lat-first": (_delivered(_lat_first, "图斑.gpkg"), 3, "X、Y 互换"),
 }

@@ -239,6 +239,32 @@ def _check_zone(frame: gpd.GeoDataFrame, target: CRS, label: str, log: Findings)
         )
 
 
+OLD_CHINESE_DATUMS = ("Beijing 1954", "New Beijing", "Xian 1980")
+"""Datums China replaced by CGCS2000 whose official conversion parameters PROJ does not ship."""
+
+
+def _check_datum(source: CRS, target: CRS, label: str, log: Findings) -> None:
+    """Warn when a layer on Beijing 1954 / Xian 1980 reaches CGCS2000 by a ballpark only."""
+    datum = CRS(source).datum
+    name = datum.name if datum is not None else ""
+    if name not in OLD_CHINESE_DATUMS:
+        return
+    transformer = Transformer.from_crs(source, target, always_xy=True)
+    if "ballpark" not in transformer.description.lower():
+        return  # PROJ has real parameters (a grid or a Helmert transformation)
+    log.add(
+        "datum_not_converted",
+        f"{label} is on the {name} datum; PROJ knows no parameters from it to "
+        f"{_crs_name(target)}, so only the ellipsoid is changed and positions keep an unknown "
+        "offset (commonly metres to tens of metres); convert the layer with the province's "
+        "official CGCS2000 conversion parameters, or ask for it in CGCS2000",
+        source=label,
+        zh=f"{_zh(label)} 使用 {name} 坐标系；PROJ 没有它到 {_crs_name(target, 'zh')} 的转换参数，"
+        "只换算了椭球，位置仍有未知偏差（通常几米到几十米）；请用省级 2000 国家大地坐标系"
+        "转换参数转换该图层，或向提供方索取 CGCS2000 版本",
+    )
+
+
 def to_working_crs(
     frame: gpd.GeoDataFrame,
     working_crs: Any = WORKING_CRS,
@@ -271,6 +297,7 @@ def to_working_crs(
     if same_crs(frame.crs, target):
         return frame
     _check_zone(frame, target, label, log)
+    _check_datum(frame.crs, target, label, log)
     log.add(
         "reprojected",
         f"{label}: transformed from {_crs_name(frame.crs)} to the working CRS {_crs_name(target)}",
