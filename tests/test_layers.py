@@ -16,6 +16,7 @@ from pandas.testing import assert_frame_equal
 from gis.crs import WORKING_CRS
 from gis.errors import SchemaError
 from gis.findings import Findings
+from gis.io import read_layer
 from gis.layers import (
     CATALOG_PATH,
     GeometryKind,
@@ -383,6 +384,32 @@ def test_unparsed_values_are_findings_not_exceptions():
     assert by_field["interp_cause"].feature == "1"
     assert out["interp_cause"].isna().tolist() == [False, True, True]
     assert out["suspected_illegal"].tolist()[:2] == [True, False]
+
+
+def test_numbers_with_their_unit_word_are_read(tmp_path):
+    """As a county's Excel-made table writes them: 80%, 2019年, 1,200人 — in a GBK Shapefile."""
+    raw = gpd.GeoDataFrame(
+        {
+            "公园名称": ["甲", "乙", "丙", "丁"],
+            "建设进度": ["80%", "100％", " 35 % ", "八成"],
+            "建成年份": ["2019年", "2021", "2020.0", "去年"],
+        },
+        geometry=[shapely.box(500_000 + i, 4_850_000, 500_001 + i, 4_850_001) for i in range(4)],
+        crs=WORKING_CRS,
+    )
+    path = tmp_path / "公园.shp"
+    raw.to_file(path, encoding="GBK")
+    path.with_suffix(".cpg").unlink(missing_ok=True)
+    log = Findings()
+    out = read_layer(path, kind="parks", findings=log)
+    assert out["progress_pct"].tolist()[:3] == [80.0, 100.0, 35.0]
+    assert out["year_built"].tolist()[:3] == [2019, 2021, 2020]
+    bad = {f.field: f.message for f in log.of("unparsed_value")}
+    assert set(bad) == {"progress_pct", "year_built"}  # words are not numbers
+    assert "八成" in bad["progress_pct"] and "去年" in bad["year_built"]
+    people = _frame({"population": ["1,200人", "35 persons", "1.5公顷"]})
+    coerced = canonicalize(people, "residential", findings=Findings())["population"]
+    assert coerced.tolist()[:2] == [1200, 35] and pd.isna(coerced.iloc[2])
 
 
 def test_code_meanings_and_synonyms_become_codes():
