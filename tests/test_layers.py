@@ -412,6 +412,24 @@ def test_numbers_with_their_unit_word_are_read(tmp_path):
     assert coerced.tolist()[:2] == [1200, 35] and pd.isna(coerced.iloc[2])
 
 
+def test_excel_date_serials_in_a_geopackage_are_dates(tmp_path):
+    """A table joined from Excel carries its date cells as numbers (45905 = 2025-09-05)."""
+    raw = gpd.GeoDataFrame(
+        {"TBBH": ["1", "2"], "QQYXSJ": [45905, 45906], "HQYXSJ": ["46283", None]},
+        geometry=[shapely.box(500_000 + i, 4_850_000, 500_001 + i, 4_850_001) for i in range(2)],
+        crs=WORKING_CRS,
+    )
+    raw.to_file(tmp_path / "图斑.gpkg")
+    log = Findings()
+    out = read_layer(tmp_path / "图斑.gpkg", kind="change_patches", findings=log)
+    assert [d.date() for d in out["image_date_before"]] == [
+        datetime.date(2025, 9, 5),
+        datetime.date(2025, 9, 6),
+    ]
+    assert out["image_date_after"].iloc[0].date() == datetime.date(2026, 9, 18)
+    assert not log.of("unparsed_value")
+
+
 def test_code_meanings_and_synonyms_become_codes():
     log = Findings()
     parks = canonicalize(
@@ -450,13 +468,18 @@ def test_code_meanings_and_synonyms_become_codes():
         ("２０２３－０４－１５", datetime.date(2023, 4, 15)),
         (datetime.date(2023, 4, 15), datetime.date(2023, 4, 15)),
         (pd.Timestamp("2023-04-15"), datetime.date(2023, 4, 15)),
+        (45905, datetime.date(2025, 9, 5)),  # an Excel date serial (a date cell as a number)
+        ("45905", datetime.date(2025, 9, 5)),
+        (45905.0, datetime.date(2025, 9, 5)),
     ],
 )
 def test_parse_date(value, expected):
     assert parse_date(value).date() == expected
 
 
-@pytest.mark.parametrize("value", ["2023", "2023-13-01", "2023-02-30", "15/04/2023", "abc"])
+@pytest.mark.parametrize(
+    "value", ["2023", "2023-13-01", "2023-02-30", "15/04/2023", "abc", "12345", 99999]
+)
 def test_parse_date_rejects(value):
     assert parse_date(value) is not None and not isinstance(parse_date(value), pd.Timestamp)
 
