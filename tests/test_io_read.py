@@ -340,6 +340,25 @@ def test_repair_and_empty_drop_findings(tmp_path):
     assert [f.feature for f in log.of("empty_geometry_dropped")] == ["C", "D"]
 
 
+def test_findings_name_features_by_the_chinese_id_and_a_sliver_once(tmp_path):
+    """An ArcGIS export: OBJECTID, 图斑编号, and a zero-area sliver (three collinear points)."""
+    sliver = shapely.Polygon([(X0, Y0), (X0 + 100, Y0), (X0 + 200, Y0)])
+    bowtie = shapely.Polygon([(X0, Y0), (X0 + 50, Y0 + 50), (X0 + 50, Y0), (X0, Y0 + 50)])
+    frame = gpd.GeoDataFrame(
+        {"OBJECTID": [1, 2, 3], "图斑编号": ["0007", "0008", "0009"]},
+        geometry=[shapely.box(X0, Y0, X0 + 9, Y0 + 9), sliver, bowtie],
+        crs=WORKING_CRS,
+    )
+    path = tmp_path / "图斑.shp"
+    frame.to_file(path, encoding="GBK")
+    log = Findings()
+    out = read_layer(path, findings=log)
+    assert out["图斑编号"].tolist() == ["0007", "0009"]
+    (dropped,) = log.of("empty_geometry_dropped")
+    assert dropped.feature == "0008" and "no area" in dropped.message
+    assert [f.feature for f in log.of("invalid_geometry_repaired")] == ["0009"]
+
+
 def test_repair_without_id_field_uses_the_row_index():
     frame = gpd.GeoDataFrame(
         {"v": [1, 2]},

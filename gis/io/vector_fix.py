@@ -311,7 +311,11 @@ def to_working_crs(
 
 # --- geometry repair ------------------------------------------------------------------------
 
-_ID_FIELDS = ("id", "fid", "objectid", "patch_id", "adcode", "adcode99", "bsm", "tbbh")
+_ID_FIELDS = (
+    *("patch_id", "tbbh", "图斑编号", "判读图斑编号", "标识码", "bsm", "adcode", "adcode99"),
+    *("id", "fid", "objectid"),
+)
+"""Fields naming a feature in findings: the bureau's ids first, then generic ones (OBJECTID)."""
 _NAME_FIELDS = ("name", "名称", "name2004", "mc", "xzqmc")
 _POLYGONAL = ("Polygon", "MultiPolygon")
 
@@ -380,12 +384,25 @@ def repair_geometries(
     invalid = np.flatnonzero(present & ~shapely.is_valid(geoms))
     labels = _feature_labels(frame) if len(invalid) or not np.all(present) else []
     out = frame
+    collapsed: set[int] = set()  # invalid and empty once repaired: told once, then dropped
     if len(invalid):
         reasons = shapely.is_valid_reason(geoms[invalid])
         repaired = geoms.copy()
         for i, reason in zip(invalid, reasons, strict=True):
             repaired[i] = make_valid_keep_area(geoms[i])
             fid, name = labels[i]
+            if repaired[i].is_empty:
+                collapsed.add(int(i))
+                log.add(
+                    "empty_geometry_dropped",
+                    f"{label}: feature {fid}{name} has no area ({reason}: a sliver, or a line "
+                    "drawn as a polygon); nothing is left after repair — dropped",
+                    source=label,
+                    feature=fid,
+                    zh=f"{_zh(label)}：要素 {fid}{name} 面积为零（{geometry_reason_zh(reason)}："
+                    "狭长碎片或画成面的线）；修复后不剩任何几何，已舍弃",
+                )
+                continue
             log.add(
                 "invalid_geometry_repaired",
                 f"{label}: feature {fid}{name} had invalid "
@@ -403,11 +420,16 @@ def repair_geometries(
             zh=f"{_zh(label)}：{len(frame)} 个要素中有 {len(invalid)} 个几何无效，已修复",
         )
         out = frame.set_geometry(gpd.GeoSeries(repaired, index=frame.index, crs=frame.crs))
-    return _drop_empty(out, labels, label, log)
+    return _drop_empty(out, labels, label, log, told=collapsed)
 
 
 def _drop_empty(
-    frame: gpd.GeoDataFrame, labels: list[tuple[str, str]], label: str, log: Findings
+    frame: gpd.GeoDataFrame,
+    labels: list[tuple[str, str]],
+    label: str,
+    log: Findings,
+    *,
+    told: set[int],
 ) -> gpd.GeoDataFrame:
     geoms = np.asarray(frame.geometry.values, dtype=object)
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -423,6 +445,8 @@ def _drop_empty(
         )
     labels = labels or _feature_labels(frame)
     for i in np.flatnonzero(empty):
+        if int(i) in told:
+            continue
         fid, name = labels[i]
         log.add(
             "empty_geometry_dropped",
