@@ -553,12 +553,14 @@ def _towers(path: Path, x: float) -> Path:
     return write_layer(towers.to_crs(4551), path)
 
 
-def _firms(edit: Callable[[Any], Any], name: str = "firms.csv") -> Callable[[Ctx], Path]:
+def _firms(
+    edit: Callable[[Any], Any], name: str = "firms.csv", sep: str = ","
+) -> Callable[[Ctx], Path]:
     """A FIRMS VIIRS download changed by ``edit`` (a function of the frame)."""
 
     def make(ctx: Ctx) -> Path:
         path = ctx.inp / name
-        edit(viirs_frame().astype(object)).to_csv(path, index=False)
+        edit(viirs_frame().astype(object)).to_csv(path, index=False, sep=sep)
         return path
 
     return make
@@ -566,6 +568,22 @@ def _firms(edit: Callable[[Any], Any], name: str = "firms.csv") -> Callable[[Ctx
 
 def _set(**columns: Any) -> Callable[[Any], Any]:
     return lambda frame: frame.assign(**columns)
+
+
+def _dms(*columns: str) -> Callable[[Any], Any]:
+    """Write ``columns`` as degrees-minutes-seconds text (43°47′30.1″N, 125°27′45″E)."""
+
+    def text(value: float, hemisphere: str) -> str:
+        minutes, seconds = divmod(abs(value) * 3600, 60)
+        degrees, minutes = divmod(minutes, 60)
+        return f"{degrees:.0f}°{minutes:.0f}′{seconds:.2f}″{hemisphere}"
+
+    def edit(frame: Any) -> Any:
+        return frame.assign(
+            **{c: [text(v, "N" if c == "latitude" else "E") for v in frame[c]] for c in columns}
+        )
+
+    return edit
 
 
 def _province_table(ctx: Ctx) -> Path:
@@ -609,7 +627,10 @@ BAD_HOTSPOTS: dict[str, tuple[Callable[[Ctx], Path], int, str | None]] = {
     "binary-garbage": (_bytes("firms.csv", b"\xff\xfe\x00garbage\x00\x01,\n\x02"), 3, None),
     "no-latitude": (_firms(lambda f: f.drop(columns=["latitude"])), 3, "没有坐标列"),
     "latitude-95": (_firms(_set(latitude=95.0)), 3, None),
-    "coordinates-as-words": (_firms(_set(latitude="北纬43度")), 3, "没有几何"),
+    "coordinates-as-words": (_firms(_set(latitude="北纬四十三度")), 3, "没有可读的坐标"),
+    # a provincial table's degrees-minutes-seconds (北纬43度 is one too) are read
+    "coordinates-in-dms": (_firms(_dms("latitude", "longitude")), 0, None),
+    "semicolon-delimited": (_firms(lambda f: f, sep=";"), 0, None),
     "truncated": (_bytes("firms.csv", viirs_frame().to_csv(index=False).encode()[:-40]), 1, None),
 }
 """Hotspot files ``fire hotspots`` is fed: a clear finding, or exit 3 naming the file."""

@@ -563,3 +563,18 @@ def test_real_jilin_gcj02_conversion_fits_the_national_boundary_better(shared_da
     assert raw == pytest.approx(0.005, rel=0.1)
     assert converted == pytest.approx(0.0034, rel=0.1)
     assert converted / raw < 0.75
+
+
+def test_point_table_in_dms_with_semicolons_as_provinces_write_it(tmp_path):
+    """经度/纬度 as degrees-minutes-seconds, ';'-delimited, GBK: the same points as decimals."""
+    path = tmp_path / "热点.csv"
+    rows = ["编号;经度;纬度", "H1;125°27′45″E;43°47′30″N", "H2;125度30分;北纬43度48分", "H3;;"]
+    path.write_bytes("\n".join(rows).encode("gbk"))
+    out = read_layer(path, working_crs=None, findings=Findings())
+    assert out["编号"].tolist() == ["H1", "H2"]
+    assert out.geometry.x.round(6).tolist() == [125.4625, 125.5]
+    assert out.geometry.y.round(6).tolist() == [round(43 + 47.5 / 60, 6), 43.8]
+    words = tmp_path / "words.csv"
+    words.write_text("经度,纬度\n东经一百二十五度,北纬四十三度\n", encoding="utf-8")
+    with pytest.raises(SchemaError, match=r"经度.*东经一百二十五度"):
+        read_layer(words)

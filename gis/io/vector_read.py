@@ -39,6 +39,7 @@ from gis.errors import DataSourceError, EncodingError, GisError, SchemaError
 from gis.extras import require
 from gis.findings import Findings
 from gis.io import archives, geopackage
+from gis.io.degrees import parse_degrees
 from gis.io.encoding import (
     EncodingDecision,
     cut_field_names,
@@ -617,6 +618,31 @@ def _csv_text(path: Path, encoding: str | None, log: Findings, label: str) -> st
     )
 
 
+def _delimiter(text: str) -> str:
+    """Return the CSV's delimiter: a comma, else the semicolon or tab its header line uses."""
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    if "," in header:
+        return ","
+    return max((";", "\t", "|"), key=header.count) if any(c in header for c in ";\t|") else ","
+
+
+def _check_coordinates(
+    table: pd.DataFrame, columns: tuple[str, str], values: tuple[Any, Any], label: str
+) -> None:
+    """Refuse a table whose coordinate column holds values but none of them is a number."""
+    for column, parsed in zip(columns, values, strict=True):
+        given = table[column].dropna().astype(str).str.strip()
+        given = given[given != ""]
+        if len(given) and np.isnan(parsed).all():
+            raise SchemaError(
+                f"{label}: column {column} holds no coordinate Linyuan can read (e.g. "
+                f"{given.iloc[0]!r}); write decimal degrees (125.4625) or degrees-minutes-seconds "
+                "(125°27′45″)",
+                zh=f"{label}：列 {column} 中没有可读的坐标（如 {given.iloc[0]!r}）；请写成十进制度"
+                "（125.4625）或度分秒（125°27′45″）",
+            )
+
+
 def read_csv_points(
     path: str | os.PathLike[str],
     *,
@@ -637,8 +663,9 @@ def read_csv_points(
     p = Path(path)
     label = source or str(p)
     log = findings if findings is not None else Findings()
+    text = _csv_text(p, encoding, log, label)
     try:
-        table = pd.read_csv(io.StringIO(_csv_text(p, encoding, log, label)), dtype=str)
+        table = pd.read_csv(io.StringIO(text), dtype=str, sep=_delimiter(text))
     except pd.errors.EmptyDataError as exc:
         raise DataSourceError(
             f"{label} is empty (no header line, no rows); check that it is the right file",
@@ -657,8 +684,8 @@ def read_csv_points(
             zh=f"{label} 没有坐标列（经度/lon/x 与 纬度/lat/y）也没有 WKT 列；现有列为："
             f"{', '.join(columns)}；请改列名",
         )
-    x = pd.to_numeric(table[xcol], errors="coerce").to_numpy(dtype=float)
-    y = pd.to_numeric(table[ycol], errors="coerce").to_numpy(dtype=float)
+    x, y = parse_degrees(table[xcol]), parse_degrees(table[ycol])
+    _check_coordinates(table, (xcol, ycol), (x, y), label)
     table[xcol], table[ycol] = x, y
     geoms = shapely.points(x, y)
     geoms[np.isnan(x) | np.isnan(y)] = None
