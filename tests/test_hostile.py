@@ -229,7 +229,7 @@ FIRE_CASES = [
         _fire(f"hotspots-{bad}", make, fire_hotspots, code, "h.gpkg", says)
         for bad, (make, code, says) in h.BAD_HOTSPOTS.items()
     ),
-    _fire("burned-pair-apart", h._after_elsewhere, fire_burned, 3, "b.gpkg", "not on one grid"),
+    _fire("burned-pair-apart", h._after_elsewhere, fire_burned, 3, "b.gpkg", "does not overlap"),
     _fire(
         "coverage-dem-in-degrees",
         h._dem_in_degrees,
