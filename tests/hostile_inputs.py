@@ -661,7 +661,18 @@ def _lat_first(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return lonlat.set_geometry(shapely.transform(lonlat.geometry, lambda xy: xy[:, ::-1]))
 
 
-DELIVERED: dict[str, tuple[Callable[[Ctx], Path], int, str]] = {
+def _gdb_layer(ctx: Ctx) -> Path:
+    """A county FileGDB with the patches and two other layers, one named in the path."""
+    gdb = ctx.inp / "县级数据.gdb"
+    patches = gpd.read_file(ctx.goods["patches"])
+    for name, frame in (("督查图斑", patches), ("图斑_备份", patches.iloc[:2]), ("小班", patches)):
+        pyogrio.write_dataframe(frame, gdb, layer=name, driver="OpenFileGDB")
+    return Path(f"{gdb}|layername=督查图斑")
+
+
+DELIVERED: dict[str, tuple[Callable[[Ctx], Path], int, str | None]] = {
+    # a FileGDB of several layers, the layer named as QGIS shows a layer's source
+    "gdb-layer-named-in-path": (_gdb_layer, 0, None),
     # GDAL and ArcGIS cut a UTF-8 name at 10 bytes, inside a character (pyogrio cannot read it)
     "shp-utf8-names-cut-no-cpg": (
         _delivered(lambda f: f.rename(columns={"QQYXSJ": "前期影像时间"}), "图斑.shp"),

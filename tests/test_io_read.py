@@ -578,3 +578,21 @@ def test_point_table_in_dms_with_semicolons_as_provinces_write_it(tmp_path):
     words.write_text("经度,纬度\n东经一百二十五度,北纬四十三度\n", encoding="utf-8")
     with pytest.raises(SchemaError, match=r"经度.*东经一百二十五度"):
         read_layer(words)
+
+
+def test_a_layer_named_in_the_path_as_qgis_shows_it(tmp_path):
+    """``县.gdb|layername=督查图斑``: commands without --layer read one layer of a FileGDB."""
+    gdb = tmp_path / "县.gdb"
+    frame = gpd.GeoDataFrame(
+        {"TBBH": ["1", "2"]},
+        geometry=[shapely.box(X0 + i, Y0, X0 + i + 1, Y0 + 1) for i in range(2)],
+        crs=WORKING_CRS,
+    )
+    for name, part in (("督查图斑", frame), ("备份", frame.iloc[:1])):
+        pyogrio.write_dataframe(part, gdb, layer=name, driver="OpenFileGDB")
+    with pytest.raises(DataSourceError, match=r"layername=督查图斑"):
+        read_layer(gdb)
+    assert len(read_layer(f"{gdb}|layername=督查图斑")) == 2
+    assert len(read_layer(f"{gdb}|layername=备份")) == 1
+    with pytest.raises(DataSourceError, match=r"没有图层|has no layer"):
+        read_layer(f"{gdb}|layername=无")

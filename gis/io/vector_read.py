@@ -46,6 +46,7 @@ from gis.io.encoding import (
     decode_cut,
     detect_shapefile_encoding,
 )
+from gis.io.formats import split_layer
 from gis.io.vector_fix import (
     GCJ02,
     find_column,
@@ -248,8 +249,9 @@ def _choose_layer(path: Path, opts: _Options) -> str | None:
     if len(names) > 1:
         raise DataSourceError(
             f"{opts.label} holds several layers: {', '.join(names)}; pass --layer "
-            "with the one to read",
-            zh=f"{opts.label} 含有多个图层：{', '.join(names)}；请用 --layer 指定要读的图层",
+            f"with the one to read, or name it in the path: '{opts.label}|layername={names[0]}'",
+            zh=f"{opts.label} 含有多个图层：{', '.join(names)}；请用 --layer 指定要读的图层，"
+            f"或在路径中写明：'{opts.label}|layername={names[0]}'",
         )
     return names[0] if names else None
 
@@ -567,8 +569,9 @@ def read_layer(
         contradict the declared CRS.
     """
     log = findings if findings is not None else Findings()
-    path = _existing(source)
-    opts = _Options(str(path), layer, encoding, crs, Engine.get(engine))
+    text, named = split_layer(source)
+    path = _existing(text)
+    opts = _Options(str(path), layer or named, encoding, crs, Engine.get(engine))
     frame = _read_path(path, opts, log)
     label = str(frame.attrs.get("source", opts.label))
     if frame.empty:
