@@ -596,3 +596,25 @@ def test_a_layer_named_in_the_path_as_qgis_shows_it(tmp_path):
     assert len(read_layer(f"{gdb}|layername=备份")) == 1
     with pytest.raises(DataSourceError, match=r"没有图层|has no layer"):
         read_layer(f"{gdb}|layername=无")
+
+
+def test_excel_point_tables_as_provinces_send_them(tmp_path):
+    """A hotspot sheet in .xlsx: its one sheet, or the sheet named in the path."""
+    table = pd.DataFrame(
+        {"热点编号": ["H1", "H2"], "经度": [125.4, "125°30′"], "纬度": [43.8, 43.9]}
+    )
+    one = tmp_path / "热点.xlsx"
+    table.to_excel(one, index=False)
+    out = read_layer(one, working_crs=None, findings=Findings())
+    assert out["热点编号"].tolist() == ["H1", "H2"]
+    assert out.geometry.x.tolist() == pytest.approx([125.4, 125.5])
+    two = tmp_path / "两月.xlsx"
+    with pd.ExcelWriter(two) as book:
+        table.to_excel(book, sheet_name="4月", index=False)
+        table.iloc[:1].to_excel(book, sheet_name="5月", index=False)
+    with pytest.raises(DataSourceError, match=r"4月.*5月"):
+        read_layer(two)
+    assert len(read_layer(f"{two}|layername=5月", working_crs=None)) == 1
+    (tmp_path / "坏.xlsx").write_bytes(b"not a workbook")
+    with pytest.raises(DataSourceError, match="Excel"):
+        read_layer(tmp_path / "坏.xlsx")

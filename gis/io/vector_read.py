@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import struct
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -92,6 +93,7 @@ class Format(enum.StrEnum):
     KML = "kml"
     KMZ = "kmz"
     CSV = "csv"
+    XLSX = "xlsx"
 
 
 SUFFIX_FORMATS = {
@@ -108,6 +110,7 @@ SUFFIX_FORMATS = {
     ".kml": Format.KML,
     ".kmz": Format.KMZ,
     ".csv": Format.CSV,
+    ".xlsx": Format.XLSX,
 }
 MULTI_LAYER = (Format.GPKG, Format.FILEGDB, Format.KML, Format.KMZ)
 _GDAL_ERRORS: tuple[type[BaseException], ...] = (
@@ -404,7 +407,32 @@ def _read_by_format(path: Path, fmt: Format, opts: _Options, log: Findings) -> g
                 ) from exc
     if fmt is Format.CSV:
         return read_csv_points(path, encoding=opts.encoding, findings=log, source=opts.label)
+    if fmt is Format.XLSX:
+        return _read_xlsx_points(path, opts)
     return _read_gdal(path, opts)
+
+
+def _read_xlsx_points(path: Path, opts: _Options) -> gpd.GeoDataFrame:
+    """Read an Excel point table (a province's hotspot sheet): its one sheet, or ``layer``."""
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, dtype=str)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise DataSourceError(
+            f"{opts.label} is not a readable Excel workbook ({type(exc).__name__}: {exc}); open "
+            "it in Excel and save it again as .xlsx",
+            zh=f"{opts.label} 不是可读的 Excel 工作簿（{type(exc).__name__}: {exc}）；"
+            "请用 Excel 打开后另存为 .xlsx",
+        ) from exc
+    filled = [name for name, sheet in sheets.items() if not sheet.empty]
+    name = opts.layer or (filled[0] if len(filled) == 1 else None)
+    if name not in sheets:
+        raise DataSourceError(
+            f"{opts.label}: name the sheet to read — its sheets are: {', '.join(sheets)} "
+            f"(--layer, or '{opts.label}|layername={next(iter(sheets))}')",
+            zh=f"{opts.label}：请指定要读的工作表——其工作表为：{'、'.join(sheets)}"
+            f"（--layer，或写作 '{opts.label}|layername={next(iter(sheets))}'）",
+        )
+    return _points(sheets[name], opts.label)
 
 
 def _read_zip(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
@@ -452,7 +480,7 @@ def _read_path(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
                 zh=f"{opts.label} 是没有几何的属性表（旁边没有 {shp.name}）；请提供 .shp",
             )
         path, fmt = shp, Format.SHAPEFILE
-    if fmt not in MULTI_LAYER and opts.layer not in (None, path.stem):
+    if fmt not in (*MULTI_LAYER, Format.XLSX) and opts.layer not in (None, path.stem):
         raise DataSourceError(
             f"{opts.label} holds one layer, {path.stem!r}, not {opts.layer!r}; drop layer=",
             zh=f"{opts.label} 只有一个图层 {path.stem!r}，没有 {opts.layer!r}；请去掉 --layer",
@@ -674,6 +702,11 @@ def read_csv_points(
             f"{label} is empty (no header line, no rows); check that it is the right file",
             zh=f"{label} 是空文件（没有表头也没有数据行）；请确认文件是否正确",
         ) from exc
+    return _points(table, label)
+
+
+def _points(table: pd.DataFrame, label: str) -> gpd.GeoDataFrame:
+    """Points of a table's lon/lat (经度/纬度, x/y) or WKT column, without a CRS."""
     columns = [str(c) for c in table.columns]
     wkt = find_column(columns, _WKT_NAMES)
     if wkt is not None:
