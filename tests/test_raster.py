@@ -84,6 +84,21 @@ def test_missing_crs_names_file_and_flag(tmp_path):
     assert "4551" in src.crs_wkt
 
 
+def test_crs_from_the_prj_delivered_beside_the_image(tmp_path):
+    """.tif + .prj (GDAL reads no .prj beside a GeoTIFF): the .prj states the CRS."""
+    p = _write(tmp_path / "影像.tif", np.ones((1, 3, 3), "uint16"), crs=None)
+    with pytest.raises(CRSError, match=r"\.prj"):
+        raster_source(p, bands="NDVI")
+    (tmp_path / "影像.prj").write_text(rasterio.crs.CRS.from_epsg(4551).to_wkt(version="WKT1_ESRI"))
+    log = Findings()
+    src = raster_source(p, bands="NDVI", findings=log)
+    assert "CM 126E" in src.crs_wkt
+    assert "影像.tif" in log.of("crs_from_prj")[0].message
+    (tmp_path / "影像.prj").write_text("GEOGCS[not a CRS")
+    with pytest.raises(CRSError, match="no coordinate reference system"):
+        raster_source(p, bands="NDVI")
+
+
 def test_image_without_georeferencing_is_refused_naming_the_fix(tmp_path):
     """A scan or photo (no geotransform) would land at the CRS origin with 1 m pixels."""
     from rasterio.control import GroundControlPoint

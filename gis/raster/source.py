@@ -413,7 +413,7 @@ def file_source(
             "（NDVI 影像用 --bands NDVI）",
         )
     with open_raster(p) as ds:
-        facts = _grid_facts(ds, p, crs)
+        facts = _grid_facts(ds, p, crs if crs is not None else _prj_beside(ds, p, findings))
         layout = _band_layout(ds, p, named, profile.sensor, findings)
         facts.update(layout, **_own_mask(ds, layout["indexes"], layout["alpha_index"]))
         nodata = ds.nodata if ds.nodata is not None else profile.nodata
@@ -570,6 +570,35 @@ def _mask_label(mask_path: str) -> str:
     return found.group(1).rsplit("/", 1)[-1] if found else "the product's mask"
 
 
+def _prj_beside(ds: Any, path: str, findings: Findings | None) -> str | None:
+    """Return the CRS of a ``.prj`` beside a raster that declares none (GDAL does not read it).
+
+    Chinese image deliveries come as ``.tif`` + ``.tfw`` + ``.prj``; the ``.prj`` is used with
+    the finding ``crs_from_prj``.
+    """
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError as ProjCRSError
+
+    prj = os.path.splitext(path)[0] + ".prj"
+    if ds.crs is not None or not os.path.isfile(prj):
+        return None
+    with open(prj, encoding="utf-8", errors="replace") as fh:
+        wkt = fh.read()
+    try:
+        name = CRS.from_user_input(wkt).name
+    except ProjCRSError:
+        return None
+    if findings is not None:
+        findings.add(
+            "crs_from_prj",
+            f"raster {path} declares no CRS; read as {name}, from the .prj beside it",
+            severity="info",
+            source=path,
+            zh=f"影像 {path} 未声明坐标系；按其旁边 .prj 文件所写的 {name} 读取",
+        )
+    return wkt
+
+
 def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
     from pyproj import CRS
 
@@ -577,9 +606,10 @@ def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
     if ds.crs is None and crs is None:
         raise CRSError(
             f"raster {path} has no coordinate reference system; pass --crs EPSG:… to "
-            "state it, or fix the file with gdal_edit.py -a_srs EPSG:…",
-            zh=f"影像 {path} 没有坐标系；请用 --crs EPSG:… 说明，或用 `gdal_edit.py -a_srs EPSG:…` "
-            "修正文件",
+            "state it, fix the file with gdal_edit.py -a_srs EPSG:…, or put the .prj "
+            "delivered with it beside it",
+            zh=f"影像 {path} 没有坐标系；请用 --crs EPSG:… 说明，用 `gdal_edit.py -a_srs EPSG:…` "
+            "修正文件，或把随影像交付的 .prj 文件放在它旁边",
         )
     declared = CRS.from_wkt(ds.crs.to_wkt()) if ds.crs is not None else None
     if declared is not None and crs is not None and not declared.equals(CRS.from_user_input(crs)):
