@@ -742,7 +742,7 @@ def test_hostile(
 def test_corpus_is_large_and_covers_every_kind() -> None:
     kinds = {c.kind for c in CASES}
     assert len(CASES) >= 150
-    assert kinds == {"vectors", "zips", "rasters", "field", "lab", "fire", "outputs"}
+    assert kinds == {"vectors", "zips", "rasters", "field", "lab", "fire", "outputs", "delivered"}
     assert len({c.id for c in CASES}) == len(CASES), "case ids must be unique"
 
 
