@@ -214,6 +214,11 @@ def _looks_lonlat(x0: float, y0: float, x1: float, y1: float) -> bool:
     return -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90
 
 
+def _looks_swapped(x0: float, y0: float, x1: float, y1: float) -> bool:
+    """Lat/lon written in x/y order: x within ±90, y beyond it (and within ±180)."""
+    return _looks_lonlat(y0, x0, y1, x1) and max(abs(y0), abs(y1)) > 90
+
+
 def _looks_northing(y0: float, y1: float) -> bool:
     # China: from about 18°N (2.0e6 m) to 54°N (6.0e6 m) on Gauss-Krüger.
     return 1_000_000 <= y0 <= y1 <= 6_500_000
@@ -307,6 +312,16 @@ def check_declared_crs(
     """
     x0, y0, x1, y1 = bounds
     zh, name = lang == "zh", crs.to_string()
+    if crs.is_geographic and _looks_swapped(x0, y0, x1, y1):
+        if zh:
+            return (
+                f"声明为 {name}（经纬度），但 X 坐标 {x0:.3f}…{x1:.3f} 是纬度、Y 坐标是经度："
+                "X、Y 互换了（按“纬度在前”写入）；请在源数据中交换 X 和 Y 后再读"
+            )
+        return (
+            f"declared {name} (degrees) but x {x0:.3f}…{x1:.3f} is latitude and y longitude: "
+            "the axes are swapped (written latitude first); swap X and Y in the source"
+        )
     if crs.is_geographic and not _looks_lonlat(x0, y0, x1, y1):
         if zh:
             return (

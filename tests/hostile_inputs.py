@@ -21,6 +21,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pyogrio
 import rasterio
 import shapely
 from rasterio.transform import from_origin
@@ -552,12 +553,14 @@ def _towers(path: Path, x: float) -> Path:
     return write_layer(towers.to_crs(4551), path)
 
 
-def _firms(edit: Callable[[Any], Any], name: str = "firms.csv") -> Callable[[Ctx], Path]:
+def _firms(
+    edit: Callable[[Any], Any], name: str = "firms.csv", sep: str = ","
+) -> Callable[[Ctx], Path]:
     """A FIRMS VIIRS download changed by ``edit`` (a function of the frame)."""
 
     def make(ctx: Ctx) -> Path:
         path = ctx.inp / name
-        edit(viirs_frame().astype(object)).to_csv(path, index=False)
+        edit(viirs_frame().astype(object)).to_csv(path, index=False, sep=sep)
         return path
 
     return make
@@ -565,6 +568,22 @@ def _firms(edit: Callable[[Any], Any], name: str = "firms.csv") -> Callable[[Ctx
 
 def _set(**columns: Any) -> Callable[[Any], Any]:
     return lambda frame: frame.assign(**columns)
+
+
+def _dms(*columns: str) -> Callable[[Any], Any]:
+    """Write ``columns`` as degrees-minutes-seconds text (43°47′30.1″N, 125°27′45″E)."""
+
+    def text(value: float, hemisphere: str) -> str:
+        minutes, seconds = divmod(abs(value) * 3600, 60)
+        degrees, minutes = divmod(minutes, 60)
+        return f"{degrees:.0f}°{minutes:.0f}′{seconds:.2f}″{hemisphere}"
+
+    def edit(frame: Any) -> Any:
+        return frame.assign(
+            **{c: [text(v, "N" if c == "latitude" else "E") for v in frame[c]] for c in columns}
+        )
+
+    return edit
 
 
 def _province_table(ctx: Ctx) -> Path:
@@ -608,7 +627,65 @@ BAD_HOTSPOTS: dict[str, tuple[Callable[[Ctx], Path], int, str | None]] = {
     "binary-garbage": (_bytes("firms.csv", b"\xff\xfe\x00garbage\x00\x01,\n\x02"), 3, None),
     "no-latitude": (_firms(lambda f: f.drop(columns=["latitude"])), 3, "没有坐标列"),
     "latitude-95": (_firms(_set(latitude=95.0)), 3, None),
-    "coordinates-as-words": (_firms(_set(latitude="北纬43度")), 3, "没有几何"),
+    "coordinates-as-words": (_firms(_set(latitude="北纬四十三度")), 3, "没有可读的坐标"),
+    # a provincial table's degrees-minutes-seconds (北纬43度 is one too) are read
+    "coordinates-in-dms": (_firms(_dms("latitude", "longitude")), 0, None),
+    "semicolon-delimited": (_firms(lambda f: f, sep=";"), 0, None),
     "truncated": (_bytes("firms.csv", viirs_frame().to_csv(index=False).encode()[:-40]), 1, None),
 }
 """Hotspot files ``fire hotspots`` is fed: a clear finding, or exit 3 naming the file."""
+
+
+# ------------------------------------------------------------ as counties deliver them
+
+
+def _delivered(
+    edit: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame], name: str, **write: Any
+) -> Callable[[Ctx], Path]:
+    """The good patches, edited as a county's delivery would have them, written to ``name``."""
+
+    def make(ctx: Ctx) -> Path:
+        path = ctx.inp / name
+        frame = edit(gpd.read_file(ctx.goods["patches"]))
+        with warnings.catch_warnings():  # GDAL's notice that it cut a long field name
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pyogrio.write_dataframe(frame, path, **write)
+        path.with_suffix(".cpg").unlink(missing_ok=True)
+        return path
+
+    return make
+
+
+def _lat_first(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    lonlat = frame.to_crs(4490)
+    return lonlat.set_geometry(shapely.transform(lonlat.geometry, lambda xy: xy[:, ::-1]))
+
+
+def _gdb_layer(ctx: Ctx) -> Path:
+    """A county FileGDB with the patches and two other layers, one named in the path."""
+    gdb = ctx.inp / "县级数据.gdb"
+    patches = gpd.read_file(ctx.goods["patches"])
+    for name, frame in (("督查图斑", patches), ("图斑_备份", patches.iloc[:2]), ("小班", patches)):
+        pyogrio.write_dataframe(frame, gdb, layer=name, driver="OpenFileGDB")
+    return Path(f"{gdb}|layername=督查图斑")
+
+
+DELIVERED: dict[str, tuple[Callable[[Ctx], Path], int, str | None]] = {
+    # a FileGDB of several layers, the layer named as QGIS shows a layer's source
+    "gdb-layer-named-in-path": (_gdb_layer, 0, None),
+    # GDAL and ArcGIS cut a UTF-8 name at 10 bytes, inside a character (pyogrio cannot read it)
+    "shp-utf8-names-cut-no-cpg": (
+        _delivered(lambda f: f.rename(columns={"QQYXSJ": "前期影像时间"}), "图斑.shp"),
+        0,
+        "field_names_cut",
+    ),
+    # an ArcGIS .prj on Xian 1980 (replaced by CGCS2000; PROJ has no parameters for it)
+    "shp-xian-1980-esri-prj": (
+        _delivered(lambda f: f.to_crs(2387), "xian80.shp", encoding="GBK"),
+        0,
+        "datum_not_converted",
+    ),
+    # EPSG:4490 written latitude first (its authority axis order)
+    "gpkg-4490-lat-first": (_delivered(_lat_first, "图斑.gpkg"), 3, "X、Y 互换"),
+}
+"""Inputs as counties deliver them (validate's exit code, and what its output must say)."""

@@ -64,6 +64,7 @@ def test_declared_crs_contradiction():
     from pyproj import CRS
 
     assert "metres" in check_declared_crs(CRS(4326), (480_000, 4_840_000, 520_000, 4_860_000))
+    assert "swapped" in check_declared_crs(CRS(4490), (43.7, 125.4, 43.9, 125.5))  # lat first
     assert "EPSG:4490" in check_declared_crs(CRS(4551), (125.4, 43.7, 125.5, 43.9))
     assert check_declared_crs(CRS(4551), (480_000, 4_840_000, 520_000, 4_860_000)) is None
 

@@ -183,11 +183,21 @@ def test_cli_burned_and_pair_on_other_grids(fire_data, tmp_path):
     assert "较大森林火灾" in res.output and "伤亡不在数据中" in res.output
     small = tmp_path / "small"
     small.mkdir()
-    _, other = _pair(small, size=200)
-    bad = [a if a != str(fire_data["after"]) else str(other) for a in args]
-    res = runner.invoke(cli, [*bad, "--out", str(tmp_path / "d.gpkg")])
-    assert res.exit_code == 3
-    assert "gdalwarp" in res.output
+    small_before, other = _pair(small, size=200)
+    # the later image on another grid is read on the analysis grid (as check patches does)
+    apart = [a if a != str(fire_data["after"]) else str(other) for a in args]
+    res = runner.invoke(cli, [*apart, "--out", str(tmp_path / "d.gpkg")])
+    assert res.exit_code == 0, res.output
+    both = [a if a != str(fire_data["before"]) else str(small_before) for a in apart]
+    res = runner.invoke(cli, [*both, "--out", str(tmp_path / "e.gpkg")])
+    assert res.exit_code == 0, res.output
+    codes = set(gpd.read_file(tmp_path / "d.gpkg", layer="findings")["code"])
+    assert "grids_aligned" in codes
+    areas = [
+        gpd.read_file(tmp_path / name, layer="fire_scars")["fire_area_ha"].sum()
+        for name in ("d.gpkg", "e.gpkg")
+    ]
+    assert areas[0] == pytest.approx(areas[1]) and areas[0] > 0
 
 
 def test_scar_dnbr_and_rdnbr_equal_a_direct_computation(fire_data):

@@ -229,7 +229,7 @@ FIRE_CASES = [
         _fire(f"hotspots-{bad}", make, fire_hotspots, code, "h.gpkg", says)
         for bad, (make, code, says) in h.BAD_HOTSPOTS.items()
     ),
-    _fire("burned-pair-apart", h._after_elsewhere, fire_burned, 3, "b.gpkg", "不在同一格网上"),
+    _fire("burned-pair-apart", h._after_elsewhere, fire_burned, 3, "b.gpkg", "完全不重叠"),
     _fire(
         "coverage-dem-in-degrees",
         h._dem_in_degrees,
@@ -344,6 +344,10 @@ def _cases() -> list[Case]:
         Case("lab", bad, make, verify_lab, 2 if bad == "lab-folder" else 3)  # click: a usage error
         for bad, make in h.BAD_LAB_FILES.items()
     ]
+    cases += [
+        Case("delivered", name, make, validate, code, says=says)
+        for name, (make, code, says) in h.DELIVERED.items()
+    ]
     return cases + FIRE_CASES + OUTPUT_CASES
 
 
@@ -358,6 +362,24 @@ def _out_is_folder(c: h.Ctx, p: Path) -> list[str]:
 def _out_under_file(c: h.Ctx, p: Path) -> list[str]:
     (c.out / "file").write_text("x")
     return ["validate", str(p), "--out", str(c.out / "file" / "f.csv")]
+
+
+def _under_file(args: Args, option: str) -> Args:
+    """``args`` with ``option``'s path moved under a plain file (``out/file/…``)."""
+
+    def make(c: h.Ctx, p: Path) -> list[str]:
+        (c.out / "file").write_text("x")
+        out = args(c, p)
+        at = out.index(option) + 1
+        out[at] = str(c.out / "file" / "sub" / Path(out[at]).name)
+        return out
+
+    return make
+
+
+_patches_under_file = _under_file(patches, "--out")
+_map_under_file = _under_file(map_, "--out")
+_import_under_file = _under_file(verify_import, "--into")
 
 
 def _store_is_results(c: h.Ctx, p: Path) -> list[str]:
@@ -484,8 +506,14 @@ OUTPUT_CASES = [
     Case(
         "outputs", "out-is-a-folder", good("patches"), _out_is_folder, 2, ("r.gpkg",), blame="out"
     ),
-    Case(
-        "outputs", "out-under-a-file", good("patches"), _out_under_file, 3, ("file",), blame="out"
+    *(
+        Case("outputs", name, make, args, 3, ("file",), blame="out", says="路径中有一段是文件")
+        for name, make, args in (
+            ("out-under-a-file", good("patches"), _out_under_file),
+            ("check-out-under-a-file", good("patches"), _patches_under_file),
+            ("map-out-under-a-file", good("results"), _map_under_file),
+            ("import-into-under-a-file", h._export(h._prop()), _import_under_file),
+        )
     ),
     Case(
         "outputs",
@@ -714,7 +742,7 @@ def test_hostile(
 def test_corpus_is_large_and_covers_every_kind() -> None:
     kinds = {c.kind for c in CASES}
     assert len(CASES) >= 150
-    assert kinds == {"vectors", "zips", "rasters", "field", "lab", "fire", "outputs"}
+    assert kinds == {"vectors", "zips", "rasters", "field", "lab", "fire", "outputs", "delivered"}
     assert len({c.id for c in CASES}) == len(CASES), "case ids must be unique"
 
 

@@ -25,11 +25,18 @@ from gis.io.encoding import (
 NAMES = ["黑龙江省", "吉林省", "净月潭国家森林公园"]
 
 
-def _write_shp(folder: Path, encoding: str, *, cpg: str | None, ldid: int = 0) -> Path:
+def _write_shp(
+    folder: Path,
+    encoding: str,
+    *,
+    cpg: str | None,
+    ldid: int = 0,
+    columns: dict[str, list[str]] | None = None,
+) -> Path:
     """Write a 3-feature Shapefile in ``encoding``, then set the .cpg and the LDID byte."""
     frame = gpd.GeoDataFrame(
-        {"name": NAMES, "code": ["220100", "220102", "220106"], "n": [1, 2, 3]},
-        geometry=[shapely.box(i, 0, i + 1, 1) for i in range(3)],
+        columns or {"name": NAMES, "code": ["220100", "220102", "220106"], "n": [1, 2, 3]},
+        geometry=[shapely.box(125 + i, 43, 125.5 + i, 43.5) for i in range(3)],
         crs=4490,
     )
     path = folder / "layer.shp"
@@ -236,6 +243,26 @@ def test_ldid_gbk_over_text_that_is_also_utf8_gives_a_warning_finding(tmp_path):
     (warning,) = log.of("encoding_suspect")
     assert warning.severity == "warning"
     assert "doubt.shp" in warning.message and "encoding='utf-8'" in warning.message
+
+
+@pytest.mark.parametrize(("write_as", "cpg"), [("UTF-8", None), ("UTF-8", "UTF-8"), ("GBK", None)])
+@pytest.mark.parametrize("engine", ["pyogrio", "fiona"])
+def test_field_names_cut_inside_a_character_are_read(tmp_path, write_as, cpg, engine):
+    """GDAL cuts a long name at 10 bytes, inside a character; pyogrio alone cannot read it."""
+    columns = {"前期影像时间": ["20250905"] * 3, "X前期影像时间": ["a", "b", "c"], "name": NAMES}
+    path = _write_shp(tmp_path, write_as, cpg=cpg, columns=columns)
+    if write_as == "UTF-8":  # GDAL's recoding from GBK makes the stump a "?"
+        with pytest.raises(UnicodeDecodeError):
+            pyogrio.read_dataframe(path, encoding=write_as)
+    log = Findings()
+    read = read_layer(path, engine=engine, findings=log)
+    names = {"UTF-8": ["前期影", "X前期影"], "GBK": ["前期影像时", "X前期影像"]}[write_as]
+    assert read.columns.tolist() == [*names, "name", "geometry"]
+    assert read[names[0]].tolist() == ["20250905"] * 3
+    assert read["name"].tolist() == NAMES
+    (finding,) = log.of("field_names_cut")
+    cut = names[:1] if write_as == "UTF-8" else names[1:]
+    assert finding.feature is None and all(name in finding.message for name in cut)
 
 
 # --- the real files -------------------------------------------------------------------------

@@ -340,6 +340,25 @@ def test_repair_and_empty_drop_findings(tmp_path):
     assert [f.feature for f in log.of("empty_geometry_dropped")] == ["C", "D"]
 
 
+def test_findings_name_features_by_the_chinese_id_and_a_sliver_once(tmp_path):
+    """An ArcGIS export: OBJECTID, 图斑编号, and a zero-area sliver (three collinear points)."""
+    sliver = shapely.Polygon([(X0, Y0), (X0 + 100, Y0), (X0 + 200, Y0)])
+    bowtie = shapely.Polygon([(X0, Y0), (X0 + 50, Y0 + 50), (X0 + 50, Y0), (X0, Y0 + 50)])
+    frame = gpd.GeoDataFrame(
+        {"OBJECTID": [1, 2, 3], "图斑编号": ["0007", "0008", "0009"]},
+        geometry=[shapely.box(X0, Y0, X0 + 9, Y0 + 9), sliver, bowtie],
+        crs=WORKING_CRS,
+    )
+    path = tmp_path / "图斑.shp"
+    frame.to_file(path, encoding="GBK")
+    log = Findings()
+    out = read_layer(path, findings=log)
+    assert out["图斑编号"].tolist() == ["0007", "0009"]
+    (dropped,) = log.of("empty_geometry_dropped")
+    assert dropped.feature == "0008" and "no area" in dropped.message
+    assert [f.feature for f in log.of("invalid_geometry_repaired")] == ["0009"]
+
+
 def test_repair_without_id_field_uses_the_row_index():
     frame = gpd.GeoDataFrame(
         {"v": [1, 2]},
@@ -544,3 +563,58 @@ def test_real_jilin_gcj02_conversion_fits_the_national_boundary_better(shared_da
     assert raw == pytest.approx(0.005, rel=0.1)
     assert converted == pytest.approx(0.0034, rel=0.1)
     assert converted / raw < 0.75
+
+
+def test_point_table_in_dms_with_semicolons_as_provinces_write_it(tmp_path):
+    """经度/纬度 as degrees-minutes-seconds, ';'-delimited, GBK: the same points as decimals."""
+    path = tmp_path / "热点.csv"
+    rows = ["编号;经度;纬度", "H1;125°27′45″E;43°47′30″N", "H2;125度30分;北纬43度48分", "H3;;"]
+    path.write_bytes("\n".join(rows).encode("gbk"))
+    out = read_layer(path, working_crs=None, findings=Findings())
+    assert out["编号"].tolist() == ["H1", "H2"]
+    assert out.geometry.x.round(6).tolist() == [125.4625, 125.5]
+    assert out.geometry.y.round(6).tolist() == [round(43 + 47.5 / 60, 6), 43.8]
+    words = tmp_path / "words.csv"
+    words.write_text("经度,纬度\n东经一百二十五度,北纬四十三度\n", encoding="utf-8")
+    with pytest.raises(SchemaError, match=r"经度.*东经一百二十五度"):
+        read_layer(words)
+
+
+def test_a_layer_named_in_the_path_as_qgis_shows_it(tmp_path):
+    """``县.gdb|layername=督查图斑``: commands without --layer read one layer of a FileGDB."""
+    gdb = tmp_path / "县.gdb"
+    frame = gpd.GeoDataFrame(
+        {"TBBH": ["1", "2"]},
+        geometry=[shapely.box(X0 + i, Y0, X0 + i + 1, Y0 + 1) for i in range(2)],
+        crs=WORKING_CRS,
+    )
+    for name, part in (("督查图斑", frame), ("备份", frame.iloc[:1])):
+        pyogrio.write_dataframe(part, gdb, layer=name, driver="OpenFileGDB")
+    with pytest.raises(DataSourceError, match=r"layername=督查图斑"):
+        read_layer(gdb)
+    assert len(read_layer(f"{gdb}|layername=督查图斑")) == 2
+    assert len(read_layer(f"{gdb}|layername=备份")) == 1
+    with pytest.raises(DataSourceError, match=r"没有图层|has no layer"):
+        read_layer(f"{gdb}|layername=无")
+
+
+def test_excel_point_tables_as_provinces_send_them(tmp_path):
+    """A hotspot sheet in .xlsx: its one sheet, or the sheet named in the path."""
+    table = pd.DataFrame(
+        {"热点编号": ["H1", "H2"], "经度": [125.4, "125°30′"], "纬度": [43.8, 43.9]}
+    )
+    one = tmp_path / "热点.xlsx"
+    table.to_excel(one, index=False)
+    out = read_layer(one, working_crs=None, findings=Findings())
+    assert out["热点编号"].tolist() == ["H1", "H2"]
+    assert out.geometry.x.tolist() == pytest.approx([125.4, 125.5])
+    two = tmp_path / "两月.xlsx"
+    with pd.ExcelWriter(two) as book:
+        table.to_excel(book, sheet_name="4月", index=False)
+        table.iloc[:1].to_excel(book, sheet_name="5月", index=False)
+    with pytest.raises(DataSourceError, match=r"4月.*5月"):
+        read_layer(two)
+    assert len(read_layer(f"{two}|layername=5月", working_crs=None)) == 1
+    (tmp_path / "坏.xlsx").write_bytes(b"not a workbook")
+    with pytest.raises(DataSourceError, match="Excel"):
+        read_layer(tmp_path / "坏.xlsx")

@@ -16,6 +16,7 @@ from pandas.testing import assert_frame_equal
 from gis.crs import WORKING_CRS
 from gis.errors import SchemaError
 from gis.findings import Findings
+from gis.io import read_layer
 from gis.layers import (
     CATALOG_PATH,
     GeometryKind,
@@ -385,6 +386,50 @@ def test_unparsed_values_are_findings_not_exceptions():
     assert out["suspected_illegal"].tolist()[:2] == [True, False]
 
 
+def test_numbers_with_their_unit_word_are_read(tmp_path):
+    """As a county's Excel-made table writes them: 80%, 2019年, 1,200人 — in a GBK Shapefile."""
+    raw = gpd.GeoDataFrame(
+        {
+            "公园名称": ["甲", "乙", "丙", "丁"],
+            "建设进度": ["80%", "100％", " 35 % ", "八成"],
+            "建成年份": ["2019年", "2021", "2020.0", "去年"],
+        },
+        geometry=[shapely.box(500_000 + i, 4_850_000, 500_001 + i, 4_850_001) for i in range(4)],
+        crs=WORKING_CRS,
+    )
+    path = tmp_path / "公园.shp"
+    raw.to_file(path, encoding="GBK")
+    path.with_suffix(".cpg").unlink(missing_ok=True)
+    log = Findings()
+    out = read_layer(path, kind="parks", findings=log)
+    assert out["progress_pct"].tolist()[:3] == [80.0, 100.0, 35.0]
+    assert out["year_built"].tolist()[:3] == [2019, 2021, 2020]
+    bad = {f.field: f.message for f in log.of("unparsed_value")}
+    assert set(bad) == {"progress_pct", "year_built"}  # words are not numbers
+    assert "八成" in bad["progress_pct"] and "去年" in bad["year_built"]
+    people = _frame({"population": ["1,200人", "35 persons", "1.5公顷"]})
+    coerced = canonicalize(people, "residential", findings=Findings())["population"]
+    assert coerced.tolist()[:2] == [1200, 35] and pd.isna(coerced.iloc[2])
+
+
+def test_excel_date_serials_in_a_geopackage_are_dates(tmp_path):
+    """A table joined from Excel carries its date cells as numbers (45905 = 2025-09-05)."""
+    raw = gpd.GeoDataFrame(
+        {"TBBH": ["1", "2"], "QQYXSJ": [45905, 45906], "HQYXSJ": ["46283", None]},
+        geometry=[shapely.box(500_000 + i, 4_850_000, 500_001 + i, 4_850_001) for i in range(2)],
+        crs=WORKING_CRS,
+    )
+    raw.to_file(tmp_path / "图斑.gpkg")
+    log = Findings()
+    out = read_layer(tmp_path / "图斑.gpkg", kind="change_patches", findings=log)
+    assert [d.date() for d in out["image_date_before"]] == [
+        datetime.date(2025, 9, 5),
+        datetime.date(2025, 9, 6),
+    ]
+    assert out["image_date_after"].iloc[0].date() == datetime.date(2026, 9, 18)
+    assert not log.of("unparsed_value")
+
+
 def test_code_meanings_and_synonyms_become_codes():
     log = Findings()
     parks = canonicalize(
@@ -423,13 +468,18 @@ def test_code_meanings_and_synonyms_become_codes():
         ("２０２３－０４－１５", datetime.date(2023, 4, 15)),
         (datetime.date(2023, 4, 15), datetime.date(2023, 4, 15)),
         (pd.Timestamp("2023-04-15"), datetime.date(2023, 4, 15)),
+        (45905, datetime.date(2025, 9, 5)),  # an Excel date serial (a date cell as a number)
+        ("45905", datetime.date(2025, 9, 5)),
+        (45905.0, datetime.date(2025, 9, 5)),
     ],
 )
 def test_parse_date(value, expected):
     assert parse_date(value).date() == expected
 
 
-@pytest.mark.parametrize("value", ["2023", "2023-13-01", "2023-02-30", "15/04/2023", "abc"])
+@pytest.mark.parametrize(
+    "value", ["2023", "2023-13-01", "2023-02-30", "15/04/2023", "abc", "12345", 99999]
+)
 def test_parse_date_rejects(value):
     assert parse_date(value) is not None and not isinstance(parse_date(value), pd.Timestamp)
 

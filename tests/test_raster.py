@@ -84,6 +84,21 @@ def test_missing_crs_names_file_and_flag(tmp_path):
     assert "4551" in src.crs_wkt
 
 
+def test_crs_from_the_prj_delivered_beside_the_image(tmp_path):
+    """.tif + .prj (GDAL reads no .prj beside a GeoTIFF): the .prj states the CRS."""
+    p = _write(tmp_path / "影像.tif", np.ones((1, 3, 3), "uint16"), crs=None)
+    with pytest.raises(CRSError, match=r"\.prj"):
+        raster_source(p, bands="NDVI")
+    (tmp_path / "影像.prj").write_text(rasterio.crs.CRS.from_epsg(4551).to_wkt(version="WKT1_ESRI"))
+    log = Findings()
+    src = raster_source(p, bands="NDVI", findings=log)
+    assert "CM 126E" in src.crs_wkt
+    assert "影像.tif" in log.of("crs_from_prj")[0].message
+    (tmp_path / "影像.prj").write_text("GEOGCS[not a CRS")
+    with pytest.raises(CRSError, match="no coordinate reference system"):
+        raster_source(p, bands="NDVI")
+
+
 def test_image_without_georeferencing_is_refused_naming_the_fix(tmp_path):
     """A scan or photo (no geotransform) would land at the CRS origin with 1 m pixels."""
     from rasterio.control import GroundControlPoint
@@ -155,6 +170,23 @@ def test_landsat_scale_offset(tmp_path):
     src = raster_source(p, sensor="landsat8-l2")
     nir = src.read_roles(Window(0, 0, 2, 2), ["NIR"])["NIR"]
     assert float(nir[0, 0]) == pytest.approx(10000 * 2.75e-5 - 0.2, rel=1e-6)
+
+
+def test_generic_bands_scale_offset_from_the_file(tmp_path):
+    """Reflectance stored as int16 with GDAL's scale (gdal_translate -a_scale) is reflectance."""
+    data = np.array([[[500, -32768], [600, 700]], [[4000, 4100], [4200, -32768]]], "int16")
+    p = _write(tmp_path / "int16.tif", data, nodata=-32768)
+    with rasterio.open(p, "r+") as ds:
+        ds.scales, ds.offsets = (1e-4, 1e-4), (0.0, 0.0)
+    log = Findings()
+    src = raster_source(p, bands="R,NIR", findings=log)
+    read = src.read_roles(Window(0, 0, 2, 2), ["R", "NIR"])
+    assert float(read["NIR"][0, 0]) == pytest.approx(0.4) and read["R"].mask[0, 1]
+    assert "0.0001" in log.of("band_scale_offset")[0].message
+    with rasterio.open(p, "r+") as ds:
+        ds.scales = (1e-4, 2e-4)
+    with pytest.raises(RasterError, match="different scales"):
+        raster_source(p, bands="R,NIR")
 
 
 def test_scl_mask_and_boundless(tmp_path):

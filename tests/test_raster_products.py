@@ -105,6 +105,30 @@ def test_s2_l2a_safe_reads_reflectance_scl_and_date(tmp_path, baseline, zipped):
     assert str(path) == src.path  # messages name the product, not the VRT
 
 
+def test_s2_as_users_pass_it_on(tmp_path):
+    """A re-zipped download (the .SAFE in a folder inside), or a folder holding one product."""
+    reference = raster_source(make_safe(tmp_path / "ref"))
+    window = Window(0, 0, 16, 16)
+    expected = reference.read_roles(window, ["NIR"])["NIR"]
+    folder = tmp_path / "下载 目录"
+    make_safe(folder)
+    nested = tmp_path / "后期 影像.zip"
+    with zipfile.ZipFile(nested, "w") as z:
+        for f in sorted(folder.rglob("*")):
+            z.write(f, f.relative_to(tmp_path).as_posix())
+    for given in (nested, folder):
+        src = raster_source(given)
+        assert src.sensor is Sensor.SENTINEL2_L2A and src.acquired == "2023-06-01"
+        assert np.array_equal(src.read_roles(window, ["NIR"])["NIR"], expected)
+    two = tmp_path / "two.zip"
+    with zipfile.ZipFile(two, "w") as z:
+        for copy in ("a", "b"):
+            for f in sorted(folder.rglob("*")):
+                z.write(f, f"{copy}/{f.relative_to(folder).as_posix()}")
+    with pytest.raises(DataSourceError, match="holds 2 Sentinel-2 products"):
+        raster_source(two)
+
+
 def test_s2_l1c_uses_toa_with_a_finding(tmp_path):
     safe = make_safe(tmp_path, baseline="04.00", level="L1C")
     log = Findings()

@@ -79,6 +79,7 @@ def require_writable(path: str | os.PathLike[str]) -> None:
     surface as "unable to open database file".
     """
     p = Path(path)
+    refuse_file_on_path(p)
     where = p if p.exists() else p.parent
     while not where.exists() and where != where.parent:
         where = where.parent
@@ -86,6 +87,27 @@ def require_writable(path: str | os.PathLike[str]) -> None:
         raise output_error(OSError(errno.EROFS, os.strerror(errno.EROFS)), p)
     if not os.access(where, os.W_OK):
         raise output_error(OSError(errno.EACCES, os.strerror(errno.EACCES)), p)
+
+
+def refuse_file_on_path(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`OutputError` when a folder on the way to ``path`` is a file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "notes.txt"
+    >>> _ = f.write_text("x")
+    >>> refuse_file_on_path(f / "out" / "r.gpkg")
+    Traceback (most recent call last):
+    ...
+    gis.errors.OutputError: cannot write .../notes.txt/out/r.gpkg: a part of the path is a file, ...
+    """
+    p = Path(path)
+    for folder in p.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise output_error(OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)), p)
+            return
 
 
 def check_overwrite(path: str | os.PathLike[str], *, overwrite: bool) -> Path:

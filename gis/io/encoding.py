@@ -118,6 +118,62 @@ def codec_from_cpg(text: str) -> str | None:
 
 
 def _decodes(data: bytes, codec: str) -> bool:
+    """Whether ``data`` decodes, allowing a character cut at the end of a line (a field)."""
+    return _whole(data, codec) or all(_decodes_cut(line, codec) for line in data.split(b"\n"))
+
+
+def _decodes_cut(data: bytes, codec: str) -> bool:
+    """Whether ``data`` decodes but for an incomplete character at its very end."""
+    try:
+        codecs.getincrementaldecoder(codec)().decode(data, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode_cut(data: bytes, codec: str) -> str:
+    """Decode ``data``, dropping an incomplete character at its end (a DBF's byte limit cut it).
+
+    A DBF field name holds 10 bytes and a value its field's width; writers (GDAL among them)
+    cut longer UTF-8 or GBK text there, also inside a character. Any other undecodable byte
+    still raises.
+
+    Examples
+    --------
+    >>> decode_cut("前期影像时间".encode()[:10], "utf-8")
+    '前期影'
+    """
+    return codecs.getincrementaldecoder(codec)().decode(data, final=False)
+
+
+def cut_field_names(path: str | os.PathLike[str], codec: str) -> list[str]:
+    """Return the field names of a DBF cut inside a character, decoded without the stump.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.shp`` or ``.dbf``.
+    codec : str
+        The table's encoding (see :func:`detect_shapefile_encoding`).
+
+    Examples
+    --------
+    >>> cut_field_names("no-such.dbf", "utf-8")
+    []
+    """
+    dbf = _sidecar(Path(path), ".dbf")
+    if dbf is None:
+        return []
+    with dbf.open("rb") as stream:
+        header = stream.read(32)
+        if len(header) < 32:
+            return []
+        header += stream.read(max(struct.unpack("<H", header[8:10])[0] - 32, 0))
+    names = [name for name, *_ in _fields(header, len(header))]
+    return [decode_cut(name, codec) for name in names if not _whole(name, codec)]
+
+
+def _whole(data: bytes, codec: str) -> bool:
     try:
         data.decode(codec)
     except UnicodeDecodeError:

@@ -33,7 +33,8 @@ from typing import Any
 import pandas as pd
 
 from gis.errors import GisError, OutputError, output_error
-from gis.io._atomic import check_overwrite
+from gis.io._atomic import check_overwrite, refuse_file_on_path
+from gis.io.formats import split_layer
 
 PathLike = str | os.PathLike[str]
 
@@ -44,7 +45,7 @@ def sha256_of(path: PathLike) -> str:
     A folder (a FileGDB, a Sentinel-2 ``.SAFE``) counts every file inside it, by name; a
     comma-separated list of scenes each file in the order given.
     """
-    p = Path(path)
+    p = Path(split_layer(path)[0])
     digest = hashlib.sha256()
     if not p.exists() and "," in str(path):
         files = [Path(t.strip()) for t in str(path).split(",") if t.strip()]
@@ -111,7 +112,7 @@ def _files_of(path: PathLike) -> list[Path]:
     A comma-separated list of scenes (``A.tif,B.tif``) stands for each of them; remote GDAL
     paths (``/vsicurl``, ``/vsis3`` …) for no local file.
     """
-    text = os.fspath(path)
+    text = split_layer(path)[0]
     if "," in text and not os.path.exists(text):
         return [f for part in text.split(",") if part.strip() for f in _files_of(part.strip())]
     if text.startswith("/vsi"):
@@ -187,6 +188,7 @@ def plan_outputs(
     planned = {k: Path(v) for k, v in targets.items() if v}
     refuse_inputs(planned, inputs)
     for target in planned.values():
+        refuse_file_on_path(target)
         if target.is_dir():
             raise output_error(OSError(errno.EISDIR, os.strerror(errno.EISDIR)), target)
     return {k: check_overwrite(v, overwrite=overwrite) for k, v in planned.items()}

@@ -239,6 +239,32 @@ def _check_zone(frame: gpd.GeoDataFrame, target: CRS, label: str, log: Findings)
         )
 
 
+OLD_CHINESE_DATUMS = ("Beijing 1954", "New Beijing", "Xian 1980")
+"""Datums China replaced by CGCS2000 whose official conversion parameters PROJ does not ship."""
+
+
+def _check_datum(source: CRS, target: CRS, label: str, log: Findings) -> None:
+    """Warn when a layer on Beijing 1954 / Xian 1980 reaches CGCS2000 by a ballpark only."""
+    datum = CRS(source).datum
+    name = datum.name if datum is not None else ""
+    if name not in OLD_CHINESE_DATUMS:
+        return
+    transformer = Transformer.from_crs(source, target, always_xy=True)
+    if "ballpark" not in transformer.description.lower():
+        return  # PROJ has real parameters (a grid or a Helmert transformation)
+    log.add(
+        "datum_not_converted",
+        f"{label} is on the {name} datum; PROJ knows no parameters from it to "
+        f"{_crs_name(target)}, so only the ellipsoid is changed and positions keep an unknown "
+        "offset (commonly metres to tens of metres); convert the layer with the province's "
+        "official CGCS2000 conversion parameters, or ask for it in CGCS2000",
+        source=label,
+        zh=f"{_zh(label)} 使用 {name} 坐标系；PROJ 没有它到 {_crs_name(target, 'zh')} 的转换参数，"
+        "只换算了椭球，位置仍有未知偏差（通常几米到几十米）；请用省级 2000 国家大地坐标系"
+        "转换参数转换该图层，或向提供方索取 CGCS2000 版本",
+    )
+
+
 def to_working_crs(
     frame: gpd.GeoDataFrame,
     working_crs: Any = WORKING_CRS,
@@ -271,6 +297,7 @@ def to_working_crs(
     if same_crs(frame.crs, target):
         return frame
     _check_zone(frame, target, label, log)
+    _check_datum(frame.crs, target, label, log)
     log.add(
         "reprojected",
         f"{label}: transformed from {_crs_name(frame.crs)} to the working CRS {_crs_name(target)}",
@@ -284,7 +311,11 @@ def to_working_crs(
 
 # --- geometry repair ------------------------------------------------------------------------
 
-_ID_FIELDS = ("id", "fid", "objectid", "patch_id", "adcode", "adcode99", "bsm", "tbbh")
+_ID_FIELDS = (
+    *("patch_id", "tbbh", "图斑编号", "判读图斑编号", "标识码", "bsm", "adcode", "adcode99"),
+    *("id", "fid", "objectid"),
+)
+"""Fields naming a feature in findings: the bureau's ids first, then generic ones (OBJECTID)."""
 _NAME_FIELDS = ("name", "名称", "name2004", "mc", "xzqmc")
 _POLYGONAL = ("Polygon", "MultiPolygon")
 
@@ -353,12 +384,25 @@ def repair_geometries(
     invalid = np.flatnonzero(present & ~shapely.is_valid(geoms))
     labels = _feature_labels(frame) if len(invalid) or not np.all(present) else []
     out = frame
+    collapsed: set[int] = set()  # invalid and empty once repaired: told once, then dropped
     if len(invalid):
         reasons = shapely.is_valid_reason(geoms[invalid])
         repaired = geoms.copy()
         for i, reason in zip(invalid, reasons, strict=True):
             repaired[i] = make_valid_keep_area(geoms[i])
             fid, name = labels[i]
+            if repaired[i].is_empty:
+                collapsed.add(int(i))
+                log.add(
+                    "empty_geometry_dropped",
+                    f"{label}: feature {fid}{name} has no area ({reason}: a sliver, or a line "
+                    "drawn as a polygon); nothing is left after repair — dropped",
+                    source=label,
+                    feature=fid,
+                    zh=f"{_zh(label)}：要素 {fid}{name} 面积为零（{geometry_reason_zh(reason)}："
+                    "狭长碎片或画成面的线）；修复后不剩任何几何，已舍弃",
+                )
+                continue
             log.add(
                 "invalid_geometry_repaired",
                 f"{label}: feature {fid}{name} had invalid "
@@ -376,11 +420,16 @@ def repair_geometries(
             zh=f"{_zh(label)}：{len(frame)} 个要素中有 {len(invalid)} 个几何无效，已修复",
         )
         out = frame.set_geometry(gpd.GeoSeries(repaired, index=frame.index, crs=frame.crs))
-    return _drop_empty(out, labels, label, log)
+    return _drop_empty(out, labels, label, log, told=collapsed)
 
 
 def _drop_empty(
-    frame: gpd.GeoDataFrame, labels: list[tuple[str, str]], label: str, log: Findings
+    frame: gpd.GeoDataFrame,
+    labels: list[tuple[str, str]],
+    label: str,
+    log: Findings,
+    *,
+    told: set[int],
 ) -> gpd.GeoDataFrame:
     geoms = np.asarray(frame.geometry.values, dtype=object)
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -396,6 +445,8 @@ def _drop_empty(
         )
     labels = labels or _feature_labels(frame)
     for i in np.flatnonzero(empty):
+        if int(i) in told:
+            continue
         fid, name = labels[i]
         log.add(
             "empty_geometry_dropped",

@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import struct
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -39,7 +40,14 @@ from gis.errors import DataSourceError, EncodingError, GisError, SchemaError
 from gis.extras import require
 from gis.findings import Findings
 from gis.io import archives, geopackage
-from gis.io.encoding import EncodingDecision, detect_shapefile_encoding
+from gis.io.degrees import parse_degrees
+from gis.io.encoding import (
+    EncodingDecision,
+    cut_field_names,
+    decode_cut,
+    detect_shapefile_encoding,
+)
+from gis.io.formats import split_layer
 from gis.io.vector_fix import (
     GCJ02,
     find_column,
@@ -85,6 +93,7 @@ class Format(enum.StrEnum):
     KML = "kml"
     KMZ = "kmz"
     CSV = "csv"
+    XLSX = "xlsx"
 
 
 SUFFIX_FORMATS = {
@@ -101,6 +110,7 @@ SUFFIX_FORMATS = {
     ".kml": Format.KML,
     ".kmz": Format.KMZ,
     ".csv": Format.CSV,
+    ".xlsx": Format.XLSX,
 }
 MULTI_LAYER = (Format.GPKG, Format.FILEGDB, Format.KML, Format.KMZ)
 _GDAL_ERRORS: tuple[type[BaseException], ...] = (
@@ -242,8 +252,9 @@ def _choose_layer(path: Path, opts: _Options) -> str | None:
     if len(names) > 1:
         raise DataSourceError(
             f"{opts.label} holds several layers: {', '.join(names)}; pass --layer "
-            "with the one to read",
-            zh=f"{opts.label} 含有多个图层：{', '.join(names)}；请用 --layer 指定要读的图层",
+            f"with the one to read, or name it in the path: '{opts.label}|layername={names[0]}'",
+            zh=f"{opts.label} 含有多个图层：{', '.join(names)}；请用 --layer 指定要读的图层，"
+            f"或在路径中写明：'{opts.label}|layername={names[0]}'",
         )
     return names[0] if names else None
 
@@ -298,10 +309,13 @@ def _gdal_knows(codec: str) -> bool:
 
 
 def _redecode(frame: pd.DataFrame, codec: str) -> pd.DataFrame:
-    """Re-decode names and text read as ISO-8859-1 (byte-preserving) with ``codec``."""
+    """Re-decode names and text read as ISO-8859-1 (byte-preserving) with ``codec``.
+
+    A character cut at a field's byte limit (names hold 10 bytes) is dropped.
+    """
 
     def fix(value: Any) -> Any:
-        return value.encode("latin-1").decode(codec) if isinstance(value, str) else value
+        return decode_cut(value.encode("latin-1"), codec) if isinstance(value, str) else value
 
     out = frame.rename(columns=fix)
     geometry = getattr(out, "_geometry_column_name", None)
@@ -312,10 +326,25 @@ def _redecode(frame: pd.DataFrame, codec: str) -> pd.DataFrame:
 
 
 def _read_dbf_encoded(
-    path: Path, opts: _Options, codec: str, *, geometry: bool = True
+    path: Path, opts: _Options, codec: str, log: Findings, *, geometry: bool = True
 ) -> pd.DataFrame:
-    """Read a Shapefile/DBF with ``codec``, through GDAL when it knows the codec."""
-    if _gdal_knows(codec):
+    """Read a Shapefile/DBF with ``codec``, through GDAL when it knows the codec.
+
+    Field names cut inside a character (GDAL and ArcGIS cut a UTF-8 or GBK name at 10 bytes)
+    are read without the stump, with a finding: GDAL's and pyogrio's own decoding refuses them.
+    """
+    cut = cut_field_names(path, codec)
+    if cut:
+        log.add(
+            "field_names_cut",
+            f"{opts.label}: field names cut inside a character at the DBF's 10-byte limit "
+            f"({', '.join(cut)}); read without the incomplete character",
+            severity="info",
+            source=opts.label,
+            zh=f"{opts.label}：字段名在 DBF 的 10 字节上限处被截断在汉字中间"
+            f"（{'、'.join(cut)}）；已去掉不完整的字节读取",
+        )
+    if _gdal_knows(codec) and not cut:
         return _read_gdal(path, replace(opts, encoding=codec), geometry=geometry)
     raw = _read_gdal(path, replace(opts, encoding="ISO-8859-1"), geometry=geometry)
     return _redecode(raw, codec)
@@ -324,7 +353,7 @@ def _read_dbf_encoded(
 def _read_shapefile(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
     _check_shapefile(path, opts.label)
     decision = _encoding(path, opts, log)
-    return cast(gpd.GeoDataFrame, _read_dbf_encoded(path, opts, decision.encoding))
+    return cast(gpd.GeoDataFrame, _read_dbf_encoded(path, opts, decision.encoding, log))
 
 
 def _encoding(path: Path, opts: _Options, log: Findings) -> EncodingDecision:
@@ -382,7 +411,32 @@ def _read_by_format(path: Path, fmt: Format, opts: _Options, log: Findings) -> g
                 ) from exc
     if fmt is Format.CSV:
         return read_csv_points(path, encoding=opts.encoding, findings=log, source=opts.label)
+    if fmt is Format.XLSX:
+        return _read_xlsx_points(path, opts)
     return _read_gdal(path, opts)
+
+
+def _read_xlsx_points(path: Path, opts: _Options) -> gpd.GeoDataFrame:
+    """Read an Excel point table (a province's hotspot sheet): its one sheet, or ``layer``."""
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, dtype=str)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise DataSourceError(
+            f"{opts.label} is not a readable Excel workbook ({type(exc).__name__}: {exc}); open "
+            "it in Excel and save it again as .xlsx",
+            zh=f"{opts.label} 不是可读的 Excel 工作簿（{type(exc).__name__}: {exc}）；"
+            "请用 Excel 打开后另存为 .xlsx",
+        ) from exc
+    filled = [name for name, sheet in sheets.items() if not sheet.empty]
+    name = opts.layer or (filled[0] if len(filled) == 1 else None)
+    if name not in sheets:
+        raise DataSourceError(
+            f"{opts.label}: name the sheet to read — its sheets are: {', '.join(sheets)} "
+            f"(--layer, or '{opts.label}|layername={next(iter(sheets))}')",
+            zh=f"{opts.label}：请指定要读的工作表——其工作表为：{'、'.join(sheets)}"
+            f"（--layer，或写作 '{opts.label}|layername={next(iter(sheets))}'）",
+        )
+    return _points(sheets[name], opts.label)
 
 
 def _read_zip(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
@@ -430,7 +484,7 @@ def _read_path(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
                 zh=f"{opts.label} 是没有几何的属性表（旁边没有 {shp.name}）；请提供 .shp",
             )
         path, fmt = shp, Format.SHAPEFILE
-    if fmt not in MULTI_LAYER and opts.layer not in (None, path.stem):
+    if fmt not in (*MULTI_LAYER, Format.XLSX) and opts.layer not in (None, path.stem):
         raise DataSourceError(
             f"{opts.label} holds one layer, {path.stem!r}, not {opts.layer!r}; drop layer=",
             zh=f"{opts.label} 只有一个图层 {path.stem!r}，没有 {opts.layer!r}；请去掉 --layer",
@@ -477,7 +531,7 @@ def read_table(
     if format_of(path) in MULTI_LAYER:
         return _read_named_table(path, opts)
     decision = _encoding(path, opts, log)
-    return pd.DataFrame(_read_dbf_encoded(path, opts, decision.encoding, geometry=False))
+    return pd.DataFrame(_read_dbf_encoded(path, opts, decision.encoding, log, geometry=False))
 
 
 def _read_named_table(path: Path, opts: _Options) -> pd.DataFrame:
@@ -547,8 +601,9 @@ def read_layer(
         contradict the declared CRS.
     """
     log = findings if findings is not None else Findings()
-    path = _existing(source)
-    opts = _Options(str(path), layer, encoding, crs, Engine.get(engine))
+    text, named = split_layer(source)
+    path = _existing(text)
+    opts = _Options(str(path), layer or named, encoding, crs, Engine.get(engine))
     frame = _read_path(path, opts, log)
     label = str(frame.attrs.get("source", opts.label))
     if frame.empty:
@@ -598,6 +653,31 @@ def _csv_text(path: Path, encoding: str | None, log: Findings, label: str) -> st
     )
 
 
+def _delimiter(text: str) -> str:
+    """Return the CSV's delimiter: a comma, else the semicolon or tab its header line uses."""
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    if "," in header:
+        return ","
+    return max((";", "\t", "|"), key=header.count) if any(c in header for c in ";\t|") else ","
+
+
+def _check_coordinates(
+    table: pd.DataFrame, columns: tuple[str, str], values: tuple[Any, Any], label: str
+) -> None:
+    """Refuse a table whose coordinate column holds values but none of them is a number."""
+    for column, parsed in zip(columns, values, strict=True):
+        given = table[column].dropna().astype(str).str.strip()
+        given = given[given != ""]
+        if len(given) and np.isnan(parsed).all():
+            raise SchemaError(
+                f"{label}: column {column} holds no coordinate Linyuan can read (e.g. "
+                f"{given.iloc[0]!r}); write decimal degrees (125.4625) or degrees-minutes-seconds "
+                "(125°27′45″)",
+                zh=f"{label}：列 {column} 中没有可读的坐标（如 {given.iloc[0]!r}）；请写成十进制度"
+                "（125.4625）或度分秒（125°27′45″）",
+            )
+
+
 def read_csv_points(
     path: str | os.PathLike[str],
     *,
@@ -618,13 +698,19 @@ def read_csv_points(
     p = Path(path)
     label = source or str(p)
     log = findings if findings is not None else Findings()
+    text = _csv_text(p, encoding, log, label)
     try:
-        table = pd.read_csv(io.StringIO(_csv_text(p, encoding, log, label)), dtype=str)
+        table = pd.read_csv(io.StringIO(text), dtype=str, sep=_delimiter(text))
     except pd.errors.EmptyDataError as exc:
         raise DataSourceError(
             f"{label} is empty (no header line, no rows); check that it is the right file",
             zh=f"{label} 是空文件（没有表头也没有数据行）；请确认文件是否正确",
         ) from exc
+    return _points(table, label)
+
+
+def _points(table: pd.DataFrame, label: str) -> gpd.GeoDataFrame:
+    """Points of a table's lon/lat (经度/纬度, x/y) or WKT column, without a CRS."""
     columns = [str(c) for c in table.columns]
     wkt = find_column(columns, _WKT_NAMES)
     if wkt is not None:
@@ -638,8 +724,8 @@ def read_csv_points(
             zh=f"{label} 没有坐标列（经度/lon/x 与 纬度/lat/y）也没有 WKT 列；现有列为："
             f"{', '.join(columns)}；请改列名",
         )
-    x = pd.to_numeric(table[xcol], errors="coerce").to_numpy(dtype=float)
-    y = pd.to_numeric(table[ycol], errors="coerce").to_numpy(dtype=float)
+    x, y = parse_degrees(table[xcol]), parse_degrees(table[ycol])
+    _check_coordinates(table, (xcol, ycol), (x, y), label)
     table[xcol], table[ycol] = x, y
     geoms = shapely.points(x, y)
     geoms[np.isnan(x) | np.isnan(y)] = None

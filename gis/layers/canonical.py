@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 
 from gis.findings import Findings, Severity
-from gis.layers.catalog import FieldSpec, LayerKind, check_lang, layer_kind, normalize_code
+from gis.layers.catalog import (
+    FieldSpec,
+    LayerKind,
+    catalog,
+    check_lang,
+    layer_kind,
+    normalize_code,
+)
 from gis.layers.names import normalize_name
 from gis.layers.values import UNPARSED, VALUE_DTYPES, VALUE_PARSERS, FieldType, as_text
 
@@ -88,6 +95,46 @@ def text_values(series: pd.Series) -> pd.Series:
     return out
 
 
+def unit_suffixes(spec: FieldSpec) -> tuple[str, ...]:
+    """Return the unit words a number of this field may carry (``80%``, ``2019年``, ``1.5公顷``).
+
+    The field's own unit as the catalog writes it (Chinese and English), and 年 for years.
+
+    Examples
+    --------
+    >>> unit_suffixes(FieldSpec("progress_pct", "float", "建设进度", "Progress", unit="pct"))
+    ('%',)
+    >>> unit_suffixes(FieldSpec("year_built", "int", "建成年份", "Year built"))
+    ('年',)
+    """
+    if spec.type not in (FieldType.INT, FieldType.FLOAT) or spec.unit == "frac":
+        return ()  # a fraction's "unit" (比例) is a word, never written after the number
+    words = catalog().units.get(spec.unit or "", {})
+    found = {normalize_name(w) for w in words.values() if w}
+    if "year" in spec.name.split("_"):
+        found.add("年")
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def _without_unit(series: pd.Series, spec: FieldSpec) -> pd.Series:
+    """Drop the field's unit word after a number (``80%`` → ``80``); other values as they are."""
+    suffixes = unit_suffixes(spec)
+    if not suffixes:
+        return series
+
+    def strip(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = normalize_name(value)
+        for suffix in suffixes:
+            number = text.removesuffix(suffix).strip()
+            if number != text and number:
+                return number
+        return value
+
+    return _map_unique(series, strip).where(series.notna(), None)
+
+
 def coerce_field(series: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.Series, int]:
     """Coerce a column to its catalog type.
 
@@ -105,6 +152,7 @@ def coerce_field(series: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.Seri
         if not spec.codes:  # text is its own parse: as_text twice is as_text once
             return series.astype(VALUE_DTYPES[spec.type]), source.iloc[0:0], 0
     series, changed = _with_codes(series, spec)
+    series = _without_unit(series, spec)
     parsed = _map_unique(series, VALUE_PARSERS[spec.type])
     bad = parsed.map(lambda v: v is UNPARSED)
     parsed = parsed.mask(bad, None)

@@ -78,16 +78,25 @@ def as_text(value: Any) -> str | None:
     return str(value)
 
 
+EXCEL_EPOCH = pd.Timestamp(1899, 12, 30)
+"""Day 0 of Excel's (Windows) date serials: a date cell copied as a number counts from it."""
+EXCEL_SERIALS = (18_264, 73_050)
+"""Five-digit numbers read as Excel date serials in a date field: 1950-01-01 … 2099-12-31."""
+
+
 def parse_date(value: Any) -> pd.Timestamp | None:
     """Parse a date from YYYYMMDD, YYYY-MM-DD, YYYY/MM/DD, YYYY.MM(.DD), YYYYMM or a date.
 
-    Month-only values give the first of the month. Returns ``None`` for missing values and
-    :data:`UNPARSED` for values that are not a date.
+    Month-only values give the first of the month. A five-digit number is an Excel date
+    serial (a date cell pasted or joined as a number: 45905 is 2025-09-05). Returns ``None``
+    for missing values and :data:`UNPARSED` for values that are not a date.
 
     Examples
     --------
     >>> str(parse_date("2023.10").date()), str(parse_date(20230415).date())
     ('2023-10-01', '2023-04-15')
+    >>> str(parse_date(45905).date()), str(parse_date(45905.0).date())
+    ('2025-09-05', '2025-09-05')
     """
     if is_missing(value):
         return None
@@ -97,6 +106,8 @@ def parse_date(value: Any) -> pd.Timestamp | None:
     text = f"{value:.2f}" if isinstance(value, float) and not value.is_integer() else as_text(value)
     if text is None:
         return None
+    if text.isdigit() and EXCEL_SERIALS[0] <= int(text) <= EXCEL_SERIALS[1]:
+        return EXCEL_EPOCH + pd.Timedelta(days=int(text))
     for pattern in _DATE_PATTERNS:
         match = pattern.match(text)
         if match:

@@ -76,6 +76,7 @@ def raster_source(
             )
         parts = [raster_source(s, **options) for s in scenes]  # type: ignore[arg-type]
         return mosaic_source(parts, name=text, findings=findings)
+    text = scenes[0]  # a folder holding one scene or product: that scene
     product = _product_reader(text)
     if product is not None:
         return product(text, findings=findings, given=(sensor, bands, mask))

@@ -71,12 +71,28 @@ def is_safe(path: str) -> bool:
 
 
 def _zip_metadata(p: Path) -> str | None:
+    """Return the member holding the product metadata, at any depth (a re-zipped download).
+
+    Raises
+    ------
+    DataSourceError
+        The zip holds several products.
+    """
     try:
         with zipfile.ZipFile(p) as z:
             names = z.namelist()
     except (zipfile.BadZipFile, OSError):
         return None
-    return next((n for n in names if n.rsplit("/", 1)[-1] in METADATA and n.count("/") <= 1), None)
+    found = [n for n in names if n.rsplit("/", 1)[-1] in METADATA and not n.startswith("__MACOSX/")]
+    if len(found) > 1:
+        products = ", ".join(n.rsplit("/", 1)[0] or "/" for n in found)
+        raise DataSourceError(
+            f"{p} holds {len(found)} Sentinel-2 products ({products}); extract them into one "
+            "folder and give the folder (its scenes are read as one mosaic), or zip each alone",
+            zh=f"{p} 中有 {len(found)} 个 Sentinel-2 产品（{products}）；请解压到一个文件夹并给出"
+            "该文件夹（其中各景按一幅镶嵌读取），或每个产品单独压缩",
+        )
+    return found[0] if found else None
 
 
 def read_safe(path: str) -> SafeProduct:

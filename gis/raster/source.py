@@ -424,13 +424,13 @@ def file_source(
             "（NDVI 影像用 --bands NDVI）",
         )
     with open_raster(p) as ds:
-        facts = _grid_facts(ds, p, crs)
+        facts = _grid_facts(ds, p, crs if crs is not None else _prj_beside(ds, p, findings))
         layout = _band_layout(ds, p, named, profile.sensor, findings)
         facts.update(layout, **_own_mask(ds, layout["indexes"], layout["alpha_index"]))
         nodata = ds.nodata if ds.nodata is not None else profile.nodata
-        offset = _s2_offset(ds, p, profile, findings)
+        scale, offset = _scale_offset(ds, p, profile, layout["indexes"], findings)
     roles = facts.pop("roles")
-    src = RasterSource(p, profile.sensor, roles, profile.scale, offset, nodata, **facts)
+    src = RasterSource(p, profile.sensor, roles, scale, offset, nodata, **facts)
     if mask is not None:
         default = SCL_INVALID if profile.sensor is Sensor.SENTINEL2_L2A else BINARY_MASK_INVALID
         values = tuple(int(v) for v in (mask_values if mask_values is not None else default))
@@ -581,6 +581,35 @@ def _mask_label(mask_path: str) -> str:
     return found.group(1).rsplit("/", 1)[-1] if found else "the product's mask"
 
 
+def _prj_beside(ds: Any, path: str, findings: Findings | None) -> str | None:
+    """Return the CRS of a ``.prj`` beside a raster that declares none (GDAL does not read it).
+
+    Chinese image deliveries come as ``.tif`` + ``.tfw`` + ``.prj``; the ``.prj`` is used with
+    the finding ``crs_from_prj``.
+    """
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError as ProjCRSError
+
+    prj = os.path.splitext(path)[0] + ".prj"
+    if ds.crs is not None or not os.path.isfile(prj):
+        return None
+    with open(prj, encoding="utf-8", errors="replace") as fh:
+        wkt = fh.read()
+    try:
+        name = CRS.from_user_input(wkt).name
+    except ProjCRSError:
+        return None
+    if findings is not None:
+        findings.add(
+            "crs_from_prj",
+            f"raster {path} declares no CRS; read as {name}, from the .prj beside it",
+            severity="info",
+            source=path,
+            zh=f"影像 {path} 未声明坐标系；按其旁边 .prj 文件所写的 {name} 读取",
+        )
+    return wkt
+
+
 def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
     from pyproj import CRS
 
@@ -588,9 +617,10 @@ def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
     if ds.crs is None and crs is None:
         raise CRSError(
             f"raster {path} has no coordinate reference system; pass --crs EPSG:… to "
-            "state it, or fix the file with gdal_edit.py -a_srs EPSG:…",
-            zh=f"影像 {path} 没有坐标系；请用 --crs EPSG:… 说明，或用 `gdal_edit.py -a_srs EPSG:…` "
-            "修正文件",
+            "state it, fix the file with gdal_edit.py -a_srs EPSG:…, or put the .prj "
+            "delivered with it beside it",
+            zh=f"影像 {path} 没有坐标系；请用 --crs EPSG:… 说明，用 `gdal_edit.py -a_srs EPSG:…` "
+            "修正文件，或把随影像交付的 .prj 文件放在它旁边",
         )
     declared = CRS.from_wkt(ds.crs.to_wkt()) if ds.crs is not None else None
     if declared is not None and crs is not None and not declared.equals(CRS.from_user_input(crs)):
@@ -652,6 +682,41 @@ def _count_error(
         f"（{','.join(roles)}）{alpha_zh}；请用 --bands 按顺序写出各波段的角色（例如 "
         "--bands B,G,R,NIR；带 alpha 波段时用 R,G,B,A），或选对 --sensor",
     )
+
+
+def _scale_offset(
+    ds: Any, path: str, profile: SensorProfile, indexes: Sequence[int], findings: Findings | None
+) -> tuple[float, float]:
+    """Reflectance = DN * scale + offset: the sensor's; for ``generic``, the file's own.
+
+    A generic raster's bands may carry GDAL's scale/offset (reflectance stored as integers,
+    e.g. ``gdal_translate -a_scale 0.0001``); they are applied, with a finding, when the bands
+    read agree on them.
+    """
+    if profile.sensor is not Sensor.GENERIC:
+        return profile.scale, _s2_offset(ds, path, profile, findings)
+    pairs = {(ds.scales[i - 1], ds.offsets[i - 1]) for i in indexes}
+    if pairs == {(1.0, 0.0)}:
+        return profile.scale, profile.offset
+    if len(pairs) > 1:
+        raise RasterError(
+            f"raster {path}: its bands carry different scales/offsets ({sorted(pairs)}); "
+            "Linyuan applies one to all bands — rescale the file to one (gdal_translate "
+            "-unscale -ot Float32), or give a --sensor whose profile fixes it",
+            zh=f"影像 {path} 的各波段比例/偏移不同（{sorted(pairs)}）；林园对所有波段使用同一个——"
+            "请先把文件换算为统一值（gdal_translate -unscale -ot Float32），"
+            "或用 --sensor 指定传感器",
+        )
+    ((scale, offset),) = pairs
+    if findings is not None:
+        findings.add(
+            "band_scale_offset",
+            f"{path}: reflectance = DN * {scale:g} + {offset:g} (the bands' scale/offset)",
+            severity="info",
+            source=path,
+            zh=f"{path}：反射率 = DN * {scale:g} + {offset:g}（取自波段的比例/偏移元数据）",
+        )
+    return float(scale), float(offset)
 
 
 def _s2_offset(ds: Any, path: str, profile: SensorProfile, findings: Findings | None) -> float:

@@ -40,6 +40,7 @@ from gis.errors import RasterError
 from gis.findings import Findings
 from gis.progress import counted, step
 from gis.raster import RasterSource
+from gis.raster.analysis_grid import common_grid
 from gis.severity import (
     NO_DATA_CLASS,
     SEVERITY_CODES,
@@ -154,13 +155,19 @@ def read_strips(
 ) -> Iterator[Strip]:
     """Yield the dNBR of each strip, reading both rasters once, side by side (two threads).
 
-    Each raster stays open for the whole pass, so every block is decoded once.
+    Each raster stays open for the whole pass, so every block is decoded once. A date read on
+    another grid or as a mosaic is read in this thread: its reader opens its warped datasets
+    on the first read, inside the GDAL environment of the thread that opened it.
     """
+    inline = any(s.warp is not None or s.parts for s in (before, after))
     with before.open() as rb, after.open() as ra, ThreadPoolExecutor(2) as io:
         for win in windows:
-            fb = io.submit(rb.read_array, win, NBR_ROLES)
-            fa = io.submit(ra.read_array, win, NBR_ROLES)
-            (vb, _), (va, _) = fb.result(), fa.result()
+            if inline:
+                (vb, _), (va, _) = rb.read_array(win, NBR_ROLES), ra.read_array(win, NBR_ROLES)
+            else:
+                fb = io.submit(rb.read_array, win, NBR_ROLES)
+                fa = io.submit(ra.read_array, win, NBR_ROLES)
+                (vb, _), (va, _) = fb.result(), fa.result()
             nbr_before = nbr(vb[0], vb[1])
             yield Strip(win, burn_dnbr(nbr_before, nbr(va[0], va[1])), nbr_before)
 
@@ -402,7 +409,8 @@ def trace_burned(
     Parameters
     ----------
     before, after : RasterSource
-        The pair, on one grid, with NIR and SWIR2 (reflectance: the thresholds assume it).
+        The pair with NIR and SWIR2 (reflectance: the thresholds assume it); dates on
+        different grids are read on one analysis grid (finding ``grids_aligned``).
     min_pixels : int
         Minimum mapping unit: smaller 8-connected groups of burned pixels are dropped.
     window : int
@@ -412,8 +420,9 @@ def trace_burned(
     findings : Findings, optional
         Receives ``no_burned_pixels`` and ``burned_nodata`` findings.
     """
-    check_pair(before, after)
     log = findings if findings is not None else Findings()
+    before, after = common_grid(before, after, findings=log)
+    check_pair(before, after)
     windows = strip_windows(before, window)
     strips = read_strips(before, after, windows)
     with step("burned-area strips", zh="火烧迹地条带") as progress:
