@@ -14,16 +14,25 @@ fast as the warper's ``average``), and a pixel whose centre lies outside the fil
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 import numpy as np
+import rasterio.env
 from numpy.typing import NDArray
 from rasterio.windows import Window
 
-from gis.io.rasters import GDAL_TYPES, open_raster, read_window, vrt_header, warped_vrt
+from gis.io.rasters import (
+    GDAL_TYPES,
+    open_raster,
+    raster_env,
+    read_window,
+    vrt_header,
+    warped_vrt,
+)
 from gis.raster.grid import Grid
 from gis.raster.source import (
     DatasetMask,
@@ -132,13 +141,30 @@ def band_subset_vrt(src: RasterSource, bands: Sequence[int], dtypes: Sequence[st
 
 
 class WarpedReader(RasterReader):
-    """An opened warped :class:`RasterSource`: one WarpedVRT per set of bands read."""
+    """An opened warped :class:`RasterSource`: one WarpedVRT per set of bands read.
 
-    def __init__(self, source: RasterSource, stack: contextlib.ExitStack, mask: Any) -> None:
+    The warped datasets open on the first read of their bands, in whichever thread reads.
+    A worker thread has no GDAL environment of its own, and a dataset opened without one
+    keeps a default environment that its closing (in the thread that opened the reader)
+    tears down there, closing that thread's environment under it (``EnvError``). So a
+    dataset opened outside any environment is opened inside this reader's own, left as soon
+    as it is open.
+    """
+
+    def __init__(
+        self,
+        source: RasterSource,
+        stack: contextlib.ExitStack,
+        mask: Any,
+        *,
+        cachemax_mb: int = 64,
+    ) -> None:
         super().__init__(source, None, mask)
         assert source.warp is not None
         self.base = source.warp.base
         self._stack = stack
+        self._cachemax_mb = cachemax_mb
+        self._lock = threading.Lock()
         self._dtypes = stack.enter_context(open_raster(self.base.dataset or self.base.path)).dtypes
         self._warped: dict[tuple[int, ...], Any] = {}
         self._extent: tuple[float, float, float, float] | None = None
@@ -162,36 +188,47 @@ class WarpedReader(RasterReader):
         mask = open_source_env(source, stack, cachemax_mb=cachemax_mb, warp_by_block=True)
         if mask is not None:
             mask = stack.enter_context(_warped_mask(source, mask))
-        return cls(source, stack, mask)
+        return cls(source, stack, mask, cachemax_mb=cachemax_mb)
 
     def _dataset(self, idx: Sequence[int]) -> Any:
+        """Return the warped dataset of bands ``idx``, opened on first use (in any thread)."""
         key = tuple(idx)
-        if key not in self._warped:
-            warp = self.source.warp
-            assert warp is not None
-            g = warp.grid
-            if self._scaled:
-                xml, self._extent = scaled_vrt(self.base, key, self._dtypes, g, warp.resampling)
-                self._warped[key] = self._stack.enter_context(open_raster(xml))
-                return self._warped[key]
-            subset = self._stack.enter_context(
-                open_raster(band_subset_vrt(self.base, key, self._dtypes))
-            )
-            self._warped[key] = self._stack.enter_context(
-                warped_vrt(
-                    subset,
-                    crs_wkt=g.crs_wkt,
-                    transform=g.transform,
-                    width=g.width,
-                    height=g.height,
-                    resampling=warp.resampling,
-                    src_crs_wkt=self.base.crs_wkt,
-                    add_alpha=self._alpha and self.base.alpha_index is None,
-                    block=max(self.source.block_shape),
-                    copy_nodata=not self._alpha and warp.resampling == "nearest",
+        with self._lock:
+            if key not in self._warped:
+                env = (
+                    contextlib.nullcontext()
+                    if rasterio.env.hasenv()
+                    else raster_env(cachemax_mb=self._cachemax_mb, warp_by_block=True)
                 )
-            )
+                with env:
+                    self._warped[key] = self._open(key)
         return self._warped[key]
+
+    def _open(self, key: tuple[int, ...]) -> Any:
+        """Open the warped (or scaled) dataset of bands ``key`` on the reader's stack."""
+        warp = self.source.warp
+        assert warp is not None
+        g = warp.grid
+        if self._scaled:
+            xml, self._extent = scaled_vrt(self.base, key, self._dtypes, g, warp.resampling)
+            return self._stack.enter_context(open_raster(xml))
+        subset = self._stack.enter_context(
+            open_raster(band_subset_vrt(self.base, key, self._dtypes))
+        )
+        return self._stack.enter_context(
+            warped_vrt(
+                subset,
+                crs_wkt=g.crs_wkt,
+                transform=g.transform,
+                width=g.width,
+                height=g.height,
+                resampling=warp.resampling,
+                src_crs_wkt=self.base.crs_wkt,
+                add_alpha=self._alpha and self.base.alpha_index is None,
+                block=max(self.source.block_shape),
+                copy_nodata=not self._alpha and warp.resampling == "nearest",
+            )
+        )
 
     def _read_raw(
         self, idx: list[int], win: Window

@@ -155,19 +155,15 @@ def read_strips(
 ) -> Iterator[Strip]:
     """Yield the dNBR of each strip, reading both rasters once, side by side (two threads).
 
-    Each raster stays open for the whole pass, so every block is decoded once. A date read on
-    another grid or as a mosaic is read in this thread: its reader opens its warped datasets
-    on the first read, inside the GDAL environment of the thread that opened it.
+    Each raster stays open for the whole pass, so every block is decoded once. A date on
+    another grid or a mosaic is read in a worker too (its warped datasets open there inside
+    the reader's own GDAL environment, :class:`gis.raster.warped.WarpedReader`).
     """
-    inline = any(s.warp is not None or s.parts for s in (before, after))
     with before.open() as rb, after.open() as ra, ThreadPoolExecutor(2) as io:
         for win in windows:
-            if inline:
-                (vb, _), (va, _) = rb.read_array(win, NBR_ROLES), ra.read_array(win, NBR_ROLES)
-            else:
-                fb = io.submit(rb.read_array, win, NBR_ROLES)
-                fa = io.submit(ra.read_array, win, NBR_ROLES)
-                (vb, _), (va, _) = fb.result(), fa.result()
+            fb = io.submit(rb.read_array, win, NBR_ROLES)
+            fa = io.submit(ra.read_array, win, NBR_ROLES)
+            (vb, _), (va, _) = fb.result(), fa.result()
             nbr_before = nbr(vb[0], vb[1])
             yield Strip(win, burn_dnbr(nbr_before, nbr(va[0], va[1])), nbr_before)
 
