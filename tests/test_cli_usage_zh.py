@@ -28,7 +28,11 @@ ENGLISH = re.compile(
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     """Run ``linyuan ARGS``; return the finished process (text output)."""
     return subprocess.run(
-        [sys.executable, "-m", "gis", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "gis", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

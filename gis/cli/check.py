@@ -47,7 +47,7 @@ class ImageDates(click.ParamType):
                 f"{value!r}: give BEFORE,AFTER, e.g. 20250905,20260918",
                 ctx,
                 param,
-                zh=f"{value!r}：请给出 前期,后期 日期，如 20250905,20260918",
+                zh=f"{value!r}：请给出 BEFORE,AFTER（前期,后期日期），如 20250905,20260918",
             )
         return dates
 

@@ -176,7 +176,7 @@ def _coverage_options(kwargs: dict[str, Any]) -> Any:
         raise ZhBadParameter(
             f"{text!r}: give MIN_M2:RADIUS_M pairs, e.g. 5000:500,2000:300",
             param_hint="--radius-classes",
-            zh=f"{text!r}：请给出 最小面积_m2:半径_m 对，如 5000:500,2000:300",
+            zh=f"{text!r}：请给出 MIN_M2:RADIUS_M（最小面积 m²:半径 m）对，如 5000:500,2000:300",
         ) from None
     return CoverageOptions(
         radius_classes=classes,

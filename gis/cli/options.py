@@ -273,7 +273,7 @@ def _scheduler_address(ctx: click.Context, param: click.Parameter, value: str | 
     if not text.startswith(("tcp://", "tls://", "inproc://", "ucx://")) or ":" not in text[6:]:
         raise ZhBadParameter(
             f"{value!r}: give the scheduler as tcp://HOST:PORT",
-            zh=f"{value!r}：调度器请写成 tcp://主机:端口",
+            zh=f"{value!r}：调度器请写成 tcp://HOST:PORT（主机:端口）",
         )
     return text
 
