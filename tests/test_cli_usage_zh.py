@@ -90,6 +90,12 @@ CASES = [
         id="extra-argument",
     ),
     pytest.param(
+        ["report", "patches", "{r}/missing", "--out", "{r}/r.html"],
+        "错误：'RESULTS' 的值无效：路径 '{r}/missing' 不存在",
+        "Error: Invalid value for 'RESULTS': Path '{r}/missing' does not exist.",
+        id="path-does-not-exist",
+    ),
+    pytest.param(
         ["report", "nosuch"],
         "错误：没有这个命令：nosuch",
         "Error: No such command 'nosuch'.",

@@ -30,6 +30,16 @@ import click
 from gis.enums import Lang
 
 _EXTRA = re.compile(r"^Got unexpected extra arguments? \((?P<args>.*)\)$")
+#: click's :class:`click.Path` failures carry the file name in their text only
+_PATH = re.compile(r"^\w+ (?P<name>'.*'|\".*\") (?P<what>[a-z ]+)\.$")
+_PATH_ZH = {
+    "does not exist": "不存在",
+    "is a file": "是文件，不是文件夹",
+    "is a directory": "是文件夹，不是文件",
+    "is not readable": "不可读",
+    "is not writable": "不可写",
+    "is not executable": "不可执行",
+}
 
 
 class ZhBadParameter(click.BadParameter):
@@ -164,7 +174,9 @@ def _type_reason(exc: click.BadParameter) -> str:
     if isinstance(kind, click.types.FloatParamType):
         return "须为数值"
     if isinstance(kind, click.Path):
-        return "路径不存在或不能使用"
+        path = _PATH.match(exc.message)
+        what = _PATH_ZH.get(path["what"]) if path else None
+        return f"路径 {path['name']} {what}" if path and what else "路径不存在或不能使用"
     return exc.message  # another type's own text (the project's types carry Chinese)
 
 
