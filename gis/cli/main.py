@@ -1,9 +1,10 @@
 """Entry point of the ``linyuan`` command line.
 
 Exit codes, the same for every command: 0 done and clean; 1 done, but error-level findings or
-rejected records; 2 usage error (click's own); 3 input that cannot be read or used, or an
-output that cannot be written (read-only, no permission, disk full, another filesystem);
-4 an internal error (a bug: one line, ``-v`` shows the traceback; please report it).
+rejected records; 2 usage error (click's, in Chinese unless ``--lang en``); 3 input that cannot
+be read or used, or an output that cannot be written (read-only, no permission, disk full,
+another filesystem); 4 an internal error (a bug: one line, ``-v`` shows the traceback;
+please report it).
 """
 
 from __future__ import annotations
