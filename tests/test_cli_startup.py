@@ -130,6 +130,9 @@ def test_a_command_module_is_imported_when_the_command_runs():
 
 
 def test_unknown_command_is_a_usage_error():
-    result = CliRunner().invoke(cli, ["nosuch"])
+    result = CliRunner().invoke(cli, ["nosuch", "--lang", "en"])
     assert result.exit_code == 2
     assert "No such command 'nosuch'" in result.output
+    result = CliRunner().invoke(cli, ["nosuch"])  # Chinese by default
+    assert result.exit_code == 2
+    assert "没有这个命令：nosuch" in result.output

@@ -88,15 +88,18 @@ def test_unreadable_input_exits_3(runner, tmp_path):
 
 def test_usage_errors_exit_2(runner, tmp_path):
     path = _patches_file(tmp_path)
-    for args, text in [
-        (["--kind", "patches"], "valid kinds: districts"),
-        (["--crs", "EPSG:nope"], "is not a CRS"),
-        (["--encoding", "gbkk"], "unknown encoding"),
-        (["--lang", "fr"], "'zh', 'en'"),
+    for args, text, zh in [
+        (["--kind", "patches"], "valid kinds: districts", "可用类型：districts"),
+        (["--crs", "EPSG:nope"], "is not a CRS", "不是坐标系"),
+        (["--encoding", "gbkk"], "unknown encoding", "未知编码 'gbkk'"),
+        (["--lang", "fr"], "'zh', 'en'", "只能取 zh、en 之一"),
     ]:
-        result = runner.invoke(cli, ["validate", str(path), *args])
+        result = runner.invoke(cli, ["validate", str(path), "--lang=en", *args])
         assert result.exit_code == 2, args
         assert text in result.stderr, (args, result.stderr)
+        result = runner.invoke(cli, ["validate", str(path), *args])  # Chinese by default
+        assert result.exit_code == 2, args
+        assert zh in result.stderr, (args, result.stderr)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".gpkg"])

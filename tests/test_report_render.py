@@ -255,8 +255,11 @@ def test_empty_batch_renders_the_reason_and_exits_3(demo: dict[str, Path], tmp_p
 
 
 def test_usage_errors(demo: dict[str, Path], tmp_path: Path) -> None:
-    code, output = _run("report", "patches", str(demo["patches"]), "--out", str(tmp_path / "r.pdf"))
+    pdf = str(tmp_path / "r.pdf")
+    code, output = _run("report", "patches", str(demo["patches"]), "--out", pdf, "--lang", "en")
     assert code == 2 and ".html or .docx" in output
+    code, output = _run("report", "patches", str(demo["patches"]), "--out", pdf)  # Chinese
+    assert code == 2 and ".html 或 .docx" in output
     existing = tmp_path / "r.html"
     existing.write_text("old")
     code, output = _run("report", "patches", str(demo["patches"]), "--out", str(existing))

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from gis.cli import options
+from gis.cli.usage import ZhBadParameter
 from gis.findings import Findings
 from gis.sensors import RADIOMETRIES
 
@@ -42,7 +43,12 @@ class ImageDates(click.ParamType):
         except ValueError:
             dates = ()
         if len(dates) != 2 or dates[0] > dates[1]:
-            self.fail(f"{value!r}: give BEFORE,AFTER, e.g. 20250905,20260918", param, ctx)
+            raise ZhBadParameter(
+                f"{value!r}: give BEFORE,AFTER, e.g. 20250905,20260918",
+                ctx,
+                param,
+                zh=f"{value!r}：请给出 BEFORE,AFTER（前期,后期日期），如 20250905,20260918",
+            )
         return dates
 
 

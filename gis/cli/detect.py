@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from gis.cli import options
+from gis.cli.usage import ZhBadParameter
 from gis.findings import Findings
 
 EXIT_FINDINGS = 1
@@ -27,7 +28,10 @@ def _species(ctx: click.Context, param: click.Parameter, value: str | None) -> A
         return None
     items = tuple(s.strip() for s in value.replace("，", ",").split(",") if s.strip())
     if not items:
-        raise click.BadParameter("give species names separated by commas, e.g. 红松,樟子松")
+        raise ZhBadParameter(
+            "give species names separated by commas, e.g. 红松,樟子松",
+            zh="请给出以逗号分隔的树种名，如 红松,樟子松",
+        )
     return items
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gis.cli import options
+from gis.cli.usage import ZhBadParameter
 from gis.findings import Findings
 from gis.units import M2_PER_HA
 
@@ -172,9 +173,10 @@ def _coverage_options(kwargs: dict[str, Any]) -> Any:
         pairs = [item.split(":") for item in text.split(",") if item.strip()]
         classes = tuple(RadiusClass(float(a), float(r)) for a, r in pairs)
     except ValueError:
-        raise click.BadParameter(
+        raise ZhBadParameter(
             f"{text!r}: give MIN_M2:RADIUS_M pairs, e.g. 5000:500,2000:300",
             param_hint="--radius-classes",
+            zh=f"{text!r}：请给出 MIN_M2:RADIUS_M（最小面积 m²:半径 m）对，如 5000:500,2000:300",
         ) from None
     return CoverageOptions(
         radius_classes=classes,

@@ -1,9 +1,10 @@
 """Entry point of the ``linyuan`` command line.
 
 Exit codes, the same for every command: 0 done and clean; 1 done, but error-level findings or
-rejected records; 2 usage error (click's own); 3 input that cannot be read or used, or an
-output that cannot be written (read-only, no permission, disk full, another filesystem);
-4 an internal error (a bug: one line, ``-v`` shows the traceback; please report it).
+rejected records; 2 usage error (click's, in Chinese unless ``--lang en``); 3 input that cannot
+be read or used, or an output that cannot be written (read-only, no permission, disk full,
+another filesystem); 4 an internal error (a bug: one line, ``-v`` shows the traceback;
+please report it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import click
 from gis import __version__
 from gis.cli.commands import COMMANDS, Entry
 from gis.cli.logs import FindingFormatter, current_lang, error_prefix, set_lang
+from gis.cli.usage import localized
 from gis.enums import Lang
 from gis.errors import GisError, os_reason
 
@@ -30,6 +32,9 @@ EXIT_BUG = 4
 class LinyuanGroup(click.Group):
     """A click group that loads its commands lazily and turns :class:`GisError` into exit 3.
 
+    Usage errors (exit 2) are shown in Chinese unless the arguments say ``--lang en``
+    (:func:`gis.cli.usage.localized`).
+
     Commands come from a table (:data:`gis.cli.commands.COMMANDS`): a command's module is
     imported only when that command is invoked (or its own ``--help`` is asked for), as in
     click's "Lazily Loading Subcommands"; the group's ``--help`` lists them from the table.
@@ -38,6 +43,21 @@ class LinyuanGroup(click.Group):
     def __init__(self, *args: Any, lazy_commands: Mapping[str, Entry] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.lazy_commands = dict(lazy_commands or {})
+        self.argv: list[str] = []
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """Parse the group's own options; remember the arguments for the language of errors."""
+        self.argv = list(args)
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise localized(exc, self.argv) from exc
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Return the names of the loaded and the not yet loaded commands, sorted."""
@@ -71,6 +91,8 @@ class LinyuanGroup(click.Group):
         """Run the command; show our errors without a traceback unless ``-v`` was given."""
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # click's and ours: Chinese unless --lang en
+            raise localized(exc, self.argv) from exc
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except GisError as exc:  # its text in --lang (English where no Chinese was written)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from gis.cli import options
+from gis.cli.usage import ZhUsageError
 from gis.findings import Findings
 from gis.sensors import parse_roles
 
@@ -41,13 +42,22 @@ def choose_basemap(
 
     if tiles:
         if basemap == BasemapChoice.TIANDITU:
-            raise click.UsageError("give either --basemap tianditu or --tiles URL, not both")
+            raise ZhUsageError(
+                "give either --basemap tianditu or --tiles URL, not both",
+                zh="--basemap tianditu 与 --tiles URL 只能给一个",
+            )
         if not attribution:
-            raise click.UsageError("--tiles needs --attribution TEXT (the provider's credit)")
+            raise ZhUsageError(
+                "--tiles needs --attribution TEXT (the provider's credit)",
+                zh="--tiles 需要 --attribution 文字（瓦片提供方的署名）",
+            )
         return TileSource(url=tiles, attribution=attribution)
     if basemap == BasemapChoice.TIANDITU:
         if not key:
-            raise click.UsageError("--basemap tianditu needs --tianditu-key KEY")
+            raise ZhUsageError(
+                "--basemap tianditu needs --tianditu-key KEY",
+                zh="--basemap tianditu 需要 --tianditu-key 密钥",
+            )
         return tianditu(key)
     return None
 
@@ -138,7 +148,10 @@ def map_command(
 
     tile_source = choose_basemap(basemap, tianditu_key, tiles, attribution)
     if offline and tile_source is not None:
-        raise click.UsageError("--offline maps need no network: drop --basemap / --tiles")
+        raise ZhUsageError(
+            "--offline maps need no network: drop --basemap / --tiles",
+            zh="--offline 地图不联网：请去掉 --basemap / --tiles",
+        )
     inputs = () if quicklook_raster is None else (quicklook_raster,)
     if by is None:  # refused before anything is read; with --by each group's map is checked
         plan_outputs({"out": out}, overwrite=overwrite, inputs=(*sources, *inputs))

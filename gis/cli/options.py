@@ -48,6 +48,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as PyprojCRSError
 
 from gis.cli.logs import lang_callback
+from gis.cli.usage import ZhBadParameter
 from gis.resources import resource_path
 from gis.sensors import Sensor
 
@@ -82,12 +83,15 @@ class CRSParamType(click.ParamType):
             return CRS.from_epsg(int(text)) if text.isdigit() else CRS.from_user_input(text)
         except (PyprojCRSError, ValueError):
             extra = "auto" if self.allow_auto else "gcj02 (AMap/Gaode/DataV lon/lat)"
-            self.fail(
+            zh_extra = "auto" if self.allow_auto else "gcj02（高德/DataV 经纬度）"
+            raise ZhBadParameter(
                 f"{text!r} is not a CRS; give an EPSG code such as EPSG:4551, 4530 or 4490, "
                 f"or {extra}",
-                param,
                 ctx,
-            )
+                param,
+                zh=f"{text!r} 不是坐标系；请给出 EPSG 代码，如 EPSG:4551、4530 或 4490，"
+                f"或 {zh_extra}",
+            ) from None
 
 
 class RasterPathType(click.ParamType):
@@ -124,12 +128,13 @@ class EncodingParamType(click.ParamType):
         try:
             codecs.lookup(text)
         except LookupError:
-            self.fail(
+            raise ZhBadParameter(
                 f"unknown encoding {text!r}; Chinese files are usually GBK (cp936), GB18030 "
                 "or UTF-8",
-                param,
                 ctx,
-            )
+                param,
+                zh=f"未知编码 {text!r}；中文文件通常是 GBK（cp936）、GB18030 或 UTF-8",
+            ) from None
         return text
 
 
@@ -163,7 +168,12 @@ class KindParamType(click.ParamType):
             return None
         kinds = self._kinds()
         if value not in kinds:
-            self.fail(f"unknown layer kind {value!r}; valid kinds: {', '.join(kinds)}", param, ctx)
+            raise ZhBadParameter(
+                f"unknown layer kind {value!r}; valid kinds: {', '.join(kinds)}",
+                ctx,
+                param,
+                zh=f"未知图层类型 {value!r}；可用类型：{'、'.join(kinds)}",
+            )
         return value
 
 
@@ -261,7 +271,10 @@ def _scheduler_address(ctx: click.Context, param: click.Parameter, value: str | 
     if "://" not in text:
         text = f"tcp://{text}"
     if not text.startswith(("tcp://", "tls://", "inproc://", "ucx://")) or ":" not in text[6:]:
-        raise click.BadParameter(f"{value!r}: give the scheduler as tcp://HOST:PORT")
+        raise ZhBadParameter(
+            f"{value!r}: give the scheduler as tcp://HOST:PORT",
+            zh=f"{value!r}：调度器请写成 tcp://HOST:PORT（主机:端口）",
+        )
     return text
 
 

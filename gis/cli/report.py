@@ -14,13 +14,19 @@ from typing import Any
 import click
 
 from gis.cli import options
+from gis.cli.usage import ZhBadParameter
 
 _results = click.Path(exists=True, dir_okay=True, path_type=Path)
 
 
 def _check_suffix(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
     if value.suffix.lower() not in (".html", ".htm", ".docx"):
-        raise click.BadParameter(f"{value}: write the report as .html or .docx", ctx, param)
+        raise ZhBadParameter(
+            f"{value}: write the report as .html or .docx",
+            ctx,
+            param,
+            zh=f"{value}：报告请写成 .html 或 .docx",
+        )
     return value
 
 
