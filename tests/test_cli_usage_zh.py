@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 import pytest
 
+from gis.cli.options import SENSORS
 from gis.cli.usage import ZhBadParameter, ZhUsageError, argv_lang, chinese_message
 from gis.enums import Lang
 
@@ -67,13 +68,32 @@ CASES = [
     ),
     pytest.param(
         ["check", "patches", "x.shp", "--before", "b.tif", "--engine", "gdal"],
-        "错误：'--engine' 的值无效：只能取 pyogrio、fiona 之一",
+        "错误：'--engine' 的值无效：'gdal' 不是可选值，只能取 pyogrio、fiona 之一",
         "Error: Invalid value for '--engine': 'gdal' is not one of 'pyogrio', 'fiona'.",
         id="invalid-choice",
     ),
     pytest.param(
+        ["detect", "discolored", "a.tif", "--sensor", "gf3"],
+        f"错误：'--sensor' 的值无效：'gf3' 不是可选值，只能取 {'、'.join(SENSORS)} 之一",
+        "Error: Invalid value for '--sensor': 'gf3' is not one of "
+        f"{', '.join(map(repr, SENSORS))}.",
+        id="invalid-choice-sensor",
+    ),
+    pytest.param(
+        ["check", "patches", "x.shp", "--min-mapping-unit-mu", "abc"],
+        "错误：'--min-mapping-unit-mu' 的值无效：'abc' 须为数值",
+        "Error: Invalid value for '--min-mapping-unit-mu': 'abc' is not a valid float range.",
+        id="invalid-float-in-a-range",
+    ),
+    pytest.param(
+        ["greenery", "kpi", "--year", "2026y"],
+        "错误：'--year' 的值无效：'2026y' 须为整数",
+        "Error: Invalid value for '--year': '2026y' is not a valid integer.",
+        id="invalid-integer",
+    ),
+    pytest.param(
         ["check", "patches", "x.shp", "--workers", "0"],
-        "错误：'--workers' 的值无效：须在范围 x>=1 内",
+        "错误：'--workers' 的值无效：0 须在范围 x>=1 内",
         "Error: Invalid value for '--workers': 0 is not in the range x>=1.",
         id="invalid-range",
     ),

@@ -32,6 +32,8 @@ from gis.enums import Lang
 _EXTRA = re.compile(r"^Got unexpected extra arguments? \((?P<args>.*)\)$")
 #: click's :class:`click.Path` failures carry the file name in their text only
 _PATH = re.compile(r"^\w+ (?P<name>'.*'|\".*\") (?P<what>[a-z ]+)\.$")
+#: the value click quotes first in its own type messages (``'x' is not one of …``, ``0 is not …``)
+_GIVEN = re.compile(r"^(?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S+) is not ")
 _PATH_ZH = {
     "does not exist": "不存在",
     "is a file": "是文件，不是文件夹",
@@ -163,16 +165,25 @@ def _choices(param: click.Parameter | None) -> str:
 
 
 def _type_reason(exc: click.BadParameter) -> str:
-    """Say in Chinese why click's own parameter type refused the value."""
+    """Say in Chinese why click's own parameter type refused the value, quoting the value.
+
+    Examples
+    --------
+    >>> param = click.Option(["--engine"], type=click.Choice(["pyogrio", "fiona"]))
+    >>> _type_reason(click.BadParameter("'gdal' is not one of 'pyogrio', 'fiona'.", param=param))
+    "'gdal' 不是可选值，只能取 pyogrio、fiona 之一"
+    """
     kind = exc.param.type if exc.param is not None else None
+    given = _GIVEN.match(exc.message)
+    value = given["value"] if given else "给出的值"
     if isinstance(kind, click.Choice):
-        return f"只能取 {_choices(exc.param)} 之一"
-    if isinstance(kind, (click.IntRange, click.FloatRange)):
-        return f"须在范围 {kind._describe_range()} 内"
+        return f"{value} 不是可选值，只能取 {_choices(exc.param)} 之一"
+    if isinstance(kind, (click.IntRange, click.FloatRange)) and "in the range" in exc.message:
+        return f"{value} 须在范围 {kind._describe_range()} 内"
     if isinstance(kind, click.types.IntParamType):
-        return "须为整数"
+        return f"{value} 须为整数"
     if isinstance(kind, click.types.FloatParamType):
-        return "须为数值"
+        return f"{value} 须为数值"
     if isinstance(kind, click.Path):
         path = _PATH.match(exc.message)
         what = _PATH_ZH.get(path["what"]) if path else None
