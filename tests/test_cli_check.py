@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
+from pathlib import Path
 
 import openpyxl
 import pyogrio
 import pytest
+import rasterio
 import yaml
 from click.testing import CliRunner
 from test_patches import build_scene
@@ -262,3 +265,34 @@ def test_image_dates_option_fills_missing_patch_dates(scene, tmp_path):
     assert checked.loc["P1", "legality"] == "permitted"
     bad = CliRunner().invoke(cli, [*args, "--overwrite", "--image-dates", "20250901"])
     assert bad.exit_code == 2 and "BEFORE,AFTER" in bad.output
+
+
+def test_image_without_crs_message_advice_works(scene, tmp_path):
+    """The no-CRS error names a fix this command accepts: the .prj it names, beside the image."""
+    out = tmp_path / "declared.gpkg"
+    declared = CliRunner().invoke(cli, [*_args(scene, out), "--lang", "en"])
+    assert declared.exit_code in (0, 1), declared.output
+    with rasterio.open(scene["after"]) as ds:
+        data, profile = ds.read(), {**ds.profile, "crs": None}
+    bare = tmp_path / "bare" / "after.tif"
+    bare.parent.mkdir()
+    with rasterio.open(bare, "w", **profile) as ds:
+        ds.write(data)
+    args = _args(scene, tmp_path / "r.gpkg")
+    args[args.index(str(scene["after"]))] = str(bare)
+    for lang in ("en", "zh"):
+        refused = CliRunner().invoke(cli, [*args, "--lang", lang])
+        assert refused.exit_code == 3, refused.output
+        assert "--crs" not in refused.output  # no image-reading command has such an option
+    prj = re.search(
+        r"beside it as (\S+\.prj)", CliRunner().invoke(cli, [*args, "--lang", "en"]).output
+    )
+    assert prj is not None and prj[1] == str(bare.with_suffix(".prj"))
+    with rasterio.open(scene["before"]) as ds:  # the .prj delivered with the image
+        Path(prj[1]).write_text(ds.crs.to_wkt())
+    followed = CliRunner().invoke(cli, [*args, "--lang", "en"])
+    assert followed.exit_code == declared.exit_code, followed.output
+    verdicts = [pyogrio.read_dataframe(p, layer="patches_checked") for p in (out, args[-1])]
+    assert verdicts[0]["legality"].tolist() == verdicts[1]["legality"].tolist()
+    findings = pyogrio.read_dataframe(args[-1], layer="findings")
+    assert "crs_from_prj" in set(findings["code"])

@@ -96,6 +96,9 @@ def test_coverage_sees_the_west_not_behind_the_wall(area, tmp_path):
     res = run.result
     codes = [f.code for f in run.findings]
     assert "towers_reprojected" in codes
+    moved = next(f for f in run.findings if f.code == "towers_reprojected")
+    assert "EPSG:4551（CGCS2000 3度带 中央经线 126°E）" in moved.text("zh")
+    assert "EPSG:4551 (CGCS2000 / 3-degree Gauss-Kruger CM 126E)" in moved.text("en")
     assert sorted(f.feature for f in run.findings if f.code == "tower_off_dem") == ["T2", "T3"]
     assert res.run["coverage"]["towers_used"] == 1
     subs = res.subcompartments.set_index("stand_id")

@@ -78,7 +78,7 @@ def test_missing_crs_names_file_and_flag(tmp_path):
         p, "w", driver="GTiff", width=3, height=3, count=1, dtype="uint8", transform=TRANSFORM
     ) as ds:
         ds.write(np.ones((1, 3, 3), "uint8"))
-    with pytest.raises(CRSError, match=r"nocrs\.tif has no coordinate.*--crs"):
+    with pytest.raises(CRSError, match=r"nocrs\.tif has no coordinate.*nocrs\.prj.*gdal_edit"):
         raster_source(p, bands="NDVI")
     src = raster_source(p, bands="NDVI", crs="EPSG:4551")
     assert "4551" in src.crs_wkt
@@ -93,7 +93,10 @@ def test_crs_from_the_prj_delivered_beside_the_image(tmp_path):
     log = Findings()
     src = raster_source(p, bands="NDVI", findings=log)
     assert "CM 126E" in src.crs_wkt
-    assert "影像.tif" in log.of("crs_from_prj")[0].message
+    found = log.of("crs_from_prj")[0]
+    assert "影像.tif" in found.message
+    assert "EPSG:4551 (CGCS2000 / 3-degree Gauss-Kruger CM 126E)" in found.text("en")
+    assert "EPSG:4551（CGCS2000 3度带 中央经线 126°E）" in found.text("zh")
     (tmp_path / "影像.prj").write_text("GEOGCS[not a CRS")
     with pytest.raises(CRSError, match="no coordinate reference system"):
         raster_source(p, bands="NDVI")

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.windows import Window
 
+from gis.crs import crs_label
 from gis.enums import Lang, ParamEnum
 from gis.errors import CRSError, RasterError
 from gis.findings import Findings
@@ -596,16 +597,17 @@ def _prj_beside(ds: Any, path: str, findings: Findings | None) -> str | None:
     with open(prj, encoding="utf-8", errors="replace") as fh:
         wkt = fh.read()
     try:
-        name = CRS.from_user_input(wkt).name
+        crs = CRS.from_user_input(wkt)
     except ProjCRSError:
         return None
     if findings is not None:
         findings.add(
             "crs_from_prj",
-            f"raster {path} declares no CRS; read as {name}, from the .prj beside it",
+            f"raster {path} declares no CRS; read as {crs_label(crs, 'en')}, from the .prj "
+            "beside it",
             severity="info",
             source=path,
-            zh=f"影像 {path} 未声明坐标系；按其旁边 .prj 文件所写的 {name} 读取",
+            zh=f"影像 {path} 未声明坐标系；按其旁边 .prj 文件所写的 {crs_label(crs)} 读取",
         )
     return wkt
 
@@ -615,20 +617,22 @@ def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
 
     _check_georeferenced(ds, path)
     if ds.crs is None and crs is None:
+        prj = os.path.splitext(path)[0] + ".prj"
         raise CRSError(
-            f"raster {path} has no coordinate reference system; pass --crs EPSG:… to "
-            "state it, fix the file with gdal_edit.py -a_srs EPSG:…, or put the .prj "
-            "delivered with it beside it",
-            zh=f"影像 {path} 没有坐标系；请用 --crs EPSG:… 说明，用 `gdal_edit.py -a_srs EPSG:…` "
-            "修正文件，或把随影像交付的 .prj 文件放在它旁边",
+            f"raster {path} has no coordinate reference system; put the .prj delivered with it "
+            f"beside it as {prj}, or write the CRS into the file with "
+            f'gdal_edit.py -a_srs EPSG:… {path} (in Python: crs="EPSG:…")',
+            zh=f"影像 {path} 没有坐标系；请把随影像交付的 .prj 文件放在它旁边，命名为 {prj}，"
+            f"或用 `gdal_edit.py -a_srs EPSG:… {path}` 把坐标系写入文件"
+            '（Python 中用 crs="EPSG:…"）',
         )
     declared = CRS.from_wkt(ds.crs.to_wkt()) if ds.crs is not None else None
     if declared is not None and crs is not None and not declared.equals(CRS.from_user_input(crs)):
         raise CRSError(
-            f"raster {path} declares {declared.to_string()} but crs={crs!r} was given; a "
-            "declared CRS is never relabelled — drop --crs, or reproject the raster with gdalwarp",
-            zh=f"影像 {path} 已声明坐标系 {declared.to_string()}，却给了 --crs {crs}；"
-            "已声明的坐标系不会被改标——请去掉 --crs，或用 `gdalwarp` 重投影影像",
+            f"raster {path} declares {crs_label(declared, 'en')} but crs={crs!r} was given; a "
+            "declared CRS is never relabelled — drop crs=, or reproject the raster with gdalwarp",
+            zh=f"影像 {path} 已声明坐标系 {crs_label(declared)}，却给了 crs={crs!r}；"
+            "已声明的坐标系不会被改标——请去掉 crs=，或用 `gdalwarp` 重投影影像",
         )
     wkt = declared.to_wkt() if declared is not None else CRS.from_user_input(crs).to_wkt()
     bh, bw = ds.block_shapes[0]

@@ -25,6 +25,7 @@ from scipy import ndimage
 
 from gis.checks.fire.risk import mean_slope, rasterize_ids, risk_classes
 from gis.checks.fire.viewshed import Dem, Tower, seen_count, to_cell
+from gis.crs import crs_label
 from gis.errors import RasterError
 from gis.findings import Findings
 from gis.layers import canonicalize, is_forest_land, label
@@ -111,12 +112,12 @@ def place_towers(
     if towers.crs is not None and not CRS(towers.crs).equals(crs):
         log.add(
             "towers_reprojected",
-            f"the DEM is in {crs.name}, the towers in {CRS(towers.crs).name}: the towers are "
-            "reprojected into the DEM's CRS (the DEM is never resampled)",
+            f"the DEM is in {crs_label(crs, 'en')}, the towers in {crs_label(towers.crs, 'en')}: "
+            "the towers are reprojected into the DEM's CRS (the DEM is never resampled)",
             severity="info",
             source=dem.path,
-            zh=f"DEM 的坐标系为 {crs.name}，塔位为 {CRS(towers.crs).name}：塔位已投影到 DEM 的"
-            "坐标系（DEM 不重采样）",
+            zh=f"DEM 的坐标系为 {crs_label(crs)}，塔位为 {crs_label(towers.crs)}："
+            "塔位已投影到 DEM 的坐标系（DEM 不重采样）",
         )
     pts = towers.geometry.to_crs(crs) if towers.crs is not None else towers.geometry
     xs, ys = pts.x.to_numpy(), pts.y.to_numpy()
