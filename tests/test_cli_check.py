@@ -7,10 +7,13 @@ import re
 import zipfile
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
 import openpyxl
 import pyogrio
 import pytest
 import rasterio
+import shapely
 import yaml
 from click.testing import CliRunner
 from test_patches import build_scene
@@ -296,3 +299,35 @@ def test_image_without_crs_message_advice_works(scene, tmp_path):
     assert verdicts[0]["legality"].tolist() == verdicts[1]["legality"].tolist()
     findings = pyogrio.read_dataframe(args[-1], layer="findings")
     assert "crs_from_prj" in set(findings["code"])
+
+
+def test_union_output_with_collections_is_checked_and_mapped(scene, tmp_path):
+    """Polygons + MultiPolygons + collections (a QGIS union): checked, mapped; a line refused."""
+    frame = gpd.read_file(scene["patches"])
+    geoms = list(frame.geometry)
+    edge = shapely.LineString(np.reshape(geoms[0].bounds, (2, 2)))
+    geoms[0] = shapely.GeometryCollection([geoms[0], edge])
+    geoms[1] = shapely.MultiPolygon([geoms[1]])
+    union = tmp_path / "union.gpkg"
+    frame.set_geometry(gpd.GeoSeries(geoms, crs=frame.crs)).to_file(union)
+    args = _args(scene, tmp_path / "r.gpkg", "--lang", "en")
+    args[2] = str(union)
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code in (0, 1), done.output
+    checked = gpd.read_file(tmp_path / "r.gpkg", layer="patches_checked")
+    assert set(checked.geom_type) <= {"Polygon", "MultiPolygon"} and len(checked) == len(frame)
+    findings = pyogrio.read_dataframe(tmp_path / "r.gpkg", layer="findings")
+    assert findings.loc[findings["code"] == "collection_polygons_kept", "feature"].tolist() == [
+        frame["TBBH"][0]
+    ]
+    mapped = CliRunner().invoke(
+        cli, ["map", str(tmp_path / "r.gpkg"), "--out", str(tmp_path / "m.html")]
+    )
+    assert mapped.exit_code == 0, mapped.output
+    geoms[2] = edge
+    frame.set_geometry(gpd.GeoSeries(geoms, crs=frame.crs)).to_file(union)
+    args = _args(scene, tmp_path / "r2.gpkg", "--lang", "en")
+    args[2] = str(union)
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 3
+    assert f"feature(s) {frame['TBBH'][2]} hold no polygon (LineString×1)" in refused.output

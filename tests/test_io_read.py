@@ -369,6 +369,54 @@ def test_repair_without_id_field_uses_the_row_index():
     assert log.of("invalid_geometry_repaired")[0].feature == "1"
 
 
+def _union_output(tmp_path: Path, *extra: shapely.Geometry) -> Path:
+    """A patch layer as a union in QGIS leaves it: Polygon, MultiPolygon, collections."""
+    box = [shapely.box(X0 + i * 200, Y0, X0 + i * 200 + 100, Y0 + 100) for i in range(6)]
+    edge = shapely.LineString([(X0 + 800, Y0), (X0 + 900, Y0)])
+    geoms = [
+        box[0],
+        shapely.MultiPolygon([box[1], box[2]]),
+        shapely.GeometryCollection([box[3], edge, shapely.Point(X0 + 800, Y0)]),
+        shapely.GeometryCollection([shapely.MultiPolygon([box[4]]), box[5].buffer(-10)]),
+        *extra,
+    ]
+    ids = [f"P{i + 1}" for i in range(len(geoms))]
+    path = tmp_path / "union.gpkg"
+    gpd.GeoDataFrame({"TBBH": ids}, geometry=geoms, crs=WORKING_CRS).to_file(path)
+    return path
+
+
+def test_collections_in_a_polygon_layer_keep_their_polygons(tmp_path):
+    log = Findings()
+    out = read_layer(_union_output(tmp_path), kind="change_patches", findings=log)
+    assert out.geom_type.tolist() == ["Polygon", "MultiPolygon", "Polygon", "MultiPolygon"]
+    assert out.area.round(0).tolist() == [10_000.0, 20_000.0, 10_000.0, 10_000.0 + 80.0**2]
+    (kept,) = log.of("collection_polygons_kept")
+    assert kept.severity == "warning" and kept.feature == "P3, P4"
+    assert "2 feature(s) were geometry collections" in kept.text("en")
+    assert "2 个要素是几何集合" in kept.text("zh")
+    again = read_layer(_union_output(tmp_path), findings=Findings())  # no kind: inferred
+    assert set(again.geom_type) == {"Polygon", "MultiPolygon"}
+
+
+def test_features_without_polygons_in_a_polygon_layer_are_refused_by_id(tmp_path):
+    line = shapely.LineString([(X0, Y0 - 50), (X0 + 100, Y0 - 50)])
+    path = _union_output(tmp_path, line, shapely.GeometryCollection([shapely.Point(X0, Y0)]))
+    with pytest.raises(SchemaError) as err:
+        read_layer(path, kind="change_patches", findings=Findings())
+    assert "P5, P6 hold no polygon (LineString×1, GeometryCollection×1)" in str(err.value)
+    assert "要素 P5、P6 不含任何面" in err.value.text("zh")
+    lines = read_layer(path, kind="greenways", findings=Findings())  # a line layer: untouched
+    assert "GeometryCollection" in set(lines.geom_type)
+
+
+def test_a_layer_without_any_polygon_is_left_to_the_contract_check(tmp_path):
+    path = tmp_path / "points.gpkg"
+    points = [shapely.Point(X0, Y0), shapely.Point(X0 + 10, Y0)]
+    gpd.GeoDataFrame({"TBBH": ["P1", "P2"]}, geometry=points, crs=WORKING_CRS).to_file(path)
+    assert len(read_layer(path, kind="change_patches", findings=Findings())) == 2
+
+
 # --- the bad-input corpus --------------------------------------------------------------------
 
 

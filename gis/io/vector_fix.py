@@ -6,8 +6,8 @@ own (a frame from a database, a notebook):
 - :func:`resolve_crs`: keep a declared CRS (and check the coordinates agree with it), fill a
   missing one from ``crs=``, convert GCJ-02 (``crs="gcj02"``), or guess from the coordinates;
 - :func:`to_working_crs`: transform to the metric working CRS (or the zone of the layer);
-- :func:`repair_geometries`: ``make_valid`` with the area kept (not ``buffer(0)``), and
-  empty geometries dropped.
+- :func:`repair_geometries`: ``make_valid`` with the area kept (not ``buffer(0)``), the
+  polygons of a geometry collection kept in a polygon layer, and empty geometries dropped.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from gis.crs import (
     tm_central_meridian,
     to_crs,
 )
-from gis.errors import CRSError, DataSourceError
+from gis.errors import CRSError, DataSourceError, SchemaError
 from gis.findings import Findings, geometry_reason_zh
 from gis.gcj02 import gcj02_to_wgs84, geometries_gcj02_to_wgs84
 
@@ -353,8 +353,27 @@ def make_valid_keep_area(geom: shapely.Geometry) -> shapely.Geometry:
         fixed = shapely.make_valid(geom)
     if geom.geom_type not in _POLYGONAL or fixed.geom_type in _POLYGONAL:
         return fixed
-    parts = shapely.get_parts(shapely.get_parts(fixed))
-    polygons = [p for p in parts if p.geom_type == "Polygon"]
+    return polygonal_part(fixed)
+
+
+def polygonal_part(geom: shapely.Geometry) -> shapely.Geometry:
+    """Return the polygons of ``geom``, however nested, as a Polygon or MultiPolygon.
+
+    An empty Polygon when it holds none. The parts are not unioned (overlapping parts give
+    an invalid MultiPolygon, for :func:`make_valid_keep_area`).
+
+    Examples
+    --------
+    >>> line = shapely.LineString([(0, 0), (5, 5)])
+    >>> polygonal_part(shapely.GeometryCollection([shapely.box(0, 0, 1, 1), line])).wkt
+    'POLYGON ((1 0, 1 1, 0 1, 0 0, 1 0))'
+    >>> polygonal_part(line).is_empty
+    True
+    """
+    parts = shapely.get_parts(geom)
+    while any(p.geom_type.startswith(("Multi", "Geometry")) for p in parts):
+        parts = shapely.get_parts(parts)
+    polygons = [p for p in parts if p.geom_type == "Polygon" and not p.is_empty]
     if not polygons:
         return shapely.Polygon()
     return polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
@@ -365,6 +384,7 @@ def repair_geometries(
     *,
     source: str | None = None,
     findings: Findings | None = None,
+    polygonal: bool | None = None,
 ) -> gpd.GeoDataFrame:
     """Repair invalid geometries (``make_valid``, area kept) and drop empty ones, with findings.
 
@@ -372,13 +392,32 @@ def repair_geometries(
     name when the layer has a name field) plus a summary; one ``empty_geometry_dropped``
     per dropped feature.
 
+    In a polygon layer a geometry collection (as a union in QGIS or ArcGIS writes one)
+    keeps its polygons, with one ``collection_polygons_kept`` warning naming how many features
+    and which; a feature holding no polygon at all is refused when the layer has polygons.
+
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+        The layer as read.
+    source : str, optional
+        Its name in messages.
+    findings : Findings, optional
+        Receives the findings.
+    polygonal : bool, optional
+        Whether the layer holds polygons (its catalog kind says so); ``None`` takes it to be a
+        polygon layer when every feature that is not a collection is a (multi)polygon.
+
     Raises
     ------
     DataSourceError
         When the layer has features but none has a geometry (a damaged ``.shp``).
+    SchemaError
+        When a polygon layer has features without any polygon (lines, points), named by id.
     """
     log = findings if findings is not None else Findings()
     label = source or "the layer"
+    frame = _keep_polygons(frame, label, log, polygonal)
     geoms = np.asarray(frame.geometry.values, dtype=object)
     present = ~shapely.is_missing(geoms)
     invalid = np.flatnonzero(present & ~shapely.is_valid(geoms))
@@ -421,6 +460,63 @@ def repair_geometries(
         )
         out = frame.set_geometry(gpd.GeoSeries(repaired, index=frame.index, crs=frame.crs))
     return _drop_empty(out, labels, label, log, told=collapsed)
+
+
+def _keep_polygons(
+    frame: gpd.GeoDataFrame, label: str, log: Findings, polygonal: bool | None
+) -> gpd.GeoDataFrame:
+    """In a polygon layer, replace collections by their polygons; refuse features with none.
+
+    A layer without a single polygon is left as it is: it is the wrong layer, which the
+    contract check (``wrong_geometry_type``) reports, not a mixed one.
+    """
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    types = np.array([g.geom_type if ok else "" for g, ok in zip(geoms, present, strict=True)])
+    other = present & ~np.isin(types, _POLYGONAL)
+    if polygonal is None:  # polygons, and collections that may hold some
+        polygonal = bool(np.isin(types, _POLYGONAL).any()) and bool(
+            (types[other] == "GeometryCollection").all()
+        )
+    if not polygonal or not other.any():
+        return frame
+    parts = {int(i): polygonal_part(geoms[i]) for i in np.flatnonzero(other)}
+    kept = {i: g for i, g in parts.items() if not g.is_empty}
+    labels = _feature_labels(frame)
+    refused = [i for i in parts if i not in kept]
+    if refused and (kept or np.isin(types, _POLYGONAL).any()):
+        _refuse_not_polygonal(label, [labels[i][0] for i in refused], types[refused])
+    if not kept:
+        return frame
+    ids = ", ".join(labels[i][0] for i in kept)
+    log.add(
+        "collection_polygons_kept",
+        f"{label}: {len(kept)} feature(s) were geometry collections (as a union in QGIS or "
+        f"ArcGIS writes them); their polygons are kept, any lines or points in them dropped "
+        f"(features {ids})",
+        source=label,
+        feature=ids,
+        zh=f"{_zh(label)}：{len(kept)} 个要素是几何集合（QGIS/ArcGIS 联合等操作常会生成）；"
+        f"已保留其中的面，舍弃其中的线和点（要素 {ids}）",
+    )
+    repaired = geoms.copy()
+    for i, geom in kept.items():
+        repaired[i] = geom
+    return frame.set_geometry(gpd.GeoSeries(repaired, index=frame.index, crs=frame.crs))
+
+
+def _refuse_not_polygonal(label: str, ids: list[str], types: np.ndarray) -> None:
+    found = ", ".join(f"{t}×{n}" for t, n in pd.Series(types).value_counts().items())
+    shown = ", ".join(ids[:20]) + (f" … ({len(ids)} in all)" if len(ids) > 20 else "")
+    shown_zh = "、".join(ids[:20]) + (f" …（共 {len(ids)} 个）" if len(ids) > 20 else "")
+    raise SchemaError(
+        f"{label} is a polygon layer, but feature(s) {shown} hold no polygon ({found}); "
+        "delete them or redraw them as polygons (in QGIS: select by expression "
+        "geometry_type($geometry) <> 'Polygon'), then run again",
+        zh=f"{_zh(label)} 是面图层，但要素 {shown_zh} 不含任何面（{found}）；请删除这些要素或"
+        "重新绘制为面（QGIS 中可按表达式 geometry_type($geometry) <> 'Polygon' 选择），"
+        "然后重新运行",
+    )
 
 
 def _drop_empty(

@@ -55,7 +55,7 @@ from gis.io.vector_fix import (
     resolve_crs,
     to_working_crs,
 )
-from gis.layers import canonicalize, layer_kind
+from gis.layers import GeometryKind, canonicalize, layer_kind
 
 logger = logging.getLogger(__name__)
 
@@ -599,6 +599,9 @@ def read_layer(
     CRSError
         No CRS and none can be guessed; ``crs=`` contradicts the declared CRS; coordinates
         contradict the declared CRS.
+    SchemaError
+        A polygon layer (by ``kind``, or by its features) with features holding no polygon;
+        a geometry collection keeps its polygons (:func:`gis.io.vector_fix.repair_geometries`).
     """
     log = findings if findings is not None else Findings()
     text, named = split_layer(source)
@@ -614,7 +617,9 @@ def read_layer(
             zh=f"{label} 没有要素；请检查文件和图层是否选对",
         )
     frame = resolve_crs(frame, crs=crs, source=label, findings=log)
-    frame = repair_geometries(frame, source=label, findings=log)
+    polygons = GeometryKind.POLYGON.geom_types
+    polygonal = None if kind is None else set(layer_kind(kind).geom_types) <= set(polygons)
+    frame = repair_geometries(frame, source=label, findings=log, polygonal=polygonal)
     frame = to_working_crs(frame, working_crs, source=label, findings=log)
     if kind is not None:
         frame = canonicalize(frame, kind, findings=log, source=label)
