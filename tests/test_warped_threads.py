@@ -8,14 +8,18 @@ it: ``EnvError: No GDAL environment exists`` (exit 4 from the CLI).
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
 import numpy as np
+import pytest
 from click.testing import CliRunner
+from rasterio.windows import Window
 
 from gis.cli.main import cli
-from gis.raster import raster_source
+from gis.raster import ReaderInUseError, raster_source
+from gis.raster import source as source_module
 from gis.raster.analysis_grid import on_grid
 from gis.raster.grid import grid_windows
 from tests.test_raster_grids import GK, _deliver, _seam_patches, _seam_truth, _tile, _truth
@@ -84,3 +88,35 @@ def test_cli_detect_discolored_on_a_mosaic_with_previous_in_another_zone(tmp_pat
     assert res.exit_code == 0, res.output
     summary = gpd.read_file(out, layer="stand_summary")
     assert set(summary["标识码"] if "标识码" in summary else summary["stand_id"]) == set("ABC")
+
+
+def _blocked_read(monkeypatch):
+    """Make every read wait inside GDAL's read until released; return (entered, release)."""
+    entered, release = threading.Event(), threading.Event()
+    real = source_module.read_window
+
+    def slow(*args, **kwargs):
+        entered.set()
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(source_module, "read_window", slow)
+    return entered, release
+
+
+def test_one_reader_read_by_two_threads_at_once_is_refused(tmp_path, monkeypatch):
+    """The contract of RasterReader: one read at a time; a second thread's read is refused."""
+    src = _deliver(tmp_path / "a.tif", _truth(True), "EPSG:32652", 10.0)
+    win = Window(0, 0, 32, 32)
+    with src.open() as reader, ThreadPoolExecutor(1) as pool:
+        alone, _ = reader.read_array(win, ("R",))
+        entered, release = _blocked_read(monkeypatch)
+        first = pool.submit(reader.read_array, win, ("R",))
+        assert entered.wait(30)
+        try:
+            with pytest.raises(ReaderInUseError, match="two threads at once"):
+                reader.read_array(win, ("NIR",))
+        finally:
+            release.set()
+        np.testing.assert_array_equal(first.result()[0], alone)  # the first read is whole
+        reader.read_array(win, ("NIR",))  # and the reader is free again

@@ -33,6 +33,7 @@ from gis.raster.source import (
     DatasetMask,
     RasterReader,
     RasterSource,
+    ReaderInUseError,
     file_source,
     require_usable,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "Grid",
     "RasterReader",
     "RasterSource",
+    "ReaderInUseError",
     "Sensor",
     "SensorProfile",
     "analysis_grid",

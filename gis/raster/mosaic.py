@@ -142,15 +142,16 @@ class MosaicReader(RasterReader):
         values = np.full((len(roles), rows, cols), np.nan, np.float32)
         invalid = np.ones((rows, cols), dtype=bool)
         c0, r0 = int(window.col_off) - halo, int(window.row_off) - halo
-        for reader, (x0, y0, x1, y1) in zip(self.readers, self.extents, strict=True):
-            if x1 <= c0 or x0 >= c0 + cols or y1 <= r0 or y0 >= r0 + rows:
-                continue
-            v, bad = reader.read_array(window, roles, halo=halo)
-            take = invalid & ~bad
-            values[:, take] = v[:, take]
-            invalid &= bad
-            if not invalid.any():
-                break
+        with self.one_read():
+            for reader, (x0, y0, x1, y1) in zip(self.readers, self.extents, strict=True):
+                if x1 <= c0 or x0 >= c0 + cols or y1 <= r0 or y0 >= r0 + rows:
+                    continue
+                v, bad = reader.read_array(window, roles, halo=halo)
+                take = invalid & ~bad
+                values[:, take] = v[:, take]
+                invalid &= bad
+                if not invalid.any():
+                    break
         return values, invalid
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,7 +18,7 @@ from rasterio.windows import Window
 
 from gis.crs import crs_label
 from gis.enums import Lang, ParamEnum
-from gis.errors import CRSError, RasterError
+from gis.errors import CRSError, GisError, RasterError
 from gis.findings import Findings
 from gis.io.rasters import open_raster, raster_env, read_window
 from gis.raster.grid import Grid, grid_windows
@@ -258,13 +259,43 @@ def require_usable(src: RasterSource, *, role: str = "raster") -> None:
     )
 
 
+class ReaderInUseError(GisError, RuntimeError):
+    """One :class:`RasterReader` read from two threads at once (a bug: open one per thread)."""
+
+
 class RasterReader:
-    """An opened :class:`RasterSource`: reads windows by role as reflectance."""
+    """An opened :class:`RasterSource`: reads windows by role as reflectance.
+
+    Threads: a reader holds GDAL dataset handles, which two threads must not use at once.
+    Open one reader per thread (``with source.open() as reader`` inside the thread's work, as
+    the patch strips of :func:`gis.zonal.stats.run_windows`, the bands of the discolored
+    passes and the runs of :mod:`gis.zonal.sample` do), or pass a reader from thread to thread
+    one read at a time (fire burned reads each date in a worker and waits for it before the
+    next window). A read that starts while another thread reads the same reader raises
+    :class:`ReaderInUseError` instead of returning wrong pixels or crashing GDAL; ``dataset``
+    read directly is the caller's to keep to one thread.
+    """
 
     def __init__(self, source: RasterSource, dataset: Any, mask: Any = None) -> None:
         self.source = source
         self.dataset = dataset
         self.mask = mask
+        self._busy = threading.Lock()
+
+    @contextlib.contextmanager
+    def one_read(self) -> Iterator[None]:
+        """Hold the reader for one read; raise :class:`ReaderInUseError` if a thread has it."""
+        if not self._busy.acquire(blocking=False):
+            raise ReaderInUseError(
+                f"{self.source.path}: one raster reader was read from two threads at once; "
+                "open one reader per thread (with source.open() as reader: inside the thread)",
+                zh=f"{self.source.path}：同一个影像读取器被两个线程同时读取；"
+                "请每个线程各自打开读取器（在线程内 with source.open() as reader:）",
+            )
+        try:
+            yield
+        finally:
+            self._busy.release()
 
     @classmethod
     def opened(
@@ -290,7 +321,8 @@ class RasterReader:
         src = self.source
         win, pads = _clip_window(window, halo, src.width, src.height)
         idx = [src.band_index(r) for r in roles]
-        raw, masked = self._read_raw(idx, win)
+        with self.one_read():
+            raw, masked = self._read_raw(idx, win)
         return to_reflectance(
             raw, nodata=src.nodata, scale=src.scale, offset=src.offset, invalid=masked, pads=pads
         )
