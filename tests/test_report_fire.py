@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import sqlite3
 import warnings
 from pathlib import Path
 from typing import Any
@@ -218,3 +220,25 @@ def test_hotspot_rate_and_feedback_with_a_field_store(
     assert by_id[rows[1].hotspot_id][head.index("现地：火情类型")] == "工业热源"
     head, rates = _table(page, "hotspot_rate")
     assert rates[0][head.index("已核查数")] == "3"
+
+
+def test_no_hotspots_found_is_said_and_the_rest_reported(
+    fire: dict[str, Path], tmp_path: Path
+) -> None:
+    """An empty hotspot run (none this period) beside burned results: exit 0, each said."""
+    copy = tmp_path / "hotspots.gpkg"
+    shutil.copy(fire["hotspots"], copy)
+    with sqlite3.connect(copy) as con:
+        con.execute("DELETE FROM hotspots_checked")
+        con.execute("DELETE FROM fire_events")
+    out = tmp_path / "fire.docx"
+    code, output = _run("--hotspots", str(copy), "--burned", str(fire["burned"]), "--out", str(out))
+    assert code == 0, output
+    texts = [p.text for p in docx.Document(str(out)).paragraphs]
+    assert "所给结果中没有卫星热点：本期未监测到热点。" in texts
+    assert "森林火灾报告表" in texts  # the burned section is reported as usual
+    alone = tmp_path / "alone.html"
+    code, output = _run("--hotspots", str(copy), "--out", str(alone), "--lang", "en")
+    assert code == 0, output
+    page = alone.read_text(encoding="utf-8")
+    assert "No fire results" in page and 'data-severity="error"' not in page

@@ -242,16 +242,50 @@ def test_results_of_another_check(
     assert 'data-severity="error"' in html and message in html
 
 
-def test_empty_batch_renders_the_reason_and_exits_3(demo: dict[str, Path], tmp_path: Path) -> None:
-    copy = tmp_path / "patches.gpkg"
-    shutil.copy(demo["patches"], copy)
+def _emptied(demo: dict[str, Path], tmp_path: Path, which: str, layer: str) -> Path:
+    """A copy of a demo results file whose main layer holds no feature (a run on nothing)."""
+    copy = tmp_path / demo[which].name
+    shutil.copy(demo[which], copy)
     with sqlite3.connect(copy) as con:
-        con.execute("DELETE FROM patches_checked")
-    out = tmp_path / "empty.docx"
+        con.execute(f"DELETE FROM {layer}")
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("command", "which", "layer", "zh", "en"),
+    [
+        ("patches", "patches", "patches_checked", "表中无图斑", "No patches"),
+        ("discolored", "discolored", "discolored_points", "无变色立木点位", "No points"),
+        ("greenery", "kpi", "kpi", "表中无指标", "No indicators"),
+    ],
+)
+def test_empty_results_make_a_report_saying_so(
+    demo: dict[str, Path], tmp_path: Path, command: str, which: str, layer: str, zh: str, en: str
+) -> None:
+    """Valid results holding nothing: a report that says so, with the run's findings; exit 0."""
+    copy = _emptied(demo, tmp_path, which, layer)
+    html, word = tmp_path / "empty.html", tmp_path / "empty.docx"
+    code, output = _run("report", command, str(copy), "--out", str(html))
+    assert code == 0, output
+    page = html.read_text(encoding="utf-8")
+    assert zh in page and 'data-severity="error"' not in page
+    assert "数据问题与说明" in page and "无法生成报告" not in page
+    code, output = _run("report", command, str(copy), "--out", str(word), "--lang", "en")
+    assert code == 0, output
+    texts = [p.text for p in docx.Document(str(word)).paragraphs]
+    assert any(t.startswith(en) for t in texts) and "Data findings" in texts
+
+
+def test_a_broken_results_file_keeps_its_error(demo: dict[str, Path], tmp_path: Path) -> None:
+    copy = _emptied(demo, tmp_path, "patches", "patches_checked")
+    with sqlite3.connect(copy) as con:
+        con.execute("DROP TABLE run")
+        con.execute("DELETE FROM gpkg_contents WHERE table_name = 'run'")
+    out = tmp_path / "broken.docx"
     code, output = _run("report", "patches", str(copy), "--out", str(out))
-    assert code == 3 and "为空" in output
+    assert code == 3 and "缺少报告需要的图层 run" in output
     doc = docx.Document(str(out))
-    assert any("无法生成报告：" in p.text and "为空" in p.text for p in doc.paragraphs)
+    assert any("无法生成报告：" in p.text for p in doc.paragraphs)
 
 
 def test_usage_errors(demo: dict[str, Path], tmp_path: Path) -> None:

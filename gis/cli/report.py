@@ -1,9 +1,10 @@
 """``linyuan report …``: render a verification report (HTML or DOCX) from results.
 
 Each command executes its notebook (notebooks/*.ipynb) with the options as parameters and
-writes the report with the code hidden, atomically. Exit codes: 0 written; 2 usage; 3 the
-input cannot make the report (results of another check, a missing layer, an empty batch —
-the report is still written and says why) or the notebook failed.
+writes the report with the code hidden, atomically. Exit codes: 0 written (also for results
+holding nothing: the report says there is nothing to report); 2 usage; 3 the input cannot make
+the report (results of another check, a missing layer, a batch not in the file — the report is
+still written and says why) or the notebook failed.
 """
 
 from __future__ import annotations

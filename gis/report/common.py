@@ -2,9 +2,11 @@
 
 A notebook opens a report once (``rep = report.open_patch_report(...)``) and then calls one
 section function per cell. When the input cannot make the report (results of another check,
-a missing layer, an empty batch) the handle carries the reason: :func:`title` shows it as an
-error message and every other section is empty, so the rendered report says what is wrong
-and :func:`gis.report.render.render_report` exits non-zero with the same reason.
+a missing layer, a batch not in the file) the handle carries the reason: :func:`title` shows
+it as an error message and every other section is empty, so the rendered report says what is
+wrong and :func:`gis.report.render.render_report` exits non-zero with the same reason. Results
+that hold nothing (no patch checked, no point found) are no error: :func:`title` says there is
+nothing to report, the findings of the run follow, and the report is made (exit 0).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from gis.maps import build_map
 from gis.maps.style import DEFAULT_STYLES, LayerStyle
 from gis.report import blocks
 from gis.report.blocks import Block, Section
-from gis.report.data import ReportData
+from gis.report.data import LAYERS, ReportData
 
 PathLike = str | os.PathLike[str]
 
@@ -44,6 +46,25 @@ WORDS: dict[str, tuple[str, str]] = {
     "district_filter": ("行政区", "District"),
     "all": ("全部", "all"),
     "cannot_report": ("无法生成报告", "The report cannot be made"),
+    "patches_empty": (
+        "表中无图斑：结果中没有核查过的图斑，无可报告的内容。",
+        "No patches: the results hold no checked patch; there is nothing to report.",
+    ),
+    "discolored_empty": (
+        "无变色立木点位：本次检测没有发现变色立木，无可报告的内容。",
+        "No points: the detection found no discolored trees; there is nothing to report.",
+    ),
+    "greenery_empty": (
+        "表中无指标：结果中没有绿化指标，无可报告的内容。",
+        "No indicators: the results hold no greening indicator; there is nothing to report.",
+    ),
+    "fire_empty": (
+        "无森林防火结果：所给结果中没有热点、火场或覆盖记录，无可报告的内容。",
+        (
+            "No fire results: the results given hold no hotspot, fire scar or coverage row; "
+            "there is nothing to report."
+        ),
+    ),
     "findings": ("数据问题与说明", "Data findings"),
     "no_findings": ("无数据问题。", "No data findings."),
     "no_field": (
@@ -150,9 +171,22 @@ class Report:
     more: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def empty(self) -> bool:
+        """Whether the results were read but hold nothing: no patch, point or row to show.
+
+        Every results layer that names a check (``patches_checked``, ``discolored_points``,
+        ``kpi``, ``hotspots_checked`` …) given to the report is empty.
+        """
+        if self.error is not None or self.data is None:
+            return False
+        mains = {layers[0] for layers in LAYERS.values()}
+        shown = [self.data.main, *(f for n, f in self.data.extra.items() if n in mains)]
+        return all(len(f) == 0 for f in shown)
+
+    @property
     def ok(self) -> bool:
-        """Whether the report has data to show."""
-        return self.error is None and self.data is not None
+        """Whether the report has data to show (read, and not :attr:`empty`)."""
+        return self.error is None and self.data is not None and not self.empty
 
 
 def open_report(kind: str, lang: str | Lang, load: Callable[[], ReportData]) -> Report:
@@ -179,7 +213,7 @@ def when_ok(build: Callable[[Report], Section]) -> Callable[[Report], Section]:
 def title(rep: Report) -> Section:
     """Return the report title, its source, batch and district — or why it cannot be made."""
     head = blocks.heading(word(f"{rep.kind}_title", rep.lang), level=1)
-    if not rep.ok:
+    if rep.data is None:
         return blocks.section(
             head,
             blocks.message(
@@ -200,7 +234,8 @@ def title(rep: Report) -> Section:
     items.append(
         ("district", word("district_filter", rep.lang), data.district or word("all", rep.lang), "")
     )
-    return blocks.section(head, blocks.figures(items))
+    nothing = blocks.message(word(f"{rep.kind}_empty", rep.lang)) if rep.empty else None
+    return blocks.section(head, blocks.figures(items), nothing)
 
 
 def run_time(run: Mapping[str, str], *, lang: str | Lang = Lang.ZH) -> str:
@@ -232,7 +267,7 @@ def run_time(run: Mapping[str, str], *, lang: str | Lang = Lang.ZH) -> str:
 
 def findings_section(rep: Report) -> Section:
     """Return the findings of the run (warnings and errors first), or a line saying none."""
-    if not rep.ok:
+    if rep.data is None:
         return Section()
     assert rep.data is not None
     found = rep.data.findings

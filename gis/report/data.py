@@ -1,9 +1,10 @@
 """Load results GeoPackages and the field store into tidy frames for the reports.
 
 Each loader checks that the file is the results of the right check (its layers), that the
-layers it needs are there and that the selected batch / district has features; otherwise it
-raises :class:`ReportInputError` naming the file, what is wrong and the fix. Field records
-are read through the field-store API of :mod:`gis.verify` (:func:`gis.verify.open_store`,
+layers it needs are there and that the selected batch / district has features (an empty
+results layer is valid: a run that checked no patch, found no point); otherwise it raises
+:class:`ReportInputError` naming the file, what is wrong and the fix. Field records are read
+through the field-store API of :mod:`gis.verify` (:func:`gis.verify.open_store`,
 :func:`gis.verify.latest`), the only reader of the store; without a field store the reports
 say that there are no field records yet.
 """
@@ -189,16 +190,6 @@ def _select(
     return kept
 
 
-def _require_rows(frame: pd.DataFrame, path: PathLike, layer: str, kind: ResultsKind) -> None:
-    if frame.empty:
-        raise ReportInputError(
-            f"{path}: layer {layer} is empty (an empty batch); nothing to report — check the "
-            f"input of `{COMMANDS[kind]}` and rerun it",
-            zh=f"{path}：图层 {layer} 为空（空批次），没有可报告的内容——请检查 `{COMMANDS[kind]}` "
-            "的输入后重新运行",
-        )
-
-
 def load_results(
     path: PathLike,
     kind: ResultsKind | str,
@@ -222,15 +213,17 @@ def load_results(
     Raises
     ------
     ReportInputError
-        Another check's file, a missing layer, an empty layer, or no features selected.
+        Another check's file, a missing layer, or a batch / district with no features. An
+        empty layer is not an error: ``main`` is empty, and the report says there is nothing
+        to report.
     """
     kind = ResultsKind(kind)
     check_results(path, kind)
     main_name, *others = LAYERS[kind]
     main = _frame(path, main_name)
-    _require_rows(main, path, main_name, kind)
-    main = _select(main, column="batch", value=batch, what="batch", path=path)
-    main = _select(main, column="district", value=district, what="district", path=path)
+    if not main.empty:  # an empty layer (no patch, no point) is a report saying so
+        main = _select(main, column="batch", value=batch, what="batch", path=path)
+        main = _select(main, column="district", value=district, what="district", path=path)
     extra = {n: _frame(path, n) for n in others if n not in ("run", "findings")}
     extra |= {n: _frame(path, n) for n in _optional_layers(path, kind)}
     return ReportData(

@@ -97,6 +97,18 @@ WORDS: dict[str, tuple[str, str]] = {
             "--coverage."
         ),
     ),
+    "no_hotspots_rows": (
+        "所给结果中没有卫星热点：本期未监测到热点。",
+        "The results given hold no hotspot: none was detected in this period.",
+    ),
+    "no_burned_rows": (
+        "所给结果中没有火场：未提取到过火区域。",
+        "The results given hold no fire scar: no burned area was found.",
+    ),
+    "no_coverage_rows": (
+        "所给结果中没有瞭望覆盖统计。",
+        "The results given hold no lookout coverage figures.",
+    ),
     "no_input": (
         "未提供任何森林防火结果：至少传入 --hotspots、--burned、--coverage 之一",
         "no fire results given: pass at least one of --hotspots, --burned, --coverage",
@@ -366,13 +378,18 @@ def _rate_parts(rep: Report) -> tuple[list[tuple[str, str, object, str]], list[B
 
 
 def _missing(rep: Report, layer: str, words_key: str, heading: str) -> Section | None:
-    """Return the 'no results given' section when ``layer`` was not loaded."""
+    """Return the section saying ``layer`` was not given, or holds no row; None to show it."""
     assert rep.data is not None
-    if layer in rep.data.extra:
+    frame = rep.data.extra.get(layer)
+    if frame is not None and len(frame):
         return None
+    given = frame is not None  # given, but empty: nothing found, not an error
     return blocks.section(
         blocks.heading(_w(heading, rep.lang)),
-        blocks.message(_w(words_key, rep.lang), severity="warning"),
+        blocks.message(
+            _w(f"{words_key}_rows" if given else words_key, rep.lang),
+            severity="info" if given else "warning",
+        ),
     )
 
 
