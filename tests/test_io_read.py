@@ -618,3 +618,24 @@ def test_excel_point_tables_as_provinces_send_them(tmp_path):
     (tmp_path / "坏.xlsx").write_bytes(b"not a workbook")
     with pytest.raises(DataSourceError, match="Excel"):
         read_layer(tmp_path / "坏.xlsx")
+
+
+# --- as counties deliver them ------------------------------------------------------------------
+
+
+def test_a_field_name_the_dbf_holds_twice_is_read_apart(tmp_path, stands):
+    """Older tools cut names at 10 bytes without making them unique: two fields TBBH."""
+    shp = tmp_path / "图斑.shp"
+    pyogrio.write_dataframe(stands.assign(TBBH=["1", "2", "3"], TBBH2=["7", "8", "9"]), shp)
+    dbf = shp.with_suffix(".dbf")
+    data = dbf.read_bytes()
+    dbf.write_bytes(data.replace(b"TBBH2\x00", b"TBBH\x00\x00", 1))
+    assert [str(n) for n in pyogrio.read_info(shp)["fields"]].count("TBBH") == 2
+    before = dbf.read_bytes()
+    log = Findings()
+    frame = read_layer(shp, kind="change_patches", findings=log)
+    assert frame["patch_id"].tolist() == ["1", "2", "3"]
+    assert frame["TBBH_1"].tolist() == ["7", "8", "9"]
+    (finding,) = log.of("duplicate_field_names")
+    assert finding.field == "TBBH" and "TBBH_1" in finding.message and "TBBH_1" in finding.zh
+    assert dbf.read_bytes() == before

@@ -344,10 +344,66 @@ def _read_dbf_encoded(
             zh=f"{opts.label}：字段名在 DBF 的 10 字节上限处被截断在汉字中间"
             f"（{'、'.join(cut)}）；已去掉不完整的字节读取",
         )
-    if _gdal_knows(codec) and not cut:
-        return _read_gdal(path, replace(opts, encoding=codec), geometry=geometry)
-    raw = _read_gdal(path, replace(opts, encoding="ISO-8859-1"), geometry=geometry)
-    return _redecode(raw, codec)
+    read_as = codec if _gdal_knows(codec) and not cut else "ISO-8859-1"
+    with _gdal_errors(opts.label):
+        names = [str(name) for name in pyogrio.read_info(path, encoding="ISO-8859-1")["fields"]]
+    repeated: list[tuple[int, int]] = []
+    if len(set(names)) == len(names):
+        frame = _read_gdal(path, replace(opts, encoding=read_as), geometry=geometry)
+    else:
+        frame, repeated = _read_fields_apart(path, replace(opts, encoding=read_as), geometry)
+    if read_as != codec:
+        frame = _redecode(frame, codec)
+    if repeated:
+        _note_repeated_fields(frame, repeated, opts.label, log)
+    return frame
+
+
+def _read_fields_apart(
+    path: Path, opts: _Options, geometry: bool
+) -> tuple[pd.DataFrame, list[tuple[int, int]]]:
+    """Read a DBF that holds one field name twice, by position, the repeats as ``NAME_1`` ….
+
+    Tools that cut names at the DBF's 10 bytes without making them unique (older ArcView,
+    Excel and MapInfo exports) write one name twice; pyogrio's frame would give both columns
+    the values of the last. Returns the frame and the (first, repeat) column positions.
+    """
+    with _gdal_errors(opts.label):
+        meta, _, wkb, arrays = pyogrio.raw.read(
+            path, encoding=opts.encoding, read_geometry=geometry
+        )
+    names: list[str] = []
+    repeated: list[tuple[int, int]] = []
+    for name in map(str, meta["fields"]):
+        new, n = name, 0
+        while new in names:
+            n += 1
+            new = f"{name}_{n}"
+        if n:
+            repeated.append((names.index(name), len(names)))
+        names.append(new)
+    data = pd.DataFrame(dict(zip(names, arrays, strict=True)))
+    if not geometry:
+        return data, repeated
+    return gpd.GeoDataFrame(data, geometry=shapely.from_wkb(wkb), crs=meta["crs"]), repeated
+
+
+def _note_repeated_fields(
+    frame: pd.DataFrame, repeated: list[tuple[int, int]], label: str, log: Findings
+) -> None:
+    names = [str(name) for name in frame.columns]
+    twice = ", ".join(dict.fromkeys(names[first] for first, _ in repeated))
+    renamed = ", ".join(names[repeat] for _, repeat in repeated)
+    log.add(
+        "duplicate_field_names",
+        f"{label}: the attribute table holds the field name {twice} more than once; the "
+        f"first keeps the name, the others are read as {renamed}; check which holds the "
+        "values meant and rename the fields in the source",
+        source=label,
+        field=twice,
+        zh=f"{label}：属性表中字段名 {twice} 出现了不止一次；第一个保留原名，其余读作 "
+        f"{renamed}；请核对哪个字段是要用的值，并在源数据中改名",
+    )
 
 
 def _read_shapefile(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
