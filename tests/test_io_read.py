@@ -8,6 +8,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import openpyxl
 import pandas as pd
 import pyogrio
 import pytest
@@ -639,3 +640,21 @@ def test_a_field_name_the_dbf_holds_twice_is_read_apart(tmp_path, stands):
     (finding,) = log.of("duplicate_field_names")
     assert finding.field == "TBBH" and "TBBH_1" in finding.message and "TBBH_1" in finding.zh
     assert dbf.read_bytes() == before
+
+
+def test_a_point_sheet_under_a_merged_title_with_blank_rows_is_read(tmp_path):
+    """A province's hotspot sheet: a title merged across the columns, blank rows after."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["2026年4月卫星热点核查表"])
+    sheet.merge_cells("A1:C1")
+    sheet.append(["热点编号", "经度", "纬度"])
+    sheet.append(["H1", 125.4, 43.8])
+    sheet.append(["H2", "125°30′", 43.9])
+    sheet.append([None, None, None])
+    sheet.append([None, None, None])
+    path = tmp_path / "热点.xlsx"
+    workbook.save(path)
+    out = read_layer(path, working_crs=None, findings=Findings())
+    assert out["热点编号"].tolist() == ["H1", "H2"]
+    assert out.geometry.x.tolist() == pytest.approx([125.4, 125.5])

@@ -21,7 +21,6 @@ import logging
 import os
 import re
 import struct
-import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -48,6 +47,7 @@ from gis.io.encoding import (
     detect_shapefile_encoding,
 )
 from gis.io.formats import split_layer
+from gis.io.sheets import read_workbook
 from gis.io.vector_fix import (
     GCJ02,
     find_column,
@@ -473,16 +473,12 @@ def _read_by_format(path: Path, fmt: Format, opts: _Options, log: Findings) -> g
 
 
 def _read_xlsx_points(path: Path, opts: _Options) -> gpd.GeoDataFrame:
-    """Read an Excel point table (a province's hotspot sheet): its one sheet, or ``layer``."""
-    try:
-        sheets = pd.read_excel(path, sheet_name=None, dtype=str)
-    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
-        raise DataSourceError(
-            f"{opts.label} is not a readable Excel workbook ({type(exc).__name__}: {exc}); open "
-            "it in Excel and save it again as .xlsx",
-            zh=f"{opts.label} 不是可读的 Excel 工作簿（{type(exc).__name__}: {exc}）；"
-            "请用 Excel 打开后另存为 .xlsx",
-        ) from exc
+    """Read an Excel point table (a province's hotspot sheet): its one sheet, or ``layer``.
+
+    A title row above the header and blank rows below the table are left out
+    (:func:`gis.io.sheets.read_workbook`).
+    """
+    sheets = read_workbook(path, label=opts.label)
     filled = [name for name, sheet in sheets.items() if not sheet.empty]
     name = opts.layer or (filled[0] if len(filled) == 1 else None)
     if name not in sheets:

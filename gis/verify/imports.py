@@ -26,6 +26,8 @@ import pandas as pd
 
 from gis.errors import DataSourceError, SchemaError
 from gis.io.outputs import refuse_inputs, sha256_of
+from gis.io.sheets import drop_blank_rows, read_workbook
+from gis.layers.values import parse_date
 from gis.progress import Progress, counted, step
 from gis.verify import identity, store
 from gis.verify.contract import DEVICE_YEARS, LAYERS
@@ -281,7 +283,7 @@ LAB_RESULTS = {
 }
 
 
-def _lab_table(path: Path) -> pd.DataFrame:
+def _lab_csv(path: Path) -> pd.DataFrame:
     data = path.read_bytes()
     for codec in ("utf-8-sig", "gb18030"):
         with contextlib.suppress(UnicodeDecodeError):
@@ -293,12 +295,31 @@ def _lab_table(path: Path) -> pd.DataFrame:
             zh=f"{path} 既不能按 UTF-8 也不能按 GB18030 解码；请另存为 UTF-8",
         )
     try:
-        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise DataSourceError(
             f"{path} is not a readable CSV table ({exc}); save it from Excel as CSV (UTF-8)",
             zh=f"{path} 不是可读的 CSV 表（{exc}）；请在 Excel 中另存为 CSV（UTF-8）",
         ) from exc
+
+
+def _lab_sheet(path: Path) -> pd.DataFrame:
+    """Return the lab workbook's one filled sheet (a title row and blank rows left out)."""
+    sheets = {name: t for name, t in read_workbook(path).items() if not t.empty}
+    if len(sheets) != 1:
+        names = "、".join(sheets) or "—"
+        raise DataSourceError(
+            f"{path} has {len(sheets)} filled sheets ({names}); keep the results on one sheet "
+            "or save that sheet as CSV",
+            zh=f"{path} 有 {len(sheets)} 个有内容的工作表（{names}）；"
+            "请把检测结果放在一个工作表中，或把该表另存为 CSV",
+        )
+    return next(iter(sheets.values())).fillna("")
+
+
+def _lab_table(path: Path) -> pd.DataFrame:
+    xlsx = path.suffix.lower() in (".xlsx", ".xlsm")
+    table = drop_blank_rows(_lab_sheet(path) if xlsx else _lab_csv(path))
     rename = {}
     for canonical, names in LAB_COLUMNS.items():
         for col in table.columns:
@@ -323,13 +344,13 @@ def _lab_outcome(value: str) -> str | None:
 
 def _lab_day(text: str) -> datetime.date | tuple[str, str]:
     """Return the date of a ``tested_on`` text, or why it is not a usable date (en, zh)."""
-    try:
-        day = datetime.date.fromisoformat(text.strip().replace("/", "-"))
-    except ValueError:
+    parsed = parse_date(text)
+    if not isinstance(parsed, pd.Timestamp):
         return (
             f"tested_on {text.strip()!r} is not a date YYYY-MM-DD",
             f"检测日期 tested_on {text.strip()!r} 不是 YYYY-MM-DD 格式的日期",
         )
+    day = parsed.date()
     first, last = DEVICE_YEARS
     if not first <= day.year <= last:
         return (
@@ -427,8 +448,10 @@ def import_lab(source: PathLike, *, into: PathLike, skip_invalid: bool = False) 
     Parameters
     ----------
     source : path-like
-        CSV with ``sample_id``/样品编号 and ``result``/检测结果 (阳性, 阴性, positive,
-        negative), optional ``tested_on``/检测日期 (YYYY-MM-DD), ``lab``/检测单位, ``note``.
+        CSV or ``.xlsx`` (one filled sheet; a title row and blank rows are left out) with
+        ``sample_id``/样品编号 and ``result``/检测结果 (阳性, 阴性, positive, negative), optional
+        ``tested_on``/检测日期 (a date as :func:`gis.layers.values.parse_date` reads it:
+        2026-06-01, 2026/6/1, 2026年6月1日 …), ``lab``/检测单位, ``note``.
     into : path-like
         The field store (a store of the previous version is marked as one here).
     skip_invalid : bool
