@@ -325,3 +325,18 @@ def test_a_workbook_of_several_filled_sheets_is_refused(tmp_path: Path) -> None:
             )
     result = CliRunner().invoke(cli, ["verify", "lab", str(xlsx), "--into", str(store)])
     assert result.exit_code == 3 and "一月、二月" in result.output, result.output
+
+
+def test_an_id_edited_out_of_form_names_the_one_meant(
+    tmp_path: Path, results: tuple[Path, Path]
+) -> None:
+    """An export opened in Excel and saved again: 0001 became 1; the results' id is named."""
+    store = tmp_path / "field.gpkg"
+    export = write_export(tmp_path / "a.geojson", [record("1"), record("0002")])
+    args = ["verify", "import", str(export), "--into", str(store), "--lang", "en"]
+    result = CliRunner().invoke(cli, [*args, "--results", str(results[0])])
+    assert result.exit_code == 1
+    assert "feature 1 is not in patches_checked of the results; the results have '0001'" in (
+        result.output
+    )
+    assert "(0002)" not in result.output

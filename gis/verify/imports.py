@@ -139,17 +139,28 @@ def _check_features(
                 )
             )
         elif rec.feature_id not in known:
-            report.rejected.append(
-                _reject(
-                    rec,
-                    f"feature {rec.feature_id} is not in {rec.layer} of the results",
-                    f"要素 {rec.feature_id} 不在结果的 {rec.layer} 图层中",
-                )
-            )
+            report.rejected.append(_reject(rec, *_unknown_feature(rec, known)))
         else:
             out.append(rec)
             report.other_run += rec.row.get("results_run_id") not in results.run_ids[rec.layer]
     return out
+
+
+def _unknown_feature(rec: FieldRecord, known: set[str]) -> tuple[str, str]:
+    """Why a record's feature is refused (en, zh); names the id meant when only its form differs.
+
+    An export edited in Excel or by hand loses leading zeros (``1`` for ``0001``) or gains
+    spaces; the id the results hold is named, never substituted.
+    """
+    fid = rec.feature_id
+    en = f"feature {fid} is not in {rec.layer} of the results"
+    zh = f"要素 {fid} 不在结果的 {rec.layer} 图层中"
+    bare = fid.strip().lstrip("0")
+    meant = sorted(k for k in known if k.strip().lstrip("0") == bare)
+    if len(meant) == 1:
+        en += f"; the results have {meant[0]!r} — was the id edited (leading zeros lost)?"
+        zh += f"；结果中有 {meant[0]!r}——编号是否被改动（如前导零丢失）？"
+    return en, zh
 
 
 def _rows(records: Iterable[FieldRecord], imported_at: str) -> list[dict[str, Any]]:
