@@ -658,3 +658,17 @@ def test_a_point_sheet_under_a_merged_title_with_blank_rows_is_read(tmp_path):
     out = read_layer(path, working_crs=None, findings=Findings())
     assert out["热点编号"].tolist() == ["H1", "H2"]
     assert out.geometry.x.tolist() == pytest.approx([125.4, 125.5])
+
+
+def test_a_geopackage_with_a_code_table_beside_its_one_layer(tmp_path, stands):
+    """A table without geometry (a code list) does not make the layer ambiguous."""
+    gpkg = tmp_path / "县级数据.gpkg"
+    pyogrio.write_dataframe(stands, gpkg, layer="小班")
+    pyogrio.write_dataframe(pd.DataFrame({"代码": ["1"], "名称": ["采伐"]}), gpkg, layer="代码表")
+    assert len(read_layer(gpkg)) == 3
+    with pytest.raises(DataSourceError, match=r"'代码表' is a table without geometry.*小班") as err:
+        read_layer(gpkg, layer="代码表")
+    assert "有几何的图层：小班" in err.value.zh
+    pyogrio.write_dataframe(stands.iloc[:1], gpkg, layer="小班_备份")
+    with pytest.raises(DataSourceError, match="several layers: 小班, 小班_备份, 代码表"):
+        read_layer(gpkg)

@@ -230,18 +230,27 @@ def list_layers(source: str | os.PathLike[str]) -> list[str]:
     return [path.stem]
 
 
-def _layer_names(path: Path, label: str) -> list[str]:
+def _layer_names(path: Path, label: str, *, spatial: bool = False) -> list[str]:
     """Layers of a multi-layer dataset; errors name it by ``label`` (a zip member by its zip).
 
-    QGIS's own tables (``layer_styles`` …, :data:`gis.io.geopackage.QGIS_TABLES`) are not data.
+    QGIS's own tables (``layer_styles`` …, :data:`gis.io.geopackage.QGIS_TABLES`) are not data;
+    ``spatial`` leaves out the tables without geometry too (a code list beside the layer).
     """
     with _gdal_errors(label):
-        names = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
-    return [name for name in names if name not in geopackage.QGIS_TABLES]
+        layers = pyogrio.list_layers(path)
+    return [
+        str(name)
+        for name, geometry_type in layers
+        if str(name) not in geopackage.QGIS_TABLES and (geometry_type or not spatial)
+    ]
 
 
 def _choose_layer(path: Path, opts: _Options) -> str | None:
+    """Return the layer asked for, else the dataset's one layer (or one with geometry)."""
     names = _layer_names(path, opts.label) if format_of(path) in MULTI_LAYER else [path.stem]
+    if opts.layer is None and len(names) > 1:
+        spatial = _layer_names(path, opts.label, spatial=True)
+        names = spatial if len(spatial) == 1 else names
     if opts.layer is not None:
         if opts.layer not in names:
             raise DataSourceError(
@@ -543,9 +552,13 @@ def _read_path(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
         )
     frame = _read_by_format(path, fmt, opts, log)
     if not isinstance(frame, gpd.GeoDataFrame):
+        spatial = _layer_names(path, opts.label, spatial=True) if fmt in MULTI_LAYER else []
+        others = f"; its layers with geometry: {', '.join(spatial)} (--layer)" if spatial else ""
+        others_zh = f"；有几何的图层：{'、'.join(spatial)}（--layer）" if spatial else ""
         raise DataSourceError(
-            f"{opts.label} has no geometry; read it with gis.io.read_table",
-            zh=f"{opts.label} 没有几何，不是图层",
+            f"{opts.label}: {opts.layer or path.stem!r} is a table without geometry, not a "
+            f"layer{others}; read tables with gis.io.read_table",
+            zh=f"{opts.label}：{opts.layer or path.stem!r} 是没有几何的表，不是图层{others_zh}",
         )
     frame.attrs["source"] = opts.label
     return frame
