@@ -389,7 +389,7 @@ def test_unsupported_suffix(tmp_path):
     )
 
 
-@pytest.mark.parametrize(("missing", "what"), [(".dbf", "attribute table"), (".shx", "index")])
+@pytest.mark.parametrize(("missing", "what"), [(".dbf", "attribute table")])
 def test_shapefile_without_a_sidecar(tmp_path, stands, missing, what):
     path = _write("shp", stands, tmp_path)
     path.with_suffix(missing).unlink()
@@ -398,6 +398,21 @@ def test_shapefile_without_a_sidecar(tmp_path, stands, missing, what):
     message = str(err.value)
     assert f"stands.shp has no {missing} ({what})" in message
     assert f"stands{missing} is missing" in message and "copy every part" in message
+
+
+@pytest.mark.parametrize("engine", ["pyogrio", "fiona"])
+def test_shapefile_without_its_shx_is_read_and_left_as_it_was(tmp_path, stands, engine):
+    """The index is rebuilt from the .shp in a temporary folder (GDAL's SHAPE_RESTORE_SHX)."""
+    path = _write("shp", stands, tmp_path)
+    path.with_suffix(".shx").unlink()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    log = Findings()
+    frame = read_layer(path, engine=engine, findings=log)
+    assert frame["name"].tolist() == NAMES
+    assert frame.geometry.area.tolist() == pytest.approx([10_000.0] * 3)
+    (finding,) = log.of("shx_restored")
+    assert "stands.shp" in finding.message and "copy every part" in finding.message
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 @pytest.mark.parametrize("keep", [0, 60, -50])

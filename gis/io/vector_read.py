@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import glob
 import io
 import logging
 import os
 import re
+import shutil
 import struct
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -269,9 +272,9 @@ def _choose_layer(path: Path, opts: _Options) -> str | None:
 
 
 def _check_shapefile(path: Path, label: str) -> None:
-    """Raise when a sidecar is missing or the .shp is shorter than its header says."""
-    for suffix, what in ((".shx", "index"), (".dbf", "attribute table")):
-        if not (path.with_suffix(suffix).exists() or path.with_suffix(suffix.upper()).exists()):
+    """Raise when the .dbf is missing or the .shp is shorter than its header says."""
+    for suffix, what in ((".dbf", "attribute table"),):
+        if not _has_sidecar(path, suffix):
             raise DataSourceError(
                 f"{label} has no {suffix} ({what}) beside it ({path.with_suffix(suffix).name} is "
                 "missing); copy every part of the Shapefile (.shp .shx .dbf .prj .cpg) together",
@@ -415,10 +418,47 @@ def _note_repeated_fields(
     )
 
 
+def _has_sidecar(path: Path, suffix: str) -> bool:
+    return path.with_suffix(suffix).exists() or path.with_suffix(suffix.upper()).exists()
+
+
+@contextlib.contextmanager
+def _with_shx(path: Path, label: str, log: Findings) -> Iterator[Path]:
+    """Yield ``path``, or a copy with the .shx index GDAL rebuilt from the .shp when it is missing.
+
+    The index is rebuilt in a temporary folder (``SHAPE_RESTORE_SHX``), never beside the input.
+    """
+    if _has_sidecar(path, ".shx"):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="linyuan-shx-") as tmp:
+        copy = Path(tmp) / f"layer{path.suffix}"
+        for part in path.parent.glob(f"{glob.escape(path.stem)}.*"):
+            if part.suffix.lower() in (".shp", ".dbf", ".prj", ".cpg"):
+                shutil.copyfile(part, copy.with_suffix(part.suffix))
+        pyogrio.set_gdal_config_options({"SHAPE_RESTORE_SHX": "YES"})
+        try:
+            with _gdal_errors(label):
+                pyogrio.read_info(copy)
+        finally:
+            pyogrio.set_gdal_config_options({"SHAPE_RESTORE_SHX": None})
+        log.add(
+            "shx_restored",
+            f"{label}: the .shx index is missing; rebuilt from the .shp to read it (the input "
+            "is unchanged) — copy every part of the Shapefile (.shp .shx .dbf .prj .cpg) together",
+            source=label,
+            zh=f"{label}：缺少 .shx 索引文件；已根据 .shp 重建后读取（输入文件未改动）——"
+            "请把 Shapefile 的各个文件（.shp .shx .dbf .prj .cpg）一起复制",
+        )
+        yield copy
+
+
 def _read_shapefile(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
     _check_shapefile(path, opts.label)
     decision = _encoding(path, opts, log)
-    return cast(gpd.GeoDataFrame, _read_dbf_encoded(path, opts, decision.encoding, log))
+    with _with_shx(path, opts.label, log) as readable:
+        frame = _read_dbf_encoded(readable, opts, decision.encoding, log)
+    return cast(gpd.GeoDataFrame, frame)
 
 
 def _encoding(path: Path, opts: _Options, log: Findings) -> EncodingDecision:
