@@ -687,3 +687,13 @@ def test_a_geopackage_with_a_code_table_beside_its_one_layer(tmp_path, stands):
     pyogrio.write_dataframe(stands.iloc[:1], gpkg, layer="小班_备份")
     with pytest.raises(DataSourceError, match="several layers: 小班, 小班_备份, 代码表"):
         read_layer(gpkg)
+
+
+def test_trailing_blank_rows_of_a_csv_are_not_records(tmp_path):
+    """Excel's CSV export keeps formatted empty rows as ``,,``: no features, no findings."""
+    path = tmp_path / "热点.csv"
+    path.write_bytes("编号,经度,纬度\nH1,125.4,43.8\nH2,125.45,43.82\n,,\n,,\n".encode("gbk"))
+    log = Findings()
+    out = read_layer(path, working_crs=None, findings=log)
+    assert out["编号"].tolist() == ["H1", "H2"]
+    assert not log.of("empty_geometry_dropped")

@@ -29,7 +29,7 @@ def drop_blank_rows(table: pd.DataFrame) -> pd.DataFrame:
     ['1']
     """
     blank = table.apply(lambda col: col.isna() | col.astype(str).str.strip().eq(""))
-    return table[~blank.all(axis=1)]
+    return table[~blank.all(axis=1)].copy()
 
 
 def _headed(raw: pd.DataFrame) -> pd.DataFrame:

@@ -50,7 +50,7 @@ from gis.io.encoding import (
     detect_shapefile_encoding,
 )
 from gis.io.formats import split_layer
-from gis.io.sheets import read_workbook
+from gis.io.sheets import drop_blank_rows, read_workbook
 from gis.io.vector_fix import (
     GCJ02,
     find_column,
@@ -815,7 +815,11 @@ def read_csv_points(
 
 
 def _points(table: pd.DataFrame, label: str) -> gpd.GeoDataFrame:
-    """Points of a table's lon/lat (经度/纬度, x/y) or WKT column, without a CRS."""
+    """Points of a table's lon/lat (经度/纬度, x/y) or WKT column, without a CRS.
+
+    Rows blank in every cell (Excel's trailing ``,,,`` rows) are not records and are left out.
+    """
+    table = drop_blank_rows(table)
     columns = [str(c) for c in table.columns]
     wkt = find_column(columns, _WKT_NAMES)
     if wkt is not None:
