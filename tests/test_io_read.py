@@ -697,3 +697,14 @@ def test_trailing_blank_rows_of_a_csv_are_not_records(tmp_path):
     out = read_layer(path, working_crs=None, findings=log)
     assert out["编号"].tolist() == ["H1", "H2"]
     assert not log.of("empty_geometry_dropped")
+
+
+def test_a_dbf_of_another_version_is_refused(tmp_path, stands):
+    """71 shapes and a .dbf of 50 records: GDAL would pair the first 50 without a word."""
+    path = _write("shp", stands, tmp_path)
+    other = tmp_path / "older"
+    other.mkdir()
+    pyogrio.write_dataframe(stands.iloc[:2], other / "stands.shp")
+    path.with_suffix(".dbf").write_bytes((other / "stands.dbf").read_bytes())
+    with pytest.raises(DataSourceError, match=r"\.dbf holds 2 records but the \.shp 3 shapes"):
+        read_layer(path)

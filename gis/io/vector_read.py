@@ -457,8 +457,34 @@ def _read_shapefile(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFra
     _check_shapefile(path, opts.label)
     decision = _encoding(path, opts, log)
     with _with_shx(path, opts.label, log) as readable:
+        _check_record_counts(readable, opts.label)
         frame = _read_dbf_encoded(readable, opts, decision.encoding, log)
     return cast(gpd.GeoDataFrame, frame)
+
+
+def _sidecar(path: Path, suffix: str) -> Path:
+    lower = path.with_suffix(suffix)
+    return lower if lower.exists() else path.with_suffix(suffix.upper())
+
+
+def _check_record_counts(path: Path, label: str) -> None:
+    """Raise when the .dbf and the .shp (its .shx index) hold different numbers of features.
+
+    A .dbf from another version of the layer pairs attributes with the wrong shapes; GDAL
+    reads as many as both have, without a word.
+    """
+    shapes = (_sidecar(path, ".shx").stat().st_size - 100) // 8
+    with _sidecar(path, ".dbf").open("rb") as fh:
+        header = fh.read(8)
+    records = struct.unpack("<I", header[4:8])[0] if len(header) == 8 else shapes
+    if records != shapes:
+        raise DataSourceError(
+            f"{label}: the .dbf holds {records} records but the .shp {shapes} shapes, so the "
+            "attributes cannot be matched to the shapes (parts of different versions?); copy "
+            "the .shp, .shx and .dbf of one version together",
+            zh=f"{label}：.dbf 有 {records} 条记录，而 .shp 有 {shapes} 个图形，属性无法与图形"
+            "对应（是否混用了不同版本的文件？）；请把同一版本的 .shp、.shx、.dbf 一起复制",
+        )
 
 
 def _encoding(path: Path, opts: _Options, log: Findings) -> EncodingDecision:
