@@ -117,6 +117,9 @@ def test_several_layers_need_layer(tmp_path):
     message = str(err.value)
     assert "two.zip" in message and "x/甲" in message and "y/乙" in message
     assert "--layer" in message
+    assert f"'{archive}|layername=x/甲'" in message  # for commands without --layer
+    assert f"{archive} 含有多个图层" in err.value.zh
+    assert len(read_layer(f"{archive}|layername=x/甲")) == 2
     assert len(read_layer(archive, layer="乙")) == 3
     assert len(read_layer(archive, layer="x/甲")) == 2
     with pytest.raises(DataSourceError, match=r"no single layer '丙'.*x/甲, y/乙"):

@@ -589,11 +589,16 @@ def _zip_member(path: Path, inside: list[str], layer: str | None) -> str:
     names = [PurePosixPath(r).with_suffix("").as_posix() for r in inside]
     matches = [r for r, n in zip(inside, names, strict=True) if layer in (n, PurePosixPath(r).stem)]
     if layer is None or len(matches) != 1:
-        what = "several layers" if layer is None else f"no single layer {layer!r}"
+        what, what_zh = (
+            ("several layers", "含有多个图层")
+            if layer is None
+            else (f"no single layer {layer!r}", f"中没有唯一的图层 {layer!r}")
+        )
         raise DataSourceError(
-            f"{path} holds {what}; its layers are: {', '.join(names)}; pass --layer "
-            "with one of them",
-            zh=f"{path} 中的图层不止一个或没有所指图层：{', '.join(names)}；请用 --layer 指定其一",
+            f"{path} holds {what}; its layers are: {', '.join(names)}; pass --layer with one "
+            f"of them, or name it in the path: '{path}|layername={names[0]}'",
+            zh=f"{path} {what_zh}；其图层为：{', '.join(names)}；请用 --layer 指定其一，"
+            f"或在路径中写明：'{path}|layername={names[0]}'",
         )
     return matches[0]
 
