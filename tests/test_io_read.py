@@ -708,3 +708,21 @@ def test_a_dbf_of_another_version_is_refused(tmp_path, stands):
     path.with_suffix(".dbf").write_bytes((other / "stands.dbf").read_bytes())
     with pytest.raises(DataSourceError, match=r"\.dbf holds 2 records but the \.shp 3 shapes"):
         read_layer(path)
+
+
+def test_a_point_sheet_with_a_two_row_header_is_read(tmp_path):
+    """坐标 merged over 经度 and 纬度; 热点编号 and 备注 merged down over both header rows."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["热点编号", "坐标", None, "备注"])
+    sheet.append([None, "经度", "纬度", None])
+    for cells in ("B1:C1", "A1:A2", "D1:D2"):
+        sheet.merge_cells(cells)
+    sheet.append(["H1", 125.4, 43.8, "秸秆"])
+    sheet.append(["H2", 125.45, 43.82, None])
+    path = tmp_path / "热点.xlsx"
+    workbook.save(path)
+    out = read_layer(path, working_crs=None, findings=Findings())
+    assert out["热点编号"].tolist() == ["H1", "H2"]
+    assert out["备注"].tolist()[0] == "秸秆"
+    assert out.geometry.y.tolist() == pytest.approx([43.8, 43.82])

@@ -32,20 +32,43 @@ def drop_blank_rows(table: pd.DataFrame) -> pd.DataFrame:
     return table[~blank.all(axis=1)].copy()
 
 
+def _is_number(value: object) -> bool:
+    try:
+        float(str(value).replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def _sub_header(header: pd.Series, below: pd.Series) -> bool:
+    """Whether ``below`` names the columns under a merged header cell (坐标 over 经度, 纬度).
+
+    It does when it fills a cell the header left empty (the merged cell's span) and holds
+    words only, no numbers.
+    """
+    filled = below.notna()
+    spans = (filled & header.isna()).any()
+    return bool(spans) and not any(_is_number(v) for v in below[filled])
+
+
 def _headed(raw: pd.DataFrame) -> pd.DataFrame:
     """Return the table below a sheet's header: the first row with two or more filled cells.
 
     A title merged across the columns fills one cell; a one-column sheet has its header in
-    its first filled row.
+    its first filled row. A header of two rows (坐标 merged over 经度 and 纬度) takes its
+    names from the lower row where it has them.
     """
     rows = drop_blank_rows(raw)
     if rows.empty:
         return pd.DataFrame()
     filled = rows.notna().sum(axis=1)
     at = filled.index[filled >= 2][0] if (filled >= 2).any() else rows.index[0]
-    header = [
-        str(v).strip() if pd.notna(v) else f"column_{i + 1}" for i, v in enumerate(raw.loc[at])
-    ]
+    names = raw.loc[at]
+    after = rows.index[rows.index > at]
+    if len(after) and _sub_header(names, rows.loc[after[0]]):
+        names = rows.loc[after[0]].fillna(names)
+        at = after[0]
+    header = [str(v).strip() if pd.notna(v) else f"column_{i + 1}" for i, v in enumerate(names)]
     body = rows.loc[rows.index > at].set_axis(header, axis=1)
     named = [c for c in body.columns if not c.startswith("column_") or body[c].notna().any()]
     return body[named].reset_index(drop=True)
