@@ -262,11 +262,12 @@ def _choose_layer(path: Path, opts: _Options) -> str | None:
             )
         return opts.layer
     if len(names) > 1:
+        typed = opts.label.split("!")[0]  # a dataset in a zip is named in the path as the zip
         raise DataSourceError(
             f"{opts.label} holds several layers: {', '.join(names)}; pass --layer "
-            f"with the one to read, or name it in the path: '{opts.label}|layername={names[0]}'",
+            f"with the one to read, or name it in the path: '{typed}|layername={names[0]}'",
             zh=f"{opts.label} 含有多个图层：{', '.join(names)}；请用 --layer 指定要读的图层，"
-            f"或在路径中写明：'{opts.label}|layername={names[0]}'",
+            f"或在路径中写明：'{typed}|layername={names[0]}'",
         )
     return names[0] if names else None
 
