@@ -218,7 +218,21 @@ def _sniffed(text_bytes: bytes) -> EncodingDecision | None:
 
 
 def _checked(declared: EncodingDecision, text_bytes: bytes) -> EncodingDecision:
-    """Refuse a declaration the text contradicts; flag one the text makes doubtful."""
+    """Refuse a declaration the text contradicts; flag one the text makes doubtful.
+
+    GBK text holding characters only GB18030 has (rare names such as 𡒄, 䶮) is read as
+    GB18030, GBK's superset: every GBK character reads the same.
+    """
+    widen = declared.encoding == "gbk" and not _decodes(text_bytes, "gbk")
+    if widen and not _decodes(text_bytes, "utf-8") and _decodes(text_bytes, "gb18030"):
+        return replace(
+            declared,
+            encoding="gb18030",
+            reason=f"{declared.reason}; read as GB18030, its superset, as the text holds "
+            "characters beyond GBK",
+            reason_zh=f"{declared.reason_zh or declared.reason}；文本含 GBK 以外的字符，"
+            "按其超集 GB18030 读取",
+        )
     if not _decodes(text_bytes, declared.encoding):
         sniffed = _sniffed(text_bytes)
         hint = f"encoding={sniffed.encoding!r}" if sniffed else "encoding= with the real one"
