@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import warnings
 import zipfile
 from pathlib import Path
@@ -726,3 +727,20 @@ def test_a_point_sheet_with_a_two_row_header_is_read(tmp_path):
     assert out["热点编号"].tolist() == ["H1", "H2"]
     assert out["备注"].tolist()[0] == "秸秆"
     assert out.geometry.y.tolist() == pytest.approx([43.8, 43.82])
+
+
+@pytest.mark.parametrize(("srs_id", "name"), [(-1, "Cartesian"), (0, "geographic")])
+def test_a_geopackage_on_an_undefined_srs_is_a_layer_without_a_crs(tmp_path, stands, srs_id, name):
+    """GeoPackage's placeholders for "no CRS" (srs_id -1 and 0), as older GDAL and QGIS write."""
+    gpkg = tmp_path / "小班.gpkg"
+    pyogrio.write_dataframe(stands, gpkg)
+    with sqlite3.connect(gpkg) as con:
+        con.execute("UPDATE gpkg_geometry_columns SET srs_id = ?", (srs_id,))
+        con.execute("UPDATE gpkg_contents SET srs_id = ?", (srs_id,))
+    assert f"Undefined {name} SRS" in str(pyogrio.read_info(gpkg)["crs"])
+    with pytest.raises(CRSError, match=r"declares no CRS.*--crs"):
+        read_layer(gpkg)
+    log = Findings()
+    frame = read_layer(gpkg, crs="EPSG:4551", findings=log)
+    assert frame.crs == WORKING_CRS and frame.geometry.area.sum() == pytest.approx(30_000.0)
+    assert log.of("crs_undefined") and log.of("crs_filled")
