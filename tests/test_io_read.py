@@ -744,3 +744,26 @@ def test_a_geopackage_on_an_undefined_srs_is_a_layer_without_a_crs(tmp_path, sta
     frame = read_layer(gpkg, crs="EPSG:4551", findings=log)
     assert frame.crs == WORKING_CRS and frame.geometry.area.sum() == pytest.approx(30_000.0)
     assert log.of("crs_undefined") and log.of("crs_filled")
+
+
+@pytest.mark.parametrize("declared", ["GBK", "GB2312"])
+def test_a_kml_declared_gbk_is_read(tmp_path, declared):
+    """Chinese tools write KML in GBK, declared so; GDAL's parser (expat) knows no GBK."""
+    frame = gpd.GeoDataFrame(
+        {"Name": ["火点1", "火点2"]},
+        geometry=[shapely.Point(125.4, 43.8), shapely.Point(125.45, 43.82)],
+        crs=4326,
+    )
+    utf8 = tmp_path / "utf8.kml"
+    pyogrio.write_dataframe(frame, utf8, driver="KML")
+    text = utf8.read_text(encoding="utf-8").replace('encoding="utf-8"', f'encoding="{declared}"')
+    assert f'encoding="{declared}"' in text
+    path = tmp_path / "热点.kml"
+    path.write_bytes(text.encode("gbk"))
+    before = path.read_bytes()
+    log = Findings()
+    out = read_layer(path, working_crs=None, findings=log)
+    assert out["Name"].tolist() == ["火点1", "火点2"]
+    assert out.geometry.x.tolist() == pytest.approx([125.4, 125.45])
+    assert "gb18030" in log.of("encoding_decided")[0].message
+    assert path.read_bytes() == before

@@ -48,6 +48,8 @@ from gis.io.encoding import (
     cut_field_names,
     decode_cut,
     detect_shapefile_encoding,
+    xml_as_utf8,
+    xml_codec_to_recode,
 )
 from gis.io.formats import split_layer
 from gis.io.sheets import drop_blank_rows, read_workbook
@@ -509,22 +511,52 @@ def _encoding(path: Path, opts: _Options, log: Findings) -> EncodingDecision:
     return decision
 
 
-def _read_kml(path: Path, opts: _Options) -> gpd.GeoDataFrame:
+def _read_kml(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
     if opts.engine is Engine.FIONA:
         raise DataSourceError(
             f"{opts.label}: the fiona engine does not read KML/KMZ; read it with --engine pyogrio "
             "(the default)",
             zh=f"{opts.label}：fiona 引擎不能读 KML/KMZ；请用 --engine pyogrio（默认）读取",
         )
-    frame = _read_gdal(path, opts, layer=_choose_layer(path, opts))
+    with _readable_xml(path, opts.label, log) as readable:
+        frame = _read_gdal(readable, opts, layer=_choose_layer(readable, opts))
     return frame.set_geometry(shapely.force_2d(frame.geometry.values))
+
+
+@contextlib.contextmanager
+def _readable_xml(path: Path, label: str, log: Findings) -> Iterator[Path]:
+    """Yield ``path``, or a UTF-8 copy of a KML declared in an encoding GDAL cannot parse (GBK)."""
+    with path.open("rb") as fh:
+        codec = xml_codec_to_recode(fh.read(256)) if format_of(path) is Format.KML else None
+    if codec is None:
+        yield path
+        return
+    try:
+        data = xml_as_utf8(path.read_bytes(), codec)
+    except UnicodeDecodeError as exc:
+        raise EncodingError(
+            f"{label} declares the encoding {codec} but its text does not decode as it ({exc}); "
+            "save it again as UTF-8",
+            zh=f"{label} 声明编码为 {codec}，但文本不能按其解码（{exc}）；请另存为 UTF-8",
+        ) from exc
+    log.add(
+        "encoding_decided",
+        f"{label}: read as {codec} (its XML declaration), through a UTF-8 copy GDAL can parse",
+        severity="info",
+        source=label,
+        zh=f"{label}：按 XML 声明的 {codec} 编码读取（转为 UTF-8 副本供 GDAL 解析）",
+    )
+    with tempfile.TemporaryDirectory(prefix="linyuan-kml-") as tmp:
+        copy = Path(tmp) / path.name
+        copy.write_bytes(data)
+        yield copy
 
 
 def _read_by_format(path: Path, fmt: Format, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
     if fmt is Format.SHAPEFILE:
         return _read_shapefile(path, opts, log)
     if fmt in (Format.KML, Format.KMZ):
-        return _read_kml(path, opts)
+        return _read_kml(path, opts, log)
     if fmt in MULTI_LAYER:
         return _read_gdal(path, opts, layer=_choose_layer(path, opts))
     if fmt is Format.PARQUET:
