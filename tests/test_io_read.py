@@ -767,3 +767,20 @@ def test_a_kml_declared_gbk_is_read(tmp_path, declared):
     assert out.geometry.x.tolist() == pytest.approx([125.4, 125.45])
     assert "gb18030" in log.of("encoding_decided")[0].message
     assert path.read_bytes() == before
+
+
+def test_a_number_gdal_reads_only_in_part_is_a_finding_not_a_raw_warning(tmp_path, stands):
+    """A DBF number field holding ``abc`` (typed over in a DBF editor) GDAL reads as 0."""
+    path = tmp_path / "小班.shp"
+    pyogrio.write_dataframe(stands.assign(area=[1.25, 2.5, 3.75]), path)
+    dbf = path.with_suffix(".dbf")
+    data = dbf.read_bytes()
+    dbf.write_bytes(data.replace(b"1.25", b"abc ", 1))
+    log = Findings()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = read_layer(path, findings=log)
+    assert frame["area"].tolist()[1:] == [2.5, 3.75]
+    (finding,) = log.of("gdal_warning")
+    assert "Value 'abc" in finding.message and "area parsed incompletely" in finding.message
+    assert "GDAL 读取时提示" in finding.zh

@@ -24,6 +24,7 @@ import re
 import shutil
 import struct
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -206,6 +207,46 @@ def _gdal_errors(label: str) -> Iterator[None]:
             f"{label} cannot be read ({type(exc).__name__}: {exc}); {fix}",
             zh=f"无法读取 {label}（{type(exc).__name__}: {exc}）；{fix_zh}",
         ) from exc
+
+
+_WARNINGS_SHOWN = 10
+"""GDAL warnings of one read shown one by one; the rest are counted in one more finding."""
+
+
+@contextlib.contextmanager
+def _gdal_warnings(label: str, log: Findings) -> Iterator[None]:
+    """Turn what GDAL warns while reading (a value it could parse only in part) into findings.
+
+    GDAL reads a DBF number such as ``abc`` as 0 with a RuntimeWarning that would otherwise
+    be printed raw, naming pyogrio's source line; other warnings pass on unchanged.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    from_gdal = [
+        issubclass(w.category, RuntimeWarning)
+        and ("pyogrio" in w.filename or "fiona" in w.filename)
+        for w in caught
+    ]
+    gdal = [str(w.message) for w, ours in zip(caught, from_gdal, strict=True) if ours]
+    for w, ours in zip(caught, from_gdal, strict=True):
+        if not ours:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for message in gdal[:_WARNINGS_SHOWN]:
+        log.add(
+            "gdal_warning",
+            f"{label}: GDAL warns while reading: {message}; check the source there",
+            source=label,
+            zh=f"{label}：GDAL 读取时提示：{message}；请核对源数据中的该值",
+        )
+    if len(gdal) > _WARNINGS_SHOWN:
+        more = len(gdal) - _WARNINGS_SHOWN
+        log.add(
+            "gdal_warning",
+            f"{label}: {more} more GDAL warnings of the same kind",
+            source=label,
+            zh=f"{label}：另有 {more} 条同类 GDAL 提示",
+        )
 
 
 def list_layers(source: str | os.PathLike[str]) -> list[str]:
@@ -697,10 +738,11 @@ def read_table(
     log = findings if findings is not None else Findings()
     path = _existing(source)
     opts = _Options(str(path), layer, encoding, None, Engine.PYOGRIO)
-    if format_of(path) in MULTI_LAYER:
-        return _read_named_table(path, opts)
-    decision = _encoding(path, opts, log)
-    return pd.DataFrame(_read_dbf_encoded(path, opts, decision.encoding, log, geometry=False))
+    with _gdal_warnings(opts.label, log):
+        if format_of(path) in MULTI_LAYER:
+            return _read_named_table(path, opts)
+        decision = _encoding(path, opts, log)
+        return pd.DataFrame(_read_dbf_encoded(path, opts, decision.encoding, log, geometry=False))
 
 
 def _read_named_table(path: Path, opts: _Options) -> pd.DataFrame:
@@ -773,7 +815,8 @@ def read_layer(
     text, named = split_layer(source)
     path = _existing(text)
     opts = _Options(str(path), layer or named, encoding, crs, Engine.get(engine))
-    frame = _read_path(path, opts, log)
+    with _gdal_warnings(opts.label, log):
+        frame = _read_path(path, opts, log)
     label = str(frame.attrs.get("source", opts.label))
     if frame.empty:
         log.add(
