@@ -784,3 +784,14 @@ def test_a_number_gdal_reads_only_in_part_is_a_finding_not_a_raw_warning(tmp_pat
     (finding,) = log.of("gdal_warning")
     assert "Value 'abc" in finding.message and "area parsed incompletely" in finding.message
     assert "GDAL 读取时提示" in finding.zh
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat"),
+    [("东经", "北纬"), ("经度(°)", "纬度(°)"), ("经度（度）", "纬度（度）"), ("经度°", "纬度°")],
+)
+def test_coordinate_columns_named_with_a_unit_or_as_east_north(tmp_path, lon, lat):
+    path = tmp_path / "热点.csv"
+    pd.DataFrame({"编号": ["H1"], lon: [125.4], lat: [43.8]}).to_csv(path, index=False)
+    out = read_layer(path, working_crs=None, findings=Findings())
+    assert (out.geometry.x[0], out.geometry.y[0]) == pytest.approx((125.4, 43.8))

@@ -62,6 +62,7 @@ from gis.io.vector_fix import (
     to_working_crs,
 )
 from gis.layers import canonicalize, layer_kind
+from gis.layers.names import normalize_name
 
 logger = logging.getLogger(__name__)
 
@@ -836,8 +837,20 @@ def read_layer(
 
 # --- CSV with coordinate columns ---------------------------------------------------------
 
-_X_NAMES = ("lon", "lng", "long", "longitude", "经度", "x", "point_x")
-_Y_NAMES = ("lat", "latitude", "纬度", "y", "point_y")
+_X_NAMES = ("lon", "lng", "long", "longitude", "经度", "东经", "x", "point_x")
+_Y_NAMES = ("lat", "latitude", "纬度", "北纬", "y", "point_y")
+_UNIT_SUFFIX = re.compile(r"\s*(\([^()]*\)|°|度)$")
+"""A unit after a coordinate column's name: 经度(°), 纬度（度）, 经度(E), 经度°."""
+
+
+def _coordinate_column(columns: list[str], candidates: tuple[str, ...]) -> str | None:
+    """Return the column named by one of ``candidates``, full-width forms and a unit allowed."""
+    bare = {_UNIT_SUFFIX.sub("", normalize_name(c)): c for c in columns}
+    return find_column(columns, candidates) or next(
+        (bare[c] for c in candidates if c in bare), None
+    )
+
+
 _WKT_NAMES = ("wkt", "geometry", "geom")
 
 
@@ -932,12 +945,12 @@ def _points(table: pd.DataFrame, label: str) -> gpd.GeoDataFrame:
     if wkt is not None:
         geoms = shapely.from_wkt(table.pop(wkt).to_numpy(), on_invalid="ignore")
         return gpd.GeoDataFrame(table, geometry=geoms)
-    xcol, ycol = find_column(columns, _X_NAMES), find_column(columns, _Y_NAMES)
+    xcol, ycol = _coordinate_column(columns, _X_NAMES), _coordinate_column(columns, _Y_NAMES)
     if xcol is None or ycol is None:
         raise SchemaError(
-            f"{label} has no coordinate columns (lon/lng/longitude/经度/x and lat/latitude/"
-            f"纬度/y) and no WKT column; its columns are: {', '.join(columns)}; rename them",
-            zh=f"{label} 没有坐标列（经度/lon/x 与 纬度/lat/y）也没有 WKT 列；现有列为："
+            f"{label} has no coordinate columns (lon/lng/longitude/经度/东经/x and lat/latitude/"
+            f"纬度/北纬/y) and no WKT column; its columns are: {', '.join(columns)}; rename them",
+            zh=f"{label} 没有坐标列（经度/东经/lon/x 与 纬度/北纬/lat/y）也没有 WKT 列；现有列为："
             f"{', '.join(columns)}；请改列名",
         )
     x, y = parse_degrees(table[xcol]), parse_degrees(table[ycol])
