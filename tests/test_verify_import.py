@@ -297,8 +297,8 @@ def test_lab_results_as_offices_save_them(tmp_path: Path) -> None:
     sheet.append(["松材线虫病检测结果报告单"])
     sheet.merge_cells("A1:C1")
     sheet.append(["样品编号", "检测结果", "检测日期"])
-    sheet.append(["S-1", "阳性", datetime.date(2026, 6, 1)])
-    sheet.append(["S-2", "阴性", "2026.6.1"])
+    sheet.append(["S-1", "阳性(+)", datetime.date(2026, 6, 1)])
+    sheet.append(["S-2", "未检出", "2026.6.1"])
     sheet.append([None, None, None])
     xlsx = tmp_path / "检测结果.xlsx"
     workbook.save(xlsx)
@@ -308,7 +308,7 @@ def test_lab_results_as_offices_save_them(tmp_path: Path) -> None:
     labs = read_log(store).query("kind == 'lab'")
     assert labs["outcome"].tolist() == ["lab_positive", "lab_negative"]
     assert labs["device_time"].tolist() == ["2026-06-01T00:00:00+08:00"] * 2
-    again = import_lab(xlsx, into=store)  # the same rows, so the same record ids
+    again = import_lab(xlsx, into=store)  # the same results in other words: the same ids
     assert again.committed and again.imported == 0 and again.already == 2
     assert before == {p: p.read_bytes() for p in before}
 

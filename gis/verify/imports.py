@@ -16,6 +16,7 @@ import contextlib
 import datetime
 import io
 import os
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ import pandas as pd
 from gis.errors import DataSourceError, SchemaError
 from gis.io.outputs import refuse_inputs, sha256_of
 from gis.io.sheets import drop_blank_rows, read_workbook
+from gis.layers.names import normalize_name
 from gis.layers.values import parse_date
 from gis.progress import Progress, counted, step
 from gis.verify import identity, store
@@ -289,8 +291,8 @@ LAB_COLUMNS = {
     "note": ("note", "备注"),
 }
 LAB_RESULTS = {
-    "lab_positive": ("lab_positive", "positive", "pos", "+", "阳性", "检测阳性"),
-    "lab_negative": ("lab_negative", "negative", "neg", "-", "阴性", "检测阴性"),
+    "lab_positive": ("lab_positive", "positive", "pos", "+", "阳性", "检测阳性", "检出"),
+    "lab_negative": ("lab_negative", "negative", "neg", "-", "阴性", "检测阴性", "未检出"),
 }
 
 
@@ -349,8 +351,13 @@ def _lab_table(path: Path) -> pd.DataFrame:
 
 
 def _lab_outcome(value: str) -> str | None:
-    text = value.strip().lower()
+    """Return the outcome a lab's word means: 阳性, 阳性(+), ＋, 未检出 … (None when unknown)."""
+    text = _LAB_SIGN.sub("", normalize_name(value))
     return next((k for k, names in LAB_RESULTS.items() if text in names), None)
+
+
+_LAB_SIGN = re.compile(r"\s*\(\s*[+-]\s*\)$")
+"""The sign a lab writes after the word: 阳性(+), 阴性（-）."""
 
 
 def _lab_day(text: str) -> datetime.date | tuple[str, str]:
