@@ -795,3 +795,12 @@ def test_coordinate_columns_named_with_a_unit_or_as_east_north(tmp_path, lon, la
     pd.DataFrame({"编号": ["H1"], lon: [125.4], lat: [43.8]}).to_csv(path, index=False)
     out = read_layer(path, working_crs=None, findings=Findings())
     assert (out.geometry.x[0], out.geometry.y[0]) == pytest.approx((125.4, 43.8))
+
+
+def test_a_folder_given_for_a_file_names_the_datasets_in_it(tmp_path, stands):
+    shp = tmp_path / "县级数据" / "2026" / "小班.shp"
+    shp.parent.mkdir(parents=True)
+    pyogrio.write_dataframe(stands, shp)
+    with pytest.raises(DataSourceError, match="is a folder, not a file") as err:
+        read_layer(tmp_path / "县级数据")
+    assert str(shp) in str(err.value) and "是文件夹" in err.value.zh

@@ -678,7 +678,23 @@ def _zip_member(path: Path, inside: list[str], layer: str | None) -> str:
     return matches[0]
 
 
+def _refuse_folder(path: Path, label: str) -> None:
+    """Raise for a plain folder given where a file is read, naming the datasets in it."""
+    inside = [str(p) for p in archives.find_datasets(path)[:_FOLDER_LISTED]]
+    listed = ", ".join(inside) or "none"
+    raise DataSourceError(
+        f"{label} is a folder, not a file; give the file to read — datasets in it: {listed}",
+        zh=f"{label} 是文件夹，不是文件；请给出要读的文件——其中的数据：{'、'.join(inside) or '无'}",
+    )
+
+
+_FOLDER_LISTED = 10
+"""How many datasets a folder given in place of a file lists in the error."""
+
+
 def _read_path(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
+    if path.is_dir() and path.suffix.lower() != ".gdb":
+        _refuse_folder(path, opts.label)
     fmt = format_of(path)
     if fmt is Format.ZIP:
         return _read_zip(path, opts, log)
