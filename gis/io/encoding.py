@@ -221,8 +221,8 @@ def _sniffed(text_bytes: bytes) -> EncodingDecision | None:
 def _checked(declared: EncodingDecision, text_bytes: bytes) -> EncodingDecision:
     """Refuse a declaration the text contradicts; flag one the text makes doubtful.
 
-    GBK text holding characters only GB18030 has (rare names such as 𡒄, 䶮) is read as
-    GB18030, GBK's superset: every GBK character reads the same.
+    GBK text holding characters only GB18030 has (rare names written in 4 bytes, such as
+    U+21484) is read as GB18030, GBK's superset: every GBK character reads the same.
     """
     widen = declared.encoding == "gbk" and not _decodes(text_bytes, "gbk")
     if widen and not _decodes(text_bytes, "utf-8") and _decodes(text_bytes, "gb18030"):
