@@ -682,7 +682,8 @@ def test_a_geopackage_with_a_code_table_beside_its_one_layer(tmp_path, stands):
     pyogrio.write_dataframe(stands, gpkg, layer="小班")
     pyogrio.write_dataframe(pd.DataFrame({"代码": ["1"], "名称": ["采伐"]}), gpkg, layer="代码表")
     assert len(read_layer(gpkg)) == 3
-    with pytest.raises(DataSourceError, match=r"'代码表' is a table without geometry.*小班") as err:
+    table = r"'代码表' has no geometry \(a table, not a layer\).*小班"
+    with pytest.raises(DataSourceError, match=table) as err:
         read_layer(gpkg, layer="代码表")
     assert "有几何的图层：小班" in err.value.zh
     pyogrio.write_dataframe(stands.iloc[:1], gpkg, layer="小班_备份")

@@ -718,8 +718,8 @@ def _read_path(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
         others = f"; its layers with geometry: {', '.join(spatial)} (--layer)" if spatial else ""
         others_zh = f"；有几何的图层：{'、'.join(spatial)}（--layer）" if spatial else ""
         raise DataSourceError(
-            f"{opts.label}: {opts.layer or path.stem!r} is a table without geometry, not a "
-            f"layer{others}; read tables with gis.io.read_table",
+            f"{opts.label}: {opts.layer or path.stem!r} has no geometry (a table, not a "
+            f"layer){others}; read tables with gis.io.read_table",
             zh=f"{opts.label}：{opts.layer or path.stem!r} 是没有几何的表，不是图层{others_zh}",
         )
     frame.attrs["source"] = opts.label
