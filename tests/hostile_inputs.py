@@ -190,7 +190,6 @@ BAD_VECTORS: dict[str, Callable[[Ctx], Path]] = {
     "gpkg-no-layers": _sqlite("PRAGMA application_id = 1196444487;"),
     "folder-as-gpkg": _folder("bad.gpkg"),
     "unknown-suffix": _bytes("bad.xyz", b"1,2,3\n"),
-    "shp-no-shx": _shp_without(".shx"),
     "shp-no-dbf": _shp_without(".dbf"),
     "shp-empty": _shp_replace(".shp", b""),
     "shp-garbage": _shp_replace(".shp", b"\x00\x00\x27\x0a" + b"\xff" * 300),
@@ -287,7 +286,6 @@ BAD_ZIPS: dict[str, Callable[[Ctx], Path]] = {
     "zip-member-over-cap": _zip_with_shp({"patches.dbf": b"\x00" * BIG}, drop=".dbf"),
     "zip-truncated": _truncated("zipped", 0.5),
     "zip-corrupt-data": _zip_corrupt,
-    "zip-shp-no-shx": _zip_with_shp({}, drop=".shx"),
     "zip-two-layers-no-choice": _zip_with_shp({"other/b.geojson": json.dumps(_collection([]))}),
     "zip-in-zip": _zip({"inner.zip": b"PK\x05\x06" + b"\x00" * 18}),
     "zip-gdb-garbage": _zip({"x.gdb/a00000001.gdbtable": b"\x00" * 40, "x.gdb/gdb": b"\x01"}),
@@ -298,6 +296,8 @@ GOOD_ZIPS: dict[str, Callable[[Ctx], Path]] = {
     "zip-junk-over-cap-ignored": _zip_with_shp({"junk.bin": b"\x00" * BIG}),
     "zip-gbk-names": _zip_with_shp({}, prefix="数据/"),
     "zip-macosx-junk": _zip_with_shp({"__MACOSX/._patches.shp": b"\x00\x05\x16\x07"}),
+    # sent without its .shx: GDAL rebuilds the index from the .shp, in a temporary folder
+    "zip-shp-no-shx": _zip_with_shp({}, drop=".shx"),
 }
 """Zips that are read (what the layer needs is there; the rest is not extracted)."""
 
@@ -685,6 +685,8 @@ DELIVERED: dict[str, tuple[Callable[[Ctx], Path], int, str | None]] = {
         0,
         "datum_not_converted",
     ),
+    # a Shapefile sent without its .shx: the index is rebuilt from the .shp (not beside it)
+    "shp-no-shx": (_shp_without(".shx"), 0, "已根据 .shp 重建"),
     # EPSG:4490 written latitude first (its authority axis order)
     "gpkg-4490-lat-first": (_delivered(_lat_first, "图斑.gpkg"), 3, "X、Y 互换"),
 }

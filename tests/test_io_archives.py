@@ -117,6 +117,9 @@ def test_several_layers_need_layer(tmp_path):
     message = str(err.value)
     assert "two.zip" in message and "x/甲" in message and "y/乙" in message
     assert "--layer" in message
+    assert f"'{archive}|layername=x/甲'" in message  # for commands without --layer
+    assert f"{archive} 含有多个图层" in err.value.zh
+    assert len(read_layer(f"{archive}|layername=x/甲")) == 2
     assert len(read_layer(archive, layer="乙")) == 3
     assert len(read_layer(archive, layer="x/甲")) == 2
     with pytest.raises(DataSourceError, match=r"no single layer '丙'.*x/甲, y/乙"):
@@ -224,3 +227,20 @@ def test_extract_refuses_members_over_the_cap_and_clashing_names(tmp_path, monke
     with pytest.raises(UnsafeArchiveError, match=r"clash.*: a"):
         extract_zip(clash, tmp_path / "out3")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_zipped_filegdb_of_several_layers_names_the_path_that_works(tmp_path):
+    """The suggestion is the zip's path with |layername=, which reads the layer."""
+    gdb = tmp_path / "src" / "数据" / "县级 数据.gdb"
+    gdb.parent.mkdir(parents=True)
+    frame = gpd.read_file(_shapefile(tmp_path, "a", n=3)[0])
+    for name, part in (("督查图斑", frame), ("图斑备份", frame.iloc[:1])):
+        pyogrio.write_dataframe(part, gdb, layer=name, driver="OpenFileGDB")
+    members = {f.relative_to(tmp_path / "src").as_posix(): f.read_bytes()
+               for f in gdb.rglob("*") if f.is_file()}  # fmt: skip
+    archive = _zip(tmp_path / "县级.zip", members)
+    with pytest.raises(DataSourceError) as err:
+        read_layer(archive)
+    suggested = f"{archive}|layername=督查图斑"
+    assert f"'{suggested}'" in str(err.value) and f"'{suggested}'" in err.value.zh
+    assert len(read_layer(suggested)) == 3

@@ -309,3 +309,15 @@ def test_sniff_is_cheap(shared_data):
     read = (time.perf_counter() - t0) / 5
     assert sniff < 0.05
     assert sniff < read
+
+
+@pytest.mark.parametrize(("cpg", "ldid"), [("936", 0), (None, 0x4D)])
+def test_gbk_declared_over_gb18030_only_characters_reads_them(tmp_path, cpg, ldid):
+    """A rare name beyond GBK (𡒄, 4 bytes in GB18030) under a GBK declaration."""
+    names = ["𡒄家村", "红松林", "樟子松林"]
+    path = _write_shp(tmp_path, "GB18030", cpg=cpg, ldid=ldid, columns={"name": names})
+    log = Findings()
+    frame = read_layer(path, findings=log)
+    assert frame["name"].tolist() == names
+    (decided,) = log.of("encoding_decided")
+    assert "gb18030" in decided.message and "GB18030" in decided.zh

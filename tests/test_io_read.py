@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import warnings
 import zipfile
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import openpyxl
 import pandas as pd
 import pyogrio
 import pytest
@@ -436,7 +438,7 @@ def test_unsupported_suffix(tmp_path):
     )
 
 
-@pytest.mark.parametrize(("missing", "what"), [(".dbf", "attribute table"), (".shx", "index")])
+@pytest.mark.parametrize(("missing", "what"), [(".dbf", "attribute table")])
 def test_shapefile_without_a_sidecar(tmp_path, stands, missing, what):
     path = _write("shp", stands, tmp_path)
     path.with_suffix(missing).unlink()
@@ -445,6 +447,21 @@ def test_shapefile_without_a_sidecar(tmp_path, stands, missing, what):
     message = str(err.value)
     assert f"stands.shp has no {missing} ({what})" in message
     assert f"stands{missing} is missing" in message and "copy every part" in message
+
+
+@pytest.mark.parametrize("engine", ["pyogrio", "fiona"])
+def test_shapefile_without_its_shx_is_read_and_left_as_it_was(tmp_path, stands, engine):
+    """The index is rebuilt from the .shp in a temporary folder (GDAL's SHAPE_RESTORE_SHX)."""
+    path = _write("shp", stands, tmp_path)
+    path.with_suffix(".shx").unlink()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    log = Findings()
+    frame = read_layer(path, engine=engine, findings=log)
+    assert frame["name"].tolist() == NAMES
+    assert frame.geometry.area.tolist() == pytest.approx([10_000.0] * 3)
+    (finding,) = log.of("shx_restored")
+    assert "stands.shp" in finding.message and "copy every part" in finding.message
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 @pytest.mark.parametrize("keep", [0, 60, -50])
@@ -666,3 +683,173 @@ def test_excel_point_tables_as_provinces_send_them(tmp_path):
     (tmp_path / "坏.xlsx").write_bytes(b"not a workbook")
     with pytest.raises(DataSourceError, match="Excel"):
         read_layer(tmp_path / "坏.xlsx")
+
+
+# --- as counties deliver them ------------------------------------------------------------------
+
+
+def test_a_field_name_the_dbf_holds_twice_is_read_apart(tmp_path, stands):
+    """Older tools cut names at 10 bytes without making them unique: two fields TBBH."""
+    shp = tmp_path / "图斑.shp"
+    pyogrio.write_dataframe(stands.assign(TBBH=["1", "2", "3"], TBBH2=["7", "8", "9"]), shp)
+    dbf = shp.with_suffix(".dbf")
+    data = dbf.read_bytes()
+    dbf.write_bytes(data.replace(b"TBBH2\x00", b"TBBH\x00\x00", 1))
+    assert [str(n) for n in pyogrio.read_info(shp)["fields"]].count("TBBH") == 2
+    before = dbf.read_bytes()
+    log = Findings()
+    frame = read_layer(shp, kind="change_patches", findings=log)
+    assert frame["patch_id"].tolist() == ["1", "2", "3"]
+    assert frame["TBBH_1"].tolist() == ["7", "8", "9"]
+    (finding,) = log.of("duplicate_field_names")
+    assert finding.field == "TBBH" and "TBBH_1" in finding.message and "TBBH_1" in finding.zh
+    assert dbf.read_bytes() == before
+
+
+def test_a_point_sheet_under_a_merged_title_with_blank_rows_is_read(tmp_path):
+    """A province's hotspot sheet: a title merged across the columns, blank rows after."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["2026年4月卫星热点核查表"])
+    sheet.merge_cells("A1:C1")
+    sheet.append(["热点编号", "经度", "纬度"])
+    sheet.append(["H1", 125.4, 43.8])
+    sheet.append(["H2", "125°30′", 43.9])
+    sheet.append([None, None, None])
+    sheet.append([None, None, None])
+    path = tmp_path / "热点.xlsx"
+    workbook.save(path)
+    out = read_layer(path, working_crs=None, findings=Findings())
+    assert out["热点编号"].tolist() == ["H1", "H2"]
+    assert out.geometry.x.tolist() == pytest.approx([125.4, 125.5])
+
+
+def test_a_geopackage_with_a_code_table_beside_its_one_layer(tmp_path, stands):
+    """A table without geometry (a code list) does not make the layer ambiguous."""
+    gpkg = tmp_path / "县级数据.gpkg"
+    pyogrio.write_dataframe(stands, gpkg, layer="小班")
+    pyogrio.write_dataframe(pd.DataFrame({"代码": ["1"], "名称": ["采伐"]}), gpkg, layer="代码表")
+    assert len(read_layer(gpkg)) == 3
+    table = r"'代码表' has no geometry \(a table, not a layer\).*小班"
+    with pytest.raises(DataSourceError, match=table) as err:
+        read_layer(gpkg, layer="代码表")
+    assert "有几何的图层：小班" in err.value.zh
+    pyogrio.write_dataframe(stands.iloc[:1], gpkg, layer="小班_备份")
+    with pytest.raises(DataSourceError, match="several layers: 小班, 小班_备份, 代码表"):
+        read_layer(gpkg)
+
+
+def test_trailing_blank_rows_of_a_csv_are_not_records(tmp_path):
+    """Excel's CSV export keeps formatted empty rows as ``,,``: no features, no findings."""
+    path = tmp_path / "热点.csv"
+    path.write_bytes("编号,经度,纬度\nH1,125.4,43.8\nH2,125.45,43.82\n,,\n,,\n".encode("gbk"))
+    log = Findings()
+    out = read_layer(path, working_crs=None, findings=log)
+    assert out["编号"].tolist() == ["H1", "H2"]
+    assert not log.of("empty_geometry_dropped")
+
+
+def test_a_dbf_of_another_version_is_refused(tmp_path, stands):
+    """71 shapes and a .dbf of 50 records: GDAL would pair the first 50 without a word."""
+    path = _write("shp", stands, tmp_path)
+    other = tmp_path / "older"
+    other.mkdir()
+    pyogrio.write_dataframe(stands.iloc[:2], other / "stands.shp")
+    path.with_suffix(".dbf").write_bytes((other / "stands.dbf").read_bytes())
+    with pytest.raises(DataSourceError, match=r"\.dbf holds 2 records but the \.shp 3 shapes"):
+        read_layer(path)
+
+
+def test_a_point_sheet_with_a_two_row_header_is_read(tmp_path):
+    """坐标 merged over 经度 and 纬度; 热点编号 and 备注 merged down over both header rows."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["热点编号", "坐标", None, "备注"])
+    sheet.append([None, "经度", "纬度", None])
+    for cells in ("B1:C1", "A1:A2", "D1:D2"):
+        sheet.merge_cells(cells)
+    sheet.append(["H1", 125.4, 43.8, "秸秆"])
+    sheet.append(["H2", 125.45, 43.82, None])
+    path = tmp_path / "热点.xlsx"
+    workbook.save(path)
+    out = read_layer(path, working_crs=None, findings=Findings())
+    assert out["热点编号"].tolist() == ["H1", "H2"]
+    assert out["备注"].tolist()[0] == "秸秆"
+    assert out.geometry.y.tolist() == pytest.approx([43.8, 43.82])
+
+
+@pytest.mark.parametrize(("srs_id", "name"), [(-1, "Cartesian"), (0, "geographic")])
+def test_a_geopackage_on_an_undefined_srs_is_a_layer_without_a_crs(tmp_path, stands, srs_id, name):
+    """GeoPackage's placeholders for "no CRS" (srs_id -1 and 0), as older GDAL and QGIS write."""
+    gpkg = tmp_path / "小班.gpkg"
+    pyogrio.write_dataframe(stands, gpkg)
+    with sqlite3.connect(gpkg) as con:
+        con.execute("UPDATE gpkg_geometry_columns SET srs_id = ?", (srs_id,))
+        con.execute("UPDATE gpkg_contents SET srs_id = ?", (srs_id,))
+    assert f"Undefined {name} SRS" in str(pyogrio.read_info(gpkg)["crs"])
+    with pytest.raises(CRSError, match=r"declares no CRS.*--crs"):
+        read_layer(gpkg)
+    log = Findings()
+    frame = read_layer(gpkg, crs="EPSG:4551", findings=log)
+    assert frame.crs == WORKING_CRS and frame.geometry.area.sum() == pytest.approx(30_000.0)
+    assert log.of("crs_undefined") and log.of("crs_filled")
+
+
+@pytest.mark.parametrize("declared", ["GBK", "GB2312"])
+def test_a_kml_declared_gbk_is_read(tmp_path, declared):
+    """Chinese tools write KML in GBK, declared so; GDAL's parser (expat) knows no GBK."""
+    frame = gpd.GeoDataFrame(
+        {"Name": ["火点1", "火点2"]},
+        geometry=[shapely.Point(125.4, 43.8), shapely.Point(125.45, 43.82)],
+        crs=4326,
+    )
+    utf8 = tmp_path / "utf8.kml"
+    pyogrio.write_dataframe(frame, utf8, driver="KML")
+    text = utf8.read_text(encoding="utf-8").replace('encoding="utf-8"', f'encoding="{declared}"')
+    assert f'encoding="{declared}"' in text
+    path = tmp_path / "热点.kml"
+    path.write_bytes(text.encode("gbk"))
+    before = path.read_bytes()
+    log = Findings()
+    out = read_layer(path, working_crs=None, findings=log)
+    assert out["Name"].tolist() == ["火点1", "火点2"]
+    assert out.geometry.x.tolist() == pytest.approx([125.4, 125.45])
+    assert "gb18030" in log.of("encoding_decided")[0].message
+    assert path.read_bytes() == before
+
+
+def test_a_number_gdal_reads_only_in_part_is_a_finding_not_a_raw_warning(tmp_path, stands):
+    """A DBF number field holding ``abc`` (typed over in a DBF editor) GDAL reads as 0."""
+    path = tmp_path / "小班.shp"
+    pyogrio.write_dataframe(stands.assign(area=[1.25, 2.5, 3.75]), path)
+    dbf = path.with_suffix(".dbf")
+    data = dbf.read_bytes()
+    dbf.write_bytes(data.replace(b"1.25", b"abc ", 1))
+    log = Findings()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = read_layer(path, findings=log)
+    assert frame["area"].tolist()[1:] == [2.5, 3.75]
+    (finding,) = log.of("gdal_warning")
+    assert "Value 'abc" in finding.message and "area parsed incompletely" in finding.message
+    assert "GDAL 读取时提示" in finding.zh
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat"),
+    [("东经", "北纬"), ("经度(°)", "纬度(°)"), ("经度（度）", "纬度（度）"), ("经度°", "纬度°")],
+)
+def test_coordinate_columns_named_with_a_unit_or_as_east_north(tmp_path, lon, lat):
+    path = tmp_path / "热点.csv"
+    pd.DataFrame({"编号": ["H1"], lon: [125.4], lat: [43.8]}).to_csv(path, index=False)
+    out = read_layer(path, working_crs=None, findings=Findings())
+    assert (out.geometry.x[0], out.geometry.y[0]) == pytest.approx((125.4, 43.8))
+
+
+def test_a_folder_given_for_a_file_names_the_datasets_in_it(tmp_path, stands):
+    shp = tmp_path / "县级数据" / "2026" / "小班.shp"
+    shp.parent.mkdir(parents=True)
+    pyogrio.write_dataframe(stands, shp)
+    with pytest.raises(DataSourceError, match="is a folder, not a file") as err:
+        read_layer(tmp_path / "县级数据")
+    assert str(shp) in str(err.value) and "是文件夹" in err.value.zh

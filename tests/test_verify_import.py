@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import sqlite3
 from pathlib import Path
 
+import openpyxl
+import pandas as pd
 import pyogrio
 import pytest
 from click.testing import CliRunner
@@ -277,3 +280,63 @@ def test_a_field_store_takes_more_imports_after_gdal_added_a_layer(
     ]
     with sqlite3.connect(store) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_lab_results_as_offices_save_them(tmp_path: Path) -> None:
+    """Excel's CSV (GBK, 2026/6/1, blank rows at the end) and a workbook under a title row."""
+    store = tmp_path / "field.gpkg"
+    import_exports([write_export(tmp_path / "a.geojson", [
+        record("DP1", layer="discolored_points", sample_id="S-1"),
+        record("DP2", layer="discolored_points", sample_id="S-2"),
+    ])], into=store)  # fmt: skip
+    csv = tmp_path / "检测结果.csv"
+    csv.write_bytes("样品编号,检测结果,检测日期\nS-1,阳性,2026/6/1\nS-2,阴性,2026年6月1日\n,,\n,,\n"
+                    .encode("gbk"))  # fmt: skip
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["松材线虫病检测结果报告单"])
+    sheet.merge_cells("A1:C1")
+    sheet.append(["样品编号", "检测结果", "检测日期"])
+    sheet.append(["S-1", "阳性(+)", datetime.date(2026, 6, 1)])
+    sheet.append(["S-2", "未检出", "2026.6.1"])
+    sheet.append([None, None, None])
+    xlsx = tmp_path / "检测结果.xlsx"
+    workbook.save(xlsx)
+    before = {p: p.read_bytes() for p in (csv, xlsx)}
+    result = CliRunner().invoke(cli, ["verify", "lab", str(csv), "--into", str(store)])
+    assert result.exit_code == 0, result.output
+    labs = read_log(store).query("kind == 'lab'")
+    assert labs["outcome"].tolist() == ["lab_positive", "lab_negative"]
+    assert labs["device_time"].tolist() == ["2026-06-01T00:00:00+08:00"] * 2
+    again = import_lab(xlsx, into=store)  # the same results in other words: the same ids
+    assert again.committed and again.imported == 0 and again.already == 2
+    assert before == {p: p.read_bytes() for p in before}
+
+
+def test_a_workbook_of_several_filled_sheets_is_refused(tmp_path: Path) -> None:
+    store = tmp_path / "field.gpkg"
+    import_exports([write_export(tmp_path / "a.geojson", [
+        record("DP1", layer="discolored_points", sample_id="S-1")])], into=store)  # fmt: skip
+    xlsx = tmp_path / "lab.xlsx"
+    with pd.ExcelWriter(xlsx) as writer:
+        for name in ("一月", "二月"):
+            pd.DataFrame({"样品编号": ["S-1"], "检测结果": ["阳性"]}).to_excel(
+                writer, sheet_name=name
+            )
+    result = CliRunner().invoke(cli, ["verify", "lab", str(xlsx), "--into", str(store)])
+    assert result.exit_code == 3 and "一月、二月" in result.output, result.output
+
+
+def test_an_id_edited_out_of_form_names_the_one_meant(
+    tmp_path: Path, results: tuple[Path, Path]
+) -> None:
+    """An export opened in Excel and saved again: 0001 became 1; the results' id is named."""
+    store = tmp_path / "field.gpkg"
+    export = write_export(tmp_path / "a.geojson", [record("1"), record("0002")])
+    args = ["verify", "import", str(export), "--into", str(store), "--lang", "en"]
+    result = CliRunner().invoke(cli, [*args, "--results", str(results[0])])
+    assert result.exit_code == 1
+    assert "feature 1 is not in patches_checked of the results; the results have '0001'" in (
+        result.output
+    )
+    assert "(0002)" not in result.output

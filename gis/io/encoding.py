@@ -30,6 +30,7 @@ from __future__ import annotations
 import codecs
 import enum
 import os
+import re
 import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -218,7 +219,21 @@ def _sniffed(text_bytes: bytes) -> EncodingDecision | None:
 
 
 def _checked(declared: EncodingDecision, text_bytes: bytes) -> EncodingDecision:
-    """Refuse a declaration the text contradicts; flag one the text makes doubtful."""
+    """Refuse a declaration the text contradicts; flag one the text makes doubtful.
+
+    GBK text holding characters only GB18030 has (rare names written in 4 bytes, such as
+    U+21484) is read as GB18030, GBK's superset: every GBK character reads the same.
+    """
+    widen = declared.encoding == "gbk" and not _decodes(text_bytes, "gbk")
+    if widen and not _decodes(text_bytes, "utf-8") and _decodes(text_bytes, "gb18030"):
+        return replace(
+            declared,
+            encoding="gb18030",
+            reason=f"{declared.reason}; read as GB18030, its superset, as the text holds "
+            "characters beyond GBK",
+            reason_zh=f"{declared.reason_zh or declared.reason}；文本含 GBK 以外的字符，"
+            "按其超集 GB18030 读取",
+        )
     if not _decodes(text_bytes, declared.encoding):
         sniffed = _sniffed(text_bytes)
         hint = f"encoding={sniffed.encoding!r}" if sniffed else "encoding= with the real one"
@@ -401,3 +416,59 @@ def _sidecar(path: Path, suffix: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+_XML_DECLARATION = re.compile(
+    rb"""^(\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["']([\w.:-]+)["']"""
+)
+_XML_ENCODING = re.compile(r"""(<\?xml[^>]*?encoding\s*=\s*)["'][\w.:-]+["']""")
+_EXPAT_CODECS = frozenset({"utf-8", "utf-16", "utf-16-le", "utf-16-be", "latin-1", "ascii"})
+"""The encodings GDAL's XML parser (expat) reads; any other declared one it refuses."""
+
+
+def xml_codec_to_recode(head: bytes) -> str | None:
+    """Return the codec of an XML file (KML) that declares one expat cannot read, else None.
+
+    Chinese tools write KML declared ``encoding="GBK"`` or ``"GB2312"``; GDAL's KML driver
+    stops at "unknown encoding". Such text is read as GB18030 (their superset).
+
+    Parameters
+    ----------
+    head : bytes
+        The file's first bytes (its XML declaration).
+
+    Examples
+    --------
+    >>> xml_codec_to_recode(b'<?xml version="1.0" encoding="GB2312"?><kml/>')
+    'gb18030'
+    >>> xml_codec_to_recode(b'<?xml version="1.0" encoding="UTF-8"?><kml/>') is None
+    True
+    """
+    match = _XML_DECLARATION.match(head)
+    if match is None:
+        return None
+    try:
+        codec = codecs.lookup(match[2].decode("ascii")).name
+    except LookupError:
+        return None
+    if codec in _EXPAT_CODECS:
+        return None
+    return "gb18030" if codec in ("gbk", "gb2312", "euc_cn") else codec
+
+
+def xml_as_utf8(data: bytes, codec: str) -> bytes:
+    """Return XML text in ``codec`` as UTF-8 bytes, its declaration saying so.
+
+    Raises
+    ------
+    UnicodeDecodeError
+        When the text does not decode as ``codec``.
+
+    Examples
+    --------
+    >>> gbk = '<?xml version="1.0" encoding="GBK"?><a>林</a>'.encode("gbk")
+    >>> xml_as_utf8(gbk, "gb18030").decode("utf-8")
+    '<?xml version="1.0" encoding="UTF-8"?><a>林</a>'
+    """
+    text = data.decode(codec)
+    return _XML_ENCODING.sub(r'\1"UTF-8"', text, count=1).encode("utf-8")

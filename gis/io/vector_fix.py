@@ -164,6 +164,18 @@ def _guess(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDataFra
     return frame.set_crs(guess.crs)
 
 
+def _is_undefined(crs: CRS) -> bool:
+    """Whether a declared CRS is a placeholder for none.
+
+    GeoPackage's srs_id -1 and 0 ("Undefined Cartesian SRS", "Undefined geographic SRS"),
+    GDAL's own "Undefined" entry and a LOCAL_CS (a CAD drawing's "Unknown" engineering
+    system) locate nothing on the earth.
+    """
+    return crs.is_engineering or (
+        crs.name.lower().startswith("undefined") and crs.to_epsg() is None
+    )
+
+
 def resolve_crs(
     frame: gpd.GeoDataFrame,
     *,
@@ -194,6 +206,17 @@ def resolve_crs(
     label = source or "the layer"
     if _is_gcj02(crs):
         return _from_gcj02(frame, label, log)
+    if frame.crs is not None and _is_undefined(frame.crs):
+        log.add(
+            "crs_undefined",
+            f"{label} declares the placeholder {frame.crs.name!r}, which is no CRS; read as a "
+            "layer without one",
+            severity="info",
+            source=label,
+            zh=f"{_zh(label)} 声明的是占位坐标系 {frame.crs.name!r}，并非坐标系；"
+            "按未声明坐标系处理",
+        )
+        frame = frame.set_crs(None, allow_override=True)
     if frame.crs is not None:
         _check_declared(frame, frame.crs, crs, label)
         return frame

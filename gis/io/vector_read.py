@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import glob
 import io
 import logging
 import os
 import re
+import shutil
 import struct
-import zipfile
+import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -46,8 +49,11 @@ from gis.io.encoding import (
     cut_field_names,
     decode_cut,
     detect_shapefile_encoding,
+    xml_as_utf8,
+    xml_codec_to_recode,
 )
 from gis.io.formats import split_layer
+from gis.io.sheets import drop_blank_rows, read_workbook
 from gis.io.vector_fix import (
     GCJ02,
     find_column,
@@ -56,6 +62,7 @@ from gis.io.vector_fix import (
     to_working_crs,
 )
 from gis.layers import GeometryKind, canonicalize, layer_kind
+from gis.layers.names import normalize_name
 
 logger = logging.getLogger(__name__)
 
@@ -203,6 +210,46 @@ def _gdal_errors(label: str) -> Iterator[None]:
         ) from exc
 
 
+_WARNINGS_SHOWN = 10
+"""GDAL warnings of one read shown one by one; the rest are counted in one more finding."""
+
+
+@contextlib.contextmanager
+def _gdal_warnings(label: str, log: Findings) -> Iterator[None]:
+    """Turn what GDAL warns while reading (a value it could parse only in part) into findings.
+
+    GDAL reads a DBF number such as ``abc`` as 0 with a RuntimeWarning that would otherwise
+    be printed raw, naming pyogrio's source line; other warnings pass on unchanged.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    from_gdal = [
+        issubclass(w.category, RuntimeWarning)
+        and ("pyogrio" in w.filename or "fiona" in w.filename)
+        for w in caught
+    ]
+    gdal = [str(w.message) for w, ours in zip(caught, from_gdal, strict=True) if ours]
+    for w, ours in zip(caught, from_gdal, strict=True):
+        if not ours:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for message in gdal[:_WARNINGS_SHOWN]:
+        log.add(
+            "gdal_warning",
+            f"{label}: GDAL warns while reading: {message}; check the source there",
+            source=label,
+            zh=f"{label}：GDAL 读取时提示：{message}；请核对源数据中的该值",
+        )
+    if len(gdal) > _WARNINGS_SHOWN:
+        more = len(gdal) - _WARNINGS_SHOWN
+        log.add(
+            "gdal_warning",
+            f"{label}: {more} more GDAL warnings of the same kind",
+            source=label,
+            zh=f"{label}：另有 {more} 条同类 GDAL 提示",
+        )
+
+
 def list_layers(source: str | os.PathLike[str]) -> list[str]:
     """Return the layer names in a source (GeoPackage, FileGDB, KML, zip; else its one layer).
 
@@ -230,18 +277,27 @@ def list_layers(source: str | os.PathLike[str]) -> list[str]:
     return [path.stem]
 
 
-def _layer_names(path: Path, label: str) -> list[str]:
+def _layer_names(path: Path, label: str, *, spatial: bool = False) -> list[str]:
     """Layers of a multi-layer dataset; errors name it by ``label`` (a zip member by its zip).
 
-    QGIS's own tables (``layer_styles`` …, :data:`gis.io.geopackage.QGIS_TABLES`) are not data.
+    QGIS's own tables (``layer_styles`` …, :data:`gis.io.geopackage.QGIS_TABLES`) are not data;
+    ``spatial`` leaves out the tables without geometry too (a code list beside the layer).
     """
     with _gdal_errors(label):
-        names = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
-    return [name for name in names if name not in geopackage.QGIS_TABLES]
+        layers = pyogrio.list_layers(path)
+    return [
+        str(name)
+        for name, geometry_type in layers
+        if str(name) not in geopackage.QGIS_TABLES and (geometry_type or not spatial)
+    ]
 
 
 def _choose_layer(path: Path, opts: _Options) -> str | None:
+    """Return the layer asked for, else the dataset's one layer (or one with geometry)."""
     names = _layer_names(path, opts.label) if format_of(path) in MULTI_LAYER else [path.stem]
+    if opts.layer is None and len(names) > 1:
+        spatial = _layer_names(path, opts.label, spatial=True)
+        names = spatial if len(spatial) == 1 else names
     if opts.layer is not None:
         if opts.layer not in names:
             raise DataSourceError(
@@ -250,19 +306,20 @@ def _choose_layer(path: Path, opts: _Options) -> str | None:
             )
         return opts.layer
     if len(names) > 1:
+        typed = opts.label.split("!")[0]  # a dataset in a zip is named in the path as the zip
         raise DataSourceError(
             f"{opts.label} holds several layers: {', '.join(names)}; pass --layer "
-            f"with the one to read, or name it in the path: '{opts.label}|layername={names[0]}'",
+            f"with the one to read, or name it in the path: '{typed}|layername={names[0]}'",
             zh=f"{opts.label} 含有多个图层：{', '.join(names)}；请用 --layer 指定要读的图层，"
-            f"或在路径中写明：'{opts.label}|layername={names[0]}'",
+            f"或在路径中写明：'{typed}|layername={names[0]}'",
         )
     return names[0] if names else None
 
 
 def _check_shapefile(path: Path, label: str) -> None:
-    """Raise when a sidecar is missing or the .shp is shorter than its header says."""
-    for suffix, what in ((".shx", "index"), (".dbf", "attribute table")):
-        if not (path.with_suffix(suffix).exists() or path.with_suffix(suffix.upper()).exists()):
+    """Raise when the .dbf is missing or the .shp is shorter than its header says."""
+    for suffix, what in ((".dbf", "attribute table"),):
+        if not _has_sidecar(path, suffix):
             raise DataSourceError(
                 f"{label} has no {suffix} ({what}) beside it ({path.with_suffix(suffix).name} is "
                 "missing); copy every part of the Shapefile (.shp .shx .dbf .prj .cpg) together",
@@ -344,16 +401,135 @@ def _read_dbf_encoded(
             zh=f"{opts.label}：字段名在 DBF 的 10 字节上限处被截断在汉字中间"
             f"（{'、'.join(cut)}）；已去掉不完整的字节读取",
         )
-    if _gdal_knows(codec) and not cut:
-        return _read_gdal(path, replace(opts, encoding=codec), geometry=geometry)
-    raw = _read_gdal(path, replace(opts, encoding="ISO-8859-1"), geometry=geometry)
-    return _redecode(raw, codec)
+    read_as = codec if _gdal_knows(codec) and not cut else "ISO-8859-1"
+    with _gdal_errors(opts.label):
+        names = [str(name) for name in pyogrio.read_info(path, encoding="ISO-8859-1")["fields"]]
+    repeated: list[tuple[int, int]] = []
+    if len(set(names)) == len(names):
+        frame = _read_gdal(path, replace(opts, encoding=read_as), geometry=geometry)
+    else:
+        frame, repeated = _read_fields_apart(path, replace(opts, encoding=read_as), geometry)
+    if read_as != codec:
+        frame = _redecode(frame, codec)
+    if repeated:
+        _note_repeated_fields(frame, repeated, opts.label, log)
+    return frame
+
+
+def _read_fields_apart(
+    path: Path, opts: _Options, geometry: bool
+) -> tuple[pd.DataFrame, list[tuple[int, int]]]:
+    """Read a DBF that holds one field name twice, by position, the repeats as ``NAME_1`` ….
+
+    Tools that cut names at the DBF's 10 bytes without making them unique (older ArcView,
+    Excel and MapInfo exports) write one name twice; pyogrio's frame would give both columns
+    the values of the last. Returns the frame and the (first, repeat) column positions.
+    """
+    with _gdal_errors(opts.label):
+        meta, _, wkb, arrays = pyogrio.raw.read(
+            path, encoding=opts.encoding, read_geometry=geometry
+        )
+    names: list[str] = []
+    repeated: list[tuple[int, int]] = []
+    for name in map(str, meta["fields"]):
+        new, n = name, 0
+        while new in names:
+            n += 1
+            new = f"{name}_{n}"
+        if n:
+            repeated.append((names.index(name), len(names)))
+        names.append(new)
+    data = pd.DataFrame(dict(zip(names, arrays, strict=True)))
+    if not geometry:
+        return data, repeated
+    return gpd.GeoDataFrame(data, geometry=shapely.from_wkb(wkb), crs=meta["crs"]), repeated
+
+
+def _note_repeated_fields(
+    frame: pd.DataFrame, repeated: list[tuple[int, int]], label: str, log: Findings
+) -> None:
+    names = [str(name) for name in frame.columns]
+    twice = ", ".join(dict.fromkeys(names[first] for first, _ in repeated))
+    renamed = ", ".join(names[repeat] for _, repeat in repeated)
+    log.add(
+        "duplicate_field_names",
+        f"{label}: the attribute table holds the field name {twice} more than once; the "
+        f"first keeps the name, the others are read as {renamed}; check which holds the "
+        "values meant and rename the fields in the source",
+        source=label,
+        field=twice,
+        zh=f"{label}：属性表中字段名 {twice} 出现了不止一次；第一个保留原名，其余读作 "
+        f"{renamed}；请核对哪个字段是要用的值，并在源数据中改名",
+    )
+
+
+def _has_sidecar(path: Path, suffix: str) -> bool:
+    return path.with_suffix(suffix).exists() or path.with_suffix(suffix.upper()).exists()
+
+
+@contextlib.contextmanager
+def _with_shx(path: Path, label: str, log: Findings) -> Iterator[Path]:
+    """Yield ``path``, or a copy with the .shx index GDAL rebuilt from the .shp when it is missing.
+
+    The index is rebuilt in a temporary folder (``SHAPE_RESTORE_SHX``), never beside the input.
+    """
+    if _has_sidecar(path, ".shx"):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="linyuan-shx-") as tmp:
+        copy = Path(tmp) / f"layer{path.suffix}"
+        for part in path.parent.glob(f"{glob.escape(path.stem)}.*"):
+            if part.suffix.lower() in (".shp", ".dbf", ".prj", ".cpg"):
+                shutil.copyfile(part, copy.with_suffix(part.suffix))
+        pyogrio.set_gdal_config_options({"SHAPE_RESTORE_SHX": "YES"})
+        try:
+            with _gdal_errors(label):
+                pyogrio.read_info(copy)
+        finally:
+            pyogrio.set_gdal_config_options({"SHAPE_RESTORE_SHX": None})
+        log.add(
+            "shx_restored",
+            f"{label}: the .shx index is missing; rebuilt from the .shp to read it (the input "
+            "is unchanged) — copy every part of the Shapefile (.shp .shx .dbf .prj .cpg) together",
+            source=label,
+            zh=f"{label}：缺少 .shx 索引文件；已根据 .shp 重建后读取（输入文件未改动）——"
+            "请把 Shapefile 的各个文件（.shp .shx .dbf .prj .cpg）一起复制",
+        )
+        yield copy
 
 
 def _read_shapefile(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
     _check_shapefile(path, opts.label)
     decision = _encoding(path, opts, log)
-    return cast(gpd.GeoDataFrame, _read_dbf_encoded(path, opts, decision.encoding, log))
+    with _with_shx(path, opts.label, log) as readable:
+        _check_record_counts(readable, opts.label)
+        frame = _read_dbf_encoded(readable, opts, decision.encoding, log)
+    return cast(gpd.GeoDataFrame, frame)
+
+
+def _sidecar(path: Path, suffix: str) -> Path:
+    lower = path.with_suffix(suffix)
+    return lower if lower.exists() else path.with_suffix(suffix.upper())
+
+
+def _check_record_counts(path: Path, label: str) -> None:
+    """Raise when the .dbf and the .shp (its .shx index) hold different numbers of features.
+
+    A .dbf from another version of the layer pairs attributes with the wrong shapes; GDAL
+    reads as many as both have, without a word.
+    """
+    shapes = (_sidecar(path, ".shx").stat().st_size - 100) // 8
+    with _sidecar(path, ".dbf").open("rb") as fh:
+        header = fh.read(8)
+    records = struct.unpack("<I", header[4:8])[0] if len(header) == 8 else shapes
+    if records != shapes:
+        raise DataSourceError(
+            f"{label}: the .dbf holds {records} records but the .shp {shapes} shapes, so the "
+            "attributes cannot be matched to the shapes (parts of different versions?); copy "
+            "the .shp, .shx and .dbf of one version together",
+            zh=f"{label}：.dbf 有 {records} 条记录，而 .shp 有 {shapes} 个图形，属性无法与图形"
+            "对应（是否混用了不同版本的文件？）；请把同一版本的 .shp、.shx、.dbf 一起复制",
+        )
 
 
 def _encoding(path: Path, opts: _Options, log: Findings) -> EncodingDecision:
@@ -377,22 +553,52 @@ def _encoding(path: Path, opts: _Options, log: Findings) -> EncodingDecision:
     return decision
 
 
-def _read_kml(path: Path, opts: _Options) -> gpd.GeoDataFrame:
+def _read_kml(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
     if opts.engine is Engine.FIONA:
         raise DataSourceError(
             f"{opts.label}: the fiona engine does not read KML/KMZ; read it with --engine pyogrio "
             "(the default)",
             zh=f"{opts.label}：fiona 引擎不能读 KML/KMZ；请用 --engine pyogrio（默认）读取",
         )
-    frame = _read_gdal(path, opts, layer=_choose_layer(path, opts))
+    with _readable_xml(path, opts.label, log) as readable:
+        frame = _read_gdal(readable, opts, layer=_choose_layer(readable, opts))
     return frame.set_geometry(shapely.force_2d(frame.geometry.values))
+
+
+@contextlib.contextmanager
+def _readable_xml(path: Path, label: str, log: Findings) -> Iterator[Path]:
+    """Yield ``path``, or a UTF-8 copy of a KML declared in an encoding GDAL cannot parse (GBK)."""
+    with path.open("rb") as fh:
+        codec = xml_codec_to_recode(fh.read(256)) if format_of(path) is Format.KML else None
+    if codec is None:
+        yield path
+        return
+    try:
+        data = xml_as_utf8(path.read_bytes(), codec)
+    except UnicodeDecodeError as exc:
+        raise EncodingError(
+            f"{label} declares the encoding {codec} but its text does not decode as it ({exc}); "
+            "save it again as UTF-8",
+            zh=f"{label} 声明编码为 {codec}，但文本不能按其解码（{exc}）；请另存为 UTF-8",
+        ) from exc
+    log.add(
+        "encoding_decided",
+        f"{label}: read as {codec} (its XML declaration), through a UTF-8 copy GDAL can parse",
+        severity="info",
+        source=label,
+        zh=f"{label}：按 XML 声明的 {codec} 编码读取（转为 UTF-8 副本供 GDAL 解析）",
+    )
+    with tempfile.TemporaryDirectory(prefix="linyuan-kml-") as tmp:
+        copy = Path(tmp) / path.name
+        copy.write_bytes(data)
+        yield copy
 
 
 def _read_by_format(path: Path, fmt: Format, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
     if fmt is Format.SHAPEFILE:
         return _read_shapefile(path, opts, log)
     if fmt in (Format.KML, Format.KMZ):
-        return _read_kml(path, opts)
+        return _read_kml(path, opts, log)
     if fmt in MULTI_LAYER:
         return _read_gdal(path, opts, layer=_choose_layer(path, opts))
     if fmt is Format.PARQUET:
@@ -417,16 +623,12 @@ def _read_by_format(path: Path, fmt: Format, opts: _Options, log: Findings) -> g
 
 
 def _read_xlsx_points(path: Path, opts: _Options) -> gpd.GeoDataFrame:
-    """Read an Excel point table (a province's hotspot sheet): its one sheet, or ``layer``."""
-    try:
-        sheets = pd.read_excel(path, sheet_name=None, dtype=str)
-    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
-        raise DataSourceError(
-            f"{opts.label} is not a readable Excel workbook ({type(exc).__name__}: {exc}); open "
-            "it in Excel and save it again as .xlsx",
-            zh=f"{opts.label} 不是可读的 Excel 工作簿（{type(exc).__name__}: {exc}）；"
-            "请用 Excel 打开后另存为 .xlsx",
-        ) from exc
+    """Read an Excel point table (a province's hotspot sheet): its one sheet, or ``layer``.
+
+    A title row above the header and blank rows below the table are left out
+    (:func:`gis.io.sheets.read_workbook`).
+    """
+    sheets = read_workbook(path, label=opts.label)
     filled = [name for name, sheet in sheets.items() if not sheet.empty]
     name = opts.layer or (filled[0] if len(filled) == 1 else None)
     if name not in sheets:
@@ -462,16 +664,37 @@ def _zip_member(path: Path, inside: list[str], layer: str | None) -> str:
     names = [PurePosixPath(r).with_suffix("").as_posix() for r in inside]
     matches = [r for r, n in zip(inside, names, strict=True) if layer in (n, PurePosixPath(r).stem)]
     if layer is None or len(matches) != 1:
-        what = "several layers" if layer is None else f"no single layer {layer!r}"
+        what, what_zh = (
+            ("several layers", "含有多个图层")
+            if layer is None
+            else (f"no single layer {layer!r}", f"中没有唯一的图层 {layer!r}")
+        )
         raise DataSourceError(
-            f"{path} holds {what}; its layers are: {', '.join(names)}; pass --layer "
-            "with one of them",
-            zh=f"{path} 中的图层不止一个或没有所指图层：{', '.join(names)}；请用 --layer 指定其一",
+            f"{path} holds {what}; its layers are: {', '.join(names)}; pass --layer with one "
+            f"of them, or name it in the path: '{path}|layername={names[0]}'",
+            zh=f"{path} {what_zh}；其图层为：{', '.join(names)}；请用 --layer 指定其一，"
+            f"或在路径中写明：'{path}|layername={names[0]}'",
         )
     return matches[0]
 
 
+def _refuse_folder(path: Path, label: str) -> None:
+    """Raise for a plain folder given where a file is read, naming the datasets in it."""
+    inside = [str(p) for p in archives.find_datasets(path)[:_FOLDER_LISTED]]
+    listed = ", ".join(inside) or "none"
+    raise DataSourceError(
+        f"{label} is a folder, not a file; give the file to read — datasets in it: {listed}",
+        zh=f"{label} 是文件夹，不是文件；请给出要读的文件——其中的数据：{'、'.join(inside) or '无'}",
+    )
+
+
+_FOLDER_LISTED = 10
+"""How many datasets a folder given in place of a file lists in the error."""
+
+
 def _read_path(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
+    if path.is_dir() and path.suffix.lower() != ".gdb":
+        _refuse_folder(path, opts.label)
     fmt = format_of(path)
     if fmt is Format.ZIP:
         return _read_zip(path, opts, log)
@@ -491,9 +714,13 @@ def _read_path(path: Path, opts: _Options, log: Findings) -> gpd.GeoDataFrame:
         )
     frame = _read_by_format(path, fmt, opts, log)
     if not isinstance(frame, gpd.GeoDataFrame):
+        spatial = _layer_names(path, opts.label, spatial=True) if fmt in MULTI_LAYER else []
+        others = f"; its layers with geometry: {', '.join(spatial)} (--layer)" if spatial else ""
+        others_zh = f"；有几何的图层：{'、'.join(spatial)}（--layer）" if spatial else ""
         raise DataSourceError(
-            f"{opts.label} has no geometry; read it with gis.io.read_table",
-            zh=f"{opts.label} 没有几何，不是图层",
+            f"{opts.label}: {opts.layer or path.stem!r} has no geometry (a table, not a "
+            f"layer){others}; read tables with gis.io.read_table",
+            zh=f"{opts.label}：{opts.layer or path.stem!r} 是没有几何的表，不是图层{others_zh}",
         )
     frame.attrs["source"] = opts.label
     return frame
@@ -528,10 +755,11 @@ def read_table(
     log = findings if findings is not None else Findings()
     path = _existing(source)
     opts = _Options(str(path), layer, encoding, None, Engine.PYOGRIO)
-    if format_of(path) in MULTI_LAYER:
-        return _read_named_table(path, opts)
-    decision = _encoding(path, opts, log)
-    return pd.DataFrame(_read_dbf_encoded(path, opts, decision.encoding, log, geometry=False))
+    with _gdal_warnings(opts.label, log):
+        if format_of(path) in MULTI_LAYER:
+            return _read_named_table(path, opts)
+        decision = _encoding(path, opts, log)
+        return pd.DataFrame(_read_dbf_encoded(path, opts, decision.encoding, log, geometry=False))
 
 
 def _read_named_table(path: Path, opts: _Options) -> pd.DataFrame:
@@ -607,7 +835,8 @@ def read_layer(
     text, named = split_layer(source)
     path = _existing(text)
     opts = _Options(str(path), layer or named, encoding, crs, Engine.get(engine))
-    frame = _read_path(path, opts, log)
+    with _gdal_warnings(opts.label, log):
+        frame = _read_path(path, opts, log)
     label = str(frame.attrs.get("source", opts.label))
     if frame.empty:
         log.add(
@@ -629,8 +858,20 @@ def read_layer(
 
 # --- CSV with coordinate columns ---------------------------------------------------------
 
-_X_NAMES = ("lon", "lng", "long", "longitude", "经度", "x", "point_x")
-_Y_NAMES = ("lat", "latitude", "纬度", "y", "point_y")
+_X_NAMES = ("lon", "lng", "long", "longitude", "经度", "东经", "x", "point_x")
+_Y_NAMES = ("lat", "latitude", "纬度", "北纬", "y", "point_y")
+_UNIT_SUFFIX = re.compile(r"\s*(\([^()]*\)|°|度)$")
+"""A unit after a coordinate column's name: 经度(°), 纬度（度）, 经度(E), 经度°."""
+
+
+def _coordinate_column(columns: list[str], candidates: tuple[str, ...]) -> str | None:
+    """Return the column named by one of ``candidates``, full-width forms and a unit allowed."""
+    bare = {_UNIT_SUFFIX.sub("", normalize_name(c)): c for c in columns}
+    return find_column(columns, candidates) or next(
+        (bare[c] for c in candidates if c in bare), None
+    )
+
+
 _WKT_NAMES = ("wkt", "geometry", "geom")
 
 
@@ -715,18 +956,22 @@ def read_csv_points(
 
 
 def _points(table: pd.DataFrame, label: str) -> gpd.GeoDataFrame:
-    """Points of a table's lon/lat (经度/纬度, x/y) or WKT column, without a CRS."""
+    """Points of a table's lon/lat (经度/纬度, x/y) or WKT column, without a CRS.
+
+    Rows blank in every cell (Excel's trailing ``,,,`` rows) are not records and are left out.
+    """
+    table = drop_blank_rows(table)
     columns = [str(c) for c in table.columns]
     wkt = find_column(columns, _WKT_NAMES)
     if wkt is not None:
         geoms = shapely.from_wkt(table.pop(wkt).to_numpy(), on_invalid="ignore")
         return gpd.GeoDataFrame(table, geometry=geoms)
-    xcol, ycol = find_column(columns, _X_NAMES), find_column(columns, _Y_NAMES)
+    xcol, ycol = _coordinate_column(columns, _X_NAMES), _coordinate_column(columns, _Y_NAMES)
     if xcol is None or ycol is None:
         raise SchemaError(
-            f"{label} has no coordinate columns (lon/lng/longitude/经度/x and lat/latitude/"
-            f"纬度/y) and no WKT column; its columns are: {', '.join(columns)}; rename them",
-            zh=f"{label} 没有坐标列（经度/lon/x 与 纬度/lat/y）也没有 WKT 列；现有列为："
+            f"{label} has no coordinate columns (lon/lng/longitude/经度/东经/x and lat/latitude/"
+            f"纬度/北纬/y) and no WKT column; its columns are: {', '.join(columns)}; rename them",
+            zh=f"{label} 没有坐标列（经度/东经/lon/x 与 纬度/北纬/lat/y）也没有 WKT 列；现有列为："
             f"{', '.join(columns)}；请改列名",
         )
     x, y = parse_degrees(table[xcol]), parse_degrees(table[ycol])

@@ -16,6 +16,7 @@ import contextlib
 import datetime
 import io
 import os
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ import pandas as pd
 
 from gis.errors import DataSourceError, SchemaError
 from gis.io.outputs import refuse_inputs, sha256_of
+from gis.io.sheets import drop_blank_rows, read_workbook
+from gis.layers.names import normalize_name
+from gis.layers.values import parse_date
 from gis.progress import Progress, counted, step
 from gis.verify import identity, store
 from gis.verify.contract import DEVICE_YEARS, LAYERS
@@ -137,17 +141,28 @@ def _check_features(
                 )
             )
         elif rec.feature_id not in known:
-            report.rejected.append(
-                _reject(
-                    rec,
-                    f"feature {rec.feature_id} is not in {rec.layer} of the results",
-                    f"要素 {rec.feature_id} 不在结果的 {rec.layer} 图层中",
-                )
-            )
+            report.rejected.append(_reject(rec, *_unknown_feature(rec, known)))
         else:
             out.append(rec)
             report.other_run += rec.row.get("results_run_id") not in results.run_ids[rec.layer]
     return out
+
+
+def _unknown_feature(rec: FieldRecord, known: set[str]) -> tuple[str, str]:
+    """Why a record's feature is refused (en, zh); names the id meant when only its form differs.
+
+    An export edited in Excel or by hand loses leading zeros (``1`` for ``0001``) or gains
+    spaces; the id the results hold is named, never substituted.
+    """
+    fid = rec.feature_id
+    en = f"feature {fid} is not in {rec.layer} of the results"
+    zh = f"要素 {fid} 不在结果的 {rec.layer} 图层中"
+    bare = fid.strip().lstrip("0")
+    meant = sorted(k for k in known if k.strip().lstrip("0") == bare)
+    if len(meant) == 1:
+        en += f"; the results have {meant[0]!r} — was the id edited (leading zeros lost)?"
+        zh += f"；结果中有 {meant[0]!r}——编号是否被改动（如前导零丢失）？"
+    return en, zh
 
 
 def _rows(records: Iterable[FieldRecord], imported_at: str) -> list[dict[str, Any]]:
@@ -276,12 +291,12 @@ LAB_COLUMNS = {
     "note": ("note", "备注"),
 }
 LAB_RESULTS = {
-    "lab_positive": ("lab_positive", "positive", "pos", "+", "阳性", "检测阳性"),
-    "lab_negative": ("lab_negative", "negative", "neg", "-", "阴性", "检测阴性"),
+    "lab_positive": ("lab_positive", "positive", "pos", "+", "阳性", "检测阳性", "检出"),
+    "lab_negative": ("lab_negative", "negative", "neg", "-", "阴性", "检测阴性", "未检出"),
 }
 
 
-def _lab_table(path: Path) -> pd.DataFrame:
+def _lab_csv(path: Path) -> pd.DataFrame:
     data = path.read_bytes()
     for codec in ("utf-8-sig", "gb18030"):
         with contextlib.suppress(UnicodeDecodeError):
@@ -293,12 +308,31 @@ def _lab_table(path: Path) -> pd.DataFrame:
             zh=f"{path} 既不能按 UTF-8 也不能按 GB18030 解码；请另存为 UTF-8",
         )
     try:
-        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise DataSourceError(
             f"{path} is not a readable CSV table ({exc}); save it from Excel as CSV (UTF-8)",
             zh=f"{path} 不是可读的 CSV 表（{exc}）；请在 Excel 中另存为 CSV（UTF-8）",
         ) from exc
+
+
+def _lab_sheet(path: Path) -> pd.DataFrame:
+    """Return the lab workbook's one filled sheet (a title row and blank rows left out)."""
+    sheets = {name: t for name, t in read_workbook(path).items() if not t.empty}
+    if len(sheets) != 1:
+        names = "、".join(sheets) or "—"
+        raise DataSourceError(
+            f"{path} has {len(sheets)} filled sheets ({names}); keep the results on one sheet "
+            "or save that sheet as CSV",
+            zh=f"{path} 有 {len(sheets)} 个有内容的工作表（{names}）；"
+            "请把检测结果放在一个工作表中，或把该表另存为 CSV",
+        )
+    return next(iter(sheets.values())).fillna("")
+
+
+def _lab_table(path: Path) -> pd.DataFrame:
+    xlsx = path.suffix.lower() in (".xlsx", ".xlsm")
+    table = drop_blank_rows(_lab_sheet(path) if xlsx else _lab_csv(path))
     rename = {}
     for canonical, names in LAB_COLUMNS.items():
         for col in table.columns:
@@ -317,19 +351,24 @@ def _lab_table(path: Path) -> pd.DataFrame:
 
 
 def _lab_outcome(value: str) -> str | None:
-    text = value.strip().lower()
+    """Return the outcome a lab's word means: 阳性, 阳性(+), ＋, 未检出 … (None when unknown)."""
+    text = _LAB_SIGN.sub("", normalize_name(value))
     return next((k for k, names in LAB_RESULTS.items() if text in names), None)
+
+
+_LAB_SIGN = re.compile(r"\s*\(\s*[+-]\s*\)$")
+"""The sign a lab writes after the word: 阳性(+), 阴性（-）."""
 
 
 def _lab_day(text: str) -> datetime.date | tuple[str, str]:
     """Return the date of a ``tested_on`` text, or why it is not a usable date (en, zh)."""
-    try:
-        day = datetime.date.fromisoformat(text.strip().replace("/", "-"))
-    except ValueError:
+    parsed = parse_date(text)
+    if not isinstance(parsed, pd.Timestamp):
         return (
             f"tested_on {text.strip()!r} is not a date YYYY-MM-DD",
             f"检测日期 tested_on {text.strip()!r} 不是 YYYY-MM-DD 格式的日期",
         )
+    day = parsed.date()
     first, last = DEVICE_YEARS
     if not first <= day.year <= last:
         return (
@@ -427,8 +466,10 @@ def import_lab(source: PathLike, *, into: PathLike, skip_invalid: bool = False) 
     Parameters
     ----------
     source : path-like
-        CSV with ``sample_id``/样品编号 and ``result``/检测结果 (阳性, 阴性, positive,
-        negative), optional ``tested_on``/检测日期 (YYYY-MM-DD), ``lab``/检测单位, ``note``.
+        CSV or ``.xlsx`` (one filled sheet; a title row and blank rows are left out) with
+        ``sample_id``/样品编号 and ``result``/检测结果 (阳性, 阴性, positive, negative), optional
+        ``tested_on``/检测日期 (a date as :func:`gis.layers.values.parse_date` reads it:
+        2026-06-01, 2026/6/1, 2026年6月1日 …), ``lab``/检测单位, ``note``.
     into : path-like
         The field store (a store of the previous version is marked as one here).
     skip_invalid : bool

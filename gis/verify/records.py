@@ -342,7 +342,14 @@ def _collection(data: bytes, source: str) -> tuple[list[Any], Rejection | None]:
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return [], Rejection(
-            source, None, f"not a UTF-8 JSON file: {exc}", zh=f"不是 UTF-8 编码的 JSON 文件：{exc}"
+            source,
+            None,
+            f"not a UTF-8 JSON file: {exc}; import the .geojson file the field map exports "
+            "(Export GeoJSON / 导出 GeoJSON), unedited — a table saved from Excel cannot be "
+            "imported (lab results: linyuan verify lab)",
+            zh=f"不是 UTF-8 编码的 JSON 文件：{exc}；请导入外业地图“导出 GeoJSON”生成的 "
+            ".geojson 文件（不要改动）——在 Excel 中另存的表格不能导入（检测结果请用 "
+            "linyuan verify lab）",
         )
     except RecursionError:
         return [], Rejection(
