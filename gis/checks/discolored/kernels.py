@@ -113,34 +113,88 @@ def canopy_layers(
     """:func:`canopy_pixels` and, with NIR, the canopy NDVI in the same pass: grvi, ndvi, canopy.
 
     NDVI is that of :func:`gis.checks.discolored.neighbours.window_ndvi`: 0 outside the
-    canopy, 1 where NIR + R = 0; without NIR a 1 × 1 array.
+    canopy, 1 where NIR + R = 0; without NIR a 1 × 1 array. Each row is taken in runs of one
+    stand (:func:`_run_end`), so the stand's thresholds are constants of a branch-free loop
+    the compiler vectorises (:func:`_canopy_run`).
     """
     h, w = stands.shape
-    grvi = np.empty((h, w), dtype=np.float32)
+    grvi = np.zeros((h, w), dtype=np.float32)
     canopy = np.zeros((h, w), dtype=np.bool_)
     ib, ig, ir, inir = bands[0], bands[1], bands[2], bands[3]
     ndvi = np.zeros((h, w) if inir >= 0 else (1, 1), dtype=np.float32)
     for i in range(h):
-        for j in range(w):
-            grvi[i, j] = 0
-            s = stands[i, j]
-            if s == 0 or invalid[i, j]:
-                continue
-            bright = _brightness(values, bands, i, j)
-            if not bright >= shadow[s]:
-                continue
-            g, r = values[ig, i, j], values[ir, i, j]
-            blue = values[ib, i, j] if ib >= 0 else bright
-            if inir >= 0:
-                nd = normalized_difference_px(values[inir, i, j], r)
-                if soil_pixel(nd, blue, r, g, blue_limit[s], soil[0], soil[1]):
-                    continue
-                ndvi[i, j] = np.float32(1) if np.isnan(nd) else nd
-            elif blue > blue_limit[s]:
-                continue
-            canopy[i, j] = True
-            grvi[i, j] = normalized_difference_px(g, r)
+        j = 0
+        while j < w:
+            s, e = stands[i, j], _run_end(stands[i], j)
+            if s != 0:
+                g, r = values[ig, i, j:e], values[ir, i, j:e]
+                b = values[ib, i, j:e] if ib >= 0 else g  # g: a placeholder, not read
+                n = values[inir, i, j:e] if inir >= 0 else g
+                nd_out = ndvi[i, j:e] if inir >= 0 else ndvi[0, 0:1]
+                _canopy_run(g, r, b, n, invalid[i, j:e], shadow[s], blue_limit[s], soil[0],
+                            soil[1], ib >= 0, inir >= 0, grvi[i, j:e], nd_out,
+                            canopy[i, j:e])  # fmt: skip
+            j = e
     return grvi, ndvi, canopy
+
+
+@jit
+def _run_end(row: Any, j: int) -> int:
+    """End of the run of equal values of ``row`` starting at ``j`` (32 values a step)."""
+    s, e, w = row[j], j + 1, row.size
+    while e + 32 <= w:
+        differs = False
+        for x in row[e : e + 32]:
+            differs |= x != s
+        if differs:
+            break
+        e += 32
+    while e < w and row[e] == s:
+        e += 1
+    return e
+
+
+@jit
+def _runs(row: Any, ends: Any) -> int:
+    """Write the ends of the runs of equal values of ``row`` to ``ends``; return how many."""
+    j, k = 0, 0
+    while j < row.size:
+        j = _run_end(row, j)
+        ends[k] = j
+        k += 1
+    return k
+
+
+@jit
+def _canopy_run(
+    g: Any, r: Any, b: Any, n: Any, bad: Any, shadow: Any, limit: Any, soil_ndvi: float,
+    soil_rg: float, has_b: bool, has_nir: bool, grvi: Any, ndvi: Any, canopy: Any,
+) -> None:  # fmt: skip
+    """One run of a row in one stand: the rules of :func:`canopy_layers` without branches.
+
+    Every value is computed and the masks combined with ``&``/``|``: the same float
+    operations as :func:`normalized_difference_px`, :func:`_brightness` and
+    :func:`soil_pixel` take, so the same results, in vector registers.
+    """
+    nan, zero, one = np.float32(np.nan), np.float32(0), np.float32(1)
+    for j in range(g.size):
+        gj, rj = g[j], r[j]
+        bright = (b[j] + gj + rj) / np.float32(3) if has_b else (gj + rj) / np.float32(2)
+        blue = b[j] if has_b else bright
+        ok = (bad[j] == 0) & (bright >= shadow)
+        if has_nir:
+            total = n[j] + rj
+            nd = (n[j] - rj) / total
+            nd = nan if total == 0 else nd
+            soil = ~(nd >= soil_ndvi) & ((blue >= limit) | (rj / gj < soil_rg))
+            ok &= ~soil
+            ndvi[j] = (one if nd != nd else nd) if ok else zero
+        else:
+            ok &= ~(blue > limit)
+        total = gj + rj
+        gr = (gj - rj) / total
+        grvi[j] = (nan if total == 0 else gr) if ok else zero
+        canopy[j] = ok
 
 
 @jit
@@ -161,11 +215,9 @@ def _box_row(rows: Any, i: int, h: int, half: int, vertical: Any, out: Any) -> N
         if i + d < h:
             _add_row(vertical, rows[(i + d) % k])
     _copy_row(out, vertical)
-    for d in range(1, half + 1):
-        for j in range(d, w):
-            out[j] += vertical[j - d]
-        for j in range(w - d):
-            out[j] += vertical[j + d]
+    for d in range(1, min(half, w - 1) + 1):
+        _add_row(out[d:], vertical[: w - d])
+        _add_row(out[: w - d], vertical[d:])
 
 
 @jit
@@ -200,11 +252,13 @@ def anomalous_pixels(
     anomalous = np.zeros((h, w), dtype=np.bool_)
     own = np.zeros((h, w), dtype=np.bool_)
     counts = np.zeros(n_local + 1, dtype=np.int64)
+    ends = np.empty(w, dtype=np.int64)
     for i in range(h):
         _box_row(grvi, i, h, half, buf, total)
         _box_row(weight, i, h, half, buf, count)
-        _count_row(canopy[i], stands[i], i, core, counts)
-        _test_row(total, count, grvi[i], canopy[i], stands[i], thr, anomalous[i], own[i])
+        runs = ends[: _runs(stands[i], ends)]
+        _count_row(canopy[i], stands[i], runs, i, core, counts)
+        _test_row(total, count, grvi[i], canopy[i], stands[i], runs, thr, anomalous[i], own[i])
     return anomalous, own, counts
 
 
@@ -226,38 +280,63 @@ def anomalous_pair(
     sums = np.empty((3, w), dtype=np.float32)
     masks = np.zeros((4, h, w), dtype=np.bool_)
     counts = np.zeros(n_local + 1, dtype=np.int64)
+    ends = np.empty(w, dtype=np.int64)
     for i in range(h):
         _box_row(grvi, i, h, half, buf, sums[0])
         _box_row(weight, i, h, half, buf, sums[1])
         _box_row(ndvi, i, h, half, buf, sums[2])
-        _count_row(canopy[i], stands[i], i, core, counts)
-        _test_row(sums[0], sums[1], grvi[i], canopy[i], stands[i], thr, masks[0, i], masks[1, i])
-        _test_row(sums[2], sums[1], ndvi[i], canopy[i], stands[i], thr_ndvi, masks[2, i],
+        runs = ends[: _runs(stands[i], ends)]
+        _count_row(canopy[i], stands[i], runs, i, core, counts)
+        _test_row(sums[0], sums[1], grvi[i], canopy[i], stands[i], runs, thr, masks[0, i],
+                  masks[1, i])  # fmt: skip
+        _test_row(sums[2], sums[1], ndvi[i], canopy[i], stands[i], runs, thr_ndvi, masks[2, i],
                   masks[3, i])  # fmt: skip
     return masks[0], masks[1], counts, masks[2], masks[3]
 
 
 @jit
-def _count_row(canopy: Any, stands: Any, i: int, core: Any, counts: Any) -> None:
-    """Add row ``i``'s canopy pixels inside the ``core`` box to ``counts`` by stand."""
+def _count_row(canopy: Any, stands: Any, ends: Any, i: int, core: Any, counts: Any) -> None:
+    """Add row ``i``'s canopy pixels inside the ``core`` box to ``counts`` by stand.
+
+    ``ends`` are the ends of the row's runs of one stand (:func:`_runs`).
+    """
     if not core[0] <= i < core[1]:
         return
-    for j in range(core[2], min(core[3], canopy.size)):
-        counts[stands[j]] += canopy[j]
+    lo, hi = max(core[2], 0), min(core[3], canopy.size)
+    j = 0
+    for e in ends:
+        a, b = max(j, lo), min(e, hi)
+        if a < b:
+            n = 0
+            for x in canopy[a:b]:
+                n += x
+            counts[stands[a]] += n
+        j = e
 
 
 @jit
 def _test_row(
-    total: Any, count: Any, values: Any, canopy: Any, stands: Any, thr: Any, anomalous: Any,
-    own: Any,
+    total: Any, count: Any, values: Any, canopy: Any, stands: Any, ends: Any, thr: Any,
+    anomalous: Any, own: Any,
 ) -> None:  # fmt: skip
     """One row of the box-mean test: ``total / count <= thr[stand]`` (own: the value too).
 
-    Without branches (every pixel is tested, the canopy mask applied after): the masks are
-    those of testing the canopy pixels only, at a fraction of the mispredicted branches.
+    In runs of one stand (the threshold a constant) and without branches (every pixel is
+    tested, the canopy mask applied after): the masks are those of testing the canopy pixels
+    only, in vector registers. ``ends`` are the ends of the runs (:func:`_runs`).
     """
+    j = 0
+    for e in ends:
+        _test_run(total[j:e], count[j:e], values[j:e], canopy[j:e], thr[stands[j]],
+                  anomalous[j:e], own[j:e])  # fmt: skip
+        j = e
+
+
+@jit
+def _test_run(
+    total: Any, count: Any, values: Any, canopy: Any, t: Any, anomalous: Any, own: Any
+) -> None:
     for j in range(values.size):
-        t = thr[stands[j]]
         hit = canopy[j] & (total[j] / count[j] <= t)
         anomalous[j] = hit
         own[j] = hit & (values[j] <= t)
