@@ -118,15 +118,19 @@ def canopy_layers(
     the compiler vectorises (:func:`_canopy_run`).
     """
     h, w = stands.shape
-    grvi = np.zeros((h, w), dtype=np.float32)
-    canopy = np.zeros((h, w), dtype=np.bool_)
+    grvi = np.empty((h, w), dtype=np.float32)
+    canopy = np.empty((h, w), dtype=np.bool_)
     ib, ig, ir, inir = bands[0], bands[1], bands[2], bands[3]
-    ndvi = np.zeros((h, w) if inir >= 0 else (1, 1), dtype=np.float32)
+    ndvi = np.empty((h, w) if inir >= 0 else (1, 1), dtype=np.float32)
+    ndvi[:] = 0  # only the runs in host stands are written below
     for i in range(h):
         j = 0
         while j < w:
             s, e = stands[i, j], _run_end(stands[i], j)
-            if s != 0:
+            if s == 0:
+                grvi[i, j:e] = 0
+                canopy[i, j:e] = False
+            else:
                 g, r = values[ig, i, j:e], values[ir, i, j:e]
                 b = values[ib, i, j:e] if ib >= 0 else g  # g: a placeholder, not read
                 n = values[inir, i, j:e] if inir >= 0 else g
@@ -245,17 +249,16 @@ def anomalous_pixels(
     """
     h, w = grvi.shape
     half = size // 2 if size > 1 else 0
-    weight = canopy.astype(np.float32)
     buf = np.empty(w, dtype=np.float32)
     total = np.empty(w, dtype=np.float32)
     count = np.empty(w, dtype=np.float32)
-    anomalous = np.zeros((h, w), dtype=np.bool_)
-    own = np.zeros((h, w), dtype=np.bool_)
+    anomalous = np.empty((h, w), dtype=np.bool_)  # every pixel is written by _test_row
+    own = np.empty((h, w), dtype=np.bool_)
     counts = np.zeros(n_local + 1, dtype=np.int64)
     ends = np.empty(w, dtype=np.int64)
     for i in range(h):
         _box_row(grvi, i, h, half, buf, total)
-        _box_row(weight, i, h, half, buf, count)
+        _box_row(canopy, i, h, half, buf, count)  # weights 0/1: exact float32 sums
         runs = ends[: _runs(stands[i], ends)]
         _count_row(canopy[i], stands[i], runs, i, core, counts)
         _test_row(total, count, grvi[i], canopy[i], stands[i], runs, thr, anomalous[i], own[i])
@@ -275,15 +278,14 @@ def anomalous_pair(
     """
     h, w = grvi.shape
     half = size // 2 if size > 1 else 0
-    weight = canopy.astype(np.float32)
     buf = np.empty(w, dtype=np.float32)
     sums = np.empty((3, w), dtype=np.float32)
-    masks = np.zeros((4, h, w), dtype=np.bool_)
+    masks = np.empty((4, h, w), dtype=np.bool_)  # every pixel is written by _test_row
     counts = np.zeros(n_local + 1, dtype=np.int64)
     ends = np.empty(w, dtype=np.int64)
     for i in range(h):
         _box_row(grvi, i, h, half, buf, sums[0])
-        _box_row(weight, i, h, half, buf, sums[1])
+        _box_row(canopy, i, h, half, buf, sums[1])  # weights 0/1: exact float32 sums
         _box_row(ndvi, i, h, half, buf, sums[2])
         runs = ends[: _runs(stands[i], ends)]
         _count_row(canopy[i], stands[i], runs, i, core, counts)
