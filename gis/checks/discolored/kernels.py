@@ -114,32 +114,96 @@ def canopy_layers(
 
     NDVI is that of :func:`gis.checks.discolored.neighbours.window_ndvi`: 0 outside the
     canopy, 1 where NIR + R = 0; without NIR a 1 × 1 array. Each row is taken in runs of one
-    stand (:func:`_run_end`), so the stand's thresholds are constants of a branch-free loop
-    the compiler vectorises (:func:`_canopy_run`).
+    stand (:func:`_canopy_row`).
     """
-    h, w = stands.shape
-    grvi = np.empty((h, w), dtype=np.float32)
-    canopy = np.empty((h, w), dtype=np.bool_)
-    ib, ig, ir, inir = bands[0], bands[1], bands[2], bands[3]
-    ndvi = np.empty((h, w) if inir >= 0 else (1, 1), dtype=np.float32)
-    ndvi[:] = 0  # only the runs in host stands are written below
-    for i in range(h):
-        j = 0
-        while j < w:
-            s, e = stands[i, j], _run_end(stands[i], j)
-            if s == 0:
-                grvi[i, j:e] = 0
-                canopy[i, j:e] = False
-            else:
-                g, r = values[ig, i, j:e], values[ir, i, j:e]
-                b = values[ib, i, j:e] if ib >= 0 else g  # g: a placeholder, not read
-                n = values[inir, i, j:e] if inir >= 0 else g
-                nd_out = ndvi[i, j:e] if inir >= 0 else ndvi[0, 0:1]
-                _canopy_run(g, r, b, n, invalid[i, j:e], shadow[s], blue_limit[s], soil[0],
-                            soil[1], ib >= 0, inir >= 0, grvi[i, j:e], nd_out,
-                            canopy[i, j:e])  # fmt: skip
-            j = e
+    grvi, ndvi, canopy = _canopy_arrays(stands, bands)
+    for i in range(stands.shape[0]):
+        _canopy_row(values[:, i], bands, stands[i], invalid[i], (shadow, blue_limit, soil),
+                    grvi[i], ndvi[i] if bands[3] >= 0 else ndvi[0], canopy[i])  # fmt: skip
     return grvi, ndvi, canopy
+
+
+@jit
+def canopy_layers_raw(
+    raw: Any, bands: Any, stands: Any, extra: Any, conversion: Any, shadow: Any,
+    blue_limit: Any, soil: Any,
+) -> tuple[Any, Any, Any]:  # fmt: skip
+    """:func:`canopy_layers` of the raw pixels a file stores, converted row by row here.
+
+    ``raw`` (bands, rows, cols) holds the file's values (any type); ``extra`` is the mask of
+    pixels invalid by other rules (GDAL or raster masks, outside the raster), a 1 × 1 array
+    when there is none; ``conversion`` is ``(nodata, has nodata, scale, offset)``. A pixel is
+    invalid where ``extra`` is set or any band is NaN or nodata; the values are
+    ``float32(raw) * scale + offset`` — what :func:`gis.raster.kernels.to_reflectance` gives,
+    so the result is :func:`canopy_layers` of its arrays, value for value, without a float
+    copy of the window.
+    """
+    grvi, ndvi, canopy = _canopy_arrays(stands, bands)
+    h, w = stands.shape
+    nodata, has_nodata = conversion[0], conversion[1] != 0
+    scale, offset = np.float32(conversion[2]), np.float32(conversion[3])
+    rows = np.empty((raw.shape[0], w), dtype=np.float32)
+    bad = np.empty(w, dtype=np.bool_)
+    for i in range(h):
+        if extra.shape == stands.shape:
+            bad[:] = extra[i]
+        else:
+            bad[:] = False
+        for k in range(raw.shape[0]):
+            _raw_row(raw[k, i], nodata, has_nodata, scale, offset, rows[k], bad)
+        _canopy_row(rows, bands, stands[i], bad, (shadow, blue_limit, soil), grvi[i],
+                    ndvi[i] if bands[3] >= 0 else ndvi[0], canopy[i])  # fmt: skip
+    return grvi, ndvi, canopy
+
+
+@jit
+def _raw_row(
+    raw: Any, nodata: float, has_nodata: bool, scale: Any, offset: Any, out: Any, bad: Any
+) -> None:
+    """One row of one band as ``to_reflectance`` converts it; ``bad`` |= NaN or nodata."""
+    for j in range(raw.size):
+        x = raw[j]
+        bad[j] |= (x != x) | (has_nodata & (x == nodata))
+        out[j] = np.float32(x) * scale + offset
+
+
+@jit
+def _canopy_arrays(stands: Any, bands: Any) -> tuple[Any, Any, Any]:
+    """Allocate a window's grvi, ndvi (1 × 1 without NIR, zeroed) and canopy arrays."""
+    h, w = stands.shape
+    ndvi = np.empty((h, w) if bands[3] >= 0 else (1, 1), dtype=np.float32)
+    ndvi[:] = 0  # only the runs in host stands are written
+    return np.empty((h, w), dtype=np.float32), ndvi, np.empty((h, w), dtype=np.bool_)
+
+
+@jit
+def _canopy_row(
+    values: Any, bands: Any, stands: Any, invalid: Any, limits: Any, grvi: Any, ndvi: Any,
+    canopy: Any,
+) -> None:  # fmt: skip
+    """One row (``values``: bands × cols) of :func:`canopy_layers` in runs of one stand.
+
+    The stand's thresholds (``limits``: shadow, blue limit, soil) are constants of a
+    branch-free loop the compiler vectorises (:func:`_canopy_run`); outside the host stands
+    the row is 0 and not canopy. The bands' rows are taken out once (contiguous rows).
+    """
+    ib, ig, ir, inir = bands[0], bands[1], bands[2], bands[3]
+    g_row, r_row = np.ascontiguousarray(values[ig]), np.ascontiguousarray(values[ir])
+    b_row = np.ascontiguousarray(values[ib]) if ib >= 0 else g_row  # g: a placeholder
+    n_row = np.ascontiguousarray(values[inir]) if inir >= 0 else g_row
+    shadow, blue_limit, soil = limits
+    j, w = 0, stands.size
+    while j < w:
+        s, e = stands[j], _run_end(stands, j)
+        if s == 0:
+            grvi[j:e] = 0
+            canopy[j:e] = False
+        else:
+            nd_out = ndvi[j:e] if inir >= 0 else ndvi[0:1]
+            _canopy_run(g_row[j:e], r_row[j:e], b_row[j:e], n_row[j:e], invalid[j:e],
+                        shadow[s], blue_limit[s], soil[0], soil[1], ib >= 0, inir >= 0,
+                        grvi[j:e], nd_out, canopy[j:e])  # fmt: skip
+        j = e
 
 
 @jit
@@ -416,18 +480,19 @@ def _vegetation_row(
     values: Any, bands: Any, stands: Any, invalid: Any, soil_ndvi: float, i: int, grvi: Any,
     ndvi: Any, keep: Any,
 ) -> bool:  # fmt: skip
-    """Row ``i`` of :func:`vegetation_pixels` into the row buffers ``grvi``, ``ndvi``, ``keep``.
+    """Write a row of :func:`vegetation_pixels` to the row buffers ``grvi``, ``ndvi``, ``keep``.
 
-    ``keep`` may be a float row (1.0 = vegetation): the weights of the box mean. Returns
-    whether the row has a vegetation pixel.
+    ``values[:, i]`` is the row's values, ``stands`` and ``invalid`` its rows. ``keep`` may
+    be a float row (1.0 = vegetation): the weights of the box mean. Returns whether the row
+    has a vegetation pixel.
     """
     ig, ir, inir = bands[1], bands[2], bands[3]
     seen = False
-    for j in range(stands.shape[1]):
+    for j in range(stands.size):
         grvi[j] = 0
         ndvi[j] = np.nan
         keep[j] = False
-        if stands[i, j] == 0 or invalid[i, j]:
+        if stands[j] == 0 or invalid[j]:
             continue
         r = values[ir, i, j]
         if inir >= 0:
@@ -459,7 +524,8 @@ def vegetation_pixels(
     ndvi = np.empty((h, w), dtype=np.float32)
     keep = np.empty((h, w), dtype=np.bool_)
     for i in range(h):
-        _vegetation_row(values, bands, stands, invalid, soil_ndvi, i, grvi[i], ndvi[i], keep[i])
+        _vegetation_row(values, bands, stands[i], invalid[i], soil_ndvi, i, grvi[i], ndvi[i],
+                        keep[i])  # fmt: skip
     return grvi, ndvi, keep
 
 
@@ -560,23 +626,82 @@ def strip_histograms(
     """
     h, w = stands.shape
     half = size // 2 if size > 1 else 0
-    k = min(2 * half + 1, h)
-    grvi = np.zeros((k, w), dtype=np.float32)
-    ones = np.zeros((k, w), dtype=np.float32)
-    ndvi = np.zeros((k, w), dtype=np.float32)
-    rows = np.empty((3, w), dtype=np.float32)
+    rings, rows = _strip_buffers(h, w, half)
+    seen = False
+    for i in range(h + half):
+        row_invalid = invalid[min(i, h - 1)]  # (past the last row: not read)
+        seen |= _strip_step(values, i, i - half, bands, stands, row_invalid, soil_ndvi, slot,
+                            (i, half), grid, log_range, rings, rows, out)  # fmt: skip
+    return seen
+
+
+@jit
+def strip_histograms_raw(
+    raw: Any, bands: Any, stands: Any, extra: Any, conversion: Any, soil_ndvi: float,
+    slot: Any, size: int, grid: Any, log_range: Any, out: Any,
+) -> bool:  # fmt: skip
+    """:func:`strip_histograms` of the raw pixels a file stores, converted row by row here.
+
+    ``raw``, ``extra`` and ``conversion`` as in :func:`canopy_layers_raw`: the rows are
+    converted as :func:`gis.raster.kernels.to_reflectance` converts them into a ring of the
+    last ``size // 2 + 1`` rows, so the histograms are those of its arrays, value for value,
+    without a float copy of the window.
+    """
+    h, w = stands.shape
+    half = size // 2 if size > 1 else 0
+    rings, rows = _strip_buffers(h, w, half)
+    k = half + 1
+    conv = np.empty((raw.shape[0], k, w), dtype=np.float32)
+    bad = np.empty((k, w), dtype=np.bool_)
+    nodata, has_nodata = conversion[0], conversion[1] != 0
+    scale, offset = np.float32(conversion[2]), np.float32(conversion[3])
     seen = False
     for i in range(h + half):
         if i < h:
-            seen |= _vegetation_row(values, bands, stands, invalid, soil_ndvi, i, grvi[i % k],
-                                    ndvi[i % k], ones[i % k])  # fmt: skip
-        r = i - half
-        if r >= grid[0, 0] and (r - grid[0, 0]) % grid[0, 2] == 0:
-            _index_row(grvi, ones, ndvi[r % k], stands[r], slot, r, h, half, grid[0, 1:], rows,
-                       out)  # fmt: skip
-        if r >= grid[1, 0] and (r - grid[1, 0]) % grid[1, 2] == 0:
-            _level_row(values, bands, ones[r % k], stands[r], slot, r, grid[1, 1:], log_range,
-                       out)  # fmt: skip
+            if extra.shape == stands.shape:
+                bad[i % k] = extra[i]
+            else:
+                bad[i % k] = False
+            for b in range(raw.shape[0]):
+                _raw_row(raw[b, i], nodata, has_nodata, scale, offset, conv[b, i % k],
+                         bad[i % k])  # fmt: skip
+        seen |= _strip_step(conv, i % k, (i - half) % k, bands, stands, bad[i % k], soil_ndvi,
+                            slot, (i, half), grid, log_range, rings, rows, out)  # fmt: skip
+    return seen
+
+
+@jit
+def _strip_buffers(h: int, w: int, half: int) -> tuple[Any, Any]:
+    """Rings of GRVI, vegetation weights and NDVI (the last ``2 half + 1`` rows); row buffers."""
+    k = min(2 * half + 1, h)
+    return np.zeros((3, k, w), dtype=np.float32), np.empty((3, w), dtype=np.float32)
+
+
+@jit
+def _strip_step(
+    values: Any, vi: int, vr: int, bands: Any, stands: Any, invalid: Any, soil_ndvi: float,
+    slot: Any, at: Any, grid: Any, log_range: Any, rings: Any, rows: Any, out: Any,
+) -> bool:  # fmt: skip
+    """Step ``i`` (``at``: i, half) of the sweep of :func:`strip_histograms`.
+
+    The vegetation of row ``i`` (values ``values[:, vi]``, invalid row ``invalid``), then
+    the histograms of row ``i - half`` (values ``values[:, vr]``). Returns whether row ``i``
+    has a vegetation pixel.
+    """
+    i, half = at
+    h = stands.shape[0]
+    grvi, ones, ndvi = rings[0], rings[1], rings[2]
+    k = grvi.shape[0]
+    seen = False
+    if i < h:
+        seen = _vegetation_row(values, bands, stands[i], invalid, soil_ndvi, vi, grvi[i % k],
+                               ndvi[i % k], ones[i % k])  # fmt: skip
+    r = i - half
+    if r >= grid[0, 0] and (r - grid[0, 0]) % grid[0, 2] == 0:
+        _index_row(grvi, ones, ndvi[r % k], stands[r], slot, r, h, half, grid[0, 1:], rows, out)
+    if r >= grid[1, 0] and (r - grid[1, 0]) % grid[1, 2] == 0:
+        _level_row(values, bands, ones[r % k], stands[r], slot, vr, grid[1, 1:], log_range,
+                   out)  # fmt: skip
     return seen
 
 
