@@ -29,7 +29,6 @@ from gis.checks.discolored.kernels import soil_array
 from gis.indices import normalized_difference
 from gis.indices import rg_ratio as rg_index
 from gis.raster import RasterReader, RasterSource
-from gis.raster.kernels import to_reflectance
 
 BASE_NAMES = ("med_grvi", "sig_grvi", "med_ndvi", "sig_ndvi", "bright", "green", "nir", "blue")
 """Baseline quantities per stand, in the field order of
@@ -292,20 +291,25 @@ class WindowPixels:
     conversion: NDArray[np.float64] | None
 
     def at(self, rows: NDArray[Any], cols: NDArray[Any]) -> NDArray[np.float32]:
-        """Reflectance (bands, n) of the pixels at ``rows``, ``cols`` (valid pixels)."""
+        """Reflectance (bands, n) of the valid pixels at ``rows``, ``cols``."""
         picked = self.raw[:, rows, cols]
-        return picked if self.conversion is None else self._convert(picked[:, None, :])[:, 0]
-
-    def bands(self, which: Sequence[int]) -> NDArray[np.float32]:
-        """Reflectance of the bands at positions ``which`` over the window (valid pixels)."""
-        picked = self.raw[list(which)]
         return picked if self.conversion is None else self._convert(picked)
 
+    def bands(self, which: Sequence[int]) -> NDArray[np.float32]:
+        """Reflectance of the bands at positions ``which`` (at the valid pixels; NaN not set)."""
+        if self.conversion is None:
+            return self.raw[list(which)]
+        out = np.empty((len(which), *self.raw.shape[1:]), dtype=np.float32)
+        for i, k in enumerate(which):
+            out[i] = self.raw[k]
+        return self._convert(out)
+
     def _convert(self, raw: NDArray[Any]) -> NDArray[np.float32]:
+        """``float32(raw) * scale + offset`` (what ``to_reflectance`` gives at valid pixels)."""
         assert self.conversion is not None
-        nodata, has_nodata, scale, offset = self.conversion.tolist()
-        values, _ = to_reflectance(raw, nodata=nodata if has_nodata else None, scale=scale,
-                                   offset=offset)  # fmt: skip
+        values = raw.astype(np.float32, copy=False)  # the callers pass an array of their own
+        values *= np.float32(self.conversion[2])
+        values += np.float32(self.conversion[3])
         return values
 
 
