@@ -484,28 +484,43 @@ def _vegetation_row(
 
     ``values[:, i]`` is the row's values, ``stands`` and ``invalid`` its rows. ``keep`` may
     be a float row (1.0 = vegetation): the weights of the box mean. Returns whether the row
-    has a vegetation pixel.
+    has a vegetation pixel. Branch-free on contiguous rows (:func:`_vegetation_run`).
     """
     ig, ir, inir = bands[1], bands[2], bands[3]
+    g, r = np.ascontiguousarray(values[ig, i]), np.ascontiguousarray(values[ir, i])
+    n = np.ascontiguousarray(values[inir, i]) if inir >= 0 else g  # g: a placeholder
+    return _vegetation_run(g, r, n, inir >= 0, stands, invalid, soil_ndvi, grvi, ndvi, keep)
+
+
+@jit
+def _vegetation_run(
+    g: Any, r: Any, n: Any, has_nir: bool, stands: Any, invalid: Any, soil_ndvi: float,
+    grvi: Any, ndvi: Any, keep: Any,
+) -> bool:  # fmt: skip
+    """Apply the rules of :func:`vegetation_pixels` to one row, every value computed.
+
+    No branches, the same float operations as :func:`normalized_difference_px`. NDVI is set
+    where the pixel is in a stand, valid and NDVI >= ``soil_ndvi`` (NaN elsewhere and
+    without NIR); vegetation where, besides, its GRVI is a number.
+    """
+    nan, zero = np.float32(np.nan), np.float32(0)
     seen = False
-    for j in range(stands.size):
-        grvi[j] = 0
-        ndvi[j] = np.nan
-        keep[j] = False
-        if stands[j] == 0 or invalid[j]:
-            continue
-        r = values[ir, i, j]
-        if inir >= 0:
-            nd = normalized_difference_px(values[inir, i, j], r)
-            if not nd >= soil_ndvi:
-                continue
-            ndvi[j] = nd
-        gr = normalized_difference_px(values[ig, i, j], r)
-        if np.isnan(gr):
-            continue
-        keep[j] = True
-        grvi[j] = gr
-        seen = True
+    for j in range(g.size):
+        gj, rj = g[j], r[j]
+        ok = (stands[j] != 0) & (invalid[j] == 0)
+        nd = nan
+        if has_nir:
+            total = n[j] + rj
+            nd = (n[j] - rj) / total
+            nd = nan if total == 0 else nd
+            ok &= nd >= soil_ndvi
+        ndvi[j] = nd if ok else nan
+        total = gj + rj
+        gr = (gj - rj) / total
+        veg = ok & (total != 0) & (gr == gr)
+        keep[j] = veg
+        grvi[j] = gr if veg else zero
+        seen |= veg
     return seen
 
 
