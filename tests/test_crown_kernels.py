@@ -15,11 +15,13 @@ from gis.checks.discolored.kernels import (
     anomalous_pixels,
     band_positions,
     canopy_layers,
+    canopy_layers_raw,
     canopy_pixels,
     index_histograms,
     label_pixels,
     level_histograms,
     strip_histograms,
+    strip_histograms_raw,
     vegetation_pixels,
 )
 from gis.checks.discolored.neighbours import window_ndvi
@@ -233,6 +235,68 @@ def test_strip_histograms_equal_the_three_steps(
     assert seen == keep.any()
     assert want.sum() > 0
     np.testing.assert_array_equal(got, want)
+
+
+def _raw_window(roles: tuple[str, ...], dtype: str, seed: int) -> tuple:
+    """Raw counts with nodata (0), NaN (float), negative values (int16) and a mask; stands."""
+    rng = np.random.default_rng(seed)
+    shape = (len(roles), 70, 83)
+    look = {"B": 300, "G": 700, "R": 500, "NIR": 3000, "SWIR": 1500}
+    raw = np.stack([np.full(shape[1:], look[r], "f8") for r in roles])
+    raw *= rng.uniform(0.5, 1.5, shape)
+    raw[:, rng.random(shape[1:]) < 0.1] *= np.array([1, 0.9, 2.2, 0.4, 1][: len(roles)])[:, None]
+    raw[rng.random(shape) < 0.01] = 0
+    raw = (raw / 20 if dtype == "uint8" else raw).astype(dtype)
+    if dtype == "float32":
+        raw[rng.random(shape) < 0.01] = np.nan
+    if dtype == "int16":
+        raw[rng.random(shape) < 0.01] *= -1
+    stands = np.repeat(rng.integers(0, 5, (70, 9)).astype(np.uint16), 10, axis=1)[:, :83].copy()
+    masked = rng.random(shape[1:]) < 0.02
+    return raw, stands, masked
+
+
+RAW_CASES = [(roles, dtype) for roles in (*ROLE_SETS, ("NIR", "R", "G", "B", "SWIR"))
+             for dtype in ("uint8", "uint16", "int16", "float32")]  # fmt: skip
+
+
+CONVERSIONS = [(0, 1.0, 0.0, False), (0, 1e-4, -1e-4, True), (None, 2e-4, 0.0, True)]
+
+
+@pytest.mark.parametrize(("roles", "dtype"), RAW_CASES)
+@pytest.mark.parametrize(("nodata", "scale", "offset", "with_mask"), CONVERSIONS)
+def test_raw_kernels_equal_them_on_to_reflectance(
+    roles: tuple[str, ...], dtype: str, nodata: float | None, scale: float, offset: float,
+    with_mask: bool,
+) -> None:  # fmt: skip
+    """canopy_layers_raw / strip_histograms_raw of the counts = the kernels of the reflectance."""
+    raw, stands, masked = _raw_window(roles, dtype, len(roles) + len(dtype))
+    extra = masked if with_mask else None
+    values, invalid = to_reflectance(raw, nodata=nodata, scale=scale, offset=offset, invalid=extra)
+    conversion = np.array([nodata or 0.0, nodata is not None, scale, offset])
+    none = np.zeros((1, 1), np.bool_)
+    bands = band_positions(roles)
+    rng = np.random.default_rng(3)
+    unit = scale / (20 if dtype == "uint8" else 1)  # reflectance of one count of the looks
+    shadow, limit = _per_stand(rng, 0.0, 400 * unit), _per_stand(rng, 400 * unit, 900 * unit)
+    soil = np.array([RULES.soil_ndvi, RULES.soil_rg])
+    want = canopy_layers(values, bands, stands, invalid, shadow, limit, soil)
+    got = canopy_layers_raw(raw, bands, stands, masked if with_mask else none, conversion,
+                            shadow, limit, soil)  # fmt: skip
+    assert 0.05 < want[2].mean() < 0.95  # canopy and not
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+    slot, grid = np.arange(5), np.array([[1, 0, 2], [0, 3, 4]])
+    log_range = np.array([-16.0, 20.0])
+    for size in (1, 3, 5):
+        hist_want, hist_got = np.zeros((5, 6, 512), np.int64), np.zeros((5, 6, 512), np.int64)
+        seen = strip_histograms(values, bands, stands, invalid, RULES.soil_ndvi, slot, size,
+                                grid, log_range, hist_want)  # fmt: skip
+        got_seen = strip_histograms_raw(raw, bands, stands, masked if with_mask else none,
+                                        conversion, RULES.soil_ndvi, slot, size, grid,
+                                        log_range, hist_got)  # fmt: skip
+        assert seen and got_seen and hist_want.sum() > 0
+        np.testing.assert_array_equal(hist_got, hist_want)
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "float32"])

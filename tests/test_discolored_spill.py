@@ -16,6 +16,7 @@ from rasterio.windows import Window
 from gis.checks.discolored import detect_discolored
 from gis.checks.discolored import spill as spill_module
 from gis.checks.discolored.passes import sample_strips
+from gis.checks.discolored.pixels import read_pixels
 from gis.checks.discolored.spill import Spill
 from gis.raster import raster_source
 from tests.test_crowns import DEAD, YELLOW, scene
@@ -104,3 +105,23 @@ def test_same_points_with_and_without_the_spill(tmp_path, monkeypatch):
 
     monkeypatch.setattr(spill_module.Spill, "open", no_spill)
     pd.testing.assert_frame_equal(spilled, points(), check_exact=True)
+
+
+@pytest.mark.parametrize("kind", ["nodata", "alpha"])
+def test_read_pixels_convert_to_the_reflectance_read_array_gives(tmp_path, kind):
+    """WindowPixels of a plain reader (raw, masks, pads at the raster's edge) = read_array."""
+    src = _tiled(tmp_path / f"{kind}.tif", kind)
+    roles = ("G", "R", "B")
+    with src.open() as reader:
+        for window in (Window(0, 0, 128, 128), Window(448, 512, 72, 88), Window(64, 64, 64, 64)):
+            values, invalid = reader.read_array(window, roles, halo=25)
+            pixels = read_pixels(reader, window, roles, halo=25)
+            assert pixels.conversion is not None and pixels.raw.dtype != np.float32
+            assert pixels.raw.shape == values.shape
+            extra = pixels.extra if pixels.extra.shape == invalid.shape else np.zeros_like(invalid)
+            nodata = (pixels.raw == 0).any(axis=0) if kind == "nodata" else False
+            np.testing.assert_array_equal(extra | nodata, invalid)  # extra: masks and pads
+            assert invalid.any() and not invalid.all()
+            rows, cols = np.nonzero(~invalid)
+            np.testing.assert_array_equal(pixels.at(rows, cols), values[:, rows, cols])
+            np.testing.assert_array_equal(pixels.bands([1])[0][~invalid], values[1][~invalid])

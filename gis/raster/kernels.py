@@ -32,14 +32,25 @@ def _convert(
     else:
         inner[:] = False
     for b in range(bands):  # band-planar, branch-free loops (the compiler vectorises them)
-        plane, out = raw[b], values[b, top : top + h, left : left + w]
         for i in range(h):
-            for j in range(w):
-                x = plane[i, j]
-                inner[i, j] |= (x != x) | (has_nodata & (x == nodata))
-                out[i, j] = np.float32(x) * scale + offset
+            _convert_row(raw[b, i], nodata, has_nodata, scale, offset,
+                         values[b, top + i, left : left + w], inner[i])  # fmt: skip
     _fill_invalid(values, inner, top, left)
     return values, invalid
+
+
+@jit
+def _convert_row(
+    raw: Any, nodata: float, has_nodata: bool, scale: Any, offset: Any, out: Any, bad: Any
+) -> None:
+    """One row of one band: ``out = raw * scale + offset``; ``bad`` |= nodata or NaN.
+
+    On contiguous rows, so the loop is a plain vector loop (no 2-D index arithmetic).
+    """
+    for j in range(raw.size):
+        x = raw[j]
+        bad[j] |= (x != x) | (has_nodata & (x == nodata))
+        out[j] = np.float32(x) * scale + offset
 
 
 @jit

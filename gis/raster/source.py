@@ -319,13 +319,28 @@ class RasterReader:
             the mask raster, or outside the raster.
         """
         src = self.source
+        raw, masked, pads = self.read_raw(window, roles, halo=halo)
+        return to_reflectance(
+            raw, nodata=src.nodata, scale=src.scale, offset=src.offset, invalid=masked, pads=pads
+        )
+
+    def read_raw(
+        self, window: Window, roles: Sequence[str], *, halo: int = 0
+    ) -> tuple[NDArray[Any], NDArray[np.bool_] | None, tuple[int, int, int, int]]:
+        """Read what :meth:`read_array` converts: raw bands, mask, pads (top, bottom, left, right).
+
+        ``raw`` holds ``roles`` as the file stores them in ``window`` grown by ``halo`` and
+        clipped to the raster; ``mask`` the pixels the raster's masks mark invalid (``None``:
+        none); ``pads`` the rows and columns of the grown window outside the raster.
+        :func:`gis.raster.kernels.to_reflectance` of them with the source's nodata, scale and
+        offset is :meth:`read_array`'s result.
+        """
+        src = self.source
         win, pads = _clip_window(window, halo, src.width, src.height)
         idx = [src.band_index(r) for r in roles]
         with self.one_read():
             raw, masked = self._read_raw(idx, win)
-        return to_reflectance(
-            raw, nodata=src.nodata, scale=src.scale, offset=src.offset, invalid=masked, pads=pads
-        )
+        return raw, masked, pads
 
     def _read_raw(
         self, idx: list[int], win: Window

@@ -30,13 +30,18 @@ import pandas as pd
 from numpy.typing import NDArray
 from rasterio.windows import Window
 
-from gis.checks.discolored.kernels import band_positions, strip_histograms
+from gis.checks.discolored.kernels import (
+    band_positions,
+    strip_histograms,
+    strip_histograms_raw,
+)
 from gis.checks.discolored.pixels import (
     BASE_NAMES,
     CrownRules,
     local_stand_raster,
     opened,
     pixel_layers,
+    read_pixels,
     shape_scores,
     soil_mask,
 )
@@ -121,13 +126,20 @@ def window_histograms(
     if not ids.size:
         return {}
     with opened(source) as reader:
-        values, invalid = reader.read_array(window, roles)
+        pixels = read_pixels(reader, window, roles)
         transform = reader.source.transform
     stands, slot = _local_stands(shapes, ids, window, transform)
     out = np.zeros((ids.size, len(QUANTITIES), HIST_BINS), dtype=np.int64)
     grid = np.array([[*_start(window, STEP), STEP], [*_start(window, SAMPLE), SAMPLE]])
-    if not strip_histograms(values, band_positions(roles), stands, invalid, rules.soil_ndvi,
-                            slot, rules.smooth_px, grid, np.array(LOG_RANGE), out):  # fmt: skip
+    bands, log_range = band_positions(roles), np.array(LOG_RANGE)
+    if pixels.conversion is None:  # reflectance already (a mosaic)
+        seen = strip_histograms(pixels.raw, bands, stands, pixels.extra, rules.soil_ndvi, slot,
+                                rules.smooth_px, grid, log_range, out)  # fmt: skip
+    else:
+        seen = strip_histograms_raw(pixels.raw, bands, stands, pixels.extra, pixels.conversion,
+                                    rules.soil_ndvi, slot, rules.smooth_px, grid, log_range,
+                                    out)  # fmt: skip
+    if not seen:
         return {}
     seen = out[:, 0, :].sum(axis=1) > 0
     return {int(s): out[i] for i, s in enumerate(ids) if seen[i]}

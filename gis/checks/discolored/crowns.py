@@ -35,17 +35,20 @@ from gis.checks.discolored.kernels import (
     anomalous_pixels,
     band_positions,
     canopy_layers,
+    canopy_layers_raw,
     label_pixels,
 )
 from gis.checks.discolored.neighbours import judge, ndvi_loss_threshold
 from gis.checks.discolored.pixels import (
     BASE_NAMES,
     CrownRules,
+    WindowPixels,
     core_slices,
     grown,
     local_stand_raster,
     opened,
     pixel_layers,
+    read_pixels,
     shape_scores,
 )
 from gis.raster import RasterReader, RasterSource
@@ -102,10 +105,9 @@ class WindowResult:
 
 
 def _pixel_state(
-    values: NDArray[np.float32],
+    pixels: WindowPixels,
     roles: Sequence[str],
     stands: NDArray[Any],
-    invalid: NDArray[np.bool_],
     base: Baselines,
     rules: CrownRules,
     core: tuple[slice, slice],
@@ -122,7 +124,12 @@ def _pixel_state(
     ratio = rules.soil_blue_ratio if "NIR" in roles else rules.bright_ratio
     blue_limit = (ratio * base.blue.astype(np.float32)).astype(np.float32)
     soil = np.array([rules.soil_ndvi, rules.soil_rg])
-    grvi, ndvi, canopy = canopy_layers(values, bands, stands, invalid, shadow, blue_limit, soil)
+    raw, extra, conversion = pixels.raw, pixels.extra, pixels.conversion
+    if conversion is None:  # reflectance already (a mosaic)
+        grvi, ndvi, canopy = canopy_layers(raw, bands, stands, extra, shadow, blue_limit, soil)
+    else:
+        grvi, ndvi, canopy = canopy_layers_raw(raw, bands, stands, extra, conversion, shadow,
+                                               blue_limit, soil)  # fmt: skip
     thr = (base.med_grvi - rules.z_grvi * base.sig_grvi).astype(np.float32)
     box = np.array([core[0].start, core[0].stop, core[1].start, core[1].stop], dtype=np.int64)
     n = len(base.pixels) - 1
@@ -303,15 +310,15 @@ def detect_window(
         Ground area of one pixel in m².
     """
     with opened(source) as reader:
-        values, invalid = reader.read_array(window, roles, halo=halo)
+        pixels = read_pixels(reader, window, roles, halo=halo)
         transform = reader.source.transform
     stands, numbers = local_stand_raster(shapes, grown(window, halo), transform)
     base = _local(numbers, base)
     inner = core_slices(halo, window)
-    state = _pixel_state(values, roles, stands, invalid, base, rules, inner)
+    state = _pixel_state(pixels, roles, stands, base, rules, inner)
     anomalous, core, canopy_counts = state["anomalous"], state["own"], state["counts"]
     rows, cols, lab, n = label_pixels(anomalous)  # 8-connected, raster order
-    px = pixel_layers(values[:, rows, cols], roles)  # the few anomalous pixels only
+    px = pixel_layers(pixels.at(rows, cols), roles)  # the few anomalous pixels only
     is_core = core[rows, cols]
     dead = _dead_pixels(px, stands[rows, cols], is_core, base, rules)
     rc, cc = rows[is_core], cols[is_core]
@@ -333,7 +340,7 @@ def detect_window(
         claimed = np.zeros(anomalous.shape, dtype=bool)  # pixels of the GRVI test's crowns
         fits = _fits(count, means, rules, pixel_m2)[2][lab - 1]
         claimed[rows[fits], cols[fits]] = True
-        arrays = state | {"values": values, "roles": roles, "stands": stands,
+        arrays = state | {"pixels": pixels, "roles": roles, "stands": stands,
                           "claimed": claimed}  # fmt: skip
         more = _ndvi_loss_crowns(arrays, base, rules, place)
         crowns = pd.concat([crowns, more], ignore_index=True) if len(more) else crowns
@@ -353,21 +360,26 @@ def _ndvi_loss_crowns(
     ``loss_own`` the pixels whose own NDVI passes, from :func:`_pixel_state`) that hold no
     pixel of a crown-sized component of the GRVI test (``claimed``: those are its candidates,
     decoys included), judged by :func:`~gis.checks.discolored.neighbours.judge`. ``arrays``
-    holds the window's ``values``, ``roles``, ``canopy``, ``ndvi``, ``stands`` (local
-    numbers), ``loss``, ``loss_own`` and ``claimed``.
+    holds the window's ``pixels`` (:class:`~gis.checks.discolored.pixels.WindowPixels`),
+    ``roles``, ``canopy``, ``ndvi``, ``stands`` (local numbers), ``loss``, ``loss_own`` and
+    ``claimed``.
     """
-    values, roles, stands = arrays["values"], arrays["roles"], arrays["stands"]
+    pixels, roles, stands = arrays["pixels"], arrays["roles"], arrays["stands"]
     halo = place[1]
     own = arrays["loss_own"]
     rows, cols, lab, n = label_pixels(arrays["loss"])
-    px = pixel_layers(values[:, rows, cols], roles)
+    px = pixel_layers(pixels.at(rows, cols), roles)
     is_core = own[rows, cols]
     layers = {k: px[k] for k in ("grvi", "rg_ratio", "green", "ndvi", "nir", "blue")}
     layers |= {"core": is_core, "nir_core": np.where(is_core, px["nir"], 0),
                "by_grvi": arrays["claimed"][rows, cols]}  # fmt: skip
     count, means = _components((rows, cols), lab, n, layers)
     crowns, _, kept = _crown_table(count, means, stands, base, rules, place)
-    return judge(crowns, means, kept, arrays | {"half": halo}, base, rules)
+    if not len(crowns):
+        return crowns
+    nir = pixels.bands([list(roles).index("NIR")])  # the neighbours' NIR: one band converted
+    return judge(crowns, means, kept, arrays | {"values": nir, "roles": ("NIR",), "half": halo},
+                 base, rules)  # fmt: skip
 
 
 def _local(numbers: NDArray[np.int64], base: Baselines) -> Baselines:

@@ -113,34 +113,156 @@ def canopy_layers(
     """:func:`canopy_pixels` and, with NIR, the canopy NDVI in the same pass: grvi, ndvi, canopy.
 
     NDVI is that of :func:`gis.checks.discolored.neighbours.window_ndvi`: 0 outside the
-    canopy, 1 where NIR + R = 0; without NIR a 1 × 1 array.
+    canopy, 1 where NIR + R = 0; without NIR a 1 × 1 array. Each row is taken in runs of one
+    stand (:func:`_canopy_row`).
     """
-    h, w = stands.shape
-    grvi = np.empty((h, w), dtype=np.float32)
-    canopy = np.zeros((h, w), dtype=np.bool_)
-    ib, ig, ir, inir = bands[0], bands[1], bands[2], bands[3]
-    ndvi = np.zeros((h, w) if inir >= 0 else (1, 1), dtype=np.float32)
-    for i in range(h):
-        for j in range(w):
-            grvi[i, j] = 0
-            s = stands[i, j]
-            if s == 0 or invalid[i, j]:
-                continue
-            bright = _brightness(values, bands, i, j)
-            if not bright >= shadow[s]:
-                continue
-            g, r = values[ig, i, j], values[ir, i, j]
-            blue = values[ib, i, j] if ib >= 0 else bright
-            if inir >= 0:
-                nd = normalized_difference_px(values[inir, i, j], r)
-                if soil_pixel(nd, blue, r, g, blue_limit[s], soil[0], soil[1]):
-                    continue
-                ndvi[i, j] = np.float32(1) if np.isnan(nd) else nd
-            elif blue > blue_limit[s]:
-                continue
-            canopy[i, j] = True
-            grvi[i, j] = normalized_difference_px(g, r)
+    grvi, ndvi, canopy = _canopy_arrays(stands, bands)
+    for i in range(stands.shape[0]):
+        _canopy_row(values[:, i], bands, stands[i], invalid[i], (shadow, blue_limit, soil),
+                    grvi[i], ndvi[i] if bands[3] >= 0 else ndvi[0], canopy[i])  # fmt: skip
     return grvi, ndvi, canopy
+
+
+@jit
+def canopy_layers_raw(
+    raw: Any, bands: Any, stands: Any, extra: Any, conversion: Any, shadow: Any,
+    blue_limit: Any, soil: Any,
+) -> tuple[Any, Any, Any]:  # fmt: skip
+    """:func:`canopy_layers` of the raw pixels a file stores, converted row by row here.
+
+    ``raw`` (bands, rows, cols) holds the file's values (any type); ``extra`` is the mask of
+    pixels invalid by other rules (GDAL or raster masks, outside the raster), a 1 × 1 array
+    when there is none; ``conversion`` is ``(nodata, has nodata, scale, offset)``. A pixel is
+    invalid where ``extra`` is set or any band is NaN or nodata; the values are
+    ``float32(raw) * scale + offset`` — what :func:`gis.raster.kernels.to_reflectance` gives,
+    so the result is :func:`canopy_layers` of its arrays, value for value, without a float
+    copy of the window.
+    """
+    grvi, ndvi, canopy = _canopy_arrays(stands, bands)
+    h, w = stands.shape
+    nodata, has_nodata = conversion[0], conversion[1] != 0
+    scale, offset = np.float32(conversion[2]), np.float32(conversion[3])
+    rows = np.empty((raw.shape[0], w), dtype=np.float32)
+    bad = np.empty(w, dtype=np.bool_)
+    for i in range(h):
+        if extra.shape == stands.shape:
+            bad[:] = extra[i]
+        else:
+            bad[:] = False
+        for k in range(raw.shape[0]):
+            _raw_row(raw[k, i], nodata, has_nodata, scale, offset, rows[k], bad)
+        _canopy_row(rows, bands, stands[i], bad, (shadow, blue_limit, soil), grvi[i],
+                    ndvi[i] if bands[3] >= 0 else ndvi[0], canopy[i])  # fmt: skip
+    return grvi, ndvi, canopy
+
+
+@jit
+def _raw_row(
+    raw: Any, nodata: float, has_nodata: bool, scale: Any, offset: Any, out: Any, bad: Any
+) -> None:
+    """One row of one band as ``to_reflectance`` converts it; ``bad`` |= NaN or nodata."""
+    for j in range(raw.size):
+        x = raw[j]
+        bad[j] |= (x != x) | (has_nodata & (x == nodata))
+        out[j] = np.float32(x) * scale + offset
+
+
+@jit
+def _canopy_arrays(stands: Any, bands: Any) -> tuple[Any, Any, Any]:
+    """Allocate a window's grvi, ndvi (1 × 1 without NIR, zeroed) and canopy arrays."""
+    h, w = stands.shape
+    ndvi = np.empty((h, w) if bands[3] >= 0 else (1, 1), dtype=np.float32)
+    ndvi[:] = 0  # only the runs in host stands are written
+    return np.empty((h, w), dtype=np.float32), ndvi, np.empty((h, w), dtype=np.bool_)
+
+
+@jit
+def _canopy_row(
+    values: Any, bands: Any, stands: Any, invalid: Any, limits: Any, grvi: Any, ndvi: Any,
+    canopy: Any,
+) -> None:  # fmt: skip
+    """One row (``values``: bands × cols) of :func:`canopy_layers` in runs of one stand.
+
+    The stand's thresholds (``limits``: shadow, blue limit, soil) are constants of a
+    branch-free loop the compiler vectorises (:func:`_canopy_run`); outside the host stands
+    the row is 0 and not canopy. The bands' rows are taken out once (contiguous rows).
+    """
+    ib, ig, ir, inir = bands[0], bands[1], bands[2], bands[3]
+    g_row, r_row = np.ascontiguousarray(values[ig]), np.ascontiguousarray(values[ir])
+    b_row = np.ascontiguousarray(values[ib]) if ib >= 0 else g_row  # g: a placeholder
+    n_row = np.ascontiguousarray(values[inir]) if inir >= 0 else g_row
+    shadow, blue_limit, soil = limits
+    j, w = 0, stands.size
+    while j < w:
+        s, e = stands[j], _run_end(stands, j)
+        if s == 0:
+            grvi[j:e] = 0
+            canopy[j:e] = False
+        else:
+            nd_out = ndvi[j:e] if inir >= 0 else ndvi[0:1]
+            _canopy_run(g_row[j:e], r_row[j:e], b_row[j:e], n_row[j:e], invalid[j:e],
+                        shadow[s], blue_limit[s], soil[0], soil[1], ib >= 0, inir >= 0,
+                        grvi[j:e], nd_out, canopy[j:e])  # fmt: skip
+        j = e
+
+
+@jit
+def _run_end(row: Any, j: int) -> int:
+    """End of the run of equal values of ``row`` starting at ``j`` (32 values a step)."""
+    s, e, w = row[j], j + 1, row.size
+    while e + 32 <= w:
+        differs = False
+        for x in row[e : e + 32]:
+            differs |= x != s
+        if differs:
+            break
+        e += 32
+    while e < w and row[e] == s:
+        e += 1
+    return e
+
+
+@jit
+def _runs(row: Any, ends: Any) -> int:
+    """Write the ends of the runs of equal values of ``row`` to ``ends``; return how many."""
+    j, k = 0, 0
+    while j < row.size:
+        j = _run_end(row, j)
+        ends[k] = j
+        k += 1
+    return k
+
+
+@jit
+def _canopy_run(
+    g: Any, r: Any, b: Any, n: Any, bad: Any, shadow: Any, limit: Any, soil_ndvi: float,
+    soil_rg: float, has_b: bool, has_nir: bool, grvi: Any, ndvi: Any, canopy: Any,
+) -> None:  # fmt: skip
+    """One run of a row in one stand: the rules of :func:`canopy_layers` without branches.
+
+    Every value is computed and the masks combined with ``&``/``|``: the same float
+    operations as :func:`normalized_difference_px`, :func:`_brightness` and
+    :func:`soil_pixel` take, so the same results, in vector registers.
+    """
+    nan, zero, one = np.float32(np.nan), np.float32(0), np.float32(1)
+    for j in range(g.size):
+        gj, rj = g[j], r[j]
+        bright = (b[j] + gj + rj) / np.float32(3) if has_b else (gj + rj) / np.float32(2)
+        blue = b[j] if has_b else bright
+        ok = (bad[j] == 0) & (bright >= shadow)
+        if has_nir:
+            total = n[j] + rj
+            nd = (n[j] - rj) / total
+            nd = nan if total == 0 else nd
+            soil = ~(nd >= soil_ndvi) & ((blue >= limit) | (rj / gj < soil_rg))
+            ok &= ~soil
+            ndvi[j] = (one if nd != nd else nd) if ok else zero
+        else:
+            ok &= ~(blue > limit)
+        total = gj + rj
+        gr = (gj - rj) / total
+        grvi[j] = (nan if total == 0 else gr) if ok else zero
+        canopy[j] = ok
 
 
 @jit
@@ -161,11 +283,9 @@ def _box_row(rows: Any, i: int, h: int, half: int, vertical: Any, out: Any) -> N
         if i + d < h:
             _add_row(vertical, rows[(i + d) % k])
     _copy_row(out, vertical)
-    for d in range(1, half + 1):
-        for j in range(d, w):
-            out[j] += vertical[j - d]
-        for j in range(w - d):
-            out[j] += vertical[j + d]
+    for d in range(1, min(half, w - 1) + 1):
+        _add_row(out[d:], vertical[: w - d])
+        _add_row(out[: w - d], vertical[d:])
 
 
 @jit
@@ -193,18 +313,19 @@ def anomalous_pixels(
     """
     h, w = grvi.shape
     half = size // 2 if size > 1 else 0
-    weight = canopy.astype(np.float32)
     buf = np.empty(w, dtype=np.float32)
     total = np.empty(w, dtype=np.float32)
     count = np.empty(w, dtype=np.float32)
-    anomalous = np.zeros((h, w), dtype=np.bool_)
-    own = np.zeros((h, w), dtype=np.bool_)
+    anomalous = np.empty((h, w), dtype=np.bool_)  # every pixel is written by _test_row
+    own = np.empty((h, w), dtype=np.bool_)
     counts = np.zeros(n_local + 1, dtype=np.int64)
+    ends = np.empty(w, dtype=np.int64)
     for i in range(h):
         _box_row(grvi, i, h, half, buf, total)
-        _box_row(weight, i, h, half, buf, count)
-        _count_row(canopy[i], stands[i], i, core, counts)
-        _test_row(total, count, grvi[i], canopy[i], stands[i], thr, anomalous[i], own[i])
+        _box_row(canopy, i, h, half, buf, count)  # weights 0/1: exact float32 sums
+        runs = ends[: _runs(stands[i], ends)]
+        _count_row(canopy[i], stands[i], runs, i, core, counts)
+        _test_row(total, count, grvi[i], canopy[i], stands[i], runs, thr, anomalous[i], own[i])
     return anomalous, own, counts
 
 
@@ -221,43 +342,67 @@ def anomalous_pair(
     """
     h, w = grvi.shape
     half = size // 2 if size > 1 else 0
-    weight = canopy.astype(np.float32)
     buf = np.empty(w, dtype=np.float32)
     sums = np.empty((3, w), dtype=np.float32)
-    masks = np.zeros((4, h, w), dtype=np.bool_)
+    masks = np.empty((4, h, w), dtype=np.bool_)  # every pixel is written by _test_row
     counts = np.zeros(n_local + 1, dtype=np.int64)
+    ends = np.empty(w, dtype=np.int64)
     for i in range(h):
         _box_row(grvi, i, h, half, buf, sums[0])
-        _box_row(weight, i, h, half, buf, sums[1])
+        _box_row(canopy, i, h, half, buf, sums[1])  # weights 0/1: exact float32 sums
         _box_row(ndvi, i, h, half, buf, sums[2])
-        _count_row(canopy[i], stands[i], i, core, counts)
-        _test_row(sums[0], sums[1], grvi[i], canopy[i], stands[i], thr, masks[0, i], masks[1, i])
-        _test_row(sums[2], sums[1], ndvi[i], canopy[i], stands[i], thr_ndvi, masks[2, i],
+        runs = ends[: _runs(stands[i], ends)]
+        _count_row(canopy[i], stands[i], runs, i, core, counts)
+        _test_row(sums[0], sums[1], grvi[i], canopy[i], stands[i], runs, thr, masks[0, i],
+                  masks[1, i])  # fmt: skip
+        _test_row(sums[2], sums[1], ndvi[i], canopy[i], stands[i], runs, thr_ndvi, masks[2, i],
                   masks[3, i])  # fmt: skip
     return masks[0], masks[1], counts, masks[2], masks[3]
 
 
 @jit
-def _count_row(canopy: Any, stands: Any, i: int, core: Any, counts: Any) -> None:
-    """Add row ``i``'s canopy pixels inside the ``core`` box to ``counts`` by stand."""
+def _count_row(canopy: Any, stands: Any, ends: Any, i: int, core: Any, counts: Any) -> None:
+    """Add row ``i``'s canopy pixels inside the ``core`` box to ``counts`` by stand.
+
+    ``ends`` are the ends of the row's runs of one stand (:func:`_runs`).
+    """
     if not core[0] <= i < core[1]:
         return
-    for j in range(core[2], min(core[3], canopy.size)):
-        counts[stands[j]] += canopy[j]
+    lo, hi = max(core[2], 0), min(core[3], canopy.size)
+    j = 0
+    for e in ends:
+        a, b = max(j, lo), min(e, hi)
+        if a < b:
+            n = 0
+            for x in canopy[a:b]:
+                n += x
+            counts[stands[a]] += n
+        j = e
 
 
 @jit
 def _test_row(
-    total: Any, count: Any, values: Any, canopy: Any, stands: Any, thr: Any, anomalous: Any,
-    own: Any,
+    total: Any, count: Any, values: Any, canopy: Any, stands: Any, ends: Any, thr: Any,
+    anomalous: Any, own: Any,
 ) -> None:  # fmt: skip
     """One row of the box-mean test: ``total / count <= thr[stand]`` (own: the value too).
 
-    Without branches (every pixel is tested, the canopy mask applied after): the masks are
-    those of testing the canopy pixels only, at a fraction of the mispredicted branches.
+    In runs of one stand (the threshold a constant) and without branches (every pixel is
+    tested, the canopy mask applied after): the masks are those of testing the canopy pixels
+    only, in vector registers. ``ends`` are the ends of the runs (:func:`_runs`).
     """
+    j = 0
+    for e in ends:
+        _test_run(total[j:e], count[j:e], values[j:e], canopy[j:e], thr[stands[j]],
+                  anomalous[j:e], own[j:e])  # fmt: skip
+        j = e
+
+
+@jit
+def _test_run(
+    total: Any, count: Any, values: Any, canopy: Any, t: Any, anomalous: Any, own: Any
+) -> None:
     for j in range(values.size):
-        t = thr[stands[j]]
         hit = canopy[j] & (total[j] / count[j] <= t)
         anomalous[j] = hit
         own[j] = hit & (values[j] <= t)
@@ -335,31 +480,47 @@ def _vegetation_row(
     values: Any, bands: Any, stands: Any, invalid: Any, soil_ndvi: float, i: int, grvi: Any,
     ndvi: Any, keep: Any,
 ) -> bool:  # fmt: skip
-    """Row ``i`` of :func:`vegetation_pixels` into the row buffers ``grvi``, ``ndvi``, ``keep``.
+    """Write a row of :func:`vegetation_pixels` to the row buffers ``grvi``, ``ndvi``, ``keep``.
 
-    ``keep`` may be a float row (1.0 = vegetation): the weights of the box mean. Returns
-    whether the row has a vegetation pixel.
+    ``values[:, i]`` is the row's values, ``stands`` and ``invalid`` its rows. ``keep`` may
+    be a float row (1.0 = vegetation): the weights of the box mean. Returns whether the row
+    has a vegetation pixel. Branch-free on contiguous rows (:func:`_vegetation_run`).
     """
     ig, ir, inir = bands[1], bands[2], bands[3]
+    g, r = np.ascontiguousarray(values[ig, i]), np.ascontiguousarray(values[ir, i])
+    n = np.ascontiguousarray(values[inir, i]) if inir >= 0 else g  # g: a placeholder
+    return _vegetation_run(g, r, n, inir >= 0, stands, invalid, soil_ndvi, grvi, ndvi, keep)
+
+
+@jit
+def _vegetation_run(
+    g: Any, r: Any, n: Any, has_nir: bool, stands: Any, invalid: Any, soil_ndvi: float,
+    grvi: Any, ndvi: Any, keep: Any,
+) -> bool:  # fmt: skip
+    """Apply the rules of :func:`vegetation_pixels` to one row, every value computed.
+
+    No branches, the same float operations as :func:`normalized_difference_px`. NDVI is set
+    where the pixel is in a stand, valid and NDVI >= ``soil_ndvi`` (NaN elsewhere and
+    without NIR); vegetation where, besides, its GRVI is a number.
+    """
+    nan, zero = np.float32(np.nan), np.float32(0)
     seen = False
-    for j in range(stands.shape[1]):
-        grvi[j] = 0
-        ndvi[j] = np.nan
-        keep[j] = False
-        if stands[i, j] == 0 or invalid[i, j]:
-            continue
-        r = values[ir, i, j]
-        if inir >= 0:
-            nd = normalized_difference_px(values[inir, i, j], r)
-            if not nd >= soil_ndvi:
-                continue
-            ndvi[j] = nd
-        gr = normalized_difference_px(values[ig, i, j], r)
-        if np.isnan(gr):
-            continue
-        keep[j] = True
-        grvi[j] = gr
-        seen = True
+    for j in range(g.size):
+        gj, rj = g[j], r[j]
+        ok = (stands[j] != 0) & (invalid[j] == 0)
+        nd = nan
+        if has_nir:
+            total = n[j] + rj
+            nd = (n[j] - rj) / total
+            nd = nan if total == 0 else nd
+            ok &= nd >= soil_ndvi
+        ndvi[j] = nd if ok else nan
+        total = gj + rj
+        gr = (gj - rj) / total
+        veg = ok & (total != 0) & (gr == gr)
+        keep[j] = veg
+        grvi[j] = gr if veg else zero
+        seen |= veg
     return seen
 
 
@@ -378,7 +539,8 @@ def vegetation_pixels(
     ndvi = np.empty((h, w), dtype=np.float32)
     keep = np.empty((h, w), dtype=np.bool_)
     for i in range(h):
-        _vegetation_row(values, bands, stands, invalid, soil_ndvi, i, grvi[i], ndvi[i], keep[i])
+        _vegetation_row(values, bands, stands[i], invalid[i], soil_ndvi, i, grvi[i], ndvi[i],
+                        keep[i])  # fmt: skip
     return grvi, ndvi, keep
 
 
@@ -479,23 +641,82 @@ def strip_histograms(
     """
     h, w = stands.shape
     half = size // 2 if size > 1 else 0
-    k = min(2 * half + 1, h)
-    grvi = np.zeros((k, w), dtype=np.float32)
-    ones = np.zeros((k, w), dtype=np.float32)
-    ndvi = np.zeros((k, w), dtype=np.float32)
-    rows = np.empty((3, w), dtype=np.float32)
+    rings, rows = _strip_buffers(h, w, half)
+    seen = False
+    for i in range(h + half):
+        row_invalid = invalid[min(i, h - 1)]  # (past the last row: not read)
+        seen |= _strip_step(values, i, i - half, bands, stands, row_invalid, soil_ndvi, slot,
+                            (i, half), grid, log_range, rings, rows, out)  # fmt: skip
+    return seen
+
+
+@jit
+def strip_histograms_raw(
+    raw: Any, bands: Any, stands: Any, extra: Any, conversion: Any, soil_ndvi: float,
+    slot: Any, size: int, grid: Any, log_range: Any, out: Any,
+) -> bool:  # fmt: skip
+    """:func:`strip_histograms` of the raw pixels a file stores, converted row by row here.
+
+    ``raw``, ``extra`` and ``conversion`` as in :func:`canopy_layers_raw`: the rows are
+    converted as :func:`gis.raster.kernels.to_reflectance` converts them into a ring of the
+    last ``size // 2 + 1`` rows, so the histograms are those of its arrays, value for value,
+    without a float copy of the window.
+    """
+    h, w = stands.shape
+    half = size // 2 if size > 1 else 0
+    rings, rows = _strip_buffers(h, w, half)
+    k = half + 1
+    conv = np.empty((raw.shape[0], k, w), dtype=np.float32)
+    bad = np.empty((k, w), dtype=np.bool_)
+    nodata, has_nodata = conversion[0], conversion[1] != 0
+    scale, offset = np.float32(conversion[2]), np.float32(conversion[3])
     seen = False
     for i in range(h + half):
         if i < h:
-            seen |= _vegetation_row(values, bands, stands, invalid, soil_ndvi, i, grvi[i % k],
-                                    ndvi[i % k], ones[i % k])  # fmt: skip
-        r = i - half
-        if r >= grid[0, 0] and (r - grid[0, 0]) % grid[0, 2] == 0:
-            _index_row(grvi, ones, ndvi[r % k], stands[r], slot, r, h, half, grid[0, 1:], rows,
-                       out)  # fmt: skip
-        if r >= grid[1, 0] and (r - grid[1, 0]) % grid[1, 2] == 0:
-            _level_row(values, bands, ones[r % k], stands[r], slot, r, grid[1, 1:], log_range,
-                       out)  # fmt: skip
+            if extra.shape == stands.shape:
+                bad[i % k] = extra[i]
+            else:
+                bad[i % k] = False
+            for b in range(raw.shape[0]):
+                _raw_row(raw[b, i], nodata, has_nodata, scale, offset, conv[b, i % k],
+                         bad[i % k])  # fmt: skip
+        seen |= _strip_step(conv, i % k, (i - half) % k, bands, stands, bad[i % k], soil_ndvi,
+                            slot, (i, half), grid, log_range, rings, rows, out)  # fmt: skip
+    return seen
+
+
+@jit
+def _strip_buffers(h: int, w: int, half: int) -> tuple[Any, Any]:
+    """Rings of GRVI, vegetation weights and NDVI (the last ``2 half + 1`` rows); row buffers."""
+    k = min(2 * half + 1, h)
+    return np.zeros((3, k, w), dtype=np.float32), np.empty((3, w), dtype=np.float32)
+
+
+@jit
+def _strip_step(
+    values: Any, vi: int, vr: int, bands: Any, stands: Any, invalid: Any, soil_ndvi: float,
+    slot: Any, at: Any, grid: Any, log_range: Any, rings: Any, rows: Any, out: Any,
+) -> bool:  # fmt: skip
+    """Step ``i`` (``at``: i, half) of the sweep of :func:`strip_histograms`.
+
+    The vegetation of row ``i`` (values ``values[:, vi]``, invalid row ``invalid``), then
+    the histograms of row ``i - half`` (values ``values[:, vr]``). Returns whether row ``i``
+    has a vegetation pixel.
+    """
+    i, half = at
+    h = stands.shape[0]
+    grvi, ones, ndvi = rings[0], rings[1], rings[2]
+    k = grvi.shape[0]
+    seen = False
+    if i < h:
+        seen = _vegetation_row(values, bands, stands[i], invalid, soil_ndvi, vi, grvi[i % k],
+                               ndvi[i % k], ones[i % k])  # fmt: skip
+    r = i - half
+    if r >= grid[0, 0] and (r - grid[0, 0]) % grid[0, 2] == 0:
+        _index_row(grvi, ones, ndvi[r % k], stands[r], slot, r, h, half, grid[0, 1:], rows, out)
+    if r >= grid[1, 0] and (r - grid[1, 0]) % grid[1, 2] == 0:
+        _level_row(values, bands, ones[r % k], stands[r], slot, vr, grid[1, 1:], log_range,
+                   out)  # fmt: skip
     return seen
 
 

@@ -272,6 +272,76 @@ def opened(source: RasterSource | RasterReader) -> Iterator[RasterReader]:
             yield reader
 
 
+@dataclass(frozen=True)
+class WindowPixels:
+    """A window's pixels as read, converted to reflectance where they are used.
+
+    ``raw`` (bands, rows, cols) holds the values the file stores on the halo-grown window
+    (padded where it passes the raster's edge); ``extra`` the pixels invalid by the raster's
+    masks or outside the raster (a 1 × 1 array: none); ``conversion`` is
+    ``(nodata, has nodata, scale, offset)`` of
+    :func:`gis.raster.kernels.to_reflectance`, or ``None`` when ``raw`` is reflectance
+    already (a mosaic's reader converts each scene itself). The kernels convert rows as
+    they go (:func:`gis.checks.discolored.kernels.canopy_layers_raw`); no float copy of the
+    whole window is made.
+    """
+
+    raw: NDArray[Any]
+    extra: NDArray[np.bool_]
+    conversion: NDArray[np.float64] | None
+
+    def at(self, rows: NDArray[Any], cols: NDArray[Any]) -> NDArray[np.float32]:
+        """Reflectance (bands, n) of the valid pixels at ``rows``, ``cols``."""
+        picked = self.raw[:, rows, cols]
+        return picked if self.conversion is None else self._convert(picked)
+
+    def bands(self, which: Sequence[int]) -> NDArray[np.float32]:
+        """Reflectance of the bands at positions ``which`` (at the valid pixels; NaN not set)."""
+        if self.conversion is None:
+            return self.raw[list(which)]
+        out = np.empty((len(which), *self.raw.shape[1:]), dtype=np.float32)
+        for i, k in enumerate(which):
+            out[i] = self.raw[k]
+        return self._convert(out)
+
+    def _convert(self, raw: NDArray[Any]) -> NDArray[np.float32]:
+        """``float32(raw) * scale + offset`` (what ``to_reflectance`` gives at valid pixels)."""
+        assert self.conversion is not None
+        values = raw.astype(np.float32, copy=False)  # the callers pass an array of their own
+        values *= np.float32(self.conversion[2])
+        values += np.float32(self.conversion[3])
+        return values
+
+
+def read_pixels(
+    reader: RasterReader, window: Window, roles: Sequence[str], *, halo: int = 0
+) -> WindowPixels:
+    """Read ``roles`` in ``window`` grown by ``halo`` as :class:`WindowPixels`.
+
+    A plain file's reader (its :meth:`~gis.raster.RasterReader.read_array` converts
+    :meth:`~gis.raster.RasterReader.read_raw`) gives the raw values; another reader (a
+    mosaic) gives its reflectance and invalid mask.
+    """
+    if type(reader).read_array is not RasterReader.read_array:
+        values, invalid = reader.read_array(window, roles, halo=halo)
+        return WindowPixels(values, invalid, None)
+    raw, masked, pads = reader.read_raw(window, roles, halo=halo)
+    src = reader.source
+    conversion = np.array([0.0 if src.nodata is None else float(src.nodata),
+                           src.nodata is not None, src.scale, src.offset])  # fmt: skip
+    if not any(pads):
+        extra = masked if masked is not None else np.zeros((1, 1), dtype=np.bool_)
+        return WindowPixels(raw, extra, conversion)
+    top, bottom, left, right = pads
+    h, w = raw.shape[1] + top + bottom, raw.shape[2] + left + right
+    inner = (slice(top, h - bottom), slice(left, w - right))
+    padded = np.zeros((raw.shape[0], h, w), dtype=raw.dtype)
+    padded[:, inner[0], inner[1]] = raw
+    extra = np.ones((h, w), dtype=np.bool_)  # outside the raster: invalid
+    extra[inner] = masked if masked is not None else False
+    return WindowPixels(padded, extra, conversion)
+
+
 # ----------------------------------------------------------------------------- score
 
 
