@@ -195,7 +195,10 @@ def test_autumn_rgb_golden_crowns_in_turning_populations_are_not_points(tmp_path
 
 
 def test_autumn_rgb_red_brown_kept_in_a_stand_turning_as_a_whole(tmp_path):
-    case = next(c for c in suite_cases([14]) if c.season == "autumn" and c.sensor == "rgb")
+    # was seed 14, whose pine stand C006 "turned as a whole" only because its soil gaps pulled
+    # its median GRVI down (baselines now over pass 2's canopy); also
+    # tests/test_discolored_canopy_baseline.py: a larch stand turning golden, a dead pine in it
+    case = next(c for c in suite_cases([24]) if c.season == "autumn" and c.sensor == "rgb")
     built = build_case(case, tmp_path)
     off = with_rules(load_discolored_rules(), red_brown_rg=99.0)  # turning stands unscreened
     on, without = score_case(built), score_case(built, rules=off)
