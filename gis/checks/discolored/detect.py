@@ -33,6 +33,7 @@ from gis.checks.discolored.autumn import autumn_rgb_decoys
 from gis.checks.discolored.baselines import Baselines
 from gis.checks.discolored.crowns import WindowResult
 from gis.checks.discolored.dask import run_passes_dask
+from gis.checks.discolored.delivery import lossy_finding
 from gis.checks.discolored.passes import Plan, make_plan, run_passes
 from gis.checks.discolored.pixels import CrownRules
 from gis.checks.discolored.points import (
@@ -290,6 +291,7 @@ def detect_discolored(
             "请检查 nodata 值和波段角色（--bands）",
         )
     _baseline_findings(host, base, rules.crowns, log)
+    lossy_finding(source, math.sqrt(plan.pixel_m2), log)
     _turning_finding(host, base, "NIR" in plan.roles, image_date, log)
     if autumn and "NIR" not in plan.roles:
         _autumn_rgb_finding(image_date, log, source.path)
