@@ -23,10 +23,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 import pandas as pd
 import rasterio
+from eval_discolored_robust import table  # pooled precision / recall per group
 
 from gis.demo.crown_suite import build_case, suite_cases
 
@@ -88,14 +90,6 @@ def run(seeds: int, quality: int, folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pooled(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Pooled precision and recall per group."""
-    g = frame.groupby(by)[["points", "true_points", "planted", "found"]].sum()
-    g["precision"] = (g["true_points"] / g["points"].clip(lower=1)).round(3)
-    g["recall"] = (g["found"] / g["planted"].clip(lower=1)).round(3)
-    return g.reset_index()
-
-
 def main() -> None:
     """Run and print the tables."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -106,8 +100,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="linyuan_jpeg_") as tmp:
         frame = run(args.seeds, args.quality, Path(tmp))
     print(f"seeds 0-{args.seeds - 1}, JPEG quality {args.quality}, {time.time() - t0:.0f} s")
-    print(pooled(frame, ["season", "delivery"]).to_string(index=False))
-    print(pooled(frame, ["gsd_cm", "delivery"]).to_string(index=False))
+    print(table(frame, ["season", "delivery"]).to_string(index=False))
+    print(table(frame, ["gsd_cm", "delivery"]).to_string(index=False))
 
 
 if __name__ == "__main__":
