@@ -98,6 +98,12 @@ CASES = [
         id="invalid-range",
     ),
     pytest.param(
+        ["check", "patches", "x.shp", "--min-mapping-unit-mu", "0"],
+        "错误：'--min-mapping-unit-mu' 的值无效：须在范围 x>0.0 内",
+        "Error: Invalid value for '--min-mapping-unit-mu': 0.0 is not in the range x>0.0.",
+        id="mapping-unit-not-positive",
+    ),
+    pytest.param(
         ["report", "patches", "{r}", "--out", "{r}/r.pdf"],
         "错误：'--out' 的值无效：{r}/r.pdf：报告请写成 .html 或 .docx",
         "Error: Invalid value for '--out': {r}/r.pdf: write the report as .html or .docx",

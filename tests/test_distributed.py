@@ -295,6 +295,24 @@ def test_discolored_passes_on_the_cluster_equal_one_process(demo, client):
     assert [r.stand_pixels for r in res1] == [r.stand_pixels for r in res2]
 
 
+def test_discolored_rgb_passes_on_the_cluster_equal_one_process(demo, client):
+    """Without NIR pass 1 runs twice (canopy-only baselines, issue 16): equal on the cluster."""
+    from dataclasses import replace
+
+    from gis.checks.discolored import run_passes
+    from gis.checks.discolored.dask import run_passes_dask
+
+    plan = replace(_discolored_plan(demo), roles=("B", "G", "R"))
+    base1, res1 = run_passes(plan, threads=2)
+    base2, res2 = run_passes_dask(client, plan)
+    for name, value in vars(base1).items():
+        np.testing.assert_array_equal(value, getattr(base2, name), err_msg=name)
+    crowns1 = pd.concat([r.crowns for r in res1], ignore_index=True)
+    crowns2 = pd.concat([r.crowns for r in res2], ignore_index=True)
+    assert len(crowns1) > 10
+    pd.testing.assert_frame_equal(crowns1, crowns2, check_exact=True)
+
+
 def test_dask_tasks_report_progress_to_the_end(demo, client, tmp_path):
     """On the cluster, the patch check and the discolored passes count their Dask tasks."""
     from gis.checks.discolored.dask import run_passes_dask

@@ -100,8 +100,9 @@ def check() -> None:
     "--min-mapping-unit-mu",
     "min_mapping_unit_mu",
     type=click.FloatRange(min=0.0, min_open=True),
-    help="Minimum mapping unit, 亩 (default the rules' min_mapping_unit_mu, 1 亩): a patch "
-    "with a changed cluster this large is never 无变化.",
+    help="最小上图面积（亩），默认取规则文件的 min_mapping_unit_mu（1 亩，未与国家森林督查"
+    "技术规定核实，见 docs/robustness.md）：含这么大变化连片的图斑不判为无变化。 Minimum "
+    "mapping unit, 亩: a patch with a changed cluster this large is never 无变化.",
 )
 @options.workers_opt
 @options.scheduler_opt

@@ -111,11 +111,13 @@ def window_histograms(
     *,
     roles: Sequence[str],
     rules: CrownRules,
+    gate: NDArray[np.float32] | None = None,
 ) -> dict[int, NDArray[np.int64]]:
     """First pass on one window: stand number → histograms (len(QUANTITIES), HIST_BINS).
 
     Counts pixels that are valid, inside a host stand and vegetation (NDVI >= ``soil_ndvi``
-    with NIR) — shadows and discolored crowns are left to the robust statistics. GRVI is
+    with NIR) — shadows and discolored crowns are left to the robust statistics. ``gate``
+    (:func:`canopy_gate`, images without NIR) keeps only pass 2's canopy pixels. GRVI is
     smoothed inside the window (no halo: a halo would decode the neighbouring tiles too);
     it and NDVI are histogrammed on the pixels of every :data:`STEP`-th raster row and
     column, each counted ``STEP²`` times (the quantiles do not move); brightness,
@@ -129,6 +131,8 @@ def window_histograms(
         pixels = read_pixels(reader, window, roles)
         transform = reader.source.transform
     stands, slot = _local_stands(shapes, ids, window, transform)
+    if gate is not None:
+        invalid = invalid | off_canopy(values, roles, stands, gate[:, ids[slot]])
     out = np.zeros((ids.size, len(QUANTITIES), HIST_BINS), dtype=np.int64)
     grid = np.array([[*_start(window, STEP), STEP], [*_start(window, SAMPLE), SAMPLE]])
     bands, log_range = band_positions(roles), np.array(LOG_RANGE)
@@ -143,6 +147,45 @@ def window_histograms(
         return {}
     seen = out[:, 0, :].sum(axis=1) > 0
     return {int(s): out[i] for i, s in enumerate(ids) if seen[i]}
+
+
+def canopy_gate(base: Baselines, rules: CrownRules) -> NDArray[np.float32]:
+    """(2, stands + 1) float32: pass 2's shadow and blue limits per stand, without NIR.
+
+    The limits of :func:`gis.checks.discolored.crowns.detect_window` (brightness below
+    ``shadow_ratio`` × the stand's median is shadow; blue above ``bright_ratio`` × its median
+    is bare ground or road), computed by the same float32 expressions, so that a second
+    pass-1 sweep with them (:func:`off_canopy`) counts exactly the pixels pass 2 tests.
+    """
+    shadow = (rules.shadow_ratio * base.bright).astype(np.float32)
+    blue = (rules.bright_ratio * base.blue.astype(np.float32)).astype(np.float32)
+    return np.stack([shadow, blue])
+
+
+def off_canopy(
+    values: NDArray[Any], roles: Sequence[str], stands: NDArray[Any], gate: NDArray[Any]
+) -> NDArray[np.bool_]:
+    """Pixels that pass 2 does not call canopy (image without NIR): shadow or blue-bright.
+
+    ``gate`` holds the (shadow, blue) limits of each local stand number of ``stands``; the
+    brightness is that of :func:`gis.checks.discolored.kernels.canopy_layers` (mean of the
+    visible bands in float32, B + G + R in that order), blue falls back to it.
+
+    Examples
+    --------
+    >>> v = np.array([[[0.02, 0.20]], [[0.05, 0.20]], [[0.03, 0.22]]], dtype=np.float32)
+    >>> gate = np.array([[0.0, 0.01], [0.0, 0.05]], dtype=np.float32)
+    >>> off_canopy(v, ("B", "G", "R"), np.array([[1, 1]]), gate).tolist()
+    [[False, True]]
+    """
+    band = {r: values[i] for i, r in enumerate(roles)}
+    visible = [band[k] for k in ("B", "G", "R") if k in band]
+    bright = visible[0].copy()
+    for extra in visible[1:]:
+        bright += extra
+    bright /= np.asarray(len(visible), dtype=bright.dtype)
+    blue = band.get("B", bright)
+    return np.asarray(~(bright >= gate[0][stands]) | (blue > gate[1][stands]))
 
 
 def _local_stands(

@@ -24,6 +24,7 @@ from gis.checks.discolored.passes import (
     CACHE_MB,
     Plan,
     baseline_task,
+    canopy_histograms,
     detect_task,
     plan_baselines,
     sampled_histograms,
@@ -84,6 +85,7 @@ def run_passes_dask(client: Any, plan: Plan) -> tuple[Baselines, list[WindowResu
     shared = client.scatter(plan, broadcast=True, hash=False)
     with step("stand baseline tasks (Dask)", zh="林分基线任务（Dask）") as progress:
         hists = stand_histograms_dask(client, plan, shared, progress=progress)
+        hists = canopy_histograms(plan, hists, lambda p: stand_histograms_dask(client, p))
     base = plan_baselines(hists, plan)
     size = task_windows_for(len(plan.windows), sum(client.nthreads().values()))
     with step("detection tasks (Dask)", zh="检测任务（Dask）") as progress:

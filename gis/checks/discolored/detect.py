@@ -33,6 +33,7 @@ from gis.checks.discolored.autumn import autumn_rgb_decoys
 from gis.checks.discolored.baselines import Baselines
 from gis.checks.discolored.crowns import WindowResult
 from gis.checks.discolored.dask import run_passes_dask
+from gis.checks.discolored.delivery import lossy_finding
 from gis.checks.discolored.passes import Plan, make_plan, run_passes
 from gis.checks.discolored.pixels import CrownRules
 from gis.checks.discolored.points import (
@@ -290,6 +291,7 @@ def detect_discolored(
             "请检查 nodata 值和波段角色（--bands）",
         )
     _baseline_findings(host, base, rules.crowns, log)
+    lossy_finding(source, math.sqrt(plan.pixel_m2), log)
     _turning_finding(host, base, "NIR" in plan.roles, image_date, log)
     if autumn and "NIR" not in plan.roles:
         _autumn_rgb_finding(image_date, log, source.path)
@@ -391,7 +393,7 @@ def _autumn_rgb_finding(date: str | None, log: Findings, path: str) -> None:
         f"autumn image ({date}) without NIR: orange larch and red oak crowns inside pine "
         "stands look like discolored pines in R, G, B; golden crowns in stands with a "
         "turning yellow population are left out, the rest is not ruled out (suite, 20 "
-        "seeds: precision 0.54, recall 0.85 — 1.0 in pure pine stands, about 0.3 in pine "
+        "seeds: precision 0.54, recall 0.89 — 1.0 in pure pine stands, about 0.3 in pine "
         "stands holding larch, 0.24 with broadleaf crowns too; points marked "
         f"status_note={AUTUMN_RGB_NOTE}) — fly multispectral in autumn or RGB in "
         "July-August, or give last autumn's image as --previous (suite: precision 0.98)",
@@ -399,7 +401,7 @@ def _autumn_rgb_finding(date: str | None, log: Findings, path: str) -> None:
         source=path,
         zh=f"秋季影像（{date}）无近红外波段：松林小班内变橙的落叶松和变红的栎树在红绿蓝"
         "波段上与变色松树相似；已剔除有成片黄色树冠（同步变色）小班中的金黄色树冠，其余"
-        "无法排除（稳健性测试 20 组：精度 0.54、召回率 0.85——纯松林小班 1.0，含落叶松的"
+        "无法排除（稳健性测试 20 组：精度 0.54、召回率 0.89——纯松林小班 1.0，含落叶松的"
         f"松林小班约 0.3，兼有阔叶树时 0.24；点位已标注 status_note={AUTUMN_RGB_NOTE}）"
         "——秋季请用多光谱，或于7–8月用可见光，或以上一年秋季影像作为 --previous"
         "（测试精度 0.98）",

@@ -16,9 +16,9 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import geopandas as gpd
@@ -30,6 +30,7 @@ from rasterio.windows import Window, bounds
 from gis.checks.discolored.baselines import (
     Baselines,
     baselines_from_histograms,
+    canopy_gate,
     merge_histograms,
     window_histograms,
 )
@@ -60,6 +61,8 @@ class Plan:
     turning: tuple[int, ...] = ()
     """Stand numbers turning colour by date and species (autumn larch; see
     :mod:`gis.checks.discolored.season`)."""
+    gate: NDArray[np.float32] | None = None
+    """Pass 1 counts only pass 2's canopy pixels (:func:`canopy_histograms`; no NIR)."""
 
 
 WINDOW_PX = (1024, 2048)
@@ -148,7 +151,8 @@ def baseline_task(
     """First pass on one window (pure: a Dask task may run it without ``reader``)."""
     shapes = window_shapes(plan, window, stands=stands)
     src = reader if reader is not None else plan.source
-    return window_histograms(src, window, shapes, roles=plan.roles, rules=plan.rules)
+    return window_histograms(src, window, shapes, roles=plan.roles, rules=plan.rules,
+                             gate=plan.gate)  # fmt: skip
 
 
 STRIP_ROWS = 256
@@ -179,13 +183,20 @@ def sample_strips(windows: Sequence[Window], block_rows: int) -> tuple[list[Wind
 
 
 def stand_histograms(
-    plan: Plan, *, threads: int = 1, progress: Progress | None = None, spill: Spill | None = None
+    plan: Plan,
+    *,
+    threads: int = 1,
+    progress: Progress | None = None,
+    spill: Spill | None = None,
+    replay: Spill | None = None,
 ) -> dict[int, Any]:
     """Pass 1 on local threads (see :func:`sampled_histograms` for the sampling rule).
 
-    With ``spill`` the raw pixels read are kept there for pass 2 (:mod:`.spill`).
+    With ``spill`` the raw pixels read are kept there for pass 2 (:mod:`.spill`); with
+    ``replay`` they are taken from there (the second sweep of :func:`canopy_histograms`).
     """
     wrap = spill.recording if spill is not None else None
+    wrap = replay.replaying if replay is not None else wrap
 
     def run(windows: Sequence[Window], stands: gpd.GeoDataFrame | None) -> list[Any]:
         task = lambda r, w: baseline_task(plan, w, r, stands=stands)  # noqa: E731
@@ -218,6 +229,31 @@ def sampled_histograms(plan: Plan, run: Any) -> dict[int, Any]:
         if sid not in full:
             hist *= 2  # every other strip was read
     return merge_histograms(hists, extra)
+
+
+def canopy_histograms(
+    plan: Plan, hists: dict[int, Any], run: Callable[[Plan], dict[int, Any]]
+) -> dict[int, Any]:
+    """Without NIR: the GRVI histograms again, over the pixels pass 2 calls canopy.
+
+    With NIR, pass 1 leaves out bare ground by NDVI (``soil_ndvi``), as pass 2 does. Without
+    NIR pass 2 leaves out shadow and blue-bright ground by limits relative to the stand's
+    medians — which pass 1 measures — so pass 1 counted every pixel: in a stand with many
+    gaps the bare soil (GRVI ≈ −0.1) filled the lower half of its GRVI histogram, the
+    lower-half sigma grew several- to 40-fold (robustness suite) and no crown of the
+    stand, however red, was a candidate. So: the medians of the first sweep (``hists``)
+    give pass 2's limits (:func:`~gis.checks.discolored.baselines.canopy_gate`),
+    ``run(plan)`` runs pass 1 again with them, and each stand keeps its brightness, G, NIR
+    and B histograms of the first sweep (the limits pass 2 applies) with the GRVI and NDVI
+    histograms of the second (the pixels it tests). A stand with no canopy pixel falls back
+    to the pooled baseline.
+    """
+    if "NIR" in plan.roles or not hists:
+        return hists
+    first = baselines_from_histograms(hists, len(plan.stands), rules=plan.rules)
+    gated = run(replace(plan, gate=canopy_gate(first, plan.rules)))
+    return {sid: np.concatenate([gated[sid][:2], h[2:]]) for sid, h in hists.items()
+            if sid in gated}  # fmt: skip
 
 
 def detect_task(
@@ -350,6 +386,8 @@ def run_passes(plan: Plan, *, threads: int = 1) -> tuple[Baselines, list[WindowR
     with Spill.open(plan.source, plan.roles) as spill:
         with step("stand baseline windows", zh="林分基线窗口") as progress:
             hists = stand_histograms(plan, threads=threads, progress=progress, spill=spill)
+            again = lambda p: stand_histograms(p, threads=threads, replay=spill)  # noqa: E731
+            hists = canopy_histograms(plan, hists, again)
         base = plan_baselines(hists, plan)
         detect = lambda r, w: detect_task(plan, base, w, r)  # noqa: E731
         wrap = spill.replaying if spill is not None else None
