@@ -385,16 +385,7 @@ def make_scene(
     weights = np.array([k.weight for k in KINDS])
     kinds = [KINDS[i] for i in rng.choice(len(KINDS), size=n_patches, p=weights / weights.sum())]
     placed = _place(rng, stands, kinds, box)
-    table = np.array([v[0] for v in COVERS.values()], dtype="f4")
-    table *= rng.uniform(0.85, 1.15, table.shape).astype("f4")
-    sf = rng.uniform(0.95, 1.05, (len(stands), 7)).astype("f4")
-    stand_id = rasterize(
-        zip(stands.geometry, range(len(stands)), strict=True),
-        out_shape=shape,
-        transform=transform,
-        dtype="int32",
-    )
-    cover_b = np.asarray([CODES[c] for c in stands["cover"]], dtype="uint8")[stand_id]
+    table, sf, stand_id, cover_b = draw_covers(rng, stands, shape, transform)
     cover_a = cover_b.copy()
     changed = np.zeros(shape, dtype="int32")
     cloud = _collar(shape, look)
@@ -434,6 +425,23 @@ def make_scene(
     frames = _frames(rng, rows, stands)
     truth = _truth(rows, frames[0], changed, mask, transform, shape)
     return RobustScene(seed, look, *frames, before, after, mask, transform, truth)
+
+
+def draw_covers(
+    rng: np.random.Generator, stands: gpd.GeoDataFrame, shape: tuple[int, int], transform: Affine
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[Any], NDArray[np.uint8]]:
+    """Draw the scene's spectra; return them, the per-stand factors, stand ids and covers."""
+    table = np.array([v[0] for v in COVERS.values()], dtype="f4")
+    table *= rng.uniform(0.85, 1.15, table.shape).astype("f4")
+    sf = rng.uniform(0.95, 1.05, (len(stands), 7)).astype("f4")
+    stand_id = rasterize(
+        zip(stands.geometry, range(len(stands)), strict=True),
+        out_shape=shape,
+        transform=transform,
+        dtype="int32",
+    )
+    cover_b = np.asarray([CODES[c] for c in stands["cover"]], dtype="uint8")[stand_id]
+    return table, sf, stand_id, cover_b
 
 
 def _frames(
@@ -496,22 +504,25 @@ def _truth(
         hidden = frac < 0.5 or (not real and frac < 0.98)
         if real and ch_seen[j] * px_mu < 1.5 * MMU_MU:
             hidden = True
-        if hidden:
-            legality = "needs_field_check"
-        out.append(
-            {
-                "patch_id": patches["patch_id"].iloc[j],
-                "scenario": kind.key,
-                "is_real_change": real,
-                "change_type": kind.change_type,
-                "legality": legality,
-                "hidden_by_cloud": hidden,
-                "seen_frac": round(float(frac), 3),
-                "changed_share": round(float(share), 3),
-                "interp_cause": int(patches["interp_cause"].iloc[j]),
-            }
-        )
+        out.append(truth_row(patches.iloc[j], kind, legality, hidden, frac, share))
     return pd.DataFrame(out)
+
+
+def truth_row(
+    patch: pd.Series, kind: Kind, legality: str, hidden: bool, frac: float, share: float
+) -> dict[str, Any]:
+    """Return one patch's truth (``hidden``: the desk check cannot reach it → field check)."""
+    return {
+        "patch_id": patch["patch_id"],
+        "scenario": kind.key,
+        "is_real_change": kind.after is not None,
+        "change_type": kind.change_type,
+        "legality": "needs_field_check" if hidden else legality,
+        "hidden_by_cloud": hidden,
+        "seen_frac": round(float(frac), 3),
+        "changed_share": round(float(share), 3),
+        "interp_cause": int(patch["interp_cause"]),
+    }
 
 
 def write_scene(scene: RobustScene, folder: str | os.PathLike[str]) -> dict[str, Path]:

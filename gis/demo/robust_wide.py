@@ -331,16 +331,7 @@ def make_wide_scene(seed: int, *, size_px: int = 201, n_patches: int = 28) -> Ro
     shape = (size_px, size_px)
     stands = robust._stands(rng, box, max(12, int(size_px**2 / 1500)))
     placed = place(rng, stands, _kinds(rng, look.season, n_patches), box)
-    table = np.array([v[0] for v in COVERS.values()], dtype="f4")
-    table *= rng.uniform(0.85, 1.15, table.shape).astype("f4")
-    sf = rng.uniform(0.95, 1.05, (len(stands), 7)).astype("f4")
-    stand_id = rasterize(
-        zip(stands.geometry, range(len(stands)), strict=True),
-        out_shape=shape,
-        transform=transform,
-        dtype="int32",
-    )
-    cover_b = np.asarray([CODES[c] for c in stands["cover"]], dtype="uint8")[stand_id]
+    table, sf, stand_id, cover_b = robust.draw_covers(rng, stands, shape, transform)
     plan = _plan(rng, placed, cover_b, transform, shape)
     texture = np.stack([robust._texture(rng, shape, s) for s in (1.5, 3.0)])
     before = robust._reflectance(rng, plan.cover_b, stand_id, table, sf, texture, look.noise)
@@ -547,21 +538,7 @@ def wide_truth(
         # a change seen is a change (however little of the patch is seen); between the mapping
         # unit and 1.5 times it a desk check may decide either way (grey)
         hidden = changed_m2 < least_m2 if real else frac < 0.98
-        grey = real and least_m2 <= changed_m2 < sure_m2
-        if hidden:
-            legality = "needs_field_check"
-        out.append(
-            {
-                "patch_id": patches["patch_id"].iloc[j],
-                "scenario": kind.key,
-                "is_real_change": real,
-                "change_type": kind.change_type,
-                "legality": legality,
-                "hidden_by_cloud": hidden,
-                "grey": grey,
-                "seen_frac": round(float(frac), 3),
-                "changed_share": round(float(share), 3),
-                "interp_cause": int(patches["interp_cause"].iloc[j]),
-            }
-        )
+        row = robust.truth_row(patches.iloc[j], kind, legality, hidden, frac, share)
+        row["grey"] = real and least_m2 <= changed_m2 < sure_m2
+        out.append(row)
     return pd.DataFrame(out)

@@ -196,8 +196,9 @@ class InsideOptions:
             roles = ("NDVI",)  # a precomputed NDVI band: NDVI evidence only
         if with_nbr and before.has("G") and after.has("G"):
             roles = (*roles, "G")  # snow: green against SWIR2
-        if radiometry == "dn":  # the scene's change is already taken off the relative evidence
-            norm = replace(scene_normaliser(before, after, roles), scene_change=0.0)
+        if radiometry == "dn":  # the scene's change (taken off the relative evidence)
+            norm = scene_normaliser(before, after, roles)
+            norm = replace(norm, scene_change=norm.scene_dndvi)
         else:
             norm = Normaliser({}, {}, scene_change=scene_change(before, after, roles))
         return cls(roles, norm, ring_m, drop, nbr_drop, tolerance_px, radiometry)

@@ -199,6 +199,7 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
         "valid_frac_after",
         "dndvi",
         "ring_dndvi",
+        "scene_dndvi",
         "dnbr",
         *INSIDE_RAW,
     ):
@@ -209,10 +210,12 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
     dndvi = out["dndvi"].astype("f8")
     out["rel_dndvi"] = dndvi - out["ring_dndvi"].astype("f8").fillna(0.0)
     out["abs_rel_dndvi"] = out["rel_dndvi"].abs()
-    # the surroundings against the whole scene (0 on uncalibrated imagery: its relative ring
-    # change has the scene's change taken off already)
-    scene = out["scene_dndvi"] if "scene_dndvi" in out else pd.Series(np.nan, index=out.index)
-    out["ring_vs_scene"] = out["ring_dndvi"].astype("f8") - scene.astype("f8")
+    # the surroundings against the whole scene (uncalibrated imagery: its relative ring change
+    # has the scene's change taken off already)
+    scene = out["scene_dndvi"].astype("f8")
+    if "radiometry" in out:
+        scene = scene.where(out["radiometry"].ne("dn"), 0.0)
+    out["ring_vs_scene"] = out["ring_dndvi"].astype("f8") - scene
     out["burn_excess"] = out["dnbr"].astype("f8") - dndvi
     _changed_area(out)
     return out
