@@ -39,7 +39,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -89,6 +89,11 @@ INSIDE_DEFINITIONS: dict[str, str] = {
     "before; on uncalibrated imagery of the scene-normalised bands)",
     "ring_dndvi_px": "the same median over the ring's seen pixels (on uncalibrated imagery "
     "both less the scene's median change of the normalised NDVI)",
+    "obscured_before": "share of the patch's pixels valid on both dates that lie under unmasked "
+    "snow (NDSI of green and SWIR2 >= 0.4, NIR >= 0.11, green >= 0.1; on uncalibrated imagery "
+    "green in the top of its scene) or cloud shadow (NIR halved and red down against the other "
+    "date) on the before date; they are not seen",
+    "obscured_after": "the same on the after date",
 }
 """Definition of every column :func:`inside_stats` returns (written to the run table)."""
 
@@ -106,6 +111,8 @@ INSIDE_COLUMNS = (
     "swir_used",
     "dndvi_px",
     "ring_dndvi_px",
+    "obscured_before",
+    "obscured_after",
 )
 
 SWIR_RISE = 0.35
@@ -125,6 +132,24 @@ alone as a loss: +65 %. A closed canopy absorbs red (0.02-0.04); crops, lawn and
 COMBINED_LOSS = 1.5
 """Sum of the loss signals, each scaled by its own threshold, that marks a lost pixel."""
 
+SNOW_NDSI, SNOW_NIR, SNOW_GREEN = 0.4, 0.11, 0.1
+"""Snow: NDSI = (green − SWIR) / (green + SWIR) at least 0.4 with NIR above 0.11 (not water) and
+green above 0.1 (SNOMAP, Hall et al. 1995, as Fmask uses it; with SWIR2 for SWIR1, where snow is
+darker still and soil and vegetation keep NDSI below 0); red above 0.1 as well (snow is white,
+vegetation absorbs red)."""
+
+SNOW_GREEN_DN = 0.8
+"""Uncalibrated imagery: snow's green and red lie at the top of their scene's range (0-1 from the
+2nd to the 98th percentile); bright built land has a high SWIR2 and fails the NDSI test."""
+
+SHADOW_NIR, SHADOW_RED = -0.7, -0.2
+"""Cloud shadow on one date: log(NIR / NIR on the other date) at most −0.7 (halved; direct sun
+gone, diffuse sky light only) and red down too (log at most −0.2). Clearing, fire, flooding,
+dieback, leaf fall, harvest and snow all raise or keep red; a darker sun or terrain alone keeps
+NIR within ±40 %. Not tested on uncalibrated imagery: positions in each date's own scene range
+do not compare across dates that way (a bright cloud elsewhere moves the after date's range; a
+conifer sits low in its scene's NIR, a lawn high)."""
+
 _RING_MIN_PX = 8
 """Fewer seen ring pixels than this: no local reference (the ring's change counts as 0)."""
 
@@ -137,6 +162,7 @@ class Normaliser:
     after: dict[str, tuple[float, float]]
     scene_dndvi: float = 0.0
     index_scale: float = 1.0
+    scene_change: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -168,9 +194,13 @@ class InsideOptions:
         roles: tuple[str, ...] = ("NIR", "R", "SWIR2") if with_nbr else ("NIR", "R")
         if not (before.has("NIR", "R") and after.has("NIR", "R")):
             roles = ("NDVI",)  # a precomputed NDVI band: NDVI evidence only
-        norm = Normaliser({}, {})
-        if radiometry == "dn":
+        if with_nbr and before.has("G") and after.has("G"):
+            roles = (*roles, "G")  # snow: green against SWIR2
+        if radiometry == "dn":  # the scene's change (taken off the relative evidence)
             norm = scene_normaliser(before, after, roles)
+            norm = replace(norm, scene_change=norm.scene_dndvi)
+        else:
+            norm = Normaliser({}, {}, scene_change=scene_change(before, after, roles))
         return cls(roles, norm, ring_m, drop, nbr_drop, tolerance_px, radiometry)
 
 
@@ -229,7 +259,7 @@ RADIOMETRY_SAMPLE_PX = 64
 SCENE_SAMPLE_PX = 512
 """Longest side of the decimated read of the scene statistics of uncalibrated imagery."""
 
-_SAMPLED_ROLES = ("NIR", "R", "SWIR2", "NDVI")
+_SAMPLED_ROLES = ("NIR", "R", "SWIR2", "NDVI", "G")
 _Samples = dict[tuple[str, tuple[int, int]], NDArray[Any]] | BlockSample
 """A file's samples: the decimated reads by (role, shape), or a sample of its blocks."""
 _SAMPLES: dict[tuple[Any, ...], Future[_Samples]] = {}
@@ -423,6 +453,42 @@ def scene_normaliser(
     return _scene_constants(raws, bases, None)
 
 
+def scene_change(
+    before: RasterSource, after: RasterSource, roles: Sequence[str], *, size: int = 512
+) -> float:
+    """Return the scene's median NDVI change (after − before) from the same samples.
+
+    What the whole scene did between the dates (season, illumination): a patch's surroundings
+    that changed much more than this changed for a local reason (pest, flood, fire, a wider
+    clearing), and are no reference for "no change". NaN when no pixel is valid on both dates.
+    """
+    bases = (sampled_source(before), sampled_source(after))
+    wanted = [r for r in ("NIR", "R", "NDVI") if r in roles]
+    sb, sa = (_block_sample(src) for src in bases)
+    pairs = None
+    if sb is not None and sa is not None and sb.layout == sa.layout:
+        raws = [{r: s.values[r].astype("f8") for r in wanted} for s in (sb, sa)]
+        pairs = paired_rows(sb, sa)
+    else:
+        shape = _scene_shape(bases[0], size)
+        raws = []
+        for src in bases:
+            with src.open() as reader:
+                raws.append(
+                    {r: decimated(src, reader.dataset, r, shape).astype("f8") for r in wanted}
+                )
+    values = []
+    for raw, src in zip(raws, bases, strict=True):
+        ok = np.all([np.isfinite(v) for v in raw.values()], axis=0)
+        if src.nodata is not None:
+            ok &= np.all([v != src.nodata for v in raw.values()], axis=0)
+        scaled = {r: (v * src.scale + src.offset).astype("f4") for r, v in raw.items()}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values.append(np.where(ok, _ndvi(scaled), np.nan))
+    d = values[1] - values[0] if pairs is None else values[1][pairs[1]] - values[0][pairs[0]]
+    return float(np.nanmedian(d)) if np.isfinite(d).any() else float("nan")
+
+
 def _block_sample(src: RasterSource) -> BlockSample | None:
     with src.open() as reader:
         sample = _samples(src, reader.dataset)
@@ -549,7 +615,7 @@ class _Job:
         near = self.geoms[self.tree.query(shapely.buffer(geom, self.ring_m))]
         options = (self.ring_m, self.drop, self.nbr_drop, self.tol, self.radiometry)
         row = _one_zone(geom, near, bands, transform, *options, norm.index_scale)
-        row[-2:] = [v - norm.scene_dndvi for v in row[-2:]]
+        row[11:13] = [v - norm.scene_dndvi for v in row[11:13]]
         return row
 
 
@@ -625,10 +691,24 @@ def _along(a: NDArray[Any], tol: int, func: Any, axis: int) -> NDArray[Any]:
 
 
 def _changes(
-    b: dict[str, NDArray[np.float32]], a: dict[str, NDArray[np.float32]], tol: int
+    b: dict[str, NDArray[np.float32]],
+    a: dict[str, NDArray[np.float32]],
+    tol: int,
+    *,
+    dn: bool = False,
 ) -> dict[str, NDArray[Any]]:
+    """Per-pixel changes of a window; pixels under unmasked snow or shadow are NaN.
+
+    ``obscured_before`` / ``obscured_after`` mark them, ``raw_valid`` the pixels valid on both
+    dates before they were taken out.
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
         vb, va = _ndvi(b), _ndvi(a)
+        raw_valid = np.isfinite(vb) & np.isfinite(va)
+        obs_b, obs_a = _obscured(b, a, dn)
+        hide = obs_b | obs_a
+        if hide.any():
+            vb, va = np.where(hide, np.nan, vb), np.where(hide, np.nan, va)
         out = {
             "loss": va - _shifted(vb, tol, np.fmin),
             "gain": va - _shifted(vb, tol, np.fmax),
@@ -642,7 +722,45 @@ def _changes(
             out["nbr_loss"] = na - _shifted(nb, tol, np.fmin)
             out["swir_rise"] = np.log(a["SWIR2"]) - np.log(_shifted(b["SWIR2"], tol, np.fmax))
             out["kb_dnbr"] = burn_dnbr(nb, na)
+            if hide.any():
+                for key in ("nbr_loss", "swir_rise", "kb_dnbr"):
+                    out[key] = np.where(hide, np.nan, out[key])
+        if hide.any() and "red_rise" in out:
+            out["red_rise"] = np.where(hide, np.nan, out["red_rise"])
+    out.update(raw_valid=raw_valid, obscured_before=obs_b, obscured_after=obs_a)
     return out
+
+
+def _obscured(
+    b: dict[str, NDArray[np.float32]], a: dict[str, NDArray[np.float32]], dn: bool
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """(before, after) pixels under unmasked snow or cloud shadow on that date.
+
+    Snow needs green and SWIR2 on that date (:data:`SNOW_NDSI`); shadow is a pixel darker in
+    NIR and red than on the other date (:data:`SHADOW_NIR`). A precomputed NDVI band tells
+    neither (nothing is marked).
+    """
+    shape = next(iter(b.values())).shape
+    if "NIR" not in b or "R" not in b:
+        none = np.zeros(shape, dtype=bool)
+        return none, none
+    if dn:  # positions in each date's own scene range: no cross-date darkening test
+        return _snow(b, dn), _snow(a, dn)
+    nir = np.log(a["NIR"]) - np.log(b["NIR"])
+    red = np.log(a["R"]) - np.log(b["R"])
+    dark_a = (nir <= SHADOW_NIR) & (red <= SHADOW_RED)
+    dark_b = (nir >= -SHADOW_NIR) & (red >= -SHADOW_RED)
+    return dark_b | _snow(b, dn), dark_a | _snow(a, dn)
+
+
+def _snow(bands: dict[str, NDArray[np.float32]], dn: bool) -> NDArray[np.bool_]:
+    if "G" not in bands or "SWIR2" not in bands:
+        return np.zeros(bands["NIR"].shape, dtype=bool)
+    g, s, nir, red = bands["G"], bands["SWIR2"], bands["NIR"], bands["R"]
+    ndsi = (g - s) / (g + s)
+    if dn:  # normalised positions (+0.05): snow at the top of its scene's green and red
+        return (ndsi >= SNOW_NDSI) & (g >= SNOW_GREEN_DN) & (red >= SNOW_GREEN_DN)
+    return (ndsi >= SNOW_NDSI) & (nir >= SNOW_NIR) & (g >= SNOW_GREEN) & (red >= SNOW_GREEN)
 
 
 def _ndvi(bands: dict[str, NDArray[np.float32]]) -> NDArray[Any]:
@@ -684,7 +802,7 @@ def _one_zone(
     inside = _mask_of([geom], transform, shape)
     ring = _mask_of([shapely.buffer(geom, ring_m, quad_segs=4)], transform, shape)
     ring &= ~_mask_of(near, transform, shape)
-    c = _changes(*bands, tol)
+    c = _changes(*bands, tol, dn=radiometry == "dn")
     for key in ("loss", "gain", "d"):
         c[key] = c[key] * index_scale
     valid = np.isfinite(c["d"])
@@ -708,6 +826,8 @@ def _one_zone(
         float("nbr_loss" in c),
         _median(c["d"], zin),
         _median(c["d"], rin),
+        _share(c["obscured_before"], inside & c["raw_valid"]),
+        _share(c["obscured_after"], inside & c["raw_valid"]),
     ]
 
 

@@ -172,7 +172,7 @@ def inside_window(
     """
     norm = opt.norm
     b, a = scene_bands(before, norm.before), scene_bands(after, norm.after)
-    c = _changes(b, a, opt.tol)
+    c = _changes(b, a, opt.tol, dn=opt.radiometry == "dn")
     if norm.index_scale != 1.0:  # uncalibrated imagery: in units of the scene's NDVI range
         for key in ("loss", "gain", "d"):
             c[key] *= norm.index_scale  # new arrays of _changes: in place, the same values
@@ -187,6 +187,7 @@ def inside_window(
     nid, npos = _pairs(geoms, transform, shape)
     own = nid < k
     zid, zpos = nid[own], npos[own]
+    obscured = _obscured_shares(c, zid, zpos, k)
     if rings is None:
         rings = shapely.buffer(geoms[:k], opt.ring_m, quad_segs=4)
     rid, rpos = _pairs(rings, transform, shape)
@@ -224,7 +225,22 @@ def inside_window(
     out[:, 10] = float("nbr_loss" in c)
     out[:, 11] = _group_median(zid, flat["d"][zpos], k) - norm.scene_dndvi
     out[:, 12] = _group_median(rid, flat["d"][rpos], k) - norm.scene_dndvi
+    out[:, 13:15] = obscured
     return out
+
+
+def _obscured_shares(
+    c: dict[str, NDArray[Any]], zid: NDArray[np.int64], zpos: NDArray[np.int64], k: int
+) -> NDArray[np.float64]:
+    """Shares of each patch's pixels valid on both dates under unmasked snow or shadow."""
+    ok = c["raw_valid"].ravel()[zpos]
+    n = np.bincount(zid[ok], minlength=k)
+    return np.column_stack(
+        [
+            _share(zid[ok & c[key].ravel()[zpos]], n, k)
+            for key in ("obscured_before", "obscured_after")
+        ]
+    )
 
 
 def _pairs(

@@ -225,9 +225,29 @@ def raster_evidence(
         out.loc[stats.index, "pixel_m2"] = (
             abs(t.a * t.e) * crs.axis_info[0].unit_conversion_factor ** 2
         )
+    out.loc[stats.index, "scene_dndvi"] = inside.norm.scene_change
     if radiometry == "dn":
         relative(out)
+    obscured_evidence(out)
     return out
+
+
+def obscured_evidence(raster: pd.DataFrame) -> None:
+    """Take pixels under unmasked snow or cloud shadow out of what was seen (in place).
+
+    ``valid_frac_before/after`` lose the obscured share of that date; a patch with any obscured
+    pixel takes its NDVI change, its ring's and its dropped share from the seen pixels only
+    (the per-pixel medians and ``loss_share``) instead of the means over all its pixels.
+    """
+    ob = raster["obscured_before"].astype("f8").fillna(0.0)
+    oa = raster["obscured_after"].astype("f8").fillna(0.0)
+    raster["valid_frac_before"] *= 1.0 - ob
+    raster["valid_frac_after"] *= 1.0 - oa
+    hit = (ob + oa) > 0
+    if hit.any():
+        raster.loc[hit, "dndvi"] = raster.loc[hit, "dndvi_px"]
+        raster.loc[hit, "ring_dndvi"] = raster.loc[hit, "ring_dndvi_px"]
+        raster.loc[hit, "drop_frac"] = raster.loc[hit, "loss_share"]
 
 
 def relative(raster: pd.DataFrame) -> None:
@@ -391,8 +411,8 @@ def check_patches(
         vector = vector_job.result().reindex(prepared.index)
     log.extend(vector_log)
     cause = prepared.get("interp_cause", pd.Series(np.nan, index=prepared.index))
-    evidence = derive_evidence(pd.concat([vector, raster], axis=1).assign(interp_cause=cause))
-    evidence["radiometry"] = radio["used"]
+    evidence = pd.concat([vector, raster], axis=1).assign(interp_cause=cause)
+    evidence = derive_evidence(evidence.assign(radiometry=radio["used"]))
     logger.info("rules", extra={"zh": "规则判定"})
     verdict = decide(evidence, ruleset, lang=language)
     if radio["used"] == "dn":

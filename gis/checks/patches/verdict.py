@@ -67,6 +67,7 @@ RASTER_COLUMNS = (
     "ring_ndvi_before",
     "ring_ndvi_after",
     "ring_dndvi",
+    "scene_dndvi",
     "n_pixels",
 )
 INSIDE_RAW = (*INSIDE_COLUMNS, "pixel_m2")
@@ -94,6 +95,7 @@ CHANGED_COLUMNS = (
 DERIVED_COLUMNS = (
     "valid_frac_min",
     "rel_dndvi",
+    "ring_vs_scene",
     "abs_rel_dndvi",
     "burn_excess",
     *CHANGED_COLUMNS,
@@ -114,6 +116,7 @@ EVIDENCE_COLUMNS = (
     *VECTOR_COLUMNS[:9],
     *RASTER_COLUMNS,
     "rel_dndvi",
+    "ring_vs_scene",
     *CHANGED_COLUMNS,
     "radiometry",
     *PERMIT_COLUMNS,
@@ -196,6 +199,7 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
         "valid_frac_after",
         "dndvi",
         "ring_dndvi",
+        "scene_dndvi",
         "dnbr",
         *INSIDE_RAW,
     ):
@@ -206,6 +210,12 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
     dndvi = out["dndvi"].astype("f8")
     out["rel_dndvi"] = dndvi - out["ring_dndvi"].astype("f8").fillna(0.0)
     out["abs_rel_dndvi"] = out["rel_dndvi"].abs()
+    # the surroundings against the whole scene (uncalibrated imagery: its relative ring change
+    # has the scene's change taken off already)
+    scene = out["scene_dndvi"].astype("f8")
+    if "radiometry" in out:
+        scene = scene.where(out["radiometry"].ne("dn"), 0.0)
+    out["ring_vs_scene"] = out["ring_dndvi"].astype("f8") - scene
     out["burn_excess"] = out["dnbr"].astype("f8") - dndvi
     _changed_area(out)
     return out
@@ -339,6 +349,8 @@ def _reason_context(
         columns.setdefault(name, pd.Series(value, index=evidence.index))
     columns["neg_dndvi"] = -columns["dndvi"].astype("f8")
     columns["neg_burn_excess"] = -columns["burn_excess"].astype("f8")
+    if "ring_vs_scene" in columns:
+        columns["neg_ring_vs_scene"] = -columns["ring_vs_scene"].astype("f8")
     if "lost_ndvi_vs_ring" in columns:
         columns["neg_lost_ndvi_vs_ring"] = -columns["lost_ndvi_vs_ring"].astype("f8")
     unknown = "未知地类" if language == "zh" else "unknown land class"
