@@ -335,6 +335,15 @@ def _cases() -> list[Case]:
         Case("rasters", f"detect-{bad}", make, detect, 3)
         for bad, make in h.bad_rasters("img", 4).items()
     ]
+    cases += [
+        Case("rasters", f"{role}-{bad}", make, args, 3, says=says)
+        for role, args in (("after", after), ("before", before))
+        for bad, (make, says) in h.misread_rasters("after", "R,NIR,SWIR2").items()
+    ]
+    cases += [
+        Case("rasters", f"detect-{bad}", make, detect, 3, says=says)
+        for bad, (make, says) in h.misread_rasters("img", "B,G,R,NIR").items()
+    ]
     cases += [Case("field", bad, make, verify_import, 1) for bad, make in h.BAD_EXPORTS.items()]
     cases += [
         Case("field", ok, make, verify_import, 0, PHOTOS) for ok, make in h.GOOD_EXPORTS.items()
