@@ -421,6 +421,17 @@ def _vrt_missing(key: str) -> Callable[[Ctx], Path]:
     return make
 
 
+def modis_like(key: str) -> Callable[[Ctx], Path]:
+    """A good raster relabelled to 250 m pixels over the same corner (a MODIS product)."""
+
+    def edit(profile: dict[str, Any], arr: Any) -> Any:
+        t = profile["transform"]
+        profile["transform"] = Affine(250, 0, t.c, 0, -250, t.f)
+        return arr
+
+    return _edited(key, "modis.tif", edit)
+
+
 def misread_rasters(key: str, bands: str) -> dict[str, tuple[Callable[[Ctx], Path], str]]:
     """Rasters GDAL opens that would be misplaced or misread: (builder, what the error says)."""
     x0 = 42_000_000.0  # a zone-42 prefix on the eastings of EPSG:4551 (CM 126E = zone 42)

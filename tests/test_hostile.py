@@ -344,6 +344,7 @@ def _cases() -> list[Case]:
         Case("rasters", f"detect-{bad}", make, detect, 3, says=says)
         for bad, (make, says) in h.misread_rasters("img", "B,G,R,NIR").items()
     ]
+    cases += [Case("rasters", "detect-modis-250m", h.modis_like("img"), detect, 3, says="250 米")]
     cases += [Case("field", bad, make, verify_import, 1) for bad, make in h.BAD_EXPORTS.items()]
     cases += [
         Case("field", ok, make, verify_import, 0, PHOTOS) for ok, make in h.GOOD_EXPORTS.items()
