@@ -19,6 +19,7 @@ from gis.enums import Lang, ParamEnum
 from gis.errors import CRSError, RasterError
 from gis.findings import Findings
 from gis.io.rasters import open_raster, raster_env, read_window
+from gis.raster.baseline import s2_offset
 from gis.raster.georeference import check_coordinates, check_georeferenced
 from gis.raster.grid import Grid, grid_windows
 from gis.raster.kernels import to_reflectance
@@ -710,7 +711,7 @@ def _scale_offset(
     read agree on them.
     """
     if profile.sensor is not Sensor.GENERIC:
-        return profile.scale, _s2_offset(ds, path, profile, findings)
+        return profile.scale, s2_offset(ds, path, profile, indexes, findings)
     pairs = {(ds.scales[i - 1], ds.offsets[i - 1]) for i in indexes}
     if pairs == {(1.0, 0.0)}:
         return profile.scale, profile.offset
@@ -733,36 +734,6 @@ def _scale_offset(
             zh=f"{path}：反射率 = DN * {scale:g} + {offset:g}（取自波段的比例/偏移元数据）",
         )
     return float(scale), float(offset)
-
-
-def _s2_offset(ds: Any, path: str, profile: SensorProfile, findings: Findings | None) -> float:
-    """Sentinel-2 L2A offset in reflectance from the file's tags (default baseline >= 04.00)."""
-    if profile.sensor is not Sensor.SENTINEL2_L2A:
-        return profile.offset
-    tags: dict[str, str] = dict(ds.tags())
-    for i in range(1, ds.count + 1):
-        tags.update({k: v for k, v in ds.tags(i).items() if k not in tags})
-    add = next((v for k, v in tags.items() if "BOA_ADD_OFFSET" in k.upper()), None)
-    baseline = next((v for k, v in tags.items() if "PROCESSING_BASELINE" in k.upper()), None)
-    if add is not None:
-        offset, why = float(add) * profile.scale, f"BOA_ADD_OFFSET={add} from the file's tags"
-        why_zh = f"取自文件标签 BOA_ADD_OFFSET={add}"
-    elif baseline is not None and float(baseline) < 4.0:
-        offset, why = 0.0, f"processing baseline {baseline} < 04.00 (no offset)"
-        why_zh = f"处理基线 {baseline} < 04.00（无偏移）"
-    else:
-        offset = profile.offset
-        why = f"processing baseline {baseline or 'not tagged, assumed'} >= 04.00: -1000 DN"
-        why_zh = f"处理基线 {baseline or '未标注，假定'} >= 04.00：-1000 DN"
-    if findings is not None:
-        findings.add(
-            "s2_offset",
-            f"Sentinel-2 L2A reflectance = DN * 1e-4 + {offset:g} ({why})",
-            severity="info",
-            source=path,
-            zh=f"Sentinel-2 L2A 反射率 = DN * 1e-4 + {offset:g}（{why_zh}）",
-        )
-    return offset
 
 
 def _check_mask_grid(mask_path: str, src: RasterSource) -> None:
