@@ -239,6 +239,19 @@ FIRE_CASES = [
         "投影坐标系",
         NEEDS_VIEWSHED,
     ),
+    *(
+        _fire(
+            f"coverage-dem-{bad}",
+            make,
+            fire_coverage(towers="towers"),
+            3,
+            "c.gpkg",
+            says,
+            NEEDS_VIEWSHED,
+        )
+        for bad, (make, says) in h.misread_rasters("dem", "DEM").items()
+        if bad != "tif-bands-described"
+    ),
     _fire(
         "coverage-towers-off-the-dem",
         _towers_off_the_dem,
