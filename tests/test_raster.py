@@ -190,6 +190,24 @@ def test_s2_offset_of_untagged_exports_from_the_data(tmp_path):
     assert float(red[1, 1]) == pytest.approx(0.024, abs=1e-6)
 
 
+@pytest.mark.parametrize("sensor", ["sentinel2-l2a", "landsat8-l2"])
+def test_float_reflectance_of_a_scaled_sensor_is_read_as_it_is(tmp_path, sensor):
+    """A SNAP / Earth Engine float export of reflectance given with --sensor sentinel2-l2a was
+    scaled by 1e-4 again (and offset by -0.1): every value near -0.1."""
+    count = len(sensor_profile(sensor).roles)
+    data = np.full((count, 8, 8), 0.31, "float32")
+    data[2] = 0.04
+    log = Findings()
+    src = raster_source(_write(tmp_path / "f.tif", data), sensor=sensor, findings=log)
+    assert (src.scale, src.offset) == (1.0, 0.0)
+    red = src.read_roles(Window(0, 0, 2, 2), ["R"])["R"]
+    assert float(red[0, 0]) == pytest.approx(0.04)
+    assert "reflectance already" in log.of("float_reflectance")[0].message
+    (tmp_path / "f.tif").unlink()
+    dn = raster_source(_write(tmp_path / "f.tif", data * 10000 + 1000), sensor=sensor)
+    assert dn.scale == sensor_profile(sensor).scale  # float DN stay DN
+
+
 def test_s2_l1c_offset_from_its_tags(tmp_path):
     """L1C's RADIO_ADD_OFFSET and baseline tags were ignored (always -0.1)."""
     old = raster_source(_s2(tmp_path, tags={"PROCESSING_BASELINE": "03.01"}),

@@ -1,5 +1,8 @@
 """The DN offset of a Sentinel-2 raster that is not a product: tags, else the data.
 
+A float raster of a sensor whose DN are scaled integers (Sentinel-2, Landsat L2) may hold the
+reflectance itself (SNAP, Earth Engine ``.divide(10000)`` exports): :func:`holds_reflectance`.
+
 From processing baseline 04.00 (January 2022) ESA adds 1000 to every DN (``BOA_ADD_OFFSET`` in
 L2A, ``RADIO_ADD_OFFSET`` in L1C = -1000): reflectance is ``(DN - 1000) / 10000``. A stacked
 GeoTIFF may keep the tags (``BOA_ADD_OFFSET``, ``PROCESSING_BASELINE``); many exports keep none,
@@ -96,8 +99,43 @@ def _offset_from_data(
     )
 
 
+def holds_reflectance(
+    ds: Any, path: str, profile: SensorProfile, findings: Findings | None
+) -> bool:
+    """Whether a float raster of a scaled-integer sensor holds reflectance (98 % of it <= 1.5).
+
+    Adds the finding ``float_reflectance`` when it does: the sensor's scale and offset are
+    then not applied.
+    """
+    if profile.scale == 1.0 or not np.issubdtype(np.dtype(ds.dtypes[0]), np.floating):
+        return False
+    bright = dn_percentile(ds, range(1, ds.count + 1), 98)
+    if bright is None or bright > FLOAT_REFLECTANCE_MAX:
+        return False
+    if findings is not None:
+        findings.add(
+            "float_reflectance",
+            f"{path}: float values up to {bright:.2f} (98th percentile) are reflectance "
+            f"already; the {profile.sensor.value} scale and offset are not applied",
+            severity="info",
+            source=path,
+            zh=f"{path}：浮点值最高约 {bright:.2f}（第 98 百分位），已是反射率；"
+            f"不再套用 {profile.sensor.value} 的比例系数和偏移",
+        )
+    return True
+
+
+FLOAT_REFLECTANCE_MAX = 1.5
+"""Largest 98th percentile of a float raster read as reflectance (DN are in the thousands)."""
+
+
 def darkest_dn(ds: Any, indexes: Sequence[int]) -> float | None:
-    """Return the 2nd percentile of the valid DN of ``indexes`` on a lattice of blocks.
+    """Return the 2nd percentile of the valid DN of ``indexes`` (see :func:`dn_percentile`)."""
+    return dn_percentile(ds, indexes, 2)
+
+
+def dn_percentile(ds: Any, indexes: Sequence[int], q: float) -> float | None:
+    """Return percentile ``q`` of the valid DN of ``indexes`` on a lattice of blocks.
 
     Valid: not nodata (0 when the file declares none: Sentinel-2's fill), finite, above 0;
     ``None`` when no pixel is.
@@ -112,4 +150,4 @@ def darkest_dn(ds: Any, indexes: Sequence[int]) -> float | None:
             values.append(ds.read(list(indexes), window=win).astype("f8").ravel())
     v = np.concatenate(values)
     v = v[np.isfinite(v) & (v > 0) & (v != (ds.nodata if ds.nodata is not None else 0))]
-    return float(np.percentile(v, 2)) if v.size else None
+    return float(np.percentile(v, q)) if v.size else None

@@ -19,7 +19,7 @@ from gis.enums import Lang, ParamEnum
 from gis.errors import CRSError, RasterError
 from gis.findings import Findings
 from gis.io.rasters import open_raster, raster_env, read_window
-from gis.raster.baseline import s2_offset
+from gis.raster.baseline import holds_reflectance, s2_offset
 from gis.raster.georeference import check_coordinates, check_georeferenced
 from gis.raster.grid import Grid, grid_windows
 from gis.raster.kernels import to_reflectance
@@ -711,6 +711,8 @@ def _scale_offset(
     read agree on them.
     """
     if profile.sensor is not Sensor.GENERIC:
+        if holds_reflectance(ds, path, profile, findings):
+            return 1.0, 0.0
         return profile.scale, s2_offset(ds, path, profile, indexes, findings)
     pairs = {(ds.scales[i - 1], ds.offsets[i - 1]) for i in indexes}
     if pairs == {(1.0, 0.0)}:
