@@ -432,12 +432,17 @@ def modis_like(key: str) -> Callable[[Ctx], Path]:
     return _edited(key, "modis.tif", edit)
 
 
+LOCAL_CS = 'LOCAL_CS["unnamed",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
+"""A local (engineering) CRS as some UAV software writes it: metres placed nowhere."""
+
+
 def misread_rasters(key: str, bands: str) -> dict[str, tuple[Callable[[Ctx], Path], str]]:
     """Rasters GDAL opens that would be misplaced or misread: (builder, what the error says)."""
     x0 = 42_000_000.0  # a zone-42 prefix on the eastings of EPSG:4551 (CM 126E = zone 42)
     return {
         "tif-4490-over-metres": (_edited(key, "m.tif", _relabel("EPSG:4490")), "EPSG:4490"),
         "tif-zone-prefix": (_edited(key, "z.tif", _relabel("EPSG:4551", x0)), "EPSG:4530"),
+        "tif-local-crs": (_edited(key, "l.tif", _relabel(LOCAL_CS)), "局部（工程）坐标系"),
         "tif-south-up": (_edited(key, "s.tif", _south_up), "南方朝上"),
         "tif-rotated": (_edited(key, "r.tif", _rotated), "旋转"),
         "tif-bands-described": (  # the file's order is the reverse of --bands
