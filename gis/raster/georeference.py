@@ -13,7 +13,7 @@ from typing import Any
 
 from pyproj import CRS
 
-from gis.crs import WORKING_CRS, check_declared_crs, guess_crs_from_bounds
+from gis.crs import check_declared_crs
 from gis.errors import CRSError, RasterError
 
 
@@ -86,8 +86,6 @@ def check_coordinates(ds: Any, path: str, crs_wkt: str) -> None:
     x0, y0, x1, y1 = ds.bounds
     bounds = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
     crs = CRS.from_wkt(crs_wkt)
-    if not crs.is_geographic and not crs.is_projected:
-        raise _local_crs(path, crs, bounds)
     epsg = crs.to_epsg()  # a GeoTIFF's WKT has no area of use; its EPSG entry has
     crs = CRS.from_epsg(epsg) if epsg is not None else crs
     reason = check_declared_crs(crs, bounds)
@@ -98,24 +96,4 @@ def check_coordinates(ds: Any, path: str, crs_wkt: str) -> None:
         "EPSG:…): a declared CRS is never relabelled",
         zh=f"影像 {path}：{check_declared_crs(crs, bounds, lang='zh')}；请用 "
         "`gdal_edit.py -a_srs EPSG:…` 在文件中写入正确的坐标系（已声明的坐标系不会被改标）",
-    )
-
-
-def _local_crs(path: str, crs: CRS, bounds: tuple[float, float, float, float]) -> CRSError:
-    """Return the error of a local (engineering) CRS, naming the EPSG its numbers suggest."""
-    try:
-        guess = guess_crs_from_bounds(bounds)
-        hint, hint_zh = (
-            f"its coordinates look like EPSG:{guess.epsg}",
-            f"其坐标看起来像 EPSG:{guess.epsg}",
-        )
-    except CRSError:
-        epsg = WORKING_CRS.to_epsg()
-        hint = f"metres without a zone prefix need their zone, e.g. the working CRS EPSG:{epsg}"
-        hint_zh = f"不带带号的米制坐标需要指明投影带，如工作坐标系 EPSG:{epsg}"
-    return CRSError(
-        f"raster {path} has a local (engineering) coordinate system {crs.name!r}, which is "
-        f"not placed on the earth; {hint} — set the real CRS with gdal_edit.py -a_srs EPSG:…",
-        zh=f"影像 {path} 的坐标系是局部（工程）坐标系 {crs.name!r}，无法定位到地球上；{hint_zh}——"
-        "请用 `gdal_edit.py -a_srs EPSG:…` 写入真实坐标系",
     )
