@@ -312,6 +312,8 @@ def check_declared_crs(
     """
     x0, y0, x1, y1 = bounds
     zh, name = lang == "zh", crs.to_string()
+    if not crs.is_geographic and not crs.is_projected:
+        return _local_problem(crs, bounds, zh)
     if crs.is_geographic and _looks_swapped(x0, y0, x1, y1):
         if zh:
             return (
@@ -342,6 +344,33 @@ def check_declared_crs(
     if crs.is_projected:
         return _prefix_problem(crs, bounds, zh) or _outside_area(crs, bounds, zh)
     return None
+
+
+def _local_problem(crs: CRS, bounds: tuple[float, float, float, float], zh: bool) -> str:
+    """Explain a local (engineering) CRS (LOCAL_CS of UAV software) and the EPSG to set."""
+    try:
+        epsg: int | None = guess_crs_from_bounds(bounds).epsg
+    except CRSError:
+        epsg = None
+    working = WORKING_CRS.to_epsg()
+    if zh:
+        hint = (
+            f"其坐标看起来像 EPSG:{epsg}"
+            if epsg
+            else f"不带带号的米制坐标需指明投影带，如 EPSG:{working}"
+        )
+        return (
+            f"声明的是局部（工程）坐标系 {crs.name!r}，无法定位到地球上；{hint}——请写入真实坐标系"
+        )
+    hint = (
+        f"the coordinates look like EPSG:{epsg}"
+        if epsg
+        else f"metres without a zone prefix need their zone, e.g. EPSG:{working}"
+    )
+    return (
+        f"declared a local (engineering) CRS {crs.name!r}, which is not placed on the earth; "
+        f"{hint} — set the real CRS"
+    )
 
 
 def _prefix_problem(crs: CRS, bounds: tuple[float, float, float, float], zh: bool) -> str | None:

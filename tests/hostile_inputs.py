@@ -14,7 +14,7 @@ import shutil
 import sqlite3
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,9 @@ import geopandas as gpd
 import numpy as np
 import pyogrio
 import rasterio
+import rasterio.shutil
 import shapely
+from affine import Affine
 from rasterio.transform import from_origin
 
 from gis.io import write_layer
@@ -358,6 +360,96 @@ def bad_rasters(key: str, count: int) -> dict[str, Callable[[Ctx], Path]]:
         "tif-one-band": _one_band(key),
         "tif-no-crs": _plain(count, crs=None, x0=0),
         "tif-elsewhere": _plain(count, crs="EPSG:4551", x0=600_000),
+    }
+
+
+def _edited(
+    key: str,
+    name: str,
+    edit: Callable[[dict[str, Any], Any], Any] | None = None,
+    descriptions: Sequence[str] = (),
+) -> Callable[[Ctx], Path]:
+    """A copy of a good raster written by GTiff: ``edit(profile, array)``, band descriptions."""
+
+    def make(ctx: Ctx) -> Path:
+        with rasterio.open(ctx.goods[key]) as ds:
+            arr, profile = ds.read(), ds.profile
+        arr = edit(profile, arr) if edit is not None else arr
+        path = ctx.inp / name
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(arr)
+            for i, text in enumerate(descriptions, 1):
+                dst.set_band_description(i, text)
+        return path
+
+    return make
+
+
+def _relabel(crs: str, dx: float = 0.0) -> Callable[[dict[str, Any], Any], Any]:
+    def edit(profile: dict[str, Any], arr: Any) -> Any:
+        t = profile["transform"]
+        profile.update(crs=crs, transform=Affine(t.a, 0, t.c + dx, 0, t.e, t.f))
+        return arr
+
+    return edit
+
+
+def _south_up(profile: dict[str, Any], arr: Any) -> Any:
+    t = profile["transform"]
+    profile["transform"] = Affine(t.a, 0, t.c, 0, -t.e, t.f + t.e * arr.shape[1])
+    return arr[:, ::-1, :].copy()
+
+
+def _rotated(profile: dict[str, Any], arr: Any) -> Any:
+    t = profile["transform"]
+    profile["transform"] = Affine(t.a, 0.5, t.c, 0.5, t.e, t.f)
+    return arr
+
+
+def _vrt_missing(key: str) -> Callable[[Ctx], Path]:
+    """A VRT (gdalbuildvrt's XML, by GDAL's VRT driver) whose source file was deleted."""
+
+    def make(ctx: Ctx) -> Path:
+        source = ctx.inp / "scene_part.tif"
+        shutil.copy(ctx.goods[key], source)
+        path = ctx.inp / "mosaic.vrt"
+        with rasterio.open(source) as ds:
+            rasterio.shutil.copy(ds, path, driver="VRT")
+        source.unlink()
+        return path
+
+    return make
+
+
+def modis_like(key: str) -> Callable[[Ctx], Path]:
+    """A good raster relabelled to 250 m pixels over the same corner (a MODIS product)."""
+
+    def edit(profile: dict[str, Any], arr: Any) -> Any:
+        t = profile["transform"]
+        profile["transform"] = Affine(250, 0, t.c, 0, -250, t.f)
+        return arr
+
+    return _edited(key, "modis.tif", edit)
+
+
+LOCAL_CS = 'LOCAL_CS["unnamed",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
+"""A local (engineering) CRS as some UAV software writes it: metres placed nowhere."""
+
+
+def misread_rasters(key: str, bands: str) -> dict[str, tuple[Callable[[Ctx], Path], str]]:
+    """Rasters GDAL opens that would be misplaced or misread: (builder, what the error says)."""
+    x0 = 42_000_000.0  # a zone-42 prefix on the eastings of EPSG:4551 (CM 126E = zone 42)
+    return {
+        "tif-4490-over-metres": (_edited(key, "m.tif", _relabel("EPSG:4490")), "EPSG:4490"),
+        "tif-zone-prefix": (_edited(key, "z.tif", _relabel("EPSG:4551", x0)), "EPSG:4530"),
+        "tif-local-crs": (_edited(key, "l.tif", _relabel(LOCAL_CS)), "局部（工程）坐标系"),
+        "tif-south-up": (_edited(key, "s.tif", _south_up), "南方朝上"),
+        "tif-rotated": (_edited(key, "r.tif", _rotated), "旋转"),
+        "tif-bands-described": (  # the file's order is the reverse of --bands
+            _edited(key, "d.tif", descriptions=bands.split(",")[::-1]),
+            "波段描述",
+        ),
+        "vrt-source-missing": (_vrt_missing(key), "scene_part.tif"),
     }
 
 

@@ -15,6 +15,7 @@ from gis.crs import (
     tm_central_meridian,
 )
 from gis.errors import CRSError, CRSMismatchError
+from gis.io import read_layer
 
 
 @pytest.mark.parametrize(
@@ -85,3 +86,21 @@ def test_declared_crs_contradicted_by_zone_prefixed_or_far_away_coordinates():
     assert check_declared_crs(CRS(4530), prefixed) is None  # the prefixed zone itself
     assert "far outside" in check_declared_crs(CRS(4551), (9e9, 9e9, 9.1e9, 9.1e9))
     assert check_declared_crs(CRS(4551), (0.0, 0.0, 100.0, 100.0)) is None  # synthetic data
+
+
+LOCAL_CS = 'LOCAL_CS["unnamed",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
+
+
+@pytest.mark.parametrize(
+    ("x0", "says"), [(42_453_400, "EPSG:4530"), (453_400, "need their zone, e.g. EPSG:4551")]
+)
+def test_layer_in_a_local_engineering_crs_is_refused_naming_the_epsg(tmp_path, x0, says):
+    """A GeoPackage in LOCAL_CS (UAV and CAD software) stopped with ProjError, exit 4."""
+    layer = gpd.GeoDataFrame(
+        {"id": [1]}, geometry=[shapely.box(x0, 4_850_000, x0 + 100, 4_850_100)], crs=LOCAL_CS
+    )
+    path = tmp_path / "local.gpkg"
+    layer.to_file(path)
+    with pytest.raises(CRSError, match="local \\(engineering\\) CRS") as err:
+        read_layer(path)
+    assert says in str(err.value) and "局部（工程）坐标系" in err.value.zh

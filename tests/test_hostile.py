@@ -239,6 +239,19 @@ FIRE_CASES = [
         "投影坐标系",
         NEEDS_VIEWSHED,
     ),
+    *(
+        _fire(
+            f"coverage-dem-{bad}",
+            make,
+            fire_coverage(towers="towers"),
+            3,
+            "c.gpkg",
+            says,
+            NEEDS_VIEWSHED,
+        )
+        for bad, (make, says) in h.misread_rasters("dem", "DEM").items()
+        if bad != "tif-bands-described"
+    ),
     _fire(
         "coverage-towers-off-the-dem",
         _towers_off_the_dem,
@@ -335,6 +348,16 @@ def _cases() -> list[Case]:
         Case("rasters", f"detect-{bad}", make, detect, 3)
         for bad, make in h.bad_rasters("img", 4).items()
     ]
+    cases += [
+        Case("rasters", f"{role}-{bad}", make, args, 3, says=says)
+        for role, args in (("after", after), ("before", before))
+        for bad, (make, says) in h.misread_rasters("after", "R,NIR,SWIR2").items()
+    ]
+    cases += [
+        Case("rasters", f"detect-{bad}", make, detect, 3, says=says)
+        for bad, (make, says) in h.misread_rasters("img", "B,G,R,NIR").items()
+    ]
+    cases += [Case("rasters", "detect-modis-250m", h.modis_like("img"), detect, 3, says="250 米")]
     cases += [Case("field", bad, make, verify_import, 1) for bad, make in h.BAD_EXPORTS.items()]
     cases += [
         Case("field", ok, make, verify_import, 0, PHOTOS) for ok, make in h.GOOD_EXPORTS.items()

@@ -168,6 +168,59 @@ def test_s2_offset_from_tags(tmp_path):
     assert tagged.offset == pytest.approx(-0.1)
 
 
+def test_s2_offset_of_untagged_exports_from_the_data(tmp_path):
+    """An export with the offset taken out (Earth Engine S2_SR_HARMONIZED) and no tags was
+    read 0.1 too dark (reflectance - 0.1: red over forest below 0, NDVI wrong)."""
+    data = np.full((7, 64, 64), 1500, "uint16")
+    data[:3, :32] = 240  # blue, green, red of forest and water without the offset
+    data[:3, 32:] = 520
+    data[:, 0, 0] = 0
+    log = Findings()
+    src = raster_source(_write(tmp_path / "gee.tif", data, nodata=0), sensor="sentinel2-l2a",
+                        findings=log)  # fmt: skip
+    assert src.offset == 0.0
+    red = src.read_roles(Window(0, 0, 4, 4), ["R"])["R"]
+    assert float(red[1, 1]) == pytest.approx(0.024, abs=1e-7)
+    assert "DN 240 < 1000" in log.of("s2_offset")[0].message
+    assert "S2_SR_HARMONIZED" in log.of("s2_offset")[0].zh
+    data[:3] += 1000  # the same scene as ESA delivers it from baseline 04.00, tags stripped
+    data[:, 0, 0] = 0
+    (tmp_path / "gee.tif").unlink()
+    shipped = _write(tmp_path / "gee.tif", data, nodata=0)
+    with_offset = raster_source(shipped, sensor="sentinel2-l2a")
+    assert with_offset.offset == pytest.approx(-0.1)
+    red = with_offset.read_roles(Window(0, 0, 4, 4), ["R"])["R"]
+    assert float(red[1, 1]) == pytest.approx(0.024, abs=1e-6)
+
+
+@pytest.mark.parametrize("sensor", ["sentinel2-l2a", "landsat8-l2"])
+def test_float_reflectance_of_a_scaled_sensor_is_read_as_it_is(tmp_path, sensor):
+    """A SNAP / Earth Engine float export of reflectance given with --sensor sentinel2-l2a was
+    scaled by 1e-4 again (and offset by -0.1): every value near -0.1."""
+    count = len(sensor_profile(sensor).roles)
+    data = np.full((count, 8, 8), 0.31, "float32")
+    data[2] = 0.04
+    log = Findings()
+    src = raster_source(_write(tmp_path / "f.tif", data), sensor=sensor, findings=log)
+    assert (src.scale, src.offset) == (1.0, 0.0)
+    red = src.read_roles(Window(0, 0, 2, 2), ["R"])["R"]
+    assert float(red[0, 0]) == pytest.approx(0.04)
+    assert "reflectance already" in log.of("float_reflectance")[0].message
+    (tmp_path / "f.tif").unlink()
+    dn = raster_source(_write(tmp_path / "f.tif", data * 10000 + 1000), sensor=sensor)
+    assert dn.scale == sensor_profile(sensor).scale  # float DN stay DN
+
+
+def test_s2_l1c_offset_from_its_tags(tmp_path):
+    """L1C's RADIO_ADD_OFFSET and baseline tags were ignored (always -0.1)."""
+    old = raster_source(_s2(tmp_path, tags={"PROCESSING_BASELINE": "03.01"}),
+                        sensor="sentinel2-l1c")  # fmt: skip
+    assert old.offset == 0.0
+    (tmp_path / "s2.tif").unlink()
+    tagged = _s2(tmp_path, band_tags={1: {"RADIO_ADD_OFFSET": "-1000"}})
+    assert raster_source(tagged, sensor="sentinel2-l1c").offset == pytest.approx(-0.1)
+
+
 def test_landsat_scale_offset(tmp_path):
     p = _write(tmp_path / "l8.tif", np.full((6, 2, 2), 10000, "uint16"))
     src = raster_source(p, sensor="landsat8-l2")

@@ -175,7 +175,7 @@ MTL_C2 = """GROUP = LANDSAT_METADATA_FILE
     COLLECTION_NUMBER = 02
 {files}  END_GROUP = PRODUCT_CONTENTS
   GROUP = IMAGE_ATTRIBUTES
-    SPACECRAFT_ID = "LANDSAT_9"
+    SPACECRAFT_ID = "{spacecraft}"
     DATE_ACQUIRED = 2023-06-03
     SCENE_CENTER_TIME = "02:31:07.1234560Z"
     SUN_ELEVATION = 63.51
@@ -189,23 +189,36 @@ END
 """
 
 
-def make_landsat(root, *, qa_cloud=(), with_mtl=True, nir=0.30):
-    """A Collection 2 Level-2 folder: SR_B2-SR_B7, QA_PIXEL (cloud bit 3 at ``qa_cloud``)."""
-    pid = "LC09_L2SP_118029_20230603_20230605_02_T1"
+OLI_C2 = ("LC09_L2SP_118029_20230603_20230605_02_T1", "LANDSAT_9")
+ETM_C2 = ("LE07_L2SP_118029_20120603_20200908_02_T1", "LANDSAT_7")
+
+
+def make_landsat(root, *, qa_cloud=(), with_mtl=True, nir=0.30, sat=OLI_C2, refl=None, gap=None):
+    """A Collection 2 Level-2 folder: SR_B2-SR_B7, QA_PIXEL (cloud bit 3 at ``qa_cloud``).
+
+    ``sat``: (product id, SPACECRAFT_ID); ``refl``: reflectance of each band file (default
+    OLI 2-7); ``gap``: a column of fill (DN 0, QA_PIXEL bit 0) as Landsat 7's SLC-off gaps.
+    """
+    pid, spacecraft = sat
     folder = root / pid
     folder.mkdir(parents=True)
     prof = {"driver": "GTiff", "width": 40, "height": 40, "count": 1, "dtype": "uint16",
             "crs": UTM51, "transform": from_origin(X0, Y0, 30, 30), "nodata": 0}  # fmt: skip
-    refl = {2: 0.04, 3: 0.07, 4: 0.05, 5: nir, 6: 0.18, 7: 0.09}
+    refl = refl or {2: 0.04, 3: 0.07, 4: 0.05, 5: nir, 6: 0.18, 7: 0.09}
     names = []
     for band, r in refl.items():
         name = f"{pid}_SR_B{band}.TIF"
+        dn = np.full((40, 40), round((r + 0.2) / 2.75e-5), "uint16")
+        if gap is not None:
+            dn[:, gap] = 0
         with rasterio.open(folder / name, "w", **prof) as dst:
-            dst.write(np.full((40, 40), round((r + 0.2) / 2.75e-5), "uint16"), 1)
+            dst.write(dn, 1)
         names.append(f'    FILE_NAME_BAND_{band} = "{name}"\n')
     qa = np.full((40, 40), 21824, "uint16")  # clear, low confidence bits
     for rc in qa_cloud:
         qa[rc] = 21824 | 8
+    if gap is not None:
+        qa[:, gap] = 1
     with rasterio.open(folder / f"{pid}_QA_PIXEL.TIF", "w", **{**prof, "nodata": None}) as dst:
         dst.write(qa, 1)
     names.append(f'    FILE_NAME_QUALITY_L1_PIXEL = "{pid}_QA_PIXEL.TIF"\n')
@@ -215,7 +228,7 @@ def make_landsat(root, *, qa_cloud=(), with_mtl=True, nir=0.30):
                  "-0.100000\n" for b in refl)  # fmt: skip
     if with_mtl:
         (folder / f"{pid}_MTL.txt").write_text(
-            MTL_C2.format(pid=pid, files="".join(names), l2=l2, l1=l1)
+            MTL_C2.format(pid=pid, spacecraft=spacecraft, files="".join(names), l2=l2, l1=l1)
         )
     return folder
 
@@ -241,6 +254,20 @@ def test_landsat_c2_l2_folder_and_tar(tmp_path, as_tar):
     assert v["R"].mask.sum() == 1 and v["R"].mask[2, 3]  # QA_PIXEL cloud bit
     if as_tar:
         assert src.dataset.count("/vsitar/") == 6
+
+
+def test_landsat7_etm_bands_and_slc_off_gaps(tmp_path):
+    """ETM+ roles are bands 1-5 and 7 (was: OLI's 2-7, so 'band 6 missing, download again')."""
+    refl = {1: 0.03, 2: 0.06, 3: 0.04, 4: 0.33, 5: 0.17, 7: 0.08}
+    folder = make_landsat(tmp_path, sat=ETM_C2, refl=refl, gap=7)
+    log = Findings()
+    src = raster_source(folder, findings=log)
+    assert (src.scale, src.offset) == (2.75e-5, -0.2)
+    v = src.read_roles(Window(0, 0, 10, 10), ["B", "R", "NIR", "SWIR2"])
+    for role, band in (("B", 1), ("R", 3), ("NIR", 4), ("SWIR2", 7)):
+        assert float(v[role][0, 0]) == pytest.approx(refl[band], abs=3e-5), role
+    assert v["NIR"].mask[:, 7].all() and v["NIR"].mask.sum() == 10  # the SLC-off gap
+    assert "LE07_L2SP" in src.dataset
 
 
 def test_landsat_tar_without_mtl_stops_naming_it(tmp_path):
@@ -280,7 +307,9 @@ def test_unsupported_archives_and_multi_granule_products_say_what_to_do(tmp_path
 
 
 def test_mtl_groups_keep_level1_and_level2_apart():
-    mtl = parse_mtl(MTL_C2.format(pid="x", files="", l2="    K = 1\n", l1="    K = 2\n"))
+    mtl = parse_mtl(
+        MTL_C2.format(pid="x", spacecraft="LANDSAT_9", files="", l2="    K = 1\n", l1="    K = 2\n")
+    )
     assert mtl["LEVEL2_SURFACE_REFLECTANCE_PARAMETERS"]["K"] == "1"
     assert mtl["LEVEL1_RADIOMETRIC_RESCALING"]["K"] == "2"
 

@@ -40,7 +40,7 @@ def open_raster(path: str | os.PathLike[str]) -> Any:
             f"raster {p} does not exist; check the path", zh=f"影像 {p} 不存在；请检查路径"
         )
     try:
-        return rasterio.open(p)
+        dataset = rasterio.open(p)
     except RasterioError as exc:
         what = "the band files of a product" if vrt else f"raster {p}"
         raise DataSourceError(
@@ -49,6 +49,26 @@ def open_raster(path: str | os.PathLike[str]) -> Any:
             zh=f"无法读取 {what}：{exc}；请检查文件是否完整（常见原因是没有复制完）——"
             "请重新复制或下载",
         ) from exc
+    _require_sources(dataset, p)
+    return dataset
+
+
+def _require_sources(dataset: Any, path: str) -> None:
+    """Refuse a VRT whose source files are missing (GDAL opens it and fails at the first read)."""
+    if dataset.driver != "VRT":
+        return
+    sources = [f for f in dataset.files if f != path and not f.startswith("/vsi")]
+    missing = [f for f in sources if not os.path.exists(f)]
+    if missing:
+        dataset.close()
+        shown = ", ".join(missing[:3]) + (f" (+{len(missing) - 3})" if len(missing) > 3 else "")
+        raise DataSourceError(
+            f"raster {path} is a VRT whose source files are missing: {shown}; copy them "
+            "beside it as the VRT names them (relative paths are relative to the VRT), or "
+            "rebuild it with gdalbuildvrt",
+            zh=f"影像 {path} 是 VRT，但它引用的源文件不存在：{shown}；请按 VRT 中的路径"
+            "把它们复制过来（相对路径相对于 VRT 所在文件夹），或用 `gdalbuildvrt` 重建",
+        )
 
 
 def write_geotiff(

@@ -1,4 +1,4 @@
-"""Landsat 8/9 products (folder, or ``.tar`` read in place through ``/vsitar/``), driven by the MTL.
+"""Landsat 4-9 products (folder, or ``.tar`` read in place through ``/vsitar/``), driven by the MTL.
 
 The MTL text file (``*_MTL.txt``; ``GROUP = …`` / ``KEY = VALUE``) gives the band files, the
 scale and offset, the sun elevation and the date (``DATE_ACQUIRED``):
@@ -9,7 +9,9 @@ scale and offset, the sun elevation and the date (``DATE_ACQUIRED``):
 - **Collection 2 Level-1** and **pre-Collection L1T**: top-of-atmosphere reflectance,
   ``(REFLECTANCE_MULT_BAND_n * DN + REFLECTANCE_ADD_BAND_n) / sin(SUN_ELEVATION)``.
 
-Roles B, G, R, NIR, SWIR1, SWIR2 are OLI bands 2-7. The validity mask is the quality band:
+Roles B, G, R, NIR, SWIR1, SWIR2 are OLI bands 2-7 (Landsat 8/9), TM/ETM+ bands 1-5 and 7
+(Landsat 4, 5 and 7, told by ``SPACECRAFT_ID`` or the product id); Landsat 7's SLC-off gaps
+are fill (nodata 0, QA_PIXEL bit 0). The validity mask is the quality band:
 Collection 2 ``QA_PIXEL`` — invalid where fill, dilated cloud, cirrus, cloud, cloud shadow or
 snow (bits 0-5) is set; pre-Collection ``BQA`` — fill (bit 0), cloud confidence medium or high
 (bits 14-15 ≥ 10), cirrus or snow/ice confidence high (bits 12-13, 10-11 = 11).
@@ -32,7 +34,13 @@ from gis.raster.stacking import BandFile, product_source, reject_given
 from gis.sensors import Sensor
 
 ROLE_BANDS = {"B": 2, "G": 3, "R": 4, "NIR": 5, "SWIR1": 6, "SWIR2": 7}
-"""OLI band of each role."""
+"""OLI band of each role (Landsat 8/9)."""
+
+TM_ROLE_BANDS = {"B": 1, "G": 2, "R": 3, "NIR": 4, "SWIR1": 5, "SWIR2": 7}
+"""TM/ETM+ band of each role (Landsat 4, 5 and 7; band 6 is thermal)."""
+
+TM_SPACECRAFT = re.compile(r"^(LANDSAT_[457]|L[TE]0[457])")
+"""A ``SPACECRAFT_ID`` or product id of Landsat 4, 5 or 7."""
 
 QA_PIXEL_INVALID = ((1, 1), (2, 2), (4, 4), (8, 8), (16, 16), (32, 32))
 """Collection 2 QA_PIXEL (bits, value) tests: fill, dilated cloud, cirrus, cloud, shadow, snow."""
@@ -49,6 +57,7 @@ class LandsatProduct:
     level: str
     collection: str
     files: dict[str, str] = field(default_factory=dict)
+    bands: dict[str, int] = field(default_factory=lambda: dict(ROLE_BANDS))
     qa: str | None = None
     scale: float = 1.0
     offset: float = 0.0
@@ -102,8 +111,9 @@ def read_landsat(path: str) -> LandsatProduct:
     collection = "pre-Collection" if "L1_METADATA_FILE" in mtl else "Collection 2"
     level = flat.get("PROCESSING_LEVEL") or flat.get("DATA_TYPE", "L1")
     l2 = level.startswith("L2")
-    files = {role: _band_file(names, root, flat, n, l2, path) for role, n in ROLE_BANDS.items()}
-    scale, offset = _rescaling(mtl, flat, l2, path)
+    bands = role_bands(flat)
+    files = {role: _band_file(names, root, flat, n, l2, path) for role, n in bands.items()}
+    scale, offset = _rescaling(mtl, flat, bands, l2, path)
     qa_names = ("QA_PIXEL.TIF", "BQA.TIF")
     qa = next((f"{root}/{n}" for n in names if n.upper().endswith(qa_names)), None)
     return LandsatProduct(
@@ -111,11 +121,24 @@ def read_landsat(path: str) -> LandsatProduct:
         level=level,
         collection=collection,
         files=files,
+        bands=bands,
         qa=qa,
         scale=scale,
         offset=offset,
         acquired=flat.get("DATE_ACQUIRED"),
     )
+
+
+def role_bands(flat: dict[str, str]) -> dict[str, int]:
+    """Band number of each role: TM/ETM+ for Landsat 4, 5 and 7, else OLI (Landsat 8/9).
+
+    Examples
+    --------
+    >>> role_bands({"SPACECRAFT_ID": "LANDSAT_7"})["NIR"], role_bands({})["NIR"]
+    (4, 5)
+    """
+    ids = (flat.get(k, "") for k in ("SPACECRAFT_ID", "LANDSAT_PRODUCT_ID", "LANDSAT_SCENE_ID"))
+    return dict(TM_ROLE_BANDS if any(TM_SPACECRAFT.match(i) for i in ids) else ROLE_BANDS)
 
 
 def _listing(path: str) -> tuple[list[str], str, str]:
@@ -172,14 +195,18 @@ def _band_file(
 
 
 def _rescaling(
-    mtl: dict[str, dict[str, str]], flat: dict[str, str], l2: bool, product: str
+    mtl: dict[str, dict[str, str]],
+    flat: dict[str, str],
+    bands: dict[str, int],
+    l2: bool,
+    product: str,
 ) -> tuple[float, float]:
     """Return (scale, offset) of reflectance: L2 surface, or L1 TOA with the sun elevation."""
     group = mtl.get("LEVEL2_SURFACE_REFLECTANCE_PARAMETERS", {}) if l2 else {}
     if not group:
         group = mtl.get("LEVEL1_RADIOMETRIC_RESCALING") or mtl.get("RADIOMETRIC_RESCALING", {})
     pairs = set()
-    for band in ROLE_BANDS.values():
+    for band in bands.values():
         mult, add = (
             group.get(f"REFLECTANCE_MULT_BAND_{band}"),
             group.get(f"REFLECTANCE_ADD_BAND_{band}"),
@@ -210,12 +237,12 @@ def _rescaling(
 def landsat_source(
     path: str, *, findings: Findings | None = None, given: tuple[Any, Any, Any] = (None,) * 3
 ) -> RasterSource:
-    """Return the :class:`RasterSource` of a Landsat 8/9 folder or tar (see the module)."""
+    """Return the :class:`RasterSource` of a Landsat folder or tar (see the module)."""
     product = read_landsat(path)
     l2 = product.level.startswith("L2")
     what = f"Landsat {product.collection} {product.level} product"
     reject_given(path, given, what, findings)
-    files = [BandFile(product.files[r], f"B{n}") for r, n in ROLE_BANDS.items()]
+    files = [BandFile(product.files[r], f"B{n}") for r, n in product.bands.items()]
     mask: dict[str, Any] = {}
     if product.qa is not None:
         bits = BQA_INVALID if product.qa.upper().endswith("BQA.TIF") else QA_PIXEL_INVALID
@@ -223,7 +250,7 @@ def landsat_source(
     src = product_source(
         path,
         files,
-        roles=tuple(ROLE_BANDS),
+        roles=tuple(product.bands),
         findings=findings,
         sensor=Sensor.LANDSAT8_L2 if l2 else Sensor.LANDSAT8_L1,
         scale=product.scale,

@@ -21,6 +21,8 @@ from gis.enums import Lang, ParamEnum
 from gis.errors import CRSError, GisError, RasterError
 from gis.findings import Findings
 from gis.io.rasters import open_raster, raster_env, read_window
+from gis.raster.baseline import holds_reflectance, s2_offset
+from gis.raster.georeference import check_coordinates, check_georeferenced
 from gis.raster.grid import Grid, grid_windows
 from gis.raster.kernels import to_reflectance
 from gis.sensors import (
@@ -474,6 +476,7 @@ def file_source(
     with open_raster(p) as ds:
         facts = _grid_facts(ds, p, crs if crs is not None else _prj_beside(ds, p, findings))
         layout = _band_layout(ds, p, named, profile.sensor, findings)
+        _check_bands(ds, p, layout["roles"], layout["indexes"])
         facts.update(layout, **_own_mask(ds, layout["indexes"], layout["alpha_index"]))
         nodata = ds.nodata if ds.nodata is not None else profile.nodata
         scale, offset = _scale_offset(ds, p, profile, layout["indexes"], findings)
@@ -533,6 +536,45 @@ def _band_layout(
         "indexes": tuple(i for _, i in pairs),
         "alpha_index": alpha,
     }
+
+
+_DESCRIBED_ROLES = {
+    "blue": "B", "green": "G", "red": "R", "rededge": "RE", "nir": "NIR", "nearinfrared": "NIR",
+    "swir1": "SWIR1", "swir2": "SWIR2", "ndvi": "NDVI",
+}  # fmt: skip
+"""Band descriptions (lower case, without spaces, ``-`` or ``_``) that name a role."""
+
+
+def _check_bands(ds: Any, path: str, roles: Sequence[str], indexes: Sequence[int]) -> None:
+    """Refuse a paletted band, or roles that the file's band descriptions contradict.
+
+    A paletted (colour-table) band holds class codes, not measurements. A file whose bands
+    are described ``Red, Green, Blue, NIR`` read as ``B,G,R,NIR`` would silently swap red and
+    blue: its descriptions are trusted over the sensor's usual order.
+    """
+    if any(ds.colorinterp[i - 1] == ColorInterp.palette for i in indexes):
+        raise RasterError(
+            f"raster {path} is a paletted image (a colour table over class codes), not "
+            "measurements; give the multispectral image it was made from",
+            zh=f"影像 {path} 是调色板影像（颜色表对应的类别码），不是光谱测量值；"
+            "请给出生成它的多光谱原始影像",
+        )
+    described = [
+        _DESCRIBED_ROLES.get(re.sub(r"[\s_-]", "", (ds.descriptions[i - 1] or "").lower()))
+        for i in indexes
+    ]
+    wrong = [(i, r, d) for i, r, d in zip(indexes, roles, described, strict=True) if d and d != r]
+    if wrong:
+        i, role, _ = wrong[0]
+        order = ",".join(d or "?" for d in described)
+        raise RasterError(
+            f"raster {path}: band {i} is described {ds.descriptions[i - 1]!r} but would be read "
+            f"as {role}; its descriptions give the order {order} — pass --bands {order} "
+            "(with --sensor generic if the sensor's scale does not apply)",
+            zh=f"影像 {path}：第 {i} 波段的描述为 {ds.descriptions[i - 1]!r}，却会按 {role} 读取；"
+            f"按波段描述其顺序为 {order}——请用 --bands {order}"
+            "（如传感器的比例系数不适用，再加 --sensor generic）",
+        )
 
 
 def _own_mask(ds: Any, indexes: Sequence[int], alpha: int | None) -> dict[str, Any]:
@@ -662,7 +704,7 @@ def _prj_beside(ds: Any, path: str, findings: Findings | None) -> str | None:
 def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
     from pyproj import CRS
 
-    _check_georeferenced(ds, path)
+    check_georeferenced(ds, path)
     if ds.crs is None and crs is None:
         prj = os.path.splitext(path)[0] + ".prj"
         raise CRSError(
@@ -682,6 +724,7 @@ def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
             "已声明的坐标系不会被改标——请去掉 crs=，或用 `gdalwarp` 重投影影像",
         )
     wkt = declared.to_wkt() if declared is not None else CRS.from_user_input(crs).to_wkt()
+    check_coordinates(ds, path, wkt)
     bh, bw = ds.block_shapes[0]
     return {
         "crs_wkt": wkt,
@@ -691,32 +734,6 @@ def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
         "count": ds.count,
         "block_shape": (int(bh), int(bw)),
     }
-
-
-def _check_georeferenced(ds: Any, path: str) -> None:
-    """Refuse a raster without a geotransform (a scan, a photo, an image placed by GCPs only).
-
-    GDAL then reports the identity transform (pixel (col, row) = coordinates (x, y)), which
-    would silently put the image at the CRS origin with 1-unit pixels.
-    """
-    if not ds.transform.is_identity:
-        return
-    gcps = ds.gcps[0] if ds.gcps else []
-    how = "give a georeferenced GeoTIFF, or put a world file (.tfw/.jgw) beside the image"
-    how_zh = "请给出有地理参考的 GeoTIFF，或在影像旁放置坐标文件（.tfw/.jgw）"
-    if gcps:
-        how = (
-            f"it has {len(gcps)} ground control points but no geotransform: warp it first, "
-            "e.g. gdalwarp -r bilinear in.tif out.tif"
-        )
-        how_zh = (
-            f"它有 {len(gcps)} 个控制点但没有地理变换：请先纠正，如 "
-            "`gdalwarp -r bilinear in.tif out.tif`"
-        )
-    raise RasterError(
-        f"raster {path} is not georeferenced (no geotransform); {how}",
-        zh=f"影像 {path} 没有地理参考（无地理变换）；{how_zh}",
-    )
 
 
 def _count_error(
@@ -745,7 +762,9 @@ def _scale_offset(
     read agree on them.
     """
     if profile.sensor is not Sensor.GENERIC:
-        return profile.scale, _s2_offset(ds, path, profile, findings)
+        if holds_reflectance(ds, path, profile, findings):
+            return 1.0, 0.0
+        return profile.scale, s2_offset(ds, path, profile, indexes, findings)
     pairs = {(ds.scales[i - 1], ds.offsets[i - 1]) for i in indexes}
     if pairs == {(1.0, 0.0)}:
         return profile.scale, profile.offset
@@ -768,36 +787,6 @@ def _scale_offset(
             zh=f"{path}：反射率 = DN * {scale:g} + {offset:g}（取自波段的比例/偏移元数据）",
         )
     return float(scale), float(offset)
-
-
-def _s2_offset(ds: Any, path: str, profile: SensorProfile, findings: Findings | None) -> float:
-    """Sentinel-2 L2A offset in reflectance from the file's tags (default baseline >= 04.00)."""
-    if profile.sensor is not Sensor.SENTINEL2_L2A:
-        return profile.offset
-    tags: dict[str, str] = dict(ds.tags())
-    for i in range(1, ds.count + 1):
-        tags.update({k: v for k, v in ds.tags(i).items() if k not in tags})
-    add = next((v for k, v in tags.items() if "BOA_ADD_OFFSET" in k.upper()), None)
-    baseline = next((v for k, v in tags.items() if "PROCESSING_BASELINE" in k.upper()), None)
-    if add is not None:
-        offset, why = float(add) * profile.scale, f"BOA_ADD_OFFSET={add} from the file's tags"
-        why_zh = f"取自文件标签 BOA_ADD_OFFSET={add}"
-    elif baseline is not None and float(baseline) < 4.0:
-        offset, why = 0.0, f"processing baseline {baseline} < 04.00 (no offset)"
-        why_zh = f"处理基线 {baseline} < 04.00（无偏移）"
-    else:
-        offset = profile.offset
-        why = f"processing baseline {baseline or 'not tagged, assumed'} >= 04.00: -1000 DN"
-        why_zh = f"处理基线 {baseline or '未标注，假定'} >= 04.00：-1000 DN"
-    if findings is not None:
-        findings.add(
-            "s2_offset",
-            f"Sentinel-2 L2A reflectance = DN * 1e-4 + {offset:g} ({why})",
-            severity="info",
-            source=path,
-            zh=f"Sentinel-2 L2A 反射率 = DN * 1e-4 + {offset:g}（{why_zh}）",
-        )
-    return offset
 
 
 def _check_mask_grid(mask_path: str, src: RasterSource) -> None:

@@ -51,6 +51,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 from scipy import ndimage
 
+from gis.errors import RasterError
 from gis.indices import nbr, ndvi
 from gis.raster import RasterReader, RasterSource
 from gis.sensors import RADIOMETRIES
@@ -224,11 +225,19 @@ def sampled_source(src: RasterSource) -> RasterSource:
 def resolve_radiometry(src: RasterSource, requested: str = "auto") -> tuple[str, str]:
     """Return (``reflectance`` or ``dn``, why) for ``src``.
 
+    An NDVI band is NDVI (``reflectance``), whatever is requested, once its values are checked
+    to lie within -1..1 (else :class:`RasterError`, naming the scale to set). Otherwise
     ``requested`` other than ``auto`` wins; then the source's own ``radiometry`` attribute (a
     hook for product readers that know it from metadata); then the data: 8-bit bands are
     stretched deliveries, and a generic raster (scale 1) whose NIR reaches beyond 1.5 holds DN,
     not reflectance.
     """
+    if src.has("NDVI") and not src.has("NIR"):
+        base = sampled_source(src)
+        with base.open() as reader:
+            shape = (RADIOMETRY_SAMPLE_PX,) * 2
+            _require_ndvi_range(base, decimated(base, reader.dataset, "NDVI", shape))
+        return "reflectance", "an NDVI band"
     if requested in RADIOMETRIES:
         return requested, "given"
     own = getattr(src, "radiometry", "auto")
@@ -252,6 +261,32 @@ def resolve_radiometry(src: RasterSource, requested: str = "auto") -> tuple[str,
                 return "dn", "values beyond reflectance (NIR above 1.5)"
     return "reflectance", "calibrated values"
 
+
+def _require_ndvi_range(src: RasterSource, raw: NDArray[Any]) -> None:
+    """Refuse an NDVI band whose values, as scaled, are not NDVI (-1 to 1).
+
+    NDVI is often delivered as integers (x 10000 in int16, or stretched to 0-255) without the
+    scale that makes it NDVI again; read as it is, every patch would change by thousands.
+    """
+    values = raw[np.isfinite(raw)].astype("f8")
+    if src.nodata is not None:
+        values = values[values != src.nodata]
+    values = values * src.scale + src.offset
+    if not values.size or float(np.percentile(np.abs(values), 98)) <= NDVI_LIMIT:
+        return
+    top = float(values.max())
+    raise RasterError(
+        f"raster {src.path}: its NDVI band reaches {top:g}, but NDVI lies between -1 and 1; "
+        "an NDVI stored as integers needs its scale in the file, e.g. gdal_edit.py -scale "
+        "0.0001 for NDVI x 10000 (or convert it to Float32 NDVI)",
+        zh=f"影像 {src.path}：NDVI 波段的值达到 {top:g}，而 NDVI 应在 -1 到 1 之间；以整数存储的"
+        "NDVI 需要在文件中写明比例系数，如 NDVI×10000 用 `gdal_edit.py -scale 0.0001`"
+        "（或转为 Float32 的 NDVI）",
+    )
+
+
+NDVI_LIMIT = 1.05
+"""Largest NDVI magnitude (98th percentile) read as NDVI: above it the band is scaled integers."""
 
 RADIOMETRY_SAMPLE_PX = 64
 """Side of the decimated NIR read that tells DN from reflectance."""

@@ -269,6 +269,7 @@ def detect_discolored(
     linear = not source.has("NIR") and resolve_radiometry(source)[0] == "reflectance"
     crown_rules = replace(rules.crowns, autumn=autumn, reflectance=linear)
     plan = make_plan(source, host, crown_rules, window_size=window_size)
+    _require_fine_enough(plan, rules, source.path)
     if autumn:
         deciduous = host["species"].isin(rules.deciduous_hosts).to_numpy()
         plan = replace(plan, turning=tuple(int(n) for n in host["stand_no"][deciduous]))
@@ -406,6 +407,20 @@ def _autumn_rgb_finding(date: str | None, log: Findings, path: str) -> None:
         "——秋季请用多光谱，或于7–8月用可见光，或以上一年秋季影像作为 --previous"
         "（测试精度 0.98）",
     )
+
+
+def _require_fine_enough(plan: Plan, rules: DiscoloredRules, path: str) -> None:
+    """Refuse pixels above ``max_pixel_m`` (MODIS): no crown, nor patch of crowns, shows."""
+    size = math.sqrt(plan.pixel_m2)
+    if size > rules.crowns.max_pixel_m:
+        raise RasterError(
+            f"{path}: pixels of {size:.0f} m (> {rules.crowns.max_pixel_m:g} m) are far larger "
+            "than tree crowns; discolored trees cannot be seen — use UAV or sub-metre satellite "
+            "imagery (patches per stand down to Sentinel-2 10 m or Landsat 30 m)",
+            zh=f"{path}：像元 {size:.0f} 米（> {rules.crowns.max_pixel_m:g} 米）远大于树冠，"
+            "看不到变色立木——请使用无人机或亚米级卫星影像（按小班出变色斑块最粗可用 "
+            "Sentinel-2 10 米或 Landsat 30 米）",
+        )
 
 
 def _coarse_finding(plan: Plan, rules: DiscoloredRules, log: Findings, path: str) -> None:

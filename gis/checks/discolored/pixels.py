@@ -117,6 +117,8 @@ class CrownRules:
         Canopy pixels a stand needs for its own baseline (else the pooled baseline is used).
     coarse_pixel_m : float
         Pixels this size or larger cannot resolve single crowns: report stand-level patches.
+    max_pixel_m : float
+        Pixels larger than this (MODIS 250 m) cannot show discolored patches either: refused.
     """
 
     z_grvi: float = 3.0
@@ -148,6 +150,7 @@ class CrownRules:
     z_ndvi_full: float = 6.0
     min_stand_pixels: int = 200
     coarse_pixel_m: float = 2.0
+    max_pixel_m: float = 30.0
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:

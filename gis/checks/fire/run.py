@@ -36,6 +36,7 @@ from gis.io.outputs import plain_dtypes, plan_outputs, record_inputs, run_table,
 from gis.layers import codes_as_text, label
 from gis.maps.kml import export_results_kml
 from gis.raster import raster_source
+from gis.raster.georeference import check_coordinates, check_georeferenced
 
 logger = logging.getLogger(__name__)
 
@@ -259,6 +260,8 @@ def read_dem(path: PathLike) -> tuple[Dem, NDArray[np.float32]]:
                 f"DEM {path} has no CRS; set it with gdal_edit.py -a_srs EPSG:… (metres)",
                 zh=f"DEM {path} 没有坐标系；请用 `gdal_edit.py -a_srs EPSG:…`（米制）设定",
             )
+        check_georeferenced(ds, os.fspath(path))
+        check_coordinates(ds, os.fspath(path), ds.crs.to_wkt())
         band = ds.read(1, out_dtype="float32")
         invalid = ds.read_masks(1) == 0
         band[invalid] = np.nan
