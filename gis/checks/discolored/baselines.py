@@ -22,7 +22,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -131,8 +131,9 @@ def window_histograms(
         pixels = read_pixels(reader, window, roles)
         transform = reader.source.transform
     stands, slot = _local_stands(shapes, ids, window, transform)
-    if gate is not None:
-        invalid = invalid | off_canopy(values, roles, stands, gate[:, ids[slot]])
+    if gate is not None:  # the second sweep without NIR: pass 2's canopy only
+        off = off_canopy(pixels.bands(range(len(roles))), roles, stands, gate[:, ids[slot]])
+        pixels = replace(pixels, extra=pixels.extra | off)
     out = np.zeros((ids.size, len(QUANTITIES), HIST_BINS), dtype=np.int64)
     grid = np.array([[*_start(window, STEP), STEP], [*_start(window, SAMPLE), SAMPLE]])
     bands, log_range = band_positions(roles), np.array(LOG_RANGE)
