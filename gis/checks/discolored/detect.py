@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 from pyproj import CRS
 
-from gis.checks.discolored.autumn import autumn_rgb_decoys
+from gis.checks.discolored.autumn import autumn_rgb_decoys, colour_stands
 from gis.checks.discolored.baselines import Baselines
 from gis.checks.discolored.crowns import WindowResult
 from gis.checks.discolored.dask import run_passes_dask
@@ -57,7 +57,7 @@ POINT_KEYS = ("known_match_m", "id_snap_m", "context_m")
 AUTUMN_RGB_NOTE = "autumn_colour_rgb"
 """``status_note`` of the points of an autumn RGB run without ``--previous``: larch or
 broadleaf autumn colour is not ruled out (R, G, B cannot tell; ``docs/robustness.md``)."""
-SEASON_KEYS = ("autumn", "deciduous_hosts")
+SEASON_KEYS = ("autumn", "deciduous_hosts", "evergreen")
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,7 @@ class DiscoloredRules:
     host_species: tuple[str, ...] | None = None
     autumn: tuple[str, str] = ("09-01", "11-15")
     deciduous_hosts: tuple[str, ...] = ("落叶松",)
+    evergreen: tuple[str, ...] = ("红松", "樟子松", "油松", "云杉", "赤松", "黑松")
     source: str = "<defaults>"
 
 
@@ -107,6 +108,8 @@ def load_discolored_rules(path: str | os.PathLike[str] | None = None) -> Discolo
         extra["autumn"] = window
     if "deciduous_hosts" in season:
         extra["deciduous_hosts"] = tuple(str(v) for v in season["deciduous_hosts"] or ())
+    if "evergreen" in season:
+        extra["evergreen"] = tuple(str(v) for v in season["evergreen"] or ())
     return DiscoloredRules(crowns, **floats, host_species=species, **extra, source=str(p))
 
 
@@ -297,7 +300,8 @@ def detect_discolored(
     counts = _merge_counts(results)
     crowns = _all_crowns(results)
     if autumn and "NIR" not in plan.roles:  # colour alone: population and hue (autumn.py)
-        crowns = autumn_rgb_decoys(crowns, base.turning, rules.crowns)
+        colour = colour_stands(host, rules.evergreen)
+        crowns = autumn_rgb_decoys(crowns, base.turning, rules.crowns, colour)
     _decoy_finding(crowns, log)
     points = crown_points(
         crowns if not coarse else crowns.iloc[:0], host, crs_wkt=source.crs_wkt,
