@@ -128,6 +128,7 @@ def autumn_rgb_decoys(
     turning: NDArray[np.bool_] | None,
     rules: CrownRules,
     colour: NDArray[np.int8] | None = None,
+    population: bool = True,
 ) -> Any:
     """Return ``crowns`` with ``decoy`` decided by population and hue (autumn, no NIR).
 
@@ -135,7 +136,10 @@ def autumn_rgb_decoys(
     (:data:`~gis.checks.discolored.crowns.CROWN_COLUMNS`); ``turning`` is indexed by stand
     number (None: no stand turns as a whole); ``colour`` (:func:`colour_stands`) says which
     stands hold deciduous crowns by their 树种组成 (None or -1: judged from the golden
-    population).
+    population); ``population`` screens the stands' colour populations
+    (:func:`colour_population`) — off when last autumn's image is given as ``--previous``,
+    which tells the crowns coloured a year before from the new ones without the population's
+    cost in recall.
     """
     if not len(crowns):
         return crowns
@@ -151,6 +155,6 @@ def autumn_rgb_decoys(
         gate = np.where(known >= 0, known == 1, gate)
     golden = gate & (green >= rules.golden_green_ratio)
     red_brown = rg >= rules.red_brown_rg
-    population = colour_population(crowns, gate & ~whole, rules)
-    decoy = np.where(whole, ~red_brown, yellow | (golden & ~red_brown) | population)
+    in_population = colour_population(crowns, gate & ~whole & population, rules)
+    decoy = np.where(whole, ~red_brown, yellow | (golden & ~red_brown) | in_population)
     return crowns.assign(decoy=decoy)

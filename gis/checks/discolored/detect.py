@@ -300,8 +300,8 @@ def detect_discolored(
     counts = _merge_counts(results)
     crowns = _all_crowns(results)
     if autumn and "NIR" not in plan.roles:  # colour alone: population and hue (autumn.py)
-        colour = colour_stands(host, rules.evergreen)
-        crowns = autumn_rgb_decoys(crowns, base.turning, rules.crowns, colour)
+        colour = colour_stands(host, rules.evergreen)  # --previous judges the population
+        crowns = autumn_rgb_decoys(crowns, base.turning, rules.crowns, colour, previous is None)
     _decoy_finding(crowns, log)
     points = crown_points(
         crowns if not coarse else crowns.iloc[:0], host, crs_wkt=source.crs_wkt,
