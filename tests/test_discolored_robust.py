@@ -299,7 +299,10 @@ def test_last_autumn_image_marks_crowns_coloured_before(tmp_path):
         and c.mix == "mixed"
     )  # fmt: skip
     built = build_case(case, tmp_path)
-    alone, with_previous = score_case(built), score_case(built, previous=True)
+    # against the same screening alone: with --previous the colour-population screen is off
+    same = with_rules(load_discolored_rules(), autumn_population_z=0.0)
+    alone, with_previous = score_case(built, rules=same), score_case(built, previous=True)
+    assert with_previous == score_case(built, previous=True, rules=same)
     false_alone = alone["points"] - alone["true_points"]
     false_previous = with_previous["points"] - with_previous["true_points"]
     assert false_alone > 0 and false_previous <= 0.5 * false_alone, (alone, with_previous)
