@@ -6,13 +6,20 @@ The fast subset of ``scripts/eval_discolored_robust.py``: two seeds, four scenes
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 import rasterio
 
 from gis.checks.discolored import detect_discolored, load_discolored_rules
-from gis.checks.discolored.autumn import autumn_rgb_decoys
+from gis.checks.discolored.autumn import (
+    autumn_rgb_decoys,
+    colour_population,
+    colour_stands,
+    parse_composition,
+)
 from gis.checks.discolored.baselines import HIST_BINS, Baselines
 from gis.checks.discolored.detect import with_rules
 from gis.checks.discolored.neighbours import crown_nir, nir_lost, with_crown_cut
@@ -189,10 +196,78 @@ def test_autumn_rgb_golden_crowns_in_turning_populations_are_not_points(tmp_path
     case = next(c for c in suite_cases([10]) if c.season == "autumn" and c.sensor == "rgb")
     assert case.mix == "pine_larch"  # pine stands holding larch crowns that turn together
     built = build_case(case, tmp_path)
-    off = with_rules(load_discolored_rules(), autumn_population=10**6, red_brown_rg=99.0)
-    on, without = score_case(built), score_case(built, rules=off)
+    # the golden rule alone, where the stands record no 树种组成 (the population rule off)
+    built = replace(built, stands=built.stands.drop(columns="species_composition"))
+    golden = with_rules(load_discolored_rules(), autumn_population_z=0.0)
+    off = with_rules(golden, autumn_population=10**6, red_brown_rg=99.0)
+    on, without = score_case(built, rules=golden), score_case(built, rules=off)
     assert on["points"] - on["true_points"] < without["points"] - without["true_points"]
     assert on["found"] == without["found"], (on, without)
+
+
+def test_autumn_rgb_colour_population_of_larch_in_pine_stands(tmp_path):
+    case = next(c for c in suite_cases([8]) if c.season == "autumn" and c.sensor == "rgb")
+    assert case.mix == "pine_larch"  # pine stands holding 5-25 % larch crowns, turning together
+    built = build_case(case, tmp_path)
+    assert built.stands["species_composition"].str.contains("落叶松").all()
+    off = with_rules(load_discolored_rules(), autumn_population_z=0.0)
+    on, without = score_case(built), score_case(built, rules=off)
+    false_on = on["points"] - on["true_points"]
+    false_off = without["points"] - without["true_points"]
+    assert false_off >= 10 and false_on <= 0.5 * false_off, (on, without)
+    # the diseased crowns of the population's colour go with it: far fewer than the larch
+    assert without["found"] - on["found"] <= 0.2 * (false_off - false_on), (on, without)
+    # without the 树种组成 field the golden population gates the same stands
+    bare = replace(built, stands=built.stands.drop(columns="species_composition"))
+    assert score_case(bare)["points"] - score_case(bare)["true_points"] <= 0.5 * false_off
+
+
+def test_colour_population_is_relative_to_the_stand():
+    rng = np.random.default_rng(5)
+    larch = np.exp(rng.normal([0.0, 0.2], 0.06, (30, 2)))  # one stage, crown-to-crown spread
+    pine = np.array([[0.8, 1.25], [0.78, 1.9], [1.0, 1.22]])  # darker at the hue; red-brown
+    colour = np.r_[larch, pine]
+    crowns = pd.DataFrame({"stand": 1, "green_ratio": colour[:, 0], "rg_ratio": colour[:, 1]})
+    rules = CrownRules(autumn=True)
+    base = colour_population(crowns, np.ones(len(crowns), bool), rules)
+    assert base[:30].mean() > 0.85 and base[30:].tolist() == [False, False, True]
+    # a darker delivery with a per-band stretch (8-bit, gain) moves every crown alike
+    shifted = crowns.assign(
+        green_ratio=crowns["green_ratio"] * 0.7, rg_ratio=crowns["rg_ratio"] * 1.3
+    )
+    assert (colour_population(shifted, np.ones(len(crowns), bool), rules) == base).all()
+    assert not colour_population(crowns, np.zeros(len(crowns), bool), rules).any()
+    assert not colour_population(crowns.iloc[:3], np.ones(3, bool), rules).any()  # too few
+
+
+def test_species_composition_says_which_stands_colour():
+    assert parse_composition("6红松3长白落叶松1白桦") == ("红松", "落叶松", "白桦")
+    assert parse_composition("10樟子松+落叶松-蒙古栎") == ("樟子松", "落叶松", "蒙古栎")
+    assert parse_composition(None) == () and parse_composition("") == ()
+    host = pd.DataFrame(
+        {
+            "stand_no": [1, 2, 3, 4],
+            "species_composition": ["8红松2落叶松", "10红松", None, "9樟子松+柞树"],
+        }
+    )
+    evergreen = load_discolored_rules().evergreen
+    assert colour_stands(host, evergreen).tolist() == [-1, 1, 0, -1, 1]
+    assert colour_stands(host.drop(columns="species_composition"), evergreen) is None
+    # a pure pine stand (10红松) is not screened even with a yellow pair among its candidates
+    crowns = pd.DataFrame(
+        {
+            "stand": [2, 2, 2, 2],
+            "green_ratio": [1.2, 1.18, 1.02, 0.95],
+            "rg_ratio": [1.0, 1.0, 1.3, 1.2],
+            "decoy": [True, True, False, False],
+        }
+    )
+    out = autumn_rgb_decoys(crowns, None, CrownRules(autumn=True), colour_stands(host, evergreen))
+    assert out["decoy"].tolist() == [True, True, False, False]
+    fallback = autumn_rgb_decoys(crowns, None, CrownRules(autumn=True))
+    # without the field the yellow pair makes a population: the golden crown goes, the
+    # crown darker than the population stays
+    assert fallback["decoy"].tolist() == [True, True, True, False]
 
 
 def test_autumn_rgb_red_brown_kept_in_a_stand_turning_as_a_whole(tmp_path):
@@ -227,7 +302,10 @@ def test_last_autumn_image_marks_crowns_coloured_before(tmp_path):
         and c.mix == "mixed"
     )  # fmt: skip
     built = build_case(case, tmp_path)
-    alone, with_previous = score_case(built), score_case(built, previous=True)
+    # against the same screening alone: with --previous the colour-population screen is off
+    same = with_rules(load_discolored_rules(), autumn_population_z=0.0)
+    alone, with_previous = score_case(built, rules=same), score_case(built, previous=True)
+    assert with_previous == score_case(built, previous=True, rules=same)
     false_alone = alone["points"] - alone["true_points"]
     false_previous = with_previous["points"] - with_previous["true_points"]
     assert false_alone > 0 and false_previous <= 0.5 * false_alone, (alone, with_previous)

@@ -172,6 +172,31 @@ def _crowns(
     return frame
 
 
+def composition(frame: pd.DataFrame, n_stands: int) -> list[str]:
+    """树种组成 of each stand as an inventory writes it, from the crowns standing in it.
+
+    Shares in tenths of the crowns (十分法), largest first, the dominant species taking the
+    rounding; a species under half a tenth but at least 2 % is written ``+`` (a trace).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"stand": [0] * 20, "species": ["红松"] * 13 + ["落叶松"] * 6 + ["白桦"]})
+    >>> composition(f, 1)
+    ['7红松3落叶松+白桦']
+    """
+    out = []
+    for k in range(n_stands):
+        share = frame.loc[frame["stand"] == k, "species"].value_counts(normalize=True)
+        tenths = (share * 10).round().astype(int)
+        if len(tenths):
+            tenths.iloc[0] += 10 - int(tenths.sum())
+        terms = [f"{n}{sp}" if n > 0 else f"+{sp}"
+                 for sp, n, s in zip(tenths.index, tenths, share, strict=True)
+                 if n > 0 or s >= 0.02]  # fmt: skip
+        out.append("".join(terms))
+    return out
+
+
 def _clear_gaps(
     rng: np.random.Generator, frame: pd.DataFrame, n_px: int, res: float
 ) -> NDArray[np.bool_]:
@@ -310,6 +335,7 @@ def build_case(case: SuiteCase, folder: Path) -> BuiltCase:
     stands = _stands(rng, extent, case.mix)
     frame = _crowns(rng, stands, extent, case.mix)
     soil = _clear_gaps(rng, frame, n_px, case.gsd_m)
+    stands["species_composition"] = composition(frame[frame["present"]], len(stands))
     _plant(rng, frame, case.season, case.mix)
     img, variation = _render(rng, case, frame, soil)
     path = Path(folder) / f"{case.name}.tif"

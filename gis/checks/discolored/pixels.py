@@ -101,6 +101,17 @@ class CrownRules:
     red_brown_rg : float
         Autumn, no NIR: R/G at or above this is red-brown (dead pine needles ≈ 2; golden to
         orange larch 1.0-1.5): never autumn colour, kept also in stands turning as a whole.
+    autumn_min_candidates : int
+        Autumn, no NIR: candidates a stand holding deciduous crowns needs before their colour
+        population is estimated (:func:`gis.checks.discolored.autumn.colour_population`).
+    autumn_population_z : float
+        ... a candidate within this many robust spreads of the stand's candidate colour centre
+        belongs to the deciduous population turning together, not a point ...
+    autumn_darker_z : float
+        ... unless it is darker (green against the stand) than the centre by more than this
+        many spreads (golden foliage keeps its green bright).
+    autumn_colour_sigma : float
+        Least spread of the log colour (crown-to-crown variation within a species and stage).
     turning_grvi_shift : float
         A host stand whose median GRVI lies this far below the median of all host stands'
         medians is turning colour as a whole (whatever the date).
@@ -144,6 +155,10 @@ class CrownRules:
     autumn_population: int = 2
     golden_green_ratio: float = 1.0
     red_brown_rg: float = 1.7
+    autumn_min_candidates: int = 4
+    autumn_population_z: float = 2.0
+    autumn_darker_z: float = 1.0
+    autumn_colour_sigma: float = 0.05
     turning_grvi_shift: float = 0.08
     z_ndvi_loss: float = 3.0
     crown_ndvi_quantile: float = 0.85
