@@ -12,7 +12,11 @@ baseline 04.00 stores ``BOA_ADD_OFFSET = -1000`` DN, i.e. ``(DN - 1000) / 10000`
 - 0.1``; Landsat 8/9 Collection 2 Level-2 is ``DN * 2.75e-5 - 0.2``. GF-1/GF-2 and UAV
 cameras arrive as DN (scale 1): normalized-difference indices (NDVI, NBR, …) computed on DN are
 acceptable for change screening because both dates of one sensor share the gains, but they are
-not surface-reflectance indices and should not be compared across sensors.
+not surface-reflectance indices and should not be compared across sensors. A Sentinel-2 raster
+without offset tags is judged by its darkest DN (an Earth Engine harmonised export has no
+offset), and a float raster of a scaled sensor that holds reflectance already is read as it is
+(:mod:`gis.raster.baseline`). Grids are north-up with coordinates that fit their CRS, else the
+file is refused with the GDAL command that fixes it (:mod:`gis.raster.georeference`).
 
 Products (Sentinel-2 ``.SAFE``, Landsat with its MTL), folders and lists of scenes enter
 through :func:`raster_source` (:mod:`gis.raster.products`); two dates on different grids are
