@@ -398,22 +398,20 @@ def _autumn_rgb_finding(date: str | None, log: Findings, path: str) -> None:
         f"autumn image ({date}) without NIR: orange larch and red oak crowns inside pine "
         "stands look like discolored pines in R, G, B; in stands holding deciduous crowns "
         "(树种组成, else a turning yellow population) the crowns of the stand's autumn colour "
-        "are left out, the darker and redder ones kept (suite, 20 seeds: precision 0.75, "
-        "recall 0.75 — 1.0 / 0.93 in pure pine stands, about 0.6 / 0.5 in pine stands holding "
-        "larch, 0.3 / 0.4 with broadleaf crowns too: diseased pines of the larch's colour go "
-        "with it; points marked "
+        "are left out, the darker and redder ones kept (suite, 20 seeds: precision 0.72, "
+        "recall 0.78 — diseased pines of the larch's colour go with it, red oak stays; points "
+        "marked "
         f"status_note={AUTUMN_RGB_NOTE}) — fly multispectral in autumn or RGB in July-August, "
-        "or give last autumn's image as --previous (suite: precision 0.98, recall 0.85)",
+        "or give last autumn's image as --previous (suite: precision 0.98, recall 0.88)",
         severity="warning",
         source=path,
         zh=f"秋季影像（{date}）无近红外波段：松林小班内变橙的落叶松和变红的栎树在红绿蓝"
         "波段上与变色松树相似；在含落叶松或阔叶树的小班（据树种组成，缺省时据成片黄色树冠）"
-        "中，与小班秋色群体同色的树冠已剔除，更暗、更红的保留（稳健性测试 20 组：精度 0.75、"
-        "召回率 0.75——纯松林小班 1.0 / 0.93，含落叶松的松林小班约 0.6 / 0.5，兼有阔叶树时"
-        "约 0.3 / 0.4：与落叶松同色的病株随之漏检；"
+        "中，与小班秋色群体同色的树冠已剔除，更暗、更红的保留（稳健性测试 20 组：精度 0.72、"
+        "召回率 0.78——与落叶松同色的病株随之漏检，变红的栎树仍在；"
         f"点位已标注 status_note={AUTUMN_RGB_NOTE}）"
         "——秋季请用多光谱，或于7–8月用可见光，或以上一年秋季影像作为 --previous"
-        "（测试精度 0.98、召回率 0.85）",
+        "（测试精度 0.98、召回率 0.88）",
     )
 
 
