@@ -506,7 +506,7 @@ def _landsat(
     mask = cloud[:n, :n].reshape(n // 3, 3, n // 3, 3).any(axis=(1, 3))
     after = agg(after).astype("f4")
     after[:, mask] = np.array([0.4, 0.4, 0.42, 0.43, 0.45, 0.38, 0.3], "f4")[:, None]
-    t = transform * Affine.scale(3.0)
+    t = transform @ Affine.scale(3.0)
     return agg(before).astype("f4"), after, mask.astype("uint8"), t
 
 
