@@ -99,7 +99,7 @@ CASES = [
     ),
     pytest.param(
         ["check", "patches", "x.shp", "--min-mapping-unit-mu", "0"],
-        "错误：'--min-mapping-unit-mu' 的值无效：须在范围 x>0.0 内",
+        "错误：'--min-mapping-unit-mu' 的值无效：0.0 须在范围 x>0.0 内",
         "Error: Invalid value for '--min-mapping-unit-mu': 0.0 is not in the range x>0.0.",
         id="mapping-unit-not-positive",
     ),

@@ -15,6 +15,7 @@ from gis.crs import (
     tm_central_meridian,
 )
 from gis.errors import CRSError, CRSMismatchError
+from gis.findings import Findings
 from gis.io import read_layer
 
 
@@ -91,16 +92,26 @@ def test_declared_crs_contradicted_by_zone_prefixed_or_far_away_coordinates():
 LOCAL_CS = 'LOCAL_CS["unnamed",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
 
 
-@pytest.mark.parametrize(
-    ("x0", "says"), [(42_453_400, "EPSG:4530"), (453_400, "need their zone, e.g. EPSG:4551")]
-)
-def test_layer_in_a_local_engineering_crs_is_refused_naming_the_epsg(tmp_path, x0, says):
-    """A GeoPackage in LOCAL_CS (UAV and CAD software) stopped with ProjError, exit 4."""
-    layer = gpd.GeoDataFrame(
-        {"id": [1]}, geometry=[shapely.box(x0, 4_850_000, x0 + 100, 4_850_100)], crs=LOCAL_CS
-    )
-    path = tmp_path / "local.gpkg"
-    layer.to_file(path)
-    with pytest.raises(CRSError, match="local \\(engineering\\) CRS") as err:
-        read_layer(path)
-    assert says in str(err.value) and "局部（工程）坐标系" in err.value.zh
+def test_layer_in_a_local_engineering_crs_is_a_layer_without_one(tmp_path):
+    """A GeoPackage in LOCAL_CS (UAV and CAD software) stopped with ProjError, exit 4.
+
+    LOCAL_CS says nothing about where the layer is: it is read as a layer without a CRS, so a
+    zone-prefixed easting is guessed like any layer without a .prj, and an unprefixed one
+    asks for the CRS (rasters in LOCAL_CS are refused naming the EPSG: test_raster.py).
+    """
+    frames = []
+    for x0 in (42_453_400, 453_400):
+        layer = gpd.GeoDataFrame(
+            {"id": [1]}, geometry=[shapely.box(x0, 4_850_000, x0 + 100, 4_850_100)], crs=LOCAL_CS
+        )
+        path = tmp_path / f"local_{x0}.gpkg"
+        layer.to_file(path)
+        frames.append(path)
+    log = Findings()
+    guessed = read_layer(frames[0], findings=log)
+    assert log.of("crs_undefined") and log.of("crs_guessed")
+    assert "EPSG:4530" in " ".join(f.message for f in log.of("crs_guessed"))
+    assert guessed.geometry.area.sum() == pytest.approx(10_000.0, rel=1e-3)
+    with pytest.raises(CRSError, match="declares no CRS") as err:
+        read_layer(frames[1])
+    assert "EPSG:4551" in str(err.value) and err.value.zh
