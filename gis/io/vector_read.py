@@ -32,7 +32,7 @@ import pandas as pd
 import shapely
 
 from gis.crs import WORKING_CRS
-from gis.errors import DataSourceError, EncodingError
+from gis.errors import DataSourceError, EncodingError, NoGeometryError
 from gis.extras import require
 from gis.findings import Findings
 from gis.io import archives
@@ -108,6 +108,9 @@ def read_layer(
     ------
     DataSourceError
         Missing file, missing sidecar, truncated file, unknown layer, unsupported suffix.
+    NoGeometryError
+        The layer asked for (or the source's one layer) is a table without geometry
+        (a :class:`DataSourceError`); read it with :func:`read_table`.
     UnsafeArchiveError
         A zip with ``../`` or absolute member paths.
     EncodingError
@@ -252,7 +255,7 @@ def _read_path(path: Path, opts: ReadOptions, log: Findings) -> gpd.GeoDataFrame
         spatial = layer_names(path, opts.label, spatial=True) if fmt in MULTI_LAYER else []
         others = f"; its layers with geometry: {', '.join(spatial)} (--layer)" if spatial else ""
         others_zh = f"；有几何的图层：{'、'.join(spatial)}（--layer）" if spatial else ""
-        raise DataSourceError(
+        raise NoGeometryError(
             f"{opts.label}: {opts.layer or path.stem!r} has no geometry (a table, not a "
             f"layer){others}; read tables with gis.io.read_table",
             zh=f"{opts.label}：{opts.layer or path.stem!r} 是没有几何的表，不是图层{others_zh}",
