@@ -52,6 +52,14 @@ class SchemaError(GisError, ValueError):
     """A layer lacks required fields or has fields of the wrong kind."""
 
 
+class NoGeometryError(DataSourceError):
+    """A layer was asked for, but what the source holds under that name is a table without geometry.
+
+    Callers that read tables and layers alike (the report) catch it and read the table with
+    :func:`gis.io.read_table`.
+    """
+
+
 class EncodingError(DataSourceError):
     """The text encoding of an attribute table cannot be decided."""
 

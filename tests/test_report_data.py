@@ -7,12 +7,16 @@ import sqlite3
 import warnings
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
 from report_helpers import demo_results, make_field_store, record
 
 from gis.charts import FontWarning, glyphs_checked
+from gis.errors import DataSourceError, NoGeometryError
+from gis.findings import Findings
+from gis.io import read_layer, read_table
 from gis.report import blocks, figures, tables
 from gis.report.data import ReportInputError, ResultsKind, load_field_records, load_results
 from gis.units import M2_PER_HA, M2_PER_MU
@@ -110,6 +114,22 @@ def test_kpi_and_coverage_tables(demo: dict[str, Path]) -> None:
     assert table.loc["全市", "service_share"] == pytest.approx(city / 100)
     under = tables.underserved_table(cov.extra["underserved"], top=5)
     assert under["rank"].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_a_table_is_told_from_a_layer_by_its_error_class(demo: dict[str, Path]) -> None:
+    """read_layer raises NoGeometryError for a table; the report catches it and reads the table."""
+    with pytest.raises(
+        NoGeometryError, match=r"'kpi' has no geometry \(a table, not a layer\)"
+    ) as err:
+        read_layer(demo["kpi"], layer="kpi", findings=Findings())
+    assert isinstance(err.value, DataSourceError)
+    assert "'kpi' 是没有几何的表，不是图层" in err.value.text("zh")
+    kpi = load_results(demo["kpi"], ResultsKind.KPI).main
+    assert not isinstance(kpi, gpd.GeoDataFrame)
+    pd.testing.assert_frame_equal(kpi, read_table(demo["kpi"], layer="kpi"))
+    with pytest.raises(DataSourceError, match="has no layer 'kpi'") as other:
+        read_layer(demo["coverage"], layer="kpi", findings=Findings())
+    assert not isinstance(other.value, NoGeometryError)  # other read errors are not caught
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -9,12 +9,14 @@ output of a run.
 """
 
 from gis.io._atomic import atomic_path, check_overwrite, require_writable
+from gis.io.containers import list_layers
 from gis.io.kml import write_kml
 from gis.io.rasters import open_raster, write_geotiff
 from gis.io.shapefile_write import shapefile_field_map, write_shapefile
 from gis.io.tables import distinct_headers, lonlat_columns, to_table, write_table
 from gis.io.text import write_text
-from gis.io.vector_read import GCJ02, list_layers, read_layer, read_layers, read_table
+from gis.io.vector_fix import GCJ02
+from gis.io.vector_read import read_layer, read_layers, read_table
 from gis.io.vector_write import write_layer, write_layers
 
 __all__ = [

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from gis.errors import DataSourceError, GisError, SchemaError
+from gis.errors import DataSourceError, NoGeometryError, SchemaError
 from gis.findings import FINDING_COLUMNS, Findings
 from gis.io import list_layers, read_layer, read_table
 from gis.verify import latest, open_store
@@ -145,10 +145,8 @@ def _frame(path: PathLike, layer: str) -> pd.DataFrame:
     """Read a layer, spatial or not (the working CRS for spatial ones)."""
     try:
         return read_layer(path, layer=layer, findings=Findings())
-    except GisError as exc:
-        if "has no geometry" not in str(exc):
-            raise
-    return read_table(path, layer=layer)
+    except NoGeometryError:
+        return read_table(path, layer=layer)
 
 
 def run_dict(run: pd.DataFrame) -> dict[str, str]:
