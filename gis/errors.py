@@ -84,6 +84,13 @@ class OptionError(GisError, ValueError):
     """A string option (language, sensor, engine, grouping …) has a value outside its list."""
 
 
+class ConflictingOptionsError(OptionError):
+    """Two options that say the same thing differently (``--bands`` with ``--after-bands``).
+
+    The command line shows it as a usage error (exit 2), not as an unusable input.
+    """
+
+
 class OutputError(GisError, OSError):
     """An output cannot be written: read-only, no permission, disk full, another filesystem."""
 

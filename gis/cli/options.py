@@ -192,13 +192,22 @@ SENSORS = tuple(s.value for s in Sensor)
 """The ``--sensor`` choices: one list for every command."""
 
 
-def sensor_option(help: str = "Sensor profile (band order, scale, offset).") -> Callable[[F], F]:
-    """Return a ``--sensor NAME`` option (choices :data:`SENSORS`, default ``generic``)."""
+def sensor_option(
+    help: str = "Sensor profile (band order, scale, offset).",
+    *,
+    name: str = "--sensor",
+    default: str | None = "generic",
+) -> Callable[[F], F]:
+    """Return a ``--sensor NAME`` option (choices :data:`SENSORS`, default ``generic``).
+
+    ``name`` and ``default`` make the per-date options of a pair (``--after-sensor``, no
+    default: the shared ``--sensor`` applies).
+    """
     return click.option(
-        "--sensor",
+        name,
         type=click.Choice(SENSORS),
-        default="generic",
-        show_default=True,
+        default=default,
+        show_default=default is not None,
         help=help,
     )
 

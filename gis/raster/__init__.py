@@ -32,7 +32,7 @@ Examples
 
 from gis.raster.analysis_grid import analysis_grid, common_grid, on_grid
 from gis.raster.grid import Grid, grid_windows, tile_shape
-from gis.raster.products import raster_source
+from gis.raster.products import ImageSpec, image_specs, raster_source
 from gis.raster.source import (
     DatasetMask,
     RasterReader,
@@ -61,6 +61,7 @@ __all__ = [
     "SCL_INVALID",
     "DatasetMask",
     "Grid",
+    "ImageSpec",
     "RasterReader",
     "RasterSource",
     "ReaderInUseError",
@@ -70,6 +71,7 @@ __all__ = [
     "common_grid",
     "file_source",
     "grid_windows",
+    "image_specs",
     "on_grid",
     "parse_roles",
     "raster_source",

@@ -21,11 +21,12 @@ band files in role order on its finest grid; :func:`stack_vrt` builds it.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gis.errors import DataSourceError, RasterError
+from gis.errors import ConflictingOptionsError, DataSourceError, RasterError
 from gis.findings import Findings
 from gis.raster import landsat, sentinel2, stac
 from gis.raster.analysis_grid import common_grid, pixel_size_m
@@ -84,6 +85,74 @@ def raster_source(
         text, sensor=sensor, bands=bands, mask=mask, mask_values=mask_values, crs=crs,
         findings=findings,
     ))  # fmt: skip
+
+
+PER_DATE = ("sensor", "bands", "radiometry")
+"""What can differ between the two dates of a pair (``--sensor`` and ``--after-sensor`` …)."""
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """How one date's image is read: sensor profile, band roles and radiometry.
+
+    ``sensor`` and ``bands`` are those of :func:`raster_source`; ``radiometry`` is
+    ``auto``, ``reflectance`` or ``dn`` (:func:`gis.zonal.inside.resolve_radiometry`).
+    """
+
+    sensor: str | Sensor = "generic"
+    bands: str | Sequence[str] | None = None
+    radiometry: str = "auto"
+
+    def source(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        mask: str | os.PathLike[str] | None = None,
+        findings: Findings | None = None,
+    ) -> RasterSource:
+        """Return the :class:`RasterSource` of ``path`` read with this spec."""
+        return raster_source(
+            path, sensor=self.sensor, bands=self.bands, mask=mask, findings=findings
+        )
+
+
+def image_specs(
+    shared: Mapping[str, Any], before: Mapping[str, Any], after: Mapping[str, Any]
+) -> dict[str, ImageSpec]:
+    """Return the :class:`ImageSpec` of each date (``before``, ``after``) of a pair.
+
+    Each of :data:`PER_DATE` is given for both dates (``shared``) or for one date; ``None`` is
+    not given (then the :class:`ImageSpec` default). A shared value is the default of both
+    dates, so giving one key both shared and for a date is ambiguous and refused.
+
+    Raises
+    ------
+    ConflictingOptionsError
+        A key given both for both dates and for one date (``--bands`` with ``--after-bands``).
+
+    Examples
+    --------
+    >>> specs = image_specs({"sensor": "sentinel2-l2a"}, {}, {"bands": "NIR,R,G,B"})
+    >>> specs["before"].sensor, specs["after"].sensor, specs["after"].bands
+    ('sentinel2-l2a', 'sentinel2-l2a', 'NIR,R,G,B')
+    """
+    out = {}
+    for role, own in (("before", before), ("after", after)):
+        for key in PER_DATE:
+            if shared.get(key) is not None and own.get(key) is not None:
+                flag, dated = f"--{key}", f"--{role}-{key}"
+                raise ConflictingOptionsError(
+                    f"{flag} and {dated} are both given: {flag} applies to both dates, "
+                    f"{dated} to the {role} date only; give {flag} alone (the same for both "
+                    f"dates) or --before-{key} and --after-{key}",
+                    zh=f"同时给出了 {flag} 和 {dated}：{flag} 用于前后两期，{dated} 只用于"
+                    f"{'前期' if role == 'before' else '后期'}；请只给 {flag}（两期相同），"
+                    f"或分别给 --before-{key} 和 --after-{key}",
+                )
+        merged = {k: own.get(k) if own.get(k) is not None else shared.get(k) for k in PER_DATE}
+        given = {k: v for k, v in merged.items() if v is not None}
+        out[role] = ImageSpec(**given)
+    return out
 
 
 def split_scenes(text: str) -> list[str]:

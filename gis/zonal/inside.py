@@ -545,11 +545,13 @@ def _scene_constants(
         if src.nodata is not None:
             ok &= np.all([v != src.nodata for v in raw.values()], axis=0)
         lim = {}
-        for r, v in raw.items():
+        # limits of the values as read (scale and offset applied), as the windows are read
+        scaled = {r: v * src.scale + src.offset for r, v in raw.items()}
+        for r, v in scaled.items():
             lo, hi = np.percentile(v[ok], [2, 98]) if ok.any() else (0.0, 1.0)
             lim[r] = (float(lo), float(max(hi, lo + 1e-6)))
         limits.append(lim)
-        bands.append({r: _normalised(v, lim[r], ok) for r, v in raw.items()})
+        bands.append({r: _normalised(v, lim[r], ok) for r, v in scaled.items()})
     with np.errstate(invalid="ignore", divide="ignore"):
         v0 = ndvi(bands[0]["NIR"], bands[0]["R"])
         if pairs is None:

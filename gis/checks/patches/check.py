@@ -46,7 +46,7 @@ from gis.findings import Findings
 from gis.progress import step
 from gis.raster.analysis_grid import common_grid
 from gis.rules import RuleSet
-from gis.sensors import RADIOMETRIES
+from gis.sensors import ALPHA, RADIOMETRIES
 from gis.zonal import STAT_DEFINITIONS, change_stats
 from gis.zonal.inside import (
     INSIDE_COLUMNS,
@@ -322,7 +322,7 @@ def check_patches(
     lang: str | Lang = "zh",
     findings: Findings | None = None,
     client: Any = None,
-    radiometry: str = "auto",
+    radiometry: str | tuple[str, str] = "auto",
     min_mapping_unit_mu: float | None = None,
 ) -> PatchCheckResult:
     """Check every change patch: evidence, verdict and reasons.
@@ -347,9 +347,10 @@ def check_patches(
     client : distributed.Client, optional
         Reduce the raster evidence on this Dask cluster (see :mod:`gis.distributed`); the
         results are bit-identical to the one-process run.
-    radiometry : {"auto", "reflectance", "dn"}
+    radiometry : {"auto", "reflectance", "dn"} or (before, after) of them
         ``dn``: uncalibrated imagery (8-bit stretched or raw DN), checked with relative
         evidence only; ``auto`` decides from the data (:func:`gis.zonal.inside.resolve_radiometry`).
+        A pair gives each date its own (a calibrated before image, an 8-bit after image).
         The run table and every reason say which was used.
     min_mapping_unit_mu : float, optional
         Minimum mapping unit in 亩 (default: the rules' ``min_mapping_unit_mu``): a patch holding
@@ -376,6 +377,7 @@ def check_patches(
     started = dt.datetime.now(dt.UTC)
     prepared, usable = prepare_patches(patches, findings=log)
     radio = radiometry_of(before, after, radiometry, log)
+    note_pair_bands(before, after, log)
     radio_zh = RADIOMETRY_ZH.get(radio["used"], radio["used"])
     logger.info(
         "raster evidence for %d patches (%s)",
@@ -431,16 +433,48 @@ RELATIVE_NOTE = {
 }
 
 
-def radiometry_of(before: Any, after: Any, requested: str, log: Findings) -> dict[str, str]:
+def note_pair_bands(before: Any, after: Any, log: Findings) -> None:
+    """Add ``nbr_unavailable`` when only one date has SWIR2 (an S2 or Landsat and a GF image).
+
+    The evidence uses the bands both dates have (:meth:`gis.zonal.inside.InsideOptions.of`):
+    without SWIR2 on one date the NBR, dNBR, SWIR2-rise, burn and snow evidence is left out
+    for the whole pair, and the finding names the date and its bands.
+    """
+    dates = {"before": before, "after": after}
+    lacking = [role for role, src in dates.items() if not src.has("SWIR2")]
+    if len(lacking) != 1:
+        return
+    src = dates[lacking[0]]
+    bands = ",".join(r for r in src.roles if r != ALPHA)
+    date_zh = "前期" if lacking[0] == "before" else "后期"
+    log.add(
+        "nbr_unavailable",
+        f"the {lacking[0]} image has no SWIR2 band (its bands: {bands}): NBR, dNBR, the SWIR2 "
+        "rise and the burn and snow tests need SWIR2 on both dates and are left out for this "
+        "pair; loss is judged on NDVI (and the red rise) only, so a burn or a bare-soil change "
+        "that keeps NDVI may be missed",
+        severity="info",
+        source=src.path,
+        zh=f"{date_zh}影像没有 SWIR2 波段（其波段：{bands}）：NBR、dNBR、SWIR2 上升以及过火、积雪"
+        "判别需要两期都有 SWIR2，本对影像不使用这些证据；植被减少只按 NDVI（及红光上升）判断，"
+        "NDVI 不降的过火或裸土变化可能漏判",
+    )
+
+
+def radiometry_of(
+    before: Any, after: Any, requested: str | tuple[str, str], log: Findings
+) -> dict[str, str]:
     """Decide the radiometry of the pair (``dn`` when either date is uncalibrated).
 
-    Returns the run-table record: ``used``, ``requested`` and why for each date; a finding
-    says when uncalibrated imagery is checked with relative evidence.
+    ``requested`` is one radiometry for both dates or a (before, after) pair. Returns the
+    run-table record: ``used``, ``requested`` and why for each date; a finding says when
+    uncalibrated imagery is checked with relative evidence.
     """
-    if requested not in RADIOMETRIES:  # the samples of both dates at once
+    asked = (requested, requested) if isinstance(requested, str) else tuple(requested)
+    if not set(asked) <= set(RADIOMETRIES):  # the samples of both dates at once
         prefetch_samples(before, after)
-    b, why_b = resolve_radiometry(before, requested)
-    a, why_a = resolve_radiometry(after, requested)
+    b, why_b = resolve_radiometry(before, asked[0])
+    a, why_a = resolve_radiometry(after, asked[1])
     used = "dn" if "dn" in (a, b) else "reflectance"
     if used == "dn":
         log.add(
@@ -453,7 +487,7 @@ def radiometry_of(before: Any, after: Any, requested: str, log: Findings) -> dic
             "图斑周边比较；不使用反射率阈值（NDVI 绝对值、Key & Benson dNBR）",
         )
     return {
-        "requested": requested,
+        "requested": asked[0] if asked[0] == asked[1] else f"before {asked[0]}, after {asked[1]}",
         "used": used,
         "before": f"{b} ({why_b})",
         "after": f"{a} ({why_a})",

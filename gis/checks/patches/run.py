@@ -37,7 +37,7 @@ from gis.io.outputs import (
 )
 from gis.layers import code_text, coded_fields, label
 from gis.maps.kml import export_results_kml
-from gis.raster import raster_source, require_usable
+from gis.raster import ImageSpec, image_specs, require_usable
 from gis.raster.coverage import require_covers
 from gis.raster.dates import reconcile_dates
 from gis.raster.products import describe_rasters, note_mixed_sensors
@@ -157,7 +157,7 @@ def run_patch_check(
     districts: PathLike | None = None,
     forest_chiefs: PathLike | None = None,
     rules: PathLike | None = None,
-    sensor: str = "generic",
+    sensor: str | None = None,
     bands: str | None = None,
     before_mask: PathLike | None = None,
     after_mask: PathLike | None = None,
@@ -169,9 +169,15 @@ def run_patch_check(
     findings: Findings | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
-    radiometry: str = "auto",
+    radiometry: str | None = None,
     min_mapping_unit_mu: float | None = None,
     engine: str = "pyogrio",
+    before_sensor: str | None = None,
+    after_sensor: str | None = None,
+    before_bands: str | None = None,
+    after_bands: str | None = None,
+    before_radiometry: str | None = None,
+    after_radiometry: str | None = None,
 ) -> PatchRun:
     """Read the layers and rasters, check every patch and write the results.
 
@@ -180,7 +186,10 @@ def run_patch_check(
     patches : path-like
         The 督查图斑 delivery (any format :func:`gis.io.read_layer` reads).
     before, after : path-like
-        The two images; ``sensor``/``bands`` name their bands (see :mod:`gis.raster`),
+        The two images; ``sensor``/``bands`` name the bands of both (see :mod:`gis.raster`,
+        default ``generic``), ``before_sensor``/``after_sensor`` and ``before_bands``/
+        ``after_bands`` those of one date when the dates come from different products
+        (:func:`gis.raster.image_specs`: a key given both ways is refused);
         ``before_mask``/``after_mask`` are optional cloud masks on the same grids.
     out : path-like
         Results GeoPackage: layers ``patches_checked``, ``findings`` and ``run``.
@@ -204,8 +213,9 @@ def run_patch_check(
         Reduce the rasters on the existing Dask cluster at ``tcp://HOST:PORT``. With neither,
         the run stays in this process. The run table records the engine and the peak memory
         per worker (section ``peak_memory_mb``).
-    radiometry : {"auto", "reflectance", "dn"}
-        Radiometry of the images (see :func:`~gis.checks.patches.check.check_patches`).
+    radiometry : {"auto", "reflectance", "dn"}, optional
+        Radiometry of both images (see :func:`~gis.checks.patches.check.check_patches`;
+        default ``auto``); ``before_radiometry``/``after_radiometry`` that of one date.
     min_mapping_unit_mu : float, optional
         Minimum mapping unit, 亩 (default: the rules' ``min_mapping_unit_mu``).
     engine : {"pyogrio", "fiona"}
@@ -218,9 +228,15 @@ def run_patch_check(
     Raises
     ------
     gis.errors.GisError
-        Unreadable input, bad rules, existing output without ``overwrite``.
+        Unreadable input, bad rules, existing output without ``overwrite``, an option given
+        both for both dates and for one (:class:`~gis.errors.ConflictingOptionsError`).
     """
     log = findings if findings is not None else Findings()
+    specs = image_specs(
+        {"sensor": sensor, "bands": bands, "radiometry": radiometry},
+        {"sensor": before_sensor, "bands": before_bands, "radiometry": before_radiometry},
+        {"sensor": after_sensor, "bands": after_bands, "radiometry": after_radiometry},
+    )
     paths = {
         "patches": patches,
         "subcompartments": subcompartments,
@@ -242,7 +258,7 @@ def run_patch_check(
     with ThreadPoolExecutor(max_workers=2) as pool:  # input checksums while the check runs
         checksums = pool.submit(record_inputs, recorded, inputs, engine=engine)
         # the radiometry samples of both images while the layers are read
-        pool.submit(_prefetch, (before, after), sensor=sensor, bands=bands)
+        pool.submit(_prefetch, {"before": before, "after": after}, specs)
         start = len(log)
         frames = read_layers(
             {"patches": paths["patches"]}, LAYER_KINDS, findings=log, engine=engine,
@@ -252,7 +268,7 @@ def run_patch_check(
         others = {k: v for k, v in paths.items() if k != "patches"}
         frames |= read_layers(others, LAYER_KINDS, findings=log, engine=engine, stage_log=logger)
         rasters = {
-            role: raster_source(path, sensor=sensor, bands=bands, mask=mask, findings=log)
+            role: specs[role].source(path, mask=mask, findings=log)
             for role, path, mask in (("before", before, before_mask), ("after", after, after_mask))
         }
         for role, src in rasters.items():  # all nodata or NaN: exit 3, not empty results
@@ -274,7 +290,7 @@ def run_patch_check(
                 lang=lang,
                 findings=log,
                 client=client,
-                radiometry=radiometry,
+                radiometry=(specs["before"].radiometry, specs["after"].radiometry),
                 min_mapping_unit_mu=min_mapping_unit_mu,
                 **frames,
             )
@@ -282,19 +298,27 @@ def run_patch_check(
         checksums.result()
     result.run |= recorded
     result.run["renamed"] = _renamed({"patches": patch_frame, **frames})
-    result.run["sensor"], result.run["bands"] = sensor, bands
+    for key in ("sensor", "bands"):  # one value when both dates share it
+        values = {role: _text(getattr(spec, key)) for role, spec in specs.items()}
+        result.run[key] = values["before"] if len(set(values.values())) == 1 else values
     result.run["rasters"] = describe_rasters(rasters["before"], rasters["after"])
     written = write_results(result, outputs, overwrite=overwrite, lang=lang)
     return PatchRun(result, written)
 
 
-def _prefetch(paths: tuple[PathLike, PathLike], *, sensor: str, bands: str | None) -> None:
+def _prefetch(paths: Mapping[str, PathLike], specs: Mapping[str, ImageSpec]) -> None:
     """Take the radiometry samples of both images (memoised; a bad input is reported later)."""
     try:
-        sources = [raster_source(p, sensor=sensor, bands=bands, findings=Findings()) for p in paths]
-        prefetch_samples(*sources)
+        prefetch_samples(*[specs[role].source(p, findings=Findings()) for role, p in paths.items()])
     except GisError:
         return
+
+
+def _text(value: Any) -> Any:
+    """Return a sensor or band list as the run table shows it (``B,G,R,NIR``)."""
+    if value is None or isinstance(value, str):
+        return value
+    return getattr(value, "value", None) or ",".join(map(str, value))
 
 
 def _renamed(frames: Mapping[str, Any]) -> dict[str, Any]:
