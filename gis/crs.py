@@ -143,9 +143,11 @@ def require_crs(crs: Any, what: str = "the layer") -> CRS:
     """Return ``crs`` as a CRS, or raise when it is missing."""
     if crs is None:
         raise CRSError(
-            f"{what} has no coordinate reference system; pass crs= (or --crs EPSG:…) "
-            "to state the one it is in",
-            zh=f"{what} 没有坐标系；请用 --crs EPSG:… 说明它所用的坐标系",
+            f"{what} has no coordinate reference system; state the one it is in: for a file, "
+            "a .prj beside it or ogr2ogr -a_srs EPSG:…; in Python, read_layer(crs=…) or "
+            '.set_crs("EPSG:…")',
+            zh=f"{what} 没有坐标系；请说明它所用的坐标系：文件可在旁边放 .prj 或用 "
+            '`ogr2ogr -a_srs EPSG:…` 写入；Python 中用 read_layer(crs=…) 或 .set_crs("EPSG:…")',
         )
     return to_crs(crs)
 
@@ -242,8 +244,8 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
     x0, y0, x1, y1 = (float(v) for v in bounds)
     if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
         raise CRSError(
-            "the layer has no finite coordinates to guess a CRS from; pass --crs",
-            zh="图层没有有效坐标，无法推断坐标系；请用 --crs 指定",
+            "the layer has no finite coordinates to guess a CRS from",
+            zh="图层没有有效坐标，无法推断坐标系",
         )
     if _looks_lonlat(x0, y0, x1, y1):
         return CRSGuess(
@@ -254,9 +256,9 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
     if _looks_lonlat(y0, x0, y1, x1):
         raise CRSError(
             f"coordinates look like lat/lon with the axes swapped (x {x0:.3f}…{x1:.3f} reads as "
-            "latitude); swap X and Y in the source, or pass --crs for what it really is",
+            "latitude); swap X and Y in the source, or state the CRS it really is in",
             zh=f"坐标像是经纬度但 X、Y 互换了（x {x0:.3f}…{x1:.3f} 是纬度）；"
-            "请在源数据中交换 X 和 Y，或用 --crs 指定其真实坐标系",
+            "请在源数据中交换 X 和 Y，或说明其真实坐标系",
         )
     zone = _prefixed_zone(x0, x1)
     if zone is not None and _looks_northing(y0, y1):
@@ -274,22 +276,22 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
     if _prefixed_zone(y0, y1) is not None and _looks_northing(x0, x1):
         raise CRSError(
             "coordinates look like Gauss-Krüger with X and Y swapped (Y holds the zone-prefixed "
-            "easting); swap the columns in the source, or pass --crs",
+            "easting); swap the columns in the source, or state the CRS it really is in",
             zh="坐标像是高斯-克吕格坐标但 X、Y 互换了（Y 是带带号的横坐标）；请在源数据中交换两列，"
-            "或用 --crs 指定",
+            "或说明其真实坐标系",
         )
     if 0 < x0 <= x1 < 1_000_000 and _looks_northing(y0, y1):
         raise CRSError(
             "coordinates look like Gauss-Krüger metres without a zone prefix, so the central "
-            "meridian cannot be known; pass --crs, e.g. --crs EPSG:4551 for CM 126°E (Changchun)",
-            zh="坐标像是不带带号的高斯-克吕格坐标（米），无法得知中央经线；请用 --crs 指定，"
-            "如长春（中央经线 126°E）用 --crs EPSG:4551",
+            "meridian cannot be known (Changchun, CM 126°E, is EPSG:4551)",
+            zh="坐标像是不带带号的高斯-克吕格坐标（米），无法得知中央经线"
+            "（长春，中央经线 126°E，为 EPSG:4551）",
         )
     raise CRSError(
         f"coordinates ({x0:.1f}, {y0:.1f}) – ({x1:.1f}, {y1:.1f}) fit no CRS Linyuan can guess "
-        "(lon/lat or zone-prefixed Gauss-Krüger); pass --crs with the layer's real CRS",
+        "(lon/lat or zone-prefixed Gauss-Krüger); state the layer's real CRS",
         zh=f"坐标范围 ({x0:.1f}, {y0:.1f}) – ({x1:.1f}, {y1:.1f}) 不符合可推断的坐标系"
-        "（经纬度或带带号的高斯-克吕格坐标）；请用 --crs 指定图层的真实坐标系",
+        "（经纬度或带带号的高斯-克吕格坐标）；请说明图层的真实坐标系",
     )
 
 
