@@ -161,9 +161,9 @@ def require_projected(crs: Any, what: str = "the layer") -> CRS:
     unit = c.axis_info[0].unit_name if c.axis_info else ""
     if not c.is_projected or unit not in ("metre", "meter"):
         raise CRSError(
-            f"{what} is in {c.to_string()}, which is not a projected metric CRS; areas and "
+            f"{what} is in {crs_label(c, 'en')}, which is not a projected metric CRS; areas and "
             "lengths need one: reproject first with frame.to_crs(gis.crs.WORKING_CRS)",
-            zh=f"{what} 的坐标系 {c.to_string()} 不是以米为单位的投影坐标系；计算面积和长度需要"
+            zh=f"{what} 的坐标系 {crs_label(c)} 不是以米为单位的投影坐标系；计算面积和长度需要"
             "投影坐标系，请先投影到工作坐标系",
         )
     return c
@@ -177,9 +177,10 @@ def assert_same_crs(*frames: Any, names: tuple[str, ...] | None = None) -> CRS:
         if not c.equals(first):
             label = names[i] if names else f"input {i}"
             raise CRSMismatchError(
-                f"{label} is in {c.to_string()} but the first input is in {first.to_string()}; "
+                f"{label} is in {crs_label(c, 'en')} but the first input is in "
+                f"{crs_label(first, 'en')}; "
                 "reproject explicitly with .to_crs() — gis.io.read_layer does this on read",
-                zh=f"{label} 的坐标系为 {c.to_string()}，而第一个输入为 {first.to_string()}；"
+                zh=f"{label} 的坐标系为 {crs_label(c)}，而第一个输入为 {crs_label(first)}；"
                 "请先统一投影",
             )
     return first
@@ -313,7 +314,7 @@ def check_declared_crs(
     True
     """
     x0, y0, x1, y1 = bounds
-    zh, name = lang == "zh", crs.to_string()
+    zh, name = lang == "zh", crs_label(crs, lang)
     if not crs.is_geographic and not crs.is_projected:
         return _local_problem(crs, bounds, zh)
     if crs.is_geographic and _looks_swapped(x0, y0, x1, y1):
@@ -387,14 +388,14 @@ def _prefix_problem(crs: CRS, bounds: tuple[float, float, float, float], zh: boo
     width = "3°" if zone >= 25 else "6°"
     if zh:
         return (
-            f"声明为 {crs.to_string()}，但横坐标 {x0:.0f}…{x1:.0f} 带有高斯-克吕格带号前缀 {zone}，"
-            f"而 {crs.to_string()} 没有；坐标很可能是 EPSG:{likely}"
+            f"声明为 {crs_label(crs)}，但横坐标 {x0:.0f}…{x1:.0f} 带有高斯-克吕格带号前缀 {zone}，"
+            f"而 {crs_label(crs)} 没有；坐标很可能是 EPSG:{likely}"
             f"（CGCS2000 {width[0]}度带 第{zone}带，带号前缀）——"
             f"请把文件的坐标系（.prj）改为 EPSG:{likely}"
         )
     return (
-        f"declared {crs.to_string()} but eastings {x0:.0f}…{x1:.0f} carry the Gauss-Krüger "
-        f"zone prefix {zone}, which {crs.to_string()} does not; the coordinates are probably "
+        f"declared {crs_label(crs, 'en')} but eastings {x0:.0f}…{x1:.0f} carry the Gauss-Krüger "
+        f"zone prefix {zone}, which {crs_label(crs, 'en')} does not; the coordinates are probably "
         f"EPSG:{likely} (CGCS2000 {width} GK zone {zone} with the prefix) — fix the file's CRS "
         f"(.prj) to EPSG:{likely}"
     )
@@ -420,14 +421,14 @@ def _outside_area(crs: CRS, bounds: tuple[float, float, float, float], zh: bool)
         epsg = None
     if zh:
         return (
-            f"坐标 ({x0:.0f}, {y0:.0f}) – ({x1:.0f}, {y1:.0f}) 远在声明的 {crs.to_string()} "
+            f"坐标 ({x0:.0f}, {y0:.0f}) – ({x1:.0f}, {y1:.0f}) 远在声明的 {crs_label(crs)} "
             f"适用范围 ({xmin:.0f}, {ymin:.0f}) – ({xmax:.0f}, {ymax:.0f}) 之外"
             f"{f'，看起来像 EPSG:{epsg}' if epsg else ''}；文件的坐标系（.prj）有误——请修正"
         )
     guess = f"; the coordinates look like EPSG:{epsg}" if epsg else ""
     return (
         f"coordinates ({x0:.0f}, {y0:.0f}) – ({x1:.0f}, {y1:.0f}) are far outside the area of "
-        f"use of the declared {crs.to_string()} ({xmin:.0f}, {ymin:.0f}) – ({xmax:.0f}, "
+        f"use of the declared {crs_label(crs, 'en')} ({xmin:.0f}, {ymin:.0f}) – ({xmax:.0f}, "
         f"{ymax:.0f}){guess}; the file's CRS (.prj) is wrong — fix it"
     )
 
