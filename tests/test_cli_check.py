@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import subprocess
-import warnings
 import zipfile
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import rasterio
 import shapely
 import yaml
 from click.testing import CliRunner
+from test_io_read import _shp_without_prj
 from test_patches import build_scene
 
 from gis.checks.patches import DEFAULT_RULES
@@ -307,12 +307,7 @@ def test_image_without_crs_message_advice_works(scene, tmp_path):
 def _patches_without_crs(scene, folder: Path, suffix: str) -> Path:
     """The scene's patches (EPSG:4551, eastings without a zone prefix) with no CRS declared."""
     frame = gpd.read_file(scene["patches"]).set_crs(None, allow_override=True)
-    path = folder / f"图斑{suffix}"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # pyogrio: "'crs' was not provided"
-        pyogrio.write_dataframe(frame, path)
-    path.with_suffix(".prj").unlink(missing_ok=True)
-    return path
+    return _shp_without_prj(folder, frame, "图斑", suffix)
 
 
 @pytest.mark.skipif(shutil.which("gdalsrsinfo") is None, reason="gdal-bin not installed")

@@ -175,8 +175,7 @@ def host_stands(
             f"{crs_label(raster_crs, 'en')} for the pixel work",
             severity="info",
             source=source,
-            zh=f"小班已由 {crs_label(out.crs)}转换到影像坐标系 {crs_label(raster_crs)}"
-            "以做像元计算",
+            zh=f"小班已由 {crs_label(out.crs)}转换到影像坐标系 {crs_label(raster_crs)}以做像元计算",
         )
         out = out.to_crs(raster_crs)
     if "stand_id" not in out.columns:
