@@ -320,21 +320,21 @@ def check_declared_crs(
     if crs.is_geographic and _looks_swapped(x0, y0, x1, y1):
         if zh:
             return (
-                f"声明为 {name}（经纬度），但 X 坐标 {x0:.3f}…{x1:.3f} 是纬度、Y 坐标是经度："
+                f"声明为经纬度坐标系 {name}，但 X 坐标 {x0:.3f}…{x1:.3f} 是纬度、Y 坐标是经度："
                 "X、Y 互换了（按“纬度在前”写入）；请在源数据中交换 X 和 Y 后再读"
             )
         return (
-            f"declared {name} (degrees) but x {x0:.3f}…{x1:.3f} is latitude and y longitude: "
+            f"declared {name}, in degrees, but x {x0:.3f}…{x1:.3f} is latitude and y longitude: "
             "the axes are swapped (written latitude first); swap X and Y in the source"
         )
     if crs.is_geographic and not _looks_lonlat(x0, y0, x1, y1):
         if zh:
             return (
-                f"声明为 {name}（经纬度），但坐标达到 ({x1:.0f}, {y1:.0f})，是以米为单位的坐标；"
+                f"声明为经纬度坐标系 {name}，但坐标达到 ({x1:.0f}, {y1:.0f})，是以米为单位的坐标；"
                 ".prj 有误——请修正或给出真实坐标系"
             )
         return (
-            f"declared {name} (degrees) but coordinates reach ({x1:.0f}, {y1:.0f}), "
+            f"declared {name}, in degrees, but coordinates reach ({x1:.0f}, {y1:.0f}), "
             "which are metres; the .prj is wrong — fix it or pass the real CRS"
         )
     if crs.is_projected and _looks_lonlat(x0, y0, x1, y1) and max(abs(x1), abs(y1)) < 1000:
