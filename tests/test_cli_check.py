@@ -326,6 +326,7 @@ def test_patches_without_crs_message_advice_works(scene, tmp_path, suffix, comma
         assert refused.exit_code == 3, refused.output
         assert str(bare) in refused.output and "EPSG:4551" in refused.output
         assert "pass --crs" not in refused.output and "请用 --crs" not in refused.output
+        assert (".prj" in refused.output) == (suffix == ".shp")  # a .prj is for a Shapefile
         found[lang] = re.search(rf"({command} .+?)(?: and read (\S+))? ?[`(（]", refused.output)
         assert found[lang] is not None, refused.output
     assert found["en"][1] == found["zh"][1]

@@ -160,7 +160,7 @@ def crs_fix(label: str, epsg: int | None = None, lang: str = "en") -> str:
     code = f"EPSG:{epsg}" if epsg is not None else "EPSG:…"
     also = f'in Python: crs="{code}"; linyuan validate takes --crs {code}'
     also_zh = f'Python 中用 crs="{code}"；linyuan validate 可用 --crs {code}'
-    if "!" not in label and label.lower().endswith((".shp", ".dbf")):
+    if _is_shapefile(label):
         prj = label[:-4] + ".prj"
         how = f"gdalsrsinfo -o wkt_esri --single-line {code} > {prj}"
         if lang == "zh":
@@ -171,6 +171,11 @@ def crs_fix(label: str, epsg: int | None = None, lang: str = "en") -> str:
     if lang == "zh":
         return f"请用 `{how}` 写入坐标系后读取 {fixed}（{also_zh}）"
     return f"assign the CRS with {how} and read {fixed} ({also})"
+
+
+def _is_shapefile(label: str) -> bool:
+    """Whether a layer's label is a Shapefile on disk (its CRS lives in a ``.prj`` beside it)."""
+    return "!" not in label and label.lower().endswith((".shp", ".dbf"))
 
 
 def _ogr2ogr_paths(label: str) -> tuple[str, str]:
@@ -194,11 +199,13 @@ def _guess(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDataFra
     try:
         guess = guess_crs_from_bounds(_bounds(frame))
     except CRSError as exc:
-        working = WORKING_CRS.to_epsg()
+        working, prj = WORKING_CRS.to_epsg(), _is_shapefile(label)
         raise CRSError(
-            f"{label} declares no CRS (no .prj?) and none can be guessed: {exc}; if it is in "
+            f"{label} declares no CRS{' (no .prj?)' if prj else ''} and none can be guessed: "
+            f"{exc}; if it is in "
             f"{crs_label(WORKING_CRS, 'en')}, {crs_fix(label, working)}",
-            zh=f"{_zh(label)} 未声明坐标系（缺 .prj？），也无法推断：{exc.text('zh')}；"
+            zh=f"{_zh(label)} 未声明坐标系{'（缺 .prj？）' if prj else ''}，也无法推断："
+            f"{exc.text('zh')}；"
             f"如其坐标系为 {crs_label(WORKING_CRS)}，{crs_fix(label, working, 'zh')}",
         ) from exc
     log.add(
@@ -206,7 +213,8 @@ def _guess(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDataFra
         f"{label} declares no CRS; guessed EPSG:{guess.epsg} because {guess.reason}; "
         f"if that is wrong, {crs_fix(label)}",
         source=label,
-        zh=f"{_zh(label)} 未声明坐标系（缺少 .prj？）；猜测为 EPSG:{guess.epsg}，"
+        zh=f"{_zh(label)} 未声明坐标系{'（缺少 .prj？）' if _is_shapefile(label) else ''}；"
+        f"猜测为 EPSG:{guess.epsg}，"
         f"依据：{guess.reason_zh or guess.reason}；如不对，{crs_fix(label, lang='zh')}",
     )
     return frame.set_crs(guess.crs)
