@@ -143,9 +143,11 @@ def require_crs(crs: Any, what: str = "the layer") -> CRS:
     """Return ``crs`` as a CRS, or raise when it is missing."""
     if crs is None:
         raise CRSError(
-            f"{what} has no coordinate reference system; pass crs= (or --crs EPSG:…) "
-            "to state the one it is in",
-            zh=f"{what} 没有坐标系；请用 --crs EPSG:… 说明它所用的坐标系",
+            f"{what} has no coordinate reference system; state the one it is in: for a file, "
+            "a .prj beside it or ogr2ogr -a_srs EPSG:…; in Python, read_layer(crs=…) or "
+            '.set_crs("EPSG:…")',
+            zh=f"{what} 没有坐标系；请说明它所用的坐标系：文件可在旁边放 .prj 或用 "
+            '`ogr2ogr -a_srs EPSG:…` 写入；Python 中用 read_layer(crs=…) 或 .set_crs("EPSG:…")',
         )
     return to_crs(crs)
 
@@ -159,9 +161,9 @@ def require_projected(crs: Any, what: str = "the layer") -> CRS:
     unit = c.axis_info[0].unit_name if c.axis_info else ""
     if not c.is_projected or unit not in ("metre", "meter"):
         raise CRSError(
-            f"{what} is in {c.to_string()}, which is not a projected metric CRS; areas and "
+            f"{what} is in {crs_label(c, 'en')}, which is not a projected metric CRS; areas and "
             "lengths need one: reproject first with frame.to_crs(gis.crs.WORKING_CRS)",
-            zh=f"{what} 的坐标系 {c.to_string()} 不是以米为单位的投影坐标系；计算面积和长度需要"
+            zh=f"{what} 的坐标系 {crs_label(c)} 不是以米为单位的投影坐标系；计算面积和长度需要"
             "投影坐标系，请先投影到工作坐标系",
         )
     return c
@@ -175,9 +177,10 @@ def assert_same_crs(*frames: Any, names: tuple[str, ...] | None = None) -> CRS:
         if not c.equals(first):
             label = names[i] if names else f"input {i}"
             raise CRSMismatchError(
-                f"{label} is in {c.to_string()} but the first input is in {first.to_string()}; "
+                f"{label} is in {crs_label(c, 'en')} but the first input is in "
+                f"{crs_label(first, 'en')}; "
                 "reproject explicitly with .to_crs() — gis.io.read_layer does this on read",
-                zh=f"{label} 的坐标系为 {c.to_string()}，而第一个输入为 {first.to_string()}；"
+                zh=f"{label} 的坐标系为 {crs_label(c)}，而第一个输入为 {crs_label(first)}；"
                 "请先统一投影",
             )
     return first
@@ -242,8 +245,8 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
     x0, y0, x1, y1 = (float(v) for v in bounds)
     if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
         raise CRSError(
-            "the layer has no finite coordinates to guess a CRS from; pass --crs",
-            zh="图层没有有效坐标，无法推断坐标系；请用 --crs 指定",
+            "the layer has no finite coordinates to guess a CRS from",
+            zh="图层没有有效坐标，无法推断坐标系",
         )
     if _looks_lonlat(x0, y0, x1, y1):
         return CRSGuess(
@@ -254,9 +257,9 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
     if _looks_lonlat(y0, x0, y1, x1):
         raise CRSError(
             f"coordinates look like lat/lon with the axes swapped (x {x0:.3f}…{x1:.3f} reads as "
-            "latitude); swap X and Y in the source, or pass --crs for what it really is",
+            "latitude); swap X and Y in the source, or state the CRS it really is in",
             zh=f"坐标像是经纬度但 X、Y 互换了（x {x0:.3f}…{x1:.3f} 是纬度）；"
-            "请在源数据中交换 X 和 Y，或用 --crs 指定其真实坐标系",
+            "请在源数据中交换 X 和 Y，或说明其真实坐标系",
         )
     zone = _prefixed_zone(x0, x1)
     if zone is not None and _looks_northing(y0, y1):
@@ -274,22 +277,22 @@ def guess_crs_from_bounds(bounds: tuple[float, float, float, float]) -> CRSGuess
     if _prefixed_zone(y0, y1) is not None and _looks_northing(x0, x1):
         raise CRSError(
             "coordinates look like Gauss-Krüger with X and Y swapped (Y holds the zone-prefixed "
-            "easting); swap the columns in the source, or pass --crs",
+            "easting); swap the columns in the source, or state the CRS it really is in",
             zh="坐标像是高斯-克吕格坐标但 X、Y 互换了（Y 是带带号的横坐标）；请在源数据中交换两列，"
-            "或用 --crs 指定",
+            "或说明其真实坐标系",
         )
     if 0 < x0 <= x1 < 1_000_000 and _looks_northing(y0, y1):
         raise CRSError(
             "coordinates look like Gauss-Krüger metres without a zone prefix, so the central "
-            "meridian cannot be known; pass --crs, e.g. --crs EPSG:4551 for CM 126°E (Changchun)",
-            zh="坐标像是不带带号的高斯-克吕格坐标（米），无法得知中央经线；请用 --crs 指定，"
-            "如长春（中央经线 126°E）用 --crs EPSG:4551",
+            "meridian cannot be known (Changchun, CM 126°E, is EPSG:4551)",
+            zh="坐标像是不带带号的高斯-克吕格坐标（米），无法得知中央经线"
+            "（长春，中央经线 126°E，为 EPSG:4551）",
         )
     raise CRSError(
         f"coordinates ({x0:.1f}, {y0:.1f}) – ({x1:.1f}, {y1:.1f}) fit no CRS Linyuan can guess "
-        "(lon/lat or zone-prefixed Gauss-Krüger); pass --crs with the layer's real CRS",
+        "(lon/lat or zone-prefixed Gauss-Krüger); state the layer's real CRS",
         zh=f"坐标范围 ({x0:.1f}, {y0:.1f}) – ({x1:.1f}, {y1:.1f}) 不符合可推断的坐标系"
-        "（经纬度或带带号的高斯-克吕格坐标）；请用 --crs 指定图层的真实坐标系",
+        "（经纬度或带带号的高斯-克吕格坐标）；请说明图层的真实坐标系",
     )
 
 
@@ -311,27 +314,27 @@ def check_declared_crs(
     True
     """
     x0, y0, x1, y1 = bounds
-    zh, name = lang == "zh", crs.to_string()
+    zh, name = lang == "zh", crs_label(crs, lang)
     if not crs.is_geographic and not crs.is_projected:
         return _local_problem(crs, bounds, zh)
     if crs.is_geographic and _looks_swapped(x0, y0, x1, y1):
         if zh:
             return (
-                f"声明为 {name}（经纬度），但 X 坐标 {x0:.3f}…{x1:.3f} 是纬度、Y 坐标是经度："
+                f"声明为经纬度坐标系 {name}，但 X 坐标 {x0:.3f}…{x1:.3f} 是纬度、Y 坐标是经度："
                 "X、Y 互换了（按“纬度在前”写入）；请在源数据中交换 X 和 Y 后再读"
             )
         return (
-            f"declared {name} (degrees) but x {x0:.3f}…{x1:.3f} is latitude and y longitude: "
+            f"declared {name}, in degrees, but x {x0:.3f}…{x1:.3f} is latitude and y longitude: "
             "the axes are swapped (written latitude first); swap X and Y in the source"
         )
     if crs.is_geographic and not _looks_lonlat(x0, y0, x1, y1):
         if zh:
             return (
-                f"声明为 {name}（经纬度），但坐标达到 ({x1:.0f}, {y1:.0f})，是以米为单位的坐标；"
+                f"声明为经纬度坐标系 {name}，但坐标达到 ({x1:.0f}, {y1:.0f})，是以米为单位的坐标；"
                 ".prj 有误——请修正或给出真实坐标系"
             )
         return (
-            f"declared {name} (degrees) but coordinates reach ({x1:.0f}, {y1:.0f}), "
+            f"declared {name}, in degrees, but coordinates reach ({x1:.0f}, {y1:.0f}), "
             "which are metres; the .prj is wrong — fix it or pass the real CRS"
         )
     if crs.is_projected and _looks_lonlat(x0, y0, x1, y1) and max(abs(x1), abs(y1)) < 1000:
@@ -385,14 +388,14 @@ def _prefix_problem(crs: CRS, bounds: tuple[float, float, float, float], zh: boo
     width = "3°" if zone >= 25 else "6°"
     if zh:
         return (
-            f"声明为 {crs.to_string()}，但横坐标 {x0:.0f}…{x1:.0f} 带有高斯-克吕格带号前缀 {zone}，"
-            f"而 {crs.to_string()} 没有；坐标很可能是 EPSG:{likely}"
+            f"声明为 {crs_label(crs)}，但横坐标 {x0:.0f}…{x1:.0f} 带有高斯-克吕格带号前缀 {zone}，"
+            f"而 {crs_label(crs)} 没有；坐标很可能是 EPSG:{likely}"
             f"（CGCS2000 {width[0]}度带 第{zone}带，带号前缀）——"
             f"请把文件的坐标系（.prj）改为 EPSG:{likely}"
         )
     return (
-        f"declared {crs.to_string()} but eastings {x0:.0f}…{x1:.0f} carry the Gauss-Krüger "
-        f"zone prefix {zone}, which {crs.to_string()} does not; the coordinates are probably "
+        f"declared {crs_label(crs, 'en')} but eastings {x0:.0f}…{x1:.0f} carry the Gauss-Krüger "
+        f"zone prefix {zone}, which {crs_label(crs, 'en')} does not; the coordinates are probably "
         f"EPSG:{likely} (CGCS2000 {width} GK zone {zone} with the prefix) — fix the file's CRS "
         f"(.prj) to EPSG:{likely}"
     )
@@ -418,14 +421,14 @@ def _outside_area(crs: CRS, bounds: tuple[float, float, float, float], zh: bool)
         epsg = None
     if zh:
         return (
-            f"坐标 ({x0:.0f}, {y0:.0f}) – ({x1:.0f}, {y1:.0f}) 远在声明的 {crs.to_string()} "
+            f"坐标 ({x0:.0f}, {y0:.0f}) – ({x1:.0f}, {y1:.0f}) 远在声明的 {crs_label(crs)} "
             f"适用范围 ({xmin:.0f}, {ymin:.0f}) – ({xmax:.0f}, {ymax:.0f}) 之外"
             f"{f'，看起来像 EPSG:{epsg}' if epsg else ''}；文件的坐标系（.prj）有误——请修正"
         )
     guess = f"; the coordinates look like EPSG:{epsg}" if epsg else ""
     return (
         f"coordinates ({x0:.0f}, {y0:.0f}) – ({x1:.0f}, {y1:.0f}) are far outside the area of "
-        f"use of the declared {crs.to_string()} ({xmin:.0f}, {ymin:.0f}) – ({xmax:.0f}, "
+        f"use of the declared {crs_label(crs, 'en')} ({xmin:.0f}, {ymin:.0f}) – ({xmax:.0f}, "
         f"{ymax:.0f}){guess}; the file's CRS (.prj) is wrong — fix it"
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import rasterio
 import shapely
 import yaml
 from click.testing import CliRunner
+from test_io_read import _shp_without_prj
 from test_patches import build_scene
 
 from gis.checks.patches import DEFAULT_RULES
@@ -299,6 +302,45 @@ def test_image_without_crs_message_advice_works(scene, tmp_path):
     assert verdicts[0]["legality"].tolist() == verdicts[1]["legality"].tolist()
     findings = pyogrio.read_dataframe(args[-1], layer="findings")
     assert "crs_from_prj" in set(findings["code"])
+
+
+def _patches_without_crs(scene, folder: Path, suffix: str) -> Path:
+    """The scene's patches (EPSG:4551, eastings without a zone prefix) with no CRS declared."""
+    frame = gpd.read_file(scene["patches"]).set_crs(None, allow_override=True)
+    return _shp_without_prj(folder, frame, "图斑", suffix)
+
+
+@pytest.mark.skipif(shutil.which("gdalsrsinfo") is None, reason="gdal-bin not installed")
+@pytest.mark.parametrize(("suffix", "command"), [(".shp", "gdalsrsinfo"), (".fgb", "ogr2ogr")])
+def test_patches_without_crs_message_advice_works(scene, tmp_path, suffix, command):
+    """A patch layer whose CRS cannot be guessed: the error gives a command that works here."""
+    out = tmp_path / "declared.gpkg"
+    declared = CliRunner().invoke(cli, [*_args(scene, out), "--lang", "en"])
+    assert declared.exit_code in (0, 1), declared.output
+    bare = _patches_without_crs(scene, tmp_path, suffix)
+    args = _args(scene, tmp_path / "r.gpkg")
+    args[2] = str(bare)
+    found = {}
+    for lang in ("en", "zh"):
+        refused = CliRunner().invoke(cli, [*args, "--lang", lang])
+        assert refused.exit_code == 3, refused.output
+        assert str(bare) in refused.output and "EPSG:4551" in refused.output
+        assert "pass --crs" not in refused.output and "请用 --crs" not in refused.output
+        assert (".prj" in refused.output) == (suffix == ".shp")  # a .prj is for a Shapefile
+        found[lang] = re.search(rf"({command} .+?)(?: and read (\S+))? ?[`(（]", refused.output)
+        assert found[lang] is not None, refused.output
+    assert found["en"][1] == found["zh"][1]
+    done = subprocess.run(found["en"][1], shell=True, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    if found["en"][2]:  # a copy with the CRS is read instead
+        args[2] = found["en"][2]
+    followed = CliRunner().invoke(cli, [*args, "--lang", "en"])
+    assert followed.exit_code == declared.exit_code, followed.output
+    verdicts = [
+        pyogrio.read_dataframe(p, layer="patches_checked").set_index("patch_id")["legality"]
+        for p in (out, args[-1])
+    ]
+    assert verdicts[0].sort_index().tolist() == verdicts[1].sort_index().tolist()
 
 
 def test_union_output_with_collections_is_checked_and_mapped(scene, tmp_path):

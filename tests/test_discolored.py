@@ -81,6 +81,9 @@ def test_stands_in_other_crs_are_reprojected(tmp_path):
     log = Findings()
     res = detect_discolored(src, _stands(crs=4490), findings=log)
     assert len(res.points) == 4 and log.of("stands_reprojected")
+    (moved,) = log.of("stands_reprojected")  # CRSs named as crs_label names them
+    assert "小班已由 EPSG:4490（CGCS2000 经纬度）转换到影像坐标系 EPSG:" in moved.text("zh")
+    assert "from EPSG:4490 (China Geodetic Coordinate System 2000) to" in moved.text("en")
 
 
 def test_bad_input(tmp_path):

@@ -163,3 +163,37 @@ def test_dem_in_degrees_is_refused_before_any_viewshed(area, tmp_path):
     assert res.exit_code == 3, res.output
     assert "gdalwarp" in res.output and "米制" in res.output
     assert not (tmp_path / "x.gpkg").exists()
+
+
+def test_dem_without_crs_reads_the_prj_beside_it_as_images_do(area, tmp_path):
+    """The no-CRS error names the .prj path (and gdal_edit.py); the .prj put there is read."""
+    runner = CliRunner()
+    layers = [a for key in ("towers", "subcompartments") for a in (f"--{key}", str(area[key]))]
+    declared = runner.invoke(
+        cli,
+        ["fire", "coverage", "--dem", str(area["dem"]), *layers, "--out", str(tmp_path / "d.gpkg")],
+    )
+    assert declared.exit_code == 0, declared.output
+    with rasterio.open(area["dem"]) as ds:
+        profile, z, wkt = {**ds.profile, "crs": None}, ds.read(), ds.crs.to_wkt()
+    bare = tmp_path / "bare" / "dem.tif"
+    bare.parent.mkdir()
+    with rasterio.open(bare, "w", **profile) as dst:
+        dst.write(z)
+    args = ["fire", "coverage", "--dem", str(bare), *layers, "--out", str(tmp_path / "b.gpkg")]
+    for lang, words in (("en", "DEM"), ("zh", "随DEM交付的 .prj")):
+        refused = runner.invoke(cli, [*args, "--lang", lang])
+        assert refused.exit_code == 3, refused.output
+        assert words in refused.output and "gdal_edit.py -a_srs" in refused.output
+        assert str(bare.with_suffix(".prj")) in refused.output
+    assert not (tmp_path / "b.gpkg").exists()
+    bare.with_suffix(".prj").write_text(wkt)  # the .prj delivered with the DEM, where named
+    followed = runner.invoke(cli, [*args, "--lang", "en"])
+    assert followed.exit_code == 0, followed.output
+    risk = [
+        pyogrio.read_dataframe(tmp_path / f"{x}.gpkg", layer="subcompartment_risk")
+        for x in ("d", "b")
+    ]
+    assert risk[1]["seen_share"].tolist() == risk[0]["seen_share"].tolist()
+    findings = pyogrio.read_dataframe(tmp_path / "b.gpkg", layer="findings")
+    assert (findings["code"] == "crs_from_prj").sum() == 1

@@ -207,8 +207,11 @@ def test_working_crs_none_keeps_and_auto_picks_the_zone(tmp_path, stands):
 # --- CRS: declared, filled, guessed, contradicted --------------------------------------------
 
 
-def _shp_without_prj(folder: Path, frame: gpd.GeoDataFrame, name: str = "noprj") -> Path:
-    path = folder / f"{name}.shp"
+def _shp_without_prj(
+    folder: Path, frame: gpd.GeoDataFrame, name: str = "noprj", suffix: str = ".shp"
+) -> Path:
+    """Write ``frame`` as a layer declaring no CRS (a Shapefile without its .prj)."""
+    path = folder / f"{name}{suffix}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # pyogrio: "'crs' was not provided"
         pyogrio.write_dataframe(frame, path)

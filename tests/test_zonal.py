@@ -259,7 +259,12 @@ def test_zones_in_another_crs_are_reprojected(tmp_path):
     zones = _random_zones()
     log = Findings()
     out = change_stats(zones.to_crs(4490), b, a, findings=log)
-    assert log.of("zones_reprojected")
+    (moved,) = log.of("zones_reprojected")  # CRSs named as crs_label names them, both languages
+    assert (
+        "由 EPSG:4490（CGCS2000 经纬度）转换到影像坐标系 EPSG:4551（CGCS2000 3度带"
+        in moved.text("zh")
+    )
+    assert "from EPSG:4490 (China Geodetic Coordinate System 2000) to" in moved.text("en")
     same = change_stats(zones, b, a)
     np.testing.assert_array_equal(out["n_pixels"], same["n_pixels"])
     np.testing.assert_allclose(out["ndvi_before"], same["ndvi_before"], atol=1e-12)

@@ -106,7 +106,12 @@ def burned(as_json: bool, lang: str, **kwargs: Any) -> None:
 
 
 @fire.command(short_help="瞭望覆盖: forest land seen by towers/cameras, blind areas, risk class.")
-@click.option("--dem", type=_raster, required=True, help="DEM in a projected CRS (metres).")
+@click.option(
+    "--dem",
+    type=_raster,
+    required=True,
+    help="DEM in a projected CRS (metres), declared in the file or by a .prj beside it.",
+)
 @click.option(
     "--towers", type=_layer, required=True, help="瞭望塔/摄像头 points (height_m, range_m)."
 )

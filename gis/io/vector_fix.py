@@ -13,6 +13,7 @@ own (a frame from a database, a notebook):
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -143,23 +144,78 @@ def _check_declared(frame: gpd.GeoDataFrame, declared: CRS, crs: Any, label: str
             raise CRSError(f"{label}: {reason}", zh=f"{_zh(label)}：{reason_zh}")
 
 
+def crs_fix(label: str, epsg: int | None = None, lang: str = "en") -> str:
+    """Say how to state the CRS of a layer in a way every command reads.
+
+    A Shapefile gets a ``.prj`` beside it (path and command given); another file is assigned
+    one with ``ogr2ogr -a_srs``. ``crs=`` (Python) and ``linyuan validate --crs`` are named too:
+    the other commands have no ``--crs``.
+
+    Examples
+    --------
+    >>> crs_fix("/d/gk.shp", 4551)  # doctest: +NORMALIZE_WHITESPACE
+    'write the CRS into /d/gk.prj beside it: gdalsrsinfo -o wkt_esri --single-line
+    EPSG:4551 > /d/gk.prj (in Python: crs="EPSG:4551"; linyuan validate takes --crs EPSG:4551)'
+    """
+    code = f"EPSG:{epsg}" if epsg is not None else "EPSG:…"
+    also = f'in Python: crs="{code}"; linyuan validate takes --crs {code}'
+    also_zh = f'Python 中用 crs="{code}"；linyuan validate 可用 --crs {code}'
+    if _is_shapefile(label):
+        prj = label[:-4] + ".prj"
+        how = f"gdalsrsinfo -o wkt_esri --single-line {code} > {prj}"
+        if lang == "zh":
+            return f"请把坐标系写入其旁边的 {prj}：`{how}`（{also_zh}）"
+        return f"write the CRS into {prj} beside it: {how} ({also})"
+    source, fixed = _ogr2ogr_paths(label)
+    how = f"ogr2ogr -a_srs {code} {fixed} {source}"
+    if lang == "zh":
+        return f"请用 `{how}` 写入坐标系后读取 {fixed}（{also_zh}）"
+    return f"assign the CRS with {how} and read {fixed} ({also})"
+
+
+def _is_shapefile(label: str) -> bool:
+    """Whether a layer's label is a Shapefile on disk (its CRS lives in a ``.prj`` beside it)."""
+    return "!" not in label and label.lower().endswith((".shp", ".dbf"))
+
+
+def _ogr2ogr_paths(label: str) -> tuple[str, str]:
+    """Return the ``ogr2ogr`` source of a layer (``/vsizip/`` for a zip member) and a copy's path.
+
+    Examples
+    --------
+    >>> _ogr2ogr_paths("/d/a.zip!x/b.shp")
+    ('/vsizip//d/a.zip/x/b.shp', '/d/b_crs.gpkg')
+    >>> _ogr2ogr_paths("the layer")
+    ('<file>', 'fixed.gpkg')
+    """
+    if label == "the layer":
+        return "<file>", "fixed.gpkg"
+    archive, _, member = label.partition("!")
+    source = f"/vsizip/{archive}/{member}" if member else label
+    return source, str(Path(archive).with_name(f"{Path(member or archive).stem}_crs.gpkg"))
+
+
 def _guess(frame: gpd.GeoDataFrame, label: str, log: Findings) -> gpd.GeoDataFrame:
     try:
         guess = guess_crs_from_bounds(_bounds(frame))
     except CRSError as exc:
+        working, prj = WORKING_CRS.to_epsg(), _is_shapefile(label)
         raise CRSError(
-            f"{label} declares no CRS (no .prj?) and none can be guessed: {exc} "
-            "(e.g. --crs EPSG:4551)",
-            zh=f"{_zh(label)} 未声明坐标系（缺 .prj？），也无法推断：{exc.text('zh')}"
-            "（如 --crs EPSG:4551）",
+            f"{label} declares no CRS{' (no .prj?)' if prj else ''} and none can be guessed: "
+            f"{exc}; if it is in "
+            f"{crs_label(WORKING_CRS, 'en')}, {crs_fix(label, working)}",
+            zh=f"{_zh(label)} 未声明坐标系{'（缺 .prj？）' if prj else ''}，也无法推断："
+            f"{exc.text('zh')}；"
+            f"如其坐标系为 {crs_label(WORKING_CRS)}，{crs_fix(label, working, 'zh')}",
         ) from exc
     log.add(
         "crs_guessed",
         f"{label} declares no CRS; guessed EPSG:{guess.epsg} because {guess.reason}; "
-        "if that is wrong pass --crs with the real one",
+        f"if that is wrong, {crs_fix(label)}",
         source=label,
-        zh=f"{_zh(label)} 未声明坐标系（缺少 .prj？）；猜测为 EPSG:{guess.epsg}，"
-        f"依据：{guess.reason_zh or guess.reason}；如不对，请用 --crs 指定实际坐标系",
+        zh=f"{_zh(label)} 未声明坐标系{'（缺少 .prj？）' if _is_shapefile(label) else ''}；"
+        f"猜测为 EPSG:{guess.epsg}，"
+        f"依据：{guess.reason_zh or guess.reason}；如不对，{crs_fix(label, lang='zh')}",
     )
     return frame.set_crs(guess.crs)
 
@@ -200,7 +256,7 @@ def resolve_crs(
     ------
     CRSError
         ``crs=`` contradicts the declared CRS, coordinates contradict it, or no CRS can be
-        guessed; the message names the layer and says to pass ``--crs``.
+        guessed; the message names the layer and a fix every command reads (:func:`crs_fix`).
     """
     log = findings if findings is not None else Findings()
     label = source or "the layer"

@@ -47,6 +47,7 @@ from affine import Affine
 from pyproj import CRS
 from rasterio.warp import transform
 
+from gis.crs import crs_label
 from gis.errors import RasterError
 from gis.findings import Findings
 from gis.raster.grid import Grid
@@ -269,16 +270,18 @@ def previous_on(
 def _describe_previous(grid: Grid, base: RasterSource, *, warped: bool) -> tuple[str, str]:
     """Say (English, Chinese) how the earlier image is read on the analysis ``grid``."""
     how = resampling_for(pixel_size_m(base.grid), pixel_size_m(grid))
-    own, size = CRS.from_wkt(base.crs_wkt).to_string(), pixel_size_m(base.grid)
-    name, shape = CRS.from_wkt(grid.crs_wkt).to_string(), f"{grid.width}x{grid.height}"
+    own, size = CRS.from_wkt(base.crs_wkt), pixel_size_m(base.grid)
+    name, shape = CRS.from_wkt(grid.crs_wkt), f"{grid.width}x{grid.height}"
     done = (f"warped with {how}", f"以 {how} 重采样") if warped else ("read as it is", "按原样读取")
     en = (
-        f"the earlier image ({own}, {size:g} m) is not on the grid of the image analysed: it "
-        f"is read on one analysis grid ({name}, {pixel_size_m(grid):g} m pixels, {shape}, "
+        f"the earlier image ({crs_label(own, 'en')}, {size:g} m) is not on the grid of the "
+        f"image analysed: it is read on one analysis grid ({crs_label(name, 'en')}, "
+        f"{pixel_size_m(grid):g} m pixels, {shape}, "
         f"aligned to the image analysed), {done[0]} (virtually, window by window)"
     )
     zh = (
-        f"前期影像（{own}，{size:g} 米）与当前影像不在同一格网：在统一分析格网上读取（{name}，"
+        f"前期影像（{crs_label(own)}，{size:g} 米）与当前影像不在同一格网：在统一分析格网上读取"
+        f"（{crs_label(name)}，"
         f"像元 {pixel_size_m(grid):g} 米，{shape}，与当前影像对齐），{done[1]}"
         "（虚拟重投影，按窗口读取）"
     )
@@ -288,7 +291,6 @@ def _describe_previous(grid: Grid, base: RasterSource, *, warped: bool) -> tuple
 def describe_alignment(grid: Grid, dates: dict[str, RasterSource]) -> tuple[str, str]:
     """Say (English, Chinese) what grid the dates are read on and how each got there."""
     crs = CRS.from_wkt(grid.crs_wkt)
-    name = crs.to_string()
     size = pixel_size_m(grid)
     words_en, words_zh = [], []
     zh_date = {"before": "前期", "after": "后期"}
@@ -299,19 +301,18 @@ def describe_alignment(grid: Grid, dates: dict[str, RasterSource]) -> tuple[str,
             words_zh.append(f"{zh_date.get(date, date)}按原样读取")
             continue
         how = resampling_for(pixel_size_m(base.grid), size)
-        own = CRS.from_wkt(base.grid.crs_wkt).to_string()
-        words_en.append(f"{date} ({own}, {pixel_size_m(base.grid):g} m) warped with {how}")
-        words_zh.append(
-            f"{zh_date.get(date, date)}（{own}，{pixel_size_m(base.grid):g} 米）以 {how} 重采样"
-        )
+        own, px = CRS.from_wkt(base.grid.crs_wkt), pixel_size_m(base.grid)
+        words_en.append(f"{date} ({crs_label(own, 'en')}, {px:g} m) warped with {how}")
+        words_zh.append(f"{zh_date.get(date, date)}（{crs_label(own)}，{px:g} 米）以 {how} 重采样")
     en = (
-        f"the dates are not on one grid: statistics are taken on one analysis grid ({name}, "
+        "the dates are not on one grid: statistics are taken on one analysis grid "
+        f"({crs_label(crs, 'en')}, "
         f"{size:g} m pixels, {grid.width}x{grid.height}, aligned to the before image): "
         + "; ".join(words_en)
         + " (warped virtually, window by window)"
     )
     zh = (
-        f"两期影像不在同一格网：统计在统一分析格网上进行（{name}，像元 {size:g} 米，"
+        f"两期影像不在同一格网：统计在统一分析格网上进行（{crs_label(crs)}，像元 {size:g} 米，"
         f"{grid.width}x{grid.height}，与前期影像对齐）："
         + "；".join(words_zh)
         + "（虚拟重投影，按窗口读取）"

@@ -14,6 +14,7 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
+from gis.crs import crs_label
 from gis.errors import RasterError
 from gis.raster.analysis_grid import base_of
 from gis.raster.grid import Grid
@@ -83,7 +84,7 @@ def require_covers(patches: Any, sources: dict[str, RasterSource]) -> None:
             continue
         x0, y0, x1, y1 = source_footprint(src, patches.crs).bounds
         p0, q0, p1, q1 = shapely.total_bounds(geoms[present])
-        name = patches.crs.to_string()
+        name, name_zh = crs_label(patches.crs, "en"), crs_label(patches.crs)
         raise RasterError(
             f"the {role} {src.path} covers none of the {int(present.sum())} patches: its "
             f"footprint ({x0:.10g}, {y0:.10g}) - ({x1:.10g}, {y1:.10g}) lies apart from the "
@@ -93,7 +94,7 @@ def require_covers(patches: Any, sources: dict[str, RasterSource]) -> None:
             zh=f"{ROLE_ZH.get(role, role)} {src.path} 未覆盖 "
             f"{int(present.sum())} 个图斑中的任何一个："
             f"其范围 ({x0:.10g}, {y0:.10g}) - ({x1:.10g}, {y1:.10g}) 与图斑范围 "
-            f"({p0:.10g}, {q0:.10g}) - ({p1:.10g}, {q1:.10g})（{name}）不相交；"
+            f"({p0:.10g}, {q0:.10g}) - ({p1:.10g}, {q1:.10g})（{name_zh}）不相交；"
             "请给出图斑所在区域的"
             "影像，或检查图斑的坐标系（.prj 或 EPSG 代码有误会把图斑放到别处）",
         )

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from pyproj import CRS
 from rasterio.windows import Window
 
+from gis.crs import crs_label
 from gis.errors import RasterError
 from gis.findings import Findings
 from gis.raster.analysis_grid import base_of, footprint, on_grid, pixel_size_m
@@ -94,18 +95,20 @@ def mosaic_source(
     )
     mosaic = on_grid(mosaic, grid)
     if findings is not None:
-        crss = sorted({CRS.from_wkt(s.crs_wkt).to_string() for s in scenes})
-        crs = CRS.from_wkt(grid.crs_wkt).to_string()
+        crss = sorted({CRS.from_wkt(s.crs_wkt) for s in scenes}, key=lambda c: c.to_string())
+        crs = CRS.from_wkt(grid.crs_wkt)
         size = pixel_size_m(grid)
         findings.add(
             "mosaic",
-            f"{len(scenes)} scenes ({', '.join(crss)}) read as one mosaic on {crs}, {size:g} m "
+            f"{len(scenes)} scenes ({', '.join(crs_label(c, 'en') for c in crss)}) read as one "
+            f"mosaic on {crs_label(crs, 'en')}, {size:g} m "
             f"pixels ({grid.width}x{grid.height}); where they overlap the {OVERLAP_RULE} is "
             "taken; scenes in another zone or grid are warped virtually (nearest at the same "
             "pixel size, average from finer pixels, bilinear from coarser)",
             severity="info",
             source=label,
-            zh=f"{len(scenes)} 景影像（{'、'.join(crss)}）按一幅镶嵌读取：{crs}，像元 {size:g} 米"
+            zh=f"{len(scenes)} 景影像（{'、'.join(crs_label(c) for c in crss)}）按一幅镶嵌读取："
+            f"{crs_label(crs)}，像元 {size:g} 米"
             f"（{grid.width}x{grid.height}）；重叠处取按给定顺序的第一个有效像元；"
             "其他投影带或格网的影像虚拟重投影（像元大小相同取最邻近，由细到粗取平均，"
             "由粗到细取双线性）",

@@ -474,7 +474,7 @@ def file_source(
             "（NDVI 影像用 --bands NDVI）",
         )
     with open_raster(p) as ds:
-        facts = _grid_facts(ds, p, crs if crs is not None else _prj_beside(ds, p, findings))
+        facts = _grid_facts(ds, p, crs, findings)
         layout = _band_layout(ds, p, named, profile.sensor, findings)
         _check_bands(ds, p, layout["roles"], layout["indexes"])
         facts.update(layout, **_own_mask(ds, layout["indexes"], layout["alpha_index"]))
@@ -671,7 +671,11 @@ def _mask_label(mask_path: str) -> str:
     return found.group(1).rsplit("/", 1)[-1] if found else "the product's mask"
 
 
-def _prj_beside(ds: Any, path: str, findings: Findings | None) -> str | None:
+_RASTER_ROLE_ZH = {"raster": "影像"}
+"""Chinese names of the raster roles :func:`raster_crs_wkt` names in messages (else as is)."""
+
+
+def _prj_beside(ds: Any, path: str, findings: Findings | None, role: str) -> str | None:
     """Return the CRS of a ``.prj`` beside a raster that declares none (GDAL does not read it).
 
     Chinese image deliveries come as ``.tif`` + ``.tfw`` + ``.prj``; the ``.prj`` is used with
@@ -692,39 +696,82 @@ def _prj_beside(ds: Any, path: str, findings: Findings | None) -> str | None:
     if findings is not None:
         findings.add(
             "crs_from_prj",
-            f"raster {path} declares no CRS; read as {crs_label(crs, 'en')}, from the .prj "
+            f"{role} {path} declares no CRS; read as {crs_label(crs, 'en')}, from the .prj "
             "beside it",
             severity="info",
             source=path,
-            zh=f"影像 {path} 未声明坐标系；按其旁边 .prj 文件所写的 {crs_label(crs)} 读取",
+            zh=f"{_RASTER_ROLE_ZH.get(role, role)} {path} 未声明坐标系；按其旁边 .prj 文件所写的 "
+            f"{crs_label(crs)} 读取",
         )
     return wkt
 
 
-def _grid_facts(ds: Any, path: str, crs: Any) -> dict[str, Any]:
+def raster_crs_wkt(
+    ds: Any,
+    path: str,
+    *,
+    crs: Any = None,
+    findings: Findings | None = None,
+    role: str = "raster",
+) -> str:
+    """Return the WKT of an open raster's CRS: declared, else ``crs=``, else a ``.prj`` beside it.
+
+    The grid must be georeferenced and its coordinates must fit the CRS
+    (:mod:`gis.raster.georeference`). Images and DEMs are read through here, so a ``.prj``
+    delivered beside either is read the same way (finding ``crs_from_prj``).
+
+    Parameters
+    ----------
+    ds : rasterio.DatasetReader
+        The open raster.
+    path : str
+        Its path, named in messages.
+    crs : CRS-like, optional
+        CRS of a raster that declares none (never overrides a declared one).
+    findings : Findings, optional
+        Receives ``crs_from_prj``.
+    role : str
+        What the raster is, as messages name it (``"raster"``, ``"DEM"``).
+
+    Raises
+    ------
+    CRSError
+        No CRS declared, given or beside it (the message names the ``.prj`` path and the
+        ``gdal_edit.py`` command); ``crs`` contradicts the declared CRS.
+    RasterError
+        A grid that is not north-up or whose coordinates do not fit the CRS.
+    """
     from pyproj import CRS
 
     check_georeferenced(ds, path)
+    if crs is None:
+        crs = _prj_beside(ds, path, findings, role)
+    role_zh = _RASTER_ROLE_ZH.get(role, role)
     if ds.crs is None and crs is None:
         prj = os.path.splitext(path)[0] + ".prj"
         raise CRSError(
-            f"raster {path} has no coordinate reference system; put the .prj delivered with it "
+            f"{role} {path} has no coordinate reference system; put the .prj delivered with it "
             f"beside it as {prj}, or write the CRS into the file with "
             f'gdal_edit.py -a_srs EPSG:… {path} (in Python: crs="EPSG:…")',
-            zh=f"影像 {path} 没有坐标系；请把随影像交付的 .prj 文件放在它旁边，命名为 {prj}，"
-            f"或用 `gdal_edit.py -a_srs EPSG:… {path}` 把坐标系写入文件"
+            zh=f"{role_zh} {path} 没有坐标系；请把随{role_zh}交付的 .prj 文件放在它旁边，命名为 "
+            f"{prj}，或用 `gdal_edit.py -a_srs EPSG:… {path}` 把坐标系写入文件"
             '（Python 中用 crs="EPSG:…"）',
         )
     declared = CRS.from_wkt(ds.crs.to_wkt()) if ds.crs is not None else None
     if declared is not None and crs is not None and not declared.equals(CRS.from_user_input(crs)):
         raise CRSError(
-            f"raster {path} declares {crs_label(declared, 'en')} but crs={crs!r} was given; a "
+            f"{role} {path} declares {crs_label(declared, 'en')} but crs={crs!r} was given; a "
             "declared CRS is never relabelled — drop crs=, or reproject the raster with gdalwarp",
-            zh=f"影像 {path} 已声明坐标系 {crs_label(declared)}，却给了 crs={crs!r}；"
-            "已声明的坐标系不会被改标——请去掉 crs=，或用 `gdalwarp` 重投影影像",
+            zh=f"{role_zh} {path} 已声明坐标系 {crs_label(declared)}，却给了 crs={crs!r}；"
+            f"已声明的坐标系不会被改标——请去掉 crs=，或用 `gdalwarp` 重投影{role_zh}",
         )
     wkt = declared.to_wkt() if declared is not None else CRS.from_user_input(crs).to_wkt()
     check_coordinates(ds, path, wkt)
+    return wkt
+
+
+def _grid_facts(ds: Any, path: str, crs: Any, findings: Findings | None) -> dict[str, Any]:
+    wkt = raster_crs_wkt(ds, path, crs=crs, findings=findings)
     bh, bw = ds.block_shapes[0]
     return {
         "crs_wkt": wkt,

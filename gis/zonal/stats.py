@@ -16,7 +16,7 @@ import shapely
 from numpy.typing import NDArray
 from pyproj import CRS
 
-from gis.crs import require_crs
+from gis.crs import crs_label, require_crs
 from gis.distributed import check_workers, map_ordered, task_windows_for
 from gis.errors import RasterError
 from gis.findings import Findings
@@ -412,11 +412,11 @@ def _zones_in_raster_crs(zones: Any, src: RasterSource, log: Findings) -> NDArra
         geoms = geoms.to_crs(raster_crs)
         log.add(
             "zones_reprojected",
-            f"patches transformed from {crs.to_string()} to the raster's CRS "
-            f"{raster_crs.to_string()} for raster statistics (the raster is not resampled)",
+            f"patches transformed from {crs_label(crs, 'en')} to the raster's CRS "
+            f"{crs_label(raster_crs, 'en')} for raster statistics (the raster is not resampled)",
             severity="info",
             source=src.path,
-            zh=f"图斑已由 {crs.to_string()} 转换到影像坐标系 {raster_crs.to_string()} "
+            zh=f"图斑已由 {crs_label(crs)}转换到影像坐标系 {crs_label(raster_crs)}"
             "以做影像统计（影像本身不重采样）",
         )
     values = np.asarray(geoms.values, dtype=object)

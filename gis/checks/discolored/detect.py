@@ -45,6 +45,7 @@ from gis.checks.discolored.points import (
     verification_rates,
 )
 from gis.checks.discolored.season import date_in_window, image_date_of
+from gis.crs import crs_label
 from gis.errors import RasterError, RulesError, SchemaError
 from gis.findings import Findings
 from gis.layers import host_species, layer_kind, normalize_code
@@ -170,12 +171,11 @@ def host_stands(
     if out.crs is not None and not CRS.from_user_input(out.crs).equals(raster_crs):
         findings.add(
             "stands_reprojected",
-            f"stands transformed from {out.crs.to_string()} to the raster's CRS "
-            f"({raster_crs.to_string()}) for the pixel work",
+            f"stands transformed from {crs_label(out.crs, 'en')} to the raster's CRS "
+            f"{crs_label(raster_crs, 'en')} for the pixel work",
             severity="info",
             source=source,
-            zh=f"小班已由 {out.crs.to_string()} 转换到影像坐标系（{raster_crs.to_string()}）"
-            "以做像元计算",
+            zh=f"小班已由 {crs_label(out.crs)}转换到影像坐标系 {crs_label(raster_crs)}以做像元计算",
         )
         out = out.to_crs(raster_crs)
     if "stand_id" not in out.columns:

@@ -90,10 +90,11 @@ def tower_table(towers: gpd.GeoDataFrame, rules: dict[str, Any], log: Findings) 
 def _check_dem(dem: Dem) -> CRS:
     crs = CRS.from_wkt(dem.crs_wkt) if dem.crs_wkt else None
     if crs is None or not crs.is_projected:
+        name = crs_label(crs, "en") if crs else "none"
         raise RasterError(
-            f"DEM {dem.path} is not in a projected CRS in metres ({crs.name if crs else 'none'}); "
+            f"DEM {dem.path} is not in a projected CRS in metres ({name}); "
             "the viewshed needs metres: gdalwarp -t_srs EPSG:4551 -tr 10 10 dem.tif dem_m.tif",
-            zh=f"DEM {dem.path} 不是以米为单位的投影坐标系（{crs.name if crs else '无'}）；"
+            zh=f"DEM {dem.path} 不是以米为单位的投影坐标系（{crs_label(crs) if crs else '无'}）；"
             "视域分析需要米制：`gdalwarp -t_srs EPSG:4551 -tr 10 10 dem.tif dem_m.tif`",
         )
     return crs

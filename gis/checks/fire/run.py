@@ -29,14 +29,13 @@ from gis.checks.fire.rules import load_fire_rules
 from gis.checks.fire.seasons import load_seasons
 from gis.checks.fire.triage import load_hotspot_rules
 from gis.checks.fire.viewshed import Dem, viewshed_program
-from gis.errors import RasterError
 from gis.findings import Findings
 from gis.io import distinct_headers, open_raster, read_layers, write_layers, write_table
 from gis.io.outputs import plain_dtypes, plan_outputs, record_inputs, run_table, staged_outputs
 from gis.layers import codes_as_text, label
 from gis.maps.kml import export_results_kml
 from gis.raster import raster_source
-from gis.raster.georeference import check_coordinates, check_georeferenced
+from gis.raster.source import raster_crs_wkt
 
 logger = logging.getLogger(__name__)
 
@@ -252,21 +251,20 @@ class CoverageRun:
     outputs: dict[str, Path] = field(default_factory=dict)
 
 
-def read_dem(path: PathLike) -> tuple[Dem, NDArray[np.float32]]:
-    """Open the DEM: its grid facts and its first band as float32 (NaN at nodata)."""
-    with open_raster(path) as ds:
-        if ds.crs is None:
-            raise RasterError(
-                f"DEM {path} has no CRS; set it with gdal_edit.py -a_srs EPSG:… (metres)",
-                zh=f"DEM {path} 没有坐标系；请用 `gdal_edit.py -a_srs EPSG:…`（米制）设定",
-            )
-        check_georeferenced(ds, os.fspath(path))
-        check_coordinates(ds, os.fspath(path), ds.crs.to_wkt())
+def read_dem(path: PathLike, findings: Findings | None = None) -> tuple[Dem, NDArray[np.float32]]:
+    """Open the DEM: its grid facts and its first band as float32 (NaN at nodata).
+
+    Its CRS is read as an image's is (:func:`gis.raster.source.raster_crs_wkt`): declared, else
+    from a ``.prj`` beside it (finding ``crs_from_prj``), else refused naming both fixes.
+    """
+    p = os.fspath(path)
+    with open_raster(p) as ds:
+        wkt = raster_crs_wkt(ds, p, findings=findings, role="DEM")
         band = ds.read(1, out_dtype="float32")
         invalid = ds.read_masks(1) == 0
         band[invalid] = np.nan
         del invalid
-        dem = Dem(os.fspath(path), ds.crs.to_wkt(), ds.transform, ds.width, ds.height)
+        dem = Dem(p, wkt, ds.transform, ds.width, ds.height, crs_in_file=ds.crs is not None)
     return dem, band
 
 
@@ -305,7 +303,7 @@ def run_coverage(
     paths = {"towers": towers, "subcompartments": subcompartments, "fire_zones": fire_zones,
              "roads": roads, "villages": villages}  # fmt: skip
     frames = read_layers(paths, COVERAGE_KINDS, findings=log, engine=engine, stage_log=logger)
-    grid, elevation = read_dem(dem)
+    grid, elevation = read_dem(dem, log)
     tower_frame, subs = frames.pop("towers"), frames.pop("subcompartments")
     assert tower_frame is not None and subs is not None
     result = assess_coverage(

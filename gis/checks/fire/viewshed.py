@@ -19,12 +19,14 @@ import subprocess
 import tempfile
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
+import rasterio.crs
+import rasterio.shutil
 from affine import Affine
 from numpy.typing import NDArray
 
@@ -60,6 +62,8 @@ class Dem:
     transform: Affine
     width: int
     height: int
+    crs_in_file: bool = True
+    """Whether the file declares ``crs_wkt``; else it came from a ``.prj`` beside the DEM."""
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -172,6 +176,7 @@ def seen_count(
     grid = np.zeros((dem.height, dem.width), dtype=np.uint8)
     params = {"curvature": curvature, "target_height_m": target_height_m}
     with tempfile.TemporaryDirectory(prefix="linyuan_viewshed_") as folder:
+        dem = dem if dem.crs_in_file else _with_crs(dem, folder)
         with ThreadPoolExecutor(max(1, threads)) as pool:
             pending = {pool.submit(_one, program, dem, t, folder, params) for t in towers}
             tick = ticker(progress, len(pending))
@@ -182,6 +187,19 @@ def seen_count(
                     if tick is not None:
                         tick()
     return grid
+
+
+def _with_crs(dem: Dem, folder: str) -> Dem:
+    """Return ``dem`` read through a VRT in ``folder`` that declares its CRS.
+
+    ``gdal_viewshed`` takes the earth radius for ``-cc`` from the file's CRS, and applies no
+    curvature to a file without one (its CRS from a ``.prj`` beside it, which GDAL ignores).
+    """
+    vrt = os.path.join(folder, "dem.vrt")
+    rasterio.shutil.copy(dem.path, vrt, driver="VRT")
+    with rasterio.open(vrt, "r+") as ds:
+        ds.crs = rasterio.crs.CRS.from_wkt(dem.crs_wkt)
+    return replace(dem, path=vrt, crs_in_file=True)
 
 
 def _add(grid: NDArray[np.uint8], row: int, col: int, visible: NDArray[np.bool_]) -> None:
