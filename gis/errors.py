@@ -148,6 +148,24 @@ def output_error(exc: OSError, path: object) -> OutputError:
     return OutputError(f"cannot write {where}: {en}; {fix}", zh=f"无法写入 {where}：{zh}；{fix_zh}")
 
 
+_SHELL_SPECIAL = frozenset(" \t&()[]{};'$`!^%<>|")
+
+
+def shell_arg(path: object) -> str:
+    """Return ``path`` as one argument of a suggested command, double-quoted when it needs it.
+
+    Folders on office PCs hold spaces (``林业 数据``); a command copied from a message must
+    still run. Double quotes work in ``cmd.exe``, PowerShell and POSIX shells alike.
+
+    Examples
+    --------
+    >>> shell_arg("/d/gk.shp"), shell_arg("/d/林业 数据/gk.shp")
+    ('/d/gk.shp', '"/d/林业 数据/gk.shp"')
+    """
+    text = str(path)
+    return f'"{text}"' if any(c in text for c in _SHELL_SPECIAL) else text
+
+
 def yaml_where_zh(exc: Exception) -> str:
     """Return where a YAML parse error is, in Chinese (``（第 3 行第 5 列）``), or ``""``.
 

@@ -312,12 +312,17 @@ def _patches_without_crs(scene, folder: Path, suffix: str) -> Path:
 
 @pytest.mark.skipif(shutil.which("gdalsrsinfo") is None, reason="gdal-bin not installed")
 @pytest.mark.parametrize(("suffix", "command"), [(".shp", "gdalsrsinfo"), (".fgb", "ogr2ogr")])
-def test_patches_without_crs_message_advice_works(scene, tmp_path, suffix, command):
-    """A patch layer whose CRS cannot be guessed: the error gives a command that works here."""
+@pytest.mark.parametrize("folder", ["plain", "林业 数据"])
+def test_patches_without_crs_message_advice_works(scene, tmp_path, suffix, command, folder):
+    """A patch layer whose CRS cannot be guessed: the error gives a command that works here.
+
+    Also from a folder whose name holds a space, as office PCs have: the command quotes paths.
+    """
     out = tmp_path / "declared.gpkg"
     declared = CliRunner().invoke(cli, [*_args(scene, out), "--lang", "en"])
     assert declared.exit_code in (0, 1), declared.output
-    bare = _patches_without_crs(scene, tmp_path, suffix)
+    (tmp_path / folder).mkdir()
+    bare = _patches_without_crs(scene, tmp_path / folder, suffix)
     args = _args(scene, tmp_path / "r.gpkg")
     args[2] = str(bare)
     found = {}
@@ -327,7 +332,7 @@ def test_patches_without_crs_message_advice_works(scene, tmp_path, suffix, comma
         assert str(bare) in refused.output and "EPSG:4551" in refused.output
         assert "pass --crs" not in refused.output and "请用 --crs" not in refused.output
         assert (".prj" in refused.output) == (suffix == ".shp")  # a .prj is for a Shapefile
-        found[lang] = re.search(rf"({command} .+?)(?: and read (\S+))? ?[`(（]", refused.output)
+        found[lang] = re.search(rf"({command} .+?)(?: and read (.+?))? ?[`(（]", refused.output)
         assert found[lang] is not None, refused.output
     assert found["en"][1] == found["zh"][1]
     done = subprocess.run(found["en"][1], shell=True, capture_output=True, text=True, check=False)

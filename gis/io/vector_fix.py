@@ -32,7 +32,7 @@ from gis.crs import (
     tm_central_meridian,
     to_crs,
 )
-from gis.errors import CRSError, DataSourceError, SchemaError
+from gis.errors import CRSError, DataSourceError, SchemaError, shell_arg
 from gis.findings import Findings, geometry_reason_zh
 from gis.gcj02 import gcj02_to_wgs84, geometries_gcj02_to_wgs84
 
@@ -162,12 +162,12 @@ def crs_fix(label: str, epsg: int | None = None, lang: str = "en") -> str:
     also_zh = f'Python 中用 crs="{code}"；linyuan validate 可用 --crs {code}'
     if _is_shapefile(label):
         prj = label[:-4] + ".prj"
-        how = f"gdalsrsinfo -o wkt_esri --single-line {code} > {prj}"
+        how = f"gdalsrsinfo -o wkt_esri --single-line {code} > {shell_arg(prj)}"
         if lang == "zh":
             return f"请把坐标系写入其旁边的 {prj}：`{how}`（{also_zh}）"
         return f"write the CRS into {prj} beside it: {how} ({also})"
     source, fixed = _ogr2ogr_paths(label)
-    how = f"ogr2ogr -a_srs {code} {fixed} {source}"
+    how = f"ogr2ogr -a_srs {code} {shell_arg(fixed)} {shell_arg(source)}"
     if lang == "zh":
         return f"请用 `{how}` 写入坐标系后读取 {fixed}（{also_zh}）"
     return f"assign the CRS with {how} and read {fixed} ({also})"
@@ -281,10 +281,10 @@ def resolve_crs(
         _check_declared(frame, given, None, label)
         log.add(
             "crs_filled",
-            f"{label} declares no CRS; using {_crs_name(given)} from crs=",
+            f"{label} declares no CRS; using the CRS given ({_crs_name(given)})",
             severity="info",
             source=label,
-            zh=f"{_zh(label)} 未声明坐标系；按 --crs 使用 {_crs_name(given, 'zh')}",
+            zh=f"{_zh(label)} 未声明坐标系；按给定的坐标系 {_crs_name(given, 'zh')} 使用",
         )
         return frame.set_crs(given)
     if not _has_coordinates(frame):

@@ -14,7 +14,7 @@ from typing import Any
 from pyproj import CRS
 
 from gis.crs import check_declared_crs
-from gis.errors import CRSError, RasterError
+from gis.errors import CRSError, RasterError, shell_arg
 
 
 def check_georeferenced(ds: Any, path: str) -> None:
@@ -38,9 +38,9 @@ def check_georeferenced(ds: Any, path: str) -> None:
         kind_zh = "有旋转或错切" if t.b != 0 or t.d != 0 else "不是正北朝上（南方朝上）"
         raise RasterError(
             f"raster {path}: its grid is {kind} (geotransform {tuple(t)[:6]}); Linyuan reads "
-            f"north-up grids — warp it first: gdalwarp -r bilinear {path} north_up.tif",
+            f"north-up grids — warp it first: gdalwarp -r bilinear {shell_arg(path)} north_up.tif",
             zh=f"影像 {path} 的格网{kind_zh}（地理变换 {tuple(t)[:6]}）；林园只读正北朝上的格网——"
-            f"请先重采样：`gdalwarp -r bilinear {path} north_up.tif`",
+            f"请先重采样：`gdalwarp -r bilinear {shell_arg(path)} north_up.tif`",
         )
 
 

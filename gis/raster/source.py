@@ -18,7 +18,7 @@ from rasterio.windows import Window
 
 from gis.crs import crs_label
 from gis.enums import Lang, ParamEnum
-from gis.errors import CRSError, GisError, RasterError
+from gis.errors import CRSError, GisError, RasterError, shell_arg
 from gis.findings import Findings
 from gis.io.rasters import open_raster, raster_env, read_window
 from gis.raster.baseline import holds_reflectance, s2_offset
@@ -752,9 +752,9 @@ def raster_crs_wkt(
         raise CRSError(
             f"{role} {path} has no coordinate reference system; put the .prj delivered with it "
             f"beside it as {prj}, or write the CRS into the file with "
-            f'gdal_edit.py -a_srs EPSG:… {path} (in Python: crs="EPSG:…")',
+            f'gdal_edit.py -a_srs EPSG:… {shell_arg(path)} (in Python: crs="EPSG:…")',
             zh=f"{role_zh} {path} 没有坐标系；请把随{role_zh}交付的 .prj 文件放在它旁边，命名为 "
-            f"{prj}，或用 `gdal_edit.py -a_srs EPSG:… {path}` 把坐标系写入文件"
+            f"{prj}，或用 `gdal_edit.py -a_srs EPSG:… {shell_arg(path)}` 把坐标系写入文件"
             '（Python 中用 crs="EPSG:…"）',
         )
     declared = CRS.from_wkt(ds.crs.to_wkt()) if ds.crs is not None else None
