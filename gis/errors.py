@@ -8,6 +8,7 @@ problems that do not stop the work are findings (:mod:`gis.findings`), not excep
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterable
 
 
 class GisError(Exception):
@@ -146,6 +147,21 @@ def output_error(exc: OSError, path: object) -> OutputError:
     where = exc.filename if path is None else path
     fix, fix_zh = _OS_FIXES.get(exc.errno or 0, _WRITABLE)
     return OutputError(f"cannot write {where}: {en}; {fix}", zh=f"无法写入 {where}：{zh}；{fix_zh}")
+
+
+def listed(items: Iterable[object], first: int = 5, lang: str = "en") -> str:
+    """Return the first ``first`` items of a message's list, then how many there are in all.
+
+    Examples
+    --------
+    >>> listed(["a", "b"]), listed(range(8), 3), listed(range(8), 3, lang="zh")
+    ('a, b', '0, 1, 2 … (8 in all)', '0、1、2 …（共 8 个）')
+    """
+    names = [str(item) for item in items]
+    shown = ("、" if lang == "zh" else ", ").join(names[:first])
+    if len(names) <= first:
+        return shown
+    return shown + (f" …（共 {len(names)} 个）" if lang == "zh" else f" … ({len(names)} in all)")
 
 
 _SHELL_SPECIAL = frozenset(" \t&()[]{};'$`!^%<>|")

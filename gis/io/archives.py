@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from gis.errors import DataSourceError, UnsafeArchiveError
+from gis.errors import DataSourceError, UnsafeArchiveError, listed
 
 _UTF8_FLAG = 0x800
 # Files and folders inside an archive that are vector datasets of their own.
@@ -109,9 +109,9 @@ def member_names(archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, str]]:
         where = archive.filename or "the archive"
         raise UnsafeArchiveError(
             f"{where} has member paths that would escape the extraction folder: "
-            f"{', '.join(bad[:5])}; refusing to read it — re-create the zip with relative "
+            f"{listed(bad)}; refusing to read it — re-create the zip with relative "
             "paths inside one folder",
-            zh=f"{where} 中有成员路径会越出解压文件夹：{', '.join(bad[:5])}；拒绝读取——"
+            zh=f"{where} 中有成员路径会越出解压文件夹：{listed(bad, lang='zh')}；拒绝读取——"
             "请用同一文件夹内的相对路径重新打包",
         )
     _refuse_clashes(archive, [name for _, name in pairs])
@@ -136,9 +136,9 @@ def _refuse_clashes(archive: zipfile.ZipFile, names: Iterable[str]) -> None:
         where = archive.filename or "the archive"
         raise UnsafeArchiveError(
             f"{where} has member names that clash (a file and a folder of the same name, or one "
-            f"name twice): {', '.join(clash[:5])}; refusing to read it — re-create the zip",
+            f"name twice): {listed(clash)}; refusing to read it — re-create the zip",
             zh=f"{where} 中有重名成员（同名的文件和文件夹，或同一名称出现两次）："
-            f"{', '.join(clash[:5])}；拒绝读取——请重新打包",
+            f"{listed(clash, lang='zh')}；拒绝读取——请重新打包",
         )
 
 
@@ -146,10 +146,10 @@ def _limits(where: object, infos: list[tuple[zipfile.ZipInfo, str]], cap: int, d
     big = [f"{name} ({info.file_size} bytes)" for info, name in infos if info.file_size > cap]
     if big:
         raise UnsafeArchiveError(
-            f"{where} has members larger than the {cap}-byte cap: {', '.join(big[:5])}; "
+            f"{where} has members larger than the {cap}-byte cap: {listed(big)}; "
             f"refusing to extract them — set {MAX_MEMBER_ENV} (e.g. {MAX_MEMBER_ENV}=8G) if "
             "they are genuine",
-            zh=f"{where} 中有成员超过 {cap} 字节上限：{', '.join(big[:5])}；拒绝解压——"
+            zh=f"{where} 中有成员超过 {cap} 字节上限：{listed(big, lang='zh')}；拒绝解压——"
             f"如确属正常，请设置 {MAX_MEMBER_ENV}（如 {MAX_MEMBER_ENV}=8G）",
         )
     total = sum(info.file_size for info, _ in infos)

@@ -14,7 +14,7 @@ from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.vrt import WarpedVRT
 
-from gis.errors import DataSourceError
+from gis.errors import DataSourceError, listed
 from gis.io._atomic import atomic_path
 
 # rasterio's in-memory datasets (rasterize, reproject of arrays) silence this warning inside
@@ -61,13 +61,13 @@ def _require_sources(dataset: Any, path: str) -> None:
     missing = [f for f in sources if not os.path.exists(f)]
     if missing:
         dataset.close()
-        shown = ", ".join(missing[:3]) + (f" (+{len(missing) - 3})" if len(missing) > 3 else "")
         raise DataSourceError(
-            f"raster {path} is a VRT whose source files are missing: {shown}; copy them "
-            "beside it as the VRT names them (relative paths are relative to the VRT), or "
-            "rebuild it with gdalbuildvrt",
-            zh=f"影像 {path} 是 VRT，但它引用的源文件不存在：{shown}；请按 VRT 中的路径"
-            "把它们复制过来（相对路径相对于 VRT 所在文件夹），或用 `gdalbuildvrt` 重建",
+            f"raster {path} is a VRT whose source files are missing: {listed(missing, 3)}; "
+            "copy them beside it as the VRT names them (relative paths are relative to the "
+            "VRT), or rebuild it with gdalbuildvrt",
+            zh=f"影像 {path} 是 VRT，但它引用的源文件不存在：{listed(missing, 3, 'zh')}；"
+            "请按 VRT 中的路径把它们复制过来（相对路径相对于 VRT 所在文件夹），"
+            "或用 `gdalbuildvrt` 重建",
         )
 
 

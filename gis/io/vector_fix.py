@@ -32,7 +32,7 @@ from gis.crs import (
     tm_central_meridian,
     to_crs,
 )
-from gis.errors import CRSError, DataSourceError, SchemaError, shell_arg
+from gis.errors import CRSError, DataSourceError, SchemaError, listed, shell_arg
 from gis.findings import Findings, geometry_reason_zh
 from gis.gcj02 import gcj02_to_wgs84, geometries_gcj02_to_wgs84
 
@@ -586,8 +586,7 @@ def _keep_polygons(
 
 def _refuse_not_polygonal(label: str, ids: list[str], types: np.ndarray) -> None:
     found = ", ".join(f"{t}×{n}" for t, n in pd.Series(types).value_counts().items())
-    shown = ", ".join(ids[:20]) + (f" … ({len(ids)} in all)" if len(ids) > 20 else "")
-    shown_zh = "、".join(ids[:20]) + (f" …（共 {len(ids)} 个）" if len(ids) > 20 else "")
+    shown, shown_zh = listed(ids, 20), listed(ids, 20, lang="zh")
     raise SchemaError(
         f"{label} is a polygon layer, but feature(s) {shown} hold no polygon ({found}); "
         "delete them or redraw them as polygons (in QGIS: select by expression "
