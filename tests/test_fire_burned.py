@@ -200,6 +200,39 @@ def test_cli_burned_and_pair_on_other_grids(fire_data, tmp_path):
     assert areas[0] == pytest.approx(areas[1]) and areas[0] > 0
 
 
+def test_cli_burned_dates_from_different_products(fire_data, tmp_path):
+    """A before image of one product and an after image of another, each read with its own
+    band roles (``--before-bands``/``--after-bands``), burns the same area as the one-product
+    pair; ``--bands`` with a per-date option is a usage error naming both."""
+    with rasterio.open(fire_data["after"]) as ds:  # the after date as float reflectance,
+        data, profile = ds.read(), ds.profile  # NIR, SWIR2 and red only, as another product
+    other = tmp_path / "after_reflectance.tif"
+    profile.update(count=3, dtype="float32", nodata=None)
+    with rasterio.open(other, "w", **profile) as dst:
+        dst.write((data[[3, 5, 2]] * 1e-4).astype("float32"))
+    layers = ["--subcompartments", str(fire_data["subcompartments"])]
+    same = ["fire", "burned", "--bands", "B,G,R,NIR,SWIR1,SWIR2", *layers]
+    same += ["--before", str(fire_data["before"]), "--after", str(fire_data["after"])]
+    apart = ["fire", "burned", "--before-bands", "B,G,R,NIR,SWIR1,SWIR2", *layers]
+    apart += ["--after-bands", "NIR,SWIR2,R", "--before", str(fire_data["before"])]
+    apart += ["--after", str(other)]
+    runner = CliRunner()
+    for args, name in ((same, "same.gpkg"), (apart, "apart.gpkg")):
+        res = runner.invoke(cli, [*args, "--out", str(tmp_path / name)])
+        assert res.exit_code == 0, res.output
+    areas = [
+        gpd.read_file(tmp_path / name, layer="fire_scars")[["fire_area_ha", "forest_area_ha"]]
+        for name in ("same.gpkg", "apart.gpkg")
+    ]
+    assert areas[0]["fire_area_ha"].sum() > 0
+    assert areas[1].sum().to_numpy() == pytest.approx(areas[0].sum().to_numpy(), rel=1e-3)
+    both = [*apart, "--bands", "B,G,R,NIR,SWIR1,SWIR2", "--out", str(tmp_path / "x.gpkg")]
+    res = runner.invoke(cli, both)
+    assert res.exit_code == 2, res.output
+    assert "--bands" in res.output and "--after-bands" in res.output and "两期" in res.output
+    assert not (tmp_path / "x.gpkg").exists()
+
+
 def test_scar_dnbr_and_rdnbr_equal_a_direct_computation(fire_data):
     """Per-scar means (Miller & Thode RdNBR) from the strips equal numpy over the scar."""
     pair = [raster_source(fire_data[k], bands="B,G,R,NIR,SWIR1,SWIR2") for k in ("before", "after")]

@@ -14,13 +14,10 @@ from typing import Any
 import click
 
 from gis.cli import options
-from gis.cli.usage import ZhBadParameter, ZhUsageError
-from gis.errors import ConflictingOptionsError
+from gis.cli.usage import ZhBadParameter
 from gis.findings import Findings
-from gis.sensors import RADIOMETRIES
 
 EXIT_FINDINGS = 1
-RADIOMETRY_CHOICES = ("auto", *RADIOMETRIES)
 
 _layer = click.Path(exists=False, path_type=Path)
 _file = click.Path(dir_okay=False, path_type=Path)
@@ -74,33 +71,7 @@ def check() -> None:
 @click.option("--districts", type=_layer, help="行政区 (and township features, level=township).")
 @click.option("--forest-chiefs", "forest_chiefs", type=_layer, help="林长责任区.")
 @click.option("--rules", type=_file, help="Rules YAML (default layers/rules/patches.yaml).")
-@options.sensor_option(
-    "Sensor profile of both images (band order, scale, offset); default generic.", default=None
-)
-@click.option(
-    "--bands", help="Band roles in file order, e.g. B,G,R,NIR,SWIR1,SWIR2 (A = alpha band)."
-)
-@options.sensor_option(
-    "前期影像的传感器（不同于后期时用，如前期 sentinel2-l2a、后期 gf2；不能与 --sensor 同时给）。"
-    " Sensor of the before image only (not with --sensor).",
-    name="--before-sensor",
-    default=None,
-)
-@options.sensor_option(
-    "后期影像的传感器（同上）。 Sensor of the after image only (not with --sensor).",
-    name="--after-sensor",
-    default=None,
-)
-@click.option(
-    "--before-bands",
-    help="前期影像按文件顺序的波段角色，如 B,G,R,NIR,SWIR1,SWIR2（不能与 --bands 同时给）。"
-    " Band roles of the before image only (not with --bands).",
-)
-@click.option(
-    "--after-bands",
-    help="后期影像按文件顺序的波段角色，如高分 B,G,R,NIR 或 NIR,R,G,B（不能与 --bands 同时给）。"
-    " Band roles of the after image only (not with --bands).",
-)
+@options.image_pair_options(radiometry=True)
 @click.option("--before-mask", "before_mask", type=_raster, help="Cloud mask of the earlier image.")
 @click.option("--after-mask", "after_mask", type=_raster, help="Cloud mask of the later image.")
 @options.out_option(required=True, help="Results GeoPackage (patches_checked, findings, run).")
@@ -111,24 +82,6 @@ def check() -> None:
     "image_dates",
     type=ImageDates(),
     help="BEFORE,AFTER image dates (e.g. 20250905,20260918) for patches without QQYXSJ/HQYXSJ.",
-)
-@click.option(
-    "--radiometry",
-    type=click.Choice(RADIOMETRY_CHOICES),
-    help="reflectance, or dn for 8-bit stretched / raw DN imagery (relative evidence only); "
-    "auto (the default) decides from data type and values. Applies to both images.",
-)
-@click.option(
-    "--before-radiometry",
-    type=click.Choice(RADIOMETRY_CHOICES),
-    help="前期影像的辐射定标（reflectance、dn 或 auto；不能与 --radiometry 同时给）。"
-    " Radiometry of the before image only (not with --radiometry).",
-)
-@click.option(
-    "--after-radiometry",
-    type=click.Choice(RADIOMETRY_CHOICES),
-    help="后期影像的辐射定标，如 8 位拉伸的高分影像用 dn（不能与 --radiometry 同时给）。"
-    " Radiometry of the after image only (not with --radiometry).",
 )
 @click.option(
     "--min-mapping-unit-mu",
@@ -155,11 +108,8 @@ def patches(as_json: bool, lang: str, **kwargs: Any) -> None:
     from gis.checks.patches.run import run_patch_check
 
     log = Findings()
-    try:
+    with options.conflicts_are_usage():  # --bands with --after-bands: usage, exit 2
         run = run_patch_check(kwargs.pop("patches"), lang=lang, findings=log, **kwargs)
-    except ConflictingOptionsError as exc:  # --bands with --after-bands: usage, exit 2
-        ctx = click.get_current_context()
-        raise ZhUsageError(str(exc), ctx, zh=exc.text("zh")) from exc
     counts = run.result.run["counts"]
     if as_json:
         payload = {

@@ -48,9 +48,13 @@ def _finish(log: Findings, payload: dict[str, Any], lines: list[str], as_json: b
 
 @fire.command(short_help="过火面积: dNBR, severity, 火场面积, 受害森林面积 and the fire grade.")
 @click.option("--before", type=_raster, required=True, help="Image before the fire.")
-@click.option("--after", type=_raster, required=True, help="Image after the fire (same grid).")
-@options.sensor_option("Sensor profile of both images (band order, scale, offset).")
-@click.option("--bands", help="Band roles in file order, e.g. B,G,R,NIR,SWIR1,SWIR2.")
+@click.option(
+    "--after",
+    type=_raster,
+    required=True,
+    help="Image after the fire (another grid or zone is brought onto the analysis grid).",
+)
+@options.image_pair_options()
 @click.option("--before-mask", "before_mask", type=_raster, help="Cloud mask of the earlier image.")
 @click.option("--after-mask", "after_mask", type=_raster, help="Cloud mask of the later image.")
 @click.option("--subcompartments", type=_layer, required=True, help="森林资源小班 (地类).")
@@ -73,7 +77,8 @@ def burned(as_json: bool, lang: str, **kwargs: Any) -> None:
     from gis.checks.fire.run import run_burned
 
     log = Findings()
-    result = run_burned(lang=lang, findings=log, **kwargs)
+    with options.conflicts_are_usage():  # --bands with --after-bands: usage, exit 2
+        result = run_burned(lang=lang, findings=log, **kwargs)
     scars, grade = result.damage.scars, result.damage.grade
     fire_ha, forest_ha = float(scars["fire_area_ha"].sum()), float(scars["forest_area_ha"].sum())
     name = grade.get("zh" if lang == "zh" else "en", "—")

@@ -20,6 +20,10 @@ decorator           option                          argument (type)
 ``scheduler_opt``   ``--scheduler tcp://HOST:PORT`` ``scheduler`` (str or None; Dask cluster)
 ==================  =============================  ==========================================
 
+``image_pair_options()`` gives a before/after pair's ``--sensor``/``--bands`` and their
+``--before-…``/``--after-…`` variants (``radiometry=True`` adds ``--radiometry`` and its
+variants); wrap the run in ``conflicts_are_usage()``.
+
 Raster arguments use :class:`RasterPathType`: a path, or a GDAL virtual path (``/vsis3/…``,
 ``/vsicurl/https://…``, ``/vsizip/…``) kept as the exact string.
 
@@ -37,8 +41,9 @@ Examples
 from __future__ import annotations
 
 import codecs
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,9 +53,10 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as PyprojCRSError
 
 from gis.cli.logs import lang_callback
-from gis.cli.usage import ZhBadParameter
+from gis.cli.usage import ZhBadParameter, ZhUsageError
+from gis.errors import ConflictingOptionsError
 from gis.resources import resource_path
-from gis.sensors import Sensor
+from gis.sensors import RADIOMETRIES, Sensor
 
 GCJ02 = "gcj02"
 """The value ``--crs`` passes for AMap/Gaode/DataV lon/lat sources (as :data:`gis.io.GCJ02`)."""
@@ -189,6 +195,7 @@ def out_option(*, required: bool = False, help: str | None = None) -> Callable[[
 
 
 SENSORS = tuple(s.value for s in Sensor)
+RADIOMETRY_CHOICES = ("auto", *RADIOMETRIES)
 """The ``--sensor`` choices: one list for every command."""
 
 
@@ -210,6 +217,86 @@ def sensor_option(
         show_default=default is not None,
         help=help,
     )
+
+
+def image_pair_options(*, radiometry: bool = False) -> Callable[[F], F]:
+    """Return the options naming how a before/after pair is read, for both dates or for one.
+
+    ``--sensor`` and ``--bands`` (and with ``radiometry`` ``--radiometry``) apply to both
+    dates; ``--before-…`` and ``--after-…`` to one date, when the dates come from different
+    products (a Sentinel-2 before, a GF-2 after). The command merges them with
+    :func:`gis.raster.image_specs`, which refuses a key given both ways
+    (:func:`conflicts_are_usage` makes that a usage error, exit 2). Each passes its keyword
+    (``sensor``, ``before_sensor``, ``after_bands`` …; ``None`` when not given).
+    """
+    decorators = [
+        sensor_option(
+            "两期影像的传感器（波段顺序、比例系数、偏移）；默认 generic。"
+            " Sensor profile of both images (band order, scale, offset); default generic.",
+            default=None,
+        ),
+        click.option(
+            "--bands",
+            help="两期影像按文件顺序的波段角色，如 B,G,R,NIR,SWIR1,SWIR2（A 为 alpha 波段）。"
+            " Band roles in file order, e.g. B,G,R,NIR,SWIR1,SWIR2 (A = alpha band).",
+        ),
+    ]
+    for role, zh in (("before", "前期"), ("after", "后期")):
+        decorators += [
+            sensor_option(
+                f"{zh}影像的传感器（两期不同时用，如前期 sentinel2-l2a、后期 gf2；不能与 --sensor"
+                f" 同时给）。 Sensor of the {role} image only (not with --sensor).",
+                name=f"--{role}-sensor",
+                default=None,
+            ),
+            click.option(
+                f"--{role}-bands",
+                help=f"{zh}影像按文件顺序的波段角色，如 B,G,R,NIR,SWIR1,SWIR2（不能与 --bands 同时"
+                "给）。"
+                f" Band roles of the {role} image only (not with --bands).",
+            ),
+        ]
+    if radiometry:
+        choice = click.Choice(RADIOMETRY_CHOICES)
+        decorators.append(
+            click.option(
+                "--radiometry",
+                type=choice,
+                help="两期影像的辐射定标：reflectance，或 8 位拉伸/原始 DN 影像用 dn（只用相对"
+                "证据）；auto（默认）按数据类型和取值判断。 reflectance, or dn for 8-bit "
+                "stretched / raw DN imagery (relative evidence only); auto (the default) "
+                "decides from data type and values. Applies to both images.",
+            )
+        )
+        for role, zh in (("before", "前期"), ("after", "后期")):
+            decorators.append(
+                click.option(
+                    f"--{role}-radiometry",
+                    type=choice,
+                    help=f"{zh}影像的辐射定标（reflectance、dn 或 auto；不能与 --radiometry 同时"
+                    f"给）。 Radiometry of the {role} image only (not with --radiometry).",
+                )
+            )
+
+    def apply(f: F) -> F:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+
+    return apply
+
+
+@contextlib.contextmanager
+def conflicts_are_usage() -> Iterator[None]:
+    """Turn an option given both for both dates and for one into a usage error (exit 2).
+
+    ``--bands`` with ``--after-bands`` (:class:`~gis.errors.ConflictingOptionsError`); the
+    message is Chinese by default, as every usage error.
+    """
+    try:
+        yield
+    except ConflictingOptionsError as exc:
+        raise ZhUsageError(str(exc), click.get_current_context(), zh=exc.text("zh")) from exc
 
 
 def kind_option(*, required: bool = False) -> Callable[[F], F]:

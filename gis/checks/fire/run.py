@@ -34,7 +34,7 @@ from gis.io import distinct_headers, open_raster, read_layers, write_layers, wri
 from gis.io.outputs import plain_dtypes, plan_outputs, record_inputs, run_table, staged_outputs
 from gis.layers import codes_as_text, label
 from gis.maps.kml import export_results_kml
-from gis.raster import raster_source
+from gis.raster import image_specs
 from gis.raster.source import raster_crs_wkt
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def run_burned(
     subcompartments: PathLike | None = None,
     districts: PathLike | None = None,
     forest_chiefs: PathLike | None = None,
-    sensor: str = "generic",
+    sensor: str | None = None,
     bands: str | None = None,
     before_mask: PathLike | None = None,
     after_mask: PathLike | None = None,
@@ -134,6 +134,10 @@ def run_burned(
     lang: str = "zh",
     findings: Findings | None = None,
     engine: str = "pyogrio",
+    before_sensor: str | None = None,
+    after_sensor: str | None = None,
+    before_bands: str | None = None,
+    after_bands: str | None = None,
 ) -> BurnedRun:
     """Map the burned area of a before/after pair and write 火场面积, 受害森林面积 and the grade.
 
@@ -141,13 +145,24 @@ def run_burned(
     ``burn_severity``, ``burned_by_subcompartment``, ``burned_by_district``,
     ``burned_by_forest_chief``, ``findings`` and ``run``; the XLSX has the same tables.
 
+    ``sensor``/``bands`` name the bands of both images (default ``generic``);
+    ``before_sensor``/``after_sensor`` and ``before_bands``/``after_bands`` those of one date
+    when the dates come from different products (a Sentinel-2 before, a Landsat 8 after:
+    :func:`gis.raster.image_specs`).
+
     Raises
     ------
     gis.errors.GisError
-        Unreadable input, rasters on different grids or without NIR/SWIR2, bad rules,
-        existing output without ``overwrite``.
+        Unreadable input, rasters without NIR/SWIR2 or not overlapping, bad rules, existing
+        output without ``overwrite``, an option given both for both dates and for one
+        (:class:`~gis.errors.ConflictingOptionsError`).
     """
     log = findings if findings is not None else Findings()
+    specs = image_specs(
+        {"sensor": sensor, "bands": bands},
+        {"sensor": before_sensor, "bands": before_bands},
+        {"sensor": after_sensor, "bands": after_bands},
+    )
     inputs = (before, after, before_mask, after_mask, subcompartments, districts, forest_chiefs)
     outputs = plan_outputs(
         {"gpkg": out, "xlsx": xlsx}, overwrite=overwrite, inputs=(*inputs, rules)
@@ -162,8 +177,8 @@ def run_burned(
         stage_log=logger,
     )
     pair = [
-        raster_source(p, sensor=sensor, bands=bands, mask=m, findings=log)
-        for p, m in ((before, before_mask), (after, after_mask))
+        specs[role].source(p, mask=m, findings=log)
+        for role, p, m in (("before", before, before_mask), ("after", after, after_mask))
     ]
     burned = trace_burned(*pair, min_pixels=int(ruleset["burned"]["min_pixels"]), findings=log)
     damage = assess_damage(burned, rules=ruleset, lang=lang, findings=log, **frames)
