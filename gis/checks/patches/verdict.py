@@ -319,18 +319,26 @@ def reasons(
     context = _reason_context(evidence, decided, rules, language, needed)
     text = []
     for stage in REASON_STAGES:  # each template filled a column at a time where it fired
-        fired = decided[f"fired_{stage}"]
-        piece = np.full(len(fired), None, dtype=object)
-        for rule_id in fired.dropna().unique():
+        codes, fired = pd.factorize(decided[f"fired_{stage}"], use_na_sentinel=True)
+        piece = np.full(len(codes), None, dtype=object)
+        for code, rule_id in enumerate(fired):
             if templates.get(rule_id):
-                rows = (fired == rule_id).to_numpy()
+                rows = codes == code
                 piece[rows] = render_column(templates[rule_id], context.loc[rows])
         text.append(piece)
-    out = [
-        sep.join(p for p in row if p is not None).replace(f"{sep}→", " →")
-        for row in zip(*text, strict=True)
-    ]
-    return pd.Series(out, index=evidence.index, dtype=object)
+    return pd.Series(_joined(text, sep), index=evidence.index, dtype=object)
+
+
+def _joined(pieces: list[np.ndarray], sep: str) -> list[str]:
+    """Return each row's pieces (``None`` left out) joined by ``sep`` (``sep→`` reads `` →``)."""
+    acc = np.full(len(pieces[0]) if pieces else 0, None, dtype=object)
+    for piece in pieces:  # a column at a time: object arrays add their strings row by row
+        new, old = piece != None, acc != None  # noqa: E711 (elementwise, on object arrays)
+        both = new & old
+        acc[both] = acc[both] + sep + piece[both]
+        acc[new & ~old] = piece[new & ~old]
+    arrow = f"{sep}→"
+    return ["" if t is None else t.replace(arrow, " →") if arrow in t else t for t in acc]
 
 
 _FIELDS = string.Formatter()
