@@ -315,7 +315,8 @@ def reasons(
     language = str(Lang.get(lang))
     templates = {r.id: r.reason.get(language, "") for _, rs in rules.stages for r in rs}
     sep = "；" if language == "zh" else "; "
-    needed = {name for t in templates.values() for _, name, _, _ in _FIELDS.parse(t) if name}
+    fields = {k: [n for _, n, _, _ in _FIELDS.parse(t) if n] for k, t in templates.items()}
+    needed = {name for names in fields.values() for name in names}
     context = _reason_context(evidence, decided, rules, language, needed)
     text = []
     for stage in REASON_STAGES:  # each template filled a column at a time where it fired
@@ -324,21 +325,19 @@ def reasons(
         for code, rule_id in enumerate(fired):
             if templates.get(rule_id):
                 rows = codes == code
-                piece[rows] = render_column(templates[rule_id], context.loc[rows])
+                used = [c for c in dict.fromkeys(fields[rule_id]) if c in context]
+                piece[rows] = render_column(templates[rule_id], context.loc[rows, used])
         text.append(piece)
     return pd.Series(_joined(text, sep), index=evidence.index, dtype=object)
 
 
 def _joined(pieces: list[np.ndarray], sep: str) -> list[str]:
     """Return each row's pieces (``None`` left out) joined by ``sep`` (``sep→`` reads `` →``)."""
-    acc = np.full(len(pieces[0]) if pieces else 0, None, dtype=object)
-    for piece in pieces:  # a column at a time: object arrays add their strings row by row
-        new, old = piece != None, acc != None  # noqa: E711 (elementwise, on object arrays)
-        both = new & old
-        acc[both] = acc[both] + sep + piece[both]
-        acc[new & ~old] = piece[new & ~old]
-    arrow = f"{sep}→"
-    return ["" if t is None else t.replace(arrow, " →") if arrow in t else t for t in acc]
+    arrow, out = f"{sep}→", []
+    for row in zip(*pieces, strict=True):
+        text = sep.join([p for p in row if p is not None])
+        out.append(text.replace(arrow, " →") if arrow in text else text)
+    return out
 
 
 _FIELDS = string.Formatter()
