@@ -407,13 +407,43 @@ def rule_mask(rule: Rule, frame: Any) -> pd.Series:
 
     ``frame`` is a DataFrame or anything with its ``index`` whose ``frame[name]`` is a column.
     """
-    mask = pd.Series(True, index=frame.index)
+    return pd.Series(_rule_hits(rule, frame), index=frame.index)
+
+
+_NUMPY_OPS = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
+"""The comparisons, on a plain numeric column (the fast path of :func:`_condition_hits`)."""
+
+
+def _condition_hits(cond: Condition, frame: Any) -> NDArray[np.bool_]:
+    """:func:`condition_mask` as a boolean array, on numpy for a number against a numeric column.
+
+    Missing values (NaN) never satisfy a comparison, as in :func:`condition_mask`.
+    """
+    col = frame[cond.field]
+    numeric = isinstance(col.dtype, np.dtype) and col.dtype.kind in "fiu"
+    if not (numeric and cond.op in _NUMPY_OPS and _is_number(cond.value)):
+        return condition_mask(cond, frame).to_numpy(dtype=bool)
+    values = col.to_numpy()
+    hit = np.asarray(_NUMPY_OPS[cond.op](values, cond.value), dtype=bool)
+    return hit & ~np.isnan(values) if col.dtype.kind == "f" else hit
+
+
+def _rule_hits(rule: Rule, frame: Any) -> NDArray[np.bool_]:
+    """:func:`rule_mask` as a boolean array."""
+    mask = np.ones(len(frame.index), dtype=bool)
     for cond in rule.when:
-        mask &= condition_mask(cond, frame)
+        mask &= _condition_hits(cond, frame)
     if rule.when_any:
-        anymask = pd.Series(False, index=frame.index)
+        anymask = np.zeros(len(frame.index), dtype=bool)
         for cond in rule.when_any:
-            anymask |= condition_mask(cond, frame)
+            anymask |= _condition_hits(cond, frame)
         mask &= anymask
     return mask
 
@@ -432,7 +462,7 @@ class _Stages:
 
     def __getitem__(self, name: str) -> pd.Series:
         if name in self.outputs:
-            return pd.Series(self.outputs[name], index=self.index, copy=False)
+            return pd.Series(self.outputs[name], index=self.index, dtype=object, copy=False)
         return self.evidence[name]
 
     def assign(self, key: str, hit: NDArray[np.bool_], value: Any) -> None:
@@ -468,19 +498,37 @@ def evaluate(rules: RuleSet, evidence: pd.DataFrame) -> pd.DataFrame:
         decided = np.zeros(len(evidence), dtype=bool)
         ids = fired[f"fired_{name}"] = np.full(len(evidence), None, dtype=object)
         for rule in stage_rules:
-            hit = rule_mask(rule, work).to_numpy(dtype=bool) & ~decided
+            hit = _rule_hits(rule, work) & ~decided
             for key, value in rule.set.items():
                 work.assign(key, hit, value)
             ids[hit] = rule.id
             decided |= hit
     columns = {key: work.outputs[key] for key in work.created}
-    rows = zip(*fired.values(), strict=True) if fired else ([] for _ in evidence.index)
-    joined = ["; ".join(i for i in row if i is not None) for row in rows]
-    columns["rules_fired"] = np.array(joined, dtype=object)
+    columns["rules_fired"] = _joined_ids(list(fired.values()), len(evidence))
     every = {
         k: pd.Series(v, index=evidence.index, dtype=object) for k, v in {**columns, **fired}.items()
     }
     return pd.DataFrame(every, index=evidence.index)
+
+
+def _joined_ids(fired: list[NDArray[np.object_]], n: int) -> NDArray[np.object_]:
+    """Return the rule ids of each row joined with ``"; "`` (missing ones left out).
+
+    Each distinct combination is joined once: a table of thousands of patches has a few dozen.
+    """
+    out = np.full(n, "", dtype=object)
+    if not fired or not n:
+        return out
+    combo = np.zeros(n, dtype=np.int64)
+    for ids in fired:  # one number per combination so far (fewer than the rows)
+        codes, uniques = pd.factorize(ids, use_na_sentinel=True)
+        combo = pd.factorize(combo * (len(uniques) + 1) + (codes + 1))[0]
+    inverse = combo
+    first = np.full(int(inverse.max()) + 1, -1, dtype=np.int64)
+    first[inverse[::-1]] = np.arange(n - 1, -1, -1)  # the first row of each combination
+    texts = ["; ".join(ids[row] for ids in fired if ids[row] is not None) for row in first]
+    out[:] = np.asarray(texts, dtype=object)[inverse]
+    return out
 
 
 class _SafeFormatter(string.Formatter):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -446,6 +448,40 @@ def test_accuracy_on_the_demo_scene(demo):
     permitted = out["legality"] == "permitted"
     assert (out.loc[permitted, "valid_permit_share"] >= 0.8).all()
     assert out["district"].notna().all() and out["forest_chief"].notna().all()
+
+
+def test_context_layers_given_as_a_callable_check_the_same(demo):
+    """``layers=`` (read on the vector-evidence thread, as ``run_patch_check`` does) is the
+    same check as passing the frames; passing both is refused."""
+    from gis.checks.patches import check_patches
+    from gis.io import read_layer
+    from gis.raster import raster_source
+
+    given = _demo_check(demo, Findings())
+    kinds = {"subcompartments": "subcompartments", "permits": "permits", "districts": "districts"}
+    frames = {role: read_layer(demo.layers[kind], kind=kind) for role, kind in kinds.items()}
+    frames |= {"protected": read_layer(demo.layers["protected_areas"], kind="protected_areas")}
+    frames |= {
+        "forest_chiefs": read_layer(demo.layers["forest_chief_zones"], kind="forest_chief_zones")
+    }
+    patches = read_layer(demo.layers["change_patches"], kind="change_patches")
+    before = raster_source(demo.rasters["s2_before"], sensor="sentinel2-l2a")
+    after = raster_source(
+        demo.rasters["s2_after"], sensor="sentinel2-l2a", mask=demo.rasters["s2_after_scl"]
+    )
+    called = []
+
+    def layers():
+        called.append(threading.current_thread() is not threading.main_thread())
+        return frames
+
+    lazy = check_patches(patches, before=before, after=after, layers=layers)
+    assert called == [True]  # once, off the main thread
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(lazy.patches_checked), pd.DataFrame(given.patches_checked)
+    )
+    with pytest.raises(TypeError, match="not both"):
+        check_patches(patches, before=before, after=after, layers=layers, **frames)
 
 
 def test_demo_dirty_delivery_and_permits_without_dates(demo):

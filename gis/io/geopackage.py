@@ -97,12 +97,16 @@ def date_columns(frame: pd.DataFrame) -> list[str]:
     ['d', 'o']
     """
     found = []
+    geometry = _geometry_name(frame)
     for name in frame.columns:
         col = frame[name]
-        values = col.dropna()
-        if values.empty or name == _geometry_name(frame):
+        stamps = isinstance(col.dtype, np.dtype) and col.dtype.kind == "M"
+        if name == geometry or not (stamps or col.dtype == object):  # numbers, text: no dates
             continue
-        if isinstance(col.dtype, np.dtype) and col.dtype.kind == "M":
+        values = col.dropna()
+        if values.empty:
+            continue
+        if stamps:
             if bool((values == values.dt.normalize()).all()):
                 found.append(name)
         elif col.dtype == object and all(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -324,6 +324,7 @@ def check_patches(
     client: Any = None,
     radiometry: str | tuple[str, str] = "auto",
     min_mapping_unit_mu: float | None = None,
+    layers: Callable[[], Mapping[str, gpd.GeoDataFrame | None]] | None = None,
 ) -> PatchCheckResult:
     """Check every change patch: evidence, verdict and reasons.
 
@@ -355,6 +356,11 @@ def check_patches(
     min_mapping_unit_mu : float, optional
         Minimum mapping unit in 亩 (default: the rules' ``min_mapping_unit_mu``): a patch holding
         a changed cluster this large is never 无变化.
+    layers : callable, optional
+        Returns the context layers by name (``subcompartments`` …), instead of passing them:
+        it is called on the vector-evidence thread, so layers still being read (say, a future's
+        ``result``) are waited for only there while the raster windows decode. Not with any
+        of the five layer arguments.
 
     Returns
     -------
@@ -387,17 +393,19 @@ def check_patches(
     )
     good = prepared.loc[usable.to_numpy()]
     vector_log = Findings()  # its findings follow the raster's, as when run one after the other
+    given = {
+        "subcompartments": subcompartments,
+        "permits": permits,
+        "protected": protected,
+        "districts": districts,
+        "forest_chiefs": forest_chiefs,
+    }
+    if layers is not None and any(v is not None for v in given.values()):
+        raise TypeError("check_patches: pass the context layers or layers=, not both")
+    context = layers if layers is not None else lambda: given
     with ThreadPoolExecutor(max_workers=1) as pool:  # vector evidence while windows decode
         vector_job = pool.submit(
-            vector_evidence,
-            good,
-            subcompartments=subcompartments,
-            permits=permits,
-            protected=protected,
-            districts=districts,
-            forest_chiefs=forest_chiefs,
-            image_dates=image_dates,
-            findings=vector_log,
+            lambda: vector_evidence(good, **context(), image_dates=image_dates, findings=vector_log)
         )
         raster = raster_evidence(
             prepared,

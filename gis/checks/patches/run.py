@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,7 +255,7 @@ def run_patch_check(
     inputs = {**paths, "before": before, "after": after, "before_mask": before_mask}
     inputs |= {"after_mask": after_mask, "rules": ruleset.source}
     recorded: dict[str, Any] = {}
-    with ThreadPoolExecutor(max_workers=2) as pool:  # input checksums while the check runs
+    with ThreadPoolExecutor(max_workers=3) as pool:  # checksums and layers while the check runs
         checksums = pool.submit(record_inputs, recorded, inputs, engine=engine)
         # the radiometry samples of both images while the layers are read
         pool.submit(_prefetch, {"before": before, "after": after}, specs)
@@ -265,36 +265,38 @@ def run_patch_check(
             stage_log=logger,
         )  # fmt: skip
         _report_dropped_patches(log, start)  # before the other layers add their own findings
+        # the context layers are read while the rasters are checked and their windows decode
         others = {k: v for k, v in paths.items() if k != "patches"}
-        frames |= read_layers(others, LAYER_KINDS, findings=log, engine=engine, stage_log=logger)
-        rasters = {
-            role: specs[role].source(path, mask=mask, findings=log)
-            for role, path, mask in (("before", before, before_mask), ("after", after, after_mask))
-        }
-        for role, src in rasters.items():  # all nodata or NaN: exit 3, not empty results
-            require_usable(src, role=f"{role} image")
+        read_log, at = Findings(), len(log)
+        reading = pool.submit(
+            read_layers, others, LAYER_KINDS, findings=read_log, engine=engine, stage_log=logger
+        )
         patch_frame = frames.pop("patches")
         assert patch_frame is not None
-        require_covers(patch_frame, {f"{role} image": src for role, src in rasters.items()})
-        image_dates = reconcile_dates(
-            patch_frame, rasters["before"], rasters["after"], given=image_dates, findings=log
-        )
-        note_mixed_sensors(rasters["before"], rasters["after"], log)
-        with dask_client(workers=workers, scheduler=scheduler) as client:
-            result = check_patches(
+        try:
+            result, rasters = _check_with_rasters(
                 patch_frame,
-                before=rasters["before"],
-                after=rasters["after"],
-                rules=ruleset,
-                image_dates=image_dates,
-                lang=lang,
-                findings=log,
-                client=client,
-                radiometry=(specs["before"].radiometry, specs["after"].radiometry),
-                min_mapping_unit_mu=min_mapping_unit_mu,
-                **frames,
+                reading,
+                {"before": (before, before_mask), "after": (after, after_mask)},
+                specs=specs,
+                check={
+                    "rules": ruleset,
+                    "image_dates": image_dates,
+                    "lang": lang,
+                    "findings": log,
+                    "min_mapping_unit_mu": min_mapping_unit_mu,
+                },
+                cluster={"workers": workers, "scheduler": scheduler},
             )
-            record_engine(result.run, cluster_info(client))
+        except Exception:
+            error = reading.exception()  # a layer that cannot be read is told first, as before
+            if error is not None:
+                raise error from None
+            raise
+        finally:
+            reading.exception()  # wait for it: its findings go where its reading began
+            log[at:at] = read_log
+        frames = reading.result()
         checksums.result()
     result.run |= recorded
     result.run["renamed"] = _renamed({"patches": patch_frame, **frames})
@@ -304,6 +306,45 @@ def run_patch_check(
     result.run["rasters"] = describe_rasters(rasters["before"], rasters["after"])
     written = write_results(result, outputs, overwrite=overwrite, lang=lang)
     return PatchRun(result, written)
+
+
+def _check_with_rasters(
+    patch_frame: gpd.GeoDataFrame,
+    reading: Future[dict[str, gpd.GeoDataFrame | None]],
+    images: Mapping[str, tuple[PathLike, PathLike | None]],
+    *,
+    specs: Mapping[str, ImageSpec],
+    check: dict[str, Any],
+    cluster: Mapping[str, Any],
+) -> tuple[PatchCheckResult, dict[str, Any]]:
+    """Open and vet the rasters, then :func:`check_patches` with the layers ``reading`` reads.
+
+    Returns the result and the opened rasters (image role → source).
+    """
+    log: Findings = check["findings"]
+    rasters = {
+        role: specs[role].source(path, mask=mask, findings=log)
+        for role, (path, mask) in images.items()
+    }
+    for role, src in rasters.items():  # all nodata or NaN: exit 3, not empty results
+        require_usable(src, role=f"{role} image")
+    require_covers(patch_frame, {f"{role} image": src for role, src in rasters.items()})
+    check["image_dates"] = reconcile_dates(
+        patch_frame, rasters["before"], rasters["after"], given=check["image_dates"], findings=log
+    )
+    note_mixed_sensors(rasters["before"], rasters["after"], log)
+    with dask_client(**cluster) as client:
+        result = check_patches(
+            patch_frame,
+            before=rasters["before"],
+            after=rasters["after"],
+            client=client,
+            radiometry=(specs["before"].radiometry, specs["after"].radiometry),
+            layers=reading.result,
+            **check,
+        )
+        record_engine(result.run, cluster_info(client))
+    return result, rasters
 
 
 def _prefetch(paths: Mapping[str, PathLike], specs: Mapping[str, ImageSpec]) -> None:

@@ -315,22 +315,29 @@ def reasons(
     language = str(Lang.get(lang))
     templates = {r.id: r.reason.get(language, "") for _, rs in rules.stages for r in rs}
     sep = "；" if language == "zh" else "; "
-    needed = {name for t in templates.values() for _, name, _, _ in _FIELDS.parse(t) if name}
+    fields = {k: [n for _, n, _, _ in _FIELDS.parse(t) if n] for k, t in templates.items()}
+    needed = {name for names in fields.values() for name in names}
     context = _reason_context(evidence, decided, rules, language, needed)
     text = []
     for stage in REASON_STAGES:  # each template filled a column at a time where it fired
-        fired = decided[f"fired_{stage}"]
-        piece = np.full(len(fired), None, dtype=object)
-        for rule_id in fired.dropna().unique():
+        codes, fired = pd.factorize(decided[f"fired_{stage}"], use_na_sentinel=True)
+        piece = np.full(len(codes), None, dtype=object)
+        for code, rule_id in enumerate(fired):
             if templates.get(rule_id):
-                rows = (fired == rule_id).to_numpy()
-                piece[rows] = render_column(templates[rule_id], context.loc[rows])
+                rows = codes == code
+                used = [c for c in dict.fromkeys(fields[rule_id]) if c in context]
+                piece[rows] = render_column(templates[rule_id], context.loc[rows, used])
         text.append(piece)
-    out = [
-        sep.join(p for p in row if p is not None).replace(f"{sep}→", " →")
-        for row in zip(*text, strict=True)
-    ]
-    return pd.Series(out, index=evidence.index, dtype=object)
+    return pd.Series(_joined(text, sep), index=evidence.index, dtype=object)
+
+
+def _joined(pieces: list[np.ndarray], sep: str) -> list[str]:
+    """Return each row's pieces (``None`` left out) joined by ``sep`` (``sep→`` reads `` →``)."""
+    arrow, out = f"{sep}→", []
+    for row in zip(*pieces, strict=True):
+        text = sep.join([p for p in row if p is not None])
+        out.append(text.replace(arrow, " →") if arrow in text else text)
+    return out
 
 
 _FIELDS = string.Formatter()
