@@ -212,3 +212,13 @@ def test_full_leaf_reasons_match_their_numbers(dndvi, ring, ndvi_after, doy_afte
         assert out["legality"] == "lawful_no_permit" and ndvi_after in numbers
     else:  # no canopy left: not dieback, never cleared
         assert out["legality"] == "suspected_illegal"
+
+
+def test_a_cluster_lost_beyond_a_browned_ring_is_not_stand_wide_dieback():
+    """Salvage logging in a pest stand: the cluster decides (C02), not the stand-wide rule."""
+    row = {**BASE, "dndvi": -0.20, "ring_dndvi": -0.19, "loss_share": 0.1, "largest_loss_px": 20}
+    frame = pd.DataFrame([row]).assign(permit_valid=pd.array([pd.NA], dtype="boolean"))
+    out = decide(derive_evidence(frame), load_patch_rules()).iloc[0]
+    assert "C02_loss_cluster" in out["rules_fired"]
+    assert "wide" not in out["rules_fired"]
+    assert out["legality"] == "suspected_illegal"
