@@ -19,6 +19,7 @@ from gis.crs import WORKING_CRS
 from gis.findings import Findings
 from gis.io import write_geotiff
 from gis.raster import raster_source
+from tests.test_patch_verdicts import BASE as VERDICT_BASE
 
 X0, Y0, PX, SIZE = 500_000.0, 4_850_000.0, 10.0, 90
 # R, NIR, SWIR2 reflectance
@@ -148,30 +149,16 @@ def test_undecided_change_off_forest_land_is_not_forest_land(tmp_path):
 
 
 BASE = {
-    "valid_frac_before": 1.0,
-    "valid_frac_after": 1.0,
+    **VERDICT_BASE,  # a clear forest patch (tests/test_patch_verdicts.py), here uncalibrated
     "covered_frac": 1.0,
     "ndvi_before": np.nan,
     "ndvi_after": np.nan,
-    "drop_frac": 0.0,
-    "forest_share": 1.0,
-    "gyl_share": 0.0,
-    "protected_share": 0.0,
-    "land_class": "乔木林地",
-    "permit_share": 0.0,
-    "valid_permit_share": 0.0,
-    "valid_logging_permit_share": 0.0,
-    "valid_landuse_permit_share": 0.0,
+    "dnbr": np.nan,
     "n_pixels": 200,
     "seen_px": 200,
     "pixel_m2": 100.0,
     "area_ha": 2.0,
     "area_mu": 30.0,
-    "loss_share": 0.0,
-    "gain_share": 0.0,
-    "largest_loss_px": 0,
-    "largest_gain_px": 0,
-    "ring_loss_share": 0.0,
     "interp_cause": 6,
     "doy_before": 166.0,
     "doy_after": 171.0,
