@@ -421,7 +421,8 @@ def check_patches(
         vector = vector_job.result().reindex(prepared.index)
     log.extend(vector_log)
     cause = prepared.get("interp_cause", pd.Series(np.nan, index=prepared.index))
-    evidence = pd.concat([vector, raster], axis=1).assign(interp_cause=cause)
+    season = ev.image_days(prepared, image_dates)  # full leaf on both dates: same phenology
+    evidence = pd.concat([vector, raster, season], axis=1).assign(interp_cause=cause)
     evidence = derive_evidence(evidence.assign(radiometry=radio["used"]))
     logger.info("rules", extra={"zh": "规则判定"})
     verdict = decide(evidence, ruleset, lang=language)

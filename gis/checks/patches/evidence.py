@@ -361,6 +361,29 @@ def image_period(
     return dates[0], dates[1]
 
 
+def image_days(patches: pd.DataFrame, image_dates: tuple[Any, Any] | None = None) -> pd.DataFrame:
+    """Return ``doy_before`` and ``doy_after``: the day of year of each patch's image dates.
+
+    The rules compare them with the full-leaf window (``full_leaf_first_doy`` …
+    ``full_leaf_last_doy``): two dates inside it see the same phenology, so the whole scene's
+    change is a reference for every cover class. Missing dates are NaN (no condition holds).
+
+    Examples
+    --------
+    >>> image_days(pd.DataFrame({"image_date_before": ["2025-06-15"],
+    ...     "image_date_after": ["2026-10-12"]})).values.tolist()
+    [[166.0, 285.0]]
+    """
+    before, after = image_period(patches, image_dates)
+    return pd.DataFrame(
+        {
+            "doy_before": before.dt.day_of_year.astype("f8"),
+            "doy_after": after.dt.day_of_year.astype("f8"),
+        },
+        index=patches.index,
+    )
+
+
 def _permit_validity(
     pieces: pd.DataFrame, permits: pd.DataFrame, before: pd.Series, after: pd.Series
 ) -> pd.Series:

@@ -100,6 +100,8 @@ DERIVED_COLUMNS = (
     "burn_excess",
     *CHANGED_COLUMNS,
 )
+SEASON_COLUMNS = ("doy_before", "doy_after")
+"""Day of year of the image dates (:func:`gis.checks.patches.evidence.image_days`)."""
 VECTOR_COLUMNS = (
     "area_ha",
     "area_mu",
@@ -135,7 +137,14 @@ REASON_STAGES = ("change", "change_type", "field_priority", "legality")
 
 PATCH_SCHEMA = RuleSchema(
     fields=frozenset(
-        {*VECTOR_COLUMNS, *RASTER_COLUMNS, *INSIDE_RAW, *DERIVED_COLUMNS, "interp_cause"}
+        {
+            *VECTOR_COLUMNS,
+            *RASTER_COLUMNS,
+            *INSIDE_RAW,
+            *DERIVED_COLUMNS,
+            *SEASON_COLUMNS,
+            "interp_cause",
+        }
     ),
     stages={
         "change": frozenset({"is_real_change", "direction"}),
@@ -202,6 +211,7 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
         "scene_dndvi",
         "dnbr",
         *INSIDE_RAW,
+        *SEASON_COLUMNS,
     ):
         if col not in out:
             out[col] = np.nan
