@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import shapely
 
 from gis.checks.patches import decide, derive_evidence, load_patch_rules
 from gis.demo import robust, robust_wide
@@ -121,3 +122,19 @@ def test_planting_on_8_bit_after_imagery_in_autumn_is_a_lawful_gain_on_geotiffs(
     assert hit.any()
     assert got.loc[hit[hit].index, "legal_ok"].all()
     assert not got["cleared"].any()
+
+
+def test_seen_share_of_the_truth_is_not_a_rasterisation_artefact():
+    """A pixel count × pixel area is not a 1-3 ha outline's area: wholly visible patches were
+    "partly hidden" (seen 0.97 < 0.98) in the truth. Edge patches keep their share inside."""
+    scene = robust_wide.make_wide_scene(42)
+    t = scene.truth.set_index("patch_id")
+    assert t.loc["R007", "seen_frac"] == 1.0 and t.loc["R007", "legality"] == "no_change"
+    side = 201 * robust.PIXEL_M
+    box = shapely.box(*robust.ORIGIN, robust.ORIGIN[0] + side, robust.ORIGIN[1] + side)
+    geoms = scene.patches.set_index("patch_id").geometry
+    edge = t.index[t["scenario"].str.startswith("edge_")]
+    assert len(edge)
+    for pid in edge:
+        inside = geoms[pid].intersection(box).area / geoms[pid].area
+        assert t.loc[pid, "seen_frac"] <= round(inside, 3) + 1e-9
