@@ -8,6 +8,7 @@ widened suite written as GeoTIFF files and run through the check.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -138,3 +139,19 @@ def test_seen_share_of_the_truth_is_not_a_rasterisation_artefact():
     for pid in edge:
         inside = geoms[pid].intersection(box).area / geoms[pid].area
         assert t.loc[pid, "seen_frac"] <= round(inside, 3) + 1e-9
+
+
+def test_covered_share_is_the_outline_inside_the_raster_on_geotiffs(tmp_path):
+    """Seed 25 (Landsat, 30 m): an unchanged patch 94 % inside by pixel count was 无变化; by its
+    outline less of it lies in the imagery, and the part outside is not seen."""
+    got, checked = _checked(25, tmp_path)
+    scene = robust_wide.make_wide_scene(25)
+    geoms = scene.patches.set_index("patch_id").geometry
+    side = 201 * robust.PIXEL_M
+    box = shapely.box(*robust.ORIGIN, robust.ORIGIN[0] + side, robust.ORIGIN[1] + side)
+    share = geoms.intersection(box).area / geoms.area
+    seen = checked["n_pixels"] > 0
+    assert np.allclose(checked.loc[seen, "covered_frac"], share[seen[seen].index], atol=1e-6)
+    edge = got.index[got["scenario"].eq("edge_unchanged")]
+    assert len(edge) and (checked.loc[edge, "legality"] == "needs_field_check").all()
+    assert not got["cleared"].any()
