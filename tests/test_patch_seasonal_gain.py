@@ -9,47 +9,29 @@ widened suite written as GeoTIFF files and run through the check.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import shapely
 
 from gis.checks.patches import decide, derive_evidence, load_patch_rules
 from gis.demo import robust, robust_wide
+from tests.test_patch_robust_wide import _row as _wide_row
+
+GAIN = {
+    "dndvi": 0.16,
+    "ring_dndvi": -0.31,
+    "scene_dndvi": -0.21,
+    "drop_frac": 0.0,
+    "ndvi_before": 0.38,
+    "ndvi_after": 0.55,
+    "gain_share": 0.55,
+    "largest_gain_px": 90,
+    "interp_cause": 7,
+}
+"""A regrowing patch in an autumn scene whose broadleaf surroundings lost their leaves."""
 
 
 def _row(**values):
-    base = {
-        "valid_frac_before": 1.0,
-        "valid_frac_after": 1.0,
-        "covered_frac": 1.0,
-        "dndvi": 0.16,
-        "ring_dndvi": -0.31,
-        "scene_dndvi": -0.21,
-        "drop_frac": 0.0,
-        "ndvi_before": 0.38,
-        "ndvi_after": 0.55,
-        "forest_share": 1.0,
-        "gyl_share": 0.0,
-        "protected_share": 0.0,
-        "land_class": "乔木林地",
-        "area_mu": 30.0,
-        "permit_share": 0.0,
-        "valid_permit_share": 0.0,
-        "valid_logging_permit_share": 0.0,
-        "valid_landuse_permit_share": 0.0,
-        "ring_loss_share": 0.0,
-        "n_pixels": 200,
-        "seen_px": 200,
-        "pixel_m2": 100.0,
-        "area_ha": 2.0,
-        "loss_share": 0.0,
-        "gain_share": 0.55,
-        "largest_loss_px": 0,
-        "largest_gain_px": 90,
-        "interp_cause": 7,
-    }
-    frame = pd.DataFrame([{**base, **values}])
-    return frame.assign(permit_valid=pd.array([pd.NA], dtype="boolean"))
+    return _wide_row(**{**GAIN, **values})
 
 
 def _decide(**values):
