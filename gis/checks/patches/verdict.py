@@ -242,6 +242,10 @@ def _changed_area(out: pd.DataFrame) -> None:
         # one pixel's area from the grid (projected rasters), else the patch's area per pixel
         ha_per_px = (col("pixel_m2") / M2_PER_HA).fillna((area_ha / n).where(n > 0))
         out["covered_frac"] = (n * ha_per_px / area_ha).clip(upper=1.0)
+        # where known, the exact share of the outline inside the raster's extent (a pixel count
+        # × the pixel area is a few per cent off the outline's area either way)
+        exact = col("in_raster_frac").where(n > 0)
+        out["covered_frac"] = exact.fillna(out["covered_frac"])
         out["seen_frac"] = (seen * ha_per_px / area_ha).clip(upper=1.0)
     loss, gain = col("loss_share"), col("gain_share").fillna(0.0)
     for name in ("loss_share", "gain_share", "ring_loss_share", "burned_share"):
