@@ -182,3 +182,28 @@ def test_unmasked_shadow_is_not_seen_through_the_check(tmp_path, delivery):
     assert got["valid_frac_after"] < 0.5  # the shadow is not seen
     assert got["legality"] == "needs_field_check" and got["field_priority"] == 1
     assert got["is_real_change"] is pd.NA or pd.isna(got["is_real_change"])
+
+
+@pytest.mark.parametrize(
+    ("pixel_m2", "px", "loss_share", "area_ha"),
+    [(100.0, 200, 0.03, 2.0), (900.0, 20, 0.1, 1.8)],  # 0.9 亩 at 10 m; 2 pixels (2.7 亩) at 30 m
+)
+def test_a_mean_fall_with_less_than_the_mapping_unit_seen_goes_to_the_field(
+    pixel_m2, px, loss_share, area_ha
+):
+    """A small patch, or one mostly under shadow, whose few seen pixels fell: not a mapped change."""
+    row = _row(
+        dndvi=-0.3, ring_dndvi=0.0, scene_dndvi=0.0, drop_frac=0.5, loss_share=loss_share,
+        pixel_m2=pixel_m2, n_pixels=px, seen_px=px, area_ha=area_ha,
+    )  # fmt: skip
+    out = decide(derive_evidence(row), load_patch_rules()).iloc[0]
+    assert "C06_loss_below_mapping_unit" in out["rules_fired"]
+    assert out["legality"] == "needs_field_check" and out["field_priority"] == 1
+    lost_px = loss_share * px
+    area_mu = lost_px * pixel_m2 / 10000 * 15
+    assert f"约 {area_mu:.1f} 亩（{lost_px:.0f} 个像元）" in out["reasons"]
+    assert "-0.30" in out["reasons"]  # NDVI 相对周边变化 -0.30
+    # three times as many lost pixels: at least the mapping unit and three pixels, a loss
+    out = decide(derive_evidence(row.assign(loss_share=loss_share * 3)), load_patch_rules())
+    assert out.iloc[0]["legality"] == "suspected_illegal"
+    assert "C02_loss" in out.iloc[0]["rules_fired"]

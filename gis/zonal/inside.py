@@ -629,6 +629,13 @@ def _scene_constants(
     return Normaliser(limits[0], limits[1], float(np.nanmedian(d)) * scale, scale, shift=shift)
 
 
+SHADOW_FLOOR_DN = 0.06
+"""Uncalibrated imagery: a band whose after value lies at the clipped bottom of its scene (at
+most 1 % of the range above the 2nd percentile, where a 2-98 % stretch puts 0) cannot show a
+shadow's darkening — a dark canopy's red sits near there on both dates and the stretch clips
+the shadow to 0 — and counts as darkened. A burn scar's char, as dark in the visible, stays
+just above it in red (without SWIR the two are otherwise alike)."""
+
 POSITION_FLOOR = 0.02
 """Uncalibrated imagery: positions in the scene's range below this (a value under the 2nd
 percentile, e.g. a shadow clipped to 0 by an 8-bit stretch) count as this in log ratios."""
@@ -880,15 +887,21 @@ def _shadow(
         vb, va = (_floored({role: v[role]})[role] if dn else v[role] for v in (b, a))
         return np.log(va) - np.log(vb) - shift.get(role, 0.0)
 
+    def floor(role: str) -> NDArray[np.bool_]:  # at the bottom of the after scene (stretched)
+        return np.asarray(a[role] <= SHADOW_FLOOR_DN) if dn else np.zeros(nir.shape, bool)
+
+    def visible(role: str) -> NDArray[Any]:  # darkness scaled to NIR's threshold
+        d = -rel(role) / SHADOW_REL_VISIBLE * SHADOW_REL_NIR
+        return np.where(floor(role), np.fmax(d, SHADOW_REL_NIR), d)
+
     nir = rel("NIR")
-    visible = [rel(r) for r in ("B", "G", "R") if r in b and r in a]
-    dark = [-nir, *(-v / SHADOW_REL_VISIBLE * SHADOW_REL_NIR for v in visible)]
+    dark = [-nir, *(visible(r) for r in ("B", "G", "R") if r in b and r in a)]
     if "SWIR2" in b and "SWIR2" in a:
         dark.append(-rel("SWIR2"))
     # every band darker on the after date (brighter: shadow on the before date) by at least its
     # threshold, each scaled to NIR's; NIR keeps the diffuse sky light, NIR / red its ratio
     ratio = nir - rel("R")  # the darker date's NIR fell most: shadowed after, below 0
-    after = (np.min(dark, axis=0) >= SHADOW_REL_NIR) & (ratio <= 0.1)
+    after = (np.min(dark, axis=0) >= SHADOW_REL_NIR) & ((ratio <= 0.1) | floor("R"))
     if dn:  # positions: a shadow falls to the floor of its scene (no magnitude bounds); a
         # date whose scene range shrank (leaf fall) lifts what kept its value: no mirror test
         return np.zeros_like(after), after
