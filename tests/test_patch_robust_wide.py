@@ -191,7 +191,7 @@ def test_unmasked_shadow_is_not_seen_through_the_check(tmp_path, delivery):
 def test_a_mean_fall_with_less_than_the_mapping_unit_seen_goes_to_the_field(
     pixel_m2, px, loss_share, area_ha
 ):
-    """A small patch, or one mostly under shadow, whose few seen pixels fell: not a mapped change."""
+    """A small patch, or one mostly under shadow, whose few seen pixels fell: no mapped change."""
     row = _row(
         dndvi=-0.3, ring_dndvi=0.0, scene_dndvi=0.0, drop_frac=0.5, loss_share=loss_share,
         pixel_m2=pixel_m2, n_pixels=px, seen_px=px, area_ha=area_ha,
