@@ -636,6 +636,12 @@ shadow's darkening — a dark canopy's red sits near there on both dates and the
 the shadow to 0 — and counts as darkened. A burn scar's char, as dark in the visible, stays
 just above it in red (without SWIR the two are otherwise alike)."""
 
+SHADOW_NIR_DN = 0.25
+"""Uncalibrated imagery: a shadowed pixel's NIR lies in the lowest fifth of its scene's range
+(a shadow keeps a third of a canopy's NIR, which sits mid-range). A June crop or broadleaf at
+the top of the before scene's NIR that went dormant sits mid-range in an autumn scene whose
+red range widened with the harvest: all its positions fall, but it is lit."""
+
 POSITION_FLOOR = 0.02
 """Uncalibrated imagery: positions in the scene's range below this (a value under the 2nd
 percentile, e.g. a shadow clipped to 0 by an 8-bit stretch) count as this in log ratios."""
@@ -904,7 +910,7 @@ def _shadow(
     after = (np.min(dark, axis=0) >= SHADOW_REL_NIR) & ((ratio <= 0.1) | floor("R"))
     if dn:  # positions: a shadow falls to the floor of its scene (no magnitude bounds); a
         # date whose scene range shrank (leaf fall) lifts what kept its value: no mirror test
-        return np.zeros_like(after), after
+        return np.zeros_like(after), after & (a["NIR"] <= SHADOW_NIR_DN)
     keeps = (np.abs(nir) <= SHADOW_KEEPS_NIR) & (np.abs(ratio) <= SHADOW_KEEPS_RATIO)
     before = (np.max(dark, axis=0) <= -SHADOW_REL_NIR) & (ratio >= -0.1)
     return before & keeps, after & keeps
