@@ -92,8 +92,9 @@ INSIDE_DEFINITIONS: dict[str, str] = {
     "both less the scene's median change of the normalised NDVI)",
     "obscured_before": "share of the patch's pixels valid on both dates that lie under unmasked "
     "snow (NDSI of green and SWIR2 >= 0.4, NIR >= 0.11, green >= 0.1; on uncalibrated imagery "
-    "green in the top of its scene) or cloud shadow (NIR halved and red down against the other "
-    "date) on the before date; they are not seen",
+    "green in the top of its scene) or cloud shadow (every band darker than on the other date "
+    "beyond the scene's own change, NIR most: SHADOW_REL_NIR) on the before date; they are not "
+    "seen",
     "obscured_after": "the same on the after date",
 }
 """Definition of every column :func:`inside_stats` returns (written to the run table)."""
