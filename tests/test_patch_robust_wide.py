@@ -4,6 +4,8 @@ pairs, shapes, kinds) clears no violation."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -143,3 +145,65 @@ def test_widened_suite_fast_subset_clears_no_violation(tmp_path):
     assert total["violations"] >= 4
     assert total["cleared"] == 0
     assert total["real_change"] >= 0.8
+
+
+def _shadowed_copy(scene, patch, delivery):
+    """The scene with a full cloud shadow over ``patch`` and its ring, the after date as given."""
+    c = patch.centroid
+    r = np.sqrt(patch.area / np.pi) + 40.0
+    t = scene.transform
+    cols = t.c + (np.arange(scene.after.shape[2]) + 0.5) * t.a
+    rows = t.f + (np.arange(scene.after.shape[1]) + 0.5) * t.e
+    disc = np.hypot(cols[np.newaxis, :] - c.x, rows[:, np.newaxis] - c.y) <= r
+    after = scene.after.copy()
+    after[:, disc] *= SHADOW_FACTOR[:, None]
+    before_delivery = "reflectance" if delivery == "byte" else None
+    look = replace(scene.look, delivery=delivery, before_delivery=before_delivery)
+    return replace(scene, after=after, look=look)
+
+
+@pytest.mark.parametrize("delivery", ["reflectance", "byte"])
+def test_unmasked_shadow_is_not_seen_through_the_check(tmp_path, delivery):
+    """An unmasked cloud shadow over an unchanged patch: the patch is not seen, never a change.
+
+    On a Sentinel-2 reflectance before with a GF 8-bit R,G,B,NIR after (positions in each
+    date's own scene range) as on reflectance: every band darker than the scene did, NIR most.
+    """
+    scene = robust_wide.make_wide_scene(3, size_px=150, n_patches=12)
+    truth = scene.truth.set_index("patch_id")
+    unchanged = truth.index[(truth["legality"] == "no_change") & ~truth["hidden_by_cloud"]]
+    patches = scene.patches.set_index(scene.patches["patch_id"].astype(str))
+    pid = patches.loc[unchanged].geometry.area.idxmax()
+    shadowed = _shadowed_copy(scene, patches.loc[pid].geometry, delivery)
+    plain = replace(shadowed, after=scene.after)
+    got = robust.check_scene(shadowed, tmp_path / "shadow").set_index("patch_id").loc[pid]
+    clear = robust.check_scene(plain, tmp_path / "plain").set_index("patch_id").loc[pid]
+    assert clear["valid_frac_after"] >= 0.98  # unshadowed, the same patch is all seen
+    assert got["valid_frac_after"] < 0.5  # the shadow is not seen
+    assert got["legality"] == "needs_field_check" and got["field_priority"] == 1
+    assert got["is_real_change"] is pd.NA or pd.isna(got["is_real_change"])
+
+
+@pytest.mark.parametrize(
+    ("pixel_m2", "px", "loss_share", "area_ha"),
+    [(100.0, 200, 0.03, 2.0), (900.0, 20, 0.1, 1.8)],  # 0.9 亩 at 10 m; 2 pixels (2.7 亩) at 30 m
+)
+def test_a_mean_fall_with_less_than_the_mapping_unit_seen_goes_to_the_field(
+    pixel_m2, px, loss_share, area_ha
+):
+    """A small patch, or one mostly under shadow, whose few seen pixels fell: no mapped change."""
+    row = _row(
+        dndvi=-0.3, ring_dndvi=0.0, scene_dndvi=0.0, drop_frac=0.5, loss_share=loss_share,
+        pixel_m2=pixel_m2, n_pixels=px, seen_px=px, area_ha=area_ha,
+    )  # fmt: skip
+    out = decide(derive_evidence(row), load_patch_rules()).iloc[0]
+    assert "C06_loss_below_mapping_unit" in out["rules_fired"]
+    assert out["legality"] == "needs_field_check" and out["field_priority"] == 1
+    lost_px = loss_share * px
+    area_mu = lost_px * pixel_m2 / 10000 * 15
+    assert f"约 {area_mu:.1f} 亩（{lost_px:.0f} 个像元）" in out["reasons"]
+    assert "-0.30" in out["reasons"]  # NDVI 相对周边变化 -0.30
+    # three times as many lost pixels: at least the mapping unit and three pixels, a loss
+    out = decide(derive_evidence(row.assign(loss_share=loss_share * 3)), load_patch_rules())
+    assert out.iloc[0]["legality"] == "suspected_illegal"
+    assert "C02_loss" in out.iloc[0]["rules_fired"]

@@ -92,8 +92,9 @@ INSIDE_DEFINITIONS: dict[str, str] = {
     "both less the scene's median change of the normalised NDVI)",
     "obscured_before": "share of the patch's pixels valid on both dates that lie under unmasked "
     "snow (NDSI of green and SWIR2 >= 0.4, NIR >= 0.11, green >= 0.1; on uncalibrated imagery "
-    "green in the top of its scene) or cloud shadow (NIR halved and red down against the other "
-    "date) on the before date; they are not seen",
+    "green in the top of its scene) or cloud shadow (every band darker than on the other date "
+    "beyond the scene's own change, NIR most: SHADOW_REL_NIR) on the before date; they are not "
+    "seen",
     "obscured_after": "the same on the after date",
 }
 """Definition of every column :func:`inside_stats` returns (written to the run table)."""
@@ -147,9 +148,23 @@ SHADOW_NIR, SHADOW_RED = -0.7, -0.2
 """Cloud shadow on one date: log(NIR / NIR on the other date) at most −0.7 (halved; direct sun
 gone, diffuse sky light only) and red down too (log at most −0.2). Clearing, fire, flooding,
 dieback, leaf fall, harvest and snow all raise or keep red; a darker sun or terrain alone keeps
-NIR within ±40 %. Not tested on uncalibrated imagery: positions in each date's own scene range
-do not compare across dates that way (a bright cloud elsewhere moves the after date's range; a
-conifer sits low in its scene's NIR, a lawn high)."""
+NIR within ±40 %. Reflectance only; :data:`SHADOW_REL_NIR` is the test against the scene."""
+
+SHADOW_REL_NIR, SHADOW_REL_VISIBLE, SHADOW_KEEPS_NIR, SHADOW_KEEPS_RATIO = 0.5, 0.2, 1.8, 0.7
+"""Cloud shadow judged against what the whole scene did between the dates (each band's median
+log(after / before) over the scene sample, :attr:`Normaliser.shift`): a shadowed pixel lost
+the direct beam in every band at once — NIR (and SWIR2, where both dates have it) at least
+40 % (log −0.5) and each visible band (blue, green, red) at least 18 % (log −0.2) beyond the
+scene's own change, while keeping the diffuse sky light: NIR not below a sixth (log −1.8;
+water does fall below it). Haze, gain, sun elevation and the season move the whole scene and
+cancel; clearing, fire, leaf fall, dieback, harvest and flooding of vegetation raise red or
+blue. The log ratios of positions in each date's scene range (uncalibrated imagery) keep the
+test for a shadow on the after date: a shadow sits at the bottom of its scene in every band on
+that date only (the bounds below are of reflectance, not applied there). And the band
+ratios nearly stay, in the order of the sky light: NIR falls at least as much as red (less
+0.1) and log(NIR / red) moves by at most 0.7 against the scene (shadow: 0.2-0.4; a clearing
+turned bright bare ground — the mirror case, brighter in every band — raises red far more
+than NIR)."""
 
 _RING_MIN_PX = 8
 """Fewer seen ring pixels than this: no local reference (the ring's change counts as 0)."""
@@ -164,6 +179,9 @@ class Normaliser:
     scene_dndvi: float = 0.0
     index_scale: float = 1.0
     scene_change: float = float("nan")
+    shift: tuple[tuple[str, float], ...] = ()
+    """Per band the scene's median log(after / before) of the values as the windows see them
+    (the shadow test's reference; empty: none)."""
 
 
 @dataclass(frozen=True)
@@ -197,12 +215,19 @@ class InsideOptions:
             roles = ("NDVI",)  # a precomputed NDVI band: NDVI evidence only
         if with_nbr and before.has("G") and after.has("G"):
             roles = (*roles, "G")  # snow: green against SWIR2
+        if "R" in roles:  # shadow: every visible band darker (R,G,B,NIR deliveries too)
+            roles = (*roles, *(r for r in ("G", "B") if r not in roles and _both(r, before, after)))
         if radiometry == "dn":  # the scene's change (taken off the relative evidence)
             norm = scene_normaliser(before, after, roles)
             norm = replace(norm, scene_change=norm.scene_dndvi)
         else:
-            norm = Normaliser({}, {}, scene_change=scene_change(before, after, roles))
+            change, shift = scene_change_and_shift(before, after, roles)
+            norm = Normaliser({}, {}, scene_change=change, shift=shift)
         return cls(roles, norm, ring_m, drop, nbr_drop, tolerance_px, radiometry)
+
+
+def _both(role: str, before: RasterSource, after: RasterSource) -> bool:
+    return bool(before.has(role) and after.has(role))
 
 
 def sampled_source(src: RasterSource) -> RasterSource:
@@ -294,7 +319,7 @@ RADIOMETRY_SAMPLE_PX = 64
 SCENE_SAMPLE_PX = 512
 """Longest side of the decimated read of the scene statistics of uncalibrated imagery."""
 
-_SAMPLED_ROLES = ("NIR", "R", "SWIR2", "NDVI", "G")
+_SAMPLED_ROLES = ("NIR", "R", "SWIR2", "NDVI", "G", "B")
 _Samples = dict[tuple[str, tuple[int, int]], NDArray[Any]] | BlockSample
 """A file's samples: the decimated reads by (role, shape), or a sample of its blocks."""
 _SAMPLES: dict[tuple[Any, ...], Future[_Samples]] = {}
@@ -497,8 +522,18 @@ def scene_change(
     that changed much more than this changed for a local reason (pest, flood, fire, a wider
     clearing), and are no reference for "no change". NaN when no pixel is valid on both dates.
     """
+    return scene_change_and_shift(before, after, roles, size=size)[0]
+
+
+def scene_change_and_shift(
+    before: RasterSource, after: RasterSource, roles: Sequence[str], *, size: int = 512
+) -> tuple[float, tuple[tuple[str, float], ...]]:
+    """Return :func:`scene_change` and each band's median log(after / before) over the scene.
+
+    The shift per band is the reference of the cloud-shadow test (:data:`SHADOW_REL_NIR`).
+    """
     bases = (sampled_source(before), sampled_source(after))
-    wanted = [r for r in ("NIR", "R", "NDVI") if r in roles]
+    wanted = [r for r in ("NIR", "R", "NDVI", "SWIR2", "G", "B") if r in roles]
     sb, sa = (_block_sample(src) for src in bases)
     pairs = None
     if sb is not None and sa is not None and sb.layout == sa.layout:
@@ -517,11 +552,39 @@ def scene_change(
         ok = np.all([np.isfinite(v) for v in raw.values()], axis=0)
         if src.nodata is not None:
             ok &= np.all([v != src.nodata for v in raw.values()], axis=0)
-        scaled = {r: (v * src.scale + src.offset).astype("f4") for r, v in raw.items()}
+        values.append({r: np.where(ok, v * src.scale + src.offset, np.nan) for r, v in raw.items()})
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ndvis = [_ndvi({r: v.astype("f4") for r, v in b.items()}) for b in values]
+    d = _paired(ndvis[0], ndvis[1], pairs, np.subtract)
+    change = float(np.nanmedian(d)) if np.isfinite(d).any() else float("nan")
+    return change, band_shift(values[0], values[1], pairs)
+
+
+def _paired(b: NDArray[Any], a: NDArray[Any], pairs: Any, func: Any) -> NDArray[Any]:
+    """``func(a, b)`` of the sampled pixels of both dates (``pairs``: their rows; else all)."""
+    return func(a, b) if pairs is None else func(a[pairs[1]], b[pairs[0]])
+
+
+def band_shift(
+    before: dict[str, NDArray[Any]],
+    after: dict[str, NDArray[Any]],
+    pairs: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
+) -> tuple[tuple[str, float], ...]:
+    """Return per band (not NDVI) the median log(after / before) of the sampled pixels.
+
+    What the scene did in each band between the dates — gain, haze, sun, season — against
+    which a cloud shadow is a fall in every band (:data:`SHADOW_REL_NIR`).
+    """
+    out = []
+    for r, vb in before.items():
+        if r == "NDVI" or r not in after:
+            continue
         with np.errstate(invalid="ignore", divide="ignore"):
-            values.append(np.where(ok, _ndvi(scaled), np.nan))
-    d = values[1] - values[0] if pairs is None else values[1][pairs[1]] - values[0][pairs[0]]
-    return float(np.nanmedian(d)) if np.isfinite(d).any() else float("nan")
+            lr = _paired(np.log(vb), np.log(after[r]), pairs, np.subtract)
+        ok = np.isfinite(lr)
+        if ok.any():
+            out.append((r, float(np.median(lr[ok]))))
+    return tuple(out)
 
 
 def _block_sample(src: RasterSource) -> BlockSample | None:
@@ -559,11 +622,34 @@ def _scene_constants(
         else:
             i0, i1 = pairs
             d = ndvi(bands[1]["NIR"][i1], bands[1]["R"][i1]) - v0[i0]
+    shift = band_shift(_floored(bands[0]), _floored(bands[1]), pairs)
     if not np.isfinite(d).any():
-        return Normaliser(limits[0], limits[1])
+        return Normaliser(limits[0], limits[1], shift=shift)
     lo, hi = np.nanpercentile(v0, [2, 98])
     scale = SCENE_NDVI_RANGE / max(float(hi - lo), MIN_SCENE_RANGE)
-    return Normaliser(limits[0], limits[1], float(np.nanmedian(d)) * scale, scale)
+    return Normaliser(limits[0], limits[1], float(np.nanmedian(d)) * scale, scale, shift=shift)
+
+
+SHADOW_FLOOR_DN = 0.06
+"""Uncalibrated imagery: a band whose after value lies at the clipped bottom of its scene (at
+most 1 % of the range above the 2nd percentile, where a 2-98 % stretch puts 0) cannot show a
+shadow's darkening — a dark canopy's red sits near there on both dates and the stretch clips
+the shadow to 0 — and counts as darkened. A burn scar's char, as dark in the visible, stays
+just above it in red (without SWIR the two are otherwise alike)."""
+
+SHADOW_NIR_DN = 0.25
+"""Uncalibrated imagery: a shadowed pixel's NIR lies in the lowest fifth of its scene's range
+(a shadow keeps a third of a canopy's NIR, which sits mid-range). A June crop or broadleaf at
+the top of the before scene's NIR that went dormant sits mid-range in an autumn scene whose
+red range widened with the harvest: all its positions fall, but it is lit."""
+
+POSITION_FLOOR = 0.02
+"""Uncalibrated imagery: positions in the scene's range below this (a value under the 2nd
+percentile, e.g. a shadow clipped to 0 by an 8-bit stretch) count as this in log ratios."""
+
+
+def _floored(bands: dict[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
+    return {r: np.maximum(v, POSITION_FLOOR) for r, v in bands.items()}
 
 
 def _normalised(v: NDArray[Any], limits: tuple[float, float], ok: Any) -> NDArray[Any]:
@@ -651,7 +737,7 @@ class _Job:
         transform = self.before.grid.transform @ Affine.translation(win.col_off, win.row_off)
         near = self.geoms[self.tree.query(shapely.buffer(geom, self.ring_m))]
         options = (self.ring_m, self.drop, self.nbr_drop, self.tol, self.radiometry)
-        row = _one_zone(geom, near, bands, transform, *options, norm.index_scale)
+        row = _one_zone(geom, near, bands, transform, *options, norm.index_scale, norm.shift)
         row[11:13] = [v - norm.scene_dndvi for v in row[11:13]]
         return row
 
@@ -733,16 +819,18 @@ def _changes(
     tol: int,
     *,
     dn: bool = False,
+    shift: tuple[tuple[str, float], ...] = (),
 ) -> dict[str, NDArray[Any]]:
     """Per-pixel changes of a window; pixels under unmasked snow or shadow are NaN.
 
     ``obscured_before`` / ``obscured_after`` mark them, ``raw_valid`` the pixels valid on both
-    dates before they were taken out.
+    dates before they were taken out; ``shift``: the scene's change per band
+    (:attr:`Normaliser.shift`), the reference of the shadow test.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         vb, va = _ndvi(b), _ndvi(a)
         raw_valid = np.isfinite(vb) & np.isfinite(va)
-        obs_b, obs_a = _obscured(b, a, dn)
+        obs_b, obs_a = _obscured(b, a, dn, shift)
         hide = obs_b | obs_a
         if hide.any():
             vb, va = np.where(hide, np.nan, vb), np.where(hide, np.nan, va)
@@ -769,25 +857,64 @@ def _changes(
 
 
 def _obscured(
-    b: dict[str, NDArray[np.float32]], a: dict[str, NDArray[np.float32]], dn: bool
+    b: dict[str, NDArray[np.float32]],
+    a: dict[str, NDArray[np.float32]],
+    dn: bool,
+    shift: tuple[tuple[str, float], ...] = (),
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """(before, after) pixels under unmasked snow or cloud shadow on that date.
 
     Snow needs green and SWIR2 on that date (:data:`SNOW_NDSI`); shadow is a pixel darker in
-    NIR and red than on the other date (:data:`SHADOW_NIR`). A precomputed NDVI band tells
-    neither (nothing is marked).
+    every band than on the other date beyond the scene's own change ``shift``
+    (:data:`SHADOW_REL_NIR`) or, on reflectance, NIR halved and red down
+    (:data:`SHADOW_NIR`). A precomputed NDVI band tells neither (nothing is marked).
     """
     shape = next(iter(b.values())).shape
     if "NIR" not in b or "R" not in b:
         none = np.zeros(shape, dtype=bool)
         return none, none
-    if dn:  # positions in each date's own scene range: no cross-date darkening test
-        return _snow(b, dn), _snow(a, dn)
-    nir = np.log(a["NIR"]) - np.log(b["NIR"])
-    red = np.log(a["R"]) - np.log(b["R"])
-    dark_a = (nir <= SHADOW_NIR) & (red <= SHADOW_RED)
-    dark_b = (nir >= -SHADOW_NIR) & (red >= -SHADOW_RED)
+    dark_b, dark_a = _shadow(b, a, dn, dict(shift))
+    if not dn:
+        nir = np.log(a["NIR"]) - np.log(b["NIR"])
+        red = np.log(a["R"]) - np.log(b["R"])
+        dark_a |= (nir <= SHADOW_NIR) & (red <= SHADOW_RED)
+        dark_b |= (nir >= -SHADOW_NIR) & (red >= -SHADOW_RED)
     return dark_b | _snow(b, dn), dark_a | _snow(a, dn)
+
+
+def _shadow(
+    b: dict[str, NDArray[np.float32]],
+    a: dict[str, NDArray[np.float32]],
+    dn: bool,
+    shift: dict[str, float],
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """(before, after) pixels darker in every band than on the other date, beyond the scene."""
+
+    def rel(role: str) -> NDArray[Any]:
+        vb, va = (_floored({role: v[role]})[role] if dn else v[role] for v in (b, a))
+        return np.log(va) - np.log(vb) - shift.get(role, 0.0)
+
+    def floor(role: str) -> NDArray[np.bool_]:  # at the bottom of the after scene (stretched)
+        return np.asarray(a[role] <= SHADOW_FLOOR_DN) if dn else np.zeros(nir.shape, bool)
+
+    def visible(role: str) -> NDArray[Any]:  # darkness scaled to NIR's threshold
+        d = -rel(role) / SHADOW_REL_VISIBLE * SHADOW_REL_NIR
+        return np.where(floor(role), np.fmax(d, SHADOW_REL_NIR), d)
+
+    nir = rel("NIR")
+    dark = [-nir, *(visible(r) for r in ("B", "G", "R") if r in b and r in a)]
+    if "SWIR2" in b and "SWIR2" in a:
+        dark.append(-rel("SWIR2"))
+    # every band darker on the after date (brighter: shadow on the before date) by at least its
+    # threshold, each scaled to NIR's; NIR keeps the diffuse sky light, NIR / red its ratio
+    ratio = nir - rel("R")  # the darker date's NIR fell most: shadowed after, below 0
+    after = (np.min(dark, axis=0) >= SHADOW_REL_NIR) & ((ratio <= 0.1) | floor("R"))
+    if dn:  # positions: a shadow falls to the floor of its scene (no magnitude bounds); a
+        # date whose scene range shrank (leaf fall) lifts what kept its value: no mirror test
+        return np.zeros_like(after), after & (a["NIR"] <= SHADOW_NIR_DN)
+    keeps = (np.abs(nir) <= SHADOW_KEEPS_NIR) & (np.abs(ratio) <= SHADOW_KEEPS_RATIO)
+    before = (np.max(dark, axis=0) <= -SHADOW_REL_NIR) & (ratio >= -0.1)
+    return before & keeps, after & keeps
 
 
 def _snow(bands: dict[str, NDArray[np.float32]], dn: bool) -> NDArray[np.bool_]:
@@ -834,12 +961,13 @@ def _one_zone(
     tol: int,
     radiometry: str,
     index_scale: float = 1.0,
+    shift: tuple[tuple[str, float], ...] = (),
 ) -> list[float]:
     shape = next(iter(bands[0].values())).shape
     inside = _mask_of([geom], transform, shape)
     ring = _mask_of([shapely.buffer(geom, ring_m, quad_segs=4)], transform, shape)
     ring &= ~_mask_of(near, transform, shape)
-    c = _changes(*bands, tol, dn=radiometry == "dn")
+    c = _changes(*bands, tol, dn=radiometry == "dn", shift=shift)
     for key in ("loss", "gain", "d"):
         c[key] = c[key] * index_scale
     valid = np.isfinite(c["d"])

@@ -172,7 +172,7 @@ def inside_window(
     """
     norm = opt.norm
     b, a = scene_bands(before, norm.before), scene_bands(after, norm.after)
-    c = _changes(b, a, opt.tol, dn=opt.radiometry == "dn")
+    c = _changes(b, a, opt.tol, dn=opt.radiometry == "dn", shift=norm.shift)
     if norm.index_scale != 1.0:  # uncalibrated imagery: in units of the scene's NDVI range
         for key in ("loss", "gain", "d"):
             c[key] *= norm.index_scale  # new arrays of _changes: in place, the same values

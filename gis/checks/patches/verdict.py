@@ -98,6 +98,7 @@ DERIVED_COLUMNS = (
     "ring_vs_scene",
     "abs_rel_dndvi",
     "burn_excess",
+    "loss_px",
     *CHANGED_COLUMNS,
 )
 SEASON_COLUMNS = ("doy_before", "doy_after")
@@ -258,6 +259,7 @@ def _changed_area(out: pd.DataFrame) -> None:
     out["changed_area_ha"] = out["changed_share"] * seen * ha_per_px
     out["changed_area_mu"] = out["changed_area_ha"] * MU_PER_HA
     out["loss_area_mu"] = loss * seen * ha_per_px * MU_PER_HA
+    out["loss_px"] = loss * seen  # lost pixels seen (a mapped change needs min_cluster_px)
     # no pixel seen: no cluster seen
     out["largest_loss_cluster_mu"] = (col("largest_loss_px") * ha_per_px * MU_PER_HA).fillna(0.0)
     out["largest_gain_cluster_mu"] = (col("largest_gain_px") * ha_per_px * MU_PER_HA).fillna(0.0)
