@@ -253,7 +253,9 @@ def test_species_composition_says_which_stands_colour():
     evergreen = load_discolored_rules().evergreen
     assert colour_stands(host, evergreen).tolist() == [-1, 1, 0, -1, 1]
     assert colour_stands(host.drop(columns="species_composition"), evergreen) is None
-    # a pure pine stand (10红松) is not screened even with a yellow pair among its candidates
+    # a pure pine stand (10红松) is not screened even with a yellow pair among its candidates,
+    # and the pair is no autumn colour either: no deciduous species grows there, so bright
+    # yellow-green crowns are early-stage pines (session 7; they were decoys before)
     crowns = pd.DataFrame(
         {
             "stand": [2, 2, 2, 2],
@@ -263,7 +265,10 @@ def test_species_composition_says_which_stands_colour():
         }
     )
     out = autumn_rgb_decoys(crowns, None, CrownRules(autumn=True), colour_stands(host, evergreen))
-    assert out["decoy"].tolist() == [True, True, False, False]
+    assert out["decoy"].tolist() == [False, False, False, False]
+    larch = autumn_rgb_decoys(crowns.assign(stand=1), None, CrownRules(autumn=True),
+                              colour_stands(host, evergreen))  # fmt: skip
+    assert larch["decoy"].tolist()[:2] == [True, True]  # 8红松2落叶松: yellow larch stay decoys
     fallback = autumn_rgb_decoys(crowns, None, CrownRules(autumn=True))
     # without the field the yellow pair makes a population: the golden crown goes, the
     # crown darker than the population stays
