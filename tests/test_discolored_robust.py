@@ -286,6 +286,18 @@ def test_autumn_rgb_red_brown_kept_in_a_stand_turning_as_a_whole(tmp_path):
     assert on["points"] == on["true_points"], on
 
 
+def test_autumn_rgb_pure_pine_stands_keep_their_yellow_green_pines(tmp_path):
+    # seed 28, autumn R,G,B at 5 cm, pure pine (树种组成 10红松 / 10樟子松): both discolored
+    # pines are early, bright yellow-green crowns; with no deciduous species named nothing
+    # there turns golden, so they are points (session 7; before, the yellow rule took them)
+    case = next(c for c in suite_cases([28]) if c.season == "autumn" and c.sensor == "rgb")
+    built = build_case(case, tmp_path)
+    on = score_case(built)
+    assert on["found"] == on["planted"] == 2 and on["points"] == on["true_points"], on
+    unnamed = replace(built, stands=built.stands.drop(columns="species_composition"))
+    assert score_case(unnamed)["found"] < on["found"]  # without 树种组成 the yellow rule stays
+
+
 def test_autumn_rgb_decoys_population_and_hue():
     rules = CrownRules(autumn=True)
     crowns = pd.DataFrame(
