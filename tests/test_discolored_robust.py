@@ -253,7 +253,9 @@ def test_species_composition_says_which_stands_colour():
     evergreen = load_discolored_rules().evergreen
     assert colour_stands(host, evergreen).tolist() == [-1, 1, 0, -1, 1]
     assert colour_stands(host.drop(columns="species_composition"), evergreen) is None
-    # a pure pine stand (10红松) is not screened even with a yellow pair among its candidates
+    # a pure pine stand (10红松) is not screened even with a yellow pair among its candidates,
+    # and the pair is no autumn colour either: no deciduous species grows there, so bright
+    # yellow-green crowns are early-stage pines (session 7; they were decoys before)
     crowns = pd.DataFrame(
         {
             "stand": [2, 2, 2, 2],
@@ -263,7 +265,10 @@ def test_species_composition_says_which_stands_colour():
         }
     )
     out = autumn_rgb_decoys(crowns, None, CrownRules(autumn=True), colour_stands(host, evergreen))
-    assert out["decoy"].tolist() == [True, True, False, False]
+    assert out["decoy"].tolist() == [False, False, False, False]
+    larch = autumn_rgb_decoys(crowns.assign(stand=1), None, CrownRules(autumn=True),
+                              colour_stands(host, evergreen))  # fmt: skip
+    assert larch["decoy"].tolist()[:2] == [True, True]  # 8红松2落叶松: yellow larch stay decoys
     fallback = autumn_rgb_decoys(crowns, None, CrownRules(autumn=True))
     # without the field the yellow pair makes a population: the golden crown goes, the
     # crown darker than the population stays
@@ -279,6 +284,18 @@ def test_autumn_rgb_red_brown_kept_in_a_stand_turning_as_a_whole(tmp_path):
     on, without = score_case(built), score_case(built, rules=off)
     assert on["found"] > without["found"], (on, without)
     assert on["points"] == on["true_points"], on
+
+
+def test_autumn_rgb_pure_pine_stands_keep_their_yellow_green_pines(tmp_path):
+    # seed 28, autumn R,G,B at 5 cm, pure pine (树种组成 10红松 / 10樟子松): both discolored
+    # pines are early, bright yellow-green crowns; with no deciduous species named nothing
+    # there turns golden, so they are points (session 7; before, the yellow rule took them)
+    case = next(c for c in suite_cases([28]) if c.season == "autumn" and c.sensor == "rgb")
+    built = build_case(case, tmp_path)
+    on = score_case(built)
+    assert on["found"] == on["planted"] == 2 and on["points"] == on["true_points"], on
+    unnamed = replace(built, stands=built.stands.drop(columns="species_composition"))
+    assert score_case(unnamed)["found"] < on["found"]  # without 树种组成 the yellow rule stays
 
 
 def test_autumn_rgb_decoys_population_and_hue():

@@ -9,7 +9,9 @@ only in colour and in how they occur (``docs/robustness.md``, *Autumn without NI
   ``autumn_population`` bright-yellow crowns (green at least ``yellow_green_ratio`` × the
   stand's median green — the colour decoys of
   :func:`~gis.checks.discolored.pixels.shape_scores`) holds a turning deciduous population.
-  A stand whose composition names only evergreen species is not screened here.
+  A stand whose composition names only evergreen species is not screened here, and its
+  bright-yellow crowns are no autumn colour: nothing there turns golden, so a yellow-green
+  crown is an early-stage pine (chlorophyll lost, green and red up) and stays a point.
 - **Phenology is synchronous, wilt is scattered.** Larch and broadleaf crowns of a stand turn
   together and outnumber the dying pines (a few % of the crowns, spread from yellow-green to
   red-brown): the centre of the stand's candidate colours is theirs
@@ -153,6 +155,7 @@ def autumn_rgb_decoys(
     if colour is not None:
         known = colour[np.clip(stand, 0, len(colour) - 1)]
         gate = np.where(known >= 0, known == 1, gate)
+        yellow &= known != 0  # only evergreen species named: a yellow crown is an early pine
     golden = gate & (green >= rules.golden_green_ratio)
     red_brown = rg >= rules.red_brown_rg
     in_population = colour_population(crowns, gate & ~whole & population, rules)

@@ -399,19 +399,19 @@ def _autumn_rgb_finding(date: str | None, log: Findings, path: str) -> None:
         "stands look like discolored pines in R, G, B; in stands holding deciduous crowns "
         "(树种组成, else a turning yellow population) the crowns of the stand's autumn colour "
         "are left out, the darker and redder ones kept (suite, 20 seeds: precision 0.72, "
-        "recall 0.78 — diseased pines of the larch's colour go with it, red oak stays; points "
+        "recall 0.79 — diseased pines of the larch's colour go with it, red oak stays; points "
         "marked "
         f"status_note={AUTUMN_RGB_NOTE}) — fly multispectral in autumn or RGB in July-August, "
-        "or give last autumn's image as --previous (suite: precision 0.98, recall 0.88)",
+        "or give last autumn's image as --previous (suite: precision 0.98, recall 0.89)",
         severity="warning",
         source=path,
         zh=f"秋季影像（{date}）无近红外波段：松林小班内变橙的落叶松和变红的栎树在红绿蓝"
         "波段上与变色松树相似；在含落叶松或阔叶树的小班（据树种组成，缺省时据成片黄色树冠）"
         "中，与小班秋色群体同色的树冠已剔除，更暗、更红的保留（稳健性测试 20 组：精度 0.72、"
-        "召回率 0.78——与落叶松同色的病株随之漏检，变红的栎树仍在；"
+        "召回率 0.79——与落叶松同色的病株随之漏检，变红的栎树仍在；"
         f"点位已标注 status_note={AUTUMN_RGB_NOTE}）"
         "——秋季请用多光谱，或于7–8月用可见光，或以上一年秋季影像作为 --previous"
-        "（测试精度 0.98、召回率 0.88）",
+        "（测试精度 0.98、召回率 0.89）",
     )
 
 
