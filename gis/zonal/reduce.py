@@ -220,8 +220,9 @@ def _core_part(
     rkeep, rpos = _in_core(ring_pos, g.margin, gw, rows, cols)
     free = ~burned.in_patch[ring_pos[rkeep]]
     rpos, rid = rpos[free], ring_id[rkeep][free]
-    zone = _zone_sums(d, zpos, zid, len(g.near_pos), cols, drop_threshold)
-    ring = _ring_sums(d, rpos, rid, len(g.ring_pos), cols)
+    index = _Ndvi(d, cols, len(zpos) + len(rpos))
+    zone = _zone_sums(d, zpos, zid, len(g.near_pos), cols, drop_threshold, index)
+    ring = _ring_sums(d, rpos, rid, len(g.ring_pos), cols, index)
     return Partial(g.key, g.near_pos, zone, g.ring_pos, ring)
 
 
@@ -409,11 +410,13 @@ def _zone_sums(
     k: int,
     cols: int,
     drop_threshold: float,
+    index: _Ndvi | None = None,
 ) -> dict[str, NDArray[np.int64]]:
     at = _halo_index(d, pos, cols)
-    core_b = _ndvi_at(d.before, at)
-    vb = _tolerant_min(d, at, cols) if d.halo else core_b
-    va = _ndvi_at(d.after, pos)
+    nd = index if index is not None else _Ndvi(d, cols, len(pos))
+    core_b = nd.before(at)
+    vb = nd.tolerant_min(at) if d.halo else core_b
+    va = nd.after(pos)
     s: dict[str, NDArray[np.int64]] = {"n": np.bincount(ids, minlength=k).astype(np.int64)}
     s["nvb"], s["sb"] = _sum_by(ids, core_b, k)
     s["nva"], s["sa"] = _sum_by(ids, va, k)
@@ -427,10 +430,58 @@ def _zone_sums(
 
 
 def _ring_sums(
-    d: _Dates, pos: NDArray[np.int64], ids: NDArray[np.int64], k: int, cols: int
+    d: _Dates,
+    pos: NDArray[np.int64],
+    ids: NDArray[np.int64],
+    k: int,
+    cols: int,
+    index: _Ndvi | None = None,
 ) -> dict[str, NDArray[np.int64]]:
-    core_b = _ndvi_at(d.before, _halo_index(d, pos, cols))
+    nd = index if index is not None else _Ndvi(d, cols, len(pos))
+    core_b = nd.before(_halo_index(d, pos, cols))
     s: dict[str, NDArray[np.int64]] = {"n": np.bincount(ids, minlength=k).astype(np.int64)}
     s["nvb"], s["sb"] = _sum_by(ids, core_b, k)
-    s["nva"], s["sa"] = _sum_by(ids, _ndvi_at(d.after, pos), k)
+    s["nva"], s["sa"] = _sum_by(ids, nd.after(pos), k)
     return s
+
+
+class _Ndvi:
+    """NDVI of a window's dates at given pixels.
+
+    Gathered band by band where few pixels are asked for, else computed once over the whole
+    window (the same float32 values) and gathered.
+    """
+
+    def __init__(self, d: _Dates, cols: int, n_pixels: int) -> None:
+        self.d, self.cols = d, cols
+        size = next(iter(d.after.values())).size
+        self.whole: tuple[NDArray[Any], NDArray[Any]] | None = None
+        if n_pixels * DENSE_SHARE > size:
+            self.whole = (_ndvi_whole(d.before), _ndvi_whole(d.after))
+
+    def before(self, at: NDArray[np.int64]) -> NDArray[Any]:
+        """Before-date NDVI at flat indices ``at`` of the before arrays (with their halo)."""
+        return _ndvi_at(self.d.before, at) if self.whole is None else self.whole[0][at]
+
+    def after(self, pos: NDArray[np.int64]) -> NDArray[Any]:
+        """After-date NDVI at the window pixels ``pos``."""
+        return _ndvi_at(self.d.after, pos) if self.whole is None else self.whole[1][pos]
+
+    def tolerant_min(self, at: NDArray[np.int64]) -> NDArray[Any]:
+        """:func:`_tolerant_min` at ``at`` (the whole window's minimum filter when computed)."""
+        if self.whole is None:
+            return _tolerant_min(self.d, at, self.cols)
+        width = self.cols + 2 * self.d.halo
+        return _shifted(self.whole[0].reshape(-1, width), self.d.halo, np.fmin).ravel()[at]
+
+
+DENSE_SHARE = 3
+"""NDVI is computed over the whole window when the pixels asked for, times this, outnumber it
+(a gather of two bands at a pixel costs about three times a pass over it)."""
+
+
+def _ndvi_whole(bands: dict[str, NDArray[np.float32]]) -> NDArray[Any]:
+    """NDVI (clipped to [-1, 1]) of every pixel, flat: :func:`_ndvi_at` of all of them."""
+    if "NDVI" in bands:
+        return np.clip(bands["NDVI"].ravel(), -1.0, 1.0)
+    return np.clip(ndvi(bands["NIR"].ravel(), bands["R"].ravel()), -1.0, 1.0)
