@@ -36,9 +36,11 @@ def centre_pixels(
     dt: Any = np.int32 if shape[0] * shape[1] < 2**31 and len(geoms) < 2**31 else np.int64
     c0: NDArray[Any] = np.clip(np.floor(xs[0::2] + 0.5), 0, shape[1]).astype(dt)
     c1: NDArray[Any] = np.clip(np.floor(xs[1::2] + 0.5), 0, shape[1]).astype(dt)
-    span, offset = _expand(np.maximum(c1 - c0, 0), dt)
-    pos = rows[0::2].astype(dt)[span] * dt(shape[1]) + c0[span] + offset
-    return pos, gid[0::2].astype(dt)[span]
+    counts = np.maximum(c1 - c0, 0)
+    # span s covers first + i for i in its own run of 0..n-1: one repeat per output, no gather
+    first = rows[0::2].astype(dt) * dt(shape[1]) + c0 - (np.cumsum(counts) - counts).astype(dt)
+    pos = np.repeat(first, counts) + np.arange(int(counts.sum()), dtype=dt)
+    return pos, np.repeat(gid[0::2].astype(dt), counts)
 
 
 _MULTI = 4
