@@ -31,14 +31,16 @@ def centre_pixels(
     """
     edges = _pixel_edges(geoms, transform)
     rows, xs, gid = _crossings(edges, shape[0])
-    order = np.lexsort((xs, rows, gid))
+    order = np.lexsort((xs, gid * (shape[0] + 1) + rows))  # by geometry, row, then x
     rows, xs, gid = rows[order], xs[order], gid[order]
     dt: Any = np.int32 if shape[0] * shape[1] < 2**31 and len(geoms) < 2**31 else np.int64
     c0: NDArray[Any] = np.clip(np.floor(xs[0::2] + 0.5), 0, shape[1]).astype(dt)
     c1: NDArray[Any] = np.clip(np.floor(xs[1::2] + 0.5), 0, shape[1]).astype(dt)
-    span, offset = _expand(np.maximum(c1 - c0, 0), dt)
-    pos = rows[0::2].astype(dt)[span] * dt(shape[1]) + c0[span] + offset
-    return pos, gid[0::2].astype(dt)[span]
+    counts = np.maximum(c1 - c0, 0)
+    # span s covers first + i for i in its own run of 0..n-1: one repeat per output, no gather
+    first = rows[0::2].astype(dt) * dt(shape[1]) + c0 - (np.cumsum(counts) - counts).astype(dt)
+    pos = np.repeat(first, counts) + np.arange(int(counts.sum()), dtype=dt)
+    return pos, np.repeat(gid[0::2].astype(dt), counts)
 
 
 _MULTI = 4
@@ -54,7 +56,7 @@ def _expand(counts: NDArray[Any], dtype: Any = np.int64) -> tuple[NDArray[Any], 
 
 def _pixel_edges(geoms: NDArray[Any], transform: Any) -> tuple[NDArray[Any], ...]:
     """Non-horizontal polygon edges in pixel coordinates, lower-y end first, with geometry ids."""
-    parts, part_geom = shapely.get_parts(geoms, return_index=True)
+    parts, part_geom = _parts(geoms)
     while (shapely.get_type_id(parts) >= _MULTI).any():  # collections holding multipolygons
         parts, sub = shapely.get_parts(parts, return_index=True)
         part_geom = part_geom[sub]
@@ -76,6 +78,25 @@ def _pixel_edges(geoms: NDArray[Any], transform: Any) -> tuple[NDArray[Any], ...
         np.where(swap, y1, y2),
         gid.astype(np.int64),
     )
+
+
+def _parts(geoms: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
+    """``shapely.get_parts(geoms, return_index=True)``; polygons are their own part.
+
+    ``get_parts`` copies every part; patches and rings are mostly plain polygons, which are
+    taken as they are and only the multi-part geometries are split.
+    """
+    multi = shapely.get_type_id(geoms) >= _MULTI
+    if not multi.any():
+        return geoms, np.arange(len(geoms))
+    if multi.all():
+        return shapely.get_parts(geoms, return_index=True)  # type: ignore[no-any-return]
+    split, at = shapely.get_parts(geoms[multi], return_index=True)
+    single = np.flatnonzero(~multi)
+    parts = np.concatenate([geoms[single], split])
+    index = np.concatenate([single, np.flatnonzero(multi)[at]])
+    order = np.argsort(index, kind="stable")  # parts in the order of their geometries
+    return parts[order], index[order]
 
 
 def _crossings(

@@ -22,7 +22,7 @@ The values equal the reference's value for value: the same float32 pixel arithme
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -132,7 +132,7 @@ def plan_inside(
                               g.window.width + 2 * m, g.window.height + 2 * m)  # fmt: skip
         ext_t = window_transform(ext, t)
         box = shapely.box(*rwindows.bounds(ext, t))
-        near = tree.query(box)
+        near = tree.query(box).astype(np.int64)
         near = np.concatenate([pos, np.setdiff1d(near, pos)])
         own = pw[pos] - np.array([ext.col_off, ext.row_off, ext.col_off, ext.row_off])
         bounds = np.concatenate([
@@ -141,8 +141,8 @@ def plan_inside(
             _group_bounds(g),
         ])  # fmt: skip
         boxes = read_boxes(bounds, ext, ext_t, block_shape=block_shape, slack_px=1)
-        out.append(replace(g, inside_pos=pos, near_geoms=geoms[near], margin=m,
-                           inside_boxes=boxes))  # fmt: skip
+        out.append(replace(g, inside_pos=pos, near_geoms=geoms[near], near_pos=near,
+                           margin=m, inside_boxes=boxes))  # fmt: skip
     leftover = np.concatenate([*by_key.values(), np.zeros(0, np.int64)])
     return out, np.concatenate([has[big], leftover]).astype(np.int64), has
 
@@ -161,6 +161,7 @@ def inside_window(
     geoms: NDArray[Any],
     opt: InsideOptions,
     rings: NDArray[Any] | None = None,
+    pixels: Burned | None = None,
 ) -> NDArray[np.float64]:
     """Return the :data:`INSIDE_COLUMNS` rows of the window's own patches.
 
@@ -169,6 +170,8 @@ def inside_window(
     raster has none), ``geoms``: every patch that may hold pixels of the window (rings leave
     them out), the window's own first; ``rings``: the rings of its own patches (their count
     says how many are its own; default: all ``geoms`` are its own, rings buffered here).
+    ``pixels``: the pixels of ``geoms`` and ``rings`` when the caller rasterised them already
+    (:func:`burn_window`).
     """
     norm = opt.norm
     b, a = scene_bands(before, norm.before), scene_bands(after, norm.after)
@@ -183,16 +186,15 @@ def inside_window(
         seen = ~ndimage.binary_dilation(invalid, iterations=MASK_BUFFER_PX)
     seen &= np.isfinite(c["loss"])
     shape = valid.shape
-    k = len(geoms) if rings is None else len(rings)
-    nid, npos = _pairs(geoms, transform, shape)
-    own = nid < k
-    zid, zpos = nid[own], npos[own]
+    if pixels is None:
+        if rings is None:
+            rings = shapely.buffer(geoms, opt.ring_m, quad_segs=4)
+        pixels = burn_window(geoms, rings, transform, shape)
+    k, in_patch = pixels.k, pixels.in_patch
+    own = pixels.near_id < k
+    zid, zpos = pixels.near_id[own], pixels.near_pos[own]
     obscured = _obscured_shares(c, zid, zpos, k)
-    if rings is None:
-        rings = shapely.buffer(geoms[:k], opt.ring_m, quad_segs=4)
-    rid, rpos = _pairs(rings, transform, shape)
-    in_patch = np.zeros(shape[0] * shape[1], dtype=bool)
-    in_patch[npos] = True
+    rid, rpos = pixels.ring_id, pixels.ring_pos
     flat_seen = seen.ravel()
     zk = flat_seen[zpos]
     zid, zpos = zid[zk], zpos[zk]
@@ -229,6 +231,39 @@ def inside_window(
     return out
 
 
+@dataclass(frozen=True)
+class Burned:
+    """The pixels of a grown window's patches and rings, rasterised once.
+
+    ``near_id``/``near_pos``: (patch, flat pixel) pairs of every nearby patch, sorted and
+    distinct; ``ring_id``/``ring_pos``: the same of the rings of the ``k`` own patches (all
+    their pixels, patches not yet left out); ``in_patch``: the pixels in any patch.
+    """
+
+    k: int
+    near_id: NDArray[np.int64]
+    near_pos: NDArray[np.int64]
+    ring_id: NDArray[np.int64]
+    ring_pos: NDArray[np.int64]
+    in_patch: NDArray[np.bool_]
+
+
+def burn_window(
+    geoms: NDArray[Any], rings: NDArray[Any], transform: Any, shape: tuple[int, int]
+) -> Burned:
+    """Rasterise the nearby patches ``geoms`` and the rings of the own ones (:class:`Burned`)."""
+    nid, npos = _pairs(geoms, transform, shape)
+    rid, rpos = _pairs(rings, transform, shape)
+    return Burned(len(rings), nid, npos, rid, rpos, patch_mask(npos, shape))
+
+
+def patch_mask(pos: NDArray[Any], shape: tuple[int, int]) -> NDArray[np.bool_]:
+    """Flat mask of the pixels ``pos`` of a window of ``shape``."""
+    mask = np.zeros(shape[0] * shape[1], dtype=bool)
+    mask[pos] = True
+    return mask
+
+
 def _obscured_shares(
     c: dict[str, NDArray[Any]], zid: NDArray[np.int64], zpos: NDArray[np.int64], k: int
 ) -> NDArray[np.float64]:
@@ -248,11 +283,13 @@ def _pairs(
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """(geometry id, flat pixel) of the pixel centres in each geometry, distinct, sorted."""
     pos, ids = centre_pixels(np.asarray(geoms, dtype=object), transform, shape)
+    ids, pos = ids.astype(np.int64), pos.astype(np.int64)
     n = shape[0] * shape[1]
-    keys = ids.astype(np.int64) * n + pos.astype(np.int64)
+    keys = ids * n + pos
     if len(keys) > 1 and not (np.diff(keys) > 0).all():  # scanline order is sorted already
         keys = np.unique(keys)
-    return keys // n, keys % n
+        return keys // n, keys % n
+    return ids, pos
 
 
 def _share(ids: NDArray[np.int64], total: NDArray[Any], k: int) -> NDArray[np.float64]:

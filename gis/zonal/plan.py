@@ -31,8 +31,8 @@ class WindowGroup:
 
     The ``inside_*`` fields are set by :func:`gis.zonal.inside_pass.plan_inside`: the patches
     whose inside statistics this window computes (``inside_pos``), every patch that may hold
-    pixels of the window grown by ``margin`` pixels (``near_geoms``, those first), and the
-    boxes of that grown window to read.
+    pixels of the window grown by ``margin`` pixels (``near_geoms``, those first, at positions
+    ``near_pos`` of the zone table), and the boxes of that grown window to read.
     """
 
     key: int
@@ -46,6 +46,7 @@ class WindowGroup:
     ring_buffer: float = 0.0
     inside_pos: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     near_geoms: NDArray[Any] = field(default_factory=lambda: np.zeros(0, object))
+    near_pos: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     margin: int = 0
     inside_boxes: tuple[tuple[int, int, int, int], ...] = ()
 

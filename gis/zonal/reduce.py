@@ -17,7 +17,7 @@ from gis.raster import RasterReader, RasterSource
 from gis.zonal.burn import centre_pixels
 from gis.zonal.definitions import QUANTUM, SUM_SPLIT
 from gis.zonal.inside import InsideOptions, _shifted
-from gis.zonal.inside_pass import inside_window
+from gis.zonal.inside_pass import Burned, _pairs, inside_window, patch_mask
 from gis.zonal.plan import WindowGroup, block_count, window_transform
 
 
@@ -116,7 +116,11 @@ def _reduce_grown(
     drop_threshold: float,
     opt: InsideOptions,
 ) -> Partial:
-    """Read the window grown by its margin once; reduce the change sums and the inside rows."""
+    """Read the window grown by its margin once; reduce the change sums and the inside rows.
+
+    The patches and rings are rasterised once, in the grown window: the change sums take the
+    pixels of the window's own part (:func:`_core_part`), the inside rows all of them.
+    """
     m = g.margin
     grown = replace(g, window=_grown(g.window, m), boxes=g.inside_boxes)
     dates = []
@@ -132,19 +136,105 @@ def _reduce_grown(
          ((r, date[r]) for r in idx.ndvi + tuple(x for x in idx.nbr if x not in idx.ndvi))}
         for date, idx, h in ((dates[0], ib, halo), (dates[1], ia, 0))
     ]  # fmt: skip
+    d = _Dates(core[0], core[1], halo)
     rings = g.rings()
-    part = _reduce(g, _Dates(core[0], core[1], halo), drop_threshold, rings)
     src = rb.source
+    transform = window_transform(grown.window, src.grid.transform)
+    shape = (rows + 2 * m, cols + 2 * m)
+    if len(g.near_pos) != len(g.near_geoms):  # a plan without the patches' positions
+        part = _reduce(g, d, drop_threshold, rings)
+        burned = None
+        own = _own_rings(g, rings, opt.ring_m)
+    else:
+        burned, ring_id, ring_pos = _burn_grown(g, rings, opt.ring_m, transform, shape)
+        part = _core_part(g, d, drop_threshold, burned, ring_id, ring_pos)
+        own = None
     inside_rows = inside_window(
         {r: dates[0][r] for r in opt.roles},
         {r: dates[1][r] for r in opt.roles},
         _outside(grown.window, src.height, src.width),
-        window_transform(grown.window, src.grid.transform),
+        transform,
         g.near_geoms,
         opt,
-        _own_rings(g, rings, opt.ring_m),
+        own,
+        burned,
     )
     return replace(part, inside_pos=g.inside_pos, inside=inside_rows)
+
+
+def _burn_grown(
+    g: WindowGroup, rings: NDArray[Any], ring_m: float, transform: Any, shape: tuple[int, int]
+) -> tuple[Burned, NDArray[np.int64], NDArray[np.int64]]:
+    """Rasterise the patches near ``g`` and its rings once, in the grown window.
+
+    Returns the pixels for the inside rows and the (ring, pixel) pairs of every ring of the
+    change sums; the own patches' rings are those rings (the same polygons) when the change
+    sums buffered them, else they are buffered and rasterised on their own.
+    """
+    near_id, near_pos = _pairs(g.near_geoms, transform, shape)
+    ring_id, ring_pos = _pairs(rings, transform, shape)
+    in_patch = patch_mask(near_pos, shape)
+    k = len(g.inside_pos)
+    at = _own_ring_at(g, ring_m)
+    if at is None:
+        own_id, own_pos = _pairs(_own_rings(g, rings, ring_m), transform, shape)
+    else:
+        owner = np.full(len(rings), -1, np.int64)
+        owner[at] = np.arange(k)
+        mine = owner[ring_id]
+        keep = mine >= 0
+        own_id, own_pos = mine[keep], ring_pos[keep]
+        if len(own_id) > 1 and not (np.diff(own_id) >= 0).all():  # rings in another order
+            order = np.lexsort((own_pos, own_id))
+            own_id, own_pos = own_id[order], own_pos[order]
+    burned = Burned(k, near_id, near_pos, own_id, own_pos, in_patch)
+    return burned, ring_id, ring_pos
+
+
+def _own_ring_at(g: WindowGroup, ring_m: float) -> NDArray[np.intp] | None:
+    """Positions in ``g.ring_pos`` of the own patches' rings; None unless all are there."""
+    if g.ring_buffer != ring_m or len(g.ring_pos) == 0:
+        return None
+    order = np.argsort(g.ring_pos, kind="stable")
+    at = order[np.minimum(np.searchsorted(g.ring_pos, g.inside_pos, sorter=order), len(order) - 1)]
+    return at if bool((g.ring_pos[at] == g.inside_pos).all()) else None
+
+
+def _core_part(
+    g: WindowGroup,
+    d: _Dates,
+    drop_threshold: float,
+    burned: Burned,
+    ring_id: NDArray[np.int64],
+    ring_pos: NDArray[np.int64],
+) -> Partial:
+    """Return the change sums of the window from the pixels rasterised in the grown window.
+
+    A patch with pixels in the window is among the nearby ones (their bounds meet the grown
+    window), so the sums go to ``near_pos``; the rings leave out every patch's pixels.
+    """
+    rows, cols = int(g.window.height), int(g.window.width)
+    gw = cols + 2 * g.margin
+    zkeep, zpos = _in_core(burned.near_pos, g.margin, gw, rows, cols)
+    zid = burned.near_id[zkeep]
+    rkeep, rpos = _in_core(ring_pos, g.margin, gw, rows, cols)
+    free = ~burned.in_patch[ring_pos[rkeep]]
+    rpos, rid = rpos[free], ring_id[rkeep][free]
+    index = _Ndvi(d, cols, len(zpos) + len(rpos))
+    zone = _zone_sums(d, zpos, zid, len(g.near_pos), cols, drop_threshold, index)
+    ring = _ring_sums(d, rpos, rid, len(g.ring_pos), cols, index)
+    return Partial(g.key, g.near_pos, zone, g.ring_pos, ring)
+
+
+def _in_core(
+    pos: NDArray[np.int64], m: int, gw: int, rows: int, cols: int
+) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """Which flat pixels of the grown window lie in the window, and their flat index there."""
+    r, c = np.divmod(pos, gw)
+    r -= m
+    c -= m
+    keep = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
+    return keep, r[keep] * cols + c[keep]
 
 
 def _own_rings(g: WindowGroup, rings: NDArray[Any], ring_m: float) -> NDArray[Any]:
@@ -310,22 +400,23 @@ def _zone_part(
     pos, ids = centre_pixels(g.zone_geoms, g.transform, shape)
     in_patch = np.zeros(shape[0] * shape[1], dtype=bool)
     in_patch[pos] = True
-    return _zone_sums(g, d, pos, ids, shape[1], drop_threshold), in_patch
+    return _zone_sums(d, pos, ids, len(g.zone_pos), shape[1], drop_threshold), in_patch
 
 
 def _zone_sums(
-    g: WindowGroup,
     d: _Dates,
     pos: NDArray[np.int64],
     ids: NDArray[np.int64],
+    k: int,
     cols: int,
     drop_threshold: float,
+    index: _Ndvi | None = None,
 ) -> dict[str, NDArray[np.int64]]:
-    k = len(g.zone_pos)
     at = _halo_index(d, pos, cols)
-    core_b = _ndvi_at(d.before, at)
-    vb = _tolerant_min(d, at, cols) if d.halo else core_b
-    va = _ndvi_at(d.after, pos)
+    nd = index if index is not None else _Ndvi(d, cols, len(pos))
+    core_b = nd.before(at)
+    vb = nd.tolerant_min(at) if d.halo else core_b
+    va = nd.after(pos)
     s: dict[str, NDArray[np.int64]] = {"n": np.bincount(ids, minlength=k).astype(np.int64)}
     s["nvb"], s["sb"] = _sum_by(ids, core_b, k)
     s["nva"], s["sa"] = _sum_by(ids, va, k)
@@ -339,10 +430,58 @@ def _zone_sums(
 
 
 def _ring_sums(
-    d: _Dates, pos: NDArray[np.int64], ids: NDArray[np.int64], k: int, cols: int
+    d: _Dates,
+    pos: NDArray[np.int64],
+    ids: NDArray[np.int64],
+    k: int,
+    cols: int,
+    index: _Ndvi | None = None,
 ) -> dict[str, NDArray[np.int64]]:
-    core_b = _ndvi_at(d.before, _halo_index(d, pos, cols))
+    nd = index if index is not None else _Ndvi(d, cols, len(pos))
+    core_b = nd.before(_halo_index(d, pos, cols))
     s: dict[str, NDArray[np.int64]] = {"n": np.bincount(ids, minlength=k).astype(np.int64)}
     s["nvb"], s["sb"] = _sum_by(ids, core_b, k)
-    s["nva"], s["sa"] = _sum_by(ids, _ndvi_at(d.after, pos), k)
+    s["nva"], s["sa"] = _sum_by(ids, nd.after(pos), k)
     return s
+
+
+class _Ndvi:
+    """NDVI of a window's dates at given pixels.
+
+    Gathered band by band where few pixels are asked for, else computed once over the whole
+    window (the same float32 values) and gathered.
+    """
+
+    def __init__(self, d: _Dates, cols: int, n_pixels: int) -> None:
+        self.d, self.cols = d, cols
+        size = next(iter(d.after.values())).size
+        self.whole: tuple[NDArray[Any], NDArray[Any]] | None = None
+        if n_pixels * DENSE_SHARE > size:
+            self.whole = (_ndvi_whole(d.before), _ndvi_whole(d.after))
+
+    def before(self, at: NDArray[np.int64]) -> NDArray[Any]:
+        """Before-date NDVI at flat indices ``at`` of the before arrays (with their halo)."""
+        return _ndvi_at(self.d.before, at) if self.whole is None else self.whole[0][at]
+
+    def after(self, pos: NDArray[np.int64]) -> NDArray[Any]:
+        """After-date NDVI at the window pixels ``pos``."""
+        return _ndvi_at(self.d.after, pos) if self.whole is None else self.whole[1][pos]
+
+    def tolerant_min(self, at: NDArray[np.int64]) -> NDArray[Any]:
+        """:func:`_tolerant_min` at ``at`` (the whole window's minimum filter when computed)."""
+        if self.whole is None:
+            return _tolerant_min(self.d, at, self.cols)
+        width = self.cols + 2 * self.d.halo
+        return _shifted(self.whole[0].reshape(-1, width), self.d.halo, np.fmin).ravel()[at]
+
+
+DENSE_SHARE = 3
+"""NDVI is computed over the whole window when the pixels asked for, times this, outnumber it
+(a gather of two bands at a pixel costs about three times a pass over it)."""
+
+
+def _ndvi_whole(bands: dict[str, NDArray[np.float32]]) -> NDArray[Any]:
+    """NDVI (clipped to [-1, 1]) of every pixel, flat: :func:`_ndvi_at` of all of them."""
+    if "NDVI" in bands:
+        return np.clip(bands["NDVI"].ravel(), -1.0, 1.0)
+    return np.clip(ndvi(bands["NIR"].ravel(), bands["R"].ravel()), -1.0, 1.0)
