@@ -42,7 +42,9 @@ from gis.checks.discolored.neighbours import judge, ndvi_loss_threshold
 from gis.checks.discolored.pixels import (
     BASE_NAMES,
     CrownRules,
+    Table,
     WindowPixels,
+    concat_tables,
     core_slices,
     grown,
     local_stand_raster,
@@ -50,6 +52,7 @@ from gis.checks.discolored.pixels import (
     pixel_layers,
     read_pixels,
     shape_scores,
+    table_rows,
 )
 from gis.raster import RasterReader, RasterSource
 
@@ -95,13 +98,19 @@ CROWN_COLUMNS = (
 class WindowResult:
     """What :func:`detect_window` found in one window's core.
 
-    ``crowns`` has :data:`CROWN_COLUMNS` (x, y in the raster CRS; decoys included, flagged);
+    ``table`` has :data:`CROWN_COLUMNS` (x, y in the raster CRS; decoys included, flagged) as
+    columns (:data:`~gis.checks.discolored.pixels.Table`), :attr:`crowns` as a frame;
     ``stand_pixels`` maps stand number → (canopy pixels, anomalous non-yellow pixels).
     """
 
-    crowns: pd.DataFrame
+    table: Table
     stand_pixels: dict[int, tuple[int, int]]
     rejected_size: int = 0
+
+    @property
+    def crowns(self) -> pd.DataFrame:
+        """The crowns as a frame (:data:`CROWN_COLUMNS`)."""
+        return pd.DataFrame(self.table)
 
 
 def _pixel_state(
@@ -243,7 +252,7 @@ def _crown_table(
     base: Baselines,
     rules: CrownRules,
     place: tuple[Window, int, Any, float],
-) -> tuple[pd.DataFrame, int, NDArray[np.bool_]]:
+) -> tuple[Table, int, NDArray[np.bool_]]:
     """Crowns whose centroid pixel lies in the core and in a host stand, sized like a crown.
 
     Returns the table, the number rejected by size or shape, and which components are kept.
@@ -264,15 +273,13 @@ def _crown_table(
     gy = sel["row"] - halo + float(window.row_off) + 0.5
     x, y = transform @ (gx, gy)
     nan = np.full(st.shape, np.nan)
-    table = pd.DataFrame(
-        {
-            "x": x, "y": y, "stand": st, "n_px": count[keep].astype(int),
-            "crown_m2": area[keep], "grvi": sel["grvi"], "ndvi": sel.get("ndvi", nan),
-            "rg_ratio": sel["rg_ratio"], "z_grvi": sc["z_grvi"], "z_ndvi": sc.get("z_ndvi", nan),
-            "green_ratio": sc["green_ratio"], "nir_ratio": sc.get("nir_ratio", nan),
-            "elongation": elong[keep], "decoy": np.asarray(sc["decoy"], dtype=bool),
-        }
-    )  # fmt: skip
+    table = {
+        "x": x, "y": y, "stand": st, "n_px": count[keep].astype(int),
+        "crown_m2": area[keep], "grvi": sel["grvi"], "ndvi": sel.get("ndvi", nan),
+        "rg_ratio": sel["rg_ratio"], "z_grvi": sc["z_grvi"], "z_ndvi": sc.get("z_ndvi", nan),
+        "green_ratio": sc["green_ratio"], "nir_ratio": sc.get("nir_ratio", nan),
+        "elongation": elong[keep], "decoy": np.asarray(sc["decoy"], dtype=bool),
+    }  # fmt: skip
     return table, rejected, keep
 
 
@@ -343,8 +350,8 @@ def detect_window(
         arrays = state | {"pixels": pixels, "roles": roles, "stands": stands,
                           "claimed": claimed}  # fmt: skip
         more = _ndvi_loss_crowns(arrays, base, rules, place)
-        crowns = pd.concat([crowns, more], ignore_index=True) if len(more) else crowns
-    crowns["stand"] = numbers[crowns["stand"].to_numpy().astype(np.intp)].astype(np.int32)
+        crowns = concat_tables([crowns, more]) if table_rows(more) else crowns
+    crowns["stand"] = numbers[crowns["stand"].astype(np.intp)].astype(np.int32)
     return WindowResult(crowns, counts, rejected)
 
 
@@ -353,7 +360,7 @@ def _ndvi_loss_crowns(
     base: Baselines,
     rules: CrownRules,
     place: tuple[Window, int, Any, float],
-) -> pd.DataFrame:
+) -> Table:
     """Crowns of the NDVI test that lost NIR against their neighbouring crowns (NIR only).
 
     Components of :func:`~gis.checks.discolored.neighbours.ndvi_loss_pixels` (``loss``, with
@@ -375,7 +382,7 @@ def _ndvi_loss_crowns(
                "by_grvi": arrays["claimed"][rows, cols]}  # fmt: skip
     count, means = _components((rows, cols), lab, n, layers)
     crowns, _, kept = _crown_table(count, means, stands, base, rules, place)
-    if not len(crowns):
+    if not table_rows(crowns):
         return crowns
     nir = pixels.bands([list(roles).index("NIR")])  # the neighbours' NIR: one band converted
     return judge(crowns, means, kept, arrays | {"values": nir, "roles": ("NIR",), "half": halo},

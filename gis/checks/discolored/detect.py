@@ -35,7 +35,7 @@ from gis.checks.discolored.crowns import WindowResult
 from gis.checks.discolored.dask import run_passes_dask
 from gis.checks.discolored.delivery import lossy_finding
 from gis.checks.discolored.passes import Plan, make_plan, run_passes
-from gis.checks.discolored.pixels import CrownRules
+from gis.checks.discolored.pixels import CrownRules, concat_tables, table_rows
 from gis.checks.discolored.points import (
     crown_points,
     discolored_patches,
@@ -328,8 +328,9 @@ def detect_discolored(
 
 
 def _all_crowns(results: Sequence[WindowResult]) -> pd.DataFrame:
-    frames = [r.crowns for r in results if len(r.crowns)]
-    return pd.concat(frames, ignore_index=True) if frames else results[0].crowns.iloc[:0]
+    """One frame of the windows' crown tables, in window order."""
+    tables = [r.table for r in results if table_rows(r.table)]
+    return pd.DataFrame(concat_tables(tables) if tables else results[0].table)
 
 
 def _decoy_finding(crowns: pd.DataFrame, log: Findings) -> None:

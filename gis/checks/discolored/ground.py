@@ -16,8 +16,7 @@ there. With NIR the canopy mask's NDVI test does this.
 
 Examples
 --------
->>> import pandas as pd
->>> crowns = pd.DataFrame({"x": [0.0, 1.0]})
+>>> crowns = {"x": np.array([0.0, 1.0])}
 >>> blue_red = np.array([0.33, 0.60])  # a red-brown crown, shaded bare soil
 >>> len(drop_shaded_ground(crowns, blue_red, CrownRules(reflectance=True)))
 1
@@ -30,13 +29,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gis.checks.discolored.pixels import CrownRules
+from gis.checks.discolored.pixels import CrownRules, Table, take_rows
 
 
-def drop_shaded_ground(crowns: Any, blue_red: NDArray[Any], rules: CrownRules) -> Any:
-    """Return the crown table without the rows whose mean B/R is at least ``soil_blue_red``.
+def drop_shaded_ground(crowns: Table, blue_red: NDArray[Any], rules: CrownRules) -> Table:
+    """Return the crown table (columns) without the rows of mean B/R >= ``soil_blue_red``.
 
     ``blue_red`` is each row's mean blue over its mean red (NaN: kept).
     """
     ground = np.asarray(blue_red, dtype=float) >= rules.soil_blue_red
-    return crowns[~ground].reset_index(drop=True)
+    return take_rows(crowns, ~ground)

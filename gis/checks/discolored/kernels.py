@@ -136,7 +136,8 @@ def canopy_layers_raw(
     invalid where ``extra`` is set or any band is NaN or nodata; the values are
     ``float32(raw) * scale + offset`` — what :func:`gis.raster.kernels.to_reflectance` gives,
     so the result is :func:`canopy_layers` of its arrays, value for value, without a float
-    copy of the window.
+    copy of the window. Only the runs of a row inside host stands are converted (the rules
+    read nothing else).
     """
     grvi, ndvi, canopy = _canopy_arrays(stands, bands)
     h, w = stands.shape
@@ -144,13 +145,19 @@ def canopy_layers_raw(
     scale, offset = np.float32(conversion[2]), np.float32(conversion[3])
     rows = np.empty((raw.shape[0], w), dtype=np.float32)
     bad = np.empty(w, dtype=np.bool_)
+    ends = np.empty(w, dtype=np.int64)
     for i in range(h):
         if extra.shape == stands.shape:
             bad[:] = extra[i]
         else:
             bad[:] = False
-        for k in range(raw.shape[0]):
-            _raw_row(raw[k, i], nodata, has_nodata, scale, offset, rows[k], bad)
+        j = 0
+        for e in ends[: _runs(stands[i], ends)]:
+            if stands[i, j] != 0:
+                for k in range(raw.shape[0]):
+                    _raw_row(raw[k, i, j:e], nodata, has_nodata, scale, offset, rows[k, j:e],
+                             bad[j:e])  # fmt: skip
+            j = e
         _canopy_row(rows, bands, stands[i], bad, (shadow, blue_limit, soil), grvi[i],
                     ndvi[i] if bands[3] >= 0 else ndvi[0], canopy[i])  # fmt: skip
     return grvi, ndvi, canopy
@@ -660,7 +667,8 @@ def strip_histograms_raw(
     ``raw``, ``extra`` and ``conversion`` as in :func:`canopy_layers_raw`: the rows are
     converted as :func:`gis.raster.kernels.to_reflectance` converts them into a ring of the
     last ``size // 2 + 1`` rows, so the histograms are those of its arrays, value for value,
-    without a float copy of the window.
+    without a float copy of the window. Only the runs of a row inside host stands are
+    converted (nothing else is read).
     """
     h, w = stands.shape
     half = size // 2 if size > 1 else 0
@@ -668,6 +676,7 @@ def strip_histograms_raw(
     k = half + 1
     conv = np.empty((raw.shape[0], k, w), dtype=np.float32)
     bad = np.empty((k, w), dtype=np.bool_)
+    ends = np.empty(w, dtype=np.int64)
     nodata, has_nodata = conversion[0], conversion[1] != 0
     scale, offset = np.float32(conversion[2]), np.float32(conversion[3])
     seen = False
@@ -677,9 +686,13 @@ def strip_histograms_raw(
                 bad[i % k] = extra[i]
             else:
                 bad[i % k] = False
-            for b in range(raw.shape[0]):
-                _raw_row(raw[b, i], nodata, has_nodata, scale, offset, conv[b, i % k],
-                         bad[i % k])  # fmt: skip
+            j = 0
+            for e in ends[: _runs(stands[i], ends)]:
+                if stands[i, j] != 0:
+                    for b in range(raw.shape[0]):
+                        _raw_row(raw[b, i, j:e], nodata, has_nodata, scale, offset,
+                                 conv[b, i % k, j:e], bad[i % k, j:e])  # fmt: skip
+                j = e
         seen |= _strip_step(conv, i % k, (i - half) % k, bands, stands, bad[i % k], soil_ndvi,
                             slot, (i, half), grid, log_range, rings, rows, out)  # fmt: skip
     return seen

@@ -56,7 +56,7 @@ from gis.checks.discolored.kernels import (
     normalized_difference_px,
     soil_pixel,
 )
-from gis.checks.discolored.pixels import CrownRules
+from gis.checks.discolored.pixels import CrownRules, Table, table_rows, take_rows
 from gis.compiled import jit
 
 NDVI_ROW = 1
@@ -183,16 +183,16 @@ def nir_lost(nir: NDArray[Any], neighbours: NDArray[Any], rules: CrownRules) -> 
 
 
 def judge(
-    crowns: Any,
+    crowns: Table,
     means: Mapping[str, NDArray[Any]],
     kept: NDArray[np.bool_],
     window: Mapping[str, Any],
     base: Baselines,
     rules: CrownRules,
-) -> Any:
+) -> Table:
     """Return the NDVI-test crowns that lost NIR against their neighbouring crowns.
 
-    ``crowns`` is the crown table of the NDVI test's components ``kept``, ``means`` the
+    ``crowns`` is the crown table (columns) of the NDVI test's components ``kept``, ``means`` the
     per-component means (``row``, ``col``, ``core``, ``nir_core``, ``by_grvi``, ``ndvi``,
     ``rg_ratio``, ``blue``), ``window`` the window's arrays (``values``, ``roles``, ``ndvi``,
     ``canopy``, ``stands`` with local numbers, ``half``: the box half-width in pixels).
@@ -202,7 +202,7 @@ def judge(
     :mod:`gis.checks.discolored.season` applies there), soil by their means, and those that
     kept their NIR (:func:`nir_lost`). The rows kept get ``nir_crowns`` (NIR / neighbours').
     """
-    if not len(crowns):
+    if not table_rows(crowns):
         return crowns
     sel = {k: np.asarray(v)[kept] for k, v in means.items()}
     centres = (np.floor(sel["row"]).astype(int), np.floor(sel["col"]).astype(int))
@@ -223,5 +223,5 @@ def judge(
         nir = sel["nir_core"] / sel["core"]
     keep &= nir_lost(nir, ref, rules)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = crowns.assign(decoy=False, nir_crowns=nir / ref)
-    return out[keep].reset_index(drop=True)
+        out = crowns | {"decoy": np.zeros(len(keep), dtype=bool), "nir_crowns": nir / ref}
+    return take_rows(out, keep)

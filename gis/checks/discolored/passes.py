@@ -114,28 +114,38 @@ def _touches(source: RasterSource, window: Window, stands: gpd.GeoDataFrame) -> 
 def window_shapes(
     plan: Plan, window: Window, halo: int = 0, *, stands: gpd.GeoDataFrame | None = None
 ) -> list[tuple[Any, int]]:
-    """Host stands (geometry, stand number) overlapping ``window`` grown by ``halo``.
+    """Host stands (GeoJSON mapping, stand number) overlapping ``window`` grown by ``halo``.
 
-    ``stands`` restricts them to a subset of ``plan.stands`` (default all).
+    ``stands`` restricts them to a subset of ``plan.stands`` (default all). A stand's
+    mapping (what rasterizing takes) is made once and serves every window it overlaps.
     """
     frame = plan.stands if stands is None else stands
     w = Window(window.col_off - halo, window.row_off - halo, window.width + 2 * halo,
                window.height + 2 * halo)  # fmt: skip
-    tree, geoms, numbers = _stand_index(frame)
-    idx = np.sort(tree.query(shapely.box(*bounds(w, plan.source.transform))))
-    return list(zip(geoms[idx], numbers[idx].tolist(), strict=True))
+    tree, geoms, numbers, mappings = _stand_index(frame)
+    idx = np.sort(tree.query(shapely.box(*bounds(w, plan.source.transform)))).tolist()
+    for i in idx:  # threads may both fill one: the same mapping
+        if mappings[i] is None:
+            mappings[i] = geoms[i].__geo_interface__
+    return [(mappings[i], int(numbers[i])) for i in idx]
 
 
 _INDEX: dict[int, tuple[Any, gpd.GeoDataFrame]] = {}
 
 
-def _stand_index(frame: gpd.GeoDataFrame) -> tuple[Any, NDArray[Any], NDArray[np.int64]]:
-    """STRtree, geometries and stand numbers of ``frame`` as arrays (cached per frame)."""
+def _stand_index(
+    frame: gpd.GeoDataFrame,
+) -> tuple[Any, NDArray[Any], NDArray[np.int64], list[Any]]:
+    """STRtree, geometries, stand numbers and GeoJSON mappings (filled as used) of ``frame``.
+
+    Cached per frame (the plan being run).
+    """
     hit = _INDEX.get(id(frame))
     if hit is not None and hit[1] is frame:
         return hit[0]  # type: ignore[no-any-return]
     geoms = np.asarray(frame.geometry.values, dtype=object)
-    arrays = (shapely.STRtree(geoms), geoms, frame["stand_no"].to_numpy(np.int64))
+    numbers = frame["stand_no"].to_numpy(np.int64)
+    arrays = (shapely.STRtree(geoms), geoms, numbers, [None] * len(geoms))
     _INDEX.clear()  # one frame at a time: the plan being run
     _INDEX[id(frame)] = (arrays, frame)
     return arrays
@@ -295,7 +305,7 @@ def window_work(plan: Plan, windows: Sequence[Window]) -> NDArray[np.float64]:
     raw = np.array([bounds(w, plan.source.transform) for w in windows], dtype=float)
     xs, ys = np.sort(raw[:, [0, 2]], axis=1), np.sort(raw[:, [1, 3]], axis=1)
     boxes = np.column_stack([xs[:, 0], ys[:, 0], xs[:, 1], ys[:, 1]])
-    tree, geoms, _ = _stand_index(plan.stands)
+    tree, geoms, _, _ = _stand_index(plan.stands)
     win, stand = tree.query(shapely.box(*boxes.T))
     sb, wb = shapely.bounds(geoms[stand]), boxes[win]
     dx = np.minimum(sb[:, 2], wb[:, 2]) - np.maximum(sb[:, 0], wb[:, 0])

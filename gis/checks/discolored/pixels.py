@@ -173,6 +173,40 @@ class CrownRules:
         return tuple(f.name for f in fields(cls))
 
 
+# ----------------------------------------------------------------------------- tables
+
+Table = dict[str, NDArray[Any]]
+"""A window's crown table as columns of equal length: a window builds no DataFrame; the
+driver makes one frame of all windows' tables (:func:`concat_tables`)."""
+
+
+def table_rows(table: Table) -> int:
+    """Return the number of rows of ``table`` (0 when it has no column)."""
+    return len(next(iter(table.values()))) if table else 0
+
+
+def take_rows(table: Table, keep: NDArray[Any]) -> Table:
+    """Return the rows of ``table`` that ``keep`` (a mask or positions) selects."""
+    return {k: v[keep] for k, v in table.items()}
+
+
+def concat_tables(tables: Sequence[Table]) -> Table:
+    """Return the rows of ``tables`` one after another, as ``pandas.concat`` of frames would.
+
+    Columns in the order they first appear; a table without a column gives it NaN there.
+
+    Examples
+    --------
+    >>> t = concat_tables([{"x": np.array([1.0])}, {"x": np.array([2.0]), "y": np.array([3.0])}])
+    >>> t["x"].tolist(), t["y"].tolist()
+    ([1.0, 2.0], [nan, 3.0])
+    """
+    names = list(dict.fromkeys(k for t in tables for k in t))
+    parts = {k: [t[k] if k in t else np.full(table_rows(t), np.nan) for t in tables]
+             for k in names}  # fmt: skip
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
 # ----------------------------------------------------------------------------- pixels
 
 
