@@ -888,7 +888,35 @@ def _shadow(
     dn: bool,
     shift: dict[str, float],
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """(before, after) pixels darker in every band than on the other date, beyond the scene."""
+    """(before, after) pixels darker in every band than on the other date, beyond the scene.
+
+    Only the pixels that can pass are tested band by band (:func:`_shadow_at`): those whose
+    NIR changed by the threshold beyond the scene (a ratio test, with slack) and, on
+    positions, a shadowed after date's NIR at the bottom of its scene.
+    """
+    shape = a["NIR"].shape
+    nb, na = (_floored({"NIR": v["NIR"]})["NIR"] if dn else v["NIR"] for v in (b, a))
+    s = shift.get("NIR", 0.0)  # NIR fell (or rose) by the threshold beyond the scene, with
+    can = na <= nb * np.float32(np.exp(s - SHADOW_REL_NIR) * 1.001)  # slack for rounding
+    if dn:
+        can &= a["NIR"] <= SHADOW_NIR_DN
+    else:
+        can |= na >= nb * np.float32(np.exp(s + SHADOW_REL_NIR) * 0.999)
+    at = np.flatnonzero(can)
+    dark_b, dark_a = np.zeros(can.size, bool), np.zeros(can.size, bool)
+    if at.size:
+        pick = [{r: v.ravel()[at] for r, v in d.items()} for d in (b, a)]
+        dark_b[at], dark_a[at] = _shadow_at(pick[0], pick[1], dn, shift)
+    return dark_b.reshape(shape), dark_a.reshape(shape)
+
+
+def _shadow_at(
+    b: dict[str, NDArray[np.float32]],
+    a: dict[str, NDArray[np.float32]],
+    dn: bool,
+    shift: dict[str, float],
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """:func:`_shadow`'s band-by-band test on the pixels given (any shape)."""
 
     def rel(role: str) -> NDArray[Any]:
         vb, va = (_floored({role: v[role]})[role] if dn else v[role] for v in (b, a))
