@@ -51,6 +51,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 from scipy import ndimage
 
+from gis.compiled import jit
 from gis.errors import RasterError
 from gis.indices import nbr, ndvi
 from gis.raster import RasterReader, RasterSource
@@ -827,6 +828,27 @@ def _changes(
     dates before they were taken out; ``shift``: the scene's change per band
     (:attr:`Normaliser.shift`), the reference of the shadow test.
     """
+
+    def near(wanted: list[tuple[NDArray[Any], Any]]) -> list[NDArray[Any]]:
+        return [_shifted(v, tol, func) for v, func in wanted]
+
+    return _pixel_changes(b, a, dn, shift, near, Ellipsis)[0]
+
+
+def _pixel_changes(
+    b: dict[str, NDArray[np.float32]],
+    a: dict[str, NDArray[np.float32]],
+    dn: bool,
+    shift: tuple[tuple[str, float], ...],
+    near: Any,
+    at: Any,
+) -> tuple[dict[str, NDArray[Any]], NDArray[Any]]:
+    """:func:`_changes` of the pixels ``at`` of the bands, and the NDVI change of every pixel.
+
+    ``near([(values, func), ...])``: for each, ``func`` (np.fmin/np.fmax) of ``values`` over
+    each pixel's tolerance neighbourhood, at the pixels ``at`` (an index into the bands'
+    arrays, or ``Ellipsis``: every pixel of a 2-D window).
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
         vb, va = _ndvi(b), _ndvi(a)
         raw_valid = np.isfinite(vb) & np.isfinite(va)
@@ -834,25 +856,125 @@ def _changes(
         hide = obs_b | obs_a
         if hide.any():
             vb, va = np.where(hide, np.nan, vb), np.where(hide, np.nan, va)
-        out = {
-            "loss": va - _shifted(vb, tol, np.fmin),
-            "gain": va - _shifted(vb, tol, np.fmax),
-            "d": va - vb,
-            "va": va,
-        }
-        if "R" in b and "SWIR2" not in b:  # without SWIR, open ground shows as a brighter red
-            out["red_rise"] = np.log(a["R"]) - np.log(_shifted(b["R"], tol, np.fmax))
+        d = va - vb
+        hide, va_at = hide[at], va[at]
+        wanted = [(vb, np.fmin), (vb, np.fmax)]
+        red = "R" in b and "SWIR2" not in b  # without SWIR, open ground shows as a brighter red
+        if red:
+            wanted.append((b["R"], np.fmax))
         elif "SWIR2" in b:
             nb, na = nbr(b["NIR"], b["SWIR2"]), nbr(a["NIR"], a["SWIR2"])
-            out["nbr_loss"] = na - _shifted(nb, tol, np.fmin)
-            out["swir_rise"] = np.log(a["SWIR2"]) - np.log(_shifted(b["SWIR2"], tol, np.fmax))
-            out["kb_dnbr"] = burn_dnbr(nb, na)
+            wanted += [(nb, np.fmin), (b["SWIR2"], np.fmax)]
+        low, high, *rest = near(wanted)
+        out = {"loss": va_at - low, "gain": va_at - high, "d": d[at], "va": va_at}
+        if red:
+            out["red_rise"] = np.log(a["R"][at]) - np.log(rest[0])
+        elif "SWIR2" in b:
+            out["nbr_loss"] = na[at] - rest[0]
+            out["swir_rise"] = np.log(a["SWIR2"][at]) - np.log(rest[1])
+            out["kb_dnbr"] = burn_dnbr(nb[at], na[at])
             if hide.any():
                 for key in ("nbr_loss", "swir_rise", "kb_dnbr"):
                     out[key] = np.where(hide, np.nan, out[key])
         if hide.any() and "red_rise" in out:
             out["red_rise"] = np.where(hide, np.nan, out["red_rise"])
-    out.update(raw_valid=raw_valid, obscured_before=obs_b, obscured_after=obs_a)
+    out.update(raw_valid=raw_valid[at], obscured_before=obs_b[at], obscured_after=obs_a[at])
+    return out, d
+
+
+def changes_at(
+    before: dict[str, NDArray[np.float32]],
+    after: dict[str, NDArray[np.float32]],
+    opt: InsideOptions,
+    outside: NDArray[np.bool_],
+    at: NDArray[np.int64],
+) -> tuple[dict[str, NDArray[Any]], NDArray[np.bool_]]:
+    """Return :func:`_changes` and whether each pixel is seen, at the flat pixels ``at``.
+
+    ``before``/``after``: a window's bands as read (NaN invalid), ``outside``: its pixels
+    beyond the raster (never invalid for the mask buffer). The NDVI changes are in units of
+    the scene's range (:attr:`Normaliser.index_scale`). Only the pixels ``at`` and those within
+    the tolerance or the mask buffer of them are computed (where a patch window holds few
+    patches and rings, a small part of it): each value equals the whole window's, pixel by
+    pixel, as every step is per pixel or over a pixel's neighbourhood.
+    """
+    shape = outside.shape
+    mark = np.zeros(shape, dtype=bool)
+    mark.ravel()[at] = True
+    where = np.flatnonzero(_shifted(mark, max(opt.tol, MASK_BUFFER_PX), np.logical_or))
+    rank = np.empty(mark.size, np.int32)  # pixel → its place in ``where`` (set there only)
+    rank[where] = np.arange(len(where), dtype=np.int32)
+    norm = opt.norm
+    b = scene_bands({r: v.ravel()[where] for r, v in before.items()}, norm.before)
+    a = scene_bands({r: v.ravel()[where] for r, v in after.items()}, norm.after)
+
+    def near(wanted: list[tuple[NDArray[Any], Any]]) -> list[NDArray[Any]]:
+        arrays = list({id(v): v for v, _ in wanted}.values())  # each array once
+        full = np.empty((len(arrays), mark.size), np.result_type(*arrays))
+        full[:, where] = np.stack(arrays)  # set where computed only
+        ext = _extremes_near(full, at, shape[0], shape[1], opt.tol)
+        row = {id(v): i for i, v in enumerate(arrays)}
+        return [ext[int(func is np.fmax), row[id(v)]].astype(v.dtype, copy=False)
+                for v, func in wanted]  # fmt: skip
+
+    c, d = _pixel_changes(b, a, opt.radiometry == "dn", norm.shift, near, rank[at])
+    if norm.index_scale != 1.0:  # uncalibrated imagery: in units of the scene's NDVI range
+        for key in ("loss", "gain", "d"):
+            c[key] *= norm.index_scale
+        d *= norm.index_scale
+    invalid = ~np.isfinite(d) & ~outside.ravel()[where]
+    seen = np.ones(len(at), dtype=bool)  # nothing to dilate without invalid pixels (most)
+    if invalid.any():
+        mark.ravel()[:] = False
+        mark.ravel()[where[invalid]] = True
+        seen = ~ndimage.binary_dilation(mark, iterations=MASK_BUFFER_PX).ravel()[at]
+    seen &= np.isfinite(c["loss"])
+    return c, seen
+
+
+@jit
+def _fmin(a: Any, b: Any) -> Any:
+    return b if (a != a or b < a) else a  # np.fmin: NaN only where both are
+
+
+@jit
+def _fmax(a: Any, b: Any) -> Any:
+    return b if (a != a or b > a) else a
+
+
+@jit
+def _extremes_near(full: Any, at: Any, rows: int, cols: int, tol: int) -> Any:
+    """``np.fmin`` and ``np.fmax`` of each row of ``full`` over (2*tol+1)² squares.
+
+    ``full``: values of the flat pixels of a window of ``rows`` × ``cols``, read only within
+    ``tol`` of the pixels ``at``; returns (2, rows of ``full``, pixels ``at``): the minima and
+    maxima, as :func:`_shifted` gives them (pixels beyond the window add nothing, nor does
+    NaN; the extremes are exact, so the order of the pixels is free).
+    """
+    out = np.empty((2, full.shape[0], at.size), full.dtype)
+    for k in range(full.shape[0]):
+        v = full[k]
+        for i in range(at.size):
+            p = at[i]
+            r = p // cols
+            c = p - r * cols
+            if tol == 1 and 0 < r < rows - 1 and 0 < c < cols - 1:  # 3 × 3, unrolled
+                x = (v[p - cols - 1], v[p - cols], v[p - cols + 1], v[p - 1], v[p],
+                     v[p + 1], v[p + cols - 1], v[p + cols], v[p + cols + 1])  # fmt: skip
+                out[0, k, i] = _fmin(
+                    _fmin(_fmin(x[0], x[1]), _fmin(x[2], x[3])),
+                    _fmin(_fmin(x[4], x[5]), _fmin(_fmin(x[6], x[7]), x[8])),
+                )
+                out[1, k, i] = _fmax(
+                    _fmax(_fmax(x[0], x[1]), _fmax(x[2], x[3])),
+                    _fmax(_fmax(x[4], x[5]), _fmax(_fmax(x[6], x[7]), x[8])),
+                )
+                continue
+            low = high = v[p]
+            for rr in range(max(r - tol, 0), min(r + tol + 1, rows)):
+                for cc in range(max(c - tol, 0), min(c + tol + 1, cols)):
+                    low, high = _fmin(low, v[rr * cols + cc]), _fmax(high, v[rr * cols + cc])
+            out[0, k, i], out[1, k, i] = low, high
     return out
 
 
