@@ -925,11 +925,24 @@ def changes_at(
     invalid = ~np.isfinite(d) & ~outside.ravel()[where]
     seen = np.ones(len(at), dtype=bool)  # nothing to dilate without invalid pixels (most)
     if invalid.any():
-        mark.ravel()[:] = False
-        mark.ravel()[where[invalid]] = True
-        seen = ~ndimage.binary_dilation(mark, iterations=MASK_BUFFER_PX).ravel()[at]
+        seen = ~_near_any(where[invalid], shape, MASK_BUFFER_PX).ravel()[at]
     seen &= np.isfinite(c["loss"])
     return c, seen
+
+
+def _near_any(pixels: NDArray[np.int64], shape: tuple[int, int], n: int) -> NDArray[np.bool_]:
+    """Return the pixels within ``n`` steps (city block) of the flat ``pixels`` of a window.
+
+    ``ndimage.binary_dilation`` of them with ``iterations=n``, set pixel by pixel (a window
+    holds few invalid pixels).
+    """
+    out = np.zeros(shape, dtype=bool)
+    r, c = np.divmod(pixels, shape[1])
+    for dy in range(-n, n + 1):
+        for dx in range(abs(dy) - n, n - abs(dy) + 1):
+            ok = (r + dy >= 0) & (r + dy < shape[0]) & (c + dx >= 0) & (c + dx < shape[1])
+            out[r[ok] + dy, c[ok] + dx] = True
+    return out
 
 
 @jit
