@@ -12,9 +12,11 @@ from gis.zonal.inside import (
     Normaliser,
     _changes,
     _near_any,
+    _shifted,
     changes_at,
     scene_bands,
 )
+from gis.zonal.reduce import _Dates, _halo_index, _ndvi_at, _tolerant_min
 
 
 def _window(roles: tuple[str, ...], seed: int) -> tuple[dict, dict, np.ndarray]:
@@ -84,3 +86,25 @@ def test_near_any_is_the_city_block_dilation():
         mask.ravel()[[0, -1]] = True
         want = ndimage.binary_dilation(mask, iterations=2)
         np.testing.assert_array_equal(_near_any(np.flatnonzero(mask), shape, 2), want)
+
+
+@pytest.mark.parametrize("halo", [1, 2])
+def test_tolerant_minimum_at_few_pixels_equals_the_whole_window(halo):
+    rng = np.random.default_rng(halo)
+    rows, cols = 40, 50
+    shape = (rows + 2 * halo, cols + 2 * halo)
+    before = {"NIR": rng.uniform(0.1, 0.5, shape).astype("f4")}
+    before["R"] = rng.uniform(0.01, 0.1, shape).astype("f4")
+    before["NIR"][rng.random(shape) < 0.05] = np.nan
+    before["NIR"][10:17, 10:17] = np.nan  # a cloud: no valid pixel around (13, 13)
+    before["R"][5, :] = -before["NIR"][5, :]  # NIR + R = 0: NaN NDVI
+    d = _Dates(before, {}, halo)
+    pos = rng.choice(rows * cols, 60, replace=False)
+    centre = (13 - halo) * cols + 13 - halo
+    at = _halo_index(d, np.concatenate([pos, [0, cols - 1, rows * cols - 1, centre]]), cols)
+    whole = _ndvi_at(before, np.arange(shape[0] * shape[1])).reshape(shape)
+    want = _shifted(whole, halo, np.fmin).ravel()[at]
+    assert np.isnan(want).any()
+    got = _tolerant_min(d, at, cols)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)

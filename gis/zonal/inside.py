@@ -899,10 +899,8 @@ def changes_at(
     pixel, as every step is per pixel or over a pixel's neighbourhood.
     """
     shape = outside.shape
-    mark = np.zeros(shape, dtype=bool)
-    mark.ravel()[at] = True
-    where = np.flatnonzero(_shifted(mark, max(opt.tol, MASK_BUFFER_PX), np.logical_or))
-    rank = np.empty(mark.size, np.int32)  # pixel → its place in ``where`` (set there only)
+    where = pixels_near(at, shape, max(opt.tol, MASK_BUFFER_PX))
+    rank = np.empty(outside.size, np.int32)  # pixel → its place in ``where`` (set there only)
     rank[where] = np.arange(len(where), dtype=np.int32)
     norm = opt.norm
     b = scene_bands({r: v.ravel()[where] for r, v in before.items()}, norm.before)
@@ -910,9 +908,7 @@ def changes_at(
 
     def near(wanted: list[tuple[NDArray[Any], Any]]) -> list[NDArray[Any]]:
         arrays = list({id(v): v for v, _ in wanted}.values())  # each array once
-        full = np.empty((len(arrays), mark.size), np.result_type(*arrays))
-        full[:, where] = np.stack(arrays)  # set where computed only
-        ext = _extremes_near(full, at, shape[0], shape[1], opt.tol)
+        ext = extremes_at(np.stack(arrays), where, at, shape, opt.tol)
         row = {id(v): i for i, v in enumerate(arrays)}
         return [ext[int(func is np.fmax), row[id(v)]].astype(v.dtype, copy=False)
                 for v, func in wanted]  # fmt: skip
@@ -928,6 +924,31 @@ def changes_at(
         seen = ~_near_any(where[invalid], shape, MASK_BUFFER_PX).ravel()[at]
     seen &= np.isfinite(c["loss"])
     return c, seen
+
+
+def pixels_near(at: NDArray[np.int64], shape: tuple[int, int], n: int) -> NDArray[np.int64]:
+    """Return the flat pixels of a window of ``shape`` within ``n`` pixels (a square) of ``at``."""
+    mark = np.zeros(shape, dtype=bool)
+    mark.ravel()[at] = True
+    return np.flatnonzero(_shifted(mark, n, np.logical_or))
+
+
+def extremes_at(
+    values: NDArray[Any],
+    where: NDArray[np.int64],
+    at: NDArray[np.int64],
+    shape: tuple[int, int],
+    tol: int,
+) -> NDArray[Any]:
+    """Return (2, bands, pixels): ``np.fmin`` and ``np.fmax`` over each pixel's square.
+
+    ``values`` (bands, pixels ``where``): values of the flat pixels ``where`` of a window of
+    ``shape``, which hold every pixel within ``tol`` of the pixels ``at``; the result equals
+    :func:`_shifted` of the whole window at ``at``.
+    """
+    full = np.empty((len(values), shape[0] * shape[1]), values.dtype)
+    full[:, where] = values  # set where given only: the kernel reads no other pixel
+    return _extremes_near(full, at, shape[0], shape[1], tol)  # type: ignore[no-any-return]
 
 
 def _near_any(pixels: NDArray[np.int64], shape: tuple[int, int], n: int) -> NDArray[np.bool_]:
