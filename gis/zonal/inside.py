@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -836,8 +836,8 @@ def _changes(
 
 
 def _pixel_changes(
-    b: dict[str, NDArray[np.float32]],
-    a: dict[str, NDArray[np.float32]],
+    b: Mapping[str, NDArray[np.float32]],
+    a: Mapping[str, NDArray[np.float32]],
     dn: bool,
     shift: tuple[tuple[str, float], ...],
     near: Any,
@@ -903,8 +903,7 @@ def changes_at(
     rank = np.empty(outside.size, np.int32)  # pixel → its place in ``where`` (set there only)
     rank[where] = np.arange(len(where), dtype=np.int32)
     norm = opt.norm
-    b = scene_bands({r: v.ravel()[where] for r, v in before.items()}, norm.before)
-    a = scene_bands({r: v.ravel()[where] for r, v in after.items()}, norm.after)
+    b, a = Gathered(before, where, norm.before), Gathered(after, where, norm.after)
 
     def near(wanted: list[tuple[NDArray[Any], Any]]) -> list[NDArray[Any]]:
         arrays = list({id(v): v for v, _ in wanted}.values())  # each array once
@@ -924,6 +923,45 @@ def changes_at(
         seen = ~_near_any(where[invalid], shape, MASK_BUFFER_PX).ravel()[at]
     seen &= np.isfinite(c["loss"])
     return c, seen
+
+
+class Gathered(Mapping[str, NDArray[np.float32]]):
+    """A window's bands (:func:`scene_bands`) at its flat pixels ``where``, gathered when used.
+
+    The shadow test reads its visible bands at a few pixels only (:meth:`at`).
+    """
+
+    def __init__(
+        self,
+        bands: dict[str, NDArray[np.float32]],
+        where: NDArray[np.int64],
+        norm: dict[str, tuple[float, float]],
+    ) -> None:
+        self.bands, self.where, self.norm = bands, where, norm
+        self.done: dict[str, NDArray[np.float32]] = {}
+
+    def __getitem__(self, role: str) -> NDArray[np.float32]:
+        if role not in self.done:
+            self.done[role] = self._values(role, self.where)
+        return self.done[role]
+
+    def __contains__(self, role: object) -> bool:
+        return role in self.bands  # without gathering it
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.bands)
+
+    def __len__(self) -> int:
+        return len(self.bands)
+
+    def at(self, index: NDArray[np.int64]) -> dict[str, NDArray[np.float32]]:
+        """Every band at ``where[index]`` (those not gathered yet read there only)."""
+        return {r: self.done[r][index] if r in self.done else self._values(r, self.where[index])
+                for r in self.bands}  # fmt: skip
+
+    def _values(self, role: str, pixels: NDArray[np.int64]) -> NDArray[np.float32]:
+        values = self.bands[role].ravel()[pixels]
+        return _scaled(values, *self.norm[role]) if self.norm else values
 
 
 def pixels_near(at: NDArray[np.int64], shape: tuple[int, int], n: int) -> NDArray[np.int64]:
@@ -947,7 +985,8 @@ def extremes_at(
     :func:`_shifted` of the whole window at ``at``.
     """
     full = np.empty((len(values), shape[0] * shape[1]), values.dtype)
-    full[:, where] = values  # set where given only: the kernel reads no other pixel
+    for row, v in zip(full, values, strict=True):  # row by row: 3× faster than full[:, where]
+        row[where] = v  # set where given only: the kernel reads no other pixel
     return _extremes_near(full, at, shape[0], shape[1], tol)  # type: ignore[no-any-return]
 
 
@@ -1013,8 +1052,8 @@ def _extremes_near(full: Any, at: Any, rows: int, cols: int, tol: int) -> Any:
 
 
 def _obscured(
-    b: dict[str, NDArray[np.float32]],
-    a: dict[str, NDArray[np.float32]],
+    b: Mapping[str, NDArray[np.float32]],
+    a: Mapping[str, NDArray[np.float32]],
     dn: bool,
     shift: tuple[tuple[str, float], ...] = (),
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
@@ -1039,8 +1078,8 @@ def _obscured(
 
 
 def _shadow(
-    b: dict[str, NDArray[np.float32]],
-    a: dict[str, NDArray[np.float32]],
+    b: Mapping[str, NDArray[np.float32]],
+    a: Mapping[str, NDArray[np.float32]],
     dn: bool,
     shift: dict[str, float],
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
@@ -1061,7 +1100,8 @@ def _shadow(
     at = np.flatnonzero(can)
     dark_b, dark_a = np.zeros(can.size, bool), np.zeros(can.size, bool)
     if at.size:
-        pick = [{r: v.ravel()[at] for r, v in d.items()} for d in (b, a)]
+        pick = [d.at(at) if isinstance(d, Gathered) else {r: v.ravel()[at] for r, v in d.items()}
+                for d in (b, a)]  # fmt: skip
         dark_b[at], dark_a[at] = _shadow_at(pick[0], pick[1], dn, shift)
     return dark_b.reshape(shape), dark_a.reshape(shape)
 
@@ -1101,7 +1141,7 @@ def _shadow_at(
     return before & keeps, after & keeps
 
 
-def _snow(bands: dict[str, NDArray[np.float32]], dn: bool) -> NDArray[np.bool_]:
+def _snow(bands: Mapping[str, NDArray[np.float32]], dn: bool) -> NDArray[np.bool_]:
     if "G" not in bands or "SWIR2" not in bands:
         return np.zeros(bands["NIR"].shape, dtype=bool)
     g, s, nir, red = bands["G"], bands["SWIR2"], bands["NIR"], bands["R"]
@@ -1111,7 +1151,7 @@ def _snow(bands: dict[str, NDArray[np.float32]], dn: bool) -> NDArray[np.bool_]:
     return (ndsi >= SNOW_NDSI) & (nir >= SNOW_NIR) & (g >= SNOW_GREEN) & (red >= SNOW_GREEN)
 
 
-def _ndvi(bands: dict[str, NDArray[np.float32]]) -> NDArray[Any]:
+def _ndvi(bands: Mapping[str, NDArray[np.float32]]) -> NDArray[Any]:
     if "NDVI" in bands:
         return np.clip(bands["NDVI"], -1.0, 1.0)
     return np.asarray(ndvi(bands["NIR"], bands["R"]))
