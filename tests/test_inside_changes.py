@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from gis.zonal import inside
 from gis.zonal.inside import (
     MASK_BUFFER_PX,
     InsideOptions,
@@ -43,13 +44,16 @@ def _window(roles: tuple[str, ...], seed: int) -> tuple[dict, dict, np.ndarray]:
     return b, a, outside
 
 
+@pytest.mark.parametrize("dense", [False, True])
 @pytest.mark.parametrize("tol", [0, 1, 2])
 @pytest.mark.parametrize(
     ("roles", "dn"),
     [(("NIR", "R", "SWIR2", "G"), False), (("NIR", "R", "G", "B"), False),
      (("NIR", "R", "G", "B"), True), (("NDVI",), False)],
 )  # fmt: skip
-def test_changes_at_equal_the_whole_window(roles, dn, tol):
+def test_changes_at_equal_the_whole_window(roles, dn, tol, dense, monkeypatch):
+    if dense:  # every pixel of the window computed (many pixels asked for)
+        monkeypatch.setattr(inside, "DENSE_AT", 0.0)
     b, a, outside = _window(("NIR", "R", *(r for r in roles if r not in ("NIR", "R", "NDVI"))), 3)
     if roles == ("NDVI",):
         b = {"NDVI": (b["NIR"] - b["R"]) / (b["NIR"] + b["R"])}

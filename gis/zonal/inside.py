@@ -882,6 +882,11 @@ def _pixel_changes(
     return out, d
 
 
+DENSE_AT = 0.4
+"""More pixels asked for than this share of the window (rings overlap where patches are
+dense): :func:`changes_at` takes every pixel and the separable neighbourhood filter."""
+
+
 def changes_at(
     before: dict[str, NDArray[np.float32]],
     after: dict[str, NDArray[np.float32]],
@@ -899,13 +904,19 @@ def changes_at(
     pixel, as every step is per pixel or over a pixel's neighbourhood.
     """
     shape = outside.shape
-    where = pixels_near(at, shape, max(opt.tol, MASK_BUFFER_PX))
+    dense = len(at) > DENSE_AT * outside.size
+    if dense:
+        where = np.arange(outside.size)
+    else:
+        where = pixels_near(at, shape, max(opt.tol, MASK_BUFFER_PX))
     rank = np.empty(outside.size, np.int32)  # pixel → its place in ``where`` (set there only)
     rank[where] = np.arange(len(where), dtype=np.int32)
     norm = opt.norm
     b, a = Gathered(before, where, norm.before), Gathered(after, where, norm.after)
 
     def near(wanted: list[tuple[NDArray[Any], Any]]) -> list[NDArray[Any]]:
+        if dense:  # every pixel: the separable filter over the window, then gathered
+            return [_shifted(v.reshape(shape), opt.tol, func).ravel()[at] for v, func in wanted]
         arrays = list({id(v): v for v, _ in wanted}.values())  # each array once
         ext = extremes_at(np.stack(arrays), where, at, shape, opt.tol)
         row = {id(v): i for i, v in enumerate(arrays)}
