@@ -34,7 +34,7 @@ from scipy.sparse import csgraph
 
 from gis.raster import Grid
 from gis.severity import burned_mask
-from gis.zonal.burn import centre_pixels
+from gis.zonal.burn import centre_pairs
 from gis.zonal.inside import (
     _RING_MIN_PX,
     COMBINED_LOSS,
@@ -283,14 +283,7 @@ def _pairs(
     geoms: NDArray[Any], transform: Any, shape: tuple[int, int]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """(geometry id, flat pixel) of the pixel centres in each geometry, distinct, sorted."""
-    pos, ids = centre_pixels(np.asarray(geoms, dtype=object), transform, shape)
-    ids, pos = ids.astype(np.int64), pos.astype(np.int64)
-    n = shape[0] * shape[1]
-    keys = ids * n + pos
-    if len(keys) > 1 and not (np.diff(keys) > 0).all():  # scanline order is sorted already
-        keys = np.unique(keys)
-        return keys // n, keys % n
-    return ids, pos
+    return centre_pairs(np.asarray(geoms, dtype=object), transform, shape)
 
 
 def _share(ids: NDArray[np.int64], total: NDArray[Any], k: int) -> NDArray[np.float64]:

@@ -1,4 +1,4 @@
-"""Compiled loops of the inside pass (numba): each pair's deviation from its ring, its class.
+"""Compiled loops of the windowed pass (numba): scanline spans, sums, pairs' classes.
 
 A window holds hundreds of patches and some hundred thousand (patch, pixel) pairs. As numpy
 expressions a pair's deviation from its ring's median is a gather per operand and a temporary
@@ -6,7 +6,8 @@ per step, and the loss terms of a pair a clip, a stack and two reductions; the l
 each operand once. The values are the same, bit for bit: the same float32 arithmetic in the
 same order. The medians per patch sort with numpy (one sort of a window's (patch, value) keys,
 nearly in order already, beats selecting within each patch); the keys are made and the middle
-ones read back here, not every key.
+ones read back here, not every key. Likewise the scanline's spans are ordered and filled, the
+fixed-point sums taken and the window's own pairs cut from a grown window in one pass each.
 """
 
 from __future__ import annotations
@@ -113,3 +114,124 @@ def _term(x: Any) -> Any:
     if x != x or x <= 0:
         return np.float32(0)
     return min(x, np.finfo(np.float32).max)
+
+
+@jit
+def scanline(rows: Any, xs: Any, gid: Any, width: int, size: int) -> tuple[Any, Any, bool]:
+    """Return (flat pixel, geometry id, sorted and distinct) of the spans between crossings.
+
+    ``rows``/``xs``/``gid``: the crossings of the pixel-centre lines (row, x in pixel units,
+    geometry), grouped by geometry (``gid`` non-decreasing). Within a geometry they are put in
+    (row, x) order (by row, counted; then by x, inserted: a row holds a few), and each pair
+    ``xa <= xb`` gives the columns ``floor(xa + 0.5) <= j < floor(xb + 0.5)`` within
+    ``0..width``. The pixels come out by geometry, row, then column; the flag says whether the
+    keys ``id * size + pixel`` strictly increase (no pixel twice: spans of a geometry apart).
+    """
+    m = rows.size
+    order = np.empty(m, np.int64)
+    a = 0
+    while a < m:
+        b = a
+        while b < m and gid[b] == gid[a]:
+            b += 1
+        _sort_segment(rows, xs, order, a, b)
+        a = b
+    total = 0
+    for s in range(0, m - 1, 2):
+        total += max(_col(xs[order[s + 1]], width) - _col(xs[order[s]], width), 0)
+    pos = np.empty(total, np.int64)
+    ids = np.empty(total, np.int64)
+    i = 0
+    last = -1
+    ordered = True
+    for s in range(0, m - 1, 2):
+        e = order[s]
+        base = rows[e] * width
+        g = gid[e]
+        for c in range(_col(xs[e], width), _col(xs[order[s + 1]], width)):
+            pos[i] = base + c
+            ids[i] = g
+            key = g * size + base + c
+            ordered &= key > last
+            last = key
+            i += 1
+    return pos, ids, ordered
+
+
+@jit
+def _col(x: float, width: int) -> int:
+    """Return ``clip(floor(x + 0.5), 0, width)`` as an integer."""
+    return int(min(max(np.floor(x + 0.5), 0.0), float(width)))
+
+
+@jit
+def _sort_segment(rows: Any, xs: Any, order: Any, a: int, b: int) -> None:
+    """Write to ``order[a:b]`` the crossings ``a..b-1`` sorted by row, then x (stable)."""
+    lo, hi = rows[a], rows[a]
+    for e in range(a, b):
+        lo, hi = min(lo, rows[e]), max(hi, rows[e])
+    at = np.zeros(hi - lo + 2, np.int64)
+    for e in range(a, b):
+        at[rows[e] - lo + 1] += 1
+    for r in range(1, at.size):
+        at[r] += at[r - 1]
+    for e in range(a, b):
+        r = rows[e] - lo
+        order[a + at[r]] = e
+        at[r] += 1
+    for i in range(a + 1, b):  # insertion by x within each row (rows are in order already)
+        e = order[i]
+        j = i - 1
+        while j >= a and rows[order[j]] == rows[e] and xs[order[j]] > xs[e]:
+            order[j + 1] = order[j]
+            j -= 1
+        order[j + 1] = e
+
+
+@jit
+def fixed_sums(ids: Any, values: Any, k: int, quantum: float, split: int) -> tuple[Any, Any]:
+    """Return (count, sum in integers of ``quantum``) of the finite ``values`` per id.
+
+    Each value is rounded to a multiple of ``quantum`` (``rint(float64(v) / quantum)``) and
+    its high and low parts (``divmod`` by ``split``) are summed apart, as the sums by
+    ``bincount`` of float64 weights do exactly; here in int64.
+    """
+    count = np.zeros(k, np.int64)
+    high = np.zeros(k, np.int64)
+    low = np.zeros(k, np.int64)
+    for i in range(values.size):
+        v = values[i]
+        if not np.isfinite(v):
+            continue
+        f = np.int64(np.rint(np.float64(v) / quantum))
+        h = f // split
+        g = ids[i]
+        count[g] += 1
+        high[g] += h
+        low[g] += f - h * split
+    return count, high * split + low
+
+
+@jit
+def in_core(
+    pos: Any, ids: Any, margin: int, width: int, rows: int, cols: int, skip: Any
+) -> tuple[Any, Any]:
+    """(pixel in the window, id) of the pairs of a grown window that lie in the window itself.
+
+    ``pos`` are flat pixels of the window grown by ``margin`` on each side (``width`` columns);
+    the window is ``rows`` × ``cols``. Pairs whose grown-window pixel is set in ``skip`` (when
+    it is not empty) are left out. The order is kept.
+    """
+    out_pos = np.empty(pos.size, np.int64)
+    out_ids = np.empty(pos.size, np.int64)
+    n = 0
+    for i in range(pos.size):
+        p = pos[i]
+        r = p // width - margin
+        c = p - (r + margin) * width - margin
+        if r < 0 or r >= rows or c < 0 or c >= cols or (skip.size and skip[p]):
+            continue
+        out_pos[n] = r * cols + c
+        out_ids[n] = ids[i]
+        n += 1
+    return out_pos[:n].copy(), out_ids[:n].copy()
