@@ -46,7 +46,13 @@ from gis.zonal.inside import (
     _changes,
     scene_bands,
 )
-from gis.zonal.kernels import classify, deviations, median_keys, sorted_medians
+from gis.zonal.kernels import (
+    classify,
+    deviation_keys,
+    deviations,
+    median_keys,
+    sorted_medians,
+)
 from gis.zonal.plan import WindowGroup, read_boxes, window_transform
 
 MAX_MARGIN_PX = 256
@@ -307,11 +313,11 @@ def _group_median(ids: NDArray[np.int64], values: NDArray[Any], k: int) -> NDArr
     out = np.full(k, np.nan)
     if len(ids) == 0:
         return out
-    start, count = _starts(ids, k)
     if values.dtype == np.float32:
-        keys = median_keys(ids, np.ascontiguousarray(values).view(np.uint32))
+        keys = median_keys(ids, np.ascontiguousarray(values), False)
         keys.sort()
-        return np.asarray(sorted_medians(keys, start, count))
+        return np.asarray(sorted_medians(keys, k))
+    start, count = _starts(ids, k)
     v = values[np.lexsort((values, ids))]
     some = count > 0
     s, n = start[some], count[some]
@@ -349,18 +355,43 @@ def _beyond(
     ``values`` are the window's (flat), ``pos`` the pairs' pixels, ``ring_values`` the rings'.
     """
     k = len(enough)
-    ok = np.isfinite(ring_values)
-    med = _group_median(ring_ids[ok], ring_values[ok], k)
+    med, mad = _ring_spread(ring_ids, ring_values, k, dn)
     has_ref = np.isfinite(med)
     med = np.where(has_ref, med, 0.0)
     floors = np.full(k, floor)
-    if dn:  # relative evidence: beyond the ring's own spread
-        dev = np.abs(ring_values[ok] - med.astype(values.dtype)[ring_ids[ok]])
-        mad = _group_median(ring_ids[ok], dev, k)
+    if mad is not None:  # relative evidence: beyond the ring's own spread
         floors = np.where(has_ref, np.maximum(floor, 3.0 * 1.4826 * np.nan_to_num(mad)), floor)
     floors = np.where(enough, floors, floor)
     t = values.dtype.type
     return np.asarray(deviations(values, pos, ids, med.astype(t), enough, floors.astype(t)))
+
+
+def _ring_spread(
+    ring_ids: NDArray[np.int64], ring_values: NDArray[Any], k: int, dn: bool
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+    """Median of each ring's finite values and, with ``dn``, their median absolute deviation.
+
+    Float32 values: the deviations come from the sorted keys of the median
+    (:func:`gis.zonal.kernels.deviation_keys`), in float32 as the reference's.
+    """
+    if ring_values.dtype == np.float32:
+        keys = median_keys(ring_ids, np.ascontiguousarray(ring_values), True)
+        keys.sort()
+        med = np.asarray(sorted_medians(keys, k))
+        if not dn:
+            return med, None
+        dev = deviation_keys(keys, np.where(np.isfinite(med), med, 0.0).astype(np.float32))
+        dev.sort()
+        return med, np.asarray(sorted_medians(dev, k))
+    ok = np.isfinite(ring_values)
+    med = _group_median(ring_ids[ok], ring_values[ok], k)
+    if not dn:
+        return med, None
+    dev = np.abs(
+        ring_values[ok]
+        - np.where(np.isfinite(med), med, 0.0).astype(ring_values.dtype)[ring_ids[ok]]
+    )
+    return med, _group_median(ring_ids[ok], dev, k)
 
 
 def _classify_pairs(

@@ -20,38 +20,65 @@ from gis.compiled import jit
 
 
 @jit
-def median_keys(ids: Any, bits: Any) -> Any:
+def median_keys(ids: Any, values: Any, finite_only: bool) -> Any:
     """64-bit keys ordering (id, float32 value) pairs: the id, then the value's order key.
 
-    ``bits`` are the float32 values' bit patterns; a value's order key flips its sign bit, or
-    every bit of a negative one: -NaN first, then -inf … +inf, then +NaN.
+    A value's order key is its bit pattern with the sign bit flipped, or every bit of a
+    negative one: -NaN first, then -inf … +inf, then +NaN. With ``finite_only`` the pairs of
+    values that are not finite are left out.
     """
+    bits = values.view(np.uint32)
     out = np.empty(bits.size, np.uint64)
+    n = 0
     for i in range(bits.size):
-        b = bits[i]
-        key = b ^ (np.uint32(0xFFFFFFFF) if b >> 31 == 1 else np.uint32(0x80000000))
-        out[i] = (np.uint64(ids[i]) << np.uint64(32)) | np.uint64(key)
+        if finite_only and not np.isfinite(values[i]):
+            continue
+        out[n] = (np.uint64(ids[i]) << np.uint64(32)) | np.uint64(_to_key(bits[i]))
+        n += 1
+    return out[:n]
+
+
+@jit
+def deviation_keys(keys: Any, med: Any) -> Any:
+    """:func:`median_keys` of ``|value - med[id]|`` (float32) of each key's (id, value)."""
+    out = np.empty(keys.size, np.uint64)
+    pick = np.empty(1, np.uint32)
+    value = pick.view(np.float32)
+    for i in range(keys.size):
+        g = keys[i] >> np.uint64(32)
+        pick[0] = _from_key(keys[i])
+        value[0] = abs(value[0] - med[g])
+        out[i] = (g << np.uint64(32)) | np.uint64(_to_key(pick[0]))
     return out
 
 
 @jit
-def sorted_medians(keys: Any, start: Any, count: Any) -> Any:
-    """Median of each run ``keys[start[i] : start[i] + count[i]]`` of sorted :func:`median_keys`.
+def sorted_medians(keys: Any, k: int) -> Any:
+    """Median per id ``0..k-1`` of sorted :func:`median_keys` (NaN for an id without one).
 
-    An even count averages the two middle values in float32, as ``np.median``; NaN for none.
+    An even count averages the two middle values in float32, as ``np.median``.
     """
-    k = start.size
     out = np.full(k, np.nan)
     pick = np.empty(2, np.uint32)
     value = pick.view(np.float32)
-    for i in range(k):
-        n = count[i]
-        if n == 0:
-            continue
-        pick[0] = _from_key(keys[start[i] + (n - 1) // 2])
-        pick[1] = _from_key(keys[start[i] + n // 2])
-        out[i] = value[0] if n % 2 == 1 else (value[0] + value[1]) / np.float32(2)
+    start = 0
+    while start < keys.size:
+        g = keys[start] >> np.uint64(32)
+        end = start + 1
+        while end < keys.size and keys[end] >> np.uint64(32) == g:
+            end += 1
+        n = end - start
+        pick[0] = _from_key(keys[start + (n - 1) // 2])
+        pick[1] = _from_key(keys[start + n // 2])
+        out[g] = value[0] if n % 2 == 1 else (value[0] + value[1]) / np.float32(2)
+        start = end
     return out
+
+
+@jit
+def _to_key(bits: Any) -> Any:
+    """Return the order key of a float32 bit pattern (see :func:`median_keys`)."""
+    return bits ^ (np.uint32(0xFFFFFFFF) if bits >> 31 == 1 else np.uint32(0x80000000))
 
 
 @jit
