@@ -517,7 +517,9 @@ def assemble(
     attrs = patches.drop(columns=[geom_name])
     attrs = attrs.rename(columns={c: f"{c}_input" for c in attrs.columns if c in added})
     body = pd.concat([attrs, evidence[list(EVIDENCE_COLUMNS)], verdict], axis=1)
-    return gpd.GeoDataFrame(body, geometry=patches.geometry.rename("geometry"), crs=patches.crs)
+    # copy=False: body is a new frame already (geopandas would copy and consolidate it)
+    geometry = patches.geometry.rename("geometry")
+    return gpd.GeoDataFrame(body, geometry=geometry, crs=patches.crs, copy=False)
 
 
 def summary_counts(checked: pd.DataFrame) -> dict[str, dict[str, int]]:
