@@ -79,9 +79,11 @@ PLAIN = frozenset({"empty", "string"})
 def normalize_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` with list/dict values as JSON text and categoricals as their values.
 
-    The geometry column (if any) is left alone; the input is not modified.
+    The geometry column (if any) is left alone; the input is not modified (columns are
+    replaced in a shallow copy, never written into; a deep copy would cost a copy of every
+    column, and a consolidation of them, for each layer written).
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)
     geom = geometry_name(frame)
     for name in out.columns:
         if name == geom:
