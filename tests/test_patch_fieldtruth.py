@@ -30,7 +30,7 @@ def _scene(cover_in, cover_out, shape=(20, 20), block=(slice(8, 11), slice(8, 11
 def test_every_pixel_of_a_small_clearing_is_seen():
     """A 3 × 3 pixel clearing (1.35 亩 at 10 m): its rim is as visible as its middle.
 
-    Smoothing the per-pixel test over unchanged pixels as well kept only the middle pixel.
+    Smoothing the per-pixel test over unchanged pixels as well kept 5 of the 9.
     """
     after, unchanged, changed = _scene("slash", "conifer")
     seen = _visible(after, unchanged, LOOK, changed)
