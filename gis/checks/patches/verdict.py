@@ -418,8 +418,9 @@ def _reason_context(
         "land_class", lambda v: _land_class_label(v, language, unknown)
     )
     if "stand_class" in columns:  # a leaf habit's label; a species not in the catalog as is
+        anon = "树种未知的林分" if language == "zh" else "stands of unknown species"
         columns["stand_class_label"] = by_value(
-            "stand_class", lambda v: "—" if v is None else rules.label("stand_class", v, language)
+            "stand_class", lambda v: anon if v is None else rules.label("stand_class", v, language)
         )
     kept = {name: values for name, values in columns.items() if name in needed}
     if not kept:
