@@ -8,11 +8,13 @@ texture: the crowns are gone inside the patch while the surroundings keep theirs
 colouring or leaf fall changes the level of the NIR over a whole stand, not the crowns' light
 and shade pattern, and it moves patch and ring alike.
 
-Per zone and date this module gives the mean local standard deviation of the NIR (3 × 3
-pixels, only where all nine are valid on both dates) over the patch's pixels and over its
-ring (pixels within ``ring_m`` and in no zone), as read (reflectance) or scene-normalised
-(uncalibrated imagery, the normaliser of :class:`gis.zonal.inside.InsideOptions`). The rules
-compare the patch's change of texture with the ring's (``rel_texture`` in
+Per zone and date this module gives the NIR's roughness: the mean, over the patch's pixels
+whose 3 × 3 neighbourhood is valid on both dates and wholly inside the patch, of each pixel's
+smallest departure from the line through two opposite neighbours (:func:`_roughness`: a step
+edge such as a clearing's border does not count), and the same over its ring (pixels within
+``ring_m`` and in no zone), as read (reflectance) or scene-normalised (uncalibrated imagery,
+the normaliser of :class:`gis.zonal.inside.InsideOptions`). The rules compare the patch's change
+of texture with the ring's (``rel_texture`` in
 :func:`gis.checks.patches.verdict.derive_evidence`), so a whole-scene gain, a stretch or a
 sensor change between the dates cancels.
 
@@ -41,11 +43,13 @@ from gis.raster import RasterSource
 from gis.zonal.inside import Normaliser, scene_bands
 
 TEXTURE_COLUMNS = ("texture_before", "texture_after", "ring_texture_before", "ring_texture_after")
-"""Mean local (3 × 3) standard deviation of the NIR inside the patch / in its ring, per date."""
+"""The NIR's mean roughness (see the module) inside the patch / in its ring, per date."""
 
 TEXTURE_DEFINITIONS = {
-    "texture_before": "mean over the patch's pixels of the NIR's local standard deviation "
-    "(3 x 3 pixels all valid on both dates; scene-normalised on uncalibrated imagery), before",
+    "texture_before": "mean over the patch's interior pixels (3 x 3 neighbourhood inside the "
+    "patch and valid on both dates) of the NIR's smallest departure from the mean of two "
+    "opposite neighbours (row, column, diagonals; scene-normalised on uncalibrated imagery), "
+    "before; only for patches without SWIR on both dates that a rule may decide with it",
     "texture_after": "the same on the after date",
     "ring_texture_before": "the same over the ring (within ring_m of the patch, in no patch)",
     "ring_texture_after": "the same over the ring, after",

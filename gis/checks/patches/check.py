@@ -56,7 +56,7 @@ from gis.zonal.inside import (
     prefetch_samples,
     resolve_radiometry,
 )
-from gis.zonal.texture import TEXTURE_COLUMNS, texture_stats
+from gis.zonal.texture import TEXTURE_COLUMNS, TEXTURE_DEFINITIONS, texture_stats
 
 logger = logging.getLogger(__name__)
 
@@ -597,7 +597,7 @@ def run_metadata(
         "rule_ids": rules.rule_ids(),
         "lang": str(language),
         "image_dates": None if image_dates is None else [str(d) for d in image_dates],
-        "stat_definitions": {**STAT_DEFINITIONS, **INSIDE_DEFINITIONS},
+        "stat_definitions": {**STAT_DEFINITIONS, **INSIDE_DEFINITIONS, **TEXTURE_DEFINITIONS},
     }
 
 
