@@ -133,3 +133,5 @@ def test_a_stand_coloured_in_autumn_is_not_a_texture_loss(tmp_path, cause):
     row = _check(tmp_path, cleared=False, cause=cause)
     assert "C04_loss_texture" not in row["rules_fired"]
     assert row["legality"] in ("needs_field_check", "no_change")
+    # its NDVI fell like the ring's: no rule may read the texture, so it is not read
+    assert abs(row["rel_dndvi"]) < 0.1 and np.isnan(row["rel_texture"])
