@@ -263,7 +263,7 @@ def land_evidence(
     out = pd.DataFrame(index=patches.index)
     scale, clash = _scale(patches), clashing_features(sub, pieces["feature"].to_numpy())
     if "land_class" in sub:
-        forest = sub["land_class"].map(lambda v: bool(is_forest_land(v)) if pd.notna(v) else False)
+        forest = _forest_land(sub["land_class"])
         out["forest_share"] = covered_share(
             patches, sub, pieces=pieces, where=lambda _: forest, scale=scale, clash=clash
         )
@@ -279,6 +279,13 @@ def land_evidence(
     else:
         out["gyl_share"] = np.nan
     return out[list(cols)]
+
+
+def _forest_land(land_class: pd.Series) -> NDArray[np.bool_]:
+    """:func:`gis.layers.is_forest_land` of each value (missing: False), once per distinct value."""
+    codes, uniques = pd.factorize(land_class.astype(object))
+    table = np.array([bool(is_forest_land(v)) for v in uniques] + [False], dtype=bool)
+    return table[codes]  # code -1 (missing) takes the last entry
 
 
 def admin_evidence(
