@@ -281,11 +281,11 @@ def land_evidence(
     return out[list(cols)]
 
 
-def _forest_land(land_class: pd.Series) -> NDArray[np.bool_]:
+def _forest_land(land_class: pd.Series) -> pd.Series:
     """:func:`gis.layers.is_forest_land` of each value (missing: False), once per distinct value."""
     codes, uniques = pd.factorize(land_class.astype(object))
     table = np.array([bool(is_forest_land(v)) for v in uniques] + [False], dtype=bool)
-    return table[codes]  # code -1 (missing) takes the last entry
+    return pd.Series(table[codes], index=land_class.index)  # code -1 (missing): the last entry
 
 
 def admin_evidence(
