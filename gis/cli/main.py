@@ -9,6 +9,7 @@ please report it).
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
@@ -28,6 +29,9 @@ EXIT_FINDINGS = 1
 EXIT_INPUT = 3
 EXIT_BUG = 4
 
+FULL_COLLECTION_EVERY = 100
+"""Younger collections between two full ones in a ``linyuan`` process (Python's default: 10)."""
+
 
 class LinyuanGroup(click.Group):
     """A click group that loads its commands lazily and turns :class:`GisError` into exit 3.
@@ -44,6 +48,29 @@ class LinyuanGroup(click.Group):
         super().__init__(*args, **kwargs)
         self.lazy_commands = dict(lazy_commands or {})
         self.argv: list[str] = []
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        """Run the command line; on the process's own arguments, tune its garbage collector.
+
+        Run on the process's own arguments (``args`` not given: the ``linyuan`` console script,
+        ``python -m gis``), a command is the whole life of the process, which holds a large,
+        long-lived heap (modules, frames of tens of thousands of rows): a full collection
+        comes after :data:`FULL_COLLECTION_EVERY` younger ones instead of 10 (each rescans
+        that heap: six of them were 0.4 s of a 50 000-patch check; young cycles are still
+        collected as usual), and the objects are frozen out of the collector as the command
+        ends (:func:`gc.freeze`), so the interpreter's final collections do not rescan what
+        the command built (another 0.4 s). A caller that passes ``args`` (click's
+        ``CliRunner``, a notebook) keeps its collector as it is.
+        """
+        own = args is None
+        if own:
+            young, middle, _ = gc.get_threshold()
+            gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
+        try:
+            return super().main(args, *rest, **kwargs)
+        finally:
+            if own:
+                gc.freeze()
 
     def make_context(
         self,

@@ -18,24 +18,20 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import shapely
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from pyproj import Transformer
 
 from gis.crs import CGCS2000, require_crs
@@ -43,6 +39,10 @@ from gis.errors import DataSourceError, SchemaError
 from gis.findings import Findings
 from gis.io._atomic import atomic_path
 from gis.io.formats import json_text
+
+if TYPE_CHECKING:  # openpyxl is imported only where an XLSX is written (~0.07 s of import)
+    from openpyxl import Workbook
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 XLSX_MAX_ROWS = 1_048_576
 SHEET_NAME_CHARS = 31
@@ -238,15 +238,18 @@ def _column_format(col: pd.Series, *, lonlat: bool) -> str | None:
     return None
 
 
-def _styled(ws: WriteOnlyWorksheet, value: Any, number_format: str | None) -> Any:
-    """Return ``value`` as a cell: text never a formula, numbers and dates in their format."""
+def _styled(new_cell: Callable[..., Any], value: Any, number_format: str | None) -> Any:
+    """Return ``value`` as a cell: text never a formula, numbers and dates in their format.
+
+    ``new_cell(value=…)`` makes a cell of the sheet (openpyxl's ``WriteOnlyCell``).
+    """
     if isinstance(value, str) and value.startswith("="):
-        cell = WriteOnlyCell(ws, value=value)
+        cell = new_cell(value=value)
         cell.data_type = "s"  # text, never a formula
         return cell
     if number_format is None or value is None or isinstance(value, (bool, str)):
         return value
-    cell = WriteOnlyCell(ws, value=value)
+    cell = new_cell(value=value)
     cell.number_format = number_format
     return cell
 
@@ -270,7 +273,10 @@ def _sheet_rows(
     values = [[_cell(v) for v in row] for row in zip(*columns, strict=True)]
     if words:
         values = [[words[v] if isinstance(v, bool) else v for v in row] for row in values]
-    cells = [[_styled(ws, v, f) for v, f in zip(row, formats, strict=True)] for row in values]
+    from openpyxl.cell import WriteOnlyCell  # deferred with openpyxl (see the imports)
+
+    new_cell = functools.partial(WriteOnlyCell, ws)
+    cells = [[_styled(new_cell, v, f) for v, f in zip(row, formats, strict=True)] for row in values]
     shown = [[_shown(v, f) for v, f in zip(row, formats, strict=True)] for row in values]
     return cells, shown
 
@@ -290,6 +296,10 @@ def _add_sheet(
             zh=f"工作表 {name!r} 有 {len(table)} 行，Excel 表头下最多 {XLSX_MAX_ROWS - 1} 行；"
             "请改写 CSV 或 GeoPackage，或拆分表格",
         )
+    from openpyxl.cell import WriteOnlyCell  # deferred with openpyxl (see the imports)
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     ws = wb.create_sheet(title=name)
     header = [str(c) for c in table.columns]
     rows, shown = _sheet_rows(ws, table, lang=lang, lonlat=lonlat or set())
@@ -332,6 +342,8 @@ def _write_xlsx(
     _check_sheet_name(sheet_name, taken)
     for name in summary:
         _check_sheet_name(name, taken)
+    from openpyxl import Workbook  # deferred (see the imports)
+
     lonlat = {dict(headers or {}).get(c, c) for c in ("lon", "lat")}
     wb = Workbook(write_only=True)
     _add_sheet(wb, sheet_name, table, lang=lang, lonlat=lonlat)

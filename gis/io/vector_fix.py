@@ -35,6 +35,7 @@ from gis.crs import (
 from gis.errors import CRSError, DataSourceError, SchemaError, listed, shell_arg
 from gis.findings import Findings, geometry_reason_zh
 from gis.gcj02 import gcj02_to_wgs84, geometries_gcj02_to_wgs84
+from gis.validity import is_valid
 
 ZONE_HALF_WIDTH_DEG = 1.5 + 0.25
 """A 3° zone spans CM ± 1.5°; a quarter degree of slack for layers on a zone edge."""
@@ -499,7 +500,7 @@ def repair_geometries(
     frame = _keep_polygons(frame, label, log, polygonal)
     geoms = np.asarray(frame.geometry.values, dtype=object)
     present = ~shapely.is_missing(geoms)
-    invalid = np.flatnonzero(present & ~shapely.is_valid(geoms))
+    invalid = np.flatnonzero(present & ~is_valid(geoms))
     labels = _feature_labels(frame) if len(invalid) or not np.all(present) else []
     out = frame
     collapsed: set[int] = set()  # invalid and empty once repaired: told once, then dropped

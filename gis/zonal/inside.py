@@ -49,7 +49,6 @@ from affine import Affine
 from numpy.typing import NDArray
 from rasterio.enums import Resampling
 from rasterio.windows import Window
-from scipy import ndimage
 
 from gis.compiled import jit
 from gis.errors import RasterError
@@ -1181,6 +1180,10 @@ def _share(mask: NDArray[np.bool_], within: NDArray[np.bool_]) -> float:
 
 
 def _largest(mask: NDArray[np.bool_]) -> int:
+    # deferred: scipy.ndimage costs ~0.1 s of import and only this per-zone reference path
+    # (inside_stats) uses it, not the windowed pass of the checks
+    from scipy import ndimage
+
     labels, n = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
     return int(np.bincount(labels.ravel())[1:].max()) if n else 0
 
@@ -1198,6 +1201,8 @@ def _one_zone(
     index_scale: float = 1.0,
     shift: tuple[tuple[str, float], ...] = (),
 ) -> list[float]:
+    from scipy import ndimage  # deferred, as in _largest
+
     shape = next(iter(bands[0].values())).shape
     inside = _mask_of([geom], transform, shape)
     ring = _mask_of([shapely.buffer(geom, ring_m, quad_segs=4)], transform, shape)

@@ -22,6 +22,7 @@ from gis.errors import RasterError
 from gis.findings import Findings
 from gis.raster import RasterSource
 from gis.raster.analysis_grid import common_grid, file_span
+from gis.validity import is_valid
 from gis.zonal.definitions import COLUMNS, QUANTUM, RING_SUMS, ZONE_SUMS
 from gis.zonal.inside import INSIDE_COLUMNS, InsideOptions, sampled_source, zone_rows
 from gis.zonal.inside_pass import empty_rows, plan_inside
@@ -420,7 +421,7 @@ def _zones_in_raster_crs(zones: Any, src: RasterSource, log: Findings) -> NDArra
             "以做影像统计（影像本身不重采样）",
         )
     values = np.asarray(geoms.values, dtype=object)
-    bad = ~shapely.is_valid(values) & ~shapely.is_missing(values)
+    bad = ~is_valid(values) & ~shapely.is_missing(values)
     if bad.any():
         values = values.copy()
         values[bad] = shapely.make_valid(values[bad])

@@ -49,6 +49,7 @@ from gis.progress import step
 from gis.raster.analysis_grid import common_grid
 from gis.rules import RuleSet
 from gis.sensors import ALPHA, RADIOMETRIES
+from gis.validity import is_valid
 from gis.zonal import STAT_DEFINITIONS, change_stats
 from gis.zonal.inside import (
     INSIDE_COLUMNS,
@@ -122,7 +123,7 @@ def prepare_patches(
     _report_duplicates(out, findings, source)
     geoms = np.asarray(out.geometry.values)
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    invalid = ~empty & ~shapely.is_valid(geoms)
+    invalid = ~empty & ~is_valid(geoms)
     for pid in out.loc[empty, "patch_id"]:
         findings.add(
             "empty_geometry",

@@ -263,7 +263,7 @@ def land_evidence(
     out = pd.DataFrame(index=patches.index)
     scale, clash = _scale(patches), clashing_features(sub, pieces["feature"].to_numpy())
     if "land_class" in sub:
-        forest = sub["land_class"].map(lambda v: bool(is_forest_land(v)) if pd.notna(v) else False)
+        forest = _forest_land(sub["land_class"])
         out["forest_share"] = covered_share(
             patches, sub, pieces=pieces, where=lambda _: forest, scale=scale, clash=clash
         )
@@ -317,6 +317,11 @@ def class_evidence(
     sub = subcompartments.assign(stand_class=stand_class(subcompartments["dominant_species"]))
     out = largest_overlap(patches, sub, "stand_class", pieces=pieces)
     return out.rename("stand_class")
+def _forest_land(land_class: pd.Series) -> pd.Series:
+    """:func:`gis.layers.is_forest_land` of each value (missing: False), once per distinct value."""
+    codes, uniques = pd.factorize(land_class.astype(object))
+    table = np.array([bool(is_forest_land(v)) for v in uniques] + [False], dtype=bool)
+    return pd.Series(table[codes], index=land_class.index)  # code -1 (missing): the last entry
 
 
 def admin_evidence(

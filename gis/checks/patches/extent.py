@@ -19,6 +19,8 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from gis.validity import is_valid
+
 POLYGON, MULTIPOLYGON = 3, 6
 """GEOS type ids (:func:`shapely.get_type_id`)."""
 
@@ -73,7 +75,7 @@ def held_area(values: NDArray[Any], bounds: tuple[float, float, float, float]) -
     simple = (kind == POLYGON) | one_part
     simple &= (b[:, 0] > x0) & (b[:, 1] > y0) & (b[:, 2] < x1) & (b[:, 3] < y1)
     pick = np.flatnonzero(simple)
-    pick = pick[shapely.is_valid(values[pick])]
+    pick = pick[is_valid(values[pick])]
     if not len(pick):
         return out
     xy, part = shapely.get_coordinates(values[pick], return_index=True)
