@@ -35,6 +35,7 @@ from gis.crs import (
 from gis.errors import CRSError, DataSourceError, SchemaError, listed, shell_arg
 from gis.findings import Findings, geometry_reason_zh
 from gis.gcj02 import gcj02_to_wgs84, geometries_gcj02_to_wgs84
+from gis.geomtypes import geometry_types
 from gis.validity import is_valid
 
 ZONE_HALF_WIDTH_DEG = 1.5 + 0.25
@@ -583,38 +584,6 @@ def _keep_polygons(
     for i, geom in kept.items():
         repaired[i] = geom
     return frame.set_geometry(gpd.GeoSeries(repaired, index=frame.index, crs=frame.crs))
-
-
-GEOS_TYPES = np.array(
-    [
-        "Point",
-        "LineString",
-        "LinearRing",
-        "Polygon",
-        "MultiPoint",
-        "MultiLineString",
-        "MultiPolygon",
-        "GeometryCollection",
-    ]
-)
-"""Geometry type names by GEOS type id (:func:`shapely.get_type_id`), as ``geom_type`` says."""
-
-
-def geometry_types(geoms: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """Return each geometry's ``geom_type`` where ``present``, else ``""`` (vectorised).
-
-    Examples
-    --------
-    >>> g = np.array([shapely.box(0, 0, 1, 1), None, shapely.Point(0, 0)])
-    >>> geometry_types(g, np.array([True, False, True])).tolist()
-    ['Polygon', '', 'Point']
-    """
-    ids = shapely.get_type_id(geoms)
-    known = present & (ids >= 0) & (ids < len(GEOS_TYPES))
-    types = np.where(known, GEOS_TYPES[np.clip(ids, 0, len(GEOS_TYPES) - 1)], "").astype(object)
-    for i in np.flatnonzero(present & ~known):  # a type GEOS added since (curves)
-        types[i] = geoms[i].geom_type
-    return np.asarray(types.astype(str))
 
 
 def _refuse_not_polygonal(label: str, ids: list[str], types: np.ndarray) -> None:

@@ -317,6 +317,8 @@ def class_evidence(
     sub = subcompartments.assign(stand_class=stand_class(subcompartments["dominant_species"]))
     out = largest_overlap(patches, sub, "stand_class", pieces=pieces)
     return out.rename("stand_class")
+
+
 def _forest_land(land_class: pd.Series) -> pd.Series:
     """:func:`gis.layers.is_forest_land` of each value (missing: False), once per distinct value."""
     codes, uniques = pd.factorize(land_class.astype(object))

@@ -30,6 +30,7 @@ import pandas as pd
 import shapely
 
 from gis.findings import Findings, Severity, geometry_reason_zh
+from gis.geomtypes import geometry_types
 from gis.layers import (
     SHAPEFILE_NAME_BYTES,
     FieldSpec,
@@ -261,25 +262,6 @@ def _check_field_names(
 # --------------------------------------------------------------------------- geometry
 
 
-def _geom_types(frame: pd.DataFrame) -> np.ndarray:
-    geoms = np.asarray(frame.geometry.values)
-    return np.asarray(shapely.get_type_id(geoms))
-
-
-_TYPE_NAMES = np.array(
-    [
-        "Point",
-        "LineString",
-        "LinearRing",
-        "Polygon",
-        "MultiPoint",
-        "MultiLineString",
-        "MultiPolygon",
-        "GeometryCollection",
-    ]
-)
-
-
 def _check_geometry(
     frame: pd.DataFrame, kind: LayerKind | None, log: Findings, ctx: dict[str, Any]
 ) -> None:
@@ -321,7 +303,7 @@ def _check_validity(
 def _check_geom_type(
     frame: pd.DataFrame, present: np.ndarray, kind: LayerKind, log: Findings, ctx: dict[str, Any]
 ) -> None:
-    names = _TYPE_NAMES[np.clip(_geom_types(frame), 0, len(_TYPE_NAMES) - 1)]
+    names = geometry_types(np.asarray(frame.geometry.values), present)
     wrong = present & ~np.isin(names, kind.geom_types)
     if not wrong.any():
         return
