@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -51,6 +51,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 from scipy import ndimage
 
+from gis.compiled import jit
 from gis.errors import RasterError
 from gis.indices import nbr, ndvi
 from gis.raster import RasterReader, RasterSource
@@ -827,6 +828,27 @@ def _changes(
     dates before they were taken out; ``shift``: the scene's change per band
     (:attr:`Normaliser.shift`), the reference of the shadow test.
     """
+
+    def near(wanted: list[tuple[NDArray[Any], Any]]) -> list[NDArray[Any]]:
+        return [_shifted(v, tol, func) for v, func in wanted]
+
+    return _pixel_changes(b, a, dn, shift, near, Ellipsis)[0]
+
+
+def _pixel_changes(
+    b: Mapping[str, NDArray[np.float32]],
+    a: Mapping[str, NDArray[np.float32]],
+    dn: bool,
+    shift: tuple[tuple[str, float], ...],
+    near: Any,
+    at: Any,
+) -> tuple[dict[str, NDArray[Any]], NDArray[Any]]:
+    """:func:`_changes` of the pixels ``at`` of the bands, and the NDVI change of every pixel.
+
+    ``near([(values, func), ...])``: for each, ``func`` (np.fmin/np.fmax) of ``values`` over
+    each pixel's tolerance neighbourhood, at the pixels ``at`` (an index into the bands'
+    arrays, or ``Ellipsis``: every pixel of a 2-D window).
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
         vb, va = _ndvi(b), _ndvi(a)
         raw_valid = np.isfinite(vb) & np.isfinite(va)
@@ -834,31 +856,215 @@ def _changes(
         hide = obs_b | obs_a
         if hide.any():
             vb, va = np.where(hide, np.nan, vb), np.where(hide, np.nan, va)
-        out = {
-            "loss": va - _shifted(vb, tol, np.fmin),
-            "gain": va - _shifted(vb, tol, np.fmax),
-            "d": va - vb,
-            "va": va,
-        }
-        if "R" in b and "SWIR2" not in b:  # without SWIR, open ground shows as a brighter red
-            out["red_rise"] = np.log(a["R"]) - np.log(_shifted(b["R"], tol, np.fmax))
+        d = va - vb
+        hide, va_at = hide[at], va[at]
+        wanted = [(vb, np.fmin), (vb, np.fmax)]
+        red = "R" in b and "SWIR2" not in b  # without SWIR, open ground shows as a brighter red
+        if red:
+            wanted.append((b["R"], np.fmax))
         elif "SWIR2" in b:
             nb, na = nbr(b["NIR"], b["SWIR2"]), nbr(a["NIR"], a["SWIR2"])
-            out["nbr_loss"] = na - _shifted(nb, tol, np.fmin)
-            out["swir_rise"] = np.log(a["SWIR2"]) - np.log(_shifted(b["SWIR2"], tol, np.fmax))
-            out["kb_dnbr"] = burn_dnbr(nb, na)
+            wanted += [(nb, np.fmin), (b["SWIR2"], np.fmax)]
+        low, high, *rest = near(wanted)
+        out = {"loss": va_at - low, "gain": va_at - high, "d": d[at], "va": va_at}
+        if red:
+            out["red_rise"] = np.log(a["R"][at]) - np.log(rest[0])
+        elif "SWIR2" in b:
+            out["nbr_loss"] = na[at] - rest[0]
+            out["swir_rise"] = np.log(a["SWIR2"][at]) - np.log(rest[1])
+            out["kb_dnbr"] = burn_dnbr(nb[at], na[at])
             if hide.any():
                 for key in ("nbr_loss", "swir_rise", "kb_dnbr"):
                     out[key] = np.where(hide, np.nan, out[key])
         if hide.any() and "red_rise" in out:
             out["red_rise"] = np.where(hide, np.nan, out["red_rise"])
-    out.update(raw_valid=raw_valid, obscured_before=obs_b, obscured_after=obs_a)
+    out.update(raw_valid=raw_valid[at], obscured_before=obs_b[at], obscured_after=obs_a[at])
+    return out, d
+
+
+DENSE_AT = 0.4
+"""More pixels asked for than this share of the window (rings overlap where patches are
+dense): :func:`changes_at` takes every pixel and the separable neighbourhood filter."""
+
+
+def changes_at(
+    before: dict[str, NDArray[np.float32]],
+    after: dict[str, NDArray[np.float32]],
+    opt: InsideOptions,
+    outside: NDArray[np.bool_],
+    at: NDArray[np.int64],
+) -> tuple[dict[str, NDArray[Any]], NDArray[np.bool_]]:
+    """Return :func:`_changes` and whether each pixel is seen, at the flat pixels ``at``.
+
+    ``before``/``after``: a window's bands as read (NaN invalid), ``outside``: its pixels
+    beyond the raster (never invalid for the mask buffer). The NDVI changes are in units of
+    the scene's range (:attr:`Normaliser.index_scale`). Only the pixels ``at`` and those within
+    the tolerance or the mask buffer of them are computed (where a patch window holds few
+    patches and rings, a small part of it): each value equals the whole window's, pixel by
+    pixel, as every step is per pixel or over a pixel's neighbourhood.
+    """
+    shape = outside.shape
+    dense = len(at) > DENSE_AT * outside.size
+    if dense:
+        where = np.arange(outside.size)
+    else:
+        where = pixels_near(at, shape, max(opt.tol, MASK_BUFFER_PX))
+    rank = np.empty(outside.size, np.int32)  # pixel → its place in ``where`` (set there only)
+    rank[where] = np.arange(len(where), dtype=np.int32)
+    norm = opt.norm
+    b, a = Gathered(before, where, norm.before), Gathered(after, where, norm.after)
+
+    def near(wanted: list[tuple[NDArray[Any], Any]]) -> list[NDArray[Any]]:
+        if dense:  # every pixel: the separable filter over the window, then gathered
+            return [_shifted(v.reshape(shape), opt.tol, func).ravel()[at] for v, func in wanted]
+        arrays = list({id(v): v for v, _ in wanted}.values())  # each array once
+        ext = extremes_at(np.stack(arrays), where, at, shape, opt.tol)
+        row = {id(v): i for i, v in enumerate(arrays)}
+        return [ext[int(func is np.fmax), row[id(v)]].astype(v.dtype, copy=False)
+                for v, func in wanted]  # fmt: skip
+
+    c, d = _pixel_changes(b, a, opt.radiometry == "dn", norm.shift, near, rank[at])
+    if norm.index_scale != 1.0:  # uncalibrated imagery: in units of the scene's NDVI range
+        for key in ("loss", "gain", "d"):
+            c[key] *= norm.index_scale
+        d *= norm.index_scale
+    invalid = ~np.isfinite(d) & ~outside.ravel()[where]
+    seen = np.ones(len(at), dtype=bool)  # nothing to dilate without invalid pixels (most)
+    if invalid.any():
+        seen = ~_near_any(where[invalid], shape, MASK_BUFFER_PX).ravel()[at]
+    seen &= np.isfinite(c["loss"])
+    return c, seen
+
+
+class Gathered(Mapping[str, NDArray[np.float32]]):
+    """A window's bands (:func:`scene_bands`) at its flat pixels ``where``, gathered when used.
+
+    The shadow test reads its visible bands at a few pixels only (:meth:`at`).
+    """
+
+    def __init__(
+        self,
+        bands: dict[str, NDArray[np.float32]],
+        where: NDArray[np.int64],
+        norm: dict[str, tuple[float, float]],
+    ) -> None:
+        self.bands, self.where, self.norm = bands, where, norm
+        self.done: dict[str, NDArray[np.float32]] = {}
+
+    def __getitem__(self, role: str) -> NDArray[np.float32]:
+        if role not in self.done:
+            self.done[role] = self._values(role, self.where)
+        return self.done[role]
+
+    def __contains__(self, role: object) -> bool:
+        return role in self.bands  # without gathering it
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.bands)
+
+    def __len__(self) -> int:
+        return len(self.bands)
+
+    def at(self, index: NDArray[np.int64]) -> dict[str, NDArray[np.float32]]:
+        """Every band at ``where[index]`` (those not gathered yet read there only)."""
+        return {r: self.done[r][index] if r in self.done else self._values(r, self.where[index])
+                for r in self.bands}  # fmt: skip
+
+    def _values(self, role: str, pixels: NDArray[np.int64]) -> NDArray[np.float32]:
+        values = self.bands[role].ravel()[pixels]
+        return _scaled(values, *self.norm[role]) if self.norm else values
+
+
+def pixels_near(at: NDArray[np.int64], shape: tuple[int, int], n: int) -> NDArray[np.int64]:
+    """Return the flat pixels of a window of ``shape`` within ``n`` pixels (a square) of ``at``."""
+    mark = np.zeros(shape, dtype=bool)
+    mark.ravel()[at] = True
+    return np.flatnonzero(_shifted(mark, n, np.logical_or))
+
+
+def extremes_at(
+    values: NDArray[Any],
+    where: NDArray[np.int64],
+    at: NDArray[np.int64],
+    shape: tuple[int, int],
+    tol: int,
+) -> NDArray[Any]:
+    """Return (2, bands, pixels): ``np.fmin`` and ``np.fmax`` over each pixel's square.
+
+    ``values`` (bands, pixels ``where``): values of the flat pixels ``where`` of a window of
+    ``shape``, which hold every pixel within ``tol`` of the pixels ``at``; the result equals
+    :func:`_shifted` of the whole window at ``at``.
+    """
+    full = np.empty((len(values), shape[0] * shape[1]), values.dtype)
+    for row, v in zip(full, values, strict=True):  # row by row: 3× faster than full[:, where]
+        row[where] = v  # set where given only: the kernel reads no other pixel
+    return _extremes_near(full, at, shape[0], shape[1], tol)  # type: ignore[no-any-return]
+
+
+def _near_any(pixels: NDArray[np.int64], shape: tuple[int, int], n: int) -> NDArray[np.bool_]:
+    """Return the pixels within ``n`` steps (city block) of the flat ``pixels`` of a window.
+
+    ``ndimage.binary_dilation`` of them with ``iterations=n``, set pixel by pixel (a window
+    holds few invalid pixels).
+    """
+    out = np.zeros(shape, dtype=bool)
+    r, c = np.divmod(pixels, shape[1])
+    for dy in range(-n, n + 1):
+        for dx in range(abs(dy) - n, n - abs(dy) + 1):
+            ok = (r + dy >= 0) & (r + dy < shape[0]) & (c + dx >= 0) & (c + dx < shape[1])
+            out[r[ok] + dy, c[ok] + dx] = True
+    return out
+
+
+@jit
+def _fmin(a: Any, b: Any) -> Any:
+    return b if (a != a or b < a) else a  # np.fmin: NaN only where both are
+
+
+@jit
+def _fmax(a: Any, b: Any) -> Any:
+    return b if (a != a or b > a) else a
+
+
+@jit
+def _extremes_near(full: Any, at: Any, rows: int, cols: int, tol: int) -> Any:
+    """``np.fmin`` and ``np.fmax`` of each row of ``full`` over (2*tol+1)² squares.
+
+    ``full``: values of the flat pixels of a window of ``rows`` × ``cols``, read only within
+    ``tol`` of the pixels ``at``; returns (2, rows of ``full``, pixels ``at``): the minima and
+    maxima, as :func:`_shifted` gives them (pixels beyond the window add nothing, nor does
+    NaN; the extremes are exact, so the order of the pixels is free).
+    """
+    out = np.empty((2, full.shape[0], at.size), full.dtype)
+    for k in range(full.shape[0]):
+        v = full[k]
+        for i in range(at.size):
+            p = at[i]
+            r = p // cols
+            c = p - r * cols
+            if tol == 1 and 0 < r < rows - 1 and 0 < c < cols - 1:  # 3 × 3, unrolled
+                x = (v[p - cols - 1], v[p - cols], v[p - cols + 1], v[p - 1], v[p],
+                     v[p + 1], v[p + cols - 1], v[p + cols], v[p + cols + 1])  # fmt: skip
+                out[0, k, i] = _fmin(
+                    _fmin(_fmin(x[0], x[1]), _fmin(x[2], x[3])),
+                    _fmin(_fmin(x[4], x[5]), _fmin(_fmin(x[6], x[7]), x[8])),
+                )
+                out[1, k, i] = _fmax(
+                    _fmax(_fmax(x[0], x[1]), _fmax(x[2], x[3])),
+                    _fmax(_fmax(x[4], x[5]), _fmax(_fmax(x[6], x[7]), x[8])),
+                )
+                continue
+            low = high = v[p]
+            for rr in range(max(r - tol, 0), min(r + tol + 1, rows)):
+                for cc in range(max(c - tol, 0), min(c + tol + 1, cols)):
+                    low, high = _fmin(low, v[rr * cols + cc]), _fmax(high, v[rr * cols + cc])
+            out[0, k, i], out[1, k, i] = low, high
     return out
 
 
 def _obscured(
-    b: dict[str, NDArray[np.float32]],
-    a: dict[str, NDArray[np.float32]],
+    b: Mapping[str, NDArray[np.float32]],
+    a: Mapping[str, NDArray[np.float32]],
     dn: bool,
     shift: tuple[tuple[str, float], ...] = (),
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
@@ -883,8 +1089,8 @@ def _obscured(
 
 
 def _shadow(
-    b: dict[str, NDArray[np.float32]],
-    a: dict[str, NDArray[np.float32]],
+    b: Mapping[str, NDArray[np.float32]],
+    a: Mapping[str, NDArray[np.float32]],
     dn: bool,
     shift: dict[str, float],
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
@@ -905,7 +1111,8 @@ def _shadow(
     at = np.flatnonzero(can)
     dark_b, dark_a = np.zeros(can.size, bool), np.zeros(can.size, bool)
     if at.size:
-        pick = [{r: v.ravel()[at] for r, v in d.items()} for d in (b, a)]
+        pick = [d.at(at) if isinstance(d, Gathered) else {r: v.ravel()[at] for r, v in d.items()}
+                for d in (b, a)]  # fmt: skip
         dark_b[at], dark_a[at] = _shadow_at(pick[0], pick[1], dn, shift)
     return dark_b.reshape(shape), dark_a.reshape(shape)
 
@@ -945,7 +1152,7 @@ def _shadow_at(
     return before & keeps, after & keeps
 
 
-def _snow(bands: dict[str, NDArray[np.float32]], dn: bool) -> NDArray[np.bool_]:
+def _snow(bands: Mapping[str, NDArray[np.float32]], dn: bool) -> NDArray[np.bool_]:
     if "G" not in bands or "SWIR2" not in bands:
         return np.zeros(bands["NIR"].shape, dtype=bool)
     g, s, nir, red = bands["G"], bands["SWIR2"], bands["NIR"], bands["R"]
@@ -955,7 +1162,7 @@ def _snow(bands: dict[str, NDArray[np.float32]], dn: bool) -> NDArray[np.bool_]:
     return (ndsi >= SNOW_NDSI) & (nir >= SNOW_NIR) & (g >= SNOW_GREEN) & (red >= SNOW_GREEN)
 
 
-def _ndvi(bands: dict[str, NDArray[np.float32]]) -> NDArray[Any]:
+def _ndvi(bands: Mapping[str, NDArray[np.float32]]) -> NDArray[Any]:
     if "NDVI" in bands:
         return np.clip(bands["NDVI"], -1.0, 1.0)
     return np.asarray(ndvi(bands["NIR"], bands["R"]))

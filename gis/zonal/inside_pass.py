@@ -29,7 +29,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 from rasterio import windows as rwindows
-from scipy import ndimage, sparse
+from scipy import sparse
 from scipy.sparse import csgraph
 
 from gis.raster import Grid
@@ -39,12 +39,10 @@ from gis.zonal.inside import (
     _RING_MIN_PX,
     COMBINED_LOSS,
     INSIDE_COLUMNS,
-    MASK_BUFFER_PX,
     RED_RISE,
     SWIR_RISE,
     InsideOptions,
-    _changes,
-    scene_bands,
+    changes_at,
 )
 from gis.zonal.plan import WindowGroup, read_boxes, window_transform
 
@@ -174,18 +172,7 @@ def inside_window(
     (:func:`burn_window`).
     """
     norm = opt.norm
-    b, a = scene_bands(before, norm.before), scene_bands(after, norm.after)
-    c = _changes(b, a, opt.tol, dn=opt.radiometry == "dn", shift=norm.shift)
-    if norm.index_scale != 1.0:  # uncalibrated imagery: in units of the scene's NDVI range
-        for key in ("loss", "gain", "d"):
-            c[key] *= norm.index_scale  # new arrays of _changes: in place, the same values
-    valid = np.isfinite(c["d"])
-    invalid = ~valid & ~outside
-    seen = ~invalid  # nothing to dilate in a window without invalid pixels (most of them)
-    if invalid.any():
-        seen = ~ndimage.binary_dilation(invalid, iterations=MASK_BUFFER_PX)
-    seen &= np.isfinite(c["loss"])
-    shape = valid.shape
+    shape = outside.shape
     if pixels is None:
         if rings is None:
             rings = shapely.buffer(geoms, opt.ring_m, quad_segs=4)
@@ -193,17 +180,18 @@ def inside_window(
     k, in_patch = pixels.k, pixels.in_patch
     own = pixels.near_id < k
     zid, zpos = pixels.near_id[own], pixels.near_pos[own]
-    obscured = _obscured_shares(c, zid, zpos, k)
-    rid, rpos = pixels.ring_id, pixels.ring_pos
-    flat_seen = seen.ravel()
-    zk = flat_seen[zpos]
-    zid, zpos = zid[zk], zpos[zk]
-    rk = flat_seen[rpos] & ~in_patch[rpos]
-    rid, rpos = rid[rk], rpos[rk]
-    flat = {key: v.ravel() for key, v in c.items()}
+    free = ~in_patch[pixels.ring_pos]
+    rid, rpos = pixels.ring_id[free], pixels.ring_pos[free]
+    nz0 = len(zpos)
+    # the per-pixel changes at the patches' and rings' pixels only, in that order
+    flat, seen = changes_at(before, after, opt, outside, np.concatenate([zpos, rpos]))
+    obscured = _obscured_shares(flat, zid, np.arange(nz0), k)
+    zk, rk = seen[:nz0], seen[nz0:]
+    zid, zpos, zat = zid[zk], zpos[zk], np.flatnonzero(zk)
+    rid, rat = rid[rk], nz0 + np.flatnonzero(rk)
     ids = np.concatenate([zid, rid])
-    pos = np.concatenate([zpos, rpos])
-    lost, gained = _classify_pairs(flat, ids, pos, rid, rpos, k, opt)
+    pos = np.concatenate([zat, rat])
+    lost, gained = _classify_pairs(flat, ids, pos, rid, rat, k, opt)
     nz = len(zid)
     out = np.full((k, N_COLUMNS), np.nan)
     n_in = np.bincount(zid, minlength=k)
@@ -221,12 +209,12 @@ def inside_window(
         out[:, 7] = _share(rid[burned[nz:]], n_ring, k)
     va = flat["va"]
     if opt.radiometry != "dn":
-        out[:, 8] = _group_mean(zid[zl], va[zpos[zl]], k)
-    lost_va = _group_median(zid[zl], va[zpos[zl]], k)
-    out[:, 9] = (lost_va - _group_median(rid, va[rpos], k)) * norm.index_scale
-    out[:, 10] = float("nbr_loss" in c)
-    out[:, 11] = _group_median(zid, flat["d"][zpos], k) - norm.scene_dndvi
-    out[:, 12] = _group_median(rid, flat["d"][rpos], k) - norm.scene_dndvi
+        out[:, 8] = _group_mean(zid[zl], va[zat[zl]], k)
+    lost_va = _group_median(zid[zl], va[zat[zl]], k)
+    out[:, 9] = (lost_va - _group_median(rid, va[rat], k)) * norm.index_scale
+    out[:, 10] = float("nbr_loss" in flat)
+    out[:, 11] = _group_median(zid, flat["d"][zat], k) - norm.scene_dndvi
+    out[:, 12] = _group_median(rid, flat["d"][rat], k) - norm.scene_dndvi
     out[:, 13:15] = obscured
     return out
 

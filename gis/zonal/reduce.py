@@ -16,7 +16,7 @@ from gis.indices import nbr, ndvi
 from gis.raster import RasterReader, RasterSource
 from gis.zonal.burn import centre_pixels
 from gis.zonal.definitions import QUANTUM, SUM_SPLIT
-from gis.zonal.inside import InsideOptions, _shifted
+from gis.zonal.inside import InsideOptions, _shifted, extremes_at, pixels_near
 from gis.zonal.inside_pass import Burned, _pairs, inside_window, patch_mask
 from gis.zonal.plan import WindowGroup, block_count, window_transform
 
@@ -355,16 +355,13 @@ def _tolerant_min(d: _Dates, at: NDArray[np.int64], cols: int) -> NDArray[Any]:
     """
     h, width = d.halo, cols + 2 * d.halo
     size = next(iter(d.before.values())).size
-    if len(at) * (2 * h + 1) ** 2 > size:  # dense: once over the window, then gathered
+    if len(at) > 0.8 * size:  # dense: once over the window, then gathered (cheaper there)
         bands = {r: v.ravel() for r, v in d.before.items()}
         whole = _ndvi_at(bands, np.arange(size)).reshape(-1, width)
         return _shifted(whole, h, np.fmin).ravel()[at]
-    out = _ndvi_at(d.before, at)
-    for dy in range(-h, h + 1):
-        for dx in range(-h, h + 1):
-            if dy or dx:
-                out = np.fmin(out, _ndvi_at(d.before, at + (dy * width + dx)))
-    return out
+    shape = (size // width, width)
+    where = pixels_near(at, shape, h)  # NDVI once at each pixel of the neighbourhoods
+    return extremes_at(_ndvi_at(d.before, where)[None], where, at, shape, h)[0, 0]
 
 
 def _fixed(values: NDArray[Any]) -> NDArray[np.int64]:
