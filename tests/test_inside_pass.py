@@ -15,7 +15,15 @@ from gis.crs import WORKING_CRS
 from gis.io import write_geotiff
 from gis.raster import raster_source
 from gis.zonal import COLUMNS, change_stats, inside_pass
-from gis.zonal.inside import INSIDE_COLUMNS, InsideOptions, inside_stats
+from gis.zonal.inside import (
+    COMBINED_LOSS,
+    INSIDE_COLUMNS,
+    RED_RISE,
+    SWIR_RISE,
+    InsideOptions,
+    Normaliser,
+    inside_stats,
+)
 
 X0, Y0, PX = 500_000.0, 4_850_000.0, 10.0
 ROWS, COLS = 230, 270  # not a multiple of the windows: partial windows at the edges
@@ -120,3 +128,57 @@ def test_a_date_on_another_grid_is_read_through_its_warp(tmp_path, crs):
     sums = change_stats(_frame(geoms), before, after, window_px=64)
     pd.testing.assert_frame_equal(out[list(COLUMNS)], sums, check_exact=True)
     assert (out["seen_px"] > 0).sum() > 20 and out["n_pixels"].sum() > 0
+
+
+def test_group_medians_are_numpy_medians_per_patch():
+    rng = np.random.default_rng(7)
+    counts = rng.integers(0, 40, 60)
+    ids = np.repeat(np.arange(60), counts)
+    values = rng.normal(size=ids.size).astype(np.float32)
+    values[::13] = np.round(values[::13], 1)  # ties
+    values[::17] = np.inf
+    values[5::19] = -np.inf
+    got = inside_pass._group_median(ids, values, 60)
+    want = [np.median(values[ids == i]) if n else np.nan for i, n in enumerate(counts)]
+    np.testing.assert_array_equal(got, np.array(want, dtype=np.float64))
+    wide = values.astype(np.float64)  # other dtypes: the lexsort path
+    want = [np.median(wide[ids == i]) if n else np.nan for i, n in enumerate(counts)]
+    np.testing.assert_array_equal(inside_pass._group_median(ids, wide, 60), np.array(want))
+
+
+def test_pairs_are_classified_as_the_numpy_expression():
+    rng = np.random.default_rng(3)
+    n, k = 4000, 30
+    ids = np.sort(rng.integers(0, k, n))
+    ring = np.sort(rng.integers(0, k, n // 2))
+    pos, ring_pos = rng.integers(0, n, n), rng.integers(0, n, n // 2)
+    flat = {
+        key: (rng.normal(size=n) * 0.3).astype(np.float32)
+        for key in ("loss", "gain", "nbr_loss", "swir_rise", "red_rise")
+    }
+    flat["loss"][::50] = np.nan
+    flat["red_rise"][::70] = np.inf
+    opt = InsideOptions(("NIR", "R", "SWIR2"), Normaliser({}, {}), drop=0.15, nbr_drop=0.1)
+    lost, gained = inside_pass._classify_pairs(flat, ids, pos, ring, ring_pos, k, opt)
+
+    def beyond(key, floor):
+        v = flat[key]
+        ok = np.isfinite(v[ring_pos])
+        med = inside_pass._group_median(ring[ok], v[ring_pos][ok], k)
+        enough = np.bincount(ring, minlength=k) >= 8
+        shift = np.where(enough & np.isfinite(med), med, 0.0).astype(np.float32)
+        return (v[pos] - shift[ids]) / np.float32(floor)
+
+    with np.errstate(invalid="ignore"):
+        stack = [
+            -beyond("loss", 0.15),
+            -beyond("nbr_loss", 0.1),
+            beyond("swir_rise", SWIR_RISE),
+            beyond("red_rise", RED_RISE),
+        ]
+        terms = np.nan_to_num(np.clip(np.stack(stack), 0, None))
+        want_lost = (terms.max(axis=0) >= 1.0) | (terms.sum(axis=0) >= COMBINED_LOSS)
+        want_gained = (beyond("gain", 0.15) >= 1.0) & ~want_lost
+    np.testing.assert_array_equal(lost, want_lost)
+    np.testing.assert_array_equal(gained, want_gained)
+    assert lost.any() and gained.any() and not lost.all()

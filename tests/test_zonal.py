@@ -1,3 +1,5 @@
+from fractions import Fraction
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -22,6 +24,9 @@ from gis.zonal import (
     plan_windows,
     reduce_windows,
 )
+from gis.zonal.burn import centre_pairs
+from gis.zonal.definitions import QUANTUM
+from gis.zonal.reduce import _sum_by
 
 X0, Y0 = 500_000.0, 4_850_100.0
 T10 = from_origin(X0, Y0, 10, 10)
@@ -432,3 +437,30 @@ def test_centre_pixels_of_nested_collections_and_lines():
     nested = shapely.GeometryCollection([inner, shapely.LineString([(X0, Y0), (X0 + 50, Y0 - 50)])])
     pos, ids = centre_pixels(np.array([nested, inner], dtype=object), T10, (10, 10))
     assert sorted(pos[ids == 0].tolist()) == sorted(pos[ids == 1].tolist()) == [0, 1, 10, 11, 55]
+
+
+def test_centre_pairs_are_the_distinct_sorted_centre_pixels():
+    zones = _random_zones(n=40, seed=9)
+    overlapping = shapely.GeometryCollection([_px_box(0, 0, 4, 4), _px_box(2, 2, 6, 6)])
+    geoms = np.array([*zones.geometry.values, overlapping], dtype=object)
+    pos, ids = centre_pixels(geoms, T10, (64, 64))
+    pair_ids, pair_pos = centre_pairs(geoms, T10, (64, 64))
+    keys = np.unique(ids.astype(np.int64) * 64 * 64 + pos)
+    np.testing.assert_array_equal(pair_ids, keys // (64 * 64))
+    np.testing.assert_array_equal(pair_pos, keys % (64 * 64))
+    last = len(geoms) - 1  # even-odd within one geometry: the parts' overlap is out
+    assert (pair_ids == last).sum() == (ids == last).sum() == 16 + 16 - 2 * 4
+
+
+def test_fixed_point_sums_are_the_exact_float32_sums():
+    rng = np.random.default_rng(4)
+    ids = np.sort(rng.integers(0, 50, 20_000))
+    values = rng.uniform(-1, 1, ids.size).astype(np.float32)
+    values[::37] = np.nan
+    count, total = _sum_by(ids, values, 52)
+    ok = np.isfinite(values)
+    np.testing.assert_array_equal(count, np.bincount(ids[ok], minlength=52))
+    for i in (0, 17, 49):
+        exact = sum(Fraction(float(v)) for v in values[ok & (ids == i)])
+        assert Fraction(int(total[i])) * Fraction(QUANTUM) == exact
+    assert total[50] == total[51] == 0

@@ -6,9 +6,10 @@ the windows their bounds touch. :func:`reduce_window` / :func:`reduce_windows` (
 inputs and outputs) read each window of both dates once — the whole window, or only boxes
 around sparse zones when that touches fewer raster blocks — with a 1-pixel halo on the before
 date for the misregistration tolerance; find the pixels whose centre lies in each zone and
-ring with a vectorised scanline (:func:`centre_pixels`, GDAL's rule, overlaps allowed);
-compute NDVI/NBR at those pixels and reduce them with ``numpy.bincount`` into integer partial
-sums (per-pixel values in fixed point, :data:`QUANTUM`). :func:`combine` adds the partials —
+ring with a scanline of all of them at once (:func:`centre_pixels`, GDAL's rule, overlaps
+allowed; its spans filled by a compiled loop of :mod:`gis.zonal.kernels`); compute NDVI/NBR at
+those pixels and reduce them into integer partial sums (per-pixel values in fixed point,
+:data:`QUANTUM`). :func:`combine` adds the partials —
 exact, so results are bit-identical however windows are grouped into threads, processes or
 Dask tasks (issue 8) — and :func:`change_stats` is the single-machine driver (a pool of two
 threads over contiguous chunks of windows). The statistics are defined once in

@@ -1,4 +1,4 @@
-"""Pixels whose centre lies in a polygon: a vectorised even-odd scanline (GDAL's rule)."""
+"""Pixels whose centre lies in a polygon: an even-odd scanline of all polygons (GDAL's rule)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from gis.zonal.kernels import scanline
+
 
 def centre_pixels(
     geoms: NDArray[Any], transform: Any, shape: tuple[int, int]
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     """Return (flat pixel index, geometry index) of every pixel whose centre lies in a geometry.
 
-    A vectorised even-odd scanline fill of all geometries at once, with GDAL's rule
+    An even-odd scanline fill of all geometries at once (edges and crossings as numpy arrays,
+    the crossings ordered and filled by :func:`gis.zonal.kernels.scanline`), with GDAL's rule
     (``rasterize``, ``all_touched=False``): on the scanline through the pixel centres of row
     ``i`` (``y = i + 0.5`` in pixel coordinates) an edge counts when ``y1 <= y < y2``; between
     two crossings ``xa <= xb`` the columns ``floor(xa + 0.5) <= j < floor(xb + 0.5)`` are in.
@@ -29,18 +32,45 @@ def centre_pixels(
     >>> pos.tolist(), ids.tolist()
     ([0, 1, 3, 4], [0, 0, 0, 0])
     """
-    edges = _pixel_edges(geoms, transform)
-    rows, xs, gid = _crossings(edges, shape[0])
-    order = np.lexsort((xs, gid * (shape[0] + 1) + rows))  # by geometry, row, then x
-    rows, xs, gid = rows[order], xs[order], gid[order]
+    pos, ids, _ = _scan(geoms, transform, shape)
     dt: Any = np.int32 if shape[0] * shape[1] < 2**31 and len(geoms) < 2**31 else np.int64
-    c0: NDArray[Any] = np.clip(np.floor(xs[0::2] + 0.5), 0, shape[1]).astype(dt)
-    c1: NDArray[Any] = np.clip(np.floor(xs[1::2] + 0.5), 0, shape[1]).astype(dt)
-    counts = np.maximum(c1 - c0, 0)
-    # span s covers first + i for i in its own run of 0..n-1: one repeat per output, no gather
-    first = rows[0::2].astype(dt) * dt(shape[1]) + c0 - (np.cumsum(counts) - counts).astype(dt)
-    pos = np.repeat(first, counts) + np.arange(int(counts.sum()), dtype=dt)
-    return pos, np.repeat(gid[0::2].astype(dt), counts)
+    return pos.astype(dt), ids.astype(dt)
+
+
+def centre_pairs(
+    geoms: NDArray[Any], transform: Any, shape: tuple[int, int]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Return the distinct (geometry index, flat pixel index) pairs of :func:`centre_pixels`.
+
+    Sorted by geometry, then pixel (a pixel that overlapping parts of one geometry both hold
+    is counted once).
+
+    Examples
+    --------
+    >>> from affine import Affine
+    >>> sq = shapely.box(0.2, -2.2, 2.2, -0.2)
+    >>> ids, pos = centre_pairs(np.array([sq, sq]), Affine(1, 0, 0, 0, -1, 0), (3, 3))
+    >>> ids.tolist(), pos.tolist()
+    ([0, 0, 0, 0, 1, 1, 1, 1], [0, 1, 3, 4, 0, 1, 3, 4])
+    """
+    pos, ids, ordered = _scan(geoms, transform, shape)
+    if ordered:  # the scanline order is sorted already, unless spans of a geometry overlap
+        return ids, pos
+    n = shape[0] * shape[1]
+    keys = np.unique(ids * n + pos)
+    return keys // n, keys % n
+
+
+def _scan(
+    geoms: NDArray[Any], transform: Any, shape: tuple[int, int]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], bool]:
+    """(flat pixel, geometry index, whether sorted and distinct) in scanline order."""
+    rows, xs, gid = _crossings(_pixel_edges(geoms, transform), shape[0])
+    if len(gid) > 1 and (np.diff(gid) < 0).any():  # crossings grouped by geometry
+        order = np.argsort(gid, kind="stable")
+        rows, xs, gid = rows[order], xs[order], gid[order]
+    pos, ids, ordered = scanline(rows, xs, gid, shape[1], shape[0] * shape[1])
+    return pos, ids, bool(ordered)
 
 
 _MULTI = 4

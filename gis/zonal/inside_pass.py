@@ -34,7 +34,7 @@ from scipy.sparse import csgraph
 
 from gis.raster import Grid
 from gis.severity import burned_mask
-from gis.zonal.burn import centre_pixels
+from gis.zonal.burn import centre_pairs
 from gis.zonal.inside import (
     _RING_MIN_PX,
     COMBINED_LOSS,
@@ -43,6 +43,13 @@ from gis.zonal.inside import (
     SWIR_RISE,
     InsideOptions,
     changes_at,
+)
+from gis.zonal.kernels import (
+    classify,
+    deviation_keys,
+    deviations,
+    median_keys,
+    sorted_medians,
 )
 from gis.zonal.plan import WindowGroup, read_boxes, window_transform
 
@@ -270,14 +277,7 @@ def _pairs(
     geoms: NDArray[Any], transform: Any, shape: tuple[int, int]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """(geometry id, flat pixel) of the pixel centres in each geometry, distinct, sorted."""
-    pos, ids = centre_pixels(np.asarray(geoms, dtype=object), transform, shape)
-    ids, pos = ids.astype(np.int64), pos.astype(np.int64)
-    n = shape[0] * shape[1]
-    keys = ids * n + pos
-    if len(keys) > 1 and not (np.diff(keys) > 0).all():  # scanline order is sorted already
-        keys = np.unique(keys)
-        return keys // n, keys % n
-    return ids, pos
+    return centre_pairs(np.asarray(geoms, dtype=object), transform, shape)
 
 
 def _share(ids: NDArray[np.int64], total: NDArray[Any], k: int) -> NDArray[np.float64]:
@@ -295,32 +295,24 @@ def _group_median(ids: NDArray[np.int64], values: NDArray[Any], k: int) -> NDArr
     """``np.median`` of ``values`` per id (NaN for none), as the reference computes it.
 
     An even count averages the two middle values in the values' own dtype, as ``np.median``.
-    ``ids`` are sorted; float32 values are sorted within them by one sort of 64-bit keys.
+    ``ids`` are sorted; float32 values are sorted within them by one sort of 64-bit keys
+    (:func:`gis.zonal.kernels.median_keys`), other dtypes by a lexsort.
     """
     out = np.full(k, np.nan)
     if len(ids) == 0:
         return out
-    v = _sorted_within(ids, values)
+    if values.dtype == np.float32:
+        keys = median_keys(ids, np.ascontiguousarray(values), False)
+        keys.sort()
+        return np.asarray(sorted_medians(keys, k))
     start, count = _starts(ids, k)
+    v = values[np.lexsort((values, ids))]
     some = count > 0
     s, n = start[some], count[some]
     lo, hi = v[s + (n - 1) // 2], v[s + n // 2]
     mid = np.where(n % 2 == 1, lo, (lo + hi) / v.dtype.type(2))
     out[some] = mid.astype(np.float64)
     return out
-
-
-def _sorted_within(ids: NDArray[np.int64], values: NDArray[Any]) -> NDArray[Any]:
-    """``values`` sorted within each run of equal (sorted) ``ids``."""
-    if values.dtype != np.float32:
-        return values[np.lexsort((values, ids))]
-    bits = np.ascontiguousarray(values).view(np.uint32)
-    flip = np.where(bits >> 31 == 1, np.uint32(0xFFFFFFFF), np.uint32(0x80000000))
-    keys = (ids.astype(np.uint64) << np.uint64(32)) | (bits ^ flip).astype(np.uint64)
-    keys.sort()
-    low = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-    back = np.where(low >> 31 == 1, np.uint32(0x80000000), np.uint32(0xFFFFFFFF))
-    return (low ^ back).view(np.float32)
 
 
 def _group_mean(ids: NDArray[np.int64], values: NDArray[Any], k: int) -> NDArray[np.float64]:
@@ -338,6 +330,7 @@ def _group_mean(ids: NDArray[np.int64], values: NDArray[Any], k: int) -> NDArray
 
 def _beyond(
     values: NDArray[Any],
+    pos: NDArray[np.int64],
     ids: NDArray[np.int64],
     ring_ids: NDArray[np.int64],
     ring_values: NDArray[Any],
@@ -345,21 +338,48 @@ def _beyond(
     floor: float,
     dn: bool,
 ) -> NDArray[Any]:
-    """Return the reference's ``beyond`` per pair: ``(v - ring median) / floor``, v's dtype."""
+    """Return the reference's ``beyond`` per pair: ``(v - ring median) / floor``, v's dtype.
+
+    ``values`` are the window's (flat), ``pos`` the pairs' pixels, ``ring_values`` the rings'.
+    """
     k = len(enough)
-    ok = np.isfinite(ring_values)
-    med = _group_median(ring_ids[ok], ring_values[ok], k)
+    med, mad = _ring_spread(ring_ids, ring_values, k, dn)
     has_ref = np.isfinite(med)
     med = np.where(has_ref, med, 0.0)
     floors = np.full(k, floor)
-    if dn:  # relative evidence: beyond the ring's own spread
-        dev = np.abs(ring_values[ok] - med.astype(values.dtype)[ring_ids[ok]])
-        mad = _group_median(ring_ids[ok], dev, k)
+    if mad is not None:  # relative evidence: beyond the ring's own spread
         floors = np.where(has_ref, np.maximum(floor, 3.0 * 1.4826 * np.nan_to_num(mad)), floor)
     floors = np.where(enough, floors, floor)
     t = values.dtype.type
-    shifted = np.where(enough[ids], values - med.astype(t)[ids], values)
-    return shifted / floors.astype(t)[ids]
+    return np.asarray(deviations(values, pos, ids, med.astype(t), enough, floors.astype(t)))
+
+
+def _ring_spread(
+    ring_ids: NDArray[np.int64], ring_values: NDArray[Any], k: int, dn: bool
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+    """Median of each ring's finite values and, with ``dn``, their median absolute deviation.
+
+    Float32 values: the deviations come from the sorted keys of the median
+    (:func:`gis.zonal.kernels.deviation_keys`), in float32 as the reference's.
+    """
+    if ring_values.dtype == np.float32:
+        keys = median_keys(ring_ids, np.ascontiguousarray(ring_values), True)
+        keys.sort()
+        med = np.asarray(sorted_medians(keys, k))
+        if not dn:
+            return med, None
+        dev = deviation_keys(keys, np.where(np.isfinite(med), med, 0.0).astype(np.float32))
+        dev.sort()
+        return med, np.asarray(sorted_medians(dev, k))
+    ok = np.isfinite(ring_values)
+    med = _group_median(ring_ids[ok], ring_values[ok], k)
+    if not dn:
+        return med, None
+    dev = np.abs(
+        ring_values[ok]
+        - np.where(np.isfinite(med), med, 0.0).astype(ring_values.dtype)[ring_ids[ok]]
+    )
+    return med, _group_median(ring_ids[ok], dev, k)
 
 
 def _classify_pairs(
@@ -377,19 +397,21 @@ def _classify_pairs(
 
     def beyond(key: str, floor: float) -> NDArray[Any]:
         v = flat[key]
-        return _beyond(v[pos], ids, ring_ids, v[ring_pos], enough, floor, dn)
+        return _beyond(v, pos, ids, ring_ids, v[ring_pos], enough, floor, dn)
 
+    nbr = "nbr_loss" in flat
     with np.errstate(invalid="ignore"):
-        terms = [np.clip(-beyond("loss", opt.drop), 0, None)]
-        if "nbr_loss" in flat:
-            terms.append(np.clip(-beyond("nbr_loss", opt.nbr_drop), 0, None))
-            terms.append(np.clip(beyond("swir_rise", SWIR_RISE), 0, None))
-        if "red_rise" in flat:
-            terms.append(np.clip(beyond("red_rise", RED_RISE), 0, None))
-        stack = np.nan_to_num(np.stack(terms))
-        lost = (stack.max(axis=0) >= 1.0) | (stack.sum(axis=0) >= COMBINED_LOSS)
-        gained = (beyond("gain", opt.drop) >= 1.0) & ~lost
-    return lost, gained
+        loss = beyond("loss", opt.drop)
+        none = np.zeros(0, loss.dtype)
+        lost, gained = classify(
+            loss,
+            beyond("nbr_loss", opt.nbr_drop) if nbr else none,
+            beyond("swir_rise", SWIR_RISE) if nbr else none,
+            beyond("red_rise", RED_RISE) if "red_rise" in flat else none,
+            beyond("gain", opt.drop),
+            loss.dtype.type(COMBINED_LOSS),
+        )
+    return np.asarray(lost), np.asarray(gained)
 
 
 def _largest(

@@ -18,6 +18,7 @@ from gis.zonal.burn import centre_pixels
 from gis.zonal.definitions import QUANTUM, SUM_SPLIT
 from gis.zonal.inside import InsideOptions, _shifted, extremes_at, pixels_near
 from gis.zonal.inside_pass import Burned, _pairs, inside_window, patch_mask
+from gis.zonal.kernels import fixed_sums, in_core
 from gis.zonal.plan import WindowGroup, block_count, window_transform
 
 
@@ -215,26 +216,14 @@ def _core_part(
     """
     rows, cols = int(g.window.height), int(g.window.width)
     gw = cols + 2 * g.margin
-    zkeep, zpos = _in_core(burned.near_pos, g.margin, gw, rows, cols)
-    zid = burned.near_id[zkeep]
-    rkeep, rpos = _in_core(ring_pos, g.margin, gw, rows, cols)
-    free = ~burned.in_patch[ring_pos[rkeep]]
-    rpos, rid = rpos[free], ring_id[rkeep][free]
+    none = np.zeros(0, np.bool_)
+    zpos, zid = in_core(burned.near_pos, burned.near_id, g.margin, gw, rows, cols, none)
+    # the rings leave out every patch's pixels
+    rpos, rid = in_core(ring_pos, ring_id, g.margin, gw, rows, cols, burned.in_patch)
     index = _Ndvi(d, cols, len(zpos) + len(rpos))
     zone = _zone_sums(d, zpos, zid, len(g.near_pos), cols, drop_threshold, index)
     ring = _ring_sums(d, rpos, rid, len(g.ring_pos), cols, index)
     return Partial(g.key, g.near_pos, zone, g.ring_pos, ring)
-
-
-def _in_core(
-    pos: NDArray[np.int64], m: int, gw: int, rows: int, cols: int
-) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
-    """Which flat pixels of the grown window lie in the window, and their flat index there."""
-    r, c = np.divmod(pos, gw)
-    r -= m
-    c -= m
-    keep = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
-    return keep, r[keep] * cols + c[keep]
 
 
 def _own_rings(g: WindowGroup, rings: NDArray[Any], ring_m: float) -> NDArray[Any]:
@@ -364,19 +353,9 @@ def _tolerant_min(d: _Dates, at: NDArray[np.int64], cols: int) -> NDArray[Any]:
     return extremes_at(_ndvi_at(d.before, where)[None], where, at, shape, h)[0, 0]
 
 
-def _fixed(values: NDArray[Any]) -> NDArray[np.int64]:
-    """Per-pixel values as integers of :data:`QUANTUM`."""
-    return np.rint(values.astype(np.float64) / QUANTUM).astype(np.int64)
-
-
 def _sum_by(ids: NDArray[np.int64], values: NDArray[Any], k: int) -> tuple[Any, Any]:
     """Return (count, exact fixed-point sum) of finite ``values`` per id, as int64."""
-    ok = np.isfinite(values)
-    hi, lo = np.divmod(_fixed(values[ok]), SUM_SPLIT)
-    count = np.bincount(ids[ok], minlength=k).astype(np.int64)
-    sum_hi = np.bincount(ids[ok], weights=hi.astype(np.float64), minlength=k).astype(np.int64)
-    sum_lo = np.bincount(ids[ok], weights=lo.astype(np.float64), minlength=k).astype(np.int64)
-    return count, sum_hi * SUM_SPLIT + sum_lo
+    return fixed_sums(ids, values, k, QUANTUM, SUM_SPLIT)  # type: ignore[no-any-return]
 
 
 def _reduce(
