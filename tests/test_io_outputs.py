@@ -16,7 +16,8 @@ from click.testing import CliRunner
 import gis.io.outputs as outputs
 from gis.cli.main import cli
 from gis.errors import OutputExistsError
-from gis.io.outputs import input_checksum, plan_outputs, record_inputs, staged_outputs
+from gis.io.outputs import plan_outputs, record_inputs, staged_outputs
+from gis.paths import REMOTE_CHECKSUM, input_checksum
 from tests.test_cli_detect import _inputs
 
 
@@ -103,7 +104,7 @@ def test_detect_discolored_takes_a_vsi_raster_like_check_patches(tmp_path):
     assert res.exit_code == 0, res.output
     run = pyogrio.read_dataframe(out, layer="run")
     sha = run[run["section"] == "sha256"].set_index("key")["value"]
-    assert sha["raster"] == outputs.REMOTE_CHECKSUM and len(sha["stands"]) == 64
+    assert sha["raster"] == REMOTE_CHECKSUM and len(sha["stands"]) == 64
     assert len(pyogrio.read_dataframe(out, layer="discolored_points")) == 2
 
 

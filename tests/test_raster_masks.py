@@ -26,7 +26,7 @@ from gis.checks.discolored import detect_discolored
 from gis.cli.main import cli
 from gis.errors import RasterError
 from gis.findings import Findings
-from gis.raster import DatasetMask, parse_roles, raster_source
+from gis.raster import DatasetMask, parse_roles, raster_source, require_usable
 
 SIZE, RES = 200, 0.5
 TRANSFORM = from_origin(500_000, 4_850_000 + SIZE * RES, RES, RES)
@@ -411,3 +411,21 @@ def test_patch_change_stats_leave_out_alpha_and_masked_pixels(tmp_path):
     assert out["valid_frac_before"] == 0.9 and out["valid_frac_after"] == 0.8
     assert out["drop_frac"] == 40 / 72  # both valid: rows 2-9 × cols 1-9; 8 × 5 dropped
     assert len(log.of("raster_validity")) == 2
+
+
+@pytest.mark.parametrize("tiled", [True, False])
+def test_require_usable_finds_the_one_usable_pixel_or_refuses(tmp_path, tiled):
+    """All nodata: exit-3 error; one valid pixel in the last block (or strip) is enough."""
+    data = np.zeros((1, 600, 600), dtype="uint16")
+    layout = {"tiled": True, "blockxsize": 256, "blockysize": 256} if tiled else {}
+    profile = {"driver": "GTiff", "width": 600, "height": 600, "count": 1, "dtype": "uint16"}
+    profile |= {"nodata": 0, "crs": "EPSG:4551", "transform": from_origin(0, 600, 1, 1), **layout}
+    empty, one = tmp_path / "empty.tif", tmp_path / "one.tif"
+    with rasterio.open(empty, "w", **profile) as ds:
+        ds.write(data)
+    data[0, 599, 599] = 5
+    with rasterio.open(one, "w", **profile) as ds:
+        ds.write(data)
+    with pytest.raises(RasterError, match="no usable pixel"):
+        require_usable(raster_source(empty, bands="NIR"), role="after image")
+    require_usable(raster_source(one, bands="NIR"), role="after image")

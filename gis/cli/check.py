@@ -16,12 +16,28 @@ import click
 from gis.cli import options
 from gis.cli.usage import ZhBadParameter
 from gis.findings import Findings
+from gis.paths import prefetch_checksums
 
 EXIT_FINDINGS = 1
 
 _layer = click.Path(exists=False, path_type=Path)
 _file = click.Path(dir_okay=False, path_type=Path)
 _raster = options.RasterPathType()
+
+INPUTS = (
+    "patches",
+    "before",
+    "after",
+    "before_mask",
+    "after_mask",
+    "subcompartments",
+    "permits",
+    "protected",
+    "districts",
+    "forest_chiefs",
+    "rules",
+)
+"""The options of ``check patches`` that name input files (their checksums are recorded)."""
 
 
 class ImageDates(click.ParamType):
@@ -104,6 +120,9 @@ def patches(as_json: bool, lang: str, **kwargs: Any) -> None:
     """
     if logging.getLogger().getEffectiveLevel() <= logging.WARNING:
         logging.getLogger("gis.checks").setLevel(logging.INFO)
+    # the inputs' checksums (the run table's) are taken on the second core while the check's
+    # modules load and the patches are read (hashlib releases the GIL)
+    prefetch_checksums(kwargs.get(k) for k in INPUTS)
     # deferred: heavy, loaded when the command runs
     from gis.checks.patches.run import run_patch_check
 

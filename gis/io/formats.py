@@ -34,25 +34,6 @@ DRIVERS = {
 GDAL_ERRORS = (PyogrioDataSourceError, FieldError, GeometryError, ValueError, RuntimeError)
 
 
-LAYER_IN_PATH = "|layername="
-"""How a path names one layer of a GeoPackage, FileGDB or zip (QGIS's data source form)."""
-
-
-def split_layer(source: str | os.PathLike[str]) -> tuple[str, str | None]:
-    """Return (path, layer) of ``path|layername=NAME`` (as QGIS shows a layer's source).
-
-    Examples
-    --------
-    >>> split_layer("县.gdb|layername=督查图斑"), split_layer("a.shp")
-    (('县.gdb', '督查图斑'), ('a.shp', None))
-    """
-    text = os.fspath(source)
-    path, found, rest = text.partition(LAYER_IN_PATH)
-    if not found or os.path.exists(text):
-        return text, None
-    return path, rest.split("|", 1)[0] or None
-
-
 def driver_for(path: str | os.PathLike[str], driver: str | None = None) -> str:
     """Return the OGR driver for ``path`` (from its suffix unless ``driver`` is given).
 
@@ -98,9 +79,11 @@ PLAIN = frozenset({"empty", "string"})
 def normalize_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` with list/dict values as JSON text and categoricals as their values.
 
-    The geometry column (if any) is left alone; the input is not modified.
+    The geometry column (if any) is left alone; the input is not modified (columns are
+    replaced in a shallow copy, never written into; a deep copy would cost a copy of every
+    column, and a consolidation of them, for each layer written).
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)
     geom = geometry_name(frame)
     for name in out.columns:
         if name == geom:

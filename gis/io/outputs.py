@@ -5,7 +5,7 @@
   same file by inode; a Shapefile with its sidecars; a file inside an input folder), with or
   without ``overwrite``, before anything is computed.
 - Inputs: :func:`record_inputs` puts each input's path and SHA-256 in the run metadata;
-  :func:`input_checksum` leaves GDAL ``/vsi…`` paths (object storage, HTTP, archives)
+  :func:`gis.paths.input_checksum` leaves GDAL ``/vsi…`` paths (object storage, HTTP, archives)
   unfetched, so every command accepts them alike.
 - Engine: :func:`record_engine` puts where the run ran and its peak memory
   (:func:`gis.distributed.cluster_info`) in the run metadata.
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -34,43 +33,9 @@ import pandas as pd
 
 from gis.errors import GisError, OutputError, output_error
 from gis.io._atomic import check_overwrite, refuse_file_on_path
-from gis.io.formats import split_layer
+from gis.paths import input_checksum, split_layer
 
 PathLike = str | os.PathLike[str]
-
-
-def sha256_of(path: PathLike) -> str:
-    """Return the SHA-256 of a file, or of the files of a folder or a list of scenes.
-
-    A folder (a FileGDB, a Sentinel-2 ``.SAFE``) counts every file inside it, by name; a
-    comma-separated list of scenes each file in the order given.
-    """
-    p = Path(split_layer(path)[0])
-    digest = hashlib.sha256()
-    if not p.exists() and "," in str(path):
-        files = [Path(t.strip()) for t in str(path).split(",") if t.strip()]
-    else:
-        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
-    for q in files:
-        with q.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
-REMOTE_CHECKSUM = "not computed (remote /vsi path)"
-"""The checksum recorded for a GDAL ``/vsi…`` input (it is not fetched to be hashed)."""
-
-
-def input_checksum(path: PathLike) -> str:
-    """Return the SHA-256 of a local input; a GDAL ``/vsi…`` path is not fetched.
-
-    Examples
-    --------
-    >>> input_checksum("/vsicurl/https://example.com/a.tif")
-    'not computed (remote /vsi path)'
-    """
-    return REMOTE_CHECKSUM if os.fspath(path).startswith("/vsi") else sha256_of(path)
 
 
 def record_inputs(

@@ -551,7 +551,7 @@ def _keep_polygons(
     """
     geoms = np.asarray(frame.geometry.values, dtype=object)
     present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-    types = np.array([g.geom_type if ok else "" for g, ok in zip(geoms, present, strict=True)])
+    types = geometry_types(geoms, present)
     other = present & ~np.isin(types, _POLYGONAL)
     if polygonal is None:  # polygons, and collections that may hold some
         polygonal = bool(np.isin(types, _POLYGONAL).any()) and bool(
@@ -582,6 +582,38 @@ def _keep_polygons(
     for i, geom in kept.items():
         repaired[i] = geom
     return frame.set_geometry(gpd.GeoSeries(repaired, index=frame.index, crs=frame.crs))
+
+
+GEOS_TYPES = np.array(
+    [
+        "Point",
+        "LineString",
+        "LinearRing",
+        "Polygon",
+        "MultiPoint",
+        "MultiLineString",
+        "MultiPolygon",
+        "GeometryCollection",
+    ]
+)
+"""Geometry type names by GEOS type id (:func:`shapely.get_type_id`), as ``geom_type`` says."""
+
+
+def geometry_types(geoms: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Return each geometry's ``geom_type`` where ``present``, else ``""`` (vectorised).
+
+    Examples
+    --------
+    >>> g = np.array([shapely.box(0, 0, 1, 1), None, shapely.Point(0, 0)])
+    >>> geometry_types(g, np.array([True, False, True])).tolist()
+    ['Polygon', '', 'Point']
+    """
+    ids = shapely.get_type_id(geoms)
+    known = present & (ids >= 0) & (ids < len(GEOS_TYPES))
+    types = np.where(known, GEOS_TYPES[np.clip(ids, 0, len(GEOS_TYPES) - 1)], "").astype(object)
+    for i in np.flatnonzero(present & ~known):  # a type GEOS added since (curves)
+        types[i] = geoms[i].geom_type
+    return np.asarray(types.astype(str))
 
 
 def _refuse_not_polygonal(label: str, ids: list[str], types: np.ndarray) -> None:

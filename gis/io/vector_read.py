@@ -38,7 +38,6 @@ from gis.findings import Findings
 from gis.io import archives
 from gis.io.containers import choose_layer, layer_names, list_layers, refuse_folder, zip_member
 from gis.io.encoding import xml_as_utf8, xml_codec_to_recode
-from gis.io.formats import split_layer
 from gis.io.point_tables import read_csv_points, read_xlsx_points
 from gis.io.shapefile_read import read_dbf_encoded, read_shapefile, shapefile_encoding
 from gis.io.sources import (
@@ -54,6 +53,7 @@ from gis.io.sources import (
 )
 from gis.io.vector_fix import repair_geometries, resolve_crs, to_working_crs
 from gis.layers import GeometryKind, canonicalize, layer_kind
+from gis.paths import split_layer
 
 logger = logging.getLogger(__name__)
 

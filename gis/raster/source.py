@@ -238,8 +238,8 @@ def require_usable(src: RasterSource, *, role: str = "raster") -> None:
 
     A pixel is usable where every band read is valid by the source's own rules (nodata, NaN,
     alpha, GDAL mask, mask raster, a product's SCL or QA bits — :meth:`RasterReader.read_array`).
-    Reads window by window and stops at the first usable pixel, so a normal image costs one
-    window and memory never grows with the raster.
+    Reads window by window (a block, or 256 rows of a striped file) and stops at the first
+    usable pixel, so a normal image costs one block and memory never grows with the raster.
 
     Raises
     ------
@@ -247,7 +247,7 @@ def require_usable(src: RasterSource, *, role: str = "raster") -> None:
         When every pixel is nodata, masked or NaN (an empty export, a wrong nodata value).
     """
     with src.open() as reader:
-        for window in grid_windows(src.grid, 1024, src.block_shape):
+        for window in grid_windows(src.grid, 256, src.block_shape):
             _, invalid = reader.read_array(window, src.roles)
             if not invalid.all():
                 return

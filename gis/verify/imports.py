@@ -26,10 +26,11 @@ from typing import Any
 import pandas as pd
 
 from gis.errors import DataSourceError, SchemaError
-from gis.io.outputs import refuse_inputs, sha256_of
+from gis.io.outputs import refuse_inputs
 from gis.io.sheets import drop_blank_rows, read_workbook
 from gis.layers.names import normalize_name
 from gis.layers.values import parse_date
+from gis.paths import sha256_of
 from gis.progress import Progress, counted, step
 from gis.verify import identity, store
 from gis.verify.contract import DEVICE_YEARS, LAYERS

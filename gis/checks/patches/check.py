@@ -26,11 +26,11 @@ import pandas as pd
 import pyogrio
 import rasterio
 import shapely
-from numpy.typing import NDArray
 from pyproj import CRS
 
 from gis import __version__
 from gis.checks.patches import evidence as ev
+from gis.checks.patches.extent import in_raster_share
 from gis.checks.patches.verdict import (
     EVIDENCE_COLUMNS,
     RASTER_COLUMNS,
@@ -227,31 +227,14 @@ def raster_evidence(
             abs(t.a * t.e) * crs.axis_info[0].unit_conversion_factor ** 2
         )
     out.loc[stats.index, "scene_dndvi"] = inside.norm.scene_change
-    geoms = zones.geometry if zones.crs is None else zones.geometry.to_crs(crs)
+    geoms = zones.geometry
+    if zones.crs is not None and zones.crs != crs:  # an equal CRS: to_crs is the identity
+        geoms = geoms.to_crs(crs)
     out.loc[zones.index, "in_raster_frac"] = in_raster_share(geoms, before.grid)
     if radiometry == "dn":
         relative(out)
     obscured_evidence(out)
     return out
-
-
-def in_raster_share(geoms: gpd.GeoSeries, grid: Any) -> NDArray[np.float64]:
-    """Share of each patch's area inside the raster's extent (the grid's CRS).
-
-    Exact, where a pixel count × the pixel area differs from the outline's area by a few per
-    cent either way (pixel centres; ±10 % for a 2 ha patch at 30 m) even for a patch wholly
-    inside: what lies outside the imagery is not seen at all.
-    """
-    t = grid.transform
-    if t.b or t.d:  # a rotated grid: the pixel count's share stands (NaN here)
-        return np.full(len(geoms), np.nan)
-    x = sorted((t.c, t.c + t.a * grid.width))
-    y = sorted((t.f, t.f + t.e * grid.height))
-    extent = shapely.box(x[0], y[0], x[1], y[1])
-    area = shapely.area(geoms.to_numpy())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = shapely.area(shapely.intersection(geoms.to_numpy(), extent)) / area
-    return np.asarray(share, dtype="f8")
 
 
 def obscured_evidence(raster: pd.DataFrame) -> None:
@@ -534,7 +517,9 @@ def assemble(
     attrs = patches.drop(columns=[geom_name])
     attrs = attrs.rename(columns={c: f"{c}_input" for c in attrs.columns if c in added})
     body = pd.concat([attrs, evidence[list(EVIDENCE_COLUMNS)], verdict], axis=1)
-    return gpd.GeoDataFrame(body, geometry=patches.geometry.rename("geometry"), crs=patches.crs)
+    # copy=False: body is a new frame already (geopandas would copy and consolidate it)
+    geometry = patches.geometry.rename("geometry")
+    return gpd.GeoDataFrame(body, geometry=geometry, crs=patches.crs, copy=False)
 
 
 def summary_counts(checked: pd.DataFrame) -> dict[str, dict[str, int]]:

@@ -36,7 +36,6 @@ from gis.io.outputs import (
     staged_outputs,
 )
 from gis.layers import code_text, coded_fields, label
-from gis.maps.kml import export_results_kml
 from gis.raster import ImageSpec, image_specs, require_usable
 from gis.raster.coverage import require_covers
 from gis.raster.dates import reconcile_dates
@@ -444,6 +443,10 @@ def write_results(
                 lang=lang,
             )
         if "kml" in stage:  # what the findings say of these patches is in the GeoPackage already
+            # deferred: gis.maps loads folium, branca and their templates (~0.2 s); only a KMZ
+            # needs it
+            from gis.maps.kml import export_results_kml
+
             export_results_kml(
                 stage["gpkg"], stage["kml"], layer="patches_checked", lang=lang, findings=Findings()
             )
