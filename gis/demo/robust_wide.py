@@ -360,12 +360,14 @@ def make_wide_scene(seed: int, *, size_px: int = 201, n_patches: int = 28) -> Ro
     cloud = np.roll(cloud, (dy, dx), axis=(0, 1))
     after[:, cloud] = np.array([0.4, 0.4, 0.42, 0.43, 0.45, 0.38, 0.3], "f4")[:, None]
     obscured = np.roll((plan.shadow >= 0.25) | (snow >= 0.1), (dy, dx), axis=(0, 1))
-    visible = _visible(after, unchanged, look)
+    # the change where the after image shows it (misregistered by the shift, as ``visible``)
+    changed = np.roll(plan.changed, (dy, dx), axis=(0, 1))
+    visible = _visible(after, unchanged, look, changed)
     frames = robust._frames(rng, [(k, p, None, s) for k, p, s in plan.rows], stands)
     frames[0]["image_date_after"] = SEASON_DATES[look.season]
     unseen = cloud | obscured
     gsd = 30.0 if look.sensor == "landsat" else PIXEL_M
-    truth = wide_truth(plan.rows, frames[0], plan.changed & visible, unseen, transform, gsd)
+    truth = wide_truth(plan.rows, frames[0], visible, unseen, transform, gsd)
     mask = cloud.astype("uint8")
     if look.sensor == "landsat":
         before, after, mask, transform = _landsat(before, after, cloud, transform)
@@ -480,19 +482,32 @@ VISIBLE_LOG = 0.2
 """|log ratio| of red or SWIR2 against the counterfactual that is seen as a change (±22 %)."""
 
 
-def _visible(after: NDArray[Any], unchanged: NDArray[Any], look: Look) -> NDArray[np.bool_]:
-    """Pixels whose after image differs visibly from the same pixel unchanged on that date.
+def _visible(
+    after: NDArray[Any], unchanged: NDArray[Any], look: Look, changed: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    """Return the changed pixels whose after value differs visibly from the pixel unchanged.
 
-    The bands both deliveries carry decide: SWIR2 only when both dates have it.
+    The bands both deliveries carry decide: SWIR2 only when both dates have it. Each difference
+    is the mean over the changed pixels around the pixel (Gaussian weights, σ one pixel), as an
+    interpreter judges a patch of ground, not a pixel: sensor noise does not make speckles
+    seen, and the rim of a clearing is as visible as its middle (smoothing a per-pixel test
+    over unchanged pixels too ate the rim of every clearing and small patches whole).
     """
+    weight = gaussian_filter(changed.astype("f4"), 1.0)
+
+    def near(diff: NDArray[Any]) -> NDArray[Any]:
+        """Return the mean of ``diff`` over the changed pixels near each pixel."""
+        summed = gaussian_filter(np.where(changed, diff, 0.0).astype("f4"), 1.0)
+        return np.abs(summed / np.maximum(weight, 1e-6))
+
     with np.errstate(invalid="ignore", divide="ignore"):
         ndvi_a = (after[4] - after[2]) / (after[4] + after[2])
         ndvi_u = (unchanged[4] - unchanged[2]) / (unchanged[4] + unchanged[2])
-        seen = np.abs(ndvi_a - ndvi_u) >= VISIBLE_NDVI
-        seen |= np.abs(np.log(after[2] / unchanged[2])) >= VISIBLE_LOG
+        seen = near(np.nan_to_num(ndvi_a - ndvi_u)) >= VISIBLE_NDVI
+        seen |= near(np.nan_to_num(np.log(after[2] / unchanged[2]))) >= VISIBLE_LOG
         if "byte" not in look.deliveries():
-            seen |= np.abs(np.log(after[6] / unchanged[6])) >= VISIBLE_LOG
-    return np.asarray(gaussian_filter(seen.astype("f4"), 1.0) >= 0.5)
+            seen |= near(np.nan_to_num(np.log(after[6] / unchanged[6]))) >= VISIBLE_LOG
+    return np.asarray(changed & seen)
 
 
 def _landsat(
