@@ -234,11 +234,21 @@ def _stands(rng: np.random.Generator, box: shapely.Polygon, n: int) -> gpd.GeoDa
             "subcompartment_id": [f"S{k:03d}" for k in range(len(cells))],
             "land_class": [STAND_COVERS[c][0] for c in cover],
             "gyl_level": gyl,
+            "dominant_species": [_species(c, k) for k, c in enumerate(cover)],
             "cover": cover,
         },
         geometry=cells,
         crs=WORKING_CRS,
     )
+
+
+SPECIES = {"conifer": ("红松", "樟子松"), "broadleaf": ("蒙古栎", "白桦", "杨树")}
+"""优势树种 recorded for the forest stands (in turn, drawing nothing: the scenes are unchanged)."""
+
+
+def _species(cover: str, k: int) -> str | None:
+    names = SPECIES.get(cover)
+    return names[k % len(names)] if names else None
 
 
 def _blob(rng: np.random.Generator, x: float, y: float) -> shapely.Polygon:

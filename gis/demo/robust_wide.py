@@ -283,7 +283,23 @@ def _season(
         "harvest": rng.uniform(0.6 if spring else 0.5, 1.0, n_stands),
         "larch": rng.uniform(0.0, 0.6, n_stands) * rng.uniform(0.4, 1.0, n_stands),
     }
-    return {k: v.astype("f4")[stand_id] for k, v in draws.items()}
+    out = {k: v.astype("f4")[stand_id] for k, v in draws.items()}
+    out["larch_by_stand"] = draws["larch"].astype("f4")
+    return out
+
+
+LARCH_SPECIES_SHARE = 0.2
+"""A conifer stand whose larch share (yellowing in autumn, bare in spring) is at least this is
+recorded as 落叶松 in the subcompartments; below it, by its evergreen species (a pine stand with
+some larch mixed in)."""
+
+
+def _record_larch(stands: gpd.GeoDataFrame, shares: dict[str, NDArray[np.float32]]) -> None:
+    """Record the larch stands' 优势树种 as 落叶松 (in place; summer scenes draw no larch)."""
+    if "larch_by_stand" not in shares:
+        return
+    larch = (shares["larch_by_stand"] >= LARCH_SPECIES_SHARE) & (stands["cover"] == "conifer")
+    stands.loc[larch.to_numpy(), "dominant_species"] = "落叶松"
 
 
 def _apply_season(
@@ -344,6 +360,7 @@ def make_wide_scene(seed: int, *, size_px: int = 201, n_patches: int = 28) -> Ro
     if look.season == "spring":
         snow = np.maximum(snow, _snow_on_open_land(rng, plan.cover_a, shape))
     shares = _season(rng, stand_id, len(stands), look.season)
+    _record_larch(stands, shares)
     _apply_season(after, plan.cover_a, shares, look.season)
     _apply_season(unchanged, plan.cover_b, shares, look.season)
     _blend(after, snow, "snow")

@@ -528,6 +528,23 @@ def host_species() -> tuple[str, ...]:
     return tuple(str(c) for c in _flagged("subcompartments", "dominant_species", "host_pine_wilt"))
 
 
+def leaf_habit(species: Any) -> str | None:
+    """Return the leaf habit of a 优势树种 (``leaf_habit`` of its code), else ``None``.
+
+    Stands of one habit leaf out, colour and drop their leaves together (larch apart from the
+    evergreen conifers); a species the catalog does not list has none.
+
+    Examples
+    --------
+    >>> leaf_habit("柞树"), leaf_habit("兴安落叶松"), leaf_habit("红松"), leaf_habit("银杏")
+    ('deciduous_broadleaf', 'deciduous_conifer', 'evergreen_conifer', None)
+    """
+    spec = field_spec("subcompartments", "dominant_species")
+    code = normalize_code(spec, species)
+    habit = (spec.codes or {}).get(code, {}).get("leaf_habit") if code is not None else None
+    return str(habit) if habit else None
+
+
 def is_forest_land(land_class: Any) -> bool:
     """Return whether a 地类 value (code, name or synonym) is forest land; unknown → False."""
     spec = field_spec("subcompartments", "land_class")

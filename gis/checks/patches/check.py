@@ -31,6 +31,7 @@ from pyproj import CRS
 from gis import __version__
 from gis.checks.patches import evidence as ev
 from gis.checks.patches.extent import in_raster_share
+from gis.checks.patches.stand import CLASS_DEFINITIONS, class_dndvi
 from gis.checks.patches.verdict import (
     EVIDENCE_COLUMNS,
     RASTER_COLUMNS,
@@ -308,6 +309,7 @@ def vector_evidence(
                 findings=findings,
             ),
             ev.permit_evidence(patches, permits, image_dates=image_dates, findings=findings),
+            ev.class_evidence(patches, subcompartments, pieces=sub_pieces),
         ]
     return pd.concat(parts, axis=1)[list(VECTOR_COLUMNS)]
 
@@ -408,10 +410,14 @@ def check_patches(
     if layers is not None and any(v is not None for v in given.values()):
         raise TypeError("check_patches: pass the context layers or layers=, not both")
     context = layers if layers is not None else lambda: given
+
+    def vector_job_run() -> tuple[pd.DataFrame, gpd.GeoDataFrame | None]:
+        ctx = context()
+        vec = vector_evidence(good, **ctx, image_dates=image_dates, findings=vector_log)
+        return vec, ctx.get("subcompartments")
+
     with ThreadPoolExecutor(max_workers=1) as pool:  # vector evidence while windows decode
-        vector_job = pool.submit(
-            lambda: vector_evidence(good, **context(), image_dates=image_dates, findings=vector_log)
-        )
+        vector_job = pool.submit(vector_job_run)
         raster = raster_evidence(
             prepared,
             usable,
@@ -423,10 +429,16 @@ def check_patches(
             radiometry=radio["used"],
         )
         logger.info("vector evidence", extra={"zh": "矢量证据"})
-        vector = vector_job.result().reindex(prepared.index)
+        vector, stands = vector_job.result()
+        vector = vector.reindex(prepared.index)
+    vector["class_dndvi"] = class_dndvi(vector["stand_class"], stands, before, after, radio["used"])
     log.extend(vector_log)
     cause = prepared.get("interp_cause", pd.Series(np.nan, index=prepared.index))
     season = ev.image_days(prepared, image_dates)  # full leaf on both dates: same phenology
+    t = ruleset.thresholds  # a deciduous canopy is there to show a clearing only in leaf
+    season["canopy_seen"] = ev.canopy_seen(
+        vector["stand_class"], season, t["leaf_on_first_doy"], t["leaf_on_last_doy"]
+    )
     evidence = pd.concat([vector, raster, season], axis=1).assign(interp_cause=cause)
     evidence = derive_evidence(evidence.assign(radiometry=radio["used"]))
     logger.info("rules", extra={"zh": "规则判定"})
@@ -549,7 +561,7 @@ def run_metadata(
         "rule_ids": rules.rule_ids(),
         "lang": str(language),
         "image_dates": None if image_dates is None else [str(d) for d in image_dates],
-        "stat_definitions": {**STAT_DEFINITIONS, **INSIDE_DEFINITIONS},
+        "stat_definitions": {**STAT_DEFINITIONS, **INSIDE_DEFINITIONS, **CLASS_DEFINITIONS},
     }
 
 

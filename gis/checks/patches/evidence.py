@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 
 from gis.crs import assert_same_crs
 from gis.findings import Findings
-from gis.layers import is_forest_land
+from gis.layers import is_forest_land, leaf_habit
 from gis.units import M2_PER_HA, M2_PER_MU, area_m2
 
 CHIEF_LEVEL_RANK = {"村": 5, "乡": 4, "县": 3, "市": 2, "省": 1}
@@ -281,6 +281,44 @@ def land_evidence(
     return out[list(cols)]
 
 
+def stand_class(species: pd.Series) -> pd.Series:
+    """Return the class a stand is compared with: the leaf habit of its 优势树种, else the name.
+
+    Stands of one leaf habit (:func:`gis.layers.leaf_habit`) leaf out, colour and drop their
+    leaves together; a species the catalog does not list is its own class. Missing → None.
+
+    Examples
+    --------
+    >>> stand_class(pd.Series(["柞树", "白桦", "银杏 ", None])).tolist()
+    ['deciduous_broadleaf', 'deciduous_broadleaf', '银杏', None]
+    """
+
+    def one(value: Any) -> str | None:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return None
+        text = str(value).strip()
+        return (leaf_habit(text) or text) if text else None
+
+    return pd.Series([one(v) for v in species], index=species.index, dtype=object)
+
+
+def class_evidence(
+    patches: gpd.GeoDataFrame,
+    subcompartments: gpd.GeoDataFrame | None,
+    *,
+    pieces: pd.DataFrame | None = None,
+) -> pd.Series:
+    """Return per patch the class (:func:`stand_class`) of the subcompartment it overlaps most.
+
+    None without subcompartments or without their ``dominant_species``.
+    """
+    if subcompartments is None or "dominant_species" not in subcompartments:
+        return pd.Series(None, index=patches.index, dtype=object, name="stand_class")
+    sub = subcompartments.assign(stand_class=stand_class(subcompartments["dominant_species"]))
+    out = largest_overlap(patches, sub, "stand_class", pieces=pieces)
+    return out.rename("stand_class")
+
+
 def admin_evidence(
     patches: gpd.GeoDataFrame,
     *,
@@ -382,6 +420,34 @@ def image_days(patches: pd.DataFrame, image_dates: tuple[Any, Any] | None = None
         },
         index=patches.index,
     )
+
+
+EVERGREEN = ("evergreen_conifer",)
+"""Stand classes whose canopy stands the year round (a clearing shows in any season)."""
+
+
+def canopy_seen(
+    stand_class: pd.Series, days: pd.DataFrame, first_doy: float, last_doy: float
+) -> pd.Series:
+    """Return per patch 1 where a clearing would show against the standing canopy, else 0.
+
+    Evergreen stands (:data:`EVERGREEN`) show their canopy on any date; any other stand (or
+    one of unknown class) only when both image dates lie in the leaf-on window ``first_doy``
+    … ``last_doy``: out of it a leafless deciduous canopy (stems, branches, litter) looks like
+    a clearing. NaN where a date is missing and the stand is not evergreen.
+
+    Examples
+    --------
+    >>> days = pd.DataFrame({"doy_before": [166.0, 166.0, 166.0, None],
+    ...                      "doy_after": [285.0, 108.0, 108.0, 108.0]})
+    >>> cls = pd.Series(["deciduous_broadleaf", "deciduous_broadleaf", "evergreen_conifer", None])
+    >>> canopy_seen(cls, days, 135, 295).tolist()
+    [1.0, 0.0, 1.0, nan]
+    """
+    b, a = days["doy_before"].astype("f8"), days["doy_after"].astype("f8")
+    inside = b.between(first_doy, last_doy) & a.between(first_doy, last_doy)
+    out = inside.astype("f8").where(b.notna() & a.notna())
+    return out.mask(stand_class.reindex(days.index).isin(EVERGREEN), 1.0).rename("canopy_seen")
 
 
 def _permit_validity(

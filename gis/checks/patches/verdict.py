@@ -96,6 +96,8 @@ DERIVED_COLUMNS = (
     "valid_frac_min",
     "rel_dndvi",
     "ring_vs_scene",
+    "ring_vs_class",
+    "abs_ring_vs_class",
     "abs_rel_dndvi",
     "burn_excess",
     "loss_px",
@@ -114,12 +116,21 @@ VECTOR_COLUMNS = (
     "township",
     "forest_chief",
     *PERMIT_COLUMNS,
+    "stand_class",
 )
+CLASS_COLUMNS = ("class_dndvi", "canopy_seen")
+"""The scene's NDVI change of the patch's class (:mod:`gis.checks.patches.stand`) and whether a
+clearing would show against its canopy on the image dates
+(:func:`gis.checks.patches.evidence.canopy_seen`)."""
 EVIDENCE_COLUMNS = (
     *VECTOR_COLUMNS[:9],
     *RASTER_COLUMNS,
     "rel_dndvi",
     "ring_vs_scene",
+    "stand_class",
+    "class_dndvi",
+    "ring_vs_class",
+    "canopy_seen",
     *CHANGED_COLUMNS,
     "radiometry",
     *PERMIT_COLUMNS,
@@ -144,6 +155,7 @@ PATCH_SCHEMA = RuleSchema(
             *INSIDE_RAW,
             *DERIVED_COLUMNS,
             *SEASON_COLUMNS,
+            *CLASS_COLUMNS,
             "interp_cause",
         }
     ),
@@ -153,7 +165,14 @@ PATCH_SCHEMA = RuleSchema(
         "legality": frozenset({"legality", "verified_cause_code"}),
         "field_priority": frozenset({"field_priority"}),
     },
-    required_thresholds=("ring_m", "drop_threshold", "tolerance_px", "nbr_drop_threshold"),
+    required_thresholds=(
+        "ring_m",
+        "drop_threshold",
+        "tolerance_px",
+        "nbr_drop_threshold",
+        "leaf_on_first_doy",
+        "leaf_on_last_doy",
+    ),
     allowed_values={
         "change_type": CHANGE_TYPES,
         "legality": LEGALITIES,
@@ -213,6 +232,7 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
         "dnbr",
         *INSIDE_RAW,
         *SEASON_COLUMNS,
+        *CLASS_COLUMNS,
     ):
         if col not in out:
             out[col] = np.nan
@@ -227,6 +247,10 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
     if "radiometry" in out:
         scene = scene.where(out["radiometry"].ne("dn"), 0.0)
     out["ring_vs_scene"] = out["ring_dndvi"].astype("f8") - scene
+    # … and against the stands of its own class (leaf habit) elsewhere in the scene, in the
+    # same units (uncalibrated: both have the scene's change taken off)
+    out["ring_vs_class"] = out["ring_dndvi"].astype("f8") - out["class_dndvi"].astype("f8")
+    out["abs_ring_vs_class"] = out["ring_vs_class"].abs()
     out["burn_excess"] = out["dnbr"].astype("f8") - dndvi
     _changed_area(out)
     return out
@@ -393,6 +417,11 @@ def _reason_context(
     columns["land_class"] = by_value(
         "land_class", lambda v: _land_class_label(v, language, unknown)
     )
+    if "stand_class" in columns:  # a leaf habit's label; a species not in the catalog as is
+        anon = "树种未知的林分" if language == "zh" else "stands of unknown species"
+        columns["stand_class_label"] = by_value(
+            "stand_class", lambda v: anon if v is None else rules.label("stand_class", v, language)
+        )
     kept = {name: values for name, values in columns.items() if name in needed}
     if not kept:
         return pd.DataFrame(index=evidence.index)
