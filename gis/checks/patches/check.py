@@ -31,6 +31,7 @@ from pyproj import CRS
 
 from gis import __version__
 from gis.checks.patches import evidence as ev
+from gis.checks.patches.stand import stand_evidence
 from gis.checks.patches.verdict import (
     EVIDENCE_COLUMNS,
     RASTER_COLUMNS,
@@ -425,10 +426,14 @@ def check_patches(
     if layers is not None and any(v is not None for v in given.values()):
         raise TypeError("check_patches: pass the context layers or layers=, not both")
     context = layers if layers is not None else lambda: given
+    used: dict[str, Any] = {}  # the layers read once, for the vector and the stand evidence
+
+    def read_vector() -> pd.DataFrame:
+        used.update(context())
+        return vector_evidence(good, **used, image_dates=image_dates, findings=vector_log)
+
     with ThreadPoolExecutor(max_workers=1) as pool:  # vector evidence while windows decode
-        vector_job = pool.submit(
-            lambda: vector_evidence(good, **context(), image_dates=image_dates, findings=vector_log)
-        )
+        vector_job = pool.submit(read_vector)
         raster = raster_evidence(
             prepared,
             usable,
@@ -444,7 +449,23 @@ def check_patches(
     log.extend(vector_log)
     cause = prepared.get("interp_cause", pd.Series(np.nan, index=prepared.index))
     season = ev.image_days(prepared, image_dates)  # full leaf on both dates: same phenology
-    evidence = pd.concat([vector, raster, season], axis=1).assign(interp_cause=cause)
+    stand = stand_evidence(
+        good,
+        cause.loc[good.index],
+        used.get("subcompartments"),
+        lambda zones, ok: raster_evidence(
+            zones,
+            ok,
+            before,
+            after,
+            rules=ruleset,
+            findings=Findings(),  # the patches' own pass made the findings about the rasters
+            client=client,
+            radiometry=radio["used"],
+        ),
+        ring_m=ruleset.thresholds["ring_m"],
+    ).reindex(prepared.index)
+    evidence = pd.concat([vector, raster, season, stand], axis=1).assign(interp_cause=cause)
     evidence = derive_evidence(evidence.assign(radiometry=radio["used"]))
     logger.info("rules", extra={"zh": "规则判定"})
     verdict = decide(evidence, ruleset, lang=language)
