@@ -75,7 +75,11 @@ def test_outbreak_beyond_the_rest_of_its_stand_in_autumn_is_lawful_dieback(tmp_p
     assert row["rel_stand_dndvi"] <= -0.05
     # the reason states the values it used
     assert f"所在小班其余部分 {row['stand_dndvi']:+.2f}" in row["reasons"]
-    assert f"多降 {row['rel_stand_dndvi']:+.2f}（阈值 -0.05）" in row["reasons"]
+    assert row["ring_vs_stand"] <= -0.05
+    assert (
+        f"多降 {row['rel_stand_dndvi']:+.2f}、周边多降 {row['ring_vs_stand']:+.2f}（阈值 -0.05）"
+        in row["reasons"]
+    )
 
 
 def test_a_stand_that_only_turned_with_the_season_is_not_an_outbreak(tmp_path):
@@ -83,6 +87,19 @@ def test_a_stand_that_only_turned_with_the_season_is_not_an_outbreak(tmp_path):
     assert abs(row["rel_stand_dndvi"]) < 0.02
     assert "stand" not in row["rules_fired"]
     assert row["legality"] in ("no_change", "needs_field_check")
+
+
+def test_a_patch_darker_alone_is_not_a_stand_outbreak(tmp_path):
+    """Only the patch darkened (as under unmasked snow or a shadow): the ring kept its stand's
+    change, so patch and surroundings did not fall together."""
+
+    def patch_only(after):
+        _autumn(after)
+        after[:, 30:50, 30:50] = 0.65 * after[:, 30:50, 30:50] + 0.35 * DIEBACK[:, None, None]
+
+    row = _check(tmp_path, patch_only, 6)
+    assert row["rel_stand_dndvi"] <= -0.05 < row["ring_vs_stand"]
+    assert "C05_stand_disturbance" not in row["rules_fired"]
 
 
 def test_an_outbreak_over_the_whole_stand_has_no_stand_background(tmp_path):

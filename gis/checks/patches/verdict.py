@@ -97,6 +97,7 @@ DERIVED_COLUMNS = (
     "valid_frac_min",
     "rel_dndvi",
     "rel_stand_dndvi",
+    "ring_vs_stand",
     "ring_vs_scene",
     "abs_rel_dndvi",
     "burn_excess",
@@ -124,6 +125,7 @@ EVIDENCE_COLUMNS = (
     "ring_vs_scene",
     *STAND_COLUMNS,
     "rel_stand_dndvi",
+    "ring_vs_stand",
     *CHANGED_COLUMNS,
     "radiometry",
     *PERMIT_COLUMNS,
@@ -192,8 +194,9 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
     """Add the derived evidence the rules read (see ``layers/rules/patches.yaml``).
 
     ``valid_frac_min`` (missing counts as 0), ``rel_dndvi`` = dndvi − ring_dndvi (dndvi when
-    the ring has no valid pixels), ``rel_stand_dndvi`` = dndvi − stand_dndvi (the rest of the
-    patch's own subcompartment, :mod:`gis.checks.patches.stand`), ``burn_excess`` = dnbr −
+    the ring has no valid pixels), ``rel_stand_dndvi`` = dndvi − stand_dndvi and
+    ``ring_vs_stand`` = ring_dndvi − stand_dndvi (the rest of the patch's own subcompartment,
+    :mod:`gis.checks.patches.stand`), ``burn_excess`` = dnbr −
     dndvi, and the changed area inside
     the patch (:data:`CHANGED_COLUMNS`) from the pixel counts of :mod:`gis.zonal.inside`: a
     share of the patch's pixels times the patch's (ellipsoidal) area.
@@ -231,6 +234,7 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
     out["abs_rel_dndvi"] = out["rel_dndvi"].abs()
     # the patch against the rest of its own subcompartment (one stand: one phenology)
     out["rel_stand_dndvi"] = dndvi - out["stand_dndvi"].astype("f8")
+    out["ring_vs_stand"] = out["ring_dndvi"].astype("f8") - out["stand_dndvi"].astype("f8")
     # the surroundings against the whole scene (uncalibrated imagery: its relative ring change
     # has the scene's change taken off already)
     scene = out["scene_dndvi"].astype("f8")
