@@ -119,19 +119,20 @@ def test_stand_background_is_for_disasters_and_other_losses_only(tmp_path):
     assert row["legality"] in ("needs_field_check", "suspected_illegal")
 
 
-def test_stand_zones_leave_out_the_patch_its_ring_and_other_patches():
+def test_stand_zones_leave_out_every_patch_and_its_ring_and_are_read_once():
     patches = gpd.GeoDataFrame(
-        geometry=[shapely.box(100, 100, 200, 200), shapely.box(300, 300, 350, 350)],
+        geometry=[
+            shapely.box(100, 100, 200, 200),
+            shapely.box(300, 300, 350, 350),
+            shapely.box(600, 100, 700, 200),
+        ],
         crs=WORKING_CRS,
     )
     subs = gpd.GeoDataFrame(
         geometry=[shapely.box(0, 0, 500, 500), shapely.box(500, 0, 900, 500)], crs=WORKING_CRS
     )
-    zones = stand_zones(patches, subs, 30.0, only=np.array([True, False]))
-    expected = shapely.box(0, 0, 500, 500).difference(
-        shapely.union_all(
-            [shapely.buffer(shapely.box(100, 100, 200, 200), 30.0), patches.geometry[1]]
-        )
-    )
-    assert zones.iloc[0].symmetric_difference(expected).area < 1e-6
-    assert zones.iloc[1].is_empty  # not asked for
+    zones, which = stand_zones(patches, subs, 30.0, only=np.array([True, True, False]))
+    assert which.tolist() == [0, 0, -1]  # one zone for both patches of the first 小班
+    grown = shapely.buffer(patches.geometry.to_numpy()[:2], 30.0)
+    expected = shapely.box(0, 0, 500, 500).difference(shapely.union_all(grown))
+    assert len(zones) == 1 and zones.iloc[0].symmetric_difference(expected).area < 1e-6

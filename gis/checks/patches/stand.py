@@ -9,14 +9,15 @@ its pixels share one phenology: leaf fall, larch yellowing or spring leaf-out mo
 小班 alike, while an outbreak around the patch leaves the rest of its 小班 greener.
 
 :func:`stand_evidence` measures, per patch, the NDVI change of the rest of the subcompartment
-that holds most of the patch — the 小班 less the patch, its ring and every other patch — with
+that holds most of the patch — the 小班 less every patch and its ring — with
 the same zonal pass as the patch's own (:func:`gis.checks.patches.check.raster_evidence`: the
 mean NDVI change on reflectance, the relative one of the scene-normalised bands on
 uncalibrated imagery), so ``dndvi − stand_dndvi`` compares like with like.
 
 It is read only for patches interpreted as disaster or other loss (:data:`STAND_CAUSES`): the
 only rules reading it (``C05_stand_disturbance``, ``T16_dieback_stand``) ask for those causes,
-and a 小班 is ten times a patch's area (the other patches are not read twice).
+and a 小班 is ten times a patch's area; each subcompartment is read once, whatever number of
+patches it holds.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import NDArray
 
 from gis.checks.patches import evidence as ev
 
@@ -42,44 +44,42 @@ def stand_zones(
     subcompartments: gpd.GeoDataFrame,
     ring_m: float,
     only: Any = None,
-) -> gpd.GeoSeries:
-    """Return, per patch, its main subcompartment less the patch, its ring and all patches.
+) -> tuple[gpd.GeoSeries, NDArray[np.int64]]:
+    """Return the rest of each patch's main subcompartment, and which one each patch has.
 
     The main subcompartment is the one holding the largest part of the patch
-    (:func:`gis.checks.patches.evidence.overlay_pieces`); a patch on no subcompartment, or not
-    in the boolean array ``only`` (default: all), gets an empty geometry. Geometries are in
-    the patches' CRS.
+    (:func:`gis.checks.patches.evidence.overlay_pieces`). Its rest is the subcompartment less
+    every patch grown by ``ring_m`` (its ring), so that each subcompartment is one zone read
+    once, however many patches lie in it. Returns the zones (in the patches' CRS) and, per
+    patch, the position of its zone (−1: on no subcompartment, or not in the boolean array
+    ``only``, default all).
 
     Examples
     --------
     >>> from shapely import box
     >>> p = gpd.GeoDataFrame(geometry=[box(100, 100, 200, 200)], crs=32650)
     >>> s = gpd.GeoDataFrame(geometry=[box(0, 0, 500, 500), box(500, 0, 900, 500)], crs=32650)
-    >>> round(stand_zones(p, s, 30.0).area.iloc[0])
-    225191
+    >>> zones, which = stand_zones(p, s, 30.0)
+    >>> round(zones.area.iloc[0]), which.tolist()
+    (225191, [0])
     """
     sub = subcompartments if subcompartments.crs == patches.crs else None
     if sub is None:
         sub = subcompartments.to_crs(patches.crs)
     pieces = ev.overlay_pieces(patches, sub)
-    main = pieces.sort_values("overlap_m2").drop_duplicates("patch", keep="last")
-    stands = np.full(len(patches), shapely.Polygon(), dtype=object)
-    stands[main["patch"].to_numpy()] = sub.geometry.to_numpy()[main["feature"].to_numpy()]
-    geoms = patches.geometry.to_numpy()
     if only is not None:
-        stands[~np.asarray(only, dtype=bool)] = shapely.Polygon()
-    others = shapely.STRtree(geoms)
-    out = []
-    for k, stand in enumerate(stands):
-        if stand.is_empty:
-            out.append(stand)
-            continue
-        near = geoms[others.query(stand)]
-        rest = shapely.difference(stand, shapely.buffer(geoms[k], ring_m))
-        if len(near):
-            rest = shapely.difference(rest, shapely.union_all(near))
-        out.append(rest)
-    return gpd.GeoSeries(out, index=patches.index, crs=patches.crs)
+        pieces = pieces[np.asarray(only, dtype=bool)[pieces["patch"].to_numpy()]]
+    main = pieces.sort_values("overlap_m2").drop_duplicates("patch", keep="last")
+    features, position = np.unique(main["feature"].to_numpy(), return_inverse=True)
+    which = np.full(len(patches), -1, dtype=np.int64)
+    which[main["patch"].to_numpy()] = position
+    grown = shapely.buffer(patches.geometry.to_numpy(), ring_m)
+    tree = shapely.STRtree(grown)
+    zones = []
+    for stand in sub.geometry.to_numpy()[features]:
+        near = grown[tree.query(stand)]
+        zones.append(shapely.difference(stand, shapely.union_all(near)) if len(near) else stand)
+    return gpd.GeoSeries(zones, crs=patches.crs), which
 
 
 def stand_evidence(
@@ -100,11 +100,12 @@ def stand_evidence(
     wanted = pd.to_numeric(causes, errors="coerce").isin(STAND_CAUSES).to_numpy()
     if subcompartments is None or subcompartments.empty or not wanted.any():
         return out
-    zones = stand_zones(patches, subcompartments, ring_m, only=wanted)
-    picked = patches.loc[wanted].set_geometry(zones.loc[wanted].to_numpy())
-    usable = pd.Series(~picked.geometry.is_empty.to_numpy(), index=picked.index)
+    zones, which = stand_zones(patches, subcompartments, ring_m, only=wanted)
+    usable = pd.Series(~zones.is_empty.to_numpy(), index=zones.index)
     if not usable.any():
         return out
-    stats = zonal(picked, usable)
-    out.loc[picked.index, "stand_dndvi"] = stats["dndvi"].astype("f8").to_numpy()
+    stats = zonal(gpd.GeoDataFrame(geometry=zones), usable)
+    dndvi = stats["dndvi"].astype("f8").to_numpy()
+    has = which >= 0
+    out.loc[out.index[has], "stand_dndvi"] = dndvi[which[has]]
     return out
