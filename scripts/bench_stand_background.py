@@ -1,6 +1,6 @@
 """CPU seconds of the patch check on widened scenes, with and without the stand background.
 
-The stand background (:mod:`gis.checks.patches.stand`) reads the rest of each subcompartment
+The stand background (:mod:`gis.checks.patches.stand_rest`) reads the rest of each subcompartment
 holding a patch interpreted as 灾害/其他减少 once more. This runs ``check_scene`` on the same
 scenes twice each way (alternating, so that a shared machine's load falls on both) and prints
 the CPU seconds (user + sys) of each run and the load average.
@@ -18,7 +18,7 @@ import resource
 import tempfile
 from pathlib import Path
 
-import gis.checks.patches.stand as stand
+import gis.checks.patches.stand_rest as stand
 from gis.demo import robust, robust_wide
 
 

@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from gis.checks.patches import check_patches
-from gis.checks.patches.stand import stand_zones
+from gis.checks.patches.stand_rest import stand_zones
 from gis.crs import WORKING_CRS
 from gis.findings import Findings
 from tests.test_patch_wide_pests import AUTUMN, DIEBACK, SLASH, _box, _scene

@@ -31,7 +31,7 @@ from pyproj import CRS
 
 from gis import __version__
 from gis.checks.patches import evidence as ev
-from gis.checks.patches.stand import stand_evidence
+from gis.checks.patches.stand_rest import stand_evidence
 from gis.checks.patches.verdict import (
     EVIDENCE_COLUMNS,
     RASTER_COLUMNS,

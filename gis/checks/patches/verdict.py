@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gis.checks.patches.evidence import PERMIT_COLUMNS
-from gis.checks.patches.stand import STAND_COLUMNS
+from gis.checks.patches.stand_rest import STAND_REST_COLUMNS
 from gis.enums import Lang
 from gis.errors import RulesError
 from gis.layers import code_meaning
@@ -123,7 +123,7 @@ EVIDENCE_COLUMNS = (
     *RASTER_COLUMNS,
     "rel_dndvi",
     "ring_vs_scene",
-    *STAND_COLUMNS,
+    *STAND_REST_COLUMNS,
     "rel_stand_dndvi",
     "ring_vs_stand",
     *CHANGED_COLUMNS,
@@ -150,7 +150,7 @@ PATCH_SCHEMA = RuleSchema(
             *INSIDE_RAW,
             *DERIVED_COLUMNS,
             *SEASON_COLUMNS,
-            *STAND_COLUMNS,
+            *STAND_REST_COLUMNS,
             "interp_cause",
         }
     ),
@@ -196,7 +196,7 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
     ``valid_frac_min`` (missing counts as 0), ``rel_dndvi`` = dndvi − ring_dndvi (dndvi when
     the ring has no valid pixels), ``rel_stand_dndvi`` = dndvi − stand_dndvi and
     ``ring_vs_stand`` = ring_dndvi − stand_dndvi (the rest of the patch's own subcompartment,
-    :mod:`gis.checks.patches.stand`), ``burn_excess`` = dnbr −
+    :mod:`gis.checks.patches.stand_rest`), ``burn_excess`` = dnbr −
     dndvi, and the changed area inside
     the patch (:data:`CHANGED_COLUMNS`) from the pixel counts of :mod:`gis.zonal.inside`: a
     share of the patch's pixels times the patch's (ellipsoidal) area.
@@ -223,7 +223,7 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
         "dnbr",
         *INSIDE_RAW,
         *SEASON_COLUMNS,
-        *STAND_COLUMNS,
+        *STAND_REST_COLUMNS,
     ):
         if col not in out:
             out[col] = np.nan

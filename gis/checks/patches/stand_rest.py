@@ -35,7 +35,7 @@ from gis.checks.patches import evidence as ev
 STAND_CAUSES = (4, 6)
 """Interpreter's causes (灾害, 其他减少) whose patches get the stand background."""
 
-STAND_COLUMNS = ("stand_dndvi",)
+STAND_REST_COLUMNS = ("stand_dndvi",)
 """The column :func:`stand_evidence` adds (NaN where not read or nothing of the stand is left)."""
 
 
@@ -90,7 +90,7 @@ def stand_evidence(
     *,
     ring_m: float,
 ) -> pd.DataFrame:
-    """Return :data:`STAND_COLUMNS` per patch.
+    """Return :data:`STAND_REST_COLUMNS` per patch.
 
     ``causes``: the interpreter's cause per patch (only :data:`STAND_CAUSES` are read);
     ``zonal(zones, usable)``: the patch check's raster evidence for other zones (the same
