@@ -11,11 +11,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from gis.checks.patches import check_patches
 from gis.checks.patches.stand_rest import stand_zones
 from gis.crs import WORKING_CRS
-from gis.findings import Findings
-from tests.test_patch_wide_pests import AUTUMN, DIEBACK, SLASH, _box, _scene
+from tests import test_patch_wide_pests as wide
+from tests.test_patch_wide_pests import AUTUMN, DIEBACK, SLASH, _box
 
 # R, NIR, SWIR2 reflectance of the season's targets (gis.demo.robust_wide.BLEND_TARGETS)
 LARCH_YELLOW = np.array([0.075, 0.24, 0.080], dtype="f4")
@@ -42,26 +41,7 @@ def _cleared(after):
 
 
 def _check(tmp_path, paint, cause, stand=STAND):
-    before, after = _scene(tmp_path, paint)
-    patches = gpd.GeoDataFrame(
-        {
-            "patch_id": ["P0"],
-            "interp_cause": [cause],
-            "image_date_before": [AUTUMN[0]],
-            "image_date_after": [AUTUMN[1]],
-        },
-        geometry=[_box(30, 30, 20, 20)],
-        crs=WORKING_CRS,
-    )
-    subs = gpd.GeoDataFrame(
-        {"subcompartment_id": ["S0"], "land_class": ["乔木林地"], "gyl_level": ["商品林"]},
-        geometry=[stand],
-        crs=WORKING_CRS,
-    )
-    out = check_patches(
-        patches, before=before, after=after, subcompartments=subs, findings=Findings()
-    )
-    return out.patches_checked.iloc[0]
+    return wide._check(tmp_path, paint, cause, AUTUMN, stand=stand)
 
 
 def test_outbreak_beyond_the_rest_of_its_stand_in_autumn_is_lawful_dieback(tmp_path):
