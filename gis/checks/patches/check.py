@@ -32,6 +32,7 @@ from gis import __version__
 from gis.checks.patches import evidence as ev
 from gis.checks.patches.extent import in_raster_share
 from gis.checks.patches.stand import CLASS_DEFINITIONS, class_dndvi
+from gis.checks.patches.stand_rest import stand_evidence
 from gis.checks.patches.verdict import (
     EVIDENCE_COLUMNS,
     RASTER_COLUMNS,
@@ -439,7 +440,23 @@ def check_patches(
     season["canopy_seen"] = ev.canopy_seen(
         vector["stand_class"], season, t["leaf_on_first_doy"], t["leaf_on_last_doy"]
     )
-    evidence = pd.concat([vector, raster, season], axis=1).assign(interp_cause=cause)
+    stand = stand_evidence(
+        good,
+        cause.loc[good.index],
+        stands,
+        lambda zones, ok: raster_evidence(
+            zones,
+            ok,
+            before,
+            after,
+            rules=ruleset,
+            findings=Findings(),  # the patches' own pass made the findings about the rasters
+            client=client,
+            radiometry=radio["used"],
+        ),
+        ring_m=ruleset.thresholds["ring_m"],
+    ).reindex(prepared.index)
+    evidence = pd.concat([vector, raster, season, stand], axis=1).assign(interp_cause=cause)
     evidence = derive_evidence(evidence.assign(radiometry=radio["used"]))
     logger.info("rules", extra={"zh": "规则判定"})
     verdict = decide(evidence, ruleset, lang=language)
