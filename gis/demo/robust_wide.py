@@ -122,6 +122,19 @@ WIDE_KINDS = (
 )
 """The kinds the widened suite adds to :data:`gis.demo.robust.KINDS`."""
 
+CROWN_CV = (0.05, 0.10)
+"""Range of the crowns' pixel-to-pixel variation of a closed canopy (coefficient of variation
+at 10 m, drawn per scene): lit and shaded crowns and the gaps between them. Open land (slash,
+bare soil, crops, grass, built) has only the scene's common texture and the sensor noise."""
+CANOPY = np.array(
+    [
+        {"conifer": 1.0, "broadleaf": 1.0, "dieback": 1.0, "young": 0.5, "burned": 0.5}.get(c, 0.0)
+        for c in COVERS
+    ],
+    dtype="f4",
+)
+"""Per cover code the share of :data:`CROWN_CV` it carries (standing crowns, snags: half)."""
+
 BLENDED = {
     "thinned": ("slash", 0.3, 0.6),
     "pest": ("dieback", 0.6, 1.0),
@@ -336,6 +349,16 @@ def _snow_on_open_land(
     return np.where(open_land & (field >= cut), depth, 0.0).astype("f4")
 
 
+def _crowns(seed: int, shape: tuple[int, int]) -> NDArray[np.float32]:
+    """Crown light and shade of a canopy: a pixel-scale field × the scene's amplitude.
+
+    Drawn from its own generator (the other draws of the scene stay as they were).
+    """
+    rng = np.random.default_rng([seed, 16, 2, 5])
+    amplitude = rng.uniform(*CROWN_CV)
+    return (amplitude * robust._texture(rng, shape, 0.7)).astype("f4")
+
+
 def make_wide_scene(seed: int, *, size_px: int = 201, n_patches: int = 28) -> RobustScene:
     """Draw one scene of the widened suite (see the module docstring)."""
     rng = np.random.default_rng([seed, 16, 2])
@@ -363,6 +386,11 @@ def make_wide_scene(seed: int, *, size_px: int = 201, n_patches: int = 28) -> Ro
     _record_larch(stands, shares)
     _apply_season(after, plan.cover_a, shares, look.season)
     _apply_season(unchanged, plan.cover_b, shares, look.season)
+    # crowns cast light and shade whatever their colour: after the season's blend, which
+    # changes the level of a stand's reflectance (leaf colour, leaf fall), not its crowns
+    crowns = _crowns(seed, shape)
+    for refl, cover in ((before, plan.cover_b), (after, plan.cover_a), (unchanged, plan.cover_b)):
+        refl *= 1.0 + CANOPY[cover][np.newaxis] * crowns[np.newaxis]
     _blend(after, snow, "snow")
     _blend(unchanged, snow, "snow")
     light = np.clip(1.0 + illum * robust._texture(rng, shape, 25.0), 0.6, 1.4)

@@ -58,6 +58,7 @@ from gis.zonal.inside import (
     prefetch_samples,
     resolve_radiometry,
 )
+from gis.zonal.texture import TEXTURE_COLUMNS, TEXTURE_DEFINITIONS, texture_stats
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def raster_evidence(
     empty (not comparable with reflectance thresholds) and the NDVI change, the ring's and
     ``drop_frac`` are the relative ones of the scene-normalised bands.
     """
-    columns = [*RASTER_COLUMNS, *INSIDE_COLUMNS, "pixel_m2"]
+    columns = [*RASTER_COLUMNS, *INSIDE_COLUMNS, *TEXTURE_COLUMNS, "pixel_m2"]
     out = pd.DataFrame(np.nan, index=patches.index, columns=columns)
     zones = patches.loc[usable.to_numpy()]
     if zones.empty:
@@ -236,7 +237,39 @@ def raster_evidence(
     if radiometry == "dn":
         relative(out)
     obscured_evidence(out)
+    texture_evidence(out, zones, geoms, (before, after), inside.norm, rules)
     return out
+
+
+def texture_evidence(
+    out: pd.DataFrame,
+    zones: gpd.GeoDataFrame,
+    geoms: gpd.GeoSeries,
+    pair: tuple[Any, Any],
+    norm: Any,
+    rules: RuleSet,
+) -> None:
+    """Add :data:`TEXTURE_COLUMNS` where the rules may read them (in place).
+
+    Without SWIR on both dates the canopy's texture tells a clearing from a stand's colour
+    (rule ``C04_loss_texture``): read only for patches interpreted as a loss (cause 1-3) whose
+    NDVI fell beyond the surroundings by ``texture_rel_dndvi`` — the texture pass costs a window
+    read per patch, and elsewhere no rule reads it.
+    """
+    t = rules.thresholds
+    ev = out.loc[zones.index]
+    given = zones["interp_cause"] if "interp_cause" in zones else pd.Series(np.nan, zones.index)
+    cause = pd.to_numeric(given, errors="coerce")
+    rel = ev["dndvi"] - ev["ring_dndvi"].fillna(0.0)
+    wanted = ev["swir_used"].eq(0) & cause.isin([1, 2, 3])
+    if "texture_rel_dndvi" in t:
+        wanted &= rel <= t["texture_rel_dndvi"]
+    at = zones.index[wanted.to_numpy()]
+    if len(at):
+        texture = texture_stats(
+            geoms.loc[at].to_numpy(), *pair, norm=norm, ring_m=t["ring_m"], index=at
+        )
+        out.loc[at, list(TEXTURE_COLUMNS)] = texture.to_numpy()
 
 
 def obscured_evidence(raster: pd.DataFrame) -> None:
@@ -578,7 +611,12 @@ def run_metadata(
         "rule_ids": rules.rule_ids(),
         "lang": str(language),
         "image_dates": None if image_dates is None else [str(d) for d in image_dates],
-        "stat_definitions": {**STAT_DEFINITIONS, **INSIDE_DEFINITIONS, **CLASS_DEFINITIONS},
+        "stat_definitions": {
+            **STAT_DEFINITIONS,
+            **INSIDE_DEFINITIONS,
+            **CLASS_DEFINITIONS,
+            **TEXTURE_DEFINITIONS,
+        },
     }
 
 

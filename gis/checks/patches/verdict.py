@@ -32,6 +32,7 @@ from gis.rules import (
 )
 from gis.units import M2_PER_HA, M2_PER_MU
 from gis.zonal.inside import INSIDE_COLUMNS
+from gis.zonal.texture import TEXTURE_COLUMNS
 
 MU_PER_HA = M2_PER_HA / M2_PER_MU
 """亩 per hectare (15)."""
@@ -91,6 +92,7 @@ CHANGED_COLUMNS = (
     "burned_area_mu",
     "ring_burned_share",
     "lost_ndvi_after",
+    "rel_texture",
 )
 """Changed area inside the patch (the desk estimate that pre-fills 核实面积), in the results."""
 DERIVED_COLUMNS = (
@@ -159,6 +161,7 @@ PATCH_SCHEMA = RuleSchema(
             *VECTOR_COLUMNS,
             *RASTER_COLUMNS,
             *INSIDE_RAW,
+            *TEXTURE_COLUMNS,
             *DERIVED_COLUMNS,
             *SEASON_COLUMNS,
             *CLASS_COLUMNS,
@@ -241,6 +244,7 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
         "scene_dndvi",
         "dnbr",
         *INSIDE_RAW,
+        *TEXTURE_COLUMNS,
         *SEASON_COLUMNS,
         *CLASS_COLUMNS,
         *STAND_REST_COLUMNS,
@@ -267,7 +271,31 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
     out["abs_ring_vs_class"] = out["ring_vs_class"].abs()
     out["burn_excess"] = out["dnbr"].astype("f8") - dndvi
     _changed_area(out)
+    out["rel_texture"] = relative_texture(out)
     return out
+
+
+def relative_texture(evidence: pd.DataFrame) -> pd.Series:
+    """Return the patch's change of canopy texture beyond its ring's (natural log).
+
+    ``log(texture_after / texture_before) - log(ring_texture_after / ring_texture_before)``
+    (:mod:`gis.zonal.texture`): about 0 where patch and surroundings kept their crowns or
+    changed alike (a stand's leaf colour, a scene-wide gain or stretch), clearly below 0 where
+    the patch lost its crowns' light and shade and the ring did not (a clearing); NaN where a
+    texture is missing or zero.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"texture_before": [0.04], "texture_after": [0.02],
+    ...     "ring_texture_before": [0.04], "ring_texture_after": [0.04]})
+    >>> round(float(relative_texture(e).iloc[0]), 3)
+    -0.693
+    """
+    v = evidence[list(TEXTURE_COLUMNS)].astype("f8").where(lambda x: x > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inside = np.log(v["texture_after"] / v["texture_before"])
+        ring = np.log(v["ring_texture_after"] / v["ring_texture_before"])
+    return pd.Series(inside - ring, index=evidence.index, dtype="f8")
 
 
 def _changed_area(out: pd.DataFrame) -> None:
@@ -412,6 +440,10 @@ def _reason_context(
     columns["neg_burn_excess"] = -columns["burn_excess"].astype("f8")
     if "ring_vs_scene" in columns:
         columns["neg_ring_vs_scene"] = -columns["ring_vs_scene"].astype("f8")
+    if "rel_texture" in columns:  # the patch's texture change as a share of the ring's
+        columns["texture_kept"] = columns["rel_texture"].astype("f8").transform(np.exp)
+    if "texture_loss" in columns:
+        columns["texture_kept_max"] = columns["texture_loss"].astype("f8").transform(np.exp)
     if "lost_ndvi_vs_ring" in columns:
         columns["neg_lost_ndvi_vs_ring"] = -columns["lost_ndvi_vs_ring"].astype("f8")
     unknown = "未知地类" if language == "zh" else "unknown land class"
