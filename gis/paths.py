@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 
 PathLike = str | os.PathLike[str]
@@ -96,11 +97,13 @@ def input_checksum(path: PathLike) -> str:
     return REMOTE_CHECKSUM if os.fspath(path).startswith("/vsi") else sha256_of(path)
 
 
-def prefetch_checksums(paths: Iterable[PathLike | None]) -> None:
-    """Start taking the SHA-256 of the local inputs ``paths`` on a background thread.
+@contextmanager
+def prefetch_checksums(paths: Iterable[PathLike | None]) -> Iterator[None]:
+    """Take the SHA-256 of the local inputs ``paths`` on a background thread, for a block.
 
     ``None``, ``/vsi…`` paths and paths that do not exist are skipped (the run reports them);
-    :func:`sha256_of` takes each digest once.
+    :func:`sha256_of` takes each digest once. Digests the block did not take are dropped when
+    it ends (a command that stopped early, say on a bad input, leaves nothing behind).
     """
     jobs: list[tuple[str, Future[str]]] = []
     with _AHEAD_LOCK:
@@ -117,6 +120,13 @@ def prefetch_checksums(paths: Iterable[PathLike | None]) -> None:
             jobs.append((key, future))
     if jobs:
         threading.Thread(target=_take, args=(jobs,), name="checksums", daemon=True).start()
+    try:
+        yield
+    finally:
+        with _AHEAD_LOCK:
+            for key, future in jobs:
+                if _AHEAD.get(key, (None, None))[1] is future:
+                    del _AHEAD[key]
 
 
 def _take(jobs: list[tuple[str, Future[str]]]) -> None:

@@ -21,20 +21,32 @@ def _sha(*blobs: bytes) -> str:
 def test_a_prefetched_digest_is_the_files_and_is_taken_once(tmp_path):
     f = tmp_path / "before.tif"
     f.write_bytes(b"x" * 3_000_000)
-    prefetch_checksums([f, None, "/vsicurl/https://h/a.tif", tmp_path / "missing.gpkg"])
-    assert set(paths._AHEAD) == {os.fspath(f)}  # None, remote and missing paths are skipped
-    assert sha256_of(f) == _sha(b"x" * 3_000_000)
+    before = set(paths._AHEAD)
+    with prefetch_checksums([f, None, "/vsicurl/https://h/a.tif", tmp_path / "missing.gpkg"]):
+        # None, remote and missing paths are skipped
+        assert set(paths._AHEAD) - before == {os.fspath(f)}
+        assert sha256_of(f) == _sha(b"x" * 3_000_000)
+        assert os.fspath(f) not in paths._AHEAD
+        assert sha256_of(f) == _sha(b"x" * 3_000_000)  # read again
+
+
+def test_digests_not_taken_are_dropped_when_the_command_ends(tmp_path):
+    f = tmp_path / "patches.gpkg"
+    f.write_bytes(b"never hashed by the run")
+    with pytest.raises(SystemExit):
+        with prefetch_checksums([f]):
+            assert os.fspath(f) in paths._AHEAD
+            raise SystemExit(3)  # a bad input stops the command before the run table
     assert os.fspath(f) not in paths._AHEAD
-    assert sha256_of(f) == _sha(b"x" * 3_000_000)  # read again
 
 
 def test_a_file_changed_after_the_prefetch_is_read_again(tmp_path):
     f = tmp_path / "after.tif"
     f.write_bytes(b"old")
-    prefetch_checksums([f])
-    paths._AHEAD[os.fspath(f)][1].result()  # its digest is taken
-    f.write_bytes(b"newer bytes")
-    assert sha256_of(f) == _sha(b"newer bytes")
+    with prefetch_checksums([f]):
+        paths._AHEAD[os.fspath(f)][1].result()  # its digest is taken
+        f.write_bytes(b"newer bytes")
+        assert sha256_of(f) == _sha(b"newer bytes")
 
 
 def test_folders_lists_and_layers_count_every_file(tmp_path):

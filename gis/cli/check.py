@@ -122,13 +122,13 @@ def patches(as_json: bool, lang: str, **kwargs: Any) -> None:
         logging.getLogger("gis.checks").setLevel(logging.INFO)
     # the inputs' checksums (the run table's) are taken on the second core while the check's
     # modules load and the patches are read (hashlib releases the GIL)
-    prefetch_checksums(kwargs.get(k) for k in INPUTS)
-    # deferred: heavy, loaded when the command runs
-    from gis.checks.patches.run import run_patch_check
+    with prefetch_checksums(kwargs.get(k) for k in INPUTS):
+        # deferred: heavy, loaded when the command runs
+        from gis.checks.patches.run import run_patch_check
 
-    log = Findings()
-    with options.conflicts_are_usage():  # --bands with --after-bands: usage, exit 2
-        run = run_patch_check(kwargs.pop("patches"), lang=lang, findings=log, **kwargs)
+        log = Findings()
+        with options.conflicts_are_usage():  # --bands with --after-bands: usage, exit 2
+            run = run_patch_check(kwargs.pop("patches"), lang=lang, findings=log, **kwargs)
     counts = run.result.run["counts"]
     if as_json:
         payload = {
