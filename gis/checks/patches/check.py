@@ -256,6 +256,8 @@ def texture_evidence(
     NDVI fell beyond the surroundings by ``texture_rel_dndvi`` — the texture pass costs a window
     read per patch, and elsewhere no rule reads it.
     """
+    if not all(src.has("NIR") for src in pair):  # an NDVI band alone: no crowns to read
+        return
     t = rules.thresholds
     ev = out.loc[zones.index]
     given = zones["interp_cause"] if "interp_cause" in zones else pd.Series(np.nan, zones.index)

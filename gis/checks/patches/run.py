@@ -408,6 +408,11 @@ def exchange_frame(checked: gpd.GeoDataFrame, *, lang: str = "zh") -> gpd.GeoDat
     out = checked.copy()
     for col in [c for c in coded_fields("change_patches") if c in out.columns]:
         out[col] = out[col].map(lambda c, col=col: _meaning(col, c, lang))
+    if "stand_class" in out:  # the leaf habit as a word (the rules' label), not its code
+        rules = load_patch_rules()
+        out["stand_class"] = out["stand_class"].map(
+            lambda v: rules.label("stand_class", v, lang) if isinstance(v, str) else v
+        )
     digits = {c: 3 for c in out.columns if out[c].dtype == "float64"}
     digits |= {"area_ha": 4, "area_mu": 2}
     return out.round({c: d for c, d in digits.items() if c in out})
