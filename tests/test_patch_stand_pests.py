@@ -11,8 +11,14 @@ import pandas as pd
 import pytest
 import shapely
 
+from gis.checks.patches import stand_rest
+from gis.checks.patches.check import raster_evidence
 from gis.checks.patches.stand_rest import stand_zones
+from gis.checks.patches.verdict import load_patch_rules
 from gis.crs import WORKING_CRS
+from gis.findings import Findings
+from gis.zonal import reduce
+from gis.zonal.inside import resolve_radiometry
 from tests import test_patch_wide_pests as wide
 from tests.test_patch_wide_pests import AUTUMN, DIEBACK, SLASH, _box
 
@@ -116,3 +122,48 @@ def test_stand_zones_leave_out_every_patch_and_its_ring_and_are_read_once():
     grown = shapely.buffer(patches.geometry.to_numpy()[:2], 30.0)
     expected = shapely.box(0, 0, 500, 500).difference(shapely.union_all(grown))
     assert len(zones) == 1 and zones.iloc[0].symmetric_difference(expected).area < 1e-6
+
+
+def test_stands_from_the_patch_pass_windows_agree_with_their_own_zonal_pass(tmp_path, monkeypatch):
+    """The stand tap (the patch pass's windows, read whole) gives the zonal pass's change of
+    the rest of the 小班 (8-bit imagery: the median relative per-pixel change), and the same
+    values where the pass reads boxes around the patch only (or runs on a Dask cluster) and
+    the tap reads the stand's windows itself."""
+    calls = []
+    tap_call = stand_rest.StandTap.__call__
+
+    def counted(self, *args, **kwargs):
+        calls.append(args[5])  # the margin: the pass's grown windows, or 0 when read here
+        return tap_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(stand_rest.StandTap, "__call__", counted)
+    for name in ("tap", "own"):
+        (tmp_path / name).mkdir()
+    with monkeypatch.context() as whole:  # the pass reads whole windows (dense patches)
+        whole.setattr(reduce, "_reads_whole", lambda *a: True)
+        tapped = _check(tmp_path / "tap", _outbreak, 6)
+    assert calls and min(calls) > 0  # the patch pass's windows fed the stand
+    assert tapped["legality"] == "lawful_no_permit"
+    # the zonal pass over the rest of the 小班 (the patch and its ring left out)
+    before, after = wide._scene(tmp_path / "tap", _outbreak)
+    patch = gpd.GeoDataFrame(geometry=[_box(30, 30, 20, 20)], crs=WORKING_CRS)
+    zones, _ = stand_zones(patch, gpd.GeoDataFrame(geometry=[STAND], crs=WORKING_CRS), 30.0)
+    zones = gpd.GeoDataFrame(geometry=zones)
+    radio = resolve_radiometry(before)[0]
+    zonal = raster_evidence(
+        zones,
+        pd.Series(True, index=zones.index),
+        before,
+        after,
+        rules=load_patch_rules(None),
+        findings=Findings(),
+        radiometry=radio,
+    )
+    assert radio == "dn"
+    assert tapped["stand_dndvi"] == pytest.approx(zonal["dndvi"].iloc[0], abs=0.01)
+    # one patch: the pass reads a box around it, the tap reads the stand's windows itself
+    calls.clear()
+    own = _check(tmp_path / "own", _outbreak, 6)
+    assert calls and max(calls) == 0
+    assert own["stand_dndvi"] == tapped["stand_dndvi"]
+    assert own["rules_fired"] == tapped["rules_fired"]
