@@ -188,6 +188,9 @@ class StandTap:
             return
         if sub.crs != self.patches.crs:
             sub = sub.to_crs(self.patches.crs)
+        else:  # own geometry objects: the vector evidence prepares the layer's on its thread
+            own = shapely.from_wkb(shapely.to_wkb(sub.geometry.to_numpy()))
+            sub = gpd.GeoDataFrame(geometry=gpd.GeoSeries(own, index=sub.index, crs=sub.crs))
         features, self.which = main_stands(self.patches, sub, only=self.wanted)
         geoms = gpd.GeoSeries(sub.geometry.to_numpy()[features], crs=sub.crs)
         crs = CRS.from_wkt(self.grid.crs_wkt)
