@@ -270,7 +270,11 @@ class StandTap:
             self.d.append(np.asarray(d[seen], dtype=np.float32))
 
     def _read_missing(self) -> None:
-        """Reduce the stands' windows the pass did not read whole, each read whole here."""
+        """Reduce the stands' windows the pass did not read whole, reading them here.
+
+        Of each window, the box that holds every stand touching it (sparse stands do not make
+        the whole window read); the lattice is the raster's, so it is the same in any box.
+        """
         done = np.fromiter(self.keys, np.int64, len(self.keys))
         missing = np.unique(self.need_keys[~np.isin(self.need_keys, done)])
         if not len(missing) or self.src is None:
@@ -282,18 +286,34 @@ class StandTap:
         roles = list(self.opt.roles)
         with before.open() as rb, after.open() as ra:
             for key in map(int, missing):
-                win = self.windows[key]
+                win = self._box(key)
                 t = window_transform(win, self.grid.transform)
                 box = shapely.box(*rwindows.bounds(win, self.grid.transform))
                 near = rg[tree.query(shapely.buffer(box, buffer) if buffer > 0 else box)]
                 rings = shapely.buffer(near, buffer, quad_segs=4) if buffer > 0 else near
                 shape = (int(win.height), int(win.width))
+                if not shape[0] or not shape[1]:
+                    continue
                 pos, _ = centre_pixels(np.asarray(rings, dtype=object), t, shape)
                 free = np.ones(shape[0] * shape[1], dtype=bool)
                 free[pos] = False
                 vb = dict(zip(roles, rb.read_array(win, roles)[0], strict=True))
                 va = dict(zip(roles, ra.read_array(win, roles)[0], strict=True))
                 self(key, win, vb, va, free, 0, self.opt)
+
+    def _box(self, key: int) -> rwindows.Window:
+        """Return the part of window ``key`` that holds the pixels of every stand touching it."""
+        win = self.windows[key]
+        b = shapely.bounds(self.geoms[self.need_idx[self.need_keys == key]])
+        t = self.grid.transform
+        c0 = math.floor((b[:, 0].min() - t.c) / t.a - 0.5) - 1
+        c1 = math.floor((b[:, 2].max() - t.c) / t.a - 0.5) + 2
+        r0 = math.floor((b[:, 3].max() - t.f) / t.e - 0.5) - 1
+        r1 = math.floor((b[:, 1].min() - t.f) / t.e - 0.5) + 2
+        c0, r0 = max(c0, int(win.col_off)), max(r0, int(win.row_off))
+        c1 = min(c1, int(win.col_off + win.width))
+        r1 = min(r1, int(win.row_off + win.height))
+        return rwindows.Window(c0, r0, max(c1 - c0, 0), max(r1 - r0, 0))
 
     def values(self) -> NDArray[np.float64]:
         """Return per stand its NDVI change (NaN where none of its rest is seen)."""
