@@ -76,7 +76,9 @@ def _cleared(after):
     after[:, 18:62, 18:62] = SLASH[:, None, None]
 
 
-def _check(tmp_path, paint, cause, dates, **scene):
+def _check(tmp_path, paint, cause, dates, stand=None, **scene):
+    """Check the patch (columns and rows 30-50) of ``_scene``; its 小班 ``stand`` (default
+    columns and rows 25-55)."""
     before, after = _scene(tmp_path, paint, **scene)
     patches = gpd.GeoDataFrame(
         {
@@ -91,7 +93,7 @@ def _check(tmp_path, paint, cause, dates, **scene):
     land = "耕地" if scene.get("cropland") else "乔木林地"
     subs = gpd.GeoDataFrame(
         {"subcompartment_id": ["S0"], "land_class": [land], "gyl_level": ["商品林"]},
-        geometry=[_box(25, 25, 30, 30)],
+        geometry=[_box(25, 25, 30, 30) if stand is None else stand],
         crs=WORKING_CRS,
     )
     out = check_patches(

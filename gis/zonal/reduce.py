@@ -86,13 +86,17 @@ def reduce_windows(
     tolerance_px: int = 1,
     cachemax_mb: int = 32,
     inside: InsideOptions | None = None,
+    tap: Any = None,
 ) -> list[Partial]:
     """Reduce ``groups`` in order with both rasters opened once (pure, picklable inputs).
 
     Consecutive windows share GDAL's block cache (``cachemax_mb``, per process: the halo
     columns of a window are in its row neighbours' blocks), so pass row-major runs of windows.
     With ``inside`` a window that computes inside statistics (``inside_pos``) is read once,
-    grown by its margin, for both passes.
+    grown by its margin, for both passes. ``tap``: called as ``tap(key, window, before, after,
+    free, margin, inside)`` with the bands of each such window read whole (grown by
+    ``margin``) and the flat mask of its pixels in no patch and no ring (``free``), so other
+    zones can be reduced from the same read (:class:`gis.checks.patches.stand_rest.StandTap`).
     """
     with_nbr = has_nbr(before, after)
     ib, ia = Indices.of(before, with_nbr=with_nbr), Indices.of(after, with_nbr=with_nbr)
@@ -100,7 +104,9 @@ def reduce_windows(
     with before.open(cachemax_mb=cachemax_mb) as rb, after.open(cachemax_mb=cachemax_mb) as ra:
         for g in groups:
             if inside is not None and len(g.inside_pos):
-                out.append(_reduce_grown(g, rb, ra, ib, ia, tolerance_px, drop_threshold, inside))
+                out.append(
+                    _reduce_grown(g, rb, ra, ib, ia, tolerance_px, drop_threshold, inside, tap)
+                )
             else:
                 d = _read_dates(g, rb, ra, ib, ia, tolerance_px)
                 out.append(_reduce(g, d, drop_threshold))
@@ -116,6 +122,7 @@ def _reduce_grown(
     halo: int,
     drop_threshold: float,
     opt: InsideOptions,
+    tap: Any = None,
 ) -> Partial:
     """Read the window grown by its margin once; reduce the change sums and the inside rows.
 
@@ -150,6 +157,10 @@ def _reduce_grown(
         burned, ring_id, ring_pos = _burn_grown(g, rings, opt.ring_m, transform, shape)
         part = _core_part(g, d, drop_threshold, burned, ring_id, ring_pos)
         own = None
+        if tap is not None and all(_reads_whole(r, grown, 0) for r in (rb, ra)):
+            free = ~burned.in_patch
+            free[ring_pos] = False
+            tap(g.key, g.window, dates[0], dates[1], free, m, opt)
     inside_rows = inside_window(
         {r: dates[0][r] for r in opt.roles},
         {r: dates[1][r] for r in opt.roles},
@@ -287,10 +298,7 @@ def _read_boxes(
     the whole window does.
     """
     rows, cols = int(g.window.height), int(g.window.width)
-    ext = np.array([(c, r, c + w, r + h) for r, c, h, w in g.boxes], dtype=np.int64)
-    bs = reader.source.block_shape
-    whole = block_count(np.array([[0, 0, cols, rows]]), bs, halo)
-    if not g.boxes or block_count(ext, bs, halo) >= whole:
+    if _reads_whole(reader, g, halo):
         return reader.read_array(g.window, roles, halo=halo)[0]
     out = np.full((len(roles), rows + 2 * halo, cols + 2 * halo), np.nan, np.float32)
     for r, c, h, w in g.boxes:
@@ -299,6 +307,16 @@ def _read_boxes(
             sub, roles, halo=halo
         )[0]
     return out
+
+
+def _reads_whole(reader: RasterReader, g: WindowGroup, halo: int) -> bool:
+    """Whether :func:`_read_boxes` reads the whole window of ``g`` (not boxes of it)."""
+    if not g.boxes:
+        return True
+    rows, cols = int(g.window.height), int(g.window.width)
+    ext = np.array([(c, r, c + w, r + h) for r, c, h, w in g.boxes], dtype=np.int64)
+    bs = reader.source.block_shape
+    return block_count(ext, bs, halo) >= block_count(np.array([[0, 0, cols, rows]]), bs, halo)
 
 
 def _read_roles(

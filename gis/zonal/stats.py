@@ -109,6 +109,7 @@ def change_stats(
     findings: Findings | None = None,
     client: Any = None,
     inside: InsideOptions | None = None,
+    tap: Any = None,
 ) -> pd.DataFrame:
     """Two-date NDVI/NBR change statistics per zone and its ring (see :data:`STAT_DEFINITIONS`).
 
@@ -143,6 +144,11 @@ def change_stats(
         (:data:`~gis.zonal.inside.INSIDE_COLUMNS`, as :func:`~gis.zonal.inside.inside_stats`)
         in the same pass: each window is read once, grown by a margin that holds the
         surroundings of its zones (:mod:`gis.zonal.inside_pass`).
+    tap : optional
+        With ``inside``: given the rasters and the windows (``tap.start(before, after,
+        window_px, inside)``) and, without ``client``, the bands of every window read whole
+        (see :func:`gis.zonal.reduce.reduce_windows`), to reduce other zones from the same
+        reads (:class:`gis.checks.patches.stand_rest.StandTap`).
 
     Returns
     -------
@@ -181,6 +187,7 @@ def change_stats(
             groups, geoms, before.grid, tile, inside, before.block_shape
         )
         options["inside"] = inside
+        options.update(_started(tap, before, after, window_px, inside, client))
     if inside is not None or client is None:  # on a cluster the workers are checked first
         options["cachemax_mb"] = _cache_mb(before, after, groups, n_threads)
     if client is not None:
@@ -202,6 +209,19 @@ def change_stats(
     return pd.concat(
         [frame, pd.DataFrame(rows, columns=list(INSIDE_COLUMNS), index=frame.index)], axis=1
     )
+
+
+def _started(
+    tap: Any, before: RasterSource, after: RasterSource, window_px: int, inside: Any, client: Any
+) -> dict[str, Any]:
+    """Start ``tap`` on the pass; return the option that gives it the windows.
+
+    None on a cluster: there the tap reads its windows itself afterwards.
+    """
+    if tap is None:
+        return {}
+    tap.start(before, after, window_px, inside)
+    return {"tap": tap} if client is None else {}
 
 
 def _cache_mb(

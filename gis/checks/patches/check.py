@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 import os
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ from gis import __version__
 from gis.checks.patches import evidence as ev
 from gis.checks.patches.extent import in_raster_share
 from gis.checks.patches.stand import CLASS_DEFINITIONS, class_dndvi
+from gis.checks.patches.stand_rest import StandTap, stand_evidence, stand_wanted
 from gis.checks.patches.verdict import (
     EVIDENCE_COLUMNS,
     RASTER_COLUMNS,
@@ -181,6 +182,7 @@ def raster_evidence(
     findings: Findings,
     client: Any = None,
     radiometry: str = "reflectance",
+    tap: Any = None,
 ) -> pd.DataFrame:
     """Return :data:`RASTER_COLUMNS` per patch from :func:`gis.zonal.change_stats`.
 
@@ -188,7 +190,8 @@ def raster_evidence(
     changed pixels inside each patch (:data:`INSIDE_COLUMNS`) come from the same pass. On
     uncalibrated imagery (``radiometry="dn"``) the absolute NDVI and NBR columns are left
     empty (not comparable with reflectance thresholds) and the NDVI change, the ring's and
-    ``drop_frac`` are the relative ones of the scene-normalised bands.
+    ``drop_frac`` are the relative ones of the scene-normalised bands. ``tap``: reduces
+    other zones from the same windows (:class:`gis.checks.patches.stand_rest.StandTap`).
     """
     columns = [*RASTER_COLUMNS, *INSIDE_COLUMNS, *TEXTURE_COLUMNS, "pixel_m2"]
     out = pd.DataFrame(np.nan, index=patches.index, columns=columns)
@@ -218,6 +221,7 @@ def raster_evidence(
             client=client,
             inside=inside,
             progress=progress,
+            tap=tap,
         )
     cols = [c for c in RASTER_COLUMNS if c in stats]
     out.loc[stats.index, cols] = stats[cols].astype("f8").to_numpy()
@@ -447,10 +451,21 @@ def check_patches(
         raise TypeError("check_patches: pass the context layers or layers=, not both")
     context = layers if layers is not None else lambda: given
 
+    stands_read: Future[gpd.GeoDataFrame | None] = Future()  # for the stand tap's windows
+
     def vector_job_run() -> tuple[pd.DataFrame, gpd.GeoDataFrame | None]:
-        ctx = context()
+        try:
+            ctx = context()
+        except BaseException:
+            stands_read.set_result(None)
+            raise
+        stands_read.set_result(ctx.get("subcompartments"))
         vec = vector_evidence(good, **ctx, image_dates=image_dates, findings=vector_log)
         return vec, ctx.get("subcompartments")
+
+    cause = prepared.get("interp_cause", pd.Series(np.nan, index=prepared.index))
+    wanted = stand_wanted(cause.loc[good.index])
+    tap = StandTap(good, wanted, stands_read.result) if wanted.any() else None
 
     with ThreadPoolExecutor(max_workers=1) as pool:  # vector evidence while windows decode
         vector_job = pool.submit(vector_job_run)
@@ -463,19 +478,20 @@ def check_patches(
             findings=log,
             client=client,
             radiometry=radio["used"],
+            tap=tap,
         )
         logger.info("vector evidence", extra={"zh": "矢量证据"})
         vector, stands = vector_job.result()
         vector = vector.reindex(prepared.index)
     vector["class_dndvi"] = class_dndvi(vector["stand_class"], stands, before, after, radio["used"])
     log.extend(vector_log)
-    cause = prepared.get("interp_cause", pd.Series(np.nan, index=prepared.index))
     season = ev.image_days(prepared, image_dates)  # full leaf on both dates: same phenology
     t = ruleset.thresholds  # a deciduous canopy is there to show a clearing only in leaf
     season["canopy_seen"] = ev.canopy_seen(
         vector["stand_class"], season, t["leaf_on_first_doy"], t["leaf_on_last_doy"]
     )
-    evidence = pd.concat([vector, raster, season], axis=1).assign(interp_cause=cause)
+    stand = stand_evidence(good, cause.loc[good.index], tap).reindex(prepared.index)
+    evidence = pd.concat([vector, raster, season, stand], axis=1).assign(interp_cause=cause)
     evidence = derive_evidence(evidence.assign(radiometry=radio["used"]))
     logger.info("rules", extra={"zh": "规则判定"})
     verdict = decide(evidence, ruleset, lang=language)

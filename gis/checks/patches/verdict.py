@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gis.checks.patches.evidence import PERMIT_COLUMNS
+from gis.checks.patches.stand_rest import STAND_REST_COLUMNS
 from gis.enums import Lang
 from gis.errors import RulesError
 from gis.layers import code_meaning
@@ -97,6 +98,8 @@ CHANGED_COLUMNS = (
 DERIVED_COLUMNS = (
     "valid_frac_min",
     "rel_dndvi",
+    "rel_stand_dndvi",
+    "ring_vs_stand",
     "ring_vs_scene",
     "ring_vs_class",
     "abs_ring_vs_class",
@@ -133,6 +136,9 @@ EVIDENCE_COLUMNS = (
     "class_dndvi",
     "ring_vs_class",
     "canopy_seen",
+    *STAND_REST_COLUMNS,
+    "rel_stand_dndvi",
+    "ring_vs_stand",
     *CHANGED_COLUMNS,
     "radiometry",
     *PERMIT_COLUMNS,
@@ -159,6 +165,7 @@ PATCH_SCHEMA = RuleSchema(
             *DERIVED_COLUMNS,
             *SEASON_COLUMNS,
             *CLASS_COLUMNS,
+            *STAND_REST_COLUMNS,
             "interp_cause",
         }
     ),
@@ -209,7 +216,10 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
     """Add the derived evidence the rules read (see ``layers/rules/patches.yaml``).
 
     ``valid_frac_min`` (missing counts as 0), ``rel_dndvi`` = dndvi − ring_dndvi (dndvi when
-    the ring has no valid pixels), ``burn_excess`` = dnbr − dndvi, and the changed area inside
+    the ring has no valid pixels), ``rel_stand_dndvi`` = dndvi − stand_dndvi and
+    ``ring_vs_stand`` = ring_dndvi − stand_dndvi (the rest of the patch's own subcompartment,
+    :mod:`gis.checks.patches.stand_rest`), ``burn_excess`` = dnbr −
+    dndvi, and the changed area inside
     the patch (:data:`CHANGED_COLUMNS`) from the pixel counts of :mod:`gis.zonal.inside`: a
     share of the patch's pixels times the patch's (ellipsoidal) area.
 
@@ -237,6 +247,7 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
         *TEXTURE_COLUMNS,
         *SEASON_COLUMNS,
         *CLASS_COLUMNS,
+        *STAND_REST_COLUMNS,
     ):
         if col not in out:
             out[col] = np.nan
@@ -245,6 +256,9 @@ def derive_evidence(evidence: pd.DataFrame) -> pd.DataFrame:
     dndvi = out["dndvi"].astype("f8")
     out["rel_dndvi"] = dndvi - out["ring_dndvi"].astype("f8").fillna(0.0)
     out["abs_rel_dndvi"] = out["rel_dndvi"].abs()
+    # the patch against the rest of its own subcompartment (one stand: one phenology)
+    out["rel_stand_dndvi"] = dndvi - out["stand_dndvi"].astype("f8")
+    out["ring_vs_stand"] = out["ring_dndvi"].astype("f8") - out["stand_dndvi"].astype("f8")
     # the surroundings against the whole scene (uncalibrated imagery: its relative ring change
     # has the scene's change taken off already)
     scene = out["scene_dndvi"].astype("f8")
