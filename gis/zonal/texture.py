@@ -37,7 +37,6 @@ from affine import Affine
 from numpy.typing import NDArray
 from rasterio.features import geometry_mask
 from rasterio.windows import Window
-from scipy import ndimage
 
 from gis.raster import RasterSource
 from gis.zonal.inside import Normaliser, scene_bands
@@ -112,6 +111,8 @@ def _zone(
         scene_bands({"NIR": r.read_array(win, ("NIR",))[0][0]}, side)["NIR"]
         for r, side in zip(readers, (norm.before, norm.after), strict=True)
     ]
+    from scipy import ndimage  # deferred: ~0.1 s of import, only where a texture is read
+
     both = np.isfinite(values[0]) & np.isfinite(values[1])
     full = ndimage.uniform_filter(both.astype("f4"), 3, mode="constant") > 1 - 1e-4
     rough = [_roughness(np.where(both, v, 0.0)) for v in values]
@@ -159,6 +160,8 @@ def _roughness(v: NDArray[Any]) -> NDArray[np.float32]:
 
 def _interior(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """Return the pixels of ``mask`` whose eight neighbours are in it too (no border pixel)."""
+    from scipy import ndimage  # deferred, as in _zone
+
     return np.asarray(ndimage.binary_erosion(mask, np.ones((3, 3), bool)))
 
 
