@@ -1,7 +1,8 @@
 """CPU seconds of the patch check on widened scenes, with and without the stand background.
 
-The stand background (:mod:`gis.checks.patches.stand_rest`) reads the rest of each subcompartment
-holding a patch interpreted as 灾害/其他减少 once more. This runs ``check_scene`` on the same
+The stand background (:mod:`gis.checks.patches.stand_rest`) reduces the rest of each
+subcompartment holding a patch interpreted as 灾害/其他减少 from the patch pass's own windows
+(:class:`~gis.checks.patches.stand_rest.StandTap`). This runs ``check_scene`` on the same
 scenes twice each way (alternating, so that a shared machine's load falls on both) and prints
 the CPU seconds (user + sys) of each run and the load average.
 
@@ -14,18 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import tempfile
 from pathlib import Path
 
+from benchkit import cpu_seconds
+
 import gis.checks.patches.stand_rest as stand
 from gis.demo import robust, robust_wide
-
-
-def cpu_seconds() -> float:
-    """User + system CPU seconds of this process so far."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 def main() -> None:
